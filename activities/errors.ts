@@ -1,0 +1,48 @@
+// Typed failures. Every failure names its cause and the fix; non-retryable ones are those
+// a retry cannot cure (bad input, auth, integrity). Messages pass through redact().
+import { ApplicationFailure } from '@temporalio/common';
+import { redact } from './redact.js';
+
+export const FailureType = {
+  ConfigInvalid: 'ConfigInvalid',
+  SecretUnavailable: 'SecretUnavailable',
+  SshAuthFailed: 'SshAuthFailed',
+  SshHostKeyMismatch: 'SshHostKeyMismatch',
+  SshUnreachable: 'SshUnreachable',
+  SshConnectionLost: 'SshConnectionLost',
+  RemoteCommandFailed: 'RemoteCommandFailed',
+  MariadbBackupFailed: 'MariadbBackupFailed',
+  MariadbPrivileges: 'MariadbPrivileges',
+  MariadbUnreachable: 'MariadbUnreachable',
+  MariadbRestoreFailed: 'MariadbRestoreFailed',
+  ChecksumMismatch: 'ChecksumMismatch',
+  DecryptionFailed: 'DecryptionFailed',
+  EncryptionFailed: 'EncryptionFailed',
+  BackupNotFound: 'BackupNotFound',
+  RepositoryWriteFailed: 'RepositoryWriteFailed',
+  DiskFull: 'DiskFull',
+  VerificationFailed: 'VerificationFailed',
+} as const;
+export type FailureType = (typeof FailureType)[keyof typeof FailureType];
+
+/** A failure a retry cannot fix: bad input, refused credentials, broken integrity. */
+export function fatal(type: FailureType, message: string, fix: string): ApplicationFailure {
+  return ApplicationFailure.create({ type, message: redact(`${message}. Fix: ${fix}`), nonRetryable: true });
+}
+
+/** A failure worth retrying (network, a busy server). */
+export function transient(type: FailureType, message: string, fix: string): ApplicationFailure {
+  return ApplicationFailure.create({ type, message: redact(`${message}. If it persists: ${fix}`), nonRetryable: false });
+}
+
+/** Map a local filesystem error to a typed failure. */
+export function fsFailure(e: unknown, what: string): ApplicationFailure {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return fatal(FailureType.DiskFull, `${what}: no space left on the repository's disk`, 'free space (prune old backups) or extend the volume; the partial artifact was discarded and earlier backups are untouched');
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return fatal(FailureType.RepositoryWriteFailed, `${what}: permission denied (${code})`, 'make the repository path writable by the worker user');
+  }
+  return transient(FailureType.RepositoryWriteFailed, `${what}: ${(e as Error)?.message ?? String(e)}`, 'check the repository disk and mount');
+}

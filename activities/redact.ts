@@ -1,0 +1,24 @@
+// One place that scrubs secrets from text bound for logs, errors and Temporal history.
+// Known secret values are registered when resolved; well-known shapes are masked as well.
+
+const known = new Set<string>();
+
+export function registerSecret(value: string): void {
+  const v = value.trim();
+  if (v.length >= 4) known.add(v);
+}
+
+const patterns: [RegExp, string][] = [
+  [/(--password[= ])\S+/gi, '$1***'],
+  [/(-p)(?=\S)\S+/g, '$1***'],
+  [/(password\s*[=:]\s*)\S+/gi, '$1***'],
+  [/(passphrase\s*[=:]\s*)\S+/gi, '$1***'],
+  [/-----BEGIN [A-Z ]*PRIVATE KEY( BLOCK)?-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY( BLOCK)?-----/g, '[private key redacted]'],
+];
+
+export function redact(text: string): string {
+  let out = text;
+  for (const s of known) out = out.split(s).join('***');
+  for (const [re, rep] of patterns) out = out.replace(re, rep);
+  return out;
+}

@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# The osbackup lab: controller hosts as network namespaces on a bridge, each with its own
+# sshd (key auth only, host key made at bring-up and pinned in the generated config) and its
+# own mariadbd (binlog on). ctl1 holds OpenStack-shaped data; ctl2 is a restore target.
+#
+#   test/lab/lab.sh up      tear down leftovers, then bring the lab up; writes $LAB_DIR/osbackup.yml
+#   test/lab/lab.sh down    stop everything the lab started; leaves nothing behind
+#   test/lab/lab.sh status  exit 0 when every host answers SSH and MariaDB
+#
+# Knobs: LAB_DIR (default <clone>/.dev/lab), LAB_ROWS (nova.instances rows, default 20000
+# ≈ 40 MB of InnoDB data; 800000 ≈ 1.3 GB for benchmarks), LAB_NET (default 10.231.77).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+LAB_DIR=${LAB_DIR:-$root/.dev/lab}
+LAB_ROWS=${LAB_ROWS:-20000}
+LAB_NET=${LAB_NET:-10.231.77}
+HOSTS=(ctl1 ctl2)
+declare -A IP=([ctl1]=$LAB_NET.11 [ctl2]=$LAB_NET.12)
+SW=osb-sw
+log() { printf '[lab %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+need() {
+  local missing=()
+  for c in ip sshd ssh-keygen mariadbd mariadb-install-db mariadb mariabackup mbstream zstd gpg setsid unshare; do
+    command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || missing+=("$c")
+  done
+  [ ${#missing[@]} -eq 0 ] || die "missing commands: ${missing[*]} (run ./dev setup)"
+}
+
+down() {
+  for h in "${HOSTS[@]}"; do
+    ns=osb-$h
+    if ip netns list | grep -qw "$ns"; then
+      # every process the lab started in the host lives in its namespace: sshd, mariadbd,
+      # and anything started over SSH (a restored mariadbd)
+      pids=$(ip netns pids "$ns" 2>/dev/null || true)
+      [ -n "$pids" ] && kill -TERM $pids 2>/dev/null || true
+      for _ in $(seq 1 100); do
+        pids=$(ip netns pids "$ns" 2>/dev/null || true); [ -z "$pids" ] && break; sleep 0.1
+      done
+      [ -n "$pids" ] && kill -KILL $pids 2>/dev/null || true
+      ip netns del "$ns" 2>/dev/null || true
+    fi
+  done
+  ip netns list | grep -qw "$SW" && ip netns del "$SW" || true
+  ip link del osb-root 2>/dev/null || true
+  if [ -d "$LAB_DIR/operator-gnupg" ]; then gpgconf --homedir "$LAB_DIR/operator-gnupg" --kill all 2>/dev/null || true; fi
+  if [ -d "$LAB_DIR/state/gnupg" ]; then gpgconf --homedir "$LAB_DIR/state/gnupg" --kill all 2>/dev/null || true; fi
+  rm -rf "$LAB_DIR"
+}
+
+net_up() {
+  ip netns add $SW
+  ip -n $SW link set lo up
+  ip -n $SW link add br0 type bridge
+  ip -n $SW link set br0 up
+  for h in "${HOSTS[@]}"; do
+    ip netns add osb-$h
+    ip -n osb-$h link set lo up
+    ip link add osb-$h-p type veth peer name eth0 netns osb-$h
+    ip link set osb-$h-p netns $SW
+    ip -n $SW link set osb-$h-p master br0 up
+    ip -n osb-$h addr add ${IP[$h]}/24 dev eth0
+    ip -n osb-$h link set eth0 up
+  done
+  # The worker and tests run in the root namespace and reach the hosts through this veth.
+  ip link add osb-root type veth peer name osb-root-p netns $SW
+  ip -n $SW link set osb-root-p master br0 up
+  ip addr add $LAB_NET.1/24 dev osb-root
+  ip link set osb-root up
+}
+
+ssh_up() {
+  local h=$1; local d=$LAB_DIR/$h
+  mkdir -p "$d/ssh"
+  ssh-keygen -q -t ed25519 -N '' -C "$h-host" -f "$d/ssh/host_ed25519"
+  cat > "$d/ssh/sshd_config" <<CFG
+Port 22
+ListenAddress ${IP[$h]}
+HostKey $d/ssh/host_ed25519
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+AuthorizedKeysFile $LAB_DIR/keys/authorized_keys
+UsePAM no
+StrictModes no
+PrintMotd no
+PidFile $d/ssh/sshd.pid
+CFG
+  # sshd needs /run/sshd; a private /run in a private mount namespace avoids touching the host's
+  ip netns exec osb-$h unshare -m --propagation private sh -c \
+    "mount -t tmpfs -o mode=755 osb-run /run && mkdir -m 755 /run/sshd && exec /usr/sbin/sshd -f $d/ssh/sshd_config -E $d/ssh/sshd.log"
+}
+
+db_up() {
+  local h=$1 sid=$2 pool=$3; local d=$LAB_DIR/$h
+  mkdir -p "$d/data" "$d/binlog" "$d/tmp"
+  cat > "$d/my.cnf" <<CNF
+[client]
+socket=$d/mysqld.sock
+user=root
+[mariadbd]
+user=root
+datadir=$d/data
+socket=$d/mysqld.sock
+pid-file=$d/mysqld.pid
+log-error=$d/mysqld.err
+tmpdir=$d/tmp
+bind-address=${IP[$h]}
+port=3306
+server_id=$sid
+skip-name-resolve
+innodb_buffer_pool_size=$pool
+innodb_log_file_size=256M
+innodb_flush_log_at_trx_commit=2
+log_bin=$d/binlog/mysql-bin
+binlog_format=ROW
+sync_binlog=0
+max_allowed_packet=64M
+CNF
+  mariadb-install-db --defaults-file="$d/my.cnf" --auth-root-authentication-method=socket --skip-test-db >"$d/install.log" 2>&1 || { tail "$d/install.log" >&2; die "mariadb-install-db failed on $h"; }
+  ip netns exec osb-$h "$here/db.sh" start "$d" || die "mariadbd did not start on $h"
+}
+
+up() {
+  need
+  down
+  log "network: ${HOSTS[*]} on $LAB_NET.0/24 (bridge in $SW, root namespace at $LAB_NET.1)"
+  mkdir -p "$LAB_DIR"/{keys,secrets,repo,state}
+  chmod 700 "$LAB_DIR" "$LAB_DIR/secrets" "$LAB_DIR/keys"
+  net_up
+  ssh-keygen -q -t ed25519 -N '' -C osbackup-worker -f "$LAB_DIR/keys/worker_ed25519"
+  cp "$LAB_DIR/keys/worker_ed25519.pub" "$LAB_DIR/keys/authorized_keys"
+  for h in "${HOSTS[@]}"; do ssh_up "$h"; done
+  log "mariadb: ctl1 (source) and ctl2 (restore target)"
+  db_up ctl1 1 384M & p1=$!
+  db_up ctl2 2 256M & p2=$!
+  wait $p1 || die "ctl1 database failed"; wait $p2 || die "ctl2 database failed"
+  head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$LAB_DIR/secrets/db-password"
+  head -c 32 /dev/urandom | base64 > "$LAB_DIR/secrets/backup-passphrase"
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$LAB_DIR/secrets/payload.key"
+  chmod 600 "$LAB_DIR"/secrets/*
+  local pw; pw=$(cat "$LAB_DIR/secrets/db-password")
+  local m1=(mariadb --defaults-file="$LAB_DIR/ctl1/my.cnf")
+  "${m1[@]}" < "$here/schema.sql"
+  log "loading $LAB_ROWS nova.instances rows (and the tables scaled from it) into ctl1"
+  bash "$here/load.sql.sh" "$LAB_ROWS" | "${m1[@]}" -D keystone
+  "${m1[@]}" <<SQL
+SET SESSION sql_log_bin=0;
+CREATE USER 'osbackup'@'localhost' IDENTIFIED BY '$pw';
+CREATE USER 'osbackup'@'%' IDENTIFIED BY '$pw';
+GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, SELECT ON *.* TO 'osbackup'@'localhost', 'osbackup'@'%';
+SQL
+  # a few logged changes so the backup records a real binlog position and GTID
+  "${m1[@]}" -e "UPDATE keystone.project SET description='touched by lab' WHERE name IN ('project-1','project-2'); FLUSH BINARY LOGS;"
+  # ctl2 starts with data of its own, which a restore must replace (and keep aside)
+  mariadb --defaults-file="$LAB_DIR/ctl2/my.cnf" -e "CREATE DATABASE stale_before_restore; CREATE TABLE stale_before_restore.t (id int primary key); INSERT INTO stale_before_restore.t VALUES (1);"
+
+  log "operator OpenPGP key (the public half is a config recipient)"
+  mkdir -m 700 "$LAB_DIR/operator-gnupg"
+  gpg --homedir "$LAB_DIR/operator-gnupg" --batch --quiet --passphrase '' --quick-gen-key 'osbackup lab operator <ops@lab.invalid>' ed25519 cert never
+  fpr=$(gpg --homedir "$LAB_DIR/operator-gnupg" --batch --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}')
+  gpg --homedir "$LAB_DIR/operator-gnupg" --batch --quiet --passphrase '' --quick-add-key "$fpr" cv25519 encr never
+  gpg --homedir "$LAB_DIR/operator-gnupg" --batch --armor --export "$fpr" > "$LAB_DIR/keys/operator.asc"
+
+  write_config
+  status || die "lab did not come up (see $LAB_DIR/*/mysqld.err and ssh/sshd.log)"
+  log "up: config $LAB_DIR/osbackup.yml"
+}
+
+fp() { ssh-keygen -lf "$LAB_DIR/$1/ssh/host_ed25519.pub" | awk '{print $2}'; }
+
+write_config() {
+  local tables="[keystone.project, keystone.user, nova.instances, cinder.volumes, glance.images, neutron.ports]"
+  {
+    cat <<YML
+# Written by test/lab/lab.sh for the lab it brought up. Secrets are references only.
+temporal:
+  address: ${OSBACKUP_TEMPORAL_ADDRESS:-127.0.0.1:7233}
+  namespace: ${OSBACKUP_TEMPORAL_NAMESPACE:-osbackup}
+  taskQueue: osbackup
+  uiUrl: http://127.0.0.1:8233
+  payloadKey: { file: $LAB_DIR/secrets/payload.key }
+repository:
+  path: $LAB_DIR/repo
+encryption:
+  passphrase: { file: $LAB_DIR/secrets/backup-passphrase }
+  recipientKeyFiles: [$LAB_DIR/keys/operator.asc]
+stateDir: $LAB_DIR/state
+clouds:
+  lab:
+    database:
+      host: ctl1
+      user: osbackup
+      password: { file: $LAB_DIR/secrets/db-password }
+      verifyTables: $tables
+    hosts:
+YML
+    for h in "${HOSTS[@]}"; do
+      cat <<YML
+      $h:
+        address: ${IP[$h]}
+        port: 22
+        user: root
+        keyFile: $LAB_DIR/keys/worker_ed25519
+        hostKeyFingerprint: "$(fp "$h")"
+        containerRuntime: none
+        mariadb:
+          defaultsFile: $LAB_DIR/$h/my.cnf
+          datadir: $LAB_DIR/$h/data
+          stopCommand: [$here/db.sh, stop, $LAB_DIR/$h]
+          startCommand: [$here/db.sh, start, $LAB_DIR/$h]
+          restoreDir: $LAB_DIR/$h/restore
+YML
+    done
+  } > "$LAB_DIR/osbackup.yml"
+}
+
+status() {
+  local ok=0
+  for h in "${HOSTS[@]}"; do
+    if ! timeout 5 bash -c "exec 3<>/dev/tcp/${IP[$h]}/22" 2>/dev/null; then log "$h: sshd not reachable at ${IP[$h]}:22"; ok=1; continue; fi
+    if ! ssh -q -i "$LAB_DIR/keys/worker_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@"${IP[$h]}" \
+        "mariadb-admin --defaults-file=$LAB_DIR/$h/my.cnf ping" >/dev/null 2>&1; then log "$h: MariaDB not answering over SSH"; ok=1; fi
+  done
+  return $ok
+}
+
+case ${1:-} in
+  up) up ;;
+  down) down; log "down: nothing left" ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

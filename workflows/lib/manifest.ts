@@ -1,0 +1,117 @@
+// The self-describing manifest written beside every artifact (DESIGN.md §2). Pure types and
+// helpers: imported by workflows, activities and the client alike.
+
+export const MANIFEST_FILE = 'manifest.json';
+export const RECIPE_FILE = 'RESTORE.md';
+export const MANIFEST_FORMAT = 1;
+
+export type ArtifactKind = 'full' | 'incremental';
+
+export interface TableFact {
+  /** "schema.table" */
+  table: string;
+  rows: number;
+  /** CHECKSUM TABLE result; null when the server could not compute one (e.g. table vanished). */
+  checksum: string | null;
+}
+
+export interface RecordedTableFact extends TableFact {
+  /**
+   * True when the row count and checksum were identical before and after the backup window:
+   * the backup then holds exactly these values and a restore must reproduce them. A table
+   * written during the backup has no single "true" value to compare against.
+   */
+  stable: boolean;
+}
+
+export interface DbFacts {
+  serverVersion: string;
+  tables: TableFact[];
+}
+
+export interface Checkpoints {
+  backupType: string;
+  fromLsn: string;
+  toLsn: string;
+  lastLsn: string;
+}
+
+export interface BinlogPosition {
+  file: string;
+  position: number;
+  gtid: string;
+}
+
+export interface EncryptionInfo {
+  format: 'openpgp';
+  cipher: 'AES256';
+  passphrase: boolean;
+  /** Fingerprints of the public keys the artifact is encrypted to — never a secret. */
+  recipientFingerprints: string[];
+}
+
+export interface ArtifactManifest {
+  formatVersion: typeof MANIFEST_FORMAT;
+  id: string;
+  cloud: string;
+  component: 'database';
+  kind: ArtifactKind;
+  parentId: string | null;
+  startedAt: string;
+  completedAt: string;
+  workflowId: string;
+  source: { host: string; address: string; containerRuntime: string };
+  artifact: {
+    file: string;
+    /** Bytes as stored (encrypted). */
+    bytes: number;
+    /** SHA-256 of the stored bytes, hex. */
+    sha256: string;
+    /** Bytes of the raw xbstream before compression. */
+    streamBytes: number;
+    /** Outermost last: decrypt, then decompress, then `mbstream -x`. */
+    layers: ['xbstream', 'zstd', 'openpgp'];
+    compression: { format: 'zstd'; level: number };
+    encryption: EncryptionInfo;
+  };
+  mariadb: {
+    serverVersion: string;
+    mariabackupVersion: string;
+    checkpoints: Checkpoints;
+    binlog: BinlogPosition | null;
+  };
+  tables: RecordedTableFact[];
+  timings: { streamSeconds: number; totalSeconds: number };
+  tools: { zstd: string; gpg: string; osbackup: string };
+  restoreRecipe: string;
+}
+
+/** Where an artifact lives inside a repository: clouds/<cloud>/<component>/<id>/ */
+export function artifactDir(cloud: string, component: string, id: string): string {
+  return `clouds/${cloud}/${component}/${id}`;
+}
+
+export type VerificationResult = 'VERIFIED' | 'FAILED';
+
+export interface TableComparison {
+  table: string;
+  expectedRows: number;
+  actualRows: number | null;
+  expectedChecksum: string | null;
+  actualChecksum: string | null;
+  /** "equal", "different", "missing" (not in the restored database), or "unstable" (changed during the backup; not compared). */
+  outcome: 'equal' | 'different' | 'missing' | 'unstable';
+}
+
+export interface VerificationRecord {
+  formatVersion: typeof MANIFEST_FORMAT;
+  backupId: string;
+  cloud: string;
+  verifiedAt: string;
+  workflowId: string;
+  targetHost: string;
+  result: VerificationResult;
+  artifactSha256Matched: boolean;
+  tablesCompared: number;
+  tables: TableComparison[];
+}
