@@ -146,8 +146,12 @@ export class SshPool {
       n += b.length;
       if (n <= max) out.push(b);
     });
+    let errBytes = 0;
     p.stderr.on('data', (b: Buffer) => {
-      if (err.reduce((a, x) => a + x.length, 0) < 256 * 1024) err.push(b);
+      // keep the end: tools print the reason for failing last
+      err.push(b);
+      errBytes += b.length;
+      while (errBytes > 256 * 1024 && err.length > 1) errBytes -= err.shift()!.length;
     });
     p.stdin.end(opts.stdin ?? '');
     const r = await p.done;

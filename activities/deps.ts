@@ -1,0 +1,58 @@
+// What activities are built from. Activities never read process.env or files of their own
+// accord: the worker hands them the validated config and the environment to resolve secrets.
+import { join } from 'node:path';
+import type { CloudConfig, Config, HostConfig } from '../config/schema.js';
+import { fatal, FailureType } from './errors.js';
+import type { SshPool, SshTarget } from './ssh/pool.js';
+import { LocalRepository } from './storage/local-repository.js';
+import { resolveSecret } from './secrets.js';
+import { credentialOptionFile } from './mariadb/commands.js';
+import type { GpgKeys } from './crypto/gpg.js';
+
+export interface Deps {
+  config: Config;
+  env: NodeJS.ProcessEnv;
+  ssh: SshPool;
+}
+
+export class Env {
+  readonly repo: LocalRepository;
+  constructor(readonly deps: Deps) {
+    this.repo = new LocalRepository(deps.config.repository.path);
+  }
+
+  get config(): Config {
+    return this.deps.config;
+  }
+
+  cloud(name: string): CloudConfig {
+    const c = this.config.clouds[name];
+    if (!c) throw fatal(FailureType.ConfigInvalid, `cloud "${name}" is not in the worker's config (known: ${Object.keys(this.config.clouds).join(', ')})`, 'start the workflow with a configured cloud, or add it to the config and restart the worker');
+    return c;
+  }
+
+  host(cloud: string, name: string): { host: HostConfig; target: SshTarget } {
+    const host = this.cloud(cloud).hosts[name];
+    if (!host) throw fatal(FailureType.ConfigInvalid, `host "${name}" is not under clouds.${cloud}.hosts`, `use one of: ${Object.keys(this.cloud(cloud).hosts).join(', ')}`);
+    return { host, target: { name, address: host.address, port: host.port, user: host.user, keyFile: host.keyFile, hostKeyFingerprint: host.hostKeyFingerprint } };
+  }
+
+  dbHost(cloud: string, name: string): { host: HostConfig & { mariadb: NonNullable<HostConfig['mariadb']> }; target: SshTarget } {
+    const r = this.host(cloud, name);
+    if (!r.host.mariadb) throw fatal(FailureType.ConfigInvalid, `host "${name}" has no mariadb section (clouds.${cloud}.hosts.${name}.mariadb)`, 'add datadir, stopCommand and startCommand for that host');
+    return r as never;
+  }
+
+  /** The option file (with credentials) for a host, as bytes to send on stdin. */
+  async dbOptionFile(cloud: string, host: HostConfig): Promise<Buffer> {
+    const db = this.cloud(cloud).database;
+    const password = await resolveSecret(db.password, `clouds.${cloud}.database.password`, this.deps.env);
+    return Buffer.from(credentialOptionFile({ user: db.user, password }, host.mariadb?.defaultsFile));
+  }
+
+  async gpgKeys(): Promise<GpgKeys> {
+    const e = this.config.encryption;
+    const passphrase = e.passphrase ? await resolveSecret(e.passphrase, 'encryption.passphrase', this.deps.env) : undefined;
+    return { homedir: join(this.config.stateDir, 'gnupg'), passphrase, recipientKeyFiles: e.recipientKeyFiles };
+  }
+}

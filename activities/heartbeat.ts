@@ -1,0 +1,41 @@
+// Throttled heartbeats carrying progress (bytes, step), so the UI shows movement and a hung
+// activity is noticed within its heartbeat timeout.
+import { Context } from '@temporalio/activity';
+
+export function heartbeater(everyMs = 2000): (details: Record<string, unknown>) => void {
+  let last = 0;
+  const ctx = inActivity() ? Context.current() : undefined;
+  return (details) => {
+    const now = performance.now();
+    if (ctx && now - last >= everyMs) {
+      last = now;
+      ctx.heartbeat(details);
+    }
+  };
+}
+
+export function inActivity(): boolean {
+  try {
+    Context.current();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function cancellationSignal(): AbortSignal | undefined {
+  return inActivity() ? Context.current().cancellationSignal : undefined;
+}
+
+/** Heartbeats on a timer while a long remote step (prepare, copy-back) runs. */
+export async function withHeartbeat<T>(step: string, work: Promise<T>, everyMs = 5000): Promise<T> {
+  if (!inActivity()) return work;
+  const ctx = Context.current();
+  const t0 = performance.now();
+  const timer = setInterval(() => ctx.heartbeat({ step, seconds: Math.round((performance.now() - t0) / 1000) }), everyMs);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}

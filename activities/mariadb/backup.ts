@@ -1,0 +1,158 @@
+// The full backup stream: mariabackup on the controller → SSH → zstd → gpg → SHA-256 → staged
+// file on the repository. One pass, no temporary copy of the data anywhere.
+import { createWriteStream } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ApplicationFailure } from '@temporalio/common';
+import type { BinlogPosition, Checkpoints, EncryptionInfo } from '../../workflows/lib/manifest.js';
+import type { Env } from '../deps.js';
+import { fatal, fsFailure, transient, FailureType } from '../errors.js';
+import { cancellationSignal, heartbeater } from '../heartbeat.js';
+import { ensureGpgHome, gpgEncrypt, gpgVersion, keyFingerprints } from '../crypto/gpg.js';
+import { zstdCompress, zstdVersion } from '../crypto/zstd.js';
+import type { ProcessStage } from '../crypto/stage.js';
+import { classifyMariadbError } from './classify.js';
+import { backupMetadataScript, backupStreamScript, parseBinlogFromInfo, parseCheckpoints, parseServerVersionFromInfo, parseToolVersion } from './commands.js';
+
+export const DB_ARTIFACT_FILE = 'data.xb.zst.gpg';
+
+export interface StreamBackupInput {
+  cloud: string;
+  backupId: string;
+}
+
+export interface StreamBackupResult {
+  stagingDir: string;
+  file: string;
+  bytes: number;
+  sha256: string;
+  streamBytes: number;
+  streamSeconds: number;
+  checkpoints: Checkpoints;
+  binlog: BinlogPosition | null;
+  mariabackupVersion: string;
+  serverVersion: string;
+  encryption: EncryptionInfo;
+  compressionLevel: number;
+  tools: { zstd: string; gpg: string };
+  source: { host: string; address: string; containerRuntime: string };
+}
+
+/** Keeps the last `max` bytes of a stream (error messages come at the end). */
+export function tailOf(stream: Readable, max = 64 * 1024): () => string {
+  let buf = Buffer.alloc(0);
+  stream.on('data', (b: Buffer) => {
+    buf = Buffer.concat([buf, b]);
+    if (buf.length > max) buf = buf.subarray(buf.length - max);
+  });
+  return () => buf.toString('utf8');
+}
+
+/** Counts (and optionally hashes) the bytes flowing through. */
+export function meter(onChunk: (n: number) => void, hash?: ReturnType<typeof createHash>): Transform {
+  return new Transform({
+    highWaterMark: 1 << 20,
+    transform(chunk: Buffer, _enc, cb) {
+      hash?.update(chunk);
+      onChunk(chunk.length);
+      cb(null, chunk);
+    },
+  });
+}
+
+export function stageFailure(stage: ProcessStage, code: number | undefined, stderr: string): ApplicationFailure {
+  return transient(FailureType.EncryptionFailed, `${stage.name} exited with ${code ?? 'a signal'}: ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`, 'check the worker host (disk, gpg keys, zstd)');
+}
+
+export async function streamFullBackup(env: Env, input: StreamBackupInput): Promise<StreamBackupResult> {
+  const { cloud, backupId } = input;
+  const db = env.cloud(cloud).database;
+  const { host, target } = env.dbHost(cloud, db.host);
+  const keys = await env.gpgKeys();
+  await ensureGpgHome(keys.homedir);
+  const secret = await env.dbOptionFile(cloud, host);
+  const outer = cancellationSignal();
+  const abort = new AbortController();
+  const onOuter = () => abort.abort();
+  outer?.addEventListener('abort', onOuter, { once: true });
+  const signal = abort.signal;
+
+  let stagingDir: string;
+  try {
+    stagingDir = await env.repo.createStaging(backupId);
+  } catch (e) {
+    throw fsFailure(e, `creating a staging folder in ${env.repo.root}`);
+  }
+  const file = join(stagingDir, DB_ARTIFACT_FILE);
+  const workDir = `/tmp/osbackup-${backupId}-${randomBytes(4).toString('hex')}`;
+  const beat = heartbeater();
+  const t0 = performance.now();
+  let streamBytes = 0;
+  let bytes = 0;
+  const hash = createHash('sha256');
+  try {
+    const remote = await env.deps.ssh.exec(target, backupStreamScript(host, secret.length, workDir), signal);
+    remote.stdin.end(secret);
+    const remoteErr = tailOf(remote.stderr);
+    const zstd = zstdCompress(db.compressionLevel, signal);
+    const gpg = gpgEncrypt(keys, signal);
+    const out = createWriteStream(file, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
+    const progress = () => beat({ step: 'streaming', streamBytes, storedBytes: bytes, seconds: Math.round((performance.now() - t0) / 1000) });
+    // Any broken part stops all the others: no stage is left waiting on a dead pipe.
+    const guard = <T>(p: Promise<T>) => p.catch((e: unknown) => { abort.abort(); throw e; });
+    const results = await Promise.allSettled([
+      guard(pipeline(remote.stdout, meter((n) => { streamBytes += n; progress(); }), zstd.stdin)),
+      guard(pipeline(zstd.stdout, gpg.stdin)),
+      guard(pipeline(gpg.stdout, meter((n) => (bytes += n), hash), out)),
+      guard(remote.done),
+      zstd.exit,
+      gpg.exit,
+    ]);
+    const [toZstd, toGpg, toFile, remoteDone, zstdExit, gpgExit] = results;
+    // Report the root cause first: the source, then the local stages, then the disk.
+    if (remoteDone.status === 'rejected') throw remoteDone.reason;
+    const rc = remoteDone.value;
+    if (outer?.aborted) throw transient(FailureType.MariadbBackupFailed, 'backup cancelled', 'start it again');
+    if (rc.code !== 0 || !/completed OK!/.test(remoteErr())) throw classifyMariadbError(db.host, 'mariabackup --backup', rc.code, remoteErr());
+    if (zstdExit.status === 'fulfilled' && zstdExit.value.code !== 0) throw stageFailure(zstd, zstdExit.value.code, zstdExit.value.stderr);
+    if (gpgExit.status === 'fulfilled' && gpgExit.value.code !== 0) throw stageFailure(gpg, gpgExit.value.code, gpgExit.value.stderr);
+    if (toFile.status === 'rejected') throw fsFailure(toFile.reason, `writing ${file}`);
+    for (const r of [toZstd, toGpg]) if (r.status === 'rejected') throw transient(FailureType.EncryptionFailed, `local pipeline broke: ${(r.reason as Error).message}`, 'check the worker host');
+    const streamSeconds = (performance.now() - t0) / 1000;
+
+    const meta = await env.deps.ssh.run(target, backupMetadataScript(host, workDir), { signal });
+    if (meta.code !== 0) throw classifyMariadbError(db.host, 'reading xtrabackup_checkpoints', meta.code, meta.stderr);
+    const [checkpointsText, infoText = ''] = meta.stdout.split('--osbackup--\n');
+    const checkpoints = parseCheckpoints(checkpointsText ?? '');
+    if (checkpoints.toLsn === '0' || checkpoints.backupType !== 'full-backuped') {
+      throw fatal(FailureType.MariadbBackupFailed, `${db.host}: unexpected checkpoints (${checkpoints.backupType}, to_lsn ${checkpoints.toLsn})`, 'inspect mariabackup on the host');
+    }
+    const [fingerprints, zv, gv] = await Promise.all([keyFingerprints(keys.recipientKeyFiles, keys.homedir), zstdVersion(), gpgVersion()]);
+    return {
+      stagingDir,
+      file: DB_ARTIFACT_FILE,
+      bytes,
+      sha256: hash.digest('hex'),
+      streamBytes,
+      streamSeconds,
+      checkpoints,
+      binlog: parseBinlogFromInfo(infoText),
+      mariabackupVersion: parseToolVersion(infoText),
+      serverVersion: parseServerVersionFromInfo(infoText),
+      encryption: { format: 'openpgp', cipher: 'AES256', passphrase: keys.passphrase !== undefined, recipientFingerprints: fingerprints },
+      compressionLevel: db.compressionLevel,
+      tools: { zstd: zv, gpg: gv },
+      source: { host: db.host, address: host.address, containerRuntime: host.containerRuntime },
+    };
+  } catch (e) {
+    abort.abort();
+    await env.repo.discardStaging(stagingDir);
+    // best effort: the metadata folder on the controller holds no data, only a few small files
+    await env.deps.ssh.run(target, `rm -rf '${workDir}'`).catch(() => undefined);
+    throw e;
+  } finally {
+    outer?.removeEventListener('abort', onOuter);
+  }
+}

@@ -1,0 +1,23 @@
+// Reading the facts that prove a restore: server version, row counts, CHECKSUM TABLE.
+import type { DbFacts } from '../../workflows/lib/manifest.js';
+import type { Env } from '../deps.js';
+import { cancellationSignal } from '../heartbeat.js';
+import { classifyMariadbError } from './classify.js';
+import { factsSql, LIST_TABLES_SQL, parseFacts, sqlScript } from './commands.js';
+
+export async function runSql(env: Env, cloud: string, hostName: string, sql: string): Promise<string> {
+  const { host, target } = env.host(cloud, hostName);
+  const secret = await env.dbOptionFile(cloud, host);
+  const r = await env.deps.ssh.run(target, sqlScript(host, secret.length, sql), { stdin: secret, signal: cancellationSignal() });
+  if (r.code !== 0) throw classifyMariadbError(hostName, 'SQL query', r.code, r.stderr);
+  return r.stdout;
+}
+
+export async function collectFacts(env: Env, cloud: string, hostName: string, tables?: string[]): Promise<DbFacts> {
+  const wanted = tables && tables.length > 0 ? tables : env.cloud(cloud).database.verifyTables;
+  // Only tables that exist are queried: a missing one must show as "missing", not abort the batch.
+  const present = (await runSql(env, cloud, hostName, LIST_TABLES_SQL)).split('\n').filter(Boolean);
+  const list = wanted.length === 0 ? present : wanted.filter((t) => present.includes(t));
+  const out = await runSql(env, cloud, hostName, factsSql(list));
+  return parseFacts(out, list);
+}

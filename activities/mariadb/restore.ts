@@ -1,0 +1,148 @@
+// Restore steps on a target host: stream back (verify SHA-256 → gpg → zstd → mbstream -x over
+// SSH), prepare, stop, keep the old datadir aside, copy back, start. Each step can be retried.
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { artifactDir, type ArtifactManifest } from '../../workflows/lib/manifest.js';
+import type { Env } from '../deps.js';
+import { fatal, transient, FailureType } from '../errors.js';
+import { cancellationSignal, heartbeater, withHeartbeat } from '../heartbeat.js';
+import { ensureGpgHome, gpgDecrypt } from '../crypto/gpg.js';
+import { zstdDecompress } from '../crypto/zstd.js';
+import { shJoin, shQuote } from '../ssh/quote.js';
+import { meter, stageFailure, tailOf } from './backup.js';
+import { classifyMariadbError } from './classify.js';
+import { runSql } from './facts.js';
+
+export async function findDatabaseBackup(env: Env, cloud: string, backupId?: string): Promise<ArtifactManifest> {
+  if (backupId) {
+    const m = await env.repo.readManifest(artifactDir(cloud, 'database', backupId));
+    if (!m) throw fatal(FailureType.BackupNotFound, `backup ${backupId} of cloud ${cloud} has no manifest in ${env.repo.root}`, 'list restore points with `osbackup catalog list`');
+    return m;
+  }
+  const all = (await env.repo.scanManifests(cloud)).filter((m) => m.component === 'database' && m.kind === 'full');
+  const latest = all.at(-1);
+  if (!latest) throw fatal(FailureType.BackupNotFound, `cloud ${cloud} has no full database backup in ${env.repo.root}`, 'take one first: `osbackup backup db --full --wait`');
+  return latest;
+}
+
+function restoreDirFor(restoreDir: string, backupId: string): string {
+  return `${restoreDir}/${backupId}`;
+}
+
+export async function streamToHost(env: Env, cloud: string, backupId: string, targetHost: string): Promise<{ bytes: number; seconds: number; restoreDir: string }> {
+  const manifest = await findDatabaseBackup(env, cloud, backupId);
+  const { host, target } = env.dbHost(cloud, targetHost);
+  const keys = await env.gpgKeys();
+  await ensureGpgHome(keys.homedir);
+  const dir = restoreDirFor(host.mariadb.restoreDir, backupId);
+  const rel = join(artifactDir(cloud, 'database', backupId), manifest.artifact.file);
+  const abort = new AbortController();
+  cancellationSignal()?.addEventListener('abort', () => abort.abort(), { once: true });
+  const signal = abort.signal;
+  const beat = heartbeater();
+  const t0 = performance.now();
+  const hash = createHash('sha256');
+  let bytes = 0;
+
+  const remote = await env.deps.ssh.exec(target, `rm -rf ${shQuote(dir)} && mkdir -p -m 700 ${shQuote(dir)} && mbstream -x -C ${shQuote(dir)}`, signal);
+  const remoteErr = tailOf(remote.stderr);
+  remote.stdout.resume();
+  const gpg = gpgDecrypt(keys, signal);
+  const zstd = zstdDecompress(signal);
+  const guard = <T>(p: Promise<T>) => p.catch((e: unknown) => { abort.abort(); throw e; });
+  const [fromFile, toZstd, toRemote, remoteDone, gpgExit, zstdExit] = await Promise.allSettled([
+    guard(pipeline(env.repo.openRead(rel), meter((n) => { bytes += n; beat({ step: 'streaming to ' + targetHost, bytes, of: manifest.artifact.bytes }); }, hash), gpg.stdin)),
+    guard(pipeline(gpg.stdout, zstd.stdin)),
+    guard(pipeline(zstd.stdout, remote.stdin)),
+    guard(remote.done),
+    gpg.exit,
+    zstd.exit,
+  ]);
+  if (fromFile.status === 'rejected') {
+    const code = (fromFile.reason as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw fatal(FailureType.BackupNotFound, `artifact ${rel} is missing from the repository`, 'restore another backup (`osbackup catalog list`)');
+  }
+  // Integrity first: a corrupt or tampered file must be named as such, whatever broke after it.
+  const sha256 = hash.digest('hex');
+  if (fromFile.status === 'fulfilled' && (sha256 !== manifest.artifact.sha256 || bytes !== manifest.artifact.bytes)) {
+    throw fatal(FailureType.ChecksumMismatch, `artifact ${rel} is corrupt: SHA-256 ${sha256} (${bytes} bytes) but the manifest recorded ${manifest.artifact.sha256} (${manifest.artifact.bytes} bytes); nothing on ${targetHost} was changed`, 'restore an earlier backup; then find out what damaged the repository');
+  }
+  if (gpgExit.status === 'fulfilled' && gpgExit.value.code !== 0) {
+    const err = gpgExit.value.stderr;
+    if (/bad session key|bad passphrase|no secret key/i.test(err)) {
+      throw fatal(FailureType.DecryptionFailed, `cannot decrypt ${rel}: ${err.trim().split('\n').pop()}; nothing on ${targetHost} was changed`, 'the encryption passphrase (or secret key) in the config is not the one this backup was made with: restore the right key file from your secure key store');
+    }
+    throw fatal(FailureType.ChecksumMismatch, `gpg rejected ${rel}: ${err.trim().split('\n').slice(-2).join(' | ')}`, 'the artifact is damaged: restore an earlier backup');
+  }
+  if (zstdExit.status === 'fulfilled' && zstdExit.value.code !== 0) throw stageFailure(zstd, zstdExit.value.code, zstdExit.value.stderr);
+  if (remoteDone.status === 'rejected') throw remoteDone.reason;
+  if (remoteDone.value.code !== 0) {
+    throw transient(FailureType.MariadbRestoreFailed, `${targetHost}: mbstream -x into ${dir} failed (exit ${remoteDone.value.code}): ${remoteErr().trim().split('\n').slice(-3).join(' | ')}`, `check free space and permissions under ${host.mariadb.restoreDir} on ${targetHost}`);
+  }
+  for (const r of [fromFile, toZstd, toRemote]) if (r.status === 'rejected') throw transient(FailureType.MariadbRestoreFailed, `restore stream broke: ${(r.reason as Error).message}`, 'retry; check the link to the host');
+  return { bytes, seconds: (performance.now() - t0) / 1000, restoreDir: dir };
+}
+
+async function remote(env: Env, cloud: string, hostName: string, step: string, script: string): Promise<string> {
+  const { target } = env.host(cloud, hostName);
+  const r = await withHeartbeat(step, env.deps.ssh.run(target, script, { signal: cancellationSignal() }));
+  if (r.code !== 0) throw classifyMariadbError(hostName, step, r.code, r.stderr);
+  return r.stdout;
+}
+
+export async function prepareOnHost(env: Env, cloud: string, backupId: string, targetHost: string): Promise<{ seconds: number }> {
+  const { host } = env.dbHost(cloud, targetHost);
+  const t0 = performance.now();
+  const dir = restoreDirFor(host.mariadb.restoreDir, backupId);
+  // Idempotent: a prepared backup says so in its checkpoints; preparing twice is harmless but slow.
+  await remote(env, cloud, targetHost, 'mariabackup --prepare', `grep -q '^backup_type = log-applied' ${shQuote(dir)}/xtrabackup_checkpoints 2>/dev/null || mariabackup --prepare --target-dir=${shQuote(dir)}`);
+  const check = await remote(env, cloud, targetHost, 'checking the prepared backup', `cat ${shQuote(dir)}/xtrabackup_checkpoints`);
+  if (!/backup_type = log-applied/.test(check)) throw fatal(FailureType.MariadbRestoreFailed, `${targetHost}: mariabackup --prepare did not finish (${check.trim().split('\n')[0]})`, 'the backup may be corrupt or from another MariaDB version: use a matching mariabackup or an earlier backup');
+  return { seconds: (performance.now() - t0) / 1000 };
+}
+
+export async function serverCommand(env: Env, cloud: string, hostName: string, which: 'stop' | 'start'): Promise<void> {
+  const { host } = env.dbHost(cloud, hostName);
+  const argv = which === 'stop' ? host.mariadb.stopCommand : host.mariadb.startCommand;
+  await remote(env, cloud, hostName, `${which} MariaDB (${argv.join(' ')})`, shJoin(argv));
+}
+
+export async function waitForServer(env: Env, cloud: string, hostName: string, timeoutMs = 120_000): Promise<void> {
+  const t0 = performance.now();
+  for (;;) {
+    try {
+      await runSql(env, cloud, hostName, 'SELECT 1');
+      return;
+    } catch (e) {
+      if (performance.now() - t0 > timeoutMs) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/** Moves the current datadir aside (never deleted by osbackup), then copies the prepared backup in. */
+export async function copyBackOnHost(env: Env, cloud: string, backupId: string, targetHost: string): Promise<{ asideDir: string | null; seconds: number }> {
+  const { host } = env.dbHost(cloud, targetHost);
+  const t0 = performance.now();
+  const m = host.mariadb;
+  const dd = shQuote(m.datadir);
+  const src = shQuote(restoreDirFor(m.restoreDir, backupId));
+  const defaults = m.defaultsFile ? `--defaults-file=${shQuote(m.defaultsFile)} ` : '';
+  const script = [
+    'set -e',
+    `aside=${shQuote(`${m.datadir}.before-${backupId}`)}`,
+    `if [ -d ${dd} ] && [ -n "$(ls -A ${dd})" ]; then [ -e "$aside" ] && aside="$aside.$(date +%s)"; mv ${dd} "$aside"; echo "aside=$aside"; fi`,
+    `mkdir -p ${dd}`,
+    `mariabackup ${defaults}--copy-back --target-dir=${src} --datadir=${dd} 2>&1 | tail -n 5`,
+    m.owner ? `chown -R ${shQuote(m.owner)} ${dd}` : 'true',
+  ].join('\n');
+  const out = await remote(env, cloud, targetHost, 'mariabackup --copy-back', `bash -c ${shQuote('set -o pipefail; ' + script)}`);
+  const aside = /aside=(.*)/.exec(out)?.[1] ?? null;
+  return { asideDir: aside, seconds: (performance.now() - t0) / 1000 };
+}
+
+export async function removeRestoreDir(env: Env, cloud: string, backupId: string, targetHost: string): Promise<void> {
+  const { host } = env.dbHost(cloud, targetHost);
+  await remote(env, cloud, targetHost, 'removing the restore scratch folder', `rm -rf ${shQuote(restoreDirFor(host.mariadb.restoreDir, backupId))}`);
+}

@@ -1,0 +1,155 @@
+// `osbackup`: start and watch workflows, read the catalog. Every command prints the workflow
+// id and its Temporal UI link, takes --json, and exits non-zero with the cause on failure.
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { ConfigError, configPath, loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { catalogCsv, catalogTable, type CatalogEntry } from '../workflows/lib/catalog.js';
+import { backupDbWorkflowId, restoreDbWorkflowId } from '../workflows/lib/ids.js';
+import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
+import type { BackupDatabaseResult } from '../workflows/backup-database.js';
+import type { RestoreDatabaseResult } from '../workflows/restore-database.js';
+import { CliError, connect, EXIT, uiLink, waitWithProgress } from './connect.js';
+
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+interface Globals {
+  config?: string;
+  json?: boolean;
+}
+
+function load(g: Globals): Config {
+  try {
+    return loadConfig(configPath(g.config));
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CliError(e.message, EXIT.configInvalid);
+    throw e;
+  }
+}
+
+function pickCloud(config: Config, cloud?: string): string {
+  const names = Object.keys(config.clouds);
+  if (cloud) {
+    if (!config.clouds[cloud]) throw new CliError(`cloud "${cloud}" is not in the config (known: ${names.join(', ')})`, EXIT.usage);
+    return cloud;
+  }
+  if (names.length === 1) return names[0]!;
+  throw new CliError(`the config has several clouds (${names.join(', ')}): choose one with --cloud`, EXIT.usage);
+}
+
+function out(g: Globals, json: unknown, text: string): void {
+  process.stdout.write(g.json ? JSON.stringify(json, null, 2) + '\n' : text);
+}
+
+const program = new Command()
+  .name('osbackup')
+  .description('Backup, restore and disaster recovery for Kolla-Ansible OpenStack clouds')
+  .version(version)
+  .option('-c, --config <file>', 'config file (default: $OSBACKUP_CONFIG or ./osbackup.yml)')
+  .option('--json', 'machine-readable output on stdout');
+
+program
+  .command('config')
+  .description('configuration')
+  .command('check')
+  .description('validate the config file; prints every bad path with its reason')
+  .action(function (this: Command) {
+    const g = this.optsWithGlobals<Globals>();
+    const c = load(g);
+    out(g, { ok: true, clouds: Object.keys(c.clouds) }, `config OK: clouds ${Object.keys(c.clouds).join(', ')}\n`);
+  });
+
+const backup = program.command('backup').description('take backups');
+backup
+  .command('db')
+  .description('back up the cloud database (mariabackup streamed over SSH)')
+  .addOption(new Option('--full', 'a full backup').default(true))
+  .option('--cloud <name>', 'cloud from the config (default: the only one)')
+  .option('--tier <tier>', 'tier label (daily, weekly, monthly, manual)', 'manual')
+  .option('--wait', 'wait for the result, showing progress', false)
+  .action(async function (this: Command) {
+    const g = this.optsWithGlobals<Globals & { cloud?: string; tier: string; wait: boolean }>();
+    const config = load(g);
+    const cloud = pickCloud(config, g.cloud);
+    const client = await connect(config);
+    const handle = await client.workflow.start('backupDatabaseWorkflow', {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: backupDbWorkflowId(cloud, new Date()),
+      args: [{ cloud, kind: 'full', tier: g.tier, toolVersion: version }],
+      typedSearchAttributes: [
+        { key: CLOUD, value: cloud },
+        { key: COMPONENT, value: 'database' },
+        { key: TIER, value: g.tier },
+      ],
+    });
+    const link = uiLink(config, handle);
+    if (!g.json) process.stderr.write(`started ${handle.workflowId}\n  ${link}\n`);
+    if (!g.wait) return out(g, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, ui: link }, `${handle.workflowId}\n`);
+    const r = await waitWithProgress<BackupDatabaseResult>(handle, !!g.json);
+    out(g, { workflowId: handle.workflowId, ui: link, ...r }, `backup ${r.backupId}: ${r.streamBytes} bytes streamed → ${r.bytes} stored in ${r.streamSeconds.toFixed(1)} s (${r.throughputMBps.toFixed(1)} MB/s), sha256 ${r.sha256}\n  ${r.path}\n${r.unstableTables.length ? `  tables written during the backup (not comparable on restore): ${r.unstableTables.join(', ')}\n` : ''}`);
+  });
+
+const restore = program.command('restore').description('restore backups');
+restore
+  .command('db')
+  .description('restore a database backup to a host and prove it')
+  .requiredOption('--to <host>', 'target host (from the config)')
+  .option('--backup <id>', 'backup id (default: the newest full backup)')
+  .option('--cloud <name>', 'cloud from the config (default: the only one)')
+  .option('--verify', 'compare every recorded count and checksum after the restore (default)', true)
+  .option('--no-verify', 'skip the comparison')
+  .option('--no-wait', 'return once the workflow has started')
+  .action(async function (this: Command) {
+    const g = this.optsWithGlobals<Globals & { to: string; backup?: string; cloud?: string; verify: boolean; wait: boolean }>();
+    const config = load(g);
+    const cloud = pickCloud(config, g.cloud);
+    if (!config.clouds[cloud]!.hosts[g.to]) throw new CliError(`host "${g.to}" is not under clouds.${cloud}.hosts (known: ${Object.keys(config.clouds[cloud]!.hosts).join(', ')})`, EXIT.usage);
+    const client = await connect(config);
+    const handle = await client.workflow.start('restoreDatabaseWorkflow', {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: restoreDbWorkflowId(cloud, g.to, new Date()),
+      args: [{ cloud, targetHost: g.to, backupId: g.backup, verify: g.verify }],
+      typedSearchAttributes: [
+        { key: CLOUD, value: cloud },
+        { key: COMPONENT, value: 'database' },
+        { key: TIER, value: 'restore' },
+      ],
+    });
+    const link = uiLink(config, handle);
+    if (!g.json) process.stderr.write(`started ${handle.workflowId}\n  ${link}\n`);
+    if (!g.wait) return out(g, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, ui: link }, `${handle.workflowId}\n`);
+    const r = await waitWithProgress<RestoreDatabaseResult>(handle, !!g.json);
+    const rows = r.tables.map((t) => `  ${t.outcome.padEnd(9)} ${t.table}: ${t.actualRows ?? '-'} rows (recorded ${t.expectedRows}), checksum ${t.actualChecksum ?? '-'} (recorded ${t.expectedChecksum ?? '-'})`).join('\n');
+    out(g, { workflowId: handle.workflowId, ui: link, ...r }, `restored ${r.backupId} to ${r.targetHost} in ${r.timings.totalSeconds.toFixed(1)} s: ${r.verification}\n${rows}\n${r.asideDir ? `  previous data kept in ${r.asideDir}\n` : ''}`);
+  });
+
+const catalog = program.command('catalog').description('the backup catalog (always rebuilt from the repository)');
+catalog
+  .command('list')
+  .description('list restore points')
+  .option('--cloud <name>', 'only this cloud')
+  .option('--csv', "the seed's catalog.csv columns")
+  .action(async function (this: Command) {
+    const g = this.optsWithGlobals<Globals & { cloud?: string; csv?: boolean }>();
+    const config = load(g);
+    const client = await connect(config);
+    const rows = await client.workflow.execute('catalogListWorkflow', {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: `catalog-list:${Date.now()}`,
+      args: [{ cloud: g.cloud }],
+    }) as CatalogEntry[];
+    if (g.csv) process.stdout.write(catalogCsv(rows));
+    else out(g, rows, rows.length ? catalogTable(rows) : 'no backups yet\n');
+  });
+
+program.parseAsync(process.argv).then(
+  () => process.exit(0),
+  (e: unknown) => {
+    if (e instanceof CliError) {
+      process.stderr.write(`osbackup: ${e.message}\n`);
+      process.exit(e.exitCode);
+    }
+    process.stderr.write(`osbackup: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(EXIT.failed);
+  },
+);

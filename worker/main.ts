@@ -1,0 +1,51 @@
+// The osbackup worker: its own process, one per site in production. Loads and validates the
+// config, builds the activities, runs until SIGINT/SIGTERM, then drains and exits.
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { SshPool } from '../activities/ssh/pool.js';
+import { ConfigError, configPath, loadConfig } from '../config/load.js';
+import { connectionOptions, payloadCodecs } from '../config/temporal.js';
+
+async function main(): Promise<number> {
+  const file = configPath(process.argv.find((a, i) => process.argv[i - 1] === '--config'));
+  let config;
+  try {
+    config = loadConfig(file);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      return 2;
+    }
+    throw e;
+  }
+  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  const connection = await NativeConnection.connect(connectionOptions(config));
+  const ssh = new SshPool();
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)),
+      activities: createActivities({ config, env: process.env, ssh }),
+      dataConverter: { payloadCodecs: payloadCodecs(config) },
+      shutdownGraceTime: '30 seconds',
+    });
+    console.log(`osbackup worker ready: namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}, config ${file}`);
+    await worker.run();
+    console.log('osbackup worker stopped');
+    return 0;
+  } finally {
+    ssh.close();
+    await connection.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(`osbackup worker failed: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  },
+);

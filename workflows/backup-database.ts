@@ -1,0 +1,93 @@
+// Full MariaDB backup, the runbook: record the facts, stream the backup off the controller,
+// record the facts again (tables written meanwhile are marked), publish with the manifest last.
+import { proxyActivities, workflowInfo, upsertSearchAttributes, ApplicationFailure } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { recordFacts } from './lib/facts.js';
+import { databaseBackupId } from './lib/ids.js';
+import { MANIFEST_FORMAT, RECIPE_FILE, type ArtifactManifest } from './lib/manifest.js';
+import { longStream, shortCall } from './options.js';
+import { Steps } from './progress.js';
+import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
+
+const short = proxyActivities<Activities>(shortCall);
+const stream = proxyActivities<Activities>(longStream);
+
+export interface BackupDatabaseInput {
+  cloud: string;
+  kind: 'full';
+  tier?: string;
+  /** osbackup's version, recorded in the manifest (passed in: workflows read nothing). */
+  toolVersion?: string;
+}
+
+export interface BackupDatabaseResult {
+  backupId: string;
+  path: string;
+  bytes: number;
+  streamBytes: number;
+  sha256: string;
+  streamSeconds: number;
+  throughputMBps: number;
+  toLsn: string;
+  tables: number;
+  unstableTables: string[];
+}
+
+export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promise<BackupDatabaseResult> {
+  if (input.kind !== 'full') throw ApplicationFailure.nonRetryable(`backup kind "${input.kind}" is not supported yet; use "full"`, 'ConfigInvalid');
+  const info = workflowInfo();
+  const started = new Date(info.startTime);
+  const backupId = databaseBackupId('full', started);
+  upsertSearchAttributes([
+    { key: CLOUD, value: input.cloud },
+    { key: COMPONENT, value: 'database' },
+    { key: TIER, value: input.tier ?? 'manual' },
+  ]);
+  const steps = new Steps(['read table facts', 'stream backup', 're-read table facts', 'publish']);
+  const cloud = input.cloud;
+  const before = await steps.run('read table facts', () => short.mariadbCollectFacts({ cloud }), (f) => `${f.tables.length} tables`);
+  const s = await steps.run('stream backup', () => stream.mariadbStreamBackup({ cloud, backupId }), (r) => `${r.bytes} bytes stored, ${(r.streamBytes / 1e6 / r.streamSeconds).toFixed(1)} MB/s`);
+  const after = await steps.run('re-read table facts', () => short.mariadbCollectFacts({ cloud, tables: before.tables.map((t) => t.table) }));
+  const tables = recordFacts(before.tables, after.tables);
+
+  const manifest: ArtifactManifest = {
+    formatVersion: MANIFEST_FORMAT,
+    id: backupId,
+    cloud,
+    component: 'database',
+    kind: 'full',
+    parentId: null,
+    startedAt: started.toISOString(),
+    completedAt: new Date().toISOString(),
+    workflowId: info.workflowId,
+    source: s.source,
+    artifact: {
+      file: s.file,
+      bytes: s.bytes,
+      sha256: s.sha256,
+      streamBytes: s.streamBytes,
+      layers: ['xbstream', 'zstd', 'openpgp'],
+      compression: { format: 'zstd', level: s.compressionLevel },
+      encryption: s.encryption,
+    },
+    mariadb: { serverVersion: before.serverVersion, mariabackupVersion: s.mariabackupVersion, checkpoints: s.checkpoints, binlog: s.binlog },
+    tables,
+    timings: { streamSeconds: s.streamSeconds, totalSeconds: (new Date().getTime() - started.getTime()) / 1000 },
+    tools: { ...s.tools, osbackup: input.toolVersion ?? 'unknown' },
+    restoreRecipe: RECIPE_FILE,
+  };
+  const published = await steps.run('publish', () => short.repositoryPublishDatabaseBackup({ stagingDir: s.stagingDir, manifest }));
+  steps.finish('done');
+  return {
+    backupId,
+    path: published.path,
+    bytes: s.bytes,
+    streamBytes: s.streamBytes,
+    sha256: s.sha256,
+    streamSeconds: s.streamSeconds,
+    throughputMBps: s.streamBytes / 1e6 / s.streamSeconds,
+    toLsn: s.checkpoints.toLsn,
+    tables: tables.length,
+    unstableTables: tables.filter((t) => !t.stable).map((t) => t.table),
+  };
+}

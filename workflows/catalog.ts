@@ -1,0 +1,11 @@
+// Catalog reads go through a workflow so the client needs no access to the repository itself.
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { CatalogEntry } from './lib/catalog.js';
+import { shortCall } from './options.js';
+
+const { catalogList } = proxyActivities<Activities>(shortCall);
+
+export async function catalogListWorkflow(input: { cloud?: string }): Promise<CatalogEntry[]> {
+  return catalogList(input);
+}

@@ -1,0 +1,73 @@
+// Catalog rows: an index over manifests (and their verification records), always derived
+// from the repository itself. CSV keeps the seed's columns first.
+import type { ArtifactManifest, VerificationRecord } from './manifest.js';
+import { artifactDir } from './manifest.js';
+
+export type VerificationState = 'VERIFIED' | 'FAILED' | 'UNVERIFIED';
+
+export interface CatalogEntry {
+  id: string;
+  cloud: string;
+  component: string;
+  kind: string;
+  parentId: string | null;
+  startedAt: string;
+  completedAt: string;
+  sourceHost: string;
+  bytes: number;
+  streamBytes: number;
+  sha256: string;
+  path: string;
+  toLsn: string;
+  binlog: string | null;
+  verification: VerificationState;
+  lastVerifiedAt: string | null;
+}
+
+export function catalogEntry(m: ArtifactManifest, verifications: VerificationRecord[]): CatalogEntry {
+  const last = verifications.at(-1);
+  return {
+    id: m.id,
+    cloud: m.cloud,
+    component: m.component,
+    kind: m.kind,
+    parentId: m.parentId,
+    startedAt: m.startedAt,
+    completedAt: m.completedAt,
+    sourceHost: m.source.host,
+    bytes: m.artifact.bytes,
+    streamBytes: m.artifact.streamBytes,
+    sha256: m.artifact.sha256,
+    path: `${artifactDir(m.cloud, m.component, m.id)}/${m.artifact.file}`,
+    toLsn: m.mariadb.checkpoints.toLsn,
+    binlog: m.mariadb.binlog ? `${m.mariadb.binlog.file}:${m.mariadb.binlog.position}` : null,
+    verification: last ? last.result : 'UNVERIFIED',
+    lastVerifiedAt: last?.verifiedAt ?? null,
+  };
+}
+
+/** The seed's catalog.csv columns: timestamp,type,level,path,size,checksum (+ id, verification). */
+export function catalogCsv(rows: CatalogEntry[]): string {
+  const lines = ['timestamp,type,level,path,size,checksum,id,verification'];
+  for (const r of rows) lines.push([r.completedAt, r.component, r.kind, r.path, r.bytes, r.sha256, r.id, r.verification].join(','));
+  return lines.join('\n') + '\n';
+}
+
+function human(n: number): string {
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < u.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${u[i]}`;
+}
+
+export function catalogTable(rows: CatalogEntry[]): string {
+  const head = ['ID', 'CLOUD', 'KIND', 'TAKEN (UTC)', 'HOST', 'SIZE', 'VERIFIED', 'SHA-256'];
+  const body = rows.map((r) => [r.id, r.cloud, r.kind, r.completedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), r.sourceHost, human(r.bytes), r.verification, r.sha256.slice(0, 16) + '…']);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const fmt = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [fmt(head), ...body.map(fmt)].join('\n') + '\n';
+}

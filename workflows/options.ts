@@ -1,0 +1,22 @@
+// Activity option presets: short remote calls, long streams (heartbeating), repository writes.
+import type { ActivityOptions } from '@temporalio/workflow';
+
+const NON_RETRYABLE = ['ConfigInvalid', 'SecretUnavailable', 'SshAuthFailed', 'SshHostKeyMismatch', 'ChecksumMismatch', 'DecryptionFailed', 'BackupNotFound', 'DiskFull', 'MariadbPrivileges', 'VerificationFailed'];
+
+export const shortCall: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+};
+
+/** Streams of many GB: bounded by heartbeats, not by a guess at their length. */
+export const longStream: ActivityOptions = {
+  startToCloseTimeout: '12 hours',
+  heartbeatTimeout: '60 seconds',
+  retry: { initialInterval: '10s', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+};
+
+export const serverControl: ActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '60 seconds',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+};
