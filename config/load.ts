@@ -2,7 +2,7 @@
 // reason, so an operator fixes it in one pass.
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
-import { configSchema, type Config } from './schema.js';
+import { configSchema, crossReferenceProblems, type Config } from './schema.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -19,13 +19,13 @@ export function parseConfig(text: string, file = '<config>'): Config {
   if (doc.errors.length > 0) {
     throw new ConfigError(file, doc.errors.map((e) => ({ path: `line ${e.linePos?.[0]?.line ?? '?'}`, message: e.message.split('\n')[0] ?? e.message })));
   }
-  const result = configSchema.safeParse(doc.toJS() ?? {});
-  if (!result.success) {
-    throw new ConfigError(
-      file,
-      result.error.issues.map((i) => ({ path: i.path.length ? i.path.join('.') : '(top level)', message: i.message })),
-    );
-  }
+  const raw: unknown = doc.toJS() ?? {};
+  const result = configSchema.safeParse(raw);
+  const problems = [
+    ...(result.success ? [] : result.error.issues.map((i) => ({ path: i.path.length ? i.path.join('.') : '(top level)', message: i.message }))),
+    ...crossReferenceProblems(raw),
+  ];
+  if (problems.length > 0 || !result.success) throw new ConfigError(file, problems);
   return result.data;
 }
 

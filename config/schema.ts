@@ -66,15 +66,28 @@ export const cloudSchema = z
     hosts: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'host names are letters, digits, "_", "." and "-"'), hostSchema),
     database: databaseSchema,
   })
-  .strict()
-  .superRefine((cloud, ctx) => {
-    const db = cloud.hosts[cloud.database.host];
-    if (!db) {
-      ctx.addIssue({ code: 'custom', path: ['database', 'host'], message: `names host "${cloud.database.host}", which is not under hosts (${Object.keys(cloud.hosts).join(', ') || 'none'})` });
-    } else if (!db.mariadb) {
-      ctx.addIssue({ code: 'custom', path: ['hosts', cloud.database.host, 'mariadb'], message: 'is required on the database host' });
-    }
-  });
+  .strict();
+
+/**
+ * Cross-references between sections. Checked on the raw document, separately from the
+ * schema, so they are reported even when other parts of the file are wrong too.
+ */
+export function crossReferenceProblems(raw: unknown): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
+  const clouds = (raw as { clouds?: unknown })?.clouds;
+  if (!clouds || typeof clouds !== 'object') return out;
+  for (const [name, cloud] of Object.entries(clouds as Record<string, unknown>)) {
+    const c = cloud as { hosts?: Record<string, unknown>; database?: { host?: unknown } } | null;
+    const dbHost = c?.database?.host;
+    if (typeof dbHost !== 'string') continue;
+    const hosts = c?.hosts && typeof c.hosts === 'object' ? c.hosts : {};
+    const h = hosts[dbHost] as { mariadb?: unknown } | undefined;
+    if (!h) out.push({ path: `clouds.${name}.database.host`, message: `names host "${dbHost}", which is not under hosts (${Object.keys(hosts).join(', ') || 'none'})` });
+    else if (!h.mariadb) out.push({ path: `clouds.${name}.hosts.${dbHost}.mariadb`, message: 'is required on the database host' });
+  }
+  return out;
+}
+
 export type CloudConfig = z.infer<typeof cloudSchema>;
 
 export const repositorySchema = z

@@ -1,0 +1,29 @@
+// The lint rules that keep workflows deterministic must actually bite.
+import { rmSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
+
+test('workflow code may not import Node builtins or activity implementations, nor float promises', async () => {
+  const probe = 'workflows/__lint_probe__.ts';
+  writeFileSync(probe, [
+    "import { readFileSync } from 'node:fs';",
+    "import { createActivities } from '../activities/index.js';",
+    "import type { Activities } from '../activities/index.js';",
+    'export async function probe(a: Activities): Promise<void> {',
+    '  Promise.resolve(1);',
+    '  void readFileSync; void createActivities; void a; Date.now();',
+    '}',
+    '',
+  ].join('\n'));
+  try {
+    const r = await execa('npx', ['eslint', '--format', 'json', probe], { reject: false });
+    const messages = (JSON.parse(r.stdout) as { messages: { ruleId: string; line: number }[] }[])[0]!.messages;
+    const at = (line: number) => messages.filter((m) => m.line === line).map((m) => m.ruleId);
+    expect(at(1)).toContain('@typescript-eslint/no-restricted-imports');
+    expect(at(2)).toContain('@typescript-eslint/no-restricted-imports');
+    expect(at(3)).toEqual([]); // `import type` is allowed
+    expect(at(5)).toContain('@typescript-eslint/no-floating-promises');
+    expect(at(6)).toContain('no-restricted-properties');
+  } finally {
+    rmSync(probe, { force: true });
+  }
+}, 60_000);
