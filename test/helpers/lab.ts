@@ -1,0 +1,80 @@
+// Helpers for tests against the real lab that `./dev test` brings up. A missing lab is a
+// failure, never a skip.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { parse, stringify } from 'yaml';
+
+export const ROOT = process.cwd();
+
+export function labConfigPath(): string {
+  const p = process.env.OSBACKUP_LAB_CONFIG ?? join(ROOT, '.dev/lab/osbackup.yml');
+  if (!existsSync(p)) throw new Error(`the lab is not up (no ${p}): run the suite with ./dev test, which brings it up`);
+  return p;
+}
+
+export function labDir(): string {
+  return dirname(labConfigPath());
+}
+
+type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** A copy of the lab config, edited by `edit`, on its own task queue so tests never share workers. */
+export function deriveConfig(name: string, edit: (c: Raw) => void = () => undefined): string {
+  const raw = parse(readFileSync(labConfigPath(), 'utf8')) as Raw;
+  raw.temporal.taskQueue = `test-${name}-${process.pid}`;
+  edit(raw);
+  const file = join(mkdtempSync(join(tmpdir(), `osb-${name}-`)), 'osbackup.yml');
+  writeFileSync(file, stringify(raw));
+  return file;
+}
+
+export interface WorkerProcess {
+  proc: ResultPromise;
+  output: () => string;
+  stop: (signal?: NodeJS.Signals) => Promise<number | undefined>;
+}
+
+export async function startWorker(configFile: string): Promise<WorkerProcess> {
+  const proc = execa('node', ['dist/worker/main.js', '--config', configFile], { reject: false, all: true, buffer: false });
+  let out = '';
+  proc.all!.on('data', (b: Buffer) => (out += b.toString()));
+  const t0 = Date.now();
+  while (!out.includes('osbackup worker ready')) {
+    if (proc.exitCode !== null || Date.now() - t0 > 60_000) throw new Error(`worker did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    proc,
+    output: () => out,
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode === null) proc.kill(signal);
+      const r = await proc;
+      return r.exitCode;
+    },
+  };
+}
+
+export async function cli(configFile: string, args: string[]) {
+  return execa('node', ['dist/client/cli.js', '--config', configFile, ...args], { reject: false });
+}
+
+/** Row count and CHECKSUM TABLE read directly (root over the host's socket), not through osbackup. */
+export async function liveFacts(host: string, tables: string[]): Promise<Record<string, { rows: number; checksum: string }>> {
+  const sql = tables.map((t) => `SELECT '${t}', (SELECT COUNT(*) FROM ${t}); CHECKSUM TABLE ${t};`).join('\n');
+  const r = await execa('mariadb', [`--defaults-file=${join(labDir(), host, 'my.cnf')}`, '-N', '-B', '-e', sql]);
+  const out: Record<string, { rows: number; checksum: string }> = {};
+  const lines = r.stdout.split('\n');
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const [t, n] = lines[i]!.split('\t');
+    const [, sum] = lines[i + 1]!.split('\t');
+    out[t!] = { rows: Number(n), checksum: sum! };
+  }
+  return out;
+}
+
+export async function sql(host: string, statement: string): Promise<string> {
+  const r = await execa('mariadb', [`--defaults-file=${join(labDir(), host, 'my.cnf')}`, '-N', '-B', '-e', statement]);
+  return r.stdout;
+}
