@@ -1,0 +1,104 @@
+// restoreDatabaseWorkflow's decisions, on an ephemeral Temporal dev server: what it does
+// when the restored data does NOT match the recorded facts — a case the real lab cannot
+// produce on demand. The activities here are stand-ins (named so) for that one purpose; the
+// real restore path is covered against the lab in backup-restore.test.ts.
+import { fileURLToPath } from 'node:url';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ArtifactManifest, DbFacts, VerificationRecord } from '../../workflows/lib/manifest.js';
+
+import { CLOUD, COMPONENT, PHASE, TIER } from '../../workflows/search-attributes.js';
+
+// The Java time-skipping server cannot register custom search attributes, which the
+// workflows upsert; this test needs no time skipping, so it uses the dev server binary.
+const temporalCli = process.env.OSBACKUP_TEMPORAL_CLI ?? '.dev/venv/bin/temporal';
+let env: TestWorkflowEnvironment;
+
+beforeAll(async () => {
+  env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: temporalCli }, searchAttributes: [CLOUD, COMPONENT, TIER, PHASE] } });
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const manifest = {
+  id: 'db-full-20261129T000000Z',
+  cloud: 'lab',
+  tables: [
+    { table: 'nova.instances', rows: 100, checksum: '1', stable: true },
+    { table: 'keystone.project', rows: 5, checksum: '2', stable: true },
+  ],
+} as unknown as ArtifactManifest;
+
+function standInActivities(restored: DbFacts, calls: string[], records: VerificationRecord[]) {
+  const step = (name: string) => async () => {
+    calls.push(name);
+    return { seconds: 0, bytes: 0, restoreDir: '/x', asideDir: null };
+  };
+  return {
+    repositoryFindDatabaseBackup: async () => manifest,
+    mariadbRestoreStream: step('stream'),
+    mariadbPrepareBackup: step('prepare'),
+    mariadbStopServer: step('stop'),
+    mariadbCopyBack: step('copyBack'),
+    mariadbStartServer: step('start'),
+    mariadbRemoveRestoreDir: step('cleanup'),
+    mariadbCollectFacts: async () => restored,
+    repositoryWriteVerification: async ({ record }: { record: VerificationRecord }) => {
+      records.push(record);
+      return { path: 'x' };
+    },
+  };
+}
+
+async function run(restored: DbFacts, failAt?: string) {
+  const calls: string[] = [];
+  const records: VerificationRecord[] = [];
+  const acts = standInActivities(restored, calls, records) as Record<string, (...a: never[]) => Promise<unknown>>;
+  if (failAt) {
+    acts[failAt] = async () => {
+      calls.push(failAt);
+      throw ApplicationFailure.create({ type: 'ChecksumMismatch', message: 'artifact is corrupt', nonRetryable: true });
+    };
+  }
+  const taskQueue = `wf-${Math.random().toString(36).slice(2)}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowsPath: fileURLToPath(new URL('../../dist/workflows/index.js', import.meta.url)),
+    activities: acts,
+  });
+  const outcome = await worker.runUntil(
+    env.client.workflow
+      .execute('restoreDatabaseWorkflow', { taskQueue, workflowId: `restore-test-${taskQueue}`, args: [{ cloud: 'lab', targetHost: 'ctl2' }] })
+      .then((r) => ({ ok: true as const, r }), (e: unknown) => ({ ok: false as const, e })),
+  );
+  return { outcome, calls, records };
+}
+
+test('matching data: VERIFIED, a record is written, the scratch folder is removed', async () => {
+  const { outcome, calls, records } = await run({ serverVersion: 'x', tables: [{ table: 'nova.instances', rows: 100, checksum: '1' }, { table: 'keystone.project', rows: 5, checksum: '2' }] });
+  expect(outcome.ok).toBe(true);
+  expect(calls).toEqual(['stream', 'prepare', 'stop', 'copyBack', 'start', 'cleanup']);
+  expect(records.map((r) => r.result)).toEqual(['VERIFIED']);
+});
+
+test('different data: a FAILED record is stored and the workflow fails non-retryably, naming the table', async () => {
+  const { outcome, records } = await run({ serverVersion: 'x', tables: [{ table: 'nova.instances', rows: 99, checksum: '1' }, { table: 'keystone.project', rows: 5, checksum: '2' }] });
+  expect(outcome.ok).toBe(false);
+  const cause = ((outcome as { e: WorkflowFailedError }).e.cause) as ApplicationFailure;
+  expect(cause.type).toBe('VerificationFailed');
+  expect(cause.nonRetryable).toBe(true);
+  expect(cause.message).toMatch(/nova\.instances: different \(rows 99 vs 100/);
+  expect(records.map((r) => r.result)).toEqual(['FAILED']);
+  expect(records[0]!.tables.find((t) => t.table === 'keystone.project')!.outcome).toBe('equal');
+});
+
+test('an integrity failure while streaming stops the runbook before the server is touched', async () => {
+  const { outcome, calls, records } = await run({ serverVersion: 'x', tables: [] }, 'mariadbRestoreStream');
+  expect(outcome.ok).toBe(false);
+  expect(calls).toEqual(['mariadbRestoreStream']);
+  expect(records).toEqual([]);
+});
