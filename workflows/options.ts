@@ -11,12 +11,12 @@ export const shortCall: ActivityOptions = {
 /** Streams of many GB: bounded by heartbeats, not by a guess at their length. */
 export const longStream: ActivityOptions = {
   startToCloseTimeout: '12 hours',
-  heartbeatTimeout: '60 seconds',
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '10s', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 };
 
 export const serverControl: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '60 seconds',
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 };

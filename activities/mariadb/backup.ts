@@ -12,7 +12,7 @@ import { fatal, fsFailure, transient, FailureType } from '../errors.js';
 import { cancellationSignal, heartbeater } from '../heartbeat.js';
 import { ensureGpgHome, gpgEncrypt, gpgVersion, keyFingerprints } from '../crypto/gpg.js';
 import { zstdCompress, zstdVersion } from '../crypto/zstd.js';
-import type { ProcessStage } from '../crypto/stage.js';
+import { PipelineGuard, type ProcessStage } from '../crypto/stage.js';
 import { classifyMariadbError } from './classify.js';
 import { backupMetadataScript, backupStreamScript, parseBinlogFromInfo, parseCheckpoints, parseServerVersionFromInfo, parseToolVersion } from './commands.js';
 
@@ -74,10 +74,8 @@ export async function streamFullBackup(env: Env, input: StreamBackupInput): Prom
   await ensureGpgHome(keys.homedir);
   const secret = await env.dbOptionFile(cloud, host);
   const outer = cancellationSignal();
-  const abort = new AbortController();
-  const onOuter = () => abort.abort();
-  outer?.addEventListener('abort', onOuter, { once: true });
-  const signal = abort.signal;
+  const guard = new PipelineGuard(outer);
+  const signal = guard.signal;
 
   let stagingDir: string;
   try {
@@ -99,23 +97,24 @@ export async function streamFullBackup(env: Env, input: StreamBackupInput): Prom
     const zstd = zstdCompress(db.compressionLevel, signal);
     const gpg = gpgEncrypt(keys, signal);
     const out = createWriteStream(file, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
+    guard.track(remote.stdout, remote.stdin, zstd.stdin, zstd.stdout, gpg.stdin, gpg.stdout, out);
     const progress = () => beat({ step: 'streaming', streamBytes, storedBytes: bytes, seconds: Math.round((performance.now() - t0) / 1000) });
-    // Any broken part stops all the others: no stage is left waiting on a dead pipe.
-    const guard = <T>(p: Promise<T>) => p.catch((e: unknown) => { abort.abort(); throw e; });
-    const results = await Promise.allSettled([
-      guard(pipeline(remote.stdout, meter((n) => { streamBytes += n; progress(); }), zstd.stdin)),
-      guard(pipeline(zstd.stdout, gpg.stdin)),
-      guard(pipeline(gpg.stdout, meter((n) => (bytes += n), hash), out)),
-      guard(remote.done),
-      zstd.exit,
-      gpg.exit,
+    const [toZstd, toGpg, toFile, remoteDone, zstdExit, gpgExit] = await Promise.allSettled([
+      guard.watch('source', pipeline(remote.stdout, meter((n) => { streamBytes += n; progress(); }), zstd.stdin)),
+      guard.watch('zstd', pipeline(zstd.stdout, gpg.stdin)),
+      guard.watch('file', pipeline(gpg.stdout, meter((n) => (bytes += n), hash), out)),
+      guard.watchExit('remote', remote.done),
+      guard.watchStage(zstd),
+      guard.watchStage(gpg),
     ]);
-    const [toZstd, toGpg, toFile, remoteDone, zstdExit, gpgExit] = results;
-    // Report the root cause first: the source, then the local stages, then the disk.
+    if (outer?.aborted) throw transient(FailureType.MariadbBackupFailed, 'backup cancelled; the partial artifact was discarded', 'start it again');
+    // The root cause first: whatever broke first, not the broken pipes it left behind.
+    if (guard.first?.part === 'file') throw fsFailure(guard.first.error, `writing ${file}`);
     if (remoteDone.status === 'rejected') throw remoteDone.reason;
     const rc = remoteDone.value;
-    if (outer?.aborted) throw transient(FailureType.MariadbBackupFailed, 'backup cancelled', 'start it again');
-    if (rc.code !== 0 || !/completed OK!/.test(remoteErr())) throw classifyMariadbError(db.host, 'mariabackup --backup', rc.code, remoteErr());
+    if (guard.first?.part !== zstd.name && guard.first?.part !== gpg.name && (rc.code !== 0 || !/completed OK!/.test(remoteErr()))) {
+      throw classifyMariadbError(db.host, 'mariabackup --backup', rc.code, remoteErr());
+    }
     if (zstdExit.status === 'fulfilled' && zstdExit.value.code !== 0) throw stageFailure(zstd, zstdExit.value.code, zstdExit.value.stderr);
     if (gpgExit.status === 'fulfilled' && gpgExit.value.code !== 0) throw stageFailure(gpg, gpgExit.value.code, gpgExit.value.stderr);
     if (toFile.status === 'rejected') throw fsFailure(toFile.reason, `writing ${file}`);
@@ -147,12 +146,10 @@ export async function streamFullBackup(env: Env, input: StreamBackupInput): Prom
       source: { host: db.host, address: host.address, containerRuntime: host.containerRuntime },
     };
   } catch (e) {
-    abort.abort();
+    guard.abort.abort();
     await env.repo.discardStaging(stagingDir);
     // best effort: the metadata folder on the controller holds no data, only a few small files
     await env.deps.ssh.run(target, `rm -rf '${workDir}'`).catch(() => undefined);
     throw e;
-  } finally {
-    outer?.removeEventListener('abort', onOuter);
   }
 }

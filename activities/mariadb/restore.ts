@@ -11,6 +11,7 @@ import { ensureGpgHome, gpgDecrypt } from '../crypto/gpg.js';
 import { zstdDecompress } from '../crypto/zstd.js';
 import { shJoin, shQuote } from '../ssh/quote.js';
 import { meter, stageFailure, tailOf } from './backup.js';
+import { PipelineGuard } from '../crypto/stage.js';
 import { classifyMariadbError } from './classify.js';
 import { runSql } from './facts.js';
 
@@ -37,9 +38,8 @@ export async function streamToHost(env: Env, cloud: string, backupId: string, ta
   await ensureGpgHome(keys.homedir);
   const dir = restoreDirFor(host.mariadb.restoreDir, backupId);
   const rel = join(artifactDir(cloud, 'database', backupId), manifest.artifact.file);
-  const abort = new AbortController();
-  cancellationSignal()?.addEventListener('abort', () => abort.abort(), { once: true });
-  const signal = abort.signal;
+  const guard = new PipelineGuard(cancellationSignal());
+  const signal = guard.signal;
   const beat = heartbeater();
   const t0 = performance.now();
   const hash = createHash('sha256');
@@ -50,23 +50,43 @@ export async function streamToHost(env: Env, cloud: string, backupId: string, ta
   remote.stdout.resume();
   const gpg = gpgDecrypt(keys, signal);
   const zstd = zstdDecompress(signal);
-  const guard = <T>(p: Promise<T>) => p.catch((e: unknown) => { abort.abort(); throw e; });
+  const source = env.repo.openRead(rel);
+  guard.track(source, gpg.stdin, gpg.stdout, zstd.stdin, zstd.stdout, remote.stdin, remote.stdout);
   const [fromFile, toZstd, toRemote, remoteDone, gpgExit, zstdExit] = await Promise.allSettled([
-    guard(pipeline(env.repo.openRead(rel), meter((n) => { bytes += n; beat({ step: 'streaming to ' + targetHost, bytes, of: manifest.artifact.bytes }); }, hash), gpg.stdin)),
-    guard(pipeline(gpg.stdout, zstd.stdin)),
-    guard(pipeline(zstd.stdout, remote.stdin)),
-    guard(remote.done),
-    gpg.exit,
-    zstd.exit,
+    guard.watch('file', pipeline(source, meter((n) => { bytes += n; beat({ step: 'streaming to ' + targetHost, bytes, of: manifest.artifact.bytes }); }, hash), gpg.stdin)),
+    guard.watch('gpg', pipeline(gpg.stdout, zstd.stdin)),
+    guard.watch('zstd', pipeline(zstd.stdout, remote.stdin)),
+    guard.watchExit('remote', remote.done),
+    guard.watchStage(gpg),
+    guard.watchStage(zstd),
   ]);
+  function targetFailure() {
+    const err = remoteErr().trim().split('\n').slice(-3).join(' | ');
+    const code = remoteDone.status === 'fulfilled' ? remoteDone.value.code : null;
+    if (/No space left/i.test(err)) return fatal(FailureType.DiskFull, `${targetHost}: no space left under ${host.mariadb.restoreDir} while extracting (${err}); the server and its data were not touched`, `free space there or point hosts.${targetHost}.mariadb.restoreDir at a larger disk`);
+    return transient(FailureType.MariadbRestoreFailed, `${targetHost}: mbstream -x into ${dir} failed (exit ${code}): ${err}`, `check free space and permissions under ${host.mariadb.restoreDir} on ${targetHost}`);
+  }
+  const remoteFailed = () => remoteDone.status === 'fulfilled' && remoteDone.value.code !== 0 && remoteDone.value.signal !== 'ABORTED';
   if (fromFile.status === 'rejected') {
     const code = (fromFile.reason as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw fatal(FailureType.BackupNotFound, `artifact ${rel} is missing from the repository`, 'restore another backup (`osbackup catalog list`)');
   }
-  // Integrity first: a corrupt or tampered file must be named as such, whatever broke after it.
-  const sha256 = hash.digest('hex');
-  if (fromFile.status === 'fulfilled' && (sha256 !== manifest.artifact.sha256 || bytes !== manifest.artifact.bytes)) {
-    throw fatal(FailureType.ChecksumMismatch, `artifact ${rel} is corrupt: SHA-256 ${sha256} (${bytes} bytes) but the manifest recorded ${manifest.artifact.sha256} (${manifest.artifact.bytes} bytes); nothing on ${targetHost} was changed`, 'restore an earlier backup; then find out what damaged the repository');
+  // Integrity first: a corrupt or tampered file must be named as such, whatever broke after
+  // it (gpg emits plaintext before its final integrity check, so mbstream may trip first).
+  // When the stream stopped early, the file is hashed on its own to decide.
+  let sha256 = hash.digest('hex');
+  const failed = guard.first !== undefined || [fromFile, toZstd, toRemote, remoteDone].some((r) => r.status === 'rejected');
+  if (failed) {
+    const whole = await env.repo.sha256File(env.repo.path(rel)).catch(() => undefined);
+    if (whole) ({ sha256, bytes } = whole);
+  }
+  if (sha256 !== manifest.artifact.sha256 || bytes !== manifest.artifact.bytes) {
+    throw fatal(FailureType.ChecksumMismatch, `artifact ${rel} is corrupt: SHA-256 ${sha256} (${bytes} bytes) but the manifest recorded ${manifest.artifact.sha256} (${manifest.artifact.bytes} bytes); the server on ${targetHost} was not touched`, 'restore an earlier backup; then find out what damaged the repository');
+  }
+  // the target failing (disk full, mbstream error) breaks gpg's pipe too: name the target then
+  if (guard.first?.part === 'remote' || guard.first?.part === 'zstd' || (guard.first?.part === gpg.name && remoteFailed() && !/decrypt|session key|secret key|integrity|CRC|invalid packet/i.test(gpgExit.status === 'fulfilled' ? gpgExit.value.stderr : ''))) {
+    if (remoteDone.status === 'rejected') throw remoteDone.reason;
+    if (remoteFailed()) throw targetFailure();
   }
   if (gpgExit.status === 'fulfilled' && gpgExit.value.code !== 0) {
     const err = gpgExit.value.stderr;
@@ -77,9 +97,7 @@ export async function streamToHost(env: Env, cloud: string, backupId: string, ta
   }
   if (zstdExit.status === 'fulfilled' && zstdExit.value.code !== 0) throw stageFailure(zstd, zstdExit.value.code, zstdExit.value.stderr);
   if (remoteDone.status === 'rejected') throw remoteDone.reason;
-  if (remoteDone.value.code !== 0) {
-    throw transient(FailureType.MariadbRestoreFailed, `${targetHost}: mbstream -x into ${dir} failed (exit ${remoteDone.value.code}): ${remoteErr().trim().split('\n').slice(-3).join(' | ')}`, `check free space and permissions under ${host.mariadb.restoreDir} on ${targetHost}`);
-  }
+  if (remoteDone.value.code !== 0) throw targetFailure();
   for (const r of [fromFile, toZstd, toRemote]) if (r.status === 'rejected') throw transient(FailureType.MariadbRestoreFailed, `restore stream broke: ${(r.reason as Error).message}`, 'retry; check the link to the host');
   return { bytes, seconds: (performance.now() - t0) / 1000, restoreDir: dir };
 }

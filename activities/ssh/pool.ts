@@ -103,6 +103,7 @@ export class SshPool {
     const ch = await new Promise<ClientChannel>((resolve, reject) => {
       c.exec(command, (err, channel) => (err ? reject(transient(FailureType.SshConnectionLost, `host ${t.name}: cannot open a channel (${err.message})`, 'check the host')) : resolve(channel)));
     });
+    let settleAborted: () => void = () => undefined;
     const done = new Promise<{ code: number | null; signal: string | null }>((resolve, reject) => {
       let exit: { code: number | null; signal: string | null } | undefined;
       ch.on('exit', (code: number | null, sig?: string) => {
@@ -119,6 +120,9 @@ export class SshPool {
         else if (signal?.aborted) resolve({ code: null, signal: 'ABORTED' });
         else onClientGone();
       });
+      // A channel destroyed locally (a pipeline tearing down) may never emit 'close':
+      // once we abort, the remote exit status no longer matters.
+      settleAborted = () => resolve(exit ?? { code: null, signal: 'ABORTED' });
     });
     if (signal) {
       const abort = () => {
@@ -128,6 +132,7 @@ export class SshPool {
           /* older sshd: closing the channel is enough (the remote side gets EPIPE) */
         }
         ch.close();
+        settleAborted();
       };
       if (signal.aborted) abort();
       else signal.addEventListener('abort', abort, { once: true });

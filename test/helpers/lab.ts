@@ -18,7 +18,7 @@ export function labDir(): string {
   return dirname(labConfigPath());
 }
 
-type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Raw = Record<string, any>;
 
 /** A copy of the lab config, edited by `edit`, on its own task queue so tests never share workers. */
 export function deriveConfig(name: string, edit: (c: Raw) => void = () => undefined): string {

@@ -119,6 +119,8 @@ test('stock gpg, zstd and mbstream open the artifact (passphrase, and the operat
 });
 
 test('restore to ctl2 reproduces every recorded count and checksum', async () => {
+  // ctl2 holds data of its own, which the restore must replace and keep aside
+  await sql('ctl2', 'CREATE DATABASE IF NOT EXISTS stale_before_restore; CREATE TABLE IF NOT EXISTS stale_before_restore.t (id int primary key)');
   expect(await sql('ctl2', "SHOW DATABASES LIKE 'stale_before_restore'")).toBe('stale_before_restore');
   const r = await cli(configFile, ['--json', 'restore', 'db', '--to', 'ctl2', '--verify']);
   expect(r.exitCode).toBe(0);

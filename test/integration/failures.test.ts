@@ -1,0 +1,95 @@
+// Failures the seed's troubleshooting tables list, provoked for real on the lab: a full
+// repository disk, and a worker killed in the middle of a restore.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../../config/load.js';
+import { payloadCodecs } from '../../config/temporal.js';
+import type { ArtifactManifest } from '../../workflows/lib/manifest.js';
+import type { Progress } from '../../workflows/messages.js';
+import { cli, deriveConfig, liveFacts, startWorker } from '../helpers/lab.js';
+
+const TABLES = ['keystone.project', 'nova.instances', 'neutron.ports'];
+
+describe('a full repository disk', () => {
+  const mnt = mkdtempSync(join(tmpdir(), 'osb-full-'));
+  let configFile: string;
+
+  beforeAll(async () => {
+    // small enough that the lab's ~12 MB artifact cannot fit beside an earlier one
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=16m,mode=700', 'osb-full', mnt]);
+    configFile = deriveConfig('diskfull', (c) => (c.repository.path = join(mnt, 'repo')));
+  });
+  afterAll(async () => {
+    await execa('umount', [mnt]).catch(() => undefined);
+    rmSync(mnt, { recursive: true, force: true });
+  });
+
+  test('fails non-retryably naming the disk, publishes nothing, keeps the earlier backup intact', async () => {
+    const worker = await startWorker(configFile);
+    try {
+      const first = await cli(configFile, ['--json', 'backup', 'db', '--full', '--wait']);
+      expect(first.exitCode).toBe(0);
+      const earlier = JSON.parse(first.stdout) as { path: string; sha256: string };
+      const dbDir = join(mnt, 'repo/clouds/lab/database');
+      const before = readdirSync(dbDir);
+
+      const t0 = Date.now();
+      const r = await cli(configFile, ['backup', 'db', '--full', '--wait']);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toMatch(/\[DiskFull\] .*no space left on the repository's disk/);
+      expect(r.stderr).toMatch(/Fix: free space .*earlier backups are untouched/);
+      expect(Date.now() - t0).toBeLessThan(30_000); // not retried for minutes
+      expect(readdirSync(dbDir)).toEqual(before); // nothing new published
+      expect(readdirSync(join(mnt, 'repo/.staging'))).toEqual([]); // the partial file is gone
+      const { stdout } = await execa('sha256sum', [join(mnt, 'repo', earlier.path, 'data.xb.zst.gpg')]);
+      expect(stdout.split(' ')[0]).toBe(earlier.sha256);
+    } finally {
+      await worker.stop();
+    }
+  });
+});
+
+describe('a worker killed mid-restore', () => {
+  test('a new worker resumes the same workflow and the restore is still proven', async () => {
+    // a backup to restore, in a repository of its own
+    const repo = mkdtempSync(join(tmpdir(), 'osb-crash-'));
+    const configFile = deriveConfig('crash', (c) => (c.repository.path = join(repo, 'repo')));
+    const config = loadConfig(configFile);
+    const first = await startWorker(configFile);
+    const taken = await cli(configFile, ['--json', 'backup', 'db', '--full', '--wait']);
+    expect(taken.exitCode).toBe(0);
+    const { path } = JSON.parse(taken.stdout) as { path: string };
+    const manifest = JSON.parse(readFileSync(join(repo, 'repo', path, 'manifest.json'), 'utf8')) as ArtifactManifest;
+
+    const started = await cli(configFile, ['--json', 'restore', 'db', '--to', 'ctl2', '--no-wait']);
+    expect(started.exitCode).toBe(0);
+    const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
+    const connection = await Connection.connect({ address: config.temporal.address });
+    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: { payloadCodecs: payloadCodecs(config) } });
+    const handle = client.workflow.getHandle(workflowId);
+    let second: Awaited<ReturnType<typeof startWorker>> | undefined;
+    try {
+      // kill -9 once the restore is past streaming, in the middle of the runbook
+      let phase = '';
+      const t0 = Date.now();
+      while (!['prepare', 'stop server', 'copy back'].includes(phase)) {
+        if (Date.now() - t0 > 60_000) throw new Error(`restore never reached prepare (phase ${phase})`);
+        phase = await handle.query<Progress>('progress').then((p) => p.phase, () => '');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await first.stop('SIGKILL');
+      second = await startWorker(configFile);
+      const result = (await handle.result()) as { verification: string; backupId: string };
+      expect(result.backupId).toBe(manifest.id);
+      expect(result.verification).toBe('VERIFIED');
+      expect(await liveFacts('ctl2', TABLES)).toEqual(Object.fromEntries(manifest.tables.filter((t) => TABLES.includes(t.table)).map((t) => [t.table, { rows: t.rows, checksum: t.checksum }])));
+    } finally {
+      await second?.stop();
+      await connection.close();
+      rmSync(repo, { recursive: true, force: true });
+    }
+  });
+});
