@@ -46,6 +46,11 @@ export function createActivities(deps: Deps) {
       return { path: rel };
     },
 
+    /** Compensation: drops an attempt's staged artifact that will not be published. */
+    async repositoryDiscardStaging(input: { stagingDir: string }): Promise<void> {
+      await env.repo.discardStaging(input.stagingDir);
+    },
+
     async repositoryFindDatabaseBackup(input: { cloud: string; backupId?: string }): Promise<ArtifactManifest> {
       return findDatabaseBackup(env, input.cloud, input.backupId);
     },

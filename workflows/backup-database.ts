@@ -1,6 +1,6 @@
 // Full MariaDB backup, the runbook: record the facts, stream the backup off the controller,
 // record the facts again (tables written meanwhile are marked), publish with the manifest last.
-import { proxyActivities, workflowInfo, upsertSearchAttributes, ApplicationFailure } from '@temporalio/workflow';
+import { proxyActivities, workflowInfo, upsertSearchAttributes, ApplicationFailure, CancellationScope } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { recordFacts } from './lib/facts.js';
 import { databaseBackupId } from './lib/ids.js';
@@ -47,47 +47,57 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
   const cloud = input.cloud;
   const before = await steps.run('read table facts', () => short.mariadbCollectFacts({ cloud }), (f) => `${f.tables.length} tables`);
   const s = await steps.run('stream backup', () => stream.mariadbStreamBackup({ cloud, backupId }), (r) => `${r.bytes} bytes stored, ${(r.streamBytes / 1e6 / r.streamSeconds).toFixed(1)} MB/s`);
-  const after = await steps.run('re-read table facts', () => short.mariadbCollectFacts({ cloud, tables: before.tables.map((t) => t.table) }));
-  const tables = recordFacts(before.tables, after.tables);
+  try {
+    return await finish();
+  } catch (e) {
+    // Cancelled or failed after the stream: the staged file must not linger half-owned.
+    await CancellationScope.nonCancellable(() => short.repositoryDiscardStaging({ stagingDir: s.stagingDir }));
+    throw e;
+  }
 
-  const manifest: ArtifactManifest = {
-    formatVersion: MANIFEST_FORMAT,
-    id: backupId,
-    cloud,
-    component: 'database',
-    kind: 'full',
-    parentId: null,
-    startedAt: started.toISOString(),
-    completedAt: new Date().toISOString(),
-    workflowId: info.workflowId,
-    source: s.source,
-    artifact: {
-      file: s.file,
+  async function finish(): Promise<BackupDatabaseResult> {
+    const after = await steps.run('re-read table facts', () => short.mariadbCollectFacts({ cloud, tables: before.tables.map((t) => t.table) }));
+    const tables = recordFacts(before.tables, after.tables);
+
+    const manifest: ArtifactManifest = {
+      formatVersion: MANIFEST_FORMAT,
+      id: backupId,
+      cloud,
+      component: 'database',
+      kind: 'full',
+      parentId: null,
+      startedAt: started.toISOString(),
+      completedAt: new Date().toISOString(),
+      workflowId: info.workflowId,
+      source: s.source,
+      artifact: {
+        file: s.file,
+        bytes: s.bytes,
+        sha256: s.sha256,
+        streamBytes: s.streamBytes,
+        layers: ['xbstream', 'zstd', 'openpgp'],
+        compression: { format: 'zstd', level: s.compressionLevel },
+        encryption: s.encryption,
+      },
+      mariadb: { serverVersion: before.serverVersion, mariabackupVersion: s.mariabackupVersion, checkpoints: s.checkpoints, binlog: s.binlog },
+      tables,
+      timings: { streamSeconds: s.streamSeconds, totalSeconds: (new Date().getTime() - started.getTime()) / 1000 },
+      tools: { ...s.tools, osbackup: input.toolVersion ?? 'unknown' },
+      restoreRecipe: RECIPE_FILE,
+    };
+    const published = await steps.run('publish', () => short.repositoryPublishDatabaseBackup({ stagingDir: s.stagingDir, manifest }));
+    steps.finish('done');
+    return {
+      backupId,
+      path: published.path,
       bytes: s.bytes,
-      sha256: s.sha256,
       streamBytes: s.streamBytes,
-      layers: ['xbstream', 'zstd', 'openpgp'],
-      compression: { format: 'zstd', level: s.compressionLevel },
-      encryption: s.encryption,
-    },
-    mariadb: { serverVersion: before.serverVersion, mariabackupVersion: s.mariabackupVersion, checkpoints: s.checkpoints, binlog: s.binlog },
-    tables,
-    timings: { streamSeconds: s.streamSeconds, totalSeconds: (new Date().getTime() - started.getTime()) / 1000 },
-    tools: { ...s.tools, osbackup: input.toolVersion ?? 'unknown' },
-    restoreRecipe: RECIPE_FILE,
-  };
-  const published = await steps.run('publish', () => short.repositoryPublishDatabaseBackup({ stagingDir: s.stagingDir, manifest }));
-  steps.finish('done');
-  return {
-    backupId,
-    path: published.path,
-    bytes: s.bytes,
-    streamBytes: s.streamBytes,
-    sha256: s.sha256,
-    streamSeconds: s.streamSeconds,
-    throughputMBps: s.streamBytes / 1e6 / s.streamSeconds,
-    toLsn: s.checkpoints.toLsn,
-    tables: tables.length,
-    unstableTables: tables.filter((t) => !t.stable).map((t) => t.table),
-  };
+      sha256: s.sha256,
+      streamSeconds: s.streamSeconds,
+      throughputMBps: s.streamBytes / 1e6 / s.streamSeconds,
+      toLsn: s.checkpoints.toLsn,
+      tables: tables.length,
+      unstableTables: tables.filter((t) => !t.stable).map((t) => t.table),
+    };
+  }
 }

@@ -1,5 +1,5 @@
 // Activity option presets: short remote calls, long streams (heartbeating), repository writes.
-import type { ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
 
 const NON_RETRYABLE = ['ConfigInvalid', 'SecretUnavailable', 'SshAuthFailed', 'SshHostKeyMismatch', 'ChecksumMismatch', 'DecryptionFailed', 'BackupNotFound', 'DiskFull', 'MariadbPrivileges', 'VerificationFailed'];
 
@@ -11,6 +11,8 @@ export const shortCall: ActivityOptions = {
 /** Streams of many GB: bounded by heartbeats, not by a guess at their length. */
 export const longStream: ActivityOptions = {
   startToCloseTimeout: '12 hours',
+  // a cancelled workflow waits for the stream to stop and discard its partial artifact
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '10s', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 };

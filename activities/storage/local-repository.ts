@@ -21,9 +21,30 @@ export class LocalRepository {
   /** A fresh private staging folder for one attempt of one artifact. */
   async createStaging(id: string): Promise<string> {
     await this.ensure();
+    await this.collectStaleStaging();
     const dir = join(this.root, STAGING, `${id}.${randomBytes(4).toString('hex')}`);
     await mkdir(dir, { mode: 0o700 });
     return dir;
+  }
+
+  /**
+   * Removes staging folders left by attempts that died with their worker (kill -9, power
+   * loss). A live attempt writes continuously, so a folder whose newest file is older than
+   * `maxAgeMs` belongs to nobody.
+   */
+  async collectStaleStaging(maxAgeMs = 6 * 3600_000): Promise<string[]> {
+    const base = join(this.root, STAGING);
+    const removed: string[] = [];
+    for (const name of await readdir(base).catch(() => [] as string[])) {
+      const dir = join(base, name);
+      let newest = (await stat(dir).catch(() => undefined))?.mtimeMs ?? 0;
+      for (const f of await readdir(dir).catch(() => [] as string[])) newest = Math.max(newest, (await stat(join(dir, f)).catch(() => undefined))?.mtimeMs ?? 0);
+      if (Date.now() - newest > maxAgeMs) {
+        await rm(dir, { recursive: true, force: true });
+        removed.push(name);
+      }
+    }
+    return removed;
   }
 
   async discardStaging(dir: string): Promise<void> {

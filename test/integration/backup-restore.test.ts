@@ -1,7 +1,7 @@
 // The foundation, end to end on real parts: Temporal dev server, a worker process, sshd hosts
 // in network namespaces, MariaDB + mariabackup, gpg, zstd, mbstream.
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -164,9 +164,15 @@ test('a corrupt artifact is refused, naming the cause, before anything on the ta
   rmSync(join(dst, 'verifications'), { recursive: true, force: true });
   const m = JSON.parse(readFileSync(join(dst, 'manifest.json'), 'utf8')) as ArtifactManifest;
   writeFileSync(join(dst, 'manifest.json'), JSON.stringify({ ...m, id, startedAt: '1999-01-01T00:00:00.000Z' }));
+  // flip one bit of one byte in the middle (XOR: a write of a fixed value may change nothing)
   const fd = openSync(join(dst, m.artifact.file), 'r+');
-  writeSync(fd, Buffer.from([0x42]), 0, 1, Math.floor(m.artifact.bytes / 2)); // one byte in the middle
+  const at = Math.floor(m.artifact.bytes / 2);
+  const b = Buffer.alloc(1);
+  readSync(fd, b, 0, 1, at);
+  b[0] = b[0]! ^ 0x01;
+  writeSync(fd, b, 0, 1, at);
   closeSync(fd);
+  expect(sha256(join(dst, m.artifact.file))).not.toBe(m.artifact.sha256);
   const before = await liveFacts('ctl2', TABLES);
   const asideBefore = readdirSync(join(labDir(), 'ctl2')).filter((n) => n.startsWith('data.before-'));
   try {

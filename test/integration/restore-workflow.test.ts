@@ -4,7 +4,7 @@
 // real restore path is covered against the lab in backup-restore.test.ts.
 import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ArtifactManifest, DbFacts, VerificationRecord } from '../../workflows/lib/manifest.js';
@@ -17,6 +17,7 @@ const temporalCli = process.env.OSBACKUP_TEMPORAL_CLI ?? '.dev/venv/bin/temporal
 let env: TestWorkflowEnvironment;
 
 beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('ERROR') }); // the stand-ins' deliberate failures are not news
   env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: temporalCli }, searchAttributes: [CLOUD, COMPONENT, TIER, PHASE] } });
 });
 afterAll(async () => {

@@ -163,8 +163,8 @@ SQL
   mkdir -m 700 "$LAB_DIR/operator-gnupg"
   gpg --homedir "$LAB_DIR/operator-gnupg" --batch --quiet --passphrase '' --quick-gen-key 'osbackup lab operator <ops@lab.invalid>' ed25519 cert never
   fpr=$(gpg --homedir "$LAB_DIR/operator-gnupg" --batch --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}')
-  gpg --homedir "$LAB_DIR/operator-gnupg" --batch --quiet --passphrase '' --quick-add-key "$fpr" cv25519 encr never
-  gpg --homedir "$LAB_DIR/operator-gnupg" --batch --armor --export "$fpr" > "$LAB_DIR/keys/operator.asc"
+  gpg --homedir "$LAB_DIR/operator-gnupg" --batch --quiet --passphrase '' --quick-add-key "$fpr" cv25519 encr never 2>>"$LAB_DIR/gpg.log"
+  gpg --homedir "$LAB_DIR/operator-gnupg" --batch --armor --export "$fpr" > "$LAB_DIR/keys/operator.asc" 2>>"$LAB_DIR/gpg.log"
 
   write_config
   status || die "lab did not come up (see $LAB_DIR/*/mysqld.err and ssh/sshd.log)"
