@@ -19,6 +19,7 @@ export const FailureType = {
   DecryptionFailed: 'DecryptionFailed',
   EncryptionFailed: 'EncryptionFailed',
   BackupNotFound: 'BackupNotFound',
+  ChainBroken: 'ChainBroken',
   RepositoryWriteFailed: 'RepositoryWriteFailed',
   DiskFull: 'DiskFull',
   VerificationFailed: 'VerificationFailed',

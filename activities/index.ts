@@ -2,12 +2,14 @@
 // domain; renaming one breaks running workflows.
 import { catalogEntry, type CatalogEntry } from '../workflows/lib/catalog.js';
 import { artifactDir, RECIPE_FILE, type ArtifactManifest, type DbFacts, type VerificationRecord } from '../workflows/lib/manifest.js';
-import { databaseRestoreRecipe } from '../workflows/lib/recipe.js';
+import { databaseRestoreRecipe, databaseRestoreScript, RESTORE_SCRIPT } from '../workflows/lib/recipe.js';
+import { chainTo } from '../workflows/lib/chain.js';
 import { Env, type Deps } from './deps.js';
 import { fatal, fsFailure, FailureType } from './errors.js';
-import { streamFullBackup, type StreamBackupInput, type StreamBackupResult } from './mariadb/backup.js';
+import { streamBackup, type StreamBackupInput, type StreamBackupResult } from './mariadb/backup.js';
 import { collectFacts } from './mariadb/facts.js';
-import { copyBackOnHost, findDatabaseBackup, prepareOnHost, removeRestoreDir, serverCommand, streamToHost, waitForServer } from './mariadb/restore.js';
+import { copyBackOnHost, findDatabaseBackup, planRestore, prepareChainOnHost, removeRestoreDir, serverCommand, streamToHost, verifyChain, waitForServer } from './mariadb/restore.js';
+import { incrementalBase } from '../workflows/lib/chain.js';
 
 export type { Deps } from './deps.js';
 export type { StreamBackupInput, StreamBackupResult } from './mariadb/backup.js';
@@ -21,7 +23,15 @@ export function createActivities(deps: Deps) {
     },
 
     async mariadbStreamBackup(input: StreamBackupInput): Promise<StreamBackupResult> {
-      return streamFullBackup(env, input);
+      return streamBackup(env, input);
+    },
+
+    /** The base for the next incremental (newest member of an intact chain), or why there is none. */
+    async repositoryFindIncrementalBase(input: { cloud: string }): Promise<{ base: { id: string; toLsn: string } | null; problem: string | null; autoFull: boolean }> {
+      const all = (await env.repo.scanManifests(input.cloud)).filter((m) => m.component === 'database');
+      const r = incrementalBase(all);
+      const autoFull = env.cloud(input.cloud).database.autoFull;
+      return 'base' in r ? { base: { id: r.base.id, toLsn: r.base.mariadb.checkpoints.toLsn }, problem: null, autoFull } : { base: null, problem: r.problem, autoFull };
     },
 
     /** Re-checks the staged file, then moves it into place with its recipe; the manifest goes last. */
@@ -38,7 +48,11 @@ export function createActivities(deps: Deps) {
             throw fatal(FailureType.ChecksumMismatch, `staged artifact ${m.id} reads back as ${got.sha256} (${got.bytes} bytes), written as ${m.artifact.sha256} (${m.artifact.bytes} bytes)`, 'the repository disk returned different bytes: check it, then take the backup again');
           }
         }
-        await env.repo.publish(input.stagingDir, rel, m, { [RECIPE_FILE]: databaseRestoreRecipe(m) });
+        // the script restores the whole chain this artifact needs, parents first
+        const all = (await env.repo.scanManifests(m.cloud)).filter((x) => x.component === 'database' && x.id !== m.id);
+        const chain = chainTo([...all, m], m.id);
+        if ('problem' in chain) throw fatal(FailureType.ChainBroken, `cannot publish ${m.id}: ${chain.problem.reason}`, 'take a full backup');
+        await env.repo.publish(input.stagingDir, rel, m, { [RECIPE_FILE]: databaseRestoreRecipe(m), [RESTORE_SCRIPT]: databaseRestoreScript(chain.chain) });
       } catch (e) {
         if (e instanceof Error && e.name === 'ApplicationFailure') throw e;
         throw fsFailure(e, `publishing ${rel}`);
@@ -60,20 +74,30 @@ export function createActivities(deps: Deps) {
       return { path: await env.repo.writeVerification(artifactDir(r.cloud, 'database', r.backupId), r) };
     },
 
-    async mariadbRestoreStream(input: { cloud: string; backupId: string; targetHost: string }) {
-      return streamToHost(env, input.cloud, input.backupId, input.targetHost);
+    /** The chain, full backup first, that restores a restore point (default: the newest). */
+    async repositoryPlanRestore(input: { cloud: string; backupId?: string }): Promise<ArtifactManifest[]> {
+      return planRestore(env, input.cloud, input.backupId);
     },
 
-    async mariadbPrepareBackup(input: { cloud: string; backupId: string; targetHost: string }) {
-      return prepareOnHost(env, input.cloud, input.backupId, input.targetHost);
+    async repositoryVerifyChain(input: { cloud: string; ids: string[] }) {
+      return verifyChain(env, input.cloud, input.ids);
+    },
+
+    /** Streams one chain member into <restoreDir>/<restorePoint>/<member>/ on the target. */
+    async mariadbRestoreStream(input: { cloud: string; backupId: string; targetHost: string; restorePoint?: string }) {
+      return streamToHost(env, input.cloud, input.backupId, input.targetHost, input.restorePoint);
+    },
+
+    async mariadbPrepareChain(input: { cloud: string; restorePoint: string; members: { id: string; kind: string; toLsn: string }[]; targetHost: string }) {
+      return prepareChainOnHost(env, input.cloud, input.restorePoint, input.members, input.targetHost);
     },
 
     async mariadbStopServer(input: { cloud: string; host: string }): Promise<void> {
       await serverCommand(env, input.cloud, input.host, 'stop');
     },
 
-    async mariadbCopyBack(input: { cloud: string; backupId: string; targetHost: string }) {
-      return copyBackOnHost(env, input.cloud, input.backupId, input.targetHost);
+    async mariadbCopyBack(input: { cloud: string; restorePoint: string; fullId: string; targetHost: string }) {
+      return copyBackOnHost(env, input.cloud, input.restorePoint, input.fullId, input.targetHost);
     },
 
     async mariadbStartServer(input: { cloud: string; host: string }): Promise<void> {

@@ -63,19 +63,21 @@ const backup = program.command('backup').description('take backups');
 backup
   .command('db')
   .description('back up the cloud database (mariabackup streamed over SSH)')
-  .addOption(new Option('--full', 'a full backup').default(true))
+  .addOption(new Option('--full', 'a full backup (the default)'))
+  .addOption(new Option('--incremental', 'an incremental on the newest intact chain member').conflicts('full'))
   .option('--cloud <name>', 'cloud from the config (default: the only one)')
   .option('--tier <tier>', 'tier label (daily, weekly, monthly, manual)', 'manual')
   .option('--wait', 'wait for the result, showing progress', false)
   .action(async function (this: Command) {
-    const g = this.optsWithGlobals<Globals & { cloud?: string; tier: string; wait: boolean }>();
+    const g = this.optsWithGlobals<Globals & { cloud?: string; tier: string; wait: boolean; incremental?: boolean }>();
     const config = load(g);
     const cloud = pickCloud(config, g.cloud);
+    const kind = g.incremental ? 'incremental' : 'full';
     const client = await connect(config);
     const handle = await client.workflow.start('backupDatabaseWorkflow', {
       taskQueue: config.temporal.taskQueue,
       workflowId: backupDbWorkflowId(cloud, new Date()),
-      args: [{ cloud, kind: 'full', tier: g.tier, toolVersion: version }],
+      args: [{ cloud, kind, tier: g.tier, toolVersion: version }],
       typedSearchAttributes: [
         { key: CLOUD, value: cloud },
         { key: COMPONENT, value: 'database' },
@@ -86,7 +88,7 @@ backup
     if (!g.json) process.stderr.write(`started ${handle.workflowId}\n  ${link}\n`);
     if (!g.wait) return out(g, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, ui: link }, `${handle.workflowId}\n`);
     const r = await waitWithProgress<BackupDatabaseResult>(handle, !!g.json);
-    out(g, { workflowId: handle.workflowId, ui: link, ...r }, `backup ${r.backupId}: ${r.streamBytes} bytes streamed → ${r.bytes} stored in ${r.streamSeconds.toFixed(1)} s (${r.throughputMBps.toFixed(1)} MB/s), sha256 ${r.sha256}\n  ${r.path}\n${r.unstableTables.length ? `  tables written during the backup (not comparable on restore): ${r.unstableTables.join(', ')}\n` : ''}`);
+    out(g, { workflowId: handle.workflowId, ui: link, ...r }, `${r.fellBackToFull ? `no valid base for an incremental (${r.fellBackToFull}): took a full backup (autoFull)\n` : ''}${r.kind} backup ${r.backupId}${r.parentId ? ` on ${r.parentId}` : ''}: ${r.streamBytes} bytes streamed → ${r.bytes} stored in ${r.streamSeconds.toFixed(1)} s (${r.throughputMBps.toFixed(1)} MB/s), sha256 ${r.sha256}\n  ${r.path}\n${r.unstableTables.length ? `  tables written during the backup (not comparable on restore): ${r.unstableTables.join(', ')}\n` : ''}`);
   });
 
 const restore = program.command('restore').description('restore backups');
@@ -120,7 +122,7 @@ restore
     if (!g.wait) return out(g, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, ui: link }, `${handle.workflowId}\n`);
     const r = await waitWithProgress<RestoreDatabaseResult>(handle, !!g.json);
     const rows = r.tables.map((t) => `  ${t.outcome.padEnd(9)} ${t.table}: ${t.actualRows ?? '-'} rows (recorded ${t.expectedRows}), checksum ${t.actualChecksum ?? '-'} (recorded ${t.expectedChecksum ?? '-'})`).join('\n');
-    out(g, { workflowId: handle.workflowId, ui: link, ...r }, `restored ${r.backupId} to ${r.targetHost} in ${r.timings.totalSeconds.toFixed(1)} s: ${r.verification}\n${rows}\n${r.asideDir ? `  previous data kept in ${r.asideDir}\n` : ''}`);
+    out(g, { workflowId: handle.workflowId, ui: link, ...r }, `restored ${r.chain.join(' → ')} to ${r.targetHost} in ${r.timings.totalSeconds.toFixed(1)} s: ${r.verification}\n${rows}\n${r.asideDir ? `  previous data kept in ${r.asideDir}\n` : ''}`);
   });
 
 const catalog = program.command('catalog').description('the backup catalog (always rebuilt from the repository)');

@@ -14,7 +14,7 @@ const stream = proxyActivities<Activities>(longStream);
 
 export interface BackupDatabaseInput {
   cloud: string;
-  kind: 'full';
+  kind: 'full' | 'incremental';
   tier?: string;
   /** osbackup's version, recorded in the manifest (passed in: workflows read nothing). */
   toolVersion?: string;
@@ -22,6 +22,10 @@ export interface BackupDatabaseInput {
 
 export interface BackupDatabaseResult {
   backupId: string;
+  kind: 'full' | 'incremental';
+  parentId: string | null;
+  /** Set when an incremental was asked for but a full was taken (autoFull), with the reason. */
+  fellBackToFull: string | null;
   path: string;
   bytes: number;
   streamBytes: number;
@@ -34,19 +38,31 @@ export interface BackupDatabaseResult {
 }
 
 export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promise<BackupDatabaseResult> {
-  if (input.kind !== 'full') throw ApplicationFailure.nonRetryable(`backup kind "${input.kind}" is not supported yet; use "full"`, 'ConfigInvalid');
   const info = workflowInfo();
   const started = new Date(info.startTime);
-  const backupId = databaseBackupId('full', started);
+  const cloud = input.cloud;
   upsertSearchAttributes([
-    { key: CLOUD, value: input.cloud },
+    { key: CLOUD, value: cloud },
     { key: COMPONENT, value: 'database' },
     { key: TIER, value: input.tier ?? 'manual' },
   ]);
-  const steps = new Steps(['read table facts', 'stream backup', 're-read table facts', 'publish']);
-  const cloud = input.cloud;
+  const steps = new Steps([...(input.kind === 'incremental' ? ['choose base'] : []), 'read table facts', 'stream backup', 're-read table facts', 'publish']);
+
+  // An incremental builds on the newest member of an intact chain; without one it fails
+  // (or, under the autoFull policy, takes a full backup and says why).
+  let base: { id: string; toLsn: string } | null = null;
+  let fellBackToFull: string | null = null;
+  if (input.kind === 'incremental') {
+    const found = await steps.run('choose base', () => short.repositoryFindIncrementalBase({ cloud }), (r) => (r.base ? `on ${r.base.id} (LSN ${r.base.toLsn})` : `none: ${r.problem}`));
+    if (found.base) base = found.base;
+    else if (found.autoFull) fellBackToFull = found.problem;
+    else throw ApplicationFailure.nonRetryable(`no valid base for an incremental backup of ${cloud}: ${found.problem}. Fix: take a full backup (osbackup backup db --full), or set clouds.${cloud}.database.autoFull: true to fall back to a full automatically`, 'ChainBroken');
+  }
+  const kind = base ? 'incremental' : 'full';
+  const backupId = databaseBackupId(kind, started);
+
   const before = await steps.run('read table facts', () => short.mariadbCollectFacts({ cloud }), (f) => `${f.tables.length} tables`);
-  const s = await steps.run('stream backup', () => stream.mariadbStreamBackup({ cloud, backupId }), (r) => `${r.bytes} bytes stored, ${(r.streamBytes / 1e6 / r.streamSeconds).toFixed(1)} MB/s`);
+  const s = await steps.run('stream backup', () => stream.mariadbStreamBackup({ cloud, backupId, base: base ?? undefined }), (r) => `${r.bytes} bytes stored, ${(r.streamBytes / 1e6 / r.streamSeconds).toFixed(1)} MB/s`);
   try {
     return await finish();
   } catch (e) {
@@ -64,8 +80,8 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
       id: backupId,
       cloud,
       component: 'database',
-      kind: 'full',
-      parentId: null,
+      kind,
+      parentId: base?.id ?? null,
       startedAt: started.toISOString(),
       completedAt: new Date().toISOString(),
       workflowId: info.workflowId,
@@ -89,6 +105,9 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
     steps.finish('done');
     return {
       backupId,
+      kind,
+      parentId: base?.id ?? null,
+      fellBackToFull,
       path: published.path,
       bytes: s.bytes,
       streamBytes: s.streamBytes,

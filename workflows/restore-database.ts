@@ -27,6 +27,8 @@ export interface RestoreDatabaseResult {
   asideDir: string | null;
   verification: VerificationRecord['result'] | 'SKIPPED';
   tables: TableComparison[];
+  /** The chain restored, full backup first. */
+  chain: string[];
   timings: { streamSeconds: number; prepareSeconds: number; copyBackSeconds: number; totalSeconds: number };
 }
 
@@ -40,16 +42,24 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
     { key: COMPONENT, value: 'database' },
     { key: TIER, value: 'restore' },
   ]);
-  const steps = new Steps(['find backup', 'stream to host', 'prepare', 'stop server', 'copy back', 'start server', 'verify', 'clean up']);
+  const steps = new Steps(['plan', 'verify chain', 'stream to host', 'prepare', 'stop server', 'copy back', 'start server', 'verify', 'clean up']);
 
-  const manifest = await steps.run('find backup', () => short.repositoryFindDatabaseBackup({ cloud, backupId: input.backupId }), (m) => m.id);
+  // Plan and check the whole chain before anything on the target is touched.
+  const chain = await steps.run('plan', () => short.repositoryPlanRestore({ cloud, backupId: input.backupId }), (c) => c.map((m) => m.id).join(' → '));
+  const manifest = chain[chain.length - 1]!;
+  const full = chain[0]!;
   const backupId = manifest.id;
+  await steps.run('verify chain', () => stream.repositoryVerifyChain({ cloud, ids: chain.map((m) => m.id) }), (r) => `${chain.length} artifacts, ${r.bytes} bytes hashed`);
+  let streamSeconds = 0;
+  await steps.run('stream to host', async () => {
+    for (const m of chain) streamSeconds += (await stream.mariadbRestoreStream({ cloud, backupId: m.id, targetHost, restorePoint: backupId })).seconds;
+  }, () => `${chain.length} artifacts in ${streamSeconds.toFixed(1)} s`);
+  const members = chain.map((m) => ({ id: m.id, kind: m.kind, toLsn: m.mariadb.checkpoints.toLsn }));
+  const prepared = await steps.run('prepare', () => stream.mariadbPrepareChain({ cloud, restorePoint: backupId, members, targetHost }), (r) => (r.applied.length ? `applied ${r.applied.length} incrementals` : 'full backup prepared'));
   const req = { cloud, backupId, targetHost };
-  const streamed = await steps.run('stream to host', () => stream.mariadbRestoreStream(req), (r) => `${r.bytes} bytes in ${r.seconds.toFixed(1)} s`);
-  const prepared = await steps.run('prepare', () => stream.mariadbPrepareBackup(req));
   // From here the target's data changes; the old datadir is kept aside, never deleted.
   await steps.run('stop server', () => server.mariadbStopServer({ cloud, host: targetHost }));
-  const copied = await steps.run('copy back', () => stream.mariadbCopyBack(req), (r) => (r.asideDir ? `previous data kept in ${r.asideDir}` : 'datadir was empty'));
+  const copied = await steps.run('copy back', () => stream.mariadbCopyBack({ cloud, restorePoint: backupId, fullId: full.id, targetHost }), (r) => (r.asideDir ? `previous data kept in ${r.asideDir}` : 'datadir was empty'));
   await steps.run('start server', () => server.mariadbStartServer({ cloud, host: targetHost }));
 
   let tables: TableComparison[] = [];
@@ -87,6 +97,7 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
     asideDir: copied.asideDir,
     verification,
     tables,
-    timings: { streamSeconds: streamed.seconds, prepareSeconds: prepared.seconds, copyBackSeconds: copied.seconds, totalSeconds: (new Date().getTime() - t0) / 1000 },
+    chain: chain.map((m) => m.id),
+    timings: { streamSeconds, prepareSeconds: prepared.seconds, copyBackSeconds: copied.seconds, totalSeconds: (new Date().getTime() - t0) / 1000 },
   };
 }

@@ -14,13 +14,16 @@ import { ensureGpgHome, gpgEncrypt, gpgVersion, keyFingerprints } from '../crypt
 import { zstdCompress, zstdVersion } from '../crypto/zstd.js';
 import { PipelineGuard, type ProcessStage } from '../crypto/stage.js';
 import { classifyMariadbError } from './classify.js';
-import { backupMetadataScript, backupStreamScript, parseBinlogFromInfo, parseCheckpoints, parseServerVersionFromInfo, parseToolVersion } from './commands.js';
+import { inServiceContext } from '../ssh/quote.js';
+import { backupMetadataScript, backupStreamScript, leftoverScript, parseBinlogFromInfo, parseCheckpoints, parseServerVersionFromInfo, parseToolVersion } from './commands.js';
 
 export const DB_ARTIFACT_FILE = 'data.xb.zst.gpg';
 
 export interface StreamBackupInput {
   cloud: string;
   backupId: string;
+  /** For an incremental: the chain member it builds on, and the LSN where that one ended. */
+  base?: { id: string; toLsn: string };
 }
 
 export interface StreamBackupResult {
@@ -38,6 +41,8 @@ export interface StreamBackupResult {
   compressionLevel: number;
   tools: { zstd: string; gpg: string };
   source: { host: string; address: string; containerRuntime: string };
+  /** An earlier attempt's mariabackup was still running on the host and was stopped first. */
+  stoppedLeftover: boolean;
 }
 
 /** Keeps the last `max` bytes of a stream (error messages come at the end). */
@@ -66,8 +71,8 @@ export function stageFailure(stage: ProcessStage, code: number | undefined, stde
   return transient(FailureType.EncryptionFailed, `${stage.name} exited with ${code ?? 'a signal'}: ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`, 'check the worker host (disk, gpg keys, zstd)');
 }
 
-export async function streamFullBackup(env: Env, input: StreamBackupInput): Promise<StreamBackupResult> {
-  const { cloud, backupId } = input;
+export async function streamBackup(env: Env, input: StreamBackupInput): Promise<StreamBackupResult> {
+  const { cloud, backupId, base } = input;
   const db = env.cloud(cloud).database;
   const { host, target } = env.dbHost(cloud, db.host);
   const keys = await env.gpgKeys();
@@ -84,14 +89,20 @@ export async function streamFullBackup(env: Env, input: StreamBackupInput): Prom
     throw fsFailure(e, `creating a staging folder in ${env.repo.root}`);
   }
   const file = join(stagingDir, DB_ARTIFACT_FILE);
+  // The backup id in the folder name tags the remote processes: a retry after a crash finds
+  // and stops what an earlier attempt left running (two mariabackups would fight for locks).
   const workDir = `/tmp/osbackup-${backupId}-${randomBytes(4).toString('hex')}`;
+  const leftover = await env.deps.ssh.run(target, inServiceContext(host, host.containers.mariadb, leftoverScript(backupId)), { signal });
+  const stoppedLeftover = /stopped/.test(leftover.stdout);
   const beat = heartbeater();
   const t0 = performance.now();
   let streamBytes = 0;
   let bytes = 0;
   const hash = createHash('sha256');
   try {
-    const remote = await env.deps.ssh.exec(target, backupStreamScript(host, secret.length, workDir), signal);
+    const extra = base ? [`--incremental-lsn=${base.toLsn}`] : [];
+    if (db.ftwrlWaitTimeout !== undefined) extra.push(`--ftwrl-wait-timeout=${db.ftwrlWaitTimeout}`);
+    const remote = await env.deps.ssh.exec(target, backupStreamScript(host, secret.length, workDir, extra), signal);
     remote.stdin.end(secret);
     const remoteErr = tailOf(remote.stderr);
     const zstd = zstdCompress(db.compressionLevel, signal);
@@ -125,8 +136,9 @@ export async function streamFullBackup(env: Env, input: StreamBackupInput): Prom
     if (meta.code !== 0) throw classifyMariadbError(db.host, 'reading xtrabackup_checkpoints', meta.code, meta.stderr);
     const [checkpointsText, infoText = ''] = meta.stdout.split('--osbackup--\n');
     const checkpoints = parseCheckpoints(checkpointsText ?? '');
-    if (checkpoints.toLsn === '0' || checkpoints.backupType !== 'full-backuped') {
-      throw fatal(FailureType.MariadbBackupFailed, `${db.host}: unexpected checkpoints (${checkpoints.backupType}, to_lsn ${checkpoints.toLsn})`, 'inspect mariabackup on the host');
+    const expected = base ? 'incremental' : 'full-backuped';
+    if (checkpoints.toLsn === '0' || checkpoints.backupType !== expected || (base && checkpoints.fromLsn !== base.toLsn)) {
+      throw fatal(FailureType.MariadbBackupFailed, `${db.host}: unexpected checkpoints (${checkpoints.backupType} from LSN ${checkpoints.fromLsn} to ${checkpoints.toLsn}; expected ${expected}${base ? ` from ${base.toLsn}` : ''})`, 'inspect mariabackup on the host');
     }
     const [fingerprints, zv, gv] = await Promise.all([keyFingerprints(keys.recipientKeyFiles, keys.homedir), zstdVersion(), gpgVersion()]);
     return {
@@ -144,6 +156,7 @@ export async function streamFullBackup(env: Env, input: StreamBackupInput): Prom
       compressionLevel: db.compressionLevel,
       tools: { zstd: zv, gpg: gv },
       source: { host: db.host, address: host.address, containerRuntime: host.containerRuntime },
+      stoppedLeftover,
     };
   } catch (e) {
     guard.abort.abort();

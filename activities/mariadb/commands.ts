@@ -143,3 +143,17 @@ export function parseFacts(output: string, tables: string[]): { serverVersion: s
     tables: tables.filter((t) => rows.has(t)).map((t) => ({ table: t, rows: rows.get(t)!, checksum: sums.get(t) ?? null })),
   };
 }
+
+/**
+ * Stops a mariabackup (and its shell) left by an earlier attempt of the same backup, found by
+ * the tag in its folder name, and removes its metadata folder. "[o]" keeps the pattern from
+ * matching this very shell.
+ */
+export function leftoverScript(backupId: string): string {
+  const pattern = shQuote(`[o]sbackup-${backupId}-`);
+  return [
+    `if pkill -TERM -f ${pattern}; then echo stopped; sleep 1; pkill -KILL -f ${pattern}; fi`,
+    `rm -rf /tmp/osbackup-${shQuote(backupId)}-*`,
+    'true',
+  ].join('\n');
+}

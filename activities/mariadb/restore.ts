@@ -13,6 +13,7 @@ import { shJoin, shQuote } from '../ssh/quote.js';
 import { meter, stageFailure, tailOf } from './backup.js';
 import { PipelineGuard } from '../crypto/stage.js';
 import { classifyMariadbError } from './classify.js';
+import { chainTo, newestIntactRestorePoint } from '../../workflows/lib/chain.js';
 import { runSql } from './facts.js';
 
 export async function findDatabaseBackup(env: Env, cloud: string, backupId?: string): Promise<ArtifactManifest> {
@@ -21,22 +22,56 @@ export async function findDatabaseBackup(env: Env, cloud: string, backupId?: str
     if (!m) throw fatal(FailureType.BackupNotFound, `backup ${backupId} of cloud ${cloud} has no manifest in ${env.repo.root}`, 'list restore points with `osbackup catalog list`');
     return m;
   }
-  const all = (await env.repo.scanManifests(cloud)).filter((m) => m.component === 'database' && m.kind === 'full');
-  const latest = all.at(-1);
-  if (!latest) throw fatal(FailureType.BackupNotFound, `cloud ${cloud} has no full database backup in ${env.repo.root}`, 'take one first: `osbackup backup db --full --wait`');
-  return latest;
+  const all = (await env.repo.scanManifests(cloud)).filter((m) => m.component === 'database');
+  const newest = newestIntactRestorePoint(all, new Set());
+  const m = newest ? all.find((x) => x.id === newest) : undefined;
+  if (!m) throw fatal(FailureType.BackupNotFound, `cloud ${cloud} has no restorable database backup in ${env.repo.root}`, 'take a full backup first: `osbackup backup db --full --wait`');
+  return m;
 }
 
-function restoreDirFor(restoreDir: string, backupId: string): string {
-  return `${restoreDir}/${backupId}`;
+/** The chain (full first) that restores `backupId`, checked for gaps before anything is touched. */
+export async function planRestore(env: Env, cloud: string, backupId?: string): Promise<ArtifactManifest[]> {
+  const target = await findDatabaseBackup(env, cloud, backupId);
+  const all = (await env.repo.scanManifests(cloud)).filter((m) => m.component === 'database');
+  const r = chainTo(all, target.id);
+  if ('problem' in r) {
+    const alt = newestIntactRestorePoint(all, new Set([r.problem.id]));
+    throw fatal(FailureType.ChainBroken, `cannot restore ${target.id}: ${r.problem.reason}`, alt ? `restore ${alt} instead (the newest restore point with an intact chain), and take a new full backup` : 'no intact restore point remains: take a new full backup now');
+  }
+  return r.chain;
 }
 
-export async function streamToHost(env: Env, cloud: string, backupId: string, targetHost: string): Promise<{ bytes: number; seconds: number; restoreDir: string }> {
+/** Re-hashes every artifact of a chain: a corrupt one is named before the target is touched. */
+export async function verifyChain(env: Env, cloud: string, ids: string[]): Promise<{ bytes: number }> {
+  const all = (await env.repo.scanManifests(cloud)).filter((m) => m.component === 'database');
+  let bytes = 0;
+  const beat = heartbeater();
+  for (const id of ids) {
+    const m = all.find((x) => x.id === id);
+    if (!m) throw fatal(FailureType.BackupNotFound, `backup ${id} vanished from the repository`, 'list restore points with `osbackup catalog list`');
+    const rel = join(artifactDir(cloud, 'database', id), m.artifact.file);
+    const got = await env.repo.sha256File(env.repo.path(rel)).catch(() => ({ sha256: 'unreadable', bytes: -1 }));
+    bytes += Math.max(got.bytes, 0);
+    beat({ step: 'verifying chain', artifact: id, bytes });
+    if (got.sha256 !== m.artifact.sha256 || got.bytes !== m.artifact.bytes) {
+      const alt = newestIntactRestorePoint(all, new Set([id]));
+      throw fatal(FailureType.ChecksumMismatch, `artifact ${rel} is corrupt: SHA-256 ${got.sha256} (${got.bytes} bytes) but the manifest recorded ${m.artifact.sha256} (${m.artifact.bytes} bytes); nothing on the target was touched`, alt ? `restore ${alt}, the newest restore point whose chain is intact; then find out what damaged the repository` : 'no intact restore point remains: take a new full backup now, then find out what damaged the repository');
+    }
+  }
+  return { bytes };
+}
+
+/** Scratch on the target: <restoreDir>/<restore point>/<chain member>/ */
+function restoreDirFor(restoreDir: string, restorePoint: string, member?: string): string {
+  return member ? `${restoreDir}/${restorePoint}/${member}` : `${restoreDir}/${restorePoint}`;
+}
+
+export async function streamToHost(env: Env, cloud: string, backupId: string, targetHost: string, restorePoint: string = backupId): Promise<{ bytes: number; seconds: number; restoreDir: string }> {
   const manifest = await findDatabaseBackup(env, cloud, backupId);
   const { host, target } = env.dbHost(cloud, targetHost);
   const keys = await env.gpgKeys();
   await ensureGpgHome(keys.homedir);
-  const dir = restoreDirFor(host.mariadb.restoreDir, backupId);
+  const dir = restoreDirFor(host.mariadb.restoreDir, restorePoint, backupId);
   const rel = join(artifactDir(cloud, 'database', backupId), manifest.artifact.file);
   const guard = new PipelineGuard(cancellationSignal());
   const signal = guard.signal;
@@ -109,15 +144,39 @@ async function remote(env: Env, cloud: string, hostName: string, step: string, s
   return r.stdout;
 }
 
-export async function prepareOnHost(env: Env, cloud: string, backupId: string, targetHost: string): Promise<{ seconds: number }> {
+/**
+ * Prepares the full backup, then applies each incremental in order. Idempotent: the base's
+ * checkpoints say how far it has been brought, so a retry continues where it stopped.
+ */
+export async function prepareChainOnHost(env: Env, cloud: string, restorePoint: string, members: { id: string; kind: string; toLsn: string }[], targetHost: string): Promise<{ seconds: number; applied: string[] }> {
   const { host } = env.dbHost(cloud, targetHost);
   const t0 = performance.now();
-  const dir = restoreDirFor(host.mariadb.restoreDir, backupId);
-  // Idempotent: a prepared backup says so in its checkpoints; preparing twice is harmless but slow.
-  await remote(env, cloud, targetHost, 'mariabackup --prepare', `grep -q '^backup_type = log-applied' ${shQuote(dir)}/xtrabackup_checkpoints 2>/dev/null || mariabackup --prepare --target-dir=${shQuote(dir)}`);
-  const check = await remote(env, cloud, targetHost, 'checking the prepared backup', `cat ${shQuote(dir)}/xtrabackup_checkpoints`);
-  if (!/backup_type = log-applied/.test(check)) throw fatal(FailureType.MariadbRestoreFailed, `${targetHost}: mariabackup --prepare did not finish (${check.trim().split('\n')[0]})`, 'the backup may be corrupt or from another MariaDB version: use a matching mariabackup or an earlier backup');
-  return { seconds: (performance.now() - t0) / 1000 };
+  const full = members[0];
+  if (!full || full.kind !== 'full') throw fatal(FailureType.ChainBroken, `restore plan for ${restorePoint} does not start with a full backup`, 'restore another backup');
+  const baseDir = shQuote(restoreDirFor(host.mariadb.restoreDir, restorePoint, full.id));
+  const readState = async () => {
+    const text = await remote(env, cloud, targetHost, 'reading the prepared checkpoints', `cat ${baseDir}/xtrabackup_checkpoints`);
+    return { type: /backup_type = (\S+)/.exec(text)?.[1] ?? '', toLsn: /to_lsn = (\d+)/.exec(text)?.[1] ?? '' };
+  };
+  // Progress is recorded in a marker beside the base: the checkpoints' LSNs cannot tell
+  // whether an incremental was applied (to_lsn is the checkpoint at backup start).
+  const marker = `${baseDir}/.osbackup-applied`;
+  const done = (await remote(env, cloud, targetHost, 'reading restore progress', `cat ${marker} 2>/dev/null; true`)).split('\n').filter(Boolean);
+  const interrupted = done.find((l) => l.startsWith('applying '));
+  if (interrupted) throw fatal(FailureType.MariadbRestoreFailed, `${targetHost}: an earlier attempt was interrupted while ${interrupted}; the prepared copy cannot be trusted`, 'start the restore again: it unpacks the chain afresh');
+  const applied: string[] = [];
+  if (!done.includes(`prepared ${full.id}`)) {
+    await remote(env, cloud, targetHost, 'mariabackup --prepare', `echo "applying ${full.id}" >> ${marker} && mariabackup --prepare --target-dir=${baseDir} && sed -i '$d' ${marker} && echo "prepared ${full.id}" >> ${marker}`);
+    const state = await readState();
+    if (state.type !== 'log-applied') throw fatal(FailureType.MariadbRestoreFailed, `${targetHost}: mariabackup --prepare did not finish (backup_type ${state.type})`, 'the backup may be corrupt or from another MariaDB version: use a matching mariabackup or an earlier backup');
+  }
+  for (const inc of members.slice(1)) {
+    if (done.includes(`prepared ${inc.id}`)) continue; // applied by an earlier attempt
+    const incDir = shQuote(restoreDirFor(host.mariadb.restoreDir, restorePoint, inc.id));
+    await remote(env, cloud, targetHost, `mariabackup --prepare --incremental-dir (${inc.id})`, `echo "applying ${inc.id}" >> ${marker} && mariabackup --prepare --target-dir=${baseDir} --incremental-dir=${incDir} && sed -i '$d' ${marker} && echo "prepared ${inc.id}" >> ${marker}`);
+    applied.push(inc.id);
+  }
+  return { seconds: (performance.now() - t0) / 1000, applied };
 }
 
 export async function serverCommand(env: Env, cloud: string, hostName: string, which: 'stop' | 'start'): Promise<void> {
@@ -140,12 +199,13 @@ export async function waitForServer(env: Env, cloud: string, hostName: string, t
 }
 
 /** Moves the current datadir aside (never deleted by osbackup), then copies the prepared backup in. */
-export async function copyBackOnHost(env: Env, cloud: string, backupId: string, targetHost: string): Promise<{ asideDir: string | null; seconds: number }> {
+export async function copyBackOnHost(env: Env, cloud: string, restorePoint: string, fullId: string, targetHost: string): Promise<{ asideDir: string | null; seconds: number }> {
   const { host } = env.dbHost(cloud, targetHost);
   const t0 = performance.now();
   const m = host.mariadb;
   const dd = shQuote(m.datadir);
-  const src = shQuote(restoreDirFor(m.restoreDir, backupId));
+  const backupId = restorePoint;
+  const src = shQuote(restoreDirFor(m.restoreDir, restorePoint, fullId));
   const defaults = m.defaultsFile ? `--defaults-file=${shQuote(m.defaultsFile)} ` : '';
   const script = [
     'set -e',

@@ -137,7 +137,8 @@ export class LocalRepository {
       for (const comp of await readdir(join(cloudsDir, c)).catch(() => [] as string[])) {
         for (const id of await readdir(join(cloudsDir, c, comp)).catch(() => [] as string[])) {
           const m = await this.readManifest(join('clouds', c, comp, id));
-          if (m) out.push(m);
+          // a manifest counts only in its own folder: a renamed or copied folder is not that backup
+          if (m && m.id === id && m.cloud === c) out.push(m);
         }
       }
     }

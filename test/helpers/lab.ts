@@ -2,14 +2,14 @@
 // failure, never a skip.
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { parse, stringify } from 'yaml';
 
 export const ROOT = process.cwd();
 
 export function labConfigPath(): string {
-  const p = process.env.OSBACKUP_LAB_CONFIG ?? join(ROOT, '.dev/lab/osbackup.yml');
+  const p = resolve(process.env.OSBACKUP_LAB_CONFIG ?? join(ROOT, '.dev/lab/osbackup.yml'));
   if (!existsSync(p)) throw new Error(`the lab is not up (no ${p}): run the suite with ./dev test, which brings it up`);
   return p;
 }

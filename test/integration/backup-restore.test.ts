@@ -180,7 +180,7 @@ test('a corrupt artifact is refused, naming the cause, before anything on the ta
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/ChecksumMismatch|gpg rejected/);
     expect(r.stderr).toMatch(/corrupt|damaged/);
-    expect(r.stderr).toMatch(/Fix: .*earlier backup/);
+    expect(r.stderr).toMatch(new RegExp(`Fix: restore ${backup.backupId}, the newest restore point whose chain is intact`));
     // the target still runs on the data it had
     expect(await liveFacts('ctl2', TABLES)).toEqual(before);
     expect(readdirSync(join(labDir(), 'ctl2')).filter((n) => n.startsWith('data.before-'))).toEqual(asideBefore);

@@ -1,6 +1,6 @@
 // Failures the seed's troubleshooting tables list, provoked for real on the lab: a full
 // repository disk, and a worker killed in the middle of a restore.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -18,8 +18,7 @@ describe('a full repository disk', () => {
   let configFile: string;
 
   beforeAll(async () => {
-    // small enough that the lab's ~12 MB artifact cannot fit beside an earlier one
-    await execa('mount', ['-t', 'tmpfs', '-o', 'size=16m,mode=700', 'osb-full', mnt]);
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=128m,mode=700', 'osb-full', mnt]);
     configFile = deriveConfig('diskfull', (c) => (c.repository.path = join(mnt, 'repo')));
   });
   afterAll(async () => {
@@ -35,6 +34,10 @@ describe('a full repository disk', () => {
       const earlier = JSON.parse(first.stdout) as { path: string; sha256: string };
       const dbDir = join(mnt, 'repo/clouds/lab/database');
       const before = readdirSync(dbDir);
+      // fill the disk until only a quarter of the artifact's size is left
+      const { bavail, bsize } = statfsSync(mnt);
+      const leave = Math.floor((JSON.parse(first.stdout) as { bytes: number }).bytes / 4);
+      await execa('fallocate', ['-l', String(bavail * bsize - leave), join(mnt, 'filler')]);
 
       const t0 = Date.now();
       const r = await cli(configFile, ['backup', 'db', '--full', '--wait']);

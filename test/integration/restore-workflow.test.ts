@@ -27,6 +27,8 @@ afterAll(async () => {
 const manifest = {
   id: 'db-full-20261129T000000Z',
   cloud: 'lab',
+  kind: 'full',
+  mariadb: { checkpoints: { toLsn: '100' } },
   tables: [
     { table: 'nova.instances', rows: 100, checksum: '1', stable: true },
     { table: 'keystone.project', rows: 5, checksum: '2', stable: true },
@@ -39,9 +41,10 @@ function standInActivities(restored: DbFacts, calls: string[], records: Verifica
     return { seconds: 0, bytes: 0, restoreDir: '/x', asideDir: null };
   };
   return {
-    repositoryFindDatabaseBackup: async () => manifest,
+    repositoryPlanRestore: async () => [manifest],
+    repositoryVerifyChain: step('verifyChain'),
     mariadbRestoreStream: step('stream'),
-    mariadbPrepareBackup: step('prepare'),
+    mariadbPrepareChain: async () => (calls.push('prepare'), { seconds: 0, applied: [] }),
     mariadbStopServer: step('stop'),
     mariadbCopyBack: step('copyBack'),
     mariadbStartServer: step('start'),
@@ -82,7 +85,7 @@ async function run(restored: DbFacts, failAt?: string) {
 test('matching data: VERIFIED, a record is written, the scratch folder is removed', async () => {
   const { outcome, calls, records } = await run({ serverVersion: 'x', tables: [{ table: 'nova.instances', rows: 100, checksum: '1' }, { table: 'keystone.project', rows: 5, checksum: '2' }] });
   expect(outcome.ok).toBe(true);
-  expect(calls).toEqual(['stream', 'prepare', 'stop', 'copyBack', 'start', 'cleanup']);
+  expect(calls).toEqual(['verifyChain', 'stream', 'prepare', 'stop', 'copyBack', 'start', 'cleanup']);
   expect(records.map((r) => r.result)).toEqual(['VERIFIED']);
 });
 
@@ -100,6 +103,6 @@ test('different data: a FAILED record is stored and the workflow fails non-retry
 test('an integrity failure while streaming stops the runbook before the server is touched', async () => {
   const { outcome, calls, records } = await run({ serverVersion: 'x', tables: [] }, 'mariadbRestoreStream');
   expect(outcome.ok).toBe(false);
-  expect(calls).toEqual(['mariadbRestoreStream']);
+  expect(calls).toEqual(['verifyChain', 'mariadbRestoreStream']);
   expect(records).toEqual([]);
 });

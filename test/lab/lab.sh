@@ -156,6 +156,9 @@ GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, SELECT ON *.*
 SQL
   # a few logged changes so the backup records a real binlog position and GTID
   "${m1[@]}" -e "UPDATE keystone.project SET description='touched by lab' WHERE name IN ('project-1','project-2'); FLUSH BINARY LOGS;"
+  # a clean restart checkpoints the bulk load: otherwise the first incremental would start from
+  # the pre-load checkpoint LSN and carry every page
+  "$here/db.sh" stop "$LAB_DIR/ctl1" && ip netns exec osb-ctl1 "$here/db.sh" start "$LAB_DIR/ctl1"
   # ctl2 starts with data of its own, which a restore must replace (and keep aside)
   mariadb --defaults-file="$LAB_DIR/ctl2/my.cnf" -e "CREATE DATABASE stale_before_restore; CREATE TABLE stale_before_restore.t (id int primary key); INSERT INTO stale_before_restore.t VALUES (1);"
 

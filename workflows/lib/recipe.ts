@@ -20,8 +20,11 @@ export function databaseRestoreRecipe(m: ArtifactManifest): string {
   const binlog = m.mariadb.binlog
     ? `Binary log position at the backup's consistency point: file ${m.mariadb.binlog.file}, position ${m.mariadb.binlog.position}, GTID ${m.mariadb.binlog.gtid || '(none)'}.\nReplay later changes with \`mariadb-binlog --start-position=${m.mariadb.binlog.position} ${m.mariadb.binlog.file} … | mariadb\`.`
     : 'No binary log position was recorded (binlog off on the source).';
+  const chainNote = m.kind === 'incremental'
+    ? `\n**This is an incremental backup** (parent ${m.parentId}): it restores only on top of its chain.\n\`bash restore.sh\` in this folder checks, unpacks, prepares and applies the whole chain in order.\n`
+    : `\n\`bash restore.sh\` in this folder runs the steps below (set the variables at its top).\n`;
   return `# Restoring ${m.id} by hand (no osbackup needed)
-
+${chainNote}
 Cloud \`${m.cloud}\`, ${m.kind} MariaDB backup of host \`${m.source.host}\`, taken ${m.startedAt} → ${m.completedAt}.
 Server ${m.mariadb.serverVersion}; taken with mariabackup ${m.mariadb.mariabackupVersion}.
 Use a mariabackup of the same MariaDB major.minor version to prepare it.
@@ -59,5 +62,84 @@ ${keyNote.join('\n')}
 ${checks}
 
 ${binlog}
+`;
+}
+
+export const RESTORE_SCRIPT = 'restore.sh';
+
+/**
+ * A bash script that restores `chain` (full backup first, this artifact last) with stock tools
+ * only. Named variables at the top; run from anywhere: paths are relative to the script.
+ */
+export function databaseRestoreScript(chain: ArtifactManifest[]): string {
+  const m = chain[chain.length - 1]!;
+  const rows = chain.map((c) => `  "${c.cloud}/database/${c.id}|${c.artifact.file}|${c.artifact.sha256}|${c.kind}"`).join('\n');
+  const checks = m.tables
+    .filter((t) => t.stable)
+    .map((t) => `#   SELECT COUNT(*) FROM ${t.table};  -- ${t.rows}      CHECKSUM TABLE ${t.table};  -- ${t.checksum ?? 'NULL'}`)
+    .join('\n');
+  return `#!/usr/bin/env bash
+# Restores ${m.id} (cloud ${m.cloud}, ${m.kind}, taken ${m.completedAt} from ${m.source.host}) by hand.
+# Stock tools only: sha256sum, gpg, zstd, mbstream and mariabackup ${m.mariadb.mariabackupVersion}
+# (use the same MariaDB major.minor as the server, ${m.mariadb.serverVersion}). osbackup is not needed.
+#
+#   PASSPHRASE_FILE=/root/backup-passphrase DATADIR=/var/lib/mysql bash ${RESTORE_SCRIPT}
+#
+# Stop MariaDB first (systemctl stop mariadb; Kolla: docker stop mariadb). The current data
+# directory is moved aside, never deleted. STOP_AFTER=prepare leaves the prepared copy in WORK_DIR.
+set -euo pipefail
+PASSPHRASE_FILE=\${PASSPHRASE_FILE:-}                  # empty: decrypt with your OpenPGP secret key instead
+WORK_DIR=\${WORK_DIR:-/var/tmp/restore-${m.id}}       # scratch: needs room for the unpacked backup
+DATADIR=\${DATADIR:-/var/lib/mysql}                   # Kolla: the mariadb volume's _data folder
+OWNER=\${OWNER:-mysql:mysql}                          # Kolla: 42434:42434
+STOP_AFTER=\${STOP_AFTER:-}                           # "prepare" to stop before touching DATADIR
+CLOUDS_DIR=\${CLOUDS_DIR:-$(cd "$(dirname "\${BASH_SOURCE[0]}")/../../.." && pwd)}   # <repository>/clouds
+
+# The chain, full backup first: folder | file | SHA-256 | kind
+CHAIN=(
+${rows}
+)
+
+decrypt() {
+  if [ -n "$PASSPHRASE_FILE" ]; then gpg --batch --quiet --pinentry-mode loopback --passphrase-file "$PASSPHRASE_FILE" --decrypt "$1"
+  else gpg --batch --quiet --decrypt "$1"; fi
+}
+
+echo "1/5 checking the SHA-256 of every artifact"
+for row in "\${CHAIN[@]}"; do
+  IFS='|' read -r dir file sum kind <<<"$row"
+  echo "$sum  $CLOUDS_DIR/$dir/$file" | sha256sum --check --quiet - || { echo "$dir/$file is corrupt: use an earlier restore point" >&2; exit 1; }
+done
+
+echo "2/5 decrypting, decompressing and extracting into $WORK_DIR"
+rm -rf "$WORK_DIR" && mkdir -p -m 700 "$WORK_DIR"
+n=0
+for row in "\${CHAIN[@]}"; do
+  IFS='|' read -r dir file sum kind <<<"$row"
+  mkdir "$WORK_DIR/$n"
+  decrypt "$CLOUDS_DIR/$dir/$file" | zstd -d -q | mbstream -x -C "$WORK_DIR/$n"
+  n=$((n + 1))
+done
+
+echo "3/5 preparing the full backup, then applying $((n - 1)) incremental(s) in order"
+mariabackup --prepare --target-dir="$WORK_DIR/0" 2>"$WORK_DIR/prepare.log" || { tail "$WORK_DIR/prepare.log" >&2; exit 1; }
+for ((i = 1; i < n; i++)); do
+  mariabackup --prepare --target-dir="$WORK_DIR/0" --incremental-dir="$WORK_DIR/$i" 2>>"$WORK_DIR/prepare.log" || { tail "$WORK_DIR/prepare.log" >&2; exit 1; }
+done
+[ "$STOP_AFTER" = prepare ] && { echo "prepared in $WORK_DIR/0"; exit 0; }
+
+echo "4/5 copying back into $DATADIR"
+if [ -d "$DATADIR" ] && [ -n "$(ls -A "$DATADIR")" ]; then
+  aside="$DATADIR.before-${m.id}"; [ -e "$aside" ] && aside="$aside.$(date +%s)"
+  mv "$DATADIR" "$aside" && echo "   the previous data is in $aside"
+fi
+mkdir -p "$DATADIR"
+mariabackup --copy-back --target-dir="$WORK_DIR/0" --datadir="$DATADIR" 2>"$WORK_DIR/copy-back.log" || { tail "$WORK_DIR/copy-back.log" >&2; exit 1; }
+chown -R "$OWNER" "$DATADIR"
+
+echo "5/5 done: start MariaDB (systemctl start mariadb; Kolla: docker start mariadb) and compare:"
+echo "   the values recorded at backup time are listed at the end of this script"
+# Recorded at backup time (tables unchanged during the backup window):
+${checks}
 `;
 }
