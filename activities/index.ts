@@ -1,6 +1,7 @@
 // All activities, built from their dependencies (DESIGN.md §1). Names are verb-first with a
 // domain; renaming one breaks running workflows.
-import { catalogEntry, type CatalogEntry } from '../workflows/lib/catalog.js';
+import type { CatalogEntry } from '../workflows/lib/catalog.js';
+import { Catalog } from './catalog/catalog.js';
 import { artifactDir, RECIPE_FILE, type ArtifactManifest, type DbFacts, type VerificationRecord } from '../workflows/lib/manifest.js';
 import { databaseRestoreRecipe, databaseRestoreScript, RESTORE_SCRIPT } from '../workflows/lib/recipe.js';
 import { chainTo } from '../workflows/lib/chain.js';
@@ -16,6 +17,7 @@ export type { StreamBackupInput, StreamBackupResult } from './mariadb/backup.js'
 
 export function createActivities(deps: Deps) {
   const env = new Env(deps);
+  const catalog = new Catalog(env.repo);
   return {
     /** Facts of `host` (default: the cloud's database host). */
     async mariadbCollectFacts(input: { cloud: string; host?: string; tables?: string[] }): Promise<DbFacts> {
@@ -53,6 +55,7 @@ export function createActivities(deps: Deps) {
         const chain = chainTo([...all, m], m.id);
         if ('problem' in chain) throw fatal(FailureType.ChainBroken, `cannot publish ${m.id}: ${chain.problem.reason}`, 'take a full backup');
         await env.repo.publish(input.stagingDir, rel, m, { [RECIPE_FILE]: databaseRestoreRecipe(m), [RESTORE_SCRIPT]: databaseRestoreScript(chain.chain) });
+        await catalog.refresh(m.cloud, m.component, m.id);
       } catch (e) {
         if (e instanceof Error && e.name === 'ApplicationFailure') throw e;
         throw fsFailure(e, `publishing ${rel}`);
@@ -71,7 +74,9 @@ export function createActivities(deps: Deps) {
 
     async repositoryWriteVerification(input: { record: VerificationRecord }): Promise<{ path: string }> {
       const r = input.record;
-      return { path: await env.repo.writeVerification(artifactDir(r.cloud, 'database', r.backupId), r) };
+      const path = await env.repo.writeVerification(artifactDir(r.cloud, 'database', r.backupId), r);
+      await catalog.refresh(r.cloud, 'database', r.backupId);
+      return { path };
     },
 
     /** The chain, full backup first, that restores a restore point (default: the newest). */
@@ -110,10 +115,12 @@ export function createActivities(deps: Deps) {
     },
 
     async catalogList(input: { cloud?: string }): Promise<CatalogEntry[]> {
-      const manifests = await env.repo.scanManifests(input.cloud);
-      const out: CatalogEntry[] = [];
-      for (const m of manifests) out.push(catalogEntry(m, await env.repo.readVerifications(artifactDir(m.cloud, m.component, m.id))));
-      return out;
+      return catalog.list(input.cloud);
+    },
+
+    /** Rebuilds the index from the repository alone (manifests + verification records). */
+    async catalogRebuild(): Promise<CatalogEntry[]> {
+      return catalog.rebuild();
     },
   };
 }

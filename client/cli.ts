@@ -144,6 +144,30 @@ catalog
     else out(g, rows, rows.length ? catalogTable(rows) : 'no backups yet\n');
   });
 
+catalog
+  .command('rebuild')
+  .description('rebuild the catalog index from the repository alone (manifests and verification records)')
+  .action(async function (this: Command) {
+    const g = this.optsWithGlobals<Globals>();
+    const config = load(g);
+    const client = await connect(config);
+    const rows = (await client.workflow.execute('catalogRebuildWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `catalog-rebuild:${Date.now()}`, args: [] })) as CatalogEntry[];
+    out(g, rows, `catalog rebuilt from the repository: ${rows.length} restore points, ${rows.filter((r) => r.verification === 'VERIFIED').length} VERIFIED\n`);
+  });
+
+catalog
+  .command('export')
+  .description("export the catalog (--csv: the seed's timestamp,type,level,path,size,checksum columns)")
+  .option('--csv', 'CSV (the default)', true)
+  .option('--cloud <name>', 'only this cloud')
+  .action(async function (this: Command) {
+    const g = this.optsWithGlobals<Globals & { cloud?: string }>();
+    const config = load(g);
+    const client = await connect(config);
+    const rows = (await client.workflow.execute('catalogListWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `catalog-list:${Date.now()}`, args: [{ cloud: g.cloud }] })) as CatalogEntry[];
+    process.stdout.write(catalogCsv(rows));
+  });
+
 program.parseAsync(process.argv).then(
   () => process.exit(0),
   (e: unknown) => {

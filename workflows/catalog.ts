@@ -4,8 +4,12 @@ import type { Activities } from '../activities/index.js';
 import type { CatalogEntry } from './lib/catalog.js';
 import { shortCall } from './options.js';
 
-const { catalogList } = proxyActivities<Activities>(shortCall);
+const { catalogList, catalogRebuild } = proxyActivities<Activities>(shortCall);
 
 export async function catalogListWorkflow(input: { cloud?: string }): Promise<CatalogEntry[]> {
   return catalogList(input);
+}
+
+export async function catalogRebuildWorkflow(): Promise<CatalogEntry[]> {
+  return catalogRebuild();
 }

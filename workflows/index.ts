@@ -1,4 +1,4 @@
 // Every workflow, for the worker's workflowsPath.
 export { backupDatabaseWorkflow } from './backup-database.js';
 export { restoreDatabaseWorkflow } from './restore-database.js';
-export { catalogListWorkflow } from './catalog.js';
+export { catalogListWorkflow, catalogRebuildWorkflow } from './catalog.js';

@@ -13,12 +13,12 @@ export const longStream: ActivityOptions = {
   startToCloseTimeout: '12 hours',
   // a cancelled workflow waits for the stream to stop and discard its partial artifact
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '10s', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+  heartbeatTimeout: '15 seconds',
+  retry: { initialInterval: '2s', backoffCoefficient: 4, maximumInterval: '5 minutes', maximumAttempts: 4, nonRetryableErrorTypes: NON_RETRYABLE },
 };
 
 export const serverControl: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: '15 seconds',
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 };

@@ -14,8 +14,9 @@ import { ensureGpgHome, gpgEncrypt, gpgVersion, keyFingerprints } from '../crypt
 import { zstdCompress, zstdVersion } from '../crypto/zstd.js';
 import { PipelineGuard, type ProcessStage } from '../crypto/stage.js';
 import { classifyMariadbError } from './classify.js';
+import { runSql } from './facts.js';
 import { inServiceContext } from '../ssh/quote.js';
-import { backupMetadataScript, backupStreamScript, leftoverScript, parseBinlogFromInfo, parseCheckpoints, parseServerVersionFromInfo, parseToolVersion } from './commands.js';
+import { backupMetadataScript, backupStreamScript, leftoverScript, missingGrants, parseBinlogFromInfo, parseCheckpoints, parseServerVersionFromInfo, parseToolVersion } from './commands.js';
 
 export const DB_ARTIFACT_FILE = 'data.xb.zst.gpg';
 
@@ -161,8 +162,18 @@ export async function streamBackup(env: Env, input: StreamBackupInput): Promise<
   } catch (e) {
     guard.abort.abort();
     await env.repo.discardStaging(stagingDir);
+    if ((e as { type?: string }).type === FailureType.MariadbPrivileges) throw await explainPrivileges(env, cloud, db.host, db.user, e as Error);
     // best effort: the metadata folder on the controller holds no data, only a few small files
     await env.deps.ssh.run(target, `rm -rf '${workDir}'`).catch(() => undefined);
     throw e;
   }
+}
+
+/** Turns "access denied / privilege" into the exact grants missing, when the server can say. */
+async function explainPrivileges(env: Env, cloud: string, hostName: string, user: string, original: Error): Promise<Error> {
+  const grants = await runSql(env, cloud, hostName, 'SHOW GRANTS').catch(() => undefined);
+  if (grants === undefined) return original;
+  const missing = missingGrants(grants);
+  if (missing.length === 0) return original;
+  return fatal(FailureType.MariadbPrivileges, `${hostName}: the backup user ${user} lacks ${missing.join(', ')} (mariabackup: ${original.message.split('. Fix:')[0]})`, `GRANT ${missing.join(', ')} ON *.* TO the backup user (for example: GRANT ${missing.join(', ')} ON *.* TO '${user}'@'localhost')`);
 }

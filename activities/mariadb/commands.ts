@@ -157,3 +157,19 @@ export function leftoverScript(backupId: string): string {
     'true',
   ].join('\n');
 }
+
+/** What the backup user needs on *.* (the seed's grant list, with MariaDB 10.5+ names). */
+export const REQUIRED_GRANTS = ['RELOAD', 'PROCESS', 'LOCK TABLES', 'BINLOG MONITOR', 'SELECT'] as const;
+
+/** The required global privileges that `SHOW GRANTS` output does not grant. */
+export function missingGrants(showGrants: string): string[] {
+  const global = showGrants
+    .split('\n')
+    .filter((l) => /^GRANT .* ON \*\.\* TO /i.test(l))
+    .map((l) => l.replace(/^GRANT /i, '').replace(/ ON \*\.\* TO .*$/i, '').toUpperCase());
+  if (global.some((g) => g.includes('ALL PRIVILEGES'))) return [];
+  const have = new Set(global.flatMap((g) => g.split(',').map((p) => p.trim())));
+  // REPLICATION CLIENT is the pre-10.5 name of BINLOG MONITOR
+  if (have.has('REPLICATION CLIENT')) have.add('BINLOG MONITOR');
+  return REQUIRED_GRANTS.filter((p) => !have.has(p));
+}

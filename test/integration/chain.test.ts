@@ -161,3 +161,21 @@ test('no valid base: a non-retryable failure that says what to do, or a full und
     await w2.stop();
   }
 });
+
+test('catalog rebuild from an emptied index yields the same catalog, VERIFIED states included; CSV export', async () => {
+  const before = await cli(configFile, ['--json', 'catalog', 'list']);
+  expect(before.exitCode).toBe(0);
+  const rows = JSON.parse(before.stdout) as { id: string; verification: string }[];
+  expect(rows.map((r) => r.id)).toEqual(expect.arrayContaining(ids));
+  expect(rows.find((r) => r.id === ids[2])!.verification).toBe('VERIFIED');
+  rmSync(join(repo, 'catalog/index.json'));
+  const rebuilt = await cli(configFile, ['--json', 'catalog', 'rebuild']);
+  expect(rebuilt.exitCode).toBe(0);
+  expect(JSON.parse(rebuilt.stdout)).toEqual(rows);
+  expect(existsSync(join(repo, 'catalog/index.json'))).toBe(true);
+  const csv = await cli(configFile, ['catalog', 'export', '--csv']);
+  const lines = csv.stdout.trim().split('\n');
+  expect(lines[0]).toBe('timestamp,type,level,path,size,checksum,id,verification');
+  expect(lines).toHaveLength(rows.length + 1);
+  expect(lines.find((l) => l.includes(ids[1]!))).toMatch(new RegExp(`^\\S+,database,incremental,clouds/lab/database/${ids[1]}/data\\.xb\\.zst\\.gpg,\\d+,[0-9a-f]{64},${ids[1]},UNVERIFIED$`));
+});

@@ -96,3 +96,107 @@ describe('a worker killed mid-restore', () => {
     }
   });
 });
+
+describe('the database side', () => {
+  test('a backup user lacking grants gets an error naming exactly the missing ones', async () => {
+    const pwFile = join(mkdtempSync(join(tmpdir(), 'osb-weak-')), 'pw');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(pwFile, 'weak-Pa55\n', { mode: 0o600 });
+    const { sql } = await import('../helpers/lab.js');
+    await sql('ctl1', "DROP USER IF EXISTS 'weak'@'localhost'; SET SESSION sql_log_bin=0; CREATE USER 'weak'@'localhost' IDENTIFIED BY 'weak-Pa55'; GRANT SELECT, PROCESS ON *.* TO 'weak'@'localhost'");
+    const repo = mkdtempSync(join(tmpdir(), 'osb-weakrepo-'));
+    const configFile = deriveConfig('weak', (c) => {
+      c.repository.path = join(repo, 'repo');
+      c.clouds.lab.database.user = 'weak';
+      c.clouds.lab.database.password = { file: pwFile };
+    });
+    const worker = await startWorker(configFile);
+    try {
+      const t0 = Date.now();
+      const r = await cli(configFile, ['backup', 'db', '--full', '--wait']);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toMatch(/\[MariadbPrivileges\] ctl1: the backup user weak lacks RELOAD, LOCK TABLES, BINLOG MONITOR/);
+      expect(r.stderr).toMatch(/Fix: GRANT RELOAD, LOCK TABLES, BINLOG MONITOR ON \*\.\* TO/);
+      expect(r.stderr).not.toContain('weak-Pa55');
+      expect(Date.now() - t0).toBeLessThan(30_000); // non-retryable
+      expect(readdirSync(join(repo, 'repo', '.staging'))).toEqual([]);
+    } finally {
+      await worker.stop();
+      await sql('ctl1', "SET SESSION sql_log_bin=0; DROP USER IF EXISTS 'weak'@'localhost'");
+      rmSync(repo, { recursive: true, force: true });
+    }
+  });
+
+  test('MariaDB down: the run retries, shows why, and completes once the server is back', async () => {
+    const repo = mkdtempSync(join(tmpdir(), 'osb-down-'));
+    const configFile = deriveConfig('down', (c) => (c.repository.path = join(repo, 'repo')));
+    const config = loadConfig(configFile);
+    const db = (await import('../helpers/lab.js')).labDir();
+    await execa('test/lab/db.sh', ['stop', join(db, 'ctl1')]);
+    const worker = await startWorker(configFile);
+    const connection = await Connection.connect({ address: config.temporal.address });
+    try {
+      const started = await cli(configFile, ['--json', 'backup', 'db', '--full']);
+      const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
+      const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: { payloadCodecs: payloadCodecs(config) } });
+      const handle = client.workflow.getHandle(workflowId);
+      // the pending activity carries the cause of its last failed attempt
+      let lastFailure = '';
+      for (let i = 0; i < 100 && !lastFailure; i++) {
+        await new Promise((r) => setTimeout(r, 300));
+        const d = await handle.describe();
+        lastFailure = d.raw.pendingActivities?.[0]?.lastFailure?.message ?? '';
+      }
+      expect(lastFailure).toMatch(/ctl1: SQL query: MariaDB is not answering .*Can't connect/);
+      expect(lastFailure).toMatch(/check that the server \(or the mariadb container\) runs/);
+      await execa('ip', ['netns', 'exec', 'osb-ctl1', 'test/lab/db.sh', 'start', join(db, 'ctl1')]);
+      const result = (await handle.result()) as { backupId: string; sha256: string };
+      expect(result.backupId).toMatch(/^db-full-/);
+    } finally {
+      await execa('ip', ['netns', 'exec', 'osb-ctl1', 'test/lab/db.sh', 'start', join(db, 'ctl1')]);
+      await worker.stop();
+      await connection.close();
+      rmSync(repo, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a worker killed mid-backup', () => {
+  test('after a restart the workflow completes, no mariabackup is left behind, the catalog holds no partial artifact', async () => {
+    const repo = mkdtempSync(join(tmpdir(), 'osb-killbk-'));
+    const configFile = deriveConfig('killbk', (c) => (c.repository.path = join(repo, 'repo')));
+    const config = loadConfig(configFile);
+    const first = await startWorker(configFile);
+    const connection = await Connection.connect({ address: config.temporal.address });
+    let second: Awaited<ReturnType<typeof startWorker>> | undefined;
+    try {
+      const started = await cli(configFile, ['--json', 'backup', 'db', '--full']);
+      const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
+      const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: { payloadCodecs: payloadCodecs(config) } });
+      const handle = client.workflow.getHandle(workflowId);
+      let phase = '';
+      for (let i = 0; i < 600 && phase !== 'stream backup'; i++) {
+        phase = await handle.query<Progress>('progress').then((p) => p.phase, () => '');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(phase).toBe('stream backup');
+      await new Promise((r) => setTimeout(r, 300)); // well inside the stream
+      await first.stop('SIGKILL');
+      second = await startWorker(configFile);
+      const result = (await handle.result()) as { backupId: string; sha256: string; path: string };
+      // nothing of the killed attempt still runs on the controller
+      const left = await execa('pgrep', ['-f', `[o]sbackup-${result.backupId}-`], { reject: false });
+      expect(left.stdout).toBe('');
+      // the catalog holds the one complete artifact, whose bytes match its manifest
+      const cat = await cli(configFile, ['--json', 'catalog', 'list']);
+      const rows = JSON.parse(cat.stdout) as { id: string; sha256: string }[];
+      expect(rows.map((r) => r.id)).toEqual([result.backupId]);
+      const { stdout } = await execa('sha256sum', [join(repo, 'repo', result.path, 'data.xb.zst.gpg')]);
+      expect(stdout.split(' ')[0]).toBe(result.sha256);
+    } finally {
+      await second?.stop();
+      await connection.close();
+      rmSync(repo, { recursive: true, force: true });
+    }
+  });
+});

@@ -165,7 +165,7 @@ SQL
   log "operator OpenPGP key (the public half is a config recipient)"
   mkdir -m 700 "$LAB_DIR/operator-gnupg"
   gpg --homedir "$LAB_DIR/operator-gnupg" --batch --quiet --passphrase '' --quick-gen-key 'osbackup lab operator <ops@lab.invalid>' ed25519 cert never 2>>"$LAB_DIR/gpg.log"
-  fpr=$(gpg --homedir "$LAB_DIR/operator-gnupg" --batch --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}')
+  fpr=$(gpg --homedir "$LAB_DIR/operator-gnupg" --batch --with-colons --list-keys 2>>"$LAB_DIR/gpg.log" | awk -F: '/^fpr/ {print $10; exit}')
   gpg --homedir "$LAB_DIR/operator-gnupg" --batch --quiet --passphrase '' --quick-add-key "$fpr" cv25519 encr never 2>>"$LAB_DIR/gpg.log"
   gpg --homedir "$LAB_DIR/operator-gnupg" --batch --armor --export "$fpr" > "$LAB_DIR/keys/operator.asc" 2>>"$LAB_DIR/gpg.log"
 

@@ -62,3 +62,12 @@ describe('mariabackup metadata', () => {
     });
   });
 });
+
+describe('missing grants', () => {
+  test('named from SHOW GRANTS', async () => {
+    const { missingGrants } = await import('../../activities/mariadb/commands.js');
+    expect(missingGrants("GRANT SELECT, PROCESS ON *.* TO `weak`@`localhost` IDENTIFIED BY PASSWORD '*X'\nGRANT ALL PRIVILEGES ON `nova`.* TO `weak`@`localhost`")).toEqual(['RELOAD', 'LOCK TABLES', 'BINLOG MONITOR']);
+    expect(missingGrants('GRANT RELOAD, PROCESS, LOCK TABLES, REPLICATION CLIENT, SELECT ON *.* TO `old`@`%`')).toEqual([]);
+    expect(missingGrants('GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION')).toEqual([]);
+  });
+});
