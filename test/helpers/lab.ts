@@ -78,3 +78,25 @@ export async function sql(host: string, statement: string): Promise<string> {
   const r = await execa('mariadb', [`--defaults-file=${join(labDir(), host, 'my.cnf')}`, '-N', '-B', '-e', statement]);
   return r.stdout;
 }
+
+/** A derived config whose repository is a fresh folder of its own. */
+export function configWithOwnRepo(name: string, edit: (c: Raw) => void = () => undefined): { dir: string; repo: string; configFile: string } {
+  const dir = mkdtempSync(join(tmpdir(), `osb-${name}-repo-`));
+  const repo = join(dir, 'repo');
+  const configFile = deriveConfig(name, (c) => {
+    c.repository.path = repo;
+    edit(c);
+  });
+  return { dir, repo, configFile };
+}
+
+/** A Temporal client on the config's server (with its payload codec), for queries and describe. */
+export async function temporalClient(configFile: string) {
+  const { Client, Connection } = await import('@temporalio/client');
+  const { loadConfig } = await import('../../config/load.js');
+  const { payloadCodecs } = await import('../../config/temporal.js');
+  const config = loadConfig(configFile);
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: { payloadCodecs: payloadCodecs(config) } });
+  return { client, close: () => connection.close() };
+}

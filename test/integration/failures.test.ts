@@ -4,12 +4,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { Client, Connection } from '@temporalio/client';
-import { loadConfig } from '../../config/load.js';
-import { payloadCodecs } from '../../config/temporal.js';
 import type { ArtifactManifest } from '../../workflows/lib/manifest.js';
 import type { Progress } from '../../workflows/messages.js';
-import { cli, deriveConfig, liveFacts, startWorker } from '../helpers/lab.js';
+import { cli, configWithOwnRepo, deriveConfig, liveFacts, startWorker, temporalClient } from '../helpers/lab.js';
 
 const TABLES = ['keystone.project', 'nova.instances', 'neutron.ports'];
 
@@ -58,21 +55,18 @@ describe('a full repository disk', () => {
 describe('a worker killed mid-restore', () => {
   test('a new worker resumes the same workflow and the restore is still proven', async () => {
     // a backup to restore, in a repository of its own
-    const repo = mkdtempSync(join(tmpdir(), 'osb-crash-'));
-    const configFile = deriveConfig('crash', (c) => (c.repository.path = join(repo, 'repo')));
-    const config = loadConfig(configFile);
+    const { dir, repo, configFile } = configWithOwnRepo('crash');
     const first = await startWorker(configFile);
     const taken = await cli(configFile, ['--json', 'backup', 'db', '--full', '--wait']);
     expect(taken.exitCode).toBe(0);
     const { path } = JSON.parse(taken.stdout) as { path: string };
-    const manifest = JSON.parse(readFileSync(join(repo, 'repo', path, 'manifest.json'), 'utf8')) as ArtifactManifest;
+    const manifest = JSON.parse(readFileSync(join(repo, path, 'manifest.json'), 'utf8')) as ArtifactManifest;
 
     const started = await cli(configFile, ['--json', 'restore', 'db', '--to', 'ctl2', '--no-wait']);
     expect(started.exitCode).toBe(0);
     const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
-    const connection = await Connection.connect({ address: config.temporal.address });
-    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: { payloadCodecs: payloadCodecs(config) } });
-    const handle = client.workflow.getHandle(workflowId);
+    const temporal = await temporalClient(configFile);
+    const handle = temporal.client.workflow.getHandle(workflowId);
     let second: Awaited<ReturnType<typeof startWorker>> | undefined;
     try {
       // kill -9 once the restore is past streaming, in the middle of the runbook
@@ -91,8 +85,8 @@ describe('a worker killed mid-restore', () => {
       expect(await liveFacts('ctl2', TABLES)).toEqual(Object.fromEntries(manifest.tables.filter((t) => TABLES.includes(t.table)).map((t) => [t.table, { rows: t.rows, checksum: t.checksum }])));
     } finally {
       await second?.stop();
-      await connection.close();
-      rmSync(repo, { recursive: true, force: true });
+      await temporal.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
@@ -104,9 +98,7 @@ describe('the database side', () => {
     writeFileSync(pwFile, 'weak-Pa55\n', { mode: 0o600 });
     const { sql } = await import('../helpers/lab.js');
     await sql('ctl1', "DROP USER IF EXISTS 'weak'@'localhost'; SET SESSION sql_log_bin=0; CREATE USER 'weak'@'localhost' IDENTIFIED BY 'weak-Pa55'; GRANT SELECT, PROCESS ON *.* TO 'weak'@'localhost'");
-    const repo = mkdtempSync(join(tmpdir(), 'osb-weakrepo-'));
-    const configFile = deriveConfig('weak', (c) => {
-      c.repository.path = join(repo, 'repo');
+    const { dir, repo, configFile } = configWithOwnRepo('weak', (c) => {
       c.clouds.lab.database.user = 'weak';
       c.clouds.lab.database.password = { file: pwFile };
     });
@@ -119,27 +111,24 @@ describe('the database side', () => {
       expect(r.stderr).toMatch(/Fix: GRANT RELOAD, LOCK TABLES, BINLOG MONITOR ON \*\.\* TO/);
       expect(r.stderr).not.toContain('weak-Pa55');
       expect(Date.now() - t0).toBeLessThan(30_000); // non-retryable
-      expect(readdirSync(join(repo, 'repo', '.staging'))).toEqual([]);
+      expect(readdirSync(join(repo, '.staging'))).toEqual([]);
     } finally {
       await worker.stop();
       await sql('ctl1', "SET SESSION sql_log_bin=0; DROP USER IF EXISTS 'weak'@'localhost'");
-      rmSync(repo, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
   test('MariaDB down: the run retries, shows why, and completes once the server is back', async () => {
-    const repo = mkdtempSync(join(tmpdir(), 'osb-down-'));
-    const configFile = deriveConfig('down', (c) => (c.repository.path = join(repo, 'repo')));
-    const config = loadConfig(configFile);
+    const { dir, configFile } = configWithOwnRepo('down');
     const db = (await import('../helpers/lab.js')).labDir();
     await execa('test/lab/db.sh', ['stop', join(db, 'ctl1')]);
     const worker = await startWorker(configFile);
-    const connection = await Connection.connect({ address: config.temporal.address });
+    const temporal = await temporalClient(configFile);
     try {
       const started = await cli(configFile, ['--json', 'backup', 'db', '--full']);
       const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
-      const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: { payloadCodecs: payloadCodecs(config) } });
-      const handle = client.workflow.getHandle(workflowId);
+      const handle = temporal.client.workflow.getHandle(workflowId);
       // the pending activity carries the cause of its last failed attempt
       let lastFailure = '';
       for (let i = 0; i < 100 && !lastFailure; i++) {
@@ -155,25 +144,22 @@ describe('the database side', () => {
     } finally {
       await execa('ip', ['netns', 'exec', 'osb-ctl1', 'test/lab/db.sh', 'start', join(db, 'ctl1')]);
       await worker.stop();
-      await connection.close();
-      rmSync(repo, { recursive: true, force: true });
+      await temporal.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
 
 describe('a worker killed mid-backup', () => {
   test('after a restart the workflow completes, no mariabackup is left behind, the catalog holds no partial artifact', async () => {
-    const repo = mkdtempSync(join(tmpdir(), 'osb-killbk-'));
-    const configFile = deriveConfig('killbk', (c) => (c.repository.path = join(repo, 'repo')));
-    const config = loadConfig(configFile);
+    const { dir, repo, configFile } = configWithOwnRepo('killbk');
     const first = await startWorker(configFile);
-    const connection = await Connection.connect({ address: config.temporal.address });
+    const temporal = await temporalClient(configFile);
     let second: Awaited<ReturnType<typeof startWorker>> | undefined;
     try {
       const started = await cli(configFile, ['--json', 'backup', 'db', '--full']);
       const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
-      const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: { payloadCodecs: payloadCodecs(config) } });
-      const handle = client.workflow.getHandle(workflowId);
+      const handle = temporal.client.workflow.getHandle(workflowId);
       let phase = '';
       for (let i = 0; i < 600 && phase !== 'stream backup'; i++) {
         phase = await handle.query<Progress>('progress').then((p) => p.phase, () => '');
@@ -191,12 +177,12 @@ describe('a worker killed mid-backup', () => {
       const cat = await cli(configFile, ['--json', 'catalog', 'list']);
       const rows = JSON.parse(cat.stdout) as { id: string; sha256: string }[];
       expect(rows.map((r) => r.id)).toEqual([result.backupId]);
-      const { stdout } = await execa('sha256sum', [join(repo, 'repo', result.path, 'data.xb.zst.gpg')]);
+      const { stdout } = await execa('sha256sum', [join(repo, result.path, 'data.xb.zst.gpg')]);
       expect(stdout.split(' ')[0]).toBe(result.sha256);
     } finally {
       await second?.stop();
-      await connection.close();
-      rmSync(repo, { recursive: true, force: true });
+      await temporal.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
