@@ -14,6 +14,7 @@ export const FailureType = {
   MariadbBackupFailed: 'MariadbBackupFailed',
   MariadbPrivileges: 'MariadbPrivileges',
   MariadbUnreachable: 'MariadbUnreachable',
+  MariadbLockTimeout: 'MariadbLockTimeout',
   MariadbRestoreFailed: 'MariadbRestoreFailed',
   ChecksumMismatch: 'ChecksumMismatch',
   DecryptionFailed: 'DecryptionFailed',

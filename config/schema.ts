@@ -62,6 +62,8 @@ export const databaseSchema = z
     autoFull: z.boolean().default(false),
     /** Seconds mariabackup waits for long queries before its lock (--ftwrl-wait-timeout); unset = mariabackup's default. */
     ftwrlWaitTimeout: z.number().int().min(1).optional(),
+    /** Seconds a query must have run to count as blocking for ftwrlWaitTimeout (--ftwrl-wait-threshold; mariabackup's default 60). */
+    ftwrlWaitThreshold: z.number().int().min(1).optional(),
   })
   .strict();
 

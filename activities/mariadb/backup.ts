@@ -102,7 +102,8 @@ export async function streamBackup(env: Env, input: StreamBackupInput): Promise<
   const hash = createHash('sha256');
   try {
     const extra = base ? [`--incremental-lsn=${base.toLsn}`] : [];
-    if (db.ftwrlWaitTimeout !== undefined) extra.push(`--ftwrl-wait-timeout=${db.ftwrlWaitTimeout}`);
+    if (db.ftwrlWaitTimeout !== undefined) extra.push(`--ftwrl-wait-timeout=${db.ftwrlWaitTimeout}`, '--ftwrl-wait-query-type=all');
+    if (db.ftwrlWaitThreshold !== undefined) extra.push(`--ftwrl-wait-threshold=${db.ftwrlWaitThreshold}`);
     const remote = await env.deps.ssh.exec(target, backupStreamScript(host, secret.length, workDir, extra), signal);
     remote.stdin.end(secret);
     const remoteErr = tailOf(remote.stderr);

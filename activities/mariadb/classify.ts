@@ -18,8 +18,8 @@ export function classifyMariadbError(host: string, what: string, code: number | 
   if (/Can't connect|Connection refused|Lost connection|server has gone away|\(111\)|\(2002\)|\(2003\)|\(2013\)/i.test(stderr)) {
     return transient(FailureType.MariadbUnreachable, `${host}: ${what}: MariaDB is not answering (${tail})`, 'check that the server (or the mariadb container) runs: mariadb-admin ping; restart it if needed');
   }
-  if (/Lock wait timeout|lock_wait_timeout|waiting for table/i.test(stderr)) {
-    return transient(FailureType.MariadbBackupFailed, `${host}: ${what}: timed out waiting for a lock (${tail})`, 'retry in a quieter period or raise --lock-wait-timeout');
+  if (/Lock wait timeout|lock_wait_timeout|waiting for table|Unable to obtain lock/i.test(stderr)) {
+    return transient(FailureType.MariadbLockTimeout, `${host}: ${what}: timed out waiting for long-running queries to let go of their locks (${tail})`, 'it is retried automatically; if it keeps failing, run backups in a quieter period or raise clouds.<cloud>.database.ftwrlWaitTimeout');
   }
   if (/No space left/i.test(stderr)) {
     return fatal(FailureType.DiskFull, `${host}: ${what}: no space left on the host (${tail})`, 'free space on the host (the streamed backup itself needs none; mariabackup writes only small metadata there)');

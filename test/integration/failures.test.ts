@@ -186,3 +186,37 @@ describe('a worker killed mid-backup', () => {
     }
   });
 });
+
+describe('a long-running query holding the backup lock', () => {
+  test('the lock timeout is named, retried, and the backup completes once the query ends', async () => {
+    const { dir, configFile } = configWithOwnRepo('lock', (c) => {
+      c.clouds.lab.database.ftwrlWaitTimeout = 2;
+      c.clouds.lab.database.ftwrlWaitThreshold = 1;
+    });
+    const worker = await startWorker(configFile);
+    const temporal = await temporalClient(configFile);
+    const { labDir } = await import('../helpers/lab.js');
+    // a report-style query that runs for 12 s
+    const blocker = execa('mariadb', [`--defaults-file=${join(labDir(), 'ctl1', 'my.cnf')}`, '-e', 'SELECT SLEEP(12), COUNT(*) FROM nova.instances'], { reject: false });
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      const started = await cli(configFile, ['--json', 'backup', 'db', '--full']);
+      const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
+      const handle = temporal.client.workflow.getHandle(workflowId);
+      let lastFailure = '';
+      for (let i = 0; i < 100 && !lastFailure; i++) {
+        await new Promise((r) => setTimeout(r, 300));
+        lastFailure = (await handle.describe()).raw.pendingActivities?.[0]?.lastFailure?.message ?? '';
+      }
+      expect(lastFailure).toMatch(/timed out waiting for long-running queries to let go of their locks .*Unable to obtain lock/);
+      const result = (await handle.result()) as { backupId: string };
+      expect(result.backupId).toMatch(/^db-full-/);
+    } finally {
+      blocker.kill();
+      await blocker;
+      await worker.stop();
+      await temporal.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
