@@ -15,8 +15,9 @@ root=$(cd "$here/../.." && pwd)
 LAB_DIR=${LAB_DIR:-$root/.dev/lab}
 LAB_ROWS=${LAB_ROWS:-20000}
 LAB_NET=${LAB_NET:-10.231.77}
-HOSTS=(ctl1 ctl2)
-declare -A IP=([ctl1]=$LAB_NET.11 [ctl2]=$LAB_NET.12)
+HOSTS=(ctl1 ctl2)                # bare hosts: sshd + mariadbd
+ALL_HOSTS=(ctl1 ctl2 ctl3)       # ctl3 is Kolla-style: sshd + dockerd + a `mariadb` container
+declare -A IP=([ctl1]=$LAB_NET.11 [ctl2]=$LAB_NET.12 [ctl3]=$LAB_NET.13)
 SW=osb-sw
 log() { printf '[lab %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -30,7 +31,7 @@ need() {
 }
 
 down() {
-  for h in "${HOSTS[@]}"; do
+  for h in "${ALL_HOSTS[@]}"; do
     ns=osb-$h
     if ip netns list | grep -qw "$ns"; then
       # every process the lab started in the host lives in its namespace: sshd, mariadbd,
@@ -56,7 +57,7 @@ net_up() {
   ip -n $SW link set lo up
   ip -n $SW link add br0 type bridge
   ip -n $SW link set br0 up
-  for h in "${HOSTS[@]}"; do
+  for h in "${ALL_HOSTS[@]}"; do
     ip netns add osb-$h
     ip -n osb-$h link set lo up
     ip link add osb-$h-p type veth peer name eth0 netns osb-$h
@@ -72,7 +73,7 @@ net_up() {
   ip link set osb-root up
 }
 
-ssh_up() {
+ssh_config_for() {
   local h=$1; local d=$LAB_DIR/$h
   mkdir -p "$d/ssh"
   ssh-keygen -q -t ed25519 -N '' -C "$h-host" -f "$d/ssh/host_ed25519"
@@ -90,6 +91,11 @@ StrictModes no
 PrintMotd no
 PidFile $d/ssh/sshd.pid
 CFG
+}
+
+ssh_up() {
+  local h=$1; local d=$LAB_DIR/$h
+  ssh_config_for "$h"
   # sshd needs /run/sshd; a private /run in a private mount namespace avoids touching the host's
   ip netns exec osb-$h unshare -m --propagation private sh -c \
     "mount -t tmpfs -o mode=755 osb-run /run && mkdir -m 755 /run/sshd && exec /usr/sbin/sshd -f $d/ssh/sshd_config -E $d/ssh/sshd.log"
@@ -135,6 +141,8 @@ up() {
   ssh-keygen -q -t ed25519 -N '' -C osbackup-worker -f "$LAB_DIR/keys/worker_ed25519"
   cp "$LAB_DIR/keys/worker_ed25519.pub" "$LAB_DIR/keys/authorized_keys"
   for h in "${HOSTS[@]}"; do ssh_up "$h"; done
+  kolla_rootfs
+  kolla_host_up
   log "mariadb: ctl1 (source) and ctl2 (restore target)"
   db_up ctl1 1 384M & p1=$!
   db_up ctl2 2 256M & p2=$!
@@ -168,6 +176,9 @@ SQL
   fpr=$(gpg --homedir "$LAB_DIR/operator-gnupg" --batch --with-colons --list-keys 2>>"$LAB_DIR/gpg.log" | awk -F: '/^fpr/ {print $10; exit}')
   gpg --homedir "$LAB_DIR/operator-gnupg" --batch --quiet --passphrase '' --quick-add-key "$fpr" cv25519 encr never 2>>"$LAB_DIR/gpg.log"
   gpg --homedir "$LAB_DIR/operator-gnupg" --batch --armor --export "$fpr" > "$LAB_DIR/keys/operator.asc" 2>>"$LAB_DIR/gpg.log"
+
+  log "ctl3: Docker engine and the mariadb container (Kolla-style)"
+  kolla_mariadb_up
 
   write_config
   status || die "lab did not come up (see $LAB_DIR/*/mysqld.err and ssh/sshd.log)"
@@ -219,11 +230,13 @@ YML
           restoreDir: $LAB_DIR/$h/restore
 YML
     done
+    kolla_config
   } > "$LAB_DIR/osbackup.yml"
 }
 
 status() {
   local ok=0
+  if ! on3 /usr/bin/docker exec mariadb mariadb-admin ping >/dev/null 2>&1; then log "ctl3: the mariadb container is not answering"; ok=1; fi
   for h in "${HOSTS[@]}"; do
     if ! timeout 5 bash -c "exec 3<>/dev/tcp/${IP[$h]}/22" 2>/dev/null; then log "$h: sshd not reachable at ${IP[$h]}:22"; ok=1; continue; fi
     if ! ssh -q -i "$LAB_DIR/keys/worker_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@"${IP[$h]}" \
@@ -231,6 +244,8 @@ status() {
   done
   return $ok
 }
+
+source "$here/kolla.sh"
 
 case ${1:-} in
   up) up ;;
