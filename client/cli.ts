@@ -34,7 +34,8 @@ function pickCloud(config: Config, cloud?: string): string {
     return cloud;
   }
   if (names.length === 1) return names[0]!;
-  throw new CliError(`the config has several clouds (${names.join(', ')}): choose one with --cloud`, EXIT.usage);
+  if (config.defaultCloud) return config.defaultCloud;
+  throw new CliError(`the config has several clouds (${names.join(', ')}): choose one with --cloud, or set defaultCloud`, EXIT.usage);
 }
 
 function out(g: Globals, json: unknown, text: string): void {

@@ -82,6 +82,8 @@ export function crossReferenceProblems(raw: unknown): { path: string; message: s
   const out: { path: string; message: string }[] = [];
   const clouds = (raw as { clouds?: unknown })?.clouds;
   if (!clouds || typeof clouds !== 'object') return out;
+  const def = (raw as { defaultCloud?: unknown }).defaultCloud;
+  if (typeof def === 'string' && !(def in clouds)) out.push({ path: 'defaultCloud', message: `names cloud "${def}", which is not under clouds (${Object.keys(clouds).join(', ')})` });
   for (const [name, cloud] of Object.entries(clouds as Record<string, unknown>)) {
     const c = cloud as { hosts?: Record<string, unknown>; database?: { host?: unknown } } | null;
     const dbHost = c?.database?.host;
@@ -135,6 +137,8 @@ export const configSchema = z
     temporal: temporalSchema.default(temporalSchema.parse({})),
     repository: repositorySchema,
     encryption: encryptionSchema,
+    /** The cloud CLI commands act on when --cloud is not given and there are several. */
+    defaultCloud: z.string().optional(),
     /** Worker-local folder for state (gpg home, scratch). */
     stateDir: absPath.default('/var/lib/osbackup'),
     clouds: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'cloud names are lower-case letters, digits, "_" and "-"'), cloudSchema).refine((c) => Object.keys(c).length > 0, 'must define at least one cloud'),

@@ -1,12 +1,12 @@
 // Failures the seed's troubleshooting tables list, provoked for real on the lab: a full
 // repository disk, and a worker killed in the middle of a restore.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { ArtifactManifest } from '../../workflows/lib/manifest.js';
 import type { Progress } from '../../workflows/messages.js';
-import { cli, configWithOwnRepo, deriveConfig, liveFacts, startWorker, temporalClient } from '../helpers/lab.js';
+import { cli, configWithOwnRepo, deriveConfig, labDir, liveFacts, sql, startWorker, temporalClient } from '../helpers/lab.js';
 
 const TABLES = ['keystone.project', 'nova.instances', 'neutron.ports'];
 
@@ -94,9 +94,7 @@ describe('a worker killed mid-restore', () => {
 describe('the database side', () => {
   test('a backup user lacking grants gets an error naming exactly the missing ones', async () => {
     const pwFile = join(mkdtempSync(join(tmpdir(), 'osb-weak-')), 'pw');
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(pwFile, 'weak-Pa55\n', { mode: 0o600 });
-    const { sql } = await import('../helpers/lab.js');
     await sql('ctl1', "DROP USER IF EXISTS 'weak'@'localhost'; SET SESSION sql_log_bin=0; CREATE USER 'weak'@'localhost' IDENTIFIED BY 'weak-Pa55'; GRANT SELECT, PROCESS ON *.* TO 'weak'@'localhost'");
     const { dir, repo, configFile } = configWithOwnRepo('weak', (c) => {
       c.clouds.lab.database.user = 'weak';
@@ -121,7 +119,7 @@ describe('the database side', () => {
 
   test('MariaDB down: the run retries, shows why, and completes once the server is back', async () => {
     const { dir, configFile } = configWithOwnRepo('down');
-    const db = (await import('../helpers/lab.js')).labDir();
+    const db = labDir();
     await execa('test/lab/db.sh', ['stop', join(db, 'ctl1')]);
     const worker = await startWorker(configFile);
     const temporal = await temporalClient(configFile);
@@ -195,7 +193,6 @@ describe('a long-running query holding the backup lock', () => {
     });
     const worker = await startWorker(configFile);
     const temporal = await temporalClient(configFile);
-    const { labDir } = await import('../helpers/lab.js');
     // a report-style query that runs for 12 s
     const blocker = execa('mariadb', [`--defaults-file=${join(labDir(), 'ctl1', 'my.cnf')}`, '-e', 'SELECT SLEEP(12), COUNT(*) FROM nova.instances'], { reject: false });
     try {

@@ -74,12 +74,84 @@ SQL
   # checkpoint the bulk load (see lab.sh)
   on3 /usr/bin/docker restart mariadb >/dev/null
   kolla_wait
+  kolla_tree_up
 }
 
 # One SSH round trip polls until the server answers, or reports why the container stopped.
 kolla_wait() {
   on3 'for i in $(seq 1 150); do docker exec mariadb mariadb-admin ping >/dev/null 2>&1 && exit 0; [ "$(docker inspect -f {{.State.Running}} mariadb)" = true ] || break; sleep 0.2; done; docker logs mariadb 2>&1 | tail -n 5; exit 1' >&2 \
     || die "the mariadb container on ctl3 did not answer"
+}
+
+# A Kolla-Ansible deploy tree on ctl3 at /etc/kolla (bind-mounted, inside ctl3's private mount
+# namespace only, from the lab folder) and a `keystone` container holding Fernet and credential
+# keys, as kolla-ansible leaves them.
+kolla_tree_up() {
+  local d=$LAB_DIR/ctl3 k=$LAB_DIR/ctl3/etc-kolla
+  mkdir -p "$k"/{keystone/fernet-keys,keystone/credential-keys,nova,neutron,cinder,glance,config/nova,config/neutron}
+  local pw admin; pw=$(cat "$LAB_DIR/secrets/db-password"); admin=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+  cat > "$k/globals.yml" <<YML
+---
+kolla_base_distro: "debian"
+openstack_release: "2023.1"
+kolla_internal_vip_address: "${IP[ctl3]}"
+network_interface: "eth0"
+neutron_external_interface: "eth1"
+enable_haproxy: "no"
+enable_mariadb: "yes"
+enable_cinder: "yes"
+enable_cinder_backend_lvm: "yes"
+cinder_volume_group: "cinder-volumes"
+enable_fernet_token: "yes"
+nova_compute_virt_type: "kvm"
+YML
+  cat > "$k/passwords.yml" <<YML
+---
+database_password: "$pw"
+keystone_admin_password: "$admin"
+rabbitmq_password: "$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+nova_database_password: "$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+cinder_database_password: "$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+YML
+  cat > "$k/inventory" <<INI
+[control]
+ctl3 ansible_host=${IP[ctl3]}
+
+[network:children]
+control
+
+[compute]
+ctl3
+
+[storage]
+ctl3
+
+[mariadb:children]
+control
+
+[keystone:children]
+control
+INI
+  cat > "$k/admin-openrc.sh" <<SH
+export OS_PROJECT_DOMAIN_NAME=Default
+export OS_USER_DOMAIN_NAME=Default
+export OS_PROJECT_NAME=admin
+export OS_USERNAME=admin
+export OS_PASSWORD=$admin
+export OS_AUTH_URL=http://${IP[ctl3]}:5000
+export OS_IDENTITY_API_VERSION=3
+SH
+  printf '[DEFAULT]\ncpu_allocation_ratio = 4.0\n' > "$k/config/nova/nova.conf"
+  printf '[ml2]\nmechanism_drivers = openvswitch\n' > "$k/config/neutron/ml2_conf.ini"
+  for i in 0 1 2; do head -c 32 /dev/urandom | base64 | tr '+/' '-_' > "$k/keystone/fernet-keys/$i"; done
+  for i in 0 1; do head -c 32 /dev/urandom | base64 | tr '+/' '-_' > "$k/keystone/credential-keys/$i"; done
+  chmod 600 "$k/passwords.yml" "$k/admin-openrc.sh" "$k"/keystone/*/*
+  # the mount point must exist on the shared root filesystem; it is removed at teardown
+  [ -d /etc/kolla ] || { mkdir /etc/kolla && touch "$LAB_DIR/.made-etc-kolla"; }
+  on3 "mount --bind $k /etc/kolla"
+  # keystone: the keys live in the container, owned by its keystone user (42425 in Kolla)
+  on3 "docker run -d --name keystone --network none -v /etc/kolla/keystone:/var/lib/kolla/config_files/src:ro $KOLLA_IMAGE sleep infinity >/dev/null && \
+       docker exec keystone sh -c 'mkdir -p /etc/keystone && cp -a /var/lib/kolla/config_files/src/fernet-keys /var/lib/kolla/config_files/src/credential-keys /etc/keystone/ && chown -R 42425:42425 /etc/keystone/fernet-keys /etc/keystone/credential-keys'"
 }
 
 kolla_config() {

@@ -46,6 +46,8 @@ down() {
     fi
   done
   ip netns list | grep -qw "$SW" && ip netns del "$SW" || true
+  # /etc/kolla was only a mount point for ctl3's private bind mount; remove it if the lab made it
+  if [ -f "$LAB_DIR/.made-etc-kolla" ]; then rmdir /etc/kolla 2>/dev/null || true; fi
   ip link del osb-root 2>/dev/null || true
   if [ -d "$LAB_DIR/operator-gnupg" ]; then gpgconf --homedir "$LAB_DIR/operator-gnupg" --kill all 2>/dev/null || true; fi
   if [ -d "$LAB_DIR/state/gnupg" ]; then gpgconf --homedir "$LAB_DIR/state/gnupg" --kill all 2>/dev/null || true; fi
@@ -204,6 +206,7 @@ encryption:
   passphrase: { file: $LAB_DIR/secrets/backup-passphrase }
   recipientKeyFiles: [$LAB_DIR/keys/operator.asc]
 stateDir: $LAB_DIR/state
+defaultCloud: lab
 clouds:
   lab:
     database:
@@ -237,6 +240,7 @@ YML
 status() {
   local ok=0
   if ! on3 /usr/bin/docker exec mariadb mariadb-admin ping >/dev/null 2>&1; then log "ctl3: the mariadb container is not answering"; ok=1; fi
+  if ! on3 "test -s /etc/kolla/globals.yml && docker exec keystone test -s /etc/keystone/fernet-keys/0"; then log "ctl3: the Kolla tree or the keystone container's keys are missing"; ok=1; fi
   for h in "${HOSTS[@]}"; do
     if ! timeout 5 bash -c "exec 3<>/dev/tcp/${IP[$h]}/22" 2>/dev/null; then log "$h: sshd not reachable at ${IP[$h]}:22"; ok=1; continue; fi
     if ! ssh -q -i "$LAB_DIR/keys/worker_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@"${IP[$h]}" \
