@@ -136,7 +136,7 @@ CNF
 up() {
   need
   down
-  log "network: ${HOSTS[*]} on $LAB_NET.0/24 (bridge in $SW, root namespace at $LAB_NET.1)"
+  log "network: ${ALL_HOSTS[*]} on $LAB_NET.0/24 (bridge in $SW, root namespace at $LAB_NET.1)"
   mkdir -p "$LAB_DIR"/{keys,secrets,state}  # the repository is created by osbackup itself (0700)
   chmod 700 "$LAB_DIR" "$LAB_DIR/secrets" "$LAB_DIR/keys"
   net_up
