@@ -31,8 +31,14 @@ export async function findDatabaseBackup(env: Env, cloud: string, backupId?: str
 
 /** The chain (full first) that restores `backupId`, checked for gaps before anything is touched. */
 export async function planRestore(env: Env, cloud: string, backupId?: string): Promise<ArtifactManifest[]> {
-  const target = await findDatabaseBackup(env, cloud, backupId);
   const all = (await env.repo.scanManifests(cloud)).filter((m) => m.component === 'database');
+  const targetId = backupId ?? newestIntactRestorePoint(all, new Set());
+  const target = targetId ? all.find((m) => m.id === targetId) : undefined;
+  if (!target) {
+    throw backupId
+      ? fatal(FailureType.BackupNotFound, `backup ${backupId} of cloud ${cloud} has no manifest in ${env.repo.root}`, 'list restore points with `osbackup catalog list`')
+      : fatal(FailureType.BackupNotFound, `cloud ${cloud} has no restorable database backup in ${env.repo.root}`, 'take a full backup first: `osbackup backup db --full --wait`');
+  }
   const r = chainTo(all, target.id);
   if ('problem' in r) {
     const alt = newestIntactRestorePoint(all, new Set([r.problem.id]));
@@ -204,12 +210,11 @@ export async function copyBackOnHost(env: Env, cloud: string, restorePoint: stri
   const t0 = performance.now();
   const m = host.mariadb;
   const dd = shQuote(m.datadir);
-  const backupId = restorePoint;
   const src = shQuote(restoreDirFor(m.restoreDir, restorePoint, fullId));
   const defaults = m.defaultsFile ? `--defaults-file=${shQuote(m.defaultsFile)} ` : '';
   const script = [
     'set -e',
-    `aside=${shQuote(`${m.datadir}.before-${backupId}`)}`,
+    `aside=${shQuote(`${m.datadir}.before-${restorePoint}`)}`,
     `if [ -d ${dd} ] && [ -n "$(ls -A ${dd})" ]; then [ -e "$aside" ] && aside="$aside.$(date +%s)"; mv ${dd} "$aside"; echo "aside=$aside"; fi`,
     `mkdir -p ${dd}`,
     `mariabackup ${defaults}--copy-back --target-dir=${src} --datadir=${dd} 2>&1 | tail -n 5`,

@@ -100,3 +100,27 @@ export async function temporalClient(configFile: string) {
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: { payloadCodecs: payloadCodecs(config) } });
   return { client, close: () => connection.close() };
 }
+
+type Handle = { query<T>(name: string): Promise<T>; describe(): Promise<{ raw: { pendingActivities?: { lastFailure?: { message?: string | null } | null }[] | null } }> };
+
+/** Polls the workflow's `progress` query until its phase is one of `phases`. */
+export async function waitForPhase(handle: Handle, phases: string[], timeoutMs = 60_000): Promise<string> {
+  const t0 = Date.now();
+  let phase = '';
+  while (!phases.includes(phase)) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`workflow never reached ${phases.join(' / ')} (phase ${phase || 'none'})`);
+    phase = await handle.query<{ phase: string }>('progress').then((p) => p.phase, () => '');
+    if (!phases.includes(phase)) await new Promise((r) => setTimeout(r, 50));
+  }
+  return phase;
+}
+
+/** Waits until the pending activity has failed at least once, and returns why. */
+export async function firstActivityFailure(handle: Handle, timeoutMs = 30_000): Promise<string> {
+  const t0 = Date.now();
+  for (;;) {
+    const message = (await handle.describe()).raw.pendingActivities?.[0]?.lastFailure?.message ?? '';
+    if (message || Date.now() - t0 > timeoutMs) return message;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}

@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { ArtifactManifest } from '../../workflows/lib/manifest.js';
-import type { Progress } from '../../workflows/messages.js';
-import { cli, configWithOwnRepo, deriveConfig, labDir, liveFacts, sql, startWorker, temporalClient } from '../helpers/lab.js';
+import { cli, configWithOwnRepo, deriveConfig, firstActivityFailure, labDir, liveFacts, sql, startWorker, temporalClient, waitForPhase } from '../helpers/lab.js';
 
 const TABLES = ['keystone.project', 'nova.instances', 'neutron.ports'];
 
@@ -70,13 +69,7 @@ describe('a worker killed mid-restore', () => {
     let second: Awaited<ReturnType<typeof startWorker>> | undefined;
     try {
       // kill -9 once the restore is past streaming, in the middle of the runbook
-      let phase = '';
-      const t0 = Date.now();
-      while (!['prepare', 'stop server', 'copy back'].includes(phase)) {
-        if (Date.now() - t0 > 60_000) throw new Error(`restore never reached prepare (phase ${phase})`);
-        phase = await handle.query<Progress>('progress').then((p) => p.phase, () => '');
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitForPhase(handle, ['prepare', 'stop server', 'copy back']);
       await first.stop('SIGKILL');
       second = await startWorker(configFile);
       const result = (await handle.result()) as { verification: string; backupId: string };
@@ -128,12 +121,7 @@ describe('the database side', () => {
       const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
       const handle = temporal.client.workflow.getHandle(workflowId);
       // the pending activity carries the cause of its last failed attempt
-      let lastFailure = '';
-      for (let i = 0; i < 100 && !lastFailure; i++) {
-        await new Promise((r) => setTimeout(r, 300));
-        const d = await handle.describe();
-        lastFailure = d.raw.pendingActivities?.[0]?.lastFailure?.message ?? '';
-      }
+      const lastFailure = await firstActivityFailure(handle);
       expect(lastFailure).toMatch(/ctl1: SQL query: MariaDB is not answering .*Can't connect/);
       expect(lastFailure).toMatch(/check that the server \(or the mariadb container\) runs/);
       await execa('ip', ['netns', 'exec', 'osb-ctl1', 'test/lab/db.sh', 'start', join(db, 'ctl1')]);
@@ -158,12 +146,7 @@ describe('a worker killed mid-backup', () => {
       const started = await cli(configFile, ['--json', 'backup', 'db', '--full']);
       const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
       const handle = temporal.client.workflow.getHandle(workflowId);
-      let phase = '';
-      for (let i = 0; i < 600 && phase !== 'stream backup'; i++) {
-        phase = await handle.query<Progress>('progress').then((p) => p.phase, () => '');
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(phase).toBe('stream backup');
+      expect(await waitForPhase(handle, ['stream backup'], 30_000)).toBe('stream backup');
       await new Promise((r) => setTimeout(r, 300)); // well inside the stream
       await first.stop('SIGKILL');
       second = await startWorker(configFile);
@@ -200,11 +183,7 @@ describe('a long-running query holding the backup lock', () => {
       const started = await cli(configFile, ['--json', 'backup', 'db', '--full']);
       const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
       const handle = temporal.client.workflow.getHandle(workflowId);
-      let lastFailure = '';
-      for (let i = 0; i < 100 && !lastFailure; i++) {
-        await new Promise((r) => setTimeout(r, 300));
-        lastFailure = (await handle.describe()).raw.pendingActivities?.[0]?.lastFailure?.message ?? '';
-      }
+      const lastFailure = await firstActivityFailure(handle);
       expect(lastFailure).toMatch(/timed out waiting for long-running queries to let go of their locks .*Unable to obtain lock/);
       const result = (await handle.result()) as { backupId: string };
       expect(result.backupId).toMatch(/^db-full-/);
