@@ -1,11 +1,11 @@
 // The osbackup worker: its own process, one per site in production. Loads and validates the
 // config, builds the activities, runs until SIGINT/SIGTERM, then drains and exits.
-import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { SshPool } from '../activities/ssh/pool.js';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import { connectionOptions, payloadCodecs } from '../config/temporal.js';
+import { freshBundle, WORKFLOWS_PATH } from './bundle.js';
 
 async function main(): Promise<number> {
   const file = configPath(process.argv.find((a, i) => process.argv[i - 1] === '--config'));
@@ -27,7 +27,7 @@ async function main(): Promise<number> {
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)),
+      ...workflowCode(),
       activities: createActivities({ config, env: process.env, ssh }),
       dataConverter: { payloadCodecs: payloadCodecs(config) },
       shutdownGraceTime: '30 seconds',
@@ -40,6 +40,14 @@ async function main(): Promise<number> {
     ssh.close();
     await connection.close();
   }
+}
+
+/** The prebuilt bundle (./dev build); bundling here instead works but costs memory and start-up. */
+function workflowCode() {
+  const codePath = freshBundle();
+  if (codePath) return { workflowBundle: { codePath } };
+  console.warn('no fresh workflow bundle (run ./dev build): bundling the workflows in the worker');
+  return { workflowsPath: WORKFLOWS_PATH };
 }
 
 main().then(

@@ -1,0 +1,95 @@
+// `npm run bench`: every case on the lab in one run, then bench/results.md. Timing targets
+// live here, never in tests. Knobs: BENCH_REPS (3), BENCH_SEED_REPS (2), BENCH_BIG_ROWS
+// (1100000 nova.instances rows ≈ 2 GB of datadir; 0 leaves the big variant out, for a quick
+// look only), BENCH_STEPS (100), BENCH_OUT (bench/results.md).
+import { cpus, totalmem } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { loadConfig } from '../config/load.js';
+import { configWithOwnRepo, labConfigPath, labDir as labDirOf } from '../test/helpers/lab.js';
+import { backupStreamCase, type BackupCaseResult } from './cases/backup-stream.js';
+import { orchestrationCase } from './cases/orchestration.js';
+import { restoreChainCase } from './cases/restore-chain.js';
+import { bash } from './lib/sh.js';
+import { log } from './lib/stats.js';
+import { renderResults, type Results } from './report.js';
+
+const num = (v: string | undefined, d: number) => (v === undefined || v === '' ? d : Number(v));
+const REPS = num(process.env.BENCH_REPS, 3);
+const SEED_REPS = num(process.env.BENCH_SEED_REPS, 2);
+const BIG_ROWS = num(process.env.BENCH_BIG_ROWS, 1_100_000);
+const STEPS = num(process.env.BENCH_STEPS, 100);
+const OUT = resolve(process.env.BENCH_OUT ?? 'bench/results.md');
+const LAB_SCRIPTS = resolve('test/lab');
+
+async function versions(): Promise<Record<string, string>> {
+  const v = async (cmd: string) => (await execa('bash', ['-c', cmd], { reject: false })).stdout.split('\n')[0]?.trim() ?? '?';
+  return {
+    node: process.version,
+    mariabackup: await v('mariabackup --version 2>&1 | grep -o "server.*" || mariabackup --version 2>&1'),
+    zstd: await v('zstd --version'),
+    gpg: await v('gpg --version'),
+    openssh: await v('ssh -V 2>&1'),
+    cpu: cpus()[0]?.model ?? '?',
+  };
+}
+
+function knownHosts(labDir: string, hosts: Record<string, { address: string }>, file: string): string {
+  const lines = Object.entries(hosts).map(([name, h]) => `${h.address} ${readFileSync(join(labDir, name, 'ssh/host_ed25519.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ')}`);
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+/** Fills ctl2 with `rows` (the lab's generator, ~1.9 KB of datadir a row), replacing what is there. */
+async function loadBig(labDir: string, rows: number): Promise<void> {
+  const m = `mariadb --defaults-file=${labDir}/ctl2/my.cnf`;
+  log(`loading ${rows} rows into ctl2 for the big variant (this takes minutes)`);
+  await bash(`${m} -e 'DROP DATABASE IF EXISTS keystone; DROP DATABASE IF EXISTS nova; DROP DATABASE IF EXISTS cinder; DROP DATABASE IF EXISTS glance; DROP DATABASE IF EXISTS neutron;'
+${m} < ${LAB_SCRIPTS}/schema.sql
+bash ${LAB_SCRIPTS}/load.sql.sh ${rows} | ${m} -D keystone
+${LAB_SCRIPTS}/db.sh stop ${labDir}/ctl2 && ip netns exec osb-ctl2 ${LAB_SCRIPTS}/db.sh start ${labDir}/ctl2`);
+  log(`ctl2 datadir: ${(await bash(`du -sh ${labDir}/ctl2/data | cut -f1`)).trim()}`);
+}
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const labConfig = labConfigPath();
+  const labDir = labDirOf();
+  const lab = loadConfig(labConfig);
+  const scratch = resolve('.dev/bench');
+  mkdirSync(scratch, { recursive: true });
+  const kh = knownHosts(labDir, lab.clouds.lab!.hosts, join(scratch, 'known_hosts'));
+  const t0 = performance.now();
+  const results: Results = { date: new Date().toISOString(), cores: cpus().length, memGiB: totalmem() / 2 ** 30, versions: await versions(), reps: REPS, seedReps: SEED_REPS, backups: [] };
+
+  log(`orchestration: workflows of 0 and ${STEPS} activities`);
+  results.orchestration = await orchestrationCase(lab, STEPS, Math.max(REPS, 3));
+
+  const def = configWithOwnRepo('bench-default');
+  results.backups.push(await backupStreamCase({ label: 'default', config: loadConfig(def.configFile), configFile: def.configFile, cloud: 'lab', host: 'ctl1', labDir, knownHosts: kh, scratch, reps: REPS, seedReps: SEED_REPS }));
+
+  const chainCfg = configWithOwnRepo('bench-chain');
+  results.restore = await restoreChainCase({ config: loadConfig(chainCfg.configFile), configFile: chainCfg.configFile, cloud: 'lab', source: 'ctl1', target: 'ctl2', labDir, labScripts: LAB_SCRIPTS, knownHosts: kh, incrementals: 6, reps: REPS });
+
+  if (BIG_ROWS > 0) {
+    await loadBig(labDir, BIG_ROWS);
+    const big = configWithOwnRepo('bench-big', (c) => (c.clouds.lab.database.host = 'ctl2'));
+    results.backups.push(await backupStreamCase({ label: '2GB', config: loadConfig(big.configFile), configFile: big.configFile, cloud: 'lab', host: 'ctl2', labDir, knownHosts: kh, scratch, reps: REPS, seedReps: SEED_REPS }));
+  }
+  results.wallSeconds = (performance.now() - t0) / 1000;
+  writeFileSync(OUT, renderResults(results));
+  writeFileSync(join(scratch, 'results.json'), JSON.stringify(results, null, 2));
+  log(`wrote ${OUT} (${results.wallSeconds.toFixed(0)} s)`);
+}
+
+export type { BackupCaseResult };
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(`bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    process.exit(1);
+  },
+);
