@@ -22,6 +22,11 @@ describe('temporal-dev.yml agrees with ./dev', () => {
     expect(flag('ui-port')).toEqual([devVar('TEMPORAL_UI_PORT')]);
     expect(svc.ports).toEqual([`127.0.0.1:${devVar('TEMPORAL_PORT')}:7233`, `127.0.0.1:${devVar('TEMPORAL_UI_PORT')}:8233`]);
   });
+  test('same SQLite pragmas (WAL: ~4× less per-activity latency than the default journal)', () => {
+    const devPragmas = [...dev.matchAll(/--sqlite-pragma (\S+)/g)].map((m) => m[1]);
+    expect(devPragmas.length).toBeGreaterThan(0);
+    expect(flag('sqlite-pragma')).toEqual(devPragmas);
+  });
   test('same search attributes, and the ones the workflows use', () => {
     const composeAttrs = flag('search-attribute').map((a) => a.split('=')[0]);
     const devAttrs = devVar('SEARCH_ATTRIBUTES')!.split(/\s+/);
