@@ -50,12 +50,31 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
   const full = chain[0]!;
   const backupId = manifest.id;
   await steps.run('verify chain', () => stream.repositoryVerifyChain({ cloud, ids: chain.map((m) => m.id) }), (r) => `${chain.length} artifacts, ${r.bytes} bytes hashed`);
+  // Transfer and preparation overlap: while the full backup is prepared, the incrementals
+  // stream in; each is applied as soon as it is on the host (prepare is idempotent and skips
+  // what is already applied). The live datadir is untouched until every member is verified.
   let streamSeconds = 0;
-  await steps.run('stream to host', async () => {
-    for (const m of chain) streamSeconds += (await stream.mariadbRestoreStream({ cloud, backupId: m.id, targetHost, restorePoint: backupId })).seconds;
-  }, () => `${chain.length} artifacts in ${streamSeconds.toFixed(1)} s`);
   const members = chain.map((m) => ({ id: m.id, kind: m.kind, toLsn: m.mariadb.checkpoints.toLsn }));
-  const prepared = await steps.run('prepare', () => stream.mariadbPrepareChain({ cloud, restorePoint: backupId, members, targetHost }), (r) => (r.applied.length ? `applied ${r.applied.length} incrementals` : 'full backup prepared'));
+  const onHost: Promise<void>[] = [];
+  let last: Promise<void> = Promise.resolve();
+  for (const m of chain) {
+    last = last.then(() => stream.mariadbRestoreStream({ cloud, backupId: m.id, targetHost, restorePoint: backupId })).then((r) => void (streamSeconds += r.seconds));
+    onHost.push(last);
+  }
+  const streaming = steps.run('stream to host', () => last, () => `${chain.length} artifacts in ${streamSeconds.toFixed(1)} s`);
+  let prepared: { seconds: number; applied: string[] } = { seconds: 0, applied: [] };
+  const preparing = steps.run('prepare', async () => {
+    for (let i = 0; i < members.length; i++) {
+      await onHost[i];
+      const r = await stream.mariadbPrepareChain({ cloud, restorePoint: backupId, members: members.slice(0, i + 1), targetHost });
+      prepared = { seconds: prepared.seconds + r.seconds, applied: [...prepared.applied, ...r.applied] };
+    }
+    return prepared;
+  }, (r) => (r.applied.length ? `applied ${r.applied.length} incrementals` : 'full backup prepared'));
+  // both settle before anything else happens: no activity is left running behind a failure
+  const [streamed, preparedResult] = await Promise.allSettled([streaming, preparing]);
+  if (streamed.status === 'rejected') throw streamed.reason;
+  if (preparedResult.status === 'rejected') throw preparedResult.reason;
   const req = { cloud, backupId, targetHost };
   // From here the target's data changes; the old datadir is kept aside, never deleted.
   await steps.run('stop server', () => server.mariadbStopServer({ cloud, host: targetHost }));
