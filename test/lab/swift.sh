@@ -122,7 +122,7 @@ CONF
 # instead of ~5 s for nine swift-ring-builder calls.
 _swift_rings() {
   local s=$1 base=$2
-  "$_swift_python" - "$s/etc" "$base" <<'PY'
+  EVENTLET_NO_GREENDNS=yes "$_swift_python" - "$s/etc" "$base" <<'PY'
 import sys
 from swift.common.ring import RingBuilder
 etc, base = sys.argv[1], int(sys.argv[2])
