@@ -24,6 +24,11 @@ export const FailureType = {
   RepositoryWriteFailed: 'RepositoryWriteFailed',
   DiskFull: 'DiskFull',
   VerificationFailed: 'VerificationFailed',
+  S3AuthFailed: 'S3AuthFailed',
+  S3BucketMissing: 'S3BucketMissing',
+  S3Unavailable: 'S3Unavailable',
+  S3RequestFailed: 'S3RequestFailed',
+  ObjectTooLarge: 'ObjectTooLarge',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
