@@ -88,10 +88,15 @@ CONF
   log "rabbitmq: $ns up at $addr:5672 as $RMQ_NODE in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s (pid $(cat "$d/rabbitmq.pid"))"
 }
 
+# rmq_stop <netns> <hostdir> [kill]: a clean stop (~5 s of broker shutdown plus ~2 s of CLI
+# start-up here), or with "kill" a SIGKILL (for reset, which throws the data away anyway)
 rmq_stop() {
-  local ns=$1 hd=$2 pid
+  local ns=$1 hd=$2 how=${3:-clean} pid
   pid=$(rmq_pid "$hd" || true)
-  if [ -n "$pid" ]; then
+  if [ -n "$pid" ] && [ "$how" = kill ]; then
+    kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  elif [ -n "$pid" ]; then
     rmq_ctl "$ns" "$hd" -q stop "$hd/rabbitmq/rabbitmq.pid" >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
@@ -112,7 +117,7 @@ rmq_stop() {
 rmq_reset() {
   local ns=$1 hd=$2 addr=${3:-}
   [ -n "$addr" ] || addr=$(cat "$hd/rabbitmq/address" 2>/dev/null) || die "reset: give the address (no earlier start recorded in $hd/rabbitmq/address)"
-  rmq_stop "$ns" "$hd"
+  rmq_stop "$ns" "$hd" kill
   rm -rf "$hd/rabbitmq"
   rmq_start "$ns" "$hd" "$addr"
 }
