@@ -29,15 +29,23 @@ export function fixedOffsetMinutes(zone: string): number | null {
   return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
 }
 
+// Building a formatter costs more than the rest of a policy parse: remember the answer.
+const knownZones = new Map<string, boolean>();
+
 function validZone(zone: string): boolean {
   const off = fixedOffsetMinutes(zone);
   if (off !== null) return Math.abs(off) <= 14 * 60;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
+  let ok = knownZones.get(zone);
+  if (ok === undefined) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: zone });
+      ok = true;
+    } catch {
+      ok = false;
+    }
+    knownZones.set(zone, ok);
   }
+  return ok;
 }
 
 /** Keep the newest restore point of each of the last N buckets that have one, or of every bucket no older than a duration. */

@@ -302,18 +302,20 @@ export function planRetention({ artifacts, policy, now }: RetentionInput): Reten
   // The chain being built: nothing at or after the newest full is removed, restorable or not.
   let newestFullMs = -Infinity;
   for (const a of all) if (a.kind === 'full') newestFullMs = Math.max(newestFullMs, ms.get(a.id) ?? -Infinity);
+  // No full at all: nothing here can be restored, and nothing is rotated against it either.
+  const newestFullText = newestFullMs === -Infinity ? 'there is no full backup on this target' : `at or after the newest full backup (${iso(newestFullMs)})`;
   for (const a of all) {
     if (!isDb(a)) continue;
     const t = ms.get(a.id);
     if (t === undefined || t < newestFullMs) continue;
     const p = pointById.get(a.id);
-    if (p) select(p, `at or after the newest full backup (${iso(newestFullMs)}): the chain being built`);
-    else keepFor(a.id, `at or after the newest full backup (${iso(newestFullMs)}): kept although its chain is incomplete, a copy may still be arriving`);
+    if (p) select(p, `${newestFullText}: the chain being built`);
+    else keepFor(a.id, `${newestFullText}: kept although its chain is incomplete, a copy may still be arriving`);
   }
   for (const [id, why] of orphans) {
     const t = ms.get(id);
     const kept = t === undefined || t >= newestFullMs;
-    problems.push({ kind: 'incomplete-chain', id, message: `${why}: cannot be restored from this target${kept ? ' (kept: newer than the newest full)' : ''}` });
+    problems.push({ kind: 'incomplete-chain', id, message: `${why}: cannot be restored from this target${kept ? ' (kept: not older than the newest full)' : ''}` });
     if (!kept) removeReason.set(id, `incomplete chain (${why}): cannot be restored, and no restore point builds on it`);
   }
 
