@@ -2,7 +2,7 @@
 // human-readable reason for every decision. Pure: the artifact list, the policy and `now`
 // are inputs, so `osbackup retention plan` can print the same plan a workflow will execute.
 //
-// Rules decided here (README "Decisions" has the prose version):
+// Rules decided here:
 // - A restore point is a full or incremental database backup whose whole chain (parents
 //   present, LSNs continuous where both sides record them) is on this target. Each target is
 //   planned alone: a chain that needs another target is no restore point here.
