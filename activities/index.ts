@@ -2,7 +2,7 @@
 // domain; renaming one breaks running workflows.
 import type { CatalogEntry } from '../workflows/lib/catalog.js';
 import { Catalog } from './catalog/catalog.js';
-import { artifactDir, RECIPE_FILE, type ArtifactManifest, type DbFacts, type VerificationRecord } from '../workflows/lib/manifest.js';
+import { artifactDir, isDatabaseManifest, RECIPE_FILE, type ArtifactManifest, type DbFacts, type VerificationRecord } from '../workflows/lib/manifest.js';
 import { databaseRestoreRecipe, databaseRestoreScript, RESTORE_SCRIPT } from '../workflows/lib/recipe.js';
 import { chainTo } from '../workflows/lib/chain.js';
 import { Env, type Deps } from './deps.js';
@@ -11,6 +11,11 @@ import { streamBackup, type StreamBackupInput, type StreamBackupResult } from '.
 import { collectFacts } from './mariadb/facts.js';
 import { copyBackOnHost, findDatabaseBackup, planRestore, prepareChainOnHost, removeRestoreDir, serverCommand, streamToHost, verifyChain, waitForServer } from './mariadb/restore.js';
 import { incrementalBase } from '../workflows/lib/chain.js';
+import { controlPlaneRecipe, partsSums, type ControlPlaneManifest } from '../workflows/lib/control-plane.js';
+import { backupKeystoneKeys, backupKollaConfig, backupRabbitmq, diffKollaConfig, readControlPlane, restoreKeystoneKeys, restoreKollaConfig, restoreRabbitmq } from './controlplane/parts.js';
+import { createHash } from 'node:crypto';
+import { keyFingerprints, gpgVersion } from './crypto/gpg.js';
+import { zstdVersion } from './crypto/zstd.js';
 
 export type { Deps } from './deps.js';
 export type { StreamBackupInput, StreamBackupResult } from './mariadb/backup.js';
@@ -30,7 +35,7 @@ export function createActivities(deps: Deps) {
 
     /** The base for the next incremental (newest member of an intact chain), or why there is none. */
     async repositoryFindIncrementalBase(input: { cloud: string }): Promise<{ base: { id: string; toLsn: string } | null; problem: string | null; autoFull: boolean }> {
-      const all = (await env.repo.scanManifests(input.cloud)).filter((m) => m.component === 'database');
+      const all = (await env.repo.scanManifests(input.cloud)).filter(isDatabaseManifest);
       const r = incrementalBase(all);
       const autoFull = env.cloud(input.cloud).database.autoFull;
       return 'base' in r ? { base: { id: r.base.id, toLsn: r.base.mariadb.checkpoints.toLsn }, problem: null, autoFull } : { base: null, problem: r.problem, autoFull };
@@ -51,7 +56,7 @@ export function createActivities(deps: Deps) {
           }
         }
         // the script restores the whole chain this artifact needs, parents first
-        const all = (await env.repo.scanManifests(m.cloud)).filter((x) => x.component === 'database' && x.id !== m.id);
+        const all = (await env.repo.scanManifests(m.cloud)).filter(isDatabaseManifest).filter((x) => x.id !== m.id);
         const chain = chainTo([...all, m], m.id);
         if ('problem' in chain) throw fatal(FailureType.ChainBroken, `cannot publish ${m.id}: ${chain.problem.reason}`, 'take a full backup');
         await env.repo.publish(input.stagingDir, rel, m, { [RECIPE_FILE]: databaseRestoreRecipe(m), [RESTORE_SCRIPT]: databaseRestoreScript(chain.chain) });
@@ -112,6 +117,82 @@ export function createActivities(deps: Deps) {
 
     async mariadbRemoveRestoreDir(input: { cloud: string; backupId: string; targetHost: string }): Promise<void> {
       await removeRestoreDir(env, input.cloud, input.backupId, input.targetHost);
+    },
+
+    // ---- control plane ----
+
+    async repositoryCreateStaging(input: { id: string }): Promise<{ stagingDir: string }> {
+      try {
+        return { stagingDir: await env.repo.createStaging(input.id) };
+      } catch (e) {
+        throw fsFailure(e, `creating a staging folder in ${env.repo.root}`);
+      }
+    },
+
+    async controlPlaneBackupKolla(input: { cloud: string; stagingDir: string; from?: { host: string; dir: string } }) {
+      return backupKollaConfig(env, input.cloud, input.stagingDir, input.from);
+    },
+
+    async controlPlaneBackupKeys(input: { cloud: string; host: string; stagingDir: string }) {
+      return backupKeystoneKeys(env, input.cloud, input.host, input.stagingDir);
+    },
+
+    async controlPlaneBackupRabbitmq(input: { cloud: string; stagingDir: string }) {
+      return backupRabbitmq(env, input.cloud, input.stagingDir);
+    },
+
+    /** What the encryption of new artifacts looks like (recorded in manifests) and the tool versions. */
+    async cryptoDescribe(input: { cloud: string }): Promise<{ encryption: ControlPlaneManifest['encryption']; tools: { zstd: string; gpg: string }; compressionLevel: number }> {
+      const keys = await env.gpgKeys();
+      const [recipientFingerprints, zstd, gpg] = await Promise.all([keyFingerprints(keys.recipientKeyFiles, keys.homedir), zstdVersion(), gpgVersion()]);
+      const compressionLevel = env.cloud(input.cloud).controlPlane?.compressionLevel ?? 9;
+      return { encryption: { format: 'openpgp', cipher: 'AES256', passphrase: keys.passphrase !== undefined, recipientFingerprints }, tools: { zstd, gpg }, compressionLevel };
+    },
+
+    /** Re-hashes every staged part, then publishes the folder with SHA256SUMS and the recipe; the manifest goes last. */
+    async repositoryPublishControlPlane(input: { stagingDir: string; manifest: Omit<ControlPlaneManifest, 'partsDigest'> }): Promise<{ path: string; partsDigest: string }> {
+      const sums = partsSums(input.manifest.parts);
+      const m: ControlPlaneManifest = { ...input.manifest, partsDigest: createHash('sha256').update(sums).digest('hex') };
+      const rel = artifactDir(m.cloud, m.component, m.id);
+      if (await env.repo.readManifest(rel)) return { path: rel, partsDigest: m.partsDigest };
+      try {
+        if (deps.config.repository.verifyAfterWrite && (await env.repo.exists(input.stagingDir))) {
+          for (const p of m.parts) {
+            const got = await env.repo.sha256File(`${input.stagingDir}/${p.file}`);
+            if (got.sha256 !== p.sha256 || got.bytes !== p.bytes) {
+              await env.repo.discardStaging(input.stagingDir);
+              throw fatal(FailureType.ChecksumMismatch, `staged part ${p.file} of ${m.id} reads back as ${got.sha256} (${got.bytes} bytes), written as ${p.sha256} (${p.bytes} bytes)`, 'the repository disk returned different bytes: check it, then take the backup again');
+            }
+          }
+        }
+        await env.repo.publish(input.stagingDir, rel, m, { [RECIPE_FILE]: controlPlaneRecipe(m), SHA256SUMS: sums });
+        await catalog.refresh(m.cloud, m.component, m.id);
+      } catch (e) {
+        if (e instanceof Error && e.name === 'ApplicationFailure') throw e;
+        throw fsFailure(e, `publishing ${rel}`);
+      }
+      return { path: rel, partsDigest: m.partsDigest };
+    },
+
+    async controlPlaneFind(input: { cloud: string; backupId?: string }): Promise<{ id: string; keystone: ControlPlaneManifest['keystone']; parts: { kind: string; host: string }[] }> {
+      const m = await readControlPlane(env, input.cloud, input.backupId);
+      return { id: m.id, keystone: m.keystone, parts: m.parts.map((p) => ({ kind: p.kind, host: p.host })) };
+    },
+
+    async controlPlaneRestoreKeys(input: { cloud: string; backupId: string; fromHost?: string; toHost: string }) {
+      return restoreKeystoneKeys(env, input.cloud, input.backupId, input.fromHost, input.toHost);
+    },
+
+    async controlPlaneDiffConfig(input: { cloud: string; backupId?: string; targetHost: string; targetPath: string }) {
+      return diffKollaConfig(env, input.cloud, input.backupId, input.targetHost, input.targetPath);
+    },
+
+    async controlPlaneRestoreConfig(input: { cloud: string; backupId: string; targetHost: string; targetPath: string }) {
+      return restoreKollaConfig(env, input.cloud, input.backupId, input.targetHost, input.targetPath);
+    },
+
+    async controlPlaneRestoreRabbitmq(input: { cloud: string; backupId: string; targetHost: string }) {
+      return restoreRabbitmq(env, input.cloud, input.backupId, input.targetHost);
     },
 
     async catalogList(input: { cloud?: string }): Promise<CatalogEntry[]> {

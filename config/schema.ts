@@ -2,6 +2,7 @@
 // Secrets are *references* (a file path or an environment variable name); values are
 // resolved only inside activities, never put in workflow inputs or on a command line.
 import { z } from 'zod';
+import { rabbitmqCloudSchema, rabbitmqCrossReferenceProblems, rabbitmqHostSchema } from './rabbitmq-schema.js';
 
 const nonEmpty = z.string().min(1, 'must not be empty');
 const absPath = nonEmpty.refine((p) => p.startsWith('/'), 'must be an absolute path');
@@ -35,6 +36,17 @@ export const mariadbHostSchema = z
   })
   .strict();
 
+/** Where a Keystone host keeps its keys: <keysDir>/fernet-keys and <keysDir>/credential-keys. */
+export const keystoneHostSchema = z
+  .object({
+    /** The keystone container on Kolla hosts (containerRuntime docker/podman). */
+    container: nonEmpty.default('keystone'),
+    keysDir: absPath.default('/etc/keystone'),
+    /** Numeric "uid:gid" the restored keys get on this host (Kolla: 42425:42425). Unset: the owner recorded in the backup. */
+    owner: z.string().regex(/^\d+:\d+$/, 'must be numeric "uid:gid", e.g. "42425:42425"').optional(),
+  })
+  .strict();
+
 export const hostSchema = z
   .object({
     address: nonEmpty,
@@ -45,6 +57,8 @@ export const hostSchema = z
     containerRuntime: z.enum(['docker', 'podman', 'none']).default('none'),
     containers: z.object({ mariadb: nonEmpty.default('mariadb') }).strict().default({ mariadb: 'mariadb' }),
     mariadb: mariadbHostSchema.optional(),
+    keystone: keystoneHostSchema.optional(),
+    rabbitmq: rabbitmqHostSchema.optional(),
   })
   .strict();
 export type HostConfig = z.infer<typeof hostSchema>;
@@ -67,10 +81,36 @@ export const databaseSchema = z
   })
   .strict();
 
+const relPath = nonEmpty.refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a path inside the folder (no leading "/", no "..")');
+
+export const controlPlaneSchema = z
+  .object({
+    kolla: z
+      .object({
+        /** The deploy host that holds the Kolla-Ansible tree. */
+        host: nonEmpty,
+        configDir: absPath.default('/etc/kolla'),
+        /** Files and folders under configDir (missing ones are noted and skipped). */
+        files: z.array(relPath).default(['globals.yml', 'passwords.yml', 'inventory', 'multinode', 'all-in-one', 'admin-openrc.sh', 'config']),
+        /** Per-service override folders under configDir (the seed's list). */
+        serviceDirs: z.array(relPath).default(['keystone', 'nova', 'neutron', 'cinder', 'glance', 'swift', 'heat', 'horizon']),
+        /** More paths whose content a diff must never show (passwords.yml, openrc files and keys always are). */
+        secretPaths: z.array(relPath).default([]),
+      })
+      .strict()
+      .optional(),
+    /** Every host that runs Keystone: their keys must be identical. */
+    keystoneHosts: z.array(nonEmpty).default([]),
+    compressionLevel: z.number().int().min(1).max(19).default(9),
+  })
+  .strict();
+
 export const cloudSchema = z
   .object({
     hosts: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'host names are letters, digits, "_", "." and "-"'), hostSchema),
     database: databaseSchema,
+    controlPlane: controlPlaneSchema.optional(),
+    rabbitmq: rabbitmqCloudSchema.optional(),
   })
   .strict();
 
@@ -93,6 +133,22 @@ export function crossReferenceProblems(raw: unknown): { path: string; message: s
     if (!h) out.push({ path: `clouds.${name}.database.host`, message: `names host "${dbHost}", which is not under hosts (${Object.keys(hosts).join(', ') || 'none'})` });
     else if (!h.mariadb) out.push({ path: `clouds.${name}.hosts.${dbHost}.mariadb`, message: 'is required on the database host' });
   }
+  for (const [name, cloud] of Object.entries(clouds as Record<string, unknown>)) {
+    const c = cloud as { hosts?: Record<string, { keystone?: unknown } | undefined>; controlPlane?: { kolla?: { host?: unknown }; keystoneHosts?: unknown } } | null;
+    const hosts = c?.hosts && typeof c.hosts === 'object' ? c.hosts : {};
+    const known = Object.keys(hosts).join(', ') || 'none';
+    const kh = c?.controlPlane?.kolla?.host;
+    if (typeof kh === 'string' && !hosts[kh]) out.push({ path: `clouds.${name}.controlPlane.kolla.host`, message: `names host "${kh}", which is not under hosts (${known})` });
+    const ks = c?.controlPlane?.keystoneHosts;
+    if (Array.isArray(ks)) {
+      ks.forEach((k, i) => {
+        if (typeof k !== 'string') return;
+        if (!hosts[k]) out.push({ path: `clouds.${name}.controlPlane.keystoneHosts.${i}`, message: `names host "${k}", which is not under hosts (${known})` });
+        else if (!hosts[k]!.keystone) out.push({ path: `clouds.${name}.hosts.${k}.keystone`, message: 'is required on a Keystone host (use `keystone: {}` for the Kolla defaults)' });
+      });
+    }
+  }
+  out.push(...rabbitmqCrossReferenceProblems(raw));
   return out;
 }
 

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { artifactDir, type ArtifactManifest } from '../../workflows/lib/manifest.js';
+import { artifactDir, isDatabaseManifest, type ArtifactManifest } from '../../workflows/lib/manifest.js';
 import type { Env } from '../deps.js';
 import { fatal, transient, FailureType } from '../errors.js';
 import { cancellationSignal, heartbeater, withHeartbeat } from '../heartbeat.js';
@@ -19,10 +19,10 @@ import { runSql } from './facts.js';
 export async function findDatabaseBackup(env: Env, cloud: string, backupId?: string): Promise<ArtifactManifest> {
   if (backupId) {
     const m = await env.repo.readManifest(artifactDir(cloud, 'database', backupId));
-    if (!m) throw fatal(FailureType.BackupNotFound, `backup ${backupId} of cloud ${cloud} has no manifest in ${env.repo.root}`, 'list restore points with `osbackup catalog list`');
+    if (!m || !isDatabaseManifest(m)) throw fatal(FailureType.BackupNotFound, `backup ${backupId} of cloud ${cloud} has no manifest in ${env.repo.root}`, 'list restore points with `osbackup catalog list`');
     return m;
   }
-  const all = (await env.repo.scanManifests(cloud)).filter((m) => m.component === 'database');
+  const all = (await env.repo.scanManifests(cloud)).filter(isDatabaseManifest);
   const newest = newestIntactRestorePoint(all, new Set());
   const m = newest ? all.find((x) => x.id === newest) : undefined;
   if (!m) throw fatal(FailureType.BackupNotFound, `cloud ${cloud} has no restorable database backup in ${env.repo.root}`, 'take a full backup first: `osbackup backup db --full --wait`');
@@ -31,7 +31,7 @@ export async function findDatabaseBackup(env: Env, cloud: string, backupId?: str
 
 /** The chain (full first) that restores `backupId`, checked for gaps before anything is touched. */
 export async function planRestore(env: Env, cloud: string, backupId?: string): Promise<ArtifactManifest[]> {
-  const all = (await env.repo.scanManifests(cloud)).filter((m) => m.component === 'database');
+  const all = (await env.repo.scanManifests(cloud)).filter(isDatabaseManifest);
   const targetId = backupId ?? newestIntactRestorePoint(all, new Set());
   const target = targetId ? all.find((m) => m.id === targetId) : undefined;
   if (!target) {
@@ -49,7 +49,7 @@ export async function planRestore(env: Env, cloud: string, backupId?: string): P
 
 /** Re-hashes every artifact of a chain: a corrupt one is named before the target is touched. */
 export async function verifyChain(env: Env, cloud: string, ids: string[]): Promise<{ bytes: number }> {
-  const all = (await env.repo.scanManifests(cloud)).filter((m) => m.component === 'database');
+  const all = (await env.repo.scanManifests(cloud)).filter(isDatabaseManifest);
   let bytes = 0;
   const beat = heartbeater();
   for (const id of ids) {

@@ -141,7 +141,7 @@ export class SshPool {
   }
 
   /** Runs a short command and collects its output (bounded). */
-  async run(t: SshTarget, command: string, opts: { stdin?: string | Buffer; signal?: AbortSignal; maxBytes?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  async run(t: SshTarget, command: string, opts: { stdin?: string | Buffer; signal?: AbortSignal; maxBytes?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string; raw: Buffer; truncated: boolean }> {
     const p = await this.exec(t, command, opts.signal);
     const max = opts.maxBytes ?? 16 * 1024 * 1024;
     const out: Buffer[] = [];
@@ -160,7 +160,8 @@ export class SshPool {
     });
     p.stdin.end(opts.stdin ?? '');
     const r = await p.done;
-    return { code: r.code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+    const raw = Buffer.concat(out);
+    return { code: r.code, stdout: raw.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), raw, truncated: n > max };
   }
 
   close(): void {

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { MANIFEST_FILE, type ArtifactManifest, type VerificationRecord } from '../../workflows/lib/manifest.js';
+import { MANIFEST_FILE, type AnyManifest, type VerificationRecord } from '../../workflows/lib/manifest.js';
 
 export const STAGING = '.staging';
 
@@ -59,14 +59,14 @@ export class LocalRepository {
    * Moves a staged folder to `relDir`, writes `extraFiles`, then the manifest (atomically).
    * Idempotent: an already published manifest for the same id is left as it is.
    */
-  async publish(stagingDir: string, relDir: string, manifest: ArtifactManifest, extraFiles: Record<string, string>): Promise<void> {
+  async publish(stagingDir: string, relDir: string, manifest: AnyManifest, extraFiles: Record<string, string>): Promise<void> {
     const final = join(this.root, relDir);
     if (await this.exists(join(final, MANIFEST_FILE))) return;
     await mkdir(dirname(final), { recursive: true, mode: 0o700 });
     if (await this.exists(stagingDir)) {
       await rm(final, { recursive: true, force: true }); // a half-published folder from a crashed attempt
       await rename(stagingDir, final);
-    } else if (!(await this.exists(join(final, manifest.artifact.file)))) {
+    } else if (!(await this.exists(final)) || ('artifact' in manifest && !(await this.exists(join(final, manifest.artifact.file))))) {
       throw new Error(`staged artifact ${stagingDir} is gone and ${final} has no artifact`);
     }
     for (const [name, text] of Object.entries(extraFiles)) await this.writeAtomic(join(final, name), text);
@@ -120,17 +120,17 @@ export class LocalRepository {
     return createReadStream(join(this.root, rel), { highWaterMark: 1 << 20 });
   }
 
-  async readManifest(relDir: string): Promise<ArtifactManifest | undefined> {
+  async readManifest(relDir: string): Promise<AnyManifest | undefined> {
     try {
-      return JSON.parse(await readFile(join(this.root, relDir, MANIFEST_FILE), 'utf8')) as ArtifactManifest;
+      return JSON.parse(await readFile(join(this.root, relDir, MANIFEST_FILE), 'utf8')) as AnyManifest;
     } catch {
       return undefined;
     }
   }
 
   /** Every published manifest under clouds/<cloud>/<component>/ (the catalog's source of truth). */
-  async scanManifests(cloud?: string): Promise<ArtifactManifest[]> {
-    const out: ArtifactManifest[] = [];
+  async scanManifests(cloud?: string): Promise<AnyManifest[]> {
+    const out: AnyManifest[] = [];
     const cloudsDir = join(this.root, 'clouds');
     const clouds = cloud ? [cloud] : await readdir(cloudsDir).catch(() => [] as string[]);
     for (const c of clouds) {

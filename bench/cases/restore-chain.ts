@@ -39,7 +39,7 @@ export async function restoreChainCase(inp: RestoreCaseInput): Promise<RestoreCa
   try {
     for (let i = 0; i <= inp.incrementals; i++) {
       // a day's worth of changes: rows spread over the table, so every incremental carries pages
-      if (i > 0) await sql(inp.source, `UPDATE nova.instances SET progress = progress + 1, updated_at = now() WHERE id % 50 = ${i}; INSERT INTO keystone.project SELECT md5(concat('bench', ${i}, seq)), concat('bench-${i}-', seq), '{}', 'bench', 1, 'default', NULL, 0 FROM seq_1_to_200;`);
+      if (i > 0) await sql(inp.source, `USE keystone; UPDATE nova.instances SET progress = progress + 1, updated_at = now() WHERE id % 50 = ${i}; INSERT INTO keystone.project SELECT md5(concat('bench', ${i}, seq)), concat('bench-${i}-', seq), '{}', 'bench', 1, 'default', NULL, 0 FROM seq_1_to_200;`);
       const r = (await client.workflow.execute('backupDatabaseWorkflow', { taskQueue: tq, workflowId: `bench-chain-${process.pid}-${i}`, args: [{ cloud, kind: i === 0 ? 'full' : 'incremental', tier: 'bench' }] })) as { backupId: string; bytes: number };
       chain.push(r.backupId);
       chainBytes += r.bytes;

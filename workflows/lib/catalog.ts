@@ -1,6 +1,6 @@
 // Catalog rows: an index over manifests (and their verification records), always derived
 // from the repository itself. CSV keeps the seed's columns first.
-import type { ArtifactManifest, VerificationRecord } from './manifest.js';
+import type { AnyManifest, VerificationRecord } from './manifest.js';
 import { artifactDir } from './manifest.js';
 
 export type VerificationState = 'VERIFIED' | 'FAILED' | 'UNVERIFIED';
@@ -24,8 +24,29 @@ export interface CatalogEntry {
   lastVerifiedAt: string | null;
 }
 
-export function catalogEntry(m: ArtifactManifest, verifications: VerificationRecord[]): CatalogEntry {
+export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[]): CatalogEntry {
   const last = verifications.at(-1);
+  if (m.component === 'control-plane') {
+    // several sealed parts: the row's checksum is the manifest's digest over them
+    return {
+      id: m.id,
+      cloud: m.cloud,
+      component: m.component,
+      kind: m.reason === 'pre-restore' ? 'pre-restore' : m.kind,
+      parentId: null,
+      startedAt: m.startedAt,
+      completedAt: m.completedAt,
+      sourceHost: [...new Set(m.parts.map((p) => p.host))].join('+'),
+      bytes: m.parts.reduce((n, p) => n + p.bytes, 0),
+      streamBytes: m.parts.reduce((n, p) => n + p.plainBytes, 0),
+      sha256: m.partsDigest,
+      path: artifactDir(m.cloud, m.component, m.id),
+      toLsn: '',
+      binlog: null,
+      verification: last ? last.result : 'UNVERIFIED',
+      lastVerifiedAt: last?.verifiedAt ?? null,
+    };
+  }
   return {
     id: m.id,
     cloud: m.cloud,

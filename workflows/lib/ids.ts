@@ -20,3 +20,14 @@ export function restoreDbWorkflowId(cloud: string, targetHost: string, at: Date)
 export function databaseBackupId(kind: 'full' | 'incremental', at: Date): string {
   return `db-${kind}-${compactUtc(at)}`;
 }
+
+/** cp-20261129T214051Z (a safety copy before a restore: cp-pre-restore-…) */
+export function controlPlaneBackupId(at: Date, reason: 'backup' | 'pre-restore' = 'backup'): string {
+  return `cp-${reason === 'pre-restore' ? 'pre-restore-' : ''}${compactUtc(at)}`;
+}
+
+/** <what>:<cloud>:<yyyymmdd-hhmmss>, for the other runbooks (backup-cp, restore-keys, …). */
+export function runWorkflowId(what: string, cloud: string, at: Date, ...extra: string[]): string {
+  const c = compactUtc(at);
+  return [what, cloud, ...extra, `${c.slice(0, 8)}-${c.slice(9, 15)}`].join(':');
+}

@@ -86,6 +86,13 @@ export interface ArtifactManifest {
   restoreRecipe: string;
 }
 
+/** Every kind of manifest a repository holds, told apart by `component`. */
+export type AnyManifest = ArtifactManifest | import('./control-plane.js').ControlPlaneManifest;
+
+export function isDatabaseManifest(m: AnyManifest): m is ArtifactManifest {
+  return m.component === 'database';
+}
+
 /** Where an artifact lives inside a repository: clouds/<cloud>/<component>/<id>/ */
 export function artifactDir(cloud: string, component: string, id: string): string {
   return `clouds/${cloud}/${component}/${id}`;
