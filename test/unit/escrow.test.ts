@@ -156,7 +156,7 @@ describe('escrow check', () => {
     mkdirSync(home, { mode: 0o700 });
     homes.push(home);
     await execa('gpg', ['--homedir', home, '--batch', '--import', A.sec]);
-    const out = await execa('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase-fd', '0', '--decrypt', repo.path(newest)], { input: KEY_PASS + '\n', encoding: 'buffer' });
+    const out = await execa('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase-fd', '0', '--decrypt', repo.path(newest)], { input: KEY_PASS + '\n', encoding: 'buffer', stripFinalNewline: false });
     expect(Buffer.compare(Buffer.from(out.stdout), plaintexts.get('db-full-3')!)).toBe(0);
   });
 });
