@@ -12,7 +12,8 @@
 //   (c) demands that every recipient fingerprint recorded in those manifests is escrowed too,
 //       so a rotated key that still protects live backups cannot be forgotten.
 // Every gpg here runs in a throwaway home (mkdtemp, agent killed and folder removed after).
-// Secrets reach gpg on file descriptor 3, never argv, and never appear in the report.
+// Secrets reach gpg on file descriptor 3, never argv, and never appear in the report: it is
+// built from names, paths, fingerprints and gpg's reasons (those pass through redact()).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -364,7 +365,7 @@ export async function checkEscrow(o: CheckEscrowOptions): Promise<EscrowReport> 
         notes.push(`escrow "${e.name}" matches no configured recipient or passphrase and none of the ${manifests.length} sampled artifact(s) (an older key kept for older backups, or the wrong file)`);
       }
     }
-    return { ok: problems.length === 0, recipients, passphrase: { configured: o.passphrase !== undefined, escrowedBy: passEscrow?.name ?? null }, samples, problems: problems.map(redact), notes: notes.map(redact) };
+    return { ok: problems.length === 0, recipients, passphrase: { configured: o.passphrase !== undefined, escrowedBy: passEscrow?.name ?? null }, samples, problems, notes };
   } finally {
     for (const h of homes) await disposeGpgHome(h);
   }

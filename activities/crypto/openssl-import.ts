@@ -117,10 +117,10 @@ export async function importOpensslFile(o: ImportOpensslOptions): Promise<Import
     if (sslExit.status === 'fulfilled' && sslExit.value.code !== 0) {
       const err = sslExit.value.stderr;
       if (/bad decrypt|wrong final block length|bad magic number|error reading input file/i.test(err)) {
-        const what = /bad magic number/i.test(err) ? 'it is not an `openssl enc -salt` file (no Salted__ header)' : `wrong passphrase, or not ${OPENSSL_IMPORT_FROM} with -iter ${iterations} -md ${digest}`;
-        throw fatal(FailureType.DecryptionFailed, `cannot decrypt ${o.file}: ${what} (openssl: ${/bad decrypt/i.test(err) ? 'bad decrypt' : err.trim().split('\n')[0]})`, 'pass the passphrase file the seed used for this file; if the seed set -iter or -md, give the same values');
+        const what = /bad magic number/i.test(err) ? 'it is not an `openssl enc -salt` file (no Salted__ header)' : `wrong passphrase, or not AES-256-CBC with PBKDF2 (${iterations} iterations, ${digest})`;
+        throw fatal(FailureType.DecryptionFailed, `cannot decrypt ${o.file}: ${what} (openssl: ${/bad decrypt/i.test(err) ? 'bad decrypt' : err.trim().split('\n')[0]})`, 'pass the passphrase file the seed used for this file; if the seed set other iterations or digest, give them (--iter, --md)');
       }
-      throw fatal(FailureType.DecryptionFailed, `openssl enc -d failed on ${o.file} (exit ${sslExit.value.code}): ${err.trim().split('\n')[0] ?? ''}`, 'check that the file is an `openssl enc -aes-256-cbc -pbkdf2` file');
+      throw fatal(FailureType.DecryptionFailed, `openssl enc -d failed on ${o.file} (exit ${sslExit.value.code}): ${err.trim().split('\n')[0] ?? ''}`, 'check that the file was made by openssl enc with AES-256-CBC and PBKDF2');
     }
     if (zstdExit.status === 'fulfilled' && zstdExit.value.code !== 0) throw transient(FailureType.EncryptionFailed, `zstd failed (exit ${zstdExit.value.code}): ${zstdExit.value.stderr.trim()}`, 'check the worker host');
     if (gpgExit.status === 'fulfilled' && gpgExit.value.code !== 0) throw fatal(FailureType.EncryptionFailed, `gpg --encrypt failed (exit ${gpgExit.value.code}): ${gpgReason(gpgExit.value.stderr)}`, 'check encryption.recipientKeyFiles and encryption.passphrase');
