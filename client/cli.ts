@@ -169,6 +169,8 @@ catalog
     process.stdout.write(catalogCsv(rows));
   });
 
+(await import('./keys.js')).registerKeysCommands(program);
+
 program.parseAsync(process.argv).then(
   () => process.exit(0),
   (e: unknown) => {
