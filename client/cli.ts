@@ -10,6 +10,7 @@ import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
 import type { BackupDatabaseResult } from '../workflows/backup-database.js';
 import type { RestoreDatabaseResult } from '../workflows/restore-database.js';
 import { CliError, connect, EXIT, uiLink, waitWithProgress } from './connect.js';
+import { registerControlPlaneCommands } from './control-plane.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -169,6 +170,7 @@ catalog
     process.stdout.write(catalogCsv(rows));
   });
 
+registerControlPlaneCommands(backup, restore, { load, pickCloud, out, version });
 (await import('./keys.js')).registerKeysCommands(program);
 
 program.parseAsync(process.argv).then(

@@ -2,6 +2,7 @@
 // Secrets are *references* (a file path or an environment variable name); values are
 // resolved only inside activities, never put in workflow inputs or on a command line.
 import { z } from 'zod';
+import { escrowSchema } from './escrow-schema.js';
 import { rabbitmqCloudSchema, rabbitmqCrossReferenceProblems, rabbitmqHostSchema } from './rabbitmq-schema.js';
 
 const nonEmpty = z.string().min(1, 'must not be empty');
@@ -168,6 +169,8 @@ export const encryptionSchema = z
     passphrase: secretRefSchema.optional(),
     /** ASCII-armored or binary OpenPGP public keys; any one of their secret keys can decrypt. */
     recipientKeyFiles: z.array(absPath).default([]),
+    /** Copies of the decryption keys kept outside the cloud; `osbackup keys check` proves they open recent artifacts. */
+    escrow: escrowSchema,
   })
   .strict()
   .refine((e) => e.passphrase !== undefined || e.recipientKeyFiles.length > 0, 'needs a passphrase and/or recipientKeyFiles: artifacts are never stored unencrypted');

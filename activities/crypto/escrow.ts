@@ -24,7 +24,7 @@ import { createReadStream } from 'node:fs';
 import { execa } from 'execa';
 import type { ApplicationFailure } from '@temporalio/common';
 import type { EncryptionInfo } from '../../workflows/lib/manifest.js';
-import { artifactDir, type ArtifactManifest } from '../../workflows/lib/manifest.js';
+import { sealedFiles, type AnyManifest } from '../../workflows/lib/manifest.js';
 import type { LocalRepository } from '../storage/local-repository.js';
 import { fatal, FailureType } from '../errors.js';
 import { redact } from '../redact.js';
@@ -247,8 +247,8 @@ interface LoadedKey {
 }
 
 /** The newest `n` manifests of each cloud/component (scanManifests sorts oldest first). */
-export function newestPerComponent(manifests: ArtifactManifest[], n: number): ArtifactManifest[] {
-  const groups = new Map<string, ArtifactManifest[]>();
+export function newestPerComponent(manifests: AnyManifest[], n: number): AnyManifest[] {
+  const groups = new Map<string, AnyManifest[]>();
   for (const m of manifests) {
     const k = `${m.cloud}/${m.component}`;
     groups.set(k, [...(groups.get(k) ?? []), m]);
@@ -312,9 +312,9 @@ export async function checkEscrow(o: CheckEscrowOptions): Promise<EscrowReport> 
     if (manifests.length === 0) notes.push(`no artifacts in ${o.repo.root}${o.cloud ? ` for cloud ${o.cloud}` : ''}: only the keys were checked`);
     const unescrowed = new Map<string, string[]>();
     const usedKeys = new Set<string>();
-    for (const m of manifests) {
-      const enc = m.artifact.encryption;
-      const rel = `${artifactDir(m.cloud, m.component, m.id)}/${m.artifact.file}`;
+    for (const sealed of manifests.flatMap(sealedFiles)) {
+      const enc = sealed.encryption;
+      const rel = sealed.rel;
       const file = o.repo.path(rel);
       for (const f of enc.recipientFingerprints) if (!coveringKey(f)) unescrowed.set(f, [...(unescrowed.get(f) ?? []), rel]);
       let openedByPassphrase = false;
@@ -325,7 +325,7 @@ export async function checkEscrow(o: CheckEscrowOptions): Promise<EscrowReport> 
           : { artifact: rel, key, result: t!.ok ? 'decrypted' : 'failed', seconds: Math.round(t!.seconds * 1000) / 1000, bytes: t!.bytes, ...(t!.ok ? {} : { detail: t!.reason }) };
         samples.push(s);
         o.onSample?.(s);
-        if (t && t.ok && t.storedSha256 !== m.artifact.sha256) problems.push(`${rel}: decrypted, but its SHA-256 ${t.storedSha256} differs from the manifest's ${m.artifact.sha256}. Fix: the artifact changed after it was written; restore from another backup and investigate the repository`);
+        if (t && t.ok && t.storedSha256 !== sealed.sha256) problems.push(`${rel}: decrypted, but its SHA-256 ${t.storedSha256} differs from the manifest's ${sealed.sha256}. Fix: the artifact changed after it was written; restore from another backup and investigate the repository`);
       };
       for (const l of loaded) {
         const applicable = enc.recipientFingerprints.some((f) => covers(l, f));

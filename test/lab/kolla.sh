@@ -142,6 +142,9 @@ export OS_AUTH_URL=http://${IP[ctl3]}:5000
 export OS_IDENTITY_API_VERSION=3
 SH
   printf '[DEFAULT]\ncpu_allocation_ratio = 4.0\n' > "$k/config/nova/nova.conf"
+  # owners and modes a restore must keep (Kolla's nova uid, a group-readable file, a symlink)
+  chown 42436:42436 "$k/config/nova/nova.conf" && chmod 640 "$k/config/nova/nova.conf"
+  ln -s ../config/nova/nova.conf "$k/nova/nova.conf"
   printf '[ml2]\nmechanism_drivers = openvswitch\n' > "$k/config/neutron/ml2_conf.ini"
   for i in 0 1 2; do head -c 32 /dev/urandom | base64 | tr '+/' '-_' > "$k/keystone/fernet-keys/$i"; done
   for i in 0 1; do head -c 32 /dev/urandom | base64 | tr '+/' '-_' > "$k/keystone/credential-keys/$i"; done
@@ -178,5 +181,24 @@ kolla_config() {
           stopCommand: [docker, stop, mariadb]
           startCommand: [docker, start, mariadb]
           restoreDir: $LAB_DIR/ctl3/restore
+        keystone: { container: keystone, keysDir: /etc/keystone, owner: "42425:42425" }
+YML
+  # the bare hosts, as this cloud's other Keystone host (ctl2), its RabbitMQ (ctl2) and a
+  # fresh host to restore onto (ctl1)
+  for h in ctl1 ctl2; do
+    cat <<YML
+      $h:
+        address: ${IP[$h]}
+        keyFile: $LAB_DIR/keys/worker_ed25519
+        hostKeyFingerprint: "$(fp "$h")"
+        rabbitmq: { rabbitmqctl: /usr/lib/rabbitmq/bin/rabbitmqctl, nodeName: rabbit@localhost, env: { HOME: $LAB_DIR/$h/rabbitmq } }
+YML
+    [ "$h" = ctl2 ] && echo "        keystone: { keysDir: $LAB_DIR/ctl2/keystone, owner: \"65534:65534\" }"
+  done
+  cat <<YML
+    controlPlane:
+      kolla: { host: ctl3, configDir: /etc/kolla }
+      keystoneHosts: [ctl3, ctl2]
+    rabbitmq: { host: ctl2 }
 YML
 }

@@ -143,6 +143,11 @@ up() {
   ssh-keygen -q -t ed25519 -N '' -C osbackup-worker -f "$LAB_DIR/keys/worker_ed25519"
   cp "$LAB_DIR/keys/worker_ed25519.pub" "$LAB_DIR/keys/authorized_keys"
   for h in "${HOSTS[@]}"; do ssh_up "$h"; done
+  # RabbitMQ: ctl2's broker is the cloud's (populated), ctl1's an empty one to restore into;
+  # Erlang boots slowly, so they start now and are waited for at the end
+  log "rabbitmq: brokers on ctl2 (the cloud's) and ctl1 (empty, a restore target), in the background"
+  (rmq_start osb-ctl2 "$LAB_DIR/ctl2" "${IP[ctl2]}" && rmq_populate osb-ctl2 "$LAB_DIR/ctl2") >"$LAB_DIR/rabbitmq-ctl2.log" 2>&1 & rq2=$!
+  (rmq_start osb-ctl1 "$LAB_DIR/ctl1" "${IP[ctl1]}") >"$LAB_DIR/rabbitmq-ctl1.log" 2>&1 & rq1=$!
   kolla_rootfs
   kolla_host_up
   log "mariadb: ctl1 (source) and ctl2 (restore target)"
@@ -182,6 +187,14 @@ SQL
   log "ctl3: Docker engine and the mariadb container (Kolla-style)"
   kolla_mariadb_up
 
+  log "ctl2: a bare Keystone's keys (the same set as ctl3's container, another owner)"
+  mkdir -p "$LAB_DIR/ctl2/keystone"
+  cp -a "$LAB_DIR/ctl3/etc-kolla/keystone/fernet-keys" "$LAB_DIR/ctl3/etc-kolla/keystone/credential-keys" "$LAB_DIR/ctl2/keystone/"
+  chown -R 65534:65534 "$LAB_DIR/ctl2/keystone"
+  chmod 700 "$LAB_DIR/ctl2/keystone"/*
+
+  wait $rq2 || { cat "$LAB_DIR/rabbitmq-ctl2.log" >&2; die "the RabbitMQ broker on ctl2 did not come up"; }
+  wait $rq1 || { cat "$LAB_DIR/rabbitmq-ctl1.log" >&2; die "the RabbitMQ broker on ctl1 did not come up"; }
   write_config
   status || die "lab did not come up (see $LAB_DIR/*/mysqld.err and ssh/sshd.log)"
   log "up: config $LAB_DIR/osbackup.yml"
@@ -242,6 +255,7 @@ status() {
   if ! on3 /usr/bin/docker exec mariadb mariadb-admin ping >/dev/null 2>&1; then log "ctl3: the mariadb container is not answering"; ok=1; fi
   if ! on3 "test -s /etc/kolla/globals.yml && docker exec keystone test -s /etc/keystone/fernet-keys/0"; then log "ctl3: the Kolla tree or the keystone container's keys are missing"; ok=1; fi
   for h in "${HOSTS[@]}"; do
+    if ! rmq_ctl osb-$h "$LAB_DIR/$h" -q status >/dev/null 2>&1; then log "$h: RabbitMQ not answering"; ok=1; fi
     if ! timeout 5 bash -c "exec 3<>/dev/tcp/${IP[$h]}/22" 2>/dev/null; then log "$h: sshd not reachable at ${IP[$h]}:22"; ok=1; continue; fi
     if ! ssh -q -i "$LAB_DIR/keys/worker_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@"${IP[$h]}" \
         "mariadb-admin --defaults-file=$LAB_DIR/$h/my.cnf ping" >/dev/null 2>&1; then log "$h: MariaDB not answering over SSH"; ok=1; fi
@@ -250,6 +264,7 @@ status() {
 }
 
 source "$here/kolla.sh"
+source "$here/rabbitmq.sh"
 
 case ${1:-} in
   up) up ;;

@@ -93,6 +93,13 @@ export function isDatabaseManifest(m: AnyManifest): m is ArtifactManifest {
   return m.component === 'database';
 }
 
+/** Every sealed file an artifact folder holds, with what it takes to check and open it. */
+export function sealedFiles(m: AnyManifest): { rel: string; sha256: string; bytes: number; encryption: EncryptionInfo }[] {
+  const dir = artifactDir(m.cloud, m.component, m.id);
+  if (m.component === 'database') return [{ rel: `${dir}/${m.artifact.file}`, sha256: m.artifact.sha256, bytes: m.artifact.bytes, encryption: m.artifact.encryption }];
+  return m.parts.map((p) => ({ rel: `${dir}/${p.file}`, sha256: p.sha256, bytes: p.bytes, encryption: m.encryption }));
+}
+
 /** Where an artifact lives inside a repository: clouds/<cloud>/<component>/<id>/ */
 export function artifactDir(cloud: string, component: string, id: string): string {
   return `clouds/${cloud}/${component}/${id}`;
