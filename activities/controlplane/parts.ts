@@ -112,7 +112,7 @@ function pickPart(m: ControlPlaneManifest, kind: ControlPlanePart['kind'], host?
 async function openPart(env: Env, m: ControlPlaneManifest, p: ControlPlanePart): Promise<Buffer> {
   const keys = await env.gpgKeys();
   const file = env.repo.path(join(artifactDir(m.cloud, 'control-plane', m.id), p.file));
-  return unsealFile(keys, file, { sha256: p.sha256, bytes: p.bytes, plainSha256: p.plainSha256 }, `${p.name} in ${m.id}`, cancellationSignal());
+  return unsealFile(keys, file, { sha256: p.sha256, bytes: p.bytes, plainSha256: p.plainSha256, encryption: m.encryption }, `${p.name} in ${m.id}`, cancellationSignal());
 }
 
 /** The key set to restore: the named host's, or — when all hosts agreed — any. */

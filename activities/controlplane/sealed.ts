@@ -8,6 +8,8 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
 import type { TarEntry } from '../../workflows/lib/control-plane.js';
+import type { EncryptionInfo } from '../../workflows/lib/manifest.js';
+import { classifyDecryptError } from '../crypto/escrow.js';
 import { ensureGpgHome, gpgDecrypt, gpgEncrypt, type GpgKeys } from '../crypto/gpg.js';
 import { zstdCompress, zstdDecompress } from '../crypto/zstd.js';
 import { PipelineGuard } from '../crypto/stage.js';
@@ -52,7 +54,7 @@ export async function sealBuffer(keys: GpgKeys, level: number, plain: Buffer, fi
  * file → (SHA-256 checked) → gpg → zstd → plaintext in memory. A file that does not hash to
  * what the manifest recorded is refused, whatever gpg says about it.
  */
-export async function unsealFile(keys: Pick<GpgKeys, 'homedir' | 'passphrase'>, file: string, expect: { sha256: string; bytes: number; plainSha256?: string }, what: string, outer?: AbortSignal): Promise<Buffer> {
+export async function unsealFile(keys: Pick<GpgKeys, 'homedir' | 'passphrase'>, file: string, expect: { sha256: string; bytes: number; plainSha256?: string; encryption: EncryptionInfo }, what: string, outer?: AbortSignal): Promise<Buffer> {
   await ensureGpgHome(keys.homedir);
   const guard = new PipelineGuard(outer);
   const gpg = gpgDecrypt(keys, guard.signal);
@@ -84,11 +86,7 @@ export async function unsealFile(keys: Pick<GpgKeys, 'homedir' | 'passphrase'>, 
   if (guard.first === undefined && (got !== expect.sha256 || bytes !== expect.bytes)) {
     throw fatal(FailureType.ChecksumMismatch, `${what} is corrupt: SHA-256 ${got} (${bytes} bytes) but the manifest recorded ${expect.sha256} (${expect.bytes} bytes); nothing was changed`, 'restore an earlier backup; then find out what damaged the repository');
   }
-  if (gx!.status === 'fulfilled' && gx.value.code !== 0) {
-    const err = gx.value.stderr;
-    if (/bad session key|bad passphrase|no secret key|decryption failed: No secret key/i.test(err)) throw fatal(FailureType.DecryptionFailed, `cannot decrypt ${what}: ${err.trim().split('\n').pop()}`, 'this worker lacks the key the artifact was encrypted with: configure the passphrase (encryption.passphrase) or import the secret key of a recipient listed in the manifest');
-    throw fatal(FailureType.ChecksumMismatch, `gpg rejected ${what}: ${err.trim().split('\n').slice(-2).join(' | ')}`, 'the artifact is damaged: restore an earlier backup');
-  }
+  if (gx!.status === 'fulfilled' && gx.value.code !== 0) throw classifyDecryptError(gx.value.stderr, expect.encryption, { artifact: what, gpgHome: keys.homedir });
   if (zx!.status === 'fulfilled' && zx.value.code !== 0) throw stageFailure(zstd, zx.value.code, zx.value.stderr);
   for (const r of results) if (r.status === 'rejected') throw r.reason;
   const plain = Buffer.concat(chunks);

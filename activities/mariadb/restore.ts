@@ -13,6 +13,7 @@ import { shJoin, shQuote } from '../ssh/quote.js';
 import { meter, stageFailure, tailOf } from './backup.js';
 import { PipelineGuard } from '../crypto/stage.js';
 import { classifyMariadbError } from './classify.js';
+import { classifyDecryptError } from '../crypto/escrow.js';
 import { chainTo, newestIntactRestorePoint } from '../../workflows/lib/chain.js';
 import { runSql } from './facts.js';
 
@@ -130,11 +131,8 @@ export async function streamToHost(env: Env, cloud: string, backupId: string, ta
     if (remoteFailed()) throw targetFailure();
   }
   if (gpgExit.status === 'fulfilled' && gpgExit.value.code !== 0) {
-    const err = gpgExit.value.stderr;
-    if (/bad session key|bad passphrase|no secret key/i.test(err)) {
-      throw fatal(FailureType.DecryptionFailed, `cannot decrypt ${rel}: ${err.trim().split('\n').pop()}; nothing on ${targetHost} was changed`, 'the encryption passphrase (or secret key) in the config is not the one this backup was made with: restore the right key file from your secure key store');
-    }
-    throw fatal(FailureType.ChecksumMismatch, `gpg rejected ${rel}: ${err.trim().split('\n').slice(-2).join(' | ')}`, 'the artifact is damaged: restore an earlier backup');
+    // names the key or passphrase the artifact needs; nothing on the target has changed
+    throw classifyDecryptError(gpgExit.value.stderr, manifest.artifact.encryption, { artifact: `${rel} (nothing on ${targetHost} was changed)`, gpgHome: keys.homedir });
   }
   if (zstdExit.status === 'fulfilled' && zstdExit.value.code !== 0) throw stageFailure(zstd, zstdExit.value.code, zstdExit.value.stderr);
   if (remoteDone.status === 'rejected') throw remoteDone.reason;

@@ -124,3 +124,19 @@ export async function firstActivityFailure(handle: Handle, timeoutMs = 30_000): 
     await new Promise((r) => setTimeout(r, 300));
   }
 }
+
+/** A command on a lab host over SSH (the lab's worker key), e.g. `docker exec …` on ctl3. */
+export async function onLabHost(host: string, command: string, input?: string | Buffer) {
+  const raw = parse(readFileSync(labConfigPath(), 'utf8')) as Raw;
+  const h = Object.values(raw.clouds as Record<string, Raw>).map((c) => c.hosts?.[host]).find(Boolean) as Raw | undefined;
+  if (!h) throw new Error(`no host ${host} in the lab config`);
+  return execa('ssh', ['-q', '-i', h.keyFile, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', `root@${h.address}`, command], { input, reject: false, encoding: 'buffer' });
+}
+
+/** Decrypts a sealed file with stock gpg (passphrase file, or a GNUPGHOME holding a secret key) and zstd. */
+export async function openWithStockTools(file: string, how: { passphraseFile: string } | { gnupgHome: string }): Promise<Buffer> {
+  const gpg = 'passphraseFile' in how ? `gpg --batch --quiet --pinentry-mode loopback --passphrase-file ${how.passphraseFile} --decrypt` : `GNUPGHOME=${how.gnupgHome} gpg --batch --quiet --decrypt`;
+  const r = await execa('bash', ['-c', `set -o pipefail; ${gpg} ${file} | zstd -dq`], { encoding: 'buffer', reject: false, env: 'passphraseFile' in how ? { GNUPGHOME: mkdtempSync(join(tmpdir(), 'osb-gpg-')) } : {} });
+  if (r.exitCode !== 0) throw new Error(`stock gpg/zstd could not open ${file}: ${Buffer.from(r.stderr).toString()}`);
+  return Buffer.from(r.stdout);
+}

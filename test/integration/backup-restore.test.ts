@@ -215,7 +215,9 @@ describe('bad inputs get a clear, non-retryable error and lose nothing', () => {
     const r = await cli(badConfig, ['restore', 'db', '--cloud', 'lab', '--to', 'ctl2']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/\[DecryptionFailed\] cannot decrypt/);
-    expect(r.stderr).toMatch(/Fix: the encryption passphrase/);
+    // it names what the artifact needs: the recipient key's fingerprint and/or the right passphrase
+    expect(r.stderr).toMatch(/encrypted to the key [0-9A-F]{40} and\/or a passphrase/);
+    expect(r.stderr).toMatch(/Fix: import the escrowed secret key for [0-9A-F]{40}.*or set encryption.passphrase to the passphrase these backups were made with/);
     expect(r.stderr).not.toContain('not-the-passphrase');
     expect(await liveFacts('ctl2', TABLES)).toEqual(before);
   });

@@ -148,6 +148,8 @@ up() {
   log "rabbitmq: brokers on ctl2 (the cloud's) and ctl1 (empty, a restore target), in the background"
   (rmq_start osb-ctl2 "$LAB_DIR/ctl2" "${IP[ctl2]}" && rmq_populate osb-ctl2 "$LAB_DIR/ctl2") >"$LAB_DIR/rabbitmq-ctl2.log" 2>&1 & rq2=$!
   (rmq_start osb-ctl1 "$LAB_DIR/ctl1" "${IP[ctl1]}") >"$LAB_DIR/rabbitmq-ctl1.log" 2>&1 & rq1=$!
+  log "swift: an S3 store (s3api + tempauth) on ctl1:8080, in the background"
+  (swift_start osb-ctl1 "$LAB_DIR/ctl1" "${IP[ctl1]}" 8080) >"$LAB_DIR/swift.log" 2>&1 & sw=$!
   kolla_rootfs
   kolla_host_up
   log "mariadb: ctl1 (source) and ctl2 (restore target)"
@@ -195,6 +197,7 @@ SQL
 
   wait $rq2 || { cat "$LAB_DIR/rabbitmq-ctl2.log" >&2; die "the RabbitMQ broker on ctl2 did not come up"; }
   wait $rq1 || { cat "$LAB_DIR/rabbitmq-ctl1.log" >&2; die "the RabbitMQ broker on ctl1 did not come up"; }
+  wait $sw || { cat "$LAB_DIR/swift.log" >&2; die "Swift on ctl1 did not come up"; }
   write_config
   status || die "lab did not come up (see $LAB_DIR/*/mysqld.err and ssh/sshd.log)"
   log "up: config $LAB_DIR/osbackup.yml"
@@ -265,6 +268,7 @@ status() {
 
 source "$here/kolla.sh"
 source "$here/rabbitmq.sh"
+source "$here/swift.sh"
 
 case ${1:-} in
   up) up ;;
