@@ -4,7 +4,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { SshPool } from '../activities/ssh/pool.js';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
-import { connectionOptions, payloadCodecs } from '../config/temporal.js';
+import { connectionOptions, dataConverter } from '../config/temporal.js';
 import { freshBundle, WORKFLOWS_PATH } from './bundle.js';
 
 async function main(): Promise<number> {
@@ -29,7 +29,7 @@ async function main(): Promise<number> {
       taskQueue: config.temporal.taskQueue,
       ...workflowCode(),
       activities: createActivities({ config, env: process.env, ssh }),
-      dataConverter: { payloadCodecs: payloadCodecs(config) },
+      dataConverter: dataConverter(config),
       shutdownGraceTime: '30 seconds',
     });
     console.log(`osbackup worker ready: namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}, config ${file}`);
