@@ -21,7 +21,9 @@ afterAll(async () => {
 });
 
 const json = (s: string) => Buffer.from(s).toString('base64');
-const plain = { payloads: [{ metadata: { encoding: json('json/plain') }, data: json('{"cloud":"prod","note":"visible?"}') }, { metadata: { encoding: json('binary/null') } }] };
+type Payloads = { payloads: { metadata: Record<string, string>; data?: string }[] };
+type Encoded = { payloads: { metadata: Record<string, string>; data: string }[] };
+const plain: Payloads = { payloads: [{ metadata: { encoding: json('json/plain') }, data: json('{"cloud":"prod","note":"visible?"}') }, { metadata: { encoding: json('binary/null') } }] };
 
 function post(path: string, body: unknown, headers: Record<string, string> = {}) {
   return fetch(url + path, {
@@ -34,19 +36,19 @@ function post(path: string, body: unknown, headers: Record<string, string> = {})
 test('encode → decode gives back the input; the encoded form holds no plaintext', async () => {
   const enc = await post('/encode', plain);
   expect(enc.status).toBe(200);
-  const encoded = (await enc.json()) as typeof plain;
+  const encoded = (await enc.json()) as Encoded;
   expect(encoded.payloads).toHaveLength(2);
   expect(JSON.stringify(encoded)).not.toContain(plain.payloads[0]!.data);
-  expect(Buffer.from(encoded.payloads[0]!.metadata.encoding, 'base64').toString()).toBe('binary/encrypted');
+  expect(Buffer.from(encoded.payloads[0]!.metadata.encoding!, 'base64').toString()).toBe('binary/encrypted');
   const dec = await post('/decode', encoded);
   expect(dec.status).toBe(200);
   expect(await dec.json()).toEqual({ payloads: [plain.payloads[0], { metadata: plain.payloads[1]!.metadata, data: '' }] });
 });
 
 test('the endpoint may sit under any path prefix (only the last segment counts)', async () => {
-  const enc = (await (await post('/codec/osbackup/encode', plain)).json()) as typeof plain;
+  const enc = (await (await post('/codec/osbackup/encode', plain)).json()) as Encoded;
   const dec = await post('/codec/osbackup/decode', enc);
-  expect(((await dec.json()) as typeof plain).payloads[0]).toEqual(plain.payloads[0]);
+  expect(((await dec.json()) as Encoded).payloads[0]).toEqual(plain.payloads[0]);
 });
 
 test('a payload encrypted with another key: 400, a clear message, no key material', async () => {
@@ -59,7 +61,7 @@ test('a payload encrypted with another key: 400, a clear message, no key materia
   expect(error).not.toContain(key.toString('base64'));
 
   // Same key id, tampered bytes: still a 400 that says what it means.
-  const enc = (await (await post('/encode', plain)).json()) as typeof plain;
+  const enc = (await (await post('/encode', plain)).json()) as Encoded;
   const data = Buffer.from(enc.payloads[0]!.data, 'base64');
   data[data.length - 1]! ^= 1;
   const bad = await post('/decode', { payloads: [{ ...enc.payloads[0], data: data.toString('base64') }] });
