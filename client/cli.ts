@@ -172,6 +172,16 @@ catalog
 
 registerControlPlaneCommands(backup, restore, { load, pickCloud, out, version });
 (await import('./keys.js')).registerKeysCommands(program);
+program
+  .command('codec-server')
+  .description('decrypt osbackup payloads for the Temporal UI ("Data Encoder") and `temporal --codec-endpoint`; run it where the payload key is')
+  .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8888')
+  .option('--origin <url...>', "browser origins allowed besides the config's temporal.uiUrl")
+  .option('--token-file <file>', 'require "Authorization: Bearer <token in this file>" on every request')
+  .action(async function (this: Command) {
+    const g = this.optsWithGlobals<Globals & import('./codec-server.js').CodecServerFlags>();
+    await (await import('./codec-server.js')).runCodecServer(load(g), g);
+  });
 
 program.parseAsync(process.argv).then(
   () => process.exit(0),

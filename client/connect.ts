@@ -2,7 +2,7 @@
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import type { Config } from '../config/schema.js';
-import { connectionOptions, payloadCodecs, workflowUiUrl } from '../config/temporal.js';
+import { connectionOptions, dataConverter, workflowUiUrl } from '../config/temporal.js';
 import { progressQuery, type Progress } from '../workflows/messages.js';
 
 export const EXIT = { ok: 0, failed: 1, configInvalid: 2, temporalUnreachable: 3, usage: 64 } as const;
@@ -16,7 +16,7 @@ export class CliError extends Error {
 export async function connect(config: Config): Promise<Client> {
   try {
     const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: '5 seconds' });
-    return new Client({ connection, namespace: config.temporal.namespace, dataConverter: { payloadCodecs: payloadCodecs(config) } });
+    return new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config) });
   } catch (e) {
     throw new CliError(`cannot reach Temporal at ${config.temporal.address} (${(e as Error).message}). Fix: start it (./dev up) or correct temporal.address in the config`, EXIT.temporalUnreachable);
   }

@@ -1,8 +1,9 @@
 // Connecting to Temporal (dev server, a cluster, or Temporal Cloud) and the payload codec
 // that encrypts everything osbackup puts into Temporal history (DESIGN.md §4).
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import type { Payload, PayloadCodec } from '@temporalio/common';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { DataConverter, LoadedDataConverter, Payload, PayloadCodec, ProtoFailure } from '@temporalio/common';
 import proto from '@temporalio/proto';
 
 const { temporal } = proto;
@@ -56,6 +57,35 @@ export function payloadCodecs(config: Config): PayloadCodec[] {
   const text = readRef(ref, 'temporal.payloadKey');
   const key = /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
   return [new AesGcmPayloadCodec(key)];
+}
+
+/**
+ * The compiled failure converter (config/failure-converter.cts). From source (ts-jest) there
+ * is no .cjs next to this file, so the build's copy is used: run `npx tsc` first.
+ */
+export const FAILURE_CONVERTER_PATH = [new URL('./failure-converter.cjs', import.meta.url), new URL('../dist/config/failure-converter.cjs', import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((p) => existsSync(p)) ?? fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
+
+/**
+ * What every osbackup worker and client hands to Temporal: the payload codec, and failures
+ * whose message and stack trace are payloads too, so the codec encrypts them as well.
+ */
+export function dataConverter(config: Config): DataConverter {
+  return { payloadCodecs: payloadCodecs(config), failureConverterPath: FAILURE_CONVERTER_PATH };
+}
+
+/**
+ * The message of a failure read raw from Temporal (describe(): pending activities' lastFailure),
+ * which the SDK does not decode: with the failure converter above it is "Encoded failure" and
+ * the real one sits, encrypted, in encodedAttributes.
+ */
+export async function failureMessage(converter: LoadedDataConverter, failure: ProtoFailure | null | undefined): Promise<string> {
+  if (!failure?.encodedAttributes) return failure?.message ?? '';
+  let payload = failure.encodedAttributes as Payload;
+  for (const codec of [...converter.payloadCodecs].reverse()) [payload] = (await codec.decode([payload])) as [Payload];
+  const attrs = converter.payloadConverter.fromPayload<{ message?: unknown }>(payload);
+  return typeof attrs?.message === 'string' ? attrs.message : (failure.message ?? '');
 }
 
 export function connectionOptions(config: Config) {

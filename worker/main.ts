@@ -1,10 +1,12 @@
 // The osbackup worker: its own process, one per site in production. Loads and validates the
 // config, builds the activities, runs until SIGINT/SIGTERM, then drains and exits.
-import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { formatWithOptions } from 'node:util';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { redact } from '../activities/redact.js';
 import { createActivities } from '../activities/index.js';
 import { SshPool } from '../activities/ssh/pool.js';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
-import { connectionOptions, payloadCodecs } from '../config/temporal.js';
+import { connectionOptions, dataConverter } from '../config/temporal.js';
 import { freshBundle, WORKFLOWS_PATH } from './bundle.js';
 
 async function main(): Promise<number> {
@@ -19,7 +21,7 @@ async function main(): Promise<number> {
     }
     throw e;
   }
-  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'], logger: redactingLogger() });
   const connection = await NativeConnection.connect(connectionOptions(config));
   const ssh = new SshPool();
   try {
@@ -29,7 +31,7 @@ async function main(): Promise<number> {
       taskQueue: config.temporal.taskQueue,
       ...workflowCode(),
       activities: createActivities({ config, env: process.env, ssh }),
-      dataConverter: { payloadCodecs: payloadCodecs(config) },
+      dataConverter: dataConverter(config),
       shutdownGraceTime: '30 seconds',
     });
     console.log(`osbackup worker ready: namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}, config ${file}`);
@@ -40,6 +42,14 @@ async function main(): Promise<number> {
     ssh.close();
     await connection.close();
   }
+}
+
+/** The SDK's log lines (activity and workflow failures among them) through the one redaction function. */
+function redactingLogger(): DefaultLogger {
+  return new DefaultLogger('INFO', ({ level, timestampNanos, message, meta }) => {
+    const line = `${new Date(Number(timestampNanos / 1_000_000n)).toISOString()} [${level}] ${message}${meta === undefined ? '' : ` ${formatWithOptions({ colors: false }, meta)}`}`;
+    process.stderr.write(`${redact(line)}\n`);
+  });
 }
 
 /** The prebuilt bundle (./dev build); bundling here instead works but costs memory and start-up. */
@@ -53,7 +63,7 @@ function workflowCode() {
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
-    console.error(`osbackup worker failed: ${e instanceof Error ? e.message : String(e)}`);
+    console.error(`osbackup worker failed: ${redact(e instanceof Error ? e.message : String(e))}`);
     process.exit(1);
   },
 );

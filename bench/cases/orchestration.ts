@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Config } from '../../config/schema.js';
-import { connectionOptions, payloadCodecs } from '../../config/temporal.js';
+import { connectionOptions, dataConverter as osbackupDataConverter } from '../../config/temporal.js';
 import { timed } from '../lib/sh.js';
 import { median, repeat, type Sample } from '../lib/stats.js';
 
@@ -17,7 +17,7 @@ export interface OrchestrationResult {
 
 export async function orchestrationCase(config: Config, steps: number, reps: number): Promise<OrchestrationResult> {
   const taskQueue = `bench-orchestration-${process.pid}`;
-  const dataConverter = { payloadCodecs: payloadCodecs(config) };
+  const dataConverter = osbackupDataConverter(config);
   const nc = await NativeConnection.connect(connectionOptions(config));
   const worker = await Worker.create({
     connection: nc,

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { parse, stringify } from 'yaml';
+import type { LoadedDataConverter, ProtoFailure } from '@temporalio/common';
 
 export const ROOT = process.cwd();
 
@@ -90,18 +91,22 @@ export function configWithOwnRepo(name: string, edit: (c: Raw) => void = () => u
   return { dir, repo, configFile };
 }
 
-/** A Temporal client on the config's server (with its payload codec), for queries and describe. */
+/** A Temporal client on the config's server (with its payload codec and failure converter), for queries and describe. */
 export async function temporalClient(configFile: string) {
   const { Client, Connection } = await import('@temporalio/client');
   const { loadConfig } = await import('../../config/load.js');
-  const { payloadCodecs } = await import('../../config/temporal.js');
+  const { dataConverter } = await import('../../config/temporal.js');
   const config = loadConfig(configFile);
   const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: { payloadCodecs: payloadCodecs(config) } });
+  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config) });
   return { client, close: () => connection.close() };
 }
 
-type Handle = { query<T>(name: string): Promise<T>; describe(): Promise<{ raw: { pendingActivities?: { lastFailure?: { message?: string | null } | null }[] | null } }> };
+type Handle = {
+  query<T>(name: string): Promise<T>;
+  describe(): Promise<{ raw: { pendingActivities?: { lastFailure?: ProtoFailure | null }[] | null } }>;
+  client: { options: { loadedDataConverter: LoadedDataConverter } };
+};
 
 /** Polls the workflow's `progress` query until its phase is one of `phases`. */
 export async function waitForPhase(handle: Handle, phases: string[], timeoutMs = 60_000): Promise<string> {
@@ -115,11 +120,12 @@ export async function waitForPhase(handle: Handle, phases: string[], timeoutMs =
   return phase;
 }
 
-/** Waits until the pending activity has failed at least once, and returns why. */
+/** Waits until the pending activity has failed at least once, and returns why (decoded: failures are encrypted). */
 export async function firstActivityFailure(handle: Handle, timeoutMs = 30_000): Promise<string> {
+  const { failureMessage } = await import('../../config/temporal.js');
   const t0 = Date.now();
   for (;;) {
-    const message = (await handle.describe()).raw.pendingActivities?.[0]?.lastFailure?.message ?? '';
+    const message = await failureMessage(handle.client.options.loadedDataConverter, (await handle.describe()).raw.pendingActivities?.[0]?.lastFailure);
     if (message || Date.now() - t0 > timeoutMs) return message;
     await new Promise((r) => setTimeout(r, 300));
   }
