@@ -184,7 +184,7 @@ program
   });
 
 program.parseAsync(process.argv).then(
-  () => process.exit(0),
+  () => process.exit(typeof process.exitCode === "number" ? process.exitCode : 0),
   (e: unknown) => {
     if (e instanceof CliError) {
       process.stderr.write(`osbackup: ${e.message}\n`);

@@ -15,7 +15,7 @@
 //     - name: passphrase-copy                    # the passphrase as kept outside the cloud
 //       passphrase: { file: /mnt/escrow/passphrase }
 import { z } from 'zod';
-import { secretRefSchema } from './schema.js';
+import { secretRefSchema } from './secret-ref.js';
 
 const nonEmpty = z.string().min(1, 'must not be empty');
 const absPath = nonEmpty.refine((p) => p.startsWith('/'), 'must be an absolute path');

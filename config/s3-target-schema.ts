@@ -23,7 +23,7 @@
 // No store-side lifecycle rules are assumed (Swift has none): retention and the garbage of
 // crashed uploads (abortStaleUploads) are osbackup's own work.
 import { z } from 'zod';
-import { secretRefSchema } from './schema.js';
+import { secretRefSchema } from './secret-ref.js';
 
 const bucketName = z
   .string()

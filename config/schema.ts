@@ -5,15 +5,9 @@ import { z } from 'zod';
 import { escrowSchema } from './escrow-schema.js';
 import { rabbitmqCloudSchema, rabbitmqCrossReferenceProblems, rabbitmqHostSchema } from './rabbitmq-schema.js';
 
-const nonEmpty = z.string().min(1, 'must not be empty');
-const absPath = nonEmpty.refine((p) => p.startsWith('/'), 'must be an absolute path');
+import { absPath, nonEmpty, secretRefSchema } from './secret-ref.js';
 
-/** A secret is given by reference: exactly one of `file` or `env`. */
-export const secretRefSchema = z
-  .object({ file: absPath.optional(), env: nonEmpty.optional() })
-  .strict()
-  .refine((s) => (s.file === undefined) !== (s.env === undefined), 'give exactly one of `file` or `env`');
-export type SecretRef = z.infer<typeof secretRefSchema>;
+export { secretRefSchema, type SecretRef } from './secret-ref.js';
 
 const fingerprint = z
   .string()

@@ -15,9 +15,9 @@ const lab = labDir();
 const kollaSource = join(lab, 'ctl3/etc-kolla');
 let cfg: ReturnType<typeof configWithOwnRepo>;
 let worker: WorkerProcess;
-const run = (...args: string[]) => cli(cfg.configFile, ['--cloud', 'kolla', ...args]);
+const run = (...args: string[]) => cli(cfg.configFile, [...args, '--cloud', 'kolla']);
 const json = async (...args: string[]) => {
-  const r = await run('--json', ...args);
+  const r = await cli(cfg.configFile, ['--json', ...args, '--cloud', 'kolla']);
   if (r.exitCode !== 0) throw new Error(`osbackup ${args.join(' ')} exited ${r.exitCode}: ${r.stderr}`);
   return JSON.parse(r.stdout);
 };
@@ -172,7 +172,7 @@ test('diverged keys between Keystone hosts are reported loudly: in the result, t
   const extra = join(lab, 'ctl2/keystone/fernet-keys/3');
   writeFileSync(extra, 'rotated-on-ctl2-only-xxxxxxxxxxxxxxxxxxxxxxxx=', { mode: 0o600 });
   try {
-    const r = await run('--json', 'backup', 'control-plane');
+    const r = await cli(cfg.configFile, ['--json', 'backup', 'control-plane', '--cloud', 'kolla']);
     expect(r.exitCode).toBe(1);
     const res = JSON.parse(r.stdout);
     expect(res.keystone.consistent).toBe(false);
@@ -204,7 +204,7 @@ test('a worker without the right key or passphrase fails at once, naming the key
   writeFileSync(file, stringify(raw));
   const w = await startWorker(file);
   try {
-    const r = await cli(file, ['--cloud', 'kolla', 'restore', 'config', '--to', 'ctl1', '--path', join(wrong, 'target'), '--dry-run']);
+    const r = await cli(file, ['restore', 'config', '--to', 'ctl1', '--path', join(wrong, 'target'), '--dry-run', '--cloud', 'kolla']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/\[DecryptionFailed\] cannot decrypt kolla config .* encrypted to the key [0-9A-F]{40} and\/or a passphrase/);
     expect(r.stderr).toMatch(/Fix: import the escrowed secret key for [0-9A-F]{40}/);
@@ -224,9 +224,9 @@ export function secretsOfTheLab(): string[] {
 }
 
 test('after database and control-plane backups and restores, no secret of the lab is in Temporal history (raw or decoded) or in the worker log', async () => {
-  const db = await cli(cfg.configFile, ['--cloud', 'lab', 'backup', 'db', '--full', '--wait']);
+  const db = await cli(cfg.configFile, ['backup', 'db', '--full', '--wait', '--cloud', 'lab']);
   expect(db.exitCode).toBe(0);
-  const rs = await cli(cfg.configFile, ['--cloud', 'lab', 'restore', 'db', '--to', 'ctl2']);
+  const rs = await cli(cfg.configFile, ['restore', 'db', '--to', 'ctl2', '--cloud', 'lab']);
   expect(rs.exitCode).toBe(0);
   const { client, close } = await temporalClient(cfg.configFile);
   const { payloadCodecs } = await import('../../config/temporal.js');
@@ -263,4 +263,34 @@ test('after database and control-plane backups and restores, no secret of the la
   expect(secrets.length).toBeGreaterThan(8);
   for (const secret of secrets) expect(all.includes(Buffer.from(secret))).toBe(false);
   expect(all.includes(Buffer.from('PRIVATE KEY'))).toBe(false);
+});
+
+test('keys check: the escrowed operator key and passphrase open recent artifacts; a recipient added without escrow fails it, by fingerprint', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'osb-escrow-'));
+  const secretKey = join(dir, 'operator-secret.asc');
+  await execa('bash', ['-c', `gpg --homedir ${join(lab, 'operator-gnupg')} --batch --armor --export-secret-keys > ${secretKey}`]);
+  const raw = parse(readFileSync(cfg.configFile, 'utf8'));
+  raw.encryption.escrow = [
+    { name: 'operator', secretKeyFile: secretKey },
+    { name: 'passphrase-copy', passphrase: { file: join(lab, 'secrets/backup-passphrase') } },
+  ];
+  const good = join(dir, 'good.yml');
+  writeFileSync(good, stringify(raw));
+  const ok = await cli(good, ['--json', 'keys', 'check', '--sample', '1']);
+  expect(ok.exitCode).toBe(0);
+  const report = JSON.parse(ok.stdout);
+  expect(report.samples.filter((s: { result: string }) => s.result === 'decrypted').length).toBeGreaterThanOrEqual(4);
+
+  // a new recipient key (a new operator), added to the config but never escrowed
+  const home = join(dir, 'newkey');
+  await execa('bash', ['-c', `mkdir -m 700 ${home} && gpg --homedir ${home} --batch --passphrase '' --quick-gen-key 'new operator <new@lab.invalid>' ed25519 cert never 2>/dev/null && fpr=$(gpg --homedir ${home} --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}') && gpg --homedir ${home} --batch --passphrase '' --quick-add-key $fpr cv25519 encr never 2>/dev/null && gpg --homedir ${home} --armor --export > ${dir}/new.asc`]);
+  const fpr = (await execa('bash', ['-c', `gpg --homedir ${home} --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}'`])).stdout.trim();
+  raw.encryption.recipientKeyFiles.push(join(dir, 'new.asc'));
+  const bad = join(dir, 'bad.yml');
+  writeFileSync(bad, stringify(raw));
+  const r = await cli(bad, ['keys', 'check', '--sample', '1']);
+  expect(r.exitCode).toBe(1);
+  expect(r.stdout + r.stderr).toContain(`recipient key ${fpr}`);
+  expect(r.stdout + r.stderr).toMatch(/has no escrowed secret key/);
+  await execa('gpgconf', ['--homedir', home, '--kill', 'all'], { reject: false });
 });
