@@ -29,7 +29,7 @@ function row(s: Summary, ref: number | null, note = ''): string {
 function backupSection(b: BackupCaseResult): string[] {
   const osb = summarize('osbackup, end to end (facts, stream, re-read facts, verify-after-write, publish)', b.samples.osbackup!);
   const streamSamples = b.samples.osbackup!.map((s) => ({ seconds: s.extra!.streamPhaseSeconds!, bytes: s.bytes }));
-  const osbStream = summarize('osbackup, stream phase (mariabackup → ssh2 → zstd → gpg → sha256 → file)', streamSamples);
+  const osbStream = summarize('osbackup, stream phase (mariabackup | zstd on the host → ssh2 → gpg → sha256 → file)', streamSamples);
   const remote = summarize('hand (a): ssh `mariabackup | zstd -T0` | gpg | tee >(sha256sum) > file', b.samples.handRemoteZstd!);
   const local = summarize('hand (a): ssh `mariabackup` | zstd -T0 | gpg | tee >(sha256sum) > file', b.samples.handLocalZstd!);
   const ceiling = summarize('ceiling: on the controller, no SSH: mariabackup | zstd -T0 | gpg > file', b.samples.ceiling!);

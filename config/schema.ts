@@ -67,6 +67,8 @@ export const databaseSchema = z
     /** Tables whose row count and CHECKSUM TABLE are recorded and verified ("schema.table"). Empty = every base table outside the system schemas. */
     verifyTables: z.array(z.string().regex(/^[A-Za-z0-9_$]+\.[A-Za-z0-9_$]+$/, 'must be "schema.table"')).default([]),
     compressionLevel: z.number().int().min(1).max(19).default(3),
+    /** Where zstd runs: on the database host (fewer bytes over SSH; the host needs zstd) or on the worker. Restores decompress on the target likewise. */
+    compressOn: z.enum(['source', 'worker']).default('source'),
     /** `backup db --incremental` with no valid base: take a full backup instead of failing. */
     autoFull: z.boolean().default(false),
     /** Seconds mariabackup waits for long queries before its lock (--ftwrl-wait-timeout); unset = mariabackup's default. */

@@ -55,13 +55,20 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
   // what is already applied). The live datadir is untouched until every member is verified.
   let streamSeconds = 0;
   const members = chain.map((m) => ({ id: m.id, kind: m.kind, toLsn: m.mariadb.checkpoints.toLsn }));
+  // The full backup streams alone (preparing it is what everything waits for); then the
+  // incrementals two at a time, in chain order.
   const onHost: Promise<void>[] = [];
-  let last: Promise<void> = Promise.resolve();
-  for (const m of chain) {
-    last = last.then(() => stream.mariadbRestoreStream({ cloud, backupId: m.id, targetHost, restorePoint: backupId })).then((r) => void (streamSeconds += r.seconds));
-    onHost.push(last);
-  }
-  const streaming = steps.run('stream to host', () => last, () => `${chain.length} artifacts in ${streamSeconds.toFixed(1)} s`);
+  let failedStream: unknown; // once one stream fails, the ones not yet started are not started
+  chain.forEach((m, i) => {
+    const after = i === 0 ? Promise.resolve() : onHost[Math.max(0, i - 2)]!.catch(() => undefined);
+    const arrived = after.then(() => (i > 0 && failedStream ? Promise.reject(failedStream) : stream.mariadbRestoreStream({ cloud, backupId: m.id, targetHost, restorePoint: backupId })));
+    onHost.push(arrived.then((r) => void (streamSeconds += r.seconds), (e: unknown) => { failedStream ??= e; throw e; }));
+  });
+  const streaming = steps.run('stream to host', async () => {
+    const settled = await Promise.allSettled(onHost); // every started stream has ended
+    const bad = settled.find((r) => r.status === 'rejected');
+    if (bad) throw bad.reason;
+  }, () => `${chain.length} artifacts in ${streamSeconds.toFixed(1)} s`);
   let prepared: { seconds: number; applied: string[] } = { seconds: 0, applied: [] };
   const preparing = steps.run('prepare', async () => {
     for (let i = 0; i < members.length; i++) {

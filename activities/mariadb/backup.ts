@@ -16,7 +16,7 @@ import { PipelineGuard, type ProcessStage } from '../crypto/stage.js';
 import { classifyMariadbError } from './classify.js';
 import { runSql } from './facts.js';
 import { inServiceContext } from '../ssh/quote.js';
-import { backupMetadataScript, backupStreamScript, leftoverScript, missingGrants, parseBinlogFromInfo, parseCheckpoints, parseServerVersionFromInfo, parseToolVersion } from './commands.js';
+import { backupMetadataScript, backupStreamScript, leftoverScript, missingGrants, parseBinlogFromInfo, parseCheckpoints, parseServerVersionFromInfo, parseToolVersion, parseZstdSummary } from './commands.js';
 
 export const DB_ARTIFACT_FILE = 'data.xb.zst.gpg';
 
@@ -40,6 +40,7 @@ export interface StreamBackupResult {
   serverVersion: string;
   encryption: EncryptionInfo;
   compressionLevel: number;
+  compressedOn: 'source' | 'worker';
   tools: { zstd: string; gpg: string };
   source: { host: string; address: string; containerRuntime: string };
   /** An earlier attempt's mariabackup was still running on the host and was stopped first. */
@@ -104,31 +105,45 @@ export async function streamBackup(env: Env, input: StreamBackupInput): Promise<
     const extra = base ? [`--incremental-lsn=${base.toLsn}`] : [];
     if (db.ftwrlWaitTimeout !== undefined) extra.push(`--ftwrl-wait-timeout=${db.ftwrlWaitTimeout}`, '--ftwrl-wait-query-type=all');
     if (db.ftwrlWaitThreshold !== undefined) extra.push(`--ftwrl-wait-threshold=${db.ftwrlWaitThreshold}`);
-    const remote = await env.deps.ssh.exec(target, backupStreamScript(host, secret.length, workDir, extra), signal);
+    // zstd where the data is (default): fewer bytes over SSH and through the worker; the
+    // bench (bench/results.md) shows the worker-side variant losing on a loaded link
+    const onSource = db.compressOn === 'source';
+    const remote = await env.deps.ssh.exec(target, backupStreamScript(host, secret.length, workDir, extra, onSource ? { level: db.compressionLevel } : undefined), signal);
     remote.stdin.end(secret);
     const remoteErr = tailOf(remote.stderr);
-    const zstd = zstdCompress(db.compressionLevel, signal);
+    const zstd = onSource ? undefined : zstdCompress(db.compressionLevel, signal);
     const gpg = gpgEncrypt(keys, signal);
     const out = createWriteStream(file, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
-    guard.track(remote.stdout, remote.stdin, zstd.stdin, zstd.stdout, gpg.stdin, gpg.stdout, out);
-    const progress = () => beat({ step: 'streaming', streamBytes, storedBytes: bytes, seconds: Math.round((performance.now() - t0) / 1000) });
+    guard.track(remote.stdout, remote.stdin, ...(zstd ? [zstd.stdin, zstd.stdout] : []), gpg.stdin, gpg.stdout, out);
+    let wireBytes = 0;
+    const progress = () => beat({ step: 'streaming', ...(onSource ? { compressedBytes: wireBytes } : { streamBytes }), storedBytes: bytes, seconds: Math.round((performance.now() - t0) / 1000) });
+    const noStage = Promise.resolve({ code: 0 as number | undefined, stderr: '', signal: undefined as string | undefined });
     const [toZstd, toGpg, toFile, remoteDone, zstdExit, gpgExit] = await Promise.allSettled([
-      guard.watch('source', pipeline(remote.stdout, meter((n) => { streamBytes += n; progress(); }), zstd.stdin)),
-      guard.watch('zstd', pipeline(zstd.stdout, gpg.stdin)),
+      guard.watch('source', pipeline(remote.stdout, meter((n) => { wireBytes += n; if (!onSource) streamBytes += n; progress(); }), zstd ? zstd.stdin : gpg.stdin)),
+      zstd ? guard.watch('zstd', pipeline(zstd.stdout, gpg.stdin)) : noStage,
       guard.watch('file', pipeline(gpg.stdout, meter((n) => (bytes += n), hash), out)),
       guard.watchExit('remote', remote.done),
-      guard.watchStage(zstd),
+      zstd ? guard.watchStage(zstd) : noStage,
       guard.watchStage(gpg),
     ]);
+    if (onSource && /zstd: (command )?not found|zstd: not found/.test(remoteErr())) {
+      throw fatal(FailureType.ConfigInvalid, `${db.host}: zstd is not installed on the host (needed to compress where the data is)`, `install zstd on ${db.host}, or set clouds.${cloud}.database.compressOn: worker`);
+    }
     if (outer?.aborted) throw transient(FailureType.MariadbBackupFailed, 'backup cancelled; the partial artifact was discarded', 'start it again');
     // The root cause first: whatever broke first, not the broken pipes it left behind.
     if (guard.first?.part === 'file') throw fsFailure(guard.first.error, `writing ${file}`);
     if (remoteDone.status === 'rejected') throw remoteDone.reason;
     const rc = remoteDone.value;
-    if (guard.first?.part !== zstd.name && guard.first?.part !== gpg.name && (rc.code !== 0 || !/completed OK!/.test(remoteErr()))) {
+    if (guard.first?.part !== zstd?.name && guard.first?.part !== gpg.name && (rc.code !== 0 || !/completed OK!/.test(remoteErr()))) {
       throw classifyMariadbError(db.host, 'mariabackup --backup', rc.code, remoteErr());
     }
-    if (zstdExit.status === 'fulfilled' && zstdExit.value.code !== 0) throw stageFailure(zstd, zstdExit.value.code, zstdExit.value.stderr);
+    if (zstd && zstdExit.status === 'fulfilled' && zstdExit.value.code !== 0) throw stageFailure(zstd, zstdExit.value.code, zstdExit.value.stderr);
+    if (onSource) {
+      const summary = parseZstdSummary(remoteErr());
+      if (!summary) throw transient(FailureType.MariadbBackupFailed, `${db.host}: zstd on the host did not report what it compressed (${remoteErr().trim().split('\n').slice(-2).join(' | ')})`, 'the stream may have been cut: the backup is retried');
+      if (summary.outBytes !== wireBytes) throw transient(FailureType.SshConnectionLost, `${db.host}: zstd wrote ${summary.outBytes} bytes but ${wireBytes} arrived`, 'the link dropped data: the backup is retried');
+      streamBytes = summary.inBytes;
+    }
     if (gpgExit.status === 'fulfilled' && gpgExit.value.code !== 0) throw stageFailure(gpg, gpgExit.value.code, gpgExit.value.stderr);
     if (toFile.status === 'rejected') throw fsFailure(toFile.reason, `writing ${file}`);
     for (const r of [toZstd, toGpg]) if (r.status === 'rejected') throw transient(FailureType.EncryptionFailed, `local pipeline broke: ${(r.reason as Error).message}`, 'check the worker host');
@@ -156,6 +171,7 @@ export async function streamBackup(env: Env, input: StreamBackupInput): Promise<
       serverVersion: parseServerVersionFromInfo(infoText),
       encryption: { format: 'openpgp', cipher: 'AES256', passphrase: keys.passphrase !== undefined, recipientFingerprints: fingerprints },
       compressionLevel: db.compressionLevel,
+      compressedOn: db.compressOn,
       tools: { zstd: zv, gpg: gv },
       source: { host: db.host, address: host.address, containerRuntime: host.containerRuntime },
       stoppedLeftover,

@@ -56,9 +56,19 @@ export function sqlScript(host: DbHost, secretBytes: number, sql: string): strin
  * Streams `mariabackup --backup --stream=xbstream` to stdout. `workDir` receives only the
  * small metadata files (--extra-lsndir): no data is copied on the controller.
  */
-export function backupStreamScript(host: DbHost, secretBytes: number, workDir: string, extraArgs: string[] = []): string {
+export function backupStreamScript(host: DbHost, secretBytes: number, workDir: string, extraArgs: string[] = [], compress?: { level: number }): string {
   const body = `mariabackup ${defaultsArgs(host)} --backup --stream=xbstream --target-dir="$d/work" --extra-lsndir="$d/lsn" ${shJoin(extraArgs)}`;
-  return inServiceContext(host, host.containers.mariadb, withSecretFile(secretBytes, body, shQuote(workDir)));
+  const backup = inServiceContext(host, host.containers.mariadb, withSecretFile(secretBytes, body, shQuote(workDir)));
+  // zstd runs on the host, outside any container (Kolla's images need not have it); -vv makes it
+  // report the exact byte counts in and out, which the manifest records
+  return compress ? `${backup} | zstd -${compress.level} -T0 -vv -c` : backup;
+}
+
+/** zstd -vv's last summary line: "(2035096064 B => 575066339 B, …)". */
+export function parseZstdSummary(stderr: string): { inBytes: number; outBytes: number } | null {
+  const all = [...stderr.matchAll(/\(\s*(\d+) B =>\s+(\d+) B/g)];
+  const m = all.at(-1);
+  return m ? { inBytes: Number(m[1]), outBytes: Number(m[2]) } : null;
 }
 
 /** Reads back the metadata the streamed backup left in `workDir`, then removes it. */

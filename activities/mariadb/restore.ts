@@ -87,20 +87,24 @@ export async function streamToHost(env: Env, cloud: string, backupId: string, ta
   const hash = createHash('sha256');
   let bytes = 0;
 
-  const remote = await env.deps.ssh.exec(target, `rm -rf ${shQuote(dir)} && mkdir -p -m 700 ${shQuote(dir)} && mbstream -x -C ${shQuote(dir)}`, signal);
+  // decompress where the data lands (as the backup compressed where it was read), unless the
+  // config says the worker does it
+  const onTarget = env.cloud(cloud).database.compressOn === 'source';
+  const remote = await env.deps.ssh.exec(target, `rm -rf ${shQuote(dir)} && mkdir -p -m 700 ${shQuote(dir)} && ${onTarget ? 'zstd -dq | ' : ''}mbstream -x -C ${shQuote(dir)}`, signal);
   const remoteErr = tailOf(remote.stderr);
   remote.stdout.resume();
   const gpg = gpgDecrypt(keys, signal);
-  const zstd = zstdDecompress(signal);
+  const zstd = onTarget ? undefined : zstdDecompress(signal);
   const source = env.repo.openRead(rel);
-  guard.track(source, gpg.stdin, gpg.stdout, zstd.stdin, zstd.stdout, remote.stdin, remote.stdout);
+  guard.track(source, gpg.stdin, gpg.stdout, ...(zstd ? [zstd.stdin, zstd.stdout] : []), remote.stdin, remote.stdout);
+  const noStage = Promise.resolve({ code: 0 as number | undefined, stderr: '', signal: undefined as string | undefined });
   const [fromFile, toZstd, toRemote, remoteDone, gpgExit, zstdExit] = await Promise.allSettled([
     guard.watch('file', pipeline(source, meter((n) => { bytes += n; beat({ step: 'streaming to ' + targetHost, bytes, of: manifest.artifact.bytes }); }, hash), gpg.stdin)),
-    guard.watch('gpg', pipeline(gpg.stdout, zstd.stdin)),
-    guard.watch('zstd', pipeline(zstd.stdout, remote.stdin)),
+    guard.watch('gpg', pipeline(gpg.stdout, zstd ? zstd.stdin : remote.stdin)),
+    zstd ? guard.watch('zstd', pipeline(zstd.stdout, remote.stdin)) : noStage,
     guard.watchExit('remote', remote.done),
     guard.watchStage(gpg),
-    guard.watchStage(zstd),
+    zstd ? guard.watchStage(zstd) : noStage,
   ]);
   function targetFailure() {
     const err = remoteErr().trim().split('\n').slice(-3).join(' | ');
@@ -134,7 +138,7 @@ export async function streamToHost(env: Env, cloud: string, backupId: string, ta
     // names the key or passphrase the artifact needs; nothing on the target has changed
     throw classifyDecryptError(gpgExit.value.stderr, manifest.artifact.encryption, { artifact: `${rel} (nothing on ${targetHost} was changed)`, gpgHome: keys.homedir });
   }
-  if (zstdExit.status === 'fulfilled' && zstdExit.value.code !== 0) throw stageFailure(zstd, zstdExit.value.code, zstdExit.value.stderr);
+  if (zstd && zstdExit.status === 'fulfilled' && zstdExit.value.code !== 0) throw stageFailure(zstd, zstdExit.value.code, zstdExit.value.stderr);
   if (remoteDone.status === 'rejected') throw remoteDone.reason;
   if (remoteDone.value.code !== 0) throw targetFailure();
   for (const r of [fromFile, toZstd, toRemote]) if (r.status === 'rejected') throw transient(FailureType.MariadbRestoreFailed, `restore stream broke: ${(r.reason as Error).message}`, 'retry; check the link to the host');

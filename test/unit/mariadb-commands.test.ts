@@ -71,3 +71,21 @@ describe('missing grants', () => {
     expect(missingGrants('GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION')).toEqual([]);
   });
 });
+
+describe('compression on the database host', () => {
+  test('zstd -vv reports exact byte counts, and parseZstdSummary reads them from a real zstd', async () => {
+    const { parseZstdSummary } = await import('../../activities/mariadb/commands.js');
+    const input = Buffer.alloc(3_000_000, 'osbackup ');
+    const r = await execa('zstd', ['-3', '-T0', '-vv', '-c'], { input, encoding: 'buffer' });
+    const summary = parseZstdSummary(Buffer.from(r.stderr).toString());
+    expect(summary).toEqual({ inBytes: input.length, outBytes: r.stdout.length });
+    expect(parseZstdSummary('mariabackup: completed OK!')).toBeNull();
+  });
+  test('the backup script pipes into zstd on the host, outside the container', async () => {
+    const { backupStreamScript } = await import('../../activities/mariadb/commands.js');
+    const host = { containerRuntime: 'docker' as const, containers: { mariadb: 'mariadb' }, mariadb: { datadir: '/var/lib/mysql', stopCommand: ['x'], startCommand: ['y'], restoreDir: '/tmp/r' } };
+    const script = backupStreamScript(host as never, 10, '/tmp/osbackup-x', [], { level: 5 });
+    expect(script).toMatch(/^docker exec -i mariadb sh -c '.*' \| zstd -5 -T0 -vv -c$/s);
+    expect(backupStreamScript(host as never, 10, '/tmp/osbackup-x')).not.toContain('zstd');
+  });
+});

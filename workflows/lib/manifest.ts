@@ -71,7 +71,8 @@ export interface ArtifactManifest {
     streamBytes: number;
     /** Outermost last: decrypt, then decompress, then `mbstream -x`. */
     layers: ['xbstream', 'zstd', 'openpgp'];
-    compression: { format: 'zstd'; level: number };
+    /** `where`: the host that ran zstd (absent in manifests older than the setting: the worker). */
+    compression: { format: 'zstd'; level: number; where?: 'source' | 'worker' };
     encryption: EncryptionInfo;
   };
   mariadb: {
