@@ -134,7 +134,10 @@ export async function streamBackup(env: Env, input: StreamBackupInput): Promise<
     if (guard.first?.part === 'file') throw fsFailure(guard.first.error, `writing ${file}`);
     if (remoteDone.status === 'rejected') throw remoteDone.reason;
     const rc = remoteDone.value;
-    if (guard.first?.part !== zstd?.name && guard.first?.part !== gpg.name && (rc.code !== 0 || !/completed OK!/.test(remoteErr()))) {
+    // mariabackup's own verdict: with zstd on the host the pipeline's status is zstd's, so the
+    // "completed OK!" line is what says the backup itself finished
+    const brokeLocally = guard.first !== undefined && (guard.first.part === zstd?.name || guard.first.part === gpg.name);
+    if (!brokeLocally && (rc.code !== 0 || !/completed OK!/.test(remoteErr()))) {
       throw classifyMariadbError(db.host, 'mariabackup --backup', rc.code, remoteErr());
     }
     if (zstd && zstdExit.status === 'fulfilled' && zstdExit.value.code !== 0) throw stageFailure(zstd, zstdExit.value.code, zstdExit.value.stderr);
