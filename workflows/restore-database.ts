@@ -70,11 +70,17 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
     if (bad) throw bad.reason;
   }, () => `${chain.length} artifacts in ${streamSeconds.toFixed(1)} s`);
   let prepared: { seconds: number; applied: string[] } = { seconds: 0, applied: [] };
+  const landed = chain.map(() => false);
+  onHost.forEach((p, i) => void p.then(() => (landed[i] = true), () => undefined));
   const preparing = steps.run('prepare', async () => {
-    for (let i = 0; i < members.length; i++) {
+    // one activity applies every member that has already arrived, in chain order
+    for (let i = 0; i < members.length; ) {
       await onHost[i];
-      const r = await stream.mariadbPrepareChain({ cloud, restorePoint: backupId, members: members.slice(0, i + 1), targetHost });
+      let j = i;
+      while (j + 1 < members.length && landed[j + 1]) j++;
+      const r = await stream.mariadbPrepareChain({ cloud, restorePoint: backupId, members: members.slice(0, j + 1), targetHost });
       prepared = { seconds: prepared.seconds + r.seconds, applied: [...prepared.applied, ...r.applied] };
+      i = j + 1;
     }
     return prepared;
   }, (r) => (r.applied.length ? `applied ${r.applied.length} incrementals` : 'full backup prepared'));
@@ -86,32 +92,36 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
   // From here the target's data changes; the old datadir is kept aside, never deleted.
   await steps.run('stop server', () => server.mariadbStopServer({ cloud, host: targetHost }));
   const copied = await steps.run('copy back', () => stream.mariadbCopyBack({ cloud, restorePoint: backupId, fullId: full.id, targetHost }), (r) => (r.asideDir ? `previous data kept in ${r.asideDir}` : 'datadir was empty'));
-  await steps.run('start server', () => server.mariadbStartServer({ cloud, host: targetHost }));
-
   let tables: TableComparison[] = [];
   let verification: RestoreDatabaseResult['verification'] = 'SKIPPED';
-  if (verify) {
-    verification = await steps.run('verify', async () => {
-      const restored = await short.mariadbCollectFacts({ cloud, host: targetHost, tables: manifest.tables.map((t) => t.table) });
-      tables = compareFacts(manifest.tables, restored.tables);
-      const result = comparisonPassed(tables) ? 'VERIFIED' : 'FAILED';
-      const record: VerificationRecord = {
-        formatVersion: MANIFEST_FORMAT,
-        backupId,
-        cloud,
-        verifiedAt: new Date().toISOString(),
-        workflowId: info.workflowId,
-        targetHost,
-        result,
-        artifactSha256Matched: true, // the stream step fails otherwise
-        tablesCompared: tables.filter((t) => t.outcome !== 'unstable').length,
-        tables,
-      };
-      await short.repositoryWriteVerification({ record });
-      return result;
-    });
+  // the scratch copy is no longer needed once copied back: remove it while the server starts
+  const cleaning = steps.run('clean up', () => short.mariadbRemoveRestoreDir(req));
+  try {
+    await steps.run('start server', () => server.mariadbStartServer({ cloud, host: targetHost }));
+    if (verify) {
+      verification = await steps.run('verify', async () => {
+        const restored = await short.mariadbCollectFacts({ cloud, host: targetHost, tables: manifest.tables.map((t) => t.table) });
+        tables = compareFacts(manifest.tables, restored.tables);
+        const result = comparisonPassed(tables) ? 'VERIFIED' : 'FAILED';
+        const record: VerificationRecord = {
+          formatVersion: MANIFEST_FORMAT,
+          backupId,
+          cloud,
+          verifiedAt: new Date().toISOString(),
+          workflowId: info.workflowId,
+          targetHost,
+          result,
+          artifactSha256Matched: true, // the stream step fails otherwise
+          tablesCompared: tables.filter((t) => t.outcome !== 'unstable').length,
+          tables,
+        };
+        await short.repositoryWriteVerification({ record });
+        return result;
+      });
+    }
+  } finally {
+    await cleaning.catch(() => undefined); // never left running; a failed removal leaves only scratch files
   }
-  await steps.run('clean up', () => short.mariadbRemoveRestoreDir(req));
   steps.finish(verification === 'FAILED' ? 'verification failed' : 'done');
   if (verification === 'FAILED') {
     const bad = tables.filter((t) => t.outcome === 'different' || t.outcome === 'missing').map((t) => `${t.table}: ${t.outcome} (rows ${t.actualRows ?? '-'} vs ${t.expectedRows}, checksum ${t.actualChecksum ?? '-'} vs ${t.expectedChecksum ?? '-'})`);

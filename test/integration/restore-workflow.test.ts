@@ -85,7 +85,9 @@ async function run(restored: DbFacts, failAt?: string) {
 test('matching data: VERIFIED, a record is written, the scratch folder is removed', async () => {
   const { outcome, calls, records } = await run({ serverVersion: 'x', tables: [{ table: 'nova.instances', rows: 100, checksum: '1' }, { table: 'keystone.project', rows: 5, checksum: '2' }] });
   expect(outcome.ok).toBe(true);
-  expect(calls).toEqual(['verifyChain', 'stream', 'prepare', 'stop', 'copyBack', 'start', 'cleanup']);
+  // the scratch folder is removed while the server starts: the two may run in either order
+  expect(calls.slice(0, 5)).toEqual(['verifyChain', 'stream', 'prepare', 'stop', 'copyBack']);
+  expect(calls.slice(5).sort()).toEqual(['cleanup', 'start']);
   expect(records.map((r) => r.result)).toEqual(['VERIFIED']);
 });
 
