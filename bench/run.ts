@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config/load.js';
 import { configWithOwnRepo, labConfigPath, labDir as labDirOf } from '../test/helpers/lab.js';
-import { backupStreamCase, type BackupCaseResult } from './cases/backup-stream.js';
+import { backupStreamCase } from './cases/backup-stream.js';
 import { orchestrationCase } from './cases/orchestration.js';
 import { restoreChainCase } from './cases/restore-chain.js';
 import { bash } from './lib/sh.js';
@@ -83,8 +83,6 @@ async function main(): Promise<void> {
   writeFileSync(join(scratch, 'results.json'), JSON.stringify(results, null, 2));
   log(`wrote ${OUT} (${results.wallSeconds.toFixed(0)} s)`);
 }
-
-export type { BackupCaseResult };
 
 main().then(
   () => process.exit(0),

@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { extract } from 'tar-stream';
-import { diffTrees, isSecretPath, partFile, type ControlPlaneManifest, type ControlPlanePart, type TarEntry, type TreeChange } from '../../workflows/lib/control-plane.js';
+import { diffTrees, isSecretPath, partFile, type ControlPlaneManifest, type ControlPlanePart, type TreeChange } from '../../workflows/lib/control-plane.js';
 import { artifactDir } from '../../workflows/lib/manifest.js';
 import { diffDefinitions, parseDefinitions, summarizeDefinitions, type DefinitionDifference } from '../../workflows/lib/rabbitmq-definitions.js';
 import type { Env } from '../deps.js';
@@ -22,8 +22,8 @@ function controlPlane(env: Env, cloud: string) {
   return cp;
 }
 
-/** Runs a remote script and returns its stdout bytes; a failure names the host, the step and the cause. */
-async function capture(env: Env, cloud: string, hostName: string, what: string, script: string, stdin?: Buffer): Promise<Buffer> {
+/** Runs a remote script and returns its stdout bytes (and stderr); a failure names the host, the step and the cause. */
+async function captureWithStderr(env: Env, cloud: string, hostName: string, what: string, script: string, stdin?: Buffer): Promise<{ raw: Buffer; stderr: string }> {
   const { target } = env.host(cloud, hostName);
   const r = await env.deps.ssh.run(target, script, { stdin, signal: cancellationSignal(), maxBytes: MAX_PLAIN_BYTES });
   if (r.truncated) throw fatal(FailureType.RemoteCommandFailed, `${hostName}: ${what} produced more than ${MAX_PLAIN_BYTES} bytes`, 'control-plane parts are configuration-sized: narrow the configured paths');
@@ -33,7 +33,11 @@ async function capture(env: Env, cloud: string, hostName: string, what: string, 
     if (/No such container|is not running/i.test(r.stderr)) throw transient(FailureType.RemoteCommandFailed, `${hostName}: ${what}: ${why}`, 'start the container (docker start <name>) or fix the container name in the config');
     throw transient(FailureType.RemoteCommandFailed, `${hostName}: ${what} failed: ${why}`, 'check the host; the step is retried');
   }
-  return r.raw;
+  return { raw: r.raw, stderr: r.stderr };
+}
+
+async function capture(env: Env, cloud: string, hostName: string, what: string, script: string, stdin?: Buffer): Promise<Buffer> {
+  return (await captureWithStderr(env, cloud, hostName, what, script, stdin)).raw;
 }
 
 async function seal(env: Env, cloud: string, stagingDir: string, file: string, plain: Buffer) {
@@ -48,14 +52,10 @@ export async function backupKollaConfig(env: Env, cloud: string, stagingDir: str
   if (!k && !from) throw fatal(FailureType.ConfigInvalid, `cloud ${cloud} has no controlPlane.kolla section`, `add clouds.${cloud}.controlPlane.kolla.host (the deploy host)`);
   const hostName = from?.host ?? k!.host;
   const dir = from?.dir ?? k!.configDir;
-  const { host, target } = env.host(cloud, hostName);
   // the deploy tree is the host's own /etc/kolla, never a container's
   const script = from ? archiveAllScript(dir) : archiveScript(dir, [...k!.files, ...k!.serviceDirs]);
-  const r = await env.deps.ssh.run(target, script, { signal: cancellationSignal(), maxBytes: MAX_PLAIN_BYTES });
-  void host;
-  if (r.code !== 0 || r.truncated) await capture(env, cloud, hostName, `archiving ${dir}`, script); // re-run for the typed error
-  const missing = [...r.stderr.matchAll(/osbackup: missing (.*)/g)].map((m) => m[1]!);
-  const tar = r.raw;
+  const { raw: tar, stderr } = await captureWithStderr(env, cloud, hostName, `archiving ${dir}`, script);
+  const missing = [...stderr.matchAll(/osbackup: missing (.*)/g)].map((m) => m[1]!);
   const entries = await indexTar(tar);
   const file = partFile('kolla-config', hostName);
   const s = await seal(env, cloud, stagingDir, file, tar);
@@ -199,4 +199,3 @@ export async function restoreRabbitmq(env: Env, cloud: string, backupId: string,
   return { differences, summary: summarizeDefinitions(source) };
 }
 
-export type { TarEntry };
