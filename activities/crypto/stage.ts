@@ -67,8 +67,9 @@ export class PipelineGuard {
     });
   }
 
-  /** A stage whose process ended badly counts as a failure of that part. */
-  watchStage(stage: ProcessStage): Promise<{ code: number | undefined; stderr: string; signal: string | undefined }> {
+  /** A stage whose process ended badly counts as a failure of that part. An absent (optional) stage counts as a clean exit. */
+  watchStage(stage: ProcessStage | undefined): Promise<{ code: number | undefined; stderr: string; signal: string | undefined }> {
+    if (!stage) return Promise.resolve({ code: 0, stderr: '', signal: undefined });
     return stage.exit.then((r) => {
       if (r.code !== 0 && !this.abort.signal.aborted) this.fail(stage.name, new Error(r.stderr));
       return r;

@@ -117,13 +117,12 @@ export async function streamBackup(env: Env, input: StreamBackupInput): Promise<
     guard.track(remote.stdout, remote.stdin, ...(zstd ? [zstd.stdin, zstd.stdout] : []), gpg.stdin, gpg.stdout, out);
     let wireBytes = 0;
     const progress = () => beat({ step: 'streaming', ...(onSource ? { compressedBytes: wireBytes } : { streamBytes }), storedBytes: bytes, seconds: Math.round((performance.now() - t0) / 1000) });
-    const noStage = Promise.resolve({ code: 0 as number | undefined, stderr: '', signal: undefined as string | undefined });
     const [toZstd, toGpg, toFile, remoteDone, zstdExit, gpgExit] = await Promise.allSettled([
       guard.watch('source', pipeline(remote.stdout, meter((n) => { wireBytes += n; if (!onSource) streamBytes += n; progress(); }), zstd ? zstd.stdin : gpg.stdin)),
-      zstd ? guard.watch('zstd', pipeline(zstd.stdout, gpg.stdin)) : noStage,
+      zstd ? guard.watch('zstd', pipeline(zstd.stdout, gpg.stdin)) : Promise.resolve(),
       guard.watch('file', pipeline(gpg.stdout, meter((n) => (bytes += n), hash), out)),
       guard.watchExit('remote', remote.done),
-      zstd ? guard.watchStage(zstd) : noStage,
+      guard.watchStage(zstd),
       guard.watchStage(gpg),
     ]);
     if (onSource && /zstd: (command )?not found|zstd: not found/.test(remoteErr())) {

@@ -97,14 +97,13 @@ export async function streamToHost(env: Env, cloud: string, backupId: string, ta
   const zstd = onTarget ? undefined : zstdDecompress(signal);
   const source = env.repo.openRead(rel);
   guard.track(source, gpg.stdin, gpg.stdout, ...(zstd ? [zstd.stdin, zstd.stdout] : []), remote.stdin, remote.stdout);
-  const noStage = Promise.resolve({ code: 0 as number | undefined, stderr: '', signal: undefined as string | undefined });
   const [fromFile, toZstd, toRemote, remoteDone, gpgExit, zstdExit] = await Promise.allSettled([
     guard.watch('file', pipeline(source, meter((n) => { bytes += n; beat({ step: 'streaming to ' + targetHost, bytes, of: manifest.artifact.bytes }); }, hash), gpg.stdin)),
     guard.watch('gpg', pipeline(gpg.stdout, zstd ? zstd.stdin : remote.stdin)),
-    zstd ? guard.watch('zstd', pipeline(zstd.stdout, remote.stdin)) : noStage,
+    zstd ? guard.watch('zstd', pipeline(zstd.stdout, remote.stdin)) : Promise.resolve(),
     guard.watchExit('remote', remote.done),
     guard.watchStage(gpg),
-    zstd ? guard.watchStage(zstd) : noStage,
+    guard.watchStage(zstd),
   ]);
   function targetFailure() {
     const err = remoteErr().trim().split('\n').slice(-3).join(' | ');
