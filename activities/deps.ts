@@ -18,7 +18,7 @@ export interface Deps {
 export class Env {
   readonly repo: LocalRepository;
   constructor(readonly deps: Deps) {
-    this.repo = new LocalRepository(deps.config.repository.path);
+    this.repo = new LocalRepository(deps.config.repository.path, deps.config.repository.mountPoint);
   }
 
   get config(): Config {

@@ -34,6 +34,9 @@ export const FailureType = {
   S3Unavailable: 'S3Unavailable',
   S3RequestFailed: 'S3RequestFailed',
   ObjectTooLarge: 'ObjectTooLarge',
+  ArtifactMissing: 'ArtifactMissing',
+  TargetNotMounted: 'TargetNotMounted',
+  RetentionUnsafe: 'RetentionUnsafe',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
@@ -49,6 +52,7 @@ export function transient(type: FailureType, message: string, fix: string): Appl
 
 /** Map a local filesystem error to a typed failure. */
 export function fsFailure(e: unknown, what: string): ApplicationFailure {
+  if (e instanceof ApplicationFailure) return e; // already typed (e.g. a share that is not mounted)
   const code = (e as NodeJS.ErrnoException)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     return fatal(FailureType.DiskFull, `${what}: no space left on the repository's disk`, 'free space (prune old backups) or extend the volume; the partial artifact was discarded and earlier backups are untouched');

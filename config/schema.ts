@@ -6,6 +6,8 @@ import { escrowSchema } from './escrow-schema.js';
 import { rabbitmqCloudSchema, rabbitmqCrossReferenceProblems, rabbitmqHostSchema } from './rabbitmq-schema.js';
 
 import { absPath, nonEmpty, secretRefSchema } from './secret-ref.js';
+import { targetCrossReferenceProblems, targetNameSchema, targetsSchema, tiersSchema } from './targets-schema.js';
+import { retentionPolicySchema } from '../workflows/lib/retention-policy.js';
 
 export { secretRefSchema, type SecretRef } from './secret-ref.js';
 
@@ -108,6 +110,7 @@ export const cloudSchema = z
     database: databaseSchema,
     controlPlane: controlPlaneSchema.optional(),
     rabbitmq: rabbitmqCloudSchema.optional(),
+    tiers: tiersSchema,
   })
   .strict();
 
@@ -146,6 +149,7 @@ export function crossReferenceProblems(raw: unknown): { path: string; message: s
     }
   }
   out.push(...rabbitmqCrossReferenceProblems(raw));
+  out.push(...targetCrossReferenceProblems(raw));
   return out;
 }
 
@@ -155,8 +159,14 @@ export const repositorySchema = z
   .object({
     /** Local disk (or NFS-mounted) folder that holds the artifacts and manifests. */
     path: absPath,
+    /** The repository's name as a target (tiers, copies, retention, verify name it). */
+    name: targetNameSchema.default('local'),
+    /** Set when the repository is on an NFS share: backups are refused unless this is a mount point. */
+    mountPoint: absPath.optional(),
     /** Re-read every published artifact and compare its SHA-256 before publishing the manifest. */
     verifyAfterWrite: z.boolean().default(true),
+    retention: retentionPolicySchema.default(retentionPolicySchema.parse({})),
+    capacityGiB: z.number().positive().optional(),
   })
   .strict();
 
@@ -191,6 +201,7 @@ export const configSchema = z
   .object({
     temporal: temporalSchema.default(temporalSchema.parse({})),
     repository: repositorySchema,
+    targets: targetsSchema,
     encryption: encryptionSchema,
     /** The cloud CLI commands act on when --cloud is not given and there are several. */
     defaultCloud: z.string().optional(),

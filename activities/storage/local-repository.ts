@@ -7,14 +7,20 @@ import { createHash, randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { assertMounted } from './target.js';
 import { MANIFEST_FILE, type AnyManifest, type VerificationRecord } from '../../workflows/lib/manifest.js';
 
 export const STAGING = '.staging';
 
 export class LocalRepository {
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    /** Set when the repository is on a share: nothing is staged unless it is mounted. */
+    private readonly mountPoint?: string,
+  ) {}
 
   async ensure(): Promise<void> {
+    await assertMounted('repository', this.mountPoint, this.root);
     await mkdir(join(this.root, STAGING), { recursive: true, mode: 0o700 });
   }
 

@@ -130,3 +130,37 @@ export interface VerificationRecord {
   tablesCompared: number;
   tables: TableComparison[];
 }
+
+/**
+ * A scrub's finding for one artifact on one target: its stored bytes re-read and hashed.
+ * CHECKED means only that — the hashes matched. VERIFIED (a VerificationRecord) means a
+ * restore proved the data; the two words are kept apart everywhere.
+ */
+export type CheckResult = 'CHECKED' | 'CORRUPT' | 'MISSING';
+
+export interface CheckedFile {
+  rel: string;
+  expectedSha256: string;
+  expectedBytes: number;
+  actualSha256: string | null;
+  actualBytes: number | null;
+  /** ok; corrupt (same size, other bytes); truncated (other size); missing (no object). */
+  outcome: 'ok' | 'corrupt' | 'truncated' | 'missing';
+}
+
+export interface CheckRecord {
+  formatVersion: typeof MANIFEST_FORMAT;
+  backupId: string;
+  cloud: string;
+  component: string;
+  target: string;
+  checkedAt: string;
+  workflowId: string;
+  result: CheckResult;
+  files: CheckedFile[];
+}
+
+/** Check records live beside the manifest: <artifact dir>/checks/<checkedAt>.json */
+export function checkRecordKey(cloud: string, component: string, id: string, checkedAt: string): string {
+  return `${artifactDir(cloud, component, id)}/checks/${checkedAt.replace(/[:.]/g, '')}.json`;
+}

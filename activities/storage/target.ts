@@ -1,0 +1,335 @@
+// One interface over every place artifacts can live: a folder (local disk or an NFS mount)
+// or an S3 / Swift bucket. Copies, verify, retention and the catalog work through it, so a
+// target type is a config choice, not a code path. Keys are relative ("clouds/<c>/…").
+//
+// Visibility is the manifest's: a folder holds a backup only once its manifest.json exists,
+// and every writer puts the manifest last. put() itself is atomic per object (temporary
+// name + rename on folders; S3 PUT/multipart completion on buckets), so an interrupted write
+// leaves no object that looks whole.
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, type Dirent } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, statfs } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Config } from '../../config/schema.js';
+import type { TargetConfig } from '../../config/targets-schema.js';
+import type { RetentionPolicy } from '../../workflows/lib/retention-policy.js';
+import { MANIFEST_FILE, type AnyManifest } from '../../workflows/lib/manifest.js';
+import { fatal, FailureType, fsFailure } from '../errors.js';
+import { S3Store } from './s3-store.js';
+
+export interface StoredObject {
+  key: string;
+  bytes: number;
+  modifiedAt: string | null;
+}
+
+export interface TargetStore {
+  readonly name: string;
+  readonly type: 'local' | 'nfs' | 's3';
+  /** Where it is, for messages: a path or s3://bucket/prefix at the endpoint. */
+  readonly location: string;
+  readonly retention: RetentionPolicy;
+  /** Throws a typed failure naming the cause when the target must not be written now. */
+  checkWritable(): Promise<void>;
+  /** Every object under `prefix`, recursively. */
+  list(prefix: string): Promise<StoredObject[]>;
+  stat(key: string): Promise<StoredObject | undefined>;
+  openRead(key: string, signal?: AbortSignal): Promise<Readable>;
+  readText(key: string): Promise<string | undefined>;
+  /** Writes a stream atomically; returns what was written (bytes, SHA-256 of the bytes read). */
+  putStream(key: string, source: Readable, opts?: { bytes?: number; signal?: AbortSignal; onProgress?: (bytes: number) => void }): Promise<{ bytes: number; sha256: string }>;
+  putText(key: string, text: string): Promise<void>;
+  deleteKeys(keys: string[]): Promise<void>;
+  /** Bytes the target may hold and still has free; null when the store cannot say. */
+  capacity(): Promise<{ totalBytes: number | null; freeBytes: number | null }>;
+  close(): void;
+}
+
+/** Mount points of this process's mount namespace (/proc/self/mountinfo, field 5, octal escapes undone). */
+export async function mountPoints(): Promise<Set<string>> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  const out = new Set<string>();
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    if (f[4]) out.add(f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+  }
+  return out;
+}
+
+/** Refuses (typed, with the fix) when `mountPoint` is set and nothing is mounted there. */
+export async function assertMounted(name: string, mountPoint: string | undefined, root: string): Promise<void> {
+  const mp = mountPoint?.replace(/(.)\/$/, '$1');
+  if (mp && !(await mountPoints()).has(mp)) {
+    throw fatal(
+      FailureType.TargetNotMounted,
+      `target "${name}": ${mp} is not a mount point — the share is not mounted, and writing to ${root} would fill the local disk under it (the seed's "NFS mount disconnected: shows local mount")`,
+      `mount the share (mount ${mp}; check the NFS server and /etc/fstab), then retry; nothing was written`,
+    );
+  }
+}
+
+/** A target in a folder: the repository, another local disk, or an NFS mount. */
+export class FsTarget implements TargetStore {
+  readonly location: string;
+  constructor(
+    readonly name: string,
+    readonly type: 'local' | 'nfs',
+    readonly root: string,
+    readonly retention: RetentionPolicy,
+    private readonly o: { mountPoint?: string; capacityGiB?: number } = {},
+  ) {
+    this.location = root;
+  }
+
+  private path(key: string): string {
+    if (!key || key.startsWith('/') || key.split('/').includes('..')) throw fatal(FailureType.ConfigInvalid, `invalid key "${key}"`, 'keys are relative and stay inside the target');
+    return join(this.root, key);
+  }
+
+  async checkWritable(): Promise<void> {
+    await assertMounted(this.name, this.o.mountPoint, this.root);
+    try {
+      await mkdir(this.root, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw fsFailure(e, `preparing target "${this.name}" at ${this.root}`);
+    }
+  }
+
+  async list(prefix: string): Promise<StoredObject[]> {
+    const out: StoredObject[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let names: Dirent[];
+      try {
+        names = await readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw fsFailure(e, `listing ${dir}`);
+      }
+      for (const d of names) {
+        const p = join(dir, d.name);
+        if (d.isDirectory()) await walk(p);
+        else if (d.isFile() && !d.name.includes('.partial-')) {
+          const s = await stat(p).catch(() => undefined);
+          if (s) out.push({ key: relative(this.root, p), bytes: s.size, modifiedAt: s.mtime.toISOString() });
+        }
+      }
+    };
+    await walk(prefix ? this.path(prefix.replace(/\/$/, '')) : this.root);
+    return out.sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  async stat(key: string): Promise<StoredObject | undefined> {
+    const s = await stat(this.path(key)).catch(() => undefined);
+    return s?.isFile() ? { key, bytes: s.size, modifiedAt: s.mtime.toISOString() } : undefined;
+  }
+
+  async openRead(key: string): Promise<Readable> {
+    const p = this.path(key);
+    const fh = await open(p, 'r').catch((e: NodeJS.ErrnoException) => {
+      throw e.code === 'ENOENT' ? fatal(FailureType.ArtifactMissing, `${this.name}: ${key} is missing`, 'run `osbackup verify` to see which restore points this breaks') : fsFailure(e, `opening ${p}`);
+    });
+    return fh.createReadStream({ highWaterMark: 1 << 20 });
+  }
+
+  async readText(key: string): Promise<string | undefined> {
+    try {
+      return await readFile(this.path(key), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw fsFailure(e, `reading ${key} on ${this.name}`);
+    }
+  }
+
+  async putStream(key: string, source: Readable, opts: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {}): Promise<{ bytes: number; sha256: string }> {
+    const file = this.path(key);
+    const tmp = `${file}.partial-${randomBytes(4).toString('hex')}`;
+    const hash = createHash('sha256');
+    let bytes = 0;
+    try {
+      await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+      const tap = new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          opts.onProgress?.(bytes);
+          cb(null, chunk);
+        },
+      });
+      await pipeline(source, tap, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal: opts.signal });
+      const fh = await open(tmp, 'r');
+      await fh.sync().finally(() => fh.close());
+      await rename(tmp, file);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      if (e instanceof Error && e.name === 'ApplicationFailure') throw e;
+      throw fsFailure(e, `writing ${key} to target "${this.name}" (${this.root})`);
+    }
+    return { bytes, sha256: hash.digest('hex') };
+  }
+
+  async putText(key: string, text: string): Promise<void> {
+    await this.putStream(key, Readable.from([Buffer.from(text, 'utf8')]));
+  }
+
+  async deleteKeys(keys: string[]): Promise<void> {
+    const dirs = new Set<string>();
+    for (const k of keys) {
+      await rm(this.path(k), { force: true });
+      dirs.add(dirname(this.path(k)));
+    }
+    // empty folders are what is left of a deleted artifact: remove them bottom-up, never the root
+    const sorted = [...dirs].sort((a, b) => b.length - a.length);
+    for (let d of sorted) {
+      while (d.startsWith(this.root + '/')) {
+        const left = await readdir(d).catch(() => undefined);
+        if (!left || left.length) break;
+        await rmdir(d).catch(() => undefined);
+        d = dirname(d);
+      }
+    }
+  }
+
+  async capacity(): Promise<{ totalBytes: number | null; freeBytes: number | null }> {
+    const s = await statfs(this.root).catch(() => undefined);
+    const fsTotal = s ? s.blocks * s.bsize : null;
+    const fsFree = s ? s.bavail * s.bsize : null;
+    if (this.o.capacityGiB === undefined) return { totalBytes: fsTotal, freeBytes: fsFree };
+    const total = this.o.capacityGiB * 1024 ** 3;
+    const used = (await this.list('')).reduce((n, o) => n + o.bytes, 0);
+    return { totalBytes: total, freeBytes: Math.max(0, Math.min(total - used, fsFree ?? Infinity)) };
+  }
+
+  close(): void {}
+}
+
+/** A target in an S3 bucket (Swift s3api, Ceph RGW, MinIO, AWS): everything store-specific is config. */
+export class S3TargetStore implements TargetStore {
+  readonly type = 's3' as const;
+  readonly location: string;
+  constructor(
+    readonly name: string,
+    private readonly store: S3Store,
+    readonly retention: RetentionPolicy,
+    endpoint: string,
+    private readonly capacityGiB?: number,
+  ) {
+    this.location = `s3://${store.bucket}/${store.prefix} at ${endpoint}`;
+  }
+
+  async checkWritable(): Promise<void> {
+    await this.store.checkBucket();
+  }
+
+  async list(prefix: string): Promise<StoredObject[]> {
+    return (await this.store.list(prefix)).map((o) => ({ key: o.key, bytes: o.size, modifiedAt: o.lastModified?.toISOString() ?? null }));
+  }
+
+  async stat(key: string): Promise<StoredObject | undefined> {
+    const h = await this.store.head(key);
+    return h ? { key, bytes: h.size, modifiedAt: h.lastModified?.toISOString() ?? null } : undefined;
+  }
+
+  async openRead(key: string, signal?: AbortSignal): Promise<Readable> {
+    if (!(await this.store.head(key, signal))) throw fatal(FailureType.ArtifactMissing, `${this.name}: ${key} is missing`, 'run `osbackup verify` to see which restore points this breaks');
+    return this.store.getStream(key, signal);
+  }
+
+  async readText(key: string): Promise<string | undefined> {
+    if (!(await this.store.head(key))) return undefined;
+    return this.store.getText(key);
+  }
+
+  async putStream(key: string, source: Readable, opts: { bytes?: number; signal?: AbortSignal; onProgress?: (bytes: number) => void } = {}): Promise<{ bytes: number; sha256: string }> {
+    const r = await this.store.putStream(key, source, { contentLength: opts.bytes, signal: opts.signal, onProgress: opts.onProgress });
+    return { bytes: r.bytes, sha256: r.sha256 };
+  }
+
+  async putText(key: string, text: string): Promise<void> {
+    await this.store.putText(key, text);
+  }
+
+  async deleteKeys(keys: string[]): Promise<void> {
+    if (keys.length) await this.store.deleteMany(keys);
+  }
+
+  async capacity(): Promise<{ totalBytes: number | null; freeBytes: number | null }> {
+    if (this.capacityGiB === undefined) return { totalBytes: null, freeBytes: null };
+    const total = this.capacityGiB * 1024 ** 3;
+    const used = (await this.list('')).reduce((n, o) => n + o.bytes, 0);
+    return { totalBytes: total, freeBytes: Math.max(0, total - used) };
+  }
+
+  close(): void {
+    this.store.destroy();
+  }
+}
+
+/** The names of every target, the repository first. */
+export function targetNames(config: Config): string[] {
+  return [config.repository.name, ...Object.keys(config.targets)];
+}
+
+/** Opens a target by name (resolving S3 credentials: activities only). */
+export async function openTarget(config: Config, name: string, env: NodeJS.ProcessEnv): Promise<TargetStore> {
+  const r = config.repository;
+  if (name === r.name) return new FsTarget(r.name, r.mountPoint ? 'nfs' : 'local', r.path, r.retention, { mountPoint: r.mountPoint, capacityGiB: r.capacityGiB });
+  const t: TargetConfig | undefined = config.targets[name];
+  if (!t) throw fatal(FailureType.ConfigInvalid, `target "${name}" is not configured (known: ${targetNames(config).join(', ')})`, 'name the repository or a target under `targets` in the config');
+  if (t.type === 's3') {
+    const { type: _t, retention, capacityGiB, ...s3 } = t;
+    return new S3TargetStore(name, await S3Store.fromTarget(s3, env), retention, s3.endpoint ?? `AWS ${s3.region}`, capacityGiB);
+  }
+  return new FsTarget(name, t.type, t.path, t.retention, { mountPoint: t.type === 'nfs' ? t.mountPoint : undefined, capacityGiB: t.capacityGiB });
+}
+
+/** Key of an artifact folder's file. */
+export function artifactKey(cloud: string, component: string, id: string, file: string): string {
+  return `clouds/${cloud}/${component}/${id}/${file}`;
+}
+
+/**
+ * Every published manifest on a target (one listing, then the manifests read). A manifest
+ * counts only in its own folder: a copied or renamed folder is not that backup.
+ */
+export async function scanTargetManifests(t: TargetStore, cloud?: string): Promise<{ manifest: AnyManifest; files: StoredObject[] }[]> {
+  const objects = await t.list(cloud ? `clouds/${cloud}/` : 'clouds/');
+  const byDir = new Map<string, StoredObject[]>();
+  for (const o of objects) {
+    const parts = o.key.split('/');
+    if (parts.length < 5 || parts[0] !== 'clouds') continue;
+    const dir = parts.slice(0, 4).join('/');
+    (byDir.get(dir) ?? byDir.set(dir, []).get(dir)!).push(o);
+  }
+  const out: { manifest: AnyManifest; files: StoredObject[] }[] = [];
+  for (const [dir, files] of byDir) {
+    if (!files.some((f) => f.key === `${dir}/${MANIFEST_FILE}`)) continue;
+    const text = await t.readText(`${dir}/${MANIFEST_FILE}`);
+    let m: AnyManifest;
+    try {
+      m = JSON.parse(text ?? '') as AnyManifest;
+    } catch {
+      continue; // a torn manifest never counts; verify reports the folder
+    }
+    const [, c, , id] = dir.split('/');
+    if (m.id === id && m.cloud === c) out.push({ manifest: m, files });
+  }
+  return out.sort((a, b) => a.manifest.startedAt.localeCompare(b.manifest.startedAt));
+}
+
+/** Streams one object's SHA-256 and size (verify, copy checks). */
+export async function hashObject(t: TargetStore, key: string, onProgress?: (bytes: number) => void, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
+  const h = createHash('sha256');
+  let bytes = 0;
+  const src = await t.openRead(key, signal);
+  await pipeline(src, async function* (chunks: AsyncIterable<Buffer>) {
+    for await (const b of chunks) {
+      h.update(b);
+      bytes += b.length;
+      onProgress?.(bytes);
+    }
+  }, { signal });
+  return { sha256: h.digest('hex'), bytes };
+}
+
