@@ -5,6 +5,7 @@ import type { CloudConfig, Config, HostConfig } from '../config/schema.js';
 import { fatal, FailureType } from './errors.js';
 import type { SshPool, SshTarget } from './ssh/pool.js';
 import { LocalRepository } from './storage/local-repository.js';
+import { FsTarget, openTarget, type TargetStore } from './storage/target.js';
 import { resolveSecret } from './secrets.js';
 import { credentialOptionFile } from './mariadb/commands.js';
 import type { GpgKeys } from './crypto/gpg.js';
@@ -13,12 +14,31 @@ export interface Deps {
   config: Config;
   env: NodeJS.ProcessEnv;
   ssh: SshPool;
+  /** osbackup's version (recorded in manifests of scheduled runs). */
+  version?: string;
 }
 
 export class Env {
   readonly repo: LocalRepository;
+  /** The repository seen as a target (copies, verify, retention, catalog). */
+  readonly primary: TargetStore;
+  private readonly opened = new Map<string, Promise<TargetStore>>();
   constructor(readonly deps: Deps) {
-    this.repo = new LocalRepository(deps.config.repository.path, deps.config.repository.mountPoint);
+    const r = deps.config.repository;
+    this.repo = new LocalRepository(r.path, r.mountPoint);
+    this.primary = new FsTarget(r.name, r.mountPoint ? 'nfs' : 'local', r.path, r.retention, { mountPoint: r.mountPoint, capacityGiB: r.capacityGiB });
+  }
+
+  /** A target by name, opened once per worker (S3 clients keep their connections). */
+  target(name: string): Promise<TargetStore> {
+    if (name === this.primary.name) return Promise.resolve(this.primary);
+    let t = this.opened.get(name);
+    if (!t) {
+      t = openTarget(this.config, name, this.deps.env);
+      t.catch(() => this.opened.delete(name));
+      this.opened.set(name, t);
+    }
+    return t;
   }
 
   get config(): Config {

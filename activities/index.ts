@@ -6,6 +6,11 @@ import { artifactDir, isDatabaseManifest, RECIPE_FILE, type ArtifactManifest, ty
 import { databaseRestoreRecipe, databaseRestoreScript, RESTORE_SCRIPT } from '../workflows/lib/recipe.js';
 import { chainTo } from '../workflows/lib/chain.js';
 import { Env, type Deps } from './deps.js';
+import { copyArtifact, targetManifests, type CopyArtifactInput, type CopyArtifactResult } from './storage/copy.js';
+import { targetNames } from './storage/target.js';
+import { journalPrefix, markTarget, pendingJournals, planTarget, purgeTarget } from './storage/retention.js';
+import type { RetentionPlan } from '../workflows/lib/retention.js';
+import { planCopy, promotionSet, type CopyPlan } from '../workflows/lib/copy-plan.js';
 import { fatal, fsFailure, FailureType } from './errors.js';
 import { streamBackup, type StreamBackupInput, type StreamBackupResult } from './mariadb/backup.js';
 import { collectFacts } from './mariadb/facts.js';
@@ -22,7 +27,14 @@ export type { StreamBackupInput, StreamBackupResult } from './mariadb/backup.js'
 
 export function createActivities(deps: Deps) {
   const env = new Env(deps);
-  const catalog = new Catalog(env.repo);
+  const catalog = new Catalog(env.primary);
+  const catalogs = new Map<string, Catalog>([[env.primary.name, catalog]]);
+  /** One Catalog per target, so index updates on a target stay serial within this worker. */
+  const catalogOf = async (name: string): Promise<Catalog> => {
+    let c = catalogs.get(name);
+    if (!c) catalogs.set(name, (c = new Catalog(await env.target(name))));
+    return c;
+  };
   return {
     /** Facts of `host` (default: the cloud's database host). */
     async mariadbCollectFacts(input: { cloud: string; host?: string; tables?: string[] }): Promise<DbFacts> {
@@ -195,13 +207,78 @@ export function createActivities(deps: Deps) {
       return restoreRabbitmq(env, input.cloud, input.backupId, input.targetHost);
     },
 
-    async catalogList(input: { cloud?: string }): Promise<CatalogEntry[]> {
-      return catalog.list(input.cloud);
+    /** Rows of one target, or of every configured target (the repository first). */
+    async catalogList(input: { cloud?: string; target?: string }): Promise<CatalogEntry[]> {
+      const names = input.target ? [input.target] : targetNames(deps.config);
+      const out: CatalogEntry[] = [];
+      for (const n of names) out.push(...(await (await catalogOf(n)).list(input.cloud)));
+      return out;
     },
 
-    /** Rebuilds the index from the repository alone (manifests + verification records). */
-    async catalogRebuild(): Promise<CatalogEntry[]> {
-      return catalog.rebuild();
+    /** Rebuilds the index of one target (default: every target) from the storage alone. */
+    async catalogRebuild(input: { target?: string } = {}): Promise<CatalogEntry[]> {
+      const names = input.target ? [input.target] : targetNames(deps.config);
+      const out: CatalogEntry[] = [];
+      for (const n of names) out.push(...(await (await catalogOf(n)).rebuild()));
+      return out;
+    },
+
+    // ---- retention (two phases: mark, then re-check and purge) ----
+
+    /** The dry run: what would go from each target and why. */
+    async retentionPlan(input: { cloud: string; target: string; now: string }): Promise<{ target: string; location: string; plan: RetentionPlan; components: Record<string, string> }> {
+      const t = await env.target(input.target);
+      return { target: t.name, location: t.location, ...(await planTarget(t, input.cloud, input.now)) };
+    },
+
+    async retentionMark(input: { cloud: string; target: string; runId: string; now: string }): Promise<{ remove: number; retained: number; journal: string }> {
+      const j = await markTarget(env, input);
+      return { remove: j.remove.length, retained: j.retained.length, journal: `${journalPrefix(input.cloud)}${input.runId}.json` };
+    },
+
+    async retentionPending(input: { cloud: string; target: string }): Promise<string[]> {
+      return pendingJournals(env, input.cloud, input.target);
+    },
+
+    async retentionPurge(input: { cloud: string; target: string; runId: string }): Promise<{ purged: string[]; bytes: number }> {
+      const cat = await catalogOf(input.target);
+      return purgeTarget(env, input, (id, component) => cat.refresh(input.cloud, component, id));
+    },
+
+    /** The targets a rotation covers (default: every configured one). */
+    async retentionTargets(input: { target?: string }): Promise<string[]> {
+      if (input.target && !targetNames(deps.config).includes(input.target)) throw fatal(FailureType.ConfigInvalid, `target "${input.target}" is not configured`, `use one of: ${targetNames(deps.config).join(', ')}`);
+      return input.target ? [input.target] : targetNames(deps.config);
+    },
+
+    // ---- copies between targets ----
+
+    /** What a tier run does, from the worker's config (workflows read no config). */
+    async tierPlan(input: { cloud: string; tier: 'daily' | 'weekly' | 'monthly' | 'control-plane' }): Promise<{ primary: string; targets: string[]; toolVersion: string; controlPlane: { kolla: boolean; keystoneHosts: string[]; rabbitmq: boolean } }> {
+      const c = env.cloud(input.cloud);
+      const tier = input.tier === 'control-plane' ? 'daily' : input.tier;
+      const primary = deps.config.repository.name;
+      return {
+        primary,
+        targets: c.tiers[tier]?.targets ?? [primary],
+        toolVersion: deps.version ?? 'unknown',
+        controlPlane: { kolla: !!c.controlPlane?.kolla, keystoneHosts: c.controlPlane?.keystoneHosts ?? [], rabbitmq: !!c.rabbitmq },
+      };
+    },
+
+    /** What a copy must carry (whole chains, parents first), from the manifests on both sides. */
+    async targetsPlanCopy(input: { cloud: string; from: string; to: string; ids?: string[]; all?: boolean; promoteNotAfter?: string }): Promise<CopyPlan & { components: Record<string, string> }> {
+      const source = await targetManifests(env, input.from, input.cloud);
+      const dest = await targetManifests(env, input.to, input.cloud);
+      const want = input.promoteNotAfter ? promotionSet(source, input.promoteNotAfter) : input.all ? source.filter((m) => !('reason' in m && m.reason === 'pre-restore')).map((m) => m.id) : (input.ids ?? []);
+      const plan = planCopy(source, dest, want);
+      return { ...plan, components: Object.fromEntries(source.map((m) => [m.id, m.component])) };
+    },
+
+    async targetsCopyArtifact(input: CopyArtifactInput): Promise<CopyArtifactResult> {
+      const r = await copyArtifact(env, input, deps.config.repository.verifyAfterWrite);
+      await (await catalogOf(input.to)).refresh(input.cloud, input.component, input.id);
+      return r;
     },
   };
 }

@@ -132,15 +132,16 @@ catalog
   .command('list')
   .description('list restore points')
   .option('--cloud <name>', 'only this cloud')
+  .option('--target <name>', 'only this target (default: every target)')
   .option('--csv', "the seed's catalog.csv columns")
   .action(async function (this: Command) {
-    const g = this.optsWithGlobals<Globals & { cloud?: string; csv?: boolean }>();
+    const g = this.optsWithGlobals<Globals & { cloud?: string; csv?: boolean; target?: string }>();
     const config = load(g);
     const client = await connect(config);
     const rows = await client.workflow.execute('catalogListWorkflow', {
       taskQueue: config.temporal.taskQueue,
       workflowId: `catalog-list:${Date.now()}`,
-      args: [{ cloud: g.cloud }],
+      args: [{ cloud: g.cloud, target: g.target }],
     }) as CatalogEntry[];
     if (g.csv) process.stdout.write(catalogCsv(rows));
     else out(g, rows, rows.length ? catalogTable(rows) : 'no backups yet\n');
@@ -171,6 +172,7 @@ catalog
   });
 
 registerControlPlaneCommands(backup, restore, { load, pickCloud, out, version });
+(await import('./storage.js')).registerStorageCommands(program, { load, pickCloud, out, version });
 (await import('./keys.js')).registerKeysCommands(program);
 program
   .command('codec-server')

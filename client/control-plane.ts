@@ -14,10 +14,10 @@ export interface CliContext<G> {
   version: string;
 }
 
-type G = { json?: boolean; config?: string; cloud?: string };
+export type G = { json?: boolean; config?: string; cloud?: string };
 
 /** Starts a workflow, prints its id and UI link, waits with progress, returns its result. */
-async function runWorkflow<R>(ctx: CliContext<G>, g: G, config: Config, type: string, workflowId: string, component: string, tier: string, args: unknown[]): Promise<{ r: R; link: string; workflowId: string }> {
+export async function runWorkflow<R>(ctx: CliContext<G>, g: G, config: Config, type: string, workflowId: string, component: string, tier: string, args: unknown[]): Promise<{ r: R; link: string; workflowId: string }> {
   const client = await connect(config);
   const handle = await client.workflow.start(type, {
     taskQueue: config.temporal.taskQueue,

@@ -1,5 +1,6 @@
 // The osbackup worker: its own process, one per site in production. Loads and validates the
 // config, builds the activities, runs until SIGINT/SIGTERM, then drains and exits.
+import { readFileSync } from 'node:fs';
 import { formatWithOptions } from 'node:util';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { redact } from '../activities/redact.js';
@@ -8,6 +9,8 @@ import { SshPool } from '../activities/ssh/pool.js';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import { connectionOptions, dataConverter } from '../config/temporal.js';
 import { freshBundle, WORKFLOWS_PATH } from './bundle.js';
+
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 async function main(): Promise<number> {
   const file = configPath(process.argv.find((a, i) => process.argv[i - 1] === '--config'));
@@ -30,7 +33,7 @@ async function main(): Promise<number> {
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       ...workflowCode(),
-      activities: createActivities({ config, env: process.env, ssh }),
+      activities: createActivities({ config, env: process.env, ssh, version }),
       dataConverter: dataConverter(config),
       shutdownGraceTime: '30 seconds',
     });

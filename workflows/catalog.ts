@@ -6,10 +6,10 @@ import { shortCall } from './options.js';
 
 const { catalogList, catalogRebuild } = proxyActivities<Activities>(shortCall);
 
-export async function catalogListWorkflow(input: { cloud?: string }): Promise<CatalogEntry[]> {
+export async function catalogListWorkflow(input: { cloud?: string; target?: string }): Promise<CatalogEntry[]> {
   return catalogList(input);
 }
 
-export async function catalogRebuildWorkflow(): Promise<CatalogEntry[]> {
-  return catalogRebuild();
+export async function catalogRebuildWorkflow(input: { target?: string } = {}): Promise<CatalogEntry[]> {
+  return catalogRebuild(input);
 }

@@ -4,3 +4,6 @@ export { restoreDatabaseWorkflow } from './restore-database.js';
 export { catalogListWorkflow, catalogRebuildWorkflow } from './catalog.js';
 export { backupControlPlaneWorkflow } from './backup-control-plane.js';
 export { restoreKeystoneKeysWorkflow, restoreKollaConfigWorkflow, restoreRabbitmqWorkflow } from './restore-control-plane.js';
+export { copyWorkflow } from './copy.js';
+export { tierWorkflow } from './tiers.js';
+export { rotateWorkflow, retentionPlanWorkflow } from './rotate.js';

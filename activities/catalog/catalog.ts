@@ -1,11 +1,9 @@
-// The catalog: an index over the repository's manifests and verification records, kept in
-// <repository>/catalog/index.json for fast listing. The repository stays the truth: the
-// index is rebuilt from it on demand, or whenever it is missing or unreadable.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+// The catalog: an index over one target's manifests, verification records and check records,
+// kept on that target in catalog/index.json for fast listing. The target stays the truth: the
+// index is rebuilt from it on demand, or whenever it is missing, unreadable or out of date.
 import { catalogEntry, type CatalogEntry } from '../../workflows/lib/catalog.js';
-import { artifactDir, MANIFEST_FILE } from '../../workflows/lib/manifest.js';
-import type { LocalRepository } from '../storage/local-repository.js';
+import { artifactDir, MANIFEST_FILE, type AnyManifest, type CheckRecord, type VerificationRecord } from '../../workflows/lib/manifest.js';
+import { scanTargetManifests, type StoredObject, type TargetStore } from '../storage/target.js';
 
 export const INDEX_FILE = 'catalog/index.json';
 
@@ -15,10 +13,32 @@ interface IndexFile {
   entries: CatalogEntry[];
 }
 
+/** Records (verifications/ or checks/) of one artifact folder, oldest first; torn ones are ignored. */
+async function records<T>(t: TargetStore, files: StoredObject[], dir: string, sub: 'verifications' | 'checks'): Promise<T[]> {
+  const keys = files
+    .map((f) => f.key)
+    .filter((k) => k.startsWith(`${dir}/${sub}/`) && k.endsWith('.json'))
+    .sort();
+  const out: T[] = [];
+  for (const k of keys) {
+    try {
+      out.push(JSON.parse((await t.readText(k)) ?? '') as T);
+    } catch {
+      /* a torn record is ignored; the next run writes a new one */
+    }
+  }
+  return out;
+}
+
+async function entryFor(t: TargetStore, m: AnyManifest, files: StoredObject[]): Promise<CatalogEntry> {
+  const dir = artifactDir(m.cloud, m.component, m.id);
+  return catalogEntry(m, await records<VerificationRecord>(t, files, dir, 'verifications'), await records<CheckRecord>(t, files, dir, 'checks'), t.name);
+}
+
 export class Catalog {
   /** Index updates are read-modify-write: one at a time within a worker. */
   private queue: Promise<unknown> = Promise.resolve();
-  constructor(private readonly repo: LocalRepository) {}
+  constructor(private readonly target: TargetStore) {}
 
   private serial<T>(work: () => Promise<T>): Promise<T> {
     const next = this.queue.then(work, work);
@@ -26,39 +46,40 @@ export class Catalog {
     return next;
   }
 
-  /** Scans every manifest and verification record and rewrites the index. */
+  /** Scans every manifest and record on the target and rewrites the index. */
   rebuild(): Promise<CatalogEntry[]> {
     return this.serial(() => this.rebuildNow());
   }
 
   private async rebuildNow(): Promise<CatalogEntry[]> {
     const entries: CatalogEntry[] = [];
-    for (const m of await this.repo.scanManifests()) {
-      entries.push(catalogEntry(m, await this.repo.readVerifications(artifactDir(m.cloud, m.component, m.id))));
-    }
+    for (const { manifest, files } of await scanTargetManifests(this.target)) entries.push(await entryFor(this.target, manifest, files));
     await this.write(entries);
     return entries;
   }
 
+  /** The index as stored, without healing (verify compares it with the storage). */
+  async stored(): Promise<CatalogEntry[] | undefined> {
+    return this.read();
+  }
+
   /**
    * The index, healed first: an entry whose manifest has gone (a folder deleted behind
-   * osbackup's back, the seed's "catalog out of sync") triggers a rebuild from the repository.
+   * osbackup's back, the seed's "catalog out of sync"), or a manifest the index lacks,
+   * triggers a rebuild from the target.
    */
   async list(cloud?: string): Promise<CatalogEntry[]> {
     let entries = await this.read();
     if (entries) {
-      for (const e of entries) {
-        if (!(await this.repo.exists(join(this.repo.root, artifactDir(e.cloud, e.component, e.id), MANIFEST_FILE)))) {
-          entries = undefined;
-          break;
-        }
-      }
+      const manifests = new Set((await this.target.list('clouds/')).map((o) => o.key).filter((k) => k.endsWith(`/${MANIFEST_FILE}`)));
+      const indexed = new Set(entries.map((e) => `${artifactDir(e.cloud, e.component, e.id)}/${MANIFEST_FILE}`));
+      if (manifests.size !== indexed.size || [...indexed].some((k) => !manifests.has(k))) entries = undefined;
     }
     entries ??= await this.rebuild();
     return cloud ? entries.filter((e) => e.cloud === cloud) : entries;
   }
 
-  /** Re-reads one artifact's manifest and records into the index (after a publish or a proof). */
+  /** Re-reads one artifact's manifest and records into the index (after a publish, a proof, a check or a deletion). */
   refresh(cloud: string, component: string, id: string): Promise<void> {
     return this.serial(() => this.refreshNow(cloud, component, id));
   }
@@ -69,17 +90,18 @@ export class Catalog {
       await this.rebuildNow();
       return;
     }
-    const rel = artifactDir(cloud, component, id);
-    const m = await this.repo.readManifest(rel);
+    const dir = artifactDir(cloud, component, id);
+    const files = await this.target.list(`${dir}/`);
     const rest = entries.filter((e) => !(e.cloud === cloud && e.component === component && e.id === id));
-    if (m) rest.push(catalogEntry(m, await this.repo.readVerifications(rel)));
+    const text = files.some((f) => f.key === `${dir}/${MANIFEST_FILE}`) ? await this.target.readText(`${dir}/${MANIFEST_FILE}`) : undefined;
+    if (text) rest.push(await entryFor(this.target, JSON.parse(text) as AnyManifest, files));
     rest.sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.id.localeCompare(b.id));
     await this.write(rest);
   }
 
   private async read(): Promise<CatalogEntry[] | undefined> {
     try {
-      const f = JSON.parse(await readFile(join(this.repo.root, INDEX_FILE), 'utf8')) as IndexFile;
+      const f = JSON.parse((await this.target.readText(INDEX_FILE)) ?? '') as IndexFile;
       return f.formatVersion === 1 && Array.isArray(f.entries) ? f.entries : undefined;
     } catch {
       return undefined;
@@ -88,6 +110,6 @@ export class Catalog {
 
   private async write(entries: CatalogEntry[]): Promise<void> {
     const f: IndexFile = { formatVersion: 1, rebuiltAt: new Date().toISOString(), entries };
-    await this.repo.writeAtomic(join(this.repo.root, INDEX_FILE), JSON.stringify(f, null, 2) + '\n');
+    await this.target.putText(INDEX_FILE, JSON.stringify(f, null, 2) + '\n');
   }
 }

@@ -153,7 +153,7 @@ test('catalog list shows the restore point as VERIFIED (table and --json)', asyn
   const t = await cli(configFile, ['catalog', 'list']);
   expect(t.stdout).toMatch(new RegExp(`${backup.backupId}\\s+lab\\s+full .* VERIFIED`));
   const csv = await cli(configFile, ['catalog', 'list', '--csv']);
-  expect(csv.stdout.split('\n')[0]).toBe('timestamp,type,level,path,size,checksum,id,verification');
+  expect(csv.stdout.split('\n')[0]).toBe('timestamp,type,level,path,size,checksum,id,verification,target,check');
 });
 
 test('a corrupt artifact is refused, naming the cause, before anything on the target changes', async () => {

@@ -175,7 +175,7 @@ test('catalog rebuild from an emptied index yields the same catalog, VERIFIED st
   expect(existsSync(join(repo, 'catalog/index.json'))).toBe(true);
   const csv = await cli(configFile, ['catalog', 'export', '--csv']);
   const lines = csv.stdout.trim().split('\n');
-  expect(lines[0]).toBe('timestamp,type,level,path,size,checksum,id,verification');
+  expect(lines[0]).toBe('timestamp,type,level,path,size,checksum,id,verification,target,check');
   expect(lines).toHaveLength(rows.length + 1);
   expect(lines.find((l) => l.includes(ids[1]!))).toMatch(new RegExp(`^\\S+,database,incremental,clouds/lab/database/${ids[1]}/data\\.xb\\.zst\\.gpg,\\d+,[0-9a-f]{64},${ids[1]},UNVERIFIED$`));
 });

@@ -1,9 +1,11 @@
 // Catalog rows: an index over manifests (and their verification records), always derived
 // from the repository itself. CSV keeps the seed's columns first.
-import type { AnyManifest, VerificationRecord } from './manifest.js';
+import type { AnyManifest, CheckRecord, VerificationRecord } from './manifest.js';
 import { artifactDir } from './manifest.js';
 
 export type VerificationState = 'VERIFIED' | 'FAILED' | 'UNVERIFIED';
+/** CHECKED: the stored bytes were re-read and matched (a scrub) — not the same as VERIFIED. */
+export type CheckState = 'CHECKED' | 'CORRUPT' | 'MISSING' | 'UNCHECKED';
 
 export interface CatalogEntry {
   id: string;
@@ -22,10 +24,18 @@ export interface CatalogEntry {
   binlog: string | null;
   verification: VerificationState;
   lastVerifiedAt: string | null;
+  /** The target this row describes (the repository unless a copy). */
+  target: string;
+  check: CheckState;
+  lastCheckedAt: string | null;
+  /** Set for artifacts adopted from another tool (e.g. "kolla-mariadb_backup"). */
+  imported: string | null;
 }
 
-export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[]): CatalogEntry {
+export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[], checks: CheckRecord[] = [], target = 'local'): CatalogEntry {
   const last = verifications.at(-1);
+  const check = checks.at(-1);
+  const common = { target, check: check ? check.result : ('UNCHECKED' as const), lastCheckedAt: check?.checkedAt ?? null, imported: (m as { imported?: { source?: string } }).imported?.source ?? null };
   if (m.component === 'control-plane') {
     // several sealed parts: the row's checksum is the manifest's digest over them
     return {
@@ -45,6 +55,7 @@ export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[]
       binlog: null,
       verification: last ? last.result : 'UNVERIFIED',
       lastVerifiedAt: last?.verifiedAt ?? null,
+      ...common,
     };
   }
   return {
@@ -64,13 +75,14 @@ export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[]
     binlog: m.mariadb.binlog ? `${m.mariadb.binlog.file}:${m.mariadb.binlog.position}` : null,
     verification: last ? last.result : 'UNVERIFIED',
     lastVerifiedAt: last?.verifiedAt ?? null,
+    ...common,
   };
 }
 
-/** The seed's catalog.csv columns: timestamp,type,level,path,size,checksum (+ id, verification). */
+/** The seed's catalog.csv columns: timestamp,type,level,path,size,checksum (+ id, verification, target, check). */
 export function catalogCsv(rows: CatalogEntry[]): string {
-  const lines = ['timestamp,type,level,path,size,checksum,id,verification'];
-  for (const r of rows) lines.push([r.completedAt, r.component, r.kind, r.path, r.bytes, r.sha256, r.id, r.verification].join(','));
+  const lines = ['timestamp,type,level,path,size,checksum,id,verification,target,check'];
+  for (const r of rows) lines.push([r.completedAt, r.component, r.kind, r.path, r.bytes, r.sha256, r.id, r.verification, r.target, r.check].join(','));
   return lines.join('\n') + '\n';
 }
 
@@ -86,8 +98,20 @@ function human(n: number): string {
 }
 
 export function catalogTable(rows: CatalogEntry[]): string {
-  const head = ['ID', 'CLOUD', 'KIND', 'TAKEN (UTC)', 'HOST', 'SIZE', 'VERIFIED', 'SHA-256'];
-  const body = rows.map((r) => [r.id, r.cloud, r.kind, r.completedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), r.sourceHost, human(r.bytes), r.verification, r.sha256.slice(0, 16) + '…']);
+  const head = ['ID', 'CLOUD', 'KIND', 'TAKEN (UTC)', 'HOST', 'SIZE', 'TARGET', 'CHECKED', 'VERIFIED', 'SHA-256'];
+  const day = (t: string | null) => (t ? t.slice(0, 10) : '');
+  const body = rows.map((r) => [
+    r.id + (r.imported ? ' (imported)' : ''),
+    r.cloud,
+    r.kind,
+    r.completedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+    r.sourceHost,
+    human(r.bytes),
+    r.target ?? '',
+    r.check === 'UNCHECKED' || !r.check ? '-' : `${r.check} ${day(r.lastCheckedAt)}`.trim(),
+    r.verification,
+    r.sha256.slice(0, 16) + '…',
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const fmt = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [fmt(head), ...body.map(fmt)].join('\n') + '\n';

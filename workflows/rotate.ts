@@ -1,0 +1,92 @@
+// Rotation runbook, replacing the seed's `find -mtime +7 -delete` (which deleted fulls that
+// kept incrementals still needed). Per target: finish what a crashed run marked, plan with
+// the target's own policy, mark, re-check, purge. `review` stops after marking until an
+// operator approves (`osbackup retention approve <workflow id>`).
+import { condition, defineSignal, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { RetentionPlan } from './lib/retention.js';
+import { longStream, shortCall } from './options.js';
+import { Steps } from './progress.js';
+import { CLOUD, COMPONENT } from './search-attributes.js';
+
+const short = proxyActivities<Activities>(shortCall);
+const long = proxyActivities<Activities>(longStream);
+
+export const approvePurgeSignal = defineSignal('approvePurge');
+
+export interface RotateInput {
+  cloud: string;
+  /** One target (default: every configured target). */
+  target?: string;
+  /** Stop after marking until the approvePurge signal. */
+  review?: boolean;
+}
+
+export interface RotateTargetResult {
+  target: string;
+  finishedEarlierRuns: string[];
+  marked: number;
+  retained: number;
+  purged: string[];
+  bytesFreed: number;
+}
+
+export async function rotateWorkflow(input: RotateInput): Promise<RotateTargetResult[]> {
+  const info = workflowInfo();
+  const now = new Date(info.startTime).toISOString();
+  upsertSearchAttributes([
+    { key: CLOUD, value: input.cloud },
+    { key: COMPONENT, value: 'retention' },
+  ]);
+  let approved = !input.review;
+  setHandler(approvePurgeSignal, () => void (approved = true));
+  const targets = await short.retentionTargets({ target: input.target });
+  const steps = new Steps(targets.flatMap((t) => [`mark ${t}`, `purge ${t}`]));
+  const results: RotateTargetResult[] = [];
+  for (const target of targets) {
+    const r: RotateTargetResult = { target, finishedEarlierRuns: [], marked: 0, retained: 0, purged: [], bytesFreed: 0 };
+    const runId = `${info.workflowId}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+    await steps.run(`mark ${target}`, async () => {
+      // a run that died between mark and purge left its journal: finish it first (it re-checks)
+      for (const earlier of await short.retentionPending({ cloud: input.cloud, target })) {
+        if (earlier === runId) continue;
+        const p = await long.retentionPurge({ cloud: input.cloud, target, runId: earlier });
+        r.finishedEarlierRuns.push(earlier);
+        r.purged.push(...p.purged);
+        r.bytesFreed += p.bytes;
+      }
+      const m = await short.retentionMark({ cloud: input.cloud, target, runId, now });
+      r.marked = m.remove;
+      r.retained = m.retained;
+    });
+    if (r.marked > 0) {
+      if (!approved) {
+        steps.finish('marked: waiting for approval');
+        await condition(() => approved);
+      }
+      await steps.run(`purge ${target}`, async () => {
+        const p = await long.retentionPurge({ cloud: input.cloud, target, runId });
+        r.purged.push(...p.purged);
+        r.bytesFreed += p.bytes;
+      });
+    }
+    results.push(r);
+  }
+  steps.finish('done');
+  return results;
+}
+
+export interface RetentionPlanResult {
+  target: string;
+  location: string;
+  plan: RetentionPlan;
+  components: Record<string, string>;
+}
+
+/** The dry run behind `osbackup retention plan`: nothing is marked or deleted. */
+export async function retentionPlanWorkflow(input: { cloud: string; target?: string }): Promise<RetentionPlanResult[]> {
+  const now = new Date(workflowInfo().startTime).toISOString();
+  const out: RetentionPlanResult[] = [];
+  for (const target of await short.retentionTargets({ target: input.target })) out.push(await short.retentionPlan({ cloud: input.cloud, target, now }));
+  return out;
+}
