@@ -177,5 +177,5 @@ test('catalog rebuild from an emptied index yields the same catalog, VERIFIED st
   const lines = csv.stdout.trim().split('\n');
   expect(lines[0]).toBe('timestamp,type,level,path,size,checksum,id,verification,target,check');
   expect(lines).toHaveLength(rows.length + 1);
-  expect(lines.find((l) => l.includes(ids[1]!))).toMatch(new RegExp(`^\\S+,database,incremental,clouds/lab/database/${ids[1]}/data\\.xb\\.zst\\.gpg,\\d+,[0-9a-f]{64},${ids[1]},UNVERIFIED$`));
+  expect(lines.find((l) => l.includes(ids[1]!))).toMatch(new RegExp(`^\\S+,database,incremental,clouds/lab/database/${ids[1]}/data\\.xb\\.zst\\.gpg,\\d+,[0-9a-f]{64},${ids[1]},UNVERIFIED,local,UNCHECKED$`));
 });
