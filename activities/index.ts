@@ -7,7 +7,7 @@ import { databaseRestoreRecipe, databaseRestoreScript, RESTORE_SCRIPT } from '..
 import { chainTo } from '../workflows/lib/chain.js';
 import { Env, type Deps } from './deps.js';
 import { copyArtifact, targetManifests, type CopyArtifactInput, type CopyArtifactResult } from './storage/copy.js';
-import { targetNames } from './storage/target.js';
+import { collectGarbage, targetNames } from './storage/target.js';
 import { journalPrefix, markTarget, pendingJournals, planTarget, purgeTarget } from './storage/retention.js';
 import type { RetentionPlan } from '../workflows/lib/retention.js';
 import { planCopy, promotionSet, type CopyPlan } from '../workflows/lib/copy-plan.js';
@@ -243,6 +243,11 @@ export function createActivities(deps: Deps) {
     async retentionPurge(input: { cloud: string; target: string; runId: string }): Promise<{ purged: string[]; bytes: number }> {
       const cat = await catalogOf(input.target);
       return purgeTarget(env, input, (id, component) => cat.refresh(input.cloud, component, id));
+    },
+
+    /** What crashed writers left on a target (older than 6 h: nothing a live attempt still writes). */
+    async targetCollectGarbage(input: { cloud: string; target: string }): Promise<string[]> {
+      return collectGarbage(await env.target(input.target), input.cloud, 6 * 3600_000);
     },
 
     /** The targets a rotation covers (default: every configured one). */

@@ -25,6 +25,8 @@ export interface RotateInput {
 export interface RotateTargetResult {
   target: string;
   finishedEarlierRuns: string[];
+  /** Partial objects, open uploads and manifest-less folders of crashed writers, removed. */
+  garbage: string[];
   marked: number;
   retained: number;
   purged: string[];
@@ -44,7 +46,7 @@ export async function rotateWorkflow(input: RotateInput): Promise<RotateTargetRe
   const steps = new Steps(targets.flatMap((t) => [`mark ${t}`, `purge ${t}`]));
   const results: RotateTargetResult[] = [];
   for (const target of targets) {
-    const r: RotateTargetResult = { target, finishedEarlierRuns: [], marked: 0, retained: 0, purged: [], bytesFreed: 0 };
+    const r: RotateTargetResult = { target, finishedEarlierRuns: [], garbage: [], marked: 0, retained: 0, purged: [], bytesFreed: 0 };
     const runId = `${info.workflowId}`.replace(/[^A-Za-z0-9_.-]/g, '_');
     await steps.run(`mark ${target}`, async () => {
       // a run that died between mark and purge left its journal: finish it first (it re-checks)
@@ -55,6 +57,7 @@ export async function rotateWorkflow(input: RotateInput): Promise<RotateTargetRe
         r.purged.push(...p.purged);
         r.bytesFreed += p.bytes;
       }
+      r.garbage = await long.targetCollectGarbage({ cloud: input.cloud, target });
       const m = await short.retentionMark({ cloud: input.cloud, target, runId, now });
       r.marked = m.remove;
       r.retained = m.retained;

@@ -42,6 +42,8 @@ export interface TargetStore {
   putStream(key: string, source: Readable, opts?: { bytes?: number; signal?: AbortSignal; onProgress?: (bytes: number) => void }): Promise<{ bytes: number; sha256: string }>;
   putText(key: string, text: string): Promise<void>;
   deleteKeys(keys: string[]): Promise<void>;
+  /** Removes what crashed writers left (partial files, open multipart uploads) older than `olderThanMs`. */
+  collectPartials(olderThanMs: number): Promise<string[]>;
   /** Bytes the target may hold and still has free; null when the store cannot say. */
   capacity(): Promise<{ totalBytes: number | null; freeBytes: number | null }>;
   close(): void;
@@ -191,6 +193,25 @@ export class FsTarget implements TargetStore {
     }
   }
 
+  async collectPartials(olderThanMs: number): Promise<string[]> {
+    const out: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for (const d of await readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[])) {
+        const p = join(dir, d.name);
+        if (d.isDirectory()) await walk(p);
+        else if (d.name.includes('.partial-')) {
+          const s = await stat(p).catch(() => undefined);
+          if (s && Date.now() - s.mtimeMs > olderThanMs) {
+            await rm(p, { force: true });
+            out.push(relative(this.root, p));
+          }
+        }
+      }
+    };
+    await walk(join(this.root, 'clouds'));
+    return out;
+  }
+
   async capacity(): Promise<{ totalBytes: number | null; freeBytes: number | null }> {
     const s = await statfs(this.root).catch(() => undefined);
     const fsTotal = s ? s.blocks * s.bsize : null;
@@ -252,6 +273,10 @@ export class S3TargetStore implements TargetStore {
 
   async deleteKeys(keys: string[]): Promise<void> {
     if (keys.length) await this.store.deleteMany(keys);
+  }
+
+  async collectPartials(olderThanMs: number): Promise<string[]> {
+    return (await this.store.abortStaleUploads('clouds/', olderThanMs)).map((u) => `${u.key} (upload ${u.uploadId})`);
   }
 
   async capacity(): Promise<{ totalBytes: number | null; freeBytes: number | null }> {
@@ -333,3 +358,28 @@ export async function hashObject(t: TargetStore, key: string, onProgress?: (byte
   return { sha256: h.digest('hex'), bytes };
 }
 
+
+/**
+ * Garbage of crashed writers on a target: partial objects, open multipart uploads, and
+ * artifact folders that never got their manifest (a copy or purge that died), once older
+ * than `olderThanMs` — a live writer touches its folder continuously.
+ */
+export async function collectGarbage(t: TargetStore, cloud: string, olderThanMs: number): Promise<string[]> {
+  const removed = await t.collectPartials(olderThanMs);
+  const byDir = new Map<string, StoredObject[]>();
+  for (const o of await t.list(`clouds/${cloud}/`)) {
+    const parts = o.key.split('/');
+    if (parts.length < 5 || parts[2]!.startsWith('.')) continue;
+    const dir = parts.slice(0, 4).join('/');
+    (byDir.get(dir) ?? byDir.set(dir, []).get(dir)!).push(o);
+  }
+  const now = Date.now();
+  for (const [dir, files] of byDir) {
+    if (files.some((f) => f.key === `${dir}/${MANIFEST_FILE}`)) continue;
+    const newest = Math.max(...files.map((f) => (f.modifiedAt ? Date.parse(f.modifiedAt) : now)));
+    if (now - newest <= olderThanMs) continue;
+    await t.deleteKeys(files.map((f) => f.key));
+    removed.push(`${dir}/ (no manifest)`);
+  }
+  return removed;
+}
