@@ -16,6 +16,7 @@ import { backupKeystoneKeys, backupKollaConfig, backupRabbitmq, diffKollaConfig,
 import { createHash } from 'node:crypto';
 import { keyFingerprints, gpgVersion } from './crypto/gpg.js';
 import { zstdVersion } from './crypto/zstd.js';
+import { verifyActivities } from './storage/verify.js';
 
 export type { Deps } from './deps.js';
 export type { StreamBackupInput, StreamBackupResult } from './mariadb/backup.js';
@@ -203,6 +204,9 @@ export function createActivities(deps: Deps) {
     async catalogRebuild(): Promise<CatalogEntry[]> {
       return catalog.rebuild();
     },
+
+    // ---- verify / scrub and capacity (activities/storage/verify.ts) ----
+    ...verifyActivities(env),
   };
 }
 
