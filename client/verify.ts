@@ -2,7 +2,8 @@
 // breaks) and `osbackup capacity` (stored size, growth, forecast, days until full).
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
-import { capacityTable, type TargetCapacity } from '../workflows/lib/capacity.js';
+import { capacityTable } from '../workflows/lib/capacity.js';
+import type { CapacityResult } from '../workflows/capacity.js';
 import { runWorkflowId } from '../workflows/lib/ids.js';
 import type { VerifyTargetReport } from '../workflows/lib/verify-report.js';
 import type { VerifyResult } from '../workflows/verify.js';
@@ -96,7 +97,9 @@ export function registerVerifyCommands(program: Command, ctx: Ctx): void {
       });
       const link = uiLink(config, handle);
       if (!g.json) process.stderr.write(`started ${handle.workflowId}\n  ${link}\n`);
-      const rows = await waitWithProgress<TargetCapacity[]>(handle, !!g.json);
-      ctx.out(g, { workflowId: handle.workflowId, ui: link, targets: rows }, capacityTable(rows) + 'growth: least-squares slope of the stored bytes over the backups\' completion times (what retention has deleted is not subtracted: an early warning)\n');
+      const r = await waitWithProgress<CapacityResult>(handle, !!g.json);
+      const failed = r.failed.map((f) => `target ${f.target}: could not be read — ${f.error}\n`).join('');
+      ctx.out(g, { workflowId: handle.workflowId, ui: link, ...r }, capacityTable(r.targets) + failed + 'growth: least-squares slope of the stored bytes over the backups\' completion times (what retention has deleted is not subtracted: an early warning)\n');
+      if (r.failed.length) process.exitCode = EXIT.failed;
     });
 }

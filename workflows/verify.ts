@@ -33,7 +33,8 @@ export interface VerifyResult {
   failed: { target: string; error: string }[];
 }
 
-function causeOf(e: unknown): string {
+/** The innermost application failure's message: what went wrong with a target. */
+export function causeOf(e: unknown): string {
   let cur: unknown = e;
   let msg = e instanceof Error ? e.message : String(e);
   while (cur instanceof Error) {

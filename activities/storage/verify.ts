@@ -128,6 +128,7 @@ export async function checkArtifacts(env: Env, input: { cloud: string; target: s
 /** What a target holds, per artifact (all clouds: they share its space), and how big it is. */
 export async function scanCapacity(env: Env, input: { target: string }): Promise<TargetScan> {
   return withTarget(env, input.target, async (t) => {
+    await t.checkWritable(); // an unmounted share would report the local disk's free space
     const scanned = await scanTargetManifests(t);
     const cap = await t.capacity();
     return {

@@ -3,7 +3,8 @@
 // both; `osbackup verify` must name each with its outcome and the restore points it breaks,
 // mark the intact ones CHECKED with a date (a CheckRecord beside the manifest), and exit 4.
 // `osbackup capacity` must report what each target holds.
-import { createReadStream, existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { loadConfig } from '../../config/load.js';
@@ -11,7 +12,7 @@ import { openTarget, type TargetStore } from '../../activities/storage/target.js
 import { checkRecordKey, type CheckRecord } from '../../workflows/lib/manifest.js';
 import type { VerifyResult } from '../../workflows/verify.js';
 import type { TargetCapacity } from '../../workflows/lib/capacity.js';
-import { cli, configWithOwnRepo, labDir, startWorker, type WorkerProcess } from '../helpers/lab.js';
+import { cli, configWithOwnRepo, deriveConfig, labDir, startWorker, type WorkerProcess } from '../helpers/lab.js';
 
 const swiftDir = join(labDir(), 'ctl1', 'swift');
 const prefix = `test-verify-${process.pid}-${Date.now()}/`;
@@ -191,7 +192,8 @@ test('--since re-reads only newer artifacts; older ones are NOT CHECKED, never i
 test('capacity: what each target holds, its size and free space', async () => {
   const r = await cli(own.configFile, ['--json', 'capacity']);
   expect(r.exitCode).toBe(0);
-  const { targets } = JSON.parse(r.stdout) as { targets: TargetCapacity[] };
+  const { targets, failed } = JSON.parse(r.stdout) as { targets: TargetCapacity[]; failed: unknown[] };
+  expect(failed).toEqual([]);
   const byName = Object.fromEntries(targets.map((t) => [t.target, t]));
   // stored bytes = every file in the published artifact folders, counted here without osbackup
   const local = await openTarget(loadConfig(own.configFile), 'local', process.env);
@@ -214,4 +216,28 @@ test('capacity: what each target holds, its size and free space', async () => {
   const text = await cli(own.configFile, ['capacity']);
   expect(text.stdout).toMatch(/^TARGET\s+CLOUD\s+COMPONENT\s+ARTIFACTS\s+STORED\s+GROWTH\/DAY\s+IN 30 DAYS\s+FREE\s+FULL IN/);
   expect(text.stdout).toMatch(/swift\s+lab\s+database\s+5\s/);
+});
+
+test('a share that is not mounted: verify and capacity name it and its cause, never "everything missing"', async () => {
+  const share = mkdtempSync(join(tmpdir(), 'osb-verify-share-'));
+  mkdirSync(join(share, 'osbackup'));
+  const cfg = deriveConfig('verify-nfs', (c) => {
+    c.repository.path = own.repo;
+    c.targets = { nfs: { type: 'nfs', path: join(share, 'osbackup'), mountPoint: share } };
+  });
+  const w = await startWorker(cfg);
+  try {
+    const r = await cli(cfg, ['verify', '--target', 'nfs']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toContain(`target nfs: NOT CHECKED — target "nfs": ${share} is not a mount point`);
+    expect(r.stdout).not.toContain('MISSING');
+    const c = await cli(cfg, ['--json', 'capacity']);
+    expect(c.exitCode).toBe(1);
+    const res = JSON.parse(c.stdout) as { targets: TargetCapacity[]; failed: { target: string; error: string }[] };
+    expect(res.targets.map((t) => t.target)).toEqual(['local']);
+    expect(res.failed).toEqual([{ target: 'nfs', error: expect.stringContaining(`${share} is not a mount point`) }]);
+  } finally {
+    await w.stop();
+    rmSync(share, { recursive: true, force: true });
+  }
 });

@@ -53,3 +53,10 @@ test('outcomes, records beside the manifest, and a retried batch of the same run
   const third = (await mock.run(checkArtifacts, env, { ...batch, workflowId: 'verify:c:3' })) as ArtifactCheck[];
   expect(third[1]).toMatchObject({ result: 'MISSING', files: [expect.objectContaining({ outcome: 'missing', actualBytes: null })] });
 });
+
+test('a share that is not mounted is refused, never reported as "everything missing"', async () => {
+  const share = join(root, 'share');
+  mkdirSync(join(share, 'osbackup'), { recursive: true });
+  const nfsEnv = { config: { ...env.config, targets: { nfs: { type: 'nfs', path: join(share, 'osbackup'), mountPoint: share, retention: retentionPolicySchema.parse({}) } } }, deps: { env: {} } } as unknown as Env;
+  await expect(new MockActivityEnvironment().run(planVerify, nfsEnv, { cloud: 'c', target: 'nfs', since: null })).rejects.toMatchObject({ type: 'TargetNotMounted', message: expect.stringContaining(`${share} is not a mount point`) });
+});
