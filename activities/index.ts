@@ -21,6 +21,7 @@ import { backupKeystoneKeys, backupKollaConfig, backupRabbitmq, diffKollaConfig,
 import { createHash } from 'node:crypto';
 import { keyFingerprints, gpgVersion } from './crypto/gpg.js';
 import { zstdVersion } from './crypto/zstd.js';
+import { verifyActivities } from './storage/verify.js';
 
 export type { Deps } from './deps.js';
 export type { StreamBackupInput, StreamBackupResult } from './mariadb/backup.js';
@@ -285,6 +286,9 @@ export function createActivities(deps: Deps) {
       await (await catalogOf(input.to)).refresh(input.cloud, input.component, input.id);
       return r;
     },
+
+    // ---- verify / scrub and capacity (activities/storage/verify.ts) ----
+    ...verifyActivities(env),
   };
 }
 

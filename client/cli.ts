@@ -173,6 +173,7 @@ catalog
 
 registerControlPlaneCommands(backup, restore, { load, pickCloud, out, version });
 (await import('./storage.js')).registerStorageCommands(program, { load, pickCloud, out, version });
+(await import('./verify.js')).registerVerifyCommands(program, { load, pickCloud, out });
 (await import('./keys.js')).registerKeysCommands(program);
 program
   .command('codec-server')

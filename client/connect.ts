@@ -5,7 +5,8 @@ import type { Config } from '../config/schema.js';
 import { connectionOptions, dataConverter, workflowUiUrl } from '../config/temporal.js';
 import { progressQuery, type Progress } from '../workflows/messages.js';
 
-export const EXIT = { ok: 0, failed: 1, configInvalid: 2, temporalUnreachable: 3, usage: 64 } as const;
+/** damaged: verify found a corrupt or missing artifact or a broken restore point (the report is printed). */
+export const EXIT = { ok: 0, failed: 1, configInvalid: 2, temporalUnreachable: 3, damaged: 4, usage: 64 } as const;
 
 export class CliError extends Error {
   constructor(message: string, readonly exitCode: number) {

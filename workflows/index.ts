@@ -7,3 +7,5 @@ export { restoreKeystoneKeysWorkflow, restoreKollaConfigWorkflow, restoreRabbitm
 export { copyWorkflow } from './copy.js';
 export { tierWorkflow } from './tiers.js';
 export { rotateWorkflow, retentionPlanWorkflow } from './rotate.js';
+export { verifyWorkflow } from './verify.js';
+export { capacityWorkflow } from './capacity.js';

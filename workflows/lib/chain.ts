@@ -7,10 +7,19 @@ export interface ChainProblem {
   reason: string;
 }
 
+/** What a chain walk reads of a manifest: callers holding only catalog-sized summaries (verify) pass those. */
+export interface ChainLink {
+  id: string;
+  cloud: string;
+  kind: string;
+  parentId: string | null;
+  mariadb: { checkpoints: { fromLsn: string; toLsn: string } };
+}
+
 /** The members from the full backup to `id`, oldest first — or the first reason it is unusable. */
-export function chainTo(manifests: ArtifactManifest[], id: string): { chain: ArtifactManifest[] } | { problem: ChainProblem } {
+export function chainTo<M extends ChainLink = ArtifactManifest>(manifests: readonly M[], id: string): { chain: M[] } | { problem: ChainProblem } {
   const byId = new Map(manifests.map((m) => [m.id, m]));
-  const chain: ArtifactManifest[] = [];
+  const chain: M[] = [];
   const seen = new Set<string>();
   let cur = byId.get(id);
   if (!cur) return { problem: { id, reason: `backup ${id} is not in the repository` } };

@@ -1,0 +1,31 @@
+// `osbackup capacity`: what each target holds per component, its growth, the 30-day forecast
+// and when it fills. Scans run on the worker (the client needs no target credentials); the
+// maths is pure (lib/capacity.ts) and uses the run's start time as "now". A target that cannot
+// be read is listed with its cause: a Swift outage must not hide the local disk filling up.
+import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { capacityReport, type TargetCapacity, type TargetScan } from './lib/capacity.js';
+import { shortCall } from './options.js';
+import { causeOf } from './verify.js';
+
+const { storageListTargets } = proxyActivities<Activities>(shortCall);
+const { storageScanCapacity } = proxyActivities<Activities>({ ...shortCall, startToCloseTimeout: '15 minutes' });
+
+export interface CapacityResult {
+  targets: TargetCapacity[];
+  failed: { target: string; error: string }[];
+}
+
+export async function capacityWorkflow(input: { cloud?: string }): Promise<CapacityResult> {
+  const names = await storageListTargets();
+  const failed: CapacityResult['failed'] = [];
+  const scans = await Promise.all(
+    names.map((target) =>
+      storageScanCapacity({ target }).catch((e: unknown) => {
+        failed.push({ target, error: causeOf(e) });
+        return null;
+      }),
+    ),
+  );
+  return { targets: capacityReport(scans.filter((s): s is TargetScan => s !== null), new Date(workflowInfo().startTime), input.cloud), failed };
+}
