@@ -37,6 +37,8 @@ export const FailureType = {
   ArtifactMissing: 'ArtifactMissing',
   TargetNotMounted: 'TargetNotMounted',
   RetentionUnsafe: 'RetentionUnsafe',
+  BinlogGap: 'BinlogGap',
+  PitrOutOfRange: 'PitrOutOfRange',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -14,6 +14,7 @@ import { planCopy, promotionSet, type CopyPlan } from '../workflows/lib/copy-pla
 import { fatal, fsFailure, FailureType } from './errors.js';
 import { streamBackup, type StreamBackupInput, type StreamBackupResult } from './mariadb/backup.js';
 import { collectFacts } from './mariadb/facts.js';
+import { archiveBinlogStep, type ArchiveStepInput, type ArchiveStepResult } from './mariadb/binlog-archive.js';
 import { copyBackOnHost, findDatabaseBackup, planRestore, prepareChainOnHost, removeRestoreDir, serverCommand, streamToHost, verifyChain, waitForServer } from './mariadb/restore.js';
 import { incrementalBase } from '../workflows/lib/chain.js';
 import { controlPlaneRecipe, partsSums, type ControlPlaneManifest } from '../workflows/lib/control-plane.js';
@@ -130,6 +131,18 @@ export function createActivities(deps: Deps) {
 
     async mariadbRemoveRestoreDir(input: { cloud: string; backupId: string; targetHost: string }): Promise<void> {
       await removeRestoreDir(env, input.cloud, input.backupId, input.targetHost);
+    },
+
+    // ---- binary logs (point-in-time recovery) ----
+
+    async binlogArchiveSettings(input: { cloud: string }): Promise<{ segmentSeconds: number; rpoTargetSeconds: number }> {
+      const b = env.cloud(input.cloud).database.binlog;
+      return { segmentSeconds: b.segmentSeconds, rpoTargetSeconds: b.rpoTargetSeconds };
+    },
+
+    /** Archives what the server wrote since `from` as sealed segments (activities/mariadb/binlog-archive.ts). */
+    async mariadbArchiveBinlog(input: ArchiveStepInput): Promise<ArchiveStepResult> {
+      return archiveBinlogStep(env, input, (id) => catalog.refresh(input.cloud, 'binlog', id));
     },
 
     // ---- control plane ----

@@ -58,6 +58,28 @@ export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[]
       ...common,
     };
   }
+  if (m.component === 'binlog') {
+    const b = m.binlog;
+    return {
+      id: m.id,
+      cloud: m.cloud,
+      component: m.component,
+      kind: 'binlog',
+      parentId: null,
+      startedAt: m.startedAt,
+      completedAt: m.completedAt,
+      sourceHost: m.source.host,
+      bytes: m.artifact.bytes,
+      streamBytes: m.artifact.streamBytes,
+      sha256: m.artifact.sha256,
+      path: `${artifactDir(m.cloud, m.component, m.id)}/${m.artifact.file}`,
+      toLsn: '',
+      binlog: `${b.file}:${b.startPosition}-${b.endPosition}`,
+      verification: last ? last.result : 'UNVERIFIED',
+      lastVerifiedAt: last?.verifiedAt ?? null,
+      ...common,
+    };
+  }
   return {
     id: m.id,
     cloud: m.cloud,

@@ -88,16 +88,20 @@ export interface ArtifactManifest {
 }
 
 /** Every kind of manifest a repository holds, told apart by `component`. */
-export type AnyManifest = ArtifactManifest | import('./control-plane.js').ControlPlaneManifest;
+export type AnyManifest = ArtifactManifest | import('./control-plane.js').ControlPlaneManifest | import('./binlog.js').BinlogManifest;
 
 export function isDatabaseManifest(m: AnyManifest): m is ArtifactManifest {
   return m.component === 'database';
 }
 
+export function isBinlogManifest(m: AnyManifest): m is import('./binlog.js').BinlogManifest {
+  return m.component === 'binlog';
+}
+
 /** Every sealed file an artifact folder holds, with what it takes to check and open it. */
 export function sealedFiles(m: AnyManifest): { rel: string; sha256: string; bytes: number; encryption: EncryptionInfo }[] {
   const dir = artifactDir(m.cloud, m.component, m.id);
-  if (m.component === 'database') return [{ rel: `${dir}/${m.artifact.file}`, sha256: m.artifact.sha256, bytes: m.artifact.bytes, encryption: m.artifact.encryption }];
+  if (m.component === 'database' || m.component === 'binlog') return [{ rel: `${dir}/${m.artifact.file}`, sha256: m.artifact.sha256, bytes: m.artifact.bytes, encryption: m.artifact.encryption }];
   return m.parts.map((p) => ({ rel: `${dir}/${p.file}`, sha256: p.sha256, bytes: p.bytes, encryption: m.encryption }));
 }
 

@@ -17,6 +17,7 @@
 // - Orphans (incomplete chains) are reported; they are removed when older than the newest
 //   full (nothing can restore them) and kept when newer (a copy may still be arriving).
 import type { ArtifactManifest } from './manifest.js';
+import type { BinlogManifest } from './binlog.js';
 import { fixedOffsetMinutes, parseDuration, type RetentionPolicy } from './retention-policy.js';
 
 export const CONTROL_PLANE_KINDS = ['config', 'fernet', 'rabbitmq'] as const;
@@ -43,6 +44,9 @@ export interface BinlogArtifact {
   id: string;
   kind: 'binlog';
   sequence: number;
+  /** A segment: the byte range [startPosition, endPosition) of the file. Absent: the whole file. */
+  startPosition?: number;
+  endPosition?: number;
   firstEventAt: string;
   lastEventAt: string;
 }
@@ -512,5 +516,19 @@ export function retentionArtifactFromManifest(m: ArtifactManifest): DbArtifact {
     fromLsn: m.mariadb.checkpoints.fromLsn,
     toLsn: m.mariadb.checkpoints.toLsn,
     ...(seq ? { binlogSequence: Number(seq[1]) } : {}),
+  };
+}
+
+/** A binlog segment manifest as the planner sees it: a byte range of one numbered file. */
+export function binlogRetentionArtifact(m: BinlogManifest): BinlogArtifact {
+  const b = m.binlog;
+  return {
+    id: m.id,
+    kind: 'binlog',
+    sequence: b.sequence,
+    startPosition: b.startPosition,
+    endPosition: b.endPosition,
+    firstEventAt: b.firstEventAt ?? m.completedAt,
+    lastEventAt: b.lastEventAt ?? m.completedAt,
   };
 }
