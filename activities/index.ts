@@ -14,6 +14,8 @@ import { planCopy, promotionSet, type CopyPlan } from '../workflows/lib/copy-pla
 import { fatal, fsFailure, FailureType } from './errors.js';
 import { streamBackup, type StreamBackupInput, type StreamBackupResult } from './mariadb/backup.js';
 import { collectFacts } from './mariadb/facts.js';
+import { planPointInTimeRestore, replayBinlogsOnHost, streamBinlogsToHost, verifySegments, type ReplayResult } from './mariadb/binlog-replay.js';
+import type { ReplayPlan } from '../workflows/lib/binlog.js';
 import { archiveBinlogStep, type ArchiveStepInput, type ArchiveStepResult } from './mariadb/binlog-archive.js';
 import { copyBackOnHost, findDatabaseBackup, planRestore, prepareChainOnHost, removeRestoreDir, serverCommand, streamToHost, verifyChain, waitForServer } from './mariadb/restore.js';
 import { incrementalBase } from '../workflows/lib/chain.js';
@@ -143,6 +145,23 @@ export function createActivities(deps: Deps) {
     /** Archives what the server wrote since `from` as sealed segments (activities/mariadb/binlog-archive.ts). */
     async mariadbArchiveBinlog(input: ArchiveStepInput): Promise<ArchiveStepResult> {
       return archiveBinlogStep(env, input, (id) => catalog.refresh(input.cloud, 'binlog', id));
+    },
+
+    /** Point-in-time: the chain and the segments that reach `at`; out of range fails at once (non-retryable) naming the ranges. */
+    async repositoryPlanPointInTime(input: { cloud: string; at: string }): Promise<{ chain: ArtifactManifest[]; replay: ReplayPlan }> {
+      return planPointInTimeRestore(env, input.cloud, input.at);
+    },
+
+    async repositoryVerifySegments(input: { cloud: string; ids: string[] }): Promise<{ bytes: number }> {
+      return verifySegments(env, input.cloud, input.ids);
+    },
+
+    async mariadbStreamBinlogs(input: { cloud: string; targetHost: string; restorePoint: string; files: { file: string; segments: string[] }[] }): Promise<{ bytes: number; seconds: number }> {
+      return streamBinlogsToHost(env, input.cloud, input.targetHost, input.restorePoint, input.files);
+    },
+
+    async mariadbReplayBinlogs(input: { cloud: string; targetHost: string; restorePoint: string; replay: Pick<ReplayPlan, 'files' | 'startFile' | 'startPosition' | 'stopDatetime'>; baseGtid: string }): Promise<ReplayResult> {
+      return replayBinlogsOnHost(env, input.cloud, input.targetHost, input.restorePoint, input.replay, input.baseGtid);
     },
 
     // ---- control plane ----

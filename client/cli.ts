@@ -11,6 +11,7 @@ import type { BackupDatabaseResult } from '../workflows/backup-database.js';
 import type { RestoreDatabaseResult } from '../workflows/restore-database.js';
 import { CliError, connect, EXIT, uiLink, waitWithProgress } from './connect.js';
 import { registerControlPlaneCommands } from './control-plane.js';
+import { registerBinlogCommands } from './binlog.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -99,20 +100,22 @@ restore
   .description('restore a database backup to a host and prove it')
   .requiredOption('--to <host>', 'target host (from the config)')
   .option('--backup <id>', 'backup id (default: the newest full backup)')
+  .addOption(new Option('--at <UTC time>', 'point in time (UTC, e.g. "2026-11-30 04:05:06"): the newest backup before it, then the archived binary logs up to and including that second').conflicts('backup'))
   .option('--cloud <name>', 'cloud from the config (default: the only one)')
   .option('--verify', 'compare every recorded count and checksum after the restore (default)', true)
   .option('--no-verify', 'skip the comparison')
   .option('--no-wait', 'return once the workflow has started')
   .action(async function (this: Command) {
-    const g = this.optsWithGlobals<Globals & { to: string; backup?: string; cloud?: string; verify: boolean; wait: boolean }>();
+    const g = this.optsWithGlobals<Globals & { to: string; backup?: string; at?: string; cloud?: string; verify: boolean; wait: boolean }>();
     const config = load(g);
     const cloud = pickCloud(config, g.cloud);
+    const at = g.at === undefined ? undefined : utcTime(g.at);
     if (!config.clouds[cloud]!.hosts[g.to]) throw new CliError(`host "${g.to}" is not under clouds.${cloud}.hosts (known: ${Object.keys(config.clouds[cloud]!.hosts).join(', ')})`, EXIT.usage);
     const client = await connect(config);
     const handle = await client.workflow.start('restoreDatabaseWorkflow', {
       taskQueue: config.temporal.taskQueue,
       workflowId: restoreDbWorkflowId(cloud, g.to, new Date()),
-      args: [{ cloud, targetHost: g.to, backupId: g.backup, verify: g.verify }],
+      args: [{ cloud, targetHost: g.to, backupId: g.backup, verify: g.verify, at }],
       typedSearchAttributes: [
         { key: CLOUD, value: cloud },
         { key: COMPONENT, value: 'database' },
@@ -124,8 +127,20 @@ restore
     if (!g.wait) return out(g, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, ui: link }, `${handle.workflowId}\n`);
     const r = await waitWithProgress<RestoreDatabaseResult>(handle, !!g.json);
     const rows = r.tables.map((t) => `  ${t.outcome.padEnd(9)} ${t.table}: ${t.actualRows ?? '-'} rows (recorded ${t.expectedRows}), checksum ${t.actualChecksum ?? '-'} (recorded ${t.expectedChecksum ?? '-'})`).join('\n');
-    out(g, { workflowId: handle.workflowId, ui: link, ...r }, `restored ${r.chain.join(' → ')} to ${r.targetHost} in ${r.timings.totalSeconds.toFixed(1)} s: ${r.verification}\n${rows}\n${r.asideDir ? `  previous data kept in ${r.asideDir}\n` : ''}`);
+    const p = r.pointInTime;
+    const pitrLine = p ? `  replayed ${p.segments} binlog segments (${p.files.join(', ')}) up to ${p.target}: ${p.transactions} transactions, last ${p.lastGtid ?? 'none'} at ${p.lastEventAt ?? '-'}; gtid_slave_pos ${p.gtidSlavePos ?? '-'}\n` : '';
+    out(g, { workflowId: handle.workflowId, ui: link, ...r }, `restored ${r.chain.join(' → ')} to ${r.targetHost} in ${r.timings.totalSeconds.toFixed(1)} s: ${r.verification}\n${rows}\n${pitrLine}${r.asideDir ? `  previous data kept in ${r.asideDir}\n` : ''}`);
   });
+
+/** A time the user typed, read as UTC unless it names its zone. */
+function utcTime(text: string): string {
+  const t = /(Z|[+-]\d\d:?\d\d)$/i.test(text.trim()) ? text.trim() : `${text.trim().replace(' ', 'T')}Z`;
+  const ms = Date.parse(t);
+  if (!Number.isFinite(ms)) throw new CliError(`--at "${text}" is not a time: use UTC like "2026-11-30 04:05:06" or ISO 8601 "2026-11-30T04:05:06Z"`, EXIT.usage);
+  return new Date(ms).toISOString();
+}
+
+registerBinlogCommands(program, { load, pickCloud, out, version });
 
 const catalog = program.command('catalog').description('the backup catalog (always rebuilt from the repository)');
 catalog

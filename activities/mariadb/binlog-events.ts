@@ -7,6 +7,9 @@ import type { BinlogSegmentEvents } from '../../workflows/lib/binlog.js';
 export const BINLOG_MAGIC = Buffer.from([0xfe, 0x62, 0x69, 0x6e]);
 const HEADER = 19;
 const GTID_EVENT = 162;
+// MariaDB's event types end below 200; an event is at most max_allowed_packet (1 GiB) plus headers
+const MAX_TYPE = 200;
+const MAX_EVENT = (1 << 30) + 4096;
 
 /**
  * Walks the events of `buf`, which holds the file's bytes from `startPosition`. Returns the
@@ -32,7 +35,7 @@ export function scanEvents(buf: Buffer, startPosition: number): BinlogSegmentEve
     const serverId = buf.readUInt32LE(off + 5);
     const size = buf.readUInt32LE(off + 9);
     const logPos = buf.readUInt32LE(off + 13);
-    if (size < HEADER) throw new Error(`event at position ${startPosition + off} has size ${size}: not an event boundary`);
+    if (size < HEADER || size > MAX_EVENT || type > MAX_TYPE) throw new Error(`event at position ${startPosition + off} has type ${type} and size ${size}: not an event boundary`);
     if (off + size > buf.length) break; // the rest arrives with the next read
     // log_pos is the event's end in the file; a mismatch means we are not on a boundary (0: artificial events)
     if (logPos !== 0 && logPos !== startPosition + off + size) throw new Error(`event at position ${startPosition + off} says it ends at ${logPos}, not ${startPosition + off + size}`);

@@ -69,12 +69,18 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+let fullAt = 0;
+let incAt = 0;
+
 test('the archiver streams ctl1’s binlog into sealed segments that reassemble to the server’s bytes, across a worker SIGKILL', async () => {
   await backup('full');
+  fullAt = Date.now();
   const { loadConfig } = await import('../../config/load.js');
   const config = loadConfig(configFile);
   await temporal.client.workflow.start('archiveBinlogsWorkflow', { taskQueue: config.temporal.taskQueue, workflowId, args: [{ cloud: 'lab' }] });
   await write(1);
+  await backup('incremental');
+  incAt = Date.now();
   await archivedPast(writes.at(-1)!.at);
   await write(2);
   // kill the worker mid-stream, keep writing while it is gone, then bring a new one up
@@ -109,3 +115,49 @@ test('the archiver streams ctl1’s binlog into sealed segments that reassemble 
     expect(holding).toHaveLength(1);
   }
 }, 150_000);
+
+async function restoreAt(at: number) {
+  const r = await cli(configFile, ['--json', 'restore', 'db', '--to', 'ctl2', '--at', new Date(at * 1000).toISOString()]);
+  if (r.exitCode !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout) as { chain: string[]; verification: string; pointInTime: { base: string; transactions: number; lastGtid: string | null; target: string } };
+}
+
+const rowsOn = async (host: string) => (await sql(host, `SELECT id FROM ${schema}.t ORDER BY id`)).split('\n').filter(Boolean).map(Number);
+
+test('PITR to a moment inside the incremental’s span: the full backup plus binlogs, exactly the rows up to that second', async () => {
+  const w1 = writes[0]!;
+  expect(w1.at * 1000 + 1000).toBeLessThan(incAt);
+  const r = await restoreAt(w1.at + 1);
+  expect(r.verification).toBe('VERIFIED');
+  expect(r.chain).toHaveLength(1); // the full backup alone: the incremental was taken after the target
+  expect(r.pointInTime.transactions).toBeGreaterThanOrEqual(1);
+  expect(await rowsOn('ctl2')).toEqual([1]);
+}, 120_000);
+
+test('PITR to a moment after the newest incremental and across the worker kill: exactly the rows up to that second', async () => {
+  const w3 = writes[2]!;
+  const r = await restoreAt(w3.at + 1);
+  expect(r.verification).toBe('VERIFIED');
+  expect(r.chain).toHaveLength(2); // full → incremental, then the binlogs
+  expect(await rowsOn('ctl2')).toEqual([1, 2, 3]);
+  // the replay ended at write 3's transaction at the latest; gtid_slave_pos says where the data stands
+  const seq = (g: string | null) => Number((g ?? '').split('-')[2]);
+  expect(seq(r.pointInTime.lastGtid)).toBeGreaterThanOrEqual(seq(w3.gtid));
+  expect(seq(r.pointInTime.lastGtid)).toBeLessThan(seq(writes[3]!.gtid));
+  expect((await sql('ctl2', 'SELECT @@gtid_slave_pos')).trim()).toBe(r.pointInTime.lastGtid);
+  // and to the second of the last write: all four
+  const r4 = await restoreAt(writes[3]!.at);
+  expect(r4.chain).toHaveLength(2);
+  expect(await rowsOn('ctl2')).toEqual([1, 2, 3, 4]);
+}, 180_000);
+
+test('a target before the oldest backup or after the newest archived event fails at once, naming the recoverable range', async () => {
+  for (const at of [Math.floor(fullAt / 1000) - 3600, Math.floor(Date.now() / 1000) + 3600]) {
+    const t0 = Date.now();
+    const r = await cli(configFile, ['restore', 'db', '--to', 'ctl2', '--at', new Date(at * 1000).toISOString()]);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toMatch(/cannot be recovered: the recoverable range is \S+ – \S+/);
+    expect(r.stderr).toMatch(/PitrOutOfRange|nothing was touched/);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  }
+});
