@@ -58,7 +58,6 @@ export async function archiveBinlogsWorkflow(input: ArchiveBinlogsInput): Promis
     { key: COMPONENT, value: 'binlog' },
     { key: TIER, value: 'continuous' },
   ]);
-  const settings = await short.binlogArchiveSettings({ cloud });
   const state: ArchiveState = input.state ?? {
     from: null,
     segments: 0,
@@ -76,9 +75,12 @@ export async function archiveBinlogsWorkflow(input: ArchiveBinlogsInput): Promis
   };
   state.runs++;
   let stopping = false;
+  let settings = { segmentSeconds: 0, rpoTargetSeconds: 0 };
   const status = (): ArchiveBinlogsStatus => ({ ...state, cloud, segmentSeconds: settings.segmentSeconds, rpo: rpoStatus(new Date().getTime(), state.caughtUpAt, state.newestEventAt, settings.rpoTargetSeconds), stopping });
   setHandler(statusQuery, status);
   setHandler(stopSignal, () => void (stopping = true));
+  // handlers first: a query that arrives while the settings are read is answered (with zeros)
+  settings = await short.binlogArchiveSettings({ cloud });
 
   const period = settings.segmentSeconds * 1000;
   const maxSteps = input.stepsPerRun ?? 500;
