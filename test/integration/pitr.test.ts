@@ -1,11 +1,11 @@
 // Point-in-time recovery on the real lab: ctl1's binary logs archived continuously (the worker
 // SIGKILLed and restarted on the way), then restores into ctl2 to moments between writes made
 // at known UTC times — exactly the rows up to that moment — and targets out of range refused.
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BinlogManifest } from '../../workflows/lib/binlog.js';
 import type { ArchiveBinlogsStatus } from '../../workflows/archive-binlogs.js';
-import { cli, configWithOwnRepo, labDir, openWithStockTools, sql, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
+import { cli, configWithOwnRepo, deriveConfig, labDir, openWithStockTools, sql, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
 
 const run = `${process.pid}${Date.now() % 100000}`;
 const schema = `pitr_${run}`;
@@ -83,8 +83,16 @@ test('the archiver streams ctl1’s binlog into sealed segments that reassemble 
   incAt = Date.now();
   await archivedPast(writes.at(-1)!.at);
   await write(2);
-  // kill the worker mid-stream, keep writing while it is gone, then bring a new one up
+  // kill the worker while an archive step is running (it has write 2 to cut), keep writing
+  // while it is gone, then bring a new one up
+  let killedMidStep = false;
+  for (const t0 = Date.now(); !killedMidStep && Date.now() - t0 < 15_000; ) {
+    const d = await handle().describe();
+    killedMidStep = (d.raw.pendingActivities ?? []).some((a) => Number(a.state) === 2); // PENDING_ACTIVITY_STATE_STARTED
+    if (!killedMidStep) await sleep(10);
+  }
   worker.proc.kill('SIGKILL');
+  expect(killedMidStep).toBe(true);
   await worker.stop();
   await write(3);
   worker = await startWorker(configFile);
@@ -161,3 +169,31 @@ test('a target before the oldest backup or after the newest archived event fails
     expect(Date.now() - t0).toBeLessThan(15_000);
   }
 });
+
+test('a backup user without BINLOG MONITOR is refused at once, with the GRANT that fixes it', async () => {
+  const user = `osb_nobinlog_${run}`;
+  const pwFile = join(dir, 'nobinlog-password');
+  writeFileSync(pwFile, 'nobinlog-pw\n', { mode: 0o600 });
+  await sql('ctl1', `SET SESSION sql_log_bin=0; CREATE USER '${user}'@'localhost' IDENTIFIED BY 'nobinlog-pw'; GRANT SELECT, RELOAD ON *.* TO '${user}'@'localhost'`);
+  const own = deriveConfig('pitr-grants', (c) => {
+    c.repository.path = join(dir, 'repo-grants');
+    c.clouds.lab.database.user = user;
+    c.clouds.lab.database.password = { file: pwFile };
+  });
+  const w = await startWorker(own);
+  const { client, close } = await temporalClient(own);
+  try {
+    const { loadConfig } = await import('../../config/load.js');
+    const t0 = Date.now();
+    const outcome = await client.workflow.execute('archiveBinlogsWorkflow', { taskQueue: loadConfig(own).temporal.taskQueue, workflowId: `${workflowId}-grants`, args: [{ cloud: 'lab' }] }).then(
+      () => 'completed',
+      (e: Error & { cause?: Error & { cause?: Error & { type?: string } } }) => `${e.cause?.cause?.type}: ${e.cause?.cause?.message}`,
+    );
+    expect(outcome).toMatch(/^MariadbPrivileges: .*may not read the binary log positions.*BINLOG MONITOR.*Fix: GRANT BINLOG MONITOR ON \*\.\* TO 'osb_nobinlog_/);
+    expect(Date.now() - t0).toBeLessThan(20_000); // not retried: nothing a retry could fix
+  } finally {
+    await close();
+    await w.stop();
+    await sql('ctl1', `SET SESSION sql_log_bin=0; DROP USER IF EXISTS '${user}'@'localhost'`);
+  }
+}, 60_000);
