@@ -1,6 +1,9 @@
 import { BINLOG_MAGIC, scanEvents } from '../../activities/mariadb/binlog-events.js';
 import { parseBinlogStatus } from '../../activities/mariadb/binlog-archive.js';
-import { contiguousFrom, planPointInTime, rpoStatus, type PointLink, type SegmentLink } from '../../workflows/lib/binlog.js';
+import { contiguousFrom, planPointInTime, rpoStatus, type BinlogManifest, type PointLink, type SegmentLink } from '../../workflows/lib/binlog.js';
+import { binlogRetentionArtifact } from '../../workflows/lib/retention.js';
+import { catalogEntry } from '../../workflows/lib/catalog.js';
+import { sealedFiles } from '../../workflows/lib/manifest.js';
 
 /** One v4 event: 19-byte header (log_pos = its end in the file), body, 4-byte checksum. */
 function event(ts: number, type: number, serverId: number, body: Buffer, at: number): Buffer {
@@ -142,5 +145,24 @@ describe('achieved RPO', () => {
     expect(rpoStatus(now, T('10:00:07'), T('10:00:01'), 5)).toEqual({ caughtUpAt: T('10:00:07'), newestEventAt: T('10:00:01'), achievedRpoSeconds: 3, newestEventAgeSeconds: 9, rpoTargetSeconds: 5, rpoMet: true });
     expect(rpoStatus(now, T('10:00:00'), null, 5)).toMatchObject({ achievedRpoSeconds: 10, rpoMet: false });
     expect(rpoStatus(now, null, null, 5)).toMatchObject({ achievedRpoSeconds: null, rpoMet: null });
+  });
+});
+
+describe('a segment manifest elsewhere: retention, catalog, sealed files', () => {
+  const m = {
+    formatVersion: 1, id: 'binlog-ctl1-mysql-bin.000004-000000000000', cloud: 'c', component: 'binlog', kind: 'binlog', parentId: null,
+    startedAt: T('10:13:01'), completedAt: T('10:13:02'), workflowId: 'w', source: { host: 'ctl1', address: 'a', containerRuntime: 'none', serverId: 1 },
+    binlog: { file: 'mysql-bin.000004', sequence: 4, startPosition: 0, endPosition: 300, events: 3, firstEventAt: T('10:13:00'), lastEventAt: T('10:14:00'), firstGtid: '0-1-5', lastGtid: '0-1-6', serverIds: [1], archivedThrough: T('10:15:00'), previous: { file: 'mysql-bin.000003', endPosition: 1000 } },
+    artifact: { file: 'segment.zst.gpg', bytes: 123, sha256: 'ab', streamBytes: 300, layers: ['binlog', 'zstd', 'openpgp'], compression: { format: 'zstd', level: 3, where: 'worker' }, encryption: { format: 'openpgp', cipher: 'AES256', passphrase: true, recipientFingerprints: [] } },
+    tools: { zstd: 'v', gpg: 'v', osbackup: 'v' }, restoreRecipe: 'RESTORE.md',
+  } as BinlogManifest;
+
+  test('retention sees a byte range of file 4 that follows file 3 closed at 1000', () => {
+    expect(binlogRetentionArtifact(m)).toEqual({ id: m.id, kind: 'binlog', sequence: 4, startPosition: 0, endPosition: 300, previousEnd: 1000, firstEventAt: T('10:13:00'), lastEventAt: T('10:14:00') });
+  });
+
+  test('the catalog lists it with its range; copies and scrubs see its one sealed file', () => {
+    expect(catalogEntry(m, [])).toMatchObject({ component: 'binlog', kind: 'binlog', binlog: 'mysql-bin.000004:0-300', path: `clouds/c/binlog/${m.id}/segment.zst.gpg`, bytes: 123 });
+    expect(sealedFiles(m)).toEqual([{ rel: `clouds/c/binlog/${m.id}/segment.zst.gpg`, sha256: 'ab', bytes: 123, encryption: m.artifact.encryption }]);
   });
 });
