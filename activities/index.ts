@@ -4,7 +4,7 @@ import type { CatalogEntry } from '../workflows/lib/catalog.js';
 import { Catalog } from './catalog/catalog.js';
 import { artifactDir, isDatabaseManifest, RECIPE_FILE, type ArtifactManifest, type DbFacts, type VerificationRecord } from '../workflows/lib/manifest.js';
 import { databaseRestoreRecipe, databaseRestoreScript, RESTORE_SCRIPT } from '../workflows/lib/recipe.js';
-import { chainTo } from '../workflows/lib/chain.js';
+import { chainTo, newestIntactRestorePoint } from '../workflows/lib/chain.js';
 import { Env, type Deps } from './deps.js';
 import { copyArtifact, targetManifests, type CopyArtifactInput, type CopyArtifactResult } from './storage/copy.js';
 import { collectGarbage, targetNames } from './storage/target.js';
@@ -273,12 +273,19 @@ export function createActivities(deps: Deps) {
     },
 
     /** What a copy must carry (whole chains, parents first), from the manifests on both sides. */
-    async targetsPlanCopy(input: { cloud: string; from: string; to: string; ids?: string[]; all?: boolean; promoteNotAfter?: string }): Promise<CopyPlan & { components: Record<string, string> }> {
+    async targetsPlanCopy(input: { cloud: string; from: string; to: string; ids?: string[]; all?: boolean; newest?: boolean; promoteNotAfter?: string }): Promise<CopyPlan & { want: string[]; components: Record<string, string> }> {
       const source = await targetManifests(env, input.from, input.cloud);
       const dest = await targetManifests(env, input.to, input.cloud);
-      const want = input.promoteNotAfter ? promotionSet(source, input.promoteNotAfter) : input.all ? source.filter((m) => !('reason' in m && m.reason === 'pre-restore')).map((m) => m.id) : (input.ids ?? []);
+      let want = input.ids ?? [];
+      if (input.promoteNotAfter) want = promotionSet(source, input.promoteNotAfter);
+      else if (input.all) want = source.filter((m) => !('reason' in m && m.reason === 'pre-restore')).map((m) => m.id);
+      else if (input.newest) {
+        const newest = newestIntactRestorePoint(source.filter(isDatabaseManifest), new Set());
+        if (!newest) throw fatal(FailureType.BackupNotFound, `target "${input.from}" holds no intact database restore point of cloud ${input.cloud}`, `list what it holds with \`osbackup catalog list --target ${input.from}\``);
+        want = [newest];
+      }
       const plan = planCopy(source, dest, want);
-      return { ...plan, components: Object.fromEntries(source.map((m) => [m.id, m.component])) };
+      return { ...plan, want, components: Object.fromEntries(source.map((m) => [m.id, m.component])) };
     },
 
     async targetsCopyArtifact(input: CopyArtifactInput): Promise<CopyArtifactResult> {

@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { catalogCsv, catalogTable, type CatalogEntry } from '../workflows/lib/catalog.js';
-import { backupDbWorkflowId, restoreDbWorkflowId } from '../workflows/lib/ids.js';
+import { backupDbWorkflowId, restoreDbWorkflowId, runWorkflowId } from '../workflows/lib/ids.js';
 import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
 import type { BackupDatabaseResult } from '../workflows/backup-database.js';
 import type { RestoreDatabaseResult } from '../workflows/restore-database.js';
@@ -37,6 +37,17 @@ function pickCloud(config: Config, cloud?: string): string {
   if (names.length === 1) return names[0]!;
   if (config.defaultCloud) return config.defaultCloud;
   throw new CliError(`the config has several clouds (${names.join(', ')}): choose one with --cloud, or set defaultCloud`, EXIT.usage);
+}
+
+/** Copies a restore point's chain (default: the newest intact one) from a target into the repository; returns its id. */
+async function fetchChain(g: Globals, config: Config, cloud: string, from: string, backupId?: string): Promise<string> {
+  const known = [config.repository.name, ...Object.keys(config.targets)];
+  if (!known.includes(from)) throw new CliError(`target "${from}" is not configured (known: ${known.join(', ')})`, EXIT.usage);
+  const { runWorkflow } = await import('./control-plane.js');
+  const { r } = await runWorkflow<import('../workflows/copy.js').CopyTargetResult[]>({ load, pickCloud, out, version }, g, config, 'copyWorkflow', runWorkflowId('fetch', cloud, new Date()), 'copy', 'restore', [
+    { cloud, from, to: [config.repository.name], ids: backupId ? [backupId] : undefined, newest: !backupId },
+  ]);
+  return r[0]!.wanted[0]!;
 }
 
 function out(g: Globals, json: unknown, text: string): void {
@@ -98,21 +109,28 @@ restore
   .command('db')
   .description('restore a database backup to a host and prove it')
   .requiredOption('--to <host>', 'target host (from the config)')
-  .option('--backup <id>', 'backup id (default: the newest full backup)')
+  .option('--backup <id>', 'backup id (default: the newest intact restore point)')
+  .option('--from <target>', 'restore from this target (e.g. an off-site Swift copy): the chain is copied back into the repository first')
   .option('--cloud <name>', 'cloud from the config (default: the only one)')
   .option('--verify', 'compare every recorded count and checksum after the restore (default)', true)
   .option('--no-verify', 'skip the comparison')
   .option('--no-wait', 'return once the workflow has started')
   .action(async function (this: Command) {
-    const g = this.optsWithGlobals<Globals & { to: string; backup?: string; cloud?: string; verify: boolean; wait: boolean }>();
+    const g = this.optsWithGlobals<Globals & { to: string; backup?: string; from?: string; cloud?: string; verify: boolean; wait: boolean }>();
     const config = load(g);
     const cloud = pickCloud(config, g.cloud);
     if (!config.clouds[cloud]!.hosts[g.to]) throw new CliError(`host "${g.to}" is not under clouds.${cloud}.hosts (known: ${Object.keys(config.clouds[cloud]!.hosts).join(', ')})`, EXIT.usage);
+    let backupId = g.backup;
+    if (g.from && g.from !== config.repository.name) {
+      // an off-site copy: bring the chain back into the repository first (hashes checked), then restore it
+      const fetched = await fetchChain(g, config, cloud, g.from, g.backup);
+      backupId = fetched;
+    }
     const client = await connect(config);
     const handle = await client.workflow.start('restoreDatabaseWorkflow', {
       taskQueue: config.temporal.taskQueue,
       workflowId: restoreDbWorkflowId(cloud, g.to, new Date()),
-      args: [{ cloud, targetHost: g.to, backupId: g.backup, verify: g.verify }],
+      args: [{ cloud, targetHost: g.to, backupId, verify: g.verify }],
       typedSearchAttributes: [
         { key: CLOUD, value: cloud },
         { key: COMPONENT, value: 'database' },
