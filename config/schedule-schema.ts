@@ -167,7 +167,7 @@ const overlapSchema = z.string().transform((s, ctx): OverlapPolicy => {
 
 // Temporal refuses catch-up windows under 10 seconds.
 const MIN_CATCHUP_MS = 10_000;
-const catchupSchema = durationSchema.refine((s) => (parseDuration(s) ?? 0) >= MIN_CATCHUP_MS, 'must be at least 10s (Temporal\'s minimum)');
+const catchupSchema = durationSchema.refine((s) => (parseDuration(s) ?? MIN_CATCHUP_MS) >= MIN_CATCHUP_MS, 'must be at least 10s (Temporal\'s minimum)');
 
 const timeZoneSchema = z.string().superRefine((zone, ctx) => {
   let resolved: string | undefined;
