@@ -7,6 +7,7 @@ import { workflowUiUrl } from '../config/temporal.js';
 import { CliError, connect, EXIT } from './connect.js';
 import type { CliContext } from './control-plane.js';
 import {
+  clockChangeNotes,
   describeCalendar,
   desiredSchedules,
   ENTRY_IDS,
@@ -71,7 +72,8 @@ export interface ApplyResult {
 }
 
 async function apply(client: Client, config: Config, scope: string[], opts: { dryRun: boolean; force: boolean }): Promise<{ plan: SchedulePlan; result: ApplyResult }> {
-  const { desired, notes } = desiredSchedules(config, scope);
+  const { desired, notes: skipped } = desiredSchedules(config, scope);
+  const notes = [...skipped, ...clockChangeNotes(desired, Date.now())];
   const found = await existingSchedules(client, desired.map((d) => d.scheduleId));
   const existing: ExistingSchedule[] = [...found.values()].map(existingFrom);
   const plan = planSchedules(desired, existing, scope, opts.force);

@@ -255,3 +255,88 @@ export function planSchedules(desired: DesiredSchedule[], existing: ExistingSche
   plan.delete.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
   return plan;
 }
+
+// ---- daylight saving time: Temporal matches wall-clock times literally, so a run in the hour
+// the clocks skip never happens, and one in the hour they repeat happens once or twice (the
+// SDK documents twice; the 1.32 dev server, measured by the integration test, runs only the second).
+
+// a formatter costs far more to build than to use, and a year is scanned in steps
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** Milliseconds the zone's clocks are ahead of UTC at instant `at`. */
+function zoneOffsetMs(zone: string, at: number): number {
+  let f = formatters.get(zone);
+  if (!f) formatters.set(zone, (f = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' })));
+  const p = Object.fromEntries(f.formatToParts(new Date(at)).map((x) => [x.type, Number(x.value)]));
+  return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) - Math.floor(at / 1000) * 1000;
+}
+
+export interface ClockChange {
+  /** Local date of the change, YYYY-MM-DD. */
+  date: string;
+  /** Day of the week of that date (0 = Sunday), day of the month, month (1-12). */
+  dayOfWeek: number;
+  dayOfMonth: number;
+  month: number;
+  /** Local minutes of the day [from, to) that do not exist (forward) or happen twice (back). */
+  from: number;
+  to: number;
+  kind: 'skipped' | 'repeated';
+}
+
+/** The zone's clock changes in [fromMs, fromMs + days). */
+export function clockChanges(zone: string, fromMs: number, days = 366): ClockChange[] {
+  const out: ClockChange[] = [];
+  // clocks change at most a few times a year, never twice within 6 hours
+  const STEP = 6 * 3_600_000;
+  let t = Math.floor(fromMs / STEP) * STEP;
+  let off = zoneOffsetMs(zone, t);
+  for (const end = fromMs + days * 86_400_000; t < end; t += STEP) {
+    const next = zoneOffsetMs(zone, t + STEP);
+    if (next === off) continue;
+    // the change is within (t, t + STEP]: find its minute
+    let lo = t;
+    let hi = t + STEP;
+    while (hi - lo > 60_000) {
+      const mid = lo + Math.floor((hi - lo) / 120_000) * 60_000;
+      if (zoneOffsetMs(zone, mid) === off) lo = mid;
+      else hi = mid;
+    }
+    const localBefore = new Date(hi + off); // the wall clock's reading as the change happens, in the old offset
+    const minute = localBefore.getUTCHours() * 60 + localBefore.getUTCMinutes();
+    const delta = (next - off) / 60_000;
+    out.push({
+      date: localBefore.toISOString().slice(0, 10),
+      dayOfWeek: localBefore.getUTCDay(),
+      dayOfMonth: localBefore.getUTCDate(),
+      month: localBefore.getUTCMonth() + 1,
+      ...(delta > 0 ? { from: minute, to: minute + delta, kind: 'skipped' as const } : { from: minute + delta, to: minute, kind: 'repeated' as const }),
+    });
+    off = next;
+  }
+  return out;
+}
+
+const inRanges = (v: number, rs: CalendarRange[] | undefined) => !rs || rs.some((r) => v >= r.start && v <= r.end && (v - r.start) % r.step === 0);
+
+/** Notes for runs a clock change skips or doubles within a year of `fromMs`. */
+export function clockChangeNotes(desired: DesiredSchedule[], fromMs: number): string[] {
+  const notes: string[] = [];
+  const byZone = new Map<string, ClockChange[]>();
+  for (const d of desired) {
+    if (!byZone.has(d.timeZone)) byZone.set(d.timeZone, clockChanges(d.timeZone, fromMs));
+    for (const c of byZone.get(d.timeZone)!) {
+      const cal = d.calendar;
+      if (!inRanges(c.dayOfWeek, cal.dayOfWeek) || !inRanges(c.dayOfMonth, cal.dayOfMonth) || !inRanges(c.month, cal.month)) continue;
+      const hit: string[] = [];
+      for (let m = c.from; m < c.to; m++) if (inRanges(Math.floor(m / 60), cal.hour) && inRanges(m % 60, cal.minute)) hit.push(`${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`);
+      if (!hit.length) continue;
+      notes.push(
+        c.kind === 'skipped'
+          ? `${d.scheduleId}: ${hit.join(', ')} does not exist in ${d.timeZone} on ${c.date} (clocks go forward): that run will not happen. Use a time outside the change, or UTC`
+          : `${d.scheduleId}: ${hit.join(', ')} happens twice in ${d.timeZone} on ${c.date} (clocks go back): which of the two runs depends on the Temporal server (1.32 runs only the second; the SDK documents both). Use a time outside the change, or UTC`,
+      );
+    }
+  }
+  return notes;
+}

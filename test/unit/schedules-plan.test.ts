@@ -1,7 +1,7 @@
 // Schedule planning (client/lib/schedules.ts): config → desired schedules, and the diff with
 // what the server holds. Pure: no server here (test/integration/schedules.test.ts has one).
 import { parseConfig } from '../../config/load.js';
-import { calendarSpec, describeCalendar, desiredSchedules, existingFrom, planSchedules, scheduleOptions, type DesiredSchedule, type ExistingSchedule } from '../../client/lib/schedules.js';
+import { calendarSpec, clockChangeNotes, clockChanges, describeCalendar, desiredSchedules, existingFrom, planSchedules, scheduleOptions, type DesiredSchedule, type ExistingSchedule } from '../../client/lib/schedules.js';
 
 const cloudYaml = (name: string, extra = '') => `
   ${name}:
@@ -149,5 +149,39 @@ describe('plan: desired vs existing', () => {
     expect(existingFrom({ scheduleId: 'x', memo: { osbackup: { managedBy: 'someone', cloud: 'prod', entry: 'daily' } } }).managed).toBeUndefined();
     expect(existingFrom({ scheduleId: 'x', memo: { osbackup: { managedBy: 'osbackup', cloud: 'prod', entry: 'hourly' } } }).managed).toBeUndefined();
     expect(existingFrom({ scheduleId: 'x' })).toEqual({ scheduleId: 'x', managed: undefined, digest: undefined });
+  });
+});
+
+describe('clock changes (Temporal matches wall-clock times literally)', () => {
+  const from = Date.UTC(2026, 10, 30);
+
+  test('found to the minute, skipped and repeated local times', () => {
+    expect(clockChanges('Europe/Berlin', from)).toEqual([
+      { date: '2027-03-28', dayOfWeek: 0, dayOfMonth: 28, month: 3, from: 120, to: 180, kind: 'skipped' },
+      { date: '2027-10-31', dayOfWeek: 0, dayOfMonth: 31, month: 10, from: 120, to: 180, kind: 'repeated' },
+    ]);
+    // Lord Howe Island moves its clocks by half an hour
+    expect(clockChanges('Australia/Lord_Howe', from).map((c) => [c.date, c.from, c.to, c.kind])).toEqual([
+      ['2027-04-04', 90, 120, 'repeated'],
+      ['2027-10-03', 120, 150, 'skipped'],
+    ]);
+    expect(clockChanges('UTC', from)).toEqual([]);
+  });
+
+  test('the seed\'s 02:00 and 02:30 in Europe/Berlin: one run lost in March, one doubled in October; 03:00 and later are safe', () => {
+    const { desired } = desiredSchedules(config(withCp('prod', '    schedules: { timeZone: Europe/Berlin }\n')));
+    const notes = clockChangeNotes(desired, from);
+    expect(notes).toEqual([
+      expect.stringMatching(/^osbackup-prod-daily: 02:00 does not exist in Europe\/Berlin on 2027-03-28 \(clocks go forward\): that run will not happen/),
+      expect.stringMatching(/^osbackup-prod-daily: 02:00 happens twice in Europe\/Berlin on 2027-10-31/),
+      expect.stringMatching(/^osbackup-prod-control-plane: 02:30 does not exist in Europe\/Berlin on 2027-03-28/),
+      expect.stringMatching(/^osbackup-prod-control-plane: 02:30 happens twice/),
+    ]);
+    expect(clockChangeNotes(desiredSchedules(config(withCp('prod'))).desired, from)).toEqual([]);
+  });
+
+  test('a calendar that does not fall on the day of the change gets no note', () => {
+    const { desired } = desiredSchedules(config(withCp('prod', '    schedules: { timeZone: Europe/Berlin, entries: { daily: { calendar: { hour: 2, dayOfWeek: mon-sat } }, controlPlane: { enabled: false } } }\n')));
+    expect(clockChangeNotes(desired, from)).toEqual([]);
   });
 });
