@@ -10,6 +10,7 @@ import {
   clockChangeNotes,
   describeCalendar,
   desiredSchedules,
+  driftOf,
   ENTRY_IDS,
   entryByName,
   existingFrom,
@@ -68,6 +69,8 @@ export interface ApplyResult {
   unchanged: string[];
   conflicts: { scheduleId: string; reason: string }[];
   otherClouds: string[];
+  /** Updated although their digest matched: the definition on the server had been changed by hand. */
+  drift: { scheduleId: string; fields: string[] }[];
   notes: string[];
 }
 
@@ -89,7 +92,7 @@ async function apply(client: Client, config: Config, scope: string[], opts: { dr
   const ids = (xs: { scheduleId: string }[]) => xs.map((x) => x.scheduleId);
   return {
     plan,
-    result: { dryRun: opts.dryRun, created: ids(plan.create), updated: ids(plan.update), deleted: ids(plan.delete), unchanged: ids(plan.unchanged), conflicts: plan.conflicts, otherClouds: ids(plan.otherClouds), notes },
+    result: { dryRun: opts.dryRun, created: ids(plan.create), updated: ids(plan.update), deleted: ids(plan.delete), unchanged: ids(plan.unchanged), conflicts: plan.conflicts, otherClouds: ids(plan.otherClouds), drift: plan.drift, notes },
   };
 }
 
@@ -98,7 +101,10 @@ function applyText(r: ApplyResult, plan: SchedulePlan, config: Config): string {
   const line = (d: DesiredSchedule) => `${d.scheduleId}  ${describeCalendar(d.calendar)} ${d.timeZone} → ${d.workflowType}(${JSON.stringify(d.args[0])})`;
   const lines = [
     ...plan.create.map((d) => `${verb('created  ', 'create   ')} ${line(d)}`),
-    ...plan.update.map((d) => `${verb('updated  ', 'update   ')} ${line(d)}`),
+    ...plan.update.map((d) => {
+      const drift = plan.drift.find((x) => x.scheduleId === d.scheduleId);
+      return `${verb('updated  ', 'update   ')} ${line(d)}${drift ? `  (changed on the server by hand: ${drift.fields.join(', ')})` : ''}`;
+    }),
     ...plan.delete.map((e) => `${verb('deleted  ', 'delete   ')} ${e.scheduleId}  (cloud ${e.managed!.cloud}, entry ${ENTRY_IDS[e.managed!.entry]}: no longer in the config)`),
     ...plan.unchanged.map((d) => `unchanged  ${line(d)}`),
     ...r.conflicts.map((c) => `CONFLICT   ${c.scheduleId} ${c.reason}`),
@@ -167,7 +173,7 @@ export function registerScheduleCommands(program: Command, ctx: CliContext<G>): 
           entry: ENTRY_IDS[e.managed.entry],
           workflowType: d.action.workflowType,
           timeZone: d.spec.timezone ?? 'UTC',
-          calendar: want && want.digest === e.digest ? describeCalendar(want.calendar) : '(differs from the config: run apply)',
+          calendar: want && want.digest === e.digest && !(e.actual && driftOf(want, e.actual).length) ? describeCalendar(want.calendar) : '(differs from the config: run apply)',
           overlap: d.policies.overlap,
           catchupWindowMs: d.policies.catchupWindow,
           paused: d.state.paused,

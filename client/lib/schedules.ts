@@ -207,14 +207,95 @@ export interface ExistingSchedule {
   /** Present only when osbackup created it. */
   managed?: ManagedMemo;
   digest?: string;
+  /** The definition as the server has it, when described (to catch edits made by hand in the UI). */
+  actual?: ActualDefinition;
 }
 
-/** Reads the osbackup marker and digest out of a described schedule (memos as the SDK decodes them). */
-export function existingFrom(s: { scheduleId: string; memo?: Record<string, unknown>; action?: { memo?: Record<string, unknown> } }): ExistingSchedule {
+export interface ActualDefinition {
+  timeZone: string;
+  calendars: Calendar[];
+  /** Intervals, cron strings or skip rules: osbackup never sets them. */
+  otherTimes: boolean;
+  overlap?: string;
+  catchupWindowMs: number;
+  pauseOnFailure: boolean;
+  workflowType: string;
+  taskQueue?: string;
+  workflowId?: string;
+  args: readonly unknown[];
+  searchAttributes: { Cloud?: unknown; Tier?: unknown };
+}
+
+type RangeOf<T> = { start: T; end: T; step: number };
+/** The parts of the SDK's ScheduleDescription read here. */
+export interface DescriptionView {
+  scheduleId: string;
+  memo?: Record<string, unknown>;
+  spec?: { timezone?: string; calendars?: { minute: RangeOf<number>[]; hour: RangeOf<number>[]; second: RangeOf<number>[]; dayOfMonth: RangeOf<number>[]; month: RangeOf<string>[]; year: RangeOf<number>[]; dayOfWeek: RangeOf<string>[] }[]; intervals?: unknown[]; skip?: unknown[]; cronExpressions?: unknown[] };
+  policies?: { overlap?: string; catchupWindow: number; pauseOnFailure: boolean };
+  action?: { memo?: Record<string, unknown>; workflowType?: string; taskQueue?: string; workflowId?: string; args?: readonly unknown[]; searchAttributes?: Record<string, unknown> };
+}
+
+/** Full ranges ("every day") and an absent field mean the same: compare without them. */
+function withoutFullRanges(c: Calendar): Calendar {
+  const full = (rs: CalendarRange[] | undefined, min: number, max: number) => !rs || rs.some((r) => r.start <= min && r.end >= max && r.step === 1);
+  const out: Calendar = { minute: c.minute, hour: c.hour };
+  if (!full(c.dayOfMonth, 1, 31)) out.dayOfMonth = c.dayOfMonth;
+  if (!full(c.month, 1, 12)) out.month = c.month;
+  if (!full(c.dayOfWeek, 0, 6)) out.dayOfWeek = c.dayOfWeek;
+  return out;
+}
+
+function actualFrom(s: DescriptionView): ActualDefinition | undefined {
+  if (!s.spec || !s.policies || !s.action?.workflowType) return undefined;
+  const nums = (rs: RangeOf<number>[]) => rs.map((r) => ({ start: r.start, end: r.end, step: r.step }));
+  const named = (rs: RangeOf<string>[], names: readonly string[], first: number) => rs.map((r) => ({ start: names.indexOf(r.start) + first, end: names.indexOf(r.end) + first, step: r.step }));
+  const cal = s.spec.calendars ?? [];
+  // seconds other than 0 or a year restriction are not something osbackup writes
+  const odd = cal.some((c) => c.year.length > 0 || canonical(nums(c.second)) !== canonical([{ start: 0, end: 0, step: 1 }]));
+  const sa = s.action.searchAttributes ?? {};
+  const one = (v: unknown) => (Array.isArray(v) && v.length === 1 ? v[0] : v);
+  return {
+    timeZone: s.spec.timezone || 'UTC',
+    calendars: cal.map((c) => ({ minute: nums(c.minute), hour: nums(c.hour), dayOfMonth: nums(c.dayOfMonth), month: named(c.month, MONTHS, 1), dayOfWeek: named(c.dayOfWeek, DAYS_OF_WEEK, 0) })),
+    otherTimes: odd || !!(s.spec.intervals?.length || s.spec.skip?.length || s.spec.cronExpressions?.length),
+    overlap: s.policies.overlap,
+    catchupWindowMs: s.policies.catchupWindow,
+    pauseOnFailure: s.policies.pauseOnFailure,
+    workflowType: s.action.workflowType,
+    taskQueue: s.action.taskQueue,
+    workflowId: s.action.workflowId,
+    args: s.action.args ?? [],
+    searchAttributes: { Cloud: one(sa.Cloud), Tier: one(sa.Tier) },
+  };
+}
+
+/** Reads the osbackup marker, the digest and (from a full description) the actual definition. */
+export function existingFrom(s: DescriptionView): ExistingSchedule {
   const m = s.memo?.osbackup as Partial<ManagedMemo> | undefined;
   const managed = m && m.managedBy === 'osbackup' && typeof m.cloud === 'string' && typeof m.entry === 'string' && (ENTRY_NAMES as string[]).includes(m.entry) ? { managedBy: 'osbackup' as const, cloud: m.cloud, entry: m.entry } : undefined;
   const a = s.action?.memo?.osbackupSchedule as { digest?: unknown } | undefined;
-  return { scheduleId: s.scheduleId, managed, digest: typeof a?.digest === 'string' ? a.digest : undefined };
+  const out: ExistingSchedule = { scheduleId: s.scheduleId, managed, digest: typeof a?.digest === 'string' ? a.digest : undefined };
+  const actual = actualFrom(s);
+  if (actual) out.actual = actual;
+  return out;
+}
+
+/** The fields in which the server's definition differs from the desired one (empty: equal). */
+export function driftOf(d: DesiredSchedule, a: ActualDefinition): string[] {
+  const out: string[] = [];
+  const differs = (x: unknown, y: unknown) => canonical(x) !== canonical(y);
+  if (a.timeZone !== d.timeZone) out.push('timeZone');
+  if (a.otherTimes || a.calendars.length !== 1 || differs(withoutFullRanges(a.calendars[0]!), withoutFullRanges(d.calendar))) out.push('calendar');
+  if (a.overlap !== d.overlap) out.push('overlap');
+  if (a.catchupWindowMs !== d.catchupWindowMs) out.push('catchupWindow');
+  if (a.pauseOnFailure !== d.pauseOnFailure) out.push('pauseOnFailure');
+  if (a.workflowType !== d.workflowType) out.push('workflowType');
+  if (a.taskQueue !== d.taskQueue) out.push('taskQueue');
+  if (a.workflowId !== d.workflowId) out.push('workflowId');
+  if (differs(a.args, d.args)) out.push('args');
+  if (differs(a.searchAttributes, d.searchAttributes)) out.push('searchAttributes');
+  return out;
 }
 
 export interface SchedulePlan {
@@ -227,15 +308,18 @@ export interface SchedulePlan {
   conflicts: { scheduleId: string; reason: string }[];
   /** osbackup's schedules of clouds outside the scope (e.g. not in this config): left alone, reported. */
   otherClouds: ExistingSchedule[];
+  /** Updates of schedules whose digest matched but whose definition on the server did not (edited by hand). */
+  drift: { scheduleId: string; fields: string[] }[];
 }
 
 /**
  * desired vs existing. `scope` is the clouds this apply speaks for: a schedule of another cloud
  * may belong to another osbackup config sharing the namespace, so it is never deleted here.
- * `force` rewrites schedules whose digest matches (after a hand edit in the UI).
+ * A schedule whose digest matches is still updated when its definition on the server differs
+ * (edited by hand in the UI); `force` rewrites every one.
  */
 export function planSchedules(desired: DesiredSchedule[], existing: ExistingSchedule[], scope: string[], force = false): SchedulePlan {
-  const plan: SchedulePlan = { create: [], update: [], unchanged: [], delete: [], conflicts: [], otherClouds: [] };
+  const plan: SchedulePlan = { create: [], update: [], unchanged: [], delete: [], conflicts: [], otherClouds: [], drift: [] };
   const byId = new Map(existing.map((e) => [e.scheduleId, e]));
   const wanted = new Set(desired.map((d) => d.scheduleId));
   for (const d of desired) {
@@ -244,7 +328,13 @@ export function planSchedules(desired: DesiredSchedule[], existing: ExistingSche
     else if (!e.managed) plan.conflicts.push({ scheduleId: d.scheduleId, reason: 'exists but was not created by osbackup (no osbackup memo): left alone; delete or rename it, then apply again' });
     else if (e.managed.cloud !== d.cloud || e.managed.entry !== d.entry) plan.conflicts.push({ scheduleId: d.scheduleId, reason: `is osbackup's schedule of cloud ${e.managed.cloud}, entry ${ENTRY_IDS[e.managed.entry]} (cloud and entry names run together in the id): left alone` });
     else if (force || e.digest !== d.digest) plan.update.push(d);
-    else plan.unchanged.push(d);
+    else {
+      const fields = e.actual ? driftOf(d, e.actual) : [];
+      if (fields.length) {
+        plan.update.push(d);
+        plan.drift.push({ scheduleId: d.scheduleId, fields });
+      } else plan.unchanged.push(d);
+    }
   }
   for (const e of existing) {
     if (!e.managed || wanted.has(e.scheduleId)) continue;

@@ -187,6 +187,19 @@ test('apply twice changes nothing: everything unchanged, no update reaches the s
   expect(await serverVersions()).toEqual(before);
 });
 
+test('a hand edit on the server (digest untouched) is found and undone by the next apply', async () => {
+  const id = `osbackup-${cloud}-control-plane`;
+  await client.schedule.getHandle(id).update((prev) => ({ ...prev, spec: { ...prev.spec, timezone: 'UTC' }, policies: { ...prev.policies, overlap: 'ALLOW_ALL', catchupWindow: 60_000 }, state: { paused: prev.state.paused } }));
+  const edited = await describe_(id);
+  expect([edited.spec.timezone, edited.policies.overlap, (edited.action.memo as Record<string, { digest?: string }>).osbackupSchedule?.digest]).toEqual(['UTC', 'ALLOW_ALL', expect.stringMatching(/^[0-9a-f]{64}$/)]);
+  const r = await osb('schedules', 'apply');
+  expect(r.updated).toEqual([id]);
+  expect(r.drift).toEqual([{ scheduleId: id, fields: ['timeZone', 'overlap', 'catchupWindow'] }]);
+  const d = await describe_(id);
+  expect([d.spec.timezone, d.policies.overlap, d.policies.catchupWindow]).toEqual([ZONE, 'BUFFER_ONE', 3_600_000]);
+  expect((await osb('schedules', 'apply')).unchanged).toContain(id);
+});
+
 test('a changed entry is updated alone (a dry run first changes nothing), and an operator\'s pause survives it', async () => {
   await osb('schedules', 'pause', 'daily', '--reason', 'storage maintenance');
   editConfig((s) => (s.entries.daily = { calendar: { hour: 1, minute: 10 } }));

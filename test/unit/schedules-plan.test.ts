@@ -1,7 +1,7 @@
 // Schedule planning (client/lib/schedules.ts): config → desired schedules, and the diff with
 // what the server holds. Pure: no server here (test/integration/schedules.test.ts has one).
 import { parseConfig } from '../../config/load.js';
-import { calendarSpec, clockChangeNotes, clockChanges, describeCalendar, desiredSchedules, existingFrom, planSchedules, scheduleOptions, type DesiredSchedule, type ExistingSchedule } from '../../client/lib/schedules.js';
+import { calendarSpec, clockChangeNotes, clockChanges, describeCalendar, desiredSchedules, driftOf, existingFrom, planSchedules, scheduleOptions, type DesiredSchedule, type ExistingSchedule } from '../../client/lib/schedules.js';
 
 const cloudYaml = (name: string, extra = '') => `
   ${name}:
@@ -143,6 +143,30 @@ describe('plan: desired vs existing', () => {
     // cloud "prod-daily"'s entry vs cloud "prod"'s: the id is the same string, the memo tells them apart
     const q = planSchedules(desired, [{ scheduleId: 'osbackup-prod-weekly', managed: { managedBy: 'osbackup', cloud: 'prod-weekly', entry: 'daily' } }], ['prod']);
     expect(q.conflicts[0]!.reason).toMatch(/cloud prod-weekly, entry daily/);
+  });
+
+  test('a hand edit on the server is drift even when the digest matches; the server\'s spelling of the same definition is not', () => {
+    const weekly = desired.find((d) => d.entry === 'weekly')!;
+    const o = scheduleOptions(weekly);
+    const r = (start: number | string, end = start) => ({ start, end, step: 1 });
+    // as the server describes it: every field present, absent ones as full ranges, days by name
+    const described = {
+      scheduleId: weekly.scheduleId,
+      memo: o.memo,
+      spec: { timezone: 'UTC', calendars: [{ second: [r(0)], minute: [r(0)], hour: [r(3)], dayOfMonth: [r(1, 31)], month: [r('JANUARY', 'DECEMBER')], year: [], dayOfWeek: [r('SUNDAY')] }] },
+      policies: { overlap: 'BUFFER_ONE', catchupWindow: 3_600_000, pauseOnFailure: false },
+      action: { memo: o.action.memo, workflowType: 'tierWorkflow', taskQueue: 'osbackup', workflowId: 'prod-weekly', args: [{ tier: 'weekly', cloud: 'prod' }], searchAttributes: { Cloud: ['prod'], Tier: ['weekly'] } },
+    } as Parameters<typeof existingFrom>[0];
+    const same = existingFrom(described);
+    expect(driftOf(weekly, same.actual!)).toEqual([]);
+    expect(planSchedules([weekly], [same], ['prod']).unchanged).toHaveLength(1);
+
+    const edited = existingFrom({ ...described, spec: { ...described.spec, timezone: 'Europe/Paris', calendars: [{ ...described.spec!.calendars![0]!, hour: [r(4)] }] }, policies: { overlap: 'ALLOW_ALL', catchupWindow: 60_000, pauseOnFailure: true }, action: { ...described.action, args: [{ cloud: 'prod', tier: 'daily' }], searchAttributes: { Cloud: ['prod'] } } } as Parameters<typeof existingFrom>[0]);
+    const p = planSchedules([weekly], [edited], ['prod']);
+    expect(p.update).toEqual([weekly]);
+    expect(p.drift).toEqual([{ scheduleId: weekly.scheduleId, fields: ['timeZone', 'calendar', 'overlap', 'catchupWindow', 'pauseOnFailure', 'args', 'searchAttributes'] }]);
+    const withInterval = existingFrom({ ...described, spec: { ...described.spec, intervals: [{ every: 60_000, offset: 0 }] } } as Parameters<typeof existingFrom>[0]);
+    expect(driftOf(weekly, withInterval.actual!)).toEqual(['calendar']);
   });
 
   test('the marker is read back only when it is osbackup\'s', () => {
