@@ -61,6 +61,16 @@ function scopeOf(ctx: CliContext<G>, config: Config, g: G): string[] {
   return g.cloud ? [ctx.pickCloud(config, g.cloud)] : Object.keys(config.clouds);
 }
 
+/** A server without osbackup's search attributes refuses every schedule: say how to add them. */
+function explainSearchAttributes(e: unknown): never {
+  // the SDK's message is "Failed to create schedule"; the server's reason is the cause
+  const m = [e, (e as { cause?: unknown })?.cause].map((x) => (x instanceof Error ? x.message : '')).join(': ');
+  if (/no mapping defined for search attribute (Cloud|Tier)\b/.test(m)) {
+    throw new CliError(`${m}. Fix: register osbackup's search attributes on the namespace: temporal operator search-attribute create --name Cloud --type Keyword (and Tier, Component, Phase)`, EXIT.failed);
+  }
+  throw e;
+}
+
 export interface ApplyResult {
   dryRun: boolean;
   created: string[];
@@ -81,11 +91,14 @@ async function apply(client: Client, config: Config, scope: string[], opts: { dr
   const existing: ExistingSchedule[] = [...found.values()].map(existingFrom);
   const plan = planSchedules(desired, existing, scope, opts.force);
   if (!opts.dryRun) {
-    for (const d of plan.create) await client.schedule.create(scheduleOptions(d));
+    for (const d of plan.create) await client.schedule.create(scheduleOptions(d)).catch(explainSearchAttributes);
     for (const d of plan.update) {
       const { spec, action, policies, typedSearchAttributes } = scheduleOptions(d);
       // an operator's pause (and its reason) survives a config change
-      await client.schedule.getHandle(d.scheduleId).update((prev) => ({ spec, action, policies, typedSearchAttributes, state: { paused: prev.state.paused, note: prev.state.note, remainingActions: prev.state.remainingActions } }));
+      await client.schedule
+        .getHandle(d.scheduleId)
+        .update((prev) => ({ spec, action, policies, typedSearchAttributes, state: { paused: prev.state.paused, note: prev.state.note, remainingActions: prev.state.remainingActions } }))
+        .catch(explainSearchAttributes);
     }
     for (const e of plan.delete) await client.schedule.getHandle(e.scheduleId).delete();
   }
