@@ -11,6 +11,7 @@ import type { BackupDatabaseResult } from '../workflows/backup-database.js';
 import type { RestoreDatabaseResult } from '../workflows/restore-database.js';
 import { CliError, connect, EXIT, uiLink, waitWithProgress } from './connect.js';
 import { registerControlPlaneCommands } from './control-plane.js';
+import { registerScheduleCommands } from './schedules.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -192,6 +193,7 @@ catalog
 registerControlPlaneCommands(backup, restore, { load, pickCloud, out, version });
 (await import('./storage.js')).registerStorageCommands(program, { load, pickCloud, out, version });
 (await import('./verify.js')).registerVerifyCommands(program, { load, pickCloud, out });
+registerScheduleCommands(program, { load, pickCloud, out, version });
 (await import('./keys.js')).registerKeysCommands(program);
 program
   .command('codec-server')
