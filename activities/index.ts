@@ -277,7 +277,12 @@ export function createActivities(deps: Deps) {
       const source = await targetManifests(env, input.from, input.cloud);
       const dest = await targetManifests(env, input.to, input.cloud);
       let want = input.ids ?? [];
-      if (input.promoteNotAfter) want = promotionSet(source, input.promoteNotAfter);
+      const extra: CopyPlan['problems'] = [];
+      if (input.promoteNotAfter) {
+        const p = promotionSet(source, input.promoteNotAfter);
+        want = p.ids;
+        if (p.problem) extra.push({ id: 'promotion', reason: p.problem });
+      }
       else if (input.all) want = source.filter((m) => !('reason' in m && m.reason === 'pre-restore')).map((m) => m.id);
       else if (input.newest) {
         const newest = newestIntactRestorePoint(source.filter(isDatabaseManifest), new Set());
@@ -285,6 +290,7 @@ export function createActivities(deps: Deps) {
         want = [newest];
       }
       const plan = planCopy(source, dest, want);
+      plan.problems.push(...extra);
       return { ...plan, want, components: Object.fromEntries(source.map((m) => [m.id, m.component])) };
     },
 

@@ -60,12 +60,17 @@ describe('planCopy', () => {
 describe('promotionSet (the monthly tier)', () => {
   const all: AnyManifest[] = [...source, cp('cp1', '2026-11-08T02:30:00Z'), cp('cp2', '2026-11-08T04:00:00Z', 'pre-restore'), cp('cp3', '2026-11-10T02:30:00Z')];
   test("that Sunday's full and the newest control-plane backup up to a day after it", () => {
-    expect(promotionSet(all, '2026-11-08T05:00:00Z')).toEqual(['f2', 'cp1']);
+    expect(promotionSet(all, '2026-11-08T05:00:00Z')).toEqual({ ids: ['f2', 'cp1'], problem: null });
   });
   test('nothing after the cut-off counts; safety copies are never promoted', () => {
-    expect(promotionSet(all, '2026-11-07T00:00:00Z')).toEqual(['f1']);
-    expect(promotionSet(all, '2026-12-01T00:00:00Z')).toEqual(['f2', 'cp1']);
-    expect(promotionSet([], '2026-12-01T00:00:00Z')).toEqual([]);
+    expect(promotionSet(all, '2026-11-01T05:00:00Z').ids).toEqual(['f1']);
+    expect(promotionSet(all, '2026-11-08T23:00:00Z').ids).toEqual(['f2', 'cp1']);
+  });
+  test('a missing weekly full is a problem, never a silent promotion of last week\'s', () => {
+    const p = promotionSet(all, '2026-11-15T05:00:00Z');
+    expect(p.ids).toEqual([]);
+    expect(p.problem).toMatch(/newest full backup \(f2, .*\) is older than 24 h/);
+    expect(promotionSet([], '2026-12-01T00:00:00Z').problem).toMatch(/no full backup/);
   });
 });
 
