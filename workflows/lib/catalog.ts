@@ -22,6 +22,8 @@ export interface CatalogEntry {
   binlog: string | null;
   verification: VerificationState;
   lastVerifiedAt: string | null;
+  /** Where an imported artifact came from (kolla-mariadb_backup, seed-catalog); null for osbackup's own. */
+  imported?: string | null;
 }
 
 export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[]): CatalogEntry {
@@ -64,6 +66,7 @@ export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[]
     binlog: m.mariadb.binlog ? `${m.mariadb.binlog.file}:${m.mariadb.binlog.position}` : null,
     verification: last ? last.result : 'UNVERIFIED',
     lastVerifiedAt: last?.verifiedAt ?? null,
+    imported: m.imported ? m.imported.source : null,
   };
 }
 
@@ -87,7 +90,7 @@ function human(n: number): string {
 
 export function catalogTable(rows: CatalogEntry[]): string {
   const head = ['ID', 'CLOUD', 'KIND', 'TAKEN (UTC)', 'HOST', 'SIZE', 'VERIFIED', 'SHA-256'];
-  const body = rows.map((r) => [r.id, r.cloud, r.kind, r.completedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), r.sourceHost, human(r.bytes), r.verification, r.sha256.slice(0, 16) + '…']);
+  const body = rows.map((r) => [r.id, r.cloud, r.imported ? `${r.kind} (imported)` : r.kind, r.completedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), r.sourceHost, human(r.bytes), r.verification, r.sha256.slice(0, 16) + '…']);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const fmt = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [fmt(head), ...body.map(fmt)].join('\n') + '\n';
