@@ -111,11 +111,10 @@ export async function importSeedBackupsWorkflow(input: ImportSeedInput): Promise
       result.already.push({ original: c.row.path, id: before.id });
       continue;
     }
-    if (c.source === 'openssl' && !input.opensslPassphraseFile) {
+    if (c.source.decode.includes('openssl') && !input.opensslPassphraseFile) {
       result.problems.push({ original: c.row.path, type: 'NotImportable', reason: 'openssl-encrypted: give the passphrase file the seed used (--passphrase-file)' });
       continue;
     }
-    const decode: ImportStreamInput['decode'] = c.source === 'openssl' ? (/\.gz\.enc$/.test(c.row.path) ? ['openssl', 'gzip'] : ['openssl']) : c.source === 'xbstream.gz' ? ['gzip'] : [];
     await importer.importOne({
       original: c.row.path,
       kind: c.kind,
@@ -124,11 +123,11 @@ export async function importSeedBackupsWorkflow(input: ImportSeedInput): Promise
       stream: {
         cloud,
         host,
-        source: { kind: c.source === 'folder' ? 'folder' : 'file', path: c.row.path },
-        decode,
+        source: { kind: c.source.kind, path: c.row.path },
+        decode: c.source.decode,
         // a folder's checksum column cannot be checked (the seed ran sha256sum on a folder)
-        expectOriginalSha256: c.source === 'folder' ? undefined : (c.expectSha256 ?? undefined),
-        openssl: c.source === 'openssl' ? { passphraseFile: input.opensslPassphraseFile! } : undefined,
+        expectOriginalSha256: c.source.kind === 'folder' ? undefined : (c.expectSha256 ?? undefined),
+        openssl: c.source.decode.includes('openssl') ? { passphraseFile: input.opensslPassphraseFile! } : undefined,
       },
       imported: { source: 'seed-catalog', host, path: c.row.path, catalogRow: { timestamp: c.row.timestamp, level: c.row.level, size: c.row.size, checksum: c.row.checksum } },
     });

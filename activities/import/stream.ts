@@ -1,11 +1,11 @@
 // Importing a backup osbackup did not take: the original is read on its host over SSH (`cat`,
-// or `mbstream -c` for a mariabackup --target-dir folder), decoded on the worker (openssl enc
-// -d, gzip -d) and re-protected as an ordinary database artifact in one pass:
-//   host: cat file → SSH → sha256 → [openssl -d] → [gzip -d] → xbstream check → zstd → gpg → sha256 → staged file
+// or `tar -c` for a mariabackup --target-dir folder), decoded on the worker (openssl enc -d,
+// gzip -d, tar → xbstream) and re-protected as an ordinary database artifact in one pass:
+//   host: cat file → SSH → sha256 → [openssl -d] → [gzip -d] → [tar → xbstream] → xbstream check → zstd → gpg → sha256 → staged file
 // The xbstream is read as it flows past (its metadata picked out, every chunk's CRC checked);
 // the plaintext exists only in pipes, never on the host's or the worker's disk. Decoding on
-// the worker keeps the host's work to reading a file (no gzip, mbstream or zstd needed there)
-// and the link carries the compressed original.
+// the worker keeps the host's work to reading (cat, tar: no gzip, mbstream or zstd needed
+// there), keeps the seed's passphrase on the worker, and the link carries the compressed original.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
@@ -22,16 +22,16 @@ import { opensslDecrypt, OPENSSL_DEFAULT_ITERATIONS } from '../crypto/openssl-im
 import { resolveSecret } from '../secrets.js';
 import { DB_ARTIFACT_FILE, meter, stageFailure, tailOf } from '../mariadb/backup.js';
 import { parseBinlogFromInfo, parseCheckpoints, parseServerVersionFromInfo, parseToolVersion } from '../mariadb/commands.js';
-import { xbstreamTap, XbstreamError } from '../mariadb/xbstream.js';
+import { ArchiveError, tarToXbstream, xbstreamTap, XbstreamError } from '../mariadb/xbstream.js';
 import { shQuote } from '../ssh/quote.js';
-import type { ListedFile } from '../../workflows/lib/import.js';
+import type { Decoder, ListedFile } from '../../workflows/lib/import.js';
 
-export type Decoder = 'openssl' | 'gzip';
+export type { Decoder } from '../../workflows/lib/import.js';
 
 export interface ImportStreamInput {
   cloud: string;
   host: string;
-  /** A file is read with `cat`; a mariabackup --target-dir folder is packed with `mbstream -c` on the host. */
+  /** A file is read with `cat`; a mariabackup --target-dir folder with `tar -c` (then decode it with 'tar'). */
   source: { kind: 'file' | 'folder'; path: string };
   decode: Decoder[];
   /** Names the staging folder (the artifact id it will get). */
@@ -68,9 +68,8 @@ const METADATA = ['xtrabackup_checkpoints', 'xtrabackup_info', 'mariadb_backup_c
 function remoteCommand(input: ImportStreamInput): string {
   const p = shQuote(input.source.path);
   if (input.source.kind === 'file') return `test -f ${p} || { echo "osbackup: no such file" >&2; exit 66; }; cat -- ${p}`;
-  // relative paths (%P) as mariabackup itself writes them; xargs may start several mbstreams,
-  // and concatenated xbstreams are one valid xbstream
-  return `test -f ${p}/xtrabackup_checkpoints -o -f ${p}/mariadb_backup_checkpoints || { echo "osbackup: no such file: not a mariabackup folder" >&2; exit 66; }; command -v mbstream >/dev/null || { echo "osbackup: mbstream is not installed" >&2; exit 67; }; cd ${p} && find . -type f -printf '%P\\0' | xargs -0 -r mbstream -c`;
+  // tar is on every host; the worker turns it into the xbstream mbstream -c would have made
+  return `test -f ${p}/xtrabackup_checkpoints -o -f ${p}/mariadb_backup_checkpoints || { echo "osbackup: no such file: not a mariabackup folder" >&2; exit 66; }; tar -C ${p} -cf - .`;
 }
 
 export async function importStream(env: Env, input: ImportStreamInput): Promise<ImportStreamResult> {
@@ -104,25 +103,28 @@ export async function importStream(env: Env, input: ImportStreamInput): Promise<
     const remote = await env.deps.ssh.exec(target, remoteCommand(input), signal);
     remote.stdin.end();
     const remoteErr = tailOf(remote.stderr);
-    const decoders: ProcessStage[] = input.decode.map((d) =>
+    const decoders: ProcessStage[] = input.decode.filter((d) => d !== 'tar').map((d) =>
       d === 'gzip' ? spawnStage('gzip -d', 'gzip', ['-d', '-c'], { signal }) : opensslDecrypt(passphrase!, input.openssl?.iterations ?? OPENSSL_DEFAULT_ITERATIONS, input.openssl?.digest ?? 'sha256', signal),
     );
+    // tar → xbstream runs in-process, after the process decoders
+    const tar = input.decode.includes('tar') ? tarToXbstream() : undefined;
+    const links: { name: string; stdin: Writable; stdout: Readable }[] = [...decoders, ...(tar ? [{ name: 'tar → xbstream', stdin: tar, stdout: tar }] : [])];
     const xb = xbstreamTap(new Set(METADATA));
     const zstd = zstdCompress(level, signal);
     const gpg = gpgEncrypt(keys, signal);
     const out = createWriteStream(file, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
-    guard.track(remote.stdout, ...decoders.flatMap((d) => [d.stdin, d.stdout]), xb.tap, zstd.stdin, zstd.stdout, gpg.stdin, gpg.stdout, out);
+    guard.track(remote.stdout, ...links.flatMap((d) => [d.stdin, d.stdout]), xb.tap, zstd.stdin, zstd.stdout, gpg.stdin, gpg.stdout, out);
     const progress = () => beat({ step: `importing ${where}`, originalBytes, streamBytes, storedBytes: bytes, seconds: Math.round((performance.now() - t0) / 1000) });
     // source → decoders… → xbstream check → zstd
     const hops: Promise<unknown>[] = [];
     let from: Readable = remote.stdout;
     let part = 'source';
-    const first: Writable = decoders[0]?.stdin ?? xb.tap;
+    const first: Writable = links[0]?.stdin ?? xb.tap;
     hops.push(guard.watch(part, pipeline(from, meter((n) => { originalBytes += n; progress(); }, original), first)));
-    decoders.forEach((d, i) => {
+    links.forEach((d, i) => {
       from = d.stdout;
       part = d.name;
-      hops.push(guard.watch(part, pipeline(from, decoders[i + 1]?.stdin ?? xb.tap)));
+      hops.push(guard.watch(part, pipeline(from, links[i + 1]?.stdin ?? xb.tap)));
     });
     const [[xbHop, zstdHop, fileHop, remoteDone, zstdExit, gpgExit], decoderExits, hopResults] = await Promise.all([
       Promise.allSettled([
@@ -140,7 +142,6 @@ export async function importStream(env: Env, input: ImportStreamInput): Promise<
     // the original's own problems first: a vanished file, a cut download, a wrong passphrase
     if (remoteDone.status === 'rejected') throw remoteDone.reason;
     if (remoteDone.value.code === 66) throw fatal(FailureType.BackupNotFound, `${where} is gone (${remoteErr().trim().split('\n').at(-1)})`, 'list the backups again; nothing was imported from it');
-    if (remoteDone.value.code === 67) throw fatal(FailureType.ConfigInvalid, `${input.host}: mbstream is not installed (needed to pack the folder ${input.source.path})`, `install mariadb-backup on ${input.host}, or pack the folder yourself (mbstream -c) and import the file`);
     if (remoteDone.value.code !== 0 && remoteDone.value.signal !== 'ABORTED') throw transient(FailureType.RemoteCommandFailed, `${input.host}: reading ${input.source.path} failed (exit ${remoteDone.value.code}): ${remoteErr().trim().split('\n').slice(-2).join(' | ')}`, 'check the file and the host');
     const originalSha256 = original.digest('hex');
     if (input.expectOriginalSha256 && input.expectOriginalSha256 !== originalSha256 && !guard.first) {
@@ -154,6 +155,8 @@ export async function importStream(env: Env, input: ImportStreamInput): Promise<
         throw fatal(FailureType.DecryptionFailed, `cannot decrypt ${where} (openssl: ${/bad decrypt/i.test(why) ? 'bad decrypt' : why}): wrong passphrase, or not AES-256-CBC with PBKDF2`, 'pass the passphrase file the seed used for it (and --iter/--md if the seed changed them)');
       }
     });
+    const archiveError = hopResults.map((r) => (r.status === 'rejected' ? r.reason : undefined)).find((e): e is ArchiveError => e instanceof ArchiveError);
+    if (archiveError) throw fatal(FailureType.ImportSourceCorrupt, `${where}: ${archiveError.message}`, 'the archive was cut short or damaged, or is not of a mariabackup folder: it cannot be imported; use another backup');
     // the reader's verdict, whichever of the two pipelines around it reported it first
     const xbError = [xbHop, ...hopResults].map((r) => (r.status === 'rejected' ? r.reason : undefined)).find((e): e is XbstreamError => e instanceof XbstreamError);
     if (xbError) throw fatal(FailureType.ImportSourceCorrupt, `${where} does not hold a whole mariabackup xbstream: ${xbError.message}`, 'the backup was cut short or damaged: it cannot be imported; use another backup');
@@ -193,7 +196,7 @@ export async function importStream(env: Env, input: ImportStreamInput): Promise<
       compressionLevel: level,
       tools: { zstd: zv, gpg: gv },
       source: { host: input.host, address: host.address, containerRuntime: host.containerRuntime },
-      decoded: [...(input.source.kind === 'folder' ? ['mbstream -c'] : []), ...input.decode.map((d) => (d === 'gzip' ? 'gzip -d' : 'openssl enc -d -aes-256-cbc -pbkdf2'))],
+      decoded: [...(input.source.kind === 'folder' ? ['tar -c (on the host)'] : []), ...input.decode.map((d) => (d === 'gzip' ? 'gzip -d' : d === 'tar' ? 'tar → xbstream' : 'openssl enc -d -aes-256-cbc -pbkdf2'))],
     };
   } catch (e) {
     guard.abort.abort();

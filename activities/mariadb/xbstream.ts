@@ -7,8 +7,10 @@
 // path; for payload chunks then length (u64 LE), offset (u64 LE), CRC-32 of the payload (u32 LE),
 // payload. A stream cut anywhere but between chunks, or a file without its 'E' chunk, is a
 // truncated backup.
-import { Transform } from 'node:stream';
+import { Duplex, Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { crc32 } from 'node:zlib';
+import { extract } from 'tar-stream';
 
 const MAGIC = Buffer.from('XBSTCK01');
 const FLAG_IGNORABLE = 0x01;
@@ -197,4 +199,76 @@ export function xbstreamTap(wanted: ReadonlySet<string>): { tap: Transform; summ
       return result;
     },
   };
+}
+
+// ---- writing ----------------------------------------------------------------------------
+
+/** One payload chunk of `path`: `data` at byte `offset` of the file. */
+export function xbstreamPayload(path: string, data: Buffer, offset: number): Buffer {
+  const p = Buffer.from(path, 'utf8');
+  const head = Buffer.alloc(14 + p.length + 20);
+  MAGIC.copy(head, 0);
+  head[8] = 0;
+  head[9] = 0x50; // P
+  head.writeUInt32LE(p.length, 10);
+  p.copy(head, 14);
+  head.writeBigUInt64LE(BigInt(data.length), 14 + p.length);
+  head.writeBigUInt64LE(BigInt(offset), 22 + p.length);
+  head.writeUInt32LE(crc32(data) >>> 0, 30 + p.length);
+  return Buffer.concat([head, data]);
+}
+
+/** The chunk that closes `path`. */
+export function xbstreamEof(path: string): Buffer {
+  const p = Buffer.from(path, 'utf8');
+  const head = Buffer.alloc(14 + p.length);
+  MAGIC.copy(head, 0);
+  head[9] = 0x45; // E
+  head.writeUInt32LE(p.length, 10);
+  p.copy(head, 14);
+  return head;
+}
+
+export class ArchiveError extends Error {
+  override name = 'ArchiveError';
+}
+
+/**
+ * A tar archive of a mariabackup --target-dir folder (the seed's folders, read with `tar -c`
+ * on the host, or its .tar.gz files) turned into the xbstream `mbstream -c` would have made of
+ * the same folder, as it streams: every regular file in order, its bytes in payload chunks,
+ * then its end chunk. Directories are implied by the paths; anything else in the archive
+ * (symlinks, devices) has no place in a mariabackup folder and is refused.
+ */
+export function tarToXbstream(): Duplex {
+  return Duplex.from(async function* (source: AsyncIterable<Buffer>) {
+    const ex = extract();
+    const feeding = pipeline(Readable.from(source), ex).catch((e: unknown) => {
+      throw new ArchiveError(`not a whole tar archive (${(e as Error).message})`);
+    });
+    feeding.catch(() => undefined); // awaited below; the entry loop may fail first
+    try {
+      for await (const entry of ex) {
+        const h = entry.header;
+        const path = h.name.replace(/^(\.\/)+/, '').replace(/\/$/, '');
+        if (h.type === 'directory' || path === '' || path === '.') {
+          entry.resume();
+          continue;
+        }
+        if (h.type !== 'file' && h.type !== 'contiguous-file') throw new ArchiveError(`${path} is a ${h.type}, not a regular file: not a mariabackup folder`);
+        if (Buffer.byteLength(path) >= FN_REFLEN) throw new ArchiveError(`${path} is too long a path for xbstream`);
+        let offset = 0;
+        for await (const data of entry as AsyncIterable<Buffer>) {
+          yield xbstreamPayload(path, data, offset);
+          offset += data.length;
+        }
+        if (offset === 0) yield xbstreamPayload(path, Buffer.alloc(0), 0); // an empty file still exists
+        yield xbstreamEof(path);
+      }
+    } catch (e) {
+      if (e instanceof ArchiveError) throw e;
+      throw new ArchiveError(`not a whole tar archive (${(e as Error).message})`);
+    }
+    await feeding;
+  });
 }

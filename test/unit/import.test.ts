@@ -1,7 +1,7 @@
 // The pure parts of importing: Kolla's names (both generations, odd and damaged ones), the
 // plan (oldest first, idempotent by original SHA-256), parents by LSN, ids, the seed's
 // catalog.csv, and imported manifests in the catalog, the recipe and retention.
-import { importedId, parentByLsn, parseKollaBackupName, parseSeedCatalog, planKollaImport, planSeedImport, type KnownArtifact, type ListedFile } from '../../workflows/lib/import.js';
+import { importedId, parentByLsn, parseKollaBackupName, parseSeedCatalog, planKollaImport, planSeedImport, seedSource, type KnownArtifact, type ListedFile } from '../../workflows/lib/import.js';
 import { catalogEntry, catalogTable } from '../../workflows/lib/catalog.js';
 import { databaseRestoreRecipe } from '../../workflows/lib/recipe.js';
 import type { ArtifactManifest } from '../../workflows/lib/manifest.js';
@@ -111,15 +111,27 @@ describe("the seed's catalog.csv", () => {
   test('database rows oldest first, each with how it is read; the rest skipped with a reason', () => {
     const { candidates, skipped } = planSeedImport(parseSeedCatalog(text).rows);
     expect(candidates.map((c) => [c.row.line, c.kind, c.source, c.expectSha256])).toEqual([
-      [2, 'full', 'folder', null],
-      [3, 'incremental', 'folder', null],
-      [5, 'full', 'openssl', 'cd'.repeat(32)],
-      [6, 'full', 'xbstream.gz', null],
+      [2, 'full', { kind: 'folder', decode: ['tar'] }, null],
+      [3, 'incremental', { kind: 'folder', decode: ['tar'] }, null],
+      [5, 'full', { kind: 'file', decode: ['openssl', 'gzip'] }, 'cd'.repeat(32)],
+      [6, 'full', { kind: 'file', decode: ['gzip'] }, null],
     ]);
     expect(skipped.map((s) => [s.line, s.reason])).toEqual([
       [4, expect.stringContaining('not a database backup')],
       [7, expect.stringContaining('neither full nor incremental')],
     ]);
+  });
+
+  test('how a seed path is read: folders as tar, archives and streams by their suffixes; dumps refused', () => {
+    expect(seedSource('/opt/openstack-backups/database/full_20261101_020000')).toEqual({ kind: 'folder', decode: ['tar'] });
+    expect(seedSource('/b/full_20261101_020000.tar.gz.enc')).toEqual({ kind: 'file', decode: ['openssl', 'gzip', 'tar'] });
+    expect(seedSource('/b/full.tgz')).toEqual({ kind: 'file', decode: ['gzip', 'tar'] });
+    expect(seedSource('/b/full.tar')).toEqual({ kind: 'file', decode: ['tar'] });
+    expect(seedSource('/b/full.xbstream.enc')).toEqual({ kind: 'file', decode: ['openssl'] });
+    expect(seedSource('/b/mysqlbackup-30-11-2026-1.qp.xbc.xbs.gz')).toEqual({ kind: 'file', decode: ['gzip'] });
+    expect(seedSource('/b/all-databases.sql.gz')).toMatchObject({ reason: expect.stringContaining('logical dump') });
+    expect(seedSource('/b/full.zip.enc')).toMatchObject({ reason: expect.stringContaining('not a tar or xbstream inside') });
+    expect(seedSource('/b/notes.txt')).toMatchObject({ reason: expect.stringContaining('unknown kind of file') });
   });
 });
 

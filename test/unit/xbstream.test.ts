@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
-import { XbstreamError, XbstreamReader, xbstreamTap } from '../../activities/mariadb/xbstream.js';
+import { ArchiveError, tarToXbstream, XbstreamError, XbstreamReader, xbstreamTap } from '../../activities/mariadb/xbstream.js';
 
 const T = mkdtempSync(join(tmpdir(), 'osb-xbstream-'));
 const checkpoints = 'backup_type = full-backuped\nfrom_lsn = 0\nto_lsn = 8641339\nlast_lsn = 8641355\n';
@@ -63,4 +63,32 @@ test('a flipped byte in a payload fails its CRC-32; garbage is not an xbstream',
   expect(() => read(bad)).toThrow(/CRC-32 mismatch in a chunk of keystone\/project.ibd/);
   expect(() => read(randomBytes(4096))).toThrow(/wrong magic/);
   expect(() => new XbstreamReader(new Set()).end()).toThrow(/empty/);
+});
+
+async function convert(tar: Buffer): Promise<Buffer> {
+  const out: Buffer[] = [];
+  await pipeline(Readable.from([tar.subarray(0, 700), tar.subarray(700)]), tarToXbstream(), new Writable({ write(c: Buffer, _e, cb) { out.push(c); cb(); } }));
+  return Buffer.concat(out);
+}
+
+test("a tar of a mariabackup folder becomes an xbstream that the real mbstream -x unpacks to the same folder", async () => {
+  const tar = Buffer.from((await execa('tar', ['-C', join(T, 'src'), '-cf', '-', '.'], { encoding: 'buffer' })).stdout);
+  const xb = await convert(tar);
+  expect(read(xb).files.get('xtrabackup_checkpoints')?.toString()).toBe(checkpoints);
+  mkdirSync(join(T, 'out'));
+  await execa('mbstream', ['-x', '-C', join(T, 'out')], { input: xb });
+  const diff = await execa('diff', ['-r', join(T, 'src'), join(T, 'out')], { reject: false });
+  expect(diff.stdout + diff.stderr).toBe('');
+  expect(diff.exitCode).toBe(0);
+});
+
+test('a cut tar or one holding a symlink is refused', async () => {
+  const tar = Buffer.from((await execa('tar', ['-C', join(T, 'src'), '-cf', '-', '.'], { encoding: 'buffer' })).stdout);
+  await expect(convert(tar.subarray(0, 5000))).rejects.toThrow(ArchiveError);
+  await expect(convert(randomBytes(2048))).rejects.toThrow(/not a whole tar archive/);
+  mkdirSync(join(T, 'link'));
+  writeFileSync(join(T, 'link/a'), 'x');
+  await execa('ln', ['-s', 'a', join(T, 'link/b')]);
+  const withLink = Buffer.from((await execa('tar', ['-C', join(T, 'link'), '-cf', '-', '.'], { encoding: 'buffer' })).stdout);
+  await expect(convert(withLink)).rejects.toThrow(/b is a symlink/);
 });

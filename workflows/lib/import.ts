@@ -218,13 +218,45 @@ export function parseSeedCatalog(text: string): { rows: SeedCatalogRow[]; proble
   return { rows, problems };
 }
 
-/** How one seed entry is read into an xbstream, decided from its path alone. */
-export type SeedSourceKind = 'folder' | 'xbstream.gz' | 'openssl';
+/** What turns an original into an xbstream, in order: openssl enc -d, gzip -d, tar → xbstream. */
+export type Decoder = 'openssl' | 'gzip' | 'tar';
+
+/** How one seed entry is read, decided from its path alone. */
+export interface SeedSource {
+  /** A file is read as it is; a folder (a mariabackup --target-dir) is read as a tar. */
+  kind: 'file' | 'folder';
+  decode: Decoder[];
+}
+
+/**
+ * `full_20261101_020000` → a folder; `….tar.gz.enc` → openssl, gzip, tar; `….xb.gz` → gzip;
+ * a logical dump (`.sql`, `.sql.gz`) is no mariabackup backup and cannot join a chain.
+ */
+export function seedSource(path: string): SeedSource | { reason: string } {
+  const base = path.split('/').at(-1) ?? '';
+  const decode: Decoder[] = [];
+  let rest = base;
+  if (rest.endsWith('.enc')) {
+    decode.push('openssl');
+    rest = rest.slice(0, -4);
+  }
+  if (/\.(tgz)$/.test(rest)) return { kind: 'file', decode: [...decode, 'gzip', 'tar'] };
+  if (rest.endsWith('.gz')) {
+    decode.push('gzip');
+    rest = rest.slice(0, -3);
+  }
+  if (rest.endsWith('.tar')) return { kind: 'file', decode: [...decode, 'tar'] };
+  if (/\.(xb|xbs|xbstream|xbc\.xbs)$/.test(rest)) return { kind: 'file', decode };
+  if (/\.(sql|dump)$/.test(rest)) return { reason: 'a logical dump (mysqldump), not a mariabackup backup: restore it with the mariadb client' };
+  if (decode.length) return { reason: `${base}: compressed or encrypted, but not a tar or xbstream inside (expected …tar.gz.enc, …xb.gz, …tar)` };
+  if (/\.[a-z0-9]{1,5}$/i.test(rest) && !/_\d{8}_\d{6}$/.test(rest)) return { reason: `${base}: an unknown kind of file (a mariabackup folder, .tar[.gz][.enc] or .xb[.gz][.enc] is expected)` };
+  return { kind: 'folder', decode: ['tar'] };
+}
 
 export interface SeedCandidate {
   row: SeedCatalogRow;
   kind: ImportKind;
-  source: SeedSourceKind;
+  source: SeedSource;
   /** The catalog's SHA-256 when it is one (64 hex digits), else null. */
   expectSha256: string | null;
 }
@@ -248,7 +280,11 @@ export function planSeedImport(rows: SeedCatalogRow[]): { candidates: SeedCandid
       skipped.push({ line: row.line, path: row.path, reason: `level "${row.level}" is neither full nor incremental` });
       continue;
     }
-    const source: SeedSourceKind = /\.enc$/.test(row.path) ? 'openssl' : /\.(xb|xbs|xbstream)\.gz$|\.gz$/.test(row.path) ? 'xbstream.gz' : 'folder';
+    const source = seedSource(row.path);
+    if ('reason' in source) {
+      skipped.push({ line: row.line, path: row.path, reason: source.reason });
+      continue;
+    }
     candidates.push({ row, kind, source, expectSha256: /^[0-9a-f]{64}$/.test(row.checksum) ? row.checksum : null });
   }
   candidates.sort((a, b) => byTakenAt({ takenAt: a.row.timestamp, kind: a.kind, rel: a.row.path }, { takenAt: b.row.timestamp, kind: b.kind, rel: b.row.path }));
