@@ -65,11 +65,17 @@ export interface ImportStreamResult {
 
 const METADATA = ['xtrabackup_checkpoints', 'xtrabackup_info', 'mariadb_backup_checkpoints', 'mariadb_backup_info'];
 
+/** Exits 66 when the original is not there (checked before the stream, whose teardown could hide the status). */
+function presentCheck(input: ImportStreamInput): string {
+  const p = shQuote(input.source.path);
+  if (input.source.kind === 'file') return `test -f ${p} || { echo "no such file" >&2; exit 66; }`;
+  return `test -d ${p} || { echo "no such folder" >&2; exit 66; }; test -f ${p}/xtrabackup_checkpoints -o -f ${p}/mariadb_backup_checkpoints || { echo "the folder holds no xtrabackup_checkpoints: not a mariabackup folder" >&2; exit 66; }`;
+}
+
 function remoteCommand(input: ImportStreamInput): string {
   const p = shQuote(input.source.path);
-  if (input.source.kind === 'file') return `test -f ${p} || { echo "osbackup: no such file" >&2; exit 66; }; cat -- ${p}`;
   // tar is on every host; the worker turns it into the xbstream mbstream -c would have made
-  return `test -f ${p}/xtrabackup_checkpoints -o -f ${p}/mariadb_backup_checkpoints || { echo "osbackup: no such file: not a mariabackup folder" >&2; exit 66; }; tar -C ${p} -cf - .`;
+  return `${presentCheck(input)}; ${input.source.kind === 'file' ? `cat -- ${p}` : `tar -C ${p} -cf - .`}`;
 }
 
 export async function importStream(env: Env, input: ImportStreamInput): Promise<ImportStreamResult> {
@@ -83,6 +89,8 @@ export async function importStream(env: Env, input: ImportStreamInput): Promise<
     if (!input.openssl) throw fatal(FailureType.ConfigInvalid, `${where} is openssl-encrypted but no passphrase file was given`, 'pass --passphrase-file with the passphrase the seed used');
     passphrase = await resolveSecret({ file: input.openssl.passphraseFile }, `the seed's passphrase for ${where}`, env.deps.env);
   }
+  const present = await env.deps.ssh.run(target, presentCheck(input), { signal: cancellationSignal() });
+  if (present.code === 66) throw fatal(FailureType.BackupNotFound, `${where}: ${present.stderr.trim()}`, 'it was moved or deleted (rotated?): nothing was imported from it; list the backups again');
   const guard = new PipelineGuard(cancellationSignal());
   const signal = guard.signal;
   let stagingDir: string;
@@ -141,7 +149,7 @@ export async function importStream(env: Env, input: ImportStreamInput): Promise<
     if (signal.aborted && !guard.first) throw transient(FailureType.RepositoryWriteFailed, `import of ${where} cancelled; nothing was published`, 'start it again');
     // the original's own problems first: a vanished file, a cut download, a wrong passphrase
     if (remoteDone.status === 'rejected') throw remoteDone.reason;
-    if (remoteDone.value.code === 66) throw fatal(FailureType.BackupNotFound, `${where} is gone (${remoteErr().trim().split('\n').at(-1)})`, 'list the backups again; nothing was imported from it');
+    if (remoteDone.value.code === 66) throw fatal(FailureType.BackupNotFound, `${where}: ${remoteErr().trim().split('\n').at(-1)}`, 'it was moved or deleted (rotated?) while it was read: nothing was imported from it; list the backups again');
     if (remoteDone.value.code !== 0 && remoteDone.value.signal !== 'ABORTED') throw transient(FailureType.RemoteCommandFailed, `${input.host}: reading ${input.source.path} failed (exit ${remoteDone.value.code}): ${remoteErr().trim().split('\n').slice(-2).join(' | ')}`, 'check the file and the host');
     const originalSha256 = original.digest('hex');
     if (input.expectOriginalSha256 && input.expectOriginalSha256 !== originalSha256 && !guard.first) {
