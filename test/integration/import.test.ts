@@ -150,6 +150,18 @@ test('the full and the incremental are imported, linked by LSN, byte-equal, in t
   expect(plan.keep.map((k) => k.id).sort()).toEqual([full!.id, inc!.id].sort());
 });
 
+test("the imported chain's restore.sh prepares it with stock tools only (osbackup and Node off PATH)", async () => {
+  const incId = readdirSync(join(own.repo, 'clouds/kolla/database')).find((d) => d.startsWith('db-incremental-'))!;
+  const work = join(own.dir, 'hand');
+  const env = { PATH: '/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin', PASSPHRASE_FILE: join(labDir(), 'secrets/backup-passphrase'), WORK_DIR: work, STOP_AFTER: 'prepare', GNUPGHOME: own.dir };
+  const run = await execa('bash', [join(own.repo, 'clouds/kolla/database', incId, 'restore.sh')], { env, extendEnv: false, reject: false, cwd: '/' });
+  expect(run.stderr).toBe('');
+  expect(run.exitCode).toBe(0);
+  expect(run.stdout).toContain('applying 1 incremental(s) in order');
+  expect(readFileSync(join(work, '0/xtrabackup_checkpoints'), 'utf8')).toMatch(/backup_type = log-applied/);
+  rmSync(work, { recursive: true, force: true });
+});
+
 test('a second run imports nothing new', async () => {
   const { code, r } = await importKolla(volume);
   expect(code).toBe(0);
