@@ -184,3 +184,26 @@ test('osbackup restores the imported chain into the Kolla container: the rows ar
   expect(res.verificationNote).toContain('imported from kolla-mariadb_backup');
   expect(await probeRows()).toBe(atIncremental);
 });
+
+test('Kolla 21+ backups (a folder per backup, incrementals on an extracted base) are imported and linked too', async () => {
+  const dir = `${base}/kolla21/_data`;
+  // kolla's current backup.sh: full-<date-epoch>/…, last_full_file, then the incremental on
+  // the full unpacked into a temporary folder (inside the container, where mariabackup runs)
+  const tmp = `/tmp/osb-import-${process.pid}-base`;
+  await on3(`set -eu; set -o pipefail; BACKUP_DIR=${dir}; mkdir -p $BACKUP_DIR
+    LAST_FULL_DATE=$(date +%d-%m-%Y-%s); BACKUP_PATH=$BACKUP_DIR/full-$LAST_FULL_DATE; mkdir -p $BACKUP_PATH
+    docker exec mariadb mariabackup --defaults-file=/etc/mysql/my.cnf --backup --stream=xbstream --history=$LAST_FULL_DATE 2>>${base}/mariabackup.log | gzip > $BACKUP_PATH/mysqlbackup-$LAST_FULL_DATE.qp.xbc.xbs.gz
+    echo $BACKUP_PATH/mysqlbackup-$LAST_FULL_DATE.qp.xbc.xbs.gz > $BACKUP_DIR/last_full_file
+    sleep 1
+    FULL_BACKUP_FILE=$(cat $BACKUP_DIR/last_full_file); LAST_FULL_DATE=$(basename "$(dirname "$FULL_BACKUP_FILE")" | sed 's/^full-//')
+    NOW=$(date +%H-%M-%S-%d-%m-%Y); INCR_DIR=$BACKUP_DIR/incr-$NOW-since-$LAST_FULL_DATE; mkdir -p $INCR_DIR
+    gunzip -c $FULL_BACKUP_FILE | docker exec -i mariadb sh -c 'mkdir -p ${tmp} && mbstream -x -C ${tmp}'
+    docker exec mariadb mariabackup --defaults-file=/etc/mysql/my.cnf --backup --stream=xbstream --incremental-basedir=${tmp} --history=incr-$NOW 2>>${base}/mariabackup.log | gzip > $INCR_DIR/incremental-$NOW-mysqlbackup-$LAST_FULL_DATE.qp.xbc.xbs.gz
+    docker exec mariadb rm -rf ${tmp}`);
+  const { code, r } = await importKolla(dir);
+  expect(r.problems).toEqual([]);
+  expect(code).toBe(0);
+  expect(r.imported.map((i) => [i.original.split('/')[0]!.replace(/-\d.*/, ''), i.kind])).toEqual([['full', 'full'], ['incr', 'incremental']]);
+  expect(r.imported[1]!.parentId).toBe(r.imported[0]!.id);
+  expect(manifestOf(r.imported[1]!.id).mariadb.checkpoints.fromLsn).toBe(manifestOf(r.imported[0]!.id).mariadb.checkpoints.toLsn);
+});
