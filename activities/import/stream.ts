@@ -168,9 +168,10 @@ export async function importStream(env: Env, input: ImportStreamInput): Promise<
     // the reader's verdict, whichever of the two pipelines around it reported it first
     const xbError = [xbHop, ...hopResults].map((r) => (r.status === 'rejected' ? r.reason : undefined)).find((e): e is XbstreamError => e instanceof XbstreamError);
     if (xbError) throw fatal(FailureType.ImportSourceCorrupt, `${where} does not hold a whole mariabackup xbstream: ${xbError.message}`, 'the backup was cut short or damaged: it cannot be imported; use another backup');
-    if (guard.first?.part === 'file' || fileHop.status === 'rejected') throw fsFailure(guard.first?.part === 'file' ? guard.first.error : (fileHop as PromiseRejectedResult).reason, `writing ${file}`);
+    if (guard.first?.part === 'file') throw fsFailure(guard.first.error, `writing ${file}`);
     if (zstdExit.status === 'fulfilled' && zstdExit.value.code !== 0) throw stageFailure(zstd, zstdExit.value.code, zstdExit.value.stderr);
     if (gpgExit.status === 'fulfilled' && gpgExit.value.code !== 0) throw stageFailure(gpg, gpgExit.value.code, gpgExit.value.stderr);
+    if (fileHop.status === 'rejected') throw fsFailure(fileHop.reason, `writing ${file}`);
     for (const r of [xbHop, zstdHop]) if (r.status === 'rejected') throw transient(FailureType.EncryptionFailed, `import pipeline broke: ${(r.reason as Error).message}`, 'check the worker host');
     if (guard.first) throw transient(FailureType.EncryptionFailed, `import pipeline broke in ${guard.first.part}: ${(guard.first.error as Error)?.message ?? guard.first.error}`, 'check the worker host');
 
