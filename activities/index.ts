@@ -207,7 +207,7 @@ export function createActivities(deps: Deps) {
     },
 
     /** The database artifacts of a cloud as an import needs them: LSNs for parents, original hashes for idempotency. */
-    async importKnownArtifacts(input: { cloud: string }): Promise<KnownArtifact[]> {
+    async importListKnownArtifacts(input: { cloud: string }): Promise<KnownArtifact[]> {
       return (await env.repo.scanManifests(input.cloud)).filter(isDatabaseManifest).map((m) => ({
         id: m.id,
         kind: m.kind,

@@ -55,7 +55,7 @@ export async function importKollaBackupsWorkflow(input: ImportKollaInput): Promi
   tag(cloud);
   const steps = new Steps(['list backups', 'plan']);
   const listed = await steps.run('list backups', () => stream.importListKollaBackups({ cloud, host, dir }), (l) => `${l.length} files`);
-  const known = await steps.run('plan', () => short.importKnownArtifacts({ cloud }));
+  const known = await steps.run('plan', () => short.importListKnownArtifacts({ cloud }));
   const plan = planKollaImport(listed, known);
   const result: ImportResult = { cloud, host, source: 'kolla-mariadb_backup', imported: [], already: plan.already.map((a) => ({ original: a.rel, id: a.id })), problems: plan.problems.map((p) => ({ original: p.rel, type: p.type, reason: p.reason })) };
   const importer = new Importer(cloud, known, input.toolVersion, steps, result);
@@ -92,7 +92,7 @@ export async function importSeedBackupsWorkflow(input: ImportSeedInput): Promise
   const { text } = await steps.run('read catalog', () => short.importReadSeedCatalog({ cloud, host, path: input.catalogPath }));
   const parsed = parseSeedCatalog(text);
   const { candidates, skipped } = planSeedImport(parsed.rows);
-  const known = await steps.run('plan', () => short.importKnownArtifacts({ cloud }), () => `${candidates.length} database entries`);
+  const known = await steps.run('plan', () => short.importListKnownArtifacts({ cloud }), () => `${candidates.length} database entries`);
   const result: ImportResult = {
     cloud,
     host,
