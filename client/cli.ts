@@ -143,7 +143,7 @@ restore
     if (!g.wait) return out(g, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, ui: link }, `${handle.workflowId}\n`);
     const r = await waitWithProgress<RestoreDatabaseResult>(handle, !!g.json);
     const rows = r.tables.map((t) => `  ${t.outcome.padEnd(9)} ${t.table}: ${t.actualRows ?? '-'} rows (recorded ${t.expectedRows}), checksum ${t.actualChecksum ?? '-'} (recorded ${t.expectedChecksum ?? '-'})`).join('\n');
-    out(g, { workflowId: handle.workflowId, ui: link, ...r }, `restored ${r.chain.join(' → ')} to ${r.targetHost} in ${r.timings.totalSeconds.toFixed(1)} s: ${r.verification}\n${rows}\n${r.asideDir ? `  previous data kept in ${r.asideDir}\n` : ''}`);
+    out(g, { workflowId: handle.workflowId, ui: link, ...r }, `restored ${r.chain.join(' → ')} to ${r.targetHost} in ${r.timings.totalSeconds.toFixed(1)} s: ${r.verification}${r.verificationNote ? ` (${r.verificationNote})` : ''}\n${rows}\n${r.asideDir ? `  previous data kept in ${r.asideDir}\n` : ''}`);
   });
 
 const catalog = program.command('catalog').description('the backup catalog (always rebuilt from the repository)');
@@ -195,6 +195,7 @@ registerControlPlaneCommands(backup, restore, { load, pickCloud, out, version })
 (await import('./verify.js')).registerVerifyCommands(program, { load, pickCloud, out });
 registerScheduleCommands(program, { load, pickCloud, out, version });
 (await import('./keys.js')).registerKeysCommands(program);
+(await import('./import.js')).registerImportCommands(program, { load, pickCloud, out, version });
 program
   .command('codec-server')
   .description('decrypt osbackup payloads for the Temporal UI ("Data Encoder") and `temporal --codec-endpoint`; run it where the payload key is')

@@ -9,3 +9,4 @@ export { tierWorkflow } from './tiers.js';
 export { rotateWorkflow, retentionPlanWorkflow } from './rotate.js';
 export { verifyWorkflow } from './verify.js';
 export { capacityWorkflow } from './capacity.js';
+export { importKollaBackupsWorkflow, importSeedBackupsWorkflow } from './import-backups.js';

@@ -50,6 +50,25 @@ export interface EncryptionInfo {
   recipientFingerprints: string[];
 }
 
+/**
+ * Where an imported artifact came from: a backup osbackup did not take (Kolla's
+ * mariadb_backup volume, the seed's folders), re-protected into osbackup's format.
+ */
+export interface ImportedFrom {
+  source: 'kolla-mariadb_backup' | 'seed-catalog';
+  host: string;
+  /** The original file or folder on that host. */
+  path: string;
+  /** SHA-256 and size of the original bytes as read (a folder: of the xbstream made from it). */
+  originalSha256: string;
+  originalBytes: number;
+  /** What turned the original into an xbstream, in order (gzip -d, openssl enc -d, mbstream -c). */
+  decoded: string[];
+  importedAt: string;
+  /** The seed catalog's row for it, when there was one (its checksum column, checked when present). */
+  catalogRow?: { timestamp: string; level: string; size: string; checksum: string };
+}
+
 export interface ArtifactManifest {
   formatVersion: typeof MANIFEST_FORMAT;
   id: string;
@@ -81,7 +100,10 @@ export interface ArtifactManifest {
     checkpoints: Checkpoints;
     binlog: BinlogPosition | null;
   };
+  /** Empty for imported artifacts: nobody read the facts when the original was taken. */
   tables: RecordedTableFact[];
+  /** Set when the artifact was imported rather than taken by osbackup. */
+  imported?: ImportedFrom;
   timings: { streamSeconds: number; totalSeconds: number };
   tools: { zstd: string; gpg: string; osbackup: string };
   restoreRecipe: string;
