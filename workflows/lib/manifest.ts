@@ -110,6 +110,28 @@ export interface ArtifactManifest {
 }
 
 /** Every kind of manifest a repository holds, told apart by `component`. */
+/** A database artifact staged by an activity (a backup stream or an import), ready for its manifest. */
+export interface StagedDatabaseArtifact {
+  stagingDir: string;
+  file: string;
+  bytes: number;
+  sha256: string;
+  streamBytes: number;
+  checkpoints: Checkpoints;
+  binlog: BinlogPosition | null;
+  mariabackupVersion: string;
+  serverVersion: string;
+  encryption: EncryptionInfo;
+  compressionLevel: number;
+  tools: { zstd: string; gpg: string };
+  source: { host: string; address: string; containerRuntime: string };
+}
+
+/** The manifest's artifact section for a staged database artifact. */
+export function databaseArtifactSection(s: StagedDatabaseArtifact, compressedOn: 'source' | 'worker'): ArtifactManifest['artifact'] {
+  return { file: s.file, bytes: s.bytes, sha256: s.sha256, streamBytes: s.streamBytes, layers: ['xbstream', 'zstd', 'openpgp'], compression: { format: 'zstd', level: s.compressionLevel, where: compressedOn }, encryption: s.encryption };
+}
+
 export type AnyManifest = ArtifactManifest | import('./control-plane.js').ControlPlaneManifest;
 
 export function isDatabaseManifest(m: AnyManifest): m is ArtifactManifest {
