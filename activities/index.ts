@@ -1,6 +1,6 @@
 // All activities, built from their dependencies (DESIGN.md §1). Names are verb-first with a
 // domain; renaming one breaks running workflows.
-import type { CatalogEntry } from '../workflows/lib/catalog.js';
+import type { CatalogEntry, CatalogListing } from '../workflows/lib/catalog.js';
 import { Catalog } from './catalog/catalog.js';
 import { artifactDir, isDatabaseManifest, RECIPE_FILE, type ArtifactManifest, type DbFacts, type VerificationRecord } from '../workflows/lib/manifest.js';
 import { databaseRestoreRecipe, databaseRestoreScript, RESTORE_SCRIPT } from '../workflows/lib/recipe.js';
@@ -253,10 +253,18 @@ export function createActivities(deps: Deps) {
     },
 
     /** Rows of one target, or of every configured target (the repository first). */
-    async catalogList(input: { cloud?: string; target?: string }): Promise<CatalogEntry[]> {
-      const names = input.target ? [input.target] : targetNames(deps.config);
-      const out: CatalogEntry[] = [];
-      for (const n of names) out.push(...(await (await catalogOf(n)).list(input.cloud)));
+    async catalogList(input: { cloud?: string; target?: string }): Promise<CatalogListing> {
+      if (input.target) return { rows: await (await catalogOf(input.target)).list(input.cloud), unavailable: [] };
+      // every target: one that cannot be read (Swift down, a share not mounted) is named, not fatal
+      const out: CatalogListing = { rows: [], unavailable: [] };
+      for (const n of targetNames(deps.config)) {
+        try {
+          out.rows.push(...(await (await catalogOf(n)).list(input.cloud)));
+        } catch (e) {
+          if (n === deps.config.repository.name) throw e;
+          out.unavailable.push({ target: n, reason: e instanceof Error ? e.message : String(e) });
+        }
+      }
       return out;
     },
 

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { catalogCsv, catalogTable, type CatalogEntry } from '../workflows/lib/catalog.js';
+import { catalogCsv, catalogTable, type CatalogEntry, type CatalogListing } from '../workflows/lib/catalog.js';
 import { backupDbWorkflowId, restoreDbWorkflowId, runWorkflowId } from '../workflows/lib/ids.js';
 import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
 import type { BackupDatabaseResult } from '../workflows/backup-database.js';
@@ -49,6 +49,15 @@ async function fetchChain(g: Globals, config: Config, cloud: string, from: strin
     { cloud, from, to: [config.repository.name], ids: backupId ? [backupId] : undefined, newest: !backupId },
   ]);
   return r[0]!.wanted[0]!;
+}
+
+/** The catalog's rows; targets that could not be read are named on stderr and make the exit code 1. */
+async function listCatalog(config: Config, args: { cloud?: string; target?: string }): Promise<CatalogEntry[]> {
+  const client = await connect(config);
+  const r = (await client.workflow.execute('catalogListWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `catalog-list:${Date.now()}`, args: [args] })) as CatalogListing;
+  for (const u of r.unavailable) process.stderr.write(`osbackup: target "${u.target}" could not be read, its copies are not listed: ${u.reason}\n`);
+  if (r.unavailable.length) process.exitCode = EXIT.failed;
+  return r.rows;
 }
 
 function out(g: Globals, json: unknown, text: string): void {
@@ -156,12 +165,7 @@ catalog
   .action(async function (this: Command) {
     const g = this.optsWithGlobals<Globals & { cloud?: string; csv?: boolean; target?: string }>();
     const config = load(g);
-    const client = await connect(config);
-    const rows = await client.workflow.execute('catalogListWorkflow', {
-      taskQueue: config.temporal.taskQueue,
-      workflowId: `catalog-list:${Date.now()}`,
-      args: [{ cloud: g.cloud, target: g.target }],
-    }) as CatalogEntry[];
+    const rows = await listCatalog(config, { cloud: g.cloud, target: g.target });
     if (g.csv) process.stdout.write(catalogCsv(rows));
     else out(g, rows, rows.length ? catalogTable(rows) : 'no backups yet\n');
   });
@@ -174,7 +178,7 @@ catalog
     const config = load(g);
     const client = await connect(config);
     const rows = (await client.workflow.execute('catalogRebuildWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `catalog-rebuild:${Date.now()}`, args: [] })) as CatalogEntry[];
-    out(g, rows, `catalog rebuilt from the repository: ${rows.length} restore points, ${rows.filter((r) => r.verification === 'VERIFIED').length} VERIFIED\n`);
+    out(g, rows, `catalog rebuilt from the storage of every target: ${rows.length} rows, ${rows.filter((r) => r.verification === 'VERIFIED').length} VERIFIED\n`);
   });
 
 catalog
@@ -185,8 +189,7 @@ catalog
   .action(async function (this: Command) {
     const g = this.optsWithGlobals<Globals & { cloud?: string }>();
     const config = load(g);
-    const client = await connect(config);
-    const rows = (await client.workflow.execute('catalogListWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `catalog-list:${Date.now()}`, args: [{ cloud: g.cloud }] })) as CatalogEntry[];
+    const rows = await listCatalog(config, { cloud: g.cloud });
     process.stdout.write(catalogCsv(rows));
   });
 

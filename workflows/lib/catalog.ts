@@ -32,6 +32,12 @@ export interface CatalogEntry {
   imported: string | null;
 }
 
+/** Rows of every target that could be read, and the ones that could not, with why. */
+export interface CatalogListing {
+  rows: CatalogEntry[];
+  unavailable: { target: string; reason: string }[];
+}
+
 export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[], checks: CheckRecord[] = [], target = 'local'): CatalogEntry {
   const last = verifications.at(-1);
   const check = checks.at(-1);
