@@ -26,6 +26,8 @@ export const FailureType = {
   EncryptionFailed: 'EncryptionFailed',
   BackupNotFound: 'BackupNotFound',
   ChainBroken: 'ChainBroken',
+  /** An original being imported is cut short or damaged (gzip, xbstream structure or CRC, missing checkpoints). */
+  ImportSourceCorrupt: 'ImportSourceCorrupt',
   RepositoryWriteFailed: 'RepositoryWriteFailed',
   DiskFull: 'DiskFull',
   VerificationFailed: 'VerificationFailed',

@@ -1,10 +1,10 @@
 // All activities, built from their dependencies (DESIGN.md §1). Names are verb-first with a
 // domain; renaming one breaks running workflows.
-import type { CatalogEntry } from '../workflows/lib/catalog.js';
+import type { CatalogEntry, CatalogListing } from '../workflows/lib/catalog.js';
 import { Catalog } from './catalog/catalog.js';
 import { artifactDir, isDatabaseManifest, RECIPE_FILE, type ArtifactManifest, type DbFacts, type VerificationRecord } from '../workflows/lib/manifest.js';
 import { databaseRestoreRecipe, databaseRestoreScript, RESTORE_SCRIPT } from '../workflows/lib/recipe.js';
-import { chainTo } from '../workflows/lib/chain.js';
+import { chainTo, newestIntactRestorePoint } from '../workflows/lib/chain.js';
 import { Env, type Deps } from './deps.js';
 import { copyArtifact, targetManifests, type CopyArtifactInput, type CopyArtifactResult } from './storage/copy.js';
 import { collectGarbage, targetNames } from './storage/target.js';
@@ -25,6 +25,10 @@ import { createHash } from 'node:crypto';
 import { keyFingerprints, gpgVersion } from './crypto/gpg.js';
 import { zstdVersion } from './crypto/zstd.js';
 import { verifyActivities } from './storage/verify.js';
+import { importStream, listRemoteFiles, type ImportStreamInput, type ImportStreamResult } from './import/stream.js';
+import type { KnownArtifact, ListedFile } from '../workflows/lib/import.js';
+import { readFile } from 'node:fs/promises';
+import { shQuote } from './ssh/quote.js';
 
 export type { Deps } from './deps.js';
 export type { StreamBackupInput, StreamBackupResult } from './mariadb/backup.js';
@@ -240,11 +244,59 @@ export function createActivities(deps: Deps) {
       return restoreRabbitmq(env, input.cloud, input.backupId, input.targetHost);
     },
 
+    // ---- importing backups osbackup did not take ----
+
+    /** The Kolla mariadb_backup files under `dir` on a host, with size, mtime and SHA-256. */
+    async importListKollaBackups(input: { cloud: string; host: string; dir: string }): Promise<ListedFile[]> {
+      return listRemoteFiles(env, input.cloud, input.host, input.dir, '*mysqlbackup*');
+    },
+
+    /** The database artifacts of a cloud as an import needs them: LSNs for parents, original hashes for idempotency. */
+    async importListKnownArtifacts(input: { cloud: string }): Promise<KnownArtifact[]> {
+      return (await env.repo.scanManifests(input.cloud)).filter(isDatabaseManifest).map((m) => ({
+        id: m.id,
+        kind: m.kind,
+        fromLsn: m.mariadb.checkpoints.fromLsn,
+        toLsn: m.mariadb.checkpoints.toLsn,
+        completedAt: m.completedAt,
+        originalSha256: m.imported?.originalSha256 ?? null,
+        originalPath: m.imported ? `${m.imported.host}:${m.imported.path}` : null,
+      }));
+    },
+
+    /** One original → a staged osbackup artifact (decoded, checked, zstd + OpenPGP). */
+    async importStreamArtifact(input: ImportStreamInput): Promise<ImportStreamResult> {
+      return importStream(env, input);
+    },
+
+    /** The seed's catalog.csv, from a host over SSH or from the worker's disk. */
+    async importReadSeedCatalog(input: { cloud: string; host?: string; path: string }): Promise<{ text: string }> {
+      if (!input.host) {
+        try {
+          return { text: await readFile(input.path, 'utf8') };
+        } catch (e) {
+          throw fatal(FailureType.BackupNotFound, `the seed catalog ${input.path} cannot be read on the worker (${(e as NodeJS.ErrnoException).code})`, 'give its path, and --host when it is on another host');
+        }
+      }
+      const { target } = env.host(input.cloud, input.host);
+      const r = await deps.ssh.run(target, `cat -- ${shQuote(input.path)}`, { maxBytes: 64 * 1024 * 1024 });
+      if (r.code !== 0) throw fatal(FailureType.BackupNotFound, `the seed catalog ${input.host}:${input.path} cannot be read: ${r.stderr.trim()}`, 'give its path on that host');
+      return { text: r.stdout };
+    },
+
     /** Rows of one target, or of every configured target (the repository first). */
-    async catalogList(input: { cloud?: string; target?: string }): Promise<CatalogEntry[]> {
-      const names = input.target ? [input.target] : targetNames(deps.config);
-      const out: CatalogEntry[] = [];
-      for (const n of names) out.push(...(await (await catalogOf(n)).list(input.cloud)));
+    async catalogList(input: { cloud?: string; target?: string }): Promise<CatalogListing> {
+      if (input.target) return { rows: await (await catalogOf(input.target)).list(input.cloud), unavailable: [] };
+      // every target: one that cannot be read (Swift down, a share not mounted) is named, not fatal
+      const out: CatalogListing = { rows: [], unavailable: [] };
+      for (const n of targetNames(deps.config)) {
+        try {
+          out.rows.push(...(await (await catalogOf(n)).list(input.cloud)));
+        } catch (e) {
+          if (n === deps.config.repository.name) throw e;
+          out.unavailable.push({ target: n, reason: e instanceof Error ? e.message : String(e) });
+        }
+      }
       return out;
     },
 
@@ -305,12 +357,25 @@ export function createActivities(deps: Deps) {
     },
 
     /** What a copy must carry (whole chains, parents first), from the manifests on both sides. */
-    async targetsPlanCopy(input: { cloud: string; from: string; to: string; ids?: string[]; all?: boolean; promoteNotAfter?: string }): Promise<CopyPlan & { components: Record<string, string> }> {
+    async targetsPlanCopy(input: { cloud: string; from: string; to: string; ids?: string[]; all?: boolean; newest?: boolean; promoteNotAfter?: string }): Promise<CopyPlan & { want: string[]; components: Record<string, string> }> {
       const source = await targetManifests(env, input.from, input.cloud);
       const dest = await targetManifests(env, input.to, input.cloud);
-      const want = input.promoteNotAfter ? promotionSet(source, input.promoteNotAfter) : input.all ? source.filter((m) => !('reason' in m && m.reason === 'pre-restore')).map((m) => m.id) : (input.ids ?? []);
+      let want = input.ids ?? [];
+      const extra: CopyPlan['problems'] = [];
+      if (input.promoteNotAfter) {
+        const p = promotionSet(source, input.promoteNotAfter);
+        want = p.ids;
+        if (p.problem) extra.push({ id: 'promotion', reason: p.problem });
+      }
+      else if (input.all) want = source.filter((m) => !('reason' in m && m.reason === 'pre-restore')).map((m) => m.id);
+      else if (input.newest) {
+        const newest = newestIntactRestorePoint(source.filter(isDatabaseManifest), new Set());
+        if (!newest) throw fatal(FailureType.BackupNotFound, `target "${input.from}" holds no intact database restore point of cloud ${input.cloud}`, `list what it holds with \`osbackup catalog list --target ${input.from}\``);
+        want = [newest];
+      }
       const plan = planCopy(source, dest, want);
-      return { ...plan, components: Object.fromEntries(source.map((m) => [m.id, m.component])) };
+      plan.problems.push(...extra);
+      return { ...plan, want, components: Object.fromEntries(source.map((m) => [m.id, m.component])) };
     },
 
     async targetsCopyArtifact(input: CopyArtifactInput): Promise<CopyArtifactResult> {

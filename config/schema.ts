@@ -3,6 +3,7 @@
 // resolved only inside activities, never put in workflow inputs or on a command line.
 import { z } from 'zod';
 import { escrowSchema } from './escrow-schema.js';
+import { schedulesSchema } from './schedule-schema.js';
 import { rabbitmqCloudSchema, rabbitmqCrossReferenceProblems, rabbitmqHostSchema } from './rabbitmq-schema.js';
 
 import { absPath, nonEmpty, secretRefSchema } from './secret-ref.js';
@@ -131,6 +132,8 @@ export const cloudSchema = z
     controlPlane: controlPlaneSchema.optional(),
     rabbitmq: rabbitmqCloudSchema.optional(),
     tiers: tiersSchema,
+    /** When each tier runs (Temporal Schedules, `osbackup schedules apply`); absent = the seed's times in UTC. */
+    schedules: schedulesSchema.prefault({}),
   })
   .strict();
 

@@ -18,12 +18,16 @@ export interface CopyInput {
   ids?: string[];
   /** Every artifact the source holds (a new target catching up). */
   all?: boolean;
+  /** The source's newest intact database restore point (a restore from an off-site copy). */
+  newest?: boolean;
   /** Promotion: the newest full completed at or before this time, with its control-plane backup. */
   promoteNotAfter?: string;
 }
 
 export interface CopyTargetResult {
   target: string;
+  /** What was asked for, resolved (e.g. the newest restore point), before adding chains. */
+  wanted: string[];
   copied: string[];
   present: string[];
   problems: { id: string; reason: string }[];
@@ -44,8 +48,8 @@ export async function copyWorkflow(input: CopyInput): Promise<CopyTargetResult[]
       await steps.run(
         `copy to ${to}`,
         async () => {
-          const plan = await short.targetsPlanCopy({ cloud: input.cloud, from: input.from, to, ids: input.ids, all: input.all, promoteNotAfter: input.promoteNotAfter });
-          const r: CopyTargetResult = { target: to, copied: [], present: plan.present, problems: plan.problems, bytes: 0, seconds: 0 };
+          const plan = await short.targetsPlanCopy({ cloud: input.cloud, from: input.from, to, ids: input.ids, all: input.all, newest: input.newest, promoteNotAfter: input.promoteNotAfter });
+          const r: CopyTargetResult = { target: to, wanted: plan.want, copied: [], present: plan.present, problems: plan.problems, bytes: 0, seconds: 0 };
           // one at a time, parents first: a crash leaves only complete chains behind
           for (const id of plan.copy) {
             const c = await stream.targetsCopyArtifact({ cloud: input.cloud, component: plan.components[id]!, id, from: input.from, to });

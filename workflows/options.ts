@@ -1,7 +1,7 @@
 // Activity option presets: short remote calls, long streams (heartbeating), repository writes.
 import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
 
-const NON_RETRYABLE = ['ConfigInvalid', 'SecretUnavailable', 'SshAuthFailed', 'SshHostKeyMismatch', 'ChecksumMismatch', 'DecryptionFailed', 'BackupNotFound', 'ChainBroken', 'DiskFull', 'MariadbPrivileges', 'VerificationFailed', 'ArtifactMissing', 'TargetNotMounted', 'RetentionUnsafe', 'BinlogGap', 'PitrOutOfRange'];
+const NON_RETRYABLE = ['ConfigInvalid', 'SecretUnavailable', 'SshAuthFailed', 'SshHostKeyMismatch', 'ChecksumMismatch', 'DecryptionFailed', 'BackupNotFound', 'ChainBroken', 'DiskFull', 'MariadbPrivileges', 'VerificationFailed', 'ArtifactMissing', 'TargetNotMounted', 'RetentionUnsafe', 'ImportSourceCorrupt', 'BinlogGap', 'PitrOutOfRange'];
 
 export const shortCall: ActivityOptions = {
   startToCloseTimeout: '2 minutes',

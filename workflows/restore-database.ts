@@ -44,6 +44,8 @@ export interface RestoreDatabaseResult {
   targetHost: string;
   asideDir: string | null;
   verification: VerificationRecord['result'] | 'SKIPPED';
+  /** Why nothing was compared when verification was asked for (an imported backup records no facts). */
+  verificationNote?: string;
   tables: TableComparison[];
   /** The chain restored, full backup first. */
   chain: string[];
@@ -125,7 +127,9 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
   let pointInTime: PointInTimeResult | null = null;
   try {
     await steps.run('start server', () => server.mariadbStartServer({ cloud, host: targetHost }));
-    if (verify) {
+    // an imported backup carries no facts (nobody read them when it was taken): there is
+    // nothing to compare, and a restore that compared nothing is not VERIFIED
+    if (verify && manifest.tables.length > 0) {
       verification = await steps.run('verify', async () => {
         const restored = await short.mariadbCollectFacts({ cloud, host: targetHost, tables: manifest.tables.map((t) => t.table) });
         tables = compareFacts(manifest.tables, restored.tables);
@@ -164,6 +168,7 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
     targetHost,
     asideDir: copied.asideDir,
     verification,
+    ...(verify && manifest.tables.length === 0 ? { verificationNote: `${backupId} records no table facts${manifest.imported ? ` (imported from ${manifest.imported.source})` : ''}: nothing to compare; check the data yourself` } : {}),
     tables,
     chain: chain.map((m) => m.id),
     timings: { streamSeconds, prepareSeconds: prepared.seconds, copyBackSeconds: copied.seconds, totalSeconds: (new Date().getTime() - t0) / 1000 },

@@ -100,6 +100,8 @@ export class FsTarget implements TargetStore {
   }
 
   async list(prefix: string): Promise<StoredObject[]> {
+    // an unmounted share lists as an empty folder: that is "not reachable", never "nothing there"
+    await assertMounted(this.name, this.o.mountPoint, this.root);
     const out: StoredObject[] = [];
     const walk = async (dir: string): Promise<void> => {
       let names: Dirent[];

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
+import { parse } from 'yaml';
 import type { CatalogEntry } from '../../workflows/lib/catalog.js';
 import type { RotateTargetResult } from '../../workflows/rotate.js';
 import type { TierResult } from '../../workflows/tiers.js';
@@ -97,7 +98,7 @@ test('copy to Swift (S3 API) and to the mounted NFS target: catalogued there, by
   expect(again.targets[0].present.sort()).toEqual([...ids].sort());
 }, 180_000);
 
-test('download from Swift into an empty target: byte-equal, and osbackup restores from it alone', async () => {
+test('download from Swift into an empty target: byte-equal; `restore db --from swift` restores into an empty repository', async () => {
   await run(['copy', '--from', 'swift', '--to', 'back', '--id', ids[3]!]);
   const backRoot = join(mounted, 'back');
   // the chain of incremental 2 and nothing else
@@ -105,13 +106,17 @@ test('download from Swift into an empty target: byte-equal, and osbackup restore
   expect(expected.length).toBeGreaterThanOrEqual(8);
   expect(filesUnder(join(backRoot, 'clouds'))).toEqual(expected);
   for (const f of expected) expect(sha(join(backRoot, 'clouds', f))).toBe(sha(join(own.repo, 'clouds', f)));
-  // the copy is self-sufficient: a repository made of it restores the chain, VERIFIED
-  const onlyBack = deriveConfig('targets-back', (c) => (c.repository.path = backRoot));
-  const w = await startWorker(onlyBack);
+  // the off-site copy is self-sufficient: an empty repository restores from Swift alone, VERIFIED
+  const fresh = deriveConfig('targets-fresh', (c) => {
+    c.repository.path = join(mounted, 'fresh');
+    c.targets = { swift: (parse(readFileSync(own.configFile, 'utf8')) as { targets: Record<string, unknown> }).targets.swift };
+  });
+  const w = await startWorker(fresh);
   try {
-    const r = await run(['restore', 'db', '--to', 'ctl2', '--backup', ids[3]!], onlyBack);
+    const r = await run(['restore', 'db', '--to', 'ctl2', '--from', 'swift'], fresh);
     expect(r.chain).toEqual([ids[2], ids[3]]);
     expect(r.verification).toBe('VERIFIED');
+    for (const id of [ids[2], ids[3]]) expect(sha(join(mounted, 'fresh/clouds/lab/database', id!, 'data.xb.zst.gpg'))).toBe(sha(join(own.repo, 'clouds/lab/database', id!, 'data.xb.zst.gpg')));
   } finally {
     await w.stop();
   }
@@ -141,6 +146,12 @@ test('an NFS target whose share is not mounted is refused, saying so; so is a re
   expect(r.stderr).toContain(`${unmounted} is not a mount point`);
   expect(r.stderr).toMatch(/mount the share/);
   expect(filesUnder(unmounted)).toEqual([]);
+  // the catalog names the unreadable target instead of listing it as empty, and still lists the rest
+  const listing = await cli(own.configFile, ['--json', 'catalog', 'list']);
+  expect(listing.exitCode).toBe(1);
+  expect(listing.stderr).toContain('target "nfsdown" could not be read');
+  expect(listing.stderr).toContain(`${unmounted} is not a mount point`);
+  expect((JSON.parse(listing.stdout) as CatalogEntry[]).filter((r) => r.target === 'local').map((r) => r.id)).toEqual(ids);
   const onShare = deriveConfig('targets-share', (c) => {
     c.repository.path = `${unmounted}/repo`;
     c.repository.mountPoint = unmounted;

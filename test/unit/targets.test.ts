@@ -1,6 +1,7 @@
 // The pure side of targets: the copy planner (whole chains, parents first, conflicts refused),
 // the monthly promotion set, and the targets / tiers config with its cross references.
-import { ConfigError, parseConfig } from '../../config/load.js';
+import { parseConfig } from '../../config/load.js';
+import { configProblems, configYaml } from '../helpers/config-fixture.js';
 import { planCopy, promotionSet } from '../../workflows/lib/copy-plan.js';
 import type { AnyManifest, ArtifactManifest } from '../../workflows/lib/manifest.js';
 import type { ControlPlaneManifest } from '../../workflows/lib/control-plane.js';
@@ -60,38 +61,22 @@ describe('planCopy', () => {
 describe('promotionSet (the monthly tier)', () => {
   const all: AnyManifest[] = [...source, cp('cp1', '2026-11-08T02:30:00Z'), cp('cp2', '2026-11-08T04:00:00Z', 'pre-restore'), cp('cp3', '2026-11-10T02:30:00Z')];
   test("that Sunday's full and the newest control-plane backup up to a day after it", () => {
-    expect(promotionSet(all, '2026-11-08T05:00:00Z')).toEqual(['f2', 'cp1']);
+    expect(promotionSet(all, '2026-11-08T05:00:00Z')).toEqual({ ids: ['f2', 'cp1'], problem: null });
   });
   test('nothing after the cut-off counts; safety copies are never promoted', () => {
-    expect(promotionSet(all, '2026-11-07T00:00:00Z')).toEqual(['f1']);
-    expect(promotionSet(all, '2026-12-01T00:00:00Z')).toEqual(['f2', 'cp1']);
-    expect(promotionSet([], '2026-12-01T00:00:00Z')).toEqual([]);
+    expect(promotionSet(all, '2026-11-01T05:00:00Z').ids).toEqual(['f1']);
+    expect(promotionSet(all, '2026-11-08T23:00:00Z').ids).toEqual(['f2', 'cp1']);
+  });
+  test('a missing weekly full is a problem, never a silent promotion of last week\'s', () => {
+    const p = promotionSet(all, '2026-11-15T05:00:00Z');
+    expect(p.ids).toEqual([]);
+    expect(p.problem).toMatch(/newest full backup \(f2, .*\) is older than 24 h/);
+    expect(promotionSet([], '2026-12-01T00:00:00Z').problem).toMatch(/no full backup/);
   });
 });
 
-const base = `
-repository: { path: /srv/osbackup }
-encryption: { passphrase: { file: /etc/osbackup/passphrase } }
-clouds:
-  prod:
-    database: { host: ctl1, user: backup, password: { env: DB_PW } }
-    hosts:
-      ctl1:
-        address: 10.0.0.11
-        keyFile: /etc/osbackup/id_ed25519
-        hostKeyFingerprint: "SHA256:ynezP39Gm+k3pB+u/madavGjUy7MtT9gUzZ91WNs6a4"
-        mariadb: { datadir: /var/lib/mysql, stopCommand: [systemctl, stop, mariadb], startCommand: [systemctl, start, mariadb] }
-`;
-
-function problems(text: string) {
-  try {
-    parseConfig(text, 'bad.yml');
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
-  }
-  throw new Error('expected a ConfigError');
-}
+const base = configYaml();
+const problems = (text: string) => Object.entries(configProblems(text)).map(([path, message]) => `${path}: ${message}`);
 
 describe('targets and tiers in the config', () => {
   test('defaults: the repository is the target "local" with daily 7 / weekly 4 / monthly 12; no extra targets', () => {

@@ -32,10 +32,16 @@ export interface CatalogEntry {
   imported: string | null;
 }
 
+/** Rows of every target that could be read, and the ones that could not, with why. */
+export interface CatalogListing {
+  rows: CatalogEntry[];
+  unavailable: { target: string; reason: string }[];
+}
+
 export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[], checks: CheckRecord[] = [], target = 'local'): CatalogEntry {
   const last = verifications.at(-1);
   const check = checks.at(-1);
-  const common = { target, check: check ? check.result : ('UNCHECKED' as const), lastCheckedAt: check?.checkedAt ?? null, imported: (m as { imported?: { source?: string } }).imported?.source ?? null };
+  const common = { target, check: check ? check.result : ('UNCHECKED' as const), lastCheckedAt: check?.checkedAt ?? null, imported: ('imported' in m && m.imported ? m.imported.source : null) };
   if (m.component === 'control-plane') {
     // several sealed parts: the row's checksum is the manifest's digest over them
     return {
@@ -123,9 +129,9 @@ export function catalogTable(rows: CatalogEntry[]): string {
   const head = ['ID', 'CLOUD', 'KIND', 'TAKEN (UTC)', 'HOST', 'SIZE', 'TARGET', 'CHECKED', 'VERIFIED', 'SHA-256'];
   const day = (t: string | null) => (t ? t.slice(0, 10) : '');
   const body = rows.map((r) => [
-    r.id + (r.imported ? ' (imported)' : ''),
+    r.id,
     r.cloud,
-    r.kind,
+    r.imported ? `${r.kind} (imported)` : r.kind,
     r.completedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
     r.sourceHost,
     human(r.bytes),

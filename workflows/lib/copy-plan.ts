@@ -67,15 +67,20 @@ export function planCopy(source: readonly AnyManifest[], dest: readonly AnyManif
 /**
  * What a tier promotes: the newest full (its chain is itself) and, for each control-plane
  * kind, the newest backup taken no later than a day after it — "that Sunday's full chain".
+ * The full must be fresh (completed within `maxAgeMs` before `notAfter`): an older one means
+ * the weekly full failed, and promoting last week's would hide that.
  */
-export function promotionSet(source: readonly AnyManifest[], notAfter: string): string[] {
+export function promotionSet(source: readonly AnyManifest[], notAfter: string, maxAgeMs = 24 * 3600_000): { ids: string[]; problem: string | null } {
   const fulls = source.filter((m) => isDatabaseManifest(m) && m.kind === 'full' && m.completedAt <= notAfter);
   const full = fulls.at(-1);
-  if (!full) return [];
+  if (!full) return { ids: [], problem: `no full backup completed by ${notAfter} to promote` };
+  if (Date.parse(notAfter) - Date.parse(full.completedAt) > maxAgeMs) {
+    return { ids: [], problem: `the newest full backup (${full.id}, ${full.completedAt}) is older than ${maxAgeMs / 3600_000} h: the weekly full this promotion expects is missing — take it (osbackup schedules trigger weekly), then run the monthly tier again, or copy a chosen full with osbackup copy --id` };
+  }
   const out = [full.id];
   const limit = new Date(Date.parse(full.completedAt) + 24 * 3600_000).toISOString();
   const cp = source.filter((m) => m.component === 'control-plane' && m.completedAt <= limit && m.completedAt <= notAfter && !('reason' in m && m.reason === 'pre-restore'));
   const newest = cp.at(-1);
   if (newest) out.push(newest.id);
-  return out;
+  return { ids: out, problem: null };
 }

@@ -50,6 +50,25 @@ export interface EncryptionInfo {
   recipientFingerprints: string[];
 }
 
+/**
+ * Where an imported artifact came from: a backup osbackup did not take (Kolla's
+ * mariadb_backup volume, the seed's folders), re-protected into osbackup's format.
+ */
+export interface ImportedFrom {
+  source: 'kolla-mariadb_backup' | 'seed-catalog';
+  host: string;
+  /** The original file or folder on that host. */
+  path: string;
+  /** SHA-256 and size of the original bytes as read (a folder: of the xbstream made from it). */
+  originalSha256: string;
+  originalBytes: number;
+  /** What turned the original into an xbstream, in order (gzip -d, openssl enc -d, mbstream -c). */
+  decoded: string[];
+  importedAt: string;
+  /** The seed catalog's row for it, when there was one (its checksum column, checked when present). */
+  catalogRow?: { timestamp: string; level: string; size: string; checksum: string };
+}
+
 export interface ArtifactManifest {
   formatVersion: typeof MANIFEST_FORMAT;
   id: string;
@@ -81,13 +100,38 @@ export interface ArtifactManifest {
     checkpoints: Checkpoints;
     binlog: BinlogPosition | null;
   };
+  /** Empty for imported artifacts: nobody read the facts when the original was taken. */
   tables: RecordedTableFact[];
+  /** Set when the artifact was imported rather than taken by osbackup. */
+  imported?: ImportedFrom;
   timings: { streamSeconds: number; totalSeconds: number };
   tools: { zstd: string; gpg: string; osbackup: string };
   restoreRecipe: string;
 }
 
 /** Every kind of manifest a repository holds, told apart by `component`. */
+/** A database artifact staged by an activity (a backup stream or an import), ready for its manifest. */
+export interface StagedDatabaseArtifact {
+  stagingDir: string;
+  file: string;
+  bytes: number;
+  sha256: string;
+  streamBytes: number;
+  checkpoints: Checkpoints;
+  binlog: BinlogPosition | null;
+  mariabackupVersion: string;
+  serverVersion: string;
+  encryption: EncryptionInfo;
+  compressionLevel: number;
+  tools: { zstd: string; gpg: string };
+  source: { host: string; address: string; containerRuntime: string };
+}
+
+/** The manifest's artifact section for a staged database artifact. */
+export function databaseArtifactSection(s: StagedDatabaseArtifact, compressedOn: 'source' | 'worker'): ArtifactManifest['artifact'] {
+  return { file: s.file, bytes: s.bytes, sha256: s.sha256, streamBytes: s.streamBytes, layers: ['xbstream', 'zstd', 'openpgp'], compression: { format: 'zstd', level: s.compressionLevel, where: compressedOn }, encryption: s.encryption };
+}
+
 export type AnyManifest = ArtifactManifest | import('./control-plane.js').ControlPlaneManifest | import('./binlog.js').BinlogManifest;
 
 export function isDatabaseManifest(m: AnyManifest): m is ArtifactManifest {

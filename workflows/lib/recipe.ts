@@ -23,8 +23,11 @@ export function databaseRestoreRecipe(m: ArtifactManifest): string {
   const chainNote = m.kind === 'incremental'
     ? `\n**This is an incremental backup** (parent ${m.parentId}): it restores only on top of its chain.\n\`bash restore.sh\` in this folder checks, unpacks, prepares and applies the whole chain in order.\n`
     : `\n\`bash restore.sh\` in this folder runs the steps below (set the variables at its top).\n`;
+  const importNote = m.imported
+    ? `\n**Imported** (${m.imported.source}) from \`${m.imported.host}:${m.imported.path}\` (${m.imported.originalBytes} bytes, SHA-256 \`${m.imported.originalSha256}\`; decoded with ${m.imported.decoded.join(', ') || 'nothing'}), re-protected on ${m.imported.importedAt}. No table facts were recorded when it was taken: check the restored data yourself.\n`
+    : '';
   return `# Restoring ${m.id} by hand (no osbackup needed)
-${chainNote}
+${chainNote}${importNote}
 Cloud \`${m.cloud}\`, ${m.kind} MariaDB backup of host \`${m.source.host}\`, taken ${m.startedAt} → ${m.completedAt}.
 Server ${m.mariadb.serverVersion}; taken with mariabackup ${m.mariadb.mariabackupVersion}.
 Use a mariabackup of the same MariaDB major.minor version to prepare it.
