@@ -3,7 +3,7 @@
 // index is rebuilt from it on demand, or whenever it is missing, unreadable or out of date.
 import { catalogEntry, type CatalogEntry } from '../../workflows/lib/catalog.js';
 import { artifactDir, MANIFEST_FILE, type AnyManifest, type CheckRecord, type VerificationRecord } from '../../workflows/lib/manifest.js';
-import { scanTargetManifests, type StoredObject, type TargetStore } from '../storage/target.js';
+import { byArtifactDir, readManifests, scanTargetManifests, type StoredObject, type TargetStore } from '../storage/target.js';
 
 export const INDEX_FILE = 'catalog/index.json';
 
@@ -94,18 +94,16 @@ export class Catalog {
         indexed.delete(keyOf(e));
       }
     }
-    const added = [...manifests].filter((k) => !indexed.has(k));
-    if (added.length) {
-      const fresh = new Map((await scanTargetManifests(this.target)).map((x) => [`${artifactDir(x.manifest.cloud, x.manifest.component, x.manifest.id)}/${MANIFEST_FILE}`, x]));
-      for (const k of added) {
-        const x = fresh.get(k);
-        if (!x) continue; // a torn or misplaced manifest never counts
-        const i = entries.findIndex((e) => keyOf(e) === k);
-        const entry = await entryFor(this.target, x.manifest, x.files);
-        if (i >= 0) entries[i] = entry;
-        else entries.push(entry);
-        changed = true;
-      }
+    // only the folders the index lacks are read, from the listing already in hand
+    const dirs = byArtifactDir(objects);
+    for (const dir of [...dirs.keys()]) if (indexed.has(`${dir}/${MANIFEST_FILE}`)) dirs.delete(dir);
+    for (const x of await readManifests(this.target, dirs)) {
+      const k = `${artifactDir(x.manifest.cloud, x.manifest.component, x.manifest.id)}/${MANIFEST_FILE}`;
+      const i = entries.findIndex((e) => keyOf(e) === k);
+      const entry = await entryFor(this.target, x.manifest, x.files);
+      if (i >= 0) entries[i] = entry;
+      else entries.push(entry);
+      changed = true;
     }
     if (changed) {
       entries.sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.id.localeCompare(b.id));
