@@ -43,8 +43,7 @@ function pickCloud(config: Config, cloud?: string): string {
 
 /** Copies a restore point's chain (default: the newest intact one) from a target into the repository; returns its id. */
 async function fetchChain(g: Globals, config: Config, cloud: string, from: string, backupId?: string): Promise<string> {
-  const known = [config.repository.name, ...Object.keys(config.targets)];
-  if (!known.includes(from)) throw new CliError(`target "${from}" is not configured (known: ${known.join(', ')})`, EXIT.usage);
+  (await import('./storage.js')).targetOf(config, from);
   const { runWorkflow } = await import('./control-plane.js');
   const { r } = await runWorkflow<import('../workflows/copy.js').CopyTargetResult[]>({ load, pickCloud, out, version }, g, config, 'copyWorkflow', runWorkflowId('fetch', cloud, new Date()), 'copy', 'restore', [
     { cloud, from, to: [config.repository.name], ids: backupId ? [backupId] : undefined, newest: !backupId },
