@@ -311,11 +311,6 @@ export async function openTarget(config: Config, name: string, env: NodeJS.Proce
   return new FsTarget(name, t.type, t.path, t.retention, { mountPoint: t.type === 'nfs' ? t.mountPoint : undefined, capacityGiB: t.capacityGiB });
 }
 
-/** Key of an artifact folder's file. */
-export function artifactKey(cloud: string, component: string, id: string, file: string): string {
-  return `clouds/${cloud}/${component}/${id}/${file}`;
-}
-
 /**
  * Objects grouped by the artifact folder they sit in (clouds/<cloud>/<component>/<id>/);
  * anything else (catalog/, clouds/<cloud>/.retention/ journals) is left out.
