@@ -1,7 +1,9 @@
 // All activities, built from their dependencies (DESIGN.md §1). Names are verb-first with a
 // domain; renaming one breaks running workflows.
 import type { CatalogEntry, CatalogListing } from '../workflows/lib/catalog.js';
+import type { ArtifactDescription } from '../workflows/lib/describe.js';
 import { Catalog } from './catalog/catalog.js';
+import { describeArtifact } from './catalog/describe.js';
 import { artifactDir, isDatabaseManifest, RECIPE_FILE, type ArtifactManifest, type DbFacts, type VerificationRecord } from '../workflows/lib/manifest.js';
 import { databaseRestoreRecipe, databaseRestoreScript, RESTORE_SCRIPT } from '../workflows/lib/recipe.js';
 import { chainTo, newestIntactRestorePoint } from '../workflows/lib/chain.js';
@@ -301,6 +303,12 @@ export function createActivities(deps: Deps) {
     },
 
     /** Rebuilds the index of one target (default: every target) from the storage alone. */
+    /** One artifact with its chain, dependents, files and recipe (`osbackup describe`). */
+    async describeArtifact(input: { id: string; target?: string }): Promise<ArtifactDescription> {
+      const name = input.target ?? deps.config.repository.name;
+      return describeArtifact(await env.target(name), await catalogOf(name), input.id);
+    },
+
     async catalogRebuild(input: { target?: string } = {}): Promise<CatalogEntry[]> {
       const names = input.target ? [input.target] : targetNames(deps.config);
       const out: CatalogEntry[] = [];

@@ -2,9 +2,10 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CatalogEntry, CatalogListing } from './lib/catalog.js';
+import type { ArtifactDescription } from './lib/describe.js';
 import { shortCall } from './options.js';
 
-const { catalogList, catalogRebuild } = proxyActivities<Activities>(shortCall);
+const { catalogList, catalogRebuild, describeArtifact } = proxyActivities<Activities>(shortCall);
 
 export async function catalogListWorkflow(input: { cloud?: string; target?: string }): Promise<CatalogListing> {
   return catalogList(input);
@@ -12,4 +13,8 @@ export async function catalogListWorkflow(input: { cloud?: string; target?: stri
 
 export async function catalogRebuildWorkflow(input: { target?: string } = {}): Promise<CatalogEntry[]> {
   return catalogRebuild(input);
+}
+
+export async function describeArtifactWorkflow(input: { id: string; target?: string }): Promise<ArtifactDescription> {
+  return describeArtifact(input);
 }

@@ -1,7 +1,7 @@
 // Every workflow, for the worker's workflowsPath.
 export { backupDatabaseWorkflow } from './backup-database.js';
 export { restoreDatabaseWorkflow } from './restore-database.js';
-export { catalogListWorkflow, catalogRebuildWorkflow } from './catalog.js';
+export { catalogListWorkflow, catalogRebuildWorkflow, describeArtifactWorkflow } from './catalog.js';
 export { backupControlPlaneWorkflow } from './backup-control-plane.js';
 export { restoreKeystoneKeysWorkflow, restoreKollaConfigWorkflow, restoreRabbitmqWorkflow } from './restore-control-plane.js';
 export { copyWorkflow } from './copy.js';
