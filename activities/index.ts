@@ -2,6 +2,7 @@
 // domain; renaming one breaks running workflows.
 import type { CatalogEntry, CatalogListing } from '../workflows/lib/catalog.js';
 import type { ArtifactDescription } from '../workflows/lib/describe.js';
+import { gateVerdict, type GateInput, type GateVerdict } from '../workflows/lib/preflight.js';
 import { Catalog } from './catalog/catalog.js';
 import { describeArtifact } from './catalog/describe.js';
 import { artifactDir, isDatabaseManifest, RECIPE_FILE, type ArtifactManifest, type DbFacts, type VerificationRecord } from '../workflows/lib/manifest.js';
@@ -303,6 +304,12 @@ export function createActivities(deps: Deps) {
     },
 
     /** Rebuilds the index of one target (default: every target) from the storage alone. */
+    /** The pre-upgrade gate's verdict from the repository's catalog, by the worker's clock. */
+    async preflightGate(input: Omit<GateInput, 'rows' | 'now'> & { cloud: string }): Promise<GateVerdict> {
+      const { cloud, ...rest } = input;
+      return gateVerdict({ ...rest, rows: await catalog.list(cloud), now: new Date().toISOString() });
+    },
+
     /** One artifact with its chain, dependents, files and recipe (`osbackup describe`). */
     async describeArtifact(input: { id: string; target?: string }): Promise<ArtifactDescription> {
       const name = input.target ?? deps.config.repository.name;

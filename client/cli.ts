@@ -13,6 +13,7 @@ import { CliError, connect, EXIT, uiLink, waitWithProgress } from './connect.js'
 import { registerControlPlaneCommands } from './control-plane.js';
 import { registerBinlogCommands } from './binlog.js';
 import { registerInspectCommands } from './inspect.js';
+import { registerPreflightCommand } from './preflight.js';
 import { registerScheduleCommands } from './schedules.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -170,6 +171,7 @@ function utcTime(text: string): string {
 
 registerBinlogCommands(program, { load, pickCloud, out, version });
 registerInspectCommands(program, { load, pickCloud, out, version });
+registerPreflightCommand(program, { load, pickCloud, out, version });
 
 const catalog = program.command('catalog').description('the backup catalog (always rebuilt from the repository)');
 catalog

@@ -134,6 +134,18 @@ export const cloudSchema = z
     tiers: tiersSchema,
     /** When each tier runs (Temporal Schedules, `osbackup schedules apply`); absent = the seed's times in UTC. */
     schedules: schedulesSchema.prefault({}),
+    /** `osbackup preflight`, the gate CI runs before an upgrade; the CLI's flags override these. */
+    preflight: z
+      .object({
+        /** The restore point must be younger than this. */
+        maxAgeMinutes: z.number().int().positive().default(60),
+        /** The gate gives up (exit "backup failed") when its backups have not finished by then. */
+        timeoutMinutes: z.number().positive().default(60),
+        /** With --prove: the host the new backup is restored onto (it must not be the live database host). */
+        proveOn: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -148,10 +160,17 @@ export function crossReferenceProblems(raw: unknown): { path: string; message: s
   const def = (raw as { defaultCloud?: unknown }).defaultCloud;
   if (typeof def === 'string' && !(def in clouds)) out.push({ path: 'defaultCloud', message: `names cloud "${def}", which is not under clouds (${Object.keys(clouds).join(', ')})` });
   for (const [name, cloud] of Object.entries(clouds as Record<string, unknown>)) {
-    const c = cloud as { hosts?: Record<string, unknown>; database?: { host?: unknown } } | null;
+    const c = cloud as { hosts?: Record<string, unknown>; database?: { host?: unknown }; preflight?: { proveOn?: unknown } } | null;
     const dbHost = c?.database?.host;
     if (typeof dbHost !== 'string') continue;
     const hosts = c?.hosts && typeof c.hosts === 'object' ? c.hosts : {};
+    const proveOn = c?.preflight?.proveOn;
+    if (typeof proveOn === 'string') {
+      const p = hosts[proveOn] as { mariadb?: unknown } | undefined;
+      if (!p) out.push({ path: `clouds.${name}.preflight.proveOn`, message: `names host "${proveOn}", which is not under hosts (${Object.keys(hosts).join(', ') || 'none'})` });
+      else if (proveOn === dbHost) out.push({ path: `clouds.${name}.preflight.proveOn`, message: `is the live database host "${dbHost}": the proof restore would overwrite the cloud's database; name a scratch host` });
+      else if (!p.mariadb) out.push({ path: `clouds.${name}.hosts.${proveOn}.mariadb`, message: 'is required on the preflight proof host' });
+    }
     const h = hosts[dbHost] as { mariadb?: unknown } | undefined;
     if (!h) out.push({ path: `clouds.${name}.database.host`, message: `names host "${dbHost}", which is not under hosts (${Object.keys(hosts).join(', ') || 'none'})` });
     else if (!h.mariadb) out.push({ path: `clouds.${name}.hosts.${dbHost}.mariadb`, message: 'is required on the database host' });
