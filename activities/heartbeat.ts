@@ -27,6 +27,16 @@ export function cancellationSignal(): AbortSignal | undefined {
   return inActivity() ? Context.current().cancellationSignal : undefined;
 }
 
+/**
+ * Calls `beat` every `everyMs` until stopped. Streams that heartbeat only when bytes arrive go
+ * silent while a slow stage downstream (zstd -19, a loaded target's mbstream) holds them back
+ * or finishes its tail, and Temporal then declares a healthy activity lost.
+ */
+export function beatEvery(beat: () => void, everyMs = 1000): () => void {
+  const timer = setInterval(beat, everyMs);
+  return () => clearInterval(timer);
+}
+
 /** Heartbeats on a timer while a long remote step (prepare, copy-back) runs. */
 export async function withHeartbeat<T>(step: string, work: Promise<T>, everyMs = 5000): Promise<T> {
   if (!inActivity()) return work;

@@ -1,8 +1,9 @@
 // The client side of Temporal: connection, typed starts, waiting with progress, failures.
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
+import { ApplicationFailure, TemporalFailure, type Payload } from '@temporalio/common';
 import type { Config } from '../config/schema.js';
-import { connectionOptions, dataConverter, workflowUiUrl } from '../config/temporal.js';
+import { connectionOptions, dataConverter, failureMessage, workflowUiUrl } from '../config/temporal.js';
+import { progressText, viewOf, worthPrinting, type ProgressSample, type View } from '../workflows/lib/live-progress.js';
 import { progressQuery, type Progress } from '../workflows/messages.js';
 
 /**
@@ -40,34 +41,82 @@ export function rootCause(e: unknown): { message: string; type?: string } {
   return best;
 }
 
-/** Waits for the result, printing each step as it changes (to stderr, so --json stays clean). */
-export async function waitWithProgress<T>(handle: WorkflowHandle, quiet: boolean): Promise<T> {
-  let last = '';
-  let stop = false;
-  const poll = (async () => {
-    while (!stop) {
-      try {
-        const p: Progress = await handle.query(progressQuery);
-        const line = p.steps.map((s) => `${s.state === 'done' ? '✓' : s.state === 'running' ? '…' : s.state === 'failed' ? '✗' : '·'} ${s.name}${s.detail ? ` (${s.detail})` : ''}`).join('  ');
-        if (line !== last && !quiet) process.stderr.write(`  ${line}\n`);
-        last = line;
-      } catch {
-        /* not started yet, or finished */
-      }
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  })();
+/** One look at a run: its progress query and the activity under way (heartbeat details decoded). */
+export async function sampleProgress(handle: WorkflowHandle): Promise<ProgressSample | null> {
+  let p: Progress;
   try {
-    return (await handle.result()) as T;
+    p = await handle.query(progressQuery);
+  } catch {
+    return null; // not started yet, finished, or a workflow without steps
+  }
+  const conv = handle.client.options.loadedDataConverter;
+  const pending = (await handle.describe()).raw.pendingActivities?.[0];
+  let activity: ProgressSample['activity'] = null;
+  if (pending) {
+    let details: Record<string, unknown> | null = null;
+    let payloads = (pending.heartbeatDetails?.payloads ?? []) as Payload[];
+    if (payloads.length) {
+      for (const codec of [...conv.payloadCodecs].reverse()) payloads = await codec.decode(payloads);
+      const d = conv.payloadConverter.fromPayload<unknown>(payloads[0]!);
+      details = d && typeof d === 'object' ? (d as Record<string, unknown>) : null;
+    }
+    activity = { name: pending.activityType?.name ?? '?', attempt: pending.attempt ?? 1, details, lastFailure: pending.lastFailure ? (await failureMessage(conv, pending.lastFailure)) || null : null };
+  }
+  return { at: Date.now(), phase: p.phase, steps: p.steps, activity };
+}
+
+/**
+ * Shows a run's progress until `until` settles: on a terminal one line redrawn in place (step
+ * n/m, a bar with bytes and rate from the heartbeats), finished steps kept above it; elsewhere
+ * plain lines when something changes. Everything goes to stderr, so --json stays clean.
+ */
+export async function showProgress(handle: WorkflowHandle, until: Promise<unknown>, quiet: boolean, stream: NodeJS.WriteStream = process.stderr): Promise<void> {
+  if (quiet) return void (await until.catch(() => undefined));
+  const tty = !!stream.isTTY;
+  let settled = false;
+  void until.finally(() => (settled = true)).catch(() => undefined);
+  let prev: { view: View; at: number } | null = null;
+  let printed: { view: View; at: number } | null = null;
+  const done = new Set<string>();
+  let live = false;
+  while (!settled) {
+    const s = await sampleProgress(handle).catch(() => null);
+    if (s) {
+      for (const st of s.steps.filter((x) => x.state === 'done' && !done.has(x.name))) {
+        done.add(st.name);
+        stream.write(`${live ? '\r\x1b[2K' : ''}  ✓ ${st.name}${st.detail ? ` (${st.detail})` : ''}\n`);
+        live = false;
+      }
+      const view = viewOf(s, prev);
+      prev = { view, at: s.at };
+      if (tty) {
+        stream.write(`\r\x1b[2K  … ${progressText(view, true)}`);
+        live = true;
+      } else if (worthPrinting(view, printed, s.at)) {
+        stream.write(`  … ${progressText(view, false)}\n`);
+        printed = { view, at: s.at };
+      }
+    }
+    await Promise.race([until.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+  }
+  if (live) stream.write('\r\x1b[2K');
+  // the steps that finished since the last look (the query still answers for a closed run)
+  const last = await sampleProgress(handle).catch(() => null);
+  for (const st of last?.steps.filter((x) => x.state === 'done' && !done.has(x.name)) ?? []) stream.write(`  ✓ ${st.name}${st.detail ? ` (${st.detail})` : ''}\n`);
+}
+
+/** Waits for the result with live progress; a failed run becomes a CliError naming the root cause. */
+export async function waitWithProgress<T>(handle: WorkflowHandle, quiet: boolean): Promise<T> {
+  const result = handle.result() as Promise<T>;
+  await showProgress(handle, result, quiet);
+  try {
+    return await result;
   } catch (e) {
     if (e instanceof WorkflowFailedError) {
       const c = rootCause(e);
       throw new CliError(`${c.type ? `[${c.type}] ` : ''}${c.message}`, EXIT.failed);
     }
     throw e;
-  } finally {
-    stop = true;
-    await poll;
   }
 }
 

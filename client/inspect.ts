@@ -6,7 +6,7 @@ import type { temporal } from '@temporalio/proto';
 import { failureMessage } from '../config/temporal.js';
 import { describeText, type ArtifactDescription } from '../workflows/lib/describe.js';
 import { historyText, type HistoryItem } from '../workflows/lib/history.js';
-import { CliError, connect, EXIT, rootCause } from './connect.js';
+import { CliError, connect, EXIT, rootCause, uiLink, waitWithProgress } from './connect.js';
 import { targetOf } from './storage.js';
 import type { CliContext, G } from './control-plane.js';
 
@@ -130,5 +130,24 @@ export function registerInspectCommands(program: Command, ctx: CliContext<G>): v
       ctx.out(g, { workflowId, items }, historyText(workflowId, items));
       const end = [...items].reverse().find((i) => i.kind === 'ended');
       if (end && end.kind === 'ended' && end.name !== 'completed' && end.name !== 'continued as new') process.exitCode = EXIT.failed;
+    });
+
+  program
+    .command('watch <workflow-id>')
+    .description('follow a running workflow: step n/m, bytes and rate of the step under way, until it ends')
+    .action(async function (this: Command, workflowId: string) {
+      const g = this.optsWithGlobals<G>();
+      const config = ctx.load(g);
+      const client = await connect(config);
+      const handle = client.workflow.getHandle(workflowId);
+      let status: string;
+      try {
+        status = (await handle.describe()).status.name;
+      } catch (e) {
+        throw new CliError(`no workflow "${workflowId}" in namespace ${config.temporal.namespace} (${(e as Error).message}). Fix: copy the id printed when it started, or find it in the Temporal UI`, EXIT.usage);
+      }
+      if (!g.json) process.stderr.write(`${workflowId} (${status.toLowerCase()})\n  ${uiLink(config, { workflowId })}\n`);
+      const r = await waitWithProgress<unknown>(handle, !!g.json);
+      ctx.out(g, { workflowId, result: r }, `${workflowId} completed\n`);
     });
 }

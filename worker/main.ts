@@ -36,6 +36,9 @@ async function main(): Promise<number> {
       activities: createActivities({ config, env: process.env, ssh, version }),
       dataConverter: dataConverter(config),
       shutdownGraceTime: '30 seconds',
+      // heartbeat details carry bytes done: sent every 2 s (not 80 % of the heartbeat timeout) so
+      // `--wait` and `osbackup watch` show live progress; one small call per running activity
+      maxHeartbeatThrottleInterval: '2 seconds',
     });
     console.log(`osbackup worker ready: namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}, config ${file}`);
     await worker.run();

@@ -9,7 +9,7 @@ import type { ApplicationFailure } from '@temporalio/common';
 import type { BinlogPosition, Checkpoints, EncryptionInfo, StagedDatabaseArtifact } from '../../workflows/lib/manifest.js';
 import type { Env } from '../deps.js';
 import { fatal, fsFailure, transient, FailureType } from '../errors.js';
-import { cancellationSignal, heartbeater } from '../heartbeat.js';
+import { beatEvery, cancellationSignal, heartbeater } from '../heartbeat.js';
 import { ensureGpgHome, gpgEncrypt, gpgVersion, keyFingerprints } from '../crypto/gpg.js';
 import { zstdCompress, zstdVersion } from '../crypto/zstd.js';
 import { PipelineGuard, type ProcessStage } from '../crypto/stage.js';
@@ -104,6 +104,7 @@ export async function streamBackup(env: Env, input: StreamBackupInput): Promise<
     guard.track(remote.stdout, remote.stdin, ...(zstd ? [zstd.stdin, zstd.stdout] : []), gpg.stdin, gpg.stdout, out);
     let wireBytes = 0;
     const progress = () => beat({ step: 'streaming', ...(onSource ? { compressedBytes: wireBytes } : { streamBytes }), storedBytes: bytes, seconds: Math.round((performance.now() - t0) / 1000) });
+    const stopBeats = beatEvery(progress);
     const [toZstd, toGpg, toFile, remoteDone, zstdExit, gpgExit] = await Promise.allSettled([
       guard.watch('source', pipeline(remote.stdout, meter((n) => { wireBytes += n; if (!onSource) streamBytes += n; progress(); }), zstd ? zstd.stdin : gpg.stdin)),
       zstd ? guard.watch('zstd', pipeline(zstd.stdout, gpg.stdin)) : Promise.resolve(),
@@ -111,7 +112,7 @@ export async function streamBackup(env: Env, input: StreamBackupInput): Promise<
       guard.watchExit('remote', remote.done),
       guard.watchStage(zstd),
       guard.watchStage(gpg),
-    ]);
+    ]).finally(stopBeats);
     if (onSource && /zstd: (command )?not found|zstd: not found/.test(remoteErr())) {
       throw fatal(FailureType.ConfigInvalid, `${db.host}: zstd is not installed on the host (needed to compress where the data is)`, `install zstd on ${db.host}, or set clouds.${cloud}.database.compressOn: worker`);
     }

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { artifactDir, isDatabaseManifest, type ArtifactManifest } from '../../workflows/lib/manifest.js';
 import type { Env } from '../deps.js';
 import { fatal, transient, FailureType } from '../errors.js';
-import { cancellationSignal, heartbeater, withHeartbeat } from '../heartbeat.js';
+import { beatEvery, cancellationSignal, heartbeater, withHeartbeat } from '../heartbeat.js';
 import { ensureGpgHome, gpgDecrypt } from '../crypto/gpg.js';
 import { zstdDecompress } from '../crypto/zstd.js';
 import { shJoin, shQuote } from '../ssh/quote.js';
@@ -97,14 +97,16 @@ export async function streamToHost(env: Env, cloud: string, backupId: string, ta
   const zstd = onTarget ? undefined : zstdDecompress(signal);
   const source = env.repo.openRead(rel);
   guard.track(source, gpg.stdin, gpg.stdout, ...(zstd ? [zstd.stdin, zstd.stdout] : []), remote.stdin, remote.stdout);
+  const progress = () => beat({ step: 'streaming to ' + targetHost, bytes, of: manifest.artifact.bytes });
+  const stopBeats = beatEvery(progress);
   const [fromFile, toZstd, toRemote, remoteDone, gpgExit, zstdExit] = await Promise.allSettled([
-    guard.watch('file', pipeline(source, meter((n) => { bytes += n; beat({ step: 'streaming to ' + targetHost, bytes, of: manifest.artifact.bytes }); }, hash), gpg.stdin)),
+    guard.watch('file', pipeline(source, meter((n) => { bytes += n; progress(); }, hash), gpg.stdin)),
     guard.watch('gpg', pipeline(gpg.stdout, zstd ? zstd.stdin : remote.stdin)),
     zstd ? guard.watch('zstd', pipeline(zstd.stdout, remote.stdin)) : Promise.resolve(),
     guard.watchExit('remote', remote.done),
     guard.watchStage(gpg),
     guard.watchStage(zstd),
-  ]);
+  ]).finally(stopBeats);
   function targetFailure() {
     const err = remoteErr().trim().split('\n').slice(-3).join(' | ');
     const code = remoteDone.status === 'fulfilled' ? remoteDone.value.code : null;

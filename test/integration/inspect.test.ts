@@ -20,7 +20,9 @@ async function backup(kind: 'full' | 'incremental') {
 }
 
 beforeAll(async () => {
-  own = configWithOwnRepo('inspect');
+  // zstd -19 on the worker: the lab's ~80 MB stream then lasts long enough (≥ 10 s) for the
+  // progress tests to see several heartbeats
+  own = configWithOwnRepo('inspect', (c) => Object.assign(c.clouds.lab.database, { compressionLevel: 19, compressOn: 'worker' }));
   worker = await startWorker(own.configFile);
   runs.full = await backup('full');
   runs.incremental = await backup('incremental');
@@ -84,4 +86,35 @@ test('logs of a failed run shows the failure with its type and exits non-zero; a
   const unknown = await cli(own.configFile, ['logs', 'no-such-workflow']);
   expect(unknown.exitCode).toBe(64);
   expect(unknown.stderr).toContain('no workflow "no-such-workflow"');
+});
+
+/** "12.3 MiB" → bytes. */
+const parseBytes = (t: string) => {
+  const [n, u] = t.split(' ');
+  return Number(n) * 1024 ** ['B', 'KiB', 'MiB', 'GiB', 'TiB'].indexOf(u!);
+};
+
+test('--wait in a pseudo-terminal redraws one line whose byte count grows while the backup streams', async () => {
+  const { execa } = await import('execa');
+  const cmd = `node dist/client/cli.js --config ${own.configFile} backup db --full --wait`;
+  // script(1) gives the CLI a real pty, as an operator's terminal would
+  const r = await execa('script', ['-qfec', cmd, '/dev/null'], { reject: false });
+  expect(r.exitCode).toBe(0);
+  expect(r.stdout).toContain('\r\x1b[2K');
+  const seen = [...r.stdout.matchAll(/step \d+\/\d+ stream backup {2}([\d.]+ (?:B|KiB|MiB|GiB))/g)].map((m) => parseBytes(m[1]!));
+  expect(new Set(seen).size).toBeGreaterThanOrEqual(2);
+  for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]!);
+  expect(seen.at(-1)!).toBeGreaterThan(seen[0]!);
+  expect(r.stdout).toMatch(/✓ stream backup \(\d+ bytes stored/);
+});
+
+test('watch follows a run started elsewhere with plain lines when not a terminal, and ends with it', async () => {
+  const started = await cli(own.configFile, ['--json', 'backup', 'db', '--full']);
+  const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
+  const r = await cli(own.configFile, ['watch', workflowId]);
+  expect(r.exitCode).toBe(0);
+  expect(r.stderr).not.toContain('\r');
+  expect(r.stderr).toMatch(/… step \d+\/\d+ /);
+  expect(r.stderr).toContain('✓ publish');
+  expect(r.stdout).toBe(`${workflowId} completed\n`);
 });
