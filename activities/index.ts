@@ -75,6 +75,18 @@ export function createActivities(deps: Deps) {
       return { policy: { nodes: g.nodes, writer: g.writer, prefer: g.prefer }, drainTimeoutSeconds: g.drainTimeoutSeconds, states, leftovers };
     },
 
+    /** `osbackup status`: each node's wsrep state and seqno, and the newest Galera backup's donor. */
+    async galeraStatus(input: { cloud: string }): Promise<{ nodes: GaleraNodeState[]; lastBackup: { id: string; donor: string; seqno: number; clusterUuid: string; completedAt: string; failedDonors: string[] } | null }> {
+      const nodes = await inspectCluster(env, input.cloud, 0);
+      const last = (await env.repo.scanManifests(input.cloud))
+        .filter(isDatabaseManifest)
+        .filter((m) => m.galera)
+        .sort((a, b) => a.completedAt.localeCompare(b.completedAt))
+        .at(-1);
+      const g = last?.galera;
+      return { nodes, lastBackup: last && g ? { id: last.id, donor: g.donor, seqno: g.seqno, clusterUuid: g.clusterUuid, completedAt: last.completedAt, failedDonors: g.failedDonors } : null };
+    },
+
     async galeraInspect(input: { cloud: string }): Promise<GaleraNodeState[]> {
       return inspectCluster(env, input.cloud, 0);
     },

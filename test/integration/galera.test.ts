@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import type { ArtifactManifest } from '../../workflows/lib/manifest.js';
 import type { BackupDatabaseResult } from '../../workflows/backup-database.js';
-import { configWithOwnRepo, labDir, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
+import { cli, configWithOwnRepo, labDir, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
 import { galeraCloud, GALERA_NODES, gsql, nodePid, startWriteLoad, waitClusterSynced, wsrep } from '../helpers/galera.js';
 
 const run = `${process.pid}-${Date.now() % 100000}`;
@@ -31,6 +31,8 @@ const { repo, configFile } = configWithOwnRepo('galera', (c) => {
 let worker: WorkerProcess;
 let temporal: Awaited<ReturnType<typeof temporalClient>>;
 let taskQueue: string;
+/** The donor of the newest backup the tests took (status must name it). */
+let lastDonor = '';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
@@ -83,6 +85,7 @@ async function desyncEverywhereOff(nodes: readonly string[] = GALERA_NODES): Pro
 }
 
 function manifestOf(r: BackupDatabaseResult): ArtifactManifest {
+  lastDonor = r.donor ?? '';
   return JSON.parse(readFileSync(join(repo, r.path, 'manifest.json'), 'utf8')) as ArtifactManifest;
 }
 
@@ -187,8 +190,23 @@ test('the dead donor, back in the cluster, has its marker cleared by the next ba
   await waitClusterSynced(180_000);
   const r = (await (await start('after')).result()) as BackupDatabaseResult;
   expect(r.donor).toBe('gal1');
+  lastDonor = r.donor!;
   await desyncEverywhereOff();
 }, 300_000);
+
+test('osbackup status shows every node Synced with its seqno, and the last backup\'s donor', async () => {
+  if (!lastDonor) lastDonor = ((await (await start('status')).result()) as BackupDatabaseResult).donor!;
+  const r = await cli(configFile, ['--json', 'status', '--cloud', 'galera']);
+  expect(r.exitCode).toBe(0);
+  const s = JSON.parse(r.stdout) as { nodes: { host: string; state: string; seqno: number; desync: boolean }[]; lastBackup: { donor: string; seqno: number } };
+  const live = await wsrep('gal2');
+  expect(s.nodes.map((n) => [n.host, n.state, n.desync])).toEqual([['gal1', 'Synced', false], ['gal2', 'Synced', false], ['gal3', 'Synced', false]]);
+  for (const n of s.nodes) expect(n.seqno).toBeLessThanOrEqual(live.seqno);
+  expect(s.lastBackup.donor).toBe(lastDonor);
+  const text = await cli(configFile, ['status', '--cloud', 'galera']);
+  expect(text.stdout).toMatch(new RegExp(`gal3 +Synced +3 `));
+  expect(text.stdout).toMatch(new RegExp(`last backup .* read from ${lastDonor} at seqno ${s.lastBackup.seqno}`));
+}, 120_000);
 
 async function restartGal1() {
   const r = await execa('ssh', ['-q', '-i', join(labDir(), 'keys/worker_ed25519'), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', `root@${galeraCloud().hosts.gal1.address}`, `DB_START_TRIES=900 ${process.cwd()}/test/lab/db.sh start ${join(labDir(), 'gal1')}`], { reject: false });
