@@ -17,6 +17,8 @@ import { planCopy, promotionSet, type CopyPlan } from '../workflows/lib/copy-pla
 import { fatal, fsFailure, FailureType } from './errors.js';
 import { streamBackup, type StreamBackupInput, type StreamBackupResult } from './mariadb/backup.js';
 import { collectFacts } from './mariadb/facts.js';
+import { desyncNode, galeraConfig, inspectCluster, resetLeftoverDesync, resyncNode, type ResyncResult } from './mariadb/galera.js';
+import type { DonorPolicy, GaleraNodeState } from '../workflows/lib/galera.js';
 import { planPointInTimeRestore, replayBinlogsOnHost, streamBinlogsToHost, verifySegments, type ReplayResult } from './mariadb/binlog-replay.js';
 import type { ReplayPlan } from '../workflows/lib/binlog.js';
 import { archiveBinlogStep, type ArchiveStepInput, type ArchiveStepResult } from './mariadb/binlog-archive.js';
@@ -57,11 +59,49 @@ export function createActivities(deps: Deps) {
     },
 
     /** The base for the next incremental (newest member of an intact chain), or why there is none. */
-    async repositoryFindIncrementalBase(input: { cloud: string }): Promise<{ base: { id: string; toLsn: string } | null; problem: string | null; autoFull: boolean }> {
+    async repositoryFindIncrementalBase(input: { cloud: string }): Promise<{ base: { id: string; toLsn: string; host?: string } | null; problem: string | null; autoFull: boolean }> {
       const all = (await env.repo.scanManifests(input.cloud)).filter(isDatabaseManifest);
       const r = incrementalBase(all);
       const autoFull = env.cloud(input.cloud).database.autoFull;
-      return 'base' in r ? { base: { id: r.base.id, toLsn: r.base.mariadb.checkpoints.toLsn }, problem: null, autoFull } : { base: null, problem: r.problem, autoFull };
+      return 'base' in r ? { base: { id: r.base.id, toLsn: r.base.mariadb.checkpoints.toLsn, host: r.base.source.host }, problem: null, autoFull } : { base: null, problem: r.problem, autoFull };
+    },
+
+    /**
+     * A Galera cloud's backup plan: null for a single server; else the donor policy, the nodes'
+     * state (commits sampled to find the writer), and the desyncs earlier backups left, now reset.
+     */
+    async galeraPlan(input: { cloud: string }): Promise<{ policy: DonorPolicy; drainTimeoutSeconds: number; states: GaleraNodeState[]; leftovers: { host: string; backupId: string; wasDesynced: boolean }[] } | null> {
+      const g = env.cloud(input.cloud).database.galera;
+      if (!g) return null;
+      const leftovers = await resetLeftoverDesync(env, input.cloud, g.drainTimeoutSeconds);
+      const states = await inspectCluster(env, input.cloud, g.writer ? 0 : g.writeSampleSeconds);
+      return { policy: { nodes: g.nodes, writer: g.writer, prefer: g.prefer }, drainTimeoutSeconds: g.drainTimeoutSeconds, states, leftovers };
+    },
+
+    /** `osbackup status`: each node's wsrep state and seqno, and the newest Galera backup's donor. */
+    async galeraStatus(input: { cloud: string }): Promise<{ nodes: GaleraNodeState[]; lastBackup: { id: string; donor: string; seqno: number; clusterUuid: string; completedAt: string; failedDonors: string[] } | null }> {
+      const nodes = await inspectCluster(env, input.cloud, 0);
+      const last = (await env.repo.scanManifests(input.cloud))
+        .filter(isDatabaseManifest)
+        .filter((m) => m.galera)
+        .sort((a, b) => a.completedAt.localeCompare(b.completedAt))
+        .at(-1);
+      const g = last?.galera;
+      return { nodes, lastBackup: last && g ? { id: last.id, donor: g.donor, seqno: g.seqno, clusterUuid: g.clusterUuid, completedAt: last.completedAt, failedDonors: g.failedDonors } : null };
+    },
+
+    async galeraInspect(input: { cloud: string }): Promise<GaleraNodeState[]> {
+      return inspectCluster(env, input.cloud, 0);
+    },
+
+    /** Idempotent: a retry sets it again. The marker on the host is written first. */
+    async galeraDesync(input: { cloud: string; host: string; backupId: string }): Promise<void> {
+      galeraConfig(env, input.cloud);
+      await desyncNode(env, input.cloud, input.host, input.backupId);
+    },
+
+    async galeraResync(input: { cloud: string; host: string }): Promise<ResyncResult> {
+      return resyncNode(env, input.cloud, input.host, galeraConfig(env, input.cloud).drainTimeoutSeconds);
     },
 
     /** Re-checks the staged file, then moves it into place with its recipe; the manifest goes last. */

@@ -4,6 +4,7 @@ import type { BackupCaseResult } from './cases/backup-stream.js';
 import type { OrchestrationResult } from './cases/orchestration.js';
 import type { RestoreCaseResult } from './cases/restore-chain.js';
 import type { RpoCaseResult } from './cases/pitr-rpo.js';
+import type { GaleraStallResult } from './cases/galera-stall.js';
 import { ratio, summarize, type Summary } from './lib/stats.js';
 
 export interface Results {
@@ -17,6 +18,7 @@ export interface Results {
   restore?: RestoreCaseResult;
   orchestration?: OrchestrationResult;
   rpo?: RpoCaseResult;
+  galera?: GaleraStallResult;
   wallSeconds?: number;
 }
 
@@ -121,6 +123,19 @@ export function renderResults(r: Results): string {
       `| exposure of each write (commit → archive holds it), measured from outside | ${f2(p.exposure.median)} | ${f2(p.exposure.p95)} | ${f2(p.exposure.max)} |`,
       '',
       `- worst RPO the workflow saw at a cut: ${f2(p.reported.worst)} s; target ${p.rpoTargetSeconds} s: ${verdict(p.reported.max <= p.rpoTargetSeconds)}.`,
+      '',
+    );
+  }
+  if (r.galera) {
+    const g = r.galera;
+    out.push(
+      '## 6. Galera — longest write stall during a backup',
+      '',
+      `Full backups of the lab's three-node cluster from a non-writer (desynced for the stream) while one connection writes to the writer at up to ${g.rate} writes/s; each write's wait measured from outside. Bound the tests hold: 20 s.`,
+      '',
+      '| donor | backup s | xbstream MB | writes | longest wait ms | failed writes |',
+      '|---|---|---|---|---|---|',
+      ...g.runs.map((x) => `| ${x.donor} | ${f1(x.backupSeconds)} | ${f1(x.streamBytes / 1e6)} | ${x.writes} | ${x.maxStallMs.toFixed(0)} | ${x.failures} |`),
       '',
     );
   }

@@ -14,6 +14,9 @@ import { backupStreamCase } from './cases/backup-stream.js';
 import { orchestrationCase } from './cases/orchestration.js';
 import { restoreChainCase } from './cases/restore-chain.js';
 import { pitrRpoCase } from './cases/pitr-rpo.js';
+import { galeraStallCase } from './cases/galera-stall.js';
+import { galeraCloud } from '../test/helpers/galera.js';
+import { existsSync } from 'node:fs';
 import { bash } from './lib/sh.js';
 import { log } from './lib/stats.js';
 import { renderResults, type Results } from './report.js';
@@ -81,6 +84,18 @@ async function main(): Promise<void> {
     log(`binlog archiving: achieved RPO under ${RPO_TPS} transactions/s for ${RPO_SECONDS} s`);
     const rpoCfg = configWithOwnRepo('bench-rpo');
     results.rpo = await pitrRpoCase({ config: loadConfig(rpoCfg.configFile), configFile: rpoCfg.configFile, cloud: 'lab', host: 'ctl1', seconds: RPO_SECONDS, tps: RPO_TPS });
+  }
+
+  // the Galera cluster is opt-in (LAB_GALERA=1 / test/lab/galera.sh up): measured when it is up
+  if (existsSync(join(labDir, 'galera/cloud.yml'))) {
+    log('galera: the longest write stall while a non-writer node is backed up');
+    const g = configWithOwnRepo('bench-galera', (c) => {
+      const cloud = galeraCloud();
+      cloud.database.galera = { ...cloud.database.galera, writer: 'gal3' };
+      c.clouds = { galera: cloud };
+      c.defaultCloud = 'galera';
+    });
+    results.galera = await galeraStallCase({ config: loadConfig(g.configFile), configFile: g.configFile, writer: 'gal3', reps: REPS, rate: 20 });
   }
 
   if (BIG_ROWS > 0) {

@@ -173,6 +173,26 @@ registerBinlogCommands(program, { load, pickCloud, out, version });
 registerInspectCommands(program, { load, pickCloud, out, version });
 registerPreflightCommand(program, { load, pickCloud, out, version });
 
+program
+  .command('status')
+  .description("the cloud's database: for a Galera cluster each node's state and seqno, and which node the last backup read from")
+  .option('--cloud <name>', 'the cloud (default: the only one, or defaultCloud)')
+  .action(async function (this: Command) {
+    const g = this.optsWithGlobals<Globals & { cloud?: string }>();
+    const config = load(g);
+    const cloud = pickCloud(config, g.cloud);
+    const db = config.clouds[cloud]!.database;
+    if (!db.galera) {
+      out(g, { cloud, database: { host: db.host, galera: false } }, `${cloud}: database on ${db.host} (a single server; no Galera section)\n`);
+      return;
+    }
+    const client = await connect(config);
+    const r = (await client.workflow.execute('galeraStatusWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `galera-status:${cloud}:${Date.now()}`, args: [{ cloud }] })) as Awaited<ReturnType<import('../activities/index.js').Activities['galeraStatus']>>;
+    const rows = r.nodes.map((n) => `  ${n.host.padEnd(10)} ${(n.reachable ? (n.state ?? '?') : 'UNREACHABLE').padEnd(16)} ${String(n.clusterSize ?? '-').padEnd(5)} ${String(n.seqno ?? '-').padEnd(10)} ${n.desync ? 'desync ON' : n.reachable ? 'desync OFF' : (n.error ?? '')}`);
+    const last = r.lastBackup ? `last backup ${r.lastBackup.id} read from ${r.lastBackup.donor} at seqno ${r.lastBackup.seqno}${r.lastBackup.failedDonors.length ? ` (after ${r.lastBackup.failedDonors.join(', ')} failed)` : ''}` : 'no Galera backup yet';
+    out(g, { cloud, ...r }, `${cloud}: Galera cluster\n  ${'node'.padEnd(10)} ${'state'.padEnd(16)} ${'size'.padEnd(5)} ${'seqno'.padEnd(10)} desync\n${rows.join('\n')}\n${last}\n`);
+  });
+
 const catalog = program.command('catalog').description('the backup catalog (always rebuilt from the repository)');
 catalog
   .command('list')

@@ -80,6 +80,25 @@ export const binlogArchiveSchema = z
   })
   .strict();
 
+/**
+ * The database is a Galera cluster: backups read from a healthy, Synced node that is not the
+ * writer, desynced for the duration (wsrep_desync), and fall over to another node if it fails.
+ */
+export const galeraSchema = z
+  .object({
+    /** Every node of the cluster (keys of `hosts`, each with a mariadb section). */
+    nodes: z.array(nonEmpty).min(2, 'a cluster has at least two nodes'),
+    /** The node the cloud writes to (Kolla: haproxy's active backend). Unset: the node whose wsrep_local_commits grow while sampled. */
+    writer: nonEmpty.optional(),
+    /** Nodes tried first as the donor, in order; the others follow in `nodes` order, the writer last. */
+    prefer: z.array(nonEmpty).default([]),
+    /** Seconds wsrep_local_commits are watched to find the writer when none is configured (0: not watched). */
+    writeSampleSeconds: z.number().min(0).max(30).default(2),
+    /** Seconds the donor's receive queue may take to drain before wsrep_desync goes OFF regardless. */
+    drainTimeoutSeconds: z.number().int().min(1).max(90).default(60),
+  })
+  .strict();
+
 export const databaseSchema = z
   .object({
     /** Host (a key of `hosts`) whose MariaDB is backed up. */
@@ -98,6 +117,7 @@ export const databaseSchema = z
     /** Seconds a query must have run to count as blocking for ftwrlWaitTimeout (--ftwrl-wait-threshold; mariabackup's default 60). */
     ftwrlWaitThreshold: z.number().int().min(1).optional(),
     binlog: binlogArchiveSchema.default({ segmentSeconds: 5, rpoTargetSeconds: 60, maxSegmentMiB: 64, compressionLevel: 3 }),
+    galera: galeraSchema.optional(),
   })
   .strict();
 
@@ -174,6 +194,14 @@ export function crossReferenceProblems(raw: unknown): { path: string; message: s
     const h = hosts[dbHost] as { mariadb?: unknown } | undefined;
     if (!h) out.push({ path: `clouds.${name}.database.host`, message: `names host "${dbHost}", which is not under hosts (${Object.keys(hosts).join(', ') || 'none'})` });
     else if (!h.mariadb) out.push({ path: `clouds.${name}.hosts.${dbHost}.mariadb`, message: 'is required on the database host' });
+    const g = (c?.database as { galera?: { nodes?: unknown; writer?: unknown; prefer?: unknown } } | undefined)?.galera;
+    const named = [...(Array.isArray(g?.nodes) ? g.nodes.map((n, i) => [`nodes.${i}`, n] as const) : []), ...(typeof g?.writer === 'string' ? [['writer', g.writer] as const] : []), ...(Array.isArray(g?.prefer) ? g.prefer.map((n, i) => [`prefer.${i}`, n] as const) : [])];
+    for (const [where, n] of named) {
+      if (typeof n !== 'string') continue;
+      const node = hosts[n] as { mariadb?: unknown } | undefined;
+      if (!node) out.push({ path: `clouds.${name}.database.galera.${where}`, message: `names host "${n}", which is not under hosts (${Object.keys(hosts).join(', ') || 'none'})` });
+      else if (!node.mariadb) out.push({ path: `clouds.${name}.hosts.${n}.mariadb`, message: 'is required on a Galera node' });
+    }
   }
   for (const [name, cloud] of Object.entries(clouds as Record<string, unknown>)) {
     const c = cloud as { hosts?: Record<string, { keystone?: unknown } | undefined>; controlPlane?: { kolla?: { host?: unknown }; keystoneHosts?: unknown } } | null;

@@ -1,16 +1,22 @@
 // Full MariaDB backup, the runbook: record the facts, stream the backup off the controller,
 // record the facts again (tables written meanwhile are marked), publish with the manifest last.
-import { proxyActivities, workflowInfo, upsertSearchAttributes, ApplicationFailure, CancellationScope } from '@temporalio/workflow';
+import { proxyActivities, workflowInfo, upsertSearchAttributes, ApplicationFailure, CancellationScope, isCancellation, log, patched } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { recordFacts } from './lib/facts.js';
 import { databaseBackupId } from './lib/ids.js';
 import { databaseArtifactSection, MANIFEST_FORMAT, RECIPE_FILE, type ArtifactManifest } from './lib/manifest.js';
-import { longStream, shortCall } from './options.js';
+import { chooseDonors, parseGaleraInfo, type GaleraManifestSection, type GaleraNodeState } from './lib/galera.js';
+import { galeraResyncCall, galeraStream, longStream, shortCall } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
 
 const short = proxyActivities<Activities>(shortCall);
 const stream = proxyActivities<Activities>(longStream);
+const donorStream = proxyActivities<Activities>(galeraStream);
+const resync = proxyActivities<Activities>(galeraResyncCall);
+
+/** Failures no other donor can cure: the config or the backup user is wrong everywhere. */
+const SAME_ON_EVERY_NODE = new Set(['ConfigInvalid', 'SecretUnavailable', 'SshAuthFailed', 'SshHostKeyMismatch', 'MariadbPrivileges', 'DiskFull', 'ChecksumMismatch']);
 
 export interface BackupDatabaseInput {
   cloud: string;
@@ -35,6 +41,9 @@ export interface BackupDatabaseResult {
   toLsn: string;
   tables: number;
   unstableTables: string[];
+  /** Galera: the node the backup was read from, and those that failed before it. */
+  donor?: string;
+  failedDonors?: string[];
 }
 
 export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promise<BackupDatabaseResult> {
@@ -50,7 +59,7 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
 
   // An incremental builds on the newest member of an intact chain; without one it fails
   // (or, under the autoFull policy, takes a full backup and says why).
-  let base: { id: string; toLsn: string } | null = null;
+  let base: { id: string; toLsn: string; host?: string } | null = null;
   let fellBackToFull: string | null = null;
   if (input.kind === 'incremental') {
     const found = await steps.run('choose base', () => short.repositoryFindIncrementalBase({ cloud }), (r) => (r.base ? `on ${r.base.id} (LSN ${r.base.toLsn})` : `none: ${r.problem}`));
@@ -64,8 +73,17 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
   // Facts first, then the stream. Reading them alongside the stream was measured (bench,
   // 2 GB): the end-to-end time stayed the same (CHECKSUM TABLE and zstd share the host's CPU)
   // while the stream — the window the backup is open — grew from ~19 s to ~27 s.
-  const before = await steps.run('read table facts', () => short.mariadbCollectFacts({ cloud }), (f) => `${f.tables.length} tables`);
-  const s = await steps.run('stream backup', () => stream.mariadbStreamBackup({ cloud, backupId, base: base ?? undefined }), (r) => `${r.bytes} bytes stored, ${(r.streamBytes / 1e6 / r.streamSeconds).toFixed(1)} MB/s`);
+  const plan = patched('galera-donor') ? await short.galeraPlan({ cloud }) : null;
+  let before: Awaited<ReturnType<Activities['mariadbCollectFacts']>>;
+  let s: Awaited<ReturnType<Activities['mariadbStreamBackup']>>;
+  let galera: GaleraManifestSection | undefined;
+  if (plan) {
+    ({ before, s, galera } = await galeraBackup(plan));
+  } else {
+    before = await steps.run('read table facts', () => short.mariadbCollectFacts({ cloud }), (f) => `${f.tables.length} tables`);
+    s = await steps.run('stream backup', () => stream.mariadbStreamBackup({ cloud, backupId, base: base ?? undefined }), (r) => `${r.bytes} bytes stored, ${(r.streamBytes / 1e6 / r.streamSeconds).toFixed(1)} MB/s`);
+  }
+  const factsHost = galera?.donor;
   try {
     return await finish();
   } catch (e) {
@@ -75,7 +93,7 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
   }
 
   async function finish(): Promise<BackupDatabaseResult> {
-    const after = await steps.run('re-read table facts', () => short.mariadbCollectFacts({ cloud, tables: before.tables.map((t) => t.table) }));
+    const after = await steps.run('re-read table facts', () => short.mariadbCollectFacts({ cloud, host: factsHost, tables: before.tables.map((t) => t.table) }));
     const tables = recordFacts(before.tables, after.tables);
 
     const manifest: ArtifactManifest = {
@@ -95,6 +113,7 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
       timings: { streamSeconds: s.streamSeconds, totalSeconds: (new Date().getTime() - started.getTime()) / 1000 },
       tools: { ...s.tools, osbackup: input.toolVersion ?? 'unknown' },
       restoreRecipe: RECIPE_FILE,
+      ...(galera ? { galera } : {}),
     };
     const published = await steps.run('publish', () => short.repositoryPublishDatabaseBackup({ stagingDir: s.stagingDir, manifest }));
     steps.finish('done');
@@ -112,6 +131,60 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
       toLsn: s.checkpoints.toLsn,
       tables: tables.length,
       unstableTables: tables.filter((t) => !t.stable).map((t) => t.table),
+      ...(galera ? { donor: galera.donor, failedDonors: galera.failedDonors } : {}),
     };
+  }
+
+  /**
+   * Galera: the donor is a healthy Synced node that is not the writer; it is desynced for the
+   * stream (its flow control then cannot stall the cluster) and put back in sync afterwards
+   * whatever happened — in a scope cancellation cannot cut short. A donor that fails mid-stream
+   * is left for the next healthy node; the half-written artifact was already discarded.
+   */
+  async function galeraBackup(p: NonNullable<typeof plan>) {
+    const failedDonors: string[] = [];
+    let states: GaleraNodeState[] = p.states;
+    for (const l of p.leftovers) log.warn('reset a desync an earlier backup left', { host: l.host, backupId: l.backupId, wasDesynced: l.wasDesynced });
+    for (let round = 0; ; round++) {
+      if (round > 0) states = await short.galeraInspect({ cloud });
+      const choice = chooseDonors(states, p.policy, failedDonors);
+      // InnoDB LSNs are per node: an incremental must come from the node its base came from
+      let candidates = choice.candidates;
+      if (base?.host) candidates = candidates.filter((h) => h === base!.host);
+      const donor = candidates[0];
+      if (!donor) {
+        const why = choice.skipped.map((x) => `${x.host}: ${x.reason}`).join('; ');
+        if (base?.host) throw ApplicationFailure.nonRetryable(`no incremental backup of ${cloud} possible: its base ${base.id} was taken on ${base.host}, which cannot serve now (${why || 'it is the only candidate'}); InnoDB LSNs are per node`, 'ChainBroken');
+        throw ApplicationFailure.nonRetryable(`no Galera node of ${cloud} can serve as the donor (${why})`, 'GaleraNoDonor');
+      }
+      const stepName = `stream backup from ${donor}`;
+      try {
+        await steps.run(`desync ${donor}`, () => short.galeraDesync({ cloud, host: donor, backupId }));
+        const b = await steps.run('read table facts', () => short.mariadbCollectFacts({ cloud, host: donor }), (f) => `${f.tables.length} tables`);
+        const r = await steps.run(stepName, () => donorStream.mariadbStreamBackup({ cloud, backupId, base: base ?? undefined, host: donor, galeraInfo: true }), (x) => `${x.bytes} bytes stored, ${(x.streamBytes / 1e6 / x.streamSeconds).toFixed(1)} MB/s`);
+        const pos = parseGaleraInfo(r.galeraInfo ?? '');
+        if (!pos) {
+          await CancellationScope.nonCancellable(() => short.repositoryDiscardStaging({ stagingDir: r.stagingDir }));
+          throw ApplicationFailure.nonRetryable(`${donor}: mariabackup --galera-info recorded no cluster position (${r.galeraInfo ?? 'no xtrabackup_galera_info'})`, 'MariadbBackupFailed');
+        }
+        const nodes = states.map((n) => ({ host: n.host, state: n.reachable ? (n.state ?? 'unknown') : 'unreachable', seqno: n.seqno ?? null }));
+        return { before: b, s: r, galera: { ...pos, donor, writer: choice.writer, writerFrom: choice.writerFrom, failedDonors, nodes } satisfies GaleraManifestSection };
+      } catch (e) {
+        if (isCancellation(e)) throw e;
+        const type = (e as { cause?: { type?: string }; type?: string }).cause?.type ?? (e as { type?: string }).type;
+        if (type && SAME_ON_EVERY_NODE.has(type)) throw e;
+        log.warn('donor failed; trying another node', { donor, error: (e as Error).message });
+        failedDonors.push(donor);
+      } finally {
+        await CancellationScope.nonCancellable(async () => {
+          try {
+            await steps.run(`resync ${donor}`, () => resync.galeraResync({ cloud, host: donor }), (x) => (x.drained ? `receive queue drained (max ${x.maxRecvQueue}) in ${x.waitedSeconds.toFixed(1)} s` : `queue not drained after ${x.waitedSeconds.toFixed(0)} s: desync OFF regardless`));
+          } catch (e) {
+            // a dead donor comes back with desync OFF; its marker stays for the next backup to clear
+            log.warn('could not resync the donor; the next backup resets it', { donor, error: (e as Error).message });
+          }
+        });
+      }
+    }
   }
 }

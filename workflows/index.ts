@@ -12,3 +12,4 @@ export { capacityWorkflow } from './capacity.js';
 export { archiveBinlogsWorkflow } from './archive-binlogs.js';
 export { importKollaBackupsWorkflow, importSeedBackupsWorkflow } from './import-backups.js';
 export { preflightWorkflow } from './preflight.js';
+export { galeraStatusWorkflow } from './galera-status.js';

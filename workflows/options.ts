@@ -32,3 +32,12 @@ export const archiveStep: ActivityOptions = {
   heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE },
 };
+
+/**
+ * A Galera donor's stream: one retry (a worker lost mid-stream resumes on the same donor), then
+ * the workflow moves to another node rather than waiting out longStream's backoff on a dead one.
+ */
+export const galeraStream: ActivityOptions = { ...longStream, retry: { ...longStream.retry, maximumAttempts: 2 } };
+
+/** Putting a donor back in sync: a few quick tries; a dead donor needs none (desync does not survive a restart). */
+export const galeraResyncCall: ActivityOptions = { ...shortCall, retry: { ...shortCall.retry, initialInterval: '1s', maximumAttempts: 3 } };

@@ -25,6 +25,10 @@ export interface StreamBackupInput {
   backupId: string;
   /** For an incremental: the chain member it builds on, and the LSN where that one ended. */
   base?: { id: string; toLsn: string };
+  /** The host to read from instead of the cloud's database host (a Galera donor). */
+  host?: string;
+  /** Ask mariabackup for --galera-info and return the cluster position it recorded. */
+  galeraInfo?: boolean;
 }
 
 export interface StreamBackupResult extends StagedDatabaseArtifact {
@@ -32,6 +36,8 @@ export interface StreamBackupResult extends StagedDatabaseArtifact {
   compressedOn: 'source' | 'worker';
   /** An earlier attempt's mariabackup was still running on the host and was stopped first. */
   stoppedLeftover: boolean;
+  /** xtrabackup_galera_info as read (with galeraInfo): "<cluster uuid>:<seqno>". */
+  galeraInfo: string | null;
 }
 
 /** Keeps the last `max` bytes of a stream (error messages come at the end). */
@@ -62,7 +68,7 @@ export function stageFailure(stage: ProcessStage, code: number | undefined, stde
 
 export async function streamBackup(env: Env, input: StreamBackupInput): Promise<StreamBackupResult> {
   const { cloud, backupId, base } = input;
-  const db = env.cloud(cloud).database;
+  const db = { ...env.cloud(cloud).database, host: input.host ?? env.cloud(cloud).database.host };
   const { host, target } = env.dbHost(cloud, db.host);
   const keys = await env.gpgKeys();
   await ensureGpgHome(keys.homedir);
@@ -92,6 +98,7 @@ export async function streamBackup(env: Env, input: StreamBackupInput): Promise<
     const extra = base ? [`--incremental-lsn=${base.toLsn}`] : [];
     if (db.ftwrlWaitTimeout !== undefined) extra.push(`--ftwrl-wait-timeout=${db.ftwrlWaitTimeout}`, '--ftwrl-wait-query-type=all');
     if (db.ftwrlWaitThreshold !== undefined) extra.push(`--ftwrl-wait-threshold=${db.ftwrlWaitThreshold}`);
+    if (input.galeraInfo) extra.push('--galera-info');
     // zstd where the data is (default): fewer bytes over SSH and through the worker; the
     // bench (bench/results.md) shows the worker-side variant losing on a loaded link
     const onSource = db.compressOn === 'source';
@@ -165,6 +172,9 @@ export async function streamBackup(env: Env, input: StreamBackupInput): Promise<
       tools: { zstd: zv, gpg: gv },
       source: { host: db.host, address: host.address, containerRuntime: host.containerRuntime },
       stoppedLeftover,
+      // xtrabackup_galera_info travels only inside the stream (not to --extra-lsndir); mariabackup
+      // logs the same "<uuid>:<seqno>" as it writes it
+      galeraInfo: input.galeraInfo ? (/Writing Galera info succeeded with (\S+)/.exec(remoteErr())?.[1] ?? null) : null,
     };
   } catch (e) {
     guard.abort.abort();

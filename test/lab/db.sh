@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # The lab's "systemctl start|stop mariadb" for one host folder: runs inside the host's
 # namespace (started there by lab.sh, or over SSH by osbackup's restore).
-# Usage: db.sh start|stop|status <host dir>
+# Usage: db.sh start|stop|status <host dir> [mariadbd options, e.g. --wsrep-new-cluster]
 set -uo pipefail
-cmd=${1:?start|stop|status}; dir=${2:?host dir}
+cmd=${1:?start|stop|status}; dir=${2:?host dir}; shift 2
 cnf=$dir/my.cnf
 ping() { mariadb-admin --defaults-file="$cnf" --connect-timeout=2 ping >/dev/null 2>&1; }
 pid() { [ -s "$dir/mysqld.pid" ] && cat "$dir/mysqld.pid"; }
 case $cmd in
   start)
     if ping; then exit 0; fi
-    setsid /usr/sbin/mariadbd --defaults-file="$cnf" </dev/null >>"$dir/stdout.log" 2>&1 &
+    setsid /usr/sbin/mariadbd --defaults-file="$cnf" "$@" </dev/null >>"$dir/stdout.log" 2>&1 &
     bg=$!
-    for _ in $(seq 1 300); do
+    for _ in $(seq 1 ${DB_START_TRIES:-300}); do
       ping && exit 0
       if ! kill -0 "$bg" 2>/dev/null; then echo "mariadbd in $dir exited; last log lines:" >&2; tail -n 15 "$dir/mysqld.err" >&2; exit 1; fi
       sleep 0.2

@@ -26,7 +26,7 @@ kolla_rootfs() {
 # finds the daemon at the default /var/run/docker.sock, as on a real Kolla host. nsenter, not
 # `ip netns exec`: the latter remounts /sys and with it hides the cgroup mounts dockerd needs.
 kolla_host_up() {
-  local h=ctl3; local d=$LAB_DIR/$h
+  local h=${1:-ctl3}; local d=$LAB_DIR/$h
   mkdir -p "$d/docker" "$d/volume" "$d/conf"
   ssh_config_for "$h"
   nsenter --net=/run/netns/osb-$h unshare -m --propagation private sh -c \

@@ -8,7 +8,8 @@
 #   test/lab/lab.sh status  exit 0 when every host answers SSH and MariaDB
 #
 # Knobs: LAB_DIR (default <clone>/.dev/lab), LAB_ROWS (nova.instances rows, default 20000
-# ≈ 40 MB of InnoDB data; 800000 ≈ 1.3 GB for benchmarks), LAB_NET (default 10.231.77).
+# ≈ 40 MB of InnoDB data; 800000 ≈ 1.3 GB for benchmarks), LAB_NET (default 10.231.77),
+# LAB_GALERA=1 (also bring up the three-node Galera cluster of galera.sh).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -31,6 +32,8 @@ need() {
 }
 
 down() {
+  # the Galera cluster's nodes (galera.sh) hang off the same bridge: they go first
+  if ip netns list | grep -qw osb-gal1 || [ -d "$LAB_DIR/galera" ]; then "$here/galera.sh" down || true; fi
   for h in "${ALL_HOSTS[@]}"; do
     ns=osb-$h
     if ip netns list | grep -qw "$ns"; then
@@ -199,6 +202,8 @@ SQL
   wait $rq1 || { cat "$LAB_DIR/rabbitmq-ctl1.log" >&2; die "the RabbitMQ broker on ctl1 did not come up"; }
   wait $sw || { cat "$LAB_DIR/swift.log" >&2; die "Swift on ctl1 did not come up"; }
   write_config
+  # opt-in while its cost is weighed: ~2 min more (three nodes, two SSTs, a container)
+  if [ "${LAB_GALERA:-0}" = 1 ]; then log "galera: a three-node cluster in osb-gal1..3 (LAB_GALERA=1)"; "$here/galera.sh" up || die "the Galera cluster did not come up"; fi
   status || die "lab did not come up (see $LAB_DIR/*/mysqld.err and ssh/sshd.log)"
   log "up: config $LAB_DIR/osbackup.yml"
 }
@@ -263,12 +268,16 @@ status() {
     if ! ssh -q -i "$LAB_DIR/keys/worker_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@"${IP[$h]}" \
         "mariadb-admin --defaults-file=$LAB_DIR/$h/my.cnf ping" >/dev/null 2>&1; then log "$h: MariaDB not answering over SSH"; ok=1; fi
   done
+  if [ -d "$LAB_DIR/galera" ] && ! "$here/galera.sh" status; then ok=1; fi
   return $ok
 }
 
 source "$here/kolla.sh"
 source "$here/rabbitmq.sh"
 source "$here/swift.sh"
+
+# test/lab/openstack.sh sources this file for its functions (net, sshd, MariaDB) and stops here
+[[ ${BASH_SOURCE[0]} == "$0" ]] || return 0
 
 case ${1:-} in
   up) up ;;

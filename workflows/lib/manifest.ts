@@ -104,6 +104,8 @@ export interface ArtifactManifest {
   tables: RecordedTableFact[];
   /** Set when the artifact was imported rather than taken by osbackup. */
   imported?: ImportedFrom;
+  /** Set when the database is a Galera cluster: the donor and the cluster position (grastate.dat of a restore). */
+  galera?: import('./galera.js').GaleraManifestSection;
   timings: { streamSeconds: number; totalSeconds: number };
   tools: { zstd: string; gpg: string; osbackup: string };
   restoreRecipe: string;
