@@ -252,3 +252,46 @@ export class DumpSplitter {
     return this.header.join('\n') + '\n';
   }
 }
+
+/** A bash script beside the files: checks them, then imports the named schemas (default: all) with stock tools. */
+export function dumpRestoreScript(m: Pick<DumpManifest, 'id' | 'cloud' | 'source' | 'dump'>): string {
+  const rows = m.dump.schemas.map((s) => `  "${s.name}|${s.file}|${s.sha256}"`).join('\n');
+  return `#!/usr/bin/env bash
+# Imports schemas of logical dump ${m.id} (cloud ${m.cloud}, from ${m.source.host}, snapshot ${m.dump.snapshotAt})
+# into the MariaDB server the client reaches. Stock tools only: sha256sum, gpg, zstd, mariadb.
+#
+#   PASSPHRASE_FILE=/root/backup-passphrase MARIADB="mariadb --defaults-file=/root/.my.cnf" bash restore.sh [schema ...]
+#
+# Each named schema (default: every one in the dump) is DROPPED and re-created from the dump.
+set -euo pipefail
+PASSPHRASE_FILE=\${PASSPHRASE_FILE:-}   # empty: decrypt with your OpenPGP secret key instead
+MARIADB=\${MARIADB:-mariadb}             # Kolla: "docker exec -i mariadb mariadb -uroot -p<password>"
+cd "$(dirname "\${BASH_SOURCE[0]}")"
+
+# schema | file | SHA-256
+FILES=(
+${rows}
+)
+
+decrypt() {
+  if [ -n "$PASSPHRASE_FILE" ]; then gpg --batch --quiet --pinentry-mode loopback --passphrase-file "$PASSPHRASE_FILE" --decrypt "$1"
+  else gpg --batch --quiet --decrypt "$1"; fi
+}
+
+want=("$@")
+picked() { [ \${#want[@]} -eq 0 ] || [[ " \${want[*]} " == *" $1 "* ]]; }
+# every file is checked before anything is imported
+for row in "\${FILES[@]}"; do
+  IFS='|' read -r schema file sum <<<"$row"
+  picked "$schema" || continue
+  echo "$sum  $file" | sha256sum -c --quiet - || { echo "$file is corrupt: nothing was imported" >&2; exit 1; }
+done
+for row in "\${FILES[@]}"; do
+  IFS='|' read -r schema file sum <<<"$row"
+  picked "$schema" || continue
+  echo "importing $schema from $file"
+  decrypt "$file" | zstd -dq | $MARIADB
+done
+echo done
+`;
+}
