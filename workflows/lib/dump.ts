@@ -227,6 +227,19 @@ export class DumpSplitter {
       if (!this.pendingDash) this.header.push(l);
       return;
     }
+    // a marker's opening "--" is held until the next line shows whether a marker follows
+    if (this.pendingDash) {
+      this.pendingDash = false;
+      this.body('--');
+    }
+    if (l === '--' && this.delimiter === ';' && !this.tail.length) {
+      this.pendingDash = true;
+      return;
+    }
+    this.body(l);
+  }
+
+  private body(l: string): void {
     const d = /^DELIMITER (\S+)\s*$/.exec(l);
     if (d) this.delimiter = d[1]!;
     if (this.delimiter === ';' && l.startsWith("-- SET GLOBAL gtid_slave_pos='")) this.gtidLine = l;
@@ -243,6 +256,10 @@ export class DumpSplitter {
   /** After the last line: the footer every file ends with; throws when the stream is not a whole dump. */
   finish(): string {
     if (this.state === 'header') throw new Error('the dump output holds no schema');
+    if (this.pendingDash) {
+      this.pendingDash = false;
+      this.body('--');
+    }
     const footer = this.tail.join('\n') + '\n';
     if (!/^-- Dump completed/m.test(footer)) throw new Error('the dump output ends without "-- Dump completed": it was cut short');
     return footer;
