@@ -3,7 +3,7 @@
 // toLocaleDateString for zones, brute force over instants), so agreement means something.
 import fc from 'fast-check';
 import { calendarBuckets, planRetention, recheck } from '../../workflows/lib/retention.js';
-import type { BinlogArtifact, ControlPlaneArtifact, ControlPlaneKind, DbArtifact, RetentionArtifact, RetentionPlan } from '../../workflows/lib/retention.js';
+import type { BinlogArtifact, ControlPlaneArtifact, ControlPlaneKind, DbArtifact, DumpArtifact, RetentionArtifact, RetentionPlan } from '../../workflows/lib/retention.js';
 import { retentionPolicySchema } from '../../workflows/lib/retention-policy.js';
 import type { RetentionPolicy } from '../../workflows/lib/retention-policy.js';
 
@@ -15,7 +15,7 @@ const RUNS = 10_000;
 
 const stepArb = fc.record({
   gapMin: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 10, max: 1440 }) }, { weight: 1, arbitrary: fc.integer({ min: 1440, max: 12 * 1440 }) }),
-  kind: fc.constantFrom('full', 'incremental', 'incremental', 'incremental', 'config', 'fernet', 'rabbitmq'),
+  kind: fc.constantFrom('full', 'incremental', 'incremental', 'incremental', 'config', 'fernet', 'rabbitmq', 'dump'),
   parentBack: fc.oneof({ weight: 5, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 4 }) }),
   link: fc.constantFrom('none', 'none', 'restorePoint', 'runId'),
   // 1 in 25: the artifact is lost afterwards (orphans); 1 in 50: its LSN does not follow its parent
@@ -74,6 +74,9 @@ function build(cal: Calendar): { artifacts: RetentionArtifact[]; now: Date } {
         : { id: `db-${i}`, kind: 'incremental', parentId: parent.id, takenAt: iso(t), fromLsn: s.badLsn ? 'x' : parent.toLsn!, toLsn: String(lsn), runId: `run-${i}` };
       db.push(a);
       dbTimes.push({ a, ms: t, noPos: s.noBinlogPosition });
+      out.push({ a, lost: s.lost });
+    } else if (s.kind === 'dump') {
+      const a: DumpArtifact = { id: `dump-${i}`, kind: 'dump', takenAt: iso(t) };
       out.push({ a, lost: s.lost });
     } else {
       const last = db.at(-1);
@@ -148,7 +151,16 @@ const durationMs = (s: string) => Number(s.slice(0, -1)) * (s.endsWith('h') ? 3_
 /** The restore points the policy promises, by the plain reading of the policy. */
 function promisedPoints(artifacts: RetentionArtifact[], policy: RetentionPolicy, now: Date): Set<string> {
   const all = new Map(artifacts.map((a) => [a.id, a]));
-  const points = artifacts.filter(isDb).filter((a) => refChain(all, a.id)).map((a) => ({ id: a.id, ms: Date.parse(a.takenAt) })).sort((x, y) => y.ms - x.ms);
+  return promisedOf(artifacts.filter(isDb).filter((a) => refChain(all, a.id)), policy, now);
+}
+
+/** Dumps are a series of their own: the same promises, among dumps only. */
+function promisedDumps(artifacts: RetentionArtifact[], policy: RetentionPolicy, now: Date): Set<string> {
+  return promisedOf(artifacts.filter((a): a is DumpArtifact => a.kind === 'dump'), policy, now);
+}
+
+function promisedOf(series: { id: string; takenAt: string }[], policy: RetentionPolicy, now: Date): Set<string> {
+  const points = series.map((a) => ({ id: a.id, ms: Date.parse(a.takenAt) })).sort((x, y) => y.ms - x.ms);
   const promised = new Set<string>(points.slice(0, Math.max(1, policy.keepLast)).map((p) => p.id));
   const tiers = [['daily', (d: string) => d], ['weekly', refWeek], ['monthly', (d: string) => d.slice(0, 7)]] as const;
   for (const [tier, key] of tiers) {
@@ -219,6 +231,7 @@ function check(artifacts: RetentionArtifact[], policy: RetentionPolicy, now: Dat
   // (2) the promised points, what is newer than the newest full, and the control plane they promise
   const promised = promisedPoints(artifacts, policy, now);
   for (const id of promised) must(kept.has(id), () => `promised restore point ${id} is removed: ${plan.remove.find((r) => r.id === id)?.reason}`);
+  for (const id of promisedDumps(artifacts, policy, now)) must(kept.has(id), () => `promised dump ${id} is removed: ${plan.remove.find((r) => r.id === id)?.reason}`);
   const newestFull = Math.max(-Infinity, ...artifacts.filter((a) => a.kind === 'full').map((a) => Date.parse((a as DbArtifact).takenAt)));
   for (const a of artifacts) if (isDb(a) && Date.parse(a.takenAt) >= newestFull) must(kept.has(a.id), () => `${a.id} is not older than the newest full but removed`);
   const cps = artifacts.filter((a): a is ControlPlaneArtifact => a.kind === 'config' || a.kind === 'fernet' || a.kind === 'rabbitmq');
