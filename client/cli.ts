@@ -12,6 +12,8 @@ import type { RestoreDatabaseResult } from '../workflows/restore-database.js';
 import { CliError, connect, EXIT, uiLink, waitWithProgress } from './connect.js';
 import { registerControlPlaneCommands } from './control-plane.js';
 import { registerBinlogCommands } from './binlog.js';
+import { utcTime } from './lib/utc-time.js';
+import { registerServiceRestoreCommands } from './service-restore.js';
 import { registerScheduleCommands } from './schedules.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -159,14 +161,6 @@ restore
     out(g, { workflowId: handle.workflowId, ui: link, ...r }, `restored ${r.chain.join(' → ')} to ${r.targetHost} in ${r.timings.totalSeconds.toFixed(1)} s: ${r.verification}${r.verificationNote ? ` (${r.verificationNote})` : ''}\n${rows}\n${pitrLine}${r.asideDir ? `  previous data kept in ${r.asideDir}\n` : ''}`);
   });
 
-/** A time the user typed, read as UTC unless it names its zone. */
-function utcTime(text: string): string {
-  const t = /(Z|[+-]\d\d:?\d\d)$/i.test(text.trim()) ? text.trim() : `${text.trim().replace(' ', 'T')}Z`;
-  const ms = Date.parse(t);
-  if (!Number.isFinite(ms)) throw new CliError(`--at "${text}" is not a time: use UTC like "2026-11-30 04:05:06" or ISO 8601 "2026-11-30T04:05:06Z"`, EXIT.usage);
-  return new Date(ms).toISOString();
-}
-
 registerBinlogCommands(program, { load, pickCloud, out, version });
 
 const catalog = program.command('catalog').description('the backup catalog (always rebuilt from the repository)');
@@ -208,6 +202,7 @@ catalog
   });
 
 registerControlPlaneCommands(backup, restore, { load, pickCloud, out, version });
+registerServiceRestoreCommands(restore, { load, pickCloud, out, version });
 (await import('./storage.js')).registerStorageCommands(program, { load, pickCloud, out, version });
 (await import('./verify.js')).registerVerifyCommands(program, { load, pickCloud, out });
 registerScheduleCommands(program, { load, pickCloud, out, version });

@@ -11,3 +11,4 @@ export { verifyWorkflow } from './verify.js';
 export { capacityWorkflow } from './capacity.js';
 export { archiveBinlogsWorkflow } from './archive-binlogs.js';
 export { importKollaBackupsWorkflow, importSeedBackupsWorkflow } from './import-backups.js';
+export { restoreServiceWorkflow } from './restore-service.js';
