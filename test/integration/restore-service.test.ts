@@ -5,7 +5,7 @@
 // the target). A rejected restore leaves ctl1 untouched; a failing check names its exit code,
 // its stderr and the safety dump, which brings the schema back with the stock client.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import type { ArchiveBinlogsStatus } from '../../workflows/archive-binlogs.js';
 import type { RestoreServiceResult, ServiceRestoreSummary } from '../../workflows/restore-service.js';
@@ -22,7 +22,7 @@ const { dir, configFile } = configWithOwnRepo('svc', (c) => {
   c.clouds.lab.serviceRestore = { scratchHost: 'ctl2' };
   c.clouds.lab.services = {
     // harmless real commands: the "redeploy" leaves a mark on the worker, the check reads the restored schema on ctl1 over SSH
-    svca: { schemas: [svcA], redeploy: ['sh', '-c', `date -u +%FT%TZ > ${dir}/redeployed`], check: ['mariadb', `--defaults-file=${ctl1Cnf}`, '-N', '-B', '-e', `SELECT COUNT(*) FROM ${svcA}.t`], runOn: 'ctl1' },
+    svca: { schemas: [svcA], redeploy: ['sh', '-c', `date -u +%FT%TZ > ${dirname(c.repository.path as string)}/redeployed`], check: ['mariadb', `--defaults-file=${ctl1Cnf}`, '-N', '-B', '-e', `SELECT COUNT(*) FROM ${svcA}.t`], runOn: 'ctl1' },
     svcfail: { schemas: [svcA], check: ['sh', '-c', 'echo "nova-api does not answer on :8774" >&2; exit 3'] },
   };
 });
@@ -105,9 +105,9 @@ test('restore service to a moment between two writes: exactly the rows up to it;
   // the other schemas untouched — svc_b keeps rows written after the target
   expect(await checksums(svcA)).toEqual(before);
   expect(await rowsOf(`${svcB}.t`)).toEqual([1, 2, 3]);
-  // redeploy ran on the worker, the check read the restored schema on ctl1
+  // redeploy and check ran on ctl1 over SSH (runOn): the mark is on the shared lab disk, the check read the restored schema
   expect(existsSync(join(dir, 'redeployed'))).toBe(true);
-  expect(res.redeploy).toMatchObject({ where: 'worker', exitCode: 0 });
+  expect(res.redeploy).toMatchObject({ where: 'ctl1', exitCode: 0 });
   expect(res.check).toMatchObject({ where: 'ctl1', exitCode: 0, stdoutTail: '3' });
   // the scratch server is gone, only the export and the safety dump stay; the safety dump holds the pre-import rows
   const folder = folders.at(-1)!;

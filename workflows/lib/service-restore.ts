@@ -59,13 +59,13 @@ export function dumpFor(dumps: readonly DumpLink[], segments: readonly SegmentLi
     const holds = run.some((s) => s.file === b.file && s.endPosition >= b.position) || run.some((s) => (binlogSequence(s.file) ?? 0) > (binlogSequence(b.file) ?? 0));
     // every event of second t is archived once archivedThrough ≥ t + 1
     if (!holds || Math.max(...run.map((s) => sec(s.archivedThrough))) < stop) continue;
+    // the start file from its first byte: mariadb-binlog reads its format description there
     const files: DumpReplay['files'] = [];
     for (const s of run) {
-      if (binlogSequence(s.file)! === binlogSequence(b.file)! && s.endPosition <= b.position) continue; // wholly before the snapshot
       let f = files[files.length - 1];
       if (!f || f.file !== s.file) files.push((f = { file: s.file, segments: [] }));
       f.segments.push(s.id);
-      if (s.lastEventAt && sec(s.lastEventAt) >= stop) break; // mariadb-binlog stops before it anyway
+      if (s.lastEventAt && sec(s.lastEventAt) >= stop && (binlogSequence(s.file)! > binlogSequence(b.file)! || s.endPosition > b.position)) break; // mariadb-binlog stops before the rest
     }
     return { dump: d, replay: { files, startFile: b.file, startPosition: b.position, stopDatetime: isoSec(stop), target: isoSec(tSec) } };
   }
@@ -94,10 +94,4 @@ export function planServiceRestore(input: { at: string; schemas: readonly string
   if ('problem' in p) return { problem: viaDump ? `${p.problem}; and no logical dump fits (${viaDump.problem})` : p.problem };
   const why = `${viaDump ? `no logical dump fits (${viaDump.problem}): ` : ''}restore point ${p.plan.base} prepared in a scratch instance, binlogs replayed to ${target}`;
   return { plan: { via: 'scratch', pitr: p.plan, target, why } };
-}
-
-/** restore-service:<cloud>:<service>:<yyyymmdd-hhmmss> */
-export function restoreServiceFolder(service: string, startedAt: Date): string {
-  const c = startedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  return `service-${service}-${c}`;
 }
