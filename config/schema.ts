@@ -80,6 +80,15 @@ export const binlogArchiveSchema = z
   })
   .strict();
 
+/** Logical dumps (logicalDumpWorkflow, `osbackup backup dump`): SQL per schema from one snapshot. */
+export const dumpsSchema = z
+  .object({
+    /** Schemas to dump when the command names none. Unset or empty: every schema outside mysql, information_schema, performance_schema and sys. */
+    schemas: z.array(z.string().regex(/^[A-Za-z0-9_$]{1,64}$/, 'must be a schema name (letters, digits, "_", "$")')).default([]),
+    compressionLevel: z.number().int().min(1).max(19).default(6),
+  })
+  .strict();
+
 export const databaseSchema = z
   .object({
     /** Host (a key of `hosts`) whose MariaDB is backed up. */
@@ -98,6 +107,7 @@ export const databaseSchema = z
     /** Seconds a query must have run to count as blocking for ftwrlWaitTimeout (--ftwrl-wait-threshold; mariabackup's default 60). */
     ftwrlWaitThreshold: z.number().int().min(1).optional(),
     binlog: binlogArchiveSchema.default({ segmentSeconds: 5, rpoTargetSeconds: 60, maxSegmentMiB: 64, compressionLevel: 3 }),
+    dumps: dumpsSchema.default({ schemas: [], compressionLevel: 6 }),
   })
   .strict();
 

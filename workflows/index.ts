@@ -12,3 +12,4 @@ export { capacityWorkflow } from './capacity.js';
 export { archiveBinlogsWorkflow } from './archive-binlogs.js';
 export { importKollaBackupsWorkflow, importSeedBackupsWorkflow } from './import-backups.js';
 export { restoreServiceWorkflow } from './restore-service.js';
+export { logicalDumpWorkflow, restoreDumpWorkflow } from './logical-dump.js';

@@ -183,3 +183,9 @@ export function missingGrants(showGrants: string): string[] {
   if (have.has('REPLICATION CLIENT')) have.add('BINLOG MONITOR');
   return REQUIRED_GRANTS.filter((p) => !have.has(p));
 }
+
+/** `mariadb-dump <args>` to stdout, credentials from the option file on stdin (never on the command line). */
+export function dumpScript(host: DbHost, secretBytes: number, args: string[]): string {
+  const body = `mariadb-dump ${defaultsArgs(host)} ${shJoin(args)}`;
+  return inServiceContext(host, host.containers.mariadb, withSecretFile(secretBytes, `${body}; rc=$?; rm -rf "$d"; (exit $rc)`));
+}

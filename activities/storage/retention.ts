@@ -8,7 +8,8 @@
 // journal is still there, and deleting what is already gone is not an error.
 import { Context } from '@temporalio/activity';
 import { artifactDir, isBinlogManifest, isDatabaseManifest, MANIFEST_FILE, type AnyManifest } from '../../workflows/lib/manifest.js';
-import { binlogRetentionArtifact, planRetention, recheck, retentionArtifactFromManifest, type RetentionArtifact, type RetentionPlan } from '../../workflows/lib/retention.js';
+import { isDumpManifest } from '../../workflows/lib/dump.js';
+import { binlogRetentionArtifact, dumpRetentionArtifact, planRetention, recheck, retentionArtifactFromManifest, type RetentionArtifact, type RetentionPlan } from '../../workflows/lib/retention.js';
 import type { ControlPlaneManifest } from '../../workflows/lib/control-plane.js';
 import type { Env } from '../deps.js';
 import { fatal, FailureType } from '../errors.js';
@@ -37,6 +38,7 @@ function controlPlaneArtifact(m: ControlPlaneManifest): RetentionArtifact {
 
 export function retentionArtifact(m: AnyManifest): RetentionArtifact {
   if (isBinlogManifest(m)) return binlogRetentionArtifact(m);
+  if (isDumpManifest(m)) return dumpRetentionArtifact(m);
   return isDatabaseManifest(m) ? retentionArtifactFromManifest(m) : controlPlaneArtifact(m);
 }
 

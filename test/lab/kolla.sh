@@ -70,6 +70,8 @@ CNF
 SET SESSION sql_log_bin=0;
 CREATE USER 'osbackup'@'localhost' IDENTIFIED BY '$pw';
 GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, SELECT ON *.* TO 'osbackup'@'localhost';
+-- logical dumps (backup dump): views, triggers, events
+GRANT SHOW VIEW, TRIGGER, EVENT ON *.* TO 'osbackup'@'localhost';
 SQL
   # checkpoint the bulk load (see lab.sh)
   on3 /usr/bin/docker restart mariadb >/dev/null

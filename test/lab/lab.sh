@@ -170,6 +170,8 @@ SET SESSION sql_log_bin=0;
 CREATE USER 'osbackup'@'localhost' IDENTIFIED BY '$pw';
 CREATE USER 'osbackup'@'%' IDENTIFIED BY '$pw';
 GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, SELECT ON *.* TO 'osbackup'@'localhost', 'osbackup'@'%';
+-- logical dumps (backup dump): views, triggers, events
+GRANT SHOW VIEW, TRIGGER, EVENT ON *.* TO 'osbackup'@'localhost', 'osbackup'@'%';
 SQL
   # a few logged changes so the backup records a real binlog position and GTID
   "${m1[@]}" -e "UPDATE keystone.project SET description='touched by lab' WHERE name IN ('project-1','project-2'); FLUSH BINARY LOGS;"

@@ -64,6 +64,29 @@ export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[]
       ...common,
     };
   }
+  if (m.component === 'dump') {
+    // one sealed file per schema: the row's checksum is the digest over them (SHA256SUMS)
+    const d = m.dump;
+    return {
+      id: m.id,
+      cloud: m.cloud,
+      component: m.component,
+      kind: `logical (${d.schemas.map((s) => s.name).join(',')})`,
+      parentId: null,
+      startedAt: m.startedAt,
+      completedAt: d.snapshotAt,
+      sourceHost: m.source.host,
+      bytes: d.schemas.reduce((n, s) => n + s.bytes, 0),
+      streamBytes: d.schemas.reduce((n, s) => n + s.plainBytes, 0),
+      sha256: m.partsDigest,
+      path: artifactDir(m.cloud, m.component, m.id),
+      toLsn: '',
+      binlog: d.binlog ? `${d.binlog.file}:${d.binlog.position}` : null,
+      verification: last ? last.result : 'UNVERIFIED',
+      lastVerifiedAt: last?.verifiedAt ?? null,
+      ...common,
+    };
+  }
   if (m.component === 'binlog') {
     const b = m.binlog;
     return {

@@ -12,12 +12,15 @@
 // - Always kept: the newest restore point, every database artifact at or after the newest
 //   full (the chain being built), the binlog after the newest restore point, the newest
 //   backup of each control-plane kind, and whatever a kept restore point needs.
+// - Logical dumps are restore points of their own series (no parent): the same policy picks
+//   among them, the newest dump is always kept, and they never count for physical points.
 // - Artifacts that cannot be understood (unparseable time, duplicate id) are kept and
 //   reported: a planner that deletes what it cannot read is worse than a full disk.
 // - Orphans (incomplete chains) are reported; they are removed when older than the newest
 //   full (nothing can restore them) and kept when newer (a copy may still be arriving).
 import type { ArtifactManifest } from './manifest.js';
 import type { BinlogManifest } from './binlog.js';
+import type { DumpManifest } from './dump.js';
 import { fixedOffsetMinutes, parseDuration, type RetentionPolicy } from './retention-policy.js';
 
 export const CONTROL_PLANE_KINDS = ['config', 'fernet', 'rabbitmq'] as const;
@@ -63,7 +66,19 @@ export interface ControlPlaneArtifact {
   runId?: string;
 }
 
-export type RetentionArtifact = DbArtifact | BinlogArtifact | ControlPlaneArtifact;
+/**
+ * A logical dump: a restore point on its own (no parent, no chain). Dumps form their own series:
+ * the policy's keepLast/daily/weekly/monthly pick among dumps exactly as among physical restore
+ * points, and neither series displaces the other from a bucket.
+ */
+export interface DumpArtifact {
+  id: string;
+  kind: 'dump';
+  /** The snapshot's time. */
+  takenAt: string;
+}
+
+export type RetentionArtifact = DbArtifact | BinlogArtifact | ControlPlaneArtifact | DumpArtifact;
 export type RetentionKind = RetentionArtifact['kind'];
 
 export interface KeepDecision {
@@ -305,6 +320,12 @@ export function planRetention({ artifacts, policy, now }: RetentionInput): Reten
     }
   }
 
+  // Dumps: the same policy over their own series.
+  const dumps: SeriesPoint[] = [];
+  for (const a of all) if (a.kind === 'dump' && ms.has(a.id)) dumps.push({ a, ms: ms.get(a.id)! });
+  dumps.sort(newestFirst);
+  selectSeries(dumps, policy, nowMs, (p, reason) => keepFor(p.a.id, reason), 'dump');
+
   // The chain being built: nothing at or after the newest full is removed, restorable or not.
   let newestFullMs = -Infinity;
   for (const a of all) if (a.kind === 'full') newestFullMs = Math.max(newestFullMs, ms.get(a.id) ?? -Infinity);
@@ -417,6 +438,7 @@ export function planRetention({ artifacts, policy, now }: RetentionInput): Reten
     }
     let reason = removeReason.get(a.id) ?? binlogReason.get(a.id);
     if (!reason && isDb(a)) reason = `restore point not selected by the policy (${describePolicy(policy)}) and no kept restore point builds on it`;
+    if (!reason && a.kind === 'dump') reason = `dump not selected by the policy (${describePolicy(policy)})`;
     if (!reason) reason = `${a.kind} backup of no kept restore point, and not the newest ${a.kind} backup`;
     remove.push({ id: a.id, kind: a.kind, reason });
   }
@@ -427,6 +449,36 @@ export function planRetention({ artifacts, policy, now }: RetentionInput): Reten
     problems,
     retained: keepOut.filter((k) => !orphans.has(k.id)).map((k) => k.id),
   };
+}
+
+/** keepLast and the calendar tiers over one series of self-contained points (newest first). */
+interface SeriesPoint {
+  a: { id: string };
+  ms: number;
+}
+
+function selectSeries(points: SeriesPoint[], policy: RetentionPolicy, nowMs: number, select: (p: SeriesPoint, reason: string) => void, what: string): void {
+  if (points[0]) select(points[0], `newest ${what}: always kept`);
+  points.slice(0, policy.keepLast).forEach((p, i) => select(p, `keepLast ${policy.keepLast}: ${what} ${i + 1} of the ${policy.keepLast} newest`));
+  const tiers: [keyof Buckets, 'daily' | 'weekly' | 'monthly'][] = [['day', 'daily'], ['week', 'weekly'], ['month', 'monthly']];
+  for (const [bucket, tier] of tiers) {
+    const setting = policy[tier];
+    const firstOfBucket = new Map<string, SeriesPoint>();
+    for (const p of points) {
+      const key = calendarBuckets(p.ms, policy.timeZone)[bucket];
+      if (!firstOfBucket.has(key)) firstOfBucket.set(key, p);
+    }
+    let i = 0;
+    for (const [key, p] of firstOfBucket) {
+      i++;
+      if (typeof setting === 'number') {
+        if (i > setting) break;
+        select(p, `${tier} ${setting}: newest ${what} of ${key} (${policy.timeZone}), bucket ${i} of ${setting}`);
+      } else if (nowMs - p.ms <= requireDuration(setting)) {
+        select(p, `${tier} ${setting}: newest ${what} of ${key} (${policy.timeZone}), within ${setting}`);
+      }
+    }
+  }
 }
 
 /** Does `b` continue `a` in a replay: the next byte range of the same file, or the next file from its start? */
@@ -540,6 +592,11 @@ export function retentionArtifactFromManifest(m: ArtifactManifest): DbArtifact {
     toLsn: m.mariadb.checkpoints.toLsn,
     ...(seq ? { binlogSequence: Number(seq[1]) } : {}),
   };
+}
+
+/** A logical dump as the planner sees it: a point in its own series, at its snapshot. */
+export function dumpRetentionArtifact(m: DumpManifest): DumpArtifact {
+  return { id: m.id, kind: 'dump', takenAt: m.dump.snapshotAt };
 }
 
 /** A binlog segment manifest as the planner sees it: a byte range of one numbered file. */
