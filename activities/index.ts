@@ -18,6 +18,7 @@ import { planPointInTimeRestore, replayBinlogsOnHost, streamBinlogsToHost, verif
 import { exportFromScratch, importIntoLive, removeScratch, runServiceCommand, safetyDumpLive, serviceSettings, startScratch, type CommandOutcome, type ScratchExport } from './mariadb/scratch.js';
 import { planServiceRestore, type DumpLink, type ServiceRestorePlan } from '../workflows/lib/service-restore.js';
 import { segmentLink } from '../workflows/lib/binlog.js';
+import { isDumpManifest } from '../workflows/lib/dump.js';
 import { isBinlogManifest } from '../workflows/lib/manifest.js';
 import type { ReplayPlan } from '../workflows/lib/binlog.js';
 import { archiveBinlogStep, type ArchiveStepInput, type ArchiveStepResult } from './mariadb/binlog-archive.js';
@@ -185,9 +186,7 @@ export function createActivities(deps: Deps) {
     async repositoryPlanServiceRestore(input: { cloud: string; at: string; schemas: string[]; via?: 'dump' | 'scratch' }): Promise<{ plan: ServiceRestorePlan; chain: ArtifactManifest[] }> {
       const all = await env.repo.scanManifests(input.cloud);
       const points = all.filter(isDatabaseManifest);
-      const dumps: DumpLink[] = (all as unknown as { component: string; kind: string; id: string; source: { host: string }; dump: { snapshotAt: string; gtid: string | null; binlog: { file: string; position: number } | null; schemas: { name: string }[] } }[])
-        .filter((m) => m.component === 'dump' && m.kind === 'logical')
-        .map((m) => ({ id: m.id, source: { host: m.source.host }, snapshotAt: m.dump.snapshotAt, binlog: m.dump.binlog, gtid: m.dump.gtid, schemas: m.dump.schemas.map((s) => s.name) }));
+      const dumps: DumpLink[] = all.filter(isDumpManifest).map((m) => ({ id: m.id, source: { host: m.source.host }, snapshotAt: m.dump.snapshotAt, binlog: m.dump.binlog, gtid: m.dump.gtid, schemas: m.dump.schemas.map((x) => x.name) }));
       const r = planServiceRestore({ at: input.at, schemas: input.schemas, via: input.via, dumps, points, segments: all.filter(isBinlogManifest).map(segmentLink) });
       if ('problem' in r) throw fatal(FailureType.PitrOutOfRange, `restoring ${input.schemas.join(', ')} of cloud ${input.cloud}: ${r.problem}; nothing was touched`, 'choose a time inside a recoverable range (`osbackup binlog status`), or take a backup or dump and keep the binlog archiver running');
       const byId = new Map(points.map((m) => [m.id, m]));
@@ -266,8 +265,8 @@ export function createActivities(deps: Deps) {
     },
 
     /** Imports the schemas into the target host's server (decrypted on the worker, streamed into `mariadb`). */
-    async mariadbImportDump(input: { cloud: string; dumpId: string; schemas: string[]; targetHost: string }): Promise<DumpImportResult> {
-      return importDumpToHost(env, input.cloud, input.dumpId, input.schemas, input.targetHost);
+    async mariadbImportDump(input: { cloud: string; dumpId: string; schemas: string[]; targetHost: string; into?: { socket: string } }): Promise<DumpImportResult> {
+      return importDumpToHost(env, input.cloud, input.dumpId, input.schemas, input.targetHost, input.into);
     },
 
     // ---- control plane ----

@@ -79,28 +79,37 @@ export async function restoreServiceWorkflow(input: RestoreServiceInput): Promis
   const settings = await steps.run('plan', () => short.serviceRestoreSettings({ cloud, service }));
   const { scratchHost, schemas } = settings;
   const { plan, chain } = await steps.run('plan', () => short.repositoryPlanServiceRestore({ cloud, at: input.at, schemas, via: input.via }), (r) => r.plan.why);
-  if (plan.via === 'dump') throw ApplicationFailure.nonRetryable(`the plan chose dump ${plan.dump}, but this worker cannot load logical dumps yet; nothing was touched`, 'ConfigInvalid');
-  const pitr = plan.pitr;
   const folder = `service-${service}-${compactUtc(new Date(t0))}`;
-  const segmentIds = pitr.files.flatMap((f) => f.segments);
-  const full = chain[0]!;
-  const base = chain[chain.length - 1]!;
+  const replayPlan = plan.via === 'scratch' ? plan.pitr : plan.replay;
+  const segmentIds = replayPlan ? replayPlan.files.flatMap((f) => f.segments) : [];
+  const artifacts = plan.via === 'scratch' ? chain.map((m) => m.id) : [plan.dump];
 
   let exported: Awaited<ReturnType<typeof short.mariadbScratchExport>>;
   let replayed = { transactions: 0, lastEventAt: null as string | null };
   try {
     await steps.run('verify artifacts', async () => {
-      await stream.repositoryVerifyChain({ cloud, ids: chain.map((m) => m.id) });
+      if (plan.via === 'scratch') await stream.repositoryVerifyChain({ cloud, ids: artifacts });
+      else await stream.repositoryVerifyDump({ cloud, dumpId: plan.dump, schemas });
       if (segmentIds.length) await stream.repositoryVerifySegments({ cloud, ids: segmentIds });
-    }, () => `${chain.length} backups, ${segmentIds.length} binlog segments`);
+    }, () => `${artifacts.join(', ')}, ${segmentIds.length} binlog segments`);
     await steps.run('stream to scratch host', async () => {
-      for (const m of chain) await stream.mariadbRestoreStream({ cloud, backupId: m.id, targetHost: scratchHost, restorePoint: folder });
-      if (pitr.files.length) await stream.mariadbStreamBinlogs({ cloud, targetHost: scratchHost, restorePoint: folder, files: pitr.files });
-    }, () => `${chain.map((m) => m.id).join(' → ')} to ${scratchHost}`);
-    await steps.run('prepare', () => stream.mariadbPrepareChain({ cloud, restorePoint: folder, members: chain.map((m) => ({ id: m.id, kind: m.kind, toLsn: m.mariadb.checkpoints.toLsn })), targetHost: scratchHost }));
-    const { socket } = await steps.run('start scratch', () => server.mariadbScratchStart({ cloud, host: scratchHost, folder, service, member: full.id }));
-    if (pitr.files.length) {
-      const r = await steps.run('replay binlogs', () => stream.mariadbReplayBinlogs({ cloud, targetHost: scratchHost, restorePoint: folder, replay: pitr, baseGtid: base.mariadb.binlog?.gtid ?? '', into: { socket } }), (x) => `${x.transactions} transactions, last at ${x.lastEventAt ?? '-'}`);
+      if (plan.via === 'scratch') for (const m of chain) await stream.mariadbRestoreStream({ cloud, backupId: m.id, targetHost: scratchHost, restorePoint: folder });
+      if (replayPlan?.files.length) await stream.mariadbStreamBinlogs({ cloud, targetHost: scratchHost, restorePoint: folder, files: replayPlan.files });
+    }, () => `${plan.via === 'scratch' ? artifacts.join(' → ') : 'binlogs'} to ${scratchHost}`);
+    let socket: string;
+    if (plan.via === 'scratch') {
+      await steps.run('prepare', () => stream.mariadbPrepareChain({ cloud, restorePoint: folder, members: chain.map((m) => ({ id: m.id, kind: m.kind, toLsn: m.mariadb.checkpoints.toLsn })), targetHost: scratchHost }));
+      ({ socket } = await steps.run('start scratch', () => server.mariadbScratchStart({ cloud, host: scratchHost, folder, service, member: chain[0]!.id })));
+    } else {
+      // a fresh scratch server gets only the dump's schemas
+      ({ socket } = await steps.run('start scratch', () => server.mariadbScratchStart({ cloud, host: scratchHost, folder, service, member: null })));
+      await steps.run('prepare', () => stream.mariadbImportDump({ cloud, dumpId: plan.dump, schemas, targetHost: scratchHost, into: { socket } }), (r) => `dump ${r.dumpId} loaded (${r.schemas.map((x) => `${x.name}: ${x.tables} tables`).join(', ')})`);
+    }
+    if (replayPlan?.files.length) {
+      const baseGtid = plan.via === 'scratch' ? (chain.at(-1)!.mariadb.binlog?.gtid ?? '') : '';
+      // after a dump only its schemas' row events are replayed (the scratch server holds nothing else)
+      const into = plan.via === 'scratch' ? { socket } : { socket, databases: schemas };
+      const r = await steps.run('replay binlogs', () => stream.mariadbReplayBinlogs({ cloud, targetHost: scratchHost, restorePoint: folder, replay: replayPlan, baseGtid, into }), (x) => `${x.transactions} transactions, last at ${x.lastEventAt ?? '-'}`);
       replayed = { transactions: r.transactions, lastEventAt: r.lastEventAt };
     }
     exported = await steps.run('export', () => stream.mariadbScratchExport({ cloud, host: scratchHost, folder, service, schemas }), (x) => `${x.bytes} bytes, ${x.tables.length} tables`);
@@ -117,7 +126,7 @@ export async function restoreServiceWorkflow(input: RestoreServiceInput): Promis
     target: plan.target,
     via: plan.via,
     why: plan.why,
-    from: { artifacts: chain.map((m) => m.id), segments: segmentIds.length, replayedTransactions: replayed.transactions, lastEventAt: replayed.lastEventAt },
+    from: { artifacts, segments: segmentIds.length, replayedTransactions: replayed.transactions, lastEventAt: replayed.lastEventAt },
     into: settings.dbHost,
     export: { host: scratchHost, file: exported.file, bytes: exported.bytes, sha256: exported.sha256 },
     tables: exported.tables,

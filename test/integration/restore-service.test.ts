@@ -67,13 +67,18 @@ afterAll(async () => {
 const writeA = (n: number) => writeAlone(writes, 'ctl1', n, `INSERT INTO ${svcA}.t VALUES (${n}, 'a ${n}'); INSERT INTO ${svcA}.t2 VALUES (${n}, ${n * 10})`);
 const writeB = (n: number) => writeAlone(writes, 'ctl1', 100 + n, `INSERT INTO ${svcB}.t VALUES (${n}, 'b ${n}')`);
 const at = { a2: 0, a3: 0, a4: 0, b1: 0, b2: 0, b3: 0 };
+let dumpId = '';
 
-test('setup: a full backup, the archiver, then writes to both schemas at known seconds (an incremental between them)', async () => {
+test('setup: a full backup, the archiver, then writes to both schemas at known seconds (a logical dump and an incremental between them)', async () => {
   await writeA(1);
   await backup('full');
   const { loadConfig } = await import('../../config/load.js');
   await temporal.client.workflow.start('archiveBinlogsWorkflow', { taskQueue: loadConfig(configFile).temporal.taskQueue, workflowId: archiver, args: [{ cloud: 'lab' }] });
   at.a2 = (await writeA(2)).at;
+  // a logical dump of both test schemas between a2 and b1
+  const d = await cli(configFile, ['--json', 'backup', 'dump', '--schemas', `${svcA},${svcB}`]);
+  if (d.exitCode !== 0) throw new Error(d.stderr);
+  dumpId = (JSON.parse(d.stdout) as { dumpId: string }).dumpId;
   at.b1 = (await writeB(1)).at;
   await backup('incremental');
   at.a3 = (await writeA(3)).at;
@@ -83,24 +88,45 @@ test('setup: a full backup, the archiver, then writes to both schemas at known s
   await archivedPast(at.b3);
 }, 120_000);
 
-test('restore service to a moment between two writes: exactly the rows up to it; every other schema on ctl1 keeps its checksums; redeploy and check run', async () => {
+test('default: the logical dump fits (taken before the target, binlogs archived from its position): the dump in a fresh scratch server plus only the schema’s row events — exactly the rows up to the target; other schemas untouched', async () => {
+  const before = await checksums(svcA);
+  const target = at.a3 + 1; // the dump holds rows 1–2; row 3 comes from the binlog; b1/b2 (svc_b) are filtered out
+  expect(target).toBeLessThan(at.b2);
+  const r = await cli(configFile, ['--json', 'restore', 'service', 'svca', '--at', iso(target), '--yes']);
+  if (r.exitCode !== 0) throw new Error(r.stderr + worker.output().slice(-3000));
+  const res = JSON.parse(r.stdout) as RestoreServiceResult;
+  folders.push(res.summary.export.file.replace(/\/export\/.*$/, ''));
+  expect(res.summary.via).toBe('dump');
+  expect(res.summary.from.artifacts).toEqual([dumpId]);
+  expect(res.summary.from.replayedTransactions).toBeGreaterThanOrEqual(1);
+  expect(await rowsOf(`${svcA}.t`)).toEqual([1, 2, 3]);
+  expect(await rowsOf(`${svcA}.t2`)).toEqual([1, 2, 3]);
+  expect(res.liveTables).toEqual([{ table: `${svcA}.t`, rows: 3 }, { table: `${svcA}.t2`, rows: 3 }]);
+  expect(await checksums(svcA)).toEqual(before);
+  expect(await rowsOf(`${svcB}.t`)).toEqual([1, 2, 3]);
+  expect(res.check).toMatchObject({ exitCode: 0, stdoutTail: '3' });
+  expect(readFileSync(res.safetyDump!.file, 'utf8')).toMatch(new RegExp(`INSERT INTO \`t\` VALUES[^;]*\\(4,'a 4'\\)`));
+  console.log(`restore service svca via dump to ${iso(target)}: ${res.totalSeconds.toFixed(1)} s in the workflow`);
+}, 240_000);
+
+test('--via scratch: the physical backup in a scratch server on ctl2 plus every binlog event, to a moment between two writes: exactly the rows up to it; every other schema on ctl1 keeps its checksums; redeploy and check run', async () => {
   const before = await checksums(svcA);
   expect(Object.keys(before)).toContain(`${svcB}.t`);
-  const target = at.a3 + 1; // after a3's second, before b2's (≥ 2 s later)
-  expect(target).toBeLessThan(at.b2);
+  const target = at.a2 + 1; // after a2's second, before b1's (≥ 2 s later)
+  expect(target).toBeLessThan(at.b1);
   const t0 = Date.now();
-  const r = await cli(configFile, ['--json', 'restore', 'service', 'svca', '--at', iso(target), '--yes']);
+  const r = await cli(configFile, ['--json', 'restore', 'service', 'svca', '--at', iso(target), '--via', 'scratch', '--yes']);
   if (r.exitCode !== 0) throw new Error(r.stderr + worker.output().slice(-3000));
   const res = JSON.parse(r.stdout) as RestoreServiceResult & { workflowId: string };
   const took = (Date.now() - t0) / 1000;
   folders.push(res.summary.export.file.replace(/\/export\/.*$/, ''));
   expect(res.outcome).toBe('restored');
   expect(res.summary.via).toBe('scratch');
-  expect(res.summary.from.artifacts).toHaveLength(2); // full → incremental, then binlogs
+  expect(res.summary.from.artifacts).toHaveLength(1); // the full backup (the incremental came later), then binlogs
   // exactly the rows written up to the target; rows of svc_a written later are gone
-  expect(await rowsOf(`${svcA}.t`)).toEqual([1, 2, 3]);
-  expect(await rowsOf(`${svcA}.t2`)).toEqual([1, 2, 3]);
-  expect(res.summary.tables).toEqual([{ table: `${svcA}.t`, rows: 3 }, { table: `${svcA}.t2`, rows: 3 }]);
+  expect(await rowsOf(`${svcA}.t`)).toEqual([1, 2]);
+  expect(await rowsOf(`${svcA}.t2`)).toEqual([1, 2]);
+  expect(res.summary.tables).toEqual([{ table: `${svcA}.t`, rows: 2 }, { table: `${svcA}.t2`, rows: 2 }]);
   expect(res.liveTables).toEqual(res.summary.tables);
   // the other schemas untouched — svc_b keeps rows written after the target
   expect(await checksums(svcA)).toEqual(before);
@@ -108,13 +134,13 @@ test('restore service to a moment between two writes: exactly the rows up to it;
   // redeploy and check ran on ctl1 over SSH (runOn): the mark is on the shared lab disk, the check read the restored schema
   expect(existsSync(join(dir, 'redeployed'))).toBe(true);
   expect(res.redeploy).toMatchObject({ where: 'ctl1', exitCode: 0 });
-  expect(res.check).toMatchObject({ where: 'ctl1', exitCode: 0, stdoutTail: '3' });
+  expect(res.check).toMatchObject({ where: 'ctl1', exitCode: 0, stdoutTail: '2' });
   // the scratch server is gone, only the export and the safety dump stay; the safety dump holds the pre-import rows
   const folder = folders.at(-1)!;
   expect(readdirSync(folder).sort()).toEqual(['export', 'safety']);
   expect(res.safetyDump!.file.startsWith(folder)).toBe(true);
   const safety = readFileSync(res.safetyDump!.file, 'utf8');
-  expect(safety).toMatch(new RegExp(`INSERT INTO \`t\` VALUES[^;]*\\(4,'a 4'\\)`));
+  expect(safety).toMatch(new RegExp(`INSERT INTO \`t\` VALUES[^;]*\\(3,'a 3'\\)`)); // the state before: rows 1–3 (the dump test ran first)
   expect((await execa('pgrep', ['-f', `${folder}/instance`], { reject: false })).stdout).toBe('');
   // no secret of the config in the result
   expect(r.stdout).not.toMatch(new RegExp(readFileSync(join(labDir(), 'secrets/db-password'), 'utf8').trim()));
@@ -159,8 +185,8 @@ test('a failing check fails the workflow at once naming the command, its exit co
   expect(m).not.toBeNull();
   folders.push(m![1]!.replace(/\/safety\/.*$/, ''));
   expect(await rowsOf(`${svcA}.t`)).toEqual([1, 2, 3, 4]); // the import happened (target after write 4)
-  // going back by hand with the stock client: the state before this restore (rows 1–3, from the first test)
+  // going back by hand with the stock client: the state before this restore (rows 1–2, from the scratch test)
   await execa('bash', ['-c', `mariadb --defaults-file=${ctl1Cnf} < ${m![1]}`]);
-  expect(await rowsOf(`${svcA}.t`)).toEqual([1, 2, 3]);
+  expect(await rowsOf(`${svcA}.t`)).toEqual([1, 2]);
   expect(Date.now() - t0).toBeLessThan(200_000);
 }, 240_000);
