@@ -56,3 +56,14 @@ describe('single-service restore planner', () => {
     expect(planServiceRestore({ ...base, at: 'yesterday', dumps: [] })).toEqual({ problem: expect.stringContaining('is not a time') });
   });
 });
+
+describe('service restore config', () => {
+  test('runOn and scratchHost must name hosts of the cloud; the scratch host needs a mariadb section', async () => {
+    const { crossReferenceProblems } = await import('../../config/schema.js');
+    const raw = { clouds: { c: { hosts: { db: { mariadb: {} }, plain: {} }, database: { host: 'db' }, services: { nova: { runOn: 'ctl9' }, glance: { runOn: 'worker' }, keystone: { runOn: 'db' } }, serviceRestore: { scratchHost: 'plain' } } } };
+    expect(crossReferenceProblems(raw)).toEqual([
+      { path: 'clouds.c.services.nova.runOn', message: expect.stringContaining('names host "ctl9", which is not under hosts (db, plain)') },
+      { path: 'clouds.c.hosts.plain.mariadb', message: expect.stringContaining('required on the scratch host') },
+    ]);
+  });
+});
