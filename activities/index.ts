@@ -19,7 +19,12 @@ import { streamBackup, type StreamBackupInput, type StreamBackupResult } from '.
 import { collectFacts } from './mariadb/facts.js';
 import { desyncNode, galeraConfig, inspectCluster, resetLeftoverDesync, resyncNode, type ResyncResult } from './mariadb/galera.js';
 import type { DonorPolicy, GaleraNodeState } from '../workflows/lib/galera.js';
-import { planPointInTimeRestore, replayBinlogsOnHost, streamBinlogsToHost, verifySegments, type ReplayResult } from './mariadb/binlog-replay.js';
+import { planPointInTimeRestore, replayBinlogsOnHost, streamBinlogsToHost, verifySegments, type ReplayInto, type ReplayResult } from './mariadb/binlog-replay.js';
+import { exportFromScratch, importIntoLive, removeScratch, runServiceCommand, safetyDumpLive, serviceSettings, startScratch, type CommandOutcome, type ScratchExport } from './mariadb/scratch.js';
+import { planServiceRestore, type DumpLink, type ServiceRestorePlan } from '../workflows/lib/service-restore.js';
+import { segmentLink } from '../workflows/lib/binlog.js';
+import { isDumpManifest } from '../workflows/lib/dump.js';
+import { isBinlogManifest } from '../workflows/lib/manifest.js';
 import type { ReplayPlan } from '../workflows/lib/binlog.js';
 import { archiveBinlogStep, type ArchiveStepInput, type ArchiveStepResult } from './mariadb/binlog-archive.js';
 import { copyBackOnHost, findDatabaseBackup, planRestore, prepareChainOnHost, removeRestoreDir, serverCommand, streamToHost, verifyChain, waitForServer } from './mariadb/restore.js';
@@ -210,8 +215,49 @@ export function createActivities(deps: Deps) {
       return streamBinlogsToHost(env, input.cloud, input.targetHost, input.restorePoint, input.files);
     },
 
-    async mariadbReplayBinlogs(input: { cloud: string; targetHost: string; restorePoint: string; replay: Pick<ReplayPlan, 'files' | 'startFile' | 'startPosition' | 'stopDatetime'>; baseGtid: string }): Promise<ReplayResult> {
-      return replayBinlogsOnHost(env, input.cloud, input.targetHost, input.restorePoint, input.replay, input.baseGtid);
+    async mariadbReplayBinlogs(input: { cloud: string; targetHost: string; restorePoint: string; replay: Pick<ReplayPlan, 'files' | 'startFile' | 'startPosition' | 'stopDatetime'>; baseGtid: string; into?: ReplayInto }): Promise<ReplayResult> {
+      return replayBinlogsOnHost(env, input.cloud, input.targetHost, input.restorePoint, input.replay, input.baseGtid, input.into);
+    },
+
+    // ---- single-service restore (activities/mariadb/scratch.ts) ----
+
+    async serviceRestoreSettings(input: { cloud: string; service: string }) {
+      return serviceSettings(env, input.cloud, input.service);
+    },
+
+    /** Dump or scratch for the service's schemas at `at` (workflows/lib/service-restore.ts); the chain's manifests when scratch. */
+    async repositoryPlanServiceRestore(input: { cloud: string; at: string; schemas: string[]; via?: 'dump' | 'scratch' }): Promise<{ plan: ServiceRestorePlan; chain: ArtifactManifest[] }> {
+      const all = await env.repo.scanManifests(input.cloud);
+      const points = all.filter(isDatabaseManifest);
+      const dumps: DumpLink[] = all.filter(isDumpManifest).map((m) => ({ id: m.id, source: { host: m.source.host }, snapshotAt: m.dump.snapshotAt, binlog: m.dump.binlog, gtid: m.dump.gtid, schemas: m.dump.schemas.map((x) => x.name) }));
+      const r = planServiceRestore({ at: input.at, schemas: input.schemas, via: input.via, dumps, points, segments: all.filter(isBinlogManifest).map(segmentLink) });
+      if ('problem' in r) throw fatal(FailureType.PitrOutOfRange, `restoring ${input.schemas.join(', ')} of cloud ${input.cloud}: ${r.problem}; nothing was touched`, 'choose a time inside a recoverable range (`osbackup binlog status`), or take a backup or dump and keep the binlog archiver running');
+      const byId = new Map(points.map((m) => [m.id, m]));
+      return { plan: r.plan, chain: r.plan.via === 'scratch' ? r.plan.pitr.chain.map((id) => byId.get(id)!) : [] };
+    },
+
+    async mariadbScratchStart(input: { cloud: string; host: string; folder: string; service: string; member: string | null }) {
+      return startScratch(env, input.cloud, input.host, input.folder, input.service, input.member);
+    },
+
+    async mariadbScratchExport(input: { cloud: string; host: string; folder: string; service: string; schemas: string[] }): Promise<ScratchExport> {
+      return exportFromScratch(env, input.cloud, input.host, input.folder, input.service, input.schemas);
+    },
+
+    async mariadbScratchRemove(input: { cloud: string; host: string; folder: string; keepFiles: boolean }) {
+      return removeScratch(env, input.cloud, input.host, input.folder, input.keepFiles);
+    },
+
+    async mariadbSafetyDumpLive(input: { cloud: string; scratchHost: string; folder: string; service: string; schemas: string[] }) {
+      return safetyDumpLive(env, input.cloud, input.scratchHost, input.folder, input.service, input.schemas);
+    },
+
+    async mariadbImportIntoLive(input: { cloud: string; scratchHost: string; file: string; sha256: string }) {
+      return importIntoLive(env, input.cloud, input.scratchHost, input.file, input.sha256);
+    },
+
+    async serviceRunCommand(input: { cloud: string; service: string; which: 'redeploy' | 'check' }): Promise<CommandOutcome | null> {
+      return runServiceCommand(env, input.cloud, input.service, input.which);
     },
 
     // ---- logical dumps ----
@@ -262,8 +308,8 @@ export function createActivities(deps: Deps) {
     },
 
     /** Imports the schemas into the target host's server (decrypted on the worker, streamed into `mariadb`). */
-    async mariadbImportDump(input: { cloud: string; dumpId: string; schemas: string[]; targetHost: string }): Promise<DumpImportResult> {
-      return importDumpToHost(env, input.cloud, input.dumpId, input.schemas, input.targetHost);
+    async mariadbImportDump(input: { cloud: string; dumpId: string; schemas: string[]; targetHost: string; into?: { socket: string } }): Promise<DumpImportResult> {
+      return importDumpToHost(env, input.cloud, input.dumpId, input.schemas, input.targetHost, input.into);
     },
 
     // ---- control plane ----

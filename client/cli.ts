@@ -14,6 +14,8 @@ import { registerControlPlaneCommands } from './control-plane.js';
 import { registerBinlogCommands } from './binlog.js';
 import { registerInspectCommands } from './inspect.js';
 import { registerPreflightCommand } from './preflight.js';
+import { utcTime } from './lib/utc-time.js';
+import { registerServiceRestoreCommands } from './service-restore.js';
 import { registerScheduleCommands } from './schedules.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -161,14 +163,6 @@ restore
     out(g, { workflowId: handle.workflowId, ui: link, ...r }, `restored ${r.chain.join(' → ')} to ${r.targetHost} in ${r.timings.totalSeconds.toFixed(1)} s: ${r.verification}${r.verificationNote ? ` (${r.verificationNote})` : ''}\n${rows}\n${pitrLine}${r.asideDir ? `  previous data kept in ${r.asideDir}\n` : ''}`);
   });
 
-/** A time the user typed, read as UTC unless it names its zone. */
-function utcTime(text: string): string {
-  const t = /(Z|[+-]\d\d:?\d\d)$/i.test(text.trim()) ? text.trim() : `${text.trim().replace(' ', 'T')}Z`;
-  const ms = Date.parse(t);
-  if (!Number.isFinite(ms)) throw new CliError(`--at "${text}" is not a time: use UTC like "2026-11-30 04:05:06" or ISO 8601 "2026-11-30T04:05:06Z"`, EXIT.usage);
-  return new Date(ms).toISOString();
-}
-
 registerBinlogCommands(program, { load, pickCloud, out, version });
 registerInspectCommands(program, { load, pickCloud, out, version });
 registerPreflightCommand(program, { load, pickCloud, out, version });
@@ -232,6 +226,7 @@ catalog
   });
 
 registerControlPlaneCommands(backup, restore, { load, pickCloud, out, version });
+registerServiceRestoreCommands(restore, { load, pickCloud, out, version });
 (await import('./dump.js')).registerDumpCommands(backup, restore, { load, pickCloud, out, version });
 (await import('./storage.js')).registerStorageCommands(program, { load, pickCloud, out, version });
 (await import('./verify.js')).registerVerifyCommands(program, { load, pickCloud, out });

@@ -155,6 +155,33 @@ export const controlPlaneSchema = z
   })
   .strict();
 
+const schemaName = z.string().regex(/^[A-Za-z0-9_$]+$/, 'a schema name: letters, digits, "_" and "$"');
+
+/**
+ * One OpenStack service whose database can be restored alone (`osbackup restore service`):
+ * its schemas, and the commands that make the service use the restored data.
+ */
+export const serviceSchema = z
+  .object({
+    /** The service's schemas (nova: nova, nova_api, nova_cell0). */
+    schemas: z.array(schemaName).min(1, 'must name at least one schema'),
+    /** Run after the import (Kolla: kolla-ansible -i <inventory> deploy --tags nova). Unset: nothing is redeployed. */
+    redeploy: commandArgv.optional(),
+    /** Run after the redeploy; a non-zero exit fails the restore and names the safety dump. */
+    check: commandArgv.optional(),
+    /** Where the commands run: a host of this cloud (over SSH) or "worker" (the Kolla deploy host is often the worker's). */
+    runOn: nonEmpty.default('worker'),
+  })
+  .strict();
+
+/** The scratch MariaDB a single-service restore prepares the backup in, when no logical dump fits. */
+export const serviceRestoreSchema = z
+  .object({
+    /** Host (with `mariadb`, mariadbd installed outside any container) that runs the scratch instance under its restoreDir. */
+    scratchHost: nonEmpty,
+  })
+  .strict();
+
 export const cloudSchema = z
   .object({
     hosts: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'host names are letters, digits, "_", "." and "-"'), hostSchema),
@@ -162,6 +189,9 @@ export const cloudSchema = z
     controlPlane: controlPlaneSchema.optional(),
     rabbitmq: rabbitmqCloudSchema.optional(),
     tiers: tiersSchema,
+    /** Services whose schemas `osbackup restore service` restores alone. */
+    services: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'service names are letters, digits, "_", "." and "-"'), serviceSchema).default({}),
+    serviceRestore: serviceRestoreSchema.optional(),
     /** When each tier runs (Temporal Schedules, `osbackup schedules apply`); absent = the seed's times in UTC. */
     schedules: schedulesSchema.prefault({}),
     /** `osbackup preflight`, the gate CI runs before an upgrade; the CLI's flags override these. */
@@ -226,6 +256,20 @@ export function crossReferenceProblems(raw: unknown): { path: string; message: s
         if (!hosts[k]) out.push({ path: `clouds.${name}.controlPlane.keystoneHosts.${i}`, message: `names host "${k}", which is not under hosts (${known})` });
         else if (!hosts[k]!.keystone) out.push({ path: `clouds.${name}.hosts.${k}.keystone`, message: 'is required on a Keystone host (use `keystone: {}` for the Kolla defaults)' });
       });
+    }
+  }
+  for (const [name, cloud] of Object.entries(clouds as Record<string, unknown>)) {
+    const c = cloud as { hosts?: Record<string, { mariadb?: unknown } | undefined>; services?: Record<string, { runOn?: unknown } | undefined>; serviceRestore?: { scratchHost?: unknown } } | null;
+    const hosts = c?.hosts && typeof c.hosts === 'object' ? c.hosts : {};
+    const known = Object.keys(hosts).join(', ') || 'none';
+    for (const [svc, s] of Object.entries(c?.services ?? {})) {
+      const on = s?.runOn;
+      if (typeof on === 'string' && on !== 'worker' && !hosts[on]) out.push({ path: `clouds.${name}.services.${svc}.runOn`, message: `names host "${on}", which is not under hosts (${known}); use a host or "worker"` });
+    }
+    const sh = c?.serviceRestore?.scratchHost;
+    if (typeof sh === 'string') {
+      if (!hosts[sh]) out.push({ path: `clouds.${name}.serviceRestore.scratchHost`, message: `names host "${sh}", which is not under hosts (${known})` });
+      else if (!hosts[sh]!.mariadb) out.push({ path: `clouds.${name}.hosts.${sh}.mariadb`, message: 'is required on the scratch host (its restoreDir holds the scratch instance)' });
     }
   }
   out.push(...rabbitmqCrossReferenceProblems(raw));

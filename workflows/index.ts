@@ -13,4 +13,5 @@ export { archiveBinlogsWorkflow } from './archive-binlogs.js';
 export { importKollaBackupsWorkflow, importSeedBackupsWorkflow } from './import-backups.js';
 export { preflightWorkflow } from './preflight.js';
 export { galeraStatusWorkflow } from './galera-status.js';
+export { restoreServiceWorkflow } from './restore-service.js';
 export { logicalDumpWorkflow, restoreDumpWorkflow } from './logical-dump.js';

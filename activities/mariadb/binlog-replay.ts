@@ -102,22 +102,33 @@ export interface ReplayResult {
 }
 
 /** `mariadb-binlog … | mariadb` on the target; afterwards gtid_slave_pos names where the data stands, as a replica would need. */
-export async function replayBinlogsOnHost(env: Env, cloud: string, targetHost: string, restorePoint: string, replay: Pick<ReplayPlan, 'files' | 'startFile' | 'startPosition' | 'stopDatetime'>, baseGtid: string): Promise<ReplayResult> {
+/**
+ * Where a replay goes: the host's own server (a point-in-time restore), or a scratch instance on
+ * that host reached by its socket, outside any container (a single-service restore), whose
+ * replay may be narrowed to some schemas' row events (`--database`, exact with ROW format).
+ */
+export interface ReplayInto {
+  socket: string;
+  databases?: string[];
+}
+
+export async function replayBinlogsOnHost(env: Env, cloud: string, targetHost: string, restorePoint: string, replay: Pick<ReplayPlan, 'files' | 'startFile' | 'startPosition' | 'stopDatetime'>, baseGtid: string, into?: ReplayInto): Promise<ReplayResult> {
   const { host, target } = env.dbHost(cloud, targetHost);
   const m = host.mariadb;
   const t0 = performance.now();
   const dir = binlogDir(m.restoreDir, restorePoint);
   if (replay.files[0]?.file !== replay.startFile) throw fatal(FailureType.BinlogGap, `the replay plan does not start with ${replay.startFile}`, 'plan the restore again');
-  const defaults = m.replayDefaultsFile ?? m.defaultsFile;
-  const client = `mariadb${defaults ? ` --defaults-file=${shQuote(defaults)}` : ''} --binary-mode`;
+  const defaults = into ? undefined : (m.replayDefaultsFile ?? m.defaultsFile);
+  const client = into ? `mariadb --no-defaults --socket=${shQuote(into.socket)} -uroot --binary-mode` : `mariadb${defaults ? ` --defaults-file=${shQuote(defaults)}` : ''} --binary-mode`;
+  const filter = (into?.databases ?? []).map((d) => ` --database=${shQuote(d)}`).join('');
   const stop = replay.stopDatetime.replace('T', ' ').replace(/(\.\d+)?Z$/, '');
   const sqlFile = `${dir}/replay.sql`;
   // the SQL is kept beside the files: what was replayed can be read afterwards, and parsed here
   const script = [
     'set -e -o pipefail',
     `cd ${shQuote(dir)}`,
-    `TZ=UTC mariadb-binlog --start-position=${replay.startPosition} --stop-datetime=${shQuote(stop)} ${replay.files.map((f) => shQuote(f.file)).join(' ')} > ${shQuote(sqlFile)}`,
-    `${inServiceContext(host, host.containers.mariadb, client)} < ${shQuote(sqlFile)}`,
+    `TZ=UTC mariadb-binlog${filter} --start-position=${replay.startPosition} --stop-datetime=${shQuote(stop)} ${replay.files.map((f) => shQuote(f.file)).join(' ')} > ${shQuote(sqlFile)}`,
+    `${into ? client : inServiceContext(host, host.containers.mariadb, client)} < ${shQuote(sqlFile)}`,
     `echo "transactions=$(grep -c '^#.*[[:space:]]GTID [0-9]' ${shQuote(sqlFile)} || true)"`,
     `echo "last=$(grep -o '^#[0-9]\\{6\\} [ 0-9][0-9]:[0-9][0-9]:[0-9][0-9] server id .*[[:space:]]GTID [0-9]*-[0-9]*-[0-9]*' ${shQuote(sqlFile)} | tail -n 1)"`,
   ].join('\n');
@@ -133,7 +144,7 @@ export async function replayBinlogsOnHost(env: Env, cloud: string, targetHost: s
   const lastGtid = last ? last[7]! : null;
   const lastEventAt = last ? `20${last[1]}-${last[2]}-${last[3]}T${last[4]!.padStart(2, '0')}:${last[5]}:${last[6]}Z` : null;
   const pos = lastGtid ?? (baseGtid || null);
-  if (pos) {
+  if (pos && !into) {
     const set = `${inServiceContext(host, host.containers.mariadb, `${client} -e ${shQuote(`SET GLOBAL gtid_slave_pos = '${pos.replace(/[^0-9,-]/g, '')}'`)}`)}`;
     const s = await env.deps.ssh.run(target, set, { signal: cancellationSignal() });
     if (s.code !== 0) throw classifyMariadbError(targetHost, 'setting gtid_slave_pos', s.code, s.stderr);

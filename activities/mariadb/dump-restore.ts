@@ -65,14 +65,19 @@ function clientCommand(host: { mariadb: { replayDefaultsFile?: string; defaultsF
   return `mariadb${defaults ? ` --defaults-file=${shQuote(defaults)}` : ''}`;
 }
 
-export async function importDumpToHost(env: Env, cloud: string, id: string, schemas: string[], targetHost: string): Promise<DumpImportResult> {
+/**
+ * `into`: a scratch server on that host reached by its socket, outside any container (a
+ * single-service restore loads the dump there, never into the live server directly).
+ */
+export async function importDumpToHost(env: Env, cloud: string, id: string, schemas: string[], targetHost: string, into?: { socket: string }): Promise<DumpImportResult> {
   const m = await findDump(env, cloud, id);
-  const { host, target } = env.dbHost(cloud, targetHost);
+  const { host: configured, target } = env.dbHost(cloud, targetHost);
+  const host = into ? { ...configured, containerRuntime: 'none' as const } : configured;
   const keys = await env.gpgKeys();
   await ensureGpgHome(keys.homedir);
   const outer = cancellationSignal();
   const beat = heartbeater();
-  const client = clientCommand(host);
+  const client = into ? `mariadb --no-defaults --socket=${shQuote(into.socket)} -uroot` : clientCommand(host);
   const t0 = performance.now();
   const done: DumpImportResult['schemas'] = [];
   for (const name of schemas) {

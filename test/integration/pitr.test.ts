@@ -5,6 +5,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BinlogManifest } from '../../workflows/lib/binlog.js';
 import type { ArchiveBinlogsStatus } from '../../workflows/archive-binlogs.js';
+import { archivedPast as waitArchived, writeAlone, type TimedWrite } from '../helpers/timed-writes.js';
 import { cli, configWithOwnRepo, deriveConfig, labDir, openWithStockTools, sql, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
 
 const run = `${process.pid}${Date.now() % 100000}`;
@@ -17,7 +18,7 @@ let temporal: Awaited<ReturnType<typeof temporalClient>>;
 const workflowId = `archive-binlogs:lab:test-${run}`;
 const passphraseFile = join(labDir(), 'secrets/backup-passphrase');
 /** Rows written, with the UTC second each was committed in. */
-const writes: { id: number; at: number; gtid: string }[] = [];
+const writes: TimedWrite[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const handle = () => temporal.client.workflow.getHandle(workflowId);
@@ -31,24 +32,8 @@ function segments(): BinlogManifest[] {
 }
 
 /** One row, written alone in its own second, at least 2 s after the previous one. */
-async function write(id: number): Promise<void> {
-  const prev = writes.at(-1);
-  if (prev) while (Date.now() < (prev.at + 2) * 1000) await sleep(50);
-  const gtid = await sql('ctl1', `INSERT INTO ${schema}.t VALUES (${id}, 'row ${id}'); SELECT @@last_gtid`);
-  writes.push({ id, at: Math.floor(Date.now() / 1000), gtid: gtid.trim() });
-}
-
-/** Waits until the archive holds every event the server had at least `secs` after `at`. */
-async function archivedPast(at: number, timeoutMs = 30_000): Promise<ArchiveBinlogsStatus> {
-  const t0 = Date.now();
-  for (;;) {
-    let err = '';
-    const s = await status().catch((e: Error) => void (err = e.message));
-    if (s?.caughtUpAt && Date.parse(s.caughtUpAt) >= (at + 1) * 1000) return s;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`the archive did not reach ${new Date(at * 1000).toISOString()}: ${JSON.stringify(s)} ${err}\n${worker.output().slice(-3000)}`);
-    await sleep(300);
-  }
-}
+const write = async (id: number) => void (await writeAlone(writes, 'ctl1', id, `INSERT INTO ${schema}.t VALUES (${id}, 'row ${id}')`));
+const archivedPast = (at: number, timeoutMs?: number) => waitArchived(status, at, timeoutMs, () => worker.output().slice(-3000));
 
 async function backup(kind: 'full' | 'incremental') {
   const r = await cli(configFile, ['--json', 'backup', 'db', `--${kind}`, '--wait']);

@@ -1,0 +1,109 @@
+// `osbackup restore service <name> --at …` and `osbackup restore approve|reject <workflow id>`:
+// one service's schemas from a point in time, imported into the live database only after an
+// operator has seen what will be imported.
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import type { WorkflowHandle } from '@temporalio/client';
+import { runWorkflowId } from '../workflows/lib/ids.js';
+import type { RestoreServiceResult, ServiceRestoreSummary } from '../workflows/restore-service.js';
+import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
+import { CliError, connect, EXIT, uiLink, waitWithProgress } from './connect.js';
+import type { CliContext, G } from './control-plane.js';
+import { utcTime } from './lib/utc-time.js';
+
+export function describeSummary(s: ServiceRestoreSummary): string {
+  const rows = s.tables.map((t) => `    ${t.table}: ${t.rows} rows`).join('\n');
+  return [
+    `service ${s.service}: ${s.schemas.join(', ')} as of ${s.target} (end of that second, UTC)`,
+    `  from    ${s.from.artifacts.join(' → ')}${s.from.segments ? ` + ${s.from.segments} binlog segments (${s.from.replayedTransactions} transactions replayed, last at ${s.from.lastEventAt ?? '-'})` : ''}`,
+    `  via     ${s.via}: ${s.why}`,
+    `  export  ${s.export.host}:${s.export.file} (${s.export.bytes} bytes, sha256 ${s.export.sha256})`,
+    `  into    the live server on ${s.into}: ${s.schemas.join(', ')} dropped and recreated from the export; other schemas untouched`,
+    `  tables  ${s.tables.length}`,
+    rows,
+  ].filter(Boolean).join('\n') + '\n';
+}
+
+/** Polls the summary query until the export is ready (or the workflow has ended: its result says why). */
+async function awaitSummary(handle: WorkflowHandle): Promise<ServiceRestoreSummary | null> {
+  for (;;) {
+    const d = await handle.describe();
+    if (d.status.name !== 'RUNNING') return null;
+    const s = await handle.query<ServiceRestoreSummary | null>('summary').catch(() => null);
+    if (s) return s;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+export function registerServiceRestoreCommands(restore: Command, ctx: CliContext<G>): void {
+  restore
+    .command('service <service>')
+    .description("restore one service's schemas (clouds.<cloud>.services) to a point in time, then redeploy and check the service")
+    .requiredOption('--at <UTC time>', 'point in time (UTC, e.g. "2026-11-30 04:05:06"): the schemas as they were at the end of that second')
+    .addOption(new Option('--via <source>', 'dump: a logical dump (+ binlogs); scratch: a physical backup prepared in a scratch instance (+ binlogs). Default: a dump when one fits').choices(['dump', 'scratch']))
+    .option('--yes', 'import without asking once the export is ready')
+    .option('--cloud <name>', 'cloud from the config (default: the only one)')
+    .action(async function (this: Command, service: string) {
+      const g = this.optsWithGlobals<G & { at: string; via?: 'dump' | 'scratch'; yes?: boolean }>();
+      const config = ctx.load(g);
+      const cloud = ctx.pickCloud(config, g.cloud);
+      if (!config.clouds[cloud]!.services[service]) throw new CliError(`service "${service}" is not under clouds.${cloud}.services (known: ${Object.keys(config.clouds[cloud]!.services).join(', ') || 'none'})`, EXIT.usage);
+      const at = utcTime(g.at);
+      const client = await connect(config);
+      const handle = await client.workflow.start('restoreServiceWorkflow', {
+        taskQueue: config.temporal.taskQueue,
+        workflowId: runWorkflowId('restore-service', cloud, new Date(), service),
+        args: [{ cloud, service, at, via: g.via, approved: !!g.yes }],
+        typedSearchAttributes: [
+          { key: CLOUD, value: cloud },
+          { key: COMPONENT, value: 'database' },
+          { key: TIER, value: 'restore' },
+        ],
+      });
+      const link = uiLink(config, handle);
+      if (!g.json) process.stderr.write(`started ${handle.workflowId}\n  ${link}\n`);
+      if (!g.yes) {
+        const s = await awaitSummary(handle);
+        if (s) {
+          process.stderr.write(describeSummary(s));
+          if (!process.stdin.isTTY) {
+            process.stderr.write(`waiting for a decision: osbackup restore approve ${handle.workflowId}   (or: osbackup restore reject ${handle.workflowId})\n`);
+          } else {
+            const rl = createInterface({ input: process.stdin, output: process.stderr });
+            const answer = (await rl.question(`import into the live database on ${s.into}? [y/N] `)).trim().toLowerCase();
+            rl.close();
+            if (answer === 'y' || answer === 'yes') await handle.signal('approve');
+            else await handle.signal('reject', 'declined at the prompt');
+          }
+        }
+      }
+      const r = await waitWithProgress<RestoreServiceResult>(handle, !!g.json);
+      const text =
+        r.outcome === 'rejected'
+          ? `rejected (${r.rejectReason}): the live database was not touched\n`
+          : `restored ${r.summary.schemas.join(', ')} of ${service} on ${r.imported?.dbHost} to ${r.summary.target} in ${r.totalSeconds.toFixed(1)} s\n` +
+            r.liveTables.map((t) => `  ${t.table}: ${t.rows} rows\n`).join('') +
+            `  redeploy ${r.redeploy ? `${r.redeploy.argv0}: exit ${r.redeploy.exitCode}` : 'none configured'}; check ${r.check ? `${r.check.argv0}: exit ${r.check.exitCode}` : 'none configured'}\n` +
+            `  safety dump of the live schemas before the import: ${r.safetyDump?.host}:${r.safetyDump?.file}\n`;
+      ctx.out(g, { workflowId: handle.workflowId, ui: link, ...r }, text);
+    });
+
+  for (const [name, signal] of [['approve', 'approve'], ['reject', 'reject']] as const) {
+    restore
+      .command(`${name} <workflowId>`)
+      .description(`${name} the import of a waiting service restore (osbackup restore service)`)
+      .option('--reason <text>', 'why (reject)')
+      .action(async function (this: Command, workflowId: string) {
+        const g = this.optsWithGlobals<G & { reason?: string }>();
+        const client = await connect(ctx.load(g));
+        const handle = client.workflow.getHandle(workflowId);
+        const s = await handle.query<ServiceRestoreSummary | null>('summary').catch((e: Error) => {
+          throw new CliError(`${workflowId}: ${e.message}`, EXIT.usage);
+        });
+        if (!s) throw new CliError(`${workflowId} has not finished preparing its export yet: nothing to ${name}`, EXIT.usage);
+        await (signal === 'approve' ? handle.signal('approve') : handle.signal('reject', g.reason ?? 'rejected by an operator'));
+        ctx.out(g, { workflowId, [signal === 'approve' ? 'approved' : 'rejected']: true }, `${name === 'approve' ? 'approved' : 'rejected'} ${workflowId}\n`);
+      });
+  }
+}
