@@ -14,7 +14,7 @@ import { planCopy, promotionSet, type CopyPlan } from '../workflows/lib/copy-pla
 import { fatal, fsFailure, FailureType } from './errors.js';
 import { streamBackup, type StreamBackupInput, type StreamBackupResult } from './mariadb/backup.js';
 import { collectFacts } from './mariadb/facts.js';
-import { planPointInTimeRestore, replayBinlogsOnHost, streamBinlogsToHost, verifySegments, type ReplayResult } from './mariadb/binlog-replay.js';
+import { planPointInTimeRestore, replayBinlogsOnHost, streamBinlogsToHost, verifySegments, type ReplayResult, type ReplayStop } from './mariadb/binlog-replay.js';
 import type { ReplayPlan } from '../workflows/lib/binlog.js';
 import { archiveBinlogStep, type ArchiveStepInput, type ArchiveStepResult } from './mariadb/binlog-archive.js';
 import { copyBackOnHost, findDatabaseBackup, planRestore, prepareChainOnHost, removeRestoreDir, serverCommand, streamToHost, verifyChain, waitForServer } from './mariadb/restore.js';
@@ -152,8 +152,8 @@ export function createActivities(deps: Deps) {
     },
 
     /** Point-in-time: the chain and the segments that reach `at`; out of range fails at once (non-retryable) naming the ranges. */
-    async repositoryPlanPointInTime(input: { cloud: string; at: string }): Promise<{ chain: ArtifactManifest[]; replay: ReplayPlan }> {
-      return planPointInTimeRestore(env, input.cloud, input.at);
+    async repositoryPlanPointInTime(input: { cloud: string; at?: string; gtid?: string; position?: string }): Promise<{ chain: ArtifactManifest[]; replay: ReplayPlan }> {
+      return planPointInTimeRestore(env, input.cloud, input);
     },
 
     async repositoryVerifySegments(input: { cloud: string; ids: string[] }): Promise<{ bytes: number }> {
@@ -164,7 +164,7 @@ export function createActivities(deps: Deps) {
       return streamBinlogsToHost(env, input.cloud, input.targetHost, input.restorePoint, input.files);
     },
 
-    async mariadbReplayBinlogs(input: { cloud: string; targetHost: string; restorePoint: string; replay: Pick<ReplayPlan, 'files' | 'startFile' | 'startPosition' | 'stopDatetime'>; baseGtid: string }): Promise<ReplayResult> {
+    async mariadbReplayBinlogs(input: { cloud: string; targetHost: string; restorePoint: string; replay: ReplayStop; baseGtid: string }): Promise<ReplayResult> {
       return replayBinlogsOnHost(env, input.cloud, input.targetHost, input.restorePoint, input.replay, input.baseGtid);
     },
 
