@@ -12,6 +12,7 @@ import { cancellationSignal, heartbeater, withHeartbeat } from '../heartbeat.js'
 import { unsealFile } from '../controlplane/sealed.js';
 import { inServiceContext, shQuote } from '../ssh/quote.js';
 import { classifyMariadbError } from './classify.js';
+import { transactionBoundary } from './binlog-events.js';
 
 /** The chain and the segments that reach `at`, or a non-retryable refusal naming the recoverable ranges. */
 export async function planPointInTimeRestore(env: Env, cloud: string, want: { at?: string; gtid?: string; position?: string }): Promise<{ chain: ArtifactManifest[]; replay: ReplayPlan }> {
@@ -30,8 +31,30 @@ export async function planPointInTimeRestore(env: Env, cloud: string, want: { at
   if ('problem' in r) {
     throw fatal(FailureType.PitrOutOfRange, `point-in-time restore of cloud ${cloud}: ${r.problem}; nothing was touched`, r.ranges.length ? 'choose a time inside a recoverable range (`osbackup binlog status` shows how far the archive has reached)' : 'take a full backup and keep archiveBinlogsWorkflow running (`osbackup binlog archive`)');
   }
+  if ('position' in target) await refuseInsideTransaction(env, cloud, segs, r.plan.files.at(-1)!.segments.at(-1)!, target.position.position);
   const byId = new Map(points.map((m) => [m.id, m]));
   return { chain: r.plan.chain.map((id) => byId.get(id)!), replay: r.plan };
+}
+
+/**
+ * A position inside a transaction would replay part of it (mariadb-binlog then closes it with a
+ * ROLLBACK, and the last GTID printed would name a transaction that was not applied): refused
+ * before anything is touched, naming the boundaries around it. Read from the one segment
+ * holding the position (whole events; a segment cut by size may end inside a transaction, so
+ * its end is a boundary only when the next segment starts with one, or nothing follows it yet).
+ */
+async function refuseInsideTransaction(env: Env, cloud: string, segs: BinlogManifest[], lastId: string, position: number): Promise<void> {
+  const s = segs.find((m) => m.id === lastId)!;
+  const next = segs.find((m) => m.source.host === s.source.host && m.binlog.file === s.binlog.file && m.binlog.startPosition === s.binlog.endPosition);
+  const keys = await env.gpgKeys();
+  const open = async (m: BinlogManifest) => unsealFile(keys, env.repo.path(join(artifactDir(cloud, 'binlog', m.id), m.artifact.file)), m.artifact, `binlog segment ${m.id}`, cancellationSignal());
+  let endIsBoundary = !next;
+  if (next && position === s.binlog.endPosition) endIsBoundary = transactionBoundary(await open(next), next.binlog.startPosition, position, false).ok;
+  const r = transactionBoundary(await open(s), s.binlog.startPosition, position, endIsBoundary);
+  if (!r.ok) {
+    const near = [r.before, r.after].filter((x) => x !== null).map((x) => `${s.binlog.file}:${x}`);
+    throw fatal(FailureType.PitrOutOfRange, `point-in-time restore of cloud ${cloud}: binlog position ${s.binlog.file}:${position} is inside a transaction, which would be replayed in part; nothing was touched`, `give a transaction boundary${near.length ? ` (the nearest: ${near.join(', ')})` : ''}: the position SHOW MASTER STATUS showed after a commit, or a COMMIT/Xid event's end_log_pos`);
+  }
 }
 
 async function segmentManifests(env: Env, cloud: string, ids: string[]): Promise<BinlogManifest[]> {

@@ -1,4 +1,4 @@
-import { BINLOG_MAGIC, scanEvents } from '../../activities/mariadb/binlog-events.js';
+import { BINLOG_MAGIC, scanEvents, transactionBoundary } from '../../activities/mariadb/binlog-events.js';
 import { parseBinlogStatus } from '../../activities/mariadb/binlog-archive.js';
 import { contiguousFrom, gtidPosSeq, parseBinlogPosition, parseGtid, planPointInTime, rpoStatus, type BinlogManifest, type PointLink, type SegmentLink } from '../../workflows/lib/binlog.js';
 import { stopOption } from '../../activities/mariadb/binlog-replay.js';
@@ -58,6 +58,18 @@ describe('binlog event scanner', () => {
     // the next read starts exactly there and takes the rest
     const rest = scanEvents(f.subarray(r.wholeBytes), r.wholeBytes);
     expect(rest).toMatchObject({ events: 1, wholeBytes: f.length - r.wholeBytes });
+  });
+
+  test('transaction boundaries: where a GTID event (or file bookkeeping) starts, or the end when nothing follows', () => {
+    // magic 4, format description 4..107, then GTID 36 bytes + query 63 bytes per transaction
+    expect(transactionBoundary(f, 0, 107, false)).toEqual({ ok: true });
+    expect(transactionBoundary(f, 0, 206, false)).toEqual({ ok: true });
+    expect(transactionBoundary(f, 0, 143, false)).toEqual({ ok: false, before: 107, after: 206 });
+    expect(transactionBoundary(f, 0, 150, false)).toEqual({ ok: false, before: 107, after: 206 });
+    expect(transactionBoundary(f, 0, f.length, true)).toEqual({ ok: true });
+    expect(transactionBoundary(f, 0, f.length, false)).toEqual({ ok: false, before: 206 + 99, after: null });
+    // read from a segment that starts mid-file
+    expect(transactionBoundary(f.subarray(206), 206, 206 + 99, true)).toEqual({ ok: true });
   });
 
   test('bytes that are not on an event boundary are refused, never cut blind', () => {
