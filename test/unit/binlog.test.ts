@@ -1,6 +1,6 @@
 import { BINLOG_MAGIC, scanEvents, transactionBoundary } from '../../activities/mariadb/binlog-events.js';
 import { parseBinlogStatus } from '../../activities/mariadb/binlog-archive.js';
-import { contiguousFrom, gtidPosSeq, parseBinlogPosition, parseGtid, planPointInTime, rpoStatus, type BinlogManifest, type PointLink, type SegmentLink } from '../../workflows/lib/binlog.js';
+import { contiguousFrom, mergedSegmentId, planCompaction, gtidPosSeq, parseBinlogPosition, parseGtid, planPointInTime, rpoStatus, type BinlogManifest, type PointLink, type SegmentLink } from '../../workflows/lib/binlog.js';
 import { stopOption } from '../../activities/mariadb/binlog-replay.js';
 import { binlogRetentionArtifact } from '../../workflows/lib/retention.js';
 import { catalogEntry } from '../../workflows/lib/catalog.js';
@@ -228,6 +228,35 @@ describe('point-in-time planner: GTID and binlog-position targets', () => {
     expect(stopOption({ ...base, stopGtid: '0-1-5' })).toBe('--stop-position=0-1-5');
     expect(stopOption({ ...base, stopPosition: 837 })).toBe('--stop-position=837');
     expect(stopOption({ ...base, stopDatetime: T('10:00:01') })).toBe("--stop-datetime='2026-11-30 10:00:01'");
+  });
+});
+
+describe('compaction of old segments', () => {
+  const s = (file: string, start: number, end: number, through: string) => seg(file, start, end, through, through, through);
+  const a1 = s('mysql-bin.000003', 0, 100, T('09:00:00'));
+  const a2 = s('mysql-bin.000003', 100, 200, T('09:00:05'));
+  const a3 = s('mysql-bin.000003', 200, 300, T('09:00:10'));
+  const a4 = s('mysql-bin.000003', 300, 400, T('09:59:30')); // too young
+  const b1 = { ...s('mysql-bin.000004', 0, 50, T('09:10:00')), previous: { file: 'mysql-bin.000003', endPosition: 400 } };
+  const b2 = s('mysql-bin.000004', 50, 80, T('09:10:05'));
+  const now = Date.parse(T('10:00:00'));
+
+  test('contiguous old segments of one file merge; the young tail, other files and lone pieces stay', () => {
+    const p = planCompaction([a4, b2, a1, a3, a2, b1], now, 1800_000, 1 << 20);
+    expect(p.covered).toEqual([]);
+    expect(p.merge).toEqual([
+      { host: 'ctl1', file: 'mysql-bin.000003', startPosition: 0, endPosition: 300, id: mergedSegmentId('ctl1', 'mysql-bin.000003', 0, 300), pieces: [a1.id, a2.id, a3.id] },
+      { host: 'ctl1', file: 'mysql-bin.000004', startPosition: 0, endPosition: 80, id: mergedSegmentId('ctl1', 'mysql-bin.000004', 0, 80), pieces: [b1.id, b2.id] },
+    ]);
+    // a byte cap splits a run; a hole splits it too
+    expect(planCompaction([a1, a2, a3], now, 0, 200).merge.map((m) => m.pieces)).toEqual([[a1.id, a2.id]]);
+    expect(planCompaction([a1, a3, a4], now, 0, 1 << 20).merge.map((m) => m.pieces)).toEqual([[a3.id, a4.id]]);
+  });
+
+  test('pieces left inside a merged segment (a compaction that died before removing them) are removed, and the planner reads past them', () => {
+    const merged = { ...s('mysql-bin.000003', 0, 300, T('09:00:10')), id: mergedSegmentId('ctl1', 'mysql-bin.000003', 0, 300) };
+    expect(planCompaction([a1, a2, merged, a3, a4], now, 1800_000, 1 << 20)).toEqual({ merge: [], covered: [a1.id, a2.id, a3.id] });
+    expect(contiguousFrom([a2, a1, merged, a3, a4, b1, b2], 'ctl1', 'mysql-bin.000003')).toEqual([merged, a4, b1, b2]);
   });
 });
 
