@@ -19,7 +19,7 @@ import { streamBackup, type StreamBackupInput, type StreamBackupResult } from '.
 import { collectFacts } from './mariadb/facts.js';
 import { desyncNode, galeraConfig, inspectCluster, resetLeftoverDesync, resyncNode, type ResyncResult } from './mariadb/galera.js';
 import type { DonorPolicy, GaleraNodeState } from '../workflows/lib/galera.js';
-import { planPointInTimeRestore, replayBinlogsOnHost, streamBinlogsToHost, verifySegments, type ReplayInto, type ReplayResult } from './mariadb/binlog-replay.js';
+import { planPointInTimeRestore, replayBinlogsOnHost, streamBinlogsToHost, verifySegments, type ReplayInto, type ReplayResult, type ReplayStop } from './mariadb/binlog-replay.js';
 import { exportFromScratch, importIntoLive, removeScratch, runServiceCommand, safetyDumpLive, serviceSettings, startScratch, type CommandOutcome, type ScratchExport } from './mariadb/scratch.js';
 import { planServiceRestore, type DumpLink, type ServiceRestorePlan } from '../workflows/lib/service-restore.js';
 import { segmentLink } from '../workflows/lib/binlog.js';
@@ -203,8 +203,8 @@ export function createActivities(deps: Deps) {
     },
 
     /** Point-in-time: the chain and the segments that reach `at`; out of range fails at once (non-retryable) naming the ranges. */
-    async repositoryPlanPointInTime(input: { cloud: string; at: string }): Promise<{ chain: ArtifactManifest[]; replay: ReplayPlan }> {
-      return planPointInTimeRestore(env, input.cloud, input.at);
+    async repositoryPlanPointInTime(input: { cloud: string; at?: string; gtid?: string; position?: string }): Promise<{ chain: ArtifactManifest[]; replay: ReplayPlan }> {
+      return planPointInTimeRestore(env, input.cloud, input);
     },
 
     async repositoryVerifySegments(input: { cloud: string; ids: string[] }): Promise<{ bytes: number }> {
@@ -215,7 +215,7 @@ export function createActivities(deps: Deps) {
       return streamBinlogsToHost(env, input.cloud, input.targetHost, input.restorePoint, input.files);
     },
 
-    async mariadbReplayBinlogs(input: { cloud: string; targetHost: string; restorePoint: string; replay: Pick<ReplayPlan, 'files' | 'startFile' | 'startPosition' | 'stopDatetime'>; baseGtid: string; into?: ReplayInto }): Promise<ReplayResult> {
+    async mariadbReplayBinlogs(input: { cloud: string; targetHost: string; restorePoint: string; replay: ReplayStop; baseGtid: string; into?: ReplayInto }): Promise<ReplayResult> {
       return replayBinlogsOnHost(env, input.cloud, input.targetHost, input.restorePoint, input.replay, input.baseGtid, input.into);
     },
 

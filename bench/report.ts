@@ -19,6 +19,8 @@ export interface Results {
   orchestration?: OrchestrationResult;
   rpo?: RpoCaseResult;
   galera?: GaleraStallResult;
+  /** Set when only some cases ran; the others are the base run's figures. */
+  partial?: { cases: string[]; at: string };
   wallSeconds?: number;
 }
 
@@ -71,6 +73,7 @@ export function renderResults(r: Results): string {
     `Measured ${r.date} by \`npm run bench\` on the lab (network-namespace controllers, sshd, MariaDB ${r.versions.mariabackup}).`,
     `Machine: **${r.cores} cores** (${r.versions.cpu}), ${f1(r.memGiB)} GiB RAM. Tools: Node ${r.versions.node}, ${r.versions.zstd}, ${r.versions.gpg}, ${r.versions.openssh}.`,
     `Every figure is the median of ${r.reps} runs (the seed's procedure: ${r.seedReps}); all baselines measured in the same run. Total bench wall time ${f1((r.wallSeconds ?? NaN) / 60)} min.`,
+    ...(r.partial ? ['', `Case${r.partial.cases.length > 1 ? 's' : ''} ${r.partial.cases.join(', ')} measured again ${r.partial.at} (\`BENCH_CASES\`); the other sections are the figures of the run above. The 2 cores are shared with other engineers' builds and tests: every time is an upper bound.`] : []),
     '',
     '## 1. Backup stream',
     '',

@@ -2,7 +2,10 @@
 // live here, never in tests. Knobs: BENCH_REPS (3), BENCH_SEED_REPS (2), BENCH_BIG_ROWS
 // (1100000 nova.instances rows ≈ 2 GB of datadir; 0 leaves the big variant out, for a quick
 // look only), BENCH_STEPS (100), BENCH_RPO_SECONDS (120 of steady writes for the binlog
-// archiver's achieved RPO; 0 leaves it out), BENCH_RPO_TPS (10), BENCH_OUT (bench/results.md).
+// archiver's achieved RPO; 0 leaves it out), BENCH_RPO_TPS (10), BENCH_OUT (bench/results.md),
+// BENCH_CASES (comma list of orchestration, backup-stream, restore-chain, pitr-rpo, galera, big; default
+// all): the cases left out keep their figures from BENCH_BASE (.dev/bench/results.json, the
+// previous full run), so one case can be measured again without the hour the rest takes.
 import { cpus, totalmem } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -30,6 +33,8 @@ const RPO_SECONDS = num(process.env.BENCH_RPO_SECONDS, 120);
 const RPO_TPS = num(process.env.BENCH_RPO_TPS, 10);
 const OUT = resolve(process.env.BENCH_OUT ?? 'bench/results.md');
 const LAB_SCRIPTS = resolve('test/lab');
+const CASES = new Set((process.env.BENCH_CASES ?? 'orchestration,backup-stream,restore-chain,pitr-rpo,galera,big').split(',').map((c) => c.trim()));
+const BASE = resolve(process.env.BENCH_BASE ?? '.dev/bench/results.json');
 
 async function versions(): Promise<Record<string, string>> {
   const v = async (cmd: string) => (await execa('bash', ['-c', cmd], { reject: false })).stdout.split('\n')[0]?.trim() ?? '?';
@@ -69,25 +74,36 @@ async function main(): Promise<void> {
   mkdirSync(scratch, { recursive: true });
   const kh = knownHosts(labDir, lab.clouds.lab!.hosts, join(scratch, 'known_hosts'));
   const t0 = performance.now();
-  const results: Results = { date: new Date().toISOString(), cores: cpus().length, memGiB: totalmem() / 2 ** 30, versions: await versions(), reps: REPS, seedReps: SEED_REPS, backups: [] };
+  const all = ['orchestration', 'backup-stream', 'restore-chain', 'pitr-rpo', 'galera', 'big'].every((c) => CASES.has(c));
+  // a subset: the other cases' figures come from the previous full run, and say so
+  const base: Partial<Results> = all ? {} : (JSON.parse(readFileSync(BASE, 'utf8')) as Results);
+  const results: Results = { ...base, date: base.date ?? new Date().toISOString(), cores: cpus().length, memGiB: totalmem() / 2 ** 30, versions: await versions(), reps: REPS, seedReps: SEED_REPS, backups: base.backups ?? [] };
+  if (!all) results.partial = { cases: [...CASES], at: new Date().toISOString() };
 
-  log(`orchestration: workflows of 0 and ${STEPS} activities`);
-  results.orchestration = await orchestrationCase(lab, STEPS, Math.max(REPS, 3));
+  if (CASES.has('orchestration')) {
+    log(`orchestration: workflows of 0 and ${STEPS} activities`);
+    results.orchestration = await orchestrationCase(lab, STEPS, Math.max(REPS, 3));
+  }
 
-  const def = configWithOwnRepo('bench-default');
-  results.backups.push(await backupStreamCase({ label: 'default', config: loadConfig(def.configFile), configFile: def.configFile, cloud: 'lab', host: 'ctl1', labDir, knownHosts: kh, scratch, reps: REPS, seedReps: SEED_REPS }));
+  if (CASES.has('backup-stream')) {
+    const def = configWithOwnRepo('bench-default');
+    results.backups = results.backups.filter((b) => b.label !== 'default');
+    results.backups.unshift(await backupStreamCase({ label: 'default', config: loadConfig(def.configFile), configFile: def.configFile, cloud: 'lab', host: 'ctl1', labDir, knownHosts: kh, scratch, reps: REPS, seedReps: SEED_REPS }));
+  }
 
-  const chainCfg = configWithOwnRepo('bench-chain');
-  results.restore = await restoreChainCase({ config: loadConfig(chainCfg.configFile), configFile: chainCfg.configFile, cloud: 'lab', source: 'ctl1', target: 'ctl2', labDir, labScripts: LAB_SCRIPTS, knownHosts: kh, incrementals: 6, reps: REPS });
+  if (CASES.has('restore-chain')) {
+    const chainCfg = configWithOwnRepo('bench-chain');
+    results.restore = await restoreChainCase({ config: loadConfig(chainCfg.configFile), configFile: chainCfg.configFile, cloud: 'lab', source: 'ctl1', target: 'ctl2', labDir, labScripts: LAB_SCRIPTS, knownHosts: kh, incrementals: 6, reps: REPS });
+  }
 
-  if (RPO_SECONDS > 0) {
+  if (RPO_SECONDS > 0 && CASES.has('pitr-rpo')) {
     log(`binlog archiving: achieved RPO under ${RPO_TPS} transactions/s for ${RPO_SECONDS} s`);
     const rpoCfg = configWithOwnRepo('bench-rpo');
     results.rpo = await pitrRpoCase({ config: loadConfig(rpoCfg.configFile), configFile: rpoCfg.configFile, cloud: 'lab', host: 'ctl1', seconds: RPO_SECONDS, tps: RPO_TPS });
   }
 
   // the Galera cluster is opt-in (LAB_GALERA=1 / test/lab/galera.sh up): measured when it is up
-  if (existsSync(join(labDir, 'galera/cloud.yml'))) {
+  if (CASES.has('galera') && existsSync(join(labDir, 'galera/cloud.yml'))) {
     log('galera: the longest write stall while a non-writer node is backed up');
     const g = configWithOwnRepo('bench-galera', (c) => {
       const cloud = galeraCloud();
@@ -98,15 +114,16 @@ async function main(): Promise<void> {
     results.galera = await galeraStallCase({ config: loadConfig(g.configFile), configFile: g.configFile, writer: 'gal3', reps: REPS, rate: 20 });
   }
 
-  if (BIG_ROWS > 0) {
+  if (BIG_ROWS > 0 && CASES.has('big')) {
     await loadBig(labDir, BIG_ROWS);
     const big = configWithOwnRepo('bench-big', (c) => (c.clouds.lab.database.host = 'ctl2'));
+    results.backups = results.backups.filter((b) => b.label !== '2GB');
     results.backups.push(await backupStreamCase({ label: '2GB', config: loadConfig(big.configFile), configFile: big.configFile, cloud: 'lab', host: 'ctl2', labDir, knownHosts: kh, scratch, reps: REPS, seedReps: SEED_REPS }));
   }
-  results.wallSeconds = (performance.now() - t0) / 1000;
+  if (all) results.wallSeconds = (performance.now() - t0) / 1000;
   writeFileSync(OUT, renderResults(results));
   writeFileSync(join(scratch, 'results.json'), JSON.stringify(results, null, 2));
-  log(`wrote ${OUT} (${results.wallSeconds.toFixed(0)} s)`);
+  log(`wrote ${OUT} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 }
 
 main().then(

@@ -6,6 +6,7 @@ import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { catalogCsv, catalogTable, type CatalogEntry, type CatalogListing } from '../workflows/lib/catalog.js';
 import { backupDbWorkflowId, restoreDbWorkflowId, runWorkflowId } from '../workflows/lib/ids.js';
+import { parseBinlogPosition, parseGtid } from '../workflows/lib/binlog.js';
 import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
 import type { BackupDatabaseResult } from '../workflows/backup-database.js';
 import type { RestoreDatabaseResult } from '../workflows/restore-database.js';
@@ -126,15 +127,19 @@ restore
   .option('--backup <id>', 'backup id (default: the newest intact restore point)')
   .option('--from <target>', 'restore from this target (e.g. an off-site Swift copy): the chain is copied back into the repository first')
   .addOption(new Option('--at <UTC time>', 'point in time (UTC, e.g. "2026-11-30 04:05:06"): the newest backup before it, then the archived binary logs up to and including that second').conflicts(['backup', 'from']))
+  .addOption(new Option('--gtid <domain-server-seq>', 'point in time as a transaction (e.g. 0-1-4711): the newest backup before it, then the archived binary logs up to and including that transaction').conflicts(['backup', 'from', 'at']))
+  .addOption(new Option('--position <file:pos>', 'point in time as a binlog position (e.g. mysql-bin.000042:1234, as SHOW MASTER STATUS shows it): every event that starts before it is replayed').conflicts(['backup', 'from', 'at', 'gtid']))
   .option('--cloud <name>', 'cloud from the config (default: the only one)')
   .option('--verify', 'compare every recorded count and checksum after the restore (default)', true)
   .option('--no-verify', 'skip the comparison')
   .option('--no-wait', 'return once the workflow has started')
   .action(async function (this: Command) {
-    const g = this.optsWithGlobals<Globals & { to: string; backup?: string; from?: string; at?: string; cloud?: string; verify: boolean; wait: boolean }>();
+    const g = this.optsWithGlobals<Globals & { to: string; backup?: string; from?: string; at?: string; gtid?: string; position?: string; cloud?: string; verify: boolean; wait: boolean }>();
     const config = load(g);
     const cloud = pickCloud(config, g.cloud);
     const at = g.at === undefined ? undefined : utcTime(g.at);
+    if (g.gtid !== undefined && !parseGtid(g.gtid)) throw new CliError(`--gtid "${g.gtid}" is not a GTID: use domain-server-sequence, e.g. 0-1-4711 (SELECT @@gtid_binlog_pos)`, EXIT.usage);
+    if (g.position !== undefined && !parseBinlogPosition(g.position)) throw new CliError(`--position "${g.position}" is not a binlog position: use file:byte offset, e.g. mysql-bin.000042:1234 (SHOW MASTER STATUS)`, EXIT.usage);
     if (!config.clouds[cloud]!.hosts[g.to]) throw new CliError(`host "${g.to}" is not under clouds.${cloud}.hosts (known: ${Object.keys(config.clouds[cloud]!.hosts).join(', ')})`, EXIT.usage);
     let backupId = g.backup;
     if (g.from && g.from !== config.repository.name) {
@@ -146,7 +151,7 @@ restore
     const handle = await client.workflow.start('restoreDatabaseWorkflow', {
       taskQueue: config.temporal.taskQueue,
       workflowId: restoreDbWorkflowId(cloud, g.to, new Date()),
-      args: [{ cloud, targetHost: g.to, backupId, verify: g.verify, at }],
+      args: [{ cloud, targetHost: g.to, backupId, verify: g.verify, at, gtid: g.gtid?.trim(), position: g.position?.trim() }],
       typedSearchAttributes: [
         { key: CLOUD, value: cloud },
         { key: COMPONENT, value: 'database' },

@@ -24,12 +24,18 @@ export interface RestoreDatabaseInput {
    * archived binary logs up to and including that second. Excludes backupId.
    */
   at?: string;
+  /** Point in time as a transaction (domain-server-seq): replay up to and including it. Excludes at, position, backupId. */
+  gtid?: string;
+  /** Point in time as a binlog position ("mysql-bin.000042:1234"): replay every event that starts before it. */
+  position?: string;
 }
 
 export interface PointInTimeResult {
   target: string;
   base: string;
-  stopDatetime: string;
+  stopDatetime: string | null;
+  stopGtid?: string | null;
+  stopPosition?: number | null;
   segments: number;
   files: string[];
   lastGtid: string | null;
@@ -63,12 +69,14 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
     { key: COMPONENT, value: 'database' },
     { key: TIER, value: 'restore' },
   ]);
-  if (input.at && input.backupId) throw ApplicationFailure.nonRetryable('give either a backup id or a point in time, not both. Fix: drop --backup; the newest backup before --at is chosen', 'ConfigInvalid');
-  const pitr = input.at !== undefined;
+  const targets = [input.at, input.gtid, input.position].filter((x) => x !== undefined).length;
+  if (targets > 0 && input.backupId) throw ApplicationFailure.nonRetryable('give either a backup id or a point in time, not both. Fix: drop --backup; the newest backup before the target is chosen', 'ConfigInvalid');
+  if (targets > 1) throw ApplicationFailure.nonRetryable('give one point-in-time target: --at, --gtid or --position', 'ConfigInvalid');
+  const pitr = targets === 1;
   const steps = new Steps(['plan', 'verify chain', ...(pitr ? ['verify binlogs'] : []), 'stream to host', 'prepare', ...(pitr ? ['stream binlogs'] : []), 'stop server', 'copy back', 'start server', 'verify', ...(pitr ? ['replay binlogs'] : []), 'clean up']);
 
   // Plan and check the whole chain (and the binlog segments) before anything on the target is touched.
-  const planned = await steps.run('plan', async () => (input.at ? short.repositoryPlanPointInTime({ cloud, at: input.at }) : { chain: await short.repositoryPlanRestore({ cloud, backupId: input.backupId }), replay: null }), (p) => p.chain.map((m) => m.id).join(' → ') + (p.replay ? ` + ${p.replay.files.reduce((n, f) => n + f.segments.length, 0)} binlog segments to ${p.replay.target}` : ''));
+  const planned = await steps.run('plan', async () => (pitr ? short.repositoryPlanPointInTime({ cloud, at: input.at, gtid: input.gtid, position: input.position }) : { chain: await short.repositoryPlanRestore({ cloud, backupId: input.backupId }), replay: null }), (p) => p.chain.map((m) => m.id).join(' → ') + (p.replay ? ` + ${p.replay.files.reduce((n, f) => n + f.segments.length, 0)} binlog segments to ${p.replay.target}` : ''));
   const { chain, replay } = planned;
   const manifest = chain[chain.length - 1]!;
   const full = chain[0]!;
@@ -152,7 +160,7 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
     }
     if (replay && verification !== 'FAILED') {
       const r = await steps.run('replay binlogs', () => stream.mariadbReplayBinlogs({ cloud, targetHost, restorePoint: backupId, replay, baseGtid: manifest.mariadb.binlog?.gtid ?? '' }), (x) => `${x.transactions} transactions replayed, last ${x.lastGtid ?? 'none'} at ${x.lastEventAt ?? '-'}`);
-      pointInTime = { target: replay.target, base: replay.base, stopDatetime: replay.stopDatetime, segments: segmentIds.length, files: replay.files.map((f) => f.file), lastGtid: r.lastGtid, lastEventAt: r.lastEventAt, transactions: r.transactions, gtidSlavePos: r.gtidSlavePos, replaySeconds: r.seconds };
+      pointInTime = { target: replay.target, base: replay.base, stopDatetime: replay.stopDatetime, stopGtid: replay.stopGtid ?? null, stopPosition: replay.stopPosition ?? null, segments: segmentIds.length, files: replay.files.map((f) => f.file), lastGtid: r.lastGtid, lastEventAt: r.lastEventAt, transactions: r.transactions, gtidSlavePos: r.gtidSlavePos, replaySeconds: r.seconds };
     }
   } finally {
     cleaning ??= steps.run('clean up', () => short.mariadbRemoveRestoreDir(req));

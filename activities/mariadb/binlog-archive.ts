@@ -21,6 +21,7 @@ import { inServiceContext, shQuote } from '../ssh/quote.js';
 import { classifyMariadbError } from './classify.js';
 import { runSql } from './facts.js';
 import { scanEvents } from './binlog-events.js';
+import { writeArchiveProgress } from './binlog-progress.js';
 
 export interface BinlogPos {
   file: string;
@@ -283,6 +284,15 @@ export async function archiveBinlogStep(env: Env, input: ArchiveStepInput, onPub
     }
   }
   const caughtUp = from.file === state.master!.file && from.position === state.master!.position;
+  // nothing new: no segment records that the archive reached state.at, so the progress object
+  // does (an idle period after the last event stays recoverable, across worker crashes too)
+  if (caughtUp && !segments.some((s) => !s.adopted)) {
+    try {
+      await writeArchiveProgress(env, cloud, { host: hostName, file: from.file, position: from.position, archivedThrough: state.at });
+    } catch (e) {
+      throw fsFailure(e, `recording the archive's progress in ${env.repo.root}`);
+    }
+  }
   return {
     from,
     segments,

@@ -58,3 +58,32 @@ export function scanEvents(buf: Buffer, startPosition: number): BinlogSegmentEve
   const iso = (s: number | null) => (s === null ? null : new Date(s * 1000).toISOString());
   return { wholeBytes: off, events, firstEventAt: iso(first), lastEventAt: iso(last), firstGtid, lastGtid, serverIds: [...servers].sort((a, b) => a - b) };
 }
+
+// Events that never sit inside a transaction: a GTID event opens one (MariaDB ≥ 10.0 starts
+// every transaction and DDL with it); the rest are file bookkeeping.
+const BETWEEN_TRANSACTIONS = new Set([GTID_EVENT, 161 /* binlog checkpoint */, 163 /* GTID list */, 15 /* format description */, 4 /* rotate */, 3 /* stop */]);
+
+/**
+ * Is byte `position` of the file a transaction boundary, judged from `buf` (the file's bytes
+ * from `startPosition`, whole events)? A boundary is where an event that opens no transaction
+ * body starts, or the end of `buf` when `endIsBoundary`. Otherwise the nearest boundaries
+ * before and after it (null: not within `buf`).
+ */
+export function transactionBoundary(buf: Buffer, startPosition: number, position: number, endIsBoundary: boolean): { ok: true } | { ok: false; before: number | null; after: number | null } {
+  let off = startPosition === 0 ? 4 : 0;
+  let before: number | null = null;
+  while (off + HEADER <= buf.length) {
+    const at = startPosition + off;
+    const type = buf.readUInt8(off + 4);
+    const size = buf.readUInt32LE(off + 9);
+    if (size < HEADER) break;
+    const boundary = BETWEEN_TRANSACTIONS.has(type);
+    if (at === position && boundary) return { ok: true };
+    if (at > position) {
+      if (boundary) return { ok: false, before, after: at };
+    } else if (boundary) before = at;
+    off += size;
+  }
+  if (startPosition + off === position && endIsBoundary) return { ok: true };
+  return { ok: false, before, after: endIsBoundary ? startPosition + off : null };
+}

@@ -4,25 +4,57 @@
 // mariadb-binlog | mariadb pipe.
 import { join } from 'node:path';
 import { artifactDir, isBinlogManifest, isDatabaseManifest, type ArtifactManifest } from '../../workflows/lib/manifest.js';
-import { planPointInTime, segmentLink, type BinlogManifest, type ReplayPlan } from '../../workflows/lib/binlog.js';
+import { gtidPosSeq, parseBinlogPosition, parseGtid, planPointInTime, segmentLink, type BinlogManifest, type PitrTarget, type ReplayPlan } from '../../workflows/lib/binlog.js';
+import { readArchiveProgress } from './binlog-progress.js';
 import type { Env } from '../deps.js';
 import { fatal, transient, FailureType } from '../errors.js';
 import { cancellationSignal, heartbeater, withHeartbeat } from '../heartbeat.js';
 import { unsealFile } from '../controlplane/sealed.js';
 import { inServiceContext, shQuote } from '../ssh/quote.js';
 import { classifyMariadbError } from './classify.js';
+import { transactionBoundary } from './binlog-events.js';
 
 /** The chain and the segments that reach `at`, or a non-retryable refusal naming the recoverable ranges. */
-export async function planPointInTimeRestore(env: Env, cloud: string, at: string): Promise<{ chain: ArtifactManifest[]; replay: ReplayPlan }> {
+export async function planPointInTimeRestore(env: Env, cloud: string, want: { at?: string; gtid?: string; position?: string }): Promise<{ chain: ArtifactManifest[]; replay: ReplayPlan }> {
+  let target: PitrTarget;
+  if (want.gtid !== undefined) target = { gtid: want.gtid };
+  else if (want.position !== undefined) {
+    const p = parseBinlogPosition(want.position);
+    if (!p) throw fatal(FailureType.ConfigInvalid, `"${want.position}" is not a binlog position`, 'write it as file:byte offset, e.g. mysql-bin.000042:1234 (SHOW MASTER STATUS, or mariadb-binlog\'s end_log_pos)');
+    target = { position: p };
+  } else if (want.at !== undefined) target = { at: want.at };
+  else throw fatal(FailureType.ConfigInvalid, 'a point-in-time restore needs a target', 'give --at, --gtid or --position');
   const all = await env.repo.scanManifests(cloud);
   const points = all.filter(isDatabaseManifest);
   const segs = all.filter(isBinlogManifest);
-  const r = planPointInTime(points, segs.map(segmentLink), at);
+  const r = planPointInTime(points, segs.map(segmentLink), target, await readArchiveProgress(env, cloud));
   if ('problem' in r) {
     throw fatal(FailureType.PitrOutOfRange, `point-in-time restore of cloud ${cloud}: ${r.problem}; nothing was touched`, r.ranges.length ? 'choose a time inside a recoverable range (`osbackup binlog status` shows how far the archive has reached)' : 'take a full backup and keep archiveBinlogsWorkflow running (`osbackup binlog archive`)');
   }
+  if ('position' in target) await refuseInsideTransaction(env, cloud, segs, r.plan.files.at(-1)!.segments.at(-1)!, target.position.position);
   const byId = new Map(points.map((m) => [m.id, m]));
   return { chain: r.plan.chain.map((id) => byId.get(id)!), replay: r.plan };
+}
+
+/**
+ * A position inside a transaction would replay part of it (mariadb-binlog then closes it with a
+ * ROLLBACK, and the last GTID printed would name a transaction that was not applied): refused
+ * before anything is touched, naming the boundaries around it. Read from the one segment
+ * holding the position (whole events; a segment cut by size may end inside a transaction, so
+ * its end is a boundary only when the next segment starts with one, or nothing follows it yet).
+ */
+async function refuseInsideTransaction(env: Env, cloud: string, segs: BinlogManifest[], lastId: string, position: number): Promise<void> {
+  const s = segs.find((m) => m.id === lastId)!;
+  const next = segs.find((m) => m.source.host === s.source.host && m.binlog.file === s.binlog.file && m.binlog.startPosition === s.binlog.endPosition);
+  const keys = await env.gpgKeys();
+  const open = async (m: BinlogManifest) => unsealFile(keys, env.repo.path(join(artifactDir(cloud, 'binlog', m.id), m.artifact.file)), m.artifact, `binlog segment ${m.id}`, cancellationSignal());
+  let endIsBoundary = !next;
+  if (next && position === s.binlog.endPosition) endIsBoundary = transactionBoundary(await open(next), next.binlog.startPosition, position, false).ok;
+  const r = transactionBoundary(await open(s), s.binlog.startPosition, position, endIsBoundary);
+  if (!r.ok) {
+    const near = [r.before, r.after].filter((x) => x !== null).map((x) => `${s.binlog.file}:${x}`);
+    throw fatal(FailureType.PitrOutOfRange, `point-in-time restore of cloud ${cloud}: binlog position ${s.binlog.file}:${position} is inside a transaction, which would be replayed in part; nothing was touched`, `give a transaction boundary${near.length ? ` (the nearest: ${near.join(', ')})` : ''}: the position SHOW MASTER STATUS showed after a commit, or a COMMIT/Xid event's end_log_pos`);
+  }
 }
 
 async function segmentManifests(env: Env, cloud: string, ids: string[]): Promise<BinlogManifest[]> {
@@ -91,6 +123,21 @@ export async function streamBinlogsToHost(env: Env, cloud: string, targetHost: s
   return { bytes, seconds: (performance.now() - t0) / 1000 };
 }
 
+/** What the replay reads of a plan (older plans carry only stopDatetime). */
+export type ReplayStop = Pick<ReplayPlan, 'files' | 'startFile' | 'startPosition' | 'stopDatetime'> & Partial<Pick<ReplayPlan, 'stopGtid' | 'stopPosition'>>;
+
+/**
+ * mariadb-binlog's stop option for a plan. --stop-position takes a GTID (inclusive: that
+ * transaction is the last one printed) or a byte offset into the last file (every event that
+ * starts before it is printed; a transaction cut by it gets mariadb-binlog's closing ROLLBACK).
+ */
+export function stopOption(r: ReplayStop): string {
+  if (r.stopGtid) return `--stop-position=${shQuote(r.stopGtid)}`;
+  if (r.stopPosition !== undefined && r.stopPosition !== null) return `--stop-position=${Math.floor(r.stopPosition)}`;
+  if (r.stopDatetime) return `--stop-datetime=${shQuote(r.stopDatetime.replace('T', ' ').replace(/(\.\d+)?Z$/, ''))}`;
+  throw fatal(FailureType.ConfigInvalid, 'the replay plan names no stop (time, GTID or position)', 'plan the restore again');
+}
+
 export interface ReplayResult {
   /** The last GTID replayed (none: no transaction between the backup and the target). */
   lastGtid: string | null;
@@ -101,7 +148,6 @@ export interface ReplayResult {
   seconds: number;
 }
 
-/** `mariadb-binlog … | mariadb` on the target; afterwards gtid_slave_pos names where the data stands, as a replica would need. */
 /**
  * Where a replay goes: the host's own server (a point-in-time restore), or a scratch instance on
  * that host reached by its socket, outside any container (a single-service restore), whose
@@ -112,7 +158,8 @@ export interface ReplayInto {
   databases?: string[];
 }
 
-export async function replayBinlogsOnHost(env: Env, cloud: string, targetHost: string, restorePoint: string, replay: Pick<ReplayPlan, 'files' | 'startFile' | 'startPosition' | 'stopDatetime'>, baseGtid: string, into?: ReplayInto): Promise<ReplayResult> {
+/** `mariadb-binlog … | mariadb` on the target; afterwards gtid_slave_pos names where the data stands, as a replica would need. */
+export async function replayBinlogsOnHost(env: Env, cloud: string, targetHost: string, restorePoint: string, replay: ReplayStop, baseGtid: string, into?: ReplayInto): Promise<ReplayResult> {
   const { host, target } = env.dbHost(cloud, targetHost);
   const m = host.mariadb;
   const t0 = performance.now();
@@ -121,18 +168,27 @@ export async function replayBinlogsOnHost(env: Env, cloud: string, targetHost: s
   const defaults = into ? undefined : (m.replayDefaultsFile ?? m.defaultsFile);
   const client = into ? `mariadb --no-defaults --socket=${shQuote(into.socket)} -uroot --binary-mode` : `mariadb${defaults ? ` --defaults-file=${shQuote(defaults)}` : ''} --binary-mode`;
   const filter = (into?.databases ?? []).map((d) => ` --database=${shQuote(d)}`).join('');
-  const stop = replay.stopDatetime.replace('T', ' ').replace(/(\.\d+)?Z$/, '');
   const sqlFile = `${dir}/replay.sql`;
+  // a GTID target must be the last transaction of the SQL (unless the backup already stands at it):
+  // checked before anything is replayed, so a GTID the segments only seemed to hold changes nothing
+  const want = parseGtid(replay.stopGtid);
+  const mustEndAt = want && gtidPosSeq(baseGtid, want.domain) < want.seq ? replay.stopGtid! : '';
+  const lastGtidLine = `grep -o '^#[0-9]\\{6\\} [ 0-9][0-9]:[0-9][0-9]:[0-9][0-9] server id .*[[:space:]]GTID [0-9]*-[0-9]*-[0-9]*' ${shQuote(sqlFile)} | tail -n 1`;
   // the SQL is kept beside the files: what was replayed can be read afterwards, and parsed here
   const script = [
     'set -e -o pipefail',
     `cd ${shQuote(dir)}`,
-    `TZ=UTC mariadb-binlog${filter} --start-position=${replay.startPosition} --stop-datetime=${shQuote(stop)} ${replay.files.map((f) => shQuote(f.file)).join(' ')} > ${shQuote(sqlFile)}`,
+    `TZ=UTC mariadb-binlog${filter} --start-position=${replay.startPosition} ${stopOption(replay)} ${replay.files.map((f) => shQuote(f.file)).join(' ')} > ${shQuote(sqlFile)}`,
+    ...(mustEndAt ? [`got=$(${lastGtidLine} | grep -o 'GTID [0-9-]*$' | cut -c6- || true)`, `if [ "$got" != ${shQuote(mustEndAt)} ]; then echo "gtid-missing=$got" >&2; exit 3; fi`] : []),
     `${into ? client : inServiceContext(host, host.containers.mariadb, client)} < ${shQuote(sqlFile)}`,
     `echo "transactions=$(grep -c '^#.*[[:space:]]GTID [0-9]' ${shQuote(sqlFile)} || true)"`,
-    `echo "last=$(grep -o '^#[0-9]\\{6\\} [ 0-9][0-9]:[0-9][0-9]:[0-9][0-9] server id .*[[:space:]]GTID [0-9]*-[0-9]*-[0-9]*' ${shQuote(sqlFile)} | tail -n 1)"`,
+    `echo "last=$(${lastGtidLine})"`,
   ].join('\n');
   const r = await withHeartbeat('replaying binary logs', env.deps.ssh.run(target, `bash -c ${shQuote(script)}`, { signal: cancellationSignal() }));
+  if (r.code === 3 && /gtid-missing=/.test(r.stderr)) {
+    const got = /gtid-missing=(\S*)/.exec(r.stderr)?.[1] || 'none';
+    throw fatal(FailureType.PitrOutOfRange, `${targetHost}: the archived binary logs do not hold transaction ${replay.stopGtid} (the replay would end at ${got}); nothing was replayed, the restored backup ${restorePoint} is in place`, 'choose a GTID the archive holds (`osbackup catalog list` shows each segment\'s GTID range) and restore again');
+  }
   if (r.code !== 0) {
     const tail = r.stderr.trim().split('\n').slice(-4).join(' | ');
     if (/mariadb-binlog: (command )?not found/.test(r.stderr)) throw fatal(FailureType.RemoteCommandFailed, `${targetHost}: mariadb-binlog is not installed on the host`, 'install the mariadb client tools on the restore target');
