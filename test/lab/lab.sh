@@ -17,7 +17,7 @@ LAB_ROWS=${LAB_ROWS:-20000}
 LAB_NET=${LAB_NET:-10.231.77}
 HOSTS=(ctl1 ctl2)                # bare hosts: sshd + mariadbd
 ALL_HOSTS=(ctl1 ctl2 ctl3)       # ctl3 is Kolla-style: sshd + dockerd + a `mariadb` container
-declare -A IP=([ctl1]=$LAB_NET.11 [ctl2]=$LAB_NET.12 [ctl3]=$LAB_NET.13)
+declare -A IP=([ctl1]=$LAB_NET.11 [ctl2]=$LAB_NET.12 [ctl3]=$LAB_NET.13 [os1]=$LAB_NET.14)   # os1: test/lab/openstack.sh
 SW=osb-sw
 log() { printf '[lab %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -31,6 +31,8 @@ need() {
 }
 
 down() {
+  # the OpenStack component (opt-in at up) is stopped whenever it is there
+  if ip netns list | grep -qw osb-os1 || [ -d "$LAB_DIR/os1" ]; then "$here/openstack.sh" down; fi
   for h in "${ALL_HOSTS[@]}"; do
     ns=osb-$h
     if ip netns list | grep -qw "$ns"; then
@@ -198,6 +200,8 @@ SQL
   wait $rq2 || { cat "$LAB_DIR/rabbitmq-ctl2.log" >&2; die "the RabbitMQ broker on ctl2 did not come up"; }
   wait $rq1 || { cat "$LAB_DIR/rabbitmq-ctl1.log" >&2; die "the RabbitMQ broker on ctl1 did not come up"; }
   wait $sw || { cat "$LAB_DIR/swift.log" >&2; die "Swift on ctl1 did not come up"; }
+  # opt-in until it is solid: LAB_OPENSTACK=1 adds the OpenStack cloud (os1, a few minutes, ~3 GB)
+  if [ "${LAB_OPENSTACK:-0}" = 1 ]; then "$here/openstack.sh" up; fi
   write_config
   status || die "lab did not come up (see $LAB_DIR/*/mysqld.err and ssh/sshd.log)"
   log "up: config $LAB_DIR/osbackup.yml"
@@ -250,6 +254,8 @@ YML
 YML
     done
     kolla_config
+    # the third cloud, written by openstack.sh up
+    if [ -s "$LAB_DIR/os1/cloud.yml" ]; then cat "$LAB_DIR/os1/cloud.yml"; fi
   } > "$LAB_DIR/osbackup.yml"
 }
 
@@ -263,12 +269,16 @@ status() {
     if ! ssh -q -i "$LAB_DIR/keys/worker_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@"${IP[$h]}" \
         "mariadb-admin --defaults-file=$LAB_DIR/$h/my.cnf ping" >/dev/null 2>&1; then log "$h: MariaDB not answering over SSH"; ok=1; fi
   done
+  if [ -d "$LAB_DIR/os1" ] && ! "$here/openstack.sh" status; then ok=1; fi
   return $ok
 }
 
 source "$here/kolla.sh"
 source "$here/rabbitmq.sh"
 source "$here/swift.sh"
+
+# test/lab/openstack.sh sources this file for its functions (net, sshd, MariaDB) and stops here
+[[ ${BASH_SOURCE[0]} == "$0" ]] || return 0
 
 case ${1:-} in
   up) up ;;
