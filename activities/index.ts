@@ -22,6 +22,7 @@ import { createHash } from 'node:crypto';
 import { keyFingerprints, gpgVersion } from './crypto/gpg.js';
 import { zstdVersion } from './crypto/zstd.js';
 import { verifyActivities } from './storage/verify.js';
+import { openstackActivities } from './openstack/activities.js';
 import { importStream, listRemoteFiles, type ImportStreamInput, type ImportStreamResult } from './import/stream.js';
 import type { KnownArtifact, ListedFile } from '../workflows/lib/import.js';
 import { readFile } from 'node:fs/promises';
@@ -346,6 +347,7 @@ export function createActivities(deps: Deps) {
 
     // ---- verify / scrub and capacity (activities/storage/verify.ts) ----
     ...verifyActivities(env),
+    ...openstackActivities(env),
   };
 }
 

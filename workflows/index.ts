@@ -10,3 +10,4 @@ export { rotateWorkflow, retentionPlanWorkflow } from './rotate.js';
 export { verifyWorkflow } from './verify.js';
 export { capacityWorkflow } from './capacity.js';
 export { importKollaBackupsWorkflow, importSeedBackupsWorkflow } from './import-backups.js';
+export { backupVolumesWorkflow, exportImagesWorkflow, snapshotInstancesWorkflow } from './cloud-resources.js';

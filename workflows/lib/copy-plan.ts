@@ -79,7 +79,7 @@ export function promotionSet(source: readonly AnyManifest[], notAfter: string, m
   }
   const out = [full.id];
   const limit = new Date(Date.parse(full.completedAt) + 24 * 3600_000).toISOString();
-  const cp = source.filter((m) => !isDatabaseManifest(m) && m.completedAt <= limit && m.completedAt <= notAfter && !('reason' in m && m.reason === 'pre-restore'));
+  const cp = source.filter((m) => m.component === 'control-plane' && m.completedAt <= limit && m.completedAt <= notAfter && !('reason' in m && m.reason === 'pre-restore'));
   const newest = cp.at(-1);
   if (newest) out.push(newest.id);
   return { ids: out, problem: null };

@@ -110,7 +110,7 @@ export interface ArtifactManifest {
 }
 
 /** Every kind of manifest a repository holds, told apart by `component`. */
-export type AnyManifest = ArtifactManifest | import('./control-plane.js').ControlPlaneManifest;
+export type AnyManifest = ArtifactManifest | import('./control-plane.js').ControlPlaneManifest | import('./image.js').ImageManifest;
 
 export function isDatabaseManifest(m: AnyManifest): m is ArtifactManifest {
   return m.component === 'database';
