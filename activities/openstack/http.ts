@@ -25,7 +25,7 @@ export function apiMessage(body: string): string {
 
 /** `what` is the call ("POST volumev3 /snapshots"), for the message. */
 export function httpFailure(status: number, body: string, what: string): ApplicationFailure {
-  const msg = `${what}: HTTP ${status}: ${apiMessage(body) || '(no message)'}`;
+  const msg = `${what}: HTTP ${status}: ${apiMessage(body).replace(/\.+$/, '') || '(no message)'}`;
   if (status === 401) return fatal(FailureType.OpenstackAuthFailed, msg, 'check the credentials (clouds.yaml / openrc) and that the user or application credential still exists');
   if (status === 403) return fatal(FailureType.OpenstackForbidden, msg, 'give the user the role the call needs (admin for all-projects listings), or narrow the selection');
   if (status === 404) return fatal(FailureType.OpenstackNotFound, msg, 'the resource is gone or the id is wrong');

@@ -93,11 +93,11 @@ export async function deleteServer(s: OpenStackSession, id: string): Promise<voi
 /** Snapshots gone, then volumes detached (by deleting the server) and deleted: best effort, for afterAll. */
 export async function cleanupVolumes(s: OpenStackSession, volumeIds: string[], serverId?: string): Promise<void> {
   const snaps = (await Promise.all(volumeIds.map((v) => cinder.listSnapshots(s, { allProjects: true, volumeId: v })))).flat();
-  for (const x of snaps) await cinder.deleteSnapshot(s, x.id).catch(() => undefined);
+  await Promise.all(snaps.map((x) => cinder.deleteSnapshot(s, x.id).catch(() => undefined)));
   await until('snapshots deleted', async () => (await Promise.all(snaps.map((x) => cinder.getSnapshot(s, x.id)))).every((x) => x === null), 120_000).catch(() => undefined);
   if (serverId) {
     await deleteServer(s, serverId).catch(() => undefined);
     await until('volumes detached', async () => (await Promise.all(volumeIds.map((v) => volumeStatus(s, v)))).every((x) => x !== 'in-use' && x !== 'detaching'), 120_000).catch(() => undefined);
   }
-  for (const v of volumeIds) await s.request('volume', 'DELETE', `/volumes/${v}`, { microversion: VOLUME_MICROVERSION, accept: [404, 400] }).catch(() => undefined);
+  await Promise.all(volumeIds.map((v) => s.request('volume', 'DELETE', `/volumes/${v}`, { microversion: VOLUME_MICROVERSION, accept: [404, 400] }).catch(() => undefined)));
 }

@@ -171,6 +171,12 @@ backup_driver = cinder.backup.drivers.posix.PosixBackupDriver
 backup_posix_path = $D/srv/cinder-backups
 periodic_interval = 10
 periodic_fuzzy_delay = 0
+; tests make hundreds of volumes and snapshots (the fan-out benchmark)
+quota_volumes = -1
+quota_snapshots = -1
+quota_gigabytes = -1
+quota_backups = -1
+quota_backup_gigabytes = -1
 [database]
 connection = $db/cinder
 [oslo_concurrency]
@@ -281,6 +287,10 @@ os_region_name = RegionOne
 lock_path = $D/srv/nova/lock
 [vnc]
 enabled = false
+[quota]
+instances = -1
+cores = -1
+ram = -1
 [oslo_messaging_notifications]
 driver = noop
 $(authtoken nova)
