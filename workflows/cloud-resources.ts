@@ -54,16 +54,18 @@ export interface BackupVolumesResult {
   failed: ResourceFailure[];
 }
 
-export async function backupVolumesWorkflow(input: { cloud: string; concurrency?: number }): Promise<BackupVolumesResult> {
+/** `concurrency` and `stuckAfterSeconds` override the cloud's config for this run. */
+export async function backupVolumesWorkflow(input: { cloud: string; concurrency?: number; stuckAfterSeconds?: number }): Promise<BackupVolumesResult> {
   const info = workflowInfo();
   const takenAt = new Date(info.startTime).toISOString();
   const plan = await openstackPlanVolumes({ cloud: input.cloud });
   const concurrency = input.concurrency ?? plan.concurrency;
-  const { openstackSnapshotVolume } = waiting(plan.stuckAfterSeconds);
+  const stuckAfterSeconds = input.stuckAfterSeconds ?? plan.stuckAfterSeconds;
+  const { openstackSnapshotVolume } = waiting(stuckAfterSeconds);
   const stats: FanoutStats = { maxInFlight: 0 };
   const failed: ResourceFailure[] = [];
   const done = await mapBounded(plan.volumes, concurrency, (volume: VolumeRef) =>
-    openstackSnapshotVolume({ cloud: input.cloud, volume, runId: info.workflowId, takenAt, stuckAfterSeconds: plan.stuckAfterSeconds }).catch((e: unknown) => {
+    openstackSnapshotVolume({ cloud: input.cloud, volume, runId: info.workflowId, takenAt, stuckAfterSeconds }).catch((e: unknown) => {
       failed.push(failureOf(e, volume.id, volume.name));
       return null;
     }),

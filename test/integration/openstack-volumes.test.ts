@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { cinder } from '../../activities/openstack/api.js';
 import type { BackupVolumesResult } from '../../workflows/cloud-resources.js';
 import { configWithOwnRepo, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
-import { addOpenstackCloud, adminSession, attachVolume, cleanupVolumes, createServer, createVolume, uploadImage, waitVolumes } from '../helpers/openstack.js';
+import { addOpenstackCloud, adminSession, attachVolume, cleanupVolumes, createServer, createVolume, until, uploadImage, waitVolumes } from '../helpers/openstack.js';
 
 const tag = `vol-${process.pid}-${Date.now()}`;
 const s = adminSession();
@@ -76,4 +76,28 @@ test('20 volumes snapshotted (4 attached), bound respected, marked; the blocked 
     expect(x.metadata).toMatchObject({ osbackup: 'true', osbackup_cloud: 'openstack', osbackup_taken_at: r.takenAt });
   }
   console.log(`20 snapshots (4 attached) with concurrency ${CONCURRENCY}: ${wall.toFixed(1)} s wall`);
+}, 600_000);
+
+test('a snapshot stuck in creating is reported with the seed\'s hints and holds up none of the others', async () => {
+  const workflowId = `test-backup-volumes-stuck-${tag}`;
+  const victim = volumes[5]!;
+  // this run's own snapshot of one volume, already there and stuck in `creating`: the activity adopts it (as a retry would) and waits
+  const stuck = await cinder.createSnapshot(s, { volumeId: victim, name: 'stuck', description: 'stuck', force: false, metadata: { osbackup: 'true', osbackup_cloud: 'openstack', osbackup_run: workflowId } });
+  await until('the stuck snapshot available', async () => (await cinder.getSnapshot(s, stuck.id))?.status === 'available');
+  await cinder.resetSnapshotStatus(s, stuck.id, 'creating');
+  const { client, close } = await temporalClient(own.configFile);
+  let r: BackupVolumesResult;
+  try {
+    r = await client.workflow.execute('backupVolumesWorkflow', { taskQueue: `test-os-volumes-${process.pid}`, workflowId, args: [{ cloud: 'openstack', concurrency: 8, stuckAfterSeconds: 20 }] });
+  } finally {
+    await cinder.resetSnapshotStatus(s, stuck.id, 'available').catch(() => undefined);
+    await close();
+  }
+  expect(r.snapshots).toHaveLength(19);
+  expect(r.snapshots.map((x) => x.volumeId)).not.toContain(victim);
+  const byId = Object.fromEntries(r.failed.map((f) => [f.id, f]));
+  expect(Object.keys(byId).sort()).toEqual([blocked, victim].sort());
+  expect(byId[victim]!.type).toBe('OpenstackResourceStuck');
+  expect(byId[victim]!.error).toMatch(new RegExp(`snapshot ${stuck.id} of volume ${victim} .*is still creating after \\d+ s \\(limit 20 s\\); every cinder-volume service is up and enabled \\(os1@nfs\\)`));
+  expect(byId[victim]!.error).toMatch(/LVM snapshot overflow.*iSCSI target locked.*cinder-volume service down or disabled/);
 }, 600_000);
