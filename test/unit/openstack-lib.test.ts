@@ -1,5 +1,6 @@
 import { mapBounded } from '../../workflows/lib/fanout.js';
-import { isOurs, marks, snapshotName, serverImageName } from '../../workflows/lib/openstack.js';
+import fc from 'fast-check';
+import { isOurs, marks, planCloudRetention, snapshotName, serverImageName } from '../../workflows/lib/openstack.js';
 import { openstackCloudSchema } from '../../config/openstack-schema.js';
 
 describe('mapBounded', () => {
@@ -46,5 +47,41 @@ describe('openstack config section', () => {
     expect(c.images.concurrency).toBe(2);
     expect(openstackCloudSchema.safeParse({ openrc: '/r.sh', cloud: 'x' }).success).toBe(false);
     expect(openstackCloudSchema.safeParse({ password: 'inline' }).success).toBe(false);
+  });
+});
+
+describe('cloud-side retention plan', () => {
+  const now = new Date('2026-11-30T00:00:00Z');
+  const day = 86_400_000;
+  const ours = (run: string) => marks('prod', run, 'x');
+  const snap = (id: string, source: string, daysAgo: number, metadata: Record<string, string> | undefined) => ({ kind: 'volume-snapshot' as const, id, source, createdAt: new Date(now.getTime() - daysAgo * day).toISOString(), metadata });
+
+  test('keeps the newest N per source and the young ones; removes only our expired ones', () => {
+    const plan = planCloudRetention(
+      [snap('a1', 'vA', 1, ours('r1')), snap('a2', 'vA', 10, ours('r2')), snap('a3', 'vA', 20, ours('r3')), snap('a4', 'vA', 30, ours('r4')), snap('b1', 'vB', 40, ours('r5')), snap('op', 'vA', 90, { purpose: 'operator' }), snap('other', 'vA', 90, marks('staging', 'r', 'x'))],
+      'prod',
+      { keepLast: 2, keepWithinMs: 14 * day },
+      now,
+    );
+    expect(plan.remove.map((r) => r.id).sort()).toEqual(['a3', 'a4']);
+    expect(plan.keep.map((r) => r.id).sort()).toEqual(['a1', 'a2', 'b1']);
+    expect(plan.foreign).toBe(2);
+  });
+
+  test('property: an unmarked or foreign resource is never removed, whatever the policy', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ id: fc.uuid(), source: fc.constantFrom('v1', 'v2', 'v3'), days: fc.integer({ min: 0, max: 400 }), mark: fc.constantFrom('ours', 'none', 'other') }), { maxLength: 40 }),
+        fc.integer({ min: 0, max: 5 }),
+        fc.integer({ min: 0, max: 60 }),
+        (items, keepLast, keepDays) => {
+          const res = items.map((x) => snap(x.id, x.source, x.days, x.mark === 'ours' ? ours('r') : x.mark === 'other' ? marks('other', 'r', 'x') : undefined));
+          const plan = planCloudRetention(res, 'prod', { keepLast, keepWithinMs: keepDays * day }, now);
+          const removed = new Set(plan.remove.map((r) => r.id));
+          for (const x of items) if (x.mark !== 'ours') expect(removed.has(x.id)).toBe(false);
+          expect(plan.remove.length + plan.keep.length + plan.foreign).toBe(items.length);
+        },
+      ),
+    );
   });
 });

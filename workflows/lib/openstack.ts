@@ -38,3 +38,56 @@ export const STUCK_SNAPSHOT_HINTS = [
   'iSCSI target locked: look for stale sessions (`iscsiadm -m session`, `targetcli ls`), clear them, restart the target service',
   'cinder-volume service down or disabled: `openstack volume service list`; enable it (`openstack volume service set --enable <host> cinder-volume`) or restart it',
 ];
+
+/** A snapshot, backup or image in the cloud, as the cloud-side retention planner sees it. */
+export interface CloudResource {
+  kind: 'volume-snapshot' | 'volume-backup' | 'image';
+  id: string;
+  /** What it is a copy of (volume id, server id, image name): "keep the last N" counts per source. */
+  source: string;
+  createdAt: string;
+  metadata: Record<string, string> | undefined;
+}
+
+export interface CloudRetentionPolicy {
+  /** Newest copies kept per source, whatever their age. */
+  keepLast: number;
+  /** Copies younger than this are kept. */
+  keepWithinMs: number;
+}
+
+export interface CloudRetentionPlan {
+  remove: { kind: CloudResource['kind']; id: string; source: string; reason: string }[];
+  keep: { kind: CloudResource['kind']; id: string; source: string; reason: string }[];
+  /** Counted, never touched: not marked as osbackup's for this cloud. */
+  foreign: number;
+}
+
+/**
+ * Which of osbackup's own cloud-side copies expire. Only resources carrying this cloud's mark
+ * are ever candidates; anything else (an operator's snapshot, another cloud's) is left alone.
+ * Pure: the same plan is shown by a dry run and carried out by the real one.
+ */
+export function planCloudRetention(resources: readonly CloudResource[], cloud: string, policy: CloudRetentionPolicy, now: Date): CloudRetentionPlan {
+  const plan: CloudRetentionPlan = { remove: [], keep: [], foreign: 0 };
+  const groups = new Map<string, CloudResource[]>();
+  for (const r of resources) {
+    if (!isOurs(r.metadata, cloud)) {
+      plan.foreign++;
+      continue;
+    }
+    const k = `${r.kind}\u0000${r.source}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  for (const list of groups.values()) {
+    const newestFirst = [...list].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+    newestFirst.forEach((r, i) => {
+      const age = now.getTime() - Date.parse(r.createdAt);
+      const entry = { kind: r.kind, id: r.id, source: r.source };
+      if (i < policy.keepLast) plan.keep.push({ ...entry, reason: `one of the ${policy.keepLast} newest of ${r.source}` });
+      else if (!(age > policy.keepWithinMs)) plan.keep.push({ ...entry, reason: 'within the keep window' });
+      else plan.remove.push({ ...entry, reason: `older than the keep window and not among the ${policy.keepLast} newest` });
+    });
+  }
+  return plan;
+}
