@@ -57,6 +57,8 @@ export const FailureType = {
   OpenstackResourceStuck: 'OpenstackResourceStuck',
   /** A resource went to `error`. */
   OpenstackResourceError: 'OpenstackResourceError',
+  BinlogGap: 'BinlogGap',
+  PitrOutOfRange: 'PitrOutOfRange',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -1,6 +1,6 @@
 // All activities, built from their dependencies (DESIGN.md §1). Names are verb-first with a
 // domain; renaming one breaks running workflows.
-import type { CatalogEntry } from '../workflows/lib/catalog.js';
+import type { CatalogEntry, CatalogListing } from '../workflows/lib/catalog.js';
 import { Catalog } from './catalog/catalog.js';
 import { artifactDir, isDatabaseManifest, RECIPE_FILE, type ArtifactManifest, type DbFacts, type VerificationRecord } from '../workflows/lib/manifest.js';
 import { databaseRestoreRecipe, databaseRestoreScript, RESTORE_SCRIPT } from '../workflows/lib/recipe.js';
@@ -14,6 +14,9 @@ import { planCopy, promotionSet, type CopyPlan } from '../workflows/lib/copy-pla
 import { fatal, fsFailure, FailureType } from './errors.js';
 import { streamBackup, type StreamBackupInput, type StreamBackupResult } from './mariadb/backup.js';
 import { collectFacts } from './mariadb/facts.js';
+import { planPointInTimeRestore, replayBinlogsOnHost, streamBinlogsToHost, verifySegments, type ReplayResult } from './mariadb/binlog-replay.js';
+import type { ReplayPlan } from '../workflows/lib/binlog.js';
+import { archiveBinlogStep, type ArchiveStepInput, type ArchiveStepResult } from './mariadb/binlog-archive.js';
 import { copyBackOnHost, findDatabaseBackup, planRestore, prepareChainOnHost, removeRestoreDir, serverCommand, streamToHost, verifyChain, waitForServer } from './mariadb/restore.js';
 import { incrementalBase } from '../workflows/lib/chain.js';
 import { controlPlaneRecipe, partsSums, type ControlPlaneManifest } from '../workflows/lib/control-plane.js';
@@ -137,6 +140,35 @@ export function createActivities(deps: Deps) {
       await removeRestoreDir(env, input.cloud, input.backupId, input.targetHost);
     },
 
+    // ---- binary logs (point-in-time recovery) ----
+
+    async binlogArchiveSettings(input: { cloud: string }): Promise<{ segmentSeconds: number; rpoTargetSeconds: number }> {
+      const b = env.cloud(input.cloud).database.binlog;
+      return { segmentSeconds: b.segmentSeconds, rpoTargetSeconds: b.rpoTargetSeconds };
+    },
+
+    /** Archives what the server wrote since `from` as sealed segments (activities/mariadb/binlog-archive.ts). */
+    async mariadbArchiveBinlog(input: ArchiveStepInput): Promise<ArchiveStepResult> {
+      return archiveBinlogStep(env, input, (id) => catalog.refresh(input.cloud, 'binlog', id));
+    },
+
+    /** Point-in-time: the chain and the segments that reach `at`; out of range fails at once (non-retryable) naming the ranges. */
+    async repositoryPlanPointInTime(input: { cloud: string; at: string }): Promise<{ chain: ArtifactManifest[]; replay: ReplayPlan }> {
+      return planPointInTimeRestore(env, input.cloud, input.at);
+    },
+
+    async repositoryVerifySegments(input: { cloud: string; ids: string[] }): Promise<{ bytes: number }> {
+      return verifySegments(env, input.cloud, input.ids);
+    },
+
+    async mariadbStreamBinlogs(input: { cloud: string; targetHost: string; restorePoint: string; files: { file: string; segments: string[] }[] }): Promise<{ bytes: number; seconds: number }> {
+      return streamBinlogsToHost(env, input.cloud, input.targetHost, input.restorePoint, input.files);
+    },
+
+    async mariadbReplayBinlogs(input: { cloud: string; targetHost: string; restorePoint: string; replay: Pick<ReplayPlan, 'files' | 'startFile' | 'startPosition' | 'stopDatetime'>; baseGtid: string }): Promise<ReplayResult> {
+      return replayBinlogsOnHost(env, input.cloud, input.targetHost, input.restorePoint, input.replay, input.baseGtid);
+    },
+
     // ---- control plane ----
 
     async repositoryCreateStaging(input: { id: string }): Promise<{ stagingDir: string }> {
@@ -254,10 +286,18 @@ export function createActivities(deps: Deps) {
     },
 
     /** Rows of one target, or of every configured target (the repository first). */
-    async catalogList(input: { cloud?: string; target?: string }): Promise<CatalogEntry[]> {
-      const names = input.target ? [input.target] : targetNames(deps.config);
-      const out: CatalogEntry[] = [];
-      for (const n of names) out.push(...(await (await catalogOf(n)).list(input.cloud)));
+    async catalogList(input: { cloud?: string; target?: string }): Promise<CatalogListing> {
+      if (input.target) return { rows: await (await catalogOf(input.target)).list(input.cloud), unavailable: [] };
+      // every target: one that cannot be read (Swift down, a share not mounted) is named, not fatal
+      const out: CatalogListing = { rows: [], unavailable: [] };
+      for (const n of targetNames(deps.config)) {
+        try {
+          out.rows.push(...(await (await catalogOf(n)).list(input.cloud)));
+        } catch (e) {
+          if (n === deps.config.repository.name) throw e;
+          out.unavailable.push({ target: n, reason: e instanceof Error ? e.message : String(e) });
+        }
+      }
       return out;
     },
 

@@ -1,7 +1,8 @@
 // `npm run bench`: every case on the lab in one run, then bench/results.md. Timing targets
 // live here, never in tests. Knobs: BENCH_REPS (3), BENCH_SEED_REPS (2), BENCH_BIG_ROWS
 // (1100000 nova.instances rows ≈ 2 GB of datadir; 0 leaves the big variant out, for a quick
-// look only), BENCH_STEPS (100), BENCH_OUT (bench/results.md).
+// look only), BENCH_STEPS (100), BENCH_RPO_SECONDS (120 of steady writes for the binlog
+// archiver's achieved RPO; 0 leaves it out), BENCH_RPO_TPS (10), BENCH_OUT (bench/results.md).
 import { cpus, totalmem } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,6 +13,7 @@ import { configWithOwnRepo, labConfigPath, labDir as labDirOf } from '../test/he
 import { backupStreamCase } from './cases/backup-stream.js';
 import { orchestrationCase } from './cases/orchestration.js';
 import { restoreChainCase } from './cases/restore-chain.js';
+import { pitrRpoCase } from './cases/pitr-rpo.js';
 import { bash } from './lib/sh.js';
 import { log } from './lib/stats.js';
 import { renderResults, type Results } from './report.js';
@@ -21,6 +23,8 @@ const REPS = num(process.env.BENCH_REPS, 3);
 const SEED_REPS = num(process.env.BENCH_SEED_REPS, 2);
 const BIG_ROWS = num(process.env.BENCH_BIG_ROWS, 1_100_000);
 const STEPS = num(process.env.BENCH_STEPS, 100);
+const RPO_SECONDS = num(process.env.BENCH_RPO_SECONDS, 120);
+const RPO_TPS = num(process.env.BENCH_RPO_TPS, 10);
 const OUT = resolve(process.env.BENCH_OUT ?? 'bench/results.md');
 const LAB_SCRIPTS = resolve('test/lab');
 
@@ -72,6 +76,12 @@ async function main(): Promise<void> {
 
   const chainCfg = configWithOwnRepo('bench-chain');
   results.restore = await restoreChainCase({ config: loadConfig(chainCfg.configFile), configFile: chainCfg.configFile, cloud: 'lab', source: 'ctl1', target: 'ctl2', labDir, labScripts: LAB_SCRIPTS, knownHosts: kh, incrementals: 6, reps: REPS });
+
+  if (RPO_SECONDS > 0) {
+    log(`binlog archiving: achieved RPO under ${RPO_TPS} transactions/s for ${RPO_SECONDS} s`);
+    const rpoCfg = configWithOwnRepo('bench-rpo');
+    results.rpo = await pitrRpoCase({ config: loadConfig(rpoCfg.configFile), configFile: rpoCfg.configFile, cloud: 'lab', host: 'ctl1', seconds: RPO_SECONDS, tps: RPO_TPS });
+  }
 
   if (BIG_ROWS > 0) {
     await loadBig(labDir, BIG_ROWS);

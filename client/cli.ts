@@ -4,13 +4,14 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { catalogCsv, catalogTable, type CatalogEntry } from '../workflows/lib/catalog.js';
+import { catalogCsv, catalogTable, type CatalogEntry, type CatalogListing } from '../workflows/lib/catalog.js';
 import { backupDbWorkflowId, restoreDbWorkflowId, runWorkflowId } from '../workflows/lib/ids.js';
 import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
 import type { BackupDatabaseResult } from '../workflows/backup-database.js';
 import type { RestoreDatabaseResult } from '../workflows/restore-database.js';
 import { CliError, connect, EXIT, uiLink, waitWithProgress } from './connect.js';
 import { registerControlPlaneCommands } from './control-plane.js';
+import { registerBinlogCommands } from './binlog.js';
 import { registerScheduleCommands } from './schedules.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -42,13 +43,21 @@ function pickCloud(config: Config, cloud?: string): string {
 
 /** Copies a restore point's chain (default: the newest intact one) from a target into the repository; returns its id. */
 async function fetchChain(g: Globals, config: Config, cloud: string, from: string, backupId?: string): Promise<string> {
-  const known = [config.repository.name, ...Object.keys(config.targets)];
-  if (!known.includes(from)) throw new CliError(`target "${from}" is not configured (known: ${known.join(', ')})`, EXIT.usage);
+  (await import('./storage.js')).targetOf(config, from);
   const { runWorkflow } = await import('./control-plane.js');
   const { r } = await runWorkflow<import('../workflows/copy.js').CopyTargetResult[]>({ load, pickCloud, out, version }, g, config, 'copyWorkflow', runWorkflowId('fetch', cloud, new Date()), 'copy', 'restore', [
     { cloud, from, to: [config.repository.name], ids: backupId ? [backupId] : undefined, newest: !backupId },
   ]);
   return r[0]!.wanted[0]!;
+}
+
+/** The catalog's rows; targets that could not be read are named on stderr and make the exit code 1. */
+async function listCatalog(config: Config, args: { cloud?: string; target?: string }): Promise<CatalogEntry[]> {
+  const client = await connect(config);
+  const r = (await client.workflow.execute('catalogListWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `catalog-list:${Date.now()}`, args: [args] })) as CatalogListing;
+  for (const u of r.unavailable) process.stderr.write(`osbackup: target "${u.target}" could not be read, its copies are not listed: ${u.reason}\n`);
+  if (r.unavailable.length) process.exitCode = EXIT.failed;
+  return r.rows;
 }
 
 function out(g: Globals, json: unknown, text: string): void {
@@ -112,14 +121,16 @@ restore
   .requiredOption('--to <host>', 'target host (from the config)')
   .option('--backup <id>', 'backup id (default: the newest intact restore point)')
   .option('--from <target>', 'restore from this target (e.g. an off-site Swift copy): the chain is copied back into the repository first')
+  .addOption(new Option('--at <UTC time>', 'point in time (UTC, e.g. "2026-11-30 04:05:06"): the newest backup before it, then the archived binary logs up to and including that second').conflicts(['backup', 'from']))
   .option('--cloud <name>', 'cloud from the config (default: the only one)')
   .option('--verify', 'compare every recorded count and checksum after the restore (default)', true)
   .option('--no-verify', 'skip the comparison')
   .option('--no-wait', 'return once the workflow has started')
   .action(async function (this: Command) {
-    const g = this.optsWithGlobals<Globals & { to: string; backup?: string; from?: string; cloud?: string; verify: boolean; wait: boolean }>();
+    const g = this.optsWithGlobals<Globals & { to: string; backup?: string; from?: string; at?: string; cloud?: string; verify: boolean; wait: boolean }>();
     const config = load(g);
     const cloud = pickCloud(config, g.cloud);
+    const at = g.at === undefined ? undefined : utcTime(g.at);
     if (!config.clouds[cloud]!.hosts[g.to]) throw new CliError(`host "${g.to}" is not under clouds.${cloud}.hosts (known: ${Object.keys(config.clouds[cloud]!.hosts).join(', ')})`, EXIT.usage);
     let backupId = g.backup;
     if (g.from && g.from !== config.repository.name) {
@@ -131,7 +142,7 @@ restore
     const handle = await client.workflow.start('restoreDatabaseWorkflow', {
       taskQueue: config.temporal.taskQueue,
       workflowId: restoreDbWorkflowId(cloud, g.to, new Date()),
-      args: [{ cloud, targetHost: g.to, backupId, verify: g.verify }],
+      args: [{ cloud, targetHost: g.to, backupId, verify: g.verify, at }],
       typedSearchAttributes: [
         { key: CLOUD, value: cloud },
         { key: COMPONENT, value: 'database' },
@@ -143,8 +154,20 @@ restore
     if (!g.wait) return out(g, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, ui: link }, `${handle.workflowId}\n`);
     const r = await waitWithProgress<RestoreDatabaseResult>(handle, !!g.json);
     const rows = r.tables.map((t) => `  ${t.outcome.padEnd(9)} ${t.table}: ${t.actualRows ?? '-'} rows (recorded ${t.expectedRows}), checksum ${t.actualChecksum ?? '-'} (recorded ${t.expectedChecksum ?? '-'})`).join('\n');
-    out(g, { workflowId: handle.workflowId, ui: link, ...r }, `restored ${r.chain.join(' → ')} to ${r.targetHost} in ${r.timings.totalSeconds.toFixed(1)} s: ${r.verification}${r.verificationNote ? ` (${r.verificationNote})` : ''}\n${rows}\n${r.asideDir ? `  previous data kept in ${r.asideDir}\n` : ''}`);
+    const p = r.pointInTime;
+    const pitrLine = p ? `  replayed ${p.segments} binlog segments (${p.files.join(', ')}) up to ${p.target}: ${p.transactions} transactions, last ${p.lastGtid ?? 'none'} at ${p.lastEventAt ?? '-'}; gtid_slave_pos ${p.gtidSlavePos ?? '-'}\n` : '';
+    out(g, { workflowId: handle.workflowId, ui: link, ...r }, `restored ${r.chain.join(' → ')} to ${r.targetHost} in ${r.timings.totalSeconds.toFixed(1)} s: ${r.verification}${r.verificationNote ? ` (${r.verificationNote})` : ''}\n${rows}\n${pitrLine}${r.asideDir ? `  previous data kept in ${r.asideDir}\n` : ''}`);
   });
+
+/** A time the user typed, read as UTC unless it names its zone. */
+function utcTime(text: string): string {
+  const t = /(Z|[+-]\d\d:?\d\d)$/i.test(text.trim()) ? text.trim() : `${text.trim().replace(' ', 'T')}Z`;
+  const ms = Date.parse(t);
+  if (!Number.isFinite(ms)) throw new CliError(`--at "${text}" is not a time: use UTC like "2026-11-30 04:05:06" or ISO 8601 "2026-11-30T04:05:06Z"`, EXIT.usage);
+  return new Date(ms).toISOString();
+}
+
+registerBinlogCommands(program, { load, pickCloud, out, version });
 
 const catalog = program.command('catalog').description('the backup catalog (always rebuilt from the repository)');
 catalog
@@ -156,12 +179,7 @@ catalog
   .action(async function (this: Command) {
     const g = this.optsWithGlobals<Globals & { cloud?: string; csv?: boolean; target?: string }>();
     const config = load(g);
-    const client = await connect(config);
-    const rows = await client.workflow.execute('catalogListWorkflow', {
-      taskQueue: config.temporal.taskQueue,
-      workflowId: `catalog-list:${Date.now()}`,
-      args: [{ cloud: g.cloud, target: g.target }],
-    }) as CatalogEntry[];
+    const rows = await listCatalog(config, { cloud: g.cloud, target: g.target });
     if (g.csv) process.stdout.write(catalogCsv(rows));
     else out(g, rows, rows.length ? catalogTable(rows) : 'no backups yet\n');
   });
@@ -174,7 +192,7 @@ catalog
     const config = load(g);
     const client = await connect(config);
     const rows = (await client.workflow.execute('catalogRebuildWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `catalog-rebuild:${Date.now()}`, args: [] })) as CatalogEntry[];
-    out(g, rows, `catalog rebuilt from the repository: ${rows.length} restore points, ${rows.filter((r) => r.verification === 'VERIFIED').length} VERIFIED\n`);
+    out(g, rows, `catalog rebuilt from the storage of every target: ${rows.length} rows, ${rows.filter((r) => r.verification === 'VERIFIED').length} VERIFIED\n`);
   });
 
 catalog
@@ -185,8 +203,7 @@ catalog
   .action(async function (this: Command) {
     const g = this.optsWithGlobals<Globals & { cloud?: string }>();
     const config = load(g);
-    const client = await connect(config);
-    const rows = (await client.workflow.execute('catalogListWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `catalog-list:${Date.now()}`, args: [{ cloud: g.cloud }] })) as CatalogEntry[];
+    const rows = await listCatalog(config, { cloud: g.cloud });
     process.stdout.write(catalogCsv(rows));
   });
 

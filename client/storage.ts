@@ -7,7 +7,8 @@ import type { RetentionPlanResult, RotateTargetResult } from '../workflows/rotat
 import { CliError, connect, EXIT } from './connect.js';
 import { runWorkflow, type CliContext, type G } from './control-plane.js';
 
-function targetOf(config: Config, name: string): string {
+/** The name, when the config has such a target (the repository or one under `targets`). */
+export function targetOf(config: Config, name: string): string {
   const known = [config.repository.name, ...Object.keys(config.targets)];
   if (!known.includes(name)) throw new CliError(`target "${name}" is not configured (known: ${known.join(', ')})`, EXIT.usage);
   return name;

@@ -30,6 +30,12 @@ export const mariadbHostSchema = z
     /** How to stop / start the server on this host (systemctl, docker stop/start, a lab script). */
     stopCommand: commandArgv,
     startCommand: commandArgv,
+    /**
+     * Option file on the host with an account that may write every schema, used to replay
+     * binary logs in a point-in-time restore. Unset: defaultsFile alone (the lab's and a
+     * stock install's root over the socket).
+     */
+    replayDefaultsFile: absPath.optional(),
     /** Scratch folder on the host for restores (extracted + prepared backup). */
     restoreDir: absPath.default('/var/tmp/osbackup-restore'),
   })
@@ -62,6 +68,19 @@ export const hostSchema = z
   .strict();
 export type HostConfig = z.infer<typeof hostSchema>;
 
+/** Continuous binary-log archiving (archiveBinlogsWorkflow) and point-in-time restore. */
+export const binlogArchiveSchema = z
+  .object({
+    /** New events of the active log are cut into a segment at least this often. */
+    segmentSeconds: z.number().min(1).max(3600).default(5),
+    /** The recovery point objective: the achieved RPO is reported against it. */
+    rpoTargetSeconds: z.number().min(1).default(60),
+    /** Upper bound of one segment (a busy log is cut into several). */
+    maxSegmentMiB: z.number().int().min(1).max(1024).default(64),
+    compressionLevel: z.number().int().min(1).max(19).default(3),
+  })
+  .strict();
+
 export const databaseSchema = z
   .object({
     /** Host (a key of `hosts`) whose MariaDB is backed up. */
@@ -79,6 +98,7 @@ export const databaseSchema = z
     ftwrlWaitTimeout: z.number().int().min(1).optional(),
     /** Seconds a query must have run to count as blocking for ftwrlWaitTimeout (--ftwrl-wait-threshold; mariabackup's default 60). */
     ftwrlWaitThreshold: z.number().int().min(1).optional(),
+    binlog: binlogArchiveSchema.default({ segmentSeconds: 5, rpoTargetSeconds: 60, maxSegmentMiB: 64, compressionLevel: 3 }),
   })
   .strict();
 

@@ -4,7 +4,7 @@ import { proxyActivities, workflowInfo, upsertSearchAttributes, ApplicationFailu
 import type { Activities } from '../activities/index.js';
 import { recordFacts } from './lib/facts.js';
 import { databaseBackupId } from './lib/ids.js';
-import { MANIFEST_FORMAT, RECIPE_FILE, type ArtifactManifest } from './lib/manifest.js';
+import { databaseArtifactSection, MANIFEST_FORMAT, RECIPE_FILE, type ArtifactManifest } from './lib/manifest.js';
 import { longStream, shortCall } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
@@ -89,15 +89,7 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
       completedAt: new Date().toISOString(),
       workflowId: info.workflowId,
       source: s.source,
-      artifact: {
-        file: s.file,
-        bytes: s.bytes,
-        sha256: s.sha256,
-        streamBytes: s.streamBytes,
-        layers: ['xbstream', 'zstd', 'openpgp'],
-        compression: { format: 'zstd', level: s.compressionLevel, where: s.compressedOn },
-        encryption: s.encryption,
-      },
+      artifact: databaseArtifactSection(s, s.compressedOn),
       mariadb: { serverVersion: before.serverVersion, mariabackupVersion: s.mariabackupVersion, checkpoints: s.checkpoints, binlog: s.binlog },
       tables,
       timings: { streamSeconds: s.streamSeconds, totalSeconds: (new Date().getTime() - started.getTime()) / 1000 },

@@ -1,12 +1,12 @@
 // Catalog reads go through a workflow so the client needs no access to the repository itself.
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { CatalogEntry } from './lib/catalog.js';
+import type { CatalogEntry, CatalogListing } from './lib/catalog.js';
 import { shortCall } from './options.js';
 
 const { catalogList, catalogRebuild } = proxyActivities<Activities>(shortCall);
 
-export async function catalogListWorkflow(input: { cloud?: string; target?: string }): Promise<CatalogEntry[]> {
+export async function catalogListWorkflow(input: { cloud?: string; target?: string }): Promise<CatalogListing> {
   return catalogList(input);
 }
 

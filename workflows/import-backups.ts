@@ -7,7 +7,7 @@ import { proxyActivities, workflowInfo, upsertSearchAttributes, ActivityFailure,
 import type { Activities } from '../activities/index.js';
 import type { ImportStreamInput, ImportStreamResult } from '../activities/import/stream.js';
 import { importedId, parentByLsn, parseSeedCatalog, planKollaImport, planSeedImport, PER_FILE_FAILURES, type ImportKind, type KnownArtifact } from './lib/import.js';
-import { MANIFEST_FORMAT, RECIPE_FILE, type ArtifactManifest, type ImportedFrom } from './lib/manifest.js';
+import { databaseArtifactSection, MANIFEST_FORMAT, RECIPE_FILE, type ArtifactManifest, type ImportedFrom } from './lib/manifest.js';
 import { longStream, shortCall } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
@@ -213,15 +213,7 @@ class Importer {
         completedAt: c.completedAt,
         workflowId: workflowInfo().workflowId,
         source: s.source,
-        artifact: {
-          file: s.file,
-          bytes: s.bytes,
-          sha256: s.sha256,
-          streamBytes: s.streamBytes,
-          layers: ['xbstream', 'zstd', 'openpgp'],
-          compression: { format: 'zstd', level: s.compressionLevel, where: 'worker' },
-          encryption: s.encryption,
-        },
+        artifact: databaseArtifactSection(s, 'worker'),
         mariadb: { serverVersion: s.serverVersion, mariabackupVersion: s.mariabackupVersion, checkpoints: s.checkpoints, binlog: s.binlog },
         tables: [],
         imported: { ...c.imported, originalSha256: s.originalSha256, originalBytes: s.originalBytes, decoded: s.decoded, importedAt: now },

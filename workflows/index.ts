@@ -9,5 +9,6 @@ export { tierWorkflow } from './tiers.js';
 export { rotateWorkflow, retentionPlanWorkflow } from './rotate.js';
 export { verifyWorkflow } from './verify.js';
 export { capacityWorkflow } from './capacity.js';
+export { archiveBinlogsWorkflow } from './archive-binlogs.js';
 export { importKollaBackupsWorkflow, importSeedBackupsWorkflow } from './import-backups.js';
 export { backupVolumesWorkflow, exportImagesWorkflow, snapshotInstancesWorkflow } from './cloud-resources.js';

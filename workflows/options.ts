@@ -1,7 +1,7 @@
 // Activity option presets: short remote calls, long streams (heartbeating), repository writes.
 import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
 
-const NON_RETRYABLE = ['ConfigInvalid', 'SecretUnavailable', 'SshAuthFailed', 'SshHostKeyMismatch', 'ChecksumMismatch', 'DecryptionFailed', 'BackupNotFound', 'ChainBroken', 'DiskFull', 'MariadbPrivileges', 'VerificationFailed', 'ArtifactMissing', 'TargetNotMounted', 'RetentionUnsafe', 'ImportSourceCorrupt'];
+const NON_RETRYABLE = ['ConfigInvalid', 'SecretUnavailable', 'SshAuthFailed', 'SshHostKeyMismatch', 'ChecksumMismatch', 'DecryptionFailed', 'BackupNotFound', 'ChainBroken', 'DiskFull', 'MariadbPrivileges', 'VerificationFailed', 'ArtifactMissing', 'TargetNotMounted', 'RetentionUnsafe', 'ImportSourceCorrupt', 'BinlogGap', 'PitrOutOfRange'];
 
 export const shortCall: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
@@ -21,4 +21,14 @@ export const serverControl: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '15 seconds',
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+};
+
+/**
+ * One step of the binlog archiver: seconds long, retried without end (no maximumAttempts: a controller that is
+ * down for an hour must not stop archiving for good); a lost worker is noticed by heartbeat.
+ */
+export const archiveStep: ActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '20 seconds',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE },
 };

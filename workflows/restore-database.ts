@@ -19,6 +19,24 @@ export interface RestoreDatabaseInput {
   backupId?: string;
   /** Compare the restored tables with the recorded facts and store a verification record (default true). */
   verify?: boolean;
+  /**
+   * Point in time (ISO 8601 UTC): restore the newest backup before it, then replay the
+   * archived binary logs up to and including that second. Excludes backupId.
+   */
+  at?: string;
+}
+
+export interface PointInTimeResult {
+  target: string;
+  base: string;
+  stopDatetime: string;
+  segments: number;
+  files: string[];
+  lastGtid: string | null;
+  lastEventAt: string | null;
+  transactions: number;
+  gtidSlavePos: string | null;
+  replaySeconds: number;
 }
 
 export interface RestoreDatabaseResult {
@@ -32,6 +50,7 @@ export interface RestoreDatabaseResult {
   /** The chain restored, full backup first. */
   chain: string[];
   timings: { streamSeconds: number; prepareSeconds: number; copyBackSeconds: number; totalSeconds: number };
+  pointInTime: PointInTimeResult | null;
 }
 
 export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Promise<RestoreDatabaseResult> {
@@ -44,14 +63,19 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
     { key: COMPONENT, value: 'database' },
     { key: TIER, value: 'restore' },
   ]);
-  const steps = new Steps(['plan', 'verify chain', 'stream to host', 'prepare', 'stop server', 'copy back', 'start server', 'verify', 'clean up']);
+  if (input.at && input.backupId) throw ApplicationFailure.nonRetryable('give either a backup id or a point in time, not both. Fix: drop --backup; the newest backup before --at is chosen', 'ConfigInvalid');
+  const pitr = input.at !== undefined;
+  const steps = new Steps(['plan', 'verify chain', ...(pitr ? ['verify binlogs'] : []), 'stream to host', 'prepare', ...(pitr ? ['stream binlogs'] : []), 'stop server', 'copy back', 'start server', 'verify', ...(pitr ? ['replay binlogs'] : []), 'clean up']);
 
-  // Plan and check the whole chain before anything on the target is touched.
-  const chain = await steps.run('plan', () => short.repositoryPlanRestore({ cloud, backupId: input.backupId }), (c) => c.map((m) => m.id).join(' → '));
+  // Plan and check the whole chain (and the binlog segments) before anything on the target is touched.
+  const planned = await steps.run('plan', async () => (input.at ? short.repositoryPlanPointInTime({ cloud, at: input.at }) : { chain: await short.repositoryPlanRestore({ cloud, backupId: input.backupId }), replay: null }), (p) => p.chain.map((m) => m.id).join(' → ') + (p.replay ? ` + ${p.replay.files.reduce((n, f) => n + f.segments.length, 0)} binlog segments to ${p.replay.target}` : ''));
+  const { chain, replay } = planned;
   const manifest = chain[chain.length - 1]!;
   const full = chain[0]!;
   const backupId = manifest.id;
+  const segmentIds = replay ? replay.files.flatMap((f) => f.segments) : [];
   await steps.run('verify chain', () => stream.repositoryVerifyChain({ cloud, ids: chain.map((m) => m.id) }), (r) => `${chain.length} artifacts, ${r.bytes} bytes hashed`);
+  if (replay) await steps.run('verify binlogs', () => stream.repositoryVerifySegments({ cloud, ids: segmentIds }), (r) => `${segmentIds.length} segments, ${r.bytes} bytes hashed`);
   // Transfer and preparation overlap: while the full backup is prepared, the incrementals
   // stream in; each is applied as soon as it is on the host (prepare is idempotent and skips
   // what is already applied). The live datadir is untouched until every member is verified.
@@ -91,13 +115,16 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
   if (streamed.status === 'rejected') throw streamed.reason;
   if (preparedResult.status === 'rejected') throw preparedResult.reason;
   const req = { cloud, backupId, targetHost };
+  if (replay) await steps.run('stream binlogs', () => stream.mariadbStreamBinlogs({ cloud, targetHost, restorePoint: backupId, files: replay.files }), (r) => `${r.bytes} bytes of ${replay.files.map((f) => f.file).join(', ')}`);
   // From here the target's data changes; the old datadir is kept aside, never deleted.
   await steps.run('stop server', () => server.mariadbStopServer({ cloud, host: targetHost }));
   const copied = await steps.run('copy back', () => stream.mariadbCopyBack({ cloud, restorePoint: backupId, fullId: full.id, targetHost }), (r) => (r.asideDir ? `previous data kept in ${r.asideDir}` : 'datadir was empty'));
   let tables: TableComparison[] = [];
   let verification: RestoreDatabaseResult['verification'] = 'SKIPPED';
   // the scratch copy is no longer needed once copied back: remove it while the server starts
-  const cleaning = steps.run('clean up', () => short.mariadbRemoveRestoreDir(req));
+  // (a replay still needs the binlog files in it: then it goes last)
+  let cleaning: Promise<void> | undefined = replay ? undefined : steps.run('clean up', () => short.mariadbRemoveRestoreDir(req));
+  let pointInTime: PointInTimeResult | null = null;
   try {
     await steps.run('start server', () => server.mariadbStartServer({ cloud, host: targetHost }));
     // an imported backup carries no facts (nobody read them when it was taken): there is
@@ -123,7 +150,12 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
         return result;
       });
     }
+    if (replay && verification !== 'FAILED') {
+      const r = await steps.run('replay binlogs', () => stream.mariadbReplayBinlogs({ cloud, targetHost, restorePoint: backupId, replay, baseGtid: manifest.mariadb.binlog?.gtid ?? '' }), (x) => `${x.transactions} transactions replayed, last ${x.lastGtid ?? 'none'} at ${x.lastEventAt ?? '-'}`);
+      pointInTime = { target: replay.target, base: replay.base, stopDatetime: replay.stopDatetime, segments: segmentIds.length, files: replay.files.map((f) => f.file), lastGtid: r.lastGtid, lastEventAt: r.lastEventAt, transactions: r.transactions, gtidSlavePos: r.gtidSlavePos, replaySeconds: r.seconds };
+    }
   } finally {
+    cleaning ??= steps.run('clean up', () => short.mariadbRemoveRestoreDir(req));
     await cleaning.catch(() => undefined); // never left running; a failed removal leaves only scratch files
   }
   steps.finish(verification === 'FAILED' ? 'verification failed' : 'done');
@@ -140,5 +172,6 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
     tables,
     chain: chain.map((m) => m.id),
     timings: { streamSeconds, prepareSeconds: prepared.seconds, copyBackSeconds: copied.seconds, totalSeconds: (new Date().getTime() - t0) / 1000 },
+    pointInTime,
   };
 }

@@ -43,11 +43,12 @@ export async function rotateWorkflow(input: RotateInput): Promise<RotateTargetRe
   let approved = !input.review;
   setHandler(approvePurgeSignal, () => void (approved = true));
   const targets = await short.retentionTargets({ target: input.target });
+  // the journal's name: one per run, the same on every target and across retries
+  const runId = info.workflowId.replace(/[^A-Za-z0-9_.-]/g, '_');
   const steps = new Steps(targets.flatMap((t) => [`mark ${t}`, `purge ${t}`]));
   const results: RotateTargetResult[] = [];
   for (const target of targets) {
     const r: RotateTargetResult = { target, finishedEarlierRuns: [], garbage: [], marked: 0, retained: 0, purged: [], bytesFreed: 0 };
-    const runId = `${info.workflowId}`.replace(/[^A-Za-z0-9_.-]/g, '_');
     await steps.run(`mark ${target}`, async () => {
       // a run that died between mark and purge left its journal: finish it first (it re-checks)
       for (const earlier of await short.retentionPending({ cloud: input.cloud, target })) {

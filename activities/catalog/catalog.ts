@@ -3,7 +3,7 @@
 // index is rebuilt from it on demand, or whenever it is missing, unreadable or out of date.
 import { catalogEntry, type CatalogEntry } from '../../workflows/lib/catalog.js';
 import { artifactDir, MANIFEST_FILE, type AnyManifest, type CheckRecord, type VerificationRecord } from '../../workflows/lib/manifest.js';
-import { scanTargetManifests, type StoredObject, type TargetStore } from '../storage/target.js';
+import { byArtifactDir, readManifests, scanTargetManifests, type StoredObject, type TargetStore } from '../storage/target.js';
 
 export const INDEX_FILE = 'catalog/index.json';
 
@@ -46,7 +46,7 @@ export class Catalog {
     return next;
   }
 
-  /** Scans every manifest and record on the target and rewrites the index. */
+  /** Scans every manifest and record on the target and rewrites the index (forgetting vanished entries). */
   rebuild(): Promise<CatalogEntry[]> {
     return this.serial(() => this.rebuildNow());
   }
@@ -64,19 +64,52 @@ export class Catalog {
   }
 
   /**
-   * The index, healed first: an entry whose manifest has gone (a folder deleted behind
-   * osbackup's back, the seed's "catalog out of sync"), or a manifest the index lacks,
-   * triggers a rebuild from the target.
+   * The index, brought in step with the target first. A manifest the index lacks is added. An
+   * entry whose manifest has gone — a folder deleted behind osbackup's back, the seed's
+   * "catalog out of sync" — stays listed as MISSING (with when that was seen), so a vanished
+   * backup is reported rather than forgotten; `catalog rebuild` starts afresh from the storage.
+   * osbackup's own deletions (retention) remove their entries through refresh().
    */
   async list(cloud?: string): Promise<CatalogEntry[]> {
-    let entries = await this.read();
-    if (entries) {
-      const manifests = new Set((await this.target.list('clouds/')).map((o) => o.key).filter((k) => k.endsWith(`/${MANIFEST_FILE}`)));
-      const indexed = new Set(entries.map((e) => `${artifactDir(e.cloud, e.component, e.id)}/${MANIFEST_FILE}`));
-      if (manifests.size !== indexed.size || [...indexed].some((k) => !manifests.has(k))) entries = undefined;
-    }
-    entries ??= await this.rebuild();
+    const entries = await this.serial(() => this.reconcile());
     return cloud ? entries.filter((e) => e.cloud === cloud) : entries;
+  }
+
+  private async reconcile(): Promise<CatalogEntry[]> {
+    const entries = await this.read();
+    if (!entries) return this.rebuildNow();
+    const objects = await this.target.list('clouds/');
+    const manifests = new Set(objects.map((o) => o.key).filter((k) => k.endsWith(`/${MANIFEST_FILE}`)));
+    const keyOf = (e: CatalogEntry) => `${artifactDir(e.cloud, e.component, e.id)}/${MANIFEST_FILE}`;
+    const indexed = new Set(entries.map(keyOf));
+    let changed = false;
+    const now = new Date().toISOString();
+    for (const e of entries) {
+      if (!manifests.has(keyOf(e)) && e.check !== 'MISSING') {
+        e.check = 'MISSING';
+        e.lastCheckedAt = now;
+        changed = true;
+      } else if (manifests.has(keyOf(e)) && e.check === 'MISSING') {
+        // it came back (a folder restored by hand): read it afresh below
+        indexed.delete(keyOf(e));
+      }
+    }
+    // only the folders the index lacks are read, from the listing already in hand
+    const dirs = byArtifactDir(objects);
+    for (const dir of [...dirs.keys()]) if (indexed.has(`${dir}/${MANIFEST_FILE}`)) dirs.delete(dir);
+    for (const x of await readManifests(this.target, dirs)) {
+      const k = `${artifactDir(x.manifest.cloud, x.manifest.component, x.manifest.id)}/${MANIFEST_FILE}`;
+      const i = entries.findIndex((e) => keyOf(e) === k);
+      const entry = await entryFor(this.target, x.manifest, x.files);
+      if (i >= 0) entries[i] = entry;
+      else entries.push(entry);
+      changed = true;
+    }
+    if (changed) {
+      entries.sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.id.localeCompare(b.id));
+      await this.write(entries);
+    }
+    return entries;
   }
 
   /** Re-reads one artifact's manifest and records into the index (after a publish, a proof, a check or a deletion). */

@@ -11,7 +11,7 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { BinlogPosition, Checkpoints, EncryptionInfo } from '../../workflows/lib/manifest.js';
+import type { BinlogPosition, Checkpoints, EncryptionInfo, StagedDatabaseArtifact } from '../../workflows/lib/manifest.js';
 import type { Env } from '../deps.js';
 import { fatal, fsFailure, transient, FailureType } from '../errors.js';
 import { cancellationSignal, heartbeater, withHeartbeat } from '../heartbeat.js';
@@ -43,23 +43,10 @@ export interface ImportStreamInput {
   openssl?: { passphraseFile: string; iterations?: number; digest?: string };
 }
 
-export interface ImportStreamResult {
-  stagingDir: string;
-  file: string;
-  bytes: number;
-  sha256: string;
-  streamBytes: number;
+export interface ImportStreamResult extends StagedDatabaseArtifact {
   originalBytes: number;
   originalSha256: string;
   seconds: number;
-  checkpoints: Checkpoints;
-  binlog: BinlogPosition | null;
-  mariabackupVersion: string;
-  serverVersion: string;
-  encryption: EncryptionInfo;
-  compressionLevel: number;
-  tools: { zstd: string; gpg: string };
-  source: { host: string; address: string; containerRuntime: string };
   decoded: string[];
 }
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ApplicationFailure } from '@temporalio/common';
-import type { BinlogPosition, Checkpoints, EncryptionInfo } from '../../workflows/lib/manifest.js';
+import type { BinlogPosition, Checkpoints, EncryptionInfo, StagedDatabaseArtifact } from '../../workflows/lib/manifest.js';
 import type { Env } from '../deps.js';
 import { fatal, fsFailure, transient, FailureType } from '../errors.js';
 import { cancellationSignal, heartbeater } from '../heartbeat.js';
@@ -27,22 +27,9 @@ export interface StreamBackupInput {
   base?: { id: string; toLsn: string };
 }
 
-export interface StreamBackupResult {
-  stagingDir: string;
-  file: string;
-  bytes: number;
-  sha256: string;
-  streamBytes: number;
+export interface StreamBackupResult extends StagedDatabaseArtifact {
   streamSeconds: number;
-  checkpoints: Checkpoints;
-  binlog: BinlogPosition | null;
-  mariabackupVersion: string;
-  serverVersion: string;
-  encryption: EncryptionInfo;
-  compressionLevel: number;
   compressedOn: 'source' | 'worker';
-  tools: { zstd: string; gpg: string };
-  source: { host: string; address: string; containerRuntime: string };
   /** An earlier attempt's mariabackup was still running on the host and was stopped first. */
   stoppedLeftover: boolean;
 }

@@ -7,8 +7,8 @@
 // A purge interrupted midway is finished by the next attempt or the next rotate run: the
 // journal is still there, and deleting what is already gone is not an error.
 import { Context } from '@temporalio/activity';
-import { artifactDir, isDatabaseManifest, MANIFEST_FILE, type AnyManifest } from '../../workflows/lib/manifest.js';
-import { planRetention, recheck, retentionArtifactFromManifest, type RetentionArtifact, type RetentionPlan } from '../../workflows/lib/retention.js';
+import { artifactDir, isBinlogManifest, isDatabaseManifest, MANIFEST_FILE, type AnyManifest } from '../../workflows/lib/manifest.js';
+import { binlogRetentionArtifact, planRetention, recheck, retentionArtifactFromManifest, type RetentionArtifact, type RetentionPlan } from '../../workflows/lib/retention.js';
 import type { ControlPlaneManifest } from '../../workflows/lib/control-plane.js';
 import { IMAGE, type ImageManifest } from '../../workflows/lib/image.js';
 import type { Env } from '../deps.js';
@@ -37,6 +37,7 @@ function controlPlaneArtifact(m: ControlPlaneManifest): RetentionArtifact {
 }
 
 export function retentionArtifact(m: Exclude<AnyManifest, ImageManifest>): RetentionArtifact {
+  if (isBinlogManifest(m)) return binlogRetentionArtifact(m);
   return isDatabaseManifest(m) ? retentionArtifactFromManifest(m) : controlPlaneArtifact(m);
 }
 

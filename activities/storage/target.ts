@@ -100,6 +100,8 @@ export class FsTarget implements TargetStore {
   }
 
   async list(prefix: string): Promise<StoredObject[]> {
+    // an unmounted share lists as an empty folder: that is "not reachable", never "nothing there"
+    await assertMounted(this.name, this.o.mountPoint, this.root);
     const out: StoredObject[] = [];
     const walk = async (dir: string): Promise<void> => {
       let names: Dirent[];
@@ -309,26 +311,28 @@ export async function openTarget(config: Config, name: string, env: NodeJS.Proce
   return new FsTarget(name, t.type, t.path, t.retention, { mountPoint: t.type === 'nfs' ? t.mountPoint : undefined, capacityGiB: t.capacityGiB });
 }
 
-/** Key of an artifact folder's file. */
-export function artifactKey(cloud: string, component: string, id: string, file: string): string {
-  return `clouds/${cloud}/${component}/${id}/${file}`;
+/**
+ * Objects grouped by the artifact folder they sit in (clouds/<cloud>/<component>/<id>/);
+ * anything else (catalog/, clouds/<cloud>/.retention/ journals) is left out.
+ */
+export function byArtifactDir(objects: readonly StoredObject[]): Map<string, StoredObject[]> {
+  const out = new Map<string, StoredObject[]>();
+  for (const o of objects) {
+    const parts = o.key.split('/');
+    if (parts.length < 5 || parts[0] !== 'clouds' || parts[2]!.startsWith('.')) continue;
+    const dir = parts.slice(0, 4).join('/');
+    (out.get(dir) ?? out.set(dir, []).get(dir)!).push(o);
+  }
+  return out;
 }
 
 /**
- * Every published manifest on a target (one listing, then the manifests read). A manifest
- * counts only in its own folder: a copied or renamed folder is not that backup.
+ * The published manifests of the given folders (a listing grouped by byArtifactDir). A
+ * manifest counts only in its own folder: a copied or renamed folder is not that backup.
  */
-export async function scanTargetManifests(t: TargetStore, cloud?: string): Promise<{ manifest: AnyManifest; files: StoredObject[] }[]> {
-  const objects = await t.list(cloud ? `clouds/${cloud}/` : 'clouds/');
-  const byDir = new Map<string, StoredObject[]>();
-  for (const o of objects) {
-    const parts = o.key.split('/');
-    if (parts.length < 5 || parts[0] !== 'clouds') continue;
-    const dir = parts.slice(0, 4).join('/');
-    (byDir.get(dir) ?? byDir.set(dir, []).get(dir)!).push(o);
-  }
+export async function readManifests(t: TargetStore, dirs: Map<string, StoredObject[]>): Promise<{ manifest: AnyManifest; files: StoredObject[] }[]> {
   const out: { manifest: AnyManifest; files: StoredObject[] }[] = [];
-  for (const [dir, files] of byDir) {
+  for (const [dir, files] of dirs) {
     if (!files.some((f) => f.key === `${dir}/${MANIFEST_FILE}`)) continue;
     const text = await t.readText(`${dir}/${MANIFEST_FILE}`);
     let m: AnyManifest;
@@ -341,6 +345,11 @@ export async function scanTargetManifests(t: TargetStore, cloud?: string): Promi
     if (m.id === id && m.cloud === c) out.push({ manifest: m, files });
   }
   return out.sort((a, b) => a.manifest.startedAt.localeCompare(b.manifest.startedAt));
+}
+
+/** Every published manifest on a target: one listing, then the manifests read. */
+export async function scanTargetManifests(t: TargetStore, cloud?: string): Promise<{ manifest: AnyManifest; files: StoredObject[] }[]> {
+  return readManifests(t, byArtifactDir(await t.list(cloud ? `clouds/${cloud}/` : 'clouds/')));
 }
 
 /** Streams one object's SHA-256 and size (verify, copy checks). */
@@ -366,15 +375,8 @@ export async function hashObject(t: TargetStore, key: string, onProgress?: (byte
  */
 export async function collectGarbage(t: TargetStore, cloud: string, olderThanMs: number): Promise<string[]> {
   const removed = await t.collectPartials(olderThanMs);
-  const byDir = new Map<string, StoredObject[]>();
-  for (const o of await t.list(`clouds/${cloud}/`)) {
-    const parts = o.key.split('/');
-    if (parts.length < 5 || parts[2]!.startsWith('.')) continue;
-    const dir = parts.slice(0, 4).join('/');
-    (byDir.get(dir) ?? byDir.set(dir, []).get(dir)!).push(o);
-  }
   const now = Date.now();
-  for (const [dir, files] of byDir) {
+  for (const [dir, files] of byArtifactDir(await t.list(`clouds/${cloud}/`))) {
     if (files.some((f) => f.key === `${dir}/${MANIFEST_FILE}`)) continue;
     const newest = Math.max(...files.map((f) => (f.modifiedAt ? Date.parse(f.modifiedAt) : now)));
     if (now - newest <= olderThanMs) continue;

@@ -15,7 +15,7 @@ import { FailureType } from '../errors.js';
 import { artifactDir, checkRecordKey, MANIFEST_FILE, MANIFEST_FORMAT, sealedFiles, type AnyManifest, type CheckedFile, type CheckRecord } from '../../workflows/lib/manifest.js';
 import { checkResult, classifyFile, selectForCheck, verifyNode, type ArtifactCheck, type ExpectedEntry, type VerifyNode } from '../../workflows/lib/verify-report.js';
 import type { TargetScan } from '../../workflows/lib/capacity.js';
-import { hashObject, openTarget, scanTargetManifests, targetNames, type TargetStore } from './target.js';
+import { hashObject, scanTargetManifests, targetNames, type TargetStore } from './target.js';
 
 export interface VerifyPlan {
   target: string;
@@ -27,13 +27,9 @@ export interface VerifyPlan {
   toCheck: { id: string; component: string; bytes: number }[];
 }
 
+/** The worker's target (opened once per worker: S3 clients keep their connections). */
 async function withTarget<T>(env: Env, name: string, work: (t: TargetStore) => Promise<T>): Promise<T> {
-  const t = await openTarget(env.config, name, env.deps.env);
-  try {
-    return await work(t);
-  } finally {
-    t.close();
-  }
+  return work(await env.target(name));
 }
 
 export function storageTargetNames(env: Env): string[] {

@@ -146,6 +146,12 @@ test('an NFS target whose share is not mounted is refused, saying so; so is a re
   expect(r.stderr).toContain(`${unmounted} is not a mount point`);
   expect(r.stderr).toMatch(/mount the share/);
   expect(filesUnder(unmounted)).toEqual([]);
+  // the catalog names the unreadable target instead of listing it as empty, and still lists the rest
+  const listing = await cli(own.configFile, ['--json', 'catalog', 'list']);
+  expect(listing.exitCode).toBe(1);
+  expect(listing.stderr).toContain('target "nfsdown" could not be read');
+  expect(listing.stderr).toContain(`${unmounted} is not a mount point`);
+  expect((JSON.parse(listing.stdout) as CatalogEntry[]).filter((r) => r.target === 'local').map((r) => r.id)).toEqual(ids);
   const onShare = deriveConfig('targets-share', (c) => {
     c.repository.path = `${unmounted}/repo`;
     c.repository.mountPoint = unmounted;

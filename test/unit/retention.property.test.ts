@@ -31,7 +31,9 @@ const calendarArb = fc.record({
     fileMin: fc.integer({ min: 60, max: 2 * 1440 }),
     leadMin: fc.integer({ min: 0, max: 3 * 1440 }),
     tailMin: fc.integer({ min: -1440, max: 1440 }),
+    // pieces lost: with several segments per file, a lost one is a hole inside a file
     lostFiles: fc.array(fc.nat({ max: 80 }), { maxLength: 2 }),
+    segmentsPerFile: fc.constantFrom(1, 1, 2, 3),
     quietPercent: fc.integer({ min: 0, max: 60 }),
   }), { nil: undefined }),
   nowAfterMin: fc.integer({ min: 0, max: 5 * 1440 }),
@@ -50,7 +52,12 @@ const policyArb = fc.record({
 
 type Calendar = typeof calendarArb extends fc.Arbitrary<infer T> ? T : never;
 
+/** Position of each binlog segment in the archive as generated (lost ones included): replays read them in this order. */
+const ordinals = new Map<string, number>();
+let piecesPerFile = 1;
+
 function build(cal: Calendar): { artifacts: RetentionArtifact[]; now: Date } {
+  ordinals.clear();
   const iso = (ms: number) => new Date(ms).toISOString();
   let t = cal.startMs;
   const db: DbArtifact[] = [];
@@ -85,8 +92,17 @@ function build(cal: Calendar): { artifacts: RetentionArtifact[]; now: Date } {
       const start = origin + i * len;
       // A quiet server writes its first event a while after the file was opened.
       const first = start + Math.floor((len * (((i * 37) % 100) * b.quietPercent)) / 10_000 / 1000) * 1000;
-      const file: BinlogArtifact = { id: `binlog-${i + 1}`, kind: 'binlog', sequence: i + 1, firstEventAt: iso(first), lastEventAt: iso(start + len - 1000) };
-      out.push({ a: file, lost: b.lostFiles.includes(i) });
+      // a file archived as k byte ranges, the events spread over them in order
+      const k = (piecesPerFile = b.segmentsPerFile);
+      const part = Math.floor(len / k / 1000) * 1000;
+      for (let j = 0; j < k; j++) {
+        const pEnd = j === k - 1 ? start + len - 1000 : start + (j + 1) * part - 1000;
+        const pFirst = Math.min(Math.max(start + j * part, first), pEnd);
+        const id = k === 1 ? `binlog-${i + 1}` : `binlog-${i + 1}-${j}`;
+        const piece: BinlogArtifact = { id, kind: 'binlog', sequence: i + 1, firstEventAt: iso(pFirst), lastEventAt: iso(pEnd), ...(k > 1 ? { startPosition: j * 100, endPosition: (j + 1) * 100, ...(j === 0 && i > 0 ? { previousEnd: k * 100 } : {}) } : {}) };
+        ordinals.set(id, i * k + j);
+        out.push({ a: piece, lost: b.lostFiles.includes(i * k + j) });
+      }
     }
     for (const d of dbTimes) if (!d.noPos && d.ms >= origin) d.a.binlogSequence = Math.floor((d.ms - origin) / len) + 1;
   }
@@ -155,17 +171,19 @@ function promisedPoints(artifacts: RetentionArtifact[], policy: RetentionPolicy,
  * and so is every binlog file from its position to the last file with an event at or before t.
  */
 function recoverability(set: Map<string, RetentionArtifact>, archive: BinlogArtifact[]): (t: number) => boolean {
-  const files = new Set([...set.values()].filter((a): a is BinlogArtifact => a.kind === 'binlog').map((a) => a.sequence));
+  // pieces by their place in the generated archive: a replay from a base needs every one from
+  // the first piece of the base's file to the last piece with an event at or before t
+  const pieces = new Set([...set.values()].filter((a): a is BinlogArtifact => a.kind === 'binlog').map((a) => ordinals.get(a.id)!));
   const bases = [...set.values()].filter((a): a is DbArtifact => isDb(a) && a.binlogSequence !== undefined && refChain(set, a.id) !== null).map((a) => {
-    let contiguousTo = a.binlogSequence! - 1;
-    while (files.has(contiguousTo + 1)) contiguousTo++;
+    let contiguousTo = (a.binlogSequence! - 1) * piecesPerFile - 1;
+    while (pieces.has(contiguousTo + 1)) contiguousTo++;
     return { ms: Date.parse(a.takenAt), contiguousTo };
   });
-  const firsts = archive.map((f) => ({ at: Date.parse(f.firstEventAt), seq: f.sequence }));
+  const firsts = archive.map((f) => ({ at: Date.parse(f.firstEventAt), ord: ordinals.get(f.id)! }));
   return (t) => {
-    let lastFile = -Infinity;
-    for (const f of firsts) if (f.at <= t && f.seq > lastFile) lastFile = f.seq;
-    return bases.some((b) => b.ms <= t && lastFile <= b.contiguousTo);
+    let last = -Infinity;
+    for (const f of firsts) if (f.at <= t && f.ord > last) last = f.ord;
+    return bases.some((b) => b.ms <= t && last <= b.contiguousTo);
   };
 }
 

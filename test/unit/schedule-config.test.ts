@@ -4,36 +4,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { ConfigError, parseConfig } from '../../config/load.js';
+import { parseConfig } from '../../config/load.js';
+import { configProblems, configYaml } from '../helpers/config-fixture.js';
 
-const base = `
-repository: { path: /srv/osbackup }
-encryption: { passphrase: { file: /etc/osbackup/passphrase } }
-clouds:
-  prod:
-    database: { host: ctl1, user: backup, password: { env: DB_PW } }
-    hosts:
-      ctl1:
-        address: 10.0.0.11
-        keyFile: /etc/osbackup/id_ed25519
-        hostKeyFingerprint: "SHA256:ynezP39Gm+k3pB+u/madavGjUy7MtT9gUzZ91WNs6a4"
-        mariadb: { datadir: /var/lib/mysql, stopCommand: [systemctl, stop, mariadb], startCommand: [systemctl, start, mariadb] }
-`;
+const base = configYaml();
 
 /** The base config with a `schedules:` section (YAML, indented under the cloud). */
 function withSchedules(yaml: string): string {
   return base + '    schedules:\n' + yaml.replace(/^\n/, '').replace(/^/gm, '      ');
 }
 
-function problems(text: string) {
-  try {
-    parseConfig(text, 'bad.yml');
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return Object.fromEntries((e as ConfigError).problems.map((p) => [p.path, p.message]));
-  }
-  throw new Error('expected a ConfigError');
-}
+const problems = configProblems;
 
 const one = (start: number, end = start, step = 1) => ({ start, end, step });
 

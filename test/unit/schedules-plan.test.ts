@@ -1,25 +1,11 @@
 // Schedule planning (client/lib/schedules.ts): config → desired schedules, and the diff with
 // what the server holds. Pure: no server here (test/integration/schedules.test.ts has one).
 import { parseConfig } from '../../config/load.js';
+import { cloudYaml, configYaml } from '../helpers/config-fixture.js';
 import { calendarSpec, clockChangeNotes, clockChanges, describeCalendar, desiredSchedules, driftOf, existingFrom, planSchedules, scheduleOptions, type DesiredSchedule, type ExistingSchedule } from '../../client/lib/schedules.js';
 
-const cloudYaml = (name: string, extra = '') => `
-  ${name}:
-    database: { host: ctl1, user: backup, password: { env: DB_PW } }
-    hosts:
-      ctl1:
-        address: 10.0.0.11
-        keyFile: /etc/osbackup/id_ed25519
-        hostKeyFingerprint: "SHA256:ynezP39Gm+k3pB+u/madavGjUy7MtT9gUzZ91WNs6a4"
-        mariadb: { datadir: /var/lib/mysql, stopCommand: [systemctl, stop, mariadb], startCommand: [systemctl, start, mariadb] }
-${extra}`;
-
 function config(clouds: string, taskQueue = 'osbackup') {
-  return parseConfig(`
-temporal: { taskQueue: ${taskQueue} }
-repository: { path: /srv/osbackup }
-encryption: { passphrase: { file: /etc/osbackup/passphrase } }
-clouds:${clouds}`);
+  return parseConfig(configYaml(clouds, `temporal: { taskQueue: ${taskQueue} }\n`));
 }
 
 const withCp = (name: string, schedules = '') => cloudYaml(name, `    controlPlane: { keystoneHosts: [] }\n${schedules}`);

@@ -1,6 +1,7 @@
 // The pure side of targets: the copy planner (whole chains, parents first, conflicts refused),
 // the monthly promotion set, and the targets / tiers config with its cross references.
-import { ConfigError, parseConfig } from '../../config/load.js';
+import { parseConfig } from '../../config/load.js';
+import { configProblems, configYaml } from '../helpers/config-fixture.js';
 import { planCopy, promotionSet } from '../../workflows/lib/copy-plan.js';
 import type { AnyManifest, ArtifactManifest } from '../../workflows/lib/manifest.js';
 import type { ControlPlaneManifest } from '../../workflows/lib/control-plane.js';
@@ -74,29 +75,8 @@ describe('promotionSet (the monthly tier)', () => {
   });
 });
 
-const base = `
-repository: { path: /srv/osbackup }
-encryption: { passphrase: { file: /etc/osbackup/passphrase } }
-clouds:
-  prod:
-    database: { host: ctl1, user: backup, password: { env: DB_PW } }
-    hosts:
-      ctl1:
-        address: 10.0.0.11
-        keyFile: /etc/osbackup/id_ed25519
-        hostKeyFingerprint: "SHA256:ynezP39Gm+k3pB+u/madavGjUy7MtT9gUzZ91WNs6a4"
-        mariadb: { datadir: /var/lib/mysql, stopCommand: [systemctl, stop, mariadb], startCommand: [systemctl, start, mariadb] }
-`;
-
-function problems(text: string) {
-  try {
-    parseConfig(text, 'bad.yml');
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
-  }
-  throw new Error('expected a ConfigError');
-}
+const base = configYaml();
+const problems = (text: string) => Object.entries(configProblems(text)).map(([path, message]) => `${path}: ${message}`);
 
 describe('targets and tiers in the config', () => {
   test('defaults: the repository is the target "local" with daily 7 / weekly 4 / monthly 12; no extra targets', () => {

@@ -7,12 +7,14 @@ import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { checkArtifacts, planVerify, type VerifyPlan } from '../../activities/storage/verify.js';
 import type { ArtifactCheck } from '../../workflows/lib/verify-report.js';
-import type { Env } from '../../activities/deps.js';
+import { Env } from '../../activities/deps.js';
+import type { Config } from '../../config/schema.js';
 import { retentionPolicySchema } from '../../workflows/lib/retention-policy.js';
 import { artifactDir, type CheckRecord } from '../../workflows/lib/manifest.js';
 
 const root = mkdtempSync(join(tmpdir(), 'osb-verify-unit-'));
-const env = { config: { repository: { name: 'local', path: root, retention: retentionPolicySchema.parse({}) }, targets: {} }, deps: { env: {} } } as unknown as Env;
+const config = { repository: { name: 'local', path: root, retention: retentionPolicySchema.parse({}) }, targets: {} } as unknown as Config;
+const env = new Env({ config, env: {}, ssh: undefined as never });
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function artifact(id: string, kind: 'full' | 'incremental', parentId: string | null, at: string, data: Buffer): void {
@@ -57,6 +59,6 @@ test('outcomes, records beside the manifest, and a retried batch of the same run
 test('a share that is not mounted is refused, never reported as "everything missing"', async () => {
   const share = join(root, 'share');
   mkdirSync(join(share, 'osbackup'), { recursive: true });
-  const nfsEnv = { config: { ...env.config, targets: { nfs: { type: 'nfs', path: join(share, 'osbackup'), mountPoint: share, retention: retentionPolicySchema.parse({}) } } }, deps: { env: {} } } as unknown as Env;
+  const nfsEnv = new Env({ config: { ...config, targets: { nfs: { type: 'nfs', path: join(share, 'osbackup'), mountPoint: share, retention: retentionPolicySchema.parse({}) } } } as unknown as Config, env: {}, ssh: undefined as never });
   await expect(new MockActivityEnvironment().run(planVerify, nfsEnv, { cloud: 'c', target: 'nfs', since: null })).rejects.toMatchObject({ type: 'TargetNotMounted', message: expect.stringContaining(`${share} is not a mount point`) });
 });

@@ -32,6 +32,12 @@ export interface CatalogEntry {
   imported: string | null;
 }
 
+/** Rows of every target that could be read, and the ones that could not, with why. */
+export interface CatalogListing {
+  rows: CatalogEntry[];
+  unavailable: { target: string; reason: string }[];
+}
+
 export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[], checks: CheckRecord[] = [], target = 'local'): CatalogEntry {
   const last = verifications.at(-1);
   const check = checks.at(-1);
@@ -75,6 +81,28 @@ export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[]
       path: `${artifactDir(m.cloud, m.component, m.id)}/${p.file}`,
       toLsn: '',
       binlog: null,
+      verification: last ? last.result : 'UNVERIFIED',
+      lastVerifiedAt: last?.verifiedAt ?? null,
+      ...common,
+    };
+  }
+  if (m.component === 'binlog') {
+    const b = m.binlog;
+    return {
+      id: m.id,
+      cloud: m.cloud,
+      component: m.component,
+      kind: 'binlog',
+      parentId: null,
+      startedAt: m.startedAt,
+      completedAt: m.completedAt,
+      sourceHost: m.source.host,
+      bytes: m.artifact.bytes,
+      streamBytes: m.artifact.streamBytes,
+      sha256: m.artifact.sha256,
+      path: `${artifactDir(m.cloud, m.component, m.id)}/${m.artifact.file}`,
+      toLsn: '',
+      binlog: `${b.file}:${b.startPosition}-${b.endPosition}`,
       verification: last ? last.result : 'UNVERIFIED',
       lastVerifiedAt: last?.verifiedAt ?? null,
       ...common,

@@ -110,16 +110,42 @@ export interface ArtifactManifest {
 }
 
 /** Every kind of manifest a repository holds, told apart by `component`. */
-export type AnyManifest = ArtifactManifest | import('./control-plane.js').ControlPlaneManifest | import('./image.js').ImageManifest;
+/** A database artifact staged by an activity (a backup stream or an import), ready for its manifest. */
+export interface StagedDatabaseArtifact {
+  stagingDir: string;
+  file: string;
+  bytes: number;
+  sha256: string;
+  streamBytes: number;
+  checkpoints: Checkpoints;
+  binlog: BinlogPosition | null;
+  mariabackupVersion: string;
+  serverVersion: string;
+  encryption: EncryptionInfo;
+  compressionLevel: number;
+  tools: { zstd: string; gpg: string };
+  source: { host: string; address: string; containerRuntime: string };
+}
+
+/** The manifest's artifact section for a staged database artifact. */
+export function databaseArtifactSection(s: StagedDatabaseArtifact, compressedOn: 'source' | 'worker'): ArtifactManifest['artifact'] {
+  return { file: s.file, bytes: s.bytes, sha256: s.sha256, streamBytes: s.streamBytes, layers: ['xbstream', 'zstd', 'openpgp'], compression: { format: 'zstd', level: s.compressionLevel, where: compressedOn }, encryption: s.encryption };
+}
+
+export type AnyManifest = ArtifactManifest | import('./control-plane.js').ControlPlaneManifest | import('./binlog.js').BinlogManifest | import('./image.js').ImageManifest;
 
 export function isDatabaseManifest(m: AnyManifest): m is ArtifactManifest {
   return m.component === 'database';
 }
 
+export function isBinlogManifest(m: AnyManifest): m is import('./binlog.js').BinlogManifest {
+  return m.component === 'binlog';
+}
+
 /** Every sealed file an artifact folder holds, with what it takes to check and open it. */
 export function sealedFiles(m: AnyManifest): { rel: string; sha256: string; bytes: number; encryption: EncryptionInfo }[] {
   const dir = artifactDir(m.cloud, m.component, m.id);
-  if (m.component === 'database') return [{ rel: `${dir}/${m.artifact.file}`, sha256: m.artifact.sha256, bytes: m.artifact.bytes, encryption: m.artifact.encryption }];
+  if (m.component === 'database' || m.component === 'binlog') return [{ rel: `${dir}/${m.artifact.file}`, sha256: m.artifact.sha256, bytes: m.artifact.bytes, encryption: m.artifact.encryption }];
   return m.parts.map((p) => ({ rel: `${dir}/${p.file}`, sha256: p.sha256, bytes: p.bytes, encryption: m.encryption }));
 }
 

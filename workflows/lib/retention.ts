@@ -17,6 +17,7 @@
 // - Orphans (incomplete chains) are reported; they are removed when older than the newest
 //   full (nothing can restore them) and kept when newer (a copy may still be arriving).
 import type { ArtifactManifest } from './manifest.js';
+import type { BinlogManifest } from './binlog.js';
 import { fixedOffsetMinutes, parseDuration, type RetentionPolicy } from './retention-policy.js';
 
 export const CONTROL_PLANE_KINDS = ['config', 'fernet', 'rabbitmq'] as const;
@@ -43,6 +44,11 @@ export interface BinlogArtifact {
   id: string;
   kind: 'binlog';
   sequence: number;
+  /** A segment: the byte range [startPosition, endPosition) of the file. Absent: the whole file. */
+  startPosition?: number;
+  endPosition?: number;
+  /** On a file's first segment: the size the previous file was closed at (its tail is missing unless archived to there). */
+  previousEnd?: number;
   firstEventAt: string;
   lastEventAt: string;
 }
@@ -325,12 +331,17 @@ export function planRetention({ artifacts, policy, now }: RetentionInput): Reten
     if (a.kind !== 'binlog' || !ms.has(a.id)) continue;
     segments.push({ a, first: parseTime(a.firstEventAt)!, last: ms.get(a.id)! });
   }
-  segments.sort((x, y) => x.a.sequence - y.a.sequence || x.first - y.first);
-  const bySeq = new Map(segments.map((s) => [s.a.sequence, s]));
+  segments.sort((x, y) => x.a.sequence - y.a.sequence || (x.a.startPosition ?? 0) - (y.a.startPosition ?? 0) || x.first - y.first);
+  const bySeq = new Map<number, Segment[]>();
+  for (const s of segments) (bySeq.get(s.a.sequence) ?? bySeq.set(s.a.sequence, []).get(s.a.sequence)!).push(s);
   for (let i = 1; i < segments.length; i++) {
-    const prev = segments[i - 1]!.a.sequence;
-    const next = segments[i]!.a.sequence;
-    if (next > prev + 1) problems.push({ kind: 'binlog-gap', message: `binlog ${next - prev - 1 === 1 ? `file ${prev + 1} is` : `files ${prev + 1}..${next - 1} are`} missing: events between ${iso(segments[i - 1]!.last)} and ${iso(segments[i]!.first)} are lost` });
+    const a = segments[i - 1]!;
+    const b = segments[i]!;
+    const prev = a.a.sequence;
+    const next = b.a.sequence;
+    const lost = `events between ${iso(a.last)} and ${iso(b.first)} are lost`;
+    if (next > prev + 1) problems.push({ kind: 'binlog-gap', message: `binlog ${next - prev - 1 === 1 ? `file ${prev + 1} is` : `files ${prev + 1}..${next - 1} are`} missing: ${lost}` });
+    else if (!follows(a.a, b.a)) problems.push({ kind: 'binlog-gap', message: next === prev ? `binlog file ${prev}: bytes ${a.a.endPosition}..${b.a.startPosition} are missing: ${lost}` : `binlog file ${prev} ends at ${a.a.endPosition ?? '?'} in the archive but was closed at ${b.a.previousEnd ?? '?'}, or file ${next} lacks its start: ${lost}` });
   }
   const binlogReason = new Map<string, string>();
   if (segments.length > 0) {
@@ -418,6 +429,13 @@ export function planRetention({ artifacts, policy, now }: RetentionInput): Reten
   };
 }
 
+/** Does `b` continue `a` in a replay: the next byte range of the same file, or the next file from its start? */
+function follows(a: BinlogArtifact, b: BinlogArtifact): boolean {
+  if (b.sequence === a.sequence) return a.endPosition !== undefined && b.startPosition === a.endPosition;
+  if (b.sequence !== a.sequence + 1 || (b.startPosition ?? 0) !== 0) return false;
+  return b.previousEnd === undefined || a.endPosition === undefined || b.previousEnd === a.endPosition;
+}
+
 /**
  * Point-in-time window: cover [now − window, newest archived event] with as few bases as the
  * archive allows. A base B recovers every t from its own time until a missing binlog file
@@ -429,7 +447,7 @@ function planBinlog(
   nowMs: number,
   points: Point[],
   segments: Segment[],
-  bySeq: ReadonlyMap<number, Segment>,
+  bySeq: ReadonlyMap<number, Segment[]>,
   select: (p: Point, reason: string) => void,
   keepFor: (id: string, reason: string) => void,
   problems: RetentionProblem[],
@@ -437,20 +455,29 @@ function planBinlog(
   if (!policy.pointInTimeWindow) return;
   const window = requireDuration(policy.pointInTimeWindow);
   const newestEvent = Math.max(...segments.map((s) => s.last));
-  /** Highest file with an event at or before t: the last one a recovery to t replays. */
-  const lastFileFor = (t: number) => {
-    let best = -Infinity;
-    for (const s of segments) if (s.first <= t && s.a.sequence > best) best = s.a.sequence;
+  // `segments` is in file order (sequence, then position): the order a replay reads them in
+  /** Index of the last segment with an event at or before t: the last one a recovery to t replays. */
+  const lastPieceFor = (t: number) => {
+    let best = -1;
+    segments.forEach((s, i) => {
+      if (s.first <= t) best = i;
+    });
     return best;
   };
-  /** First instant a recovery from a base at `seq` would need a missing file. */
+  /** First instant a recovery from a base at `seq` would need a missing file or byte range. */
   const reachEnd = (seq: number) => {
-    let missing = seq;
-    while (bySeq.has(missing)) missing++;
+    const from = segments.findIndex((s) => s.a.sequence >= seq);
+    if (from < 0) return Infinity;
+    let i = from;
+    if (segments[i]!.a.sequence === seq && (segments[i]!.a.startPosition ?? 0) === 0) {
+      while (i + 1 < segments.length && follows(segments[i]!.a, segments[i + 1]!.a)) i++;
+      i++;
+    }
     let end = Infinity;
-    for (const s of segments) if (s.a.sequence > missing) end = Math.min(end, s.first);
+    for (let j = i; j < segments.length; j++) end = Math.min(end, segments[j]!.first);
     return end;
   };
+  const firstOf = (seq: number) => segments.findIndex((s) => s.a.sequence === seq);
   const bases = points.filter((p) => p.a.binlogSequence !== undefined).map((p) => ({ p, end: reachEnd(p.a.binlogSequence!) })).filter((b) => b.end > b.p.ms);
   const label = `point-in-time window ${policy.pointInTimeWindow}`;
   let cur = nowMs - window;
@@ -471,9 +498,9 @@ function planBinlog(
     }
     const upTo = Math.min(best.end - 1, newestEvent);
     select(best.p, `base of the ${label}: recovers ${iso(cur)} to ${iso(upTo)}`);
-    const lastFile = lastFileFor(upTo);
-    for (let seq = best.p.a.binlogSequence!; seq <= lastFile; seq++) {
-      keepFor(bySeq.get(seq)!.a.id, `${label}: replayed from ${best.p.a.id} to reach ${iso(upTo)}`);
+    const last = lastPieceFor(upTo);
+    for (let i = firstOf(best.p.a.binlogSequence!); i >= 0 && i <= last; i++) {
+      keepFor(segments[i]!.a.id, `${label}: replayed from ${best.p.a.id} to reach ${iso(upTo)}`);
     }
     if (best.end > newestEvent) return;
     cur = best.end;
@@ -512,5 +539,20 @@ export function retentionArtifactFromManifest(m: ArtifactManifest): DbArtifact {
     fromLsn: m.mariadb.checkpoints.fromLsn,
     toLsn: m.mariadb.checkpoints.toLsn,
     ...(seq ? { binlogSequence: Number(seq[1]) } : {}),
+  };
+}
+
+/** A binlog segment manifest as the planner sees it: a byte range of one numbered file. */
+export function binlogRetentionArtifact(m: BinlogManifest): BinlogArtifact {
+  const b = m.binlog;
+  return {
+    id: m.id,
+    kind: 'binlog',
+    sequence: b.sequence,
+    startPosition: b.startPosition,
+    endPosition: b.endPosition,
+    ...(b.previous ? { previousEnd: b.previous.endPosition } : {}),
+    firstEventAt: b.firstEventAt ?? m.completedAt,
+    lastEventAt: b.lastEventAt ?? m.completedAt,
   };
 }

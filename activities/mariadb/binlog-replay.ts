@@ -1,0 +1,142 @@
+// The binlog half of a point-in-time restore: plan (which backup, which segments), check every
+// segment's hash before the target is touched, reassemble the binlog files on the target
+// host, and replay them onto the restored server up to the target second with the stock
+// mariadb-binlog | mariadb pipe.
+import { join } from 'node:path';
+import { artifactDir, isBinlogManifest, isDatabaseManifest, type ArtifactManifest } from '../../workflows/lib/manifest.js';
+import { planPointInTime, segmentLink, type BinlogManifest, type ReplayPlan } from '../../workflows/lib/binlog.js';
+import type { Env } from '../deps.js';
+import { fatal, transient, FailureType } from '../errors.js';
+import { cancellationSignal, heartbeater, withHeartbeat } from '../heartbeat.js';
+import { unsealFile } from '../controlplane/sealed.js';
+import { inServiceContext, shQuote } from '../ssh/quote.js';
+import { classifyMariadbError } from './classify.js';
+
+/** The chain and the segments that reach `at`, or a non-retryable refusal naming the recoverable ranges. */
+export async function planPointInTimeRestore(env: Env, cloud: string, at: string): Promise<{ chain: ArtifactManifest[]; replay: ReplayPlan }> {
+  const all = await env.repo.scanManifests(cloud);
+  const points = all.filter(isDatabaseManifest);
+  const segs = all.filter(isBinlogManifest);
+  const r = planPointInTime(points, segs.map(segmentLink), at);
+  if ('problem' in r) {
+    throw fatal(FailureType.PitrOutOfRange, `point-in-time restore of cloud ${cloud}: ${r.problem}; nothing was touched`, r.ranges.length ? 'choose a time inside a recoverable range (`osbackup binlog status` shows how far the archive has reached)' : 'take a full backup and keep archiveBinlogsWorkflow running (`osbackup binlog archive`)');
+  }
+  const byId = new Map(points.map((m) => [m.id, m]));
+  return { chain: r.plan.chain.map((id) => byId.get(id)!), replay: r.plan };
+}
+
+async function segmentManifests(env: Env, cloud: string, ids: string[]): Promise<BinlogManifest[]> {
+  const out: BinlogManifest[] = [];
+  for (const id of ids) {
+    const m = await env.repo.readManifest(artifactDir(cloud, 'binlog', id));
+    if (!m || !isBinlogManifest(m)) throw fatal(FailureType.BackupNotFound, `binlog segment ${id} vanished from the repository`, 'plan the restore again (`osbackup restore db --at …`): the recoverable range has changed');
+    out.push(m);
+  }
+  return out;
+}
+
+/** Re-hashes every segment a replay needs: a corrupt one is named before the target is touched. */
+export async function verifySegments(env: Env, cloud: string, ids: string[]): Promise<{ bytes: number }> {
+  const beat = heartbeater();
+  let bytes = 0;
+  for (const m of await segmentManifests(env, cloud, ids)) {
+    const rel = join(artifactDir(cloud, 'binlog', m.id), m.artifact.file);
+    const got = await env.repo.sha256File(env.repo.path(rel)).catch(() => ({ sha256: 'unreadable', bytes: -1 }));
+    bytes += Math.max(0, got.bytes);
+    beat({ step: 'verifying binlog segments', segment: m.id, bytes });
+    if (got.sha256 !== m.artifact.sha256 || got.bytes !== m.artifact.bytes) {
+      throw fatal(FailureType.ChecksumMismatch, `binlog segment ${rel} is corrupt: SHA-256 ${got.sha256} (${got.bytes} bytes) but the manifest recorded ${m.artifact.sha256} (${m.artifact.bytes} bytes); nothing on the target was touched`, `restore to a time before ${m.binlog.firstEventAt ?? m.startedAt} (the segments before it are intact), then find out what damaged the repository`);
+    }
+  }
+  return { bytes };
+}
+
+const binlogDir = (restoreDir: string, restorePoint: string) => `${restoreDir}/${restorePoint}/binlog`;
+
+/** Reassembles each binlog file on the target host from its segments (decrypted on the worker, hash-checked). */
+export async function streamBinlogsToHost(env: Env, cloud: string, targetHost: string, restorePoint: string, files: { file: string; segments: string[] }[]): Promise<{ bytes: number; seconds: number }> {
+  const { host, target } = env.dbHost(cloud, targetHost);
+  const keys = await env.gpgKeys();
+  const signal = cancellationSignal();
+  const dir = binlogDir(host.mariadb.restoreDir, restorePoint);
+  const beat = heartbeater();
+  const t0 = performance.now();
+  let bytes = 0;
+  for (const f of files) {
+    const segs = await segmentManifests(env, cloud, f.segments);
+    const path = `${dir}/${f.file}`;
+    const remote = await env.deps.ssh.exec(target, `mkdir -p -m 700 ${shQuote(dir)} && cat > ${shQuote(path)}`, signal);
+    let err = '';
+    remote.stderr.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-4000)));
+    remote.stdout.resume();
+    let expected = 0;
+    for (const m of segs) {
+      if (m.binlog.startPosition !== expected) throw fatal(FailureType.BinlogGap, `${f.file}: segment ${m.id} starts at ${m.binlog.startPosition}, not at ${expected}`, 'plan the restore again; run `osbackup verify` on the repository');
+      const plain = await unsealFile(keys, env.repo.path(join(artifactDir(cloud, 'binlog', m.id), m.artifact.file)), m.artifact, `binlog segment ${m.id}`, signal);
+      if (plain.length !== m.binlog.endPosition - m.binlog.startPosition) throw fatal(FailureType.ChecksumMismatch, `binlog segment ${m.id} decrypts to ${plain.length} bytes, not the ${m.binlog.endPosition - m.binlog.startPosition} its manifest records`, 'restore to a time before it');
+      if (!remote.stdin.write(plain)) await new Promise((r) => remote.stdin.once('drain', r));
+      expected = m.binlog.endPosition;
+      bytes += plain.length;
+      beat({ step: `reassembling ${f.file} on ${targetHost}`, bytes });
+    }
+    remote.stdin.end();
+    const rc = await remote.done;
+    if (rc.code !== 0) {
+      if (/No space left/i.test(err)) throw fatal(FailureType.DiskFull, `${targetHost}: no space left under ${dir} for the binary logs; the server was not touched`, `free space there or point hosts.${targetHost}.mariadb.restoreDir at a larger disk`);
+      throw transient(FailureType.MariadbRestoreFailed, `${targetHost}: writing ${path} failed (exit ${rc.code}): ${err.trim()}`, `check ${host.mariadb.restoreDir} on ${targetHost}`);
+    }
+    const size = await env.deps.ssh.run(target, `wc -c < ${shQuote(path)}`, { signal });
+    if (Number(size.stdout.trim()) !== expected) throw transient(FailureType.MariadbRestoreFailed, `${targetHost}: ${path} holds ${size.stdout.trim()} bytes, ${expected} were sent`, 'the copy was cut short: it is retried');
+  }
+  return { bytes, seconds: (performance.now() - t0) / 1000 };
+}
+
+export interface ReplayResult {
+  /** The last GTID replayed (none: no transaction between the backup and the target). */
+  lastGtid: string | null;
+  /** Timestamp (UTC) of the last event replayed. */
+  lastEventAt: string | null;
+  transactions: number;
+  gtidSlavePos: string | null;
+  seconds: number;
+}
+
+/** `mariadb-binlog … | mariadb` on the target; afterwards gtid_slave_pos names where the data stands, as a replica would need. */
+export async function replayBinlogsOnHost(env: Env, cloud: string, targetHost: string, restorePoint: string, replay: Pick<ReplayPlan, 'files' | 'startFile' | 'startPosition' | 'stopDatetime'>, baseGtid: string): Promise<ReplayResult> {
+  const { host, target } = env.dbHost(cloud, targetHost);
+  const m = host.mariadb;
+  const t0 = performance.now();
+  const dir = binlogDir(m.restoreDir, restorePoint);
+  if (replay.files[0]?.file !== replay.startFile) throw fatal(FailureType.BinlogGap, `the replay plan does not start with ${replay.startFile}`, 'plan the restore again');
+  const defaults = m.replayDefaultsFile ?? m.defaultsFile;
+  const client = `mariadb${defaults ? ` --defaults-file=${shQuote(defaults)}` : ''} --binary-mode`;
+  const stop = replay.stopDatetime.replace('T', ' ').replace(/(\.\d+)?Z$/, '');
+  const sqlFile = `${dir}/replay.sql`;
+  // the SQL is kept beside the files: what was replayed can be read afterwards, and parsed here
+  const script = [
+    'set -e -o pipefail',
+    `cd ${shQuote(dir)}`,
+    `TZ=UTC mariadb-binlog --start-position=${replay.startPosition} --stop-datetime=${shQuote(stop)} ${replay.files.map((f) => shQuote(f.file)).join(' ')} > ${shQuote(sqlFile)}`,
+    `${inServiceContext(host, host.containers.mariadb, client)} < ${shQuote(sqlFile)}`,
+    `echo "transactions=$(grep -c '^#.*[[:space:]]GTID [0-9]' ${shQuote(sqlFile)} || true)"`,
+    `echo "last=$(grep -o '^#[0-9]\\{6\\} [ 0-9][0-9]:[0-9][0-9]:[0-9][0-9] server id .*[[:space:]]GTID [0-9]*-[0-9]*-[0-9]*' ${shQuote(sqlFile)} | tail -n 1)"`,
+  ].join('\n');
+  const r = await withHeartbeat('replaying binary logs', env.deps.ssh.run(target, `bash -c ${shQuote(script)}`, { signal: cancellationSignal() }));
+  if (r.code !== 0) {
+    const tail = r.stderr.trim().split('\n').slice(-4).join(' | ');
+    if (/mariadb-binlog: (command )?not found/.test(r.stderr)) throw fatal(FailureType.RemoteCommandFailed, `${targetHost}: mariadb-binlog is not installed on the host`, 'install the mariadb client tools on the restore target');
+    if (/ERROR \d+/.test(r.stderr)) throw fatal(FailureType.MariadbRestoreFailed, `${targetHost}: replaying the binary logs failed: ${tail}; the restored backup is in place, the replay stopped at the failing statement`, `read ${sqlFile} on ${targetHost} around the failing statement; the account in ${defaults ?? 'the default option file'} must be able to write every schema (hosts.${targetHost}.mariadb.replayDefaultsFile)`);
+    throw classifyMariadbError(targetHost, 'replaying the binary logs', r.code, r.stderr);
+  }
+  const transactions = Number(/transactions=(\d+)/.exec(r.stdout)?.[1] ?? 0);
+  const last = /last=#(\d{2})(\d{2})(\d{2}) +(\d+):(\d\d):(\d\d) server id .*\sGTID (\d+-\d+-\d+)/.exec(r.stdout);
+  const lastGtid = last ? last[7]! : null;
+  const lastEventAt = last ? `20${last[1]}-${last[2]}-${last[3]}T${last[4]!.padStart(2, '0')}:${last[5]}:${last[6]}Z` : null;
+  const pos = lastGtid ?? (baseGtid || null);
+  if (pos) {
+    const set = `${inServiceContext(host, host.containers.mariadb, `${client} -e ${shQuote(`SET GLOBAL gtid_slave_pos = '${pos.replace(/[^0-9,-]/g, '')}'`)}`)}`;
+    const s = await env.deps.ssh.run(target, set, { signal: cancellationSignal() });
+    if (s.code !== 0) throw classifyMariadbError(targetHost, 'setting gtid_slave_pos', s.code, s.stderr);
+  }
+  return { lastGtid, lastEventAt, transactions, gtidSlavePos: pos, seconds: (performance.now() - t0) / 1000 };
+}

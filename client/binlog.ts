@@ -1,0 +1,79 @@
+// `osbackup binlog archive|status|stop`: the continuous binlog archiver of a cloud (one
+// long-running workflow per cloud, id archive-binlogs:<cloud>).
+import type { Command } from 'commander';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { binlogWorkflowId } from '../workflows/lib/binlog.js';
+import type { ArchiveBinlogsStatus } from '../workflows/archive-binlogs.js';
+import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
+import { CliError, connect, EXIT, uiLink } from './connect.js';
+import type { CliContext, G } from './control-plane.js';
+
+function describe(s: ArchiveBinlogsStatus): string {
+  const r = s.rpo;
+  const rpo = r.achievedRpoSeconds === null ? 'not caught up yet' : `${r.achievedRpoSeconds.toFixed(1)} s (target ${r.rpoTargetSeconds} s: ${r.rpoMet ? 'met' : 'MISSED'})`;
+  return [
+    `cloud ${s.cloud}: ${s.segments} segments archived (${s.bytes} bytes stored, ${s.events} events) since ${s.startedAt}${s.stopping ? ' — stopping' : ''}`,
+    `  position      ${s.from ? `${s.from.file}:${s.from.position}` : '-'}${s.galera ? ' (Galera node)' : ''}`,
+    `  caught up at  ${s.caughtUpAt ?? '-'}   newest event ${s.newestEventAt ?? '-'}   last GTID ${s.lastGtid ?? '-'}`,
+    `  achieved RPO  ${rpo}; worst seen ${s.worstRpoSeconds.toFixed(1)} s`,
+    s.startedFrom ? `  started from  ${s.startedFrom}` : '',
+  ].filter(Boolean).join('\n') + '\n';
+}
+
+export function registerBinlogCommands(program: Command, ctx: CliContext<G>): void {
+  const binlog = program.command('binlog').description('continuous binary-log archiving (point-in-time recovery)');
+  binlog
+    .command('archive')
+    .description('start archiving the cloud database’s binary logs (runs until `binlog stop`)')
+    .option('--cloud <name>', 'cloud from the config (default: the only one)')
+    .action(async function (this: Command) {
+      const g = this.optsWithGlobals<G>();
+      const config = ctx.load(g);
+      const cloud = ctx.pickCloud(config, g.cloud);
+      const client = await connect(config);
+      try {
+        const handle = await client.workflow.start('archiveBinlogsWorkflow', {
+          taskQueue: config.temporal.taskQueue,
+          workflowId: binlogWorkflowId(cloud),
+          args: [{ cloud, toolVersion: ctx.version }],
+          typedSearchAttributes: [
+            { key: CLOUD, value: cloud },
+            { key: COMPONENT, value: 'binlog' },
+            { key: TIER, value: 'continuous' },
+          ],
+        });
+        ctx.out(g, { workflowId: handle.workflowId, ui: uiLink(config, handle) }, `${handle.workflowId}\n  ${uiLink(config, handle)}\n`);
+      } catch (e) {
+        if (e instanceof WorkflowExecutionAlreadyStartedError) throw new CliError(`the archiver of cloud ${cloud} is already running (${binlogWorkflowId(cloud)}); see \`osbackup binlog status\``, EXIT.usage);
+        throw e;
+      }
+    });
+  binlog
+    .command('status')
+    .description('how far the archive has reached and the achieved RPO')
+    .option('--cloud <name>', 'cloud from the config (default: the only one)')
+    .action(async function (this: Command) {
+      const g = this.optsWithGlobals<G>();
+      const config = ctx.load(g);
+      const cloud = ctx.pickCloud(config, g.cloud);
+      const client = await connect(config);
+      const s = await client.workflow.getHandle(binlogWorkflowId(cloud)).query<ArchiveBinlogsStatus>('status').catch((e: Error) => {
+        throw new CliError(`no running archiver for cloud ${cloud} (${e.message}); start one with \`osbackup binlog archive\``, EXIT.failed);
+      });
+      ctx.out(g, s, describe(s));
+    });
+  binlog
+    .command('stop')
+    .description('stop the archiver after its current step')
+    .option('--cloud <name>', 'cloud from the config (default: the only one)')
+    .action(async function (this: Command) {
+      const g = this.optsWithGlobals<G>();
+      const config = ctx.load(g);
+      const cloud = ctx.pickCloud(config, g.cloud);
+      const client = await connect(config);
+      const handle = client.workflow.getHandle(binlogWorkflowId(cloud));
+      await handle.signal('stop');
+      const s = await handle.result() as ArchiveBinlogsStatus;
+      ctx.out(g, s, `stopped.\n${describe(s)}`);
+    });
+}

@@ -1,0 +1,114 @@
+// Continuous binary-log archiving: a long-running loop of short archive steps, each cutting
+// what the server wrote since the last one into sealed segments. The position travels in the
+// workflow state (and through continue-as-new); the repository stays the truth: a step that
+// finds its segment already published continues after it, so a lost worker costs neither a
+// gap nor a duplicate.
+import { condition, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { rpoStatus, type RpoStatus } from './lib/binlog.js';
+import { archiveStep, shortCall } from './options.js';
+import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
+
+const short = proxyActivities<Activities>(shortCall);
+const step = proxyActivities<Activities>(archiveStep);
+
+export interface ArchiveState {
+  from: { file: string; position: number } | null;
+  segments: number;
+  bytes: number;
+  events: number;
+  newestSegment: string | null;
+  newestEventAt: string | null;
+  lastGtid: string | null;
+  caughtUpAt: string | null;
+  /** Worst achieved RPO seen at a cut (seconds), since the workflow first started. */
+  worstRpoSeconds: number;
+  startedAt: string;
+  startedFrom: string | null;
+  galera: boolean;
+  runs: number;
+}
+
+export interface ArchiveBinlogsInput {
+  cloud: string;
+  toolVersion?: string;
+  /** Carried across continue-as-new. */
+  state?: ArchiveState;
+  /** Continue as new after this many steps (default 500: a few thousand history events). */
+  stepsPerRun?: number;
+}
+
+export interface ArchiveBinlogsStatus extends ArchiveState {
+  cloud: string;
+  segmentSeconds: number;
+  rpo: RpoStatus;
+  stopping: boolean;
+}
+
+export type ArchiveBinlogsResult = ArchiveBinlogsStatus;
+
+export const stopSignal = defineSignal('stop');
+export const statusQuery = defineQuery<ArchiveBinlogsStatus>('status');
+
+export async function archiveBinlogsWorkflow(input: ArchiveBinlogsInput): Promise<ArchiveBinlogsResult> {
+  const info = workflowInfo();
+  const { cloud } = input;
+  upsertSearchAttributes([
+    { key: CLOUD, value: cloud },
+    { key: COMPONENT, value: 'binlog' },
+    { key: TIER, value: 'continuous' },
+  ]);
+  const state: ArchiveState = input.state ?? {
+    from: null,
+    segments: 0,
+    bytes: 0,
+    events: 0,
+    newestSegment: null,
+    newestEventAt: null,
+    lastGtid: null,
+    caughtUpAt: null,
+    worstRpoSeconds: 0,
+    startedAt: new Date(info.startTime).toISOString(),
+    startedFrom: null,
+    galera: false,
+    runs: 0,
+  };
+  state.runs++;
+  let stopping = false;
+  let settings = { segmentSeconds: 0, rpoTargetSeconds: 0 };
+  const status = (): ArchiveBinlogsStatus => ({ ...state, cloud, segmentSeconds: settings.segmentSeconds, rpo: rpoStatus(new Date().getTime(), state.caughtUpAt, state.newestEventAt, settings.rpoTargetSeconds), stopping });
+  setHandler(statusQuery, status);
+  setHandler(stopSignal, () => void (stopping = true));
+  // handlers first: a query that arrives while the settings are read is answered (with zeros)
+  settings = await short.binlogArchiveSettings({ cloud });
+
+  const period = settings.segmentSeconds * 1000;
+  const maxSteps = input.stepsPerRun ?? 500;
+  for (let n = 0; !stopping; n++) {
+    if (n >= maxSteps || info.continueAsNewSuggested) {
+      await continueAsNew<typeof archiveBinlogsWorkflow>({ ...input, state });
+    }
+    const t0 = new Date().getTime();
+    const r = await step.mariadbArchiveBinlog({ cloud, from: state.from, workflowId: info.workflowId, toolVersion: input.toolVersion });
+    if (r.startedFrom) state.startedFrom = r.startedFrom;
+    state.from = r.from;
+    state.galera = r.server.galera;
+    for (const s of r.segments) {
+      state.segments++;
+      state.bytes += s.bytes;
+      state.events += s.events;
+      state.newestSegment = s.id;
+      if (s.lastEventAt && (!state.newestEventAt || s.lastEventAt > state.newestEventAt)) state.newestEventAt = s.lastEventAt;
+      if (s.lastGtid) state.lastGtid = s.lastGtid;
+    }
+    if (r.caughtUp) {
+      // what was at risk just before this cut: everything since the previous catch-up
+      if (state.caughtUpAt) state.worstRpoSeconds = Math.max(state.worstRpoSeconds, (Date.parse(r.server.at) - Date.parse(state.caughtUpAt)) / 1000);
+      state.caughtUpAt = r.server.at;
+      const wait = Math.max(200, period - (new Date().getTime() - t0));
+      await condition(() => stopping, wait);
+    }
+    // not caught up (a backlog, or a cap on segments per step): the next step starts at once
+  }
+  return status();
+}
