@@ -8,7 +8,9 @@
 #   test/lab/lab.sh status  exit 0 when every host answers SSH and MariaDB
 #
 # Knobs: LAB_DIR (default <clone>/.dev/lab), LAB_ROWS (nova.instances rows, default 20000
-# ≈ 40 MB of InnoDB data; 800000 ≈ 1.3 GB for benchmarks), LAB_NET (default 10.231.77).
+# ≈ 40 MB of InnoDB data; 800000 ≈ 1.3 GB for benchmarks), LAB_NET (default 10.231.77),
+# LAB_OPENSTACK=1 (also the OpenStack cloud os1, test/lab/openstack.sh: ~3 GB RSS; ./dev test and
+# ./dev bench set it).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -17,7 +19,7 @@ LAB_ROWS=${LAB_ROWS:-20000}
 LAB_NET=${LAB_NET:-10.231.77}
 HOSTS=(ctl1 ctl2)                # bare hosts: sshd + mariadbd
 ALL_HOSTS=(ctl1 ctl2 ctl3)       # ctl3 is Kolla-style: sshd + dockerd + a `mariadb` container
-declare -A IP=([ctl1]=$LAB_NET.11 [ctl2]=$LAB_NET.12 [ctl3]=$LAB_NET.13 [os1]=$LAB_NET.14)   # os1: test/lab/openstack.sh
+declare -A IP=([ctl1]=$LAB_NET.11 [ctl2]=$LAB_NET.12 [ctl3]=$LAB_NET.13 [os1]=$LAB_NET.14 [os2]=$LAB_NET.15)   # os1 (os2): test/lab/openstack.sh
 SW=osb-sw
 log() { printf '[lab %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -31,8 +33,10 @@ need() {
 }
 
 down() {
-  # the OpenStack component (opt-in at up) is stopped whenever it is there
-  if ip netns list | grep -qw osb-os1 || [ -d "$LAB_DIR/os1" ]; then "$here/openstack.sh" down; fi
+  # the OpenStack cloud (and a second one someone tried beside it) is stopped whenever it is there
+  for o in os1 os2; do
+    if ip netns list | grep -qw "osb-$o" || [ -d "$LAB_DIR/$o" ]; then OS_LAB_HOST=$o "$here/openstack.sh" down; fi
+  done
   for h in "${ALL_HOSTS[@]}"; do
     ns=osb-$h
     if ip netns list | grep -qw "$ns"; then
@@ -144,6 +148,19 @@ up() {
   net_up
   ssh-keygen -q -t ed25519 -N '' -C osbackup-worker -f "$LAB_DIR/keys/worker_ed25519"
   cp "$LAB_DIR/keys/worker_ed25519.pub" "$LAB_DIR/keys/authorized_keys"
+  head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$LAB_DIR/secrets/db-password"
+  head -c 32 /dev/urandom | base64 > "$LAB_DIR/secrets/backup-passphrase"
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$LAB_DIR/secrets/payload.key"
+  chmod 600 "$LAB_DIR"/secrets/*
+  # The OpenStack cloud (os1) takes longest and needs only the bridge, the keys and the secrets:
+  # it comes up beside the rest and is waited for at the end. LAB_OPENSTACK=1 (./dev test sets it)
+  OSP=""
+  if [ "${LAB_OPENSTACK:-0}" = 1 ]; then
+    log "openstack: os1 in the background (log $LAB_DIR/openstack-up.log)"
+    # its own process group, so a failing bring-up here stops it too (its chains are subshells)
+    setsid "$here/openstack.sh" up >"$LAB_DIR/openstack-up.log" 2>&1 & OSP=$!
+    trap '[ -z "$OSP" ] || kill -TERM -- -"$OSP" 2>/dev/null || true' EXIT
+  fi
   for h in "${HOSTS[@]}"; do ssh_up "$h"; done
   # RabbitMQ: ctl2's broker is the cloud's (populated), ctl1's an empty one to restore into;
   # Erlang boots slowly, so they start now and are waited for at the end
@@ -158,10 +175,6 @@ up() {
   db_up ctl1 1 384M & p1=$!
   db_up ctl2 2 256M & p2=$!
   wait $p1 || die "ctl1 database failed"; wait $p2 || die "ctl2 database failed"
-  head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$LAB_DIR/secrets/db-password"
-  head -c 32 /dev/urandom | base64 > "$LAB_DIR/secrets/backup-passphrase"
-  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$LAB_DIR/secrets/payload.key"
-  chmod 600 "$LAB_DIR"/secrets/*
   local pw; pw=$(cat "$LAB_DIR/secrets/db-password")
   local m1=(mariadb --defaults-file="$LAB_DIR/ctl1/my.cnf")
   "${m1[@]}" < "$here/schema.sql"
@@ -200,8 +213,11 @@ SQL
   wait $rq2 || { cat "$LAB_DIR/rabbitmq-ctl2.log" >&2; die "the RabbitMQ broker on ctl2 did not come up"; }
   wait $rq1 || { cat "$LAB_DIR/rabbitmq-ctl1.log" >&2; die "the RabbitMQ broker on ctl1 did not come up"; }
   wait $sw || { cat "$LAB_DIR/swift.log" >&2; die "Swift on ctl1 did not come up"; }
-  # opt-in until it is solid: LAB_OPENSTACK=1 adds the OpenStack cloud (os1, a few minutes, ~3 GB)
-  if [ "${LAB_OPENSTACK:-0}" = 1 ]; then "$here/openstack.sh" up; fi
+  if [ -n "$OSP" ]; then
+    wait "$OSP" || { OSP=""; tail -n 30 "$LAB_DIR/openstack-up.log" >&2; die "the lab's OpenStack cloud (os1) did not come up (log $LAB_DIR/openstack-up.log, services' logs in $LAB_DIR/os1/log)"; }
+    OSP=""
+    tail -n 1 "$LAB_DIR/openstack-up.log" >&2
+  fi
   write_config
   status || die "lab did not come up (see $LAB_DIR/*/mysqld.err and ssh/sshd.log)"
   log "up: config $LAB_DIR/osbackup.yml"

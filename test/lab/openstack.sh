@@ -12,12 +12,14 @@
 # on a bind-mounted folder: no device-mapper here, so no LVM) + cinder-backup (posix), RabbitMQ,
 # Placement (uwsgi), an API-only neutron-server, Nova API/conductor/scheduler/compute with a fake
 # virt driver (oslab_fake.py beside this file) whose snapshots upload data. Everything it owns is
-# under $LAB_DIR/os1; it touches nothing of ctl1..ctl3. Knob: OS_UP_TIMEOUT (s, default 240).
+# under $LAB_DIR/os1; it touches nothing of ctl1..ctl3. Knobs: OS_UP_TIMEOUT (s, default 240), OS_LAB_HOST.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lab.sh
 source "$here/lab.sh"
-H=os1; NS=osb-$H; A=${IP[$H]}; D=$LAB_DIR/$H
+# OS_LAB_HOST=os2: a second cloud beside a running os1 (to try changes to this script without
+# stopping the one tests use)
+H=${OS_LAB_HOST:-os1}; NS=osb-$H; A=${IP[$H]}; D=$LAB_DIR/$H
 OS_UP_TIMEOUT=${OS_UP_TIMEOUT:-240}
 T0=${EPOCHREALTIME/./}
 took() { local d=$(( ${EPOCHREALTIME/./} - T0 )); printf '%d.%01ds' $((d / 1000000)) $((d % 1000000 / 100000)); }
@@ -30,7 +32,8 @@ os_down() {
     local pids
     pids=$(ip netns pids "$NS" 2>/dev/null || true)
     [ -n "$pids" ] && kill -TERM $pids 2>/dev/null || true
-    for _ in $(seq 1 150); do pids=$(ip netns pids "$NS" 2>/dev/null || true); [ -z "$pids" ] && break; sleep 0.2; done
+    # everything under $D is deleted next: no shutdown worth waiting long for
+    for _ in $(seq 1 50); do pids=$(ip netns pids "$NS" 2>/dev/null || true); [ -z "$pids" ] && break; sleep 0.2; done
     [ -n "$pids" ] && kill -KILL $pids 2>/dev/null || true
     ip netns del "$NS" 2>/dev/null || true
   fi
@@ -59,6 +62,16 @@ wait_http() {
     curl -s -o /dev/null -m 5 -w '%{http_code}' "$1" 2>/dev/null | grep -qE "$2" && return 0; sleep 0.5
   done
   die "$1 did not answer $2 (logs in $D/log)"
+}
+
+# ready <rabbitmq|catalog>: wait for another chain's marker file (a .failed one ends the wait)
+ready() {
+  for _ in $(seq 1 $((OS_UP_TIMEOUT * 2))); do
+    [ -f "$D/run/$1.ready" ] && return 0
+    [ -f "$D/run/$1.failed" ] && die "$1 on $H did not come up (see $D/log/$1-up.log)"
+    sleep 0.5
+  done
+  die "$1 on $H not ready after $OS_UP_TIMEOUT s"
 }
 
 # run <name> <command…>: a service inside the namespace, detached, its pid in run/
@@ -377,7 +390,8 @@ os_up() {
   DBPW=$(head -c 18 /dev/urandom | base64 | tr -d '/+='); MQPW=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
   SPW=$(head -c 18 /dev/urandom | base64 | tr -d '/+='); APW=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
   ssh_up $H
-  (rmq_start "$NS" "$D" "$A" && rmq_ctl "$NS" "$D" -q add_user openstack "$MQPW" && rmq_ctl "$NS" "$D" -q set_permissions openstack '.*' '.*' '.*') >"$D/log/rabbitmq-up.log" 2>&1 & local rq=$!
+  (rmq_start "$NS" "$D" "$A" && rmq_ctl "$NS" "$D" -q add_user openstack "$MQPW" && rmq_ctl "$NS" "$D" -q set_permissions openstack '.*' '.*' '.*' &&
+    touch "$D/run/rabbitmq.ready" || { touch "$D/run/rabbitmq.failed"; exit 1; }) >"$D/log/rabbitmq-up.log" 2>&1 &
   db_up $H 14 256M
   local m=(mariadb --defaults-file="$D/my.cnf")
   local dbs="keystone glance cinder nova nova_api nova_cell0 placement neutron" sql=""
@@ -388,69 +402,63 @@ os_up() {
     GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, SELECT ON *.* TO 'osbackup'@'localhost', 'osbackup'@'%';"
   write_configs
   write_client_files
-  log "openstack: keystone ($(took))"
-  local K=(keystone-manage --config-dir "$D/etc/keystone")
-  "${K[@]}" db_sync >"$D/log/dbsync-keystone.log" 2>&1
-  "${K[@]}" fernet_setup --keystone-user root --keystone-group root >>"$D/log/dbsync-keystone.log" 2>&1
-  "${K[@]}" credential_setup --keystone-user root --keystone-group root >>"$D/log/dbsync-keystone.log" 2>&1
-  "${K[@]}" bootstrap --bootstrap-password "$APW" --bootstrap-region-id RegionOne \
-    --bootstrap-admin-url "http://$A:5000/v3/" --bootstrap-internal-url "http://$A:5000/v3/" \
-    --bootstrap-public-url "http://$A:5000/v3/" >>"$D/log/dbsync-keystone.log" 2>&1
-  run keystone uwsgi --ini "$D/etc/keystone/uwsgi.ini"
-  log "openstack: database schemas in parallel ($(took))"
-  local p=()
-  (glance-manage --config-file "$D/etc/glance/glance-api.conf" db_sync) >"$D/log/dbsync-glance.log" 2>&1 & p+=($!)
-  (cinder-manage --config-file "$D/etc/cinder/cinder.conf" db sync) >"$D/log/dbsync-cinder.log" 2>&1 & p+=($!)
-  (placement-manage --config-dir "$D/etc/placement" db sync) >"$D/log/dbsync-placement.log" 2>&1 & p+=($!)
-  (neutron-db-manage --config-file "$D/etc/neutron/neutron.conf" upgrade head) >"$D/log/dbsync-neutron.log" 2>&1 & p+=($!)
-  (N=(--config-file "$D/etc/nova/nova.conf"); nova-manage "${N[@]}" api_db sync && nova-manage "${N[@]}" cell_v2 map_cell0 &&
-    nova-manage "${N[@]}" cell_v2 create_cell --name=cell1 && nova-manage "${N[@]}" db sync) >"$D/log/dbsync-nova.log" 2>&1 & p+=($!)
-  wait_http "http://$A:5000/v3" 200
-  log "openstack: users, services, endpoints ($(took))"
-  # one CLI process for the whole catalog: each `openstack` start costs ~2.5 s
-  {
-    echo "project create --domain default service"
-    for u in glance cinder nova placement neutron; do
-      echo "user create --domain default --password $SPW $u"; echo "role add --project service --user $u admin"
-    done
-    while read -r n t u; do
-      echo "service create --name $n $t"
-      for i in public internal admin; do echo "endpoint create --region RegionOne $t $i $u"; done
-    done <<EOF
-glance image http://$A:9292
-cinderv3 volumev3 http://$A:8776/v3/%(project_id)s
-nova compute http://$A:8774/v2.1
-placement placement http://$A:8778
-neutron network http://$A:9696
-EOF
-  } | (source "$D/admin-openrc.sh"; inns openstack) >"$D/log/catalog.log" 2>&1 || { cat "$D/log/catalog.log" >&2; die "catalog creation failed"; }
-  for x in "${p[@]}"; do wait "$x" || die "a database schema sync failed (see $D/log/dbsync-*.log)"; done
-  wait $rq || { cat "$D/log/rabbitmq-up.log" >&2; die "RabbitMQ on $H did not come up"; }
-  log "openstack: services ($(took))"
   mount --bind "$D/srv/nfs-export" "$(mkdir -p "$(mnt)" && mnt)"
-  run glance-api glance-api --config-file "$D/etc/glance/glance-api.conf"
-  for s in api scheduler volume backup; do run cinder-$s cinder-$s --config-file "$D/etc/cinder/cinder.conf"; done
-  run placement uwsgi --ini "$D/etc/placement/uwsgi.ini"
-  run neutron-server neutron-server --config-file "$D/etc/neutron/neutron.conf"
-  for s in api conductor scheduler; do run nova-$s nova-$s --config-file "$D/etc/nova/nova.conf"; done
-  run nova-compute "$D/py/nova-compute-lab" --config-file "$D/etc/nova/nova.conf"
+  # Every service's chain (schema, then its processes) runs at once: each starts as soon as its
+  # own schema and what it talks to are there, instead of all waiting for the slowest schema.
+  # Keystone's and Nova's chains are the longest (everything waits for the catalog, Nova's schema
+  # is the biggest): the other schemas sync at a lower priority on the 2 shared cores
+  log "openstack: schemas and services, each as soon as its own schema is there ($(took))"
+  local p=() C=(--config-file)
+  ( (K=(keystone-manage --config-dir "$D/etc/keystone")
+    "${K[@]}" db_sync && "${K[@]}" fernet_setup --keystone-user root --keystone-group root &&
+    "${K[@]}" credential_setup --keystone-user root --keystone-group root &&
+    "${K[@]}" bootstrap --bootstrap-password "$APW" --bootstrap-region-id RegionOne \
+      --bootstrap-admin-url "http://$A:5000/v3/" --bootstrap-internal-url "http://$A:5000/v3/" --bootstrap-public-url "http://$A:5000/v3/" || exit 1
+    run keystone uwsgi --ini "$D/etc/keystone/uwsgi.ini"
+    wait_http "http://$A:5000/v3" 200
+    (source "$D/admin-openrc.sh"; /usr/bin/python3 "$here/os_rest.py" catalog "$A" "$SPW") || exit 1
+    log "openstack: keystone and its catalog ($(took))"
+    touch "$D/run/catalog.ready") || { touch "$D/run/catalog.failed"; exit 1; } ) >"$D/log/up-keystone.log" 2>&1 & p+=($!)
+  (nice -n 5 glance-manage "${C[@]}" "$D/etc/glance/glance-api.conf" db_sync || exit 1
+    run glance-api glance-api "${C[@]}" "$D/etc/glance/glance-api.conf") >"$D/log/up-glance.log" 2>&1 & p+=($!)
+  (nice -n 5 placement-manage --config-dir "$D/etc/placement" db sync || exit 1
+    run placement uwsgi --ini "$D/etc/placement/uwsgi.ini") >"$D/log/up-placement.log" 2>&1 & p+=($!)
+  (nice -n 5 cinder-manage "${C[@]}" "$D/etc/cinder/cinder.conf" db sync && ready rabbitmq || exit 1
+    for s in api scheduler volume backup; do run cinder-$s cinder-$s "${C[@]}" "$D/etc/cinder/cinder.conf"; done) >"$D/log/up-cinder.log" 2>&1 & p+=($!)
+  (nice -n 5 neutron-db-manage "${C[@]}" "$D/etc/neutron/neutron.conf" upgrade head && ready rabbitmq || exit 1
+    run neutron-server neutron-server "${C[@]}" "$D/etc/neutron/neutron.conf") >"$D/log/up-neutron.log" 2>&1 & p+=($!)
+  (N=("${C[@]}" "$D/etc/nova/nova.conf")
+    nova-manage "${N[@]}" api_db sync && nova-manage "${N[@]}" cell_v2 map_cell0 &&
+    nova-manage "${N[@]}" cell_v2 create_cell --name=cell1 && nova-manage "${N[@]}" db sync && ready rabbitmq || exit 1
+    for s in api conductor scheduler; do run nova-$s nova-$s "${N[@]}"; done
+    # nova-compute reports its resources to Placement once at start (then every minute): it
+    # starts when Placement answers and the catalog names it
+    ready catalog; wait_http "http://$A:8778/" 200
+    run nova-compute "$D/py/nova-compute-lab" "${N[@]}") >"$D/log/up-nova.log" 2>&1 & p+=($!)
+  local x
+  for x in "${p[@]}"; do wait "$x" || { tail -n 5 "$D"/log/up-*.log "$D"/log/dbsync-*.log 2>/dev/null >&2; die "a service's schema or start failed (see $D/log/up-*.log)"; }; done
   wait_http "http://$A:9292/" '200|300'; wait_http "http://$A:8776/" '200|300'
   wait_http "http://$A:8778/" 200; wait_http "http://$A:9696/" 200; wait_http "http://$A:8774/" 200
-  log "openstack: flavor, volume type, neutron warm-up, compute host ($(took))"
-  printf '%s\n' "network list" "port list" "flavor create --ram 512 --disk 1 --vcpus 1 m1.tiny" \
-    "volume type create --property volume_backend_name=nfs nfs" | (source "$D/admin-openrc.sh"; inns openstack) >"$D/log/post.log" 2>&1 || true
-  local ok=""
-  for _ in $(seq 1 $((OS_UP_TIMEOUT / 2))); do
-    inns nova-manage --config-file "$D/etc/nova/nova.conf" cell_v2 discover_hosts >/dev/null 2>&1 || true
-    [ "$("${m[@]}" -N -e 'SELECT COUNT(*) FROM nova_api.host_mappings')" -gt 0 ] && ok=1 && break; sleep 2
+  log "openstack: APIs answer; flavor, volume type, neutron warm-up, compute host, volume pool ($(took))"
+  (source "$D/admin-openrc.sh"; /usr/bin/python3 "$here/os_rest.py" post) >"$D/log/post.log" 2>&1 & local pp=$!
+  local ok="" next=0
+  for _ in $(seq 1 $((OS_UP_TIMEOUT * 2))); do
+    # cheap SQL polls; nova-manage (seconds of Python) once the compute node exists, then every 10 s
+    if [ $SECONDS -ge $next ] && [ "$("${m[@]}" -N -e 'SELECT COUNT(*) FROM nova.compute_nodes')" -gt 0 ]; then
+      nova-manage --config-file "$D/etc/nova/nova.conf" cell_v2 discover_hosts >/dev/null 2>&1 || true; next=$((SECONDS + 10))
+    fi
+    # a host mapping (scheduling finds the host) and a resource provider (Placement knows its capacity)
+    [ "$("${m[@]}" -N -e 'SELECT (SELECT COUNT(*) FROM nova_api.host_mappings) * (SELECT COUNT(*) FROM placement.resource_providers)')" -gt 0 ] && ok=1 && break
+    sleep 0.5
   done
   [ -n "$ok" ] || die "nova-compute never registered (see $D/log/nova-compute.log)"
   ok=""
   for _ in $(seq 1 $((OS_UP_TIMEOUT / 2))); do
     [ "$("${m[@]}" -N -e "SELECT COUNT(*) FROM cinder.services WHERE topic='cinder-volume' AND disabled=0 AND updated_at > NOW() - INTERVAL 30 SECOND")" -gt 0 ] &&
-      (source "$D/admin-openrc.sh"; inns cinder --os-volume-api-version 3.0 get-pools 2>/dev/null) | grep -q "$H@nfs" && ok=1 && break; sleep 2
+      (source "$D/admin-openrc.sh"; /usr/bin/python3 "$here/os_rest.py" pools "$H@nfs") && ok=1 && break; sleep 1
   done
   [ -n "$ok" ] || die "cinder-volume never reported its pool (see $D/log/cinder-volume.log)"
+  wait $pp || { cat "$D/log/post.log" >&2; die "creating the flavor / volume type failed"; }
   os_status || die "the OpenStack services are not all answering"
   log "openstack: up in $(took); RSS of its processes: $(os_rss) MB; admin credentials in $D/clouds.yaml"
 }
