@@ -387,7 +387,8 @@ export function createActivities(deps: Deps) {
 
     // ---- verify / scrub and capacity (activities/storage/verify.ts) ----
     ...verifyActivities(env),
-    ...openstackActivities(env),
+    // cloud-side retention removes image exports: osbackup's own deletions leave the catalog
+    ...openstackActivities(env, (cloud, id) => catalog.refresh(cloud, 'image', id)),
   };
 }
 

@@ -31,7 +31,7 @@ export const openstackCloudSchema = z
         metadata: metadataFilter.optional(),
         /** A snapshot still `creating` after this long is reported as stuck (the others go on). */
         stuckAfterMinutes: z.number().positive().default(30),
-        /** Also make a Cinder backup of each snapshot (needs cinder-backup), incremental when a full exists. */
+        /** Also make a (full) Cinder backup of each snapshot (needs cinder-backup), marked like the snapshot. */
         cinderBackup: z.boolean().default(false),
       })
       .strict()
@@ -42,6 +42,18 @@ export const openstackCloudSchema = z
         visibility: z.enum(['public', 'private', 'shared', 'community']).optional(),
         tag: nonEmpty.optional(),
         name: nonEmpty.optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Cloud-side retention of osbackup's own snapshots, backups and instance images (`rotate`). */
+    retention: z
+      .object({
+        /** Newest copies kept per volume / server, whatever their age. */
+        keepLast: z.number().int().min(1).default(7),
+        /** Copies younger than this are kept too. */
+        keepDays: z.number().min(0).default(7),
+        /** Image exports in the repository outlive their Glance image by this many days. */
+        imageExportDaysAfterDeleted: z.number().min(0).default(30),
       })
       .strict()
       .prefault({}),

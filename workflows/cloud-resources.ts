@@ -4,14 +4,15 @@
 // resource that fails or is stuck is reported without holding up the others.
 import { ActivityCancellationType, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { SnapshotVolumeResult, VolumeRef } from '../activities/openstack/volumes.js';
+import type { BackupSnapshotResult, SnapshotVolumeResult, VolumeRef } from '../activities/openstack/volumes.js';
+import type { DryRunKind, DryRunResult } from '../activities/openstack/dry-run.js';
 import type { ExportImageResult } from '../activities/openstack/images.js';
 import type { SnapshotServerResult } from '../activities/openstack/instances.js';
 import { mapBounded, type FanoutStats } from './lib/fanout.js';
 import { shortCall, longStream } from './options.js';
 import { causeOf } from './verify.js';
 
-const { openstackPlanVolumes, openstackPlanImages, openstackPlanInstances } = proxyActivities<Activities>(shortCall);
+const { openstackPlanVolumes, openstackPlanImages, openstackPlanInstances, openstackDryRun } = proxyActivities<Activities>(shortCall);
 const { openstackExportImage } = proxyActivities<Activities>(longStream);
 
 /** Waits of unknown length: bounded by the stuck limit (checked inside) and heartbeats. */
@@ -27,12 +28,14 @@ function waiting(stuckAfterSeconds: number) {
 export interface ResourceFailure {
   id: string;
   name: string | null;
+  /** What failed for this resource: its snapshot, or the Cinder backup of a snapshot that was taken. */
+  stage?: 'snapshot' | 'backup' | 'export';
   /** The failure type (OpenstackResourceStuck, OpenstackRequestRejected, …). */
   type: string;
   error: string;
 }
 
-function failureOf(e: unknown, id: string, name: string | null): ResourceFailure {
+function failureOf(e: unknown, id: string, name: string | null, stage?: ResourceFailure['stage']): ResourceFailure {
   let cur: unknown = e;
   let type = 'Error';
   while (cur && typeof cur === 'object') {
@@ -40,7 +43,7 @@ function failureOf(e: unknown, id: string, name: string | null): ResourceFailure
     if (typeof t === 'string') type = t;
     cur = (cur as { cause?: unknown }).cause;
   }
-  return { id, name, type, error: causeOf(e) };
+  return { id, name, ...(stage ? { stage } : {}), type, error: causeOf(e) };
 }
 
 export interface BackupVolumesResult {
@@ -49,28 +52,43 @@ export interface BackupVolumesResult {
   selected: number;
   concurrency: number;
   maxInFlight: number;
-  snapshots: SnapshotVolumeResult[];
+  /** Whether each snapshot also got a Cinder backup (volumes.cinderBackup). */
+  cinderBackup: boolean;
+  /** `backup` is set when the snapshot's Cinder backup completed (a failed one is in `failed`, stage backup). */
+  snapshots: (SnapshotVolumeResult & { backup?: BackupSnapshotResult })[];
   /** Stuck ones are here too, with type OpenstackResourceStuck. */
   failed: ResourceFailure[];
 }
 
-/** `concurrency` and `stuckAfterSeconds` override the cloud's config for this run. */
-export async function backupVolumesWorkflow(input: { cloud: string; concurrency?: number; stuckAfterSeconds?: number }): Promise<BackupVolumesResult> {
+/** `concurrency`, `stuckAfterSeconds` and `cinderBackup` override the cloud's config for this run. */
+export async function backupVolumesWorkflow(input: { cloud: string; concurrency?: number; stuckAfterSeconds?: number; cinderBackup?: boolean }): Promise<BackupVolumesResult> {
   const info = workflowInfo();
   const takenAt = new Date(info.startTime).toISOString();
   const plan = await openstackPlanVolumes({ cloud: input.cloud });
   const concurrency = input.concurrency ?? plan.concurrency;
   const stuckAfterSeconds = input.stuckAfterSeconds ?? plan.stuckAfterSeconds;
-  const { openstackSnapshotVolume } = waiting(stuckAfterSeconds);
+  const cinderBackup = input.cinderBackup ?? plan.cinderBackup;
+  const { openstackSnapshotVolume, openstackBackupSnapshot } = waiting(stuckAfterSeconds);
   const stats: FanoutStats = { maxInFlight: 0 };
   const failed: ResourceFailure[] = [];
-  const done = await mapBounded(plan.volumes, concurrency, (volume: VolumeRef) =>
-    openstackSnapshotVolume({ cloud: input.cloud, volume, runId: info.workflowId, takenAt, stuckAfterSeconds }).catch((e: unknown) => {
-      failed.push(failureOf(e, volume.id, volume.name));
+  // the backup runs in the snapshot's slot: the bound is on volumes being worked on, whatever the step
+  const done = await mapBounded(plan.volumes, concurrency, async (volume: VolumeRef) => {
+    let snap: SnapshotVolumeResult;
+    try {
+      snap = await openstackSnapshotVolume({ cloud: input.cloud, volume, runId: info.workflowId, takenAt, stuckAfterSeconds });
+    } catch (e) {
+      failed.push(failureOf(e, volume.id, volume.name, 'snapshot'));
       return null;
-    }),
-  stats);
-  return { cloud: input.cloud, takenAt, selected: plan.volumes.length, concurrency, maxInFlight: stats.maxInFlight, snapshots: done.filter((x): x is SnapshotVolumeResult => x !== null), failed };
+    }
+    if (!cinderBackup) return snap;
+    try {
+      return { ...snap, backup: await openstackBackupSnapshot({ cloud: input.cloud, volume, snapshotId: snap.snapshotId, runId: info.workflowId, takenAt, stuckAfterSeconds }) };
+    } catch (e) {
+      failed.push(failureOf(e, volume.id, volume.name, 'backup'));
+      return snap;
+    }
+  }, stats);
+  return { cloud: input.cloud, takenAt, selected: plan.volumes.length, concurrency, maxInFlight: stats.maxInFlight, cinderBackup, snapshots: done.filter((x): x is NonNullable<typeof x> => x !== null), failed };
 }
 
 export interface ExportImagesResult {
@@ -122,4 +140,9 @@ export async function snapshotInstancesWorkflow(input: { cloud: string; serverId
     }
   });
   return { cloud: input.cloud, takenAt, selected: servers.length, snapshots: res.filter((x): x is NonNullable<typeof x> => x !== null), failed };
+}
+
+/** `--dry-run`: the selection a run would make and why; nothing is created. */
+export async function cloudResourcesDryRunWorkflow(input: { cloud: string; kind: DryRunKind }): Promise<DryRunResult> {
+  return openstackDryRun(input);
 }

@@ -3,12 +3,14 @@ import type { Env } from '../deps.js';
 import { fatal, FailureType } from '../errors.js';
 import { loadCredentials } from './credentials.js';
 import { OpenStackSession } from './session.js';
-import { listVolumes, snapshotVolume, type SnapshotVolumeInput } from './volumes.js';
+import { backupSnapshot, listVolumes, snapshotVolume, type BackupSnapshotInput, type SnapshotVolumeInput } from './volumes.js';
+import { dryRun, type DryRunKind } from './dry-run.js';
+import { markCloudSide, pendingCloudJournals, planCloudSide, purgeCloudSide } from './retention.js';
 import { exportImage, listImages, type ExportImageInput } from './images.js';
 import { listServers, snapshotServer, type SnapshotServerInput } from './instances.js';
 import type { OpenstackCloudConfig } from '../../config/openstack-schema.js';
 
-export function openstackActivities(env: Env) {
+export function openstackActivities(env: Env, onExportRemoved: (cloud: string, id: string) => Promise<void> = async () => undefined) {
   const sessions = new Map<string, OpenStackSession>();
   const cfgOf = (cloud: string): OpenstackCloudConfig => {
     const c = env.cloud(cloud).openstack;
@@ -29,7 +31,29 @@ export function openstackActivities(env: Env) {
     async openstackPlanVolumes(input: { cloud: string }) {
       const cfg = cfgOf(input.cloud);
       const volumes = await listVolumes(session(input.cloud), cfg);
-      return { volumes, concurrency: cfg.volumes.concurrency, stuckAfterSeconds: Math.round(cfg.volumes.stuckAfterMinutes * 60) };
+      return { volumes, concurrency: cfg.volumes.concurrency, stuckAfterSeconds: Math.round(cfg.volumes.stuckAfterMinutes * 60), cinderBackup: cfg.volumes.cinderBackup };
+    },
+    async openstackBackupSnapshot(input: BackupSnapshotInput) {
+      return backupSnapshot(session(input.cloud), input);
+    },
+    /** Cloud-side retention (rotate): null for a cloud without an openstack section. */
+    async openstackRetentionPlan(input: { cloud: string; now: string }) {
+      const c = env.cloud(input.cloud).openstack;
+      return c ? planCloudSide(env, session(input.cloud), c, input.cloud, input.now) : null;
+    },
+    async openstackRetentionMark(input: { cloud: string; runId: string; now: string }) {
+      const c = env.cloud(input.cloud).openstack;
+      return c ? markCloudSide(env, session(input.cloud), c, input) : null;
+    },
+    async openstackRetentionPending(input: { cloud: string }) {
+      return env.cloud(input.cloud).openstack ? pendingCloudJournals(env, input.cloud) : [];
+    },
+    async openstackRetentionPurge(input: { cloud: string; runId: string }) {
+      return purgeCloudSide(env, session(input.cloud), input, (id) => onExportRemoved(input.cloud, id));
+    },
+    /** What a run would select and do, and why; nothing is created. */
+    async openstackDryRun(input: { cloud: string; kind: DryRunKind }) {
+      return dryRun(env, session(input.cloud), cfgOf(input.cloud), input);
     },
     async openstackSnapshotVolume(input: SnapshotVolumeInput) {
       return snapshotVolume(session(input.cloud), input);

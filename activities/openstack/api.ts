@@ -42,6 +42,8 @@ export const backupSchema = z.object({
   is_incremental: z.boolean().optional(),
   fail_reason: z.string().nullish(),
   created_at: z.string().optional(),
+  size: z.number().optional(),
+  metadata,
 });
 export type Backup = z.infer<typeof backupSchema>;
 
@@ -124,11 +126,12 @@ export const cinder = {
   resetVolumeStatus: (s: OpenStackSession, id: string, status: string) =>
     s.request('volume', 'POST', `/volumes/${id}/action`, { microversion: VOLUME_MICROVERSION, json: { 'os-reset_status': { status } } }).then(() => undefined),
   volumeServices: (s: OpenStackSession) => s.json(z.object({ services: z.array(serviceSchema) }), 'volume', 'GET', '/os-services', { microversion: VOLUME_MICROVERSION }).then((r) => r.services),
-  createBackup: (s: OpenStackSession, b: { volumeId: string; snapshotId?: string; name: string; description: string; incremental: boolean; force: boolean }) =>
+  /** From a snapshot (`snapshot_id`, 3.47+) and marked (backup metadata, 3.43+). */
+  createBackup: (s: OpenStackSession, b: { volumeId: string; snapshotId?: string; name: string; description: string; incremental: boolean; force: boolean; metadata?: Record<string, string> }) =>
     s
       .json(z.object({ backup: z.object({ id: z.string() }) }), 'volume', 'POST', '/backups', {
         microversion: VOLUME_MICROVERSION,
-        json: { backup: { volume_id: b.volumeId, snapshot_id: b.snapshotId, name: b.name, description: b.description, incremental: b.incremental, force: b.force } },
+        json: { backup: { volume_id: b.volumeId, snapshot_id: b.snapshotId, name: b.name, description: b.description, incremental: b.incremental, force: b.force, metadata: b.metadata } },
       })
       .then((r) => r.backup.id),
   getBackup: async (s: OpenStackSession, id: string): Promise<Backup | null> => {
@@ -136,14 +139,28 @@ export const cinder = {
     if (res.status === 404) return null;
     return z.object({ backup: backupSchema }).parse(await res.json()).backup;
   },
-  listBackups: (s: OpenStackSession, f: { volumeId?: string }) =>
-    s.json(z.object({ backups: z.array(backupSchema) }), 'volume', 'GET', '/backups/detail', { microversion: VOLUME_MICROVERSION, query: { volume_id: f.volumeId } }).then((r) => r.backups),
+  async listBackups(s: OpenStackSession, f: { volumeId?: string; allProjects?: boolean }): Promise<Backup[]> {
+    const out: Backup[] = [];
+    for (let marker: string | undefined; ; ) {
+      const r = await s.json(z.object({ backups: z.array(backupSchema) }), 'volume', 'GET', '/backups/detail', {
+        microversion: VOLUME_MICROVERSION,
+        query: { limit: PAGE, marker, sort: 'created_at:asc,id:asc', volume_id: f.volumeId, all_tenants: f.allProjects ? 1 : undefined },
+      });
+      out.push(...r.backups);
+      if (r.backups.length < PAGE) return out;
+      marker = r.backups[r.backups.length - 1]!.id;
+    }
+  },
+  resetBackupStatus: (s: OpenStackSession, id: string, status: string) =>
+    s.request('volume', 'POST', `/backups/${id}/action`, { microversion: VOLUME_MICROVERSION, json: { 'os-reset_status': { status } } }).then(() => undefined),
+  deleteBackup: (s: OpenStackSession, id: string) => s.request('volume', 'DELETE', `/backups/${id}`, { microversion: VOLUME_MICROVERSION, accept: [404] }).then(() => undefined),
 };
 
 export const glance = {
-  async listImages(s: OpenStackSession, f: { status?: string; visibility?: string; tag?: string; name?: string }): Promise<Image[]> {
+  /** `properties`: Glance filters on any image property (osbackup's marks). */
+  async listImages(s: OpenStackSession, f: { status?: string; visibility?: string; tag?: string; name?: string; properties?: Record<string, string> }): Promise<Image[]> {
     const out: Image[] = [];
-    let next: string | undefined = `/v2/images?${new URLSearchParams(Object.entries({ limit: String(PAGE), status: f.status, visibility: f.visibility, tag: f.tag, name: f.name, sort: 'created_at:asc' }).filter((e): e is [string, string] => e[1] !== undefined)).toString()}`;
+    let next: string | undefined = `/v2/images?${new URLSearchParams(Object.entries({ limit: String(PAGE), status: f.status, visibility: f.visibility, tag: f.tag, name: f.name, sort: 'created_at:asc', ...f.properties }).filter((e): e is [string, string] => e[1] !== undefined)).toString()}`;
     while (next) {
       const r: { images: Image[]; next?: string } = await s.json(z.object({ images: z.array(imageSchema), next: z.string().optional() }), 'image', 'GET', next);
       out.push(...r.images);

@@ -8,6 +8,7 @@ import { glance, nova } from './api.js';
 import type { OpenStackSession } from './session.js';
 import type { OpenstackCloudConfig } from '../../config/openstack-schema.js';
 import { MARK_RUN, marks, serverImageName } from '../../workflows/lib/openstack.js';
+import { SNAPSHOT_STATES } from './dry-run.js';
 
 export interface ServerRef {
   id: string;
@@ -16,7 +17,7 @@ export interface ServerRef {
 }
 
 export async function listServers(s: OpenStackSession, cfg: OpenstackCloudConfig): Promise<ServerRef[]> {
-  return (await nova.listServers(s, { allProjects: true, name: cfg.instances.name })).filter((x) => ['ACTIVE', 'SHUTOFF', 'PAUSED', 'SUSPENDED'].includes(x.status)).map((x) => ({ id: x.id, name: x.name, status: x.status }));
+  return (await nova.listServers(s, { allProjects: true, name: cfg.instances.name })).filter((x) => SNAPSHOT_STATES.includes(x.status)).map((x) => ({ id: x.id, name: x.name, status: x.status }));
 }
 
 export interface SnapshotServerInput {

@@ -105,3 +105,76 @@ export async function snapshotVolume(s: OpenStackSession, input: SnapshotVolumeI
     snap = next;
   }
 }
+
+export interface BackupSnapshotInput {
+  cloud: string;
+  volume: VolumeRef;
+  snapshotId: string;
+  runId: string;
+  takenAt: string;
+  stuckAfterSeconds: number;
+  pollSeconds?: number;
+}
+
+export interface BackupSnapshotResult {
+  backupId: string;
+  name: string;
+  /** Bytes Cinder reports for the backup (GiB × 2^30, as Cinder counts size). */
+  sizeGiB: number | null;
+  requestedAt: number;
+  availableAt: number;
+  reused: boolean;
+}
+
+/** What the cloud says about its backup services, for the stuck/error report (best effort). */
+async function backupServiceDiagnosis(s: OpenStackSession): Promise<string> {
+  try {
+    const svc = (await cinder.volumeServices(s)).filter((x) => x.binary === 'cinder-backup');
+    const bad = svc.filter((x) => x.state !== 'up' || x.status !== 'enabled');
+    if (svc.length === 0) return 'the cloud lists no cinder-backup service: Cinder backups need one (or set volumes.cinderBackup: false)';
+    if (bad.length === 0) return `every cinder-backup service is up and enabled (${svc.map((x) => x.host).join(', ')}): look at the backup backend (space, reachability)`;
+    return `cinder-backup ${bad.map((x) => `${x.host} is ${x.state}/${x.status}${x.disabled_reason ? ` (${x.disabled_reason})` : ''}`).join('; ')}`;
+  } catch (e) {
+    return `the volume service list could not be read (${(e as Error).message})`;
+  }
+}
+
+/**
+ * A full Cinder backup of a snapshot osbackup just took (the volume itself stays in use), marked
+ * like the snapshot, waited for with the same stuck/error handling. Full, never incremental:
+ * each backup stands alone, so retention may delete any one of them (Cinder refuses to delete
+ * a backup that incrementals depend on).
+ */
+export async function backupSnapshot(s: OpenStackSession, input: BackupSnapshotInput): Promise<BackupSnapshotResult> {
+  const { volume, runId } = input;
+  const ctx = inActivity() ? Context.current() : undefined;
+  const { name, description } = snapshotName(volume.id, input.takenAt);
+  const requestedAt = Date.now();
+  const mine = (await cinder.listBackups(s, { volumeId: volume.id, allProjects: true })).find((b) => b.metadata[MARK_RUN] === runId && b.snapshot_id === input.snapshotId);
+  const reused = mine !== undefined;
+  const id = mine?.id ?? (await cinder.createBackup(s, { volumeId: volume.id, snapshotId: input.snapshotId, name, description, incremental: false, force: volume.attached, metadata: marks(input.cloud, runId, input.takenAt) }));
+  let b = mine ?? (await cinder.getBackup(s, id));
+  const created = b?.created_at ? Date.parse(/Z$|[+-]\d\d:?\d\d$/.test(b.created_at) ? b.created_at : `${b.created_at}Z`) : NaN;
+  const started = Number.isFinite(created) ? Math.min(created, requestedAt) : requestedAt;
+  for (;;) {
+    if (!b) throw fatal(FailureType.OpenstackNotFound, `backup ${id} of snapshot ${input.snapshotId} (volume ${volume.id}) vanished while osbackup waited for it`, 'someone deleted it; the next run takes a new one');
+    ctx?.heartbeat({ backupId: id, status: b.status });
+    if (b.status === 'available') return { backupId: id, name, sizeGiB: b.size ?? null, requestedAt, availableAt: Date.now(), reused };
+    if (b.status === 'error') {
+      const why = b.fail_reason ?? 'no fail_reason given';
+      await cinder.deleteBackup(s, id).catch(() => undefined);
+      throw fatal(FailureType.OpenstackResourceError, `backup ${id} of snapshot ${input.snapshotId} (volume ${volume.id}${volume.name ? `, ${volume.name}` : ''}) went to error: ${why}; it was deleted (the snapshot is kept)`, `look at cinder-backup's log for backup ${id}; ${await backupServiceDiagnosis(s)}`);
+    }
+    if (Date.now() - started > input.stuckAfterSeconds * 1000) {
+      const diag = await backupServiceDiagnosis(s);
+      throw ApplicationFailure.create({
+        type: FailureType.OpenstackResourceStuck,
+        nonRetryable: true,
+        message: `backup ${id} of snapshot ${input.snapshotId} (volume ${volume.id}) is still ${b.status} after ${Math.round((Date.now() - started) / 1000)} s (limit ${input.stuckAfterSeconds} s); ${diag}. Fix: check cinder-backup's log and its backend; reset it (\`openstack volume backup set --state error ${id}\`) and delete it, the snapshot is kept`,
+        details: [{ backupId: id, snapshotId: input.snapshotId, volumeId: volume.id, status: b.status, diagnosis: diag }],
+      });
+    }
+    await sleep((input.pollSeconds ?? 2) * 1000);
+    b = await cinder.getBackup(s, id);
+  }
+}

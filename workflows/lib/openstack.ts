@@ -91,3 +91,34 @@ export function planCloudRetention(resources: readonly CloudResource[], cloud: s
   }
   return plan;
 }
+
+export interface ImageExportRetention {
+  remove: { id: string; reason: string }[];
+  keep: { id: string; reason: string }[];
+  /** Image id → when rotate first saw it gone from Glance (carried from run to run). */
+  goneSince: Record<string, string>;
+}
+
+/**
+ * Image exports in the repository are kept while their image is in Glance, and for `days` after
+ * rotate first finds it gone (Glance keeps no record of a deletion's time). An image that comes
+ * back (the same id re-imported) starts over. Pure.
+ */
+export function planImageExportRetention(exportIds: readonly string[], inGlance: ReadonlySet<string>, goneSince: Readonly<Record<string, string>>, days: number, now: Date): ImageExportRetention {
+  const out: ImageExportRetention = { remove: [], keep: [], goneSince: {} };
+  for (const id of exportIds) {
+    if (inGlance.has(id)) {
+      out.keep.push({ id, reason: 'the image is in Glance' });
+      continue;
+    }
+    const since = goneSince[id] ?? now.toISOString();
+    const ageDays = (now.getTime() - Date.parse(since)) / 86_400_000;
+    if (ageDays > days) {
+      out.remove.push({ id, reason: `the image is gone from Glance since ${since} (more than ${days} days)` });
+    } else {
+      out.goneSince[id] = since;
+      out.keep.push({ id, reason: `the image is gone from Glance since ${since}: kept ${days} days after` });
+    }
+  }
+  return out;
+}
