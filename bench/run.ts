@@ -2,7 +2,8 @@
 // live here, never in tests. Knobs: BENCH_REPS (3), BENCH_SEED_REPS (2), BENCH_BIG_ROWS
 // (1100000 nova.instances rows ≈ 2 GB of datadir; 0 leaves the big variant out, for a quick
 // look only), BENCH_STEPS (100), BENCH_RPO_SECONDS (120 of steady writes for the binlog
-// archiver's achieved RPO; 0 leaves it out), BENCH_RPO_TPS (10), BENCH_OUT (bench/results.md).
+// archiver's achieved RPO; 0 leaves it out), BENCH_RPO_TPS (10), BENCH_VOLUMES (120 volumes for the
+// Cinder snapshot fan-out; 0 leaves it out), BENCH_VOLUME_CONCURRENCY (8), BENCH_OUT (bench/results.md).
 import { cpus, totalmem } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -14,6 +15,7 @@ import { backupStreamCase } from './cases/backup-stream.js';
 import { orchestrationCase } from './cases/orchestration.js';
 import { restoreChainCase } from './cases/restore-chain.js';
 import { pitrRpoCase } from './cases/pitr-rpo.js';
+import { renderVolumeFanout, volumeFanoutCase } from './cases/volume-fanout.js';
 import { bash } from './lib/sh.js';
 import { log } from './lib/stats.js';
 import { renderResults, type Results } from './report.js';
@@ -26,6 +28,9 @@ const STEPS = num(process.env.BENCH_STEPS, 100);
 const RPO_SECONDS = num(process.env.BENCH_RPO_SECONDS, 120);
 const RPO_TPS = num(process.env.BENCH_RPO_TPS, 10);
 const OUT = resolve(process.env.BENCH_OUT ?? 'bench/results.md');
+/** Volumes for the Cinder snapshot fan-out (the lab's OpenStack; 0 leaves it out). */
+const VOLUMES = num(process.env.BENCH_VOLUMES, 120);
+const VOLUME_CONCURRENCY = num(process.env.BENCH_VOLUME_CONCURRENCY, 8);
 const LAB_SCRIPTS = resolve('test/lab');
 
 async function versions(): Promise<Record<string, string>> {
@@ -88,8 +93,10 @@ async function main(): Promise<void> {
     const big = configWithOwnRepo('bench-big', (c) => (c.clouds.lab.database.host = 'ctl2'));
     results.backups.push(await backupStreamCase({ label: '2GB', config: loadConfig(big.configFile), configFile: big.configFile, cloud: 'lab', host: 'ctl2', labDir, knownHosts: kh, scratch, reps: REPS, seedReps: SEED_REPS }));
   }
+  let fanout = '';
+  if (VOLUMES > 0) fanout = renderVolumeFanout(await volumeFanoutCase(VOLUMES, VOLUME_CONCURRENCY), new Date().toISOString());
   results.wallSeconds = (performance.now() - t0) / 1000;
-  writeFileSync(OUT, renderResults(results));
+  writeFileSync(OUT, renderResults(results) + (fanout ? `\n${fanout}` : ''));
   writeFileSync(join(scratch, 'results.json'), JSON.stringify(results, null, 2));
   log(`wrote ${OUT} (${results.wallSeconds.toFixed(0)} s)`);
 }
