@@ -432,10 +432,13 @@ os_up() {
   (N=("${C[@]}" "$D/etc/nova/nova.conf")
     nova-manage "${N[@]}" api_db sync && nova-manage "${N[@]}" cell_v2 map_cell0 &&
     nova-manage "${N[@]}" cell_v2 create_cell --name=cell1 && nova-manage "${N[@]}" db sync && ready rabbitmq || exit 1
+    # nova-conductor authenticates as the nova service user at start and exits when Keystone
+    # does not know it yet: Nova's processes wait for the catalog
+    ready catalog
     for s in api conductor scheduler; do run nova-$s nova-$s "${N[@]}"; done
     # nova-compute reports its resources to Placement once at start (then every minute): it
-    # starts when Placement answers and the catalog names it
-    ready catalog; wait_http "http://$A:8778/" 200
+    # starts when Placement answers
+    wait_http "http://$A:8778/" 200
     run nova-compute "$D/py/nova-compute-lab" "${N[@]}") >"$D/log/up-nova.log" 2>&1 & p+=($!)
   local x
   for x in "${p[@]}"; do wait "$x" || { tail -n 5 "$D"/log/up-*.log "$D"/log/dbsync-*.log 2>/dev/null >&2; die "a service's schema or start failed (see $D/log/up-*.log)"; }; done
