@@ -39,6 +39,24 @@ export const FailureType = {
   ArtifactMissing: 'ArtifactMissing',
   TargetNotMounted: 'TargetNotMounted',
   RetentionUnsafe: 'RetentionUnsafe',
+  /** No usable OpenStack credentials (clouds.yaml, openrc, OS_* variables). */
+  OpenstackCredentialsMissing: 'OpenstackCredentialsMissing',
+  /** Keystone refused the credentials (401). */
+  OpenstackAuthFailed: 'OpenstackAuthFailed',
+  /** The service catalog has no endpoint for the service/region/interface asked for. */
+  OpenstackEndpointMissing: 'OpenstackEndpointMissing',
+  OpenstackForbidden: 'OpenstackForbidden',
+  OpenstackNotFound: 'OpenstackNotFound',
+  /** Any other 4xx: the API's own message says what it refused. */
+  OpenstackRequestRejected: 'OpenstackRequestRejected',
+  /** 409: a resource in transition (retryable). */
+  OpenstackConflict: 'OpenstackConflict',
+  /** 5xx, 429, network errors: retryable. */
+  OpenstackUnavailable: 'OpenstackUnavailable',
+  /** A resource stayed in a transitional state (creating, …) past the configured time. */
+  OpenstackResourceStuck: 'OpenstackResourceStuck',
+  /** A resource went to `error`. */
+  OpenstackResourceError: 'OpenstackResourceError',
   BinlogGap: 'BinlogGap',
   PitrOutOfRange: 'PitrOutOfRange',
 } as const;

@@ -2,8 +2,9 @@
 // live here, never in tests. Knobs: BENCH_REPS (3), BENCH_SEED_REPS (2), BENCH_BIG_ROWS
 // (1100000 nova.instances rows ≈ 2 GB of datadir; 0 leaves the big variant out, for a quick
 // look only), BENCH_STEPS (100), BENCH_RPO_SECONDS (120 of steady writes for the binlog
-// archiver's achieved RPO; 0 leaves it out), BENCH_RPO_TPS (10), BENCH_OUT (bench/results.md),
-// BENCH_CASES (comma list of orchestration, backup-stream, restore-chain, pitr-rpo, galera, big; default
+// archiver's achieved RPO; 0 leaves it out), BENCH_RPO_TPS (10), BENCH_VOLUMES (120 volumes for the Cinder snapshot fan-out; 0 leaves it out),
+// BENCH_VOLUME_CONCURRENCY (8), BENCH_OUT (bench/results.md),
+// BENCH_CASES (comma list of orchestration, backup-stream, restore-chain, pitr-rpo, galera, fanout, big; default
 // all): the cases left out keep their figures from BENCH_BASE (.dev/bench/results.json, the
 // previous full run), so one case can be measured again without the hour the rest takes.
 import { cpus, totalmem } from 'node:os';
@@ -20,6 +21,7 @@ import { pitrRpoCase } from './cases/pitr-rpo.js';
 import { galeraStallCase } from './cases/galera-stall.js';
 import { galeraCloud } from '../test/helpers/galera.js';
 import { existsSync } from 'node:fs';
+import { renderVolumeFanout, volumeFanoutCase } from './cases/volume-fanout.js';
 import { bash } from './lib/sh.js';
 import { log } from './lib/stats.js';
 import { renderResults, type Results } from './report.js';
@@ -32,8 +34,11 @@ const STEPS = num(process.env.BENCH_STEPS, 100);
 const RPO_SECONDS = num(process.env.BENCH_RPO_SECONDS, 120);
 const RPO_TPS = num(process.env.BENCH_RPO_TPS, 10);
 const OUT = resolve(process.env.BENCH_OUT ?? 'bench/results.md');
+/** Volumes for the Cinder snapshot fan-out (the lab's OpenStack; 0 leaves it out). */
+const VOLUMES = num(process.env.BENCH_VOLUMES, 120);
+const VOLUME_CONCURRENCY = num(process.env.BENCH_VOLUME_CONCURRENCY, 8);
 const LAB_SCRIPTS = resolve('test/lab');
-const CASES = new Set((process.env.BENCH_CASES ?? 'orchestration,backup-stream,restore-chain,pitr-rpo,galera,big').split(',').map((c) => c.trim()));
+const CASES = new Set((process.env.BENCH_CASES ?? 'orchestration,backup-stream,restore-chain,pitr-rpo,galera,fanout,big').split(',').map((c) => c.trim()));
 const BASE = resolve(process.env.BENCH_BASE ?? '.dev/bench/results.json');
 
 async function versions(): Promise<Record<string, string>> {
@@ -74,7 +79,7 @@ async function main(): Promise<void> {
   mkdirSync(scratch, { recursive: true });
   const kh = knownHosts(labDir, lab.clouds.lab!.hosts, join(scratch, 'known_hosts'));
   const t0 = performance.now();
-  const all = ['orchestration', 'backup-stream', 'restore-chain', 'pitr-rpo', 'galera', 'big'].every((c) => CASES.has(c));
+  const all = ['orchestration', 'backup-stream', 'restore-chain', 'pitr-rpo', 'galera', 'fanout', 'big'].every((c) => CASES.has(c));
   // a subset: the other cases' figures come from the previous full run, and say so
   const base: Partial<Results> = all ? {} : (JSON.parse(readFileSync(BASE, 'utf8')) as Results);
   const results: Results = { ...base, date: base.date ?? new Date().toISOString(), cores: cpus().length, memGiB: totalmem() / 2 ** 30, versions: await versions(), reps: REPS, seedReps: SEED_REPS, backups: base.backups ?? [] };
@@ -120,8 +125,10 @@ async function main(): Promise<void> {
     results.backups = results.backups.filter((b) => b.label !== '2GB');
     results.backups.push(await backupStreamCase({ label: '2GB', config: loadConfig(big.configFile), configFile: big.configFile, cloud: 'lab', host: 'ctl2', labDir, knownHosts: kh, scratch, reps: REPS, seedReps: SEED_REPS }));
   }
+  let fanout = '';
+  if (VOLUMES > 0 && CASES.has('fanout')) fanout = renderVolumeFanout(await volumeFanoutCase(VOLUMES, VOLUME_CONCURRENCY), new Date().toISOString());
   if (all) results.wallSeconds = (performance.now() - t0) / 1000;
-  writeFileSync(OUT, renderResults(results));
+  writeFileSync(OUT, renderResults(results) + (fanout ? `\n${fanout}` : ''));
   writeFileSync(join(scratch, 'results.json'), JSON.stringify(results, null, 2));
   log(`wrote ${OUT} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 }

@@ -119,6 +119,8 @@ backup
     out(g, { workflowId: handle.workflowId, ui: link, ...r }, `${r.fellBackToFull ? `no valid base for an incremental (${r.fellBackToFull}): took a full backup (autoFull)\n` : ''}${r.kind} backup ${r.backupId}${r.parentId ? ` on ${r.parentId}` : ''}: ${r.streamBytes} bytes streamed → ${r.bytes} stored in ${r.streamSeconds.toFixed(1)} s (${r.throughputMBps.toFixed(1)} MB/s), sha256 ${r.sha256}\n  ${r.path}\n${r.unstableTables.length ? `  tables written during the backup (not comparable on restore): ${r.unstableTables.join(', ')}\n` : ''}`);
   });
 
+(await import('./openstack.js')).registerOpenstackBackupCommands(backup, { load, pickCloud, out, version });
+
 const restore = program.command('restore').description('restore backups');
 restore
   .command('db')

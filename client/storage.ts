@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import { runWorkflowId } from '../workflows/lib/ids.js';
 import type { CopyTargetResult } from '../workflows/copy.js';
 import type { RetentionPlanResult, RotateTargetResult } from '../workflows/rotate.js';
+import type { CloudRetentionView } from '../activities/openstack/retention.js';
 import { CliError, connect, EXIT } from './connect.js';
 import { runWorkflow, type CliContext, type G } from './control-plane.js';
 
@@ -22,6 +23,15 @@ export function formatPlan(results: RetentionPlanResult[]): string {
     for (const d of r.plan.remove) lines.push(`  REMOVE  ${d.id.padEnd(34)} ${d.kind.padEnd(11)} ${d.reason}`);
     for (const p of r.plan.problems) lines.push(`  problem ${p.kind}${p.id ? ` ${p.id}` : ''}: ${p.message}`);
   }
+  return lines.join('\n') + '\n';
+}
+
+export function formatCloudPlan(v: CloudRetentionView): string {
+  const lines = [`cloud ${v.cloud} (osbackup's own snapshots, backups, instance images; image exports): keep ${v.plan.keep.length + v.exports.keep.length}, remove ${v.plan.remove.length + v.exports.remove.length}, not osbackup's (never touched) ${v.plan.foreign}`];
+  for (const k of v.plan.keep) lines.push(`  keep    ${k.kind.padEnd(15)} ${k.id} of ${k.source}: ${k.reason}`);
+  for (const k of v.exports.keep) lines.push(`  keep    ${'image export'.padEnd(15)} ${k.id}: ${k.reason}`);
+  for (const d of v.plan.remove) lines.push(`  REMOVE  ${d.kind.padEnd(15)} ${d.id} of ${d.source}: ${d.reason}`);
+  for (const d of v.exports.remove) lines.push(`  REMOVE  ${'image export'.padEnd(15)} ${d.id}: ${d.reason}`);
   return lines.join('\n') + '\n';
 }
 
@@ -59,7 +69,11 @@ export function registerStorageCommands(program: Command, ctx: CliContext<G>): v
       if (g.target) targetOf(config, g.target);
       const client = await connect(config);
       const r = (await client.workflow.execute('retentionPlanWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `retention-plan:${cloud}:${Date.now()}`, args: [{ cloud, target: g.target }] })) as RetentionPlanResult[];
-      ctx.out(g, r, formatPlan(r));
+      // the cloud side (its own snapshots, backups, images; image exports) when every target is planned
+      const cloudSide = !g.target && config.clouds[cloud]!.openstack
+        ? ((await client.workflow.execute('cloudRetentionPlanWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `retention-plan-cloud:${cloud}:${Date.now()}`, args: [{ cloud }] })) as CloudRetentionView | null)
+        : null;
+      ctx.out(g, cloudSide ? { targets: r, cloud: cloudSide } : r, formatPlan(r) + (cloudSide ? formatCloudPlan(cloudSide) : ''));
     });
 
   retention
@@ -74,7 +88,7 @@ export function registerStorageCommands(program: Command, ctx: CliContext<G>): v
       const cloud = ctx.pickCloud(config, g.cloud);
       if (g.target) targetOf(config, g.target);
       const { r, link, workflowId } = await runWorkflow<RotateTargetResult[]>(ctx, g, config, 'rotateWorkflow', runWorkflowId('rotate', cloud, new Date()), 'retention', 'manual', [{ cloud, target: g.target, review: g.review }]);
-      const text = r.map((t) => `${t.target}: ${t.purged.length} removed (${(t.bytesFreed / 1e6).toFixed(1)} MB freed), ${t.retained} retained${t.finishedEarlierRuns.length ? `, finished interrupted runs ${t.finishedEarlierRuns.join(', ')}` : ''}${t.purged.length ? `\n  ${t.purged.join('\n  ')}` : ''}`).join('\n');
+      const text = r.map((t) => `${t.target}: ${t.purged.length} removed (${(t.bytesFreed / 1e6).toFixed(1)} MB freed), ${t.retained} retained${t.finishedEarlierRuns.length ? `, finished interrupted runs ${t.finishedEarlierRuns.join(', ')}` : ''}${t.purged.length ? `\n  ${t.purged.join('\n  ')}` : ''}${(t.refused ?? []).map((x) => `\n  left alone: ${x.reason}`).join('')}`).join('\n');
       ctx.out(g, { workflowId, ui: link, targets: r }, text + '\n');
     });
 

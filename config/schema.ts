@@ -7,6 +7,7 @@ import { schedulesSchema } from './schedule-schema.js';
 import { rabbitmqCloudSchema, rabbitmqCrossReferenceProblems, rabbitmqHostSchema } from './rabbitmq-schema.js';
 
 import { absPath, nonEmpty, secretRefSchema } from './secret-ref.js';
+import { openstackCloudSchema } from './openstack-schema.js';
 import { targetCrossReferenceProblems, targetNameSchema, targetsSchema, tiersSchema } from './targets-schema.js';
 import { retentionPolicySchema } from '../workflows/lib/retention-policy.js';
 
@@ -188,6 +189,8 @@ export const cloudSchema = z
     database: databaseSchema,
     controlPlane: controlPlaneSchema.optional(),
     rabbitmq: rabbitmqCloudSchema.optional(),
+    /** OpenStack API access (volumes, images, instances); absent = this cloud's resources are not handled. */
+    openstack: openstackCloudSchema.optional(),
     tiers: tiersSchema,
     /** Services whose schemas `osbackup restore service` restores alone. */
     services: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'service names are letters, digits, "_", "." and "-"'), serviceSchema).default({}),

@@ -31,6 +31,8 @@ export interface RotateTargetResult {
   retained: number;
   purged: string[];
   bytesFreed: number;
+  /** Cloud side only: resources the plan dropped that were left alone, with why. */
+  refused?: { id: string; reason: string }[];
 }
 
 export async function rotateWorkflow(input: RotateInput): Promise<RotateTargetResult[]> {
@@ -76,6 +78,33 @@ export async function rotateWorkflow(input: RotateInput): Promise<RotateTargetRe
     }
     results.push(r);
   }
+  // the cloud's own snapshots, Cinder backups and instance images, and image exports whose image
+  // is gone: only when every target is rotated (a run for one target is about that target)
+  if (!input.target) {
+    const r: RotateTargetResult & { refused: { id: string; reason: string }[] } = { target: `cloud:${input.cloud}`, finishedEarlierRuns: [], garbage: [], marked: 0, retained: 0, purged: [], bytesFreed: 0, refused: [] };
+    const earlier = (await short.openstackRetentionPending({ cloud: input.cloud })).filter((x) => x !== runId);
+    for (const e of earlier) {
+      const p = await long.openstackRetentionPurge({ cloud: input.cloud, runId: e });
+      r.finishedEarlierRuns.push(e);
+      r.purged.push(...p.deleted);
+      r.refused.push(...p.refused);
+    }
+    const m = await short.openstackRetentionMark({ cloud: input.cloud, runId, now });
+    if (m) {
+      r.marked = m.remove;
+      r.retained = m.keep;
+      if (m.remove > 0) {
+        if (!approved) {
+          steps.finish('cloud side marked: waiting for approval');
+          await condition(() => approved);
+        }
+        const p = await long.openstackRetentionPurge({ cloud: input.cloud, runId });
+        r.purged.push(...p.deleted);
+        r.refused.push(...p.refused);
+      }
+      results.push(r);
+    }
+  }
   steps.finish('done');
   return results;
 }
@@ -93,4 +122,9 @@ export async function retentionPlanWorkflow(input: { cloud: string; target?: str
   const out: RetentionPlanResult[] = [];
   for (const target of await short.retentionTargets({ target: input.target })) out.push(await short.retentionPlan({ cloud: input.cloud, target, now }));
   return out;
+}
+
+/** The cloud side of `osbackup retention plan` (null: the cloud has no openstack section). */
+export async function cloudRetentionPlanWorkflow(input: { cloud: string }) {
+  return short.openstackRetentionPlan({ cloud: input.cloud, now: new Date(workflowInfo().startTime).toISOString() });
 }

@@ -11,6 +11,7 @@ import { artifactDir, isBinlogManifest, isDatabaseManifest, MANIFEST_FILE, type 
 import { isDumpManifest } from '../../workflows/lib/dump.js';
 import { binlogRetentionArtifact, dumpRetentionArtifact, planRetention, recheck, retentionArtifactFromManifest, type RetentionArtifact, type RetentionPlan } from '../../workflows/lib/retention.js';
 import type { ControlPlaneManifest } from '../../workflows/lib/control-plane.js';
+import { IMAGE, type ImageManifest } from '../../workflows/lib/image.js';
 import type { Env } from '../deps.js';
 import { fatal, FailureType } from '../errors.js';
 import { scanTargetManifests, type TargetStore } from './target.js';
@@ -36,14 +37,17 @@ function controlPlaneArtifact(m: ControlPlaneManifest): RetentionArtifact {
   return { id: m.id, kind, takenAt: m.completedAt };
 }
 
-export function retentionArtifact(m: AnyManifest): RetentionArtifact {
+export function retentionArtifact(m: Exclude<AnyManifest, ImageManifest>): RetentionArtifact {
   if (isBinlogManifest(m)) return binlogRetentionArtifact(m);
   if (isDumpManifest(m)) return dumpRetentionArtifact(m);
   return isDatabaseManifest(m) ? retentionArtifactFromManifest(m) : controlPlaneArtifact(m);
 }
 
+/** Image exports are kept per image, not by backup tiers: the tier planner never sees them (their own retention is still to come). */
+const byTiers = (m: AnyManifest): m is Exclude<AnyManifest, ImageManifest> => m.component !== IMAGE;
+
 export async function planTarget(t: TargetStore, cloud: string, now: string): Promise<{ plan: RetentionPlan; components: Record<string, string> }> {
-  const manifests = (await scanTargetManifests(t, cloud)).map((x) => x.manifest);
+  const manifests = (await scanTargetManifests(t, cloud)).map((x) => x.manifest).filter(byTiers);
   const plan = planRetention({ artifacts: manifests.map(retentionArtifact), policy: t.retention, now: new Date(now) });
   return { plan, components: Object.fromEntries(manifests.map((m) => [m.id, m.component])) };
 }
@@ -85,7 +89,7 @@ export async function purgeTarget(env: Env, input: { cloud: string; target: stri
   if (!text) return { purged: [], bytes: 0 }; // finished by an earlier attempt
   const journal = JSON.parse(text) as RetentionJournal;
   const marked = new Set(journal.remove.map((r) => r.id));
-  const present = (await scanTargetManifests(t, input.cloud)).map((x) => x.manifest);
+  const present = (await scanTargetManifests(t, input.cloud)).map((x) => x.manifest).filter(byTiers);
   const remaining = present.filter((m) => !marked.has(m.id)).map(retentionArtifact);
   // a backup taken since the mark (e.g. an incremental) must stay whole as well
   const known = new Set(journal.known);

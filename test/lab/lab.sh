@@ -10,6 +10,8 @@
 # Knobs: LAB_DIR (default <clone>/.dev/lab), LAB_ROWS (nova.instances rows, default 20000
 # ≈ 40 MB of InnoDB data; 800000 ≈ 1.3 GB for benchmarks), LAB_NET (default 10.231.77),
 # LAB_GALERA=1 (also bring up the three-node Galera cluster of galera.sh).
+# LAB_OPENSTACK=1 (also the OpenStack cloud os1, test/lab/openstack.sh: ~3 GB RSS; ./dev test and
+# ./dev bench set it).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -18,7 +20,7 @@ LAB_ROWS=${LAB_ROWS:-20000}
 LAB_NET=${LAB_NET:-10.231.77}
 HOSTS=(ctl1 ctl2)                # bare hosts: sshd + mariadbd
 ALL_HOSTS=(ctl1 ctl2 ctl3)       # ctl3 is Kolla-style: sshd + dockerd + a `mariadb` container
-declare -A IP=([ctl1]=$LAB_NET.11 [ctl2]=$LAB_NET.12 [ctl3]=$LAB_NET.13)
+declare -A IP=([ctl1]=$LAB_NET.11 [ctl2]=$LAB_NET.12 [ctl3]=$LAB_NET.13 [os1]=$LAB_NET.14 [os2]=$LAB_NET.15)   # os1 (os2): test/lab/openstack.sh
 SW=osb-sw
 log() { printf '[lab %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -32,6 +34,10 @@ need() {
 }
 
 down() {
+  # the OpenStack cloud (and a second one someone tried beside it) is stopped whenever it is there
+  for o in os1 os2; do
+    if ip netns list | grep -qw "osb-$o" || [ -d "$LAB_DIR/$o" ]; then OS_LAB_HOST=$o "$here/openstack.sh" down; fi
+  done
   # the Galera cluster's nodes (galera.sh) hang off the same bridge: they go first
   if ip netns list | grep -qw osb-gal1 || [ -d "$LAB_DIR/galera" ]; then "$here/galera.sh" down || true; fi
   for h in "${ALL_HOSTS[@]}"; do
@@ -145,6 +151,19 @@ up() {
   net_up
   ssh-keygen -q -t ed25519 -N '' -C osbackup-worker -f "$LAB_DIR/keys/worker_ed25519"
   cp "$LAB_DIR/keys/worker_ed25519.pub" "$LAB_DIR/keys/authorized_keys"
+  head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$LAB_DIR/secrets/db-password"
+  head -c 32 /dev/urandom | base64 > "$LAB_DIR/secrets/backup-passphrase"
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$LAB_DIR/secrets/payload.key"
+  chmod 600 "$LAB_DIR"/secrets/*
+  # The OpenStack cloud (os1) takes longest and needs only the bridge, the keys and the secrets:
+  # it comes up beside the rest and is waited for at the end. LAB_OPENSTACK=1 (./dev test sets it)
+  OSP=""
+  if [ "${LAB_OPENSTACK:-0}" = 1 ]; then
+    log "openstack: os1 in the background (log $LAB_DIR/openstack-up.log)"
+    # its own process group, so a failing bring-up here stops it too (its chains are subshells)
+    setsid "$here/openstack.sh" up >"$LAB_DIR/openstack-up.log" 2>&1 & OSP=$!
+    trap '[ -z "$OSP" ] || kill -TERM -- -"$OSP" 2>/dev/null || true' EXIT
+  fi
   for h in "${HOSTS[@]}"; do ssh_up "$h"; done
   # RabbitMQ: ctl2's broker is the cloud's (populated), ctl1's an empty one to restore into;
   # Erlang boots slowly, so they start now and are waited for at the end
@@ -159,10 +178,6 @@ up() {
   db_up ctl1 1 384M & p1=$!
   db_up ctl2 2 256M & p2=$!
   wait $p1 || die "ctl1 database failed"; wait $p2 || die "ctl2 database failed"
-  head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$LAB_DIR/secrets/db-password"
-  head -c 32 /dev/urandom | base64 > "$LAB_DIR/secrets/backup-passphrase"
-  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$LAB_DIR/secrets/payload.key"
-  chmod 600 "$LAB_DIR"/secrets/*
   local pw; pw=$(cat "$LAB_DIR/secrets/db-password")
   local m1=(mariadb --defaults-file="$LAB_DIR/ctl1/my.cnf")
   "${m1[@]}" < "$here/schema.sql"
@@ -203,6 +218,11 @@ SQL
   wait $rq2 || { cat "$LAB_DIR/rabbitmq-ctl2.log" >&2; die "the RabbitMQ broker on ctl2 did not come up"; }
   wait $rq1 || { cat "$LAB_DIR/rabbitmq-ctl1.log" >&2; die "the RabbitMQ broker on ctl1 did not come up"; }
   wait $sw || { cat "$LAB_DIR/swift.log" >&2; die "Swift on ctl1 did not come up"; }
+  if [ -n "$OSP" ]; then
+    wait "$OSP" || { OSP=""; tail -n 30 "$LAB_DIR/openstack-up.log" >&2; die "the lab's OpenStack cloud (os1) did not come up (log $LAB_DIR/openstack-up.log, services' logs in $LAB_DIR/os1/log)"; }
+    OSP=""
+    tail -n 1 "$LAB_DIR/openstack-up.log" >&2
+  fi
   write_config
   # opt-in while its cost is weighed: ~2 min more (three nodes, two SSTs, a container)
   if [ "${LAB_GALERA:-0}" = 1 ]; then log "galera: a three-node cluster in osb-gal1..3 (LAB_GALERA=1)"; "$here/galera.sh" up || die "the Galera cluster did not come up"; fi
@@ -257,6 +277,8 @@ YML
 YML
     done
     kolla_config
+    # the third cloud, written by openstack.sh up
+    if [ -s "$LAB_DIR/os1/cloud.yml" ]; then cat "$LAB_DIR/os1/cloud.yml"; fi
   } > "$LAB_DIR/osbackup.yml"
 }
 
@@ -271,6 +293,7 @@ status() {
         "mariadb-admin --defaults-file=$LAB_DIR/$h/my.cnf ping" >/dev/null 2>&1; then log "$h: MariaDB not answering over SSH"; ok=1; fi
   done
   if [ -d "$LAB_DIR/galera" ] && ! "$here/galera.sh" status; then ok=1; fi
+  if [ -d "$LAB_DIR/os1" ] && ! "$here/openstack.sh" status; then ok=1; fi
   return $ok
 }
 

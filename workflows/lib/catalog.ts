@@ -87,6 +87,28 @@ export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[]
       ...common,
     };
   }
+  if (m.component === 'image') {
+    const p = m.parts[0]!;
+    return {
+      id: m.id,
+      cloud: m.cloud,
+      component: m.component,
+      kind: m.kind,
+      parentId: null,
+      startedAt: m.startedAt,
+      completedAt: m.completedAt,
+      sourceHost: 'glance',
+      bytes: p.bytes,
+      streamBytes: p.plainBytes,
+      sha256: p.sha256,
+      path: `${artifactDir(m.cloud, m.component, m.id)}/${p.file}`,
+      toLsn: '',
+      binlog: null,
+      verification: last ? last.result : 'UNVERIFIED',
+      lastVerifiedAt: last?.verifiedAt ?? null,
+      ...common,
+    };
+  }
   if (m.component === 'binlog') {
     const b = m.binlog;
     return {

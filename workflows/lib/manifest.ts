@@ -134,7 +134,7 @@ export function databaseArtifactSection(s: StagedDatabaseArtifact, compressedOn:
   return { file: s.file, bytes: s.bytes, sha256: s.sha256, streamBytes: s.streamBytes, layers: ['xbstream', 'zstd', 'openpgp'], compression: { format: 'zstd', level: s.compressionLevel, where: compressedOn }, encryption: s.encryption };
 }
 
-export type AnyManifest = ArtifactManifest | import('./control-plane.js').ControlPlaneManifest | import('./binlog.js').BinlogManifest | import('./dump.js').DumpManifest;
+export type AnyManifest = ArtifactManifest | import('./control-plane.js').ControlPlaneManifest | import('./binlog.js').BinlogManifest | import('./dump.js').DumpManifest | import('./image.js').ImageManifest;
 
 export function isDatabaseManifest(m: AnyManifest): m is ArtifactManifest {
   return m.component === 'database';

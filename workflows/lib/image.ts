@@ -1,0 +1,90 @@
+// The manifest of an exported Glance image: clouds/<cloud>/image/<image id>/. Glance image data
+// never changes once active, so the folder is named by the image id and a second export of
+// the same bytes (same os_hash_value) is skipped.
+import { MANIFEST_FORMAT, type EncryptionInfo } from './manifest.js';
+
+export const IMAGE = 'image';
+
+export interface ImagePart {
+  file: string;
+  /** Of the sealed file (what the repository holds). */
+  sha256: string;
+  bytes: number;
+  /** Of the image bytes as Glance served them. */
+  plainBytes: number;
+  plainSha512: string;
+}
+
+export interface ImageManifest {
+  formatVersion: typeof MANIFEST_FORMAT;
+  id: string;
+  cloud: string;
+  component: typeof IMAGE;
+  kind: 'image';
+  parentId: null;
+  startedAt: string;
+  completedAt: string;
+  workflowId: string;
+  /** Glance's record of the image as exported: what a re-import needs (properties included). */
+  image: {
+    id: string;
+    name: string | null;
+    status: string;
+    disk_format: string | null;
+    container_format: string | null;
+    visibility: string | null;
+    tags: string[];
+    size: number | null;
+    os_hash_algo: string | null;
+    os_hash_value: string | null;
+    checksum: string | null;
+    /** Every other property Glance returned (user properties, min_disk, min_ram, …). */
+    properties: Record<string, unknown>;
+  };
+  /** Set when the image is a Nova instance snapshot taken by osbackup. */
+  fromServer?: { id: string; name: string };
+  parts: ImagePart[];
+  compression: { format: 'zstd'; level: number };
+  encryption: EncryptionInfo;
+  tools: { zstd: string; gpg: string; osbackup: string };
+  restoreRecipe: string;
+}
+
+/** Glance fields that describe the stored copy, not the image: never re-sent on import. */
+export const GLANCE_READ_ONLY = ['id', 'status', 'created_at', 'updated_at', 'file', 'schema', 'self', 'size', 'virtual_size', 'checksum', 'os_hash_algo', 'os_hash_value', 'owner', 'direct_url', 'locations', 'stores', 'os_glance_failed_import', 'os_glance_importing_to_stores', 'protected'];
+
+export function imageFile(diskFormat: string | null): string {
+  return `image.${(diskFormat ?? 'raw').replace(/[^a-z0-9]/gi, '')}.zst.gpg`;
+}
+
+export function imageRecipe(m: Omit<ImageManifest, 'restoreRecipe'>): string {
+  const p = m.parts[0]!;
+  const dec = m.encryption.passphrase ? `gpg --batch --pinentry-mode loopback --passphrase-file /path/to/backup-passphrase --decrypt ${p.file}` : `gpg --decrypt ${p.file}`;
+  const props = Object.entries(m.image.properties)
+    .filter(([, v]) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+    .map(([k, v]) => `--property ${k}=${JSON.stringify(String(v))}`)
+    .join(' ');
+  return `# Restore Glance image ${m.image.name ?? m.image.id} (${m.image.id}) of cloud ${m.cloud}
+
+Exported ${m.completedAt} by workflow ${m.workflowId}. ${p.plainBytes} bytes, ${m.image.disk_format}/${m.image.container_format}.
+
+1. Check the file, then decrypt and decompress it with stock tools:
+
+   sha256sum ${p.file}            # expect ${p.sha256}
+   ${dec} | zstd -d > image.${m.image.disk_format ?? 'raw'}
+   sha512sum image.${m.image.disk_format ?? 'raw'}   # expect ${p.plainSha512} (Glance's os_hash_value)
+
+2. Re-import it into Glance with its properties:
+
+   openstack image create --disk-format ${m.image.disk_format ?? 'raw'} --container-format ${m.image.container_format ?? 'bare'} \\
+     ${m.image.visibility ? `--${m.image.visibility} ` : ''}${m.image.tags.map((t) => `--tag ${JSON.stringify(t)} `).join('')}${props} \\
+     --file image.${m.image.disk_format ?? 'raw'} ${JSON.stringify(m.image.name ?? m.image.id)}
+
+   The new image's os_hash_value must equal ${p.plainSha512}.
+`;
+}
+
+export function newImageManifest(m: Omit<ImageManifest, 'formatVersion' | 'component' | 'kind' | 'parentId' | 'restoreRecipe'>): ImageManifest {
+  const base: Omit<ImageManifest, 'restoreRecipe'> = { formatVersion: MANIFEST_FORMAT, component: IMAGE, kind: 'image', parentId: null, ...m };
+  return { ...base, restoreRecipe: imageRecipe(base) };
+}
