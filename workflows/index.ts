@@ -12,3 +12,4 @@ export { capacityWorkflow } from './capacity.js';
 export { archiveBinlogsWorkflow } from './archive-binlogs.js';
 export { importKollaBackupsWorkflow, importSeedBackupsWorkflow } from './import-backups.js';
 export { backupVolumesWorkflow, exportImagesWorkflow, snapshotInstancesWorkflow } from './cloud-resources.js';
+export { restoreVolumeWorkflow, restoreImageWorkflow, restoreServerWorkflow } from './restore-cloud-resources.js';

@@ -7,6 +7,7 @@ import { listVolumes, snapshotVolume, type SnapshotVolumeInput } from './volumes
 import { exportImage, listImages, type ExportImageInput } from './images.js';
 import { listServers, snapshotServer, type SnapshotServerInput } from './instances.js';
 import type { OpenstackCloudConfig } from '../../config/openstack-schema.js';
+import { openstackRestoreActivities } from './restore-activities.js';
 
 export function openstackActivities(env: Env) {
   const sessions = new Map<string, OpenStackSession>();
@@ -48,5 +49,6 @@ export function openstackActivities(env: Env) {
     async openstackSnapshotServer(input: SnapshotServerInput) {
       return snapshotServer(session(input.cloud), input);
     },
+    ...openstackRestoreActivities(env, session),
   };
 }
