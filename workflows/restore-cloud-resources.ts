@@ -96,6 +96,8 @@ export interface RestoreServerInput {
 
 export interface RestoreServerResult extends RestoredServer {
   cloud: string;
+  /** The flavor's name (chosen or named). */
+  flavor: string;
   /** Set when the image was re-imported from an export first. */
   reimported: ImageFromExportResult | null;
 }
@@ -126,5 +128,5 @@ export async function restoreServerWorkflow(input: RestoreServerInput): Promise<
     runId: info.workflowId,
     stuckAfterSeconds: stuck,
   });
-  return { cloud: input.cloud, ...r, reimported };
+  return { cloud: input.cloud, ...r, flavor: flavor.flavor.name, reimported };
 }

@@ -68,7 +68,7 @@ export interface RestoredServer {
   name: string;
   status: string;
   imageId: string;
-  flavor: string;
+  flavorId: string;
   adopted: boolean;
   seconds: number;
 }
@@ -97,7 +97,7 @@ export async function serverFromImage(s: OpenStackSession, input: ServerFromImag
     beat({ serverId: id, status: srv.status, task: srv['OS-EXT-STS:task_state'] ?? null });
     if (srv.status === 'ACTIVE') {
       const imageId = typeof srv.image === 'object' && srv.image ? srv.image.id : input.imageId;
-      return { serverId: id, name: srv.name, status: srv.status, imageId, flavor: srv.flavor?.original_name ?? srv.flavor?.id ?? input.flavorId, adopted, seconds: Math.round((Date.now() - t0) / 100) / 10 };
+      return { serverId: id, name: srv.name, status: srv.status, imageId, flavorId: srv.flavor?.id ?? input.flavorId, adopted, seconds: Math.round((Date.now() - t0) / 100) / 10 };
     }
     if (srv.status === 'ERROR') {
       const fault = srv.fault ? `${srv.fault.message}${srv.fault.code ? ` (code ${srv.fault.code})` : ''}` : 'Nova recorded no fault';
