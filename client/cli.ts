@@ -208,6 +208,7 @@ catalog
   });
 
 registerControlPlaneCommands(backup, restore, { load, pickCloud, out, version });
+(await import('./cloud-restore.js')).registerCloudRestoreCommands(restore, { load, pickCloud, out, version });
 (await import('./storage.js')).registerStorageCommands(program, { load, pickCloud, out, version });
 (await import('./verify.js')).registerVerifyCommands(program, { load, pickCloud, out });
 registerScheduleCommands(program, { load, pickCloud, out, version });

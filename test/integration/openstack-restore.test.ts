@@ -21,7 +21,7 @@ import type { BackupVolumesResult, ExportImagesResult, SnapshotInstancesResult }
 import type { RestoreServerResult, RestoreVolumeResult } from '../../workflows/restore-cloud-resources.js';
 import type { ImageFromExportResult } from '../../activities/openstack/restore-images.js';
 import type { ImageManifest } from '../../workflows/lib/image.js';
-import { configWithOwnRepo, labDir, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
+import { cli, configWithOwnRepo, labDir, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
 import { addOpenstackCloud, adminSession, cleanupVolumes, createServer, createVolume, deleteServer, osLabDir, until, uploadImage, waitVolumes } from '../helpers/openstack.js';
 
 const tag = `rst-${process.pid}-${Date.now()}`;
@@ -32,6 +32,7 @@ const volumes: string[] = [];
 const images: string[] = [];
 const servers: string[] = [];
 const backups: string[] = [];
+const flavors: string[] = [];
 
 const PATTERN_AT = 3 << 20;
 const pattern = randomBytes(1 << 20);
@@ -106,6 +107,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.stop();
   for (const id of servers) await deleteServer(s, id).catch(() => undefined);
+  for (const id of flavors) await s.request('compute', 'DELETE', `/flavors/${id}`, { microversion: COMPUTE_MICROVERSION, accept: [404] }).catch(() => undefined);
   for (const id of images) await glance.deleteImage(s, id).catch(() => undefined);
   for (const id of backups) await s.request('volume', 'DELETE', `/backups/${id}`, { microversion: VOLUME_MICROVERSION, accept: [404, 400] }).catch(() => undefined);
   if (backups.length) await until('backups deleted', async () => (await Promise.all(backups.map((b) => cinder.getBackup(s, b)))).every((x) => x === null), 120_000).catch(() => undefined);
@@ -300,4 +302,33 @@ test('a server booted from an instance snapshot (and from its export) is ACTIVE 
   const small = await failureOf(run('restoreServerWorkflow', `test-restore-server-nope-${tag}`, { cloud: 'openstack', imageId: snapImage, flavor: 'no-such-flavor', networks: ['none'] }));
   expect(small).toMatchObject({ type: 'OpenstackRequestRejected' });
   expect(small.message).toContain('no flavor "no-such-flavor" (flavors: ');
+}, 600_000);
+
+test('CLI: restore volume --snapshot <name> (JSON result, bytes checked); bad combinations are usage errors; a server in ERROR is reported with Nova\'s fault and deleted', async () => {
+  expect(snapshotId).not.toBe('');
+  const snapName = (await cinder.getSnapshot(s, snapshotId))!.name!;
+  const r = await cli(own.configFile, ['--json', 'restore', 'volume', '--cloud', 'openstack', '--snapshot', snapName, '--name', `cli-${tag}`]);
+  expect(r.exitCode).toBe(0);
+  const out = JSON.parse(r.stdout) as RestoreVolumeResult & { workflowId: string };
+  volumes.push(out.volumeId);
+  expect(out).toMatchObject({ name: `cli-${tag}`, status: 'available', from: { kind: 'snapshot', snapshotId } });
+  expect(out.workflowId).toMatch(/^restore-volume:openstack:\d{8}-\d{6}$/);
+  expect(Buffer.compare(await volumeBytes(out.volumeId, PATTERN_AT, pattern.length), pattern)).toBe(0);
+
+  const both = await cli(own.configFile, ['restore', 'volume', '--cloud', 'openstack', '--volume', source, '--backup', 'x']);
+  expect(both.exitCode).not.toBe(0);
+  expect(both.stderr).toContain('name exactly one of --snapshot, --volume (with an optional --at), --backup');
+  const badAt = await cli(own.configFile, ['restore', 'volume', '--cloud', 'openstack', '--volume', source, '--at', 'someday']);
+  expect(badAt.stderr).toContain('--at "someday" is not a date');
+
+  // no compute host can hold this flavor: Nova's scheduler puts the server in ERROR with a fault
+  const huge = await s.json(z.object({ flavor: z.object({ id: z.string() }) }), 'compute', 'POST', '/flavors', { microversion: COMPUTE_MICROVERSION, json: { flavor: { name: `huge-${tag}`, ram: 64 << 20, vcpus: 1, disk: 1 } } });
+  flavors.push(huge.flavor.id);
+  const e = await cli(own.configFile, ['restore', 'server', '--cloud', 'openstack', '--snapshot', imageId, '--flavor', `huge-${tag}`, '--network', 'none', '--name', `err-${tag}`]);
+  expect(e.exitCode).not.toBe(0);
+  expect(e.stderr).toMatch(new RegExp(`server err-${tag} \\([0-9a-f-]{36}\\) from image ${imageId} went to ERROR: No valid host was found.*; it was deleted`));
+  await until('the errored server gone', async () => {
+    const l = await s.json(z.object({ servers: z.array(z.object({ id: z.string() })) }), 'compute', 'GET', '/servers/detail', { microversion: COMPUTE_MICROVERSION, query: { all_tenants: 1, name: `^err-${tag}$` } });
+    return l.servers.length === 0;
+  }, 60_000);
 }, 600_000);
