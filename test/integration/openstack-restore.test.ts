@@ -222,7 +222,20 @@ test('an export whose bytes do not hash to the recorded os_hash_value is refused
   const forged = `forged-${tag}`;
   await forgedExport(forged, bad);
   const name = `corrupt-${tag}`;
+  // watch the image while the upload runs: it may be seen queued or saving, never active
+  const seen = new Set<string>();
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      for (const i of await glance.listImages(s, { name }).catch(() => [])) seen.add(i.status);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
   const f = await failureOf(run('restoreImageWorkflow', `test-restore-image-corrupt-${tag}`, { cloud: 'openstack', exportId: forged, name }));
+  watching = false;
+  await watcher;
+  console.log(`statuses of the refused image seen while it was uploaded: ${[...seen].join(', ') || 'none'}`);
+  expect(seen.has('active')).toBe(false);
   const actual = createHash('sha512').update(bad).digest('hex');
   expect(f.type).toBe('ChecksumMismatch');
   expect(f.message).toContain(`decrypts to bytes whose SHA-512 is ${actual} (${bad.length} bytes), but the recorded os_hash_value is ${manifest.image.os_hash_value} (${imageData.length} bytes); the image was not activated and was deleted`);
