@@ -16,3 +16,4 @@ export { galeraStatusWorkflow } from './galera-status.js';
 export { restoreServiceWorkflow } from './restore-service.js';
 export { logicalDumpWorkflow, restoreDumpWorkflow } from './logical-dump.js';
 export { backupVolumesWorkflow, cloudResourcesDryRunWorkflow, exportImagesWorkflow, snapshotInstancesWorkflow } from './cloud-resources.js';
+export { restoreVolumeWorkflow, restoreImageWorkflow, restoreServerWorkflow } from './restore-cloud-resources.js';

@@ -9,6 +9,7 @@ import { markCloudSide, pendingCloudJournals, planCloudSide, purgeCloudSide } fr
 import { exportImage, listImages, type ExportImageInput } from './images.js';
 import { listServers, snapshotServer, type SnapshotServerInput } from './instances.js';
 import type { OpenstackCloudConfig } from '../../config/openstack-schema.js';
+import { openstackRestoreActivities } from './restore-activities.js';
 
 export function openstackActivities(env: Env, onExportRemoved: (cloud: string, id: string) => Promise<void> = async () => undefined) {
   const sessions = new Map<string, OpenStackSession>();
@@ -72,5 +73,6 @@ export function openstackActivities(env: Env, onExportRemoved: (cloud: string, i
     async openstackSnapshotServer(input: SnapshotServerInput) {
       return snapshotServer(session(input.cloud), input);
     },
+    ...openstackRestoreActivities(env, session),
   };
 }

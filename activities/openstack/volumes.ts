@@ -55,7 +55,7 @@ export interface SnapshotVolumeResult {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What the cloud says about its volume services, for the stuck report (best effort). */
-async function serviceDiagnosis(s: OpenStackSession): Promise<string> {
+export async function serviceDiagnosis(s: OpenStackSession): Promise<string> {
   try {
     const svc = (await cinder.volumeServices(s)).filter((x) => x.binary === 'cinder-volume');
     const bad = svc.filter((x) => x.state !== 'up' || x.status !== 'enabled');

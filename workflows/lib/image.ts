@@ -2,6 +2,15 @@
 // never changes once active, so the folder is named by the image id and a second export of
 // the same bytes (same os_hash_value) is skipped.
 import { MANIFEST_FORMAT, type EncryptionInfo } from './manifest.js';
+import { MARK_RESTORED_FROM, MARK_RESTORE_RUN, planImageCreate } from './openstack-restore.js';
+
+/** Attributes the recipe passes with their own flags, not as --property. */
+const RECIPE_OWN_FLAGS = new Set(['name', 'disk_format', 'container_format', 'visibility', 'tags', 'min_disk', 'min_ram', 'os_hidden']);
+
+/** A word for a POSIX shell: bare when safe, else single-quoted. */
+function shellWord(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
 
 export const IMAGE = 'image';
 
@@ -60,10 +69,21 @@ export function imageFile(diskFormat: string | null): string {
 export function imageRecipe(m: Omit<ImageManifest, 'restoreRecipe'>): string {
   const p = m.parts[0]!;
   const dec = m.encryption.passphrase ? `gpg --batch --pinentry-mode loopback --passphrase-file /path/to/backup-passphrase --decrypt ${p.file}` : `gpg --decrypt ${p.file}`;
-  const props = Object.entries(m.image.properties)
-    .filter(([, v]) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
-    .map(([k, v]) => `--property ${k}=${JSON.stringify(String(v))}`)
-    .join(' ');
+  // the same properties the osbackup re-import sends, as the openstack CLI's flags (typed attributes have their own)
+  const { body } = planImageCreate(m.image, { runId: '', from: '' });
+  const q = (v: unknown) => shellWord(String(v));
+  const flags = [
+    `--disk-format ${q(body.disk_format)}`,
+    `--container-format ${q(body.container_format)}`,
+    ...(typeof body.visibility === 'string' ? [`--${body.visibility}`] : []),
+    ...(typeof body.min_disk === 'number' ? [`--min-disk ${body.min_disk}`] : []),
+    ...(typeof body.min_ram === 'number' ? [`--min-ram ${body.min_ram}`] : []),
+    ...((body.tags as string[] | undefined) ?? []).map((t) => `--tag ${q(t)}`),
+    ...Object.entries(body)
+      .filter(([k, v]) => typeof v === 'string' && !RECIPE_OWN_FLAGS.has(k) && k !== MARK_RESTORE_RUN && k !== MARK_RESTORED_FROM)
+      .map(([k, v]) => `--property ${q(`${k}=${v as string}`)}`),
+  ];
+  const hidden = body.os_hidden === true ? `\n   It was hidden: hide it again with \`glance image-update --hidden True <new image id>\`.\n` : '';
   return `# Restore Glance image ${m.image.name ?? m.image.id} (${m.image.id}) of cloud ${m.cloud}
 
 Exported ${m.completedAt} by workflow ${m.workflowId}. ${p.plainBytes} bytes, ${m.image.disk_format}/${m.image.container_format}.
@@ -76,12 +96,11 @@ Exported ${m.completedAt} by workflow ${m.workflowId}. ${p.plainBytes} bytes, ${
 
 2. Re-import it into Glance with its properties:
 
-   openstack image create --disk-format ${m.image.disk_format ?? 'raw'} --container-format ${m.image.container_format ?? 'bare'} \\
-     ${m.image.visibility ? `--${m.image.visibility} ` : ''}${m.image.tags.map((t) => `--tag ${JSON.stringify(t)} `).join('')}${props} \\
-     --file image.${m.image.disk_format ?? 'raw'} ${JSON.stringify(m.image.name ?? m.image.id)}
+   openstack image create ${flags.join(' \\\n     ')} \\
+     --file image.${m.image.disk_format ?? 'raw'} ${q(body.name)}
 
-   The new image's os_hash_value must equal ${p.plainSha512}.
-`;
+   The new image's os_hash_value (\`openstack image show -c os_hash_value <new image id>\`) must equal ${p.plainSha512}.
+${hidden}`;
 }
 
 export function newImageManifest(m: Omit<ImageManifest, 'formatVersion' | 'component' | 'kind' | 'parentId' | 'restoreRecipe'>): ImageManifest {
