@@ -116,5 +116,5 @@ test('watch follows a run started elsewhere with plain lines when not a terminal
   expect(r.stderr).not.toContain('\r');
   expect(r.stderr).toMatch(/… step \d+\/\d+ /);
   expect(r.stderr).toContain('✓ publish');
-  expect(r.stdout).toBe(`${workflowId} completed\n`);
+  expect(r.stdout).toBe(`${workflowId} completed`); // execa strips the final newline
 });
