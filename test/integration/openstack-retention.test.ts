@@ -68,6 +68,8 @@ test('rotate --review deletes only this cloud\'s marked snapshots, backups and i
   const server = `fake-server-${tag}`;
   const img1 = (await glance.createImage(s, { name: `backup_a_${tag}`, disk_format: 'raw', container_format: 'bare', osbackup: 'true', osbackup_cloud: 'openstack', osbackup_run: 'x', instance_uuid: server })).id;
   images.push(img1);
+  // Glance stamps created_at to the second: the second image must be newer to be told apart
+  await new Promise((r) => setTimeout(r, 1100));
   const img2 = (await glance.createImage(s, { name: `backup_b_${tag}`, disk_format: 'raw', container_format: 'bare', osbackup: 'true', osbackup_cloud: 'openstack', osbackup_run: 'y', instance_uuid: server })).id;
   images.push(img2);
 

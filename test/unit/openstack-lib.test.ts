@@ -68,6 +68,32 @@ describe('cloud-side retention plan', () => {
     expect(plan.foreign).toBe(2);
   });
 
+  test('copies stamped in the same second as the last of the N newest are all kept: which is newer cannot be told', () => {
+    const at = (id: string, createdAt: string) => ({ kind: 'image' as const, id, source: 'srv', createdAt, metadata: ours(id) });
+    const plan = planCloudRetention([at('i1', '2026-11-01T08:00:05Z'), at('i2', '2026-11-01T08:00:05Z'), at('i3', '2026-11-01T08:00:04Z')], 'prod', { keepLast: 1, keepWithinMs: 0 }, now);
+    expect(plan.keep.map((r) => r.id).sort()).toEqual(['i1', 'i2']);
+    expect(plan.keep.find((r) => r.reason.includes('same second'))).toBeDefined();
+    expect(plan.remove.map((r) => r.id)).toEqual(['i3']);
+  });
+
+  test('property: the newest copy of each source is never removed while keepLast ≥ 1', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ id: fc.uuid(), source: fc.constantFrom('v1', 'v2'), seconds: fc.integer({ min: 0, max: 5 }) }), { minLength: 1, maxLength: 20 }),
+        fc.integer({ min: 1, max: 3 }),
+        (items, keepLast) => {
+          const res = items.map((x) => ({ kind: 'volume-snapshot' as const, id: x.id, source: x.source, createdAt: new Date(now.getTime() - 30 * day - x.seconds * 1000).toISOString(), metadata: ours('r') }));
+          const removed = new Set(planCloudRetention(res, 'prod', { keepLast, keepWithinMs: 0 }, now).remove.map((r) => r.id));
+          for (const src of ['v1', 'v2']) {
+            const mine = items.filter((x) => x.source === src);
+            const newest = Math.min(...mine.map((x) => x.seconds));
+            for (const x of mine.filter((m) => m.seconds === newest)) expect(removed.has(x.id)).toBe(false);
+          }
+        },
+      ),
+    );
+  });
+
   test('property: an unmarked or foreign resource is never removed, whatever the policy', () => {
     fc.assert(
       fc.property(

@@ -80,11 +80,15 @@ export function planCloudRetention(resources: readonly CloudResource[], cloud: s
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
   for (const list of groups.values()) {
-    const newestFirst = [...list].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+    const newestFirst = [...list].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || b.id.localeCompare(a.id));
+    // The clouds stamp created_at to the second: copies made in the same second as the last of
+    // the N newest cannot be ordered, so none of them is the one to delete.
+    const boundary = policy.keepLast > 0 ? newestFirst[Math.min(policy.keepLast, newestFirst.length) - 1] : undefined;
     newestFirst.forEach((r, i) => {
       const age = now.getTime() - Date.parse(r.createdAt);
       const entry = { kind: r.kind, id: r.id, source: r.source };
       if (i < policy.keepLast) plan.keep.push({ ...entry, reason: `one of the ${policy.keepLast} newest of ${r.source}` });
+      else if (boundary && Date.parse(r.createdAt) === Date.parse(boundary.createdAt)) plan.keep.push({ ...entry, reason: `created in the same second as one of the ${policy.keepLast} newest of ${r.source}: which is newer cannot be told` });
       else if (!(age > policy.keepWithinMs)) plan.keep.push({ ...entry, reason: 'within the keep window' });
       else plan.remove.push({ ...entry, reason: `older than the keep window and not among the ${policy.keepLast} newest` });
     });
