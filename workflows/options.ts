@@ -41,3 +41,16 @@ export const galeraStream: ActivityOptions = { ...longStream, retry: { ...longSt
 
 /** Putting a donor back in sync: a few quick tries; a dead donor needs none (desync does not survive a restart). */
 export const galeraResyncCall: ActivityOptions = { ...shortCall, retry: { ...shortCall.retry, initialInterval: '1s', maximumAttempts: 3 } };
+
+/**
+ * Waits on a cloud resource of unknown length (a snapshot, a volume, a server): bounded by the
+ * stuck limit, which the activity checks itself from the resource's creation time, and by heartbeats.
+ */
+export function stuckAwareWait(stuckAfterSeconds: number): ActivityOptions {
+  return {
+    startToCloseTimeout: `${stuckAfterSeconds + 300} seconds`,
+    heartbeatTimeout: '60 seconds',
+    cancellationType: ActivityCancellationType.TRY_CANCEL,
+    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 6 },
+  };
+}

@@ -2,25 +2,20 @@
 // re-imported from an export, a server booted from an instance snapshot. These are the steps
 // the DR rebuild calls. Every resource a restore creates carries its run's mark (the workflow
 // id), so a retried activity adopts what its run created instead of creating it twice.
-import { ActivityCancellationType, ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { RestoredVolume } from '../activities/openstack/restore-volumes.js';
 import type { ImageFromExportResult } from '../activities/openstack/restore-images.js';
 import type { RestoredServer } from '../activities/openstack/restore-servers.js';
 import { chooseFlavor, chooseSnapshot, serverNetworks, type SnapshotCandidate } from './lib/openstack-restore.js';
-import { longStream, shortCall } from './options.js';
+import { longStream, shortCall, stuckAwareWait } from './options.js';
 
 const { openstackSnapshotCandidates, openstackReadImageExport, openstackServerPlan } = proxyActivities<Activities>(shortCall);
 const { openstackImageFromExport } = proxyActivities<Activities>(longStream);
 
-/** Waits of unknown length: bounded by the stuck limit (checked inside the activity) and heartbeats. */
+/** Waits of unknown length (options.ts stuckAwareWait). */
 function waiting(stuckAfterSeconds: number) {
-  return proxyActivities<Activities>({
-    startToCloseTimeout: `${stuckAfterSeconds + 300} seconds`,
-    heartbeatTimeout: '60 seconds',
-    cancellationType: ActivityCancellationType.TRY_CANCEL,
-    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 6 },
-  });
+  return proxyActivities<Activities>(stuckAwareWait(stuckAfterSeconds));
 }
 
 const DEFAULT_STUCK_SECONDS = 1800;

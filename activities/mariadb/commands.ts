@@ -4,6 +4,7 @@
 import type { HostConfig } from '../../config/schema.js';
 import type { BinlogPosition, Checkpoints } from '../../workflows/lib/manifest.js';
 import { inServiceContext, shJoin, shQuote } from '../ssh/quote.js';
+import { globalGrants } from '../../workflows/lib/grants.js';
 
 export interface DbCredentials {
   user: string;
@@ -173,12 +174,8 @@ export const REQUIRED_GRANTS = ['RELOAD', 'PROCESS', 'LOCK TABLES', 'BINLOG MONI
 
 /** The required global privileges that `SHOW GRANTS` output does not grant. */
 export function missingGrants(showGrants: string): string[] {
-  const global = showGrants
-    .split('\n')
-    .filter((l) => /^GRANT .* ON \*\.\* TO /i.test(l))
-    .map((l) => l.replace(/^GRANT /i, '').replace(/ ON \*\.\* TO .*$/i, '').toUpperCase());
-  if (global.some((g) => g.includes('ALL PRIVILEGES'))) return [];
-  const have = new Set(global.flatMap((g) => g.split(',').map((p) => p.trim())));
+  const { all, have } = globalGrants(showGrants);
+  if (all) return [];
   // REPLICATION CLIENT is the pre-10.5 name of BINLOG MONITOR
   if (have.has('REPLICATION CLIENT')) have.add('BINLOG MONITOR');
   return REQUIRED_GRANTS.filter((p) => !have.has(p));

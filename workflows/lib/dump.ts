@@ -5,6 +5,7 @@
 //
 // Contract (kept stable for its consumers): folder clouds/<cloud>/dump/<id>/ (artifactDir),
 // manifest component 'dump', kind 'logical', and the `dump` section below.
+import { globalGrants } from './grants.js';
 import type { AnyManifest, EncryptionInfo, MANIFEST_FORMAT } from './manifest.js';
 
 export const DUMP = 'dump';
@@ -107,12 +108,8 @@ export const DUMP_GRANTS = ['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT'] as const;
 
 /** The dump privileges that `SHOW GRANTS` output does not grant globally. */
 export function missingDumpGrants(showGrants: string): string[] {
-  const global = showGrants
-    .split('\n')
-    .filter((l) => /^GRANT .* ON \*\.\* TO /i.test(l))
-    .map((l) => l.replace(/^GRANT /i, '').replace(/ ON \*\.\* TO .*$/i, '').toUpperCase());
-  if (global.some((g) => g.includes('ALL PRIVILEGES'))) return [];
-  const have = new Set(global.flatMap((g) => g.split(',').map((p) => p.trim())));
+  const { all, have } = globalGrants(showGrants);
+  if (all) return [];
   return DUMP_GRANTS.filter((p) => !have.has(p));
 }
 
