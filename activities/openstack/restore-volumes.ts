@@ -41,6 +41,14 @@ async function adopt(s: OpenStackSession, runId: string): Promise<Volume | undef
   return (await cinder.listVolumes(s, { allProjects: true, metadata: { [MARK_RESTORE_RUN]: runId } })).find((v) => v.metadata[MARK_RESTORE_RUN] === runId);
 }
 
+/** The volume this run already made (a retry), else a new one carrying the run's restore marks. */
+async function adoptOrCreate(s: OpenStackSession, runId: string, from: string, volume: Record<string, unknown>): Promise<{ v: Volume; adopted: boolean }> {
+  const found = await adopt(s, runId);
+  if (found) return { v: found, adopted: true };
+  const created = await s.json(createdVolume, 'volume', 'POST', '/volumes', { microversion: VOLUME_MICROVERSION, json: { volume: { ...volume, metadata: restoreMarks(runId, from) } } });
+  return { v: created.volume, adopted: false };
+}
+
 async function waitVolume(s: OpenStackSession, v: Volume, what: string, started: number, stuckAfterSeconds: number, settled: string[], pollSeconds: number): Promise<Volume> {
   const beat = heartbeater(5000);
   for (;;) {
@@ -85,16 +93,9 @@ export interface VolumeFromSnapshotInput {
 export async function volumeFromSnapshot(s: OpenStackSession, input: VolumeFromSnapshotInput): Promise<RestoredVolume> {
   const t0 = Date.now();
   const snap = input.snapshot;
-  let v = await adopt(s, input.runId);
-  const adopted = v !== undefined;
-  if (!v) {
-    v = (
-      await s.json(createdVolume, 'volume', 'POST', '/volumes', {
-        microversion: VOLUME_MICROVERSION,
-        json: { volume: { snapshot_id: snap.id, size: snap.sizeGiB ?? undefined, name: input.name, description: `Restored by osbackup from snapshot ${snap.id} of volume ${snap.volumeId}`, metadata: restoreMarks(input.runId, `snapshot:${snap.id}`) } },
-      })
-    ).volume;
-  }
+  const made = await adoptOrCreate(s, input.runId, `snapshot:${snap.id}`, { snapshot_id: snap.id, size: snap.sizeGiB ?? undefined, name: input.name, description: `Restored by osbackup from snapshot ${snap.id} of volume ${snap.volumeId}` });
+  let v = made.v;
+  const adopted = made.adopted;
   v = await waitVolume(s, v, `from snapshot ${snap.id}`, startedAt(v, t0), input.stuckAfterSeconds, ['available'], input.pollSeconds ?? 2);
   return { volumeId: v.id, name: v.name ?? input.name, status: v.status, sizeGiB: v.size, adopted, seconds: Math.round((Date.now() - t0) / 100) / 10 };
 }
@@ -123,16 +124,9 @@ export async function volumeFromBackup(s: OpenStackSession, input: VolumeFromBac
   if (res.status === 404) throw fatal(FailureType.OpenstackNotFound, `Cinder has no backup ${input.backupId}`, 'list them with `openstack volume backup list --all-projects`');
   const b = backupDetail.parse(await res.json()).backup;
   if (b.status !== 'available') throw fatal(FailureType.OpenstackRequestRejected, `backup ${b.id} is ${b.status}, not available${b.fail_reason ? ` (${b.fail_reason})` : ''}`, 'wait for it, or restore another backup');
-  let v = await adopt(s, input.runId);
-  const adopted = v !== undefined;
-  if (!v) {
-    v = (
-      await s.json(createdVolume, 'volume', 'POST', '/volumes', {
-        microversion: VOLUME_MICROVERSION,
-        json: { volume: { size: b.size, name: input.name, description: `Restored by osbackup from backup ${b.id} of volume ${b.volume_id}`, metadata: restoreMarks(input.runId, `backup:${b.id}`) } },
-      })
-    ).volume;
-  }
+  const made = await adoptOrCreate(s, input.runId, `backup:${b.id}`, { size: b.size, name: input.name, description: `Restored by osbackup from backup ${b.id} of volume ${b.volume_id}` });
+  let v = made.v;
+  const adopted = made.adopted;
   const what = `restore of backup ${b.id}`;
   v = await waitVolume(s, v, what, startedAt(v, t0), input.stuckAfterSeconds, ['available'], poll);
   if (v.metadata[MARK_RESTORED_BACKUP] !== b.id) {
