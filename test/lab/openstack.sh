@@ -126,7 +126,12 @@ os_net() {
   ip netns list | grep -qw "$NS" || { ip netns add "$NS"; ip -n "$NS" link set lo up; }
   ip -n "$NS" link show eth0 >/dev/null 2>&1 && return 0
   ip -n "$SW" link del "$NS-p" 2>/dev/null || true
-  ip link add "$NS-p" type veth peer name eth0 netns "$NS"
+  # the NIC's MAC is the host's own (from its address), as a reinstalled server keeps its NIC's:
+  # the worker's neighbour cache stays right across a rebuild (a random one leaves it pointing at
+  # the lost host's MAC for half a minute); an older entry is dropped all the same
+  local mac; mac=$(printf '02:0b:%02x:%02x:%02x:%02x' ${A//./ })
+  ip link add "$NS-p" type veth peer name eth0 address "$mac" netns "$NS"
+  ip neigh flush to "$A" 2>/dev/null || true
   ip link set "$NS-p" netns "$SW"
   ip -n "$SW" link set "$NS-p" master br0 up
   ip -n "$NS" addr add "$A/24" dev eth0
@@ -660,15 +665,15 @@ EOF
   # Keystone's and Nova's chains are the longest (everything waits for the catalog, Nova's schema
   # is the biggest): the other schemas sync at a lower priority on the 2 shared cores
   log "openstack: ${fresh:+schemas and }services of $H from $TREE, each as soon as what it needs is there ($(took))"
+  if [ -z "$fresh" ] && [ -z "$(ls -A "$D/srv/keystone/fernet-keys")" ]; then
+    log "openstack: no Fernet keys on $H: new ones until the backed-up keys are restored (osbackup restore keys)"
+  fi
   local p=() C=(--config-file)
   ( (KM=(keystone-manage --config-dir "$D/etc/keystone")
     if [ -n "$fresh" ]; then "${KM[@]}" db_sync || exit 1; fi
     # no keys on a rebuilt host: new ones let Keystone start (as Kolla's deploy does); osbackup
     # restores the backed-up set next, and Keystone reads its keys at every request
-    if [ -z "$(ls -A "$D/srv/keystone/fernet-keys")" ]; then
-      [ -n "$fresh" ] || log "openstack: no Fernet keys on $H: new ones until the backed-up keys are restored (osbackup restore keys)"
-      "${KM[@]}" fernet_setup --keystone-user root --keystone-group root || exit 1
-    fi
+    if [ -z "$(ls -A "$D/srv/keystone/fernet-keys")" ]; then "${KM[@]}" fernet_setup --keystone-user root --keystone-group root || exit 1; fi
     if [ -z "$(ls -A "$D/srv/keystone/credential-keys")" ]; then "${KM[@]}" credential_setup --keystone-user root --keystone-group root || exit 1; fi
     if [ -n "$fresh" ]; then
       "${KM[@]}" bootstrap --bootstrap-password "$APW" --bootstrap-region-id RegionOne \
