@@ -119,7 +119,7 @@ os_wipe() {
   rm -rf --one-file-system "$D" "$K"
 }
 
-os_down() { os_wipe; rm -rf "$S"; }
+os_down() { os_wipe; rm -rf "$S" "$LAB_DIR/.$H-deploy.lock"; }
 
 os_net() {
   ip netns list | grep -qw "$SW" || die "no lab bridge ($SW): bring the lab up first (test/lab/lab.sh up)"
