@@ -38,7 +38,7 @@ async function factsOn(node: (typeof GALERA_NODES)[number], tables: string[]): P
 
 beforeAll(async () => {
   await waitClusterSynced();
-  await gsql('gal2', `CREATE DATABASE IF NOT EXISTS osb_grtest; DROP TABLE IF EXISTS ${MARKS}; CREATE TABLE ${MARKS} (id INT PRIMARY KEY, note VARCHAR(64)) ENGINE=InnoDB; INSERT INTO ${MARKS} SELECT seq, CONCAT('before-', seq) FROM seq_1_to_100`);
+  await gsql('gal2', `CREATE DATABASE IF NOT EXISTS osb_grtest; DROP TABLE IF EXISTS ${MARKS}; CREATE TABLE ${MARKS} (id INT PRIMARY KEY, note VARCHAR(64)) ENGINE=InnoDB; USE osb_grtest; INSERT INTO ${MARKS} SELECT seq, CONCAT('before-', seq) FROM seq_1_to_100`);
   worker = await startWorker(configFile);
   temporal = await temporalClient(configFile);
   const { loadConfig } = await import('../../config/load.js');
@@ -94,7 +94,7 @@ test('backup → writes after it → cluster restore: three Synced nodes, each w
   expect(tables.map((t) => t.table)).toContain(MARKS);
   expect(tables.length).toBeGreaterThanOrEqual(7);
   // after the backup: rows added, changed and removed on different nodes
-  await gsql('gal3', `INSERT INTO ${MARKS} SELECT seq, 'after' FROM seq_101_to_150`);
+  await gsql('gal3', `USE osb_grtest; INSERT INTO ${MARKS} SELECT seq, 'after' FROM seq_101_to_150`);
   await gsql('gal2', `UPDATE ${MARKS} SET note = 'changed' WHERE id <= 10; DELETE FROM ${MARKS} WHERE id > 90 AND id <= 100`);
   expect((await factsOn('gal1', [MARKS]))[0]!.rows).toBe(140);
 
