@@ -173,7 +173,10 @@ export async function galeraClusterRestoreWorkflow(input: GaleraClusterRestoreIn
       return (states ? '' : 'could not reach the nodes to check them; assuming every node is down. ') + strandedAdvice(plan, settings, down, bootstrapped);
     });
     steps.finish('failed');
-    const cause = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
+    // the innermost cause says what went wrong (an activity's failure inside the child restore)
+    let root: unknown = e;
+    while (root instanceof Error && root.cause instanceof Error) root = root.cause;
+    const cause = root instanceof Error ? root.message : String(root);
     throw ApplicationFailure.nonRetryable(`cluster restore of ${cloud} stopped: ${cause}. ${advice}`, 'GaleraRestoreFailed');
   }
 
