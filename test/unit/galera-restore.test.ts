@@ -1,3 +1,4 @@
+import { ConfigError, parseConfig } from '../../config/load.js';
 import { clusterProblem, ClusterRestorePlanError, grastateText, planClusterRestore, strandedAdvice, UNKNOWN_POSITION, type ClusterRestoreSettings } from '../../workflows/lib/galera-restore.js';
 
 const cmd = (h: string, bootstrap: boolean) => ({ start: `start ${h}`, stop: `stop ${h}`, bootstrap: bootstrap ? `bootstrap ${h}` : null, datadir: `/data/${h}` });
@@ -68,5 +69,35 @@ describe('cluster checks and advice', () => {
     // the cluster already runs on the bootstrap node: only the joiners are named
     expect(strandedAdvice(plan, s, ['g3'], true)).toBe('not running: g3. then g3: `start g3` (an emptied datadir takes a full SST)');
     expect(strandedAdvice(plan, s, [], true)).toBe('every node answers');
+  });
+});
+
+describe('mariadb.bootstrapCommand in the config', () => {
+  const config = (bootstrap: string) => `
+repository: { path: /srv/osbackup }
+encryption: { passphrase: { file: /etc/osbackup/passphrase } }
+clouds:
+  prod:
+    database: { host: ctl1, user: backup, password: { env: DB_PW } }
+    hosts:
+      ctl1:
+        address: 10.0.0.11
+        keyFile: /etc/osbackup/id_ed25519
+        hostKeyFingerprint: "SHA256:ynezP39Gm+k3pB+u/madavGjUy7MtT9gUzZ91WNs6a4"
+        mariadb: { datadir: /var/lib/mysql, stopCommand: [systemctl, stop, mariadb], startCommand: [systemctl, start, mariadb]${bootstrap} }
+`;
+  test('optional; an argv when given', () => {
+    expect(parseConfig(config('')).clouds.prod!.hosts.ctl1!.mariadb!.bootstrapCommand).toBeUndefined();
+    expect(parseConfig(config(', bootstrapCommand: [galera_new_cluster]')).clouds.prod!.hosts.ctl1!.mariadb!.bootstrapCommand).toEqual(['galera_new_cluster']);
+  });
+
+  test('an empty command is refused with its path', () => {
+    try {
+      parseConfig(config(', bootstrapCommand: []'), 'x.yml');
+      throw new Error('accepted');
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      expect((e as ConfigError).problems).toContainEqual(expect.objectContaining({ path: 'clouds.prod.hosts.ctl1.mariadb.bootstrapCommand', message: expect.stringMatching(/must name a command/) }));
+    }
   });
 });
