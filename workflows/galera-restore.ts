@@ -18,8 +18,9 @@ import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
 
 const short = proxyActivities<Activities>(shortCall);
 const server = proxyActivities<Activities>(serverControl);
-// a full SST of a large database takes as long as it takes: bounded by heartbeats and this
-const joining = proxyActivities<Activities>({ ...serverControl, startToCloseTimeout: '6 hours', retry: { ...serverControl.retry, maximumAttempts: 1 } });
+// a full SST of a large database takes as long as it takes: bounded by heartbeats and this;
+// one more attempt after a lost worker (starting a started node and waiting again is harmless)
+const joining = proxyActivities<Activities>({ ...serverControl, startToCloseTimeout: '6 hours', retry: { ...serverControl.retry, maximumAttempts: 2 } });
 
 export interface GaleraClusterRestoreInput {
   cloud: string;
