@@ -27,6 +27,8 @@ import { isDumpManifest } from '../workflows/lib/dump.js';
 import { isBinlogManifest } from '../workflows/lib/manifest.js';
 import type { ReplayPlan } from '../workflows/lib/binlog.js';
 import { archiveBinlogStep, type ArchiveStepInput, type ArchiveStepResult } from './mariadb/binlog-archive.js';
+import { clusterRestoreSettings, startJoiner, wipeNode, writeBootstrapState } from './mariadb/galera-restore.js';
+import type { BootstrapPosition, ClusterRestoreSettings } from '../workflows/lib/galera-restore.js';
 import { copyBackOnHost, findDatabaseBackup, planRestore, prepareChainOnHost, removeRestoreDir, serverCommand, streamToHost, verifyChain, waitForServer } from './mariadb/restore.js';
 import { incrementalBase } from '../workflows/lib/chain.js';
 import { controlPlaneRecipe, partsSums, type ControlPlaneManifest } from '../workflows/lib/control-plane.js';
@@ -104,6 +106,25 @@ export function createActivities(deps: Deps) {
     },
 
     /** Idempotent: a retry sets it again. The marker on the host is written first. */
+    // ---- Galera cluster restore (activities/mariadb/galera-restore.ts) ----
+
+    /** Null when the cloud is not a Galera cluster. */
+    async galeraRestoreSettings(input: { cloud: string }): Promise<ClusterRestoreSettings | null> {
+      return clusterRestoreSettings(env, input.cloud);
+    },
+
+    async galeraWriteBootstrapState(input: { cloud: string; host: string; position: BootstrapPosition }): Promise<void> {
+      await writeBootstrapState(env, input.cloud, input.host, input.position);
+    },
+
+    async galeraWipeNode(input: { cloud: string; host: string }): Promise<void> {
+      await wipeNode(env, input.cloud, input.host);
+    },
+
+    async galeraStartJoiner(input: { cloud: string; host: string; size: number; timeoutSeconds: number }): Promise<{ seconds: number }> {
+      return startJoiner(env, input.cloud, input.host, input.size, input.timeoutSeconds);
+    },
+
     async galeraDesync(input: { cloud: string; host: string; backupId: string }): Promise<void> {
       galeraConfig(env, input.cloud);
       await desyncNode(env, input.cloud, input.host, input.backupId);
@@ -182,8 +203,9 @@ export function createActivities(deps: Deps) {
       return copyBackOnHost(env, input.cloud, input.restorePoint, input.fullId, input.targetHost);
     },
 
-    async mariadbStartServer(input: { cloud: string; host: string }): Promise<void> {
-      await serverCommand(env, input.cloud, input.host, 'start');
+    /** bootstrap: the node's bootstrapCommand (--wsrep-new-cluster) instead of its startCommand. */
+    async mariadbStartServer(input: { cloud: string; host: string; bootstrap?: boolean }): Promise<void> {
+      await serverCommand(env, input.cloud, input.host, input.bootstrap ? 'bootstrap' : 'start');
       await waitForServer(env, input.cloud, input.host);
     },
 

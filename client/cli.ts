@@ -236,6 +236,7 @@ registerControlPlaneCommands(backup, restore, { load, pickCloud, out, version })
 registerServiceRestoreCommands(restore, { load, pickCloud, out, version });
 (await import('./dump.js')).registerDumpCommands(backup, restore, { load, pickCloud, out, version });
 (await import('./cloud-restore.js')).registerCloudRestoreCommands(restore, { load, pickCloud, out, version });
+(await import('./galera-restore.js')).registerGaleraRestoreCommands(restore, { load, pickCloud, out, version });
 (await import('./storage.js')).registerStorageCommands(program, { load, pickCloud, out, version });
 (await import('./verify.js')).registerVerifyCommands(program, { load, pickCloud, out });
 registerScheduleCommands(program, { load, pickCloud, out, version });

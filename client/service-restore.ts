@@ -25,12 +25,15 @@ export function describeSummary(s: ServiceRestoreSummary): string {
   ].filter(Boolean).join('\n') + '\n';
 }
 
-/** Polls the summary query until the export is ready (or the workflow has ended: its result says why). */
-async function awaitSummary(handle: WorkflowHandle): Promise<ServiceRestoreSummary | null> {
+/**
+ * Polls the summary query until what is to be approved is ready (a service restore's export, a
+ * cluster restore's plan), or the workflow has ended: its result says why.
+ */
+export async function awaitSummary<S = ServiceRestoreSummary>(handle: WorkflowHandle): Promise<S | null> {
   for (;;) {
     const d = await handle.describe();
     if (d.status.name !== 'RUNNING') return null;
-    const s = await handle.query<ServiceRestoreSummary | null>('summary').catch(() => null);
+    const s = await handle.query<S | null>('summary').catch(() => null);
     if (s) return s;
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -92,16 +95,16 @@ export function registerServiceRestoreCommands(restore: Command, ctx: CliContext
   for (const [name, signal] of [['approve', 'approve'], ['reject', 'reject']] as const) {
     restore
       .command(`${name} <workflowId>`)
-      .description(`${name} the import of a waiting service restore (osbackup restore service)`)
+      .description(`${name} a waiting service restore's import (osbackup restore service) or a waiting cluster restore (osbackup restore cluster)`)
       .option('--reason <text>', 'why (reject)')
       .action(async function (this: Command, workflowId: string) {
         const g = this.optsWithGlobals<G & { reason?: string }>();
         const client = await connect(ctx.load(g));
         const handle = client.workflow.getHandle(workflowId);
-        const s = await handle.query<ServiceRestoreSummary | null>('summary').catch((e: Error) => {
+        const s = await handle.query<unknown>('summary').catch((e: Error) => {
           throw new CliError(`${workflowId}: ${e.message}`, EXIT.usage);
         });
-        if (!s) throw new CliError(`${workflowId} has not finished preparing its export yet: nothing to ${name}`, EXIT.usage);
+        if (!s) throw new CliError(`${workflowId} has not finished preparing what is to be approved (a service restore's export, a cluster restore's plan) yet: nothing to ${name}`, EXIT.usage);
         await (signal === 'approve' ? handle.signal('approve') : handle.signal('reject', g.reason ?? 'rejected by an operator'));
         ctx.out(g, { workflowId, [signal === 'approve' ? 'approved' : 'rejected']: true }, `${name === 'approve' ? 'approved' : 'rejected'} ${workflowId}\n`);
       });

@@ -7,6 +7,7 @@ import { schedulesSchema } from './schedule-schema.js';
 import { rabbitmqCloudSchema, rabbitmqCrossReferenceProblems, rabbitmqHostSchema } from './rabbitmq-schema.js';
 
 import { absPath, nonEmpty, secretRefSchema } from './secret-ref.js';
+import { bootstrapCommandSchema } from './galera-restore-schema.js';
 import { openstackCloudSchema } from './openstack-schema.js';
 import { targetCrossReferenceProblems, targetNameSchema, targetsSchema, tiersSchema } from './targets-schema.js';
 import { retentionPolicySchema } from '../workflows/lib/retention-policy.js';
@@ -30,6 +31,7 @@ export const mariadbHostSchema = z
     /** How to stop / start the server on this host (systemctl, docker stop/start, a lab script). */
     stopCommand: commandArgv,
     startCommand: commandArgv,
+    bootstrapCommand: bootstrapCommandSchema,
     /**
      * Option file on the host with an account that may write every schema, used to replay
      * binary logs in a point-in-time restore. Unset: defaultsFile alone (the lab's and a

@@ -4,6 +4,8 @@ import { defineQuery } from '@temporalio/workflow';
 export interface Progress {
   phase: string;
   steps: { name: string; state: 'done' | 'running' | 'pending' | 'failed'; detail?: string }[];
+  /** Runbooks over several hosts (a Galera cluster restore): where each one stands. */
+  nodes?: { host: string; role: string; state: string }[];
 }
 
 export const progressQuery = defineQuery<Progress>('progress');

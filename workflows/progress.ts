@@ -27,6 +27,11 @@ export class Steps {
     }
   }
 
+  /** Per-host states shown with the steps (the caller keeps them current). */
+  setNodes(nodes: NonNullable<Progress['nodes']>): void {
+    this.state.nodes = nodes;
+  }
+
   finish(phase: string): void {
     this.state.phase = phase;
     upsertSearchAttributes([{ key: PHASE, value: phase }]);

@@ -3,6 +3,7 @@
 import { proxyActivities, workflowInfo, upsertSearchAttributes, ApplicationFailure } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { compareFacts, comparisonPassed } from './lib/facts.js';
+import type { BootstrapPosition } from './lib/galera-restore.js';
 import { MANIFEST_FORMAT, type TableComparison, type VerificationRecord } from './lib/manifest.js';
 import { longStream, serverControl, shortCall } from './options.js';
 import { Steps } from './progress.js';
@@ -28,6 +29,12 @@ export interface RestoreDatabaseInput {
   gtid?: string;
   /** Point in time as a binlog position ("mysql-bin.000042:1234"): replay every event that starts before it. */
   position?: string;
+  /**
+   * Galera cluster restore (galeraClusterRestoreWorkflow): after the copy back, grastate.dat gets
+   * this position with safe_to_bootstrap 1 and the server starts with the host's
+   * bootstrapCommand, as the first node of a new cluster.
+   */
+  galeraBootstrap?: BootstrapPosition;
 }
 
 export interface PointInTimeResult {
@@ -73,7 +80,7 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
   if (targets > 0 && input.backupId) throw ApplicationFailure.nonRetryable('give either a backup id or a point in time, not both. Fix: drop --backup; the newest backup before the target is chosen', 'ConfigInvalid');
   if (targets > 1) throw ApplicationFailure.nonRetryable('give one point-in-time target: --at, --gtid or --position', 'ConfigInvalid');
   const pitr = targets === 1;
-  const steps = new Steps(['plan', 'verify chain', ...(pitr ? ['verify binlogs'] : []), 'stream to host', 'prepare', ...(pitr ? ['stream binlogs'] : []), 'stop server', 'copy back', 'start server', 'verify', ...(pitr ? ['replay binlogs'] : []), 'clean up']);
+  const steps = new Steps(['plan', 'verify chain', ...(pitr ? ['verify binlogs'] : []), 'stream to host', 'prepare', ...(pitr ? ['stream binlogs'] : []), 'stop server', 'copy back', ...(input.galeraBootstrap ? ['write grastate.dat'] : []), 'start server', 'verify', ...(pitr ? ['replay binlogs'] : []), 'clean up']);
 
   // Plan and check the whole chain (and the binlog segments) before anything on the target is touched.
   const planned = await steps.run('plan', async () => (pitr ? short.repositoryPlanPointInTime({ cloud, at: input.at, gtid: input.gtid, position: input.position }) : { chain: await short.repositoryPlanRestore({ cloud, backupId: input.backupId }), replay: null }), (p) => p.chain.map((m) => m.id).join(' → ') + (p.replay ? ` + ${p.replay.files.reduce((n, f) => n + f.segments.length, 0)} binlog segments to ${p.replay.target}` : ''));
@@ -134,7 +141,9 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
   let cleaning: Promise<void> | undefined = replay ? undefined : steps.run('clean up', () => short.mariadbRemoveRestoreDir(req));
   let pointInTime: PointInTimeResult | null = null;
   try {
-    await steps.run('start server', () => server.mariadbStartServer({ cloud, host: targetHost }));
+    const bootstrap = input.galeraBootstrap;
+    if (bootstrap) await steps.run('write grastate.dat', () => short.galeraWriteBootstrapState({ cloud, host: targetHost, position: bootstrap }), () => `${bootstrap.clusterUuid}:${bootstrap.seqno}, safe_to_bootstrap: 1`);
+    await steps.run('start server', () => server.mariadbStartServer({ cloud, host: targetHost, ...(bootstrap ? { bootstrap: true } : {}) }), bootstrap ? () => 'bootstrapped a new cluster (--wsrep-new-cluster)' : undefined);
     // an imported backup carries no facts (nobody read them when it was taken): there is
     // nothing to compare, and a restore that compared nothing is not VERIFIED
     if (verify && manifest.tables.length > 0) {

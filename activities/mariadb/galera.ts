@@ -11,7 +11,7 @@ import { runSql } from './facts.js';
 
 const STATE_SQL = [
   'SELECT variable_name, variable_value FROM information_schema.global_status WHERE variable_name IN',
-  "('WSREP_LOCAL_STATE_COMMENT','WSREP_CLUSTER_STATUS','WSREP_READY','WSREP_CLUSTER_SIZE','WSREP_CLUSTER_STATE_UUID','WSREP_LAST_COMMITTED','WSREP_LOCAL_COMMITS','WSREP_LOCAL_RECV_QUEUE')",
+  "('WSREP_LOCAL_STATE','WSREP_LOCAL_STATE_COMMENT','WSREP_CLUSTER_STATUS','WSREP_READY','WSREP_CLUSTER_SIZE','WSREP_CLUSTER_STATE_UUID','WSREP_LAST_COMMITTED','WSREP_LOCAL_COMMITS','WSREP_LOCAL_RECV_QUEUE')",
   "UNION ALL SELECT 'DESYNC', @@global.wsrep_desync",
 ].join(' ');
 
@@ -49,6 +49,7 @@ export async function readNode(env: Env, cloud: string, host: string): Promise<G
       host,
       reachable: true,
       state: s.get('WSREP_LOCAL_STATE_COMMENT'),
+      localState: num('WSREP_LOCAL_STATE'),
       clusterStatus: s.get('WSREP_CLUSTER_STATUS'),
       ready: s.get('WSREP_READY') === 'ON',
       clusterSize: num('WSREP_CLUSTER_SIZE'),

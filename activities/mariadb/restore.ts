@@ -146,7 +146,7 @@ export async function streamToHost(env: Env, cloud: string, backupId: string, ta
   return { bytes, seconds: (performance.now() - t0) / 1000, restoreDir: dir };
 }
 
-async function remote(env: Env, cloud: string, hostName: string, step: string, script: string): Promise<string> {
+export async function remote(env: Env, cloud: string, hostName: string, step: string, script: string): Promise<string> {
   const { target } = env.host(cloud, hostName);
   const r = await withHeartbeat(step, env.deps.ssh.run(target, script, { signal: cancellationSignal() }));
   if (r.code !== 0) throw classifyMariadbError(hostName, step, r.code, r.stderr);
@@ -188,9 +188,12 @@ export async function prepareChainOnHost(env: Env, cloud: string, restorePoint: 
   return { seconds: (performance.now() - t0) / 1000, applied };
 }
 
-export async function serverCommand(env: Env, cloud: string, hostName: string, which: 'stop' | 'start'): Promise<void> {
+export async function serverCommand(env: Env, cloud: string, hostName: string, which: 'stop' | 'start' | 'bootstrap'): Promise<void> {
   const { host } = env.dbHost(cloud, hostName);
-  const argv = which === 'stop' ? host.mariadb.stopCommand : host.mariadb.startCommand;
+  // bootstrap: the first node of a new Galera cluster (--wsrep-new-cluster), galeraClusterRestoreWorkflow
+  const bootstrap = host.mariadb.bootstrapCommand;
+  if (which === 'bootstrap' && !bootstrap) throw fatal(FailureType.ConfigInvalid, `${hostName} has no bootstrap command (clouds.${cloud}.hosts.${hostName}.mariadb.bootstrapCommand)`, 'set it to the command that starts MariaDB there with --wsrep-new-cluster');
+  const argv = which === 'stop' ? host.mariadb.stopCommand : which === 'bootstrap' ? bootstrap! : host.mariadb.startCommand;
   await remote(env, cloud, hostName, `${which} MariaDB (${argv.join(' ')})`, shJoin(argv));
 }
 

@@ -227,6 +227,7 @@ YML
         owner: "mysql:mysql"
         stopCommand: [$here/db.sh, stop, $LAB_DIR/$h]
         startCommand: [$here/db.sh, start, $LAB_DIR/$h]
+        bootstrapCommand: [$here/db.sh, start, $LAB_DIR/$h, --wsrep-new-cluster]
         restoreDir: $LAB_DIR/$h/restore
 YML
     done

@@ -9,6 +9,8 @@ export interface GaleraNodeState {
   error?: string;
   /** wsrep_local_state_comment: Synced, Donor/Desynced, Joining, … */
   state?: string;
+  /** wsrep_local_state: 4 is Synced. */
+  localState?: number;
   /** wsrep_cluster_status: Primary or non-Primary. */
   clusterStatus?: string;
   ready?: boolean;
