@@ -101,3 +101,8 @@ export async function drDrillWorkflow(input: DrDrillInput): Promise<DrDrillResul
   }
   return { record, recordPath: written.record, reportPath: written.report };
 }
+
+/** The cloud's drill and rebuild records, newest first (`osbackup status` reads them through the worker, which holds the repository). */
+export async function drillRecordsWorkflow(input: { cloud: string; limit?: number }): Promise<DrillRecord[]> {
+  return short.drillListRecords(input);
+}
