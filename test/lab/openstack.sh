@@ -375,6 +375,26 @@ EOF
           stopCommand: [$here/db.sh, stop, $D]
           startCommand: [$here/db.sh, start, $D]
           restoreDir: $D/restore
+      # the DR drill's isolated host: ctl2's MariaDB (a scratch restore target of the lab anyway),
+      # never os1's own server, which the cloud's services use
+      ctl2:
+        address: ${IP[ctl2]}
+        port: 22
+        user: root
+        keyFile: $LAB_DIR/keys/worker_ed25519
+        hostKeyFingerprint: "$(fp ctl2)"
+        containerRuntime: none
+        mariadb:
+          defaultsFile: $LAB_DIR/ctl2/my.cnf
+          datadir: $LAB_DIR/ctl2/data
+          stopCommand: [$here/db.sh, stop, $LAB_DIR/ctl2]
+          startCommand: [$here/db.sh, start, $LAB_DIR/ctl2]
+          restoreDir: $LAB_DIR/ctl2/restore
+    drill:
+      host: ctl2
+      # generous lab targets: the drill measures; a breach is a real regression
+      rtoTargetSeconds: 600
+      rpoTargetSeconds: 604800
 EOF
 }
 
