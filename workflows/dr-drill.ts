@@ -4,7 +4,7 @@
 // computed, both judged against the cloud's targets, and the drill recorded in the repository
 // (drill.json + REPORT.md). A failed step, check or target fails the drill — after its record
 // is written, so the failure is visible in the repository, in `osbackup status` and in the UI.
-import { ApplicationFailure, executeChild, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, executeChild, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { DrillCheck, DrillRecord, DrillStep } from './lib/drill-record.js';
 import { drillChecks, drillId, drillRecord } from './lib/drill.js';
@@ -40,7 +40,7 @@ export async function drDrillWorkflow(input: DrDrillInput): Promise<DrDrillResul
   const steps = new Steps(['plan', 'restore database', 'integrity checks', 'record']);
   // A plan that cannot be made (no drill section, the live host, no VERIFIED point) fails at
   // once: nothing was drilled, so there is nothing to record.
-  const plan = await steps.run('plan', () => short.drillPlan({ cloud }), (p) => `${p.point.id} onto ${p.host}; newest recoverable ${p.newest.at} (${p.newest.via})`);
+  const plan = await steps.run('plan', () => short.drillPlan({ cloud, drillId: id }), (p) => `${p.point.id} onto ${p.host}; newest recoverable ${p.newest.at} (${p.newest.via})`);
 
   const timed: DrillStep[] = [];
   /** Runs one measured step of the recovery; a failure is recorded, not thrown. */
@@ -75,11 +75,27 @@ export async function drDrillWorkflow(input: DrDrillInput): Promise<DrDrillResul
       (c) => `${c.filter((x) => x.ok).length}/${c.length} checks passed`,
     );
   }
-  if (plan.controlPlaneId) {
-    const cpId = plan.controlPlaneId;
-    // every sealed part of the newest control-plane backup re-read and hashed against its manifest
-    const r = await measure('control plane', () => stream.storageCheckArtifacts({ cloud, target: plan.repository, artifacts: [{ id: cpId, component: 'control-plane' }], workflowId: info.workflowId }), (x) => `${cpId}: ${x.map((a) => a.result).join(', ')}`);
-    if (r) checks.push({ name: `hashes of control-plane backup ${cpId}`, ok: r.length > 0 && r.every((a) => a.result === 'CHECKED'), expected: 'CHECKED', actual: r.map((a) => a.result).join(', ') || 'not found' });
+  if (plan.controlPlane) {
+    const cp = plan.controlPlane;
+    // every sealed part re-read and hashed against the manifest; the Kolla tree unpacked into a
+    // scratch folder on the drill host and read back against the backup's file list, then removed
+    const r = await measure(
+      'control plane',
+      async () => {
+        const checked = await stream.storageCheckArtifacts({ cloud, target: plan.repository, artifacts: [{ id: cp.id, component: 'control-plane' }], workflowId: info.workflowId });
+        let files: number | null = null;
+        if (cp.kolla) {
+          try {
+            files = (await short.controlPlaneRestoreConfig({ cloud, backupId: cp.id, targetHost: plan.host, targetPath: cp.scratchPath })).files;
+          } finally {
+            await CancellationScope.nonCancellable(() => short.mariadbRemoveRestoreDir({ cloud, backupId: cp.scratchName, targetHost: plan.host })).catch(() => undefined);
+          }
+        }
+        return { checked, files };
+      },
+      (x) => `${cp.id}: ${x.checked.map((a) => a.result).join(', ') || 'not found'}${x.files === null ? '' : `; Kolla tree unpacked into ${cp.scratchPath} (${x.files} files, equal to the backup), then removed`}`,
+    );
+    if (r) checks.push({ name: `hashes of control-plane backup ${cp.id}`, ok: r.checked.length > 0 && r.checked.every((a) => a.result === 'CHECKED'), expected: 'CHECKED', actual: r.checked.map((a) => a.result).join(', ') || 'not found' });
   }
 
   const record = drillRecord({

@@ -6,7 +6,10 @@ import type { Catalog } from '../catalog/catalog.js';
 import { chainTo } from '../../workflows/lib/chain.js';
 import { newestRecoverable, pickDrillPoint, renderDrillReport } from '../../workflows/lib/drill.js';
 import { drillRecordKey, drillReportKey, drillsPrefix, DRILL_RECORD_FILE, newestFirst, parseDrillRecord, type DrillRecord } from '../../workflows/lib/drill-record.js';
-import { isBinlogManifest, isDatabaseManifest, type RecordedTableFact } from '../../workflows/lib/manifest.js';
+import { isBinlogManifest, isDatabaseManifest, type AnyManifest, type RecordedTableFact } from '../../workflows/lib/manifest.js';
+import type { ControlPlaneManifest } from '../../workflows/lib/control-plane.js';
+
+const isControlPlaneManifest = (m: AnyManifest): m is ControlPlaneManifest => m.component === 'control-plane';
 import type { Env } from '../deps.js';
 import { fatal, FailureType } from '../errors.js';
 import { readArchiveProgress } from '../mariadb/binlog-progress.js';
@@ -22,21 +25,21 @@ export interface DrillPlan {
   recorded: RecordedTableFact[];
   /** The newest instant recoverable from the point (its consistency time, or the end of the binlog archive from it). */
   newest: { at: string; via: 'restore point' | 'binlog archive' };
-  /** The newest control-plane backup, when the drill restores it too. */
-  controlPlaneId: string | null;
+  /** The newest control-plane backup, when the drill checks it too; its Kolla tree (if any) goes into `scratchPath` on the drill host. */
+  controlPlane: { id: string; kolla: boolean; scratchName: string; scratchPath: string } | null;
 }
 
 export function drillActivities(env: Env, catalog: Catalog) {
   return {
     /** Everything the drill decides before touching the drill host; refuses the live database host. */
-    async drillPlan(input: { cloud: string }): Promise<DrillPlan> {
+    async drillPlan(input: { cloud: string; drillId: string }): Promise<DrillPlan> {
       const { cloud } = input;
       const c = env.cloud(cloud);
       const d = c.drill;
       if (!d) throw fatal(FailureType.ConfigInvalid, `cloud ${cloud} has no drill section`, `add clouds.${cloud}.drill with host: <an isolated host with a mariadb section> (see README "DR drills and status") and restart the worker`);
       const live = [c.database.host, ...(c.database.galera?.nodes ?? [])];
       if (live.includes(d.host)) throw fatal(FailureType.ConfigInvalid, `drill host ${d.host} is the live database host of cloud ${cloud}: a drill replaces the data of its host`, `set clouds.${cloud}.drill.host to an isolated lab host`);
-      env.dbHost(cloud, d.host); // exists, with a mariadb section
+      const drillHost = env.dbHost(cloud, d.host).host; // exists, with a mariadb section
       const picked = pickDrillPoint(await catalog.list(cloud), cloud, d.host);
       if ('problem' in picked) throw fatal(FailureType.BackupNotFound, `no restore point to drill on: ${picked.problem}`, `prove a backup by a restore first (\`osbackup restore db --cloud ${cloud} --to ${d.host} --verify\`), then run the drill again`);
       const p = picked.point;
@@ -49,7 +52,10 @@ export function drillActivities(env: Env, catalog: Catalog) {
       const mine = 'chain' in chain ? chain.chain : [manifest];
       const far = planPointInTime(mine, all.filter(isBinlogManifest).map(segmentLink), { at: '9999-12-31T23:59:59Z' }, await readArchiveProgress(env, cloud));
       const newest = newestRecoverable(p.completedAt, 'ranges' in far ? far.ranges : []);
-      const cps = all.filter((m) => m.component === 'control-plane').sort((a, b) => b.completedAt.localeCompare(a.completedAt));
+      const cp = d.controlPlane ? all.filter(isControlPlaneManifest).sort((a, b) => b.completedAt.localeCompare(a.completedAt))[0] : undefined;
+      if (d.controlPlane && !cp) throw fatal(FailureType.BackupNotFound, `cloud ${cloud} has no control-plane backup to drill (drill.controlPlane is true)`, `take one (\`osbackup backup control-plane --cloud ${cloud}\`) or set drill.controlPlane: false`);
+      // the scratch folder sits in the drill host's restore folder, named so the restore's own cleanup can remove it
+      const scratchName = `${input.drillId}-control-plane`;
       return {
         host: d.host,
         repository: env.config.repository.name,
@@ -58,7 +64,7 @@ export function drillActivities(env: Env, catalog: Catalog) {
         point: { id: p.id, component: p.component, completedAt: p.completedAt, verification: p.verification },
         recorded: manifest.tables,
         newest,
-        controlPlaneId: d.controlPlane ? (cps[0]?.id ?? null) : null,
+        controlPlane: cp ? { id: cp.id, kolla: cp.parts.some((x) => x.kind === 'kolla-config'), scratchName, scratchPath: `${drillHost.mariadb.restoreDir}/${scratchName}` } : null,
       };
     },
 

@@ -1,8 +1,9 @@
 // The DR drill on the lab: the lab's OpenStack cloud (os1, the services' real databases) is
 // backed up, the backup proven by a restore (VERIFIED), then drilled onto ctl2's MariaDB (an
 // isolated host, never os1's own server): RTO and RPO measured, the seed's counts on ctl2
-// equal to os1's, drill.json + REPORT.md in the repository. With an RTO target of 1 s the same
-// drill fails, the breach in the record and in the error; `osbackup status` then shows the
+// equal to os1's, drill.json + REPORT.md in the repository; the newest control-plane backup
+// re-read and its Kolla tree unpacked into a scratch folder on ctl2 and compared. With an RTO
+// target of 1 s the same drill fails, the breach in the record and in the error; `osbackup status` then shows the
 // drill and exits 7. ctl2's previous data is put back afterwards.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,12 +14,14 @@ import { cli, configWithOwnRepo, deriveConfig, labDir, liveFacts, onLabHost, sta
 
 const SEED = ['keystone.project', 'nova.instances'];
 type Raw = Record<string, any>;
-/** The openstack cloud gets ctl2 (copied from the lab cloud) as its drill host. */
+/** The openstack cloud gets ctl2 (copied from the lab cloud) as its drill host, and ctl3's Kolla tree as its control plane. */
 const withDrill = (repo: string | null, rtoTargetSeconds: number) => (c: Raw) => {
   if (repo) c.repository.path = repo;
   const os = c.clouds.openstack;
   os.hosts.ctl2 = structuredClone(c.clouds.lab.hosts.ctl2);
-  os.drill = { host: 'ctl2', rtoTargetSeconds, rpoTargetSeconds: 7 * 86_400 };
+  os.hosts.ctl3 = structuredClone(c.clouds.kolla.hosts.ctl3);
+  os.controlPlane = { kolla: { host: 'ctl3', configDir: '/etc/kolla' } };
+  os.drill = { host: 'ctl2', rtoTargetSeconds, rpoTargetSeconds: 7 * 86_400, controlPlane: true };
 };
 
 let own: ReturnType<typeof configWithOwnRepo>;
@@ -69,6 +72,9 @@ test('a drill on os1\'s newest VERIFIED backup: RTO and RPO measured, targets me
   backupId = (JSON.parse(b.stdout) as { backupId: string }).backupId;
   const v = await cli(own.configFile, ['--json', 'restore', 'db', '--cloud', 'openstack', '--to', 'ctl2', '--verify']);
   expect(JSON.parse(v.stdout)).toMatchObject({ backupId, verification: 'VERIFIED' });
+  const cp = await cli(own.configFile, ['--json', 'backup', 'control-plane', '--cloud', 'openstack']);
+  expect(cp.exitCode).toBe(0);
+  const cpId = (JSON.parse(cp.stdout) as { backupId: string }).backupId;
 
   const t0 = Date.now();
   const r = await cli(own.configFile, ['--json', 'dr', 'drill', '--cloud', 'openstack', '--wait']);
@@ -78,7 +84,11 @@ test('a drill on os1\'s newest VERIFIED backup: RTO and RPO measured, targets me
   const { record, recordPath, reportPath } = JSON.parse(r.stdout) as DrDrillResult;
   passed = record;
   expect(record).toMatchObject({ kind: 'drill', cloud: 'openstack', result: 'passed', breaches: [], targets: { rtoSeconds: 600, rpoSeconds: 604_800 }, restorePoint: { id: backupId, verification: 'VERIFIED' } });
-  expect(record.steps.map((s) => [s.name, s.result])).toEqual([['restore database', 'ok'], ['integrity checks', 'ok']]);
+  expect(record.steps.map((s) => [s.name, s.result])).toEqual([['restore database', 'ok'], ['integrity checks', 'ok'], ['control plane', 'ok']]);
+  // the control plane: hashes re-read, the Kolla tree unpacked into a scratch folder on ctl2 and compared, then removed
+  expect(record.checks.find((c) => c.name === `hashes of control-plane backup ${cpId}`)).toMatchObject({ ok: true, actual: 'CHECKED' });
+  expect(record.steps[2]!.detail).toMatch(new RegExp(`Kolla tree unpacked into \\S+/ctl2/restore/${record.id}-control-plane \\(\\d+ files, equal to the backup\\), then removed`));
+  expect(existsSync(join(ctl2Dir(), 'restore', `${record.id}-control-plane`))).toBe(false);
   // RTO: the steps' wall time, less than the command's; each step measured
   expect(record.rtoSeconds).toBeGreaterThan(1);
   expect(record.rtoSeconds).toBeLessThan(wall);
