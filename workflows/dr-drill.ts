@@ -4,7 +4,7 @@
 // computed, both judged against the cloud's targets, and the drill recorded in the repository
 // (drill.json + REPORT.md). A failed step, check or target fails the drill — after its record
 // is written, so the failure is visible in the repository, in `osbackup status` and in the UI.
-import { ApplicationFailure, CancellationScope, executeChild, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, executeChild, isCancellation, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { DrillCheck, DrillRecord, DrillStep } from './lib/drill-record.js';
 import { drillChecks, drillId, drillRecord } from './lib/drill.js';
@@ -52,6 +52,7 @@ export async function drDrillWorkflow(input: DrDrillInput): Promise<DrDrillResul
       timed.push({ name, startedAt: t0.toISOString(), completedAt: t1.toISOString(), seconds: (t1.getTime() - t0.getTime()) / 1000, result: 'ok', detail: detail(r) });
       return r;
     } catch (e) {
+      if (isCancellation(e)) throw e; // a cancelled drill stops; it measured nothing worth recording
       const t1 = new Date();
       timed.push({ name, startedAt: t0.toISOString(), completedAt: t1.toISOString(), seconds: (t1.getTime() - t0.getTime()) / 1000, result: 'failed', detail: causeOf(e) });
       return null;
