@@ -375,8 +375,14 @@ EOF
           stopCommand: [$here/db.sh, stop, $D]
           startCommand: [$here/db.sh, start, $D]
           restoreDir: $D/restore
-      # the DR drill's isolated host: ctl2's MariaDB (a scratch restore target of the lab anyway),
-      # never os1's own server, which the cloud's services use
+EOF
+  # The DR drill's isolated host: ctl2's MariaDB (a scratch restore target of the lab anyway),
+  # never os1's own server, which the cloud's services use. lab.sh up makes ctl2's host key
+  # while this runs in the background: wait for it; without it the cloud gets no drill section.
+  local k=$LAB_DIR/ctl2/ssh/host_ed25519.pub
+  for _ in $(seq 1 120); do [ -s "$k" ] && break; sleep 0.5; done
+  if [ ! -s "$k" ]; then log "openstack: no ctl2 host key ($k): the openstack cloud gets no drill section"; return 0; fi
+  cat >> "$D/cloud.yml" <<EOF
       ctl2:
         address: ${IP[ctl2]}
         port: 22
