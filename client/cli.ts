@@ -178,13 +178,21 @@ program
   .command('status')
   .description("the cloud's recovery status: per component the newest CHECKED and VERIFIED restore point, achieved RPO vs target, the last drill's RTO vs target and its age, chain and binlog-archiver health; for a Galera cluster each node's state. Exit 7 when a target is breached")
   .option('--cloud <name>', 'the cloud (default: the only one, or defaultCloud)')
+  .addOption(new Option('--all', 'every cloud of the config (recovery status only; exit 7 when any cloud has a breach)').conflicts('cloud'))
   .action(async function (this: Command) {
-    const g = this.optsWithGlobals<Globals & { cloud?: string }>();
+    const g = this.optsWithGlobals<Globals & { cloud?: string; all?: boolean }>();
     const config = load(g);
-    const cloud = pickCloud(config, g.cloud);
-    const db = config.clouds[cloud]!.database;
     const client = await connect(config);
     const { recoveryStatusOf, recoveryStatusText } = await import('./dr.js');
+    if (g.all) {
+      const all = [];
+      for (const c of Object.keys(config.clouds)) all.push(await recoveryStatusOf(config, c, client));
+      if (all.some((r) => !r.ok)) process.exitCode = EXIT.breach;
+      out(g, { clouds: all.map((recovery) => ({ cloud: recovery.cloud, recovery })) }, all.map(recoveryStatusText).join('\n'));
+      return;
+    }
+    const cloud = pickCloud(config, g.cloud);
+    const db = config.clouds[cloud]!.database;
     const recovery = await recoveryStatusOf(config, cloud, client);
     if (!recovery.ok) process.exitCode = EXIT.breach;
     if (!db.galera) {

@@ -148,4 +148,11 @@ test('osbackup status --json shows the restore points and the failed drill, and 
   expect(text.exitCode).toBe(7);
   expect(text.stdout).toMatch(new RegExp(`drill +${last.id} FAILED, RTO`));
   expect(text.stdout).toContain('BREACHED (1)');
+  // every cloud at once, for monitoring: the other lab clouds (nothing in this repository, no drill section) breach nothing
+  const all = await cli(tightConfig, ['--json', 'status', '--all']);
+  expect(all.exitCode).toBe(7);
+  const clouds = (JSON.parse(all.stdout) as { clouds: { cloud: string; recovery: RecoveryStatus }[] }).clouds;
+  expect(clouds.find((c) => c.cloud === 'openstack')!.recovery.ok).toBe(false);
+  expect(clouds.filter((c) => c.cloud !== 'openstack').map((c) => [c.cloud, c.recovery.ok])).toEqual(clouds.filter((c) => c.cloud !== 'openstack').map((c) => [c.cloud, true]));
+  expect(clouds.length).toBeGreaterThan(1);
 }, 60_000);
