@@ -37,6 +37,7 @@ import { createHash } from 'node:crypto';
 import { keyFingerprints, gpgVersion } from './crypto/gpg.js';
 import { zstdVersion } from './crypto/zstd.js';
 import { verifyActivities } from './storage/verify.js';
+import { drillActivities } from './drill/drill.js';
 import { openstackActivities } from './openstack/activities.js';
 import { importStream, listRemoteFiles, type ImportStreamInput, type ImportStreamResult } from './import/stream.js';
 import type { KnownArtifact, ListedFile } from '../workflows/lib/import.js';
@@ -565,6 +566,8 @@ export function createActivities(deps: Deps) {
 
     // ---- verify / scrub and capacity (activities/storage/verify.ts) ----
     ...verifyActivities(env),
+    // ---- DR drills (activities/drill/drill.ts) ----
+    ...drillActivities(env, catalog),
     // cloud-side retention removes image exports: osbackup's own deletions leave the catalog
     ...openstackActivities(env, (cloud, id) => catalog.refresh(cloud, 'image', id)),
   };

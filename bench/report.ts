@@ -5,6 +5,7 @@ import type { OrchestrationResult } from './cases/orchestration.js';
 import type { RestoreCaseResult } from './cases/restore-chain.js';
 import type { RpoCaseResult } from './cases/pitr-rpo.js';
 import type { GaleraStallResult } from './cases/galera-stall.js';
+import type { DrillCaseResult } from './cases/dr-drill.js';
 import { ratio, summarize, type Summary } from './lib/stats.js';
 
 export interface Results {
@@ -19,6 +20,7 @@ export interface Results {
   orchestration?: OrchestrationResult;
   rpo?: RpoCaseResult;
   galera?: GaleraStallResult;
+  drill?: DrillCaseResult;
   /** Set when only some cases ran; the others are the base run's figures. */
   partial?: { cases: string[]; at: string };
   wallSeconds?: number;
@@ -139,6 +141,22 @@ export function renderResults(r: Results): string {
       '| donor | backup s | xbstream MB | writes | longest wait ms | failed writes |',
       '|---|---|---|---|---|---|',
       ...g.runs.map((x) => `| ${x.donor} | ${f1(x.backupSeconds)} | ${f1(x.streamBytes / 1e6)} | ${x.writes} | ${x.maxStallMs.toFixed(0)} | ${x.failures} |`),
+      '',
+    );
+  }
+  if (r.drill) {
+    const d = summarize('RTO (restore + integrity checks), from the drill records', r.drill.samples);
+    const steps = Object.keys(d.extra).filter((k) => k !== 'workflowSeconds');
+    out.push(
+      "## 7. DR drill — RTO of the lab's OpenStack databases",
+      '',
+      `drDrillWorkflow on the \`openstack\` cloud (os1's service databases, restore point ${r.drill.backupId}, VERIFIED) onto ctl2: the restore as a child workflow, then the seed's counts and the recorded checksums.`,
+      '',
+      '| figure | runs | median s | min–max s |',
+      '|---|---|---|---|',
+      `| ${d.name} | ${d.runs} | ${f2(d.seconds)} | ${f2(d.minSeconds)}–${f2(d.maxSeconds)} |`,
+      ...steps.map((k) => `| step: ${k} | ${d.runs} | ${f2(d.extra[k]!)} | |`),
+      `| the whole workflow (plan and record included), start to result | ${d.runs} | ${f2(d.extra.workflowSeconds ?? NaN)} | |`,
       '',
     );
   }

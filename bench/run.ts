@@ -4,7 +4,7 @@
 // look only), BENCH_STEPS (100), BENCH_RPO_SECONDS (120 of steady writes for the binlog
 // archiver's achieved RPO; 0 leaves it out), BENCH_RPO_TPS (10), BENCH_VOLUMES (120 volumes for the Cinder snapshot fan-out; 0 leaves it out),
 // BENCH_VOLUME_CONCURRENCY (8), BENCH_OUT (bench/results.md),
-// BENCH_CASES (comma list of orchestration, backup-stream, restore-chain, pitr-rpo, galera, fanout, big; default
+// BENCH_CASES (comma list of orchestration, backup-stream, restore-chain, pitr-rpo, galera, fanout, drill, big; default
 // all): the cases left out keep their figures from BENCH_BASE (.dev/bench/results.json, the
 // previous full run), so one case can be measured again without the hour the rest takes.
 import { cpus, totalmem } from 'node:os';
@@ -19,6 +19,7 @@ import { orchestrationCase } from './cases/orchestration.js';
 import { restoreChainCase } from './cases/restore-chain.js';
 import { pitrRpoCase } from './cases/pitr-rpo.js';
 import { galeraStallCase } from './cases/galera-stall.js';
+import { drillCase } from './cases/dr-drill.js';
 import { galeraCloud } from '../test/helpers/galera.js';
 import { existsSync } from 'node:fs';
 import { renderVolumeFanout, volumeFanoutCase } from './cases/volume-fanout.js';
@@ -38,7 +39,7 @@ const OUT = resolve(process.env.BENCH_OUT ?? 'bench/results.md');
 const VOLUMES = num(process.env.BENCH_VOLUMES, 120);
 const VOLUME_CONCURRENCY = num(process.env.BENCH_VOLUME_CONCURRENCY, 8);
 const LAB_SCRIPTS = resolve('test/lab');
-const CASES = new Set((process.env.BENCH_CASES ?? 'orchestration,backup-stream,restore-chain,pitr-rpo,galera,fanout,big').split(',').map((c) => c.trim()));
+const CASES = new Set((process.env.BENCH_CASES ?? 'orchestration,backup-stream,restore-chain,pitr-rpo,galera,fanout,drill,big').split(',').map((c) => c.trim()));
 const BASE = resolve(process.env.BENCH_BASE ?? '.dev/bench/results.json');
 
 async function versions(): Promise<Record<string, string>> {
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
   mkdirSync(scratch, { recursive: true });
   const kh = knownHosts(labDir, lab.clouds.lab!.hosts, join(scratch, 'known_hosts'));
   const t0 = performance.now();
-  const all = ['orchestration', 'backup-stream', 'restore-chain', 'pitr-rpo', 'galera', 'fanout', 'big'].every((c) => CASES.has(c));
+  const all = ['orchestration', 'backup-stream', 'restore-chain', 'pitr-rpo', 'galera', 'fanout', 'drill', 'big'].every((c) => CASES.has(c));
   // a subset: the other cases' figures come from the previous full run, and say so
   const base: Partial<Results> = all ? {} : (JSON.parse(readFileSync(BASE, 'utf8')) as Results);
   const results: Results = { ...base, date: base.date ?? new Date().toISOString(), cores: cpus().length, memGiB: totalmem() / 2 ** 30, versions: await versions(), reps: REPS, seedReps: SEED_REPS, backups: base.backups ?? [] };
@@ -117,6 +118,16 @@ async function main(): Promise<void> {
       c.defaultCloud = 'galera';
     });
     results.galera = await galeraStallCase({ config: loadConfig(g.configFile), configFile: g.configFile, writer: 'gal3', reps: REPS, rate: 20 });
+  }
+
+  // the drill of the lab's OpenStack cloud onto ctl2 (before the big variant fills ctl2)
+  if (CASES.has('drill') && lab.clouds.openstack) {
+    log('dr drill: RTO of the lab\'s OpenStack databases restored onto ctl2');
+    const d = configWithOwnRepo('bench-drill', (c) => {
+      c.clouds.openstack.hosts.ctl2 = structuredClone(c.clouds.lab.hosts.ctl2);
+      c.clouds.openstack.drill = { host: 'ctl2' };
+    });
+    results.drill = await drillCase({ configFile: d.configFile, taskQueue: loadConfig(d.configFile).temporal.taskQueue, cloud: 'openstack', host: 'ctl2', labDir, labScripts: LAB_SCRIPTS, reps: REPS });
   }
 
   if (BIG_ROWS > 0 && CASES.has('big')) {

@@ -176,22 +176,33 @@ registerPreflightCommand(program, { load, pickCloud, out, version });
 
 program
   .command('status')
-  .description("the cloud's database: for a Galera cluster each node's state and seqno, and which node the last backup read from")
+  .description("the cloud's recovery status: per component the newest CHECKED and VERIFIED restore point, achieved RPO vs target, the last drill's RTO vs target and its age, chain and binlog-archiver health; for a Galera cluster each node's state. Exit 7 when a target is breached")
   .option('--cloud <name>', 'the cloud (default: the only one, or defaultCloud)')
+  .addOption(new Option('--all', 'every cloud of the config (recovery status only; exit 7 when any cloud has a breach)').conflicts('cloud'))
   .action(async function (this: Command) {
-    const g = this.optsWithGlobals<Globals & { cloud?: string }>();
+    const g = this.optsWithGlobals<Globals & { cloud?: string; all?: boolean }>();
     const config = load(g);
-    const cloud = pickCloud(config, g.cloud);
-    const db = config.clouds[cloud]!.database;
-    if (!db.galera) {
-      out(g, { cloud, database: { host: db.host, galera: false } }, `${cloud}: database on ${db.host} (a single server; no Galera section)\n`);
+    const client = await connect(config);
+    const { recoveryStatusOf, recoveryStatusText } = await import('./dr.js');
+    if (g.all) {
+      const all = [];
+      for (const c of Object.keys(config.clouds)) all.push(await recoveryStatusOf(config, c, client));
+      if (all.some((r) => !r.ok)) process.exitCode = EXIT.breach;
+      out(g, { clouds: all.map((recovery) => ({ cloud: recovery.cloud, recovery })) }, all.map(recoveryStatusText).join('\n'));
       return;
     }
-    const client = await connect(config);
+    const cloud = pickCloud(config, g.cloud);
+    const db = config.clouds[cloud]!.database;
+    const recovery = await recoveryStatusOf(config, cloud, client);
+    if (!recovery.ok) process.exitCode = EXIT.breach;
+    if (!db.galera) {
+      out(g, { cloud, database: { host: db.host, galera: false }, recovery }, `${cloud}: database on ${db.host} (a single server; no Galera section)\n${recoveryStatusText(recovery)}`);
+      return;
+    }
     const r = (await client.workflow.execute('galeraStatusWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `galera-status:${cloud}:${Date.now()}`, args: [{ cloud }] })) as Awaited<ReturnType<import('../activities/index.js').Activities['galeraStatus']>>;
     const rows = r.nodes.map((n) => `  ${n.host.padEnd(10)} ${(n.reachable ? (n.state ?? '?') : 'UNREACHABLE').padEnd(16)} ${String(n.clusterSize ?? '-').padEnd(5)} ${String(n.seqno ?? '-').padEnd(10)} ${n.desync ? 'desync ON' : n.reachable ? 'desync OFF' : (n.error ?? '')}`);
     const last = r.lastBackup ? `last backup ${r.lastBackup.id} read from ${r.lastBackup.donor} at seqno ${r.lastBackup.seqno}${r.lastBackup.failedDonors.length ? ` (after ${r.lastBackup.failedDonors.join(', ')} failed)` : ''}` : 'no Galera backup yet';
-    out(g, { cloud, ...r }, `${cloud}: Galera cluster\n  ${'node'.padEnd(10)} ${'state'.padEnd(16)} ${'size'.padEnd(5)} ${'seqno'.padEnd(10)} desync\n${rows.join('\n')}\n${last}\n`);
+    out(g, { cloud, ...r, recovery }, `${cloud}: Galera cluster\n  ${'node'.padEnd(10)} ${'state'.padEnd(16)} ${'size'.padEnd(5)} ${'seqno'.padEnd(10)} desync\n${rows.join('\n')}\n${last}\n${recoveryStatusText(recovery)}`);
   });
 
 const catalog = program.command('catalog').description('the backup catalog (always rebuilt from the repository)');
@@ -240,6 +251,7 @@ registerServiceRestoreCommands(restore, { load, pickCloud, out, version });
 (await import('./storage.js')).registerStorageCommands(program, { load, pickCloud, out, version });
 (await import('./verify.js')).registerVerifyCommands(program, { load, pickCloud, out });
 registerScheduleCommands(program, { load, pickCloud, out, version });
+(await import('./dr.js')).registerDrCommands(program, { load, pickCloud, out, version });
 (await import('./keys.js')).registerKeysCommands(program);
 (await import('./import.js')).registerImportCommands(program, { load, pickCloud, out, version });
 program

@@ -10,9 +10,10 @@ import { progressQuery, type Progress } from '../workflows/messages.js';
  * damaged: verify found a corrupt or missing artifact or a broken restore point (the report is
  * printed); for preflight, the new backups were not re-read intact or the proof restore failed.
  * backupFailed, stale: preflight — a backup failed or timed out; no fresh restore point although
- * the backups ran.
+ * the backups ran. breach: status — a recovery target is breached (RPO, the last drill failed or
+ * is overdue, a broken chain, the binlog archiver lagging); a drill that failed exits `failed`.
  */
-export const EXIT = { ok: 0, failed: 1, configInvalid: 2, temporalUnreachable: 3, damaged: 4, backupFailed: 5, stale: 6, usage: 64 } as const;
+export const EXIT = { ok: 0, failed: 1, configInvalid: 2, temporalUnreachable: 3, damaged: 4, backupFailed: 5, stale: 6, breach: 7, usage: 64 } as const;
 
 export class CliError extends Error {
   constructor(message: string, readonly exitCode: number) {

@@ -13,6 +13,7 @@ import {
   driftOf,
   ENTRY_IDS,
   entryByName,
+  entryConfig,
   existingFrom,
   planSchedules,
   SCHEDULE_ID_PREFIX,
@@ -266,7 +267,8 @@ export function registerScheduleCommands(program: Command, ctx: CliContext<G>): 
       const { id, existing } = await resolveManaged(ctx, config, g, client, target);
       await client.schedule.getHandle(id).delete();
       const m = existing.managed!;
-      const stillWanted = !!config.clouds[m.cloud]?.schedules.entries[m.entry].enabled;
+      const c = config.clouds[m.cloud];
+      const stillWanted = !!(c && entryConfig(c, m.entry)?.enabled);
       ctx.out(g, { scheduleId: id, deleted: true, stillInConfig: stillWanted }, `deleted ${id}${stillWanted ? `\n  note: clouds.${m.cloud}.schedules.entries.${m.entry} is still enabled, so the next apply creates it again (set enabled: false to keep it gone)` : ''}\n`);
     });
 }

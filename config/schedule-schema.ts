@@ -198,11 +198,17 @@ export const ENTRY_DEFAULTS = {
   rotate: { hour: 5, minute: 30 },
   /** Scrub (re-read and hash every artifact) mid-week, away from the Sunday fulls. */
   verify: { hour: 4, dayOfWeek: 'wednesday' },
+  /**
+   * The DR drill (clouds.<c>.drill.schedule, not under schedules.entries: a drill needs a drill
+   * host, so it is configured with it): the second Sunday of the month, away from the first
+   * Sunday's monthly promotion and after the night's backups.
+   */
+  drill: { hour: 6, dayOfWeek: 'sunday', dayOfMonth: '8-14' },
 } as const;
 export type EntryName = keyof typeof ENTRY_DEFAULTS;
 export const ENTRY_NAMES = Object.keys(ENTRY_DEFAULTS) as EntryName[];
 
-function entrySchema(calendar: (typeof ENTRY_DEFAULTS)[EntryName]) {
+export function entrySchema(calendar: (typeof ENTRY_DEFAULTS)[EntryName]) {
   return z
     .object({
       enabled: z.boolean().default(true),

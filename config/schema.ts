@@ -3,6 +3,7 @@
 // resolved only inside activities, never put in workflow inputs or on a command line.
 import { z } from 'zod';
 import { escrowSchema } from './escrow-schema.js';
+import { drillCrossReferenceProblems, drillSchema } from './drill-schema.js';
 import { schedulesSchema } from './schedule-schema.js';
 import { rabbitmqCloudSchema, rabbitmqCrossReferenceProblems, rabbitmqHostSchema } from './rabbitmq-schema.js';
 
@@ -197,6 +198,8 @@ export const cloudSchema = z
     /** Services whose schemas `osbackup restore service` restores alone. */
     services: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'service names are letters, digits, "_", "." and "-"'), serviceSchema).default({}),
     serviceRestore: serviceRestoreSchema.optional(),
+    /** DR drills (`osbackup dr drill`, monthly): restore the newest VERIFIED point onto an isolated host, measure RTO/RPO. */
+    drill: drillSchema.optional(),
     /** When each tier runs (Temporal Schedules, `osbackup schedules apply`); absent = the seed's times in UTC. */
     schedules: schedulesSchema.prefault({}),
     /** `osbackup preflight`, the gate CI runs before an upgrade; the CLI's flags override these. */
@@ -279,6 +282,7 @@ export function crossReferenceProblems(raw: unknown): { path: string; message: s
   }
   out.push(...rabbitmqCrossReferenceProblems(raw));
   out.push(...targetCrossReferenceProblems(raw));
+  out.push(...drillCrossReferenceProblems(raw));
   return out;
 }
 

@@ -18,3 +18,4 @@ export { logicalDumpWorkflow, restoreDumpWorkflow } from './logical-dump.js';
 export { backupVolumesWorkflow, cloudResourcesDryRunWorkflow, exportImagesWorkflow, snapshotInstancesWorkflow } from './cloud-resources.js';
 export { restoreVolumeWorkflow, restoreImageWorkflow, restoreServerWorkflow } from './restore-cloud-resources.js';
 export { galeraClusterRestoreWorkflow } from './galera-restore.js';
+export { drDrillWorkflow, drillRecordsWorkflow } from './dr-drill.js';

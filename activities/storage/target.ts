@@ -313,13 +313,15 @@ export async function openTarget(config: Config, name: string, env: NodeJS.Proce
 
 /**
  * Objects grouped by the artifact folder they sit in (clouds/<cloud>/<component>/<id>/);
- * anything else (catalog/, clouds/<cloud>/.retention/ journals) is left out.
+ * anything else (catalog/, clouds/<cloud>/.retention/ journals, clouds/<cloud>/drills/) is left out.
  */
 export function byArtifactDir(objects: readonly StoredObject[]): Map<string, StoredObject[]> {
   const out = new Map<string, StoredObject[]>();
   for (const o of objects) {
     const parts = o.key.split('/');
-    if (parts.length < 5 || parts[0] !== 'clouds' || parts[2]!.startsWith('.')) continue;
+    // drills/ holds drill and rebuild records (workflows/lib/drill-record.ts), never artifacts:
+    // garbage collection must not take them for folders without a manifest
+    if (parts.length < 5 || parts[0] !== 'clouds' || parts[2]!.startsWith('.') || parts[2] === 'drills') continue;
     const dir = parts.slice(0, 4).join('/');
     (out.get(dir) ?? out.set(dir, []).get(dir)!).push(o);
   }

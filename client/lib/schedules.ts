@@ -27,6 +27,7 @@ export const ENTRY_IDS: Record<EntryName, string> = {
   monthly: 'monthly',
   rotate: 'rotate',
   verify: 'verify',
+  drill: 'drill',
 };
 
 export type TierName = 'daily' | 'weekly' | 'monthly' | 'control-plane';
@@ -45,6 +46,8 @@ export function actionOf(entry: EntryName, cloud: string): { workflowType: strin
       return { workflowType: 'rotateWorkflow', args: [{ cloud }], tier: 'rotate' };
     case 'verify':
       return { workflowType: 'verifyWorkflow', args: [{ cloud }], tier: 'verify' };
+    case 'drill':
+      return { workflowType: 'drDrillWorkflow', args: [{ cloud }], tier: 'drill' };
   }
 }
 
@@ -53,6 +56,11 @@ export function scheduleId(cloud: string, entry: EntryName): string {
 }
 
 /** "control-plane", "controlPlane" → controlPlane; undefined for anything else. */
+/** The entry's settings in a cloud's config (the drill's sit in its drill section); undefined when the cloud has none. */
+export function entryConfig(c: Config['clouds'][string], entry: EntryName) {
+  return entry === 'drill' ? c.drill?.schedule : c.schedules.entries[entry];
+}
+
 export function entryByName(name: string): EntryName | undefined {
   return ENTRY_NAMES.find((e) => e === name || ENTRY_IDS[e] === name);
 }
@@ -109,8 +117,10 @@ export function desiredSchedules(config: Config, clouds: string[] = Object.keys(
     if (!c) throw new Error(`cloud "${cloud}" is not in the config`);
     const s = c.schedules;
     for (const entry of ENTRY_NAMES) {
-      const e = s.entries[entry];
-      if (!e.enabled) continue;
+      // the drill's entry lives in the cloud's drill section, with the host it needs
+      const e = entryConfig(c, entry);
+      if (!e?.enabled) continue; // no drill section: nothing to drill onto
+
       // a nightly failure with nothing to back up would only teach people to ignore failures
       if (entry === 'controlPlane' && !c.controlPlane && !c.rabbitmq) {
         notes.push(`${scheduleId(cloud, entry)}: not scheduled — cloud ${cloud} has no controlPlane or rabbitmq section, so there is nothing for it to back up`);

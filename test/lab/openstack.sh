@@ -582,6 +582,32 @@ EOF
         deployMariadb: [$here/openstack.sh, deploy-mariadb, "{configDir}"]
         deployServices: [$here/openstack.sh, deploy-services, "{configDir}"]
 EOF
+  # The DR drill's isolated host: ctl2's MariaDB (a scratch restore target of the lab anyway),
+  # never os1's own server, which the cloud's services use. lab.sh up makes ctl2's host key
+  # while this runs in the background: wait for it; without it the cloud gets no drill section.
+  local k=$LAB_DIR/ctl2/ssh/host_ed25519.pub
+  for _ in $(seq 1 120); do [ -s "$k" ] && break; sleep 0.5; done
+  if [ ! -s "$k" ]; then log "openstack: no ctl2 host key ($k): the openstack cloud gets no drill section"; return 0; fi
+  cat >> "$D/cloud.yml" <<EOF
+      ctl2:
+        address: ${IP[ctl2]}
+        port: 22
+        user: root
+        keyFile: $LAB_DIR/keys/worker_ed25519
+        hostKeyFingerprint: "$(fp ctl2)"
+        containerRuntime: none
+        mariadb:
+          defaultsFile: $LAB_DIR/ctl2/my.cnf
+          datadir: $LAB_DIR/ctl2/data
+          stopCommand: [$here/db.sh, stop, $LAB_DIR/ctl2]
+          startCommand: [$here/db.sh, start, $LAB_DIR/ctl2]
+          restoreDir: $LAB_DIR/ctl2/restore
+    drill:
+      host: ctl2
+      # generous lab targets: the drill measures; a breach is a real regression
+      rtoTargetSeconds: 600
+      rpoTargetSeconds: 604800
+EOF
 }
 
 os_bootstrap_servers() {
