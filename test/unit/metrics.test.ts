@@ -84,6 +84,10 @@ describe('metric values', () => {
     expect(value(s, 'osbackup_target_up', { target: 's3' })).toBe(0);
     expect(value(s, 'osbackup_target_free_bytes', { target: 'local' })).toBe(50);
     expect(value(s, 'osbackup_target_capacity_bytes', { target: 's3' })).toBeUndefined();
+    // growth over the local rows (5070 bytes arriving over ~1.3 days) and what is left at that rate
+    const growth = value(s, 'osbackup_target_growth_bytes_per_day', { target: 'local' })!;
+    expect(growth).toBeGreaterThan(0);
+    expect(value(s, 'osbackup_target_days_until_full', { target: 'local' })).toBeCloseTo(50 / growth, 6);
     // kept artifacts per component: the vanished one is not kept
     expect(value(s, 'osbackup_artifacts', { component: 'database', target: 'local' })).toBe(2);
     expect(value(s, 'osbackup_stored_bytes', { component: 'database', target: 'local' })).toBe(5070);

@@ -3,6 +3,7 @@
 // in the worker's memory, so a restarted worker shows the same values. Pure: the worker's
 // collector (worker/metrics.ts) gathers the inputs, unit tests feed their own.
 import type { Calendar, CalendarRange } from '../../config/schedule-schema.js';
+import { growthPerDay, untilFull } from './capacity.js';
 import type { CatalogEntry } from './catalog.js';
 import type { DrillRecord } from './drill-record.js';
 import type { RunJournal } from './run-journal.js';
@@ -35,6 +36,8 @@ export const METRICS = {
   osbackup_target_up: { type: 'gauge', labels: ['target'], help: '1 when the target could be listed at the last collection' },
   osbackup_target_capacity_bytes: { type: 'gauge', labels: ['target'], help: 'Size of the target (capacityGiB, else the filesystem\'s); absent when unknown (S3 without capacityGiB)' },
   osbackup_target_free_bytes: { type: 'gauge', labels: ['target'], help: 'Free bytes of the target' },
+  osbackup_target_growth_bytes_per_day: { type: 'gauge', labels: ['target'], help: 'Rate at which kept bytes arrive on the target (least-squares slope, workflows/lib/capacity.ts)' },
+  osbackup_target_days_until_full: { type: 'gauge', labels: ['target'], help: 'Free bytes over the growth rate; absent when the size is unknown or the target is not growing' },
   osbackup_metrics_collected_timestamp_seconds: { type: 'gauge', labels: [], help: 'When these values were collected (scrapes inside metrics.cacheSeconds are served from memory)' },
   osbackup_metrics_collect_duration_seconds: { type: 'gauge', labels: [], help: 'How long the last collection took' },
   osbackup_metrics_collect_errors: { type: 'gauge', labels: [], help: 'Sources that could not be read at the last collection (targets, Temporal); see the worker log' },
@@ -196,6 +199,12 @@ export function metricSamples(input: MetricsInput): Sample[] {
     add('osbackup_target_up', { target: t.name }, t.up ? 1 : 0);
     if (t.totalBytes !== null) add('osbackup_target_capacity_bytes', { target: t.name }, t.totalBytes);
     if (t.freeBytes !== null) add('osbackup_target_free_bytes', { target: t.name }, t.freeBytes);
+    if (!t.up) continue;
+    // every cloud's artifacts fill the target (the catalog rows' sealed bytes; `osbackup capacity` also counts records)
+    const growth = growthPerDay(input.rows.filter((r) => r.target === t.name && r.check !== 'MISSING'));
+    if (growth !== null) add('osbackup_target_growth_bytes_per_day', { target: t.name }, growth);
+    const full = untilFull(t.freeBytes, growth, new Date(input.nowMs));
+    if (full.daysUntilFull !== null) add('osbackup_target_days_until_full', { target: t.name }, full.daysUntilFull);
   }
   return out;
 }
