@@ -161,16 +161,19 @@ export class MetricsCollector {
     const statuses = Object.values(STATUS).map((s) => `ExecutionStatus = '${s}'`).join(' OR ');
     const query = `WorkflowType = 'tierWorkflow' AND TaskQueue = '${this.config.temporal.taskQueue.replace(/'/g, "\\'")}' AND CloseTime > '${since}' AND (${statuses})`;
     const found = new Map<string, RunFailure[]>();
-    for await (const w of client.workflow.list({ query })) {
-      const status = STATUS[w.status.name];
-      if (!status) continue;
-      const fromId = tierRunFromWorkflowId(w.workflowId);
-      const cloud = w.typedSearchAttributes.get(CLOUD) ?? fromId?.cloud;
-      const tier = w.typedSearchAttributes.get(TIER) ?? fromId?.tier;
-      if (!cloud || !tier || !this.config.clouds[cloud] || !(TIER_NAMES as readonly string[]).includes(tier)) continue;
-      const k = `${cloud}\u0000${tier}`;
-      (found.get(k) ?? found.set(k, []).get(k)!).push({ workflowId: w.workflowId, runId: w.runId, status, at: (w.closeTime ?? new Date()).toISOString(), type: null, message: null, seenBy: 'temporal' });
-    }
+    // a Temporal that stopped answering must not hold the scrape: 20 s for the whole listing
+    await client.connection.withDeadline(Date.now() + 20_000, async () => {
+      for await (const w of client.workflow.list({ query })) {
+        const status = STATUS[w.status.name];
+        if (!status) continue;
+        const fromId = tierRunFromWorkflowId(w.workflowId);
+        const cloud = w.typedSearchAttributes.get(CLOUD) ?? fromId?.cloud;
+        const tier = w.typedSearchAttributes.get(TIER) ?? fromId?.tier;
+        if (!cloud || !tier || !this.config.clouds[cloud] || !(TIER_NAMES as readonly string[]).includes(tier)) continue;
+        const k = `${cloud}\u0000${tier}`;
+        (found.get(k) ?? found.set(k, []).get(k)!).push({ workflowId: w.workflowId, runId: w.runId, status, at: (w.closeTime ?? new Date()).toISOString(), type: null, message: null, seenBy: 'temporal' });
+      }
+    });
     for (const [k, failures] of found) {
       const [cloud, tier] = k.split('\u0000') as [string, string];
       const added = await recordFailures(repo, cloud, tier, failures);
