@@ -46,6 +46,8 @@ import { shQuote } from './ssh/quote.js';
 import { dumpStream, type DumpStreamInput, type DumpStreamResult } from './mariadb/dump.js';
 import { findDump, importDumpToHost, verifyDumpFiles, type DumpImportResult } from './mariadb/dump-restore.js';
 import { dumpRecipe, dumpRestoreScript, dumpSums, type DumpManifest } from '../workflows/lib/dump.js';
+import { recordFailures, recordSuccess } from './catalog/run-journal.js';
+import type { RunEndStatus } from '../workflows/lib/run-journal.js';
 
 export type { Deps } from './deps.js';
 export type { StreamBackupInput, StreamBackupResult } from './mariadb/backup.js';
@@ -534,6 +536,19 @@ export function createActivities(deps: Deps) {
         toolVersion: deps.version ?? 'unknown',
         controlPlane: { kolla: !!c.controlPlane?.kolla, keystoneHosts: c.controlPlane?.keystoneHosts ?? [], rabbitmq: !!c.rabbitmq },
       };
+    },
+
+    /**
+     * How a scheduled tier run ended, into the run journal on the repository (clouds/<c>/.runs/<tier>.json):
+     * the failure counter of /metrics reads it, so it survives worker restarts.
+     */
+    async repositoryRecordTierRun(input: { cloud: string; tier: string; workflowId: string; runId: string; startedAt: string } & ({ outcome: 'success'; backupId: string | null } | { outcome: RunEndStatus; type: string | null; message: string | null })): Promise<void> {
+      const at = new Date().toISOString();
+      if (input.outcome === 'success') {
+        await recordSuccess(env.primary, input.cloud, input.tier, { workflowId: input.workflowId, runId: input.runId, at, startedAt: input.startedAt, backupId: input.backupId });
+        return;
+      }
+      await recordFailures(env.primary, input.cloud, input.tier, [{ workflowId: input.workflowId, runId: input.runId, status: input.outcome, at, type: input.type, message: input.message, seenBy: 'workflow' }]);
     },
 
     /** What a copy must carry (whole chains, parents first), from the manifests on both sides. */

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { escrowSchema } from './escrow-schema.js';
 import { drillCrossReferenceProblems, drillSchema } from './drill-schema.js';
+import { metricsSchema } from './metrics-schema.js';
 import { schedulesSchema } from './schedule-schema.js';
 import { rabbitmqCloudSchema, rabbitmqCrossReferenceProblems, rabbitmqHostSchema } from './rabbitmq-schema.js';
 
@@ -340,6 +341,8 @@ export const configSchema = z
     defaultCloud: z.string().optional(),
     /** Worker-local folder for state (gpg home, scratch). */
     stateDir: absPath.default('/var/lib/osbackup'),
+    /** The worker's GET /metrics (config/metrics-schema.ts); absent = no listener. */
+    metrics: metricsSchema.optional(),
     clouds: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'cloud names are lower-case letters, digits, "_" and "-"'), cloudSchema).refine((c) => Object.keys(c).length > 0, 'must define at least one cloud'),
   })
   .strict();

@@ -9,6 +9,7 @@ import { SshPool } from '../activities/ssh/pool.js';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import { connectionOptions, dataConverter } from '../config/temporal.js';
 import { freshBundle, WORKFLOWS_PATH } from './bundle.js';
+import { startWorkerMetrics, type WorkerMetrics } from './metrics-server.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -24,16 +25,24 @@ async function main(): Promise<number> {
     }
     throw e;
   }
-  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'], logger: redactingLogger() });
+  // the SDK's own metrics (Rust core) need their exporter at install time: their own port
+  const sdkListen = config.metrics?.sdkListen;
+  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'], logger: redactingLogger(), ...(sdkListen ? { telemetryOptions: { metrics: { prometheus: { bindAddress: sdkListen.replace(/^:/, '0.0.0.0:') } } } } : {}) });
   const connection = await NativeConnection.connect(connectionOptions(config));
   const ssh = new SshPool();
+  let metrics: WorkerMetrics | undefined;
   try {
+    const deps = { config, env: process.env, ssh, version };
+    if (config.metrics) {
+      metrics = await startWorkerMetrics(deps, config.metrics);
+      console.log(`osbackup metrics: http://${metrics.address}/metrics${sdkListen ? ` (Temporal SDK metrics: http://${sdkListen}/metrics)` : ''}`);
+    }
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       ...workflowCode(),
-      activities: createActivities({ config, env: process.env, ssh, version }),
+      activities: createActivities(deps),
       dataConverter: dataConverter(config),
       shutdownGraceTime: '30 seconds',
       // heartbeat details carry bytes done: sent every 2 s (not 80 % of the heartbeat timeout) so
@@ -45,6 +54,7 @@ async function main(): Promise<number> {
     console.log('osbackup worker stopped');
     return 0;
   } finally {
+    await metrics?.close();
     ssh.close();
     await connection.close();
   }

@@ -5,7 +5,7 @@
 //   weekly         DB full → weekly targets (volumes join when the OpenStack resources do)
 //   monthly        no new backup: that Sunday's full chain (and its control-plane backup) promoted
 //                  to the monthly targets
-import { executeChild, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, executeChild, isCancellation, log, patched, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { backupControlPlaneWorkflow, type BackupControlPlaneResult } from './backup-control-plane.js';
 import { backupDatabaseWorkflow, type BackupDatabaseResult } from './backup-database.js';
@@ -14,6 +14,11 @@ import { shortCall } from './options.js';
 import { CLOUD, TIER } from './search-attributes.js';
 
 const short = proxyActivities<Activities>(shortCall);
+/** The journal write is bookkeeping: a few quick tries, never a reason for the run to hang. */
+const journal = proxyActivities<Activities>({ ...shortCall, startToCloseTimeout: '30 seconds', retry: { ...shortCall.retry, maximumAttempts: 3 } });
+
+/** Runs started before the run journal existed replay without its activity calls. */
+export const RUN_JOURNAL_PATCH = 'run-failure-journal';
 
 export type TierName = 'daily' | 'weekly' | 'monthly' | 'control-plane';
 
@@ -37,6 +42,39 @@ export async function tierWorkflow(input: TierInput): Promise<TierResult> {
     { key: CLOUD, value: cloud },
     { key: TIER, value: tier },
   ]);
+  const run = { cloud, tier, workflowId: info.workflowId, runId: info.runId, startedAt: new Date(info.startTime).toISOString() };
+  let result: TierResult;
+  try {
+    result = await runTier(input);
+  } catch (e) {
+    // Failed or cancelled: recorded whatever the cause, even while being cancelled. Runs killed
+    // without running this (timeout, termination) are added from Temporal by the metrics collector.
+    if (patched(RUN_JOURNAL_PATCH)) {
+      const cause = rootFailure(e);
+      await CancellationScope.nonCancellable(() =>
+        journal.repositoryRecordTierRun({ ...run, outcome: isCancellation(e) ? 'Canceled' : 'Failed', type: cause.type, message: cause.message }).catch((j: unknown) => log.warn('could not record the failed run in the run journal', { error: String(j) })),
+      );
+    }
+    throw e;
+  }
+  if (patched(RUN_JOURNAL_PATCH)) {
+    await journal.repositoryRecordTierRun({ ...run, outcome: 'success', backupId: result.backupId }).catch((j: unknown) => log.warn('could not record the run in the run journal', { error: String(j) }));
+  }
+  return result;
+}
+
+/** The innermost failure's type and message (a child's activity failure sits under two wrappers). */
+function rootFailure(e: unknown): { type: string | null; message: string | null } {
+  let best: { type: string | null; message: string | null } = { type: null, message: e instanceof Error ? e.message : String(e) };
+  for (let cur: unknown = e; cur instanceof Error; cur = (cur as Error & { cause?: unknown }).cause) {
+    if (cur instanceof ApplicationFailure) best = { type: cur.type ?? null, message: cur.message };
+  }
+  return best;
+}
+
+async function runTier(input: TierInput): Promise<TierResult> {
+  const info = workflowInfo();
+  const { cloud, tier } = input;
   const plan = await short.tierPlan({ cloud, tier });
   const child = (what: string) => ({ workflowId: `${info.workflowId}-${what}`, taskQueue: info.taskQueue });
   const result: TierResult = { tier, backupId: null, database: null, controlPlane: null, copies: [] };

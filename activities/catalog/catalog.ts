@@ -35,14 +35,19 @@ async function entryFor(t: TargetStore, m: AnyManifest, files: StoredObject[]): 
   return catalogEntry(m, await records<VerificationRecord>(t, files, dir, 'verifications'), await records<CheckRecord>(t, files, dir, 'checks'), t.name);
 }
 
+/**
+ * Index updates are read-modify-write: one at a time per target within a worker, whichever
+ * Catalog object asks (the activities' and the metrics collector's are different objects).
+ */
+const queues = new Map<string, Promise<unknown>>();
+
 export class Catalog {
-  /** Index updates are read-modify-write: one at a time within a worker. */
-  private queue: Promise<unknown> = Promise.resolve();
   constructor(private readonly target: TargetStore) {}
 
   private serial<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(work, work);
-    this.queue = next.catch(() => undefined);
+    const key = `${this.target.type}:${this.target.location}`;
+    const next = (queues.get(key) ?? Promise.resolve()).then(work, work);
+    queues.set(key, next.catch(() => undefined));
     return next;
   }
 
