@@ -7,8 +7,11 @@ import { byArtifactDir, readManifests, scanTargetManifests, type StoredObject, t
 
 export const INDEX_FILE = 'catalog/index.json';
 
+// 2: entries carry workflowId and binlogSpan; an index of format 1 is rebuilt on first read
+const INDEX_FORMAT = 2;
+
 interface IndexFile {
-  formatVersion: 1;
+  formatVersion: typeof INDEX_FORMAT;
   rebuiltAt: string;
   entries: CatalogEntry[];
 }
@@ -135,14 +138,14 @@ export class Catalog {
   private async read(): Promise<CatalogEntry[] | undefined> {
     try {
       const f = JSON.parse((await this.target.readText(INDEX_FILE)) ?? '') as IndexFile;
-      return f.formatVersion === 1 && Array.isArray(f.entries) ? f.entries : undefined;
+      return f.formatVersion === INDEX_FORMAT && Array.isArray(f.entries) ? f.entries : undefined;
     } catch {
       return undefined;
     }
   }
 
   private async write(entries: CatalogEntry[]): Promise<void> {
-    const f: IndexFile = { formatVersion: 1, rebuiltAt: new Date().toISOString(), entries };
+    const f: IndexFile = { formatVersion: INDEX_FORMAT, rebuiltAt: new Date().toISOString(), entries };
     await this.target.putText(INDEX_FILE, JSON.stringify(f, null, 2) + '\n');
   }
 }
