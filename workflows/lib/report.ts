@@ -272,9 +272,12 @@ export function breaches(input: ReportInput, arts: ReturnType<typeof artifacts>,
     const last = series.points.at(-1)!;
     if (last.v > s.binlogRpoTargetSeconds) out.push({ kind: 'binlog-rpo', subject: series.name, since: new Date(last.t).toISOString(), message: `${series.name}: the newest segment landed ${fmtDuration(last.v)} after the events it carried, over the target ${fmtDuration(s.binlogRpoTargetSeconds)}` });
   }
-  const drills = input.drills.filter((d) => d.kind === 'drill').sort((a, b) => b.completedAt.localeCompare(a.completedAt));
-  const latest = drills[0];
-  if (latest && latest.result === 'failed') out.push({ kind: 'drill-failed', subject: latest.id, since: latest.completedAt, message: `the latest drill ${latest.id} failed: ${latest.breaches.join('; ') || latest.steps.filter((x) => x.result === 'failed').map((x) => `step ${x.name} failed`).join('; ') || 'see its REPORT.md'}` });
+  const newest = (kind: string) => input.drills.filter((d) => d.kind === kind).sort((a, b) => b.completedAt.localeCompare(a.completedAt));
+  const drills = newest('drill');
+  // the newest of each kind: a failure stays open until a later run of that kind passes
+  for (const latest of [drills[0], newest('rebuild')[0]]) {
+    if (latest?.result === 'failed') out.push({ kind: 'drill-failed', subject: latest.id, since: latest.completedAt, message: `the latest ${latest.kind} ${latest.id} failed: ${latest.breaches.join('; ') || latest.steps.filter((x) => x.result === 'failed').map((x) => `step ${x.name} failed`).join('; ') || `see ${latest.id}/REPORT.md`}` });
+  }
   const passed = drills.find((d) => d.result === 'passed');
   const age = passed ? (now - Date.parse(passed.completedAt)) / DAY_MS : null;
   if (age === null) out.push({ kind: 'drill-overdue', subject: 'drill', since: null, message: `no passed DR drill recorded for ${input.cloud}: run one (the target is every ${s.drillMaxAgeDays} days)` });
