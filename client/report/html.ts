@@ -1,7 +1,7 @@
 // The report as one self-contained HTML page: inline CSS, inline SVG, no script and no
 // external resource, so it opens from file:// and can be mailed or archived as it is.
 import type { CalendarCell, CellState, ReportModel } from '../../workflows/lib/report.js';
-import { CELL_STATES, fmtDuration } from '../../workflows/lib/report.js';
+import { CELL_STATES, fmtDuration, MIN_FORECAST_HISTORY_DAYS } from '../../workflows/lib/report.js';
 import type { DrillRecord } from '../../workflows/lib/drill-record.js';
 import { emptyChart, esc, fmtBytes, heatmap, lineChart, STEP_COLORS, timeline, type LineSeries } from './svg.js';
 
@@ -31,7 +31,9 @@ export function drillTimelineSvg(d: DrillRecord): string {
 }
 
 export function renderHtml(m: ReportModel): string {
-  const w: [number, number] = [m.window.from, m.window.to];
+  // the period's end, from its start or from the first data point when the history is younger
+  const fit = (xs: number[]): [number, number] => [Math.max(m.window.from, Math.min(m.window.to, ...xs)), m.window.to];
+  const xsOf = (series: { points: { t: number }[] }[]) => series.flatMap((s) => s.points.map((p) => p.t));
   const calendar = heatmap({
     id: CHART_IDS.calendar,
     title: `Backup calendar of ${m.cloud}: artifacts per day and tier, coloured by their worst state`,
@@ -40,16 +42,17 @@ export function renderHtml(m: ReportModel): string {
     emptyMessage: 'no backups in this period',
   });
   const legend = `<p class="legend">${CELL_STATES.map((s) => `<span><i style="background:${STATE_COLORS[s]}"></i>${esc(STATE_WORDS[s])}</span>`).join('')}<span><i style="background:#f0f0f0"></i>nothing that day</span></p>`;
-  const sizes = lineChart({ id: CHART_IDS.sizes, title: 'Stored size of each artifact over time', y: 'bytes', xDomain: w, series: m.sizes.map((s) => ({ name: s.name, scatter: !s.name.startsWith('binlog'), points: s.points.map((p) => ({ x: p.t, y: p.v, tooltip: `${p.label ?? ''} ${new Date(p.t).toISOString().slice(0, 16)}Z: ${fmtBytes(p.v)}` })) })), emptyMessage: 'no artifacts in this period' });
-  const rpoB = lineChart({ id: CHART_IDS.rpoBackups, title: 'RPO of database backups: gap between consecutive restore points (and the newest one\'s age now)', y: 'seconds', xDomain: w, series: m.rpo.backups.map((s) => ({ name: s.name, points: s.points.map((p) => ({ x: p.t, y: p.v, tooltip: `${p.label ?? ''}: ${fmtDuration(p.v)}` })) })), thresholds: [{ y: m.settings.backupRpoTargetSeconds, label: `target ${fmtDuration(m.settings.backupRpoTargetSeconds)}` }], emptyMessage: 'fewer than two database restore points' });
-  const rpoL = lineChart({ id: CHART_IDS.rpoBinlog, title: 'RPO of binlog archiving: how long each segment\'s oldest event waited to be archived', y: 'seconds', xDomain: w, series: m.rpo.binlog.map((s) => ({ name: s.name, points: s.points.map((p) => ({ x: p.t, y: p.v, tooltip: `${p.label ?? ''}: ${fmtDuration(p.v)}` })) })), thresholds: [{ y: m.settings.binlogRpoTargetSeconds, label: `target ${fmtDuration(m.settings.binlogRpoTargetSeconds)}` }], emptyMessage: 'no binlog archiving in this period' });
+  const sizes = lineChart({ id: CHART_IDS.sizes, title: 'Stored size of each artifact over time', y: 'bytes', xDomain: fit(xsOf(m.sizes)), series: m.sizes.map((s) => ({ name: s.name, scatter: !s.name.startsWith('binlog'), points: s.points.map((p) => ({ x: p.t, y: p.v, tooltip: `${p.label ?? ''} ${new Date(p.t).toISOString().slice(0, 16)}Z: ${fmtBytes(p.v)}` })) })), emptyMessage: 'no artifacts in this period' });
+  const rpoB = lineChart({ id: CHART_IDS.rpoBackups, title: 'RPO of database backups: gap between consecutive restore points (and the newest one\'s age now)', y: 'seconds', xDomain: fit(xsOf(m.rpo.backups)), series: m.rpo.backups.map((s) => ({ name: s.name, points: s.points.map((p) => ({ x: p.t, y: p.v, tooltip: `${p.label ?? ''}: ${fmtDuration(p.v)}` })) })), thresholds: [{ y: m.settings.backupRpoTargetSeconds, label: `target ${fmtDuration(m.settings.backupRpoTargetSeconds)}` }], emptyMessage: 'fewer than two database restore points' });
+  const rpoL = lineChart({ id: CHART_IDS.rpoBinlog, title: 'RPO of binlog archiving: how long each segment\'s oldest event waited to be archived', y: 'seconds', xDomain: fit(xsOf(m.rpo.binlog)), series: m.rpo.binlog.map((s) => ({ name: s.name, points: s.points.map((p) => ({ x: p.t, y: p.v, tooltip: `${p.label ?? ''}: ${fmtDuration(p.v)}` })) })), thresholds: [{ y: m.settings.binlogRpoTargetSeconds, label: `target ${fmtDuration(m.settings.binlogRpoTargetSeconds)}` }], emptyMessage: 'no binlog archiving in this period' });
   const drills = [...m.drills].reverse();
   const rtoSeries: LineSeries[] = (['drill', 'rebuild'] as const).map((k, i) => ({ name: `${k} RTO`, color: ['#0072B2', '#CC79A7'][i], points: drills.filter((d) => d.kind === k).map((d) => ({ x: ms(d.completedAt), y: d.rtoSeconds, tooltip: `${d.id}: RTO ${fmtDuration(d.rtoSeconds)}, ${d.result}` })) }));
   // each kind's newest target (a rebuild may be held to another RTO than a drill)
-  const rtoTargets = (['drill', 'rebuild'] as const).flatMap((k) => {
+  let rtoTargets = (['drill', 'rebuild'] as const).flatMap((k) => {
     const t = m.drills.find((d) => d.kind === k && d.targets.rtoSeconds !== null)?.targets.rtoSeconds;
     return t ? [{ y: t, label: `${k} target ${fmtDuration(t)}` }] : [];
   });
+  if (rtoTargets.length === 2 && rtoTargets[0]!.y === rtoTargets[1]!.y) rtoTargets = [{ y: rtoTargets[0]!.y, label: `target ${fmtDuration(rtoTargets[0]!.y)}` }];
   const rtoChart = lineChart({ id: CHART_IDS.drillRto, title: 'RTO of each drill and rebuild', y: 'seconds', series: rtoSeries, thresholds: rtoTargets, emptyMessage: 'no drill recorded' });
   const drillRows = m.drills.map((d) => [
     td(d.id),
@@ -78,7 +81,7 @@ export function renderHtml(m: ReportModel): string {
           ];
           const chart = lineChart({ id: CHART_IDS.forecast(f.target), title: `Storage of target ${f.target} (${f.type}, ${f.location}) and its ${30}-day forecast`, y: 'bytes', series, thresholds: cap, emptyMessage: 'nothing stored yet' });
           const free = f.totalBytes !== null && f.freeBytes !== null ? `${fmtBytes(f.freeBytes)} free of ${fmtBytes(f.totalBytes)} (${((1 - f.freeBytes / f.totalBytes) * 100).toFixed(1)} % used)` : 'capacity unknown';
-          return `<h3>${esc(f.target)}</h3><p>${esc(`${fmtBytes(f.storedBytes)} stored, growth ${f.growthBytesPerDay === null ? '-' : `${fmtBytes(f.growthBytesPerDay)}/day`}, in 30 days ${f.forecast30dBytes === null ? '-' : fmtBytes(f.forecast30dBytes)}; ${free}; ${f.daysUntilFull === null ? (f.note ?? '') : `full in ${f.daysUntilFull.toFixed(1)} days (${f.fullAt!.slice(0, 10)})`}`)}</p>${chart}`;
+          return `<h3>${esc(f.target)}</h3><p>${esc(`${fmtBytes(f.storedBytes)} stored, growth ${f.growthBytesPerDay === null ? '-' : `${fmtBytes(f.growthBytesPerDay)}/day`}, in 30 days ${f.forecast30dBytes === null ? '-' : fmtBytes(f.forecast30dBytes)}; ${free}; ${f.daysUntilFull === null ? (f.note ?? '') : `full in ${f.daysUntilFull.toFixed(1)} days (${f.fullAt!.slice(0, 10)})`}${f.historyDays < MIN_FORECAST_HISTORY_DAYS ? ` — growth measured over less than a day of history: not meaningful yet` : ''}`)}</p>${chart}`;
         })
         .join('')
     : emptyChart('chart-forecast', 'Storage forecast', 'no target could be scanned');

@@ -1,6 +1,6 @@
 // The report as Markdown: the HTML page's sections as tables (for a wiki, a ticket or a terminal).
 import type { ReportModel } from '../../workflows/lib/report.js';
-import { fmtDuration } from '../../workflows/lib/report.js';
+import { fmtDuration, MIN_FORECAST_HISTORY_DAYS } from '../../workflows/lib/report.js';
 import { fmtBytes } from './svg.js';
 
 /** A table cell: pipes and newlines would break the row. */
@@ -63,7 +63,7 @@ export function renderMarkdown(m: ReportModel): string {
   }
 
   out.push('## Storage forecast\n');
-  out.push(m.forecast.length ? mdTable(['target', 'type', 'stored', 'growth/day', 'in 30 days', 'free', 'full in'], m.forecast.map((f) => [f.target, f.type, fmtBytes(f.storedBytes), f.growthBytesPerDay === null ? '-' : fmtBytes(f.growthBytesPerDay), f.forecast30dBytes === null ? '-' : fmtBytes(f.forecast30dBytes), f.freeBytes === null ? '-' : fmtBytes(f.freeBytes), f.daysUntilFull === null ? (f.note ?? '-') : `${f.daysUntilFull.toFixed(1)} days (${f.fullAt!.slice(0, 10)})`])) : 'No target could be scanned.\n');
+  out.push(m.forecast.length ? mdTable(['target', 'type', 'stored', 'growth/day', 'in 30 days', 'free', 'full in'], m.forecast.map((f) => [f.target, f.type, fmtBytes(f.storedBytes), f.growthBytesPerDay === null ? '-' : fmtBytes(f.growthBytesPerDay), f.forecast30dBytes === null ? '-' : fmtBytes(f.forecast30dBytes), f.freeBytes === null ? '-' : fmtBytes(f.freeBytes), f.daysUntilFull === null ? (f.note ?? '-') : `${f.daysUntilFull.toFixed(1)} days (${f.fullAt!.slice(0, 10)})${f.historyDays < MIN_FORECAST_HISTORY_DAYS ? ', from less than a day of history' : ''}`])) : 'No target could be scanned.\n');
   if (m.notes.length) out.push('## Notes\n\n' + m.notes.map((n) => `- ${n}`).join('\n') + '\n');
   return out.join('\n');
 }

@@ -37,25 +37,25 @@ export function byteTicks(max: number, count = 5): number[] {
 
 const DAY = 86_400_000;
 
-/** Day-aligned ticks (UTC midnight), thinned to at most `count`. */
+/** Ticks on round times (minutes, hours, UTC midnights), at most about `count`. */
 export function timeTicks(t0: number, t1: number, count = 6): number[] {
   if (!(t1 > t0)) return [t0];
   const span = t1 - t0;
-  if (span < 2 * DAY) {
-    const hour = 3_600_000;
-    const step = [1, 2, 3, 6, 12, 24].map((h) => h * hour).find((s) => span / s <= count) ?? DAY;
-    const out: number[] = [];
-    for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) out.push(t);
-    return out;
-  }
-  const days = Math.ceil(span / DAY);
-  const step = [1, 2, 7, 14, 28, 56, 91, 182].find((d) => days / d <= count) ?? 365;
+  const min = 60_000;
+  const steps = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720].map((m) => m * min).concat([1, 2, 7, 14, 28, 56, 91, 182, 365].map((d) => d * DAY));
+  const step = steps.find((s) => span / s <= count) ?? 365 * DAY;
   const out: number[] = [];
-  for (let t = Math.ceil(t0 / DAY) * DAY; t <= t1; t += step * DAY) out.push(t);
+  for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) out.push(t);
   return out;
 }
 
 export const timeLabel = (t: number, span: number) => (span < 2 * DAY ? new Date(t).toISOString().slice(11, 16) : new Date(t).toISOString().slice(5, 10));
+
+/** Duration ticks in a unit a reader counts in (s, min, h, d), so labels are round: "6 h", not "5.6 h". */
+export function durationTicks(max: number, count = 5): number[] {
+  const unit = max >= 2 * 86400 ? 86400 : max >= 2 * 3600 ? 3600 : max >= 120 ? 60 : 1;
+  return niceTicks(0, max / unit, count).map((v) => Number((v * unit).toPrecision(12)));
+}
 
 export function fmtBytes(n: number): string {
   const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
@@ -69,10 +69,11 @@ export function fmtBytes(n: number): string {
 }
 
 export function fmtSeconds(s: number): string {
-  if (s < 90) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
-  if (s < 5400) return `${(s / 60).toFixed(0)} min`;
-  if (s < 2 * 86400) return `${(s / 3600).toFixed(1)} h`;
-  return `${(s / 86400).toFixed(1)} d`;
+  const r = (v: number) => (Number.isInteger(Number(v.toFixed(1))) ? v.toFixed(0) : v.toFixed(1));
+  if (s < 120) return `${r(s)} s`;
+  if (s < 2 * 3600) return `${r(s / 60)} min`;
+  if (s < 2 * 86400) return `${r(s / 3600)} h`;
+  return `${r(s / 86400)} d`;
 }
 
 /** Colour-blind-safe palette (Okabe–Ito), series in order. */
@@ -105,7 +106,7 @@ export function heatmap(o: { id: string; title: string; columns: string[]; rows:
   const gap = 2;
   const left = Math.min(230, 8 + 6.2 * Math.max(...o.rows.map((r) => r.label.length)));
   const top = 30;
-  const width = Math.ceil(left + o.columns.length * (cell + gap) + 10);
+  const width = Math.ceil(left + o.columns.length * (cell + gap) + 40);
   const height = top + o.rows.length * (cell + gap) + 10;
   const col = new Map(o.columns.map((c, i) => [c, i]));
   let marks = 0;
@@ -139,17 +140,20 @@ export interface LineSeries {
 }
 
 /** A time (x) × value (y) chart: lines or markers per series, optional horizontal threshold lines, a legend. */
-export function lineChart(o: { id: string; title: string; series: LineSeries[]; y: 'bytes' | 'seconds'; thresholds?: { y: number; label: string }[]; xDomain?: [number, number]; width?: number; height?: number; emptyMessage?: string; yMaxCap?: number }): string {
+export function lineChart(o: { id: string; title: string; series: LineSeries[]; y: 'bytes' | 'seconds'; thresholds?: { y: number; label: string }[]; xDomain?: [number, number]; width?: number; height?: number; emptyMessage?: string }): string {
   const series = o.series.filter((s) => s.points.length);
   if (!series.length) return emptyChart(o.id, o.title, o.emptyMessage ?? 'no data');
   const width = o.width ?? 1000;
   const height = o.height ?? 260;
   const m = { l: 64, r: 16, t: 12, b: 28 + 16 * Math.ceil(series.length / 3) };
   const xs = series.flatMap((s) => s.points.map((p) => p.x));
-  const [x0, x1] = o.xDomain ?? [Math.min(...xs), Math.max(...xs)];
+  const [d0, d1] = o.xDomain ?? [Math.min(...xs), Math.max(...xs)];
+  // data within a few minutes (or one point) still gets a readable time axis around it
+  const pad = Math.max(0, 10 * 60_000 - (d1 - d0)) / 2;
+  const [x0, x1] = [d0 - pad, d1 + pad];
   const ys = series.flatMap((s) => s.points.map((p) => p.y)).concat((o.thresholds ?? []).map((t) => t.y));
   const yMax = Math.max(...ys, 0) * 1.08 || 1;
-  const ticks = o.y === 'bytes' ? byteTicks(yMax) : niceTicks(0, yMax);
+  const ticks = o.y === 'bytes' ? byteTicks(yMax) : durationTicks(yMax);
   const top = Math.max(yMax, ticks.at(-1) ?? 0);
   const sx = linearScale(x0, x1, m.l, width - m.r);
   const sy = linearScale(0, top, height - m.b, m.t);
@@ -157,7 +161,9 @@ export function lineChart(o: { id: string; title: string; series: LineSeries[]; 
   const parts: string[] = [`<rect x="${m.l}" y="${m.t}" width="${width - m.l - m.r}" height="${height - m.t - m.b}" fill="#fff" stroke="#ccc"/>`];
   for (const t of ticks) parts.push(`<line x1="${m.l}" x2="${width - m.r}" y1="${sy(t).toFixed(1)}" y2="${sy(t).toFixed(1)}" stroke="#eee"/><text x="${m.l - 4}" y="${(sy(t) + 4).toFixed(1)}" text-anchor="end" fill="#444">${esc(fmt(t))}</text>`);
   for (const t of timeTicks(x0, x1)) parts.push(`<line x1="${sx(t).toFixed(1)}" x2="${sx(t).toFixed(1)}" y1="${m.t}" y2="${height - m.b}" stroke="#f2f2f2"/><text x="${sx(t).toFixed(1)}" y="${height - m.b + 14}" text-anchor="middle" fill="#444">${esc(timeLabel(t, x1 - x0))}</text>`);
-  for (const th of o.thresholds ?? []) parts.push(`<line class="threshold" x1="${m.l}" x2="${width - m.r}" y1="${sy(th.y).toFixed(1)}" y2="${sy(th.y).toFixed(1)}" stroke="#D55E00" stroke-dasharray="6 3"/><text x="${width - m.r - 4}" y="${(sy(th.y) - 4).toFixed(1)}" text-anchor="end" fill="#D55E00">${esc(th.label)}</text>`);
+  // two targets at one height: one line, one label
+  const thresholds = [...new Map((o.thresholds ?? []).map((t) => [t.y, t])).values()];
+  for (const th of thresholds) parts.push(`<line class="threshold" x1="${m.l}" x2="${width - m.r}" y1="${sy(th.y).toFixed(1)}" y2="${sy(th.y).toFixed(1)}" stroke="#D55E00" stroke-dasharray="6 3"/><text x="${width - m.r - 4}" y="${(sy(th.y) - 4).toFixed(1)}" text-anchor="end" fill="#D55E00">${esc(th.label)}</text>`);
   let marks = 0;
   series.forEach((s, i) => {
     const color = s.color ?? PALETTE[i % PALETTE.length]!;
@@ -196,7 +202,7 @@ export function timeline(o: { id: string; title: string; steps: TimelineStep[]; 
   const span = Math.max(1, (t1 - t0) / 1000);
   const sx = linearScale(0, span, left, width - 16);
   const parts: string[] = [];
-  for (const t of niceTicks(0, span, 6)) parts.push(`<line x1="${sx(t).toFixed(1)}" x2="${sx(t).toFixed(1)}" y1="${top}" y2="${height - 22}" stroke="#eee"/><text x="${sx(t).toFixed(1)}" y="${height - 8}" text-anchor="middle" fill="#444">${esc(fmtSeconds(t))}</text>`);
+  for (const t of durationTicks(span, 6)) parts.push(`<line x1="${sx(t).toFixed(1)}" x2="${sx(t).toFixed(1)}" y1="${top}" y2="${height - 22}" stroke="#eee"/><text x="${sx(t).toFixed(1)}" y="${height - 8}" text-anchor="middle" fill="#444">${esc(fmtSeconds(t))}</text>`);
   o.steps.forEach((s, i) => {
     const y = top + i * row;
     const a = sx((s.start - t0) / 1000);

@@ -1,5 +1,6 @@
 // `osbackup report` on a repository built from real backups of the lab: a full backup of ctl1,
-// its binary logs archived while rows are written, an incremental; plus drill records of the
+// its binary logs archived while rows are written, an incremental, a logical dump, all scrubbed
+// (CHECKED); plus drill records of the
 // exact type drills write (workflows/lib/drill-record.ts) and a torn one. The page is rendered
 // in headless Chromium (the system browser, over the DevTools protocol): every chart is there
 // with data, and the browser reports no console error, exception or failed load.
@@ -91,7 +92,7 @@ afterAll(async () => {
 let full = '';
 let incremental = '';
 
-test('a repository of real backups: a full, archived binlogs, an incremental; drill records beside them', async () => {
+test('a repository of real backups: a full, archived binlogs, an incremental, a dump, scrubbed; drill records beside them', async () => {
   full = await backup('full');
   const { loadConfig } = await import('../../config/load.js');
   const config = loadConfig(configFile);
@@ -101,6 +102,11 @@ test('a repository of real backups: a full, archived binlogs, an incremental; dr
   incremental = await backup('incremental');
   await handle.signal('stop');
   await handle.result();
+  const dump = await cli(configFile, ['--json', 'backup', 'dump', '--cloud', 'lab', '--schemas', schema]);
+  expect([dump.exitCode, dump.stderr]).toEqual([0, expect.any(String)]);
+  // a scrub: every artifact re-read, CHECKED in the catalog (the calendar's blue)
+  const scrub = await cli(configFile, ['verify', '--cloud', 'lab']);
+  expect([scrub.exitCode, scrub.stdout]).toEqual([0, expect.stringContaining('clean')]);
 
   putRecord(drillRecordKey('lab', 'drill-a'), JSON.stringify(drillRecord('drill', 'drill-a', full, 120), null, 2));
   putRecord(drillRecordKey('lab', 'rebuild-b'), JSON.stringify(drillRecord('rebuild', 'rebuild-b', incremental, 30, 'start-mariadb'), null, 2));
@@ -120,7 +126,7 @@ test('osbackup report writes report.html and report.md with every section, from 
   expect(md).toMatch(/\| rebuild-b \| rebuild \| [^|]+ \| failed \| 1 min 8 s \|/);
   expect(md).toContain('drill-torn/drill.json does not read as a drill record');
   // the backups ran as CLI runs: the manual tier
-  expect(md).toMatch(/\| day \| database · manual full \| database · manual incremental \| binlog \|/);
+  expect(md).toMatch(/\| day \| database · manual full \| database · manual incremental \| binlog \| dump \|\n.*\n\| \d{4}-\d\d-\d\d \| 1 C \| 1 C \| \d+ C \| 1 C \|/);
 });
 
 withBrowser('report.html renders in headless Chromium: each chart with data, no console error', async () => {
@@ -145,8 +151,8 @@ withBrowser('report.html renders in headless Chromium: each chart with data, no 
     const c = chart(id);
     expect([id, c && c.points > 0 && c.marks > 0 && c.width > 100, c?.title.length]).toEqual([id, true, expect.any(Number)]);
   }
-  // full + incremental + the binlog lane, all today
-  expect(chart('chart-calendar')!.points).toBe(3);
+  // full, incremental, binlog and dump lanes, all today
+  expect(chart('chart-calendar')!.points).toBe(4);
   expect(chart('chart-sizes')!.points).toBeGreaterThanOrEqual(3);
   // the gap full → incremental, then the incremental's age now
   expect(chart('chart-rpo-backups')!.points).toBe(2);

@@ -1,6 +1,6 @@
 // The report's SVG charts, HTML page and Markdown: escaping, empty data, scales, and that the
 // page is self-contained (no script, no external resource).
-import { byteTicks, emptyChart, esc, heatmap, lineChart, linearScale, niceTicks, timeline, timeTicks } from '../../client/report/svg.js';
+import { byteTicks, durationTicks, emptyChart, esc, fmtSeconds, heatmap, lineChart, linearScale, niceTicks, timeline, timeTicks } from '../../client/report/svg.js';
 import { CHART_IDS, renderHtml } from '../../client/report/html.js';
 import { mdCell, mdTable, renderMarkdown } from '../../client/report/markdown.js';
 import { reportModel } from '../../workflows/lib/report.js';
@@ -40,6 +40,19 @@ test('ticks: round steps covering the domain; bytes on powers of 1024; day-align
   expect(timeTicks(Date.parse('2026-12-06T00:30:00Z'), Date.parse('2026-12-06T10:00:00Z')).map((x) => new Date(x).toISOString().slice(11, 16))).toEqual(['02:00', '04:00', '06:00', '08:00', '10:00']);
 });
 
+test('a series within a few minutes gets ten minutes of time axis around it', () => {
+  const svg = lineChart({ id: 'l', title: 'L', y: 'seconds', width: 500, series: [{ name: 'a', points: [{ x: 600_000, y: 1 }] }] });
+  expect(Number(/<circle cx="([\d.]+)"/.exec(svg)![1])).toBe(274);
+  expect([...svg.matchAll(/>(\d\d:\d\d)<\/text>/g)].map((m) => m[1])).toEqual(['00:06', '00:08', '00:10', '00:12', '00:14']);
+});
+
+test('durations: ticks in round units, labels without float noise', () => {
+  expect(durationTicks(100_000)).toEqual([0, 10, 20].map((h) => h * 3600));
+  expect(durationTicks(5000)).toEqual([0, 20, 40, 60, 80].map((m) => m * 60));
+  expect(durationTicks(50)).toEqual([0, 10, 20, 30, 40, 50]);
+  expect([0.5, 45, 100, 150, 5400, 90000, 200000].map(fmtSeconds)).toEqual(['0.5 s', '45 s', '100 s', '2.5 min', '90 min', '25 h', '2.3 d']);
+});
+
 test('empty data: every chart still renders with its id and title, no marks, and says why', () => {
   for (const svg of [heatmap({ id: 'a', title: 'A', columns: [], rows: [], emptyMessage: 'no backups' }), lineChart({ id: 'b', title: 'B', y: 'bytes', series: [{ name: 's', points: [] }] }), timeline({ id: 'c', title: 'C', steps: [] }), emptyChart('d', 'D', 'nothing')]) {
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" id="[a-d]"/);
@@ -50,7 +63,7 @@ test('empty data: every chart still renders with its id and title, no marks, and
 });
 
 test('lineChart: every mark lies inside the plot; thresholds extend the y-axis to show the target', () => {
-  const svg = lineChart({ id: 'l', title: 'L', y: 'seconds', width: 500, height: 200, series: [{ name: 'a', points: [{ x: 0, y: 10 }, { x: 50, y: 20 }, { x: 100, y: 5 }] }], thresholds: [{ y: 100, label: 'target' }] });
+  const svg = lineChart({ id: 'l', title: 'L', y: 'seconds', width: 500, height: 200, series: [{ name: 'a', points: [{ x: 0, y: 10 }, { x: 1800_000, y: 20 }, { x: 3600_000, y: 5 }] }], thresholds: [{ y: 100, label: 'target' }] });
   expect(points(svg)).toBe(3);
   const circles = [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])] as [number, number]);
   expect(circles).toHaveLength(3);

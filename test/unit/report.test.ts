@@ -97,6 +97,7 @@ test('downsampleMax keeps each bucket’s peak', () => {
 test('breaches: failed proof, corrupt and missing copies, RPO over target, latest drill failed, drill overdue, unreadable records, filling target', () => {
   const input = empty({
     rows: [
+      row({ id: 'f0', component: 'database', kind: 'full', completedAt: iso(NOW - 72 * H), verification: 'VERIFIED' }),
       row({ id: 'f1', component: 'database', kind: 'full', completedAt: iso(NOW - 30 * H), verification: 'FAILED', lastVerifiedAt: iso(NOW - 29 * H) }),
       row({ id: 'f2', component: 'database', kind: 'full', completedAt: iso(NOW - 28 * H), target: 'swift', check: 'MISSING' }),
       row({ id: 'f2', component: 'database', kind: 'full', completedAt: iso(NOW - 28 * H), check: 'CORRUPT' }),
@@ -112,7 +113,7 @@ test('breaches: failed proof, corrupt and missing copies, RPO over target, lates
     'verification-failed f1',
     'missing f2 on swift',
     'corrupt f2 on repo',
-    // f1 failed its proof and f2 is intact nowhere: no usable restore point at all
+    // f1 failed its proof and f2 is intact nowhere: the newest usable one is f0, 72 h old
     'backup-rpo database',
     'drill-failed d-new',
     'drill-overdue drill',
@@ -121,7 +122,15 @@ test('breaches: failed proof, corrupt and missing copies, RPO over target, lates
     'capacity target repo',
   ]);
   expect(m.breaches.find((b) => b.kind === 'drill-failed')!.message).toContain('step deploy-mariadb failed');
+  expect(m.breaches.find((b) => b.kind === 'backup-rpo')!.message).toBe('the newest good database restore point is 3 d old, over the target 1 d 2 h');
   expect(m.breaches.find((b) => b.kind === 'drill-overdue')!.message).toMatch(/d-old\) is 40\.0 days old, over 31 days/);
+});
+
+test('no usable restore point: the incremental rests on a full that failed its proof; a forecast from under a day of history raises no breach', () => {
+  const cap = { target: 'repo', type: 'local', location: '/r', totalBytes: 100, freeBytes: 10, artifacts: 1, storedBytes: 90, growthBytesPerDay: 1, forecast30dBytes: 120, daysUntilFull: 10, fullAt: iso(NOW + 10 * 24 * H), note: null, components: [] };
+  const m = reportModel(empty({ rows: [row({ id: 'f1', component: 'database', kind: 'full', completedAt: iso(NOW - H), verification: 'FAILED' }), row({ id: 'i1', component: 'database', kind: 'incremental', parentId: 'f1', completedAt: iso(NOW - H / 2) })], capacity: [cap], drills: [drill('d', NOW)] }));
+  expect(m.breaches.map((b) => b.message)).toEqual([expect.stringContaining('f1: its last restore proof FAILED'), 'no usable database restore point: every chain holds a failed proof or an artifact intact on no target']);
+  expect(m.forecast[0]!.historyDays).toBeCloseTo(1 / 48, 5);
 });
 
 test('a healthy cloud has no breach; the newest restore point one hour old', () => {

@@ -85,6 +85,16 @@ export interface ForecastView {
   history: Point[];
   /** The target (all clouds) now and in FORECAST_DAYS days; empty without a growth rate. */
   projection: Point[];
+  /** Days between this cloud's oldest and newest artifact on the target: a growth rate from less than a day is noise. */
+  historyDays: number;
+}
+
+/** Below this much history a forecast is shown but raises no breach. */
+export const MIN_FORECAST_HISTORY_DAYS = 1;
+
+function historyDays(rows: readonly CatalogEntry[], target: string): number {
+  const ts = rows.filter((r) => r.target === target).map((r) => Date.parse(r.completedAt));
+  return ts.length ? (Math.max(...ts) - Math.min(...ts)) / DAY_MS : 0;
 }
 
 export interface ReportModel {
@@ -141,6 +151,21 @@ export function stateOf(rows: readonly CatalogEntry[]): CellState {
 /** Still a restore point: no failed proof, and at least one target holds it intact. */
 export function usable(rows: readonly CatalogEntry[]): boolean {
   return !rows.some((r) => r.verification === 'FAILED') && rows.some((r) => r.check !== 'CORRUPT' && r.check !== 'MISSING');
+}
+
+/** Database restore points whose whole chain (every parent up to the full) is usable. */
+export function usableRestorePoints(arts: ReturnType<typeof artifacts>): ReturnType<typeof artifacts> {
+  const db = new Map(arts.filter(({ row }) => row.component === 'database').map((a) => [a.row.id, a]));
+  const memo = new Map<string, boolean>();
+  const ok = (id: string, depth = 0): boolean => {
+    if (memo.has(id)) return memo.get(id)!;
+    const a = db.get(id);
+    // a missing parent (or a cycle, which no chain has) breaks the chain
+    const r = !!a && depth < 10_000 && usable(a.all) && (a.row.parentId === null || ok(a.row.parentId, depth + 1));
+    memo.set(id, r);
+    return r;
+  };
+  return [...db.values()].filter((a) => ok(a.row.id));
 }
 
 const worst = (a: CellState | null, b: CellState): CellState => (a === null || CELL_STATES.indexOf(b) < CELL_STATES.indexOf(a) ? b : a);
@@ -214,7 +239,7 @@ export function sizeSeries(arts: ReturnType<typeof artifacts>, from: number, to:
  * before it landed would have taken), and at the report's time the age of the newest one.
  */
 export function backupRpoSeries(arts: ReturnType<typeof artifacts>, from: number, to: number): Series[] {
-  const points = arts.filter(({ row, all }) => row.component === 'database' && usable(all)).map(({ row }) => ({ t: Date.parse(row.completedAt), id: row.id }));
+  const points = usableRestorePoints(arts).map(({ row }) => ({ t: Date.parse(row.completedAt), id: row.id }));
   const out: Point[] = [];
   for (let i = 1; i < points.length; i++) {
     const p = points[i]!;
@@ -266,7 +291,7 @@ export function breaches(input: ReportInput, arts: ReturnType<typeof artifacts>,
     }
   }
   const current = rpo.backups[0]?.points.at(-1);
-  if (!arts.some(({ row, all }) => row.component === 'database' && usable(all))) out.push({ kind: 'backup-rpo', subject: 'database', since: null, message: arts.some(({ row }) => row.component === 'database') ? 'no usable database restore point: every one failed its proof or is intact on no target' : 'no database restore point at all' });
+  if (!usableRestorePoints(arts).length) out.push({ kind: 'backup-rpo', subject: 'database', since: null, message: arts.some(({ row }) => row.component === 'database') ? 'no usable database restore point: every chain holds a failed proof or an artifact intact on no target' : 'no database restore point at all' });
   else if (current && current.v > s.backupRpoTargetSeconds) out.push({ kind: 'backup-rpo', subject: 'database', since: new Date(current.t - current.v * 1000).toISOString(), message: `the newest good database restore point is ${fmtDuration(current.v)} old, over the target ${fmtDuration(s.backupRpoTargetSeconds)}` });
   for (const series of rpo.binlog) {
     const last = series.points.at(-1)!;
@@ -285,7 +310,7 @@ export function breaches(input: ReportInput, arts: ReturnType<typeof artifacts>,
   for (const k of input.unreadableDrills) out.push({ kind: 'unreadable', subject: k, since: null, message: `drill record ${k} does not read as a drill record (torn write or another format): it is left out` });
   for (const u of input.unavailableTargets) out.push({ kind: 'unreadable', subject: `target ${u.target}`, since: null, message: `target ${u.target} could not be read, its copies are not shown: ${u.reason}` });
   for (const f of input.capacityFailed) out.push({ kind: 'unreadable', subject: `target ${f.target}`, since: null, message: `target ${f.target}: capacity could not be scanned: ${f.error}` });
-  for (const t of input.capacity) if (t.daysUntilFull !== null && t.daysUntilFull <= FORECAST_DAYS) out.push({ kind: 'capacity', subject: `target ${t.target}`, since: null, message: `target ${t.target} fills in ${t.daysUntilFull.toFixed(1)} days (${t.fullAt!.slice(0, 10)}) at its current growth` });
+  for (const t of input.capacity) if (t.daysUntilFull !== null && t.daysUntilFull <= FORECAST_DAYS && historyDays(input.rows, t.target) >= MIN_FORECAST_HISTORY_DAYS) out.push({ kind: 'capacity', subject: `target ${t.target}`, since: null, message: `target ${t.target} fills in ${t.daysUntilFull.toFixed(1)} days (${t.fullAt!.slice(0, 10)}) at its current growth` });
   return out;
 }
 
@@ -299,7 +324,7 @@ export function forecastViews(input: ReportInput): ForecastView[] {
       .map((r) => ({ t: Date.parse(r.completedAt), v: (sum += r.bytes), label: r.id }));
     const projection = c.growthBytesPerDay === null ? [] : [{ t: now, v: c.storedBytes }, { t: now + FORECAST_DAYS * DAY_MS, v: c.forecast30dBytes!, label: `in ${FORECAST_DAYS} days` }];
     const { components: _components, artifacts: _artifacts, ...rest } = c;
-    return { ...rest, history: downsampleMax(history, 400), projection };
+    return { ...rest, history: downsampleMax(history, 400), projection, historyDays: historyDays(input.rows, c.target) };
   });
 }
 
