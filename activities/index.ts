@@ -5,7 +5,6 @@ import type { ArtifactDescription } from '../workflows/lib/describe.js';
 import { gateVerdict, type GateInput, type GateVerdict } from '../workflows/lib/preflight.js';
 import { Catalog } from './catalog/catalog.js';
 import { describeArtifact } from './catalog/describe.js';
-import { listDrillRecords, type DrillListing } from './catalog/drills.js';
 import { artifactDir, isDatabaseManifest, RECIPE_FILE, type ArtifactManifest, type DbFacts, type VerificationRecord } from '../workflows/lib/manifest.js';
 import { databaseRestoreRecipe, databaseRestoreScript, RESTORE_SCRIPT } from '../workflows/lib/recipe.js';
 import { chainTo, newestIntactRestorePoint } from '../workflows/lib/chain.js';
@@ -468,11 +467,6 @@ export function createActivities(deps: Deps) {
         }
       }
       return out;
-    },
-
-    /** The cloud's drill and rebuild records in the repository (`osbackup report`). */
-    async drillListRecords(input: { cloud: string }): Promise<DrillListing> {
-      return listDrillRecords(env.primary, input.cloud);
     },
 
     /** Rebuilds the index of one target (default: every target) from the storage alone. */

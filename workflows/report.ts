@@ -4,18 +4,22 @@
 // (lib/report.ts) and runs in the client.
 import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { DrillListing } from '../activities/catalog/drills.js';
+import type { DrillRecord } from './lib/drill-record.js';
 import type { CatalogListing } from './lib/catalog.js';
 import { capacityWorkflow, type CapacityResult } from './capacity.js';
 import { shortCall } from './options.js';
 
 const { catalogList, drillListRecords } = proxyActivities<Activities>(shortCall);
 
+/** Drill records the report reads: years of monthly drills. */
+const REPORT_DRILLS = 200;
+
 export interface ReportData {
   cloud: string;
   generatedAt: string;
   catalog: CatalogListing;
-  drills: DrillListing;
+  /** Newest first; records that do not parse are left out by the listing. */
+  drills: DrillRecord[];
   capacity: CapacityResult;
 }
 
@@ -23,7 +27,7 @@ export async function reportDataWorkflow(input: { cloud: string }): Promise<Repo
   const info = workflowInfo();
   const [catalog, drills, capacity] = await Promise.all([
     catalogList({ cloud: input.cloud }),
-    drillListRecords({ cloud: input.cloud }),
+    drillListRecords({ cloud: input.cloud, limit: REPORT_DRILLS }),
     executeChild(capacityWorkflow, { workflowId: `${info.workflowId}-capacity`, taskQueue: info.taskQueue, args: [{ cloud: input.cloud }] }),
   ]);
   return { cloud: input.cloud, generatedAt: new Date(info.startTime).toISOString(), catalog, drills, capacity };

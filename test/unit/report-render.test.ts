@@ -107,7 +107,7 @@ test('the HTML page: every chart with data, nothing external, no script', () => 
 });
 
 test('the HTML page of an empty repository: every section present with its empty chart', () => {
-  const m = reportModel({ ...reportFixture(NOW), rows: [], drills: [], unreadableDrills: [], capacity: [] });
+  const m = reportModel({ ...reportFixture(NOW), rows: [], drills: [], capacity: [] });
   const html = renderHtml(m);
   for (const id of [CHART_IDS.calendar, CHART_IDS.sizes, CHART_IDS.rpoBackups, CHART_IDS.rpoBinlog, CHART_IDS.drillRto, 'chart-forecast']) expect(html).toMatch(new RegExp(`id="${id}"[^>]*data-points="0"`));
   expect(html).toContain('No drill recorded yet.');

@@ -6,7 +6,7 @@ import { drill, reportFixture, row } from '../fixtures/report-fixture.js';
 const NOW = Date.parse('2026-12-06T10:00:00Z');
 const H = 3600_000;
 const iso = (t: number) => new Date(t).toISOString();
-const empty = (over: Partial<ReportInput> = {}): ReportInput => ({ cloud: 'prod', generatedAt: iso(NOW), repository: 'repo', rows: [], unavailableTargets: [], drills: [], unreadableDrills: [], capacity: [], capacityFailed: [], settings: { backupRpoTargetSeconds: 26 * 3600, binlogRpoTargetSeconds: 60, drillMaxAgeDays: 31, days: 35 }, ...over });
+const empty = (over: Partial<ReportInput> = {}): ReportInput => ({ cloud: 'prod', generatedAt: iso(NOW), repository: 'repo', rows: [], unavailableTargets: [], drills: [], capacity: [], capacityFailed: [], settings: { backupRpoTargetSeconds: 26 * 3600, binlogRpoTargetSeconds: 60, drillMaxAgeDays: 31, days: 35 }, ...over });
 
 test('tierOf: scheduled runs name their tier, CLI runs are manual, unknown ids stay null', () => {
   expect(tierOf('prod', 'prod-weekly-2026-12-06T02:00:00Z-db')).toBe('weekly');
@@ -94,7 +94,7 @@ test('downsampleMax keeps each bucket’s peak', () => {
   expect(downsampleMax(pts.slice(0, 3), 50)).toHaveLength(3);
 });
 
-test('breaches: failed proof, corrupt and missing copies, RPO over target, latest drill failed, drill overdue, unreadable records, filling target', () => {
+test('breaches: failed proof, corrupt and missing copies, RPO over target, latest drill failed, drill overdue, unreadable target, filling target', () => {
   const input = empty({
     rows: [
       row({ id: 'f0', component: 'database', kind: 'full', completedAt: iso(NOW - 72 * H), verification: 'VERIFIED' }),
@@ -103,7 +103,6 @@ test('breaches: failed proof, corrupt and missing copies, RPO over target, lates
       row({ id: 'f2', component: 'database', kind: 'full', completedAt: iso(NOW - 28 * H), check: 'CORRUPT' }),
     ],
     drills: [drill('d-old', NOW - 40 * 24 * H), drill('d-new', NOW - 24 * H, {}, 'deploy-mariadb'), drill('r1', NOW - H, { kind: 'rebuild' })],
-    unreadableDrills: ['clouds/prod/drills/x/drill.json'],
     unavailableTargets: [{ target: 'nfs', reason: 'not mounted' }],
     capacity: [{ target: 'repo', type: 'local', location: '/r', totalBytes: 100, freeBytes: 10, artifacts: 1, storedBytes: 90, growthBytesPerDay: 1, forecast30dBytes: 120, daysUntilFull: 10, fullAt: iso(NOW + 10 * 24 * H), note: null, components: [] }],
   });
@@ -117,7 +116,6 @@ test('breaches: failed proof, corrupt and missing copies, RPO over target, lates
     'backup-rpo database',
     'drill-failed d-new',
     'drill-overdue drill',
-    'unreadable clouds/prod/drills/x/drill.json',
     'unreadable target nfs',
     'capacity target repo',
   ]);

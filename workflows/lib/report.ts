@@ -24,7 +24,6 @@ export interface ReportInput {
   rows: CatalogEntry[];
   unavailableTargets: { target: string; reason: string }[];
   drills: DrillRecord[];
-  unreadableDrills: string[];
   capacity: TargetCapacity[];
   capacityFailed: { target: string; error: string }[];
   settings: ReportSettings;
@@ -307,7 +306,6 @@ export function breaches(input: ReportInput, arts: ReturnType<typeof artifacts>,
   const age = passed ? (now - Date.parse(passed.completedAt)) / DAY_MS : null;
   if (age === null) out.push({ kind: 'drill-overdue', subject: 'drill', since: null, message: `no passed DR drill recorded for ${input.cloud}: run one (the target is every ${s.drillMaxAgeDays} days)` });
   else if (age > s.drillMaxAgeDays) out.push({ kind: 'drill-overdue', subject: 'drill', since: passed!.completedAt, message: `the last passed drill (${passed!.id}) is ${age.toFixed(1)} days old, over ${s.drillMaxAgeDays} days` });
-  for (const k of input.unreadableDrills) out.push({ kind: 'unreadable', subject: k, since: null, message: `drill record ${k} does not read as a drill record (torn write or another format): it is left out` });
   for (const u of input.unavailableTargets) out.push({ kind: 'unreadable', subject: `target ${u.target}`, since: null, message: `target ${u.target} could not be read, its copies are not shown: ${u.reason}` });
   for (const f of input.capacityFailed) out.push({ kind: 'unreadable', subject: `target ${f.target}`, since: null, message: `target ${f.target}: capacity could not be scanned: ${f.error}` });
   for (const t of input.capacity) if (t.daysUntilFull !== null && t.daysUntilFull <= FORECAST_DAYS && historyDays(input.rows, t.target) >= MIN_FORECAST_HISTORY_DAYS) out.push({ kind: 'capacity', subject: `target ${t.target}`, since: null, message: `target ${t.target} fills in ${t.daysUntilFull.toFixed(1)} days (${t.fullAt!.slice(0, 10)}) at its current growth` });
