@@ -91,7 +91,7 @@ export function renderHtml(m: ReportModel): string {
     ['newest', s.newestRestorePoint ? when(s.newestRestorePoint) : 'none'],
     ['artifacts', `${s.artifacts} (${fmtBytes(s.storedBytes)})`],
     ['verified', String(s.verified)],
-    ['last drill', s.lastDrill ? `${s.lastDrill.result}, RTO ${fmtDuration(s.lastDrill.rtoSeconds)}` : 'none'],
+    ['last drill or rebuild', s.lastDrill ? `${s.lastDrill.kind} ${s.lastDrill.result}, RTO ${fmtDuration(s.lastDrill.rtoSeconds)}` : 'none'],
     ['open breaches', String(s.breaches)],
   ];
   const breaches = m.breaches.length ? table(['kind', 'subject', 'since', 'what'], m.breaches.map((b) => [td(b.kind, 'bad'), td(b.subject), td(when(b.since)), td(b.message)]), 'breaches') : '<p class="ok" id="no-breaches">No open breaches.</p>';

@@ -20,7 +20,7 @@ export function renderMarkdown(m: ReportModel): string {
   const s = m.summary;
   out.push(`# osbackup report — cloud ${m.cloud}\n`);
   out.push(`Generated ${when(m.generatedAt)}. Period ${new Date(m.window.from).toISOString().slice(0, 10)} to ${new Date(m.window.to).toISOString().slice(0, 10)} (UTC).\n`);
-  out.push(mdTable(['restore points', 'newest', 'artifacts', 'stored', 'verified', 'last drill', 'open breaches'], [[s.restorePoints, when(s.newestRestorePoint), s.artifacts, fmtBytes(s.storedBytes), s.verified, s.lastDrill ? `${s.lastDrill.result}, RTO ${fmtDuration(s.lastDrill.rtoSeconds)}` : 'none', s.breaches]]));
+  out.push(mdTable(['restore points', 'newest', 'artifacts', 'stored', 'verified', 'last drill or rebuild', 'open breaches'], [[s.restorePoints, when(s.newestRestorePoint), s.artifacts, fmtBytes(s.storedBytes), s.verified, s.lastDrill ? `${s.lastDrill.kind} ${s.lastDrill.result}, RTO ${fmtDuration(s.lastDrill.rtoSeconds)}` : 'none', s.breaches]]));
 
   out.push('## Open breaches\n');
   out.push(m.breaches.length ? mdTable(['kind', 'subject', 'since', 'what'], m.breaches.map((b) => [b.kind, b.subject, when(b.since), b.message])) : 'No open breaches.\n');
