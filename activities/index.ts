@@ -38,6 +38,7 @@ import { keyFingerprints, gpgVersion } from './crypto/gpg.js';
 import { zstdVersion } from './crypto/zstd.js';
 import { verifyActivities } from './storage/verify.js';
 import { drillActivities } from './drill/drill.js';
+import type { ArtifactCheck } from '../workflows/lib/verify-report.js';
 import { openstackActivities } from './openstack/activities.js';
 import { importStream, listRemoteFiles, type ImportStreamInput, type ImportStreamResult } from './import/stream.js';
 import type { KnownArtifact, ListedFile } from '../workflows/lib/import.js';
@@ -583,6 +584,12 @@ export function createActivities(deps: Deps) {
     ...verifyActivities(env),
     // ---- DR drills (activities/drill/drill.ts) ----
     ...drillActivities(env, catalog),
+    /** The scrub's re-read, then its check records into the target's catalog (else `catalog list` and the report show UNCHECKED until a rebuild). */
+    async storageCheckArtifacts(input: Parameters<ReturnType<typeof verifyActivities>['storageCheckArtifacts']>[0]): Promise<ArtifactCheck[]> {
+      const r = await verifyActivities(env).storageCheckArtifacts(input);
+      await (await catalogOf(input.target)).refreshMany(input.cloud, input.artifacts);
+      return r;
+    },
     // cloud-side retention removes image exports: osbackup's own deletions leave the catalog
     ...openstackActivities(env, (cloud, id) => catalog.refresh(cloud, 'image', id)),
   };

@@ -254,6 +254,7 @@ registerScheduleCommands(program, { load, pickCloud, out, version });
 (await import('./dr.js')).registerDrCommands(program, { load, pickCloud, out, version });
 (await import('./keys.js')).registerKeysCommands(program);
 (await import('./import.js')).registerImportCommands(program, { load, pickCloud, out, version });
+(await import('./report/command.js')).registerReportCommand(program, { load, pickCloud, out, version });
 program
   .command('codec-server')
   .description('decrypt osbackup payloads for the Temporal UI ("Data Encoder") and `temporal --codec-endpoint`; run it where the payload key is')

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { escrowSchema } from './escrow-schema.js';
 import { drillCrossReferenceProblems, drillSchema } from './drill-schema.js';
 import { metricsSchema } from './metrics-schema.js';
+import { reportSchema } from './report-schema.js';
 import { schedulesSchema } from './schedule-schema.js';
 import { rabbitmqCloudSchema, rabbitmqCrossReferenceProblems, rabbitmqHostSchema } from './rabbitmq-schema.js';
 
@@ -203,6 +204,7 @@ export const cloudSchema = z
     drill: drillSchema.optional(),
     /** When each tier runs (Temporal Schedules, `osbackup schedules apply`); absent = the seed's times in UTC. */
     schedules: schedulesSchema.prefault({}),
+    report: reportSchema.prefault({}),
     /** `osbackup preflight`, the gate CI runs before an upgrade; the CLI's flags override these. */
     preflight: z
       .object({

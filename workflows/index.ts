@@ -19,3 +19,4 @@ export { backupVolumesWorkflow, cloudResourcesDryRunWorkflow, exportImagesWorkfl
 export { restoreVolumeWorkflow, restoreImageWorkflow, restoreServerWorkflow } from './restore-cloud-resources.js';
 export { galeraClusterRestoreWorkflow } from './galera-restore.js';
 export { drDrillWorkflow, drillRecordsWorkflow } from './dr-drill.js';
+export { reportDataWorkflow } from './report.js';

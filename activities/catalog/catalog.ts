@@ -7,8 +7,11 @@ import { byArtifactDir, readManifests, scanTargetManifests, type StoredObject, t
 
 export const INDEX_FILE = 'catalog/index.json';
 
+// 2: entries carry workflowId and binlogSpan; an index of format 1 is rebuilt on first read
+const INDEX_FORMAT = 2;
+
 interface IndexFile {
-  formatVersion: 1;
+  formatVersion: typeof INDEX_FORMAT;
   rebuiltAt: string;
   entries: CatalogEntry[];
 }
@@ -119,20 +122,33 @@ export class Catalog {
 
   /** Re-reads one artifact's manifest and records into the index (after a publish, a proof, a check or a deletion). */
   refresh(cloud: string, component: string, id: string): Promise<void> {
-    return this.serial(() => this.refreshNow(cloud, component, id));
+    return this.serial(() => this.refreshNow(cloud, [{ component, id }], true));
   }
 
-  private async refreshNow(cloud: string, component: string, id: string): Promise<void> {
+  /**
+   * refresh() for many artifacts of one cloud (a scrub's batch), the index read and written once.
+   * An entry whose manifest has gone is kept (list() marks it MISSING): a scrub reports a loss, it
+   * does not forget it the way osbackup's own deletions do.
+   */
+  refreshMany(cloud: string, artifacts: readonly { component: string; id: string }[]): Promise<void> {
+    return this.serial(() => this.refreshNow(cloud, artifacts, false));
+  }
+
+  private async refreshNow(cloud: string, artifacts: readonly { component: string; id: string }[], forgetVanished: boolean): Promise<void> {
     const entries = await this.read();
     if (!entries) {
       await this.rebuildNow();
       return;
     }
-    const dir = artifactDir(cloud, component, id);
-    const files = await this.target.list(`${dir}/`);
-    const rest = entries.filter((e) => !(e.cloud === cloud && e.component === component && e.id === id));
-    const text = files.some((f) => f.key === `${dir}/${MANIFEST_FILE}`) ? await this.target.readText(`${dir}/${MANIFEST_FILE}`) : undefined;
-    if (text) rest.push(await entryFor(this.target, JSON.parse(text) as AnyManifest, files));
+    const wanted = new Set(artifacts.map((a) => `${a.component}\u0000${a.id}`));
+    const rest = entries.filter((e) => !(e.cloud === cloud && wanted.has(`${e.component}\u0000${e.id}`)));
+    for (const { component, id } of artifacts) {
+      const dir = artifactDir(cloud, component, id);
+      const files = await this.target.list(`${dir}/`);
+      const text = files.some((f) => f.key === `${dir}/${MANIFEST_FILE}`) ? await this.target.readText(`${dir}/${MANIFEST_FILE}`) : undefined;
+      if (text) rest.push(await entryFor(this.target, JSON.parse(text) as AnyManifest, files));
+      else if (!forgetVanished) rest.push(...entries.filter((e) => e.cloud === cloud && e.component === component && e.id === id));
+    }
     rest.sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.id.localeCompare(b.id));
     await this.write(rest);
   }
@@ -140,14 +156,14 @@ export class Catalog {
   private async read(): Promise<CatalogEntry[] | undefined> {
     try {
       const f = JSON.parse((await this.target.readText(INDEX_FILE)) ?? '') as IndexFile;
-      return f.formatVersion === 1 && Array.isArray(f.entries) ? f.entries : undefined;
+      return f.formatVersion === INDEX_FORMAT && Array.isArray(f.entries) ? f.entries : undefined;
     } catch {
       return undefined;
     }
   }
 
   private async write(entries: CatalogEntry[]): Promise<void> {
-    const f: IndexFile = { formatVersion: 1, rebuiltAt: new Date().toISOString(), entries };
+    const f: IndexFile = { formatVersion: INDEX_FORMAT, rebuiltAt: new Date().toISOString(), entries };
     await this.target.putText(INDEX_FILE, JSON.stringify(f, null, 2) + '\n');
   }
 }

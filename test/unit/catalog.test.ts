@@ -59,3 +59,23 @@ test('vanished folders stay listed as MISSING; new ones are added; rebuild forge
   await catalog.refresh('c', 'database', 'db-full-2');
   expect((await catalog.list()).map((e) => [e.id, e.check])).toEqual([['db-full-3', 'UNCHECKED']]);
 });
+
+test('a scrub batch (refreshMany) brings its check records into the index at once and forgets no vanished artifact', async () => {
+  const catalog = new Catalog(target);
+  await publish(manifest('db-full-7', '2026-11-07T00:00:00Z'));
+  await publish(manifest('db-full-8', '2026-11-08T00:00:00Z'));
+  await catalog.rebuild();
+  const checkedAt = '2026-11-09T00:00:00.000Z';
+  await target.putText(`${artifactDir('c', 'database', 'db-full-7')}/checks/20261109T000000000Z.json`, JSON.stringify({ formatVersion: 1, backupId: 'db-full-7', cloud: 'c', component: 'database', target: 'local', checkedAt, workflowId: 'w', result: 'CORRUPT', files: [] }));
+  rmSync(join(root, artifactDir('c', 'database', 'db-full-8')), { recursive: true });
+  await catalog.refreshMany('c', [
+    { component: 'database', id: 'db-full-7' },
+    { component: 'database', id: 'db-full-8' },
+  ]);
+  const rows = (await new Catalog(target).list()).filter((e) => ['db-full-7', 'db-full-8'].includes(e.id));
+  expect(rows.map((e) => [e.id, e.check, e.workflowId === undefined])).toEqual([
+    ['db-full-7', 'CORRUPT', true],
+    // gone from the storage: still listed, as MISSING
+    ['db-full-8', 'MISSING', true],
+  ]);
+});

@@ -30,6 +30,10 @@ export interface CatalogEntry {
   lastCheckedAt: string | null;
   /** Set for artifacts adopted from another tool (e.g. "kolla-mariadb_backup"). */
   imported: string | null;
+  /** The run that took it: a scheduled tier run's id names the tier (`<cloud>-weekly-…`). Absent in indexes written before it was recorded. */
+  workflowId?: string;
+  /** Binlog segments: the first event's time and the instant the archive held every event up to (the report's RPO). */
+  binlogSpan?: { firstEventAt: string | null; archivedThrough: string };
 }
 
 /** Rows of every target that could be read, and the ones that could not, with why. */
@@ -41,7 +45,7 @@ export interface CatalogListing {
 export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[], checks: CheckRecord[] = [], target = 'local'): CatalogEntry {
   const last = verifications.at(-1);
   const check = checks.at(-1);
-  const common = { target, check: check ? check.result : ('UNCHECKED' as const), lastCheckedAt: check?.checkedAt ?? null, imported: ('imported' in m && m.imported ? m.imported.source : null) };
+  const common = { target, check: check ? check.result : ('UNCHECKED' as const), lastCheckedAt: check?.checkedAt ?? null, imported: ('imported' in m && m.imported ? m.imported.source : null), workflowId: m.workflowId };
   if (m.component === 'control-plane') {
     // several sealed parts: the row's checksum is the manifest's digest over them
     return {
@@ -129,6 +133,7 @@ export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[]
       verification: last ? last.result : 'UNVERIFIED',
       lastVerifiedAt: last?.verifiedAt ?? null,
       ...common,
+      binlogSpan: { firstEventAt: b.firstEventAt, archivedThrough: b.archivedThrough },
     };
   }
   return {
