@@ -4,8 +4,7 @@ import type { Command } from 'commander';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { binlogWorkflowId } from '../workflows/lib/binlog.js';
 import type { ArchiveBinlogsStatus } from '../workflows/archive-binlogs.js';
-import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
-import { CliError, connect, EXIT, uiLink } from './connect.js';
+import { CliError, connect, EXIT, startRun } from './connect.js';
 import type { CliContext, G } from './control-plane.js';
 
 function describe(s: ArchiveBinlogsStatus): string {
@@ -30,19 +29,16 @@ export function registerBinlogCommands(program: Command, ctx: CliContext<G>): vo
       const g = this.optsWithGlobals<G>();
       const config = ctx.load(g);
       const cloud = ctx.pickCloud(config, g.cloud);
-      const client = await connect(config);
       try {
-        const handle = await client.workflow.start('archiveBinlogsWorkflow', {
-          taskQueue: config.temporal.taskQueue,
+        // the archiver runs until stopped: the id and link are the command's output
+        const { handle, link } = await startRun(config, {
+          type: 'archiveBinlogsWorkflow',
           workflowId: binlogWorkflowId(cloud),
-          args: [{ cloud, toolVersion: ctx.version }],
-          typedSearchAttributes: [
-            { key: CLOUD, value: cloud },
-            { key: COMPONENT, value: 'binlog' },
-            { key: TIER, value: 'continuous' },
-          ],
+          input: { cloud, toolVersion: ctx.version },
+          labels: { cloud, component: 'binlog', tier: 'continuous' },
+          quiet: true,
         });
-        ctx.out(g, { workflowId: handle.workflowId, ui: uiLink(config, handle) }, `${handle.workflowId}\n  ${uiLink(config, handle)}\n`);
+        ctx.out(g, { workflowId: handle.workflowId, ui: link }, `${handle.workflowId}\n  ${link}\n`);
       } catch (e) {
         if (e instanceof WorkflowExecutionAlreadyStartedError) throw new CliError(`the archiver of cloud ${cloud} is already running (${binlogWorkflowId(cloud)}); see \`osbackup binlog status\``, EXIT.usage);
         throw e;

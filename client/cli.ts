@@ -7,10 +7,9 @@ import type { Config } from '../config/schema.js';
 import { catalogCsv, catalogTable, type CatalogEntry, type CatalogListing } from '../workflows/lib/catalog.js';
 import { backupDbWorkflowId, restoreDbWorkflowId, runWorkflowId } from '../workflows/lib/ids.js';
 import { parseBinlogPosition, parseGtid } from '../workflows/lib/binlog.js';
-import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
 import type { BackupDatabaseResult } from '../workflows/backup-database.js';
 import type { RestoreDatabaseResult } from '../workflows/restore-database.js';
-import { CliError, connect, EXIT, uiLink, waitWithProgress } from './connect.js';
+import { CliError, connect, EXIT, startRun, waitWithProgress } from './connect.js';
 import { registerControlPlaneCommands } from './control-plane.js';
 import { registerBinlogCommands } from './binlog.js';
 import { registerInspectCommands } from './inspect.js';
@@ -101,19 +100,13 @@ backup
     const config = load(g);
     const cloud = pickCloud(config, g.cloud);
     const kind = g.incremental ? 'incremental' : 'full';
-    const client = await connect(config);
-    const handle = await client.workflow.start('backupDatabaseWorkflow', {
-      taskQueue: config.temporal.taskQueue,
+    const { handle, link } = await startRun(config, {
+      type: 'backupDatabaseWorkflow',
       workflowId: backupDbWorkflowId(cloud, new Date()),
-      args: [{ cloud, kind, tier: g.tier, toolVersion: version }],
-      typedSearchAttributes: [
-        { key: CLOUD, value: cloud },
-        { key: COMPONENT, value: 'database' },
-        { key: TIER, value: g.tier },
-      ],
+      input: { cloud, kind, tier: g.tier, toolVersion: version },
+      labels: { cloud, component: 'database', tier: g.tier },
+      quiet: !!g.json,
     });
-    const link = uiLink(config, handle);
-    if (!g.json) process.stderr.write(`started ${handle.workflowId}\n  ${link}\n`);
     if (!g.wait) return out(g, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, ui: link }, `${handle.workflowId}\n`);
     const r = await waitWithProgress<BackupDatabaseResult>(handle, !!g.json);
     out(g, { workflowId: handle.workflowId, ui: link, ...r }, `${r.fellBackToFull ? `no valid base for an incremental (${r.fellBackToFull}): took a full backup (autoFull)\n` : ''}${r.kind} backup ${r.backupId}${r.parentId ? ` on ${r.parentId}` : ''}: ${r.streamBytes} bytes streamed → ${r.bytes} stored in ${r.streamSeconds.toFixed(1)} s (${r.throughputMBps.toFixed(1)} MB/s), sha256 ${r.sha256}\n  ${r.path}\n${r.unstableTables.length ? `  tables written during the backup (not comparable on restore): ${r.unstableTables.join(', ')}\n` : ''}`);
@@ -149,19 +142,13 @@ restore
       const fetched = await fetchChain(g, config, cloud, g.from, g.backup);
       backupId = fetched;
     }
-    const client = await connect(config);
-    const handle = await client.workflow.start('restoreDatabaseWorkflow', {
-      taskQueue: config.temporal.taskQueue,
+    const { handle, link } = await startRun(config, {
+      type: 'restoreDatabaseWorkflow',
       workflowId: restoreDbWorkflowId(cloud, g.to, new Date()),
-      args: [{ cloud, targetHost: g.to, backupId, verify: g.verify, at, gtid: g.gtid?.trim(), position: g.position?.trim() }],
-      typedSearchAttributes: [
-        { key: CLOUD, value: cloud },
-        { key: COMPONENT, value: 'database' },
-        { key: TIER, value: 'restore' },
-      ],
+      input: { cloud, targetHost: g.to, backupId, verify: g.verify, at, gtid: g.gtid?.trim(), position: g.position?.trim() },
+      labels: { cloud, component: 'database', tier: 'restore' },
+      quiet: !!g.json,
     });
-    const link = uiLink(config, handle);
-    if (!g.json) process.stderr.write(`started ${handle.workflowId}\n  ${link}\n`);
     if (!g.wait) return out(g, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, ui: link }, `${handle.workflowId}\n`);
     const r = await waitWithProgress<RestoreDatabaseResult>(handle, !!g.json);
     const rows = r.tables.map((t) => `  ${t.outcome.padEnd(9)} ${t.table}: ${t.actualRows ?? '-'} rows (recorded ${t.expectedRows}), checksum ${t.actualChecksum ?? '-'} (recorded ${t.expectedChecksum ?? '-'})`).join('\n');

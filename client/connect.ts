@@ -1,10 +1,11 @@
 // The client side of Temporal: connection, typed starts, waiting with progress, failures.
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { ApplicationFailure, TemporalFailure, type Payload } from '@temporalio/common';
 import type { Config } from '../config/schema.js';
 import { connectionOptions, dataConverter, failureMessage, workflowUiUrl } from '../config/temporal.js';
 import { progressText, viewOf, worthPrinting, type ProgressSample, type View } from '../workflows/lib/live-progress.js';
 import { progressQuery, type Progress } from '../workflows/messages.js';
+import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
 
 /**
  * damaged: verify found a corrupt or missing artifact or a broken restore point (the report is
@@ -123,4 +124,43 @@ export async function waitWithProgress<T>(handle: WorkflowHandle, quiet: boolean
 
 export function uiLink(config: Config, handle: { workflowId: string; firstExecutionRunId?: string }): string {
   return workflowUiUrl(config, handle.workflowId, handle.firstExecutionRunId);
+}
+
+export interface RunStart {
+  /** The workflow type ("backupDatabaseWorkflow"). */
+  type: string;
+  workflowId: string;
+  /** The workflow's one argument. */
+  input: unknown;
+  /** The search attributes the Temporal UI filters on; omitted for runs that span clouds. */
+  labels?: { cloud: string; component: string; tier: string };
+  workflowExecutionTimeout?: string;
+  /** --json: the id and link are part of the JSON output instead of stderr. */
+  quiet?: boolean;
+}
+
+/**
+ * Starts one run the way every command does: on the config's task queue, labelled for the UI,
+ * its id and UI link printed on stderr (stdout stays the command's result).
+ */
+export async function startRun(config: Config, s: RunStart): Promise<{ handle: WorkflowHandleWithFirstExecutionRunId; link: string }> {
+  const client = await connect(config);
+  const handle = await client.workflow.start(s.type, {
+    taskQueue: config.temporal.taskQueue,
+    workflowId: s.workflowId,
+    args: [s.input],
+    ...(s.workflowExecutionTimeout ? { workflowExecutionTimeout: s.workflowExecutionTimeout } : {}),
+    ...(s.labels
+      ? {
+          typedSearchAttributes: [
+            { key: CLOUD, value: s.labels.cloud },
+            { key: COMPONENT, value: s.labels.component },
+            { key: TIER, value: s.labels.tier },
+          ],
+        }
+      : {}),
+  });
+  const link = uiLink(config, handle);
+  if (!s.quiet) process.stderr.write(`started ${handle.workflowId}\n  ${link}\n`);
+  return { handle, link };
 }

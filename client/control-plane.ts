@@ -4,8 +4,7 @@ import type { Config } from '../config/schema.js';
 import { runWorkflowId } from '../workflows/lib/ids.js';
 import type { BackupControlPlaneResult } from '../workflows/backup-control-plane.js';
 import type { RestoreConfigResult, RestoreKeysResult, RestoreRabbitmqResult } from '../workflows/restore-control-plane.js';
-import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
-import { CliError, connect, EXIT, uiLink, waitWithProgress } from './connect.js';
+import { CliError, EXIT, startRun, waitWithProgress } from './connect.js';
 
 export interface CliContext<G> {
   load(g: G): Config;
@@ -18,23 +17,12 @@ export type G = { json?: boolean; config?: string; cloud?: string };
 
 /** Starts a workflow, prints its id and UI link, waits with progress, returns its result. */
 export async function runWorkflow<R>(ctx: CliContext<G>, g: G, config: Config, type: string, workflowId: string, component: string, tier: string, args: unknown[]): Promise<{ r: R; link: string; workflowId: string }> {
-  const client = await connect(config);
-  const handle = await client.workflow.start(type, {
-    taskQueue: config.temporal.taskQueue,
-    workflowId,
-    args,
-    typedSearchAttributes: [
-      { key: CLOUD, value: (args[0] as { cloud: string }).cloud },
-      { key: COMPONENT, value: component },
-      { key: TIER, value: tier },
-    ],
-  });
-  const link = uiLink(config, handle);
-  if (!g.json) process.stderr.write(`started ${handle.workflowId}\n  ${link}\n`);
+  const { handle, link } = await startRun(config, { type, workflowId, input: args[0], labels: { cloud: (args[0] as { cloud: string }).cloud, component, tier }, quiet: !!g.json });
   return { r: await waitWithProgress<R>(handle, !!g.json), link, workflowId: handle.workflowId };
 }
 
-function hostOf(config: Config, cloud: string, host: string): string {
+/** A host of the cloud named on the command line, or a usage error listing the known ones. */
+export function hostOf(config: Config, cloud: string, host: string): string {
   if (!config.clouds[cloud]!.hosts[host]) throw new CliError(`host "${host}" is not under clouds.${cloud}.hosts (known: ${Object.keys(config.clouds[cloud]!.hosts).join(', ')})`, EXIT.usage);
   return host;
 }

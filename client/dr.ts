@@ -10,8 +10,7 @@ import { runWorkflowId } from '../workflows/lib/ids.js';
 import { recoveryStatus, recoveryStatusText, type ArchiverFacts, type RecoveryStatus } from '../workflows/lib/status.js';
 import type { ArchiveBinlogsStatus } from '../workflows/archive-binlogs.js';
 import type { DrDrillResult } from '../workflows/dr-drill.js';
-import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
-import { CliError, connect, EXIT, uiLink, waitWithProgress } from './connect.js';
+import { CliError, connect, EXIT, startRun, waitWithProgress } from './connect.js';
 import type { CliContext, G } from './control-plane.js';
 
 /** One line per step and check, the objectives and the verdict. */
@@ -77,19 +76,13 @@ export function registerDrCommands(program: Command, ctx: CliContext<G>): void {
       const cloud = ctx.pickCloud(config, g.cloud);
       const d = config.clouds[cloud]!.drill;
       if (!d) throw new CliError(`cloud ${cloud} has no drill section: add clouds.${cloud}.drill with host: <an isolated host with a mariadb section> (see README "DR drills and status")`, EXIT.configInvalid);
-      const client = await connect(config);
-      const handle = await client.workflow.start('drDrillWorkflow', {
-        taskQueue: config.temporal.taskQueue,
+      const { handle, link } = await startRun(config, {
+        type: 'drDrillWorkflow',
         workflowId: runWorkflowId('dr-drill', cloud, new Date()),
-        args: [{ cloud }],
-        typedSearchAttributes: [
-          { key: CLOUD, value: cloud },
-          { key: COMPONENT, value: 'database' },
-          { key: TIER, value: 'drill' },
-        ],
+        input: { cloud },
+        labels: { cloud, component: 'database', tier: 'drill' },
+        quiet: !!g.json,
       });
-      const link = uiLink(config, handle);
-      if (!g.json) process.stderr.write(`started ${handle.workflowId}\n  ${link}\n`);
       if (!g.wait) return ctx.out(g, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, ui: link }, `${handle.workflowId}\n`);
       const r = await waitWithProgress<DrDrillResult>(handle, !!g.json);
       ctx.out(g, { workflowId: handle.workflowId, ui: link, ...r }, drillText(r.record, r));

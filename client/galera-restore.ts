@@ -1,15 +1,13 @@
 // `osbackup restore cluster [--id <backup> | --at <UTC>] [--bootstrap <node>] [--yes]`: a new
 // Galera cluster from a backup (galeraClusterRestoreWorkflow). The plan is shown and nothing is
 // stopped until an operator approves it here, or with `osbackup restore approve <workflow id>`.
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import type { ClusterRestoreSummary, GaleraClusterRestoreResult } from '../workflows/galera-restore.js';
 import { runWorkflowId } from '../workflows/lib/ids.js';
-import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
-import { CliError, connect, EXIT, uiLink, waitWithProgress } from './connect.js';
+import { CliError, EXIT, startRun, waitWithProgress } from './connect.js';
 import type { CliContext, G } from './control-plane.js';
 import { utcTime } from './lib/utc-time.js';
-import { awaitSummary } from './service-restore.js';
+import { askApproval } from './lib/approval.js';
 
 export function describeClusterPlan(s: ClusterRestoreSummary): string {
   return [
@@ -42,34 +40,14 @@ export function registerGaleraRestoreCommands(restore: Command, ctx: CliContext<
       if (!galera) throw new CliError(`cloud ${cloud} is not a Galera cluster (clouds.${cloud}.database has no galera section): restore a single server with \`osbackup restore db --to <host>\``, EXIT.usage);
       if (g.bootstrap && !galera.nodes.includes(g.bootstrap)) throw new CliError(`--bootstrap ${g.bootstrap} is not a node of ${cloud}'s cluster (${galera.nodes.join(', ')})`, EXIT.usage);
       const at = g.at ? utcTime(g.at) : undefined;
-      const client = await connect(config);
-      const handle = await client.workflow.start('galeraClusterRestoreWorkflow', {
-        taskQueue: config.temporal.taskQueue,
+      const { handle, link } = await startRun(config, {
+        type: 'galeraClusterRestoreWorkflow',
         workflowId: runWorkflowId('restore-cluster', cloud, new Date()),
-        args: [{ cloud, backupId: g.id, at, bootstrap: g.bootstrap, approved: !!g.yes }],
-        typedSearchAttributes: [
-          { key: CLOUD, value: cloud },
-          { key: COMPONENT, value: 'database' },
-          { key: TIER, value: 'restore' },
-        ],
+        input: { cloud, backupId: g.id, at, bootstrap: g.bootstrap, approved: !!g.yes },
+        labels: { cloud, component: 'database', tier: 'restore' },
+        quiet: !!g.json,
       });
-      const link = uiLink(config, handle);
-      if (!g.json) process.stderr.write(`started ${handle.workflowId}\n  ${link}\n`);
-      if (!g.yes) {
-        const s = await awaitSummary<ClusterRestoreSummary>(handle);
-        if (s) {
-          process.stderr.write(describeClusterPlan(s));
-          if (!process.stdin.isTTY) {
-            process.stderr.write(`waiting for a decision: osbackup restore approve ${handle.workflowId}   (or: osbackup restore reject ${handle.workflowId})\n`);
-          } else {
-            const rl = createInterface({ input: process.stdin, output: process.stderr });
-            const answer = (await rl.question(`stop every node of ${cloud} and restore? [y/N] `)).trim().toLowerCase();
-            rl.close();
-            if (answer === 'y' || answer === 'yes') await handle.signal('approve');
-            else await handle.signal('reject', 'declined at the prompt');
-          }
-        }
-      }
+      if (!g.yes) await askApproval<ClusterRestoreSummary>(handle, describeClusterPlan, () => `stop every node of ${cloud} and restore?`);
       const r = await waitWithProgress<GaleraClusterRestoreResult>(handle, !!g.json);
       const text =
         r.outcome === 'rejected'

@@ -5,31 +5,19 @@ import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
 import { runWorkflowId } from '../workflows/lib/ids.js';
 import type { ImportResult } from '../workflows/import-backups.js';
-import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
-import { CliError, connect, EXIT, uiLink, waitWithProgress } from './connect.js';
-import type { CliContext } from './control-plane.js';
+import { CliError, EXIT, startRun, waitWithProgress } from './connect.js';
+import { hostOf, type CliContext } from './control-plane.js';
 
 type G = { json?: boolean; config?: string; cloud?: string };
 
-function hostOf(config: Config, cloud: string, host: string): string {
-  if (!config.clouds[cloud]!.hosts[host]) throw new CliError(`host "${host}" is not under clouds.${cloud}.hosts (known: ${Object.keys(config.clouds[cloud]!.hosts).join(', ')})`, EXIT.usage);
-  return host;
-}
-
 async function run(ctx: CliContext<G>, g: G, config: Config, type: string, workflowId: string, args: Record<string, unknown> & { cloud: string }): Promise<void> {
-  const client = await connect(config);
-  const handle = await client.workflow.start(type, {
-    taskQueue: config.temporal.taskQueue,
+  const { handle, link } = await startRun(config, {
+    type,
     workflowId,
-    args: [args],
-    typedSearchAttributes: [
-      { key: CLOUD, value: args.cloud },
-      { key: COMPONENT, value: 'database' },
-      { key: TIER, value: 'import' },
-    ],
+    input: args,
+    labels: { cloud: args.cloud, component: 'database', tier: 'import' },
+    quiet: !!g.json,
   });
-  const link = uiLink(config, handle);
-  if (!g.json) process.stderr.write(`started ${handle.workflowId}\n  ${link}\n`);
   const r = await waitWithProgress<ImportResult>(handle, !!g.json);
   ctx.out(g, { workflowId: handle.workflowId, ui: link, ...r }, resultText(r));
   if (r.problems.length) process.exitCode = EXIT.failed;

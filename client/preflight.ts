@@ -4,8 +4,7 @@
 import type { Command } from 'commander';
 import { runWorkflowId } from '../workflows/lib/ids.js';
 import type { PreflightResult } from '../workflows/preflight.js';
-import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
-import { CliError, connect, EXIT, uiLink, waitWithProgress } from './connect.js';
+import { CliError, EXIT, startRun, waitWithProgress } from './connect.js';
 import type { CliContext, G } from './control-plane.js';
 
 /** "90m", "2h", "45s" or plain minutes. */
@@ -52,21 +51,15 @@ export function registerPreflightCommand(program: Command, ctx: CliContext<G>): 
       if (proveOn && proveOn === config.clouds[cloud]!.database.host) throw new CliError(`--prove-on ${proveOn} is the live database host: the proof would overwrite the cloud's database`, EXIT.usage);
       const maxAgeMinutes = g.maxAge ? minutesOf(g.maxAge, '--max-age') : pf.maxAgeMinutes;
       const timeoutSeconds = Math.round((g.timeout ? minutesOf(g.timeout, '--timeout') : pf.timeoutMinutes) * 60);
-      const client = await connect(config);
-      const handle = await client.workflow.start('preflightWorkflow', {
-        taskQueue: config.temporal.taskQueue,
+      // the gate's own timeout cancels its work; this bounds a gate no worker ever picks up
+      const { handle, link } = await startRun(config, {
+        type: 'preflightWorkflow',
         workflowId: runWorkflowId('preflight', cloud, new Date()),
-        args: [{ cloud, maxAgeMinutes, timeoutSeconds, proveOn }],
-        // the gate's own timeout cancels its work; this bounds a gate no worker ever picks up
+        input: { cloud, maxAgeMinutes, timeoutSeconds, proveOn },
         workflowExecutionTimeout: `${timeoutSeconds + 600} seconds`,
-        typedSearchAttributes: [
-          { key: CLOUD, value: cloud },
-          { key: COMPONENT, value: 'preflight' },
-          { key: TIER, value: 'preflight' },
-        ],
+        labels: { cloud, component: 'preflight', tier: 'preflight' },
+        quiet: !!g.json,
       });
-      const link = uiLink(config, handle);
-      if (!g.json) process.stderr.write(`started ${handle.workflowId}\n  ${link}\n`);
       let r: PreflightResult;
       try {
         r = await waitWithProgress<PreflightResult>(handle, !!g.json);

@@ -1,14 +1,12 @@
 // `osbackup restore service <name> --at …` and `osbackup restore approve|reject <workflow id>`:
 // one service's schemas from a point in time, imported into the live database only after an
 // operator has seen what will be imported.
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { WorkflowHandle } from '@temporalio/client';
 import { runWorkflowId } from '../workflows/lib/ids.js';
 import type { RestoreServiceResult, ServiceRestoreSummary } from '../workflows/restore-service.js';
-import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
-import { CliError, connect, EXIT, uiLink, waitWithProgress } from './connect.js';
+import { CliError, connect, EXIT, startRun, waitWithProgress } from './connect.js';
+import { askApproval } from './lib/approval.js';
 import type { CliContext, G } from './control-plane.js';
 import { utcTime } from './lib/utc-time.js';
 
@@ -29,16 +27,6 @@ export function describeSummary(s: ServiceRestoreSummary): string {
  * Polls the summary query until what is to be approved is ready (a service restore's export, a
  * cluster restore's plan), or the workflow has ended: its result says why.
  */
-export async function awaitSummary<S = ServiceRestoreSummary>(handle: WorkflowHandle): Promise<S | null> {
-  for (;;) {
-    const d = await handle.describe();
-    if (d.status.name !== 'RUNNING') return null;
-    const s = await handle.query<S | null>('summary').catch(() => null);
-    if (s) return s;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
-
 export function registerServiceRestoreCommands(restore: Command, ctx: CliContext<G>): void {
   restore
     .command('service <service>')
@@ -53,34 +41,14 @@ export function registerServiceRestoreCommands(restore: Command, ctx: CliContext
       const cloud = ctx.pickCloud(config, g.cloud);
       if (!config.clouds[cloud]!.services[service]) throw new CliError(`service "${service}" is not under clouds.${cloud}.services (known: ${Object.keys(config.clouds[cloud]!.services).join(', ') || 'none'})`, EXIT.usage);
       const at = utcTime(g.at);
-      const client = await connect(config);
-      const handle = await client.workflow.start('restoreServiceWorkflow', {
-        taskQueue: config.temporal.taskQueue,
+      const { handle, link } = await startRun(config, {
+        type: 'restoreServiceWorkflow',
         workflowId: runWorkflowId('restore-service', cloud, new Date(), service),
-        args: [{ cloud, service, at, via: g.via, approved: !!g.yes }],
-        typedSearchAttributes: [
-          { key: CLOUD, value: cloud },
-          { key: COMPONENT, value: 'database' },
-          { key: TIER, value: 'restore' },
-        ],
+        input: { cloud, service, at, via: g.via, approved: !!g.yes },
+        labels: { cloud, component: 'database', tier: 'restore' },
+        quiet: !!g.json,
       });
-      const link = uiLink(config, handle);
-      if (!g.json) process.stderr.write(`started ${handle.workflowId}\n  ${link}\n`);
-      if (!g.yes) {
-        const s = await awaitSummary(handle);
-        if (s) {
-          process.stderr.write(describeSummary(s));
-          if (!process.stdin.isTTY) {
-            process.stderr.write(`waiting for a decision: osbackup restore approve ${handle.workflowId}   (or: osbackup restore reject ${handle.workflowId})\n`);
-          } else {
-            const rl = createInterface({ input: process.stdin, output: process.stderr });
-            const answer = (await rl.question(`import into the live database on ${s.into}? [y/N] `)).trim().toLowerCase();
-            rl.close();
-            if (answer === 'y' || answer === 'yes') await handle.signal('approve');
-            else await handle.signal('reject', 'declined at the prompt');
-          }
-        }
-      }
+      if (!g.yes) await askApproval<ServiceRestoreSummary>(handle, describeSummary, (s) => `import into the live database on ${s.into}?`);
       const r = await waitWithProgress<RestoreServiceResult>(handle, !!g.json);
       const text =
         r.outcome === 'rejected'

@@ -7,8 +7,7 @@ import type { CapacityResult } from '../workflows/capacity.js';
 import { runWorkflowId } from '../workflows/lib/ids.js';
 import type { VerifyTargetReport } from '../workflows/lib/verify-report.js';
 import type { VerifyResult } from '../workflows/verify.js';
-import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
-import { CliError, connect, EXIT, uiLink, waitWithProgress } from './connect.js';
+import { CliError, EXIT, startRun, waitWithProgress } from './connect.js';
 
 type G = { json?: boolean; config?: string; cloud?: string };
 
@@ -59,19 +58,13 @@ export function registerVerifyCommands(program: Command, ctx: Ctx): void {
       const known = [config.repository.name, ...Object.keys(config.targets)];
       if (g.target && !known.includes(g.target)) throw new CliError(`target "${g.target}" is not configured (known: ${known.join(', ')})`, EXIT.usage);
       if (g.since && !/^(\d+\s*[mhdw]|\d{4}-\d{2}-\d{2}.*)$/.test(g.since.trim())) throw new CliError(`--since "${g.since}": use an ISO date/time (2026-11-01, 2026-11-01T02:00:00Z) or a duration (7d, 12h, 30m)`, EXIT.usage);
-      const client = await connect(config);
-      const handle = await client.workflow.start('verifyWorkflow', {
-        taskQueue: config.temporal.taskQueue,
+      const { handle, link } = await startRun(config, {
+        type: 'verifyWorkflow',
         workflowId: runWorkflowId('verify', cloud, new Date(), ...(g.target ? [g.target] : [])),
-        args: [{ cloud, target: g.target, since: g.since }],
-        typedSearchAttributes: [
-          { key: CLOUD, value: cloud },
-          { key: COMPONENT, value: 'storage' },
-          { key: TIER, value: 'verify' },
-        ],
+        input: { cloud, target: g.target, since: g.since },
+        labels: { cloud, component: 'storage', tier: 'verify' },
+        quiet: !!g.json,
       });
-      const link = uiLink(config, handle);
-      if (!g.json) process.stderr.write(`started ${handle.workflowId}\n  ${link}\n`);
       const r = await waitWithProgress<VerifyResult>(handle, !!g.json);
       const failed = r.failed.map((f) => `target ${f.target}: NOT CHECKED — ${f.error}\n`).join('');
       const damaged = r.targets.some((t) => t.counts.corrupt || t.counts.missing || t.restorePoints.some((p) => p.state === 'broken'));
@@ -89,14 +82,8 @@ export function registerVerifyCommands(program: Command, ctx: Ctx): void {
       const g = this.optsWithGlobals<G>();
       const config = ctx.load(g);
       if (g.cloud && !config.clouds[g.cloud]) throw new CliError(`cloud "${g.cloud}" is not in the config (known: ${Object.keys(config.clouds).join(', ')})`, EXIT.usage);
-      const client = await connect(config);
-      const handle = await client.workflow.start('capacityWorkflow', {
-        taskQueue: config.temporal.taskQueue,
-        workflowId: `capacity:${g.cloud ?? 'all'}:${Date.now()}`,
-        args: [{ cloud: g.cloud }],
-      });
-      const link = uiLink(config, handle);
-      if (!g.json) process.stderr.write(`started ${handle.workflowId}\n  ${link}\n`);
+      // one run over every target: no cloud label unless one was asked for
+      const { handle, link } = await startRun(config, { type: 'capacityWorkflow', workflowId: `capacity:${g.cloud ?? 'all'}:${Date.now()}`, input: { cloud: g.cloud }, quiet: !!g.json });
       const r = await waitWithProgress<CapacityResult>(handle, !!g.json);
       const failed = r.failed.map((f) => `target ${f.target}: could not be read — ${f.error}\n`).join('');
       ctx.out(g, { workflowId: handle.workflowId, ui: link, ...r }, capacityTable(r.targets) + failed + 'growth: least-squares slope of the stored bytes over the backups\' completion times (what retention has deleted is not subtracted: an early warning)\n');
