@@ -36,6 +36,7 @@ import { keyFingerprints, gpgVersion } from './crypto/gpg.js';
 import { zstdVersion } from './crypto/zstd.js';
 import { verifyActivities } from './storage/verify.js';
 import { openstackActivities } from './openstack/activities.js';
+import { drActivities } from './dr/activities.js';
 import { importStream, listRemoteFiles, type ImportStreamInput, type ImportStreamResult } from './import/stream.js';
 import type { KnownArtifact, ListedFile } from '../workflows/lib/import.js';
 import { readFile } from 'node:fs/promises';
@@ -545,6 +546,8 @@ export function createActivities(deps: Deps) {
     ...verifyActivities(env),
     // cloud-side retention removes image exports: osbackup's own deletions leave the catalog
     ...openstackActivities(env, (cloud, id) => catalog.refresh(cloud, 'image', id)),
+    // the full rebuild (workflows/dr-rebuild.ts)
+    ...drActivities(env),
   };
 }
 

@@ -8,6 +8,7 @@ import { rabbitmqCloudSchema, rabbitmqCrossReferenceProblems, rabbitmqHostSchema
 
 import { absPath, nonEmpty, secretRefSchema } from './secret-ref.js';
 import { openstackCloudSchema } from './openstack-schema.js';
+import { drSchema } from './dr-schema.js';
 import { targetCrossReferenceProblems, targetNameSchema, targetsSchema, tiersSchema } from './targets-schema.js';
 import { retentionPolicySchema } from '../workflows/lib/retention-policy.js';
 
@@ -195,6 +196,8 @@ export const cloudSchema = z
     /** Services whose schemas `osbackup restore service` restores alone. */
     services: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'service names are letters, digits, "_", "." and "-"'), serviceSchema).default({}),
     serviceRestore: serviceRestoreSchema.optional(),
+    /** The full-rebuild runbook's deploy commands (config/dr-schema.ts). */
+    dr: drSchema.optional(),
     /** When each tier runs (Temporal Schedules, `osbackup schedules apply`); absent = the seed's times in UTC. */
     schedules: schedulesSchema.prefault({}),
     /** `osbackup preflight`, the gate CI runs before an upgrade; the CLI's flags override these. */

@@ -17,3 +17,4 @@ export { restoreServiceWorkflow } from './restore-service.js';
 export { logicalDumpWorkflow, restoreDumpWorkflow } from './logical-dump.js';
 export { backupVolumesWorkflow, cloudResourcesDryRunWorkflow, exportImagesWorkflow, snapshotInstancesWorkflow } from './cloud-resources.js';
 export { restoreVolumeWorkflow, restoreImageWorkflow, restoreServerWorkflow } from './restore-cloud-resources.js';
+export { drRebuildWorkflow } from './dr-rebuild.js';

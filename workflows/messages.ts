@@ -3,7 +3,8 @@ import { defineQuery } from '@temporalio/workflow';
 
 export interface Progress {
   phase: string;
-  steps: { name: string; state: 'done' | 'running' | 'pending' | 'failed'; detail?: string }[];
+  /** startedAt/completedAt (ISO) and seconds: set by runbooks that time their steps (the DR rebuild). */
+  steps: { name: string; state: 'done' | 'running' | 'pending' | 'failed'; detail?: string; startedAt?: string; completedAt?: string; seconds?: number }[];
 }
 
 export const progressQuery = defineQuery<Progress>('progress');
