@@ -239,6 +239,7 @@ registerServiceRestoreCommands(restore, { load, pickCloud, out, version });
 (await import('./storage.js')).registerStorageCommands(program, { load, pickCloud, out, version });
 (await import('./verify.js')).registerVerifyCommands(program, { load, pickCloud, out });
 registerScheduleCommands(program, { load, pickCloud, out, version });
+(await import('./dr.js')).registerDrCommands(program, { load, pickCloud, out, version });
 (await import('./keys.js')).registerKeysCommands(program);
 (await import('./import.js')).registerImportCommands(program, { load, pickCloud, out, version });
 program
