@@ -84,14 +84,16 @@ net_up() {
   ip link set osb-root up
 }
 
+# ssh_config_for <host> [host key file]: a new host key under the host's folder, unless one is given
+# (openstack.sh keeps its cloud's key outside the folder it wipes: the host's identity survives)
 ssh_config_for() {
-  local h=$1; local d=$LAB_DIR/$h
+  local h=$1; local d=$LAB_DIR/$h key=${2:-}
   mkdir -p "$d/ssh"
-  ssh-keygen -q -t ed25519 -N '' -C "$h-host" -f "$d/ssh/host_ed25519"
+  if [ -z "$key" ]; then key=$d/ssh/host_ed25519; ssh-keygen -q -t ed25519 -N '' -C "$h-host" -f "$key"; fi
   cat > "$d/ssh/sshd_config" <<CFG
 Port 22
 ListenAddress ${IP[$h]}
-HostKey $d/ssh/host_ed25519
+HostKey $key
 PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
@@ -106,7 +108,7 @@ CFG
 
 ssh_up() {
   local h=$1; local d=$LAB_DIR/$h
-  ssh_config_for "$h"
+  ssh_config_for "$h" "${2:-}"
   # sshd needs /run/sshd; a private /run in a private mount namespace avoids touching the host's
   ip netns exec osb-$h unshare -m --propagation private sh -c \
     "mount -t tmpfs -o mode=755 osb-run /run && mkdir -m 755 /run/sshd && exec /usr/sbin/sshd -f $d/ssh/sshd_config -E $d/ssh/sshd.log"
@@ -279,6 +281,8 @@ YML
     kolla_config
     # the third cloud, written by openstack.sh up
     if [ -s "$LAB_DIR/os1/cloud.yml" ]; then cat "$LAB_DIR/os1/cloud.yml"; fi
+    # its rebuild commands (drRebuildWorkflow's dr section), once the config schema knows that section
+    if [ -s "$LAB_DIR/os1/dr.yml" ] && [ -f "$root/config/dr-schema.ts" ]; then cat "$LAB_DIR/os1/dr.yml"; fi
   } > "$LAB_DIR/osbackup.yml"
 }
 
