@@ -15,15 +15,16 @@ import type { JobOutcome } from '../activities/dr/jobs.js';
 import type { DrillCheck, DrillStep } from './lib/drill-record.js';
 import { childWorkflowId, COMMAND_OF, DR_STEPS, emptyJournal, journalBegin, journalEnd, planRebuild, rebuildRecord, runIdOf, stateBefore, type DrJournal, type DrStepName, type PlannedStep } from './lib/dr-plan.js';
 import { progressQuery, type Progress } from './messages.js';
-import { shortCall, longStream, serverControl } from './options.js';
+import { shortCall, serverControl } from './options.js';
 import { CLOUD, COMPONENT, PHASE, TIER } from './search-attributes.js';
 import { restoreDatabaseWorkflow, type RestoreDatabaseResult } from './restore-database.js';
 import { restoreKeystoneKeysWorkflow, restoreKollaConfigWorkflow, type RestoreConfigResult, type RestoreKeysResult } from './restore-control-plane.js';
 import { restoreImageWorkflow, restoreVolumeWorkflow } from './restore-cloud-resources.js';
 import { causeOf } from './verify.js';
 
-const short = proxyActivities<Activities>(shortCall);
-const stream = proxyActivities<Activities>(longStream);
+// The rebuild's own calls are seconds long: a short start-to-close, so a worker lost in the
+// middle of one costs seconds before the retry, not shortCall's two minutes.
+const quick = proxyActivities<Activities>({ ...shortCall, startToCloseTimeout: '45 seconds' });
 
 /** Plain JSON with defaults, no secrets: startable from the Temporal UI as well as from `osbackup dr rebuild`. */
 export interface DrRebuildInput {
@@ -93,8 +94,8 @@ export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuil
   setHandler(drRejectSignal, (reason?: string) => void (rejected ??= reason?.trim() || 'rejected by an operator'));
 
   // ---- progress ----
-  const settings = await short.drSettings({ cloud });
-  const journal0 = await short.drReadJournal({ cloud, runId });
+  const settings = await quick.drSettings({ cloud });
+  const journal0 = await quick.drReadJournal({ cloud, runId });
   const planned: PlannedStep[] = planRebuild(settings.capabilities, { approved: !!input.approved, journal: journal0, skipResources: input.skipResources });
   const progress: Progress = { phase: 'starting', steps: planned.map((p) => ({ name: p.name, state: p.action === 'skip' ? 'done' : 'pending', ...(p.reason ? { detail: `skipped: ${p.reason}` } : {}) })) };
   setHandler(progressQuery, () => progress);
@@ -104,7 +105,7 @@ export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuil
   };
   let journal: DrJournal = journal0 ?? emptyJournal(cloud, runId, wfId);
   journal = { ...journal, workflowId: wfId };
-  const saveJournal = () => CancellationScope.nonCancellable(() => short.drWriteJournal({ journal }));
+  const saveJournal = () => CancellationScope.nonCancellable(() => quick.drWriteJournal({ journal }));
   await saveJournal();
   const now = () => new Date().toISOString();
   const record: DrillStep[] = [];
@@ -192,7 +193,7 @@ export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuil
   const cp = await step('restore-configs', async () => {
     const k = settings.kolla!;
     // precondition: a tree equal to the backup (files only on the target are kept) needs nothing
-    const d = await short.controlPlaneDiffConfig({ cloud, backupId: input.controlPlaneBackupId, targetHost: k.host, targetPath: k.configDir });
+    const d = await quick.controlPlaneDiffConfig({ cloud, backupId: input.controlPlaneBackupId, targetHost: k.host, targetPath: k.configDir });
     const changed = d.changes.filter((c) => c.change !== 'removed');
     if (changed.length === 0) return { backupId: d.backupId, restoredFiles: null, safetyCopy: null, already: true };
     const r: RestoreConfigResult = await executeChild(restoreKollaConfigWorkflow, { workflowId: childWorkflowId(wfId, 'restore-configs'), args: [{ cloud, backupId: d.backupId, targetHost: k.host, targetPath: k.configDir, overwrite: true }] });
@@ -219,14 +220,14 @@ export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuil
     return r;
   }, (r) => `${r.hosts.map((h) => `${h.host}: ${h.files.length} keys`).join(', ')} from ${r.backupId}, byte-equal: ${r.identical}`);
 
-  const services = await step('verify-services', () => short.drVerifyServices({ cloud, timeoutSeconds: settings.verifyTimeoutSeconds }), (r) => `token for user ${r.token.userId}; catalog ${r.catalog.map((c) => `${c.type} ${c.status}`).join(', ')}`);
+  const services = await step('verify-services', () => proxyActivities<Activities>({ ...serverControl, startToCloseTimeout: `${settings.verifyTimeoutSeconds + 120} seconds`, heartbeatTimeout: '20 seconds' }).drVerifyServices({ cloud, timeoutSeconds: settings.verifyTimeoutSeconds }), (r) => `token for user ${r.token.userId}; catalog ${r.catalog.map((c) => `${c.type} ${c.status}`).join(', ')}`);
   if (services) {
     checks.push({ name: 'Keystone token issued by the rebuilt Keystone', ok: true, actual: `user ${services.token.userId}, expires ${services.token.expiresAt}` });
     for (const c of services.catalog) checks.push({ name: `catalog endpoint ${c.type} answers`, ok: c.status !== null && c.status < 500, actual: `${c.url}: ${c.status ?? c.error}` });
   }
 
   const resources = await step('restore-resources', async () => {
-    const plan = await short.drPlanResources({ cloud });
+    const plan = await quick.drPlanResources({ cloud });
     const problems: string[] = [];
     const imagesReimported: { exportId: string; imageId: string }[] = [];
     for (const img of plan.images.filter((i) => i.state === 'data-lost')) {
@@ -259,7 +260,7 @@ export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuil
   if (resources) for (const p of resources.problems) checks.push({ name: 'resource restored', ok: false, actual: p });
 
   const userData = await step('verify-user-data', () =>
-    short.drVerifyUserData({
+    quick.drVerifyUserData({
       cloud,
       images: resources ? [...resources.imagesPresent, ...resources.imagesReimported.map((i) => i.imageId)] : [],
       volumes: resources ? [...resources.volumesPresent, ...resources.volumesRestored.map((v) => v.volumeId)] : [],
@@ -267,10 +268,10 @@ export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuil
   if (userData) checks.push(...userData);
 
   // ---- the record ----
-  const restorePoint = dbFacts ? await short.repositoryFindDatabaseBackup({ cloud, backupId: dbFacts.backupId }).then((m) => ({ id: m.id, component: 'database', completedAt: m.completedAt, verification: dbFacts.verification, pitrTarget: dbFacts.pitrTarget })) : { id: 'none', component: 'database', completedAt: '', verification: 'SKIPPED', pitrTarget: null };
+  const restorePoint = dbFacts ? await quick.repositoryFindDatabaseBackup({ cloud, backupId: dbFacts.backupId }).then((m) => ({ id: m.id, component: 'database', completedAt: m.completedAt, verification: dbFacts.verification, pitrTarget: dbFacts.pitrTarget })) : { id: 'none', component: 'database', completedAt: '', verification: 'SKIPPED', pitrTarget: null };
   const order = new Map(DR_STEPS.map((s, i) => [s.name as string, i]));
   const rec = rebuildRecord({ runId, cloud, workflowId: wfId, steps: [...record].sort((a, b) => order.get(a.name)! - order.get(b.name)!), restorePoint, rtoTargetSeconds: settings.rtoTargetSeconds, checks });
-  const written = await stream.drWriteRecord({ record: rec });
+  const written = await quick.drWriteRecord({ record: rec });
   setPhase(rec.result === 'passed' ? 'done' : 'checks failed');
   if (rec.result === 'failed') throw ApplicationFailure.nonRetryable(`the rebuild of ${cloud} ended but did not pass: ${rec.breaches.join('; ')}. The record: ${written.path}`, 'VerificationFailed');
   return {

@@ -27,7 +27,7 @@ export interface ServicesCheck {
 /** Waits (bounded) until Keystone issues a token and every endpoint of its catalog answers below 500. */
 export async function verifyServices(env: Env, cloud: string, timeoutSeconds: number): Promise<ServicesCheck> {
   const t0 = performance.now();
-  const beat = heartbeater(2000);
+  const beat = heartbeater(1000);
   let last = 'not tried';
   for (;;) {
     const s = freshSession(env, cloud);
@@ -38,6 +38,7 @@ export async function verifyServices(env: Env, cloud: string, timeoutSeconds: nu
       for (const e of t.catalog) {
         const ep = e.endpoints.find((x) => x.interface === iface && (!s.creds.region || (x.region_id ?? x.region) === s.creds.region)) ?? e.endpoints[0];
         if (!ep) continue;
+        beat({ step: 'verify services', endpoint: e.type, seconds: Math.round((performance.now() - t0) / 1000) });
         const url = ep.url.replace(/%\(project_id\)s|\$\(project_id\)s|%\(tenant_id\)s|\$\(tenant_id\)s/g, t.projectId ?? '');
         try {
           const res = await fetch(url, { headers: { 'X-Auth-Token': t.value }, signal: AbortSignal.timeout(10_000) });
