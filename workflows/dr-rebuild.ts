@@ -24,7 +24,7 @@ import { causeOf } from './verify.js';
 
 // The rebuild's own calls are seconds long: a short start-to-close, so a worker lost in the
 // middle of one costs seconds before the retry, not shortCall's two minutes.
-const quick = proxyActivities<Activities>({ ...shortCall, startToCloseTimeout: '45 seconds' });
+const quick = proxyActivities<Activities>({ ...shortCall, startToCloseTimeout: '30 seconds' });
 
 /** Plain JSON with defaults, no secrets: startable from the Temporal UI as well as from `osbackup dr rebuild`. */
 export interface DrRebuildInput {
