@@ -21,6 +21,7 @@ import { restoreDatabaseWorkflow, type RestoreDatabaseResult } from './restore-d
 import { restoreKeystoneKeysWorkflow, restoreKollaConfigWorkflow, type RestoreConfigResult, type RestoreKeysResult } from './restore-control-plane.js';
 import { restoreImageWorkflow, restoreVolumeWorkflow } from './restore-cloud-resources.js';
 import { causeOf } from './verify.js';
+import { chooseSnapshot } from './lib/openstack-restore.js';
 
 // The rebuild's own calls are seconds long: a short start-to-close, so a worker lost in the
 // middle of one costs seconds before the retry, not shortCall's two minutes.
@@ -58,7 +59,7 @@ export interface DrRebuildResult {
   recordPath: string | null;
   database: { backupId: string; verification: string; pitrTarget: string | null } | null;
   token: { userId: string; projectId: string | null; catalog: string[] } | null;
-  resources: { imagesPresent: string[]; imagesReimported: { exportId: string; imageId: string }[]; volumesPresent: string[]; volumesRestored: { from: string; volumeId: string }[]; problems: string[] } | null;
+  resources: { imagesPresent: string[]; imagesReimported: { exportId: string; imageId: string }[]; volumesPresent: string[]; volumesRestored: { from: string; volumeId: string }[]; problems: string[]; notes: string[] } | null;
   checks: DrillCheck[];
 }
 
@@ -239,24 +240,32 @@ export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuil
       }
     }
     const volumesRestored: { from: string; volumeId: string }[] = [];
+    // only a volume osbackup holds a snapshot of can be restored by it; the others are noted, not failures
+    const notes: string[] = [];
     for (const v of plan.volumes.filter((x) => x.status === 'error')) {
+      const choice = chooseSnapshot(await quick.openstackSnapshotCandidates({ cloud, volumeId: v.id }), { volumeId: v.id }, cloud);
+      if (!choice.ok) {
+        notes.push(`volume ${v.id} (${v.name ?? '-'}) is in error and cannot be restored by osbackup: ${choice.reason}`);
+        continue;
+      }
       try {
-        const r = await executeChild(restoreVolumeWorkflow, { workflowId: childWorkflowId(wfId, 'restore-resources', 'volume', v.id), args: [{ cloud, volumeId: v.id, name: `${v.name ?? v.id.slice(0, 8)}-restored` }] });
+        const r = await executeChild(restoreVolumeWorkflow, { workflowId: childWorkflowId(wfId, 'restore-resources', 'volume', v.id), args: [{ cloud, snapshot: choice.snapshot.id, name: `${v.name ?? v.id.slice(0, 8)}-restored` }] });
         volumesRestored.push({ from: v.id, volumeId: r.volumeId });
       } catch (e) {
-        problems.push(`volume ${v.id} (${v.name ?? '-'}): in error, no restore from an osbackup snapshot: ${causeOf(e)}`);
+        problems.push(`volume ${v.id} (${v.name ?? '-'}): in error, its restore from snapshot ${choice.snapshot.id} failed: ${causeOf(e)}`);
       }
     }
-    for (const s of plan.servers.filter((x) => x.status === 'ERROR')) problems.push(`server ${s.id} (${s.name}) is in ERROR: restore it from its instance snapshot (osbackup restore server)`);
+    for (const x of plan.servers.filter((y) => y.status === 'ERROR')) notes.push(`server ${x.id} (${x.name}) is in ERROR: restore it from its instance snapshot (osbackup restore server)`);
     return {
       imagesPresent: plan.images.filter((i) => i.state === 'present').map((i) => i.imageId),
       imagesReimported,
       volumesPresent: plan.volumes.filter((v) => v.status === 'available' || v.status === 'in-use').map((v) => v.id),
       volumesRestored,
       problems,
+      notes,
       notInCloud: plan.images.filter((i) => i.state === 'not-in-cloud').length,
     };
-  }, (r) => `images: ${r.imagesPresent.length} present, ${r.imagesReimported.length} re-imported; volumes: ${r.volumesPresent.length} present, ${r.volumesRestored.length} restored${r.problems.length ? `; ${r.problems.length} problems` : ''}`);
+  }, (r) => `images: ${r.imagesPresent.length} present, ${r.imagesReimported.length} re-imported; volumes: ${r.volumesPresent.length} present, ${r.volumesRestored.length} restored${r.problems.length ? `; ${r.problems.length} problems` : ''}${r.notes.length ? `; ${r.notes.length} notes` : ''}`);
   if (resources) for (const p of resources.problems) checks.push({ name: 'resource restored', ok: false, actual: p });
 
   const userData = await step('verify-user-data', () =>
@@ -287,7 +296,7 @@ export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuil
     recordPath: written.path,
     database: dbFacts,
     token: services ? { userId: services.token.userId, projectId: services.token.projectId, catalog: services.catalog.map((c) => c.type) } : null,
-    resources: resources ? { imagesPresent: resources.imagesPresent, imagesReimported: resources.imagesReimported, volumesPresent: resources.volumesPresent, volumesRestored: resources.volumesRestored, problems: resources.problems } : null,
+    resources: resources ? { imagesPresent: resources.imagesPresent, imagesReimported: resources.imagesReimported, volumesPresent: resources.volumesPresent, volumesRestored: resources.volumesRestored, problems: resources.problems, notes: resources.notes } : null,
     checks,
   };
 }
