@@ -239,9 +239,9 @@ registerServiceRestoreCommands(restore, { load, pickCloud, out, version });
 (await import('./storage.js')).registerStorageCommands(program, { load, pickCloud, out, version });
 (await import('./verify.js')).registerVerifyCommands(program, { load, pickCloud, out });
 registerScheduleCommands(program, { load, pickCloud, out, version });
-(await import('./dr.js')).registerDrCommands(program, { load, pickCloud, out, version });
 (await import('./keys.js')).registerKeysCommands(program);
 (await import('./import.js')).registerImportCommands(program, { load, pickCloud, out, version });
+(await import('./dr-rebuild.js')).registerDrRebuildCommands(program, { load, pickCloud, out, version });
 program
   .command('codec-server')
   .description('decrypt osbackup payloads for the Temporal UI ("Data Encoder") and `temporal --codec-endpoint`; run it where the payload key is')

@@ -192,12 +192,12 @@ export const cloudSchema = z
     rabbitmq: rabbitmqCloudSchema.optional(),
     /** OpenStack API access (volumes, images, instances); absent = this cloud's resources are not handled. */
     openstack: openstackCloudSchema.optional(),
+    /** The full rebuild's deploy commands (config/dr-schema.ts, `osbackup dr rebuild`). */
+    dr: drSchema.optional(),
     tiers: tiersSchema,
     /** Services whose schemas `osbackup restore service` restores alone. */
     services: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'service names are letters, digits, "_", "." and "-"'), serviceSchema).default({}),
     serviceRestore: serviceRestoreSchema.optional(),
-    /** The full-rebuild runbook's deploy commands (config/dr-schema.ts). */
-    dr: drSchema.optional(),
     /** When each tier runs (Temporal Schedules, `osbackup schedules apply`); absent = the seed's times in UTC. */
     schedules: schedulesSchema.prefault({}),
     /** `osbackup preflight`, the gate CI runs before an upgrade; the CLI's flags override these. */

@@ -28,8 +28,9 @@ export function resultText(r: DrRebuildResult): string {
   return `rebuild ${r.runId} of ${r.cloud} completed in ${r.rtoSeconds?.toFixed(1)} s (RTO)\n${steps}\n  database ${r.database?.backupId ?? '-'} (${r.database?.verification ?? '-'})${r.database?.pitrTarget ? ` replayed to ${r.database.pitrTarget}` : ''}\n  token from the rebuilt Keystone: ${r.token ? `user ${r.token.userId}, catalog ${r.token.catalog.join(', ')}` : '-'}\n  record ${r.recordPath}\n`;
 }
 
-export function registerDrCommands(program: Command, ctx: CliContext<G>): void {
-  const dr = program.command('dr').description('disaster recovery: rebuild a lost cloud from its backups');
+/** Under `osbackup dr` (shared with `dr drill`: whichever registers first creates it). */
+export function registerDrRebuildCommands(program: Command, ctx: CliContext<G>): void {
+  const dr = program.commands.find((c) => c.name() === 'dr') ?? program.command('dr').description('disaster recovery: drills and rebuilds');
 
   dr.command('rebuild')
     .description('rebuild the cloud from its backups: Kolla configs, bootstrap, MariaDB, the database at a point, services, Keystone keys, verify, volumes and images, user access')
