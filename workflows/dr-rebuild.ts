@@ -15,7 +15,7 @@ import type { JobOutcome } from '../activities/dr/jobs.js';
 import type { DrillCheck, DrillStep } from './lib/drill-record.js';
 import { childWorkflowId, COMMAND_OF, DR_STEPS, emptyJournal, journalBegin, journalEnd, planRebuild, rebuildRecord, runIdOf, stateBefore, type DrJournal, type DrStepName, type PlannedStep } from './lib/dr-plan.js';
 import { progressQuery, type Progress } from './messages.js';
-import { shortCall, serverControl } from './options.js';
+import { heartbeatingCall, shortCall, serverControl } from './options.js';
 import { CLOUD, COMPONENT, PHASE, TIER } from './search-attributes.js';
 import { restoreDatabaseWorkflow, type RestoreDatabaseResult } from './restore-database.js';
 import { restoreKeystoneKeysWorkflow, restoreKollaConfigWorkflow, type RestoreConfigResult, type RestoreKeysResult } from './restore-control-plane.js';
@@ -25,7 +25,8 @@ import { chooseSnapshot } from './lib/openstack-restore.js';
 
 // The rebuild's own calls are seconds long: a short start-to-close, so a worker lost in the
 // middle of one costs seconds before the retry, not shortCall's two minutes.
-const quick = proxyActivities<Activities>({ ...shortCall, startToCloseTimeout: '30 seconds' });
+const quick = proxyActivities<Activities>({ ...shortCall, startToCloseTimeout: '15 seconds' });
+const restoring = proxyActivities<Activities>(heartbeatingCall);
 
 /** Plain JSON with defaults, no secrets: startable from the Temporal UI as well as from `osbackup dr rebuild`. */
 export interface DrRebuildInput {
@@ -159,34 +160,47 @@ export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuil
     return r;
   }
 
-  /** Waits for the gate's decision; true when approved. */
+  /**
+   * Waits for the gate's decision; true when approved. Journaled on its own (not through step):
+   * a rejected gate is never recorded as done, so a resume of the run asks again.
+   */
   async function gate(name: DrStepName): Promise<boolean> {
-    let ok = true;
-    await step(name, async () => {
-      waiting = name;
-      if (approveNext) approvals.add(name);
-      approveNext = false;
-      pv(name).detail = `waiting: osbackup dr approve ${wfId}   (or: osbackup dr reject ${wfId})`;
-      await condition(() => approvals.has(name) || rejected !== null);
-      waiting = null;
-      ok = approvals.has(name) && rejected === null;
-      return ok;
-    }, (a) => (a ? 'approved' : `rejected: ${rejected}`));
+    const p = planned.find((x) => x.name === name)!;
+    if (p.action === 'skip') {
+      noteSkipped(p);
+      return true;
+    }
+    const v = pv(name);
+    const startedAt = now();
+    Object.assign(v, { state: 'running', startedAt, detail: `waiting: osbackup dr approve ${wfId}   (or: osbackup dr reject ${wfId})` });
+    setPhase(name);
+    journal = journalBegin(journal, name, startedAt);
+    await saveJournal();
+    waiting = name;
+    if (approveNext) approvals.add(name);
+    approveNext = false;
+    await condition(() => approvals.has(name) || rejected !== null);
+    waiting = null;
+    const ok = approvals.has(name) && rejected === null;
+    const at = now();
+    const detail = ok ? `approved after ${secondsBetween(startedAt, at).toFixed(0)} s` : `rejected: ${rejected}`;
+    Object.assign(v, { state: ok ? 'done' : 'failed', detail, completedAt: at, seconds: secondsBetween(startedAt, at) });
+    journal = journalEnd(journal, name, at, ok ? 'done' : 'rejected', { detail });
+    record.push({ name, startedAt, completedAt: at, seconds: secondsBetween(startedAt, at), result: ok ? 'ok' : 'failed', detail });
+    await saveJournal();
     return ok;
   }
 
   const cmd = (name: DrStepName) =>
     step(name, async () => {
-      const o: JobOutcome = await proxyActivities<Activities>({ ...serverControl, startToCloseTimeout: `${settings.stepTimeoutSeconds + 300} seconds`, heartbeatTimeout: '30 seconds', retry: { ...serverControl.retry, maximumAttempts: 10 } }).drRunCommand({ cloud, runId, execution: info.runId, step: name });
+      const o: JobOutcome = await proxyActivities<Activities>({ ...serverControl, startToCloseTimeout: `${settings.stepTimeoutSeconds + 300} seconds`, heartbeatTimeout: '15 seconds', retry: { ...serverControl.retry, initialInterval: '1s', maximumAttempts: 10 } }).drRunCommand({ cloud, runId, execution: info.runId, step: name });
       if (o.exitCode !== 0) throw ApplicationFailure.nonRetryable(`step ${name}: ${o.argv0} on ${o.where} exited ${o.exitCode}${o.stderrTail ? `: ${o.stderrTail}` : ''}. The cloud: ${stateBefore(name)}. Fix: correct the cause, then rerun with the same run id (osbackup dr rebuild --run ${runId}): done steps are skipped`, 'DrStepFailed');
       return o;
-    }, (o) => `${o.argv0} ${settings.commands[COMMAND_OF[name]!].slice(1).join(' ')} on ${o.where}: exit 0 in ${o.seconds.toFixed(1)} s${o.reattached ? ' (re-attached after a lost worker)' : ''}`, (o) => ({ launches: o.reattached ? 0 : 1 }));
+    }, (o) => `${o.argv0} ${settings.commands[COMMAND_OF[name]!].slice(1).join(' ')} on ${o.where}: exit 0 in ${o.seconds.toFixed(1)} s${o.reattached ? ' (re-attached after a lost worker)' : ''}`, (o) => ({ launches: o.launches }));
 
   const finishRejected = async (at: DrStepName): Promise<DrRebuildResult> => {
     setPhase(`rejected at ${at}`);
     for (const p of planned.slice(planned.findIndex((x) => x.name === at) + 1)) pv(p.name).detail = 'not run: rejected';
-    journal = journalEnd(journal, at, now(), 'rejected', { detail: `rejected: ${rejected}` });
-    await saveJournal();
     return { outcome: 'rejected', cloud, runId, workflowId: wfId, stoppedAt: at, rejectReason: rejected, cloudState: stateBefore(at), steps: record, rtoSeconds: null, recordPath: null, database: null, token: null, resources: null, checks };
   };
 
@@ -194,7 +208,7 @@ export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuil
   const cp = await step('restore-configs', async () => {
     const k = settings.kolla!;
     // precondition: a tree equal to the backup (files only on the target are kept) needs nothing
-    const d = await quick.controlPlaneDiffConfig({ cloud, backupId: input.controlPlaneBackupId, targetHost: k.host, targetPath: k.configDir });
+    const d = await restoring.controlPlaneDiffConfig({ cloud, backupId: input.controlPlaneBackupId, targetHost: k.host, targetPath: k.configDir });
     const changed = d.changes.filter((c) => c.change !== 'removed');
     if (changed.length === 0) return { backupId: d.backupId, restoredFiles: null, safetyCopy: null, already: true };
     const r: RestoreConfigResult = await executeChild(restoreKollaConfigWorkflow, { workflowId: childWorkflowId(wfId, 'restore-configs'), args: [{ cloud, backupId: d.backupId, targetHost: k.host, targetPath: k.configDir, overwrite: true }] });
@@ -228,7 +242,7 @@ export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuil
   }
 
   const resources = await step('restore-resources', async () => {
-    const plan = await quick.drPlanResources({ cloud });
+    const plan = await restoring.drPlanResources({ cloud });
     const problems: string[] = [];
     const imagesReimported: { exportId: string; imageId: string }[] = [];
     for (const img of plan.images.filter((i) => i.state === 'data-lost')) {
@@ -269,7 +283,7 @@ export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuil
   if (resources) for (const p of resources.problems) checks.push({ name: 'resource restored', ok: false, actual: p });
 
   const userData = await step('verify-user-data', () =>
-    quick.drVerifyUserData({
+    restoring.drVerifyUserData({
       cloud,
       images: resources ? [...resources.imagesPresent, ...resources.imagesReimported.map((i) => i.imageId)] : [],
       volumes: resources ? [...resources.volumesPresent, ...resources.volumesRestored.map((v) => v.volumeId)] : [],

@@ -6,6 +6,7 @@ import { COMMAND_OF, drJournalKey, isRunId, parseJournal, rebuildReport, substit
 import { drillRecordKey, drillReportKey, type DrillRecord } from '../../workflows/lib/drill-record.js';
 import type { Env } from '../deps.js';
 import { fatal, fsFailure, FailureType } from '../errors.js';
+import { withHeartbeat } from '../heartbeat.js';
 import { planResources, verifyServices, verifyUserData } from './checks.js';
 import { runJob, type JobOutcome } from './jobs.js';
 
@@ -90,11 +91,11 @@ export function drActivities(env: Env) {
     },
 
     async drPlanResources(input: { cloud: string }) {
-      return planResources(env, input.cloud);
+      return withHeartbeat('listing what the restored database holds', planResources(env, input.cloud), 3000);
     },
 
     async drVerifyUserData(input: { cloud: string; images: string[]; volumes: string[] }) {
-      return verifyUserData(env, input.cloud, input);
+      return withHeartbeat('user access', verifyUserData(env, input.cloud, input), 3000);
     },
 
     /** The run's record and report where drills keep theirs (workflows/lib/drill-record.ts). */

@@ -126,7 +126,7 @@ test('a rejected approval stops the rebuild at its gate, says where and in what 
     expect(r).toMatchObject({ outcome: 'rejected', stoppedAt: 'approve-deploy', rejectReason: 'not today', recordPath: null });
     expect(r.cloudState).toMatch(/nothing was bootstrapped or deployed/);
     // the intact tree equals the backup: its restore was a no-op, and nothing after the gate ran
-    expect(r.steps.map((s) => `${s.name}:${s.result}`)).toEqual(['restore-configs:ok']);
+    expect(r.steps.map((s) => `${s.name}:${s.result}`)).toEqual(['restore-configs:ok', 'approve-deploy:failed']);
     expect(r.steps[0]!.detail).toMatch(/already equals/);
     const j = parseJournal(readFileSync(join(cfg.repo, drJournalKey('openstack', `reject-${process.pid}`)), 'utf8'))!;
     expect(j.steps.find((s) => s.name === 'approve-deploy')).toMatchObject({ state: 'rejected', detail: 'rejected: not today' });
@@ -208,6 +208,7 @@ test('rebuilt from backups alone with the worker SIGKILLed during each step: sam
   expect(j.steps.filter((x) => x.state !== 'skipped').map((x) => [x.name, x.state, x.executions])).toEqual(
     ['restore-configs', 'bootstrap-servers', 'deploy-mariadb', 'restore-database', 'deploy-services', 'restore-fernet-keys', 'verify-services', 'restore-resources', 'verify-user-data'].map((n) => [n, 'done', 1]),
   );
+  expect(j.steps.filter((x) => ['bootstrap-servers', 'deploy-mariadb', 'deploy-services'].includes(x.name)).map((x) => x.launches)).toEqual([1, 1, 1]);
   const raw = parse(readFileSync(cfg.configFile, 'utf8')) as { stateDir: string };
   const jobsRoot = join(raw.stateDir, 'dr-jobs', 'openstack', run);
   for (const exec of readdirSync(jobsRoot)) for (const st of readdirSync(join(jobsRoot, exec))) expect({ st, launches: readFileSync(join(jobsRoot, exec, st, 'launches'), 'utf8').trim().split('\n').length }).toEqual({ st, launches: 1 });
