@@ -177,7 +177,7 @@ test('rebuilt from backups alone with the worker SIGKILLed during each step: sam
       }
       await sleep(100);
     }
-    r = await timed('rebuild', () => result);
+    r = await result;
   } finally {
     await close();
   }
