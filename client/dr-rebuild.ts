@@ -53,6 +53,10 @@ export function registerDrRebuildCommands(program: Command, ctx: CliContext<G>):
       if (dr && dr.runOn !== 'worker' && !config.clouds[cloud]!.hosts[dr.runOn]) throw new CliError(`clouds.${cloud}.dr.runOn names host "${dr.runOn}", which is not under hosts`, EXIT.configInvalid);
       const client = await connect(config);
       const workflowId = drRebuildWorkflowId(cloud, runId);
+      // two rebuilds of one cloud would deploy over each other: one at a time
+      for await (const w of client.workflow.list({ query: `WorkflowType = 'drRebuildWorkflow' AND ExecutionStatus = 'Running' AND Cloud = '${cloud}'` })) {
+        if (w.workflowId !== workflowId) throw new CliError(`another rebuild of ${cloud} is running (${w.workflowId}): let it end, or cancel it first`, EXIT.usage);
+      }
       let handle;
       try {
         handle = await client.workflow.start('drRebuildWorkflow', {
