@@ -119,14 +119,19 @@ os_wipe() {
   rm -rf --one-file-system "$D" "$K"
 }
 
-os_down() { os_wipe; rm -rf "$S"; }
+os_down() { os_wipe; rm -rf "$S" "$LAB_DIR/.$H-deploy.lock"; }
 
 os_net() {
   ip netns list | grep -qw "$SW" || die "no lab bridge ($SW): bring the lab up first (test/lab/lab.sh up)"
   ip netns list | grep -qw "$NS" || { ip netns add "$NS"; ip -n "$NS" link set lo up; }
   ip -n "$NS" link show eth0 >/dev/null 2>&1 && return 0
   ip -n "$SW" link del "$NS-p" 2>/dev/null || true
-  ip link add "$NS-p" type veth peer name eth0 netns "$NS"
+  # the NIC's MAC is the host's own (from its address), as a reinstalled server keeps its NIC's:
+  # the worker's neighbour cache stays right across a rebuild (a random one leaves it pointing at
+  # the lost host's MAC for half a minute); an older entry is dropped all the same
+  local mac; mac=$(printf '02:0b:%02x:%02x:%02x:%02x' ${A//./ })
+  ip link add "$NS-p" type veth peer name eth0 address "$mac" netns "$NS"
+  ip neigh flush to "$A" 2>/dev/null || true
   ip link set "$NS-p" netns "$SW"
   ip -n "$SW" link set "$NS-p" master br0 up
   ip -n "$NS" addr add "$A/24" dev eth0
@@ -153,7 +158,15 @@ ready() {
 
 # run <name> <command…>: a service inside the namespace, detached, its pid in run/; one already
 # running is left alone (deploy-services is idempotent)
-run() { local n=$1; shift; alive "$n" && return 0; inns setsid "$@" </dev/null >"$D/log/$n.out" 2>&1 & echo $! > "$D/run/$n.pid"; }
+run() { local n=$1; shift; alive "$n" && return 0; inns setsid "$@" </dev/null >"$D/log/$n.out" 2>&1 8>&- & echo $! > "$D/run/$n.pid"; }
+
+# phase_lock: one phase of a host at a time (a retry after the caller was killed waits for the
+# orphaned run, then finds its work done). Fd 8 holds the lock: every daemon is started with it
+# closed, so none keeps it.
+phase_lock() {
+  exec 8>"$LAB_DIR/.$H-deploy.lock"
+  flock -w "$OS_UP_TIMEOUT" 8 || die "another phase on $H still runs (lock $LAB_DIR/.$H-deploy.lock)"
+}
 
 # write_service_configs <tree>: every service's config files into <tree>/<service>/ (Kolla's
 # /etc/kolla/<service>/); deploy-services copies them to $D/etc/<service>/, the paths they name
@@ -573,12 +586,13 @@ EOF
 
 os_bootstrap_servers() {
   tree_read "${1:-}"
+  phase_lock
   [ -f "$LAB_DIR/keys/authorized_keys" ] || die "no $LAB_DIR/keys/authorized_keys: is LAB_DIR the running lab's folder?"
   [ -s "$HK" ] || die "$H has no host key ($HK): the provisioning restores a host's identity (osbackup pins its fingerprint); '$0 up' makes a new cloud with a new one"
   os_net
   mkdir -p "$D"; chmod 700 "$D"
   if [ -s "$D/ssh/sshd.pid" ] && kill -0 "$(cat "$D/ssh/sshd.pid")" 2>/dev/null; then log "bootstrap-servers: $H ($A) is up, its sshd runs"; return 0; fi
-  ssh_up "$H" "$HK"
+  ssh_up "$H" "$HK" 8>&-
   for _ in $(seq 1 50); do
     timeout 2 bash -c "exec 3<>/dev/tcp/$A/22" 2>/dev/null && { log "bootstrap-servers: $H at $A, sshd with its host key $(ssh-keygen -lf "$HK.pub" | awk '{print $2}')"; return 0; }
     sleep 0.1
@@ -588,15 +602,16 @@ os_bootstrap_servers() {
 
 os_deploy_mariadb() {
   tree_read "${1:-}"
+  phase_lock
   ip netns list | grep -qw "$NS" || die "$H is not there (no namespace $NS): run bootstrap-servers first ($0 bootstrap-servers $TREE)"
   if [ -s "$D/my.cnf" ] && "$here/db.sh" status "$D"; then log "deploy-mariadb: MariaDB on $H answers (left as it is)"; return 0; fi
   if [ -s "$D/my.cnf" ] && [ -d "$D/data/mysql" ]; then
     # a datadir is there (a restored one, say): start it, never re-initialize it
-    inns "$here/db.sh" start "$D" || die "MariaDB on $H did not start (see $D/mysqld.err)"
+    inns "$here/db.sh" start "$D" 8>&- || die "MariaDB on $H did not start (see $D/mysqld.err)"
     log "deploy-mariadb: started the MariaDB already on $H"; return 0
   fi
   rm -rf "$D/data"
-  db_up "$H" 14 256M
+  db_up "$H" 14 256M 8>&-
   local p; p=$(cat "$LAB_DIR/secrets/db-password")
   mdb -e "CREATE USER IF NOT EXISTS 'osbackup'@'localhost' IDENTIFIED BY '$p'; CREATE USER IF NOT EXISTS 'osbackup'@'%' IDENTIFIED BY '$p';
     GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, SELECT ON *.* TO 'osbackup'@'localhost', 'osbackup'@'%';"
@@ -608,6 +623,7 @@ os_deploy_mariadb() {
 os_deploy_services() {
   local fresh=${2:-}
   tree_read "${1:-}" passwords.yml admin-openrc.sh "${SERVICE_FILES[@]}"
+  phase_lock
   need_os
   ip netns list | grep -qw "$NS" || die "$H is not there (no namespace $NS): run bootstrap-servers first ($0 bootstrap-servers $TREE)"
   [ -s "$D/my.cnf" ] && "$here/db.sh" status "$D" || die "MariaDB on $H does not answer: run deploy-mariadb first ($0 deploy-mariadb $TREE)"
@@ -650,8 +666,9 @@ EOF
   mnt=$D/srv/cinder/mnt/$(echo -n "$share" | md5sum | cut -d' ' -f1)
   mkdir -p "$mnt"; mountpoint -q "$mnt" || mount --bind "$export" "$mnt"
   rm -f "$D"/run/*.ready "$D"/run/*.failed
-  local t0; t0=$(mdb -N -e 'SELECT UTC_TIMESTAMP()')
-  (if ! rmq_pid "$D" >/dev/null; then rmq_start "$NS" "$D" "$A"; fi &&
+  # nova-compute's report counts from now; one already running (a second run) reports every 10 s
+  local t0; t0=$(mdb -N -e "SELECT UTC_TIMESTAMP() - INTERVAL $(alive nova-compute && echo 30 || echo 0) SECOND")
+  (if ! rmq_pid "$D" >/dev/null; then rmq_start "$NS" "$D" "$A" 8>&-; fi &&
     { { rmq_ctl "$NS" "$D" -q list_users | grep -q "^$MQUSER[[:space:]]" && rmq_ctl "$NS" "$D" -q change_password "$MQUSER" "$MQPW"; } ||
       rmq_ctl "$NS" "$D" -q add_user "$MQUSER" "$MQPW"; } && rmq_ctl "$NS" "$D" -q set_permissions "$MQUSER" '.*' '.*' '.*' &&
     touch "$D/run/rabbitmq.ready" || { touch "$D/run/rabbitmq.failed"; exit 1; }) >"$D/log/rabbitmq-up.log" 2>&1 &
@@ -660,15 +677,15 @@ EOF
   # Keystone's and Nova's chains are the longest (everything waits for the catalog, Nova's schema
   # is the biggest): the other schemas sync at a lower priority on the 2 shared cores
   log "openstack: ${fresh:+schemas and }services of $H from $TREE, each as soon as what it needs is there ($(took))"
+  if [ -z "$fresh" ] && [ -z "$(ls -A "$D/srv/keystone/fernet-keys")" ]; then
+    log "openstack: no Fernet keys on $H: new ones until the backed-up keys are restored (osbackup restore keys)"
+  fi
   local p=() C=(--config-file)
   ( (KM=(keystone-manage --config-dir "$D/etc/keystone")
     if [ -n "$fresh" ]; then "${KM[@]}" db_sync || exit 1; fi
     # no keys on a rebuilt host: new ones let Keystone start (as Kolla's deploy does); osbackup
     # restores the backed-up set next, and Keystone reads its keys at every request
-    if [ -z "$(ls -A "$D/srv/keystone/fernet-keys")" ]; then
-      [ -n "$fresh" ] || log "openstack: no Fernet keys on $H: new ones until the backed-up keys are restored (osbackup restore keys)"
-      "${KM[@]}" fernet_setup --keystone-user root --keystone-group root || exit 1
-    fi
+    if [ -z "$(ls -A "$D/srv/keystone/fernet-keys")" ]; then "${KM[@]}" fernet_setup --keystone-user root --keystone-group root || exit 1; fi
     if [ -z "$(ls -A "$D/srv/keystone/credential-keys")" ]; then "${KM[@]}" credential_setup --keystone-user root --keystone-group root || exit 1; fi
     if [ -n "$fresh" ]; then
       "${KM[@]}" bootstrap --bootstrap-password "$APW" --bootstrap-region-id RegionOne \
