@@ -213,8 +213,9 @@ export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuil
     if (changed.length === 0) return { backupId: d.backupId, restoredFiles: null, safetyCopy: null, already: true };
     const r: RestoreConfigResult = await executeChild(restoreKollaConfigWorkflow, { workflowId: childWorkflowId(wfId, 'restore-configs'), args: [{ cloud, backupId: d.backupId, targetHost: k.host, targetPath: k.configDir, overwrite: true }] });
     return { backupId: r.backupId, restoredFiles: r.restoredFiles, safetyCopy: r.safetyCopy, already: false };
-  }, (r) => (r.already ? `${settings.kolla!.host}:${settings.kolla!.configDir} already equals ${r.backupId}` : `${r.restoredFiles} files of ${r.backupId} to ${settings.kolla!.host}:${settings.kolla!.configDir}${r.safetyCopy ? ` (the previous tree kept as ${r.safetyCopy})` : ''}`));
-  const cpBackupId = cp?.backupId ?? input.controlPlaneBackupId;
+  }, (r) => (r.already ? `${settings.kolla!.host}:${settings.kolla!.configDir} already equals ${r.backupId}` : `${r.restoredFiles} files of ${r.backupId} to ${settings.kolla!.host}:${settings.kolla!.configDir}${r.safetyCopy ? ` (the previous tree kept as ${r.safetyCopy})` : ''}`), (r) => ({ facts: { backupId: r.backupId } }));
+  // the keys come from the same control-plane backup as the configs (also when a rerun skipped that step)
+  const cpBackupId = cp?.backupId ?? journal.steps.find((x) => x.name === 'restore-configs')?.facts?.backupId ?? input.controlPlaneBackupId;
 
   if (!(await gate('approve-deploy'))) return finishRejected('approve-deploy');
   await cmd('bootstrap-servers');
