@@ -3,10 +3,10 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import type { DrRebuildResult } from '../workflows/dr-rebuild.js';
+import type { DrProgress, DrRebuildResult } from '../workflows/dr-rebuild.js';
 import { drRebuildWorkflowId, isRunId } from '../workflows/lib/dr-plan.js';
 import { compactUtc } from '../workflows/lib/ids.js';
-import { progressQuery, type Progress } from '../workflows/messages.js';
+import { progressQuery } from '../workflows/messages.js';
 import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
 import { CliError, connect, EXIT, showProgress, uiLink, waitWithProgress } from './connect.js';
 import type { CliContext, G } from './control-plane.js';
@@ -17,7 +17,7 @@ function workflowIdOf(idOrRun: string, cloud: string): string {
   return idOrRun.startsWith('dr-rebuild:') ? idOrRun : drRebuildWorkflowId(cloud, idOrRun);
 }
 
-export function progressTable(p: Progress): string {
+export function progressTable(p: DrProgress): string {
   const rows = p.steps.map((s, i) => `  ${String(i + 1).padStart(2)}/${p.steps.length} ${s.state.padEnd(7)} ${s.name.padEnd(20)} ${s.seconds !== undefined ? `${s.seconds.toFixed(1).padStart(7)} s` : '         '}  ${s.detail ?? ''}`);
   return `phase: ${p.phase}\n${rows.join('\n')}\n`;
 }
@@ -133,7 +133,7 @@ export function registerDrRebuildCommands(program: Command, ctx: CliContext<G>):
       const workflowId = workflowIdOf(idOrRun, ctx.pickCloud(config, g.cloud));
       const handle = (await connect(config)).workflow.getHandle(workflowId);
       if (g.watch) await showProgress(handle, handle.result(), !!g.json);
-      const p = await handle.query(progressQuery).catch((e: Error) => {
+      const p = await (handle.query(progressQuery) as Promise<DrProgress>).catch((e: Error) => {
         throw new CliError(`${workflowId}: ${e.message}`, EXIT.usage);
       });
       const status = (await handle.describe()).status.name;

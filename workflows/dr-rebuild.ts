@@ -70,6 +70,11 @@ export const drRejectSignal = defineSignal<[string?]>('reject');
 
 const GATES = DR_STEPS.filter((s) => s.kind === 'gate').map((s) => s.name);
 
+/** The `progress` query's answer, each step also timed (the Progress shape, so every client reads it). */
+export interface DrProgress extends Progress {
+  steps: (Progress['steps'][number] & { startedAt?: string; completedAt?: string; seconds?: number })[];
+}
+
 export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuildResult> {
   const info = workflowInfo();
   const { cloud } = input;
@@ -99,7 +104,7 @@ export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuil
   const settings = await quick.drSettings({ cloud });
   const journal0 = await quick.drReadJournal({ cloud, runId });
   const planned: PlannedStep[] = planRebuild(settings.capabilities, { approved: !!input.approved, journal: journal0, skipResources: input.skipResources });
-  const progress: Progress = { phase: 'starting', steps: planned.map((p) => ({ name: p.name, state: p.action === 'skip' ? 'done' : 'pending', ...(p.reason ? { detail: `skipped: ${p.reason}` } : {}) })) };
+  const progress: DrProgress = { phase: 'starting', steps: planned.map((p) => ({ name: p.name, state: p.action === 'skip' ? 'done' : 'pending', ...(p.reason ? { detail: `skipped: ${p.reason}` } : {}) })) };
   setHandler(progressQuery, () => progress);
   const setPhase = (phase: string) => {
     progress.phase = phase;

@@ -3,8 +3,7 @@ import { defineQuery } from '@temporalio/workflow';
 
 export interface Progress {
   phase: string;
-  /** startedAt/completedAt (ISO) and seconds: set by runbooks that time their steps (the DR rebuild). */
-  steps: { name: string; state: 'done' | 'running' | 'pending' | 'failed'; detail?: string; startedAt?: string; completedAt?: string; seconds?: number }[];
+  steps: { name: string; state: 'done' | 'running' | 'pending' | 'failed'; detail?: string }[];
 }
 
 export const progressQuery = defineQuery<Progress>('progress');
