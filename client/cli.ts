@@ -241,7 +241,6 @@ registerServiceRestoreCommands(restore, { load, pickCloud, out, version });
 registerScheduleCommands(program, { load, pickCloud, out, version });
 (await import('./keys.js')).registerKeysCommands(program);
 (await import('./import.js')).registerImportCommands(program, { load, pickCloud, out, version });
-(await import('./dr-rebuild.js')).registerDrRebuildCommands(program, { load, pickCloud, out, version });
 program
   .command('codec-server')
   .description('decrypt osbackup payloads for the Temporal UI ("Data Encoder") and `temporal --codec-endpoint`; run it where the payload key is')
@@ -252,6 +251,9 @@ program
     const g = this.optsWithGlobals<Globals & import('./codec-server.js').CodecServerFlags>();
     await (await import('./codec-server.js')).runCodecServer(load(g), g);
   });
+
+// after every other command: `dr rebuild` joins the `dr` command `dr drill` creates
+(await import('./dr-rebuild.js')).registerDrRebuildCommands(program, { load, pickCloud, out, version });
 
 program.parseAsync(process.argv).then(
   () => process.exit(typeof process.exitCode === "number" ? process.exitCode : 0),
