@@ -40,10 +40,12 @@ import { verifyActivities } from './storage/verify.js';
 import { drillActivities } from './drill/drill.js';
 import type { ArtifactCheck } from '../workflows/lib/verify-report.js';
 import { openstackActivities } from './openstack/activities.js';
+import { drActivities } from './dr/activities.js';
 import { importStream, listRemoteFiles, type ImportStreamInput, type ImportStreamResult } from './import/stream.js';
 import type { KnownArtifact, ListedFile } from '../workflows/lib/import.js';
 import { readFile } from 'node:fs/promises';
 import { shQuote } from './ssh/quote.js';
+import { withHeartbeat } from './heartbeat.js';
 import { dumpStream, type DumpStreamInput, type DumpStreamResult } from './mariadb/dump.js';
 import { findDump, importDumpToHost, verifyDumpFiles, type DumpImportResult } from './mariadb/dump-restore.js';
 import { dumpRecipe, dumpRestoreScript, dumpSums, type DumpManifest } from '../workflows/lib/dump.js';
@@ -400,15 +402,15 @@ export function createActivities(deps: Deps) {
     },
 
     async controlPlaneRestoreKeys(input: { cloud: string; backupId: string; fromHost?: string; toHost: string }) {
-      return restoreKeystoneKeys(env, input.cloud, input.backupId, input.fromHost, input.toHost);
+      return withHeartbeat('restoring the keys', restoreKeystoneKeys(env, input.cloud, input.backupId, input.fromHost, input.toHost), 3000);
     },
 
     async controlPlaneDiffConfig(input: { cloud: string; backupId?: string; targetHost: string; targetPath: string }) {
-      return diffKollaConfig(env, input.cloud, input.backupId, input.targetHost, input.targetPath);
+      return withHeartbeat('comparing the config tree', diffKollaConfig(env, input.cloud, input.backupId, input.targetHost, input.targetPath), 3000);
     },
 
     async controlPlaneRestoreConfig(input: { cloud: string; backupId: string; targetHost: string; targetPath: string }) {
-      return restoreKollaConfig(env, input.cloud, input.backupId, input.targetHost, input.targetPath);
+      return withHeartbeat('restoring the config tree', restoreKollaConfig(env, input.cloud, input.backupId, input.targetHost, input.targetPath), 3000);
     },
 
     async controlPlaneRestoreRabbitmq(input: { cloud: string; backupId: string; targetHost: string }) {
@@ -592,6 +594,8 @@ export function createActivities(deps: Deps) {
     },
     // cloud-side retention removes image exports: osbackup's own deletions leave the catalog
     ...openstackActivities(env, (cloud, id) => catalog.refresh(cloud, 'image', id)),
+    // the full rebuild (workflows/dr-rebuild.ts)
+    ...drActivities(env),
   };
 }
 

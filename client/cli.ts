@@ -253,6 +253,9 @@ program
     await (await import('./codec-server.js')).runCodecServer(load(g), g);
   });
 
+// after every other command: `dr rebuild` joins the `dr` command `dr drill` creates
+(await import('./dr-rebuild.js')).registerDrRebuildCommands(program, { load, pickCloud, out, version });
+
 program.parseAsync(process.argv).then(
   () => process.exit(typeof process.exitCode === "number" ? process.exitCode : 0),
   (e: unknown) => {

@@ -12,6 +12,7 @@ import { rabbitmqCloudSchema, rabbitmqCrossReferenceProblems, rabbitmqHostSchema
 import { absPath, nonEmpty, secretRefSchema } from './secret-ref.js';
 import { bootstrapCommandSchema } from './galera-restore-schema.js';
 import { openstackCloudSchema } from './openstack-schema.js';
+import { drSchema } from './dr-schema.js';
 import { targetCrossReferenceProblems, targetNameSchema, targetsSchema, tiersSchema } from './targets-schema.js';
 import { retentionPolicySchema } from '../workflows/lib/retention-policy.js';
 
@@ -196,6 +197,8 @@ export const cloudSchema = z
     rabbitmq: rabbitmqCloudSchema.optional(),
     /** OpenStack API access (volumes, images, instances); absent = this cloud's resources are not handled. */
     openstack: openstackCloudSchema.optional(),
+    /** The full rebuild's deploy commands (config/dr-schema.ts, `osbackup dr rebuild`). */
+    dr: drSchema.optional(),
     tiers: tiersSchema,
     /** Services whose schemas `osbackup restore service` restores alone. */
     services: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'service names are letters, digits, "_", "." and "-"'), serviceSchema).default({}),

@@ -14,6 +14,7 @@ export { importKollaBackupsWorkflow, importSeedBackupsWorkflow } from './import-
 export { preflightWorkflow } from './preflight.js';
 export { galeraStatusWorkflow } from './galera-status.js';
 export { restoreServiceWorkflow } from './restore-service.js';
+export { drRebuildWorkflow } from './dr-rebuild.js';
 export { logicalDumpWorkflow, restoreDumpWorkflow } from './logical-dump.js';
 export { backupVolumesWorkflow, cloudResourcesDryRunWorkflow, exportImagesWorkflow, snapshotInstancesWorkflow } from './cloud-resources.js';
 export { restoreVolumeWorkflow, restoreImageWorkflow, restoreServerWorkflow } from './restore-cloud-resources.js';

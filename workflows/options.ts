@@ -54,3 +54,10 @@ export function stuckAwareWait(stuckAfterSeconds: number): ActivityOptions {
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 6 },
   };
 }
+
+/**
+ * A call of seconds that may take minutes (a control-plane restore decrypting a large tree): its
+ * activity heartbeats on a timer, so a lost worker is noticed within 20 s, not at the end of a
+ * generous start-to-close.
+ */
+export const heartbeatingCall: ActivityOptions = { ...shortCall, startToCloseTimeout: '10 minutes', heartbeatTimeout: '20 seconds' };

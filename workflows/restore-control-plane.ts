@@ -9,11 +9,13 @@ import type { Activities } from '../activities/index.js';
 import type { TreeChange } from './lib/control-plane.js';
 import type { DefinitionDifference } from './lib/rabbitmq-definitions.js';
 import { backupControlPlaneWorkflow, type BackupControlPlaneResult } from './backup-control-plane.js';
-import { shortCall } from './options.js';
+import { heartbeatingCall, shortCall } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
 
 const short = proxyActivities<Activities>(shortCall);
+// restores and diffs read and write whole trees: heartbeating, so a lost worker costs seconds
+const restoring = proxyActivities<Activities>(heartbeatingCall);
 
 function tag(component: string, cloud: string) {
   upsertSearchAttributes([
@@ -45,7 +47,7 @@ export async function restoreKeystoneKeysWorkflow(input: RestoreKeysInput): Prom
   tag('keystone-keys', cloud);
   const steps = new Steps(['choose key set', ...input.hosts.map((h) => `install on ${h}`), 'check']);
   const found = await steps.run('choose key set', () => short.controlPlaneFind({ cloud, backupId: input.backupId }), (f) => f.id);
-  const results = await Promise.all(input.hosts.map((h) => steps.run(`install on ${h}`, () => short.controlPlaneRestoreKeys({ cloud, backupId: found.id, fromHost: input.fromHost, toHost: h }), (r) => `${r.files.length} keys from ${r.fromHost}'s set`)));
+  const results = await Promise.all(input.hosts.map((h) => steps.run(`install on ${h}`, () => restoring.controlPlaneRestoreKeys({ cloud, backupId: found.id, fromHost: input.fromHost, toHost: h }), (r) => `${r.files.length} keys from ${r.fromHost}'s set`)));
   const identical = await steps.run('check', async () => {
     const sig = (r: (typeof results)[number]) => r.files.map((f) => `${f.path} ${f.sha256}`).sort().join('\n');
     return results.every((r) => sig(r) === sig(results[0]!));
@@ -83,7 +85,7 @@ export async function restoreKollaConfigWorkflow(input: RestoreConfigInput): Pro
   const { cloud, targetHost, targetPath } = input;
   tag('kolla-config', cloud);
   const steps = new Steps(['diff', ...(input.dryRun ? [] : ['safety copy', 'restore'])]);
-  const d = await steps.run('diff', () => short.controlPlaneDiffConfig({ cloud, backupId: input.backupId, targetHost, targetPath }), (r) => `${r.changes.filter((c) => c.change !== 'removed').length} changes, ${r.changes.filter((c) => c.change === 'removed').length} files only on the target`);
+  const d = await steps.run('diff', () => restoring.controlPlaneDiffConfig({ cloud, backupId: input.backupId, targetHost, targetPath }), (r) => `${r.changes.filter((c) => c.change !== 'removed').length} changes, ${r.changes.filter((c) => c.change === 'removed').length} files only on the target`);
   const base = { backupId: d.backupId, targetHost, targetPath, changes: d.changes, patches: d.patches, kept: d.changes.filter((c) => c.change === 'removed').map((c) => c.path) };
   if (input.dryRun) {
     steps.finish('dry run: nothing changed');
@@ -103,7 +105,7 @@ export async function restoreKollaConfigWorkflow(input: RestoreConfigInput): Pro
     (c) => c.backupId);
     safetyCopy = copy.backupId;
   }
-  const r = await steps.run('restore', () => short.controlPlaneRestoreConfig({ cloud, backupId: d.backupId, targetHost, targetPath }), (x) => `${x.files} files, equal to the backup`);
+  const r = await steps.run('restore', () => restoring.controlPlaneRestoreConfig({ cloud, backupId: d.backupId, targetHost, targetPath }), (x) => `${x.files} files, equal to the backup`);
   steps.finish('done');
   return { ...base, dryRun: false, safetyCopy, restoredFiles: r.files, kept: r.kept };
 }

@@ -9,14 +9,14 @@
 // checks (only root on the host reaches a socket in a 0700 folder); no binlog of its own.
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { execa } from 'execa';
 import type { Env } from '../deps.js';
 import { fatal, transient, FailureType } from '../errors.js';
 import { cancellationSignal, heartbeater, withHeartbeat } from '../heartbeat.js';
-import { inServiceContext, shJoin, shQuote } from '../ssh/quote.js';
+import { inServiceContext, shQuote } from '../ssh/quote.js';
 import { meter, tailOf } from './backup.js';
 import { classifyMariadbError } from './classify.js';
 import { redact } from '../redact.js';
+import { runOn } from '../ssh/run-on.js';
 
 export interface ScratchPaths {
   root: string;
@@ -193,12 +193,7 @@ export async function runServiceCommand(env: Env, cloud: string, service: string
   if (!argv) return null;
   const t0 = performance.now();
   const tail = (s: string) => redact(s.trim().split('\n').slice(-10).join('\n').slice(-2000));
-  if (svc.runOn === 'worker') {
-    const r = await withHeartbeat(`${which}: ${argv[0]}`, execa(argv[0]!, argv.slice(1), { reject: false, cancelSignal: cancellationSignal(), stdin: 'ignore' }));
-    return { argv0: argv[0]!, where: 'worker', exitCode: r.exitCode ?? null, stdoutTail: tail(String(r.stdout)), stderrTail: tail(String(r.stderr || (r.failed && r.exitCode === undefined ? r.message : ''))), seconds: (performance.now() - t0) / 1000 };
-  }
-  const { target } = env.host(cloud, svc.runOn);
-  const r = await withHeartbeat(`${which}: ${argv[0]}`, env.deps.ssh.run(target, shJoin(argv), { signal: cancellationSignal() }));
+  const r = await withHeartbeat(`${which}: ${argv[0]}`, runOn(env, cloud, svc.runOn, argv));
   return { argv0: argv[0]!, where: svc.runOn, exitCode: r.code, stdoutTail: tail(r.stdout), stderrTail: tail(r.stderr), seconds: (performance.now() - t0) / 1000 };
 }
 
