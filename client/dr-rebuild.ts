@@ -7,8 +7,7 @@ import type { DrProgress, DrRebuildResult } from '../workflows/dr-rebuild.js';
 import { drRebuildWorkflowId, isRunId } from '../workflows/lib/dr-plan.js';
 import { compactUtc } from '../workflows/lib/ids.js';
 import { progressQuery } from '../workflows/messages.js';
-import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
-import { CliError, connect, EXIT, showProgress, uiLink, waitWithProgress } from './connect.js';
+import { CliError, connect, EXIT, showProgress, startRun, waitWithProgress } from './connect.js';
 import type { CliContext, G } from './control-plane.js';
 import { utcTime } from './lib/utc-time.js';
 
@@ -57,24 +56,20 @@ export function registerDrRebuildCommands(program: Command, ctx: CliContext<G>):
       for await (const w of client.workflow.list({ query: `WorkflowType = 'drRebuildWorkflow' AND ExecutionStatus = 'Running' AND Cloud = '${cloud}'` })) {
         if (w.workflowId !== workflowId) throw new CliError(`another rebuild of ${cloud} is running (${w.workflowId}): let it end, or cancel it first`, EXIT.usage);
       }
-      let handle;
+      let started;
       try {
-        handle = await client.workflow.start('drRebuildWorkflow', {
-          taskQueue: config.temporal.taskQueue,
+        started = await startRun(config, {
+          type: 'drRebuildWorkflow',
           workflowId,
-          args: [{ cloud, runId, at: g.at === undefined ? undefined : utcTime(g.at), backupId: g.backup, controlPlaneBackupId: g.cpBackup, approved: !!g.yes, skipResources: !!g.skipResources }],
-          typedSearchAttributes: [
-            { key: CLOUD, value: cloud },
-            { key: COMPONENT, value: 'cloud' },
-            { key: TIER, value: 'dr' },
-          ],
+          input: { cloud, runId, at: g.at === undefined ? undefined : utcTime(g.at), backupId: g.backup, controlPlaneBackupId: g.cpBackup, approved: !!g.yes, skipResources: !!g.skipResources },
+          labels: { cloud, component: 'cloud', tier: 'dr' },
+          quiet: !!g.json,
         });
       } catch (e) {
         if (e instanceof WorkflowExecutionAlreadyStartedError) throw new CliError(`run ${runId} of ${cloud} is running already (${workflowId}): watch it with osbackup dr progress ${runId}`, EXIT.usage);
         throw e;
       }
-      const link = uiLink(config, handle);
-      if (!g.json) process.stderr.write(`started ${handle.workflowId}\n  ${link}\n`);
+      const { handle, link } = started;
       if (!g.wait) return ctx.out(g, { workflowId: handle.workflowId, runId, ui: link }, `${handle.workflowId}\n`);
       // gates: on a terminal ask; elsewhere say how to decide, once per gate
       const asked = new Set<string>();
