@@ -6,6 +6,7 @@ import type { RestoreCaseResult } from './cases/restore-chain.js';
 import type { RpoCaseResult } from './cases/pitr-rpo.js';
 import type { GaleraStallResult } from './cases/galera-stall.js';
 import type { DrillCaseResult } from './cases/dr-drill.js';
+import type { RebuildCaseResult } from './cases/dr-rebuild.js';
 import { ratio, summarize, type Summary } from './lib/stats.js';
 
 export interface Results {
@@ -21,6 +22,7 @@ export interface Results {
   rpo?: RpoCaseResult;
   galera?: GaleraStallResult;
   drill?: DrillCaseResult;
+  rebuild?: RebuildCaseResult;
   /** Set when only some cases ran; the others are the base run's figures. */
   partial?: { cases: string[]; at: string };
   wallSeconds?: number;
@@ -145,20 +147,39 @@ export function renderResults(r: Results): string {
     );
   }
   if (r.drill) {
-    const d = summarize('RTO (restore + integrity checks), from the drill records', r.drill.samples);
-    const steps = Object.keys(d.extra).filter((k) => k !== 'workflowSeconds');
     out.push(
-      "## 7. DR drill — RTO of the lab's OpenStack databases",
-      '',
-      `drDrillWorkflow on the \`openstack\` cloud (os1's service databases, restore point ${r.drill.backupId}, VERIFIED) onto ctl2: the restore as a child workflow, then the seed's counts and the recorded checksums.`,
-      '',
-      '| figure | runs | median s | min–max s |',
-      '|---|---|---|---|',
-      `| ${d.name} | ${d.runs} | ${f2(d.seconds)} | ${f2(d.minSeconds)}–${f2(d.maxSeconds)} |`,
-      ...steps.map((k) => `| step: ${k} | ${d.runs} | ${f2(d.extra[k]!)} | |`),
-      `| the whole workflow (plan and record included), start to result | ${d.runs} | ${f2(d.extra.workflowSeconds ?? NaN)} | |`,
-      '',
+      ...rtoSection(
+        "## 8. DR drill — RTO of the lab's OpenStack databases",
+        `drDrillWorkflow on the \`openstack\` cloud (os1's service databases, restore point ${r.drill.backupId}, VERIFIED) onto ctl2: the restore as a child workflow, then the seed's counts and the recorded checksums.`,
+        summarize('RTO (restore + integrity checks), from the drill records', r.drill.samples),
+      ),
+    );
+  }
+  if (r.rebuild) {
+    out.push(
+      ...rtoSection(
+        "## 9. DR rebuild — RTO of the lab's OpenStack from a wiped host",
+        `drRebuildWorkflow on the \`openstack\` cloud after \`openstack.sh wipe\` (host, database, keys and the deploy host's Kolla tree lost), database backup ${r.rebuild.backupId}, both gates approved in advance, volumes and images left out (the control plane's recovery; the integration test covers the resources).`,
+        summarize('RTO (configs → deploy → database → services → keys → verify), from the rebuild records', r.rebuild.samples),
+      ),
     );
   }
   return out.join('\n') + '\n';
+}
+
+/** One recovery run's figures: its RTO and each step's median, from the runs' own records. */
+function rtoSection(title: string, intro: string, d: Summary): string[] {
+  const steps = Object.keys(d.extra).filter((k) => k !== 'workflowSeconds');
+  return [
+    title,
+    '',
+    intro,
+    '',
+    '| figure | runs | median s | min–max s |',
+    '|---|---|---|---|',
+    `| ${d.name} | ${d.runs} | ${f2(d.seconds)} | ${f2(d.minSeconds)}–${f2(d.maxSeconds)} |`,
+    ...steps.map((k) => `| step: ${k} | ${d.runs} | ${f2(d.extra[k]!)} | |`),
+    `| the whole workflow (plan and record included), start to result | ${d.runs} | ${f2(d.extra.workflowSeconds ?? NaN)} | |`,
+    '',
+  ];
 }

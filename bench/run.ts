@@ -4,7 +4,7 @@
 // look only), BENCH_STEPS (100), BENCH_RPO_SECONDS (120 of steady writes for the binlog
 // archiver's achieved RPO; 0 leaves it out), BENCH_RPO_TPS (10), BENCH_VOLUMES (120 volumes for the Cinder snapshot fan-out; 0 leaves it out),
 // BENCH_VOLUME_CONCURRENCY (8), BENCH_OUT (bench/results.md),
-// BENCH_CASES (comma list of orchestration, backup-stream, restore-chain, pitr-rpo, galera, fanout, drill, big; default
+// BENCH_CASES (comma list of orchestration, backup-stream, restore-chain, pitr-rpo, galera, fanout, drill, rebuild, big; default
 // all): the cases left out keep their figures from BENCH_BASE (.dev/bench/results.json, the
 // previous full run), so one case can be measured again without the hour the rest takes.
 import { cpus, totalmem } from 'node:os';
@@ -20,6 +20,7 @@ import { restoreChainCase } from './cases/restore-chain.js';
 import { pitrRpoCase } from './cases/pitr-rpo.js';
 import { galeraStallCase } from './cases/galera-stall.js';
 import { drillCase } from './cases/dr-drill.js';
+import { rebuildCase } from './cases/dr-rebuild.js';
 import { galeraCloud } from '../test/helpers/galera.js';
 import { existsSync } from 'node:fs';
 import { renderVolumeFanout, volumeFanoutCase } from './cases/volume-fanout.js';
@@ -39,7 +40,7 @@ const OUT = resolve(process.env.BENCH_OUT ?? 'bench/results.md');
 const VOLUMES = num(process.env.BENCH_VOLUMES, 120);
 const VOLUME_CONCURRENCY = num(process.env.BENCH_VOLUME_CONCURRENCY, 8);
 const LAB_SCRIPTS = resolve('test/lab');
-const CASES = new Set((process.env.BENCH_CASES ?? 'orchestration,backup-stream,restore-chain,pitr-rpo,galera,fanout,drill,big').split(',').map((c) => c.trim()));
+const CASES = new Set((process.env.BENCH_CASES ?? 'orchestration,backup-stream,restore-chain,pitr-rpo,galera,fanout,drill,rebuild,big').split(',').map((c) => c.trim()));
 const BASE = resolve(process.env.BENCH_BASE ?? '.dev/bench/results.json');
 
 async function versions(): Promise<Record<string, string>> {
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
   mkdirSync(scratch, { recursive: true });
   const kh = knownHosts(labDir, lab.clouds.lab!.hosts, join(scratch, 'known_hosts'));
   const t0 = performance.now();
-  const all = ['orchestration', 'backup-stream', 'restore-chain', 'pitr-rpo', 'galera', 'fanout', 'drill', 'big'].every((c) => CASES.has(c));
+  const all = ['orchestration', 'backup-stream', 'restore-chain', 'pitr-rpo', 'galera', 'fanout', 'drill', 'rebuild', 'big'].every((c) => CASES.has(c));
   // a subset: the other cases' figures come from the previous full run, and say so
   const base: Partial<Results> = all ? {} : (JSON.parse(readFileSync(BASE, 'utf8')) as Results);
   const results: Results = { ...base, date: base.date ?? new Date().toISOString(), cores: cpus().length, memGiB: totalmem() / 2 ** 30, versions: await versions(), reps: REPS, seedReps: SEED_REPS, backups: base.backups ?? [] };
@@ -128,6 +129,13 @@ async function main(): Promise<void> {
       c.clouds.openstack.drill = { host: 'ctl2' };
     });
     results.drill = await drillCase({ configFile: d.configFile, taskQueue: loadConfig(d.configFile).temporal.taskQueue, cloud: 'openstack', host: 'ctl2', labDir, labScripts: LAB_SCRIPTS, reps: REPS });
+  }
+
+  // the rebuild of the lab's OpenStack from a wiped host (its dr section comes from the lab's config)
+  if (CASES.has('rebuild') && lab.clouds.openstack?.dr) {
+    log('dr rebuild: RTO of the lab\'s OpenStack rebuilt from backups after a wipe');
+    const rb = configWithOwnRepo('bench-rebuild');
+    results.rebuild = await rebuildCase({ configFile: rb.configFile, taskQueue: loadConfig(rb.configFile).temporal.taskQueue, cloud: 'openstack', labDir, labScripts: LAB_SCRIPTS, reps: Math.min(REPS, 2) });
   }
 
   if (BIG_ROWS > 0 && CASES.has('big')) {
