@@ -95,21 +95,8 @@ bare_node() {
   local h=$1 sid=$2 d=$LAB_DIR/$1
   mkdir -p "$d/data" "$d/binlog" "$d/tmp"
   {
-    cat <<CNF
-[client]
-socket=$d/mysqld.sock
-[mariadbd]
-user=mysql
-datadir=$d/data
-socket=$d/mysqld.sock
-pid-file=$d/mysqld.pid
-log-error=$d/mysqld.err
-tmpdir=$d/tmp
-bind-address=${IP[$h]}
-port=3306
-server_id=$sid
-log_bin=$d/binlog/mysql-bin
-CNF
+    printf '%s\n' "[client]" "socket=$d/mysqld.sock"
+    mycnf_server "$h" "$sid" mysql
     wsrep_cnf "$h"
   } > "$d/my.cnf"
   # the server writes its socket, pid file and error log beside its option file
@@ -216,36 +203,13 @@ galera:
   hosts:
 YML
     for h in gal1 gal2; do
-      cat <<YML
-    $h:
-      address: ${IP[$h]}
-      keyFile: $LAB_DIR/keys/worker_ed25519
-      hostKeyFingerprint: "$(fp "$h")"
-      mariadb:
-        defaultsFile: $LAB_DIR/$h/my.cnf
-        datadir: $LAB_DIR/$h/data
-        owner: "mysql:mysql"
-        stopCommand: [$here/db.sh, stop, $LAB_DIR/$h]
-        startCommand: [$here/db.sh, start, $LAB_DIR/$h]
-        bootstrapCommand: [$here/db.sh, start, $LAB_DIR/$h, --wsrep-new-cluster]
-        restoreDir: $LAB_DIR/$h/restore
-YML
+      host_yaml "$h" 4
+      bare_mariadb_yaml "$LAB_DIR/$h" 6
+      # mariadbd runs as mysql (the SST runs as that user); a restore bootstraps a new cluster from either
+      printf '%s\n' '        owner: "mysql:mysql"' "        bootstrapCommand: [$here/db.sh, start, $LAB_DIR/$h, --wsrep-new-cluster]"
     done
-    cat <<YML
-    gal3:
-      address: ${IP[gal3]}
-      keyFile: $LAB_DIR/keys/worker_ed25519
-      hostKeyFingerprint: "$(fp gal3)"
-      containerRuntime: docker
-      containers: { mariadb: mariadb }
-      mariadb:
-        defaultsFile: /etc/mysql/my.cnf
-        datadir: $LAB_DIR/gal3/volume
-        owner: "$(cat "$LAB_DIR/gal3/mysql-owner")"
-        stopCommand: [docker, stop, mariadb]
-        startCommand: [docker, start, mariadb]
-        restoreDir: $LAB_DIR/gal3/restore
-YML
+    host_yaml gal3 4
+    kolla_mariadb_yaml "$LAB_DIR/gal3" "$(cat "$LAB_DIR/gal3/mysql-owner")" 6
   } > "$G/cloud.yml"
 }
 

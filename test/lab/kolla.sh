@@ -168,31 +168,15 @@ kolla_config() {
       password: { file: $LAB_DIR/secrets/db-password }
       verifyTables: [keystone.project, keystone.user, nova.instances, cinder.volumes, glance.images, neutron.ports]
     hosts:
-      ctl3:
-        address: ${IP[ctl3]}
-        port: 22
-        user: root
-        keyFile: $LAB_DIR/keys/worker_ed25519
-        hostKeyFingerprint: "$(fp ctl3)"
-        containerRuntime: docker
-        containers: { mariadb: mariadb }
-        mariadb:
-          defaultsFile: /etc/mysql/my.cnf
-          datadir: $LAB_DIR/ctl3/volume
-          owner: "$KOLLA_UID:$KOLLA_GID"
-          stopCommand: [docker, stop, mariadb]
-          startCommand: [docker, start, mariadb]
-          restoreDir: $LAB_DIR/ctl3/restore
-        keystone: { container: keystone, keysDir: /etc/keystone, owner: "42425:42425" }
 YML
+  host_yaml ctl3 6
+  kolla_mariadb_yaml "$LAB_DIR/ctl3" "$KOLLA_UID:$KOLLA_GID" 8
+  echo '        keystone: { container: keystone, keysDir: /etc/keystone, owner: "42425:42425" }'
   # the bare hosts, as this cloud's other Keystone host (ctl2), its RabbitMQ (ctl2) and a
   # fresh host to restore onto (ctl1)
   for h in ctl1 ctl2; do
+    host_yaml "$h" 6
     cat <<YML
-      $h:
-        address: ${IP[$h]}
-        keyFile: $LAB_DIR/keys/worker_ed25519
-        hostKeyFingerprint: "$(fp "$h")"
         rabbitmq: { rabbitmqctl: /usr/lib/rabbitmq/bin/rabbitmqctl, nodeName: rabbit@localhost, env: { HOME: $LAB_DIR/$h/rabbitmq } }
 YML
     [ "$h" = ctl2 ] && echo "        keystone: { keysDir: $LAB_DIR/ctl2/keystone, owner: \"65534:65534\" }"

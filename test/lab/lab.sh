@@ -114,32 +114,29 @@ ssh_up() {
     "mount -t tmpfs -o mode=755 osb-run /run && mkdir -m 755 /run/sshd && exec /usr/sbin/sshd -f $d/ssh/sshd_config -E $d/ssh/sshd.log"
 }
 
+# mycnf_server <host> <server id> <user>: the [mariadbd] lines every bare lab server shares — all
+# its files under the host's folder, listening on the host's address, binlog on
+mycnf_server() {
+  local d=$LAB_DIR/$1
+  printf '%s\n' "[mariadbd]" "user=$3" "datadir=$d/data" "socket=$d/mysqld.sock" "pid-file=$d/mysqld.pid" "log-error=$d/mysqld.err" \
+    "tmpdir=$d/tmp" "bind-address=${IP[$1]}" "port=3306" "server_id=$2" "log_bin=$d/binlog/mysql-bin"
+}
+
 db_up() {
   local h=$1 sid=$2 pool=$3; local d=$LAB_DIR/$h
   mkdir -p "$d/data" "$d/binlog" "$d/tmp"
-  cat > "$d/my.cnf" <<CNF
-[client]
-socket=$d/mysqld.sock
-user=root
-[mariadbd]
-user=root
-datadir=$d/data
-socket=$d/mysqld.sock
-pid-file=$d/mysqld.pid
-log-error=$d/mysqld.err
-tmpdir=$d/tmp
-bind-address=${IP[$h]}
-port=3306
-server_id=$sid
+  { printf '%s\n' "[client]" "socket=$d/mysqld.sock" "user=root"
+    mycnf_server "$h" "$sid" root
+    cat <<CNF
 skip-name-resolve
 innodb_buffer_pool_size=$pool
 innodb_log_file_size=256M
 innodb_flush_log_at_trx_commit=2
-log_bin=$d/binlog/mysql-bin
 binlog_format=ROW
 sync_binlog=0
 max_allowed_packet=64M
 CNF
+  } > "$d/my.cnf"
   mariadb-install-db --defaults-file="$d/my.cnf" --auth-root-authentication-method=socket --skip-test-db >"$d/install.log" 2>&1 || { tail "$d/install.log" >&2; die "mariadb-install-db failed on $h"; }
   ip netns exec osb-$h "$here/db.sh" start "$d" || die "mariadbd did not start on $h"
 }
@@ -234,6 +231,29 @@ SQL
 
 fp() { ssh-keygen -lf "$LAB_DIR/$1/ssh/host_ed25519.pub" | awk '{print $2}'; }
 
+# The config's blocks every lab cloud repeats, at <indent> spaces. host_yaml <name> <indent>
+# [host key .pub]: how the worker reaches a host (address, the worker's key, the fingerprint
+# pinned from the host key); the caller writes the host's own sections after it.
+host_yaml() {
+  local n=$1 p pub=${3:-$LAB_DIR/$1/ssh/host_ed25519.pub}; p=$(printf '%*s' "$2" '')
+  printf '%s\n' "$p$n:" "$p  address: ${IP[$n]}" "$p  port: 22" "$p  user: root" "$p  keyFile: $LAB_DIR/keys/worker_ed25519" \
+    "$p  hostKeyFingerprint: \"$(ssh-keygen -lf "$pub" | awk '{print $2}')\""
+}
+
+# bare_mariadb_yaml <host dir> <indent>: a bare host's mariadbd, run by db.sh with its state under <host dir>
+bare_mariadb_yaml() {
+  local d=$1 p; p=$(printf '%*s' "$2" '')
+  printf '%s\n' "${p}containerRuntime: none" "${p}mariadb:" "$p  defaultsFile: $d/my.cnf" "$p  datadir: $d/data" \
+    "$p  stopCommand: [$here/db.sh, stop, $d]" "$p  startCommand: [$here/db.sh, start, $d]" "$p  restoreDir: $d/restore"
+}
+
+# kolla_mariadb_yaml <host dir> <uid:gid> <indent>: a Kolla-style host's `mariadb` container (datadir = its volume)
+kolla_mariadb_yaml() {
+  local d=$1 p; p=$(printf '%*s' "$3" '')
+  printf '%s\n' "${p}containerRuntime: docker" "${p}containers: { mariadb: mariadb }" "${p}mariadb:" "$p  defaultsFile: /etc/mysql/my.cnf" \
+    "$p  datadir: $d/volume" "$p  owner: \"$2\"" "$p  stopCommand: [docker, stop, mariadb]" "$p  startCommand: [docker, start, mariadb]" "$p  restoreDir: $d/restore"
+}
+
 write_config() {
   local tables="[keystone.project, keystone.user, nova.instances, cinder.volumes, glance.images, neutron.ports]"
   {
@@ -261,23 +281,7 @@ clouds:
       verifyTables: $tables
     hosts:
 YML
-    for h in "${HOSTS[@]}"; do
-      cat <<YML
-      $h:
-        address: ${IP[$h]}
-        port: 22
-        user: root
-        keyFile: $LAB_DIR/keys/worker_ed25519
-        hostKeyFingerprint: "$(fp "$h")"
-        containerRuntime: none
-        mariadb:
-          defaultsFile: $LAB_DIR/$h/my.cnf
-          datadir: $LAB_DIR/$h/data
-          stopCommand: [$here/db.sh, stop, $LAB_DIR/$h]
-          startCommand: [$here/db.sh, start, $LAB_DIR/$h]
-          restoreDir: $LAB_DIR/$h/restore
-YML
-    done
+    for h in "${HOSTS[@]}"; do host_yaml "$h" 6; bare_mariadb_yaml "$LAB_DIR/$h" 8; done
     kolla_config
     # the third cloud, written by openstack.sh up
     if [ -s "$LAB_DIR/os1/cloud.yml" ]; then cat "$LAB_DIR/os1/cloud.yml"; fi

@@ -552,28 +552,9 @@ write_osbackup_files() {
         serviceDirs: [$(IFS=,; echo "${SERVICES[*]}" | sed 's/,/, /g')]
       keystoneHosts: [$H]
     hosts:
-      $H:
-        address: $A
-        port: 22
-        user: root
-        keyFile: $LAB_DIR/keys/worker_ed25519
-        hostKeyFingerprint: "$(ssh-keygen -lf "$HK.pub" | awk '{print $2}')"
-        containerRuntime: none
-        mariadb:
-          defaultsFile: $D/my.cnf
-          datadir: $D/data
-          stopCommand: [$here/db.sh, stop, $D]
-          startCommand: [$here/db.sh, start, $D]
-          restoreDir: $D/restore
-        keystone: { keysDir: $D/srv/keystone }
-      ctl3:
-        address: ${IP[ctl3]}
-        port: 22
-        user: root
-        keyFile: $LAB_DIR/keys/worker_ed25519
-        hostKeyFingerprint: "$(ssh-keygen -lf "$ctl3" | awk '{print $2}')"
-        containerRuntime: docker
 EOF
+  { host_yaml "$H" 6 "$HK.pub"; bare_mariadb_yaml "$D" 8; echo "        keystone: { keysDir: $D/srv/keystone }"
+    host_yaml ctl3 6 "$ctl3"; echo "        containerRuntime: docker"; } >> "$D/cloud.yml"
   cat > "$D/dr.yml" <<EOF
     dr:
       runOn: worker
@@ -588,20 +569,8 @@ EOF
   local k=$LAB_DIR/ctl2/ssh/host_ed25519.pub
   for _ in $(seq 1 120); do [ -s "$k" ] && break; sleep 0.5; done
   if [ ! -s "$k" ]; then log "openstack: no ctl2 host key ($k): the openstack cloud gets no drill section"; return 0; fi
+  { host_yaml ctl2 6; bare_mariadb_yaml "$LAB_DIR/ctl2" 8; } >> "$D/cloud.yml"
   cat >> "$D/cloud.yml" <<EOF
-      ctl2:
-        address: ${IP[ctl2]}
-        port: 22
-        user: root
-        keyFile: $LAB_DIR/keys/worker_ed25519
-        hostKeyFingerprint: "$(fp ctl2)"
-        containerRuntime: none
-        mariadb:
-          defaultsFile: $LAB_DIR/ctl2/my.cnf
-          datadir: $LAB_DIR/ctl2/data
-          stopCommand: [$here/db.sh, stop, $LAB_DIR/ctl2]
-          startCommand: [$here/db.sh, start, $LAB_DIR/ctl2]
-          restoreDir: $LAB_DIR/ctl2/restore
     drill:
       host: ctl2
       # generous lab targets: the drill measures; a breach is a real regression
