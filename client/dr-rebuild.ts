@@ -61,7 +61,7 @@ export function registerDrRebuildCommands(program: Command, ctx: CliContext<G>):
         started = await startRun(config, {
           type: 'drRebuildWorkflow',
           workflowId,
-          input: { cloud, runId, at: g.at === undefined ? undefined : utcTime(g.at), backupId: g.backup, controlPlaneBackupId: g.cpBackup, approved: !!g.yes, skipResources: !!g.skipResources },
+          input: { cloud, runId, at: g.at === undefined ? undefined : utcTime(g.at), backupId: g.backup, controlPlaneBackupId: g.cpBackup, approved: !!g.yes, skipResources: !!g.skipResources, approvalTimeoutSeconds: Math.round(config.clouds[cloud]!.approvalTimeoutHours * 3600) },
           labels: { cloud, component: 'cloud', tier: 'dr' },
           quiet: !!g.json,
         });

@@ -43,7 +43,7 @@ export function registerGaleraRestoreCommands(restore: Command, ctx: CliContext<
       const { handle, link } = await startRun(config, {
         type: 'galeraClusterRestoreWorkflow',
         workflowId: runWorkflowId('restore-cluster', cloud, new Date()),
-        input: { cloud, backupId: g.id, at, bootstrap: g.bootstrap, approved: !!g.yes },
+        input: { cloud, backupId: g.id, at, bootstrap: g.bootstrap, approved: !!g.yes, approvalTimeoutSeconds: Math.round(config.clouds[cloud]!.approvalTimeoutHours * 3600) },
         labels: { cloud, component: 'database', tier: 'restore' },
         quiet: !!g.json,
       });

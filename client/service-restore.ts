@@ -44,7 +44,7 @@ export function registerServiceRestoreCommands(restore: Command, ctx: CliContext
       const { handle, link } = await startRun(config, {
         type: 'restoreServiceWorkflow',
         workflowId: runWorkflowId('restore-service', cloud, new Date(), service),
-        input: { cloud, service, at, via: g.via, approved: !!g.yes },
+        input: { cloud, service, at, via: g.via, approved: !!g.yes, approvalTimeoutSeconds: Math.round(config.clouds[cloud]!.approvalTimeoutHours * 3600) },
         labels: { cloud, component: 'database', tier: 'restore' },
         quiet: !!g.json,
       });

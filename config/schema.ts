@@ -201,6 +201,8 @@ export const cloudSchema = z
     dr: drSchema.optional(),
     tiers: tiersSchema,
     /** Services whose schemas `osbackup restore service` restores alone. */
+    /** Hours an approval gate (restore service, restore cluster, dr rebuild) waits for a decision before the run ends as rejected. */
+    approvalTimeoutHours: z.number().positive().max(24 * 30).default(24),
     services: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'service names are letters, digits, "_", "." and "-"'), serviceSchema).default({}),
     serviceRestore: serviceRestoreSchema.optional(),
     /** DR drills (`osbackup dr drill`, monthly): restore the newest VERIFIED point onto an isolated host, measure RTO/RPO. */

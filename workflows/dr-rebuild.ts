@@ -9,7 +9,8 @@
 // (clouds/<cloud>/dr/<run>/steps.json) records as done; each step checks its own precondition.
 // Two approval gates (before the first deploy, before the database is restored over what the
 // server holds) wait for `approve` / `reject` signals unless approved in advance.
-import { ApplicationFailure, CancellationScope, condition, defineSignal, executeChild, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, defineSignal, executeChild, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { awaitDecision, noDecision } from './approval.js';
 import type { Activities } from '../activities/index.js';
 import type { JobOutcome } from '../activities/dr/jobs.js';
 import type { DrillCheck, DrillStep } from './lib/drill-record.js';
@@ -41,6 +42,8 @@ export interface DrRebuildInput {
   controlPlaneBackupId?: string;
   /** Approve both gates in advance (`--yes`). */
   approved?: boolean;
+  /** Seconds the approval gate waits for a decision before the run ends as rejected (default 24 h; clouds.<c>.approvalTimeoutHours from the CLI). */
+  approvalTimeoutSeconds?: number;
   /** Leave volumes and images alone (the control plane only). */
   skipResources?: boolean;
 }
@@ -184,7 +187,7 @@ export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuil
     waiting = name;
     if (approveNext) approvals.add(name);
     approveNext = false;
-    await condition(() => approvals.has(name) || rejected !== null);
+    if (!(await awaitDecision(() => approvals.has(name) || rejected !== null, input.approvalTimeoutSeconds))) rejected = noDecision(input.approvalTimeoutSeconds);
     waiting = null;
     const ok = approvals.has(name) && rejected === null;
     const at = now();

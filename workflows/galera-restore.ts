@@ -5,7 +5,8 @@
 // recorded facts), then empty each other node's datadir and start it so it joins by full SST,
 // one at a time; finally every node must be Synced in a Primary component of all nodes, with
 // the recorded row counts and checksums.
-import { ApplicationFailure, CancellationScope, condition, defineQuery, executeChild, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, defineQuery, executeChild, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { awaitDecision, noDecision } from './approval.js';
 import type { Activities } from '../activities/index.js';
 import { compareFacts, comparisonPassed } from './lib/facts.js';
 import { ClusterRestorePlanError, clusterProblem, planClusterRestore, strandedAdvice, UNKNOWN_POSITION, type BootstrapPosition, type ClusterRestorePlan, type ClusterRestoreSettings, type NodeRestoreState } from './lib/galera-restore.js';
@@ -32,6 +33,8 @@ export interface GaleraClusterRestoreInput {
   bootstrap?: string;
   /** Approve in advance (`--yes`). */
   approved?: boolean;
+  /** Seconds the approval gate waits for a decision before the run ends as rejected (default 24 h; clouds.<c>.approvalTimeoutHours from the CLI). */
+  approvalTimeoutSeconds?: number;
   /** Seconds a joiner may take to reach Synced (its full SST included). Default 1800. */
   joinTimeoutSeconds?: number;
 }
@@ -125,7 +128,9 @@ export async function galeraClusterRestoreWorkflow(input: GaleraClusterRestoreIn
   const done = (outcome: GaleraClusterRestoreResult['outcome'], rest: Partial<GaleraClusterRestoreResult>): GaleraClusterRestoreResult => ({ outcome, summary: summary!, restore: null, nodes: [], comparedWith: input.at ? 'bootstrap node' : 'manifest', totalSeconds: (new Date().getTime() - t0) / 1000, ...rest });
 
   // ---- approval: the whole cluster goes down next ----
-  await steps.run('approval', () => condition(() => decision !== null), () => (decision!.approved ? 'approved' : `rejected: ${decision!.reason}`));
+  await steps.run('approval', async () => {
+    if (!(await awaitDecision(() => decision !== null, input.approvalTimeoutSeconds))) decision = { approved: false, reason: noDecision(input.approvalTimeoutSeconds) };
+  }, () => (decision!.approved ? 'approved' : `rejected: ${decision!.reason}`));
   if (!decision!.approved) {
     steps.finish('rejected');
     return done('rejected', { rejectReason: decision!.reason });

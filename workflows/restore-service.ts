@@ -3,7 +3,8 @@
 // what will be imported, a safety dump of the live schemas, the import into the live server
 // (each schema dropped and recreated in one session, the others untouched), the service's
 // redeploy command and its check command.
-import { ApplicationFailure, CancellationScope, condition, defineQuery, defineSignal, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, defineQuery, defineSignal, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { awaitDecision, noDecision } from './approval.js';
 import type { Activities } from '../activities/index.js';
 import type { CommandOutcome } from '../activities/mariadb/scratch.js';
 import { compactUtc } from './lib/ids.js';
@@ -25,6 +26,8 @@ export interface RestoreServiceInput {
   via?: 'dump' | 'scratch';
   /** Approve in advance (`--yes`): import as soon as the export is ready. */
   approved?: boolean;
+  /** Seconds the approval gate waits for a decision before the run ends as rejected (default 24 h; clouds.<c>.approvalTimeoutHours from the CLI). */
+  approvalTimeoutSeconds?: number;
 }
 
 /** What an operator approves: shown by the `summary` query once the export is ready. */
@@ -135,7 +138,9 @@ export async function restoreServiceWorkflow(input: RestoreServiceInput): Promis
   const result = (r: Partial<RestoreServiceResult>): RestoreServiceResult => ({ outcome: 'restored', summary: s, safetyDump: null, imported: null, redeploy: null, check: null, liveTables: [], totalSeconds: (new Date().getTime() - t0) / 1000, ...r });
 
   try {
-    await steps.run('approval', () => condition(() => decision !== null), () => (decision!.approved ? 'approved' : `rejected: ${decision!.reason}`));
+    await steps.run('approval', async () => {
+      if (!(await awaitDecision(() => decision !== null, input.approvalTimeoutSeconds))) decision = { approved: false, reason: noDecision(input.approvalTimeoutSeconds) };
+    }, () => (decision!.approved ? 'approved' : `rejected: ${decision!.reason}`));
   } catch (e) {
     // cancelled while waiting: nothing live was touched; the export goes too
     await CancellationScope.nonCancellable(() => short.mariadbScratchRemove({ cloud, host: scratchHost, folder, keepFiles: false })).catch(() => undefined);

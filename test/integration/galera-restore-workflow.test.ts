@@ -99,6 +99,14 @@ test('nothing is stopped before approval; approved, the cluster is rebuilt in or
   expect(r.nodes.map((n) => [n.host, n.clusterSize, n.localState, n.tables[0]!.outcome])).toEqual([['g1', 3, 4, 'equal'], ['g2', 3, 4, 'equal'], ['g3', 3, 4, 'equal']]);
 });
 
+test('a plan nobody decides ends as rejected when the approval timeout passes, no node touched', async () => {
+  const { acts, calls } = standIns({});
+  const r = await withWorker(acts, (taskQueue) => env.client.workflow.execute('galeraClusterRestoreWorkflow', { taskQueue, workflowId: `gr-timeout-${taskQueue}`, args: [{ cloud: 'gc', approvalTimeoutSeconds: 2 }] }) as Promise<GaleraClusterRestoreResult>);
+  expect(r.outcome).toBe('rejected');
+  expect(r.rejectReason).toMatch(/^no decision within 2 s \(the approval timeout\): nothing was changed/);
+  expect(calls).toEqual([]);
+});
+
 test('a failed bootstrap: every node is named as stopped, with the bootstrap command first, and no joiner is wiped', async () => {
   const { acts, calls } = standIns({ failBootstrap: true });
   const f = await withWorker(acts, (taskQueue) => failureOf(env.client.workflow.execute('galeraClusterRestoreWorkflow', { taskQueue, workflowId: `gr-boot-${taskQueue}`, args: [{ cloud: 'gc', approved: true }] })));
