@@ -529,9 +529,10 @@ export function createActivities(deps: Deps) {
     // ---- copies between targets ----
 
     /** What a tier run does, from the worker's config (workflows read no config). */
-    async tierPlan(input: { cloud: string; tier: 'daily' | 'weekly' | 'monthly' | 'control-plane' }): Promise<{ primary: string; targets: string[]; toolVersion: string; controlPlane: { kolla: boolean; keystoneHosts: string[]; rabbitmq: boolean } }> {
+    async tierPlan(input: { cloud: string; tier: 'daily' | 'weekly' | 'monthly' | 'control-plane' | 'dump' }): Promise<{ primary: string; targets: string[]; toolVersion: string; controlPlane: { kolla: boolean; keystoneHosts: string[]; rabbitmq: boolean } }> {
       const c = env.cloud(input.cloud);
-      const tier = input.tier === 'control-plane' ? 'daily' : input.tier;
+      // control-plane backups and dumps go where the daily backups go
+      const tier = input.tier === 'control-plane' || input.tier === 'dump' ? 'daily' : input.tier;
       const primary = deps.config.repository.name;
       return {
         primary,

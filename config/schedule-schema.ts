@@ -204,14 +204,20 @@ export const ENTRY_DEFAULTS = {
    * Sunday's monthly promotion and after the night's backups.
    */
   drill: { hour: 6, dayOfWeek: 'sunday', dayOfMonth: '8-14' },
+  /**
+   * A logical dump of every schema (logicalDumpWorkflow) before the night's incremental. Off
+   * unless enabled: a dump reads every row of every table through the server (hours on a large
+   * cloud, on the node the cloud writes to), so it is a choice, not a default.
+   */
+  dump: { hour: 1, minute: 30 },
 } as const;
 export type EntryName = keyof typeof ENTRY_DEFAULTS;
 export const ENTRY_NAMES = Object.keys(ENTRY_DEFAULTS) as EntryName[];
 
-export function entrySchema(calendar: (typeof ENTRY_DEFAULTS)[EntryName]) {
+export function entrySchema(calendar: (typeof ENTRY_DEFAULTS)[EntryName], enabled = true) {
   return z
     .object({
-      enabled: z.boolean().default(true),
+      enabled: z.boolean().default(enabled),
       calendar: calendarSchema.prefault({ ...calendar }),
       /** Overrides of the section's policies for this entry. */
       overlap: overlapSchema.optional(),
@@ -236,6 +242,7 @@ export const schedulesSchema = z
         monthly: entrySchema(ENTRY_DEFAULTS.monthly),
         rotate: entrySchema(ENTRY_DEFAULTS.rotate),
         verify: entrySchema(ENTRY_DEFAULTS.verify),
+        dump: entrySchema(ENTRY_DEFAULTS.dump, false),
       })
       .strict()
       .prefault({}),

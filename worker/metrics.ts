@@ -21,7 +21,7 @@ import { tierRunFromWorkflowId, type RunEndStatus, type RunFailure } from '../wo
 import { CLOUD, TIER } from '../workflows/search-attributes.js';
 
 const STATUS: Record<string, RunEndStatus> = { FAILED: 'Failed', TIMED_OUT: 'TimedOut', TERMINATED: 'Terminated', CANCELLED: 'Canceled' };
-const ENTRY = { daily: 'daily', weekly: 'weekly', monthly: 'monthly', 'control-plane': 'controlPlane' } as const;
+const ENTRY = { daily: 'daily', weekly: 'weekly', monthly: 'monthly', 'control-plane': 'controlPlane', dump: 'dump' } as const;
 
 /** The clouds' tiers as the schedules run them: targets and the longest gap between runs. */
 export function cloudInputs(config: Config): CloudMetricsInput[] {
@@ -31,11 +31,13 @@ export function cloudInputs(config: Config): CloudMetricsInput[] {
     tiers: TIER_NAMES
       // the control-plane tier is not scheduled for a cloud with nothing to back up (client/lib/schedules.ts)
       .filter((tier) => tier !== 'control-plane' || c.controlPlane || c.rabbitmq)
+      // dumps are a tier only where their schedule is enabled (off by default: config/schedule-schema.ts)
+      .filter((tier) => tier !== 'dump' || c.schedules.entries.dump.enabled)
       .map((tier) => {
         const entry = c.schedules.entries[ENTRY[tier]];
         return {
           tier,
-          targets: c.tiers[tier === 'control-plane' ? 'daily' : tier]?.targets ?? [config.repository.name],
+          targets: c.tiers[tier === 'control-plane' || tier === 'dump' ? 'daily' : tier]?.targets ?? [config.repository.name],
           intervalSeconds: entry.enabled ? calendarMaxGapSeconds(entry.calendar) : null,
         };
       }),

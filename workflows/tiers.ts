@@ -5,11 +5,13 @@
 //   weekly         DB full → weekly targets (volumes join when the OpenStack resources do)
 //   monthly        no new backup: that Sunday's full chain (and its control-plane backup) promoted
 //                  to the monthly targets
+//   dump           a logical dump of every schema (when enabled) → daily targets
 import { ApplicationFailure, CancellationScope, executeChild, isCancellation, log, patched, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { backupControlPlaneWorkflow, type BackupControlPlaneResult } from './backup-control-plane.js';
 import { backupDatabaseWorkflow, type BackupDatabaseResult } from './backup-database.js';
 import { copyWorkflow, type CopyTargetResult } from './copy.js';
+import { logicalDumpWorkflow, type LogicalDumpResult } from './logical-dump.js';
 import { shortCall } from './options.js';
 import { CLOUD, TIER } from './search-attributes.js';
 
@@ -20,7 +22,7 @@ const journal = proxyActivities<Activities>({ ...shortCall, startToCloseTimeout:
 /** Runs started before the run journal existed replay without its activity calls. */
 export const RUN_JOURNAL_PATCH = 'run-failure-journal';
 
-export type TierName = 'daily' | 'weekly' | 'monthly' | 'control-plane';
+export type TierName = 'daily' | 'weekly' | 'monthly' | 'control-plane' | 'dump';
 
 export interface TierInput {
   cloud: string;
@@ -32,6 +34,8 @@ export interface TierResult {
   backupId: string | null;
   database: BackupDatabaseResult | null;
   controlPlane: BackupControlPlaneResult | null;
+  /** Absent in results of runs from before the dump tier. */
+  dump?: LogicalDumpResult | null;
   copies: CopyTargetResult[];
 }
 
@@ -85,6 +89,9 @@ async function runTier(input: TierInput): Promise<TierResult> {
   } else if (tier === 'control-plane') {
     result.controlPlane = await executeChild(backupControlPlaneWorkflow, { ...child('cp'), args: [{ cloud, tier: 'daily', toolVersion: plan.toolVersion, configured: plan.controlPlane }] });
     result.backupId = result.controlPlane.backupId;
+  } else if (tier === 'dump') {
+    result.dump = await executeChild(logicalDumpWorkflow, { ...child('dump'), args: [{ cloud, tier: 'dump', toolVersion: plan.toolVersion }] });
+    result.backupId = result.dump.dumpId;
   }
 
   const copyTo = plan.targets.filter((t) => t !== plan.primary);

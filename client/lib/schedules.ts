@@ -28,9 +28,10 @@ export const ENTRY_IDS: Record<EntryName, string> = {
   rotate: 'rotate',
   verify: 'verify',
   drill: 'drill',
+  dump: 'dump',
 };
 
-export type TierName = 'daily' | 'weekly' | 'monthly' | 'control-plane';
+export type TierName = 'daily' | 'weekly' | 'monthly' | 'control-plane' | 'dump';
 
 /** What each entry starts: the workflow type (by name: the workflows live elsewhere), its argument, the Tier it is filed under. */
 export function actionOf(entry: EntryName, cloud: string): { workflowType: string; args: [Record<string, string>]; tier: string } {
@@ -38,7 +39,8 @@ export function actionOf(entry: EntryName, cloud: string): { workflowType: strin
     case 'daily':
     case 'weekly':
     case 'monthly':
-    case 'controlPlane': {
+    case 'controlPlane':
+    case 'dump': {
       const tier = ENTRY_IDS[entry] as TierName;
       return { workflowType: 'tierWorkflow', args: [{ cloud, tier }], tier };
     }

@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import type { DumpManifest } from '../../workflows/lib/dump.js';
-import { cli, configWithOwnRepo, deriveConfig, labDir, liveFacts, sql, startWorker, type WorkerProcess } from '../helpers/lab.js';
+import { parse } from 'yaml';
+import type { TierResult } from '../../workflows/tiers.js';
+import { parseRunJournal, runJournalKey } from '../../workflows/lib/run-journal.js';
+import { cli, configWithOwnRepo, deriveConfig, labDir, liveFacts, sql, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
 
 const run = `${process.pid}${Date.now() % 100000}`;
 const X = `dumps_${run}_x`;
@@ -193,3 +196,19 @@ test('a backup user without SHOW VIEW, TRIGGER and EVENT is refused at once with
     await sql('ctl1', `SET SESSION sql_log_bin=0; DROP USER '${user}'@'localhost'`).catch(() => undefined);
   }
 });
+
+test('the dump tier (a schedule entry, off by default) takes a dump like `backup dump` and journals the run', async () => {
+  const { client, close } = await temporalClient(configFile);
+  try {
+    const r = (await client.workflow.execute('tierWorkflow', { taskQueue: parse(readFileSync(configFile, 'utf8')).temporal.taskQueue, workflowId: `lab-dump-test-${run}`, args: [{ cloud: 'lab', tier: 'dump' }] })) as TierResult;
+    expect(r.tier).toBe('dump');
+    expect(r.backupId).toBe(r.dump!.dumpId);
+    const manifest = JSON.parse(readFileSync(join(repo, r.dump!.path, 'manifest.json'), 'utf8')) as DumpManifest;
+    expect(manifest.component).toBe('dump');
+    expect(manifest.dump.schemas.map((s) => s.name)).toEqual(expect.arrayContaining(['keystone', 'nova', X, Y]));
+    const journal = parseRunJournal(readFileSync(join(repo, runJournalKey('lab', 'dump')), 'utf8'))!;
+    expect(journal.lastSuccess).toMatchObject({ workflowId: `lab-dump-test-${run}`, backupId: r.dump!.dumpId });
+  } finally {
+    await close();
+  }
+}, 180_000);

@@ -211,5 +211,7 @@ describe('collector and listener over a real repository folder', () => {
     const tiers = Object.fromEntries(cloudInputs(c).map((x) => [x.name, x.tiers.map((t) => t.tier)]));
     expect(tiers.prod).toEqual(['daily', 'weekly', 'monthly']);
     expect(tiers.cp).toEqual(['daily', 'weekly', 'monthly', 'control-plane']);
+    const d = parseConfig(configYaml(cloudYaml('dumps', '    schedules: { entries: { dump: { enabled: true } } }\n')));
+    expect(cloudInputs(d)[0]!.tiers.find((t) => t.tier === 'dump')).toMatchObject({ tier: 'dump', intervalSeconds: 86400 });
   });
 });

@@ -50,11 +50,11 @@ export interface Sample {
   value: number;
 }
 
-export const TIER_NAMES = ['daily', 'weekly', 'monthly', 'control-plane'] as const;
+export const TIER_NAMES = ['daily', 'weekly', 'monthly', 'control-plane', 'dump'] as const;
 export type TierName = (typeof TIER_NAMES)[number];
 
 /** The component a tier backs up. */
-export const tierComponent = (tier: TierName) => (tier === 'control-plane' ? 'control-plane' : 'database');
+export const tierComponent = (tier: TierName) => (tier === 'control-plane' || tier === 'dump' ? tier : 'database');
 
 /**
  * Whether a catalog row is a backup of the tier: any database restore point satisfies "daily"
@@ -65,6 +65,7 @@ export const tierComponent = (tier: TierName) => (tier === 'control-plane' ? 'co
 export function rowOfTier(tier: TierName, r: CatalogEntry): boolean {
   if (r.check === 'MISSING') return false;
   if (tier === 'control-plane') return r.component === 'control-plane' && r.kind !== 'pre-restore';
+  if (tier === 'dump') return r.component === 'dump';
   if (r.component !== 'database') return false;
   return tier === 'daily' ? r.kind === 'full' || r.kind === 'incremental' : r.kind === 'full';
 }
