@@ -4,6 +4,7 @@
 // render SVG without a DOM (vega, d3 + jsdom) would add megabytes of dependencies.
 // Every chart carries id, <title>, and data-points (the number of drawn data marks) so tests
 // and readers can tell a chart with data from an empty one.
+import { humanBytes } from '../../workflows/lib/capacity.js';
 
 /** Text and attribute values: &, <, >, " and ' escaped (catalog ids and step details are data). */
 export function esc(s: string | number): string {
@@ -57,16 +58,8 @@ export function durationTicks(max: number, count = 5): number[] {
   return niceTicks(0, max / unit, count).map((v) => Number((v * unit).toPrecision(12)));
 }
 
-export function fmtBytes(n: number): string {
-  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let i = 0;
-  let v = Math.abs(n);
-  while (v >= 1024 && i < u.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${n < 0 ? '-' : ''}${i === 0 ? v.toFixed(0) : v.toFixed(v < 10 ? 1 : 0)} ${u[i]}`;
-}
+/** Byte sizes as every other osbackup output writes them (one formatter: the capacity table's). */
+export const fmtBytes = (n: number): string => humanBytes(n);
 
 export function fmtSeconds(s: number): string {
   const r = (v: number) => (Number.isInteger(Number(v.toFixed(1))) ? v.toFixed(0) : v.toFixed(1));
