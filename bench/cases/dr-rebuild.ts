@@ -5,6 +5,7 @@
 // control plane's recovery time, which is what bounds the cloud's outage; the integration test
 // covers the resources. The figures are the rebuild records' own step timings.
 import { execa } from 'execa';
+import { loadConfig } from '../../config/load.js';
 import type { DrRebuildResult } from '../../workflows/dr-rebuild.js';
 import { startWorker, temporalClient } from '../../test/helpers/lab.js';
 import { timed } from '../lib/sh.js';
@@ -34,7 +35,10 @@ export async function rebuildCase(inp: RebuildCaseInput): Promise<RebuildCaseRes
   const q = { taskQueue: inp.taskQueue };
   try {
     const b = (await client.workflow.execute('backupDatabaseWorkflow', { ...q, workflowId: `bench-rebuild-backup-${process.pid}`, args: [{ cloud: inp.cloud, kind: 'full', tier: 'bench' }] })) as { backupId: string };
-    await client.workflow.execute('backupControlPlaneWorkflow', { ...q, workflowId: `bench-rebuild-cp-${process.pid}`, args: [{ cloud: inp.cloud, tier: 'bench' }] });
+    // which parts the cloud has: workflows read no config, the caller says (as the CLI does)
+    const c = loadConfig(inp.configFile).clouds[inp.cloud]!;
+    const configured = { kolla: !!c.controlPlane?.kolla, keystoneHosts: c.controlPlane?.keystoneHosts ?? [], rabbitmq: !!c.rabbitmq };
+    await client.workflow.execute('backupControlPlaneWorkflow', { ...q, workflowId: `bench-rebuild-cp-${process.pid}`, args: [{ cloud: inp.cloud, tier: 'bench', configured }] });
     const samples = await repeat(inp.reps, `DR rebuild of ${inp.cloud} from a wiped host`, async (rep) => {
       const wiped = await phase('wipe');
       if (wiped.exitCode !== 0) throw new Error(`openstack.sh wipe failed:\n${wiped.all}`);
