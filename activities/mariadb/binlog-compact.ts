@@ -90,13 +90,14 @@ async function readSegment(env: Env, cloud: string, id: string): Promise<BinlogM
   return m && isBinlogManifest(m) ? m : undefined;
 }
 
-/** The published segment's bytes hash to its manifest (what a restore's verify will check). */
-async function checkPublished(env: Env, m: BinlogManifest): Promise<void> {
+/** A stored segment's bytes hash to its manifest (what a restore's verify checks), else a typed failure. */
+async function checkStored(env: Env, m: BinlogManifest, role: 'piece' | 'merged'): Promise<void> {
   const rel = join(artifactDir(m.cloud, 'binlog', m.id), m.artifact.file);
-  const got = await env.repo.sha256File(env.repo.path(rel));
-  if (got.sha256 !== m.artifact.sha256 || got.bytes !== m.artifact.bytes) {
-    throw fatal(FailureType.ChecksumMismatch, `merged binlog segment ${rel} reads back as SHA-256 ${got.sha256} (${got.bytes} bytes), not the ${m.artifact.sha256} (${m.artifact.bytes} bytes) just written; its pieces were kept`, 'check the repository disk (dmesg, fsck); remove the merged folder by hand, the next compaction merges again');
-  }
+  const got = await env.repo.sha256File(env.repo.path(rel)).catch(() => ({ sha256: 'unreadable', bytes: -1 }));
+  if (got.sha256 === m.artifact.sha256 && got.bytes === m.artifact.bytes) return;
+  const what = `binlog segment ${m.id} is corrupt: SHA-256 ${got.sha256} (${got.bytes} bytes) but the manifest recorded ${m.artifact.sha256} (${m.artifact.bytes} bytes)`;
+  if (role === 'piece') throw fatal(FailureType.ChecksumMismatch, `${what}; nothing was merged, the segments stay as they are`, 'run `osbackup verify`; copy the segment back from another target (`osbackup copy`) or restore to a time before it');
+  throw fatal(FailureType.ChecksumMismatch, `merged ${what} (it reads back other than written); its pieces were kept`, 'check the repository disk (dmesg, fsck); remove the merged folder by hand, the next compaction merges again');
 }
 
 export async function mergeBinlogSegments(env: Env, input: MergeInput): Promise<MergeResult> {
@@ -106,7 +107,7 @@ export async function mergeBinlogSegments(env: Env, input: MergeInput): Promise<
   const done = await readSegment(env, cloud, run.id);
   if (done) {
     // an attempt that died after publishing: check what it left, never merge twice
-    await checkPublished(env, done);
+    await checkStored(env, done, 'merged');
     return { id: run.id, pieces: run.pieces.length, streamBytes: done.artifact.streamBytes, bytes: done.artifact.bytes, adopted: true, seconds: (performance.now() - t0) / 1000 };
   }
   const pieces: BinlogManifest[] = [];
@@ -126,7 +127,8 @@ export async function mergeBinlogSegments(env: Env, input: MergeInput): Promise<
   const beat = heartbeater(1000);
   const plains: Buffer[] = [];
   for (const m of pieces) {
-    // unsealFile hashes the stored bytes on the way in and refuses a mismatch before returning anything
+    // hashed before gpg sees a byte of it (unsealFile checks again on the way in)
+    await checkStored(env, m, 'piece');
     const plain = await unsealFile(keys, env.repo.path(join(artifactDir(cloud, 'binlog', m.id), m.artifact.file)), m.artifact, `binlog segment ${m.id}`, signal);
     if (plain.length !== m.binlog.endPosition - m.binlog.startPosition) {
       throw fatal(FailureType.ChecksumMismatch, `binlog segment ${m.id} decrypts to ${plain.length} bytes, not the ${m.binlog.endPosition - m.binlog.startPosition} its manifest records; nothing was merged`, 'run `osbackup verify`; the segment stays as it is');
@@ -180,7 +182,7 @@ export async function mergeBinlogSegments(env: Env, input: MergeInput): Promise<
       tools: { zstd: await zstdVersion(), gpg: await gpgVersion(), osbackup: input.toolVersion ?? 'unknown' },
     });
     await env.repo.publish(stagingDir, rel, m, { [RECIPE_FILE]: binlogSegmentRecipe(m) });
-    await checkPublished(env, m);
+    await checkStored(env, m, 'merged');
     return { id: run.id, pieces: pieces.length, streamBytes: plain.length, bytes: sealed.bytes, adopted: false, seconds: (performance.now() - t0) / 1000 };
   } catch (e) {
     await env.repo.discardStaging(stagingDir);
@@ -211,7 +213,7 @@ export async function removeBinlogPieces(env: Env, input: RemoveInput, onRemoved
     if (!checked.has(by)) {
       const outer = await readSegment(env, cloud, by);
       let ok = !!outer;
-      if (outer) await checkPublished(env, outer).catch(() => (ok = false));
+      if (outer) await checkStored(env, outer, 'merged').catch(() => (ok = false));
       checked.set(by, ok ? outer! : null);
     }
     const outer = checked.get(by);

@@ -26,7 +26,8 @@ const maxIso = (xs: (string | null)[]) => xs.filter((x): x is string => !!x).sor
 /**
  * The report's view of the pieces: when they were published, and the worst delay between an
  * event being written and the segment holding it landing (the same measure as report.ts's
- * binlogRpoSeries: from max(previous piece's archivedThrough, own first event) to completion).
+ * binlogRpoSeries: from max(previous piece's archivedThrough, own first event) to completion;
+ * the first piece, whose predecessor is not at hand, has none).
  * A piece that is itself merged contributes what it recorded.
  */
 export function compactedFrom(pieces: readonly BinlogManifest[]): CompactedFrom {
@@ -43,8 +44,10 @@ export function compactedFrom(pieces: readonly BinlogManifest[]): CompactedFrom 
     }
     n++;
     landed.push(p.completedAt);
-    const prevEnd = i > 0 ? ms(pieces[i - 1]!.binlog.archivedThrough) : NaN;
-    const from = Math.max(...[prevEnd, ms(p.binlog.firstEventAt)].filter((x) => Number.isFinite(x)));
+    // the first piece's predecessor is not among the pieces (and a file's first event is its
+    // format description, written when the file was opened): like the report, it has no measure
+    if (i === 0) return;
+    const from = Math.max(ms(pieces[i - 1]!.binlog.archivedThrough), ms(p.binlog.firstEventAt) || 0);
     if (Number.isFinite(from)) worst = Math.max(worst, (ms(p.completedAt) - from) / 1000);
   });
   landed.sort();
