@@ -245,7 +245,7 @@ describe('a segment manifest elsewhere: retention, catalog, sealed files', () =>
   } as BinlogManifest;
 
   test('retention sees a byte range of file 4 that follows file 3 closed at 1000', () => {
-    expect(binlogRetentionArtifact(m)).toEqual({ id: m.id, kind: 'binlog', sequence: 4, startPosition: 0, endPosition: 300, previousEnd: 1000, firstEventAt: T('10:13:00'), lastEventAt: T('10:14:00') });
+    expect(binlogRetentionArtifact(m)).toEqual({ id: m.id, kind: 'binlog', sequence: 4, startPosition: 0, endPosition: 300, previousEnd: 1000, host: m.source.host, firstEventAt: T('10:13:00'), lastEventAt: T('10:14:00') });
   });
 
   test('the catalog lists it with its range; copies and scrubs see its one sealed file', () => {
