@@ -1,6 +1,7 @@
 // Binlog compaction: the merged manifest (pure), the planner's piece cap, and the merge and
 // remove activities on a real folder repository with real gpg and zstd (segments sealed the way
 // the archiver seals them, from synthetic binlog bytes the event scanner accepts).
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,6 +151,18 @@ describe('merge and remove on a real repository (gpg, zstd)', () => {
     const whole = (await env.repo.readManifest(artifactDir('c', 'binlog', third.merge[0]!.id))) as BinlogManifest;
     expect(await open(whole)).toEqual(data);
     expect(whole.binlog).toMatchObject({ events: 11, lastGtid: '0-1-5', compacted: { pieces: 5, worstLandingSeconds: 2 }, previous: { file: 'mysql-bin.000006', endPosition: 900 } });
+
+    // the hand-restore recipe beside it, run as written (bash, jq, sha256sum, gpg, zstd), with a
+    // leftover piece beside the merged segment: the file comes back byte for byte
+    await publishPiece(206, 305, 21);
+    const recipe = readFileSync(join(dir(whole.id), RECIPE_FILE), 'utf8');
+    const script = /\n {4}(cd <repository>[\s\S]*?\n {4}\})\n/.exec(recipe)![1]!.replace(/^ {4}/gm, '');
+    const pass = join(root, 'pass');
+    writeFileSync(pass, 'unit-test-passphrase');
+    const r = spawnSync('bash', ['-c', script.replace('<repository>', join(root, 'repo')).replace('/path/to/backup-passphrase', pass)], { env: { ...process.env, GNUPGHOME: join(root, 'state', 'gnupg') }, encoding: 'utf8' });
+    expect(r.stderr).not.toMatch(/missing|FAILED|error/i);
+    expect(r.status).toBe(0);
+    expect(readFileSync(join(root, 'repo', 'clouds', 'c', 'binlog', FILE))).toEqual(data);
   });
 
   test('a damaged piece is never merged: nothing is published, the pieces stay', async () => {
