@@ -16,6 +16,7 @@ function describe(s: ArchiveBinlogsStatus): string {
     `  caught up at  ${s.caughtUpAt ?? '-'}   newest event ${s.newestEventAt ?? '-'}   last GTID ${s.lastGtid ?? '-'}`,
     `  achieved RPO  ${rpo}; worst seen ${s.worstRpoSeconds.toFixed(1)} s`,
     s.startedFrom ? `  started from  ${s.startedFrom}` : '',
+    s.compactionStartedAt ? `  compaction    ${s.compactionsStarted ?? 0} passes started, the last at ${s.compactionStartedAt} (workflow compact-binlogs:${s.cloud})` : '',
   ].filter(Boolean).join('\n') + '\n';
 }
 
