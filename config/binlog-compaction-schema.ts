@@ -20,6 +20,6 @@ export const binlogCompactionFields = {
   compactAfterMinutes: z.number().min(0).max(7 * 24 * 60).default(60),
   /** Upper bound of a merged segment's binlog bytes (a merged segment is read into memory whole by a restore). */
   compactMaxMiB: z.number().int().min(1).max(MAX_COMPACT_MIB).default(64),
-  /** At most this many segments go into one merged segment: one merge decrypts each of them, ~10 ms apiece. */
+  /** At most this many segments go into one merged segment: one merge decrypts each of them, ~0.2 s apiece (gpg's passphrase KDF), so 2000 ≈ 6 min. */
   compactMaxPieces: z.number().int().min(2).max(20_000).default(2000),
 };
