@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Env } from '../../activities/deps.js';
 import type { Config } from '../../config/schema.js';
-import { binlogArchiveSchema } from '../../config/schema.js';
+import { binlogArchiveSchema, databaseSchema } from '../../config/schema.js';
 import { sealBuffer, unsealFile } from '../../activities/controlplane/sealed.js';
 import { scanEvents } from '../../activities/mariadb/binlog-events.js';
 import { mergeBinlogSegments, planBinlogCompaction, removeBinlogPieces, type CompactionRun, type MergeResult } from '../../activities/mariadb/binlog-compact.js';
@@ -45,6 +45,15 @@ function pieceManifest(bytes: Buffer, start: number, landedSec: number, artifact
 // magic + format description = 107 bytes, then one transaction (GTID + query) = 99 bytes each, at 09:00:10, :11, …
 const data = binlogFile([1, 2, 3, 4, 5].map((i) => Date.UTC(2026, 10, 30, 9, 0, 10 + i) / 1000));
 const cuts = [0, 206, 305, 404, 503, 602];
+
+test('config: defaults with or without a binlog section; a merged segment must fit a restore\'s memory', () => {
+  const d = { segmentSeconds: 5, rpoTargetSeconds: 60, maxSegmentMiB: 64, compressionLevel: 3, compactAfterMinutes: 60, compactMaxMiB: 64, compactMaxPieces: 2000 };
+  expect(binlogArchiveSchema.parse({})).toEqual(d);
+  expect(databaseSchema.parse({ host: 'ctl1', user: 'backup', password: { env: 'X' } }).binlog).toEqual(d);
+  expect(binlogArchiveSchema.parse({ compactAfterMinutes: 0.1 }).compactAfterMinutes).toBe(0.1);
+  expect(binlogArchiveSchema.safeParse({ compactMaxMiB: 300 }).success).toBe(false);
+  expect(binlogArchiveSchema.safeParse({ compactMaxPieces: 1 }).success).toBe(false);
+});
 
 describe('merged manifest (pure)', () => {
   const pieces = cuts.slice(0, -1).map((s, i) => pieceManifest(data.subarray(s, cuts[i + 1]), s, 20 + i));
