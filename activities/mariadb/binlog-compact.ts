@@ -44,8 +44,9 @@ export interface CompactionPlanResult {
   segments: number;
 }
 
-/** At most this many runs and covered pieces per plan: ids travel through workflow history. */
+/** At most this many runs, piece ids and covered pieces per plan: ids travel through workflow history (~50 bytes each). */
 const MAX_RUNS = 16;
+const MAX_PIECES = 4000;
 const MAX_COVERED = 2000;
 
 export async function planBinlogCompaction(env: Env, cloud: string, now = Date.now()): Promise<CompactionPlanResult> {
@@ -65,7 +66,14 @@ export async function planBinlogCompaction(env: Env, cloud: string, now = Date.n
     const outer = segs.filter((m) => m.id !== id && m.source.host === host && m.binlog.file === p.file && m.binlog.startPosition <= p.startPosition && p.endPosition <= m.binlog.endPosition).sort((x, y) => y.binlog.endPosition - y.binlog.startPosition - (x.binlog.endPosition - x.binlog.startPosition))[0];
     if (outer) covered.push({ id, by: outer.id });
   }
-  return { skipped: null, merge: plan.merge.slice(0, MAX_RUNS), covered, more: plan.merge.length > MAX_RUNS || plan.covered.length > MAX_COVERED, segments: segs.length };
+  const merge: CompactionRun[] = [];
+  let ids = 0;
+  for (const r of plan.merge) {
+    if (merge.length && (merge.length >= MAX_RUNS || ids + r.pieces.length > MAX_PIECES)) break;
+    merge.push(r);
+    ids += r.pieces.length;
+  }
+  return { skipped: null, merge, covered, more: plan.merge.length > merge.length || plan.covered.length > MAX_COVERED, segments: segs.length };
 }
 
 export interface MergeInput {
