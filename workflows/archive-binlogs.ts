@@ -5,9 +5,9 @@
 // gap nor a duplicate.
 import { condition, continueAsNew, defineQuery, defineSignal, log, ParentClosePolicy, patched, proxyActivities, setHandler, startChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { rpoStatus, type RpoStatus } from './lib/binlog.js';
+import { compactBinlogsWorkflowId, rpoStatus, type RpoStatus } from './lib/binlog.js';
 import { archiveStep, shortCall } from './options.js';
-import { compactBinlogsWorkflow, compactBinlogsWorkflowId } from './compact-binlogs.js';
+import { compactBinlogsWorkflow } from './compact-binlogs.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
 
 const short = proxyActivities<Activities>(shortCall);

@@ -8,12 +8,11 @@ import { ApplicationFailure, log, proxyActivities, upsertSearchAttributes } from
 import type { Activities } from '../activities/index.js';
 import { compactionMerge, heartbeatingCall, repositoryScan } from './options.js';
 import { CLOUD, COMPONENT } from './search-attributes.js';
+import { compactBinlogsWorkflowId } from './lib/binlog.js';
 
 const scan = proxyActivities<Activities>(repositoryScan);
 const merge = proxyActivities<Activities>(compactionMerge);
 const remove = proxyActivities<Activities>(heartbeatingCall);
-
-export const compactBinlogsWorkflowId = (cloud: string) => `compact-binlogs:${cloud}`;
 
 export interface CompactBinlogsInput {
   cloud: string;

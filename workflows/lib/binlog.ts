@@ -87,6 +87,11 @@ export function binlogWorkflowId(cloud: string): string {
   return `archive-binlogs:${cloud}`;
 }
 
+/** The compaction pass of a cloud (compactBinlogsWorkflow): one at a time. */
+export function compactBinlogsWorkflowId(cloud: string): string {
+  return `compact-binlogs:${cloud}`;
+}
+
 // ---- point-in-time planning ----------------------------------------------------------------
 
 /** What the planner reads of a segment manifest (catalog-sized). */
