@@ -98,6 +98,12 @@ test('the archiver’s compaction passes merge old segments: fewer folders and c
     for (let i = 1; i < list.length; i++) expect(list[i]!.binlog.startPosition).toBe(list[i - 1]!.binlog.endPosition);
   }
 
+  // a pass on demand (the CLI) finds the archive compacted: nothing damaged, nothing left over
+  const pass = await cli(configFile, ['--json', 'binlog', 'compact', '--cloud', 'lab']);
+  expect(pass.exitCode).toBe(0);
+  expect(JSON.parse(pass.stdout)).toMatchObject({ skipped: null, failed: [], kept: [] });
+  merged = find() ?? merged;
+
   // the catalog lists the merged segment like any other and has forgotten the removed pieces
   // (the repository only: the lab's other targets are shared with other tests)
   const c = await cli(configFile, ['--json', 'catalog', 'list', '--cloud', 'lab', '--target', loadConfig(configFile).repository.name]);
