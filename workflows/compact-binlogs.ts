@@ -50,6 +50,7 @@ export async function compactBinlogsWorkflow(input: CompactBinlogsInput): Promis
       return out;
     }
     for (const run of plan.merge) {
+      if (out.failed.some((f) => f.id === run.id)) continue; // planned again in this pass: it fails the same way
       let r;
       try {
         r = await merge.binlogMergeSegments({ cloud, run, workflowId: compactBinlogsWorkflowId(cloud), toolVersion: input.toolVersion });
