@@ -27,6 +27,7 @@ import { isDumpManifest } from '../workflows/lib/dump.js';
 import { isBinlogManifest } from '../workflows/lib/manifest.js';
 import type { ReplayPlan } from '../workflows/lib/binlog.js';
 import { archiveBinlogStep, type ArchiveStepInput, type ArchiveStepResult } from './mariadb/binlog-archive.js';
+import { mergeBinlogSegments, planBinlogCompaction, removeBinlogPieces, type CompactionPlanResult, type MergeInput, type MergeResult, type RemoveInput } from './mariadb/binlog-compact.js';
 import { clusterRestoreSettings, startJoiner, wipeNode, writeBootstrapState } from './mariadb/galera-restore.js';
 import type { BootstrapPosition, ClusterRestoreSettings } from '../workflows/lib/galera-restore.js';
 import { copyBackOnHost, findDatabaseBackup, planRestore, prepareChainOnHost, removeRestoreDir, serverCommand, streamToHost, verifyChain, waitForServer } from './mariadb/restore.js';
@@ -221,9 +222,26 @@ export function createActivities(deps: Deps) {
 
     // ---- binary logs (point-in-time recovery) ----
 
-    async binlogArchiveSettings(input: { cloud: string }): Promise<{ segmentSeconds: number; rpoTargetSeconds: number }> {
+    async binlogArchiveSettings(input: { cloud: string }): Promise<{ segmentSeconds: number; rpoTargetSeconds: number; compactAfterMinutes: number }> {
       const b = env.cloud(input.cloud).database.binlog;
-      return { segmentSeconds: b.segmentSeconds, rpoTargetSeconds: b.rpoTargetSeconds };
+      return { segmentSeconds: b.segmentSeconds, rpoTargetSeconds: b.rpoTargetSeconds, compactAfterMinutes: b.compactAfterMinutes };
+    },
+
+    /** Compaction: which old segments to merge, which leftovers to remove (activities/mariadb/binlog-compact.ts). */
+    async binlogPlanCompaction(input: { cloud: string }): Promise<CompactionPlanResult> {
+      return planBinlogCompaction(env, input.cloud);
+    },
+
+    /** Merges one planned run of segments into one published, re-checked segment; the pieces stay. */
+    async binlogMergeSegments(input: MergeInput): Promise<MergeResult> {
+      const r = await mergeBinlogSegments(env, input);
+      await catalog.refresh(input.cloud, 'binlog', r.id);
+      return r;
+    },
+
+    /** Removes pieces a published merged segment holds (idempotent). */
+    async binlogRemoveMergedPieces(input: RemoveInput): Promise<{ removed: string[]; kept: string[] }> {
+      return removeBinlogPieces(env, input, (ids) => catalog.refreshOwn(input.cloud, ids.map((id) => ({ component: 'binlog', id }))));
     },
 
     /** Archives what the server wrote since `from` as sealed segments (activities/mariadb/binlog-archive.ts). */

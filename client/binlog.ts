@@ -1,9 +1,10 @@
-// `osbackup binlog archive|status|stop`: the continuous binlog archiver of a cloud (one
-// long-running workflow per cloud, id archive-binlogs:<cloud>).
+// `osbackup binlog archive|status|stop|compact`: the continuous binlog archiver of a cloud (one
+// long-running workflow per cloud, id archive-binlogs:<cloud>), and a compaction pass on demand.
 import type { Command } from 'commander';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { binlogWorkflowId } from '../workflows/lib/binlog.js';
+import { binlogWorkflowId, compactBinlogsWorkflowId } from '../workflows/lib/binlog.js';
 import type { ArchiveBinlogsStatus } from '../workflows/archive-binlogs.js';
+import type { CompactBinlogsResult } from '../workflows/compact-binlogs.js';
 import { CliError, connect, EXIT, startRun } from './connect.js';
 import type { CliContext, G } from './control-plane.js';
 
@@ -16,6 +17,7 @@ function describe(s: ArchiveBinlogsStatus): string {
     `  caught up at  ${s.caughtUpAt ?? '-'}   newest event ${s.newestEventAt ?? '-'}   last GTID ${s.lastGtid ?? '-'}`,
     `  achieved RPO  ${rpo}; worst seen ${s.worstRpoSeconds.toFixed(1)} s`,
     s.startedFrom ? `  started from  ${s.startedFrom}` : '',
+    s.compactionStartedAt ? `  compaction    ${s.compactionsStarted ?? 0} passes started, the last at ${s.compactionStartedAt} (workflow compact-binlogs:${s.cloud})` : '',
   ].filter(Boolean).join('\n') + '\n';
 }
 
@@ -57,6 +59,34 @@ export function registerBinlogCommands(program: Command, ctx: CliContext<G>): vo
         throw new CliError(`no running archiver for cloud ${cloud} (${e.message}); start one with \`osbackup binlog archive\``, EXIT.failed);
       });
       ctx.out(g, s, describe(s));
+    });
+  binlog
+    .command('compact')
+    .description('run a compaction pass now: merge segments older than compactAfterMinutes, remove the pieces (the archiver runs one every compactAfterMinutes)')
+    .option('--cloud <name>', 'cloud from the config (default: the only one)')
+    .action(async function (this: Command) {
+      const g = this.optsWithGlobals<G>();
+      const config = ctx.load(g);
+      const cloud = ctx.pickCloud(config, g.cloud);
+      let r: CompactBinlogsResult;
+      try {
+        const { handle } = await startRun(config, { type: 'compactBinlogsWorkflow', workflowId: compactBinlogsWorkflowId(cloud), input: { cloud, toolVersion: ctx.version }, labels: { cloud, component: 'binlog', tier: 'continuous' } });
+        r = (await handle.result()) as CompactBinlogsResult;
+      } catch (e) {
+        if (e instanceof WorkflowExecutionAlreadyStartedError) throw new CliError(`a compaction pass of cloud ${cloud} is running (${compactBinlogsWorkflowId(cloud)}); wait for it`, EXIT.usage);
+        throw e;
+      }
+      const pieces = r.merged.reduce((n, m) => n + m.pieces, 0);
+      const text = r.skipped
+        ? `compaction skipped: ${r.skipped}\n`
+        : [
+            `cloud ${cloud}: ${r.segmentsBefore} segments; ${r.merged.length} merged segments from ${pieces} pieces, ${r.removed} pieces removed${r.more ? ' (more left for the next pass)' : ''}`,
+            ...r.merged.map((m) => `  ${m.id}  ${m.pieces} pieces, ${m.streamBytes} bytes of binlog, ${m.bytes} stored, ${m.seconds.toFixed(1)} s${m.adopted ? ' (found published)' : ''}`),
+            ...r.failed.map((f) => `  NOT MERGED ${f.id}: ${f.message}`),
+            ...(r.kept.length ? [`  kept (not covered by an intact merged segment): ${r.kept.join(', ')}`] : []),
+          ].join('\n') + '\n';
+      ctx.out(g, r, text);
+      if (r.failed.length) process.exitCode = EXIT.failed;
     });
   binlog
     .command('stop')

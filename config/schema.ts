@@ -6,6 +6,7 @@ import { escrowSchema } from './escrow-schema.js';
 import { drillCrossReferenceProblems, drillSchema } from './drill-schema.js';
 import { metricsSchema } from './metrics-schema.js';
 import { reportSchema } from './report-schema.js';
+import { binlogCompactionFields } from './binlog-compaction-schema.js';
 import { schedulesSchema } from './schedule-schema.js';
 import { rabbitmqCloudSchema, rabbitmqCrossReferenceProblems, rabbitmqHostSchema } from './rabbitmq-schema.js';
 
@@ -84,6 +85,7 @@ export const binlogArchiveSchema = z
     /** Upper bound of one segment (a busy log is cut into several). */
     maxSegmentMiB: z.number().int().min(1).max(1024).default(64),
     compressionLevel: z.number().int().min(1).max(19).default(3),
+    ...binlogCompactionFields,
   })
   .strict();
 
@@ -132,7 +134,7 @@ export const databaseSchema = z
     ftwrlWaitTimeout: z.number().int().min(1).optional(),
     /** Seconds a query must have run to count as blocking for ftwrlWaitTimeout (--ftwrl-wait-threshold; mariabackup's default 60). */
     ftwrlWaitThreshold: z.number().int().min(1).optional(),
-    binlog: binlogArchiveSchema.default({ segmentSeconds: 5, rpoTargetSeconds: 60, maxSegmentMiB: 64, compressionLevel: 3 }),
+    binlog: binlogArchiveSchema.prefault({}),
     galera: galeraSchema.optional(),
     dumps: dumpsSchema.default({ schemas: [], compressionLevel: 6 }),
   })

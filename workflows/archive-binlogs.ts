@@ -3,10 +3,11 @@
 // workflow state (and through continue-as-new); the repository stays the truth: a step that
 // finds its segment already published continues after it, so a lost worker costs neither a
 // gap nor a duplicate.
-import { condition, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, defineQuery, defineSignal, log, ParentClosePolicy, patched, proxyActivities, setHandler, startChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { rpoStatus, type RpoStatus } from './lib/binlog.js';
+import { compactBinlogsWorkflowId, rpoStatus, type RpoStatus } from './lib/binlog.js';
 import { archiveStep, shortCall } from './options.js';
+import { compactBinlogsWorkflow } from './compact-binlogs.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
 
 const short = proxyActivities<Activities>(shortCall);
@@ -27,6 +28,9 @@ export interface ArchiveState {
   startedFrom: string | null;
   galera: boolean;
   runs: number;
+  /** When the last compaction pass was started (absent in states carried from before compaction). */
+  compactionStartedAt?: string | null;
+  compactionsStarted?: number;
 }
 
 export interface ArchiveBinlogsInput {
@@ -75,12 +79,14 @@ export async function archiveBinlogsWorkflow(input: ArchiveBinlogsInput): Promis
   };
   state.runs++;
   let stopping = false;
-  let settings = { segmentSeconds: 0, rpoTargetSeconds: 0 };
+  let settings = { segmentSeconds: 0, rpoTargetSeconds: 0, compactAfterMinutes: 0 };
   const status = (): ArchiveBinlogsStatus => ({ ...state, cloud, segmentSeconds: settings.segmentSeconds, rpo: rpoStatus(new Date().getTime(), state.caughtUpAt, state.newestEventAt, settings.rpoTargetSeconds), stopping });
   setHandler(statusQuery, status);
   setHandler(stopSignal, () => void (stopping = true));
   // handlers first: a query that arrives while the settings are read is answered (with zeros)
   settings = await short.binlogArchiveSettings({ cloud });
+  // runs started before compaction existed replay without it; their next continue-as-new has it
+  const compaction = patched('binlog-compaction');
 
   const period = settings.segmentSeconds * 1000;
   const maxSteps = input.stepsPerRun ?? 500;
@@ -108,7 +114,27 @@ export async function archiveBinlogsWorkflow(input: ArchiveBinlogsInput): Promis
       const wait = Math.max(200, period - (new Date().getTime() - t0));
       await condition(() => stopping, wait);
     }
+    if (compaction && settings.compactAfterMinutes > 0) await startCompaction();
     // not caught up (a backlog, or a cap on segments per step): the next step starts at once
   }
   return status();
+
+  /**
+   * Every compactAfterMinutes, a compaction pass as an abandoned child: the archiver waits only
+   * for its start, never for its merges, so the next cut is not delayed; the child's fixed id
+   * keeps one pass per cloud at a time (one still running: this turn is skipped).
+   */
+  async function startCompaction(): Promise<void> {
+    const now = new Date().getTime();
+    const last = Date.parse(state.compactionStartedAt ?? state.startedAt);
+    if (now - last < settings.compactAfterMinutes * 60_000) return;
+    state.compactionStartedAt = new Date(now).toISOString();
+    try {
+      await startChild(compactBinlogsWorkflow, { workflowId: compactBinlogsWorkflowId(cloud), args: [{ cloud, toolVersion: input.toolVersion }], parentClosePolicy: ParentClosePolicy.ABANDON });
+      state.compactionsStarted = (state.compactionsStarted ?? 0) + 1;
+    } catch (e) {
+      // the previous pass still runs (WorkflowExecutionAlreadyStarted), or the start failed: archiving goes on regardless
+      log.info('binlog compaction not started this turn', { error: (e as Error).message });
+    }
+  }
 }

@@ -10,6 +10,7 @@ export { cloudRetentionPlanWorkflow, rotateWorkflow, retentionPlanWorkflow } fro
 export { verifyWorkflow } from './verify.js';
 export { capacityWorkflow } from './capacity.js';
 export { archiveBinlogsWorkflow } from './archive-binlogs.js';
+export { compactBinlogsWorkflow } from './compact-binlogs.js';
 export { importKollaBackupsWorkflow, importSeedBackupsWorkflow } from './import-backups.js';
 export { preflightWorkflow } from './preflight.js';
 export { galeraStatusWorkflow } from './galera-status.js';

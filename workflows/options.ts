@@ -61,3 +61,16 @@ export function stuckAwareWait(stuckAfterSeconds: number): ActivityOptions {
  * generous start-to-close.
  */
 export const heartbeatingCall: ActivityOptions = { ...shortCall, startToCloseTimeout: '10 minutes', heartbeatTimeout: '20 seconds' };
+
+/**
+ * One binlog compaction merge: decrypts up to compactMaxPieces segments and seals one (minutes
+ * at most); heartbeats per piece. A merge is idempotent (its id is its range), so retries are safe.
+ */
+export const compactionMerge: ActivityOptions = {
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '60 seconds',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+};
+
+/** A scan of every manifest of a cloud (~8 s at 17,280 segments): no heartbeat, a generous bound. */
+export const repositoryScan: ActivityOptions = { ...shortCall, startToCloseTimeout: '10 minutes' };

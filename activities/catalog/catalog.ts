@@ -134,6 +134,11 @@ export class Catalog {
     return this.serial(() => this.refreshNow(cloud, artifacts, false));
   }
 
+  /** refresh() for many artifacts osbackup itself deleted or published (a compaction's pieces), the index read and written once. */
+  refreshOwn(cloud: string, artifacts: readonly { component: string; id: string }[]): Promise<void> {
+    return this.serial(() => this.refreshNow(cloud, artifacts, true));
+  }
+
   private async refreshNow(cloud: string, artifacts: readonly { component: string; id: string }[], forgetVanished: boolean): Promise<void> {
     const entries = await this.read();
     if (!entries) {

@@ -1,45 +1,11 @@
-import { BINLOG_MAGIC, scanEvents, transactionBoundary } from '../../activities/mariadb/binlog-events.js';
+import { scanEvents, transactionBoundary } from '../../activities/mariadb/binlog-events.js';
+import { binlogFile as file } from '../helpers/binlog-file.js';
 import { parseBinlogStatus } from '../../activities/mariadb/binlog-archive.js';
 import { contiguousFrom, mergedSegmentId, planCompaction, gtidPosSeq, parseBinlogPosition, parseGtid, planPointInTime, rpoStatus, type BinlogManifest, type PointLink, type SegmentLink } from '../../workflows/lib/binlog.js';
 import { stopOption } from '../../activities/mariadb/binlog-replay.js';
 import { binlogRetentionArtifact } from '../../workflows/lib/retention.js';
 import { catalogEntry } from '../../workflows/lib/catalog.js';
 import { sealedFiles } from '../../workflows/lib/manifest.js';
-
-/** One v4 event: 19-byte header (log_pos = its end in the file), body, 4-byte checksum. */
-function event(ts: number, type: number, serverId: number, body: Buffer, at: number): Buffer {
-  const size = 19 + body.length + 4;
-  const h = Buffer.alloc(19);
-  h.writeUInt32LE(ts, 0);
-  h.writeUInt8(type, 4);
-  h.writeUInt32LE(serverId, 5);
-  h.writeUInt32LE(size, 9);
-  h.writeUInt32LE(at + size, 13);
-  return Buffer.concat([h, body, Buffer.alloc(4)]);
-}
-
-function gtidBody(domain: number, seq: number): Buffer {
-  const b = Buffer.alloc(13);
-  b.writeBigUInt64LE(BigInt(seq), 0);
-  b.writeUInt32LE(domain, 8);
-  return b;
-}
-
-/** A file: magic, a format description, then (GTID, query) pairs at the given times. */
-function file(times: number[]): Buffer {
-  const parts: Buffer[] = [BINLOG_MAGIC];
-  let pos = 4;
-  const push = (e: Buffer) => {
-    parts.push(e);
-    pos += e.length;
-  };
-  push(event(1000, 15, 1, Buffer.alloc(80), pos));
-  times.forEach((t, i) => {
-    push(event(t, 162, 1, gtidBody(0, i + 1), pos));
-    push(event(t, 2, 1, Buffer.from(`INSERT ${i}`.padEnd(40)), pos));
-  });
-  return Buffer.concat(parts);
-}
 
 describe('binlog event scanner', () => {
   const f = file([2000, 2003, 2001]);
@@ -279,7 +245,7 @@ describe('a segment manifest elsewhere: retention, catalog, sealed files', () =>
   } as BinlogManifest;
 
   test('retention sees a byte range of file 4 that follows file 3 closed at 1000', () => {
-    expect(binlogRetentionArtifact(m)).toEqual({ id: m.id, kind: 'binlog', sequence: 4, startPosition: 0, endPosition: 300, previousEnd: 1000, firstEventAt: T('10:13:00'), lastEventAt: T('10:14:00') });
+    expect(binlogRetentionArtifact(m)).toEqual({ id: m.id, kind: 'binlog', sequence: 4, startPosition: 0, endPosition: 300, previousEnd: 1000, host: m.source.host, firstEventAt: T('10:13:00'), lastEventAt: T('10:14:00') });
   });
 
   test('the catalog lists it with its range; copies and scrubs see its one sealed file', () => {

@@ -64,7 +64,7 @@ test('backup RPO: the gap before each usable restore point, then the newest one�
   expect(backupRpoSeries([], 0, NOW)).toEqual([]);
 });
 
-test('binlog RPO: a segment waited since max(previous end, its first event) — an idle server is no breach; per host; merged segments left out', () => {
+test('binlog RPO: a segment waited since max(previous end, its first event) — an idle server is no breach; per host; a merged segment stands for its pieces', () => {
   const seg = (id: string, host: string, firstEventAt: number | null, archivedThrough: number, completedAt: number) => row({ id, component: 'binlog', kind: 'binlog', sourceHost: host, completedAt: iso(completedAt), binlogSpan: { firstEventAt: firstEventAt === null ? null : iso(firstEventAt), archivedThrough: iso(archivedThrough) } });
   const t = NOW - 2 * H;
   const rows = [
@@ -84,6 +84,11 @@ test('binlog RPO: a segment waited since max(previous end, its first event) — 
     ['s3', 600],
   ]);
   expect(s[1]!.points.map((p) => p.v)).toEqual([3]);
+
+  // after compaction: s2 and s3 merged into one segment that keeps their landing record (s3's 600 s wait)
+  const merged = row({ ...rows[1]!, id: 'binlog-ctl1-mysql-bin.000001-000000004096-000000009000', completedAt: iso(t + 3 * H), binlogSpan: { firstEventAt: iso(t + H - 2000), archivedThrough: iso(t + H + 599_000), compacted: { pieces: 2, firstLandedAt: iso(t + H + 1000), lastLandedAt: iso(t + H + 600_000), worstLandingSeconds: 600 } } });
+  const after = binlogRpoSeries(artifacts([rows[0]!, merged], 'repo'), NOW - 24 * H, NOW);
+  expect(after[0]!.points).toEqual([{ t: t + H + 600_000, v: 600, label: merged.id }]);
 });
 
 test('downsampleMax keeps each bucket’s peak', () => {

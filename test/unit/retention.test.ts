@@ -202,6 +202,23 @@ describe('binlog', () => {
   });
 });
 
+test('segments inside a merged segment (compaction pieces, or a copy target holding both) go; the merged one carries the window', () => {
+  // file 1 from F1 on, in 5 pieces of 100 bytes an hour apart; pieces 1-3 were merged into M
+  const h = (n: number) => `2026-03-01T${String(n).padStart(2, '0')}:00:00Z`;
+  const piece = (i: number, host = 'ctl1'): BinlogArtifact => ({ id: `binlog-${host}-f1-${i}`, kind: 'binlog', sequence: 1, startPosition: i * 100, endPosition: (i + 1) * 100, host, firstEventAt: h(i + 1), lastEventAt: h(i + 1) });
+  const pieces = [0, 1, 2, 3, 4].map((i) => piece(i));
+  const M: BinlogArtifact = { id: 'binlog-ctl1-f1-0-300', kind: 'binlog', sequence: 1, startPosition: 0, endPosition: 300, host: 'ctl1', firstEventAt: h(1), lastEventAt: h(3) };
+  const F1 = full('F1', '2026-03-01T00:30:00Z', { binlogSequence: 1 });
+  const pl = plan([F1, M, ...pieces], { daily: 1, pointInTimeWindow: '1d' }, '2026-03-01T06:00:00Z');
+  expect(pl.problems.filter((p) => p.kind === 'binlog-gap')).toEqual([]); // no false gap between a piece and the merged segment
+  expect(kept(pl)).toEqual(['F1', M.id, pieces[3]!.id, pieces[4]!.id].sort());
+  expect(removed(pl)).toEqual([0, 1, 2].map((i) => pieces[i]!.id));
+  expect(pl.remove.find((r) => r.id === pieces[1]!.id)!.reason).toBe(`binlog segment inside ${M.id}: its bytes are there (a merged segment)`);
+  // another server's file of the same number is not covered
+  const other = piece(1, 'ctl2');
+  expect(plan([F1, M, ...pieces, other], { daily: 1, pointInTimeWindow: '1d' }, '2026-03-01T06:00:00Z').remove.find((r) => r.id === other.id)?.reason ?? '').not.toMatch(/inside/);
+});
+
 test('a database manifest maps onto a planner artifact', () => {
   const m = { id: 'db-incremental-x', kind: 'incremental', parentId: 'db-full-y', completedAt: '2026-03-01T00:00:00Z', mariadb: { checkpoints: { fromLsn: '10', toLsn: '20' }, binlog: { file: 'mariadb-bin.000042', position: 4, gtid: '0-1-9' } } } as unknown as ArtifactManifest;
   expect(retentionArtifactFromManifest(m)).toEqual({ id: 'db-incremental-x', kind: 'incremental', parentId: 'db-full-y', takenAt: '2026-03-01T00:00:00Z', fromLsn: '10', toLsn: '20', binlogSequence: 42 });

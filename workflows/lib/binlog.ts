@@ -46,6 +46,8 @@ export interface BinlogManifest {
     archivedThrough: string;
     /** On the first segment of a file: the previous file and the size it was closed at (a missing tail shows as a gap). */
     previous: { file: string; endPosition: number } | null;
+    /** On a merged segment (workflows/lib/binlog-compaction.ts): what its pieces were. */
+    compacted?: CompactedFrom;
   };
   artifact: {
     file: string;
@@ -61,6 +63,16 @@ export interface BinlogManifest {
   restoreRecipe: string;
 }
 
+/** What a merged segment keeps of its pieces: their number and when they landed (the report's RPO series). */
+export interface CompactedFrom {
+  pieces: number;
+  /** When the first and the last piece were published (the archive's times, not the compaction's). */
+  firstLandedAt: string;
+  lastLandedAt: string;
+  /** Largest delay between a piece's oldest event (or the previous piece's end) and its publication. */
+  worstLandingSeconds: number;
+}
+
 /** Sortable, unique per server and position: binlog-ctl1-mysql-bin.000042-000000001234 */
 export function binlogSegmentId(host: string, file: string, startPosition: number): string {
   return `binlog-${host}-${file}-${String(startPosition).padStart(12, '0')}`;
@@ -73,6 +85,11 @@ export function binlogSequence(file: string): number | null {
 
 export function binlogWorkflowId(cloud: string): string {
   return `archive-binlogs:${cloud}`;
+}
+
+/** The compaction pass of a cloud (compactBinlogsWorkflow): one at a time. */
+export function compactBinlogsWorkflowId(cloud: string): string {
+  return `compact-binlogs:${cloud}`;
 }
 
 // ---- point-in-time planning ----------------------------------------------------------------
@@ -417,9 +434,11 @@ export interface CompactionPlan {
 /**
  * What to merge: contiguous segments of one file, each archived at least `minAgeMs` before
  * `nowMs` (the live tail keeps its small segments), up to `maxBytes` of binlog per merged
- * segment, at least two pieces. Covered leftovers are named for removal.
+ * segment, at most `maxPieces` pieces (one merge decrypts each), at least two. Covered
+ * leftovers are named for removal. A merged segment short of the caps is merged again with the
+ * pieces after it by a later pass (pieces = [merged, ...]), so a file ends in few segments.
  */
-export function planCompaction(segments: readonly SegmentLink[], nowMs: number, minAgeMs: number, maxBytes: number): CompactionPlan {
+export function planCompaction(segments: readonly SegmentLink[], nowMs: number, minAgeMs: number, maxBytes: number, maxPieces = Infinity): CompactionPlan {
   const byFile = new Map<string, SegmentLink[]>();
   for (const s of segments) (byFile.get(`${s.host}\0${s.file}`) ?? byFile.set(`${s.host}\0${s.file}`, []).get(`${s.host}\0${s.file}`)!).push(s);
   const plan: CompactionPlan = { merge: [], covered: [] };
@@ -445,7 +464,7 @@ export function planCompaction(segments: readonly SegmentLink[], nowMs: number, 
       const prev = run[run.length - 1];
       if (!old || (prev && prev.endPosition !== s.startPosition)) flush();
       if (!old) continue;
-      if (run.length && s.endPosition - run[0]!.startPosition > maxBytes) flush();
+      if (run.length && (s.endPosition - run[0]!.startPosition > maxBytes || run.length >= maxPieces)) flush();
       run.push(s);
     }
     flush();

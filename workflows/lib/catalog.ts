@@ -33,7 +33,7 @@ export interface CatalogEntry {
   /** The run that took it: a scheduled tier run's id names the tier (`<cloud>-weekly-…`). Absent in indexes written before it was recorded. */
   workflowId?: string;
   /** Binlog segments: the first event's time and the instant the archive held every event up to (the report's RPO). */
-  binlogSpan?: { firstEventAt: string | null; archivedThrough: string };
+  binlogSpan?: { firstEventAt: string | null; archivedThrough: string; compacted?: import('./binlog.js').CompactedFrom };
 }
 
 /** Rows of every target that could be read, and the ones that could not, with why. */
@@ -133,7 +133,7 @@ export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[]
       verification: last ? last.result : 'UNVERIFIED',
       lastVerifiedAt: last?.verifiedAt ?? null,
       ...common,
-      binlogSpan: { firstEventAt: b.firstEventAt, archivedThrough: b.archivedThrough },
+      binlogSpan: { firstEventAt: b.firstEventAt, archivedThrough: b.archivedThrough, ...(b.compacted ? { compacted: b.compacted } : {}) },
     };
   }
   return {

@@ -52,6 +52,7 @@ function details(m: AnyManifest): string[] {
       `events        ${b.events}, ${b.firstEventAt ?? '-'} → ${b.lastEventAt ?? '-'}`,
       `GTIDs         ${b.firstGtid ?? '-'} → ${b.lastGtid ?? '-'}`,
       `archived      everything the server wrote before ${b.archivedThrough}`,
+      ...(b.compacted ? [`merged from   ${b.compacted.pieces} segments archived ${b.compacted.firstLandedAt} → ${b.compacted.lastLandedAt} (compaction; worst landing delay ${b.compacted.worstLandingSeconds.toFixed(1)} s)`] : []),
     ];
   }
   return [];

@@ -256,21 +256,27 @@ const isMerged = (id: string) => /-\d{12}-\d{12}$/.test(id);
  * Binlog archiving, per server: when segment i landed, the oldest event it carried had been at
  * risk since max(the previous segment's end, its own first event) — an idle server waits for
  * nothing. Segments without a recorded span (older indexes) use their start time as their end.
+ * A merged segment stands for its pieces: it counts when its last piece landed, with the worst
+ * delay its pieces recorded (and its first piece's against the segment before); one merged
+ * without that record (none are written so) is left out.
  */
 export function binlogRpoSeries(arts: ReturnType<typeof artifacts>, from: number, to: number, buckets = 400): Series[] {
   const byHost = new Map<string, CatalogEntry[]>();
-  for (const { row } of arts) if (row.component === 'binlog' && !isMerged(row.id)) (byHost.get(row.sourceHost) ?? byHost.set(row.sourceHost, []).get(row.sourceHost)!).push(row);
+  for (const { row } of arts) if (row.component === 'binlog' && (!isMerged(row.id) || row.binlogSpan?.compacted)) (byHost.get(row.sourceHost) ?? byHost.set(row.sourceHost, []).get(row.sourceHost)!).push(row);
+  const landed = (r: CatalogEntry) => r.binlogSpan?.compacted?.lastLandedAt ?? r.completedAt;
   const out: Series[] = [];
   for (const [host, segs] of [...byHost.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    segs.sort((a, b) => a.completedAt.localeCompare(b.completedAt));
+    segs.sort((a, b) => landed(a).localeCompare(landed(b)));
     const points: Point[] = [];
     for (let i = 1; i < segs.length; i++) {
       const s = segs[i]!;
-      const t = Date.parse(s.completedAt);
+      const t = Date.parse(landed(s));
       if (t < from || t > to) continue;
+      const c = s.binlogSpan?.compacted;
       const prevEnd = Date.parse(segs[i - 1]!.binlogSpan?.archivedThrough ?? segs[i - 1]!.startedAt);
       const first = s.binlogSpan?.firstEventAt ? Date.parse(s.binlogSpan.firstEventAt) : prevEnd;
-      points.push({ t, v: Math.max(0, (t - Math.max(prevEnd, first)) / 1000), label: s.id });
+      const firstLanded = c ? Date.parse(c.firstLandedAt) : t;
+      points.push({ t, v: Math.max(0, (firstLanded - Math.max(prevEnd, first)) / 1000, c?.worstLandingSeconds ?? 0), label: s.id });
     }
     if (points.length) out.push({ name: `binlog ${host}`, points: downsampleMax(points, buckets) });
   }

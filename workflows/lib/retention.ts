@@ -52,6 +52,8 @@ export interface BinlogArtifact {
   endPosition?: number;
   /** On a file's first segment: the size the previous file was closed at (its tail is missing unless archived to there). */
   previousEnd?: number;
+  /** The server it was archived from (segments of two servers' files never cover each other). */
+  host?: string;
   firstEventAt: string;
   lastEventAt: string;
 }
@@ -346,10 +348,22 @@ export function planRetention({ artifacts, policy, now }: RetentionInput): Reten
     if (!kept) removeReason.set(id, `incomplete chain (${why}): cannot be restored, and no restore point builds on it`);
   }
 
-  // Binlog: the window, then everything after the newest restore point.
+  // Binlog: the window, then everything after the newest restore point. A segment inside a
+  // longer one (a compaction's pieces next to the merged segment, on the repository between
+  // merge and removal or on a copy target that received both) adds no bytes: it is left out of
+  // the analysis and goes.
+  const binlogs = all.filter((a): a is BinlogArtifact => a.kind === 'binlog' && ms.has(a.id));
+  const covering = new Map<string, string>();
+  for (const a of binlogs) {
+    const o = coveringSegment(a, binlogs);
+    if (o) {
+      covering.set(a.id, o.id);
+      removeReason.set(a.id, `binlog segment inside ${o.id}: its bytes are there (a merged segment)`);
+    }
+  }
   const segments: Segment[] = [];
-  for (const a of all) {
-    if (a.kind !== 'binlog' || !ms.has(a.id)) continue;
+  for (const a of binlogs) {
+    if (covering.has(a.id)) continue;
     segments.push({ a, first: parseTime(a.firstEventAt)!, last: ms.get(a.id)! });
   }
   segments.sort((x, y) => x.a.sequence - y.a.sequence || (x.a.startPosition ?? 0) - (y.a.startPosition ?? 0) || x.first - y.first);
@@ -481,6 +495,22 @@ function selectSeries(points: SeriesPoint[], policy: RetentionPolicy, nowMs: num
   }
 }
 
+/** The longest other segment of the same file (and server) whose byte range holds `a`'s and more, if any. */
+function coveringSegment(a: BinlogArtifact, all: readonly BinlogArtifact[]): BinlogArtifact | undefined {
+  if (a.startPosition === undefined || a.endPosition === undefined) return undefined;
+  let best: BinlogArtifact | undefined;
+  for (const o of all) {
+    if (o.id === a.id || o.sequence !== a.sequence || o.startPosition === undefined || o.endPosition === undefined) continue;
+    if (a.host !== undefined && o.host !== undefined && a.host !== o.host) continue;
+    if (o.startPosition > a.startPosition || a.endPosition > o.endPosition) continue;
+    const len = o.endPosition - o.startPosition;
+    // strictly longer: two segments of one range (never written by osbackup) are left to the gap checks
+    if (len <= a.endPosition - a.startPosition) continue;
+    if (!best || len > best.endPosition! - best.startPosition!) best = o;
+  }
+  return best;
+}
+
 /** Does `b` continue `a` in a replay: the next byte range of the same file, or the next file from its start? */
 function follows(a: BinlogArtifact, b: BinlogArtifact): boolean {
   if (b.sequence === a.sequence) return a.endPosition !== undefined && b.startPosition === a.endPosition;
@@ -609,6 +639,7 @@ export function binlogRetentionArtifact(m: BinlogManifest): BinlogArtifact {
     startPosition: b.startPosition,
     endPosition: b.endPosition,
     ...(b.previous ? { previousEnd: b.previous.endPosition } : {}),
+    host: m.source.host,
     firstEventAt: b.firstEventAt ?? m.completedAt,
     lastEventAt: b.lastEventAt ?? m.completedAt,
   };

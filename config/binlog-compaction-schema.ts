@@ -1,0 +1,25 @@
+// Binlog segment compaction (compactBinlogsWorkflow, started by archiveBinlogsWorkflow): fields
+// of clouds.<c>.database.binlog, spread into binlogArchiveSchema.
+//
+//   database:
+//     binlog:
+//       compactAfterMinutes: 60   # segments archived longer ago than this are merged (0: never)
+//       compactMaxMiB: 64         # binlog bytes per merged segment at most
+//       compactMaxPieces: 2000    # segments merged into one at most (bounds one merge's time)
+import { z } from 'zod';
+
+/** The restore reads a segment into memory (activities/controlplane/sealed.ts MAX_PLAIN_BYTES): a merged one must fit. */
+export const MAX_COMPACT_MIB = 256;
+
+export const binlogCompactionFields = {
+  /**
+   * Segments archived at least this long ago are merged, per binlog file, into larger ones; the
+   * live tail keeps its small segments. A pass runs at most this often. 0: no compaction.
+   * Fractions are allowed (tests use seconds).
+   */
+  compactAfterMinutes: z.number().min(0).max(7 * 24 * 60).default(60),
+  /** Upper bound of a merged segment's binlog bytes (a merged segment is read into memory whole by a restore). */
+  compactMaxMiB: z.number().int().min(1).max(MAX_COMPACT_MIB).default(64),
+  /** At most this many segments go into one merged segment: one merge decrypts each of them, ~0.2 s apiece (gpg's passphrase KDF), so 2000 ≈ 6 min. */
+  compactMaxPieces: z.number().int().min(2).max(20_000).default(2000),
+};
