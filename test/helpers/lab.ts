@@ -57,6 +57,22 @@ export async function startWorker(configFile: string): Promise<WorkerProcess> {
   };
 }
 
+/** A stopwatch for a test's steps: `timed(name, f)` runs f and keeps its seconds in `timings` (printed at the end). */
+export function stepTimer(): { timings: Record<string, number>; timed: <T>(name: string, f: () => Promise<T>) => Promise<T> } {
+  const timings: Record<string, number> = {};
+  return {
+    timings,
+    timed: async (name, f) => {
+      const t0 = Date.now();
+      try {
+        return await f();
+      } finally {
+        timings[name] = (Date.now() - t0) / 1000;
+      }
+    },
+  };
+}
+
 export async function cli(configFile: string, args: string[]) {
   return execa('node', ['dist/client/cli.js', '--config', configFile, ...args], { reject: false });
 }

@@ -16,7 +16,7 @@ import { parse } from 'yaml';
 import { loadCredentials } from '../../activities/openstack/credentials.js';
 import { OpenStackSession } from '../../activities/openstack/session.js';
 import { cinder, glance, VOLUME_MICROVERSION } from '../../activities/openstack/api.js';
-import { cli, configWithOwnRepo, labDir, ROOT, startWorker, type WorkerProcess } from '../helpers/lab.js';
+import { cli, configWithOwnRepo, labDir, ROOT, startWorker, stepTimer, type WorkerProcess } from '../helpers/lab.js';
 import { createVolume, uploadImage, waitVolumes } from '../helpers/openstack.js';
 
 const HOST = process.env.OSB_DR_LAB_HOST ?? 'os1';
@@ -38,16 +38,7 @@ let pattern: Buffer;
 const OFFSET = 3 * 1024 * 1024;
 let treeBefore: Record<string, string>;
 let keysBefore: Record<string, string>;
-const timings: Record<string, number> = {};
-
-async function timed<T>(name: string, f: () => Promise<T>): Promise<T> {
-  const t0 = Date.now();
-  try {
-    return await f();
-  } finally {
-    timings[name] = (Date.now() - t0) / 1000;
-  }
-}
+const { timings, timed } = stepTimer();
 
 const osb = async (...args: string[]) => {
   const r = await cli(cfg.configFile, ['--json', ...args, '--cloud', 'openstack']);

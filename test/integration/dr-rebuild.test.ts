@@ -19,7 +19,7 @@ import type { DrRebuildResult } from '../../workflows/dr-rebuild.js';
 import { drJournalKey, parseJournal, type DrJournal } from '../../workflows/lib/dr-plan.js';
 import { drillRecordKey, parseDrillRecord } from '../../workflows/lib/drill-record.js';
 import type { Progress } from '../../workflows/messages.js';
-import { cli, configWithOwnRepo, labDir, liveFacts, ROOT, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
+import { cli, configWithOwnRepo, labDir, liveFacts, ROOT, startWorker, stepTimer, temporalClient, type WorkerProcess } from '../helpers/lab.js';
 import { createVolume, uploadImage, waitVolumes } from '../helpers/openstack.js';
 
 const HOST = 'os1';
@@ -40,7 +40,7 @@ let worker: WorkerProcess | undefined;
 let authUrl = '';
 const ids = { image: '', volume: '' };
 let imageHash = '';
-const timings: Record<string, number> = {};
+const { timings, timed } = stepTimer();
 
 const session = () => new OpenStackSession(loadCredentials({ cloudsYaml: join(D, 'clouds.yaml'), cloud: 'osb-lab' }, {}));
 const adminPassword = () => /OS_PASSWORD=(\S+)/.exec(readFileSync(join(TREE, 'admin-openrc.sh'), 'utf8'))![1]!;
@@ -58,15 +58,6 @@ async function token(): Promise<string> {
   });
   if (res.status !== 201) throw new Error(`Keystone issued no token: HTTP ${res.status}`);
   return res.headers.get('x-subject-token')!;
-}
-
-async function timed<T>(name: string, f: () => Promise<T>): Promise<T> {
-  const t0 = Date.now();
-  try {
-    return await f();
-  } finally {
-    timings[name] = (Date.now() - t0) / 1000;
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
