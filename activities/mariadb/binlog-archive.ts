@@ -9,7 +9,7 @@
 // publishing left only a staging folder, and the range is archived afresh.
 import { join, posix } from 'node:path';
 import { artifactDir, isBinlogManifest, MANIFEST_FORMAT, RECIPE_FILE } from '../../workflows/lib/manifest.js';
-import { binlogSegmentId, binlogSequence, SEGMENT_FILE, type BinlogManifest } from '../../workflows/lib/binlog.js';
+import { binlogSegmentId, binlogSequence, segmentArtifact, SEGMENT_FILE, type BinlogManifest } from '../../workflows/lib/binlog.js';
 import { binlogSegmentRecipe } from '../../workflows/lib/binlog-recipe.js';
 import type { Env } from '../deps.js';
 import { fatal, fsFailure, FailureType } from '../errors.js';
@@ -260,15 +260,7 @@ export async function archiveBinlogStep(env: Env, input: ArchiveStepInput, onPub
           archivedThrough: from.position + scan.wholeBytes === end ? state.at : (scan.lastEventAt ?? state.at),
           previous: prev,
         },
-        artifact: {
-          file: SEGMENT_FILE,
-          bytes: sealed.bytes,
-          sha256: sealed.sha256,
-          streamBytes: plain.length,
-          layers: ['binlog', 'zstd', 'openpgp'],
-          compression: { format: 'zstd', level: db.binlog.compressionLevel, where: 'worker' },
-          encryption: { format: 'openpgp', cipher: 'AES256', passphrase: keys.passphrase !== undefined, recipientFingerprints: fingerprints },
-        },
+        artifact: segmentArtifact(sealed, plain.length, db.binlog.compressionLevel, keys.passphrase !== undefined, fingerprints),
         tools: { ...tools, osbackup: input.toolVersion ?? 'unknown' },
         restoreRecipe: RECIPE_FILE,
       };

@@ -13,7 +13,7 @@
 // planner takes the longest segment at one start, so both being there for a while is harmless.
 import { join } from 'node:path';
 import { artifactDir, isBinlogManifest, MANIFEST_FILE, RECIPE_FILE } from '../../workflows/lib/manifest.js';
-import { planCompaction, segmentLink, SEGMENT_FILE, type BinlogManifest } from '../../workflows/lib/binlog.js';
+import { planCompaction, segmentArtifact, segmentLink, SEGMENT_FILE, type BinlogManifest } from '../../workflows/lib/binlog.js';
 import { mergedManifest, mergeProblem } from '../../workflows/lib/binlog-compaction.js';
 import { binlogSegmentRecipe } from '../../workflows/lib/binlog-recipe.js';
 import type { Env } from '../deps.js';
@@ -178,15 +178,7 @@ export async function mergeBinlogSegments(env: Env, input: MergeInput): Promise<
       startedAt,
       completedAt: new Date().toISOString(),
       workflowId: input.workflowId,
-      artifact: {
-        file: SEGMENT_FILE,
-        bytes: sealed.bytes,
-        sha256: sealed.sha256,
-        streamBytes: plain.length,
-        layers: ['binlog', 'zstd', 'openpgp'],
-        compression: { format: 'zstd', level: b.compressionLevel, where: 'worker' },
-        encryption: { format: 'openpgp', cipher: 'AES256', passphrase: keys.passphrase !== undefined, recipientFingerprints: fingerprints },
-      },
+      artifact: segmentArtifact(sealed, plain.length, b.compressionLevel, keys.passphrase !== undefined, fingerprints),
       tools: { zstd: await zstdVersion(), gpg: await gpgVersion(), osbackup: input.toolVersion ?? 'unknown' },
     });
     await env.repo.publish(stagingDir, rel, m, { [RECIPE_FILE]: binlogSegmentRecipe(m) });

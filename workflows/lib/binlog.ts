@@ -63,6 +63,19 @@ export interface BinlogManifest {
   restoreRecipe: string;
 }
 
+/** The artifact record of a sealed segment file (the raw range, zstd on the worker, then OpenPGP): the archiver's and the compaction's. */
+export function segmentArtifact(sealed: { bytes: number; sha256: string }, streamBytes: number, compressionLevel: number, passphrase: boolean, recipientFingerprints: string[]): BinlogManifest['artifact'] {
+  return {
+    file: SEGMENT_FILE,
+    bytes: sealed.bytes,
+    sha256: sealed.sha256,
+    streamBytes,
+    layers: ['binlog', 'zstd', 'openpgp'],
+    compression: { format: 'zstd', level: compressionLevel, where: 'worker' },
+    encryption: { format: 'openpgp', cipher: 'AES256', passphrase, recipientFingerprints },
+  };
+}
+
 /** What a merged segment keeps of its pieces: their number and when they landed (the report's RPO series). */
 export interface CompactedFrom {
   pieces: number;
