@@ -152,7 +152,9 @@ up() {
   cp "$LAB_DIR/keys/worker_ed25519.pub" "$LAB_DIR/keys/authorized_keys"
   head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$LAB_DIR/secrets/db-password"
   head -c 32 /dev/urandom | base64 > "$LAB_DIR/secrets/backup-passphrase"
-  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$LAB_DIR/secrets/payload.key"
+  # LAB_PAYLOAD_KEY_FILE: a fixed key, so the histories a run leaves can be kept as replay fixtures
+  if [ -n "${LAB_PAYLOAD_KEY_FILE:-}" ]; then cp "$LAB_PAYLOAD_KEY_FILE" "$LAB_DIR/secrets/payload.key"
+  else head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$LAB_DIR/secrets/payload.key"; fi
   chmod 600 "$LAB_DIR"/secrets/*
   # The OpenStack cloud (os1) takes longest and needs only the bridge, the keys and the secrets:
   # it comes up beside the rest and is waited for at the end. LAB_OPENSTACK=1 (./dev test sets it)
