@@ -1,0 +1,72 @@
+// Workflows already running must keep running after a change: every recorded history
+// (test/fixtures/histories, recorded from the code of its day) replays against today's workflow
+// code without a nondeterminism error. A change that fails here needs a patched() marker
+// (docs/contributing.md, "Replay fixtures"); regenerating the fixture instead would hide the break.
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker, type ReplayResult } from '@temporalio/worker';
+import { AesGcmPayloadCodec, FAILURE_CONVERTER_PATH } from '../../config/temporal.js';
+import * as workflows from '../../workflows/index.js';
+import { FIXTURES_DIR, PAYLOAD_KEY_FILE, readFixture, readFixtureIndex } from '../replay/fixtures.js';
+import { fixtureCommits } from '../helpers/fixture-history.js';
+
+const index = readFixtureIndex();
+const codec = new AesGcmPayloadCodec(Buffer.from(readFileSync(PAYLOAD_KEY_FILE, 'utf8').trim(), 'hex'));
+// the build's workflow code, bundled as the worker's is (./dev test builds before the unit tests)
+const workflowsPath = fileURLToPath(new URL('../../dist/workflows/index.js', import.meta.url));
+if (!existsSync(workflowsPath)) throw new Error(`${workflowsPath} is missing: build first (npm run build)`);
+const replayOptions = {
+  workflowsPath,
+  dataConverter: { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH },
+};
+
+async function replayAll(entries = index.fixtures): Promise<ReplayResult[]> {
+  const results: ReplayResult[] = [];
+  const histories = entries.map((e) => ({ workflowId: e.workflowId, history: readFixture(e) }));
+  for await (const r of Worker.runReplayHistories(replayOptions, histories)) results.push(r);
+  return results;
+}
+
+test('every recorded history replays against the current workflow code', async () => {
+  const results = await replayAll();
+  const failed = results
+    .filter((r) => r.error)
+    .map((r) => `${r.workflowId}: ${r.error instanceof Error ? r.error.message : String(r.error)}`);
+  expect(failed).toEqual([]);
+  expect(results).toHaveLength(index.fixtures.length);
+}, 300_000);
+
+test('every workflow type the worker registers has a recorded history', () => {
+  const registered = Object.keys(workflows).filter(
+    (k) => typeof (workflows as Record<string, unknown>)[k] === 'function',
+  );
+  const recorded = new Set(index.fixtures.map((f) => f.workflowType));
+  expect(registered.filter((t) => !recorded.has(t))).toEqual([]);
+});
+
+test('a history that no longer matches the code is caught', async () => {
+  // the same history with its first activity renamed: what a reordered or renamed step looks like
+  const entry = index.fixtures.find((f) => readFixture(f).events?.some((e) => e.activityTaskScheduledEventAttributes));
+  expect(entry).toBeDefined();
+  const history = readFixture(entry!);
+  const scheduled = history.events!.find((e) => e.activityTaskScheduledEventAttributes)!;
+  scheduled.activityTaskScheduledEventAttributes!.activityType = { name: 'someOtherActivity' };
+  const results: ReplayResult[] = [];
+  for await (const r of Worker.runReplayHistories(replayOptions, [{ workflowId: entry!.workflowId, history }]))
+    results.push(r);
+  expect(results[0]?.error).toBeDefined();
+}, 120_000);
+
+test('fixtures are added, never regenerated with a workflow change', () => {
+  // the commit that added or last changed a fixture must not also change workflow code: a fixture
+  // re-recorded together with the change it should catch would make this suite unable to fail
+  for (const f of index.fixtures) {
+    for (const c of fixtureCommits(`${FIXTURES_DIR}/${f.file}`)) {
+      expect({ fixture: f.file, commit: c.commit, workflowFiles: c.workflowFiles }).toEqual({
+        fixture: f.file,
+        commit: c.commit,
+        workflowFiles: [],
+      });
+    }
+  }
+});
