@@ -20,20 +20,52 @@ export default tseslint.config(
     files: ['workflows/**/*.ts'],
     rules: {
       // Types are erased at build time, so `import type` stays allowed; values are not.
-      '@typescript-eslint/no-restricted-imports': ['error', {
-        paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code is deterministic: no Node builtins (do the I/O in an activity).', allowTypeImports: true })),
-        patterns: [
-          { group: ['**/activities', '**/activities/**'], message: 'Workflows import activity *types* only (`import type`), never implementations.', allowTypeImports: true },
-          { group: ['@temporalio/worker', '@temporalio/client', '@temporalio/activity', 'execa', 'ssh2', '@aws-sdk/*', 'yaml', '**/config/load.js', '**/config/temporal.js'], message: 'Not allowed in workflow code: it does I/O.', allowTypeImports: true },
-        ],
-      }],
-      'no-restricted-globals': ['error',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'Workflow code is deterministic: no Node builtins (do the I/O in an activity).',
+            allowTypeImports: true,
+          })),
+          patterns: [
+            {
+              group: ['**/activities', '**/activities/**'],
+              message: 'Workflows import activity *types* only (`import type`), never implementations.',
+              allowTypeImports: true,
+            },
+            {
+              group: [
+                '@temporalio/worker',
+                '@temporalio/client',
+                '@temporalio/activity',
+                'execa',
+                'ssh2',
+                '@aws-sdk/*',
+                'yaml',
+                '**/config/load.js',
+                '**/config/temporal.js',
+              ],
+              message: 'Not allowed in workflow code: it does I/O.',
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
         { name: 'setInterval', message: 'Use sleep / condition from @temporalio/workflow.' },
         { name: 'setTimeout', message: 'Use sleep / condition from @temporalio/workflow.' },
         { name: 'process', message: 'Workflows do not read the process environment.' },
       ],
-      'no-restricted-properties': ['error',
-        { object: 'Date', property: 'now', message: 'Workflow time comes from the SDK (workflowInfo().startTime, new Date() is replayed); not Date.now().' },
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'Date',
+          property: 'now',
+          message:
+            'Workflow time comes from the SDK (workflowInfo().startTime, new Date() is replayed); not Date.now().',
+        },
         { object: 'Math', property: 'random', message: 'Use uuid4() from @temporalio/workflow.' },
       ],
     },

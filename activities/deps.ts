@@ -26,7 +26,10 @@ export class Env {
   constructor(readonly deps: Deps) {
     const r = deps.config.repository;
     this.repo = new LocalRepository(r.path, r.mountPoint);
-    this.primary = new FsTarget(r.name, r.mountPoint ? 'nfs' : 'local', r.path, r.retention, { mountPoint: r.mountPoint, capacityGiB: r.capacityGiB });
+    this.primary = new FsTarget(r.name, r.mountPoint ? 'nfs' : 'local', r.path, r.retention, {
+      mountPoint: r.mountPoint,
+      capacityGiB: r.capacityGiB,
+    });
   }
 
   /** A target by name, opened once per worker (S3 clients keep their connections). */
@@ -47,19 +50,47 @@ export class Env {
 
   cloud(name: string): CloudConfig {
     const c = this.config.clouds[name];
-    if (!c) throw fatal(FailureType.ConfigInvalid, `cloud "${name}" is not in the worker's config (known: ${Object.keys(this.config.clouds).join(', ')})`, 'start the workflow with a configured cloud, or add it to the config and restart the worker');
+    if (!c)
+      throw fatal(
+        FailureType.ConfigInvalid,
+        `cloud "${name}" is not in the worker's config (known: ${Object.keys(this.config.clouds).join(', ')})`,
+        'start the workflow with a configured cloud, or add it to the config and restart the worker',
+      );
     return c;
   }
 
   host(cloud: string, name: string): { host: HostConfig; target: SshTarget } {
     const host = this.cloud(cloud).hosts[name];
-    if (!host) throw fatal(FailureType.ConfigInvalid, `host "${name}" is not under clouds.${cloud}.hosts`, `use one of: ${Object.keys(this.cloud(cloud).hosts).join(', ')}`);
-    return { host, target: { name, address: host.address, port: host.port, user: host.user, keyFile: host.keyFile, hostKeyFingerprint: host.hostKeyFingerprint } };
+    if (!host)
+      throw fatal(
+        FailureType.ConfigInvalid,
+        `host "${name}" is not under clouds.${cloud}.hosts`,
+        `use one of: ${Object.keys(this.cloud(cloud).hosts).join(', ')}`,
+      );
+    return {
+      host,
+      target: {
+        name,
+        address: host.address,
+        port: host.port,
+        user: host.user,
+        keyFile: host.keyFile,
+        hostKeyFingerprint: host.hostKeyFingerprint,
+      },
+    };
   }
 
-  dbHost(cloud: string, name: string): { host: HostConfig & { mariadb: NonNullable<HostConfig['mariadb']> }; target: SshTarget } {
+  dbHost(
+    cloud: string,
+    name: string,
+  ): { host: HostConfig & { mariadb: NonNullable<HostConfig['mariadb']> }; target: SshTarget } {
     const r = this.host(cloud, name);
-    if (!r.host.mariadb) throw fatal(FailureType.ConfigInvalid, `host "${name}" has no mariadb section (clouds.${cloud}.hosts.${name}.mariadb)`, 'add datadir, stopCommand and startCommand for that host');
+    if (!r.host.mariadb)
+      throw fatal(
+        FailureType.ConfigInvalid,
+        `host "${name}" has no mariadb section (clouds.${cloud}.hosts.${name}.mariadb)`,
+        'add datadir, stopCommand and startCommand for that host',
+      );
     return r as never;
   }
 
@@ -72,7 +103,9 @@ export class Env {
 
   async gpgKeys(): Promise<GpgKeys> {
     const e = this.config.encryption;
-    const passphrase = e.passphrase ? await resolveSecret(e.passphrase, 'encryption.passphrase', this.deps.env) : undefined;
+    const passphrase = e.passphrase
+      ? await resolveSecret(e.passphrase, 'encryption.passphrase', this.deps.env)
+      : undefined;
     return { homedir: join(this.config.stateDir, 'gnupg'), passphrase, recipientKeyFiles: e.recipientKeyFiles };
   }
 }

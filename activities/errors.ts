@@ -69,7 +69,11 @@ export function fatal(type: FailureType, message: string, fix: string): Applicat
 
 /** A failure worth retrying (network, a busy server). */
 export function transient(type: FailureType, message: string, fix: string): ApplicationFailure {
-  return ApplicationFailure.create({ type, message: redact(`${message}. If it persists: ${fix}`), nonRetryable: false });
+  return ApplicationFailure.create({
+    type,
+    message: redact(`${message}. If it persists: ${fix}`),
+    nonRetryable: false,
+  });
 }
 
 /** Map a local filesystem error to a typed failure. */
@@ -77,10 +81,22 @@ export function fsFailure(e: unknown, what: string): ApplicationFailure {
   if (e instanceof ApplicationFailure) return e; // already typed (e.g. a share that is not mounted)
   const code = (e as NodeJS.ErrnoException)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return fatal(FailureType.DiskFull, `${what}: no space left on the repository's disk`, 'free space (prune old backups) or extend the volume; the partial artifact was discarded and earlier backups are untouched');
+    return fatal(
+      FailureType.DiskFull,
+      `${what}: no space left on the repository's disk`,
+      'free space (prune old backups) or extend the volume; the partial artifact was discarded and earlier backups are untouched',
+    );
   }
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return fatal(FailureType.RepositoryWriteFailed, `${what}: permission denied (${code})`, 'make the repository path writable by the worker user');
+    return fatal(
+      FailureType.RepositoryWriteFailed,
+      `${what}: permission denied (${code})`,
+      'make the repository path writable by the worker user',
+    );
   }
-  return transient(FailureType.RepositoryWriteFailed, `${what}: ${(e as Error)?.message ?? String(e)}`, 'check the repository disk and mount');
+  return transient(
+    FailureType.RepositoryWriteFailed,
+    `${what}: ${(e as Error)?.message ?? String(e)}`,
+    'check the repository disk and mount',
+  );
 }

@@ -42,7 +42,10 @@ export async function withHeartbeat<T>(step: string, work: Promise<T>, everyMs =
   if (!inActivity()) return work;
   const ctx = Context.current();
   const t0 = performance.now();
-  const timer = setInterval(() => ctx.heartbeat({ step, seconds: Math.round((performance.now() - t0) / 1000) }), everyMs);
+  const timer = setInterval(
+    () => ctx.heartbeat({ step, seconds: Math.round((performance.now() - t0) / 1000) }),
+    everyMs,
+  );
   try {
     return await work;
   } finally {

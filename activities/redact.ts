@@ -11,10 +11,16 @@ export function registerSecret(value: string): void {
 const patterns: [RegExp, string][] = [
   [/(--password[= ])\S+/gi, '$1***'],
   // mysql-style -pSECRET as its own word after a command (not "-pbkdf2" in prose, not "x-prod")
-  [/((?:^|\s)(?:mysql|mariadb|mysqldump|mariadb-dump|mariabackup|mysqladmin|mariadb-admin)\b[^\n]*?\s-p)(?=\S)\S+/g, '$1***'],
+  [
+    /((?:^|\s)(?:mysql|mariadb|mysqldump|mariadb-dump|mariabackup|mysqladmin|mariadb-admin)\b[^\n]*?\s-p)(?=\S)\S+/g,
+    '$1***',
+  ],
   [/(password\s*[=:]\s*)\S+/gi, '$1***'],
   [/(passphrase\s*[=:]\s*)\S+/gi, '$1***'],
-  [/-----BEGIN [A-Z ]*PRIVATE KEY( BLOCK)?-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY( BLOCK)?-----/g, '[private key redacted]'],
+  [
+    /-----BEGIN [A-Z ]*PRIVATE KEY( BLOCK)?-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY( BLOCK)?-----/g,
+    '[private key redacted]',
+  ],
 ];
 
 export function redact(text: string): string {

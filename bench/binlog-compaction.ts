@@ -25,7 +25,14 @@ const config = {
   targets: {},
   stateDir: join(root, 'state'),
   encryption: { passphrase: { env: 'BENCH_PASS' }, recipientKeyFiles: [] },
-  clouds: { c: { database: { host: 'ctl1', binlog: binlogArchiveSchema.parse({ compactAfterMinutes: 1, compactMaxPieces: 20_000 }) } } },
+  clouds: {
+    c: {
+      database: {
+        host: 'ctl1',
+        binlog: binlogArchiveSchema.parse({ compactAfterMinutes: 1, compactMaxPieces: 20_000 }),
+      },
+    },
+  },
 } as unknown as Config;
 const env = new Env({ config, env: { BENCH_PASS: 'bench-passphrase' }, ssh: undefined as never });
 
@@ -44,10 +51,34 @@ async function main(): Promise<void> {
     const s = await sealBuffer(keys, 3, bytes, join(staging, SEGMENT_FILE));
     const at = new Date((t0 + i * perPiece) * 1000).toISOString();
     const m: BinlogManifest = {
-      formatVersion: MANIFEST_FORMAT, id, cloud: 'c', component: 'binlog', kind: 'binlog', parentId: null, startedAt: at, completedAt: at, workflowId: 'bench',
+      formatVersion: MANIFEST_FORMAT,
+      id,
+      cloud: 'c',
+      component: 'binlog',
+      kind: 'binlog',
+      parentId: null,
+      startedAt: at,
+      completedAt: at,
+      workflowId: 'bench',
       source: { host: 'ctl1', address: '10.0.0.1', containerRuntime: 'none', serverId: 1 },
-      binlog: { file: 'mysql-bin.000001', sequence: 1, startPosition: cuts[i]!, endPosition: cuts[i + 1]!, ...e, archivedThrough: at, previous: null },
-      artifact: { file: SEGMENT_FILE, bytes: s.bytes, sha256: s.sha256, streamBytes: bytes.length, layers: ['binlog', 'zstd', 'openpgp'], compression: { format: 'zstd', level: 3, where: 'worker' }, encryption: { format: 'openpgp', cipher: 'AES256', passphrase: true, recipientFingerprints: [] } },
+      binlog: {
+        file: 'mysql-bin.000001',
+        sequence: 1,
+        startPosition: cuts[i]!,
+        endPosition: cuts[i + 1]!,
+        ...e,
+        archivedThrough: at,
+        previous: null,
+      },
+      artifact: {
+        file: SEGMENT_FILE,
+        bytes: s.bytes,
+        sha256: s.sha256,
+        streamBytes: bytes.length,
+        layers: ['binlog', 'zstd', 'openpgp'],
+        compression: { format: 'zstd', level: 3, where: 'worker' },
+        encryption: { format: 'openpgp', cipher: 'AES256', passphrase: true, recipientFingerprints: [] },
+      },
       tools: { zstd: 'z', gpg: 'g', osbackup: 'bench' },
       restoreRecipe: RECIPE_FILE,
     };
@@ -62,9 +93,26 @@ async function main(): Promise<void> {
   const r = await mergeBinlogSegments(env, { cloud: 'c', run, workflowId: 'bench' });
   const mergeMs = performance.now() - m0;
   const r0 = performance.now();
-  const gone = await removeBinlogPieces(env, { cloud: 'c', pieces: run.pieces.map((id) => ({ id, by: run.id })) }, async () => undefined);
+  const gone = await removeBinlogPieces(
+    env,
+    { cloud: 'c', pieces: run.pieces.map((id) => ({ id, by: run.id })) },
+    async () => undefined,
+  );
   const removeMs = performance.now() - r0;
-  console.log(JSON.stringify({ pieces, bytesPerPiece: perPiece * 99, sealOnePieceMs: +sealMs.toFixed(1), planMs: +planMs.toFixed(0), mergeMs: +mergeMs.toFixed(0), mergePerPieceMs: +(mergeMs / pieces).toFixed(1), mergedStreamBytes: r.streamBytes, mergedBytes: r.bytes, removed: gone.removed.length, removeMs: +removeMs.toFixed(0) }));
+  console.log(
+    JSON.stringify({
+      pieces,
+      bytesPerPiece: perPiece * 99,
+      sealOnePieceMs: +sealMs.toFixed(1),
+      planMs: +planMs.toFixed(0),
+      mergeMs: +mergeMs.toFixed(0),
+      mergePerPieceMs: +(mergeMs / pieces).toFixed(1),
+      mergedStreamBytes: r.streamBytes,
+      mergedBytes: r.bytes,
+      removed: gone.removed.length,
+      removeMs: +removeMs.toFixed(0),
+    }),
+  );
 }
 
 main()

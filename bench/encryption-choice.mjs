@@ -23,24 +23,71 @@ async function timeIt(name, fn) {
   const t0 = process.hrtime.bigint();
   await fn();
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  console.log(`${name}: ${(mib * 1.048576 / s).toFixed(0)} MB/s (${s.toFixed(2)} s)`);
+  console.log(`${name}: ${((mib * 1.048576) / s).toFixed(0)} MB/s (${s.toFixed(2)} s)`);
 }
 await timeIt('openpgp.js 6 (SEIPD v1, no compression)', async () => {
   const message = await openpgp.createMessage({ binary: Readable.toWeb(createReadStream(input)) });
-  const enc = await openpgp.encrypt({ message, passwords: [pass], format: 'binary', config: { preferredCompressionAlgorithm: openpgp.enums.compression.uncompressed, aeadProtect: false } });
+  const enc = await openpgp.encrypt({
+    message,
+    passwords: [pass],
+    format: 'binary',
+    config: { preferredCompressionAlgorithm: openpgp.enums.compression.uncompressed, aeadProtect: false },
+  });
   await pipeline(Readable.fromWeb(enc), createWriteStream(join(dir, 'a.gpg')));
 });
 const home = mkdtempSync(join(dir, 'gnupg-'));
 await timeIt('gpg binary (AES256, --compress-algo none)', async () => {
-  const p = execa('gpg', ['--homedir', home, '--batch', '--quiet', '--no-symkey-cache', '--pinentry-mode', 'loopback', '--passphrase-fd', '3', '--symmetric', '--cipher-algo', 'AES256', '--compress-algo', 'none', '-o', join(dir, 'b.gpg'), input], { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
+  const p = execa(
+    'gpg',
+    [
+      '--homedir',
+      home,
+      '--batch',
+      '--quiet',
+      '--no-symkey-cache',
+      '--pinentry-mode',
+      'loopback',
+      '--passphrase-fd',
+      '3',
+      '--symmetric',
+      '--cipher-algo',
+      'AES256',
+      '--compress-algo',
+      'none',
+      '-o',
+      join(dir, 'b.gpg'),
+      input,
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] },
+  );
   p.stdio[3].end(pass + '\n');
   await p;
 });
 for (const f of ['a.gpg', 'b.gpg']) {
   const out = join(dir, f + '.out');
-  const p = execa('gpg', ['--homedir', home, '--batch', '--quiet', '--no-symkey-cache', '--pinentry-mode', 'loopback', '--passphrase-fd', '3', '--decrypt', '-o', out, join(dir, f)], { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
+  const p = execa(
+    'gpg',
+    [
+      '--homedir',
+      home,
+      '--batch',
+      '--quiet',
+      '--no-symkey-cache',
+      '--pinentry-mode',
+      'loopback',
+      '--passphrase-fd',
+      '3',
+      '--decrypt',
+      '-o',
+      out,
+      join(dir, f),
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] },
+  );
   p.stdio[3].end(pass + '\n');
   await p;
-  console.log(`stock gpg decrypts ${f}: ${statSync(out).size === statSync(input).size ? 'byte count equal' : 'SIZE DIFFERS'}`);
+  console.log(
+    `stock gpg decrypts ${f}: ${statSync(out).size === statSync(input).size ? 'byte count equal' : 'SIZE DIFFERS'}`,
+  );
 }
 rmSync(dir, { recursive: true, force: true });

@@ -37,13 +37,28 @@ function row(s: Summary, ref: number | null, note = ''): string {
 }
 
 function backupSection(b: BackupCaseResult): string[] {
-  const osb = summarize('osbackup, end to end (facts, stream, re-read facts, verify-after-write, publish)', b.samples.osbackup!);
+  const osb = summarize(
+    'osbackup, end to end (facts, stream, re-read facts, verify-after-write, publish)',
+    b.samples.osbackup!,
+  );
   const streamSamples = b.samples.osbackup!.map((s) => ({ seconds: s.extra!.streamPhaseSeconds!, bytes: s.bytes }));
-  const osbStream = summarize('osbackup, stream phase (mariabackup | zstd on the host → ssh2 → gpg → sha256 → file)', streamSamples);
-  const remote = summarize('hand (a): ssh `mariabackup | zstd -T0` | gpg | tee >(sha256sum) > file', b.samples.handRemoteZstd!);
-  const local = summarize('hand (a): ssh `mariabackup` | zstd -T0 | gpg | tee >(sha256sum) > file', b.samples.handLocalZstd!);
-  const ceiling = summarize('ceiling: on the controller, no SSH: mariabackup | zstd -T0 | gpg > file', b.samples.ceiling!);
-  const seed = summarize("seed (b): mariabackup to a folder; tar czf; gpg; sha256sum; scp", b.samples.seed!);
+  const osbStream = summarize(
+    'osbackup, stream phase (mariabackup | zstd on the host → ssh2 → gpg → sha256 → file)',
+    streamSamples,
+  );
+  const remote = summarize(
+    'hand (a): ssh `mariabackup | zstd -T0` | gpg | tee >(sha256sum) > file',
+    b.samples.handRemoteZstd!,
+  );
+  const local = summarize(
+    'hand (a): ssh `mariabackup` | zstd -T0 | gpg | tee >(sha256sum) > file',
+    b.samples.handLocalZstd!,
+  );
+  const ceiling = summarize(
+    'ceiling: on the controller, no SSH: mariabackup | zstd -T0 | gpg > file',
+    b.samples.ceiling!,
+  );
+  const seed = summarize('seed (b): mariabackup to a folder; tar czf; gpg; sha256sum; scp', b.samples.seed!);
   const best = (remote.mbps ?? 0) >= (local.mbps ?? 0) ? remote : local;
   const ref = best.mbps!;
   const rStream = ratio(osbStream.mbps!, ref);
@@ -77,7 +92,12 @@ export function renderResults(r: Results): string {
     `Measured ${r.date} by \`npm run bench\` on the lab (network-namespace controllers, sshd, MariaDB ${r.versions.mariabackup}).`,
     `Machine: **${r.cores} cores** (${r.versions.cpu}), ${f1(r.memGiB)} GiB RAM. Tools: Node ${r.versions.node}, ${r.versions.zstd}, ${r.versions.gpg}, ${r.versions.openssh}.`,
     `Every figure is the median of ${r.reps} runs (the seed's procedure: ${r.seedReps}); all baselines measured in the same run. Total bench wall time ${f1((r.wallSeconds ?? NaN) / 60)} min.`,
-    ...(r.partial ? ['', `Case${r.partial.cases.length > 1 ? 's' : ''} ${r.partial.cases.join(', ')} measured again ${r.partial.at} (\`BENCH_CASES\`); the other sections are the figures of the run above. The 2 cores are shared with other engineers' builds and tests: every time is an upper bound.`] : []),
+    ...(r.partial
+      ? [
+          '',
+          `Case${r.partial.cases.length > 1 ? 's' : ''} ${r.partial.cases.join(', ')} measured again ${r.partial.at} (\`BENCH_CASES\`); the other sections are the figures of the run above. The 2 cores are shared with other engineers' builds and tests: every time is an upper bound.`,
+        ]
+      : []),
     '',
     '## 1. Backup stream',
     '',
@@ -85,7 +105,10 @@ export function renderResults(r: Results): string {
   for (const b of r.backups) out.push(...backupSection(b));
   if (r.restore) {
     const o = summarize('osbackup restore, end to end (verify off)', r.restore.samples.osbackup);
-    const h = summarize('by hand on already-extracted data: prepare, 6 × apply, stop, copy-back, start', r.restore.samples.hand);
+    const h = summarize(
+      'by hand on already-extracted data: prepare, 6 × apply, stop, copy-back, start',
+      r.restore.samples.hand,
+    );
     const rr = ratio(o.seconds, h.seconds);
     const ex = o.extra;
     out.push(
@@ -111,11 +134,20 @@ export function renderResults(r: Results): string {
     );
   }
   if (r.backups.length) {
-    out.push('## 4. Worker memory while streaming', '', '| backup | xbstream MB | worker peak RSS MiB |', '|---|---|---|');
+    out.push(
+      '## 4. Worker memory while streaming',
+      '',
+      '| backup | xbstream MB | worker peak RSS MiB |',
+      '|---|---|---|',
+    );
     for (const b of r.backups) out.push(`| ${b.label} | ${f1(b.streamBytes / 1e6)} | ${f1(b.workerPeakRssMiB)} |`);
     const rss = r.backups.map((b) => b.workerPeakRssMiB);
     const flat = ratio(Math.max(...rss), Math.min(...rss));
-    out.push('', `Largest / smallest peak: ${f2(flat)}× for ${f1(ratio(Math.max(...r.backups.map((b) => b.streamBytes)), Math.min(...r.backups.map((b) => b.streamBytes))))}× the data (flat: streaming keeps a bounded window in memory; zstd and gpg run as their own processes).`, '');
+    out.push(
+      '',
+      `Largest / smallest peak: ${f2(flat)}× for ${f1(ratio(Math.max(...r.backups.map((b) => b.streamBytes)), Math.min(...r.backups.map((b) => b.streamBytes))))}× the data (flat: streaming keeps a bounded window in memory; zstd and gpg run as their own processes).`,
+      '',
+    );
   }
   if (r.rpo) {
     const p = r.rpo;
@@ -142,7 +174,10 @@ export function renderResults(r: Results): string {
       '',
       '| donor | backup s | xbstream MB | writes | longest wait ms | failed writes |',
       '|---|---|---|---|---|---|',
-      ...g.runs.map((x) => `| ${x.donor} | ${f1(x.backupSeconds)} | ${f1(x.streamBytes / 1e6)} | ${x.writes} | ${x.maxStallMs.toFixed(0)} | ${x.failures} |`),
+      ...g.runs.map(
+        (x) =>
+          `| ${x.donor} | ${f1(x.backupSeconds)} | ${f1(x.streamBytes / 1e6)} | ${x.writes} | ${x.maxStallMs.toFixed(0)} | ${x.failures} |`,
+      ),
       '',
     );
   }
@@ -160,7 +195,10 @@ export function renderResults(r: Results): string {
       ...rtoSection(
         "## 9. DR rebuild — RTO of the lab's OpenStack from a wiped host",
         `drRebuildWorkflow on the \`openstack\` cloud after \`openstack.sh wipe\` (host, database, keys and the deploy host's Kolla tree lost), database backup ${r.rebuild.backupId}, both gates approved in advance, volumes and images left out (the control plane's recovery; the integration test covers the resources).`,
-        summarize('RTO (configs → deploy → database → services → keys → verify), from the rebuild records', r.rebuild.samples),
+        summarize(
+          'RTO (configs → deploy → database → services → keys → verify), from the rebuild records',
+          r.rebuild.samples,
+        ),
       ),
     );
   }

@@ -40,11 +40,16 @@ const OUT = resolve(process.env.BENCH_OUT ?? 'bench/results.md');
 const VOLUMES = num(process.env.BENCH_VOLUMES, 120);
 const VOLUME_CONCURRENCY = num(process.env.BENCH_VOLUME_CONCURRENCY, 8);
 const LAB_SCRIPTS = resolve('test/lab');
-const CASES = new Set((process.env.BENCH_CASES ?? 'orchestration,backup-stream,restore-chain,pitr-rpo,galera,fanout,drill,rebuild,big').split(',').map((c) => c.trim()));
+const CASES = new Set(
+  (process.env.BENCH_CASES ?? 'orchestration,backup-stream,restore-chain,pitr-rpo,galera,fanout,drill,rebuild,big')
+    .split(',')
+    .map((c) => c.trim()),
+);
 const BASE = resolve(process.env.BENCH_BASE ?? '.dev/bench/results.json');
 
 async function versions(): Promise<Record<string, string>> {
-  const v = async (cmd: string) => (await execa('bash', ['-c', cmd], { reject: false })).stdout.split('\n')[0]?.trim() ?? '?';
+  const v = async (cmd: string) =>
+    (await execa('bash', ['-c', cmd], { reject: false })).stdout.split('\n')[0]?.trim() ?? '?';
   return {
     node: process.version,
     mariabackup: await v('mariabackup --version 2>&1 | grep -o "server.*" || mariabackup --version 2>&1'),
@@ -56,7 +61,14 @@ async function versions(): Promise<Record<string, string>> {
 }
 
 function knownHosts(labDir: string, hosts: Record<string, { address: string }>, file: string): string {
-  const lines = Object.entries(hosts).map(([name, h]) => `${h.address} ${readFileSync(join(labDir, name, 'ssh/host_ed25519.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ')}`);
+  const lines = Object.entries(hosts).map(
+    ([name, h]) =>
+      `${h.address} ${readFileSync(join(labDir, name, 'ssh/host_ed25519.pub'), 'utf8')
+        .trim()
+        .split(' ')
+        .slice(0, 2)
+        .join(' ')}`,
+  );
   writeFileSync(file, lines.join('\n') + '\n');
   return file;
 }
@@ -81,10 +93,29 @@ async function main(): Promise<void> {
   mkdirSync(scratch, { recursive: true });
   const kh = knownHosts(labDir, lab.clouds.lab!.hosts, join(scratch, 'known_hosts'));
   const t0 = performance.now();
-  const all = ['orchestration', 'backup-stream', 'restore-chain', 'pitr-rpo', 'galera', 'fanout', 'drill', 'rebuild', 'big'].every((c) => CASES.has(c));
+  const all = [
+    'orchestration',
+    'backup-stream',
+    'restore-chain',
+    'pitr-rpo',
+    'galera',
+    'fanout',
+    'drill',
+    'rebuild',
+    'big',
+  ].every((c) => CASES.has(c));
   // a subset: the other cases' figures come from the previous full run, and say so
   const base: Partial<Results> = all ? {} : (JSON.parse(readFileSync(BASE, 'utf8')) as Results);
-  const results: Results = { ...base, date: base.date ?? new Date().toISOString(), cores: cpus().length, memGiB: totalmem() / 2 ** 30, versions: await versions(), reps: REPS, seedReps: SEED_REPS, backups: base.backups ?? [] };
+  const results: Results = {
+    ...base,
+    date: base.date ?? new Date().toISOString(),
+    cores: cpus().length,
+    memGiB: totalmem() / 2 ** 30,
+    versions: await versions(),
+    reps: REPS,
+    seedReps: SEED_REPS,
+    backups: base.backups ?? [],
+  };
   if (!all) results.partial = { cases: [...CASES], at: new Date().toISOString() };
 
   if (CASES.has('orchestration')) {
@@ -95,18 +126,49 @@ async function main(): Promise<void> {
   if (CASES.has('backup-stream')) {
     const def = configWithOwnRepo('bench-default');
     results.backups = results.backups.filter((b) => b.label !== 'default');
-    results.backups.unshift(await backupStreamCase({ label: 'default', config: loadConfig(def.configFile), configFile: def.configFile, cloud: 'lab', host: 'ctl1', labDir, knownHosts: kh, scratch, reps: REPS, seedReps: SEED_REPS }));
+    results.backups.unshift(
+      await backupStreamCase({
+        label: 'default',
+        config: loadConfig(def.configFile),
+        configFile: def.configFile,
+        cloud: 'lab',
+        host: 'ctl1',
+        labDir,
+        knownHosts: kh,
+        scratch,
+        reps: REPS,
+        seedReps: SEED_REPS,
+      }),
+    );
   }
 
   if (CASES.has('restore-chain')) {
     const chainCfg = configWithOwnRepo('bench-chain');
-    results.restore = await restoreChainCase({ config: loadConfig(chainCfg.configFile), configFile: chainCfg.configFile, cloud: 'lab', source: 'ctl1', target: 'ctl2', labDir, labScripts: LAB_SCRIPTS, knownHosts: kh, incrementals: 6, reps: REPS });
+    results.restore = await restoreChainCase({
+      config: loadConfig(chainCfg.configFile),
+      configFile: chainCfg.configFile,
+      cloud: 'lab',
+      source: 'ctl1',
+      target: 'ctl2',
+      labDir,
+      labScripts: LAB_SCRIPTS,
+      knownHosts: kh,
+      incrementals: 6,
+      reps: REPS,
+    });
   }
 
   if (RPO_SECONDS > 0 && CASES.has('pitr-rpo')) {
     log(`binlog archiving: achieved RPO under ${RPO_TPS} transactions/s for ${RPO_SECONDS} s`);
     const rpoCfg = configWithOwnRepo('bench-rpo');
-    results.rpo = await pitrRpoCase({ config: loadConfig(rpoCfg.configFile), configFile: rpoCfg.configFile, cloud: 'lab', host: 'ctl1', seconds: RPO_SECONDS, tps: RPO_TPS });
+    results.rpo = await pitrRpoCase({
+      config: loadConfig(rpoCfg.configFile),
+      configFile: rpoCfg.configFile,
+      cloud: 'lab',
+      host: 'ctl1',
+      seconds: RPO_SECONDS,
+      tps: RPO_TPS,
+    });
   }
 
   // the Galera cluster is opt-in (LAB_GALERA=1 / test/lab/galera.sh up): measured when it is up
@@ -118,34 +180,69 @@ async function main(): Promise<void> {
       c.clouds = { galera: cloud };
       c.defaultCloud = 'galera';
     });
-    results.galera = await galeraStallCase({ config: loadConfig(g.configFile), configFile: g.configFile, writer: 'gal3', reps: REPS, rate: 20 });
+    results.galera = await galeraStallCase({
+      config: loadConfig(g.configFile),
+      configFile: g.configFile,
+      writer: 'gal3',
+      reps: REPS,
+      rate: 20,
+    });
   }
 
   // the drill of the lab's OpenStack cloud onto ctl2 (before the big variant fills ctl2)
   if (CASES.has('drill') && lab.clouds.openstack) {
-    log('dr drill: RTO of the lab\'s OpenStack databases restored onto ctl2');
+    log("dr drill: RTO of the lab's OpenStack databases restored onto ctl2");
     const d = configWithOwnRepo('bench-drill', (c) => {
       c.clouds.openstack.hosts.ctl2 = structuredClone(c.clouds.lab.hosts.ctl2);
       c.clouds.openstack.drill = { host: 'ctl2' };
     });
-    results.drill = await drillCase({ configFile: d.configFile, taskQueue: loadConfig(d.configFile).temporal.taskQueue, cloud: 'openstack', host: 'ctl2', labDir, labScripts: LAB_SCRIPTS, reps: REPS });
+    results.drill = await drillCase({
+      configFile: d.configFile,
+      taskQueue: loadConfig(d.configFile).temporal.taskQueue,
+      cloud: 'openstack',
+      host: 'ctl2',
+      labDir,
+      labScripts: LAB_SCRIPTS,
+      reps: REPS,
+    });
   }
 
   // the rebuild of the lab's OpenStack from a wiped host (its dr section comes from the lab's config)
   if (CASES.has('rebuild') && lab.clouds.openstack?.dr) {
-    log('dr rebuild: RTO of the lab\'s OpenStack rebuilt from backups after a wipe');
+    log("dr rebuild: RTO of the lab's OpenStack rebuilt from backups after a wipe");
     const rb = configWithOwnRepo('bench-rebuild');
-    results.rebuild = await rebuildCase({ configFile: rb.configFile, taskQueue: loadConfig(rb.configFile).temporal.taskQueue, cloud: 'openstack', labDir, labScripts: LAB_SCRIPTS, reps: Math.min(REPS, 2) });
+    results.rebuild = await rebuildCase({
+      configFile: rb.configFile,
+      taskQueue: loadConfig(rb.configFile).temporal.taskQueue,
+      cloud: 'openstack',
+      labDir,
+      labScripts: LAB_SCRIPTS,
+      reps: Math.min(REPS, 2),
+    });
   }
 
   if (BIG_ROWS > 0 && CASES.has('big')) {
     await loadBig(labDir, BIG_ROWS);
     const big = configWithOwnRepo('bench-big', (c) => (c.clouds.lab.database.host = 'ctl2'));
     results.backups = results.backups.filter((b) => b.label !== '2GB');
-    results.backups.push(await backupStreamCase({ label: '2GB', config: loadConfig(big.configFile), configFile: big.configFile, cloud: 'lab', host: 'ctl2', labDir, knownHosts: kh, scratch, reps: REPS, seedReps: SEED_REPS }));
+    results.backups.push(
+      await backupStreamCase({
+        label: '2GB',
+        config: loadConfig(big.configFile),
+        configFile: big.configFile,
+        cloud: 'lab',
+        host: 'ctl2',
+        labDir,
+        knownHosts: kh,
+        scratch,
+        reps: REPS,
+        seedReps: SEED_REPS,
+      }),
+    );
   }
   let fanout = '';
-  if (VOLUMES > 0 && CASES.has('fanout')) fanout = renderVolumeFanout(await volumeFanoutCase(VOLUMES, VOLUME_CONCURRENCY), new Date().toISOString());
+  if (VOLUMES > 0 && CASES.has('fanout'))
+    fanout = renderVolumeFanout(await volumeFanoutCase(VOLUMES, VOLUME_CONCURRENCY), new Date().toISOString());
   if (all) results.wallSeconds = (performance.now() - t0) / 1000;
   writeFileSync(OUT, renderResults(results) + (fanout ? `\n${fanout}` : ''));
   writeFileSync(join(scratch, 'results.json'), JSON.stringify(results, null, 2));
@@ -155,7 +252,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (e: unknown) => {
-    console.error(`bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    console.error(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     process.exit(1);
   },
 );

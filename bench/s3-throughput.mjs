@@ -50,5 +50,7 @@ clearInterval(timer);
 if (h.digest('hex') !== r.sha256) throw new Error('sha256 differs');
 await store.delete('obj.bin');
 store.destroy();
-console.log(`${mib} MiB part ${partSizeMiB} MiB queue ${queueSize}: upload ${(mib / up).toFixed(1)} MiB/s, download ${(mib / down).toFixed(1)} MiB/s; ` +
-  `RSS before ${(rss0 / M).toFixed(0)} MiB, peak upload ${(peakUp / M).toFixed(0)} MiB, peak download ${(peak / M).toFixed(0)} MiB`);
+console.log(
+  `${mib} MiB part ${partSizeMiB} MiB queue ${queueSize}: upload ${(mib / up).toFixed(1)} MiB/s, download ${(mib / down).toFixed(1)} MiB/s; ` +
+    `RSS before ${(rss0 / M).toFixed(0)} MiB, peak upload ${(peakUp / M).toFixed(0)} MiB, peak download ${(peak / M).toFixed(0)} MiB`,
+);

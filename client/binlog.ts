@@ -10,15 +10,24 @@ import type { CliContext, G } from './control-plane.js';
 
 function describe(s: ArchiveBinlogsStatus): string {
   const r = s.rpo;
-  const rpo = r.achievedRpoSeconds === null ? 'not caught up yet' : `${r.achievedRpoSeconds.toFixed(1)} s (target ${r.rpoTargetSeconds} s: ${r.rpoMet ? 'met' : 'MISSED'})`;
-  return [
-    `cloud ${s.cloud}: ${s.segments} segments archived (${s.bytes} bytes stored, ${s.events} events) since ${s.startedAt}${s.stopping ? ' — stopping' : ''}`,
-    `  position      ${s.from ? `${s.from.file}:${s.from.position}` : '-'}${s.galera ? ' (Galera node)' : ''}`,
-    `  caught up at  ${s.caughtUpAt ?? '-'}   newest event ${s.newestEventAt ?? '-'}   last GTID ${s.lastGtid ?? '-'}`,
-    `  achieved RPO  ${rpo}; worst seen ${s.worstRpoSeconds.toFixed(1)} s`,
-    s.startedFrom ? `  started from  ${s.startedFrom}` : '',
-    s.compactionStartedAt ? `  compaction    ${s.compactionsStarted ?? 0} passes started, the last at ${s.compactionStartedAt} (workflow compact-binlogs:${s.cloud})` : '',
-  ].filter(Boolean).join('\n') + '\n';
+  const rpo =
+    r.achievedRpoSeconds === null
+      ? 'not caught up yet'
+      : `${r.achievedRpoSeconds.toFixed(1)} s (target ${r.rpoTargetSeconds} s: ${r.rpoMet ? 'met' : 'MISSED'})`;
+  return (
+    [
+      `cloud ${s.cloud}: ${s.segments} segments archived (${s.bytes} bytes stored, ${s.events} events) since ${s.startedAt}${s.stopping ? ' — stopping' : ''}`,
+      `  position      ${s.from ? `${s.from.file}:${s.from.position}` : '-'}${s.galera ? ' (Galera node)' : ''}`,
+      `  caught up at  ${s.caughtUpAt ?? '-'}   newest event ${s.newestEventAt ?? '-'}   last GTID ${s.lastGtid ?? '-'}`,
+      `  achieved RPO  ${rpo}; worst seen ${s.worstRpoSeconds.toFixed(1)} s`,
+      s.startedFrom ? `  started from  ${s.startedFrom}` : '',
+      s.compactionStartedAt
+        ? `  compaction    ${s.compactionsStarted ?? 0} passes started, the last at ${s.compactionStartedAt} (workflow compact-binlogs:${s.cloud})`
+        : '',
+    ]
+      .filter(Boolean)
+      .join('\n') + '\n'
+  );
 }
 
 export function registerBinlogCommands(program: Command, ctx: CliContext<G>): void {
@@ -42,7 +51,11 @@ export function registerBinlogCommands(program: Command, ctx: CliContext<G>): vo
         });
         ctx.out(g, { workflowId: handle.workflowId, ui: link }, `${handle.workflowId}\n  ${link}\n`);
       } catch (e) {
-        if (e instanceof WorkflowExecutionAlreadyStartedError) throw new CliError(`the archiver of cloud ${cloud} is already running (${binlogWorkflowId(cloud)}); see \`osbackup binlog status\``, EXIT.usage);
+        if (e instanceof WorkflowExecutionAlreadyStartedError)
+          throw new CliError(
+            `the archiver of cloud ${cloud} is already running (${binlogWorkflowId(cloud)}); see \`osbackup binlog status\``,
+            EXIT.usage,
+          );
         throw e;
       }
     });
@@ -55,14 +68,22 @@ export function registerBinlogCommands(program: Command, ctx: CliContext<G>): vo
       const config = ctx.load(g);
       const cloud = ctx.pickCloud(config, g.cloud);
       const client = await connect(config);
-      const s = await client.workflow.getHandle(binlogWorkflowId(cloud)).query<ArchiveBinlogsStatus>('status').catch((e: Error) => {
-        throw new CliError(`no running archiver for cloud ${cloud} (${e.message}); start one with \`osbackup binlog archive\``, EXIT.failed);
-      });
+      const s = await client.workflow
+        .getHandle(binlogWorkflowId(cloud))
+        .query<ArchiveBinlogsStatus>('status')
+        .catch((e: Error) => {
+          throw new CliError(
+            `no running archiver for cloud ${cloud} (${e.message}); start one with \`osbackup binlog archive\``,
+            EXIT.failed,
+          );
+        });
       ctx.out(g, s, describe(s));
     });
   binlog
     .command('compact')
-    .description('run a compaction pass now: merge segments older than compactAfterMinutes, remove the pieces (the archiver runs one every compactAfterMinutes)')
+    .description(
+      'run a compaction pass now: merge segments older than compactAfterMinutes, remove the pieces (the archiver runs one every compactAfterMinutes)',
+    )
     .option('--cloud <name>', 'cloud from the config (default: the only one)')
     .action(async function (this: Command) {
       const g = this.optsWithGlobals<G>();
@@ -70,10 +91,19 @@ export function registerBinlogCommands(program: Command, ctx: CliContext<G>): vo
       const cloud = ctx.pickCloud(config, g.cloud);
       let r: CompactBinlogsResult;
       try {
-        const { handle } = await startRun(config, { type: 'compactBinlogsWorkflow', workflowId: compactBinlogsWorkflowId(cloud), input: { cloud, toolVersion: ctx.version }, labels: { cloud, component: 'binlog', tier: 'continuous' } });
+        const { handle } = await startRun(config, {
+          type: 'compactBinlogsWorkflow',
+          workflowId: compactBinlogsWorkflowId(cloud),
+          input: { cloud, toolVersion: ctx.version },
+          labels: { cloud, component: 'binlog', tier: 'continuous' },
+        });
         r = (await handle.result()) as CompactBinlogsResult;
       } catch (e) {
-        if (e instanceof WorkflowExecutionAlreadyStartedError) throw new CliError(`a compaction pass of cloud ${cloud} is running (${compactBinlogsWorkflowId(cloud)}); wait for it`, EXIT.usage);
+        if (e instanceof WorkflowExecutionAlreadyStartedError)
+          throw new CliError(
+            `a compaction pass of cloud ${cloud} is running (${compactBinlogsWorkflowId(cloud)}); wait for it`,
+            EXIT.usage,
+          );
         throw e;
       }
       const pieces = r.merged.reduce((n, m) => n + m.pieces, 0);
@@ -81,7 +111,10 @@ export function registerBinlogCommands(program: Command, ctx: CliContext<G>): vo
         ? `compaction skipped: ${r.skipped}\n`
         : [
             `cloud ${cloud}: ${r.segmentsBefore} segments; ${r.merged.length} merged segments from ${pieces} pieces, ${r.removed} pieces removed${r.more ? ' (more left for the next pass)' : ''}`,
-            ...r.merged.map((m) => `  ${m.id}  ${m.pieces} pieces, ${m.streamBytes} bytes of binlog, ${m.bytes} stored, ${m.seconds.toFixed(1)} s${m.adopted ? ' (found published)' : ''}`),
+            ...r.merged.map(
+              (m) =>
+                `  ${m.id}  ${m.pieces} pieces, ${m.streamBytes} bytes of binlog, ${m.bytes} stored, ${m.seconds.toFixed(1)} s${m.adopted ? ' (found published)' : ''}`,
+            ),
             ...r.failed.map((f) => `  NOT MERGED ${f.id}: ${f.message}`),
             ...(r.kept.length ? [`  kept (not covered by an intact merged segment): ${r.kept.join(', ')}`] : []),
           ].join('\n') + '\n';
@@ -99,7 +132,7 @@ export function registerBinlogCommands(program: Command, ctx: CliContext<G>): vo
       const client = await connect(config);
       const handle = client.workflow.getHandle(binlogWorkflowId(cloud));
       await handle.signal('stop');
-      const s = await handle.result() as ArchiveBinlogsStatus;
+      const s = (await handle.result()) as ArchiveBinlogsStatus;
       ctx.out(g, s, `stopped.\n${describe(s)}`);
     });
 }

@@ -18,7 +18,9 @@ import { utcTime } from './lib/utc-time.js';
 import { registerServiceRestoreCommands } from './service-restore.js';
 import { registerScheduleCommands } from './schedules.js';
 
-const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const version = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 interface Globals {
   config?: string;
@@ -37,29 +39,45 @@ function load(g: Globals): Config {
 function pickCloud(config: Config, cloud?: string): string {
   const names = Object.keys(config.clouds);
   if (cloud) {
-    if (!config.clouds[cloud]) throw new CliError(`cloud "${cloud}" is not in the config (known: ${names.join(', ')})`, EXIT.usage);
+    if (!config.clouds[cloud])
+      throw new CliError(`cloud "${cloud}" is not in the config (known: ${names.join(', ')})`, EXIT.usage);
     return cloud;
   }
   if (names.length === 1) return names[0]!;
   if (config.defaultCloud) return config.defaultCloud;
-  throw new CliError(`the config has several clouds (${names.join(', ')}): choose one with --cloud, or set defaultCloud`, EXIT.usage);
+  throw new CliError(
+    `the config has several clouds (${names.join(', ')}): choose one with --cloud, or set defaultCloud`,
+    EXIT.usage,
+  );
 }
 
 /** Copies a restore point's chain (default: the newest intact one) from a target into the repository; returns its id. */
 async function fetchChain(g: Globals, config: Config, cloud: string, from: string, backupId?: string): Promise<string> {
   (await import('./storage.js')).targetOf(config, from);
   const { runWorkflow } = await import('./control-plane.js');
-  const { r } = await runWorkflow<import('../workflows/copy.js').CopyTargetResult[]>({ load, pickCloud, out, version }, g, config, 'copyWorkflow', runWorkflowId('fetch', cloud, new Date()), 'copy', 'restore', [
-    { cloud, from, to: [config.repository.name], ids: backupId ? [backupId] : undefined, newest: !backupId },
-  ]);
+  const { r } = await runWorkflow<import('../workflows/copy.js').CopyTargetResult[]>(
+    { load, pickCloud, out, version },
+    g,
+    config,
+    'copyWorkflow',
+    runWorkflowId('fetch', cloud, new Date()),
+    'copy',
+    'restore',
+    [{ cloud, from, to: [config.repository.name], ids: backupId ? [backupId] : undefined, newest: !backupId }],
+  );
   return r[0]!.wanted[0]!;
 }
 
 /** The catalog's rows; targets that could not be read are named on stderr and make the exit code 1. */
 async function listCatalog(config: Config, args: { cloud?: string; target?: string }): Promise<CatalogEntry[]> {
   const client = await connect(config);
-  const r = (await client.workflow.execute('catalogListWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `catalog-list:${Date.now()}`, args: [args] })) as CatalogListing;
-  for (const u of r.unavailable) process.stderr.write(`osbackup: target "${u.target}" could not be read, its copies are not listed: ${u.reason}\n`);
+  const r = (await client.workflow.execute('catalogListWorkflow', {
+    taskQueue: config.temporal.taskQueue,
+    workflowId: `catalog-list:${Date.now()}`,
+    args: [args],
+  })) as CatalogListing;
+  for (const u of r.unavailable)
+    process.stderr.write(`osbackup: target "${u.target}" could not be read, its copies are not listed: ${u.reason}\n`);
   if (r.unavailable.length) process.exitCode = EXIT.failed;
   return r.rows;
 }
@@ -107,9 +125,18 @@ backup
       labels: { cloud, component: 'database', tier: g.tier },
       quiet: !!g.json,
     });
-    if (!g.wait) return out(g, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, ui: link }, `${handle.workflowId}\n`);
+    if (!g.wait)
+      return out(
+        g,
+        { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, ui: link },
+        `${handle.workflowId}\n`,
+      );
     const r = await waitWithProgress<BackupDatabaseResult>(handle, !!g.json);
-    out(g, { workflowId: handle.workflowId, ui: link, ...r }, `${r.fellBackToFull ? `no valid base for an incremental (${r.fellBackToFull}): took a full backup (autoFull)\n` : ''}${r.kind} backup ${r.backupId}${r.parentId ? ` on ${r.parentId}` : ''}: ${r.streamBytes} bytes streamed → ${r.bytes} stored in ${r.streamSeconds.toFixed(1)} s (${r.throughputMBps.toFixed(1)} MB/s), sha256 ${r.sha256}\n  ${r.path}\n${r.unstableTables.length ? `  tables written during the backup (not comparable on restore): ${r.unstableTables.join(', ')}\n` : ''}`);
+    out(
+      g,
+      { workflowId: handle.workflowId, ui: link, ...r },
+      `${r.fellBackToFull ? `no valid base for an incremental (${r.fellBackToFull}): took a full backup (autoFull)\n` : ''}${r.kind} backup ${r.backupId}${r.parentId ? ` on ${r.parentId}` : ''}: ${r.streamBytes} bytes streamed → ${r.bytes} stored in ${r.streamSeconds.toFixed(1)} s (${r.throughputMBps.toFixed(1)} MB/s), sha256 ${r.sha256}\n  ${r.path}\n${r.unstableTables.length ? `  tables written during the backup (not comparable on restore): ${r.unstableTables.join(', ')}\n` : ''}`,
+    );
   });
 
 (await import('./openstack.js')).registerOpenstackBackupCommands(backup, { load, pickCloud, out, version });
@@ -120,22 +147,64 @@ restore
   .description('restore a database backup to a host and prove it')
   .requiredOption('--to <host>', 'target host (from the config)')
   .option('--backup <id>', 'backup id (default: the newest intact restore point)')
-  .option('--from <target>', 'restore from this target (e.g. an off-site Swift copy): the chain is copied back into the repository first')
-  .addOption(new Option('--at <UTC time>', 'point in time (UTC, e.g. "2026-11-30 04:05:06"): the newest backup before it, then the archived binary logs up to and including that second').conflicts(['backup', 'from']))
-  .addOption(new Option('--gtid <domain-server-seq>', 'point in time as a transaction (e.g. 0-1-4711): the newest backup before it, then the archived binary logs up to and including that transaction').conflicts(['backup', 'from', 'at']))
-  .addOption(new Option('--position <file:pos>', 'point in time as a binlog position (e.g. mysql-bin.000042:1234, as SHOW MASTER STATUS shows it): every event that starts before it is replayed').conflicts(['backup', 'from', 'at', 'gtid']))
+  .option(
+    '--from <target>',
+    'restore from this target (e.g. an off-site Swift copy): the chain is copied back into the repository first',
+  )
+  .addOption(
+    new Option(
+      '--at <UTC time>',
+      'point in time (UTC, e.g. "2026-11-30 04:05:06"): the newest backup before it, then the archived binary logs up to and including that second',
+    ).conflicts(['backup', 'from']),
+  )
+  .addOption(
+    new Option(
+      '--gtid <domain-server-seq>',
+      'point in time as a transaction (e.g. 0-1-4711): the newest backup before it, then the archived binary logs up to and including that transaction',
+    ).conflicts(['backup', 'from', 'at']),
+  )
+  .addOption(
+    new Option(
+      '--position <file:pos>',
+      'point in time as a binlog position (e.g. mysql-bin.000042:1234, as SHOW MASTER STATUS shows it): every event that starts before it is replayed',
+    ).conflicts(['backup', 'from', 'at', 'gtid']),
+  )
   .option('--cloud <name>', 'cloud from the config (default: the only one)')
   .option('--verify', 'compare every recorded count and checksum after the restore (default)', true)
   .option('--no-verify', 'skip the comparison')
   .option('--no-wait', 'return once the workflow has started')
   .action(async function (this: Command) {
-    const g = this.optsWithGlobals<Globals & { to: string; backup?: string; from?: string; at?: string; gtid?: string; position?: string; cloud?: string; verify: boolean; wait: boolean }>();
+    const g = this.optsWithGlobals<
+      Globals & {
+        to: string;
+        backup?: string;
+        from?: string;
+        at?: string;
+        gtid?: string;
+        position?: string;
+        cloud?: string;
+        verify: boolean;
+        wait: boolean;
+      }
+    >();
     const config = load(g);
     const cloud = pickCloud(config, g.cloud);
     const at = g.at === undefined ? undefined : utcTime(g.at);
-    if (g.gtid !== undefined && !parseGtid(g.gtid)) throw new CliError(`--gtid "${g.gtid}" is not a GTID: use domain-server-sequence, e.g. 0-1-4711 (SELECT @@gtid_binlog_pos)`, EXIT.usage);
-    if (g.position !== undefined && !parseBinlogPosition(g.position)) throw new CliError(`--position "${g.position}" is not a binlog position: use file:byte offset, e.g. mysql-bin.000042:1234 (SHOW MASTER STATUS)`, EXIT.usage);
-    if (!config.clouds[cloud]!.hosts[g.to]) throw new CliError(`host "${g.to}" is not under clouds.${cloud}.hosts (known: ${Object.keys(config.clouds[cloud]!.hosts).join(', ')})`, EXIT.usage);
+    if (g.gtid !== undefined && !parseGtid(g.gtid))
+      throw new CliError(
+        `--gtid "${g.gtid}" is not a GTID: use domain-server-sequence, e.g. 0-1-4711 (SELECT @@gtid_binlog_pos)`,
+        EXIT.usage,
+      );
+    if (g.position !== undefined && !parseBinlogPosition(g.position))
+      throw new CliError(
+        `--position "${g.position}" is not a binlog position: use file:byte offset, e.g. mysql-bin.000042:1234 (SHOW MASTER STATUS)`,
+        EXIT.usage,
+      );
+    if (!config.clouds[cloud]!.hosts[g.to])
+      throw new CliError(
+        `host "${g.to}" is not under clouds.${cloud}.hosts (known: ${Object.keys(config.clouds[cloud]!.hosts).join(', ')})`,
+        EXIT.usage,
+      );
     let backupId = g.backup;
     if (g.from && g.from !== config.repository.name) {
       // an off-site copy: bring the chain back into the repository first (hashes checked), then restore it
@@ -145,16 +214,40 @@ restore
     const { handle, link } = await startRun(config, {
       type: 'restoreDatabaseWorkflow',
       workflowId: restoreDbWorkflowId(cloud, g.to, new Date()),
-      input: { cloud, targetHost: g.to, backupId, verify: g.verify, at, gtid: g.gtid?.trim(), position: g.position?.trim() },
+      input: {
+        cloud,
+        targetHost: g.to,
+        backupId,
+        verify: g.verify,
+        at,
+        gtid: g.gtid?.trim(),
+        position: g.position?.trim(),
+      },
       labels: { cloud, component: 'database', tier: 'restore' },
       quiet: !!g.json,
     });
-    if (!g.wait) return out(g, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, ui: link }, `${handle.workflowId}\n`);
+    if (!g.wait)
+      return out(
+        g,
+        { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, ui: link },
+        `${handle.workflowId}\n`,
+      );
     const r = await waitWithProgress<RestoreDatabaseResult>(handle, !!g.json);
-    const rows = r.tables.map((t) => `  ${t.outcome.padEnd(9)} ${t.table}: ${t.actualRows ?? '-'} rows (recorded ${t.expectedRows}), checksum ${t.actualChecksum ?? '-'} (recorded ${t.expectedChecksum ?? '-'})`).join('\n');
+    const rows = r.tables
+      .map(
+        (t) =>
+          `  ${t.outcome.padEnd(9)} ${t.table}: ${t.actualRows ?? '-'} rows (recorded ${t.expectedRows}), checksum ${t.actualChecksum ?? '-'} (recorded ${t.expectedChecksum ?? '-'})`,
+      )
+      .join('\n');
     const p = r.pointInTime;
-    const pitrLine = p ? `  replayed ${p.segments} binlog segments (${p.files.join(', ')}) up to ${p.target}: ${p.transactions} transactions, last ${p.lastGtid ?? 'none'} at ${p.lastEventAt ?? '-'}; gtid_slave_pos ${p.gtidSlavePos ?? '-'}\n` : '';
-    out(g, { workflowId: handle.workflowId, ui: link, ...r }, `restored ${r.chain.join(' → ')} to ${r.targetHost} in ${r.timings.totalSeconds.toFixed(1)} s: ${r.verification}${r.verificationNote ? ` (${r.verificationNote})` : ''}\n${rows}\n${pitrLine}${r.asideDir ? `  previous data kept in ${r.asideDir}\n` : ''}`);
+    const pitrLine = p
+      ? `  replayed ${p.segments} binlog segments (${p.files.join(', ')}) up to ${p.target}: ${p.transactions} transactions, last ${p.lastGtid ?? 'none'} at ${p.lastEventAt ?? '-'}; gtid_slave_pos ${p.gtidSlavePos ?? '-'}\n`
+      : '';
+    out(
+      g,
+      { workflowId: handle.workflowId, ui: link, ...r },
+      `restored ${r.chain.join(' → ')} to ${r.targetHost} in ${r.timings.totalSeconds.toFixed(1)} s: ${r.verification}${r.verificationNote ? ` (${r.verificationNote})` : ''}\n${rows}\n${pitrLine}${r.asideDir ? `  previous data kept in ${r.asideDir}\n` : ''}`,
+    );
   });
 
 registerBinlogCommands(program, { load, pickCloud, out, version });
@@ -163,9 +256,16 @@ registerPreflightCommand(program, { load, pickCloud, out, version });
 
 program
   .command('status')
-  .description("the cloud's recovery status: per component the newest CHECKED and VERIFIED restore point, achieved RPO vs target, the last drill's RTO vs target and its age, chain and binlog-archiver health; for a Galera cluster each node's state. Exit 7 when a target is breached")
+  .description(
+    "the cloud's recovery status: per component the newest CHECKED and VERIFIED restore point, achieved RPO vs target, the last drill's RTO vs target and its age, chain and binlog-archiver health; for a Galera cluster each node's state. Exit 7 when a target is breached",
+  )
   .option('--cloud <name>', 'the cloud (default: the only one, or defaultCloud)')
-  .addOption(new Option('--all', 'every cloud of the config (recovery status only; exit 7 when any cloud has a breach)').conflicts('cloud'))
+  .addOption(
+    new Option(
+      '--all',
+      'every cloud of the config (recovery status only; exit 7 when any cloud has a breach)',
+    ).conflicts('cloud'),
+  )
   .action(async function (this: Command) {
     const g = this.optsWithGlobals<Globals & { cloud?: string; all?: boolean }>();
     const config = load(g);
@@ -175,7 +275,11 @@ program
       const all = [];
       for (const c of Object.keys(config.clouds)) all.push(await recoveryStatusOf(config, c, client));
       if (all.some((r) => !r.ok)) process.exitCode = EXIT.breach;
-      out(g, { clouds: all.map((recovery) => ({ cloud: recovery.cloud, recovery })) }, all.map(recoveryStatusText).join('\n'));
+      out(
+        g,
+        { clouds: all.map((recovery) => ({ cloud: recovery.cloud, recovery })) },
+        all.map(recoveryStatusText).join('\n'),
+      );
       return;
     }
     const cloud = pickCloud(config, g.cloud);
@@ -183,13 +287,30 @@ program
     const recovery = await recoveryStatusOf(config, cloud, client);
     if (!recovery.ok) process.exitCode = EXIT.breach;
     if (!db.galera) {
-      out(g, { cloud, database: { host: db.host, galera: false }, recovery }, `${cloud}: database on ${db.host} (a single server; no Galera section)\n${recoveryStatusText(recovery)}`);
+      out(
+        g,
+        { cloud, database: { host: db.host, galera: false }, recovery },
+        `${cloud}: database on ${db.host} (a single server; no Galera section)\n${recoveryStatusText(recovery)}`,
+      );
       return;
     }
-    const r = (await client.workflow.execute('galeraStatusWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `galera-status:${cloud}:${Date.now()}`, args: [{ cloud }] })) as Awaited<ReturnType<import('../activities/index.js').Activities['galeraStatus']>>;
-    const rows = r.nodes.map((n) => `  ${n.host.padEnd(10)} ${(n.reachable ? (n.state ?? '?') : 'UNREACHABLE').padEnd(16)} ${String(n.clusterSize ?? '-').padEnd(5)} ${String(n.seqno ?? '-').padEnd(10)} ${n.desync ? 'desync ON' : n.reachable ? 'desync OFF' : (n.error ?? '')}`);
-    const last = r.lastBackup ? `last backup ${r.lastBackup.id} read from ${r.lastBackup.donor} at seqno ${r.lastBackup.seqno}${r.lastBackup.failedDonors.length ? ` (after ${r.lastBackup.failedDonors.join(', ')} failed)` : ''}` : 'no Galera backup yet';
-    out(g, { cloud, ...r, recovery }, `${cloud}: Galera cluster\n  ${'node'.padEnd(10)} ${'state'.padEnd(16)} ${'size'.padEnd(5)} ${'seqno'.padEnd(10)} desync\n${rows.join('\n')}\n${last}\n${recoveryStatusText(recovery)}`);
+    const r = (await client.workflow.execute('galeraStatusWorkflow', {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: `galera-status:${cloud}:${Date.now()}`,
+      args: [{ cloud }],
+    })) as Awaited<ReturnType<import('../activities/index.js').Activities['galeraStatus']>>;
+    const rows = r.nodes.map(
+      (n) =>
+        `  ${n.host.padEnd(10)} ${(n.reachable ? (n.state ?? '?') : 'UNREACHABLE').padEnd(16)} ${String(n.clusterSize ?? '-').padEnd(5)} ${String(n.seqno ?? '-').padEnd(10)} ${n.desync ? 'desync ON' : n.reachable ? 'desync OFF' : (n.error ?? '')}`,
+    );
+    const last = r.lastBackup
+      ? `last backup ${r.lastBackup.id} read from ${r.lastBackup.donor} at seqno ${r.lastBackup.seqno}${r.lastBackup.failedDonors.length ? ` (after ${r.lastBackup.failedDonors.join(', ')} failed)` : ''}`
+      : 'no Galera backup yet';
+    out(
+      g,
+      { cloud, ...r, recovery },
+      `${cloud}: Galera cluster\n  ${'node'.padEnd(10)} ${'state'.padEnd(16)} ${'size'.padEnd(5)} ${'seqno'.padEnd(10)} desync\n${rows.join('\n')}\n${last}\n${recoveryStatusText(recovery)}`,
+    );
   });
 
 const catalog = program.command('catalog').description('the backup catalog (always rebuilt from the repository)');
@@ -214,8 +335,16 @@ catalog
     const g = this.optsWithGlobals<Globals>();
     const config = load(g);
     const client = await connect(config);
-    const rows = (await client.workflow.execute('catalogRebuildWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `catalog-rebuild:${Date.now()}`, args: [] })) as CatalogEntry[];
-    out(g, rows, `catalog rebuilt from the storage of every target: ${rows.length} rows, ${rows.filter((r) => r.verification === 'VERIFIED').length} VERIFIED\n`);
+    const rows = (await client.workflow.execute('catalogRebuildWorkflow', {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: `catalog-rebuild:${Date.now()}`,
+      args: [],
+    })) as CatalogEntry[];
+    out(
+      g,
+      rows,
+      `catalog rebuilt from the storage of every target: ${rows.length} rows, ${rows.filter((r) => r.verification === 'VERIFIED').length} VERIFIED\n`,
+    );
   });
 
 catalog
@@ -244,7 +373,9 @@ registerScheduleCommands(program, { load, pickCloud, out, version });
 (await import('./report/command.js')).registerReportCommand(program, { load, pickCloud, out, version });
 program
   .command('codec-server')
-  .description('decrypt osbackup payloads for the Temporal UI ("Data Encoder") and `temporal --codec-endpoint`; run it where the payload key is')
+  .description(
+    'decrypt osbackup payloads for the Temporal UI ("Data Encoder") and `temporal --codec-endpoint`; run it where the payload key is',
+  )
   .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8888')
   .option('--origin <url...>', "browser origins allowed besides the config's temporal.uiUrl")
   .option('--token-file <file>', 'require "Authorization: Bearer <token in this file>" on every request')
@@ -257,7 +388,7 @@ program
 (await import('./dr-rebuild.js')).registerDrRebuildCommands(program, { load, pickCloud, out, version });
 
 program.parseAsync(process.argv).then(
-  () => process.exit(typeof process.exitCode === "number" ? process.exitCode : 0),
+  () => process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0),
   (e: unknown) => {
     if (e instanceof CliError) {
       process.stderr.write(`osbackup: ${e.message}\n`);

@@ -28,7 +28,10 @@ export interface CodecServerOptions {
 const ALLOWED_HEADERS = 'Content-Type, X-Namespace, Authorization, Authorization-Extras';
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -69,15 +72,22 @@ function fromJson(body: unknown): Payload[] {
   if (!Array.isArray(list)) throw new HttpError(400, 'expected a JSON body {"payloads": [...]}');
   const bytes = (v: unknown, where: string) => {
     if (v === undefined || v === null) return new Uint8Array();
-    if (typeof v !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(v)) throw new HttpError(400, `${where}: expected base64`);
+    if (typeof v !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(v))
+      throw new HttpError(400, `${where}: expected base64`);
     return new Uint8Array(Buffer.from(v, 'base64'));
   };
   return list.map((p: unknown, i) => {
     if (typeof p !== 'object' || p === null) throw new HttpError(400, `payloads[${i}]: expected an object`);
     const { metadata, data } = p as { metadata?: unknown; data?: unknown };
-    if (metadata !== undefined && (typeof metadata !== 'object' || metadata === null)) throw new HttpError(400, `payloads[${i}].metadata: expected an object`);
+    if (metadata !== undefined && (typeof metadata !== 'object' || metadata === null))
+      throw new HttpError(400, `payloads[${i}].metadata: expected an object`);
     return {
-      metadata: Object.fromEntries(Object.entries((metadata ?? {}) as Record<string, unknown>).map(([k, v]) => [k, bytes(v, `payloads[${i}].metadata.${k}`)])),
+      metadata: Object.fromEntries(
+        Object.entries((metadata ?? {}) as Record<string, unknown>).map(([k, v]) => [
+          k,
+          bytes(v, `payloads[${i}].metadata.${k}`),
+        ]),
+      ),
       data: bytes(data, `payloads[${i}].data`),
     };
   });
@@ -85,7 +95,12 @@ function fromJson(body: unknown): Payload[] {
 
 function toJson(payloads: Payload[]): { payloads: { metadata: Record<string, string>; data: string }[] } {
   const b64 = (u?: Uint8Array | null) => Buffer.from(u ?? []).toString('base64');
-  return { payloads: payloads.map((p) => ({ metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, b64(v)])), data: b64(p.data) })) };
+  return {
+    payloads: payloads.map((p) => ({
+      metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, b64(v)])),
+      data: b64(p.data),
+    })),
+  };
 }
 
 async function readBody(req: IncomingMessage, max: number): Promise<unknown> {
@@ -113,7 +128,12 @@ async function run(codecs: PayloadCodec[], op: 'encode' | 'decode', payloads: Pa
       } catch (e) {
         // AES-GCM's own message ("unable to authenticate data") says nothing useful to a person.
         const m = (e as Error).message;
-        throw new HttpError(400, /encrypted with key/.test(m) ? `cannot decode: ${m}` : 'cannot decode: a payload does not authenticate under this key (wrong key, or corrupted)');
+        throw new HttpError(
+          400,
+          /encrypted with key/.test(m)
+            ? `cannot decode: ${m}`
+            : 'cannot decode: a payload does not authenticate under this key (wrong key, or corrupted)',
+        );
       }
     }
   }
@@ -128,7 +148,11 @@ export function createCodecServer(opts: CodecServerOptions): Server {
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const origin = req.headers.origin;
     // A browser page from any other origin is refused outright: the server decrypts for whoever asks.
-    if (origin !== undefined && !origins.has(origin)) throw new HttpError(403, `origin ${origin} is not allowed (allowed: ${[...origins].join(', ')}; add one with --origin)`);
+    if (origin !== undefined && !origins.has(origin))
+      throw new HttpError(
+        403,
+        `origin ${origin} is not allowed (allowed: ${[...origins].join(', ')}; add one with --origin)`,
+      );
     if (origin !== undefined) {
       res.setHeader('Access-Control-Allow-Origin', origin);
       res.setHeader('Access-Control-Allow-Credentials', 'true');
@@ -139,11 +163,15 @@ export function createCodecServer(opts: CodecServerOptions): Server {
       res.setHeader('Access-Control-Allow-Headers', ALLOWED_HEADERS);
       res.setHeader('Access-Control-Max-Age', '600');
       // Chrome's private network access: a public UI page calling this loopback server.
-      if (req.headers['access-control-request-private-network'] === 'true') res.setHeader('Access-Control-Allow-Private-Network', 'true');
+      if (req.headers['access-control-request-private-network'] === 'true')
+        res.setHeader('Access-Control-Allow-Private-Network', 'true');
       res.writeHead(204).end();
       return;
     }
-    const op = /\/(encode|decode)\/?$/.exec(new URL(req.url ?? '/', 'http://x').pathname)?.[1] as 'encode' | 'decode' | undefined;
+    const op = /\/(encode|decode)\/?$/.exec(new URL(req.url ?? '/', 'http://x').pathname)?.[1] as
+      | 'encode'
+      | 'decode'
+      | undefined;
     if (!op) throw new HttpError(404, 'not found: POST …/encode or …/decode');
     if (req.method !== 'POST') throw new HttpError(405, `${req.method ?? ''} not allowed: use POST`);
     if (token) {
@@ -154,8 +182,10 @@ export function createCodecServer(opts: CodecServerOptions): Server {
       }
     }
     const ns = req.headers['x-namespace'];
-    if (ns !== undefined && ns !== opts.namespace) throw new HttpError(403, `namespace ${String(ns)} is not served here (only ${opts.namespace})`);
-    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new HttpError(415, 'Content-Type must be application/json');
+    if (ns !== undefined && ns !== opts.namespace)
+      throw new HttpError(403, `namespace ${String(ns)} is not served here (only ${opts.namespace})`);
+    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? ''))
+      throw new HttpError(415, 'Content-Type must be application/json');
     const out = await run(opts.codecs, op, fromJson(await readBody(req, max)));
     res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(toJson(out)));
   };
@@ -164,7 +194,8 @@ export function createCodecServer(opts: CodecServerOptions): Server {
     handle(req, res).catch((e: unknown) => {
       const status = e instanceof HttpError ? e.status : 500;
       const message = e instanceof HttpError ? e.message : 'internal error';
-      if (!(e instanceof HttpError)) console.error(`codec server: ${redact(e instanceof Error ? e.message : String(e))}`);
+      if (!(e instanceof HttpError))
+        console.error(`codec server: ${redact(e instanceof Error ? e.message : String(e))}`);
       if (!res.headersSent) res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ error: redact(message) }));
       req.resume();
@@ -193,7 +224,11 @@ export interface CodecServerFlags {
 /** The command: runs until SIGINT/SIGTERM. */
 export async function runCodecServer(config: Config, flags: CodecServerFlags): Promise<void> {
   const codecs = payloadCodecs(config);
-  if (!codecs.length) throw new CliError('temporal.payloadKey is not set in the config: payloads are not encrypted, so there is nothing to decode', EXIT.configInvalid);
+  if (!codecs.length)
+    throw new CliError(
+      'temporal.payloadKey is not set in the config: payloads are not encrypted, so there is nothing to decode',
+      EXIT.configInvalid,
+    );
   const { host, port } = parseListen(flags.listen);
   let token: string | undefined;
   if (flags.tokenFile) {
@@ -204,7 +239,11 @@ export async function runCodecServer(config: Config, flags: CodecServerFlags): P
     }
     if (!token) throw new CliError(`--token-file ${flags.tokenFile} is empty`, EXIT.usage);
   }
-  if (!isLoopback(host) && !token) throw new CliError(`--listen ${flags.listen} is reachable from other machines: anyone there could decrypt the history. Fix: add --token-file, or listen on 127.0.0.1`, EXIT.usage);
+  if (!isLoopback(host) && !token)
+    throw new CliError(
+      `--listen ${flags.listen} is reachable from other machines: anyone there could decrypt the history. Fix: add --token-file, or listen on 127.0.0.1`,
+      EXIT.usage,
+    );
   const origins = allowedOrigins(config.temporal.uiUrl, flags.origin);
   const server = createCodecServer({ codecs, namespace: config.temporal.namespace, origins, token });
   let url: string;
@@ -218,7 +257,9 @@ export async function runCodecServer(config: Config, flags: CodecServerFlags): P
     `osbackup codec server on ${url} (namespace ${config.temporal.namespace}${keyId})\n` +
       `  Temporal UI (${origins.join(', ')}): Data Encoder → Codec Server endpoint ${url}\n` +
       `  temporal CLI: --codec-endpoint ${url}${token ? ` --codec-auth "Bearer $(cat ${flags.tokenFile})"` : ''}\n` +
-      (token ? '  requests need "Authorization: Bearer <token>" (the UI sends one only over https, with "Pass access token")\n' : '') +
+      (token
+        ? '  requests need "Authorization: Bearer <token>" (the UI sends one only over https, with "Pass access token")\n'
+        : '') +
       '  Ctrl-C stops it\n',
   );
   await new Promise<void>((resolve) => {

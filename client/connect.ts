@@ -1,5 +1,11 @@
 // The client side of Temporal: connection, typed starts, waiting with progress, failures.
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowFailedError,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import { ApplicationFailure, TemporalFailure, type Payload } from '@temporalio/common';
 import type { Config } from '../config/schema.js';
 import { connectionOptions, dataConverter, failureMessage, workflowUiUrl } from '../config/temporal.js';
@@ -14,10 +20,23 @@ import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
  * the backups ran. breach: status — a recovery target is breached (RPO, the last drill failed or
  * is overdue, a broken chain, the binlog archiver lagging); a drill that failed exits `failed`.
  */
-export const EXIT = { ok: 0, failed: 1, configInvalid: 2, temporalUnreachable: 3, damaged: 4, backupFailed: 5, stale: 6, breach: 7, usage: 64 } as const;
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  configInvalid: 2,
+  temporalUnreachable: 3,
+  damaged: 4,
+  backupFailed: 5,
+  stale: 6,
+  breach: 7,
+  usage: 64,
+} as const;
 
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode: number) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
     super(message);
   }
 }
@@ -27,7 +46,10 @@ export async function connect(config: Config): Promise<Client> {
     const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: '5 seconds' });
     return new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config) });
   } catch (e) {
-    throw new CliError(`cannot reach Temporal at ${config.temporal.address} (${(e as Error).message}). Fix: start it (./dev up) or correct temporal.address in the config`, EXIT.temporalUnreachable);
+    throw new CliError(
+      `cannot reach Temporal at ${config.temporal.address} (${(e as Error).message}). Fix: start it (./dev up) or correct temporal.address in the config`,
+      EXIT.temporalUnreachable,
+    );
   }
 }
 
@@ -62,7 +84,12 @@ export async function sampleProgress(handle: WorkflowHandle): Promise<ProgressSa
       const d = conv.payloadConverter.fromPayload<unknown>(payloads[0]!);
       details = d && typeof d === 'object' ? (d as Record<string, unknown>) : null;
     }
-    activity = { name: pending.activityType?.name ?? '?', attempt: pending.attempt ?? 1, details, lastFailure: pending.lastFailure ? (await failureMessage(conv, pending.lastFailure)) || null : null };
+    activity = {
+      name: pending.activityType?.name ?? '?',
+      attempt: pending.attempt ?? 1,
+      details,
+      lastFailure: pending.lastFailure ? (await failureMessage(conv, pending.lastFailure)) || null : null,
+    };
   }
   return { at: Date.now(), phase: p.phase, steps: p.steps, activity };
 }
@@ -72,7 +99,12 @@ export async function sampleProgress(handle: WorkflowHandle): Promise<ProgressSa
  * n/m, a bar with bytes and rate from the heartbeats), finished steps kept above it; elsewhere
  * plain lines when something changes. Everything goes to stderr, so --json stays clean.
  */
-export async function showProgress(handle: WorkflowHandle, until: Promise<unknown>, quiet: boolean, stream: NodeJS.WriteStream = process.stderr): Promise<void> {
+export async function showProgress(
+  handle: WorkflowHandle,
+  until: Promise<unknown>,
+  quiet: boolean,
+  stream: NodeJS.WriteStream = process.stderr,
+): Promise<void> {
   if (quiet) return void (await until.catch(() => undefined));
   const tty = !!stream.isTTY;
   let settled = false;
@@ -104,7 +136,8 @@ export async function showProgress(handle: WorkflowHandle, until: Promise<unknow
   if (live) stream.write('\r\x1b[2K');
   // the steps that finished since the last look (the query still answers for a closed run)
   const last = await sampleProgress(handle).catch(() => null);
-  for (const st of last?.steps.filter((x) => x.state === 'done' && !done.has(x.name)) ?? []) stream.write(`  ✓ ${st.name}${st.detail ? ` (${st.detail})` : ''}\n`);
+  for (const st of last?.steps.filter((x) => x.state === 'done' && !done.has(x.name)) ?? [])
+    stream.write(`  ✓ ${st.name}${st.detail ? ` (${st.detail})` : ''}\n`);
 }
 
 /** Waits for the result with live progress; a failed run becomes a CliError naming the root cause. */
@@ -143,7 +176,10 @@ export interface RunStart {
  * Starts one run the way every command does: on the config's task queue, labelled for the UI,
  * its id and UI link printed on stderr (stdout stays the command's result).
  */
-export async function startRun(config: Config, s: RunStart): Promise<{ handle: WorkflowHandleWithFirstExecutionRunId; link: string }> {
+export async function startRun(
+  config: Config,
+  s: RunStart,
+): Promise<{ handle: WorkflowHandleWithFirstExecutionRunId; link: string }> {
   const client = await connect(config);
   const handle = await client.workflow.start(s.type, {
     taskQueue: config.temporal.taskQueue,

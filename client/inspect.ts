@@ -13,7 +13,8 @@ import type { CliContext, G } from './control-plane.js';
 type Event = temporal.api.history.v1.IHistoryEvent;
 type Failure = temporal.api.failure.v1.IFailure;
 
-const iso = (t: Event['eventTime']): string => new Date(Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6)).toISOString();
+const iso = (t: Event['eventTime']): string =>
+  new Date(Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6)).toISOString();
 
 /** The innermost failure with its type: "[BackupNotFound] no artifact …" rather than "Activity task failed". */
 async function rootFailure(client: Client, f: Failure | null | undefined): Promise<string | undefined> {
@@ -41,7 +42,15 @@ export async function historyItems(client: Client, events: Event[]): Promise<His
       const a = e.workflowExecutionStartedEventAttributes;
       items.push({ at, kind: 'started', name: a.workflowType?.name ?? '?', attempt: a.attempt ?? undefined });
     } else if (e.activityTaskScheduledEventAttributes) {
-      const item = { at, kind: 'activity' as const, name: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', outcome: 'running' as const, attempts: 1, seconds: null, t0: Date.parse(at) };
+      const item = {
+        at,
+        kind: 'activity' as const,
+        name: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?',
+        outcome: 'running' as const,
+        attempts: 1,
+        seconds: null,
+        t0: Date.parse(at),
+      };
       activities.set(id, item as never);
       items.push(item as never);
     } else if (e.activityTaskStartedEventAttributes) {
@@ -66,22 +75,57 @@ export async function historyItems(client: Client, events: Event[]): Promise<His
           if ('failure' in a) item.failure = await rootFailure(client, a.failure);
           if (outcome === 'failed' && item.retryFailure === item.failure) delete item.retryFailure;
         }
-      } else if (e.workflowExecutionSignaledEventAttributes) items.push({ at, kind: 'signal', name: e.workflowExecutionSignaledEventAttributes.signalName ?? '?' });
-      else if (e.workflowExecutionUpdateAcceptedEventAttributes) items.push({ at, kind: 'update', name: e.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest?.input?.name ?? '?' });
+      } else if (e.workflowExecutionSignaledEventAttributes)
+        items.push({ at, kind: 'signal', name: e.workflowExecutionSignaledEventAttributes.signalName ?? '?' });
+      else if (e.workflowExecutionUpdateAcceptedEventAttributes)
+        items.push({
+          at,
+          kind: 'update',
+          name: e.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest?.input?.name ?? '?',
+        });
       else if (e.timerStartedEventAttributes) timers.set(id, at);
       else if (e.timerFiredEventAttributes) {
         const from = timers.get(String(e.timerFiredEventAttributes.startedEventId));
-        items.push({ at, kind: 'timer', name: 'waited', detail: from ? `${((Date.parse(at) - Date.parse(from)) / 1000).toFixed(0)} s` : undefined });
+        items.push({
+          at,
+          kind: 'timer',
+          name: 'waited',
+          detail: from ? `${((Date.parse(at) - Date.parse(from)) / 1000).toFixed(0)} s` : undefined,
+        });
       } else if (e.childWorkflowExecutionStartedEventAttributes) {
         const a = e.childWorkflowExecutionStartedEventAttributes;
-        items.push({ at, kind: 'child', name: a.workflowType?.name ?? '?', detail: a.workflowExecution?.workflowId ?? undefined });
-      } else if (e.workflowTaskFailedEventAttributes) items.push({ at, kind: 'note', name: 'workflow task failed (retried by Temporal):', detail: await rootFailure(client, e.workflowTaskFailedEventAttributes.failure) });
+        items.push({
+          at,
+          kind: 'child',
+          name: a.workflowType?.name ?? '?',
+          detail: a.workflowExecution?.workflowId ?? undefined,
+        });
+      } else if (e.workflowTaskFailedEventAttributes)
+        items.push({
+          at,
+          kind: 'note',
+          name: 'workflow task failed (retried by Temporal):',
+          detail: await rootFailure(client, e.workflowTaskFailedEventAttributes.failure),
+        });
       else if (e.workflowExecutionCompletedEventAttributes) items.push({ at, kind: 'ended', name: 'completed' });
-      else if (e.workflowExecutionFailedEventAttributes) items.push({ at, kind: 'ended', name: 'failed', failure: await rootFailure(client, e.workflowExecutionFailedEventAttributes.failure) });
+      else if (e.workflowExecutionFailedEventAttributes)
+        items.push({
+          at,
+          kind: 'ended',
+          name: 'failed',
+          failure: await rootFailure(client, e.workflowExecutionFailedEventAttributes.failure),
+        });
       else if (e.workflowExecutionCanceledEventAttributes) items.push({ at, kind: 'ended', name: 'canceled' });
-      else if (e.workflowExecutionTerminatedEventAttributes) items.push({ at, kind: 'ended', name: 'terminated', failure: e.workflowExecutionTerminatedEventAttributes.reason ?? undefined });
+      else if (e.workflowExecutionTerminatedEventAttributes)
+        items.push({
+          at,
+          kind: 'ended',
+          name: 'terminated',
+          failure: e.workflowExecutionTerminatedEventAttributes.reason ?? undefined,
+        });
       else if (e.workflowExecutionTimedOutEventAttributes) items.push({ at, kind: 'ended', name: 'timed out' });
-      else if (e.workflowExecutionContinuedAsNewEventAttributes) items.push({ at, kind: 'ended', name: 'continued as new' });
+      else if (e.workflowExecutionContinuedAsNewEventAttributes)
+        items.push({ at, kind: 'ended', name: 'continued as new' });
     }
   }
   return items.map((i) => {
@@ -103,7 +147,11 @@ export function registerInspectCommands(program: Command, ctx: CliContext<G>): v
       const client = await connect(config);
       let d: ArtifactDescription;
       try {
-        d = (await client.workflow.execute('describeArtifactWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `describe:${Date.now()}`, args: [{ id, target: g.target }] })) as ArtifactDescription;
+        d = (await client.workflow.execute('describeArtifactWorkflow', {
+          taskQueue: config.temporal.taskQueue,
+          workflowId: `describe:${Date.now()}`,
+          args: [{ id, target: g.target }],
+        })) as ArtifactDescription;
       } catch (e) {
         const c = rootCause(e);
         throw new CliError(`${c.type ? `[${c.type}] ` : ''}${c.message}`, EXIT.failed);
@@ -124,12 +172,16 @@ export function registerInspectCommands(program: Command, ctx: CliContext<G>): v
       try {
         events = (await handle.fetchHistory()).events ?? [];
       } catch (e) {
-        throw new CliError(`no workflow "${workflowId}" in namespace ${config.temporal.namespace} (${(e as Error).message}). Fix: copy the id printed when it started, or find it in the Temporal UI`, EXIT.usage);
+        throw new CliError(
+          `no workflow "${workflowId}" in namespace ${config.temporal.namespace} (${(e as Error).message}). Fix: copy the id printed when it started, or find it in the Temporal UI`,
+          EXIT.usage,
+        );
       }
       const items = await historyItems(client, events);
       ctx.out(g, { workflowId, items }, historyText(workflowId, items));
       const end = [...items].reverse().find((i) => i.kind === 'ended');
-      if (end && end.kind === 'ended' && end.name !== 'completed' && end.name !== 'continued as new') process.exitCode = EXIT.failed;
+      if (end && end.kind === 'ended' && end.name !== 'completed' && end.name !== 'continued as new')
+        process.exitCode = EXIT.failed;
     });
 
   program
@@ -144,9 +196,13 @@ export function registerInspectCommands(program: Command, ctx: CliContext<G>): v
       try {
         status = (await handle.describe()).status.name;
       } catch (e) {
-        throw new CliError(`no workflow "${workflowId}" in namespace ${config.temporal.namespace} (${(e as Error).message}). Fix: copy the id printed when it started, or find it in the Temporal UI`, EXIT.usage);
+        throw new CliError(
+          `no workflow "${workflowId}" in namespace ${config.temporal.namespace} (${(e as Error).message}). Fix: copy the id printed when it started, or find it in the Temporal UI`,
+          EXIT.usage,
+        );
       }
-      if (!g.json) process.stderr.write(`${workflowId} (${status.toLowerCase()})\n  ${uiLink(config, { workflowId })}\n`);
+      if (!g.json)
+        process.stderr.write(`${workflowId} (${status.toLowerCase()})\n  ${uiLink(config, { workflowId })}\n`);
       const r = await waitWithProgress<unknown>(handle, !!g.json);
       ctx.out(g, { workflowId, result: r }, `${workflowId} completed\n`);
     });

@@ -32,7 +32,9 @@ export function loadConfigWithEscrow(file: string): { config: Config; escrow: Es
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(file, [{ path: '(file)', message: `cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}` }]);
+    throw new ConfigError(file, [
+      { path: '(file)', message: `cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}` },
+    ]);
   }
   const doc = parseDocument(text);
   const raw = doc.errors.length ? undefined : (doc.toJS() as { encryption?: { escrow?: unknown } } | null);
@@ -47,7 +49,10 @@ export function loadConfigWithEscrow(file: string): { config: Config; escrow: Es
     problems.push(...e.problems);
   }
   const esc = escrowSchema.safeParse(rawEscrow ?? []);
-  if (!esc.success) problems.push(...esc.error.issues.map((i) => ({ path: ['encryption', 'escrow', ...i.path].join('.'), message: i.message })));
+  if (!esc.success)
+    problems.push(
+      ...esc.error.issues.map((i) => ({ path: ['encryption', 'escrow', ...i.path].join('.'), message: i.message })),
+    );
   if (problems.length || !config || !esc.success) throw new ConfigError(file, problems);
   return { config, escrow: esc.data };
 }
@@ -68,20 +73,47 @@ function failureText(e: unknown): string {
 export async function resolveEscrow(entries: EscrowEntry[], env: NodeJS.ProcessEnv): Promise<ResolvedEscrow[]> {
   const out: ResolvedEscrow[] = [];
   for (const [i, e] of entries.entries()) {
-    if (isEscrowKey(e)) out.push({ name: e.name, kind: 'key', secretKeyFile: e.secretKeyFile, secretKeyPassphrase: e.secretKeyPassphrase ? await resolveSecret(e.secretKeyPassphrase, `encryption.escrow.${i}.secretKeyPassphrase`, env) : undefined });
-    else out.push({ name: e.name, kind: 'passphrase', passphrase: await resolveSecret(e.passphrase, `encryption.escrow.${i}.passphrase`, env) });
+    if (isEscrowKey(e))
+      out.push({
+        name: e.name,
+        kind: 'key',
+        secretKeyFile: e.secretKeyFile,
+        secretKeyPassphrase: e.secretKeyPassphrase
+          ? await resolveSecret(e.secretKeyPassphrase, `encryption.escrow.${i}.secretKeyPassphrase`, env)
+          : undefined,
+      });
+    else
+      out.push({
+        name: e.name,
+        kind: 'passphrase',
+        passphrase: await resolveSecret(e.passphrase, `encryption.escrow.${i}.passphrase`, env),
+      });
   }
   return out;
 }
 
 export function reportText(r: EscrowReport): string {
   const lines: string[] = [];
-  for (const k of r.recipients) lines.push(`${k.escrowedBy ? '✓' : '✗'} recipient ${k.fingerprint} ${k.uid ? `(${k.uid}) ` : ''}${k.escrowedBy ? `escrowed by "${k.escrowedBy}"` : 'NOT ESCROWED'}`);
-  if (r.passphrase.configured) lines.push(`${r.passphrase.escrowedBy ? '✓' : '✗'} passphrase ${r.passphrase.escrowedBy ? `escrowed by "${r.passphrase.escrowedBy}"` : 'NOT ESCROWED'}`);
-  for (const s of r.samples) if (s.result !== 'not-applicable') lines.push(`${s.result === 'decrypted' ? '✓' : '✗'} ${s.key}: ${s.artifact} ${s.result}${s.result === 'decrypted' ? ` (${s.bytes} bytes in ${s.seconds.toFixed(1)} s)` : `: ${s.detail ?? ''}`}`);
+  for (const k of r.recipients)
+    lines.push(
+      `${k.escrowedBy ? '✓' : '✗'} recipient ${k.fingerprint} ${k.uid ? `(${k.uid}) ` : ''}${k.escrowedBy ? `escrowed by "${k.escrowedBy}"` : 'NOT ESCROWED'}`,
+    );
+  if (r.passphrase.configured)
+    lines.push(
+      `${r.passphrase.escrowedBy ? '✓' : '✗'} passphrase ${r.passphrase.escrowedBy ? `escrowed by "${r.passphrase.escrowedBy}"` : 'NOT ESCROWED'}`,
+    );
+  for (const s of r.samples)
+    if (s.result !== 'not-applicable')
+      lines.push(
+        `${s.result === 'decrypted' ? '✓' : '✗'} ${s.key}: ${s.artifact} ${s.result}${s.result === 'decrypted' ? ` (${s.bytes} bytes in ${s.seconds.toFixed(1)} s)` : `: ${s.detail ?? ''}`}`,
+      );
   for (const n of r.notes) lines.push(`note: ${n}`);
   for (const p of r.problems) lines.push(`PROBLEM: ${p}`);
-  lines.push(r.ok ? `keys check OK: ${r.samples.filter((s) => s.result === 'decrypted').length} decryptions with escrowed keys alone` : `keys check FAILED: ${r.problems.length} problem(s)`);
+  lines.push(
+    r.ok
+      ? `keys check OK: ${r.samples.filter((s) => s.result === 'decrypted').length} decryptions with escrowed keys alone`
+      : `keys check FAILED: ${r.problems.length} problem(s)`,
+  );
   return lines.join('\n') + '\n';
 }
 
@@ -90,18 +122,23 @@ export function registerKeysCommands(program: Command): void {
     .command('keys')
     .description('encryption keys and their escrow')
     .command('check')
-    .description('prove that the escrowed keys (kept outside the cloud) decrypt recent artifacts; fails when a recipient, a rotated key or the passphrase is not escrowed')
+    .description(
+      'prove that the escrowed keys (kept outside the cloud) decrypt recent artifacts; fails when a recipient, a rotated key or the passphrase is not escrowed',
+    )
     .option('--sample <n>', 'newest artifacts per cloud/component to decrypt with each escrow entry', '2')
     .option('--cloud <name>', 'only this cloud')
     .action(async function (this: Command) {
       const g = this.optsWithGlobals<Globals & { sample: string; cloud?: string }>();
       const sample = Number(g.sample);
-      if (!Number.isInteger(sample) || sample < 0) throw new CliError(`--sample must be a whole number ≥ 0 (got ${g.sample})`, EXIT.usage);
+      if (!Number.isInteger(sample) || sample < 0)
+        throw new CliError(`--sample must be a whole number ≥ 0 (got ${g.sample})`, EXIT.usage);
       const { config, escrow } = load(g);
       let report: EscrowReport;
       try {
         const resolved = await resolveEscrow(escrow, process.env);
-        const passphrase = config.encryption.passphrase ? await resolveSecret(config.encryption.passphrase, 'encryption.passphrase', process.env) : undefined;
+        const passphrase = config.encryption.passphrase
+          ? await resolveSecret(config.encryption.passphrase, 'encryption.passphrase', process.env)
+          : undefined;
         report = await checkEscrow({
           repo: new LocalRepository(config.repository.path),
           recipientKeyFiles: config.encryption.recipientKeyFiles,
@@ -109,7 +146,10 @@ export function registerKeysCommands(program: Command): void {
           escrow: resolved,
           sample,
           cloud: g.cloud,
-          onSample: g.json ? undefined : (s) => s.result !== 'not-applicable' && process.stderr.write(`  ${s.result} ${s.artifact} with "${s.key}"\n`),
+          onSample: g.json
+            ? undefined
+            : (s) =>
+                s.result !== 'not-applicable' && process.stderr.write(`  ${s.result} ${s.artifact} with "${s.key}"\n`),
         });
       } catch (e) {
         throw new CliError(failureText(e), EXIT.failed);
@@ -120,9 +160,11 @@ export function registerKeysCommands(program: Command): void {
 
   program
     .command('import')
-    .description('bring foreign artifacts into osbackup\'s format')
+    .description("bring foreign artifacts into osbackup's format")
     .command('openssl')
-    .description('decrypt a seed-era `openssl enc -aes-256-cbc -pbkdf2` file and re-protect it (zstd + OpenPGP, as the config says); the plaintext never touches disk')
+    .description(
+      'decrypt a seed-era `openssl enc -aes-256-cbc -pbkdf2` file and re-protect it (zstd + OpenPGP, as the config says); the plaintext never touches disk',
+    )
     .argument('<file>', 'the .enc file')
     .requiredOption('--passphrase-file <path>', 'file holding the passphrase the seed used (first line)')
     .requiredOption('--out <file>', 'where to write the re-protected artifact (must not exist)')
@@ -130,11 +172,15 @@ export function registerKeysCommands(program: Command): void {
     .option('--md <digest>', 'PBKDF2 digest the seed used (openssl default sha256)', 'sha256')
     .option('--level <n>', 'zstd level', '3')
     .action(async function (this: Command, file: string) {
-      const g = this.optsWithGlobals<Globals & { passphraseFile: string; out: string; iter: string; md: string; level: string }>();
+      const g = this.optsWithGlobals<
+        Globals & { passphraseFile: string; out: string; iter: string; md: string; level: string }
+      >();
       const { config } = load(g);
       const home = await mkdtemp(join(tmpdir(), 'osbackup-gpg-'));
       try {
-        const passphrase = config.encryption.passphrase ? await resolveSecret(config.encryption.passphrase, 'encryption.passphrase', process.env) : undefined;
+        const passphrase = config.encryption.passphrase
+          ? await resolveSecret(config.encryption.passphrase, 'encryption.passphrase', process.env)
+          : undefined;
         const r = await importOpensslFile({
           file: resolve(file),
           passphraseRef: { file: resolve(g.passphraseFile) },
@@ -145,7 +191,11 @@ export function registerKeysCommands(program: Command): void {
           digest: g.md,
           compressionLevel: Number(g.level),
         });
-        process.stdout.write(g.json ? JSON.stringify(r, null, 2) + '\n' : `imported ${r.imported.originalFile} (${r.imported.originalBytes} bytes, sha256 ${r.imported.originalSha256})\n  → ${r.file}: ${r.bytes} bytes, sha256 ${r.sha256} (plaintext ${r.streamBytes} bytes, zstd + OpenPGP to ${[...r.encryption.recipientFingerprints, r.encryption.passphrase ? 'passphrase' : ''].filter(Boolean).join(', ')})\n`);
+        process.stdout.write(
+          g.json
+            ? JSON.stringify(r, null, 2) + '\n'
+            : `imported ${r.imported.originalFile} (${r.imported.originalBytes} bytes, sha256 ${r.imported.originalSha256})\n  → ${r.file}: ${r.bytes} bytes, sha256 ${r.sha256} (plaintext ${r.streamBytes} bytes, zstd + OpenPGP to ${[...r.encryption.recipientFingerprints, r.encryption.passphrase ? 'passphrase' : ''].filter(Boolean).join(', ')})\n`,
+        );
       } catch (e) {
         if (e instanceof CliError) throw e;
         throw new CliError(failureText(e), EXIT.failed);

@@ -67,7 +67,10 @@ function explainSearchAttributes(e: unknown): never {
   // the SDK's message is "Failed to create schedule"; the server's reason is the cause
   const m = [e, (e as { cause?: unknown })?.cause].map((x) => (x instanceof Error ? x.message : '')).join(': ');
   if (/no mapping defined for search attribute (Cloud|Tier)\b/.test(m)) {
-    throw new CliError(`${m}. Fix: register osbackup's search attributes on the namespace: temporal operator search-attribute create --name Cloud --type Keyword (and Tier, Component, Phase)`, EXIT.failed);
+    throw new CliError(
+      `${m}. Fix: register osbackup's search attributes on the namespace: temporal operator search-attribute create --name Cloud --type Keyword (and Tier, Component, Phase)`,
+      EXIT.failed,
+    );
   }
   throw e;
 }
@@ -85,10 +88,18 @@ export interface ApplyResult {
   notes: string[];
 }
 
-async function apply(client: Client, config: Config, scope: string[], opts: { dryRun: boolean; force: boolean }): Promise<{ plan: SchedulePlan; result: ApplyResult }> {
+async function apply(
+  client: Client,
+  config: Config,
+  scope: string[],
+  opts: { dryRun: boolean; force: boolean },
+): Promise<{ plan: SchedulePlan; result: ApplyResult }> {
   const { desired, notes: skipped } = desiredSchedules(config, scope);
   const notes = [...skipped, ...clockChangeNotes(desired, Date.now())];
-  const found = await existingSchedules(client, desired.map((d) => d.scheduleId));
+  const found = await existingSchedules(
+    client,
+    desired.map((d) => d.scheduleId),
+  );
   const existing: ExistingSchedule[] = [...found.values()].map(existingFrom);
   const plan = planSchedules(desired, existing, scope, opts.force);
   if (!opts.dryRun) {
@@ -98,7 +109,13 @@ async function apply(client: Client, config: Config, scope: string[], opts: { dr
       // an operator's pause (and its reason) survives a config change
       await client.schedule
         .getHandle(d.scheduleId)
-        .update((prev) => ({ spec, action, policies, typedSearchAttributes, state: { paused: prev.state.paused, note: prev.state.note, remainingActions: prev.state.remainingActions } }))
+        .update((prev) => ({
+          spec,
+          action,
+          policies,
+          typedSearchAttributes,
+          state: { paused: prev.state.paused, note: prev.state.note, remainingActions: prev.state.remainingActions },
+        }))
         .catch(explainSearchAttributes);
     }
     for (const e of plan.delete) await client.schedule.getHandle(e.scheduleId).delete();
@@ -106,23 +123,40 @@ async function apply(client: Client, config: Config, scope: string[], opts: { dr
   const ids = (xs: { scheduleId: string }[]) => xs.map((x) => x.scheduleId);
   return {
     plan,
-    result: { dryRun: opts.dryRun, created: ids(plan.create), updated: ids(plan.update), deleted: ids(plan.delete), unchanged: ids(plan.unchanged), conflicts: plan.conflicts, otherClouds: ids(plan.otherClouds), drift: plan.drift, notes },
+    result: {
+      dryRun: opts.dryRun,
+      created: ids(plan.create),
+      updated: ids(plan.update),
+      deleted: ids(plan.delete),
+      unchanged: ids(plan.unchanged),
+      conflicts: plan.conflicts,
+      otherClouds: ids(plan.otherClouds),
+      drift: plan.drift,
+      notes,
+    },
   };
 }
 
 function applyText(r: ApplyResult, plan: SchedulePlan, config: Config): string {
   const verb = (done: string, would: string) => (r.dryRun ? would : done);
-  const line = (d: DesiredSchedule) => `${d.scheduleId}  ${describeCalendar(d.calendar)} ${d.timeZone} → ${d.workflowType}(${JSON.stringify(d.args[0])})`;
+  const line = (d: DesiredSchedule) =>
+    `${d.scheduleId}  ${describeCalendar(d.calendar)} ${d.timeZone} → ${d.workflowType}(${JSON.stringify(d.args[0])})`;
   const lines = [
     ...plan.create.map((d) => `${verb('created  ', 'create   ')} ${line(d)}`),
     ...plan.update.map((d) => {
       const drift = plan.drift.find((x) => x.scheduleId === d.scheduleId);
       return `${verb('updated  ', 'update   ')} ${line(d)}${drift ? `  (changed on the server by hand: ${drift.fields.join(', ')})` : ''}`;
     }),
-    ...plan.delete.map((e) => `${verb('deleted  ', 'delete   ')} ${e.scheduleId}  (cloud ${e.managed!.cloud}, entry ${ENTRY_IDS[e.managed!.entry]}: no longer in the config)`),
+    ...plan.delete.map(
+      (e) =>
+        `${verb('deleted  ', 'delete   ')} ${e.scheduleId}  (cloud ${e.managed!.cloud}, entry ${ENTRY_IDS[e.managed!.entry]}: no longer in the config)`,
+    ),
     ...plan.unchanged.map((d) => `unchanged  ${line(d)}`),
     ...r.conflicts.map((c) => `CONFLICT   ${c.scheduleId} ${c.reason}`),
-    ...plan.otherClouds.map((e) => `left alone ${e.scheduleId}  (osbackup's, cloud ${e.managed!.cloud} is not in scope; \`osbackup schedules delete ${e.scheduleId}\` removes it)`),
+    ...plan.otherClouds.map(
+      (e) =>
+        `left alone ${e.scheduleId}  (osbackup's, cloud ${e.managed!.cloud} is not in scope; \`osbackup schedules delete ${e.scheduleId}\` removes it)`,
+    ),
     ...r.notes.map((n) => `note       ${n}`),
   ];
   const sum = `${r.dryRun ? 'dry run, nothing changed: ' : ''}${r.created.length} ${verb('created', 'to create')}, ${r.updated.length} ${verb('updated', 'to update')}, ${r.deleted.length} ${verb('deleted', 'to delete')}, ${r.unchanged.length} unchanged${r.conflicts.length ? `, ${r.conflicts.length} CONFLICTS` : ''}`;
@@ -130,14 +164,32 @@ function applyText(r: ApplyResult, plan: SchedulePlan, config: Config): string {
 }
 
 /** `daily`, `control-plane` (with --cloud or the only cloud) or a full schedule id → the id, which must be osbackup's. */
-async function resolveManaged(ctx: CliContext<G>, config: Config, g: G, client: Client, target: string): Promise<{ id: string; description: ScheduleDescription; existing: ExistingSchedule }> {
+async function resolveManaged(
+  ctx: CliContext<G>,
+  config: Config,
+  g: G,
+  client: Client,
+  target: string,
+): Promise<{ id: string; description: ScheduleDescription; existing: ExistingSchedule }> {
   const entry = entryByName(target);
   const id = entry ? scheduleId(ctx.pickCloud(config, g.cloud), entry) : target;
-  if (!entry && !id.startsWith(SCHEDULE_ID_PREFIX)) throw new CliError(`"${target}" is neither an entry (${Object.values(ENTRY_IDS).join(', ')}) nor an osbackup schedule id (${SCHEDULE_ID_PREFIX}<cloud>-<entry>)`, EXIT.usage);
+  if (!entry && !id.startsWith(SCHEDULE_ID_PREFIX))
+    throw new CliError(
+      `"${target}" is neither an entry (${Object.values(ENTRY_IDS).join(', ')}) nor an osbackup schedule id (${SCHEDULE_ID_PREFIX}<cloud>-<entry>)`,
+      EXIT.usage,
+    );
   const description = await describeOrNull(client, id);
-  if (!description) throw new CliError(`no schedule ${id} on ${config.temporal.address} (namespace ${config.temporal.namespace}). Fix: \`osbackup schedules apply\` creates the configured ones; \`osbackup schedules list\` shows what exists`, EXIT.usage);
+  if (!description)
+    throw new CliError(
+      `no schedule ${id} on ${config.temporal.address} (namespace ${config.temporal.namespace}). Fix: \`osbackup schedules apply\` creates the configured ones; \`osbackup schedules list\` shows what exists`,
+      EXIT.usage,
+    );
   const existing = existingFrom(description);
-  if (!existing.managed) throw new CliError(`schedule ${id} was not created by osbackup (no osbackup memo): osbackup leaves it alone`, EXIT.usage);
+  if (!existing.managed)
+    throw new CliError(
+      `schedule ${id} was not created by osbackup (no osbackup memo): osbackup leaves it alone`,
+      EXIT.usage,
+    );
   return { id, description, existing };
 }
 
@@ -146,19 +198,32 @@ function actionWorkflowIds(d: ScheduleDescription): string[] {
 }
 
 export function registerScheduleCommands(program: Command, ctx: CliContext<G>): void {
-  const schedules = program.command('schedules').description('Temporal Schedules for the daily / weekly / monthly tiers, retention and verification (from the config)');
+  const schedules = program
+    .command('schedules')
+    .description(
+      'Temporal Schedules for the daily / weekly / monthly tiers, retention and verification (from the config)',
+    );
 
   schedules
     .command('apply')
-    .description("create missing schedules, update changed ones, delete osbackup's schedules no longer in the config (never others); idempotent")
+    .description(
+      "create missing schedules, update changed ones, delete osbackup's schedules no longer in the config (never others); idempotent",
+    )
     .option('--cloud <name>', 'only this cloud (default: every cloud in the config)')
     .option('--dry-run', 'show what would change, change nothing', false)
-    .option('--force', "update every schedule even when its definition's digest matches (after a hand edit in the UI)", false)
+    .option(
+      '--force',
+      "update every schedule even when its definition's digest matches (after a hand edit in the UI)",
+      false,
+    )
     .action(async function (this: Command) {
       const g = this.optsWithGlobals<G & { dryRun: boolean; force: boolean }>();
       const config = ctx.load(g);
       const client = await connect(config);
-      const { plan, result } = await apply(client, config, scopeOf(ctx, config, g), { dryRun: g.dryRun, force: g.force });
+      const { plan, result } = await apply(client, config, scopeOf(ctx, config, g), {
+        dryRun: g.dryRun,
+        force: g.force,
+      });
       ctx.out(g, result, applyText(result, plan, config));
       if (result.conflicts.length) process.exitCode = EXIT.failed;
     });
@@ -174,7 +239,10 @@ export function registerScheduleCommands(program: Command, ctx: CliContext<G>): 
       const client = await connect(config);
       const inConfig = scope ?? Object.keys(config.clouds);
       const { desired } = desiredSchedules(config, inConfig);
-      const found = await existingSchedules(client, desired.map((d) => d.scheduleId));
+      const found = await existingSchedules(
+        client,
+        desired.map((d) => d.scheduleId),
+      );
       const rows = [];
       for (const [id, d] of [...found.entries()].sort(([a], [b]) => a.localeCompare(b))) {
         const e = existingFrom(d);
@@ -187,13 +255,18 @@ export function registerScheduleCommands(program: Command, ctx: CliContext<G>): 
           entry: ENTRY_IDS[e.managed.entry],
           workflowType: d.action.workflowType,
           timeZone: d.spec.timezone ?? 'UTC',
-          calendar: want && want.digest === e.digest && !(e.actual && driftOf(want, e.actual).length) ? describeCalendar(want.calendar) : '(differs from the config: run apply)',
+          calendar:
+            want && want.digest === e.digest && !(e.actual && driftOf(want, e.actual).length)
+              ? describeCalendar(want.calendar)
+              : '(differs from the config: run apply)',
           overlap: d.policies.overlap,
           catchupWindowMs: d.policies.catchupWindow,
           paused: d.state.paused,
           note: d.state.note,
           nextActionTimes: d.info.nextActionTimes.map((t) => t.toISOString()),
-          lastAction: last ? { scheduledAt: last.scheduledAt.toISOString(), workflowId: last.action.workflow.workflowId } : null,
+          lastAction: last
+            ? { scheduledAt: last.scheduledAt.toISOString(), workflowId: last.action.workflow.workflowId }
+            : null,
           running: d.info.runningActions.map((a) => a.workflow.workflowId),
           inConfig: !!want,
           ui: scheduleUiUrl(config, id),
@@ -202,15 +275,25 @@ export function registerScheduleCommands(program: Command, ctx: CliContext<G>): 
       const missing = desired.filter((d) => !found.has(d.scheduleId)).map((d) => d.scheduleId);
       const text =
         rows
-          .map((r) => `${r.scheduleId}  ${r.paused ? 'PAUSED' : 'active'}  ${r.calendar} ${r.timeZone}  next ${r.nextActionTimes[0] ?? '-'}  last ${r.lastAction ? `${r.lastAction.scheduledAt} (${r.lastAction.workflowId})` : '-'}${r.running.length ? `  running ${r.running.join(', ')}` : ''}${r.note ? `\n    note: ${r.note}` : ''}${r.inConfig ? '' : '\n    not in the config any more: the next apply deletes it'}`)
-          .join('\n') + (rows.length ? '\n' : 'no osbackup schedules\n') + (missing.length ? `not created yet (run \`osbackup schedules apply\`): ${missing.join(', ')}\n` : '');
+          .map(
+            (r) =>
+              `${r.scheduleId}  ${r.paused ? 'PAUSED' : 'active'}  ${r.calendar} ${r.timeZone}  next ${r.nextActionTimes[0] ?? '-'}  last ${r.lastAction ? `${r.lastAction.scheduledAt} (${r.lastAction.workflowId})` : '-'}${r.running.length ? `  running ${r.running.join(', ')}` : ''}${r.note ? `\n    note: ${r.note}` : ''}${r.inConfig ? '' : '\n    not in the config any more: the next apply deletes it'}`,
+          )
+          .join('\n') +
+        (rows.length ? '\n' : 'no osbackup schedules\n') +
+        (missing.length ? `not created yet (run \`osbackup schedules apply\`): ${missing.join(', ')}\n` : '');
       ctx.out(g, { schedules: rows, notCreated: missing }, text);
     });
 
-  for (const [name, pause] of [['pause', true], ['unpause', false]] as const) {
+  for (const [name, pause] of [
+    ['pause', true],
+    ['unpause', false],
+  ] as const) {
     schedules
       .command(`${name} <target>`)
-      .description(`${name} a schedule: an entry (daily, control-plane, weekly, monthly, rotate, verify) or a schedule id`)
+      .description(
+        `${name} a schedule: an entry (daily, control-plane, weekly, monthly, rotate, verify) or a schedule id`,
+      )
       .option('--cloud <name>', 'cloud of the entry (default: the only one)')
       .option('--reason <text>', 'shown with the schedule in the UI and `schedules list`')
       .action(async function (this: Command, target: string) {
@@ -222,7 +305,11 @@ export function registerScheduleCommands(program: Command, ctx: CliContext<G>): 
         if (pause) await h.pause(g.reason ?? 'paused with `osbackup schedules pause`');
         else await h.unpause(g.reason ?? 'unpaused with `osbackup schedules unpause`');
         const d = await h.describe();
-        ctx.out(g, { scheduleId: id, paused: d.state.paused, note: d.state.note, ui: scheduleUiUrl(config, id) }, `${id} ${d.state.paused ? 'paused' : 'active'}${d.state.note ? ` (${d.state.note})` : ''}\n  ${scheduleUiUrl(config, id)}\n`);
+        ctx.out(
+          g,
+          { scheduleId: id, paused: d.state.paused, note: d.state.note, ui: scheduleUiUrl(config, id) },
+          `${id} ${d.state.paused ? 'paused' : 'active'}${d.state.note ? ` (${d.state.note})` : ''}\n  ${scheduleUiUrl(config, id)}\n`,
+        );
       });
   }
 
@@ -246,11 +333,24 @@ export function registerScheduleCommands(program: Command, ctx: CliContext<G>): 
         if (started) {
           const w = started.action.workflow;
           const ui = workflowUiUrl(config, w.workflowId, w.firstExecutionRunId);
-          return ctx.out(g, { scheduleId: id, workflowId: w.workflowId, runId: w.firstExecutionRunId, workflowType: d.action.workflowType, ui }, `${w.workflowId}\n  ${ui}\n`);
+          return ctx.out(
+            g,
+            {
+              scheduleId: id,
+              workflowId: w.workflowId,
+              runId: w.firstExecutionRunId,
+              workflowType: d.action.workflowType,
+              ui,
+            },
+            `${w.workflowId}\n  ${ui}\n`,
+          );
         }
         if (Date.now() - t0 > 15_000) {
           const running = d.info.runningActions.map((a) => a.workflow.workflowId);
-          throw new CliError(`${id} was triggered but started nothing within 15 s${running.length ? `: its overlap policy (${d.policies.overlap}) holds the run back while ${running.join(', ')} runs` : ''}${d.state.paused ? ' (the schedule is paused; a trigger still runs, check the server)' : ''}`, EXIT.failed);
+          throw new CliError(
+            `${id} was triggered but started nothing within 15 s${running.length ? `: its overlap policy (${d.policies.overlap}) holds the run back while ${running.join(', ')} runs` : ''}${d.state.paused ? ' (the schedule is paused; a trigger still runs, check the server)' : ''}`,
+            EXIT.failed,
+          );
         }
         await new Promise((r) => setTimeout(r, 300));
       }
@@ -258,7 +358,9 @@ export function registerScheduleCommands(program: Command, ctx: CliContext<G>): 
 
   schedules
     .command('delete <target>')
-    .description("delete one of osbackup's schedules (an entry or a schedule id); apply recreates it while the config has it enabled")
+    .description(
+      "delete one of osbackup's schedules (an entry or a schedule id); apply recreates it while the config has it enabled",
+    )
     .option('--cloud <name>', 'cloud of the entry (default: the only one)')
     .action(async function (this: Command, target: string) {
       const g = this.optsWithGlobals<G>();
@@ -269,6 +371,10 @@ export function registerScheduleCommands(program: Command, ctx: CliContext<G>): 
       const m = existing.managed!;
       const c = config.clouds[m.cloud];
       const stillWanted = !!(c && entryConfig(c, m.entry)?.enabled);
-      ctx.out(g, { scheduleId: id, deleted: true, stillInConfig: stillWanted }, `deleted ${id}${stillWanted ? `\n  note: clouds.${m.cloud}.schedules.entries.${m.entry} is still enabled, so the next apply creates it again (set enabled: false to keep it gone)` : ''}\n`);
+      ctx.out(
+        g,
+        { scheduleId: id, deleted: true, stillInConfig: stillWanted },
+        `deleted ${id}${stillWanted ? `\n  note: clouds.${m.cloud}.schedules.entries.${m.entry} is still enabled, so the next apply creates it again (set enabled: false to keep it gone)` : ''}\n`,
+      );
     });
 }

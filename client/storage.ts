@@ -11,7 +11,8 @@ import { runWorkflow, type CliContext, type G } from './control-plane.js';
 /** The name, when the config has such a target (the repository or one under `targets`). */
 export function targetOf(config: Config, name: string): string {
   const known = [config.repository.name, ...Object.keys(config.targets)];
-  if (!known.includes(name)) throw new CliError(`target "${name}" is not configured (known: ${known.join(', ')})`, EXIT.usage);
+  if (!known.includes(name))
+    throw new CliError(`target "${name}" is not configured (known: ${known.join(', ')})`, EXIT.usage);
   return name;
 }
 
@@ -19,7 +20,8 @@ export function formatPlan(results: RetentionPlanResult[]): string {
   const lines: string[] = [];
   for (const r of results) {
     lines.push(`target ${r.target} (${r.location}): keep ${r.plan.keep.length}, remove ${r.plan.remove.length}`);
-    for (const k of r.plan.keep) lines.push(`  keep    ${k.id.padEnd(34)} ${k.kind.padEnd(11)} ${k.reasons.join('; ')}`);
+    for (const k of r.plan.keep)
+      lines.push(`  keep    ${k.id.padEnd(34)} ${k.kind.padEnd(11)} ${k.reasons.join('; ')}`);
     for (const d of r.plan.remove) lines.push(`  REMOVE  ${d.id.padEnd(34)} ${d.kind.padEnd(11)} ${d.reason}`);
     for (const p of r.plan.problems) lines.push(`  problem ${p.kind}${p.id ? ` ${p.id}` : ''}: ${p.message}`);
   }
@@ -27,7 +29,9 @@ export function formatPlan(results: RetentionPlanResult[]): string {
 }
 
 export function formatCloudPlan(v: CloudRetentionView): string {
-  const lines = [`cloud ${v.cloud} (osbackup's own snapshots, backups, instance images; image exports): keep ${v.plan.keep.length + v.exports.keep.length}, remove ${v.plan.remove.length + v.exports.remove.length}, not osbackup's (never touched) ${v.plan.foreign}`];
+  const lines = [
+    `cloud ${v.cloud} (osbackup's own snapshots, backups, instance images; image exports): keep ${v.plan.keep.length + v.exports.keep.length}, remove ${v.plan.remove.length + v.exports.remove.length}, not osbackup's (never touched) ${v.plan.foreign}`,
+  ];
   for (const k of v.plan.keep) lines.push(`  keep    ${k.kind.padEnd(15)} ${k.id} of ${k.source}: ${k.reason}`);
   for (const k of v.exports.keep) lines.push(`  keep    ${'image export'.padEnd(15)} ${k.id}: ${k.reason}`);
   for (const d of v.plan.remove) lines.push(`  REMOVE  ${d.kind.padEnd(15)} ${d.id} of ${d.source}: ${d.reason}`);
@@ -51,12 +55,28 @@ export function registerStorageCommands(program: Command, ctx: CliContext<G>): v
       if (!g.all && !g.id?.length) throw new CliError('name what to copy: --id <id...> or --all', EXIT.usage);
       const from = targetOf(config, g.from ?? config.repository.name);
       const to = g.to.map((t) => targetOf(config, t));
-      const { r, link, workflowId } = await runWorkflow<CopyTargetResult[]>(ctx, g, config, 'copyWorkflow', runWorkflowId('copy', cloud, new Date()), 'copy', 'manual', [{ cloud, from, to, ids: g.id, all: g.all }]);
-      const text = r.map((t) => `${t.target}: ${t.copied.length} copied (${(t.bytes / 1e6).toFixed(1)} MB in ${t.seconds.toFixed(1)} s), ${t.present.length} already there${t.copied.length ? `\n  ${t.copied.join('\n  ')}` : ''}`).join('\n');
+      const { r, link, workflowId } = await runWorkflow<CopyTargetResult[]>(
+        ctx,
+        g,
+        config,
+        'copyWorkflow',
+        runWorkflowId('copy', cloud, new Date()),
+        'copy',
+        'manual',
+        [{ cloud, from, to, ids: g.id, all: g.all }],
+      );
+      const text = r
+        .map(
+          (t) =>
+            `${t.target}: ${t.copied.length} copied (${(t.bytes / 1e6).toFixed(1)} MB in ${t.seconds.toFixed(1)} s), ${t.present.length} already there${t.copied.length ? `\n  ${t.copied.join('\n  ')}` : ''}`,
+        )
+        .join('\n');
       ctx.out(g, { workflowId, ui: link, targets: r }, text + '\n');
     });
 
-  const retention = program.command('retention').description('chain-safe retention per target (daily / weekly / monthly)');
+  const retention = program
+    .command('retention')
+    .description('chain-safe retention per target (daily / weekly / monthly)');
   retention
     .command('plan')
     .description('dry run: what each target would keep and remove, and why')
@@ -68,12 +88,25 @@ export function registerStorageCommands(program: Command, ctx: CliContext<G>): v
       const cloud = ctx.pickCloud(config, g.cloud);
       if (g.target) targetOf(config, g.target);
       const client = await connect(config);
-      const r = (await client.workflow.execute('retentionPlanWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `retention-plan:${cloud}:${Date.now()}`, args: [{ cloud, target: g.target }] })) as RetentionPlanResult[];
+      const r = (await client.workflow.execute('retentionPlanWorkflow', {
+        taskQueue: config.temporal.taskQueue,
+        workflowId: `retention-plan:${cloud}:${Date.now()}`,
+        args: [{ cloud, target: g.target }],
+      })) as RetentionPlanResult[];
       // the cloud side (its own snapshots, backups, images; image exports) when every target is planned
-      const cloudSide = !g.target && config.clouds[cloud]!.openstack
-        ? ((await client.workflow.execute('cloudRetentionPlanWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `retention-plan-cloud:${cloud}:${Date.now()}`, args: [{ cloud }] })) as CloudRetentionView | null)
-        : null;
-      ctx.out(g, cloudSide ? { targets: r, cloud: cloudSide } : r, formatPlan(r) + (cloudSide ? formatCloudPlan(cloudSide) : ''));
+      const cloudSide =
+        !g.target && config.clouds[cloud]!.openstack
+          ? ((await client.workflow.execute('cloudRetentionPlanWorkflow', {
+              taskQueue: config.temporal.taskQueue,
+              workflowId: `retention-plan-cloud:${cloud}:${Date.now()}`,
+              args: [{ cloud }],
+            })) as CloudRetentionView | null)
+          : null;
+      ctx.out(
+        g,
+        cloudSide ? { targets: r, cloud: cloudSide } : r,
+        formatPlan(r) + (cloudSide ? formatCloudPlan(cloudSide) : ''),
+      );
     });
 
   retention
@@ -87,8 +120,22 @@ export function registerStorageCommands(program: Command, ctx: CliContext<G>): v
       const config = ctx.load(g);
       const cloud = ctx.pickCloud(config, g.cloud);
       if (g.target) targetOf(config, g.target);
-      const { r, link, workflowId } = await runWorkflow<RotateTargetResult[]>(ctx, g, config, 'rotateWorkflow', runWorkflowId('rotate', cloud, new Date()), 'retention', 'manual', [{ cloud, target: g.target, review: g.review }]);
-      const text = r.map((t) => `${t.target}: ${t.purged.length} removed (${(t.bytesFreed / 1e6).toFixed(1)} MB freed), ${t.retained} retained${t.finishedEarlierRuns.length ? `, finished interrupted runs ${t.finishedEarlierRuns.join(', ')}` : ''}${t.purged.length ? `\n  ${t.purged.join('\n  ')}` : ''}${(t.refused ?? []).map((x) => `\n  left alone: ${x.reason}`).join('')}`).join('\n');
+      const { r, link, workflowId } = await runWorkflow<RotateTargetResult[]>(
+        ctx,
+        g,
+        config,
+        'rotateWorkflow',
+        runWorkflowId('rotate', cloud, new Date()),
+        'retention',
+        'manual',
+        [{ cloud, target: g.target, review: g.review }],
+      );
+      const text = r
+        .map(
+          (t) =>
+            `${t.target}: ${t.purged.length} removed (${(t.bytesFreed / 1e6).toFixed(1)} MB freed), ${t.retained} retained${t.finishedEarlierRuns.length ? `, finished interrupted runs ${t.finishedEarlierRuns.join(', ')}` : ''}${t.purged.length ? `\n  ${t.purged.join('\n  ')}` : ''}${(t.refused ?? []).map((x) => `\n  left alone: ${x.reason}`).join('')}`,
+        )
+        .join('\n');
       ctx.out(g, { workflowId, ui: link, targets: r }, text + '\n');
     });
 

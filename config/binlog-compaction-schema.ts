@@ -17,7 +17,11 @@ export const binlogCompactionFields = {
    * live tail keeps its small segments. A pass runs at most this often. 0: no compaction.
    * Fractions are allowed (tests use seconds).
    */
-  compactAfterMinutes: z.number().min(0).max(7 * 24 * 60).default(60),
+  compactAfterMinutes: z
+    .number()
+    .min(0)
+    .max(7 * 24 * 60)
+    .default(60),
   /** Upper bound of a merged segment's binlog bytes (a merged segment is read into memory whole by a restore). */
   compactMaxMiB: z.number().int().min(1).max(MAX_COMPACT_MIB).default(64),
   /** At most this many segments go into one merged segment: one merge decrypts each of them, ~0.2 s apiece (gpg's passphrase KDF), so 2000 ≈ 6 min. */

@@ -36,14 +36,30 @@ export function drillCrossReferenceProblems(raw: unknown): { path: string; messa
   const clouds = (raw as { clouds?: unknown })?.clouds;
   if (!clouds || typeof clouds !== 'object') return out;
   for (const [name, cloud] of Object.entries(clouds as Record<string, unknown>)) {
-    const c = cloud as { hosts?: Record<string, { mariadb?: unknown } | undefined>; database?: { host?: unknown; galera?: { nodes?: unknown } }; drill?: { host?: unknown } } | null;
+    const c = cloud as {
+      hosts?: Record<string, { mariadb?: unknown } | undefined>;
+      database?: { host?: unknown; galera?: { nodes?: unknown } };
+      drill?: { host?: unknown };
+    } | null;
     const h = c?.drill?.host;
     if (typeof h !== 'string') continue;
     const hosts = c?.hosts && typeof c.hosts === 'object' ? c.hosts : {};
     const live = [c?.database?.host, ...(Array.isArray(c?.database?.galera?.nodes) ? c.database.galera.nodes : [])];
-    if (!hosts[h]) out.push({ path: `clouds.${name}.drill.host`, message: `names host "${h}", which is not under hosts (${Object.keys(hosts).join(', ') || 'none'})` });
-    else if (live.includes(h)) out.push({ path: `clouds.${name}.drill.host`, message: `is the live database host "${h}": a drill replaces the data of its host; name an isolated lab host` });
-    else if (!hosts[h]!.mariadb) out.push({ path: `clouds.${name}.hosts.${h}.mariadb`, message: 'is required on the drill host (the drill restores the database there)' });
+    if (!hosts[h])
+      out.push({
+        path: `clouds.${name}.drill.host`,
+        message: `names host "${h}", which is not under hosts (${Object.keys(hosts).join(', ') || 'none'})`,
+      });
+    else if (live.includes(h))
+      out.push({
+        path: `clouds.${name}.drill.host`,
+        message: `is the live database host "${h}": a drill replaces the data of its host; name an isolated lab host`,
+      });
+    else if (!hosts[h]!.mariadb)
+      out.push({
+        path: `clouds.${name}.hosts.${h}.mariadb`,
+        message: 'is required on the drill host (the drill restores the database there)',
+      });
   }
   return out;
 }

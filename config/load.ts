@@ -17,12 +17,23 @@ export class ConfigError extends Error {
 export function parseConfig(text: string, file = '<config>'): Config {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(file, doc.errors.map((e) => ({ path: `line ${e.linePos?.[0]?.line ?? '?'}`, message: e.message.split('\n')[0] ?? e.message })));
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => ({
+        path: `line ${e.linePos?.[0]?.line ?? '?'}`,
+        message: e.message.split('\n')[0] ?? e.message,
+      })),
+    );
   }
   const raw: unknown = doc.toJS() ?? {};
   const result = configSchema.safeParse(raw);
   const problems = [
-    ...(result.success ? [] : result.error.issues.map((i) => ({ path: i.path.length ? i.path.join('.') : '(top level)', message: i.message }))),
+    ...(result.success
+      ? []
+      : result.error.issues.map((i) => ({
+          path: i.path.length ? i.path.join('.') : '(top level)',
+          message: i.message,
+        }))),
     ...crossReferenceProblems(raw),
   ];
   if (problems.length > 0 || !result.success) throw new ConfigError(file, problems);
@@ -34,7 +45,9 @@ export function loadConfig(file: string): Config {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(file, [{ path: '(file)', message: `cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}` }]);
+    throw new ConfigError(file, [
+      { path: '(file)', message: `cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}` },
+    ]);
   }
   return parseConfig(text, file);
 }

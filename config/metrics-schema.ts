@@ -11,7 +11,10 @@ import { z } from 'zod';
 /** "host:port", "[v6]:port" or ":port" (every address). */
 export const listenSchema = z
   .string()
-  .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]*):\d{1,5}$/, 'must be "host:port", e.g. "127.0.0.1:9464", "[::]:9464" or ":9464"')
+  .regex(
+    /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]*):\d{1,5}$/,
+    'must be "host:port", e.g. "127.0.0.1:9464", "[::]:9464" or ":9464"',
+  )
   .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'the port must be 0-65535');
 
 /** Splits "127.0.0.1:9464" / "[::1]:9464" / ":9464" into what net.Server.listen takes. */

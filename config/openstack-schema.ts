@@ -68,5 +68,7 @@ export const openstackCloudSchema = z
       .prefault({}),
   })
   .strict()
-  .refine((o) => !(o.openrc && (o.cloudsYaml || o.cloud)), { message: 'name either openrc or cloudsYaml/cloud, not both' });
+  .refine((o) => !(o.openrc && (o.cloudsYaml || o.cloud)), {
+    message: 'name either openrc or cloudsYaml/cloud, not both',
+  });
 export type OpenstackCloudConfig = z.infer<typeof openstackCloudSchema>;

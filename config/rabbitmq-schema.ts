@@ -23,14 +23,20 @@ export const rabbitmqHostSchema = z
     /** Container that runs the broker when the host's containerRuntime is docker/podman (Kolla: `rabbitmq`). */
     container: nonEmpty.default('rabbitmq'),
     /** Node to talk to (rabbitmqctl -n). Unset: rabbitmqctl's own default (RABBITMQ_NODENAME, rabbitmq-env.conf, rabbit@<short hostname>). */
-    nodeName: z.string().regex(/^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/, 'must look like rabbit@<host>').optional(),
+    nodeName: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/, 'must look like rabbit@<host>')
+      .optional(),
     /** The CLI to run: a name on PATH or an absolute path. */
     rabbitmqctl: nonEmpty.default('rabbitmqctl'),
     /** Extra environment for rabbitmqctl (e.g. HOME where .erlang.cookie lives, RABBITMQ_CONF_ENV_FILE). Values are not secrets. */
     env: z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string())
       .default({})
-      .refine((e) => !Object.keys(e).some((k) => COOKIE_VARIABLES.includes(k)), 'must not carry the Erlang cookie (it would show in the host\'s process list): point HOME at the folder holding .erlang.cookie instead'),
+      .refine(
+        (e) => !Object.keys(e).some((k) => COOKIE_VARIABLES.includes(k)),
+        "must not carry the Erlang cookie (it would show in the host's process list): point HOME at the folder holding .erlang.cookie instead",
+      ),
     /** Seconds rabbitmqctl may take per operation (its --timeout). */
     timeoutSeconds: z.number().int().min(1).max(3600).default(120),
   })
@@ -56,8 +62,16 @@ export function rabbitmqCrossReferenceProblems(raw: unknown): { path: string; me
     if (typeof h !== 'string') continue;
     const hosts = c?.hosts && typeof c.hosts === 'object' ? c.hosts : {};
     const entry = hosts[h] as { rabbitmq?: unknown } | undefined;
-    if (!entry) out.push({ path: `clouds.${name}.rabbitmq.host`, message: `names host "${h}", which is not under hosts (${Object.keys(hosts).join(', ') || 'none'})` });
-    else if (!entry.rabbitmq) out.push({ path: `clouds.${name}.hosts.${h}.rabbitmq`, message: 'is required on the RabbitMQ host (use `rabbitmq: {}` for the defaults)' });
+    if (!entry)
+      out.push({
+        path: `clouds.${name}.rabbitmq.host`,
+        message: `names host "${h}", which is not under hosts (${Object.keys(hosts).join(', ') || 'none'})`,
+      });
+    else if (!entry.rabbitmq)
+      out.push({
+        path: `clouds.${name}.hosts.${h}.rabbitmq`,
+        message: 'is required on the RabbitMQ host (use `rabbitmq: {}` for the defaults)',
+      });
   }
   return out;
 }

@@ -27,7 +27,10 @@ import { secretRefSchema } from './secret-ref.js';
 
 const bucketName = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a DNS-compatible bucket name (3–63 characters: a-z, 0-9, ".", "-")');
+  .regex(
+    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+    'must be a DNS-compatible bucket name (3–63 characters: a-z, 0-9, ".", "-")',
+  );
 
 export const s3TargetSchema = z
   .object({
@@ -39,7 +42,10 @@ export const s3TargetSchema = z
     prefix: z
       .string()
       .default('')
-      .refine((p) => p === '' || (p.endsWith('/') && !p.startsWith('/')), 'must be empty or end with "/" (and not start with "/")'),
+      .refine(
+        (p) => p === '' || (p.endsWith('/') && !p.startsWith('/')),
+        'must be empty or end with "/" (and not start with "/")',
+      ),
     /** Path-style URLs (endpoint/bucket/key): needed by Swift, MinIO, most RGW setups. */
     forcePathStyle: z.boolean().default(true),
     /**

@@ -32,7 +32,20 @@ export interface Calendar {
 }
 
 const DAY_NAMES = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
-const MONTH_NAMES = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
+const MONTH_NAMES = [
+  'january',
+  'february',
+  'march',
+  'april',
+  'may',
+  'june',
+  'july',
+  'august',
+  'september',
+  'october',
+  'november',
+  'december',
+];
 
 interface FieldRule {
   min: number;
@@ -48,7 +61,12 @@ const RULES = {
   hour: { min: 0, max: 23, example: '2, [2, 14], "1-5"' },
   dayOfMonth: { min: 1, max: 31, example: '1, "1-7", [1, 15]' },
   month: { min: 1, max: 12, names: { list: MONTH_NAMES, first: 1, what: 'month' }, example: '1, january, "jan-mar"' },
-  dayOfWeek: { min: 0, max: 7, names: { list: DAY_NAMES, first: 0, what: 'day of the week' }, example: 'sunday, [mon, thu], "mon-fri", "fri-sun", 0 (= Sunday)' },
+  dayOfWeek: {
+    min: 0,
+    max: 7,
+    names: { list: DAY_NAMES, first: 0, what: 'day of the week' },
+    example: 'sunday, [mon, thu], "mon-fri", "fri-sun", 0 (= Sunday)',
+  },
 } satisfies Record<string, FieldRule>;
 type FieldName = keyof typeof RULES;
 
@@ -59,7 +77,9 @@ function valueOf(v: unknown, rule: FieldRule): number | string {
   else if (/^\d+$/.test(v.trim())) n = Number(v.trim());
   else {
     const s = v.trim().toLowerCase();
-    const i = rule.names ? rule.names.list.findIndex((name) => name === s || (s.length === 3 && name.startsWith(s))) : -1;
+    const i = rule.names
+      ? rule.names.list.findIndex((name) => name === s || (s.length === 3 && name.startsWith(s)))
+      : -1;
     if (i < 0) return rule.names ? `"${v}" is not a ${rule.names.what}` : `"${v}" is not a number`;
     n = i + rule.names!.first;
   }
@@ -76,7 +96,8 @@ function rangeFrom(a: unknown, b: unknown, step: unknown, rule: FieldRule): Cale
   // "fri-sun": Sunday closing a range is day 7
   if (rule.max === 7 && end === 0 && start > 0) end = 7;
   if (end < start) return `the range ${String(a)}-${String(b)} is empty (it would wrap around; write it as two items)`;
-  if (typeof step !== 'number' || !Number.isInteger(step) || step < 1) return `step ${JSON.stringify(step)} must be a whole number ≥ 1`;
+  if (typeof step !== 'number' || !Number.isInteger(step) || step < 1)
+    return `step ${JSON.stringify(step)} must be a whole number ≥ 1`;
   return { start, end, step };
 }
 
@@ -124,7 +145,10 @@ function field(name: FieldName) {
     for (const item of items) {
       const r = rangeOf(item, rule);
       if (typeof r === 'string') {
-        ctx.addIssue({ code: 'custom', message: `${r} (allowed: ${rule.min}-${rule.max}${rule.names ? ` or ${rule.names.what} names` : ''}, e.g. ${rule.example})` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `${r} (allowed: ${rule.min}-${rule.max}${rule.names ? ` or ${rule.names.what} names` : ''}, e.g. ${rule.example})`,
+        });
         return z.NEVER;
       }
       out.push(...(name === 'dayOfWeek' ? sundayAsZero(r) : [r]));
@@ -160,7 +184,10 @@ const overlapSchema = z.string().transform((s, ctx): OverlapPolicy => {
   if ((OVERLAP_POLICIES as readonly string[]).includes(up)) return up as OverlapPolicy;
   ctx.addIssue({
     code: 'custom',
-    message: up === 'ALLOW_ALL' ? 'ALLOW_ALL is not allowed: it runs two backups of the same cloud at once' : `must be one of ${OVERLAP_POLICIES.join(', ')} (Temporal's ScheduleOverlapPolicy)`,
+    message:
+      up === 'ALLOW_ALL'
+        ? 'ALLOW_ALL is not allowed: it runs two backups of the same cloud at once'
+        : `must be one of ${OVERLAP_POLICIES.join(', ')} (Temporal's ScheduleOverlapPolicy)`,
   });
   return z.NEVER;
 });
@@ -168,7 +195,10 @@ const overlapSchema = z.string().transform((s, ctx): OverlapPolicy => {
 // The server stores anything shorter as 10 s (measured on 1.32); refusing it keeps the config
 // saying what the server does.
 const MIN_CATCHUP_MS = 10_000;
-const catchupSchema = durationSchema.refine((s) => (parseDuration(s) ?? MIN_CATCHUP_MS) >= MIN_CATCHUP_MS, 'must be at least 10s (Temporal raises anything shorter to 10s)');
+const catchupSchema = durationSchema.refine(
+  (s) => (parseDuration(s) ?? MIN_CATCHUP_MS) >= MIN_CATCHUP_MS,
+  'must be at least 10s (Temporal raises anything shorter to 10s)',
+);
 
 const timeZoneSchema = z.string().superRefine((zone, ctx) => {
   let resolved: string | undefined;
@@ -178,9 +208,15 @@ const timeZoneSchema = z.string().superRefine((zone, ctx) => {
     /* not a zone */
   }
   if (!/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(zone) || resolved === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${zone}" is not an IANA time zone name such as "UTC" or "Europe/Berlin" (fixed offsets like "+01:00" are not zones the server knows)` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${zone}" is not an IANA time zone name such as "UTC" or "Europe/Berlin" (fixed offsets like "+01:00" are not zones the server knows)`,
+    });
   } else if (resolved !== zone && resolved.toLowerCase() === zone.toLowerCase()) {
-    ctx.addIssue({ code: 'custom', message: `write "${resolved}": the Temporal server looks zone names up case-sensitively` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `write "${resolved}": the Temporal server looks zone names up case-sensitively`,
+    });
   }
 });
 

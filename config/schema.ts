@@ -21,7 +21,10 @@ export { secretRefSchema, type SecretRef } from './secret-ref.js';
 
 const fingerprint = z
   .string()
-  .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'must be an OpenSSH SHA256 fingerprint such as "SHA256:abc…" (ssh-keygen -lf <host key>.pub)');
+  .regex(
+    /^SHA256:[A-Za-z0-9+/]{43}$/,
+    'must be an OpenSSH SHA256 fingerprint such as "SHA256:abc…" (ssh-keygen -lf <host key>.pub)',
+  );
 
 const commandArgv = z.array(nonEmpty).min(1, 'must name a command');
 
@@ -55,7 +58,10 @@ export const keystoneHostSchema = z
     container: nonEmpty.default('keystone'),
     keysDir: absPath.default('/etc/keystone'),
     /** Numeric "uid:gid" the restored keys get on this host (Kolla: 42425:42425). Unset: the owner recorded in the backup. */
-    owner: z.string().regex(/^\d+:\d+$/, 'must be numeric "uid:gid", e.g. "42425:42425"').optional(),
+    owner: z
+      .string()
+      .regex(/^\d+:\d+$/, 'must be numeric "uid:gid", e.g. "42425:42425"')
+      .optional(),
   })
   .strict();
 
@@ -67,7 +73,10 @@ export const hostSchema = z
     keyFile: absPath,
     hostKeyFingerprint: fingerprint,
     containerRuntime: z.enum(['docker', 'podman', 'none']).default('none'),
-    containers: z.object({ mariadb: nonEmpty.default('mariadb') }).strict().default({ mariadb: 'mariadb' }),
+    containers: z
+      .object({ mariadb: nonEmpty.default('mariadb') })
+      .strict()
+      .default({ mariadb: 'mariadb' }),
     mariadb: mariadbHostSchema.optional(),
     keystone: keystoneHostSchema.optional(),
     rabbitmq: rabbitmqHostSchema.optional(),
@@ -112,7 +121,9 @@ export const galeraSchema = z
 export const dumpsSchema = z
   .object({
     /** Schemas to dump when the command names none. Unset or empty: every schema outside mysql, information_schema, performance_schema and sys. */
-    schemas: z.array(z.string().regex(/^[A-Za-z0-9_$]{1,64}$/, 'must be a schema name (letters, digits, "_", "$")')).default([]),
+    schemas: z
+      .array(z.string().regex(/^[A-Za-z0-9_$]{1,64}$/, 'must be a schema name (letters, digits, "_", "$")'))
+      .default([]),
     compressionLevel: z.number().int().min(1).max(19).default(6),
   })
   .strict();
@@ -140,7 +151,10 @@ export const databaseSchema = z
   })
   .strict();
 
-const relPath = nonEmpty.refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a path inside the folder (no leading "/", no "..")');
+const relPath = nonEmpty.refine(
+  (p) => !p.startsWith('/') && !p.split('/').includes('..'),
+  'must be a path inside the folder (no leading "/", no "..")',
+);
 
 export const controlPlaneSchema = z
   .object({
@@ -150,9 +164,21 @@ export const controlPlaneSchema = z
         host: nonEmpty,
         configDir: absPath.default('/etc/kolla'),
         /** Files and folders under configDir (missing ones are noted and skipped). */
-        files: z.array(relPath).default(['globals.yml', 'passwords.yml', 'inventory', 'multinode', 'all-in-one', 'admin-openrc.sh', 'config']),
+        files: z
+          .array(relPath)
+          .default([
+            'globals.yml',
+            'passwords.yml',
+            'inventory',
+            'multinode',
+            'all-in-one',
+            'admin-openrc.sh',
+            'config',
+          ]),
         /** Per-service override folders under configDir (the seed's list). */
-        serviceDirs: z.array(relPath).default(['keystone', 'nova', 'neutron', 'cinder', 'glance', 'swift', 'heat', 'horizon']),
+        serviceDirs: z
+          .array(relPath)
+          .default(['keystone', 'nova', 'neutron', 'cinder', 'glance', 'swift', 'heat', 'horizon']),
         /** More paths whose content a diff must never show (passwords.yml, openrc files and keys always are). */
         secretPaths: z.array(relPath).default([]),
       })
@@ -193,7 +219,10 @@ export const serviceRestoreSchema = z
 
 export const cloudSchema = z
   .object({
-    hosts: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'host names are letters, digits, "_", "." and "-"'), hostSchema),
+    hosts: z.record(
+      z.string().regex(/^[A-Za-z0-9_.-]+$/, 'host names are letters, digits, "_", "." and "-"'),
+      hostSchema,
+    ),
     database: databaseSchema,
     controlPlane: controlPlaneSchema.optional(),
     rabbitmq: rabbitmqCloudSchema.optional(),
@@ -204,8 +233,17 @@ export const cloudSchema = z
     tiers: tiersSchema,
     /** Services whose schemas `osbackup restore service` restores alone. */
     /** Hours an approval gate (restore service, restore cluster, dr rebuild) waits for a decision before the run ends as rejected. */
-    approvalTimeoutHours: z.number().positive().max(24 * 30).default(24),
-    services: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'service names are letters, digits, "_", "." and "-"'), serviceSchema).default({}),
+    approvalTimeoutHours: z
+      .number()
+      .positive()
+      .max(24 * 30)
+      .default(24),
+    services: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9_.-]+$/, 'service names are letters, digits, "_", "." and "-"'),
+        serviceSchema,
+      )
+      .default({}),
     serviceRestore: serviceRestoreSchema.optional(),
     /** DR drills (`osbackup dr drill`, monthly): restore the newest VERIFIED point onto an isolated host, measure RTO/RPO. */
     drill: drillSchema.optional(),
@@ -236,58 +274,123 @@ export function crossReferenceProblems(raw: unknown): { path: string; message: s
   const clouds = (raw as { clouds?: unknown })?.clouds;
   if (!clouds || typeof clouds !== 'object') return out;
   const def = (raw as { defaultCloud?: unknown }).defaultCloud;
-  if (typeof def === 'string' && !(def in clouds)) out.push({ path: 'defaultCloud', message: `names cloud "${def}", which is not under clouds (${Object.keys(clouds).join(', ')})` });
+  if (typeof def === 'string' && !(def in clouds))
+    out.push({
+      path: 'defaultCloud',
+      message: `names cloud "${def}", which is not under clouds (${Object.keys(clouds).join(', ')})`,
+    });
   for (const [name, cloud] of Object.entries(clouds as Record<string, unknown>)) {
-    const c = cloud as { hosts?: Record<string, unknown>; database?: { host?: unknown }; preflight?: { proveOn?: unknown } } | null;
+    const c = cloud as {
+      hosts?: Record<string, unknown>;
+      database?: { host?: unknown };
+      preflight?: { proveOn?: unknown };
+    } | null;
     const dbHost = c?.database?.host;
     if (typeof dbHost !== 'string') continue;
     const hosts = c?.hosts && typeof c.hosts === 'object' ? c.hosts : {};
     const proveOn = c?.preflight?.proveOn;
     if (typeof proveOn === 'string') {
       const p = hosts[proveOn] as { mariadb?: unknown } | undefined;
-      if (!p) out.push({ path: `clouds.${name}.preflight.proveOn`, message: `names host "${proveOn}", which is not under hosts (${Object.keys(hosts).join(', ') || 'none'})` });
-      else if (proveOn === dbHost) out.push({ path: `clouds.${name}.preflight.proveOn`, message: `is the live database host "${dbHost}": the proof restore would overwrite the cloud's database; name a scratch host` });
-      else if (!p.mariadb) out.push({ path: `clouds.${name}.hosts.${proveOn}.mariadb`, message: 'is required on the preflight proof host' });
+      if (!p)
+        out.push({
+          path: `clouds.${name}.preflight.proveOn`,
+          message: `names host "${proveOn}", which is not under hosts (${Object.keys(hosts).join(', ') || 'none'})`,
+        });
+      else if (proveOn === dbHost)
+        out.push({
+          path: `clouds.${name}.preflight.proveOn`,
+          message: `is the live database host "${dbHost}": the proof restore would overwrite the cloud's database; name a scratch host`,
+        });
+      else if (!p.mariadb)
+        out.push({
+          path: `clouds.${name}.hosts.${proveOn}.mariadb`,
+          message: 'is required on the preflight proof host',
+        });
     }
     const h = hosts[dbHost] as { mariadb?: unknown } | undefined;
-    if (!h) out.push({ path: `clouds.${name}.database.host`, message: `names host "${dbHost}", which is not under hosts (${Object.keys(hosts).join(', ') || 'none'})` });
-    else if (!h.mariadb) out.push({ path: `clouds.${name}.hosts.${dbHost}.mariadb`, message: 'is required on the database host' });
+    if (!h)
+      out.push({
+        path: `clouds.${name}.database.host`,
+        message: `names host "${dbHost}", which is not under hosts (${Object.keys(hosts).join(', ') || 'none'})`,
+      });
+    else if (!h.mariadb)
+      out.push({ path: `clouds.${name}.hosts.${dbHost}.mariadb`, message: 'is required on the database host' });
     const g = (c?.database as { galera?: { nodes?: unknown; writer?: unknown; prefer?: unknown } } | undefined)?.galera;
-    const named = [...(Array.isArray(g?.nodes) ? g.nodes.map((n, i) => [`nodes.${i}`, n] as const) : []), ...(typeof g?.writer === 'string' ? [['writer', g.writer] as const] : []), ...(Array.isArray(g?.prefer) ? g.prefer.map((n, i) => [`prefer.${i}`, n] as const) : [])];
+    const named = [
+      ...(Array.isArray(g?.nodes) ? g.nodes.map((n, i) => [`nodes.${i}`, n] as const) : []),
+      ...(typeof g?.writer === 'string' ? [['writer', g.writer] as const] : []),
+      ...(Array.isArray(g?.prefer) ? g.prefer.map((n, i) => [`prefer.${i}`, n] as const) : []),
+    ];
     for (const [where, n] of named) {
       if (typeof n !== 'string') continue;
       const node = hosts[n] as { mariadb?: unknown } | undefined;
-      if (!node) out.push({ path: `clouds.${name}.database.galera.${where}`, message: `names host "${n}", which is not under hosts (${Object.keys(hosts).join(', ') || 'none'})` });
-      else if (!node.mariadb) out.push({ path: `clouds.${name}.hosts.${n}.mariadb`, message: 'is required on a Galera node' });
+      if (!node)
+        out.push({
+          path: `clouds.${name}.database.galera.${where}`,
+          message: `names host "${n}", which is not under hosts (${Object.keys(hosts).join(', ') || 'none'})`,
+        });
+      else if (!node.mariadb)
+        out.push({ path: `clouds.${name}.hosts.${n}.mariadb`, message: 'is required on a Galera node' });
     }
   }
   for (const [name, cloud] of Object.entries(clouds as Record<string, unknown>)) {
-    const c = cloud as { hosts?: Record<string, { keystone?: unknown } | undefined>; controlPlane?: { kolla?: { host?: unknown }; keystoneHosts?: unknown } } | null;
+    const c = cloud as {
+      hosts?: Record<string, { keystone?: unknown } | undefined>;
+      controlPlane?: { kolla?: { host?: unknown }; keystoneHosts?: unknown };
+    } | null;
     const hosts = c?.hosts && typeof c.hosts === 'object' ? c.hosts : {};
     const known = Object.keys(hosts).join(', ') || 'none';
     const kh = c?.controlPlane?.kolla?.host;
-    if (typeof kh === 'string' && !hosts[kh]) out.push({ path: `clouds.${name}.controlPlane.kolla.host`, message: `names host "${kh}", which is not under hosts (${known})` });
+    if (typeof kh === 'string' && !hosts[kh])
+      out.push({
+        path: `clouds.${name}.controlPlane.kolla.host`,
+        message: `names host "${kh}", which is not under hosts (${known})`,
+      });
     const ks = c?.controlPlane?.keystoneHosts;
     if (Array.isArray(ks)) {
       ks.forEach((k, i) => {
         if (typeof k !== 'string') return;
-        if (!hosts[k]) out.push({ path: `clouds.${name}.controlPlane.keystoneHosts.${i}`, message: `names host "${k}", which is not under hosts (${known})` });
-        else if (!hosts[k]!.keystone) out.push({ path: `clouds.${name}.hosts.${k}.keystone`, message: 'is required on a Keystone host (use `keystone: {}` for the Kolla defaults)' });
+        if (!hosts[k])
+          out.push({
+            path: `clouds.${name}.controlPlane.keystoneHosts.${i}`,
+            message: `names host "${k}", which is not under hosts (${known})`,
+          });
+        else if (!hosts[k]!.keystone)
+          out.push({
+            path: `clouds.${name}.hosts.${k}.keystone`,
+            message: 'is required on a Keystone host (use `keystone: {}` for the Kolla defaults)',
+          });
       });
     }
   }
   for (const [name, cloud] of Object.entries(clouds as Record<string, unknown>)) {
-    const c = cloud as { hosts?: Record<string, { mariadb?: unknown } | undefined>; services?: Record<string, { runOn?: unknown } | undefined>; serviceRestore?: { scratchHost?: unknown } } | null;
+    const c = cloud as {
+      hosts?: Record<string, { mariadb?: unknown } | undefined>;
+      services?: Record<string, { runOn?: unknown } | undefined>;
+      serviceRestore?: { scratchHost?: unknown };
+    } | null;
     const hosts = c?.hosts && typeof c.hosts === 'object' ? c.hosts : {};
     const known = Object.keys(hosts).join(', ') || 'none';
     for (const [svc, s] of Object.entries(c?.services ?? {})) {
       const on = s?.runOn;
-      if (typeof on === 'string' && on !== 'worker' && !hosts[on]) out.push({ path: `clouds.${name}.services.${svc}.runOn`, message: `names host "${on}", which is not under hosts (${known}); use a host or "worker"` });
+      if (typeof on === 'string' && on !== 'worker' && !hosts[on])
+        out.push({
+          path: `clouds.${name}.services.${svc}.runOn`,
+          message: `names host "${on}", which is not under hosts (${known}); use a host or "worker"`,
+        });
     }
     const sh = c?.serviceRestore?.scratchHost;
     if (typeof sh === 'string') {
-      if (!hosts[sh]) out.push({ path: `clouds.${name}.serviceRestore.scratchHost`, message: `names host "${sh}", which is not under hosts (${known})` });
-      else if (!hosts[sh]!.mariadb) out.push({ path: `clouds.${name}.hosts.${sh}.mariadb`, message: 'is required on the scratch host (its restoreDir holds the scratch instance)' });
+      if (!hosts[sh])
+        out.push({
+          path: `clouds.${name}.serviceRestore.scratchHost`,
+          message: `names host "${sh}", which is not under hosts (${known})`,
+        });
+      else if (!hosts[sh]!.mariadb)
+        out.push({
+          path: `clouds.${name}.hosts.${sh}.mariadb`,
+          message: 'is required on the scratch host (its restoreDir holds the scratch instance)',
+        });
     }
   }
   out.push(...rabbitmqCrossReferenceProblems(raw));
@@ -322,7 +425,10 @@ export const encryptionSchema = z
     escrow: escrowSchema,
   })
   .strict()
-  .refine((e) => e.passphrase !== undefined || e.recipientKeyFiles.length > 0, 'needs a passphrase and/or recipientKeyFiles: artifacts are never stored unencrypted');
+  .refine(
+    (e) => e.passphrase !== undefined || e.recipientKeyFiles.length > 0,
+    'needs a passphrase and/or recipientKeyFiles: artifacts are never stored unencrypted',
+  );
 
 export const temporalSchema = z
   .object({
@@ -331,7 +437,12 @@ export const temporalSchema = z
     taskQueue: nonEmpty.default('osbackup'),
     uiUrl: z.url().default('http://127.0.0.1:8233'),
     tls: z
-      .object({ serverRootCaFile: absPath.optional(), clientCertFile: absPath.optional(), clientKeyFile: absPath.optional(), serverName: nonEmpty.optional() })
+      .object({
+        serverRootCaFile: absPath.optional(),
+        clientCertFile: absPath.optional(),
+        clientKeyFile: absPath.optional(),
+        serverName: nonEmpty.optional(),
+      })
       .strict()
       .optional(),
     apiKey: secretRefSchema.optional(),
@@ -352,7 +463,12 @@ export const configSchema = z
     stateDir: absPath.default('/var/lib/osbackup'),
     /** The worker's GET /metrics (config/metrics-schema.ts); absent = no listener. */
     metrics: metricsSchema.optional(),
-    clouds: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'cloud names are lower-case letters, digits, "_" and "-"'), cloudSchema).refine((c) => Object.keys(c).length > 0, 'must define at least one cloud'),
+    clouds: z
+      .record(
+        z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'cloud names are lower-case letters, digits, "_" and "-"'),
+        cloudSchema,
+      )
+      .refine((c) => Object.keys(c).length > 0, 'must define at least one cloud'),
   })
   .strict();
 export type Config = z.infer<typeof configSchema>;

@@ -12,7 +12,9 @@ import { retentionPolicySchema } from '../workflows/lib/retention-policy.js';
 import { absPath } from './secret-ref.js';
 import { s3TargetSchema } from './s3-target-schema.js';
 
-export const targetNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'target names are lower-case letters, digits, "_" and "-"');
+export const targetNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]*$/, 'target names are lower-case letters, digits, "_" and "-"');
 
 const common = {
   retention: retentionPolicySchema.default(retentionPolicySchema.parse({})),
@@ -34,7 +36,10 @@ const nfsTargetSchema = z
     ...common,
   })
   .strict()
-  .refine((t) => t.path === t.mountPoint || t.path.startsWith(t.mountPoint.replace(/\/$/, '') + '/'), { message: 'path must be the mount point or a folder under it', path: ['path'] });
+  .refine((t) => t.path === t.mountPoint || t.path.startsWith(t.mountPoint.replace(/\/$/, '') + '/'), {
+    message: 'path must be the mount point or a folder under it',
+    path: ['path'],
+  });
 
 const s3Schema = s3TargetSchema.extend({ type: z.literal('s3'), ...common }).strict();
 
@@ -49,9 +54,18 @@ export type Tier = (typeof TIERS)[number];
 /** Which targets each tier's artifacts must reach. Unset tiers keep their artifacts on the repository only. */
 export const tiersSchema = z
   .object({
-    daily: z.object({ targets: z.array(targetNameSchema).min(1) }).strict().optional(),
-    weekly: z.object({ targets: z.array(targetNameSchema).min(1) }).strict().optional(),
-    monthly: z.object({ targets: z.array(targetNameSchema).min(1) }).strict().optional(),
+    daily: z
+      .object({ targets: z.array(targetNameSchema).min(1) })
+      .strict()
+      .optional(),
+    weekly: z
+      .object({ targets: z.array(targetNameSchema).min(1) })
+      .strict()
+      .optional(),
+    monthly: z
+      .object({ targets: z.array(targetNameSchema).min(1) })
+      .strict()
+      .optional(),
   })
   .strict()
   .default({});
@@ -62,14 +76,25 @@ export function targetCrossReferenceProblems(raw: unknown): { path: string; mess
   const r = raw as { repository?: { name?: unknown }; targets?: unknown; clouds?: unknown } | null;
   const primary = typeof r?.repository?.name === 'string' ? r.repository.name : 'local';
   const targets = r?.targets && typeof r.targets === 'object' ? Object.keys(r.targets) : [];
-  if (targets.includes(primary)) out.push({ path: `targets.${primary}`, message: `"${primary}" is the repository's name (repository.name): give this target another name` });
+  if (targets.includes(primary))
+    out.push({
+      path: `targets.${primary}`,
+      message: `"${primary}" is the repository's name (repository.name): give this target another name`,
+    });
   const known = [primary, ...targets];
-  const clouds = r?.clouds && typeof r.clouds === 'object' ? (r.clouds as Record<string, { tiers?: Record<string, { targets?: unknown } | undefined> } | null>) : {};
+  const clouds =
+    r?.clouds && typeof r.clouds === 'object'
+      ? (r.clouds as Record<string, { tiers?: Record<string, { targets?: unknown } | undefined> } | null>)
+      : {};
   for (const [cloud, c] of Object.entries(clouds)) {
     for (const [tier, t] of Object.entries(c?.tiers ?? {})) {
       if (!Array.isArray(t?.targets)) continue;
       t.targets.forEach((name: unknown, i: number) => {
-        if (typeof name === 'string' && !known.includes(name)) out.push({ path: `clouds.${cloud}.tiers.${tier}.targets.${i}`, message: `names target "${name}", which is neither the repository nor under targets (${known.join(', ')})` });
+        if (typeof name === 'string' && !known.includes(name))
+          out.push({
+            path: `clouds.${cloud}.tiers.${tier}.targets.${i}`,
+            message: `names target "${name}", which is neither the repository nor under targets (${known.join(', ')})`,
+          });
       });
     }
   }

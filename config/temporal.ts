@@ -35,7 +35,8 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     return payloads.map((p) => {
       if (Buffer.from(p.metadata?.encoding ?? []).toString() !== ENCODING) return p;
       const kid = Buffer.from(p.metadata?.['encryption-key-id'] ?? []).toString();
-      if (kid !== this.keyId) throw new Error(`payload was encrypted with key ${kid}; this process has ${this.keyId} (temporal.payloadKey)`);
+      if (kid !== this.keyId)
+        throw new Error(`payload was encrypted with key ${kid}; this process has ${this.keyId} (temporal.payloadKey)`);
       const d = Buffer.from(p.data ?? []);
       const dec = createDecipheriv('aes-256-gcm', this.key, d.subarray(0, 12));
       dec.setAuthTag(d.subarray(12, 28));
@@ -63,9 +64,13 @@ export function payloadCodecs(config: Config): PayloadCodec[] {
  * The compiled failure converter (config/failure-converter.cts). From source (ts-jest) there
  * is no .cjs next to this file, so the build's copy is used: run `npx tsc` first.
  */
-export const FAILURE_CONVERTER_PATH = [new URL('./failure-converter.cjs', import.meta.url), new URL('../dist/config/failure-converter.cjs', import.meta.url)]
-  .map((u) => fileURLToPath(u))
-  .find((p) => existsSync(p)) ?? fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
+export const FAILURE_CONVERTER_PATH =
+  [
+    new URL('./failure-converter.cjs', import.meta.url),
+    new URL('../dist/config/failure-converter.cjs', import.meta.url),
+  ]
+    .map((u) => fileURLToPath(u))
+    .find((p) => existsSync(p)) ?? fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
 
 /**
  * What every osbackup worker and client hands to Temporal: the payload codec, and failures
@@ -80,7 +85,10 @@ export function dataConverter(config: Config): DataConverter {
  * which the SDK does not decode: with the failure converter above it is "Encoded failure" and
  * the real one sits, encrypted, in encodedAttributes.
  */
-export async function failureMessage(converter: LoadedDataConverter, failure: ProtoFailure | null | undefined): Promise<string> {
+export async function failureMessage(
+  converter: LoadedDataConverter,
+  failure: ProtoFailure | null | undefined,
+): Promise<string> {
   if (!failure?.encodedAttributes) return failure?.message ?? '';
   let payload = failure.encodedAttributes as Payload;
   for (const codec of [...converter.payloadCodecs].reverse()) [payload] = (await codec.decode([payload])) as [Payload];
@@ -94,7 +102,10 @@ export function connectionOptions(config: Config) {
     ? {
         serverNameOverride: t.tls.serverName,
         serverRootCACertificate: t.tls.serverRootCaFile ? readFileSync(t.tls.serverRootCaFile) : undefined,
-        clientCertPair: t.tls.clientCertFile && t.tls.clientKeyFile ? { crt: readFileSync(t.tls.clientCertFile), key: readFileSync(t.tls.clientKeyFile) } : undefined,
+        clientCertPair:
+          t.tls.clientCertFile && t.tls.clientKeyFile
+            ? { crt: readFileSync(t.tls.clientCertFile), key: readFileSync(t.tls.clientKeyFile) }
+            : undefined,
       }
     : undefined;
   const apiKey = t.apiKey ? readRef(t.apiKey, 'temporal.apiKey') : undefined;

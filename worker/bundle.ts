@@ -22,14 +22,28 @@ function newestMtime(dir: string): number {
 /** The prebuilt bundle when it is newer than every compiled workflow file and the failure converter, else undefined. */
 export function freshBundle(): string | undefined {
   try {
-    return statSync(BUNDLE_PATH).mtimeMs >= Math.max(newestMtime(WORKFLOWS_DIR), statSync(FAILURE_CONVERTER_PATH).mtimeMs) ? BUNDLE_PATH : undefined;
+    return statSync(BUNDLE_PATH).mtimeMs >=
+      Math.max(newestMtime(WORKFLOWS_DIR), statSync(FAILURE_CONVERTER_PATH).mtimeMs)
+      ? BUNDLE_PATH
+      : undefined;
   } catch {
     return undefined;
   }
 }
 
 async function main(): Promise<void> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath: FAILURE_CONVERTER_PATH, logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: console.warn, error: console.error } });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+    logger: {
+      log: () => undefined,
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: console.warn,
+      error: console.error,
+    },
+  });
   writeFileSync(BUNDLE_PATH, code);
   console.log(`workflow bundle: ${BUNDLE_PATH} (${(code.length / 1024).toFixed(0)} KiB)`);
 }

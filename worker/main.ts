@@ -11,7 +11,9 @@ import { connectionOptions, dataConverter } from '../config/temporal.js';
 import { freshBundle, WORKFLOWS_PATH } from './bundle.js';
 import { startWorkerMetrics, type WorkerMetrics } from './metrics-server.js';
 
-const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const version = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 async function main(): Promise<number> {
   const file = configPath(process.argv.find((a, i) => process.argv[i - 1] === '--config'));
@@ -27,7 +29,13 @@ async function main(): Promise<number> {
   }
   // the SDK's own metrics (Rust core) need their exporter at install time: their own port
   const sdkListen = config.metrics?.sdkListen;
-  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'], logger: redactingLogger(), ...(sdkListen ? { telemetryOptions: { metrics: { prometheus: { bindAddress: sdkListen.replace(/^:/, '0.0.0.0:') } } } } : {}) });
+  Runtime.install({
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+    logger: redactingLogger(),
+    ...(sdkListen
+      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: sdkListen.replace(/^:/, '0.0.0.0:') } } } }
+      : {}),
+  });
   const connection = await NativeConnection.connect(connectionOptions(config));
   const ssh = new SshPool();
   let metrics: WorkerMetrics | undefined;
@@ -35,7 +43,9 @@ async function main(): Promise<number> {
     const deps = { config, env: process.env, ssh, version };
     if (config.metrics) {
       metrics = await startWorkerMetrics(deps, config.metrics);
-      console.log(`osbackup metrics: http://${metrics.address}/metrics${sdkListen ? ` (Temporal SDK metrics: http://${sdkListen}/metrics)` : ''}`);
+      console.log(
+        `osbackup metrics: http://${metrics.address}/metrics${sdkListen ? ` (Temporal SDK metrics: http://${sdkListen}/metrics)` : ''}`,
+      );
     }
     const worker = await Worker.create({
       connection,
@@ -49,7 +59,9 @@ async function main(): Promise<number> {
       // `--wait` and `osbackup watch` show live progress; one small call per running activity
       maxHeartbeatThrottleInterval: '2 seconds',
     });
-    console.log(`osbackup worker ready: namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}, config ${file}`);
+    console.log(
+      `osbackup worker ready: namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}, config ${file}`,
+    );
     await worker.run();
     console.log('osbackup worker stopped');
     return 0;

@@ -10,16 +10,24 @@ import type { MetricsConfig } from '../config/metrics-schema.js';
 import { connectionOptions, dataConverter } from '../config/temporal.js';
 import { MetricsCollector } from './metrics.js';
 
-export async function startMetricsServer(collector: MetricsCollector, listen: string): Promise<{ server: Server; address: string; close: () => Promise<void> }> {
+export async function startMetricsServer(
+  collector: MetricsCollector,
+  listen: string,
+): Promise<{ server: Server; address: string; close: () => Promise<void> }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' || path !== '/metrics') {
-      res.writeHead(path === '/metrics' ? 405 : 404, { 'content-type': 'text/plain' }).end('osbackup worker: GET /metrics\n');
+      res
+        .writeHead(path === '/metrics' ? 405 : 404, { 'content-type': 'text/plain' })
+        .end('osbackup worker: GET /metrics\n');
       return;
     }
     collector.scrape().then(
       (text) => res.writeHead(200, { 'content-type': collector.registry.contentType }).end(text),
-      (e: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`collection failed: ${redact(e instanceof Error ? e.message : String(e))}\n`),
+      (e: unknown) =>
+        res
+          .writeHead(500, { 'content-type': 'text/plain' })
+          .end(`collection failed: ${redact(e instanceof Error ? e.message : String(e))}\n`),
     );
   });
   const { host, port } = parseListen(listen);
@@ -54,7 +62,11 @@ export async function startWorkerMetrics(deps: Deps, settings: MetricsConfig): P
   const temporal = async () => {
     if (!client) {
       connection = await Connection.connect({ ...connectionOptions(deps.config), connectTimeout: '5 seconds' });
-      client = new Client({ connection, namespace: deps.config.temporal.namespace, dataConverter: dataConverter(deps.config) });
+      client = new Client({
+        connection,
+        namespace: deps.config.temporal.namespace,
+        dataConverter: dataConverter(deps.config),
+      });
     }
     return client;
   };
@@ -63,7 +75,9 @@ export async function startWorkerMetrics(deps: Deps, settings: MetricsConfig): P
   try {
     http = await startMetricsServer(collector, settings.listen);
   } catch (e) {
-    throw new Error(`cannot listen on ${settings.listen} for /metrics (${(e as Error).message}). Fix: free that port or change metrics.listen in the config`);
+    throw new Error(
+      `cannot listen on ${settings.listen} for /metrics (${(e as Error).message}). Fix: free that port or change metrics.listen in the config`,
+    );
   }
   return {
     address: http.address,

@@ -16,12 +16,31 @@ import { progressKey } from '../workflows/lib/binlog.js';
 import type { CatalogEntry } from '../workflows/lib/catalog.js';
 import { DRILL_RECORD_FILE, drillsPrefix, parseDrillRecord, type DrillRecord } from '../workflows/lib/drill-record.js';
 import { artifactDir, MANIFEST_FILE } from '../workflows/lib/manifest.js';
-import { calendarMaxGapSeconds, METRICS, metricSamples, TIER_NAMES, type CloudMetricsInput, type MetricName, type MetricsInput } from '../workflows/lib/metrics.js';
+import {
+  calendarMaxGapSeconds,
+  METRICS,
+  metricSamples,
+  TIER_NAMES,
+  type CloudMetricsInput,
+  type MetricName,
+  type MetricsInput,
+} from '../workflows/lib/metrics.js';
 import { tierRunFromWorkflowId, type RunEndStatus, type RunFailure } from '../workflows/lib/run-journal.js';
 import { CLOUD, TIER } from '../workflows/search-attributes.js';
 
-const STATUS: Record<string, RunEndStatus> = { FAILED: 'Failed', TIMED_OUT: 'TimedOut', TERMINATED: 'Terminated', CANCELLED: 'Canceled' };
-const ENTRY = { daily: 'daily', weekly: 'weekly', monthly: 'monthly', 'control-plane': 'controlPlane', dump: 'dump' } as const;
+const STATUS: Record<string, RunEndStatus> = {
+  FAILED: 'Failed',
+  TIMED_OUT: 'TimedOut',
+  TERMINATED: 'Terminated',
+  CANCELLED: 'Canceled',
+};
+const ENTRY = {
+  daily: 'daily',
+  weekly: 'weekly',
+  monthly: 'monthly',
+  'control-plane': 'controlPlane',
+  dump: 'dump',
+} as const;
 
 /** The clouds' tiers as the schedules run them: targets and the longest gap between runs. */
 export function cloudInputs(config: Config): CloudMetricsInput[] {
@@ -37,7 +56,9 @@ export function cloudInputs(config: Config): CloudMetricsInput[] {
         const entry = c.schedules.entries[ENTRY[tier]];
         return {
           tier,
-          targets: c.tiers[tier === 'control-plane' || tier === 'dump' ? 'daily' : tier]?.targets ?? [config.repository.name],
+          targets: c.tiers[tier === 'control-plane' || tier === 'dump' ? 'daily' : tier]?.targets ?? [
+            config.repository.name,
+          ],
           intervalSeconds: entry.enabled ? calendarMaxGapSeconds(entry.calendar) : null,
         };
       }),
@@ -101,7 +122,16 @@ export class MetricsCollector {
   async collect(): Promise<void> {
     const t0 = Date.now();
     let errors = 0;
-    const input: MetricsInput = { nowMs: t0, clouds: cloudInputs(this.config), rows: [], targets: [], journals: [], drills: [], binlog: [], drillMaxAgeSeconds: this.settings.drillMaxAgeDays * 86_400 };
+    const input: MetricsInput = {
+      nowMs: t0,
+      clouds: cloudInputs(this.config),
+      rows: [],
+      targets: [],
+      journals: [],
+      drills: [],
+      binlog: [],
+      drillMaxAgeSeconds: this.settings.drillMaxAgeDays * 86_400,
+    };
     for (const name of targetNames(this.config)) {
       try {
         const t = await this.env.target(name);
@@ -135,7 +165,11 @@ export class MetricsCollector {
     for (const cloud of Object.keys(this.config.clouds)) {
       await read(`the run journals of cloud ${cloud}`, () => readRunJournals(repo, cloud), input.journals);
       await read(`the drill records of cloud ${cloud}`, () => this.drills(repo, cloud), input.drills);
-      await read(`the binlog archive progress of cloud ${cloud}`, () => this.binlog(repo, cloud, input.rows), input.binlog);
+      await read(
+        `the binlog archive progress of cloud ${cloud}`,
+        () => this.binlog(repo, cloud, input.rows),
+        input.binlog,
+      );
     }
     this.publish(input, errors, t0);
   }
@@ -160,7 +194,9 @@ export class MetricsCollector {
   private async addKilledRuns(repo: TargetStore): Promise<void> {
     const client = await this.temporal!();
     const since = new Date(Date.now() - this.settings.failureLookbackDays * 86_400_000).toISOString();
-    const statuses = Object.values(STATUS).map((s) => `ExecutionStatus = '${s}'`).join(' OR ');
+    const statuses = Object.values(STATUS)
+      .map((s) => `ExecutionStatus = '${s}'`)
+      .join(' OR ');
     const query = `WorkflowType = 'tierWorkflow' AND TaskQueue = '${this.config.temporal.taskQueue.replace(/'/g, "\\'")}' AND CloseTime > '${since}' AND (${statuses})`;
     const found = new Map<string, RunFailure[]>();
     // a Temporal that stopped answering must not hold the scrape: 20 s for the whole listing
@@ -171,15 +207,27 @@ export class MetricsCollector {
         const fromId = tierRunFromWorkflowId(w.workflowId);
         const cloud = w.typedSearchAttributes.get(CLOUD) ?? fromId?.cloud;
         const tier = w.typedSearchAttributes.get(TIER) ?? fromId?.tier;
-        if (!cloud || !tier || !this.config.clouds[cloud] || !(TIER_NAMES as readonly string[]).includes(tier)) continue;
+        if (!cloud || !tier || !this.config.clouds[cloud] || !(TIER_NAMES as readonly string[]).includes(tier))
+          continue;
         const k = `${cloud}\u0000${tier}`;
-        (found.get(k) ?? found.set(k, []).get(k)!).push({ workflowId: w.workflowId, runId: w.runId, status, at: (w.closeTime ?? new Date()).toISOString(), type: null, message: null, seenBy: 'temporal' });
+        (found.get(k) ?? found.set(k, []).get(k)!).push({
+          workflowId: w.workflowId,
+          runId: w.runId,
+          status,
+          at: (w.closeTime ?? new Date()).toISOString(),
+          type: null,
+          message: null,
+          seenBy: 'temporal',
+        });
       }
     });
     for (const [k, failures] of found) {
       const [cloud, tier] = k.split('\u0000') as [string, string];
       const added = await recordFailures(repo, cloud, tier, failures);
-      if (added) this.log(`metrics: ${added} ${tier} run(s) of cloud ${cloud} ended without recording it (timed out / terminated): added to the run journal`);
+      if (added)
+        this.log(
+          `metrics: ${added} ${tier} run(s) of cloud ${cloud} ended without recording it (timed out / terminated): added to the run journal`,
+        );
     }
   }
 
@@ -188,7 +236,8 @@ export class MetricsCollector {
     for (const o of await repo.list(drillsPrefix(cloud))) {
       if (!o.key.endsWith(`/${DRILL_RECORD_FILE}`)) continue;
       const cacheKey = `${o.key}\u0000${o.bytes}\u0000${o.modifiedAt}`;
-      if (!this.drillCache.has(cacheKey)) this.drillCache.set(cacheKey, parseDrillRecord((await repo.readText(o.key)) ?? ''));
+      if (!this.drillCache.has(cacheKey))
+        this.drillCache.set(cacheKey, parseDrillRecord((await repo.readText(o.key)) ?? ''));
       const r = this.drillCache.get(cacheKey);
       if (r) out.push(r);
     }
@@ -202,7 +251,12 @@ export class MetricsCollector {
     for (const o of await repo.list(dir)) {
       try {
         const p = JSON.parse((await repo.readText(o.key)) ?? '') as { host?: unknown; archivedThrough?: unknown };
-        if (typeof p.host === 'string' && typeof p.archivedThrough === 'string' && Number.isFinite(Date.parse(p.archivedThrough))) out.push({ cloud, host: p.host, archivedThrough: p.archivedThrough });
+        if (
+          typeof p.host === 'string' &&
+          typeof p.archivedThrough === 'string' &&
+          Number.isFinite(Date.parse(p.archivedThrough))
+        )
+          out.push({ cloud, host: p.host, archivedThrough: p.archivedThrough });
       } catch {
         /* torn: the segments still say how far the archive reaches */
       }
@@ -214,10 +268,12 @@ export class MetricsCollector {
       if (!cur || r.completedAt > cur.completedAt) newest.set(r.sourceHost, r);
     }
     for (const r of newest.values()) {
-      const m = JSON.parse((await repo.readText(`${artifactDir(cloud, 'binlog', r.id)}/${MANIFEST_FILE}`)) ?? 'null') as { binlog?: { archivedThrough?: string } } | null;
-      if (m?.binlog?.archivedThrough) out.push({ cloud, host: r.sourceHost, archivedThrough: m.binlog.archivedThrough });
+      const m = JSON.parse(
+        (await repo.readText(`${artifactDir(cloud, 'binlog', r.id)}/${MANIFEST_FILE}`)) ?? 'null',
+      ) as { binlog?: { archivedThrough?: string } } | null;
+      if (m?.binlog?.archivedThrough)
+        out.push({ cloud, host: r.sourceHost, archivedThrough: m.binlog.archivedThrough });
     }
     return out;
   }
 }
-

@@ -3,7 +3,20 @@
 // workflow state (and through continue-as-new); the repository stays the truth: a step that
 // finds its segment already published continues after it, so a lost worker costs neither a
 // gap nor a duplicate.
-import { condition, continueAsNew, defineQuery, defineSignal, log, ParentClosePolicy, patched, proxyActivities, setHandler, startChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  log,
+  ParentClosePolicy,
+  patched,
+  proxyActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { compactBinlogsWorkflowId, rpoStatus, type RpoStatus } from './lib/binlog.js';
 import { archiveStep, shortCall } from './options.js';
@@ -80,7 +93,13 @@ export async function archiveBinlogsWorkflow(input: ArchiveBinlogsInput): Promis
   state.runs++;
   let stopping = false;
   let settings = { segmentSeconds: 0, rpoTargetSeconds: 0, compactAfterMinutes: 0 };
-  const status = (): ArchiveBinlogsStatus => ({ ...state, cloud, segmentSeconds: settings.segmentSeconds, rpo: rpoStatus(new Date().getTime(), state.caughtUpAt, state.newestEventAt, settings.rpoTargetSeconds), stopping });
+  const status = (): ArchiveBinlogsStatus => ({
+    ...state,
+    cloud,
+    segmentSeconds: settings.segmentSeconds,
+    rpo: rpoStatus(new Date().getTime(), state.caughtUpAt, state.newestEventAt, settings.rpoTargetSeconds),
+    stopping,
+  });
   setHandler(statusQuery, status);
   setHandler(stopSignal, () => void (stopping = true));
   // handlers first: a query that arrives while the settings are read is answered (with zeros)
@@ -95,7 +114,12 @@ export async function archiveBinlogsWorkflow(input: ArchiveBinlogsInput): Promis
       await continueAsNew<typeof archiveBinlogsWorkflow>({ ...input, state });
     }
     const t0 = new Date().getTime();
-    const r = await step.mariadbArchiveBinlog({ cloud, from: state.from, workflowId: info.workflowId, toolVersion: input.toolVersion });
+    const r = await step.mariadbArchiveBinlog({
+      cloud,
+      from: state.from,
+      workflowId: info.workflowId,
+      toolVersion: input.toolVersion,
+    });
     if (r.startedFrom) state.startedFrom = r.startedFrom;
     state.from = r.from;
     state.galera = r.server.galera;
@@ -104,12 +128,17 @@ export async function archiveBinlogsWorkflow(input: ArchiveBinlogsInput): Promis
       state.bytes += s.bytes;
       state.events += s.events;
       state.newestSegment = s.id;
-      if (s.lastEventAt && (!state.newestEventAt || s.lastEventAt > state.newestEventAt)) state.newestEventAt = s.lastEventAt;
+      if (s.lastEventAt && (!state.newestEventAt || s.lastEventAt > state.newestEventAt))
+        state.newestEventAt = s.lastEventAt;
       if (s.lastGtid) state.lastGtid = s.lastGtid;
     }
     if (r.caughtUp) {
       // what was at risk just before this cut: everything since the previous catch-up
-      if (state.caughtUpAt) state.worstRpoSeconds = Math.max(state.worstRpoSeconds, (Date.parse(r.server.at) - Date.parse(state.caughtUpAt)) / 1000);
+      if (state.caughtUpAt)
+        state.worstRpoSeconds = Math.max(
+          state.worstRpoSeconds,
+          (Date.parse(r.server.at) - Date.parse(state.caughtUpAt)) / 1000,
+        );
       state.caughtUpAt = r.server.at;
       const wait = Math.max(200, period - (new Date().getTime() - t0));
       await condition(() => stopping, wait);
@@ -130,7 +159,11 @@ export async function archiveBinlogsWorkflow(input: ArchiveBinlogsInput): Promis
     if (now - last < settings.compactAfterMinutes * 60_000) return;
     state.compactionStartedAt = new Date(now).toISOString();
     try {
-      await startChild(compactBinlogsWorkflow, { workflowId: compactBinlogsWorkflowId(cloud), args: [{ cloud, toolVersion: input.toolVersion }], parentClosePolicy: ParentClosePolicy.ABANDON });
+      await startChild(compactBinlogsWorkflow, {
+        workflowId: compactBinlogsWorkflowId(cloud),
+        args: [{ cloud, toolVersion: input.toolVersion }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+      });
       state.compactionsStarted = (state.compactionsStarted ?? 0) + 1;
     } catch (e) {
       // the previous pass still runs (WorkflowExecutionAlreadyStarted), or the start failed: archiving goes on regardless

@@ -4,7 +4,12 @@
 // is the evidence — but they are reported loudly: in the result, the progress and the Phase.
 import { proxyActivities, workflowInfo, upsertSearchAttributes, CancellationScope } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { compareKeySets, type ControlPlaneManifest, type ControlPlanePart, type KeySetReport } from './lib/control-plane.js';
+import {
+  compareKeySets,
+  type ControlPlaneManifest,
+  type ControlPlanePart,
+  type KeySetReport,
+} from './lib/control-plane.js';
 import { controlPlaneBackupId } from './lib/ids.js';
 import { MANIFEST_FORMAT, RECIPE_FILE } from './lib/manifest.js';
 import { shortCall } from './options.js';
@@ -48,7 +53,12 @@ export async function backupControlPlaneWorkflow(input: BackupControlPlaneInput)
   const takeKolla = !!input.preRestoreOf || (want.has('kolla-config') && configured.kolla);
   const keystoneHosts = input.preRestoreOf ? [] : want.has('keystone-keys') ? configured.keystoneHosts : [];
   const takeRabbit = !input.preRestoreOf && want.has('rabbitmq-definitions') && configured.rabbitmq;
-  const steps = new Steps([...(takeKolla ? ['kolla config'] : []), ...(keystoneHosts.length ? ['keystone keys', 'compare keys'] : []), ...(takeRabbit ? ['rabbitmq definitions'] : []), 'publish']);
+  const steps = new Steps([
+    ...(takeKolla ? ['kolla config'] : []),
+    ...(keystoneHosts.length ? ['keystone keys', 'compare keys'] : []),
+    ...(takeRabbit ? ['rabbitmq definitions'] : []),
+    'publish',
+  ]);
   const backupId = controlPlaneBackupId(started, reason);
   const { stagingDir } = await short.repositoryCreateStaging({ id: backupId });
 
@@ -56,18 +66,44 @@ export async function backupControlPlaneWorkflow(input: BackupControlPlaneInput)
     const parts: ControlPlanePart[] = [];
     let missing: string[] = [];
     if (takeKolla) {
-      const k = await steps.run('kolla config', () => short.controlPlaneBackupKolla({ cloud, stagingDir, from: input.preRestoreOf }), (p) => `${p.entries?.filter((e) => e.type === 'file').length} files${p.missing.length ? `; not present: ${p.missing.join(', ')}` : ''}`);
+      const k = await steps.run(
+        'kolla config',
+        () => short.controlPlaneBackupKolla({ cloud, stagingDir, from: input.preRestoreOf }),
+        (p) =>
+          `${p.entries?.filter((e) => e.type === 'file').length} files${p.missing.length ? `; not present: ${p.missing.join(', ')}` : ''}`,
+      );
       const { missing: m, ...part } = k;
       missing = m;
       parts.push(part);
     }
     let keystone: KeySetReport | null = null;
     if (keystoneHosts.length) {
-      const keyParts = await steps.run('keystone keys', () => Promise.all(keystoneHosts.map((host) => short.controlPlaneBackupKeys({ cloud, host, stagingDir }))), (ps) => ps.map((p) => `${p.host}: ${p.entries?.filter((e) => e.type === 'file').length} keys`).join(', '));
+      const keyParts = await steps.run(
+        'keystone keys',
+        () => Promise.all(keystoneHosts.map((host) => short.controlPlaneBackupKeys({ cloud, host, stagingDir }))),
+        (ps) => ps.map((p) => `${p.host}: ${p.entries?.filter((e) => e.type === 'file').length} keys`).join(', '),
+      );
       parts.push(...keyParts);
-      keystone = await steps.run('compare keys', async () => compareKeySets(Object.fromEntries(keyParts.map((p) => [p.host, p.entries ?? []]))), (r) => (r.consistent ? `identical on ${keystoneHosts.join(', ')}; primary Fernet key ${Object.values(r.epochs)[0]}` : `KEYS DIFFER: ${r.differences.join('; ')}`));
+      keystone = await steps.run(
+        'compare keys',
+        async () => compareKeySets(Object.fromEntries(keyParts.map((p) => [p.host, p.entries ?? []]))),
+        (r) =>
+          r.consistent
+            ? `identical on ${keystoneHosts.join(', ')}; primary Fernet key ${Object.values(r.epochs)[0]}`
+            : `KEYS DIFFER: ${r.differences.join('; ')}`,
+      );
     }
-    if (takeRabbit) parts.push(await steps.run('rabbitmq definitions', () => short.controlPlaneBackupRabbitmq({ cloud, stagingDir }), (p) => Object.entries(p.summary ?? {}).map(([k, v]) => `${v} ${k}`).join(', ')));
+    if (takeRabbit)
+      parts.push(
+        await steps.run(
+          'rabbitmq definitions',
+          () => short.controlPlaneBackupRabbitmq({ cloud, stagingDir }),
+          (p) =>
+            Object.entries(p.summary ?? {})
+              .map(([k, v]) => `${v} ${k}`)
+              .join(', '),
+        ),
+      );
 
     const crypto = await short.cryptoDescribe({ cloud });
     const base = {
@@ -87,13 +123,26 @@ export async function backupControlPlaneWorkflow(input: BackupControlPlaneInput)
       encryption: crypto.encryption,
       tools: { ...crypto.tools, osbackup: input.toolVersion ?? 'unknown' },
     };
-    const published = await steps.run('publish', () => short.repositoryPublishControlPlane({ stagingDir, manifest: { ...base, restoreRecipe: RECIPE_FILE } }));
-    const warnings = keystone && !keystone.consistent ? [`Fernet/credential keys differ between Keystone hosts: ${keystone.differences.join('; ')}. Tokens issued by one host fail on another: sync the keys (restore one host's set to all: osbackup restore keys --from <host>)`] : [];
+    const published = await steps.run('publish', () =>
+      short.repositoryPublishControlPlane({ stagingDir, manifest: { ...base, restoreRecipe: RECIPE_FILE } }),
+    );
+    const warnings =
+      keystone && !keystone.consistent
+        ? [
+            `Fernet/credential keys differ between Keystone hosts: ${keystone.differences.join('; ')}. Tokens issued by one host fail on another: sync the keys (restore one host's set to all: osbackup restore keys --from <host>)`,
+          ]
+        : [];
     steps.finish(warnings.length ? 'done: KEYSTONE KEYS DIFFER BETWEEN HOSTS' : 'done');
     return {
       backupId,
       path: published.path,
-      parts: parts.map((p) => ({ kind: p.kind, host: p.host, files: p.entries ? p.entries.filter((e) => e.type === 'file').length : null, bytes: p.bytes, sha256: p.sha256 })),
+      parts: parts.map((p) => ({
+        kind: p.kind,
+        host: p.host,
+        files: p.entries ? p.entries.filter((e) => e.type === 'file').length : null,
+        bytes: p.bytes,
+        sha256: p.sha256,
+      })),
       missing,
       keystone,
       warnings,

@@ -1,6 +1,15 @@
 // Full MariaDB backup, the runbook: record the facts, stream the backup off the controller,
 // record the facts again (tables written meanwhile are marked), publish with the manifest last.
-import { proxyActivities, workflowInfo, upsertSearchAttributes, ApplicationFailure, CancellationScope, isCancellation, log, patched } from '@temporalio/workflow';
+import {
+  proxyActivities,
+  workflowInfo,
+  upsertSearchAttributes,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  log,
+  patched,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { recordFacts } from './lib/facts.js';
 import { databaseBackupId } from './lib/ids.js';
@@ -16,7 +25,15 @@ const donorStream = proxyActivities<Activities>(galeraStream);
 const resync = proxyActivities<Activities>(galeraResyncCall);
 
 /** Failures no other donor can cure: the config or the backup user is wrong everywhere. */
-const SAME_ON_EVERY_NODE = new Set(['ConfigInvalid', 'SecretUnavailable', 'SshAuthFailed', 'SshHostKeyMismatch', 'MariadbPrivileges', 'DiskFull', 'ChecksumMismatch']);
+const SAME_ON_EVERY_NODE = new Set([
+  'ConfigInvalid',
+  'SecretUnavailable',
+  'SshAuthFailed',
+  'SshHostKeyMismatch',
+  'MariadbPrivileges',
+  'DiskFull',
+  'ChecksumMismatch',
+]);
 
 export interface BackupDatabaseInput {
   cloud: string;
@@ -55,17 +72,31 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
     { key: COMPONENT, value: 'database' },
     { key: TIER, value: input.tier ?? 'manual' },
   ]);
-  const steps = new Steps([...(input.kind === 'incremental' ? ['choose base'] : []), 'read table facts', 'stream backup', 're-read table facts', 'publish']);
+  const steps = new Steps([
+    ...(input.kind === 'incremental' ? ['choose base'] : []),
+    'read table facts',
+    'stream backup',
+    're-read table facts',
+    'publish',
+  ]);
 
   // An incremental builds on the newest member of an intact chain; without one it fails
   // (or, under the autoFull policy, takes a full backup and says why).
   let base: { id: string; toLsn: string; host?: string } | null = null;
   let fellBackToFull: string | null = null;
   if (input.kind === 'incremental') {
-    const found = await steps.run('choose base', () => short.repositoryFindIncrementalBase({ cloud }), (r) => (r.base ? `on ${r.base.id} (LSN ${r.base.toLsn})` : `none: ${r.problem}`));
+    const found = await steps.run(
+      'choose base',
+      () => short.repositoryFindIncrementalBase({ cloud }),
+      (r) => (r.base ? `on ${r.base.id} (LSN ${r.base.toLsn})` : `none: ${r.problem}`),
+    );
     if (found.base) base = found.base;
     else if (found.autoFull) fellBackToFull = found.problem;
-    else throw ApplicationFailure.nonRetryable(`no valid base for an incremental backup of ${cloud}: ${found.problem}. Fix: take a full backup (osbackup backup db --full), or set clouds.${cloud}.database.autoFull: true to fall back to a full automatically`, 'ChainBroken');
+    else
+      throw ApplicationFailure.nonRetryable(
+        `no valid base for an incremental backup of ${cloud}: ${found.problem}. Fix: take a full backup (osbackup backup db --full), or set clouds.${cloud}.database.autoFull: true to fall back to a full automatically`,
+        'ChainBroken',
+      );
   }
   const kind = base ? 'incremental' : 'full';
   const backupId = databaseBackupId(kind, started);
@@ -80,8 +111,16 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
   if (plan) {
     ({ before, s, galera } = await galeraBackup(plan));
   } else {
-    before = await steps.run('read table facts', () => short.mariadbCollectFacts({ cloud }), (f) => `${f.tables.length} tables`);
-    s = await steps.run('stream backup', () => stream.mariadbStreamBackup({ cloud, backupId, base: base ?? undefined }), (r) => `${r.bytes} bytes stored, ${(r.streamBytes / 1e6 / r.streamSeconds).toFixed(1)} MB/s`);
+    before = await steps.run(
+      'read table facts',
+      () => short.mariadbCollectFacts({ cloud }),
+      (f) => `${f.tables.length} tables`,
+    );
+    s = await steps.run(
+      'stream backup',
+      () => stream.mariadbStreamBackup({ cloud, backupId, base: base ?? undefined }),
+      (r) => `${r.bytes} bytes stored, ${(r.streamBytes / 1e6 / r.streamSeconds).toFixed(1)} MB/s`,
+    );
   }
   const factsHost = galera?.donor;
   try {
@@ -93,7 +132,9 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
   }
 
   async function finish(): Promise<BackupDatabaseResult> {
-    const after = await steps.run('re-read table facts', () => short.mariadbCollectFacts({ cloud, host: factsHost, tables: before.tables.map((t) => t.table) }));
+    const after = await steps.run('re-read table facts', () =>
+      short.mariadbCollectFacts({ cloud, host: factsHost, tables: before.tables.map((t) => t.table) }),
+    );
     const tables = recordFacts(before.tables, after.tables);
 
     const manifest: ArtifactManifest = {
@@ -108,14 +149,21 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
       workflowId: info.workflowId,
       source: s.source,
       artifact: databaseArtifactSection(s, s.compressedOn),
-      mariadb: { serverVersion: before.serverVersion, mariabackupVersion: s.mariabackupVersion, checkpoints: s.checkpoints, binlog: s.binlog },
+      mariadb: {
+        serverVersion: before.serverVersion,
+        mariabackupVersion: s.mariabackupVersion,
+        checkpoints: s.checkpoints,
+        binlog: s.binlog,
+      },
       tables,
       timings: { streamSeconds: s.streamSeconds, totalSeconds: (new Date().getTime() - started.getTime()) / 1000 },
       tools: { ...s.tools, osbackup: input.toolVersion ?? 'unknown' },
       restoreRecipe: RECIPE_FILE,
       ...(galera ? { galera } : {}),
     };
-    const published = await steps.run('publish', () => short.repositoryPublishDatabaseBackup({ stagingDir: s.stagingDir, manifest }));
+    const published = await steps.run('publish', () =>
+      short.repositoryPublishDatabaseBackup({ stagingDir: s.stagingDir, manifest }),
+    );
     steps.finish('done');
     return {
       backupId,
@@ -144,7 +192,12 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
   async function galeraBackup(p: NonNullable<typeof plan>) {
     const failedDonors: string[] = [];
     let states: GaleraNodeState[] = p.states;
-    for (const l of p.leftovers) log.warn('reset a desync an earlier backup left', { host: l.host, backupId: l.backupId, wasDesynced: l.wasDesynced });
+    for (const l of p.leftovers)
+      log.warn('reset a desync an earlier backup left', {
+        host: l.host,
+        backupId: l.backupId,
+        wasDesynced: l.wasDesynced,
+      });
     for (let round = 0; ; round++) {
       if (round > 0) states = await short.galeraInspect({ cloud });
       const choice = chooseDonors(states, p.policy, failedDonors);
@@ -154,21 +207,61 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
       const donor = candidates[0];
       if (!donor) {
         const why = choice.skipped.map((x) => `${x.host}: ${x.reason}`).join('; ');
-        if (base?.host) throw ApplicationFailure.nonRetryable(`no incremental backup of ${cloud} possible: its base ${base.id} was taken on ${base.host}, which cannot serve now (${why || 'it is the only candidate'}); InnoDB LSNs are per node`, 'ChainBroken');
-        throw ApplicationFailure.nonRetryable(`no Galera node of ${cloud} can serve as the donor (${why})`, 'GaleraNoDonor');
+        if (base?.host)
+          throw ApplicationFailure.nonRetryable(
+            `no incremental backup of ${cloud} possible: its base ${base.id} was taken on ${base.host}, which cannot serve now (${why || 'it is the only candidate'}); InnoDB LSNs are per node`,
+            'ChainBroken',
+          );
+        throw ApplicationFailure.nonRetryable(
+          `no Galera node of ${cloud} can serve as the donor (${why})`,
+          'GaleraNoDonor',
+        );
       }
       const stepName = `stream backup from ${donor}`;
       try {
         await steps.run(`desync ${donor}`, () => short.galeraDesync({ cloud, host: donor, backupId }));
-        const b = await steps.run('read table facts', () => short.mariadbCollectFacts({ cloud, host: donor }), (f) => `${f.tables.length} tables`);
-        const r = await steps.run(stepName, () => donorStream.mariadbStreamBackup({ cloud, backupId, base: base ?? undefined, host: donor, galeraInfo: true }), (x) => `${x.bytes} bytes stored, ${(x.streamBytes / 1e6 / x.streamSeconds).toFixed(1)} MB/s`);
+        const b = await steps.run(
+          'read table facts',
+          () => short.mariadbCollectFacts({ cloud, host: donor }),
+          (f) => `${f.tables.length} tables`,
+        );
+        const r = await steps.run(
+          stepName,
+          () =>
+            donorStream.mariadbStreamBackup({
+              cloud,
+              backupId,
+              base: base ?? undefined,
+              host: donor,
+              galeraInfo: true,
+            }),
+          (x) => `${x.bytes} bytes stored, ${(x.streamBytes / 1e6 / x.streamSeconds).toFixed(1)} MB/s`,
+        );
         const pos = parseGaleraInfo(r.galeraInfo ?? '');
         if (!pos) {
           await CancellationScope.nonCancellable(() => short.repositoryDiscardStaging({ stagingDir: r.stagingDir }));
-          throw ApplicationFailure.nonRetryable(`${donor}: mariabackup --galera-info recorded no cluster position (${r.galeraInfo ?? 'no xtrabackup_galera_info'})`, 'MariadbBackupFailed');
+          throw ApplicationFailure.nonRetryable(
+            `${donor}: mariabackup --galera-info recorded no cluster position (${r.galeraInfo ?? 'no xtrabackup_galera_info'})`,
+            'MariadbBackupFailed',
+          );
         }
-        const nodes = states.map((n) => ({ host: n.host, state: n.reachable ? (n.state ?? 'unknown') : 'unreachable', seqno: n.seqno ?? null }));
-        return { before: b, s: r, galera: { ...pos, donor, writer: choice.writer, writerFrom: choice.writerFrom, failedDonors, nodes } satisfies GaleraManifestSection };
+        const nodes = states.map((n) => ({
+          host: n.host,
+          state: n.reachable ? (n.state ?? 'unknown') : 'unreachable',
+          seqno: n.seqno ?? null,
+        }));
+        return {
+          before: b,
+          s: r,
+          galera: {
+            ...pos,
+            donor,
+            writer: choice.writer,
+            writerFrom: choice.writerFrom,
+            failedDonors,
+            nodes,
+          } satisfies GaleraManifestSection,
+        };
       } catch (e) {
         if (isCancellation(e)) throw e;
         const type = (e as { cause?: { type?: string }; type?: string }).cause?.type ?? (e as { type?: string }).type;
@@ -178,7 +271,14 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
       } finally {
         await CancellationScope.nonCancellable(async () => {
           try {
-            await steps.run(`resync ${donor}`, () => resync.galeraResync({ cloud, host: donor }), (x) => (x.drained ? `receive queue drained (max ${x.maxRecvQueue}) in ${x.waitedSeconds.toFixed(1)} s` : `queue not drained after ${x.waitedSeconds.toFixed(0)} s: desync OFF regardless`));
+            await steps.run(
+              `resync ${donor}`,
+              () => resync.galeraResync({ cloud, host: donor }),
+              (x) =>
+                x.drained
+                  ? `receive queue drained (max ${x.maxRecvQueue}) in ${x.waitedSeconds.toFixed(1)} s`
+                  : `queue not drained after ${x.waitedSeconds.toFixed(0)} s: desync OFF regardless`,
+            );
           } catch (e) {
             // a dead donor comes back with desync OFF; its marker stays for the next backup to clear
             log.warn('could not resync the donor; the next backup resets it', { donor, error: (e as Error).message });

@@ -27,5 +27,12 @@ export async function capacityWorkflow(input: { cloud?: string }): Promise<Capac
       }),
     ),
   );
-  return { targets: capacityReport(scans.filter((s): s is TargetScan => s !== null), new Date(workflowInfo().startTime), input.cloud), failed };
+  return {
+    targets: capacityReport(
+      scans.filter((s): s is TargetScan => s !== null),
+      new Date(workflowInfo().startTime),
+      input.cloud,
+    ),
+    failed,
+  };
 }

@@ -12,7 +12,8 @@ import { mapBounded, type FanoutStats } from './lib/fanout.js';
 import { shortCall, longStream, stuckAwareWait } from './options.js';
 import { causeOf } from './verify.js';
 
-const { openstackPlanVolumes, openstackPlanImages, openstackPlanInstances, openstackDryRun } = proxyActivities<Activities>(shortCall);
+const { openstackPlanVolumes, openstackPlanImages, openstackPlanInstances, openstackDryRun } =
+  proxyActivities<Activities>(shortCall);
 const { openstackExportImage } = proxyActivities<Activities>(longStream);
 
 /** Waits of unknown length (options.ts stuckAwareWait). */
@@ -56,7 +57,12 @@ export interface BackupVolumesResult {
 }
 
 /** `concurrency`, `stuckAfterSeconds` and `cinderBackup` override the cloud's config for this run. */
-export async function backupVolumesWorkflow(input: { cloud: string; concurrency?: number; stuckAfterSeconds?: number; cinderBackup?: boolean }): Promise<BackupVolumesResult> {
+export async function backupVolumesWorkflow(input: {
+  cloud: string;
+  concurrency?: number;
+  stuckAfterSeconds?: number;
+  cinderBackup?: boolean;
+}): Promise<BackupVolumesResult> {
   const info = workflowInfo();
   const takenAt = new Date(info.startTime).toISOString();
   const plan = await openstackPlanVolumes({ cloud: input.cloud });
@@ -67,23 +73,53 @@ export async function backupVolumesWorkflow(input: { cloud: string; concurrency?
   const stats: FanoutStats = { maxInFlight: 0 };
   const failed: ResourceFailure[] = [];
   // the backup runs in the snapshot's slot: the bound is on volumes being worked on, whatever the step
-  const done = await mapBounded(plan.volumes, concurrency, async (volume: VolumeRef) => {
-    let snap: SnapshotVolumeResult;
-    try {
-      snap = await openstackSnapshotVolume({ cloud: input.cloud, volume, runId: info.workflowId, takenAt, stuckAfterSeconds });
-    } catch (e) {
-      failed.push(failureOf(e, volume.id, volume.name, 'snapshot'));
-      return null;
-    }
-    if (!cinderBackup) return snap;
-    try {
-      return { ...snap, backup: await openstackBackupSnapshot({ cloud: input.cloud, volume, snapshotId: snap.snapshotId, runId: info.workflowId, takenAt, stuckAfterSeconds }) };
-    } catch (e) {
-      failed.push(failureOf(e, volume.id, volume.name, 'backup'));
-      return snap;
-    }
-  }, stats);
-  return { cloud: input.cloud, takenAt, selected: plan.volumes.length, concurrency, maxInFlight: stats.maxInFlight, cinderBackup, snapshots: done.filter((x): x is NonNullable<typeof x> => x !== null), failed };
+  const done = await mapBounded(
+    plan.volumes,
+    concurrency,
+    async (volume: VolumeRef) => {
+      let snap: SnapshotVolumeResult;
+      try {
+        snap = await openstackSnapshotVolume({
+          cloud: input.cloud,
+          volume,
+          runId: info.workflowId,
+          takenAt,
+          stuckAfterSeconds,
+        });
+      } catch (e) {
+        failed.push(failureOf(e, volume.id, volume.name, 'snapshot'));
+        return null;
+      }
+      if (!cinderBackup) return snap;
+      try {
+        return {
+          ...snap,
+          backup: await openstackBackupSnapshot({
+            cloud: input.cloud,
+            volume,
+            snapshotId: snap.snapshotId,
+            runId: info.workflowId,
+            takenAt,
+            stuckAfterSeconds,
+          }),
+        };
+      } catch (e) {
+        failed.push(failureOf(e, volume.id, volume.name, 'backup'));
+        return snap;
+      }
+    },
+    stats,
+  );
+  return {
+    cloud: input.cloud,
+    takenAt,
+    selected: plan.volumes.length,
+    concurrency,
+    maxInFlight: stats.maxInFlight,
+    cinderBackup,
+    snapshots: done.filter((x): x is NonNullable<typeof x> => x !== null),
+    failed,
+  };
 }
 
 export interface ExportImagesResult {
@@ -99,13 +135,21 @@ export async function exportImagesWorkflow(input: { cloud: string; imageIds?: st
   const images = input.imageIds ? plan.images.filter((i) => input.imageIds!.includes(i.id)) : plan.images;
   const failed: ResourceFailure[] = [];
   const res = await mapBounded(images, plan.concurrency, (img) =>
-    openstackExportImage({ cloud: input.cloud, imageId: img.id, workflowId: workflowInfo().workflowId }).catch((e: unknown) => {
-      failed.push(failureOf(e, img.id, img.name));
-      return null;
-    }),
+    openstackExportImage({ cloud: input.cloud, imageId: img.id, workflowId: workflowInfo().workflowId }).catch(
+      (e: unknown) => {
+        failed.push(failureOf(e, img.id, img.name));
+        return null;
+      },
+    ),
   );
   const ok = res.filter((x): x is ExportImageResult => x !== null);
-  return { cloud: input.cloud, selected: images.length, exported: ok.filter((x) => !x.skipped), skipped: ok.filter((x) => x.skipped), failed };
+  return {
+    cloud: input.cloud,
+    selected: images.length,
+    exported: ok.filter((x) => !x.skipped),
+    skipped: ok.filter((x) => x.skipped),
+    failed,
+  };
 }
 
 export interface SnapshotInstancesResult {
@@ -116,7 +160,11 @@ export interface SnapshotInstancesResult {
   failed: ResourceFailure[];
 }
 
-export async function snapshotInstancesWorkflow(input: { cloud: string; serverIds?: string[]; export?: boolean }): Promise<SnapshotInstancesResult> {
+export async function snapshotInstancesWorkflow(input: {
+  cloud: string;
+  serverIds?: string[];
+  export?: boolean;
+}): Promise<SnapshotInstancesResult> {
   const info = workflowInfo();
   const takenAt = new Date(info.startTime).toISOString();
   const plan = await openstackPlanInstances({ cloud: input.cloud });
@@ -125,16 +173,33 @@ export async function snapshotInstancesWorkflow(input: { cloud: string; serverId
   const failed: ResourceFailure[] = [];
   const res = await mapBounded(servers, plan.concurrency, async (server) => {
     try {
-      const snap = await openstackSnapshotServer({ cloud: input.cloud, server, runId: info.workflowId, takenAt, stuckAfterSeconds: plan.stuckAfterSeconds });
+      const snap = await openstackSnapshotServer({
+        cloud: input.cloud,
+        server,
+        runId: info.workflowId,
+        takenAt,
+        stuckAfterSeconds: plan.stuckAfterSeconds,
+      });
       if (!input.export) return snap;
-      const exp = await openstackExportImage({ cloud: input.cloud, imageId: snap.imageId, workflowId: info.workflowId, fromServer: { id: server.id, name: server.name } });
+      const exp = await openstackExportImage({
+        cloud: input.cloud,
+        imageId: snap.imageId,
+        workflowId: info.workflowId,
+        fromServer: { id: server.id, name: server.name },
+      });
       return { ...snap, export: exp };
     } catch (e) {
       failed.push(failureOf(e, server.id, server.name));
       return null;
     }
   });
-  return { cloud: input.cloud, takenAt, selected: servers.length, snapshots: res.filter((x): x is NonNullable<typeof x> => x !== null), failed };
+  return {
+    cloud: input.cloud,
+    takenAt,
+    selected: servers.length,
+    snapshots: res.filter((x): x is NonNullable<typeof x> => x !== null),
+    failed,
+  };
 }
 
 /** `--dry-run`: the selection a run would make and why; nothing is created. */

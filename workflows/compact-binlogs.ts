@@ -40,7 +40,15 @@ export async function compactBinlogsWorkflow(input: CompactBinlogsInput): Promis
     { key: CLOUD, value: cloud },
     { key: COMPONENT, value: 'binlog' },
   ]);
-  const out: CompactBinlogsResult = { skipped: null, segmentsBefore: 0, merged: [], removed: 0, kept: [], failed: [], more: false };
+  const out: CompactBinlogsResult = {
+    skipped: null,
+    segmentsBefore: 0,
+    merged: [],
+    removed: 0,
+    kept: [],
+    failed: [],
+    more: false,
+  };
   const batches = input.maxBatches ?? 8;
   for (let i = 0; i < batches; i++) {
     const plan = await scan.binlogPlanCompaction({ cloud });
@@ -53,7 +61,12 @@ export async function compactBinlogsWorkflow(input: CompactBinlogsInput): Promis
       if (out.failed.some((f) => f.id === run.id)) continue; // planned again in this pass: it fails the same way
       let r;
       try {
-        r = await merge.binlogMergeSegments({ cloud, run, workflowId: compactBinlogsWorkflowId(cloud), toolVersion: input.toolVersion });
+        r = await merge.binlogMergeSegments({
+          cloud,
+          run,
+          workflowId: compactBinlogsWorkflowId(cloud),
+          toolVersion: input.toolVersion,
+        });
       } catch (e) {
         // one run that cannot be merged (a damaged piece) keeps its pieces; the others go on
         const cause = e instanceof Error && e.cause instanceof ApplicationFailure ? e.cause : undefined;
@@ -63,7 +76,10 @@ export async function compactBinlogsWorkflow(input: CompactBinlogsInput): Promis
         continue;
       }
       out.merged.push(r);
-      const gone = await remove.binlogRemoveMergedPieces({ cloud, pieces: run.pieces.map((id) => ({ id, by: run.id })) });
+      const gone = await remove.binlogRemoveMergedPieces({
+        cloud,
+        pieces: run.pieces.map((id) => ({ id, by: run.id })),
+      });
       out.removed += gone.removed.length;
       out.kept.push(...gone.kept);
     }

@@ -48,11 +48,33 @@ export async function copyWorkflow(input: CopyInput): Promise<CopyTargetResult[]
       await steps.run(
         `copy to ${to}`,
         async () => {
-          const plan = await short.targetsPlanCopy({ cloud: input.cloud, from: input.from, to, ids: input.ids, all: input.all, newest: input.newest, promoteNotAfter: input.promoteNotAfter });
-          const r: CopyTargetResult = { target: to, wanted: plan.want, copied: [], present: plan.present, problems: plan.problems, bytes: 0, seconds: 0 };
+          const plan = await short.targetsPlanCopy({
+            cloud: input.cloud,
+            from: input.from,
+            to,
+            ids: input.ids,
+            all: input.all,
+            newest: input.newest,
+            promoteNotAfter: input.promoteNotAfter,
+          });
+          const r: CopyTargetResult = {
+            target: to,
+            wanted: plan.want,
+            copied: [],
+            present: plan.present,
+            problems: plan.problems,
+            bytes: 0,
+            seconds: 0,
+          };
           // one at a time, parents first: a crash leaves only complete chains behind
           for (const id of plan.copy) {
-            const c = await stream.targetsCopyArtifact({ cloud: input.cloud, component: plan.components[id]!, id, from: input.from, to });
+            const c = await stream.targetsCopyArtifact({
+              cloud: input.cloud,
+              component: plan.components[id]!,
+              id,
+              from: input.from,
+              to,
+            });
             if (c.copied) r.copied.push(id);
             else r.present.push(id);
             r.bytes += c.bytes;
@@ -67,7 +89,11 @@ export async function copyWorkflow(input: CopyInput): Promise<CopyTargetResult[]
   const problems = results.flatMap((r) => r.problems.map((p) => `${r.target}: ${p.id}: ${p.reason}`));
   if (problems.length) {
     steps.finish('incomplete');
-    throw ApplicationFailure.nonRetryable(`copy from "${input.from}" incomplete: ${problems.join('; ')}. Fix: repair the source chain (osbackup verify) or take a new full backup, then copy again`, 'CopyIncomplete', results);
+    throw ApplicationFailure.nonRetryable(
+      `copy from "${input.from}" incomplete: ${problems.join('; ')}. Fix: repair the source chain (osbackup verify) or take a new full backup, then copy again`,
+      'CopyIncomplete',
+      results,
+    );
   }
   steps.finish('done');
   return results;

@@ -4,7 +4,15 @@
 // computed, both judged against the cloud's targets, and the drill recorded in the repository
 // (drill.json + REPORT.md). A failed step, check or target fails the drill — after its record
 // is written, so the failure is visible in the repository, in `osbackup status` and in the UI.
-import { ApplicationFailure, CancellationScope, executeChild, isCancellation, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  executeChild,
+  isCancellation,
+  proxyActivities,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { DrillCheck, DrillRecord, DrillStep } from './lib/drill-record.js';
 import { drillChecks, drillId, drillRecord } from './lib/drill.js';
@@ -40,7 +48,11 @@ export async function drDrillWorkflow(input: DrDrillInput): Promise<DrDrillResul
   const steps = new Steps(['plan', 'restore database', 'integrity checks', 'record']);
   // A plan that cannot be made (no drill section, the live host, no VERIFIED point) fails at
   // once: nothing was drilled, so there is nothing to record.
-  const plan = await steps.run('plan', () => short.drillPlan({ cloud, drillId: id }), (p) => `${p.point.id} onto ${p.host}; newest recoverable ${p.newest.at} (${p.newest.via})`);
+  const plan = await steps.run(
+    'plan',
+    () => short.drillPlan({ cloud, drillId: id }),
+    (p) => `${p.point.id} onto ${p.host}; newest recoverable ${p.newest.at} (${p.newest.via})`,
+  );
 
   const timed: DrillStep[] = [];
   /** Runs one measured step of the recovery; a failure is recorded, not thrown. */
@@ -49,20 +61,40 @@ export async function drDrillWorkflow(input: DrDrillInput): Promise<DrDrillResul
     try {
       const r = await steps.run(name, work, detail);
       const t1 = new Date();
-      timed.push({ name, startedAt: t0.toISOString(), completedAt: t1.toISOString(), seconds: (t1.getTime() - t0.getTime()) / 1000, result: 'ok', detail: detail(r) });
+      timed.push({
+        name,
+        startedAt: t0.toISOString(),
+        completedAt: t1.toISOString(),
+        seconds: (t1.getTime() - t0.getTime()) / 1000,
+        result: 'ok',
+        detail: detail(r),
+      });
       return r;
     } catch (e) {
       if (isCancellation(e)) throw e; // a cancelled drill stops; it measured nothing worth recording
       const t1 = new Date();
-      timed.push({ name, startedAt: t0.toISOString(), completedAt: t1.toISOString(), seconds: (t1.getTime() - t0.getTime()) / 1000, result: 'failed', detail: causeOf(e) });
+      timed.push({
+        name,
+        startedAt: t0.toISOString(),
+        completedAt: t1.toISOString(),
+        seconds: (t1.getTime() - t0.getTime()) / 1000,
+        result: 'failed',
+        detail: causeOf(e),
+      });
       return null;
     }
   };
 
   const restored = await measure(
     'restore database',
-    () => executeChild(restoreDatabaseWorkflow, { workflowId: `${info.workflowId}-restore`, taskQueue: info.taskQueue, args: [{ cloud, targetHost: plan.host, backupId: plan.point.id, verify: true }] }),
-    (r: RestoreDatabaseResult) => `${r.chain.join(' → ')} onto ${r.targetHost}: ${r.verification}, ${r.tables.length} tables compared (stream ${r.timings.streamSeconds.toFixed(1)} s, prepare ${r.timings.prepareSeconds.toFixed(1)} s, copy back ${r.timings.copyBackSeconds.toFixed(1)} s)`,
+    () =>
+      executeChild(restoreDatabaseWorkflow, {
+        workflowId: `${info.workflowId}-restore`,
+        taskQueue: info.taskQueue,
+        args: [{ cloud, targetHost: plan.host, backupId: plan.point.id, verify: true }],
+      }),
+    (r: RestoreDatabaseResult) =>
+      `${r.chain.join(' → ')} onto ${r.targetHost}: ${r.verification}, ${r.tables.length} tables compared (stream ${r.timings.streamSeconds.toFixed(1)} s, prepare ${r.timings.prepareSeconds.toFixed(1)} s, copy back ${r.timings.copyBackSeconds.toFixed(1)} s)`,
   );
   let checks: DrillCheck[] = [];
   if (restored) {
@@ -83,20 +115,41 @@ export async function drDrillWorkflow(input: DrDrillInput): Promise<DrDrillResul
     const r = await measure(
       'control plane',
       async () => {
-        const checked = await stream.storageCheckArtifacts({ cloud, target: plan.repository, artifacts: [{ id: cp.id, component: 'control-plane' }], workflowId: info.workflowId });
+        const checked = await stream.storageCheckArtifacts({
+          cloud,
+          target: plan.repository,
+          artifacts: [{ id: cp.id, component: 'control-plane' }],
+          workflowId: info.workflowId,
+        });
         let files: number | null = null;
         if (cp.kolla) {
           try {
-            files = (await short.controlPlaneRestoreConfig({ cloud, backupId: cp.id, targetHost: plan.host, targetPath: cp.scratchPath })).files;
+            files = (
+              await short.controlPlaneRestoreConfig({
+                cloud,
+                backupId: cp.id,
+                targetHost: plan.host,
+                targetPath: cp.scratchPath,
+              })
+            ).files;
           } finally {
-            await CancellationScope.nonCancellable(() => short.mariadbRemoveRestoreDir({ cloud, backupId: cp.scratchName, targetHost: plan.host })).catch(() => undefined);
+            await CancellationScope.nonCancellable(() =>
+              short.mariadbRemoveRestoreDir({ cloud, backupId: cp.scratchName, targetHost: plan.host }),
+            ).catch(() => undefined);
           }
         }
         return { checked, files };
       },
-      (x) => `${cp.id}: ${x.checked.map((a) => a.result).join(', ') || 'not found'}${x.files === null ? '' : `; Kolla tree unpacked into ${cp.scratchPath} (${x.files} files, equal to the backup), then removed`}`,
+      (x) =>
+        `${cp.id}: ${x.checked.map((a) => a.result).join(', ') || 'not found'}${x.files === null ? '' : `; Kolla tree unpacked into ${cp.scratchPath} (${x.files} files, equal to the backup), then removed`}`,
     );
-    if (r) checks.push({ name: `hashes of control-plane backup ${cp.id}`, ok: r.checked.length > 0 && r.checked.every((a) => a.result === 'CHECKED'), expected: 'CHECKED', actual: r.checked.map((a) => a.result).join(', ') || 'not found' });
+    if (r)
+      checks.push({
+        name: `hashes of control-plane backup ${cp.id}`,
+        ok: r.checked.length > 0 && r.checked.every((a) => a.result === 'CHECKED'),
+        expected: 'CHECKED',
+        actual: r.checked.map((a) => a.result).join(', ') || 'not found',
+      });
   }
 
   const record = drillRecord({
@@ -111,10 +164,17 @@ export async function drDrillWorkflow(input: DrDrillInput): Promise<DrDrillResul
     targets: plan.targets,
     checks,
   });
-  const written = await steps.run('record', () => short.drillWriteRecord({ record }), (w) => w.record);
+  const written = await steps.run(
+    'record',
+    () => short.drillWriteRecord({ record }),
+    (w) => w.record,
+  );
   steps.finish(record.result === 'passed' ? 'passed' : 'failed');
   if (record.result === 'failed') {
-    throw ApplicationFailure.nonRetryable(`DR drill ${id} of cloud ${cloud} FAILED: ${record.breaches.join('; ')}. The record and report are in ${written.record} and ${written.report}`, 'DrillFailed');
+    throw ApplicationFailure.nonRetryable(
+      `DR drill ${id} of cloud ${cloud} FAILED: ${record.breaches.join('; ')}. The record and report are in ${written.record} and ${written.report}`,
+      'DrillFailed',
+    );
   }
   return { record, recordPath: written.record, reportPath: written.report };
 }

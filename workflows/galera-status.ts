@@ -6,6 +6,8 @@ import { shortCall } from './options.js';
 
 const short = proxyActivities<Activities>({ ...shortCall, retry: { ...shortCall.retry, maximumAttempts: 2 } });
 
-export async function galeraStatusWorkflow(input: { cloud: string }): Promise<Awaited<ReturnType<Activities['galeraStatus']>>> {
+export async function galeraStatusWorkflow(input: {
+  cloud: string;
+}): Promise<Awaited<ReturnType<Activities['galeraStatus']>>> {
   return short.galeraStatus(input);
 }

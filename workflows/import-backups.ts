@@ -3,11 +3,33 @@
 // check its xbstream, re-protect it (zstd + OpenPGP), link an incremental to the artifact whose
 // to_lsn is where it starts, publish with the manifest last. An original that is damaged or
 // whose chain has a gap is reported by name and not published; the others still are.
-import { proxyActivities, workflowInfo, upsertSearchAttributes, ActivityFailure, ApplicationFailure, CancellationScope } from '@temporalio/workflow';
+import {
+  proxyActivities,
+  workflowInfo,
+  upsertSearchAttributes,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { ImportStreamInput, ImportStreamResult } from '../activities/import/stream.js';
-import { importedId, parentByLsn, parseSeedCatalog, planKollaImport, planSeedImport, PER_FILE_FAILURES, type ImportKind, type KnownArtifact } from './lib/import.js';
-import { databaseArtifactSection, MANIFEST_FORMAT, RECIPE_FILE, type ArtifactManifest, type ImportedFrom } from './lib/manifest.js';
+import {
+  importedId,
+  parentByLsn,
+  parseSeedCatalog,
+  planKollaImport,
+  planSeedImport,
+  PER_FILE_FAILURES,
+  type ImportKind,
+  type KnownArtifact,
+} from './lib/import.js';
+import {
+  databaseArtifactSection,
+  MANIFEST_FORMAT,
+  RECIPE_FILE,
+  type ArtifactManifest,
+  type ImportedFrom,
+} from './lib/manifest.js';
 import { longStream, shortCall } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
@@ -54,10 +76,21 @@ export async function importKollaBackupsWorkflow(input: ImportKollaInput): Promi
   const { cloud, host, dir } = input;
   tag(cloud);
   const steps = new Steps(['list backups', 'plan']);
-  const listed = await steps.run('list backups', () => stream.importListKollaBackups({ cloud, host, dir }), (l) => `${l.length} files`);
+  const listed = await steps.run(
+    'list backups',
+    () => stream.importListKollaBackups({ cloud, host, dir }),
+    (l) => `${l.length} files`,
+  );
   const known = await steps.run('plan', () => short.importListKnownArtifacts({ cloud }));
   const plan = planKollaImport(listed, known);
-  const result: ImportResult = { cloud, host, source: 'kolla-mariadb_backup', imported: [], already: plan.already.map((a) => ({ original: a.rel, id: a.id })), problems: plan.problems.map((p) => ({ original: p.rel, type: p.type, reason: p.reason })) };
+  const result: ImportResult = {
+    cloud,
+    host,
+    source: 'kolla-mariadb_backup',
+    imported: [],
+    already: plan.already.map((a) => ({ original: a.rel, id: a.id })),
+    problems: plan.problems.map((p) => ({ original: p.rel, type: p.type, reason: p.reason })),
+  };
   const importer = new Importer(cloud, known, input.toolVersion, steps, result);
   for (const c of plan.toImport) {
     const path = `${dir.replace(/\/+$/, '')}/${c.rel}`;
@@ -89,10 +122,16 @@ export async function importSeedBackupsWorkflow(input: ImportSeedInput): Promise
   const { cloud, host } = input;
   tag(cloud);
   const steps = new Steps(['read catalog', 'plan']);
-  const { text } = await steps.run('read catalog', () => short.importReadSeedCatalog({ cloud, host, path: input.catalogPath }));
+  const { text } = await steps.run('read catalog', () =>
+    short.importReadSeedCatalog({ cloud, host, path: input.catalogPath }),
+  );
   const parsed = parseSeedCatalog(text);
   const { candidates, skipped } = planSeedImport(parsed.rows);
-  const known = await steps.run('plan', () => short.importListKnownArtifacts({ cloud }), () => `${candidates.length} database entries`);
+  const known = await steps.run(
+    'plan',
+    () => short.importListKnownArtifacts({ cloud }),
+    () => `${candidates.length} database entries`,
+  );
   const result: ImportResult = {
     cloud,
     host,
@@ -100,19 +139,30 @@ export async function importSeedBackupsWorkflow(input: ImportSeedInput): Promise
     imported: [],
     already: [],
     problems: [
-      ...parsed.problems.map((p) => ({ original: `${input.catalogPath} line ${p.line}`, type: 'CatalogRowInvalid', reason: p.reason })),
+      ...parsed.problems.map((p) => ({
+        original: `${input.catalogPath} line ${p.line}`,
+        type: 'CatalogRowInvalid',
+        reason: p.reason,
+      })),
       ...skipped.map((s) => ({ original: `${s.path} (line ${s.line})`, type: 'NotImportable', reason: s.reason })),
     ],
   };
   const importer = new Importer(cloud, known, input.toolVersion, steps, result);
   for (const c of candidates) {
-    const before = known.find((k) => k.originalPath === `${host}:${c.row.path}` || (c.expectSha256 !== null && k.originalSha256 === c.expectSha256));
+    const before = known.find(
+      (k) =>
+        k.originalPath === `${host}:${c.row.path}` || (c.expectSha256 !== null && k.originalSha256 === c.expectSha256),
+    );
     if (before) {
       result.already.push({ original: c.row.path, id: before.id });
       continue;
     }
     if (c.source.decode.includes('openssl') && !input.opensslPassphraseFile) {
-      result.problems.push({ original: c.row.path, type: 'NotImportable', reason: 'openssl-encrypted: give the passphrase file the seed used (--passphrase-file)' });
+      result.problems.push({
+        original: c.row.path,
+        type: 'NotImportable',
+        reason: 'openssl-encrypted: give the passphrase file the seed used (--passphrase-file)',
+      });
       continue;
     }
     await importer.importOne({
@@ -129,7 +179,12 @@ export async function importSeedBackupsWorkflow(input: ImportSeedInput): Promise
         expectOriginalSha256: c.source.kind === 'folder' ? undefined : (c.expectSha256 ?? undefined),
         openssl: c.source.decode.includes('openssl') ? { passphraseFile: input.opensslPassphraseFile! } : undefined,
       },
-      imported: { source: 'seed-catalog', host, path: c.row.path, catalogRow: { timestamp: c.row.timestamp, level: c.row.level, size: c.row.size, checksum: c.row.checksum } },
+      imported: {
+        source: 'seed-catalog',
+        host,
+        path: c.row.path,
+        catalogRow: { timestamp: c.row.timestamp, level: c.row.level, size: c.row.size, checksum: c.row.checksum },
+      },
     });
   }
   steps.finish(result.problems.length ? `done: ${result.problems.length} NOT IMPORTED` : 'done');
@@ -174,7 +229,12 @@ class Importer {
     const id = importedId(c.kind, c.startedAt, this.ids);
     let s: ImportStreamResult;
     try {
-      s = await this.steps.run(`import ${c.original}`, () => stream.importStreamArtifact({ ...c.stream, id }), (r) => `${r.checkpoints.backupType} LSN ${r.checkpoints.fromLsn}→${r.checkpoints.toLsn}, ${r.originalBytes} → ${r.bytes} bytes`);
+      s = await this.steps.run(
+        `import ${c.original}`,
+        () => stream.importStreamArtifact({ ...c.stream, id }),
+        (r) =>
+          `${r.checkpoints.backupType} LSN ${r.checkpoints.fromLsn}→${r.checkpoints.toLsn}, ${r.originalBytes} → ${r.bytes} bytes`,
+      );
     } catch (e) {
       const cause = e instanceof ActivityFailure ? e.cause : undefined;
       if (cause instanceof ApplicationFailure && cause.type && PER_FILE_FAILURES.includes(cause.type)) {
@@ -183,12 +243,17 @@ class Importer {
       }
       throw e;
     }
-    const discard = () => CancellationScope.nonCancellable(() => short.repositoryDiscardStaging({ stagingDir: s.stagingDir }));
+    const discard = () =>
+      CancellationScope.nonCancellable(() => short.repositoryDiscardStaging({ stagingDir: s.stagingDir }));
     try {
       const kind: ImportKind = s.checkpoints.backupType === 'incremental' ? 'incremental' : 'full';
       if (kind !== c.kind) {
         await discard();
-        this.problem(c.original, 'ImportSourceCorrupt', `named or catalogued as a ${c.kind} backup, but its xtrabackup_checkpoints say ${s.checkpoints.backupType}: not imported (renamed or mixed up?)`);
+        this.problem(
+          c.original,
+          'ImportSourceCorrupt',
+          `named or catalogued as a ${c.kind} backup, but its xtrabackup_checkpoints say ${s.checkpoints.backupType}: not imported (renamed or mixed up?)`,
+        );
         return;
       }
       let parentId: string | null = null;
@@ -196,7 +261,11 @@ class Importer {
         const parent = parentByLsn(s.checkpoints.fromLsn, c.startedAt, this.known);
         if (!parent) {
           await discard();
-          this.problem(c.original, 'ChainBroken', `incremental from LSN ${s.checkpoints.fromLsn}, but no backup in the repository or in this import ends at that LSN (its base is missing or was not importable): not imported as part of a chain`);
+          this.problem(
+            c.original,
+            'ChainBroken',
+            `incremental from LSN ${s.checkpoints.fromLsn}, but no backup in the repository or in this import ends at that LSN (its base is missing or was not importable): not imported as part of a chain`,
+          );
           return;
         }
         parentId = parent.id;
@@ -214,17 +283,44 @@ class Importer {
         workflowId: workflowInfo().workflowId,
         source: s.source,
         artifact: databaseArtifactSection(s, 'worker'),
-        mariadb: { serverVersion: s.serverVersion, mariabackupVersion: s.mariabackupVersion, checkpoints: s.checkpoints, binlog: s.binlog },
+        mariadb: {
+          serverVersion: s.serverVersion,
+          mariabackupVersion: s.mariabackupVersion,
+          checkpoints: s.checkpoints,
+          binlog: s.binlog,
+        },
         tables: [],
-        imported: { ...c.imported, originalSha256: s.originalSha256, originalBytes: s.originalBytes, decoded: s.decoded, importedAt: now },
+        imported: {
+          ...c.imported,
+          originalSha256: s.originalSha256,
+          originalBytes: s.originalBytes,
+          decoded: s.decoded,
+          importedAt: now,
+        },
         timings: { streamSeconds: s.seconds, totalSeconds: s.seconds },
         tools: { ...s.tools, osbackup: this.toolVersion ?? 'unknown' },
         restoreRecipe: RECIPE_FILE,
       };
       await short.repositoryPublishDatabaseBackup({ stagingDir: s.stagingDir, manifest });
       this.ids.add(id);
-      this.known.push({ id, kind, fromLsn: s.checkpoints.fromLsn, toLsn: s.checkpoints.toLsn, completedAt: c.completedAt, originalSha256: s.originalSha256, originalPath: `${c.imported.host}:${c.imported.path}` });
-      this.result.imported.push({ original: c.original, id, kind, parentId, originalSha256: s.originalSha256, bytes: s.bytes, toLsn: s.checkpoints.toLsn });
+      this.known.push({
+        id,
+        kind,
+        fromLsn: s.checkpoints.fromLsn,
+        toLsn: s.checkpoints.toLsn,
+        completedAt: c.completedAt,
+        originalSha256: s.originalSha256,
+        originalPath: `${c.imported.host}:${c.imported.path}`,
+      });
+      this.result.imported.push({
+        original: c.original,
+        id,
+        kind,
+        parentId,
+        originalSha256: s.originalSha256,
+        bytes: s.bytes,
+        toLsn: s.checkpoints.toLsn,
+      });
     } catch (e) {
       await discard();
       throw e;

@@ -44,7 +44,12 @@ export async function logicalDumpWorkflow(input: LogicalDumpInput): Promise<Logi
   ]);
   const steps = new Steps(['dump', 'publish']);
   const id = dumpId(compactUtc(started));
-  const d = await steps.run('dump', () => stream.mariadbDump({ cloud, dumpId: id, schemas: input.schemas }), (r) => `${r.dump.schemas.length} schemas, ${r.dump.schemas.reduce((n, s) => n + s.plainBytes, 0)} bytes of SQL in ${r.seconds.toFixed(1)} s; snapshot ${r.dump.snapshotAt}${r.dump.binlog ? ` at ${r.dump.binlog.file}:${r.dump.binlog.position}` : ''}`);
+  const d = await steps.run(
+    'dump',
+    () => stream.mariadbDump({ cloud, dumpId: id, schemas: input.schemas }),
+    (r) =>
+      `${r.dump.schemas.length} schemas, ${r.dump.schemas.reduce((n, s) => n + s.plainBytes, 0)} bytes of SQL in ${r.seconds.toFixed(1)} s; snapshot ${r.dump.snapshotAt}${r.dump.binlog ? ` at ${r.dump.binlog.file}:${r.dump.binlog.position}` : ''}`,
+  );
   try {
     const manifest: Omit<DumpManifest, 'partsDigest'> = {
       formatVersion: MANIFEST_FORMAT,
@@ -63,7 +68,9 @@ export async function logicalDumpWorkflow(input: LogicalDumpInput): Promise<Logi
       tools: { ...d.tools, osbackup: input.toolVersion ?? 'unknown' },
       restoreRecipe: RECIPE_FILE,
     };
-    const published = await steps.run('publish', () => short.repositoryPublishDump({ stagingDir: d.stagingDir, manifest }));
+    const published = await steps.run('publish', () =>
+      short.repositoryPublishDump({ stagingDir: d.stagingDir, manifest }),
+    );
     steps.finish('done');
     return {
       dumpId: id,
@@ -71,7 +78,13 @@ export async function logicalDumpWorkflow(input: LogicalDumpInput): Promise<Logi
       snapshotAt: d.dump.snapshotAt,
       gtid: d.dump.gtid,
       binlog: d.dump.binlog,
-      schemas: d.dump.schemas.map((s) => ({ name: s.name, tables: s.tables, plainBytes: s.plainBytes, bytes: s.bytes, sha256: s.sha256 })),
+      schemas: d.dump.schemas.map((s) => ({
+        name: s.name,
+        tables: s.tables,
+        plainBytes: s.plainBytes,
+        bytes: s.bytes,
+        sha256: s.sha256,
+      })),
       seconds: d.seconds,
       partsDigest: published.partsDigest,
     };
@@ -100,9 +113,21 @@ export async function restoreDumpWorkflow(input: RestoreDumpInput): Promise<Rest
     { key: TIER, value: 'restore' },
   ]);
   const steps = new Steps(['choose dump', 'verify files', 'import', 'done']);
-  const found = await steps.run('choose dump', () => short.repositoryFindDump({ cloud, dumpId: input.dumpId, schemas: input.schemas }), (r) => `${r.id} (snapshot ${r.snapshotAt}): ${r.schemas.join(', ')}`);
-  const v = await steps.run('verify files', () => stream.repositoryVerifyDump({ cloud, dumpId: found.id, schemas: found.schemas }), (r) => `${r.bytes} bytes: SHA-256 as recorded`);
-  const r = await steps.run('import', () => stream.mariadbImportDump({ cloud, dumpId: found.id, schemas: found.schemas, targetHost }), (x) => x.schemas.map((s) => `${s.name}: ${s.tables} tables`).join(', '));
+  const found = await steps.run(
+    'choose dump',
+    () => short.repositoryFindDump({ cloud, dumpId: input.dumpId, schemas: input.schemas }),
+    (r) => `${r.id} (snapshot ${r.snapshotAt}): ${r.schemas.join(', ')}`,
+  );
+  const v = await steps.run(
+    'verify files',
+    () => stream.repositoryVerifyDump({ cloud, dumpId: found.id, schemas: found.schemas }),
+    (r) => `${r.bytes} bytes: SHA-256 as recorded`,
+  );
+  const r = await steps.run(
+    'import',
+    () => stream.mariadbImportDump({ cloud, dumpId: found.id, schemas: found.schemas, targetHost }),
+    (x) => x.schemas.map((s) => `${s.name}: ${s.tables} tables`).join(', '),
+  );
   steps.finish('done');
   return { ...r, snapshotAt: found.snapshotAt, verifiedBytes: v.bytes };
 }

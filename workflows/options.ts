@@ -1,11 +1,35 @@
 // Activity option presets: short remote calls, long streams (heartbeating), repository writes.
 import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
 
-const NON_RETRYABLE = ['ConfigInvalid', 'SecretUnavailable', 'SshAuthFailed', 'SshHostKeyMismatch', 'ChecksumMismatch', 'DecryptionFailed', 'BackupNotFound', 'ChainBroken', 'DiskFull', 'MariadbPrivileges', 'VerificationFailed', 'ArtifactMissing', 'TargetNotMounted', 'RetentionUnsafe', 'ImportSourceCorrupt', 'BinlogGap', 'PitrOutOfRange'];
+const NON_RETRYABLE = [
+  'ConfigInvalid',
+  'SecretUnavailable',
+  'SshAuthFailed',
+  'SshHostKeyMismatch',
+  'ChecksumMismatch',
+  'DecryptionFailed',
+  'BackupNotFound',
+  'ChainBroken',
+  'DiskFull',
+  'MariadbPrivileges',
+  'VerificationFailed',
+  'ArtifactMissing',
+  'TargetNotMounted',
+  'RetentionUnsafe',
+  'ImportSourceCorrupt',
+  'BinlogGap',
+  'PitrOutOfRange',
+];
 
 export const shortCall: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
 };
 
 /** Streams of many GB: bounded by heartbeats, not by a guess at their length. */
@@ -14,13 +38,25 @@ export const longStream: ActivityOptions = {
   // a cancelled workflow waits for the stream to stop and discard its partial artifact
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   heartbeatTimeout: '15 seconds',
-  retry: { initialInterval: '2s', backoffCoefficient: 4, maximumInterval: '5 minutes', maximumAttempts: 4, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 4,
+    maximumInterval: '5 minutes',
+    maximumAttempts: 4,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
 };
 
 export const serverControl: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '15 seconds',
-  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: {
+    initialInterval: '5s',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
 };
 
 /**
@@ -30,7 +66,12 @@ export const serverControl: ActivityOptions = {
 export const archiveStep: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '20 seconds',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
 };
 
 /**
@@ -40,7 +81,10 @@ export const archiveStep: ActivityOptions = {
 export const galeraStream: ActivityOptions = { ...longStream, retry: { ...longStream.retry, maximumAttempts: 2 } };
 
 /** Putting a donor back in sync: a few quick tries; a dead donor needs none (desync does not survive a restart). */
-export const galeraResyncCall: ActivityOptions = { ...shortCall, retry: { ...shortCall.retry, initialInterval: '1s', maximumAttempts: 3 } };
+export const galeraResyncCall: ActivityOptions = {
+  ...shortCall,
+  retry: { ...shortCall.retry, initialInterval: '1s', maximumAttempts: 3 },
+};
 
 /**
  * Waits on a cloud resource of unknown length (a snapshot, a volume, a server): bounded by the
@@ -60,7 +104,11 @@ export function stuckAwareWait(stuckAfterSeconds: number): ActivityOptions {
  * activity heartbeats on a timer, so a lost worker is noticed within 20 s, not at the end of a
  * generous start-to-close.
  */
-export const heartbeatingCall: ActivityOptions = { ...shortCall, startToCloseTimeout: '10 minutes', heartbeatTimeout: '20 seconds' };
+export const heartbeatingCall: ActivityOptions = {
+  ...shortCall,
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '20 seconds',
+};
 
 /**
  * One binlog compaction merge: decrypts up to compactMaxPieces segments and seals one (minutes
@@ -69,7 +117,13 @@ export const heartbeatingCall: ActivityOptions = { ...shortCall, startToCloseTim
 export const compactionMerge: ActivityOptions = {
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '60 seconds',
-  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: {
+    initialInterval: '5s',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
 };
 
 /** A scan of every manifest of a cloud (~8 s at 17,280 segments): no heartbeat, a generous bound. */

@@ -3,7 +3,14 @@
 // control-plane backup, both re-read from storage, optionally proven by a restore, then the
 // verdict from the catalog. Like verify, the report is the product: a closed gate completes
 // with ok=false and the stage that closed it; the CLI turns that into an exit code.
-import { CancellationScope, executeChild, isCancellation, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  executeChild,
+  isCancellation,
+  proxyActivities,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { backupControlPlaneWorkflow, type BackupControlPlaneResult } from './backup-control-plane.js';
 import { backupDatabaseWorkflow, type BackupDatabaseResult } from './backup-database.js';
@@ -54,9 +61,27 @@ export async function preflightWorkflow(input: PreflightInput): Promise<Prefligh
     { key: TIER, value: 'preflight' },
   ]);
   const plan = await short.tierPlan({ cloud, tier: 'control-plane' });
-  const cpConfigured = plan.controlPlane.kolla || plan.controlPlane.rabbitmq || plan.controlPlane.keystoneHosts.length > 0;
-  const steps = new Steps(['back up the database (full)', ...(cpConfigured ? ['back up the control plane'] : []), 're-read from storage', ...(input.proveOn ? [`prove by restoring on ${input.proveOn}`] : []), 'gate']);
-  const result: PreflightResult = { ok: false, cloud, failedStage: null, failure: null, children: [], database: null, controlPlane: null, checks: [], proof: null, verdict: null };
+  const cpConfigured =
+    plan.controlPlane.kolla || plan.controlPlane.rabbitmq || plan.controlPlane.keystoneHosts.length > 0;
+  const steps = new Steps([
+    'back up the database (full)',
+    ...(cpConfigured ? ['back up the control plane'] : []),
+    're-read from storage',
+    ...(input.proveOn ? [`prove by restoring on ${input.proveOn}`] : []),
+    'gate',
+  ]);
+  const result: PreflightResult = {
+    ok: false,
+    cloud,
+    failedStage: null,
+    failure: null,
+    children: [],
+    database: null,
+    controlPlane: null,
+    checks: [],
+    proof: null,
+    verdict: null,
+  };
   const child = (what: string) => {
     const workflowId = `${info.workflowId}-${what}`;
     result.children.push(workflowId);
@@ -72,19 +97,50 @@ export async function preflightWorkflow(input: PreflightInput): Promise<Prefligh
     // One deadline for the backups and the proof: a database that cannot be reached keeps its
     // activities retrying, and CI must hear "backup failed" when the timeout passes, not hang.
     await CancellationScope.withTimeout(input.timeoutSeconds * 1000, async () => {
-      const db = await steps.run('back up the database (full)', () => executeChild(backupDatabaseWorkflow, { ...child('db'), args: [{ cloud, kind: 'full', tier: 'preflight', toolVersion: plan.toolVersion }] }), (r) => r.backupId);
+      const db = await steps.run(
+        'back up the database (full)',
+        () =>
+          executeChild(backupDatabaseWorkflow, {
+            ...child('db'),
+            args: [{ cloud, kind: 'full', tier: 'preflight', toolVersion: plan.toolVersion }],
+          }),
+        (r) => r.backupId,
+      );
       result.database = { backupId: db.backupId, bytes: db.bytes, sha256: db.sha256, streamSeconds: db.streamSeconds };
       if (cpConfigured) {
-        const cp = await steps.run('back up the control plane', () => executeChild(backupControlPlaneWorkflow, { ...child('cp'), args: [{ cloud, tier: 'preflight', toolVersion: plan.toolVersion, configured: plan.controlPlane }] }), (r) => r.backupId);
+        const cp = await steps.run(
+          'back up the control plane',
+          () =>
+            executeChild(backupControlPlaneWorkflow, {
+              ...child('cp'),
+              args: [{ cloud, tier: 'preflight', toolVersion: plan.toolVersion, configured: plan.controlPlane }],
+            }),
+          (r) => r.backupId,
+        );
         result.controlPlane = { backupId: cp.backupId, missing: cp.missing, warnings: cp.warnings };
       }
       stage = 'verify';
-      const artifacts = [{ id: db.backupId, component: 'database' }, ...(result.controlPlane ? [{ id: result.controlPlane.backupId, component: 'control-plane' }] : [])];
-      const checks = await steps.run('re-read from storage', () => storageCheckArtifacts({ cloud, target: plan.primary, artifacts, workflowId: info.workflowId }), (c) => c.map((x) => `${x.id} ${x.result}`).join(', '));
+      const artifacts = [
+        { id: db.backupId, component: 'database' },
+        ...(result.controlPlane ? [{ id: result.controlPlane.backupId, component: 'control-plane' }] : []),
+      ];
+      const checks = await steps.run(
+        're-read from storage',
+        () => storageCheckArtifacts({ cloud, target: plan.primary, artifacts, workflowId: info.workflowId }),
+        (c) => c.map((x) => `${x.id} ${x.result}`).join(', '),
+      );
       result.checks = checks.map(({ id, result: r, checkedAt }) => ({ id, result: r, checkedAt }));
       if (input.proveOn) {
         const host = input.proveOn;
-        const r = await steps.run(`prove by restoring on ${host}`, () => executeChild(restoreDatabaseWorkflow, { ...child('prove'), args: [{ cloud, targetHost: host, backupId: db.backupId, verify: true }] }), (x) => x.verification);
+        const r = await steps.run(
+          `prove by restoring on ${host}`,
+          () =>
+            executeChild(restoreDatabaseWorkflow, {
+              ...child('prove'),
+              args: [{ cloud, targetHost: host, backupId: db.backupId, verify: true }],
+            }),
+          (x) => x.verification,
+        );
         result.proof = { host, verification: r.verification, tables: r.tables.length, seconds: r.timings.totalSeconds };
       }
     });
@@ -93,7 +149,10 @@ export async function preflightWorkflow(input: PreflightInput): Promise<Prefligh
       if (isCancellation(e)) throw e;
       return closed(causeOf(e), `${stage} failed`);
     }
-    return closed(`not finished within ${input.timeoutSeconds} s (the timeout); \`osbackup logs ${result.children.at(-1) ?? info.workflowId}\` shows what it was retrying`, `${stage} timed out`);
+    return closed(
+      `not finished within ${input.timeoutSeconds} s (the timeout); \`osbackup logs ${result.children.at(-1) ?? info.workflowId}\` shows what it was retrying`,
+      `${stage} timed out`,
+    );
   }
 
   stage = 'gate';
@@ -103,7 +162,13 @@ export async function preflightWorkflow(input: PreflightInput): Promise<Prefligh
     return closed(`re-read from storage: ${bad.map((c) => `${c.id} ${c.result}`).join(', ')}`, 'verify failed');
   }
   const verdict = await steps.run('gate', () =>
-    short.preflightGate({ cloud, maxAgeMinutes: input.maxAgeMinutes, prove: !!input.proveOn, controlPlaneRequired: cpConfigured, checked: Object.fromEntries(result.checks.map((c) => [c.id, c.result])) }),
+    short.preflightGate({
+      cloud,
+      maxAgeMinutes: input.maxAgeMinutes,
+      prove: !!input.proveOn,
+      controlPlaneRequired: cpConfigured,
+      checked: Object.fromEntries(result.checks.map((c) => [c.id, c.result])),
+    }),
   );
   result.verdict = verdict;
   if (!verdict.ok) return closed(verdict.problems.join('; '), 'gate closed');

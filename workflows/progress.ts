@@ -12,7 +12,9 @@ export class Steps {
   }
 
   async run<T>(name: string, work: () => Promise<T>, detail?: (r: T) => string): Promise<T> {
-    const step = this.state.steps.find((s) => s.name === name) ?? (this.state.steps.push({ name, state: 'pending' }), this.state.steps.at(-1)!);
+    const step =
+      this.state.steps.find((s) => s.name === name) ??
+      (this.state.steps.push({ name, state: 'pending' }), this.state.steps.at(-1)!);
     step.state = 'running';
     this.state.phase = name;
     upsertSearchAttributes([{ key: PHASE, value: name }]);

@@ -28,7 +28,11 @@ export async function reportDataWorkflow(input: { cloud: string }): Promise<Repo
   const [catalog, drills, capacity] = await Promise.all([
     catalogList({ cloud: input.cloud }),
     drillListRecords({ cloud: input.cloud, limit: REPORT_DRILLS }),
-    executeChild(capacityWorkflow, { workflowId: `${info.workflowId}-capacity`, taskQueue: info.taskQueue, args: [{ cloud: input.cloud }] }),
+    executeChild(capacityWorkflow, {
+      workflowId: `${info.workflowId}-capacity`,
+      taskQueue: info.taskQueue,
+      args: [{ cloud: input.cloud }],
+    }),
   ]);
   return { cloud: input.cloud, generatedAt: new Date(info.startTime).toISOString(), catalog, drills, capacity };
 }

@@ -10,7 +10,8 @@ import type { RestoredServer } from '../activities/openstack/restore-servers.js'
 import { chooseFlavor, chooseSnapshot, serverNetworks, type SnapshotCandidate } from './lib/openstack-restore.js';
 import { longStream, shortCall, stuckAwareWait } from './options.js';
 
-const { openstackSnapshotCandidates, openstackReadImageExport, openstackServerPlan } = proxyActivities<Activities>(shortCall);
+const { openstackSnapshotCandidates, openstackReadImageExport, openstackServerPlan } =
+  proxyActivities<Activities>(shortCall);
 const { openstackImageFromExport } = proxyActivities<Activities>(longStream);
 
 /** Waits of unknown length (options.ts stuckAwareWait). */
@@ -36,7 +37,9 @@ export interface RestoreVolumeInput {
 
 export interface RestoreVolumeResult extends RestoredVolume {
   cloud: string;
-  from: { kind: 'snapshot'; snapshotId: string; sourceVolumeId: string; takenAt: string } | { kind: 'backup'; backupId: string; sourceVolumeId: string };
+  from:
+    | { kind: 'snapshot'; snapshotId: string; sourceVolumeId: string; takenAt: string }
+    | { kind: 'backup'; backupId: string; sourceVolumeId: string };
 }
 
 const day = (iso: string) => iso.slice(0, 10).replace(/-/g, '');
@@ -44,21 +47,54 @@ const day = (iso: string) => iso.slice(0, 10).replace(/-/g, '');
 export async function restoreVolumeWorkflow(input: RestoreVolumeInput): Promise<RestoreVolumeResult> {
   const info = workflowInfo();
   const chosen = [input.snapshot, input.volumeId, input.backupId].filter((x) => x !== undefined).length;
-  if (chosen !== 1) throw ApplicationFailure.nonRetryable('name exactly one of: a snapshot, a source volume (with an optional date), a Cinder backup. Fix: pass one of --snapshot, --volume [--at], --backup', 'ConfigInvalid');
+  if (chosen !== 1)
+    throw ApplicationFailure.nonRetryable(
+      'name exactly one of: a snapshot, a source volume (with an optional date), a Cinder backup. Fix: pass one of --snapshot, --volume [--at], --backup',
+      'ConfigInvalid',
+    );
   const stuck = input.stuckAfterSeconds ?? DEFAULT_STUCK_SECONDS;
   const { openstackVolumeFromSnapshot, openstackVolumeFromBackup } = waiting(stuck);
   const today = day(new Date(info.startTime).toISOString());
   if (input.backupId) {
-    const r = await openstackVolumeFromBackup({ cloud: input.cloud, backupId: input.backupId, name: input.name ?? `restored-backup-${input.backupId.slice(0, 8)}-${today}`, runId: info.workflowId, stuckAfterSeconds: stuck });
+    const r = await openstackVolumeFromBackup({
+      cloud: input.cloud,
+      backupId: input.backupId,
+      name: input.name ?? `restored-backup-${input.backupId.slice(0, 8)}-${today}`,
+      runId: info.workflowId,
+      stuckAfterSeconds: stuck,
+    });
     const { backupId, sourceVolumeId, ...volume } = r;
     return { cloud: input.cloud, ...volume, from: { kind: 'backup', backupId, sourceVolumeId } };
   }
-  const candidates: SnapshotCandidate[] = await openstackSnapshotCandidates({ cloud: input.cloud, snapshot: input.snapshot, volumeId: input.volumeId });
-  const choice = chooseSnapshot(candidates, input.snapshot !== undefined ? { snapshot: input.snapshot } : { volumeId: input.volumeId!, at: input.at }, input.cloud);
+  const candidates: SnapshotCandidate[] = await openstackSnapshotCandidates({
+    cloud: input.cloud,
+    snapshot: input.snapshot,
+    volumeId: input.volumeId,
+  });
+  const choice = chooseSnapshot(
+    candidates,
+    input.snapshot !== undefined ? { snapshot: input.snapshot } : { volumeId: input.volumeId!, at: input.at },
+    input.cloud,
+  );
   if (!choice.ok) throw ApplicationFailure.nonRetryable(`${choice.reason}. Fix: ${choice.fix}`, 'OpenstackNotFound');
   const snap = choice.snapshot;
-  const r = await openstackVolumeFromSnapshot({ cloud: input.cloud, snapshot: snap, name: input.name ?? `restored-${snap.volumeId.slice(0, 8)}-${today}`, runId: info.workflowId, stuckAfterSeconds: stuck });
-  return { cloud: input.cloud, ...r, from: { kind: 'snapshot', snapshotId: snap.id, sourceVolumeId: snap.volumeId, takenAt: snap.metadata.osbackup_taken_at ?? snap.createdAt } };
+  const r = await openstackVolumeFromSnapshot({
+    cloud: input.cloud,
+    snapshot: snap,
+    name: input.name ?? `restored-${snap.volumeId.slice(0, 8)}-${today}`,
+    runId: info.workflowId,
+    stuckAfterSeconds: stuck,
+  });
+  return {
+    cloud: input.cloud,
+    ...r,
+    from: {
+      kind: 'snapshot',
+      snapshotId: snap.id,
+      sourceVolumeId: snap.volumeId,
+      takenAt: snap.metadata.osbackup_taken_at ?? snap.createdAt,
+    },
+  };
 }
 
 export interface RestoreImageInput {
@@ -71,8 +107,16 @@ export interface RestoreImageInput {
   visibility?: string;
 }
 
-export async function restoreImageWorkflow(input: RestoreImageInput): Promise<ImageFromExportResult & { cloud: string }> {
-  const r = await openstackImageFromExport({ cloud: input.cloud, exportId: input.exportId, name: input.name, visibility: input.visibility, runId: workflowInfo().workflowId });
+export async function restoreImageWorkflow(
+  input: RestoreImageInput,
+): Promise<ImageFromExportResult & { cloud: string }> {
+  const r = await openstackImageFromExport({
+    cloud: input.cloud,
+    exportId: input.exportId,
+    name: input.name,
+    visibility: input.visibility,
+    runId: workflowInfo().workflowId,
+  });
   return { cloud: input.cloud, ...r };
 }
 
@@ -99,20 +143,29 @@ export interface RestoreServerResult extends RestoredServer {
 
 export async function restoreServerWorkflow(input: RestoreServerInput): Promise<RestoreServerResult> {
   const info = workflowInfo();
-  if ((input.imageId === undefined) === (input.exportId === undefined)) throw ApplicationFailure.nonRetryable('name exactly one of: an image (instance snapshot) in Glance, an image export. Fix: pass --snapshot <image id> or --export <export id>', 'ConfigInvalid');
+  if ((input.imageId === undefined) === (input.exportId === undefined))
+    throw ApplicationFailure.nonRetryable(
+      'name exactly one of: an image (instance snapshot) in Glance, an image export. Fix: pass --snapshot <image id> or --export <export id>',
+      'ConfigInvalid',
+    );
   const stuck = input.stuckAfterSeconds ?? DEFAULT_STUCK_SECONDS;
   let reimported: ImageFromExportResult | null = null;
   let imageId = input.imageId;
   let serverName = input.name;
   if (input.exportId) {
     const exp = await openstackReadImageExport({ cloud: input.cloud, exportId: input.exportId });
-    reimported = await openstackImageFromExport({ cloud: input.cloud, exportId: input.exportId, runId: info.workflowId });
+    reimported = await openstackImageFromExport({
+      cloud: input.cloud,
+      exportId: input.exportId,
+      runId: info.workflowId,
+    });
     imageId = reimported.imageId;
     serverName ??= exp.fromServer ? `${exp.fromServer.name}-restored` : undefined;
   }
   const plan = await openstackServerPlan({ cloud: input.cloud, imageId: imageId! });
   const flavor = chooseFlavor(plan.flavors, input.flavor, plan.image);
-  if (!flavor.ok) throw ApplicationFailure.nonRetryable(`${flavor.reason}. Fix: ${flavor.fix}`, 'OpenstackRequestRejected');
+  if (!flavor.ok)
+    throw ApplicationFailure.nonRetryable(`${flavor.reason}. Fix: ${flavor.fix}`, 'OpenstackRequestRejected');
   const { openstackServerFromImage } = waiting(stuck);
   const r = await openstackServerFromImage({
     cloud: input.cloud,

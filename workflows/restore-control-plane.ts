@@ -4,7 +4,13 @@
 //  - configs: to a target folder; a dry run shows the diff; a folder that would change is
 //    never overwritten without `overwrite`, and its content is backed up first;
 //  - RabbitMQ: import_definitions, then export again and compare.
-import { ApplicationFailure, executeChild, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  executeChild,
+  proxyActivities,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { TreeChange } from './lib/control-plane.js';
 import type { DefinitionDifference } from './lib/rabbitmq-definitions.js';
@@ -46,15 +52,44 @@ export async function restoreKeystoneKeysWorkflow(input: RestoreKeysInput): Prom
   const { cloud } = input;
   tag('keystone-keys', cloud);
   const steps = new Steps(['choose key set', ...input.hosts.map((h) => `install on ${h}`), 'check']);
-  const found = await steps.run('choose key set', () => short.controlPlaneFind({ cloud, backupId: input.backupId }), (f) => f.id);
-  const results = await Promise.all(input.hosts.map((h) => steps.run(`install on ${h}`, () => restoring.controlPlaneRestoreKeys({ cloud, backupId: found.id, fromHost: input.fromHost, toHost: h }), (r) => `${r.files.length} keys from ${r.fromHost}'s set`)));
-  const identical = await steps.run('check', async () => {
-    const sig = (r: (typeof results)[number]) => r.files.map((f) => `${f.path} ${f.sha256}`).sort().join('\n');
-    return results.every((r) => sig(r) === sig(results[0]!));
-  }, (same) => (same ? `keys byte-equal on ${input.hosts.join(', ')}` : 'KEYS DIFFER'));
-  if (!identical) throw ApplicationFailure.nonRetryable(`after the restore the Keystone hosts hold different keys (${results.map((r) => `${r.host}: ${r.files.length}`).join(', ')}). Fix: run the restore again; check each host's key folder`, 'VerificationFailed');
+  const found = await steps.run(
+    'choose key set',
+    () => short.controlPlaneFind({ cloud, backupId: input.backupId }),
+    (f) => f.id,
+  );
+  const results = await Promise.all(
+    input.hosts.map((h) =>
+      steps.run(
+        `install on ${h}`,
+        () => restoring.controlPlaneRestoreKeys({ cloud, backupId: found.id, fromHost: input.fromHost, toHost: h }),
+        (r) => `${r.files.length} keys from ${r.fromHost}'s set`,
+      ),
+    ),
+  );
+  const identical = await steps.run(
+    'check',
+    async () => {
+      const sig = (r: (typeof results)[number]) =>
+        r.files
+          .map((f) => `${f.path} ${f.sha256}`)
+          .sort()
+          .join('\n');
+      return results.every((r) => sig(r) === sig(results[0]!));
+    },
+    (same) => (same ? `keys byte-equal on ${input.hosts.join(', ')}` : 'KEYS DIFFER'),
+  );
+  if (!identical)
+    throw ApplicationFailure.nonRetryable(
+      `after the restore the Keystone hosts hold different keys (${results.map((r) => `${r.host}: ${r.files.length}`).join(', ')}). Fix: run the restore again; check each host's key folder`,
+      'VerificationFailed',
+    );
   steps.finish('done');
-  return { backupId: found.id, fromHost: results[0]?.fromHost ?? '', hosts: results.map((r) => ({ host: r.host, files: r.files })), identical };
+  return {
+    backupId: found.id,
+    fromHost: results[0]?.fromHost ?? '',
+    hosts: results.map((r) => ({ host: r.host, files: r.files })),
+    identical,
+  };
 }
 
 export interface RestoreConfigInput {
@@ -85,27 +120,60 @@ export async function restoreKollaConfigWorkflow(input: RestoreConfigInput): Pro
   const { cloud, targetHost, targetPath } = input;
   tag('kolla-config', cloud);
   const steps = new Steps(['diff', ...(input.dryRun ? [] : ['safety copy', 'restore'])]);
-  const d = await steps.run('diff', () => restoring.controlPlaneDiffConfig({ cloud, backupId: input.backupId, targetHost, targetPath }), (r) => `${r.changes.filter((c) => c.change !== 'removed').length} changes, ${r.changes.filter((c) => c.change === 'removed').length} files only on the target`);
-  const base = { backupId: d.backupId, targetHost, targetPath, changes: d.changes, patches: d.patches, kept: d.changes.filter((c) => c.change === 'removed').map((c) => c.path) };
+  const d = await steps.run(
+    'diff',
+    () => restoring.controlPlaneDiffConfig({ cloud, backupId: input.backupId, targetHost, targetPath }),
+    (r) =>
+      `${r.changes.filter((c) => c.change !== 'removed').length} changes, ${r.changes.filter((c) => c.change === 'removed').length} files only on the target`,
+  );
+  const base = {
+    backupId: d.backupId,
+    targetHost,
+    targetPath,
+    changes: d.changes,
+    patches: d.patches,
+    kept: d.changes.filter((c) => c.change === 'removed').map((c) => c.path),
+  };
   if (input.dryRun) {
     steps.finish('dry run: nothing changed');
     return { ...base, dryRun: true, safetyCopy: null, restoredFiles: null };
   }
   const overwrites = d.changes.filter((c) => c.change !== 'added' && c.change !== 'removed');
   if (overwrites.length && !input.overwrite) {
-    throw ApplicationFailure.nonRetryable(`${targetHost}:${targetPath} holds ${overwrites.length} file(s) the restore would change (${overwrites.slice(0, 5).map((c) => `${c.path}: ${c.change}`).join(', ')}${overwrites.length > 5 ? ', …' : ''}); nothing was changed. Fix: look at the diff (--dry-run), then rerun with --overwrite (the current content is backed up first)`, 'TargetNotEmpty');
+    throw ApplicationFailure.nonRetryable(
+      `${targetHost}:${targetPath} holds ${overwrites.length} file(s) the restore would change (${overwrites
+        .slice(0, 5)
+        .map((c) => `${c.path}: ${c.change}`)
+        .join(
+          ', ',
+        )}${overwrites.length > 5 ? ', …' : ''}); nothing was changed. Fix: look at the diff (--dry-run), then rerun with --overwrite (the current content is backed up first)`,
+      'TargetNotEmpty',
+    );
   }
   let safetyCopy: string | null = null;
   if (!d.targetEmpty) {
-    const copy = await steps.run('safety copy', () =>
-      executeChild(backupControlPlaneWorkflow, {
-        workflowId: `${workflowInfo().workflowId}:safety-copy`,
-        args: [{ cloud, preRestoreOf: { host: targetHost, dir: targetPath }, configured: { kolla: false, keystoneHosts: [], rabbitmq: false } }],
-      }) as Promise<BackupControlPlaneResult>,
-    (c) => c.backupId);
+    const copy = await steps.run(
+      'safety copy',
+      () =>
+        executeChild(backupControlPlaneWorkflow, {
+          workflowId: `${workflowInfo().workflowId}:safety-copy`,
+          args: [
+            {
+              cloud,
+              preRestoreOf: { host: targetHost, dir: targetPath },
+              configured: { kolla: false, keystoneHosts: [], rabbitmq: false },
+            },
+          ],
+        }) as Promise<BackupControlPlaneResult>,
+      (c) => c.backupId,
+    );
     safetyCopy = copy.backupId;
   }
-  const r = await steps.run('restore', () => restoring.controlPlaneRestoreConfig({ cloud, backupId: d.backupId, targetHost, targetPath }), (x) => `${x.files} files, equal to the backup`);
+  const r = await steps.run(
+    'restore',
+    () => restoring.controlPlaneRestoreConfig({ cloud, backupId: d.backupId, targetHost, targetPath }),
+    (x) => `${x.files} files, equal to the backup`,
+  );
   steps.finish('done');
   return { ...base, dryRun: false, safetyCopy, restoredFiles: r.files, kept: r.kept };
 }
@@ -128,10 +196,27 @@ export async function restoreRabbitmqWorkflow(input: RestoreRabbitmqInput): Prom
   const { cloud, targetHost } = input;
   tag('rabbitmq', cloud);
   const steps = new Steps(['choose backup', 'import and compare']);
-  const found = await steps.run('choose backup', () => short.controlPlaneFind({ cloud, backupId: input.backupId }), (f) => f.id);
-  const r = await steps.run('import and compare', () => short.controlPlaneRestoreRabbitmq({ cloud, backupId: found.id, targetHost }), (x) => (x.differences.length ? `${x.differences.length} differences` : 'definitions equal'));
+  const found = await steps.run(
+    'choose backup',
+    () => short.controlPlaneFind({ cloud, backupId: input.backupId }),
+    (f) => f.id,
+  );
+  const r = await steps.run(
+    'import and compare',
+    () => short.controlPlaneRestoreRabbitmq({ cloud, backupId: found.id, targetHost }),
+    (x) => (x.differences.length ? `${x.differences.length} differences` : 'definitions equal'),
+  );
   const bad = r.differences.filter((x) => x.kind !== 'extra');
-  if (bad.length) throw ApplicationFailure.nonRetryable(`${targetHost}: after import_definitions the broker's definitions differ from the backup: ${bad.slice(0, 8).map((x) => x.message).join('; ')}. Fix: check the broker's log; definitions the broker rejects (plugins, versions) must be fixed by hand`, 'VerificationFailed');
+  if (bad.length)
+    throw ApplicationFailure.nonRetryable(
+      `${targetHost}: after import_definitions the broker's definitions differ from the backup: ${bad
+        .slice(0, 8)
+        .map((x) => x.message)
+        .join(
+          '; ',
+        )}. Fix: check the broker's log; definitions the broker rejects (plugins, versions) must be fixed by hand`,
+      'VerificationFailed',
+    );
   steps.finish('done');
   return { backupId: found.id, targetHost, summary: r.summary, extra: r.differences.filter((x) => x.kind === 'extra') };
 }

@@ -77,20 +77,59 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
     { key: TIER, value: 'restore' },
   ]);
   const targets = [input.at, input.gtid, input.position].filter((x) => x !== undefined).length;
-  if (targets > 0 && input.backupId) throw ApplicationFailure.nonRetryable('give either a backup id or a point in time, not both. Fix: drop --backup; the newest backup before the target is chosen', 'ConfigInvalid');
-  if (targets > 1) throw ApplicationFailure.nonRetryable('give one point-in-time target: --at, --gtid or --position', 'ConfigInvalid');
+  if (targets > 0 && input.backupId)
+    throw ApplicationFailure.nonRetryable(
+      'give either a backup id or a point in time, not both. Fix: drop --backup; the newest backup before the target is chosen',
+      'ConfigInvalid',
+    );
+  if (targets > 1)
+    throw ApplicationFailure.nonRetryable('give one point-in-time target: --at, --gtid or --position', 'ConfigInvalid');
   const pitr = targets === 1;
-  const steps = new Steps(['plan', 'verify chain', ...(pitr ? ['verify binlogs'] : []), 'stream to host', 'prepare', ...(pitr ? ['stream binlogs'] : []), 'stop server', 'copy back', ...(input.galeraBootstrap ? ['write grastate.dat'] : []), 'start server', 'verify', ...(pitr ? ['replay binlogs'] : []), 'clean up']);
+  const steps = new Steps([
+    'plan',
+    'verify chain',
+    ...(pitr ? ['verify binlogs'] : []),
+    'stream to host',
+    'prepare',
+    ...(pitr ? ['stream binlogs'] : []),
+    'stop server',
+    'copy back',
+    ...(input.galeraBootstrap ? ['write grastate.dat'] : []),
+    'start server',
+    'verify',
+    ...(pitr ? ['replay binlogs'] : []),
+    'clean up',
+  ]);
 
   // Plan and check the whole chain (and the binlog segments) before anything on the target is touched.
-  const planned = await steps.run('plan', async () => (pitr ? short.repositoryPlanPointInTime({ cloud, at: input.at, gtid: input.gtid, position: input.position }) : { chain: await short.repositoryPlanRestore({ cloud, backupId: input.backupId }), replay: null }), (p) => p.chain.map((m) => m.id).join(' → ') + (p.replay ? ` + ${p.replay.files.reduce((n, f) => n + f.segments.length, 0)} binlog segments to ${p.replay.target}` : ''));
+  const planned = await steps.run(
+    'plan',
+    async () =>
+      pitr
+        ? short.repositoryPlanPointInTime({ cloud, at: input.at, gtid: input.gtid, position: input.position })
+        : { chain: await short.repositoryPlanRestore({ cloud, backupId: input.backupId }), replay: null },
+    (p) =>
+      p.chain.map((m) => m.id).join(' → ') +
+      (p.replay
+        ? ` + ${p.replay.files.reduce((n, f) => n + f.segments.length, 0)} binlog segments to ${p.replay.target}`
+        : ''),
+  );
   const { chain, replay } = planned;
   const manifest = chain[chain.length - 1]!;
   const full = chain[0]!;
   const backupId = manifest.id;
   const segmentIds = replay ? replay.files.flatMap((f) => f.segments) : [];
-  await steps.run('verify chain', () => stream.repositoryVerifyChain({ cloud, ids: chain.map((m) => m.id) }), (r) => `${chain.length} artifacts, ${r.bytes} bytes hashed`);
-  if (replay) await steps.run('verify binlogs', () => stream.repositoryVerifySegments({ cloud, ids: segmentIds }), (r) => `${segmentIds.length} segments, ${r.bytes} bytes hashed`);
+  await steps.run(
+    'verify chain',
+    () => stream.repositoryVerifyChain({ cloud, ids: chain.map((m) => m.id) }),
+    (r) => `${chain.length} artifacts, ${r.bytes} bytes hashed`,
+  );
+  if (replay)
+    await steps.run(
+      'verify binlogs',
+      () => stream.repositoryVerifySegments({ cloud, ids: segmentIds }),
+      (r) => `${segmentIds.length} segments, ${r.bytes} bytes hashed`,
+    );
   // Transfer and preparation overlap: while the full backup is prepared, the incrementals
   // stream in; each is applied as soon as it is on the host (prepare is idempotent and skips
   // what is already applied). The live datadir is untouched until every member is verified.
@@ -102,53 +141,108 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
   let failedStream: unknown; // once one stream fails, the ones not yet started are not started
   chain.forEach((m, i) => {
     const after = i === 0 ? Promise.resolve() : onHost[Math.max(0, i - 2)]!.catch(() => undefined);
-    const arrived = after.then(() => (i > 0 && failedStream ? Promise.reject(failedStream) : stream.mariadbRestoreStream({ cloud, backupId: m.id, targetHost, restorePoint: backupId })));
-    onHost.push(arrived.then((r) => void (streamSeconds += r.seconds), (e: unknown) => { failedStream ??= e; throw e; }));
+    const arrived = after.then(() =>
+      i > 0 && failedStream
+        ? Promise.reject(failedStream)
+        : stream.mariadbRestoreStream({ cloud, backupId: m.id, targetHost, restorePoint: backupId }),
+    );
+    onHost.push(
+      arrived.then(
+        (r) => void (streamSeconds += r.seconds),
+        (e: unknown) => {
+          failedStream ??= e;
+          throw e;
+        },
+      ),
+    );
   });
-  const streaming = steps.run('stream to host', async () => {
-    const settled = await Promise.allSettled(onHost); // every started stream has ended
-    const bad = settled.find((r) => r.status === 'rejected');
-    if (bad) throw bad.reason;
-  }, () => `${chain.length} artifacts in ${streamSeconds.toFixed(1)} s`);
+  const streaming = steps.run(
+    'stream to host',
+    async () => {
+      const settled = await Promise.allSettled(onHost); // every started stream has ended
+      const bad = settled.find((r) => r.status === 'rejected');
+      if (bad) throw bad.reason;
+    },
+    () => `${chain.length} artifacts in ${streamSeconds.toFixed(1)} s`,
+  );
   let prepared: { seconds: number; applied: string[] } = { seconds: 0, applied: [] };
   const landed = chain.map(() => false);
-  onHost.forEach((p, i) => void p.then(() => (landed[i] = true), () => undefined));
-  const preparing = steps.run('prepare', async () => {
-    // one activity applies every member that has already arrived, in chain order
-    for (let i = 0; i < members.length; ) {
-      await onHost[i];
-      let j = i;
-      while (j + 1 < members.length && landed[j + 1]) j++;
-      const r = await stream.mariadbPrepareChain({ cloud, restorePoint: backupId, members: members.slice(0, j + 1), targetHost });
-      prepared = { seconds: prepared.seconds + r.seconds, applied: [...prepared.applied, ...r.applied] };
-      i = j + 1;
-    }
-    return prepared;
-  }, (r) => (r.applied.length ? `applied ${r.applied.length} incrementals` : 'full backup prepared'));
+  onHost.forEach(
+    (p, i) =>
+      void p.then(
+        () => (landed[i] = true),
+        () => undefined,
+      ),
+  );
+  const preparing = steps.run(
+    'prepare',
+    async () => {
+      // one activity applies every member that has already arrived, in chain order
+      for (let i = 0; i < members.length; ) {
+        await onHost[i];
+        let j = i;
+        while (j + 1 < members.length && landed[j + 1]) j++;
+        const r = await stream.mariadbPrepareChain({
+          cloud,
+          restorePoint: backupId,
+          members: members.slice(0, j + 1),
+          targetHost,
+        });
+        prepared = { seconds: prepared.seconds + r.seconds, applied: [...prepared.applied, ...r.applied] };
+        i = j + 1;
+      }
+      return prepared;
+    },
+    (r) => (r.applied.length ? `applied ${r.applied.length} incrementals` : 'full backup prepared'),
+  );
   // both settle before anything else happens: no activity is left running behind a failure
   const [streamed, preparedResult] = await Promise.allSettled([streaming, preparing]);
   if (streamed.status === 'rejected') throw streamed.reason;
   if (preparedResult.status === 'rejected') throw preparedResult.reason;
   const req = { cloud, backupId, targetHost };
-  if (replay) await steps.run('stream binlogs', () => stream.mariadbStreamBinlogs({ cloud, targetHost, restorePoint: backupId, files: replay.files }), (r) => `${r.bytes} bytes of ${replay.files.map((f) => f.file).join(', ')}`);
+  if (replay)
+    await steps.run(
+      'stream binlogs',
+      () => stream.mariadbStreamBinlogs({ cloud, targetHost, restorePoint: backupId, files: replay.files }),
+      (r) => `${r.bytes} bytes of ${replay.files.map((f) => f.file).join(', ')}`,
+    );
   // From here the target's data changes; the old datadir is kept aside, never deleted.
   await steps.run('stop server', () => server.mariadbStopServer({ cloud, host: targetHost }));
-  const copied = await steps.run('copy back', () => stream.mariadbCopyBack({ cloud, restorePoint: backupId, fullId: full.id, targetHost }), (r) => (r.asideDir ? `previous data kept in ${r.asideDir}` : 'datadir was empty'));
+  const copied = await steps.run(
+    'copy back',
+    () => stream.mariadbCopyBack({ cloud, restorePoint: backupId, fullId: full.id, targetHost }),
+    (r) => (r.asideDir ? `previous data kept in ${r.asideDir}` : 'datadir was empty'),
+  );
   let tables: TableComparison[] = [];
   let verification: RestoreDatabaseResult['verification'] = 'SKIPPED';
   // the scratch copy is no longer needed once copied back: remove it while the server starts
   // (a replay still needs the binlog files in it: then it goes last)
-  let cleaning: Promise<void> | undefined = replay ? undefined : steps.run('clean up', () => short.mariadbRemoveRestoreDir(req));
+  let cleaning: Promise<void> | undefined = replay
+    ? undefined
+    : steps.run('clean up', () => short.mariadbRemoveRestoreDir(req));
   let pointInTime: PointInTimeResult | null = null;
   try {
     const bootstrap = input.galeraBootstrap;
-    if (bootstrap) await steps.run('write grastate.dat', () => short.galeraWriteBootstrapState({ cloud, host: targetHost, position: bootstrap }), () => `${bootstrap.clusterUuid}:${bootstrap.seqno}, safe_to_bootstrap: 1`);
-    await steps.run('start server', () => server.mariadbStartServer({ cloud, host: targetHost, ...(bootstrap ? { bootstrap: true } : {}) }), bootstrap ? () => 'bootstrapped a new cluster (--wsrep-new-cluster)' : undefined);
+    if (bootstrap)
+      await steps.run(
+        'write grastate.dat',
+        () => short.galeraWriteBootstrapState({ cloud, host: targetHost, position: bootstrap }),
+        () => `${bootstrap.clusterUuid}:${bootstrap.seqno}, safe_to_bootstrap: 1`,
+      );
+    await steps.run(
+      'start server',
+      () => server.mariadbStartServer({ cloud, host: targetHost, ...(bootstrap ? { bootstrap: true } : {}) }),
+      bootstrap ? () => 'bootstrapped a new cluster (--wsrep-new-cluster)' : undefined,
+    );
     // an imported backup carries no facts (nobody read them when it was taken): there is
     // nothing to compare, and a restore that compared nothing is not VERIFIED
     if (verify && manifest.tables.length > 0) {
       verification = await steps.run('verify', async () => {
-        const restored = await short.mariadbCollectFacts({ cloud, host: targetHost, tables: manifest.tables.map((t) => t.table) });
+        const restored = await short.mariadbCollectFacts({
+          cloud,
+          host: targetHost,
+          tables: manifest.tables.map((t) => t.table),
+        });
         tables = compareFacts(manifest.tables, restored.tables);
         const result = comparisonPassed(tables) ? 'VERIFIED' : 'FAILED';
         const record: VerificationRecord = {
@@ -168,8 +262,32 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
       });
     }
     if (replay && verification !== 'FAILED') {
-      const r = await steps.run('replay binlogs', () => stream.mariadbReplayBinlogs({ cloud, targetHost, restorePoint: backupId, replay, baseGtid: manifest.mariadb.binlog?.gtid ?? '' }), (x) => `${x.transactions} transactions replayed, last ${x.lastGtid ?? 'none'} at ${x.lastEventAt ?? '-'}`);
-      pointInTime = { target: replay.target, base: replay.base, stopDatetime: replay.stopDatetime, stopGtid: replay.stopGtid ?? null, stopPosition: replay.stopPosition ?? null, segments: segmentIds.length, files: replay.files.map((f) => f.file), lastGtid: r.lastGtid, lastEventAt: r.lastEventAt, transactions: r.transactions, gtidSlavePos: r.gtidSlavePos, replaySeconds: r.seconds };
+      const r = await steps.run(
+        'replay binlogs',
+        () =>
+          stream.mariadbReplayBinlogs({
+            cloud,
+            targetHost,
+            restorePoint: backupId,
+            replay,
+            baseGtid: manifest.mariadb.binlog?.gtid ?? '',
+          }),
+        (x) => `${x.transactions} transactions replayed, last ${x.lastGtid ?? 'none'} at ${x.lastEventAt ?? '-'}`,
+      );
+      pointInTime = {
+        target: replay.target,
+        base: replay.base,
+        stopDatetime: replay.stopDatetime,
+        stopGtid: replay.stopGtid ?? null,
+        stopPosition: replay.stopPosition ?? null,
+        segments: segmentIds.length,
+        files: replay.files.map((f) => f.file),
+        lastGtid: r.lastGtid,
+        lastEventAt: r.lastEventAt,
+        transactions: r.transactions,
+        gtidSlavePos: r.gtidSlavePos,
+        replaySeconds: r.seconds,
+      };
     }
   } finally {
     cleaning ??= steps.run('clean up', () => short.mariadbRemoveRestoreDir(req));
@@ -177,18 +295,35 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
   }
   steps.finish(verification === 'FAILED' ? 'verification failed' : 'done');
   if (verification === 'FAILED') {
-    const bad = tables.filter((t) => t.outcome === 'different' || t.outcome === 'missing').map((t) => `${t.table}: ${t.outcome} (rows ${t.actualRows ?? '-'} vs ${t.expectedRows}, checksum ${t.actualChecksum ?? '-'} vs ${t.expectedChecksum ?? '-'})`);
-    throw ApplicationFailure.nonRetryable(`restore of ${backupId} to ${targetHost} did not reproduce the recorded data: ${bad.join('; ')}. Fix: do not trust this backup; restore an earlier one and investigate`, 'VerificationFailed');
+    const bad = tables
+      .filter((t) => t.outcome === 'different' || t.outcome === 'missing')
+      .map(
+        (t) =>
+          `${t.table}: ${t.outcome} (rows ${t.actualRows ?? '-'} vs ${t.expectedRows}, checksum ${t.actualChecksum ?? '-'} vs ${t.expectedChecksum ?? '-'})`,
+      );
+    throw ApplicationFailure.nonRetryable(
+      `restore of ${backupId} to ${targetHost} did not reproduce the recorded data: ${bad.join('; ')}. Fix: do not trust this backup; restore an earlier one and investigate`,
+      'VerificationFailed',
+    );
   }
   return {
     backupId,
     targetHost,
     asideDir: copied.asideDir,
     verification,
-    ...(verify && manifest.tables.length === 0 ? { verificationNote: `${backupId} records no table facts${manifest.imported ? ` (imported from ${manifest.imported.source})` : ''}: nothing to compare; check the data yourself` } : {}),
+    ...(verify && manifest.tables.length === 0
+      ? {
+          verificationNote: `${backupId} records no table facts${manifest.imported ? ` (imported from ${manifest.imported.source})` : ''}: nothing to compare; check the data yourself`,
+        }
+      : {}),
     tables,
     chain: chain.map((m) => m.id),
-    timings: { streamSeconds, prepareSeconds: prepared.seconds, copyBackSeconds: copied.seconds, totalSeconds: (new Date().getTime() - t0) / 1000 },
+    timings: {
+      streamSeconds,
+      prepareSeconds: prepared.seconds,
+      copyBackSeconds: copied.seconds,
+      totalSeconds: (new Date().getTime() - t0) / 1000,
+    },
     pointInTime,
   };
 }

@@ -3,7 +3,16 @@
 // what will be imported, a safety dump of the live schemas, the import into the live server
 // (each schema dropped and recreated in one session, the others untouched), the service's
 // redeploy command and its check command.
-import { ApplicationFailure, CancellationScope, defineQuery, defineSignal, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  defineSignal,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { awaitDecision, noDecision } from './approval.js';
 import type { Activities } from '../activities/index.js';
 import type { CommandOutcome } from '../activities/mariadb/scratch.js';
@@ -77,11 +86,30 @@ export async function restoreServiceWorkflow(input: RestoreServiceInput): Promis
   setHandler(approveSignal, () => void (decision ??= { approved: true }));
   setHandler(rejectSignal, (reason?: string) => void (decision ??= { approved: false, reason: reason ?? 'rejected' }));
   setHandler(summaryQuery, () => summary);
-  const steps = new Steps(['plan', 'verify artifacts', 'stream to scratch host', 'prepare', 'start scratch', 'replay binlogs', 'export', 'clean up scratch', 'approval', 'safety dump', 'import', 'redeploy', 'check', 'verify live']);
+  const steps = new Steps([
+    'plan',
+    'verify artifacts',
+    'stream to scratch host',
+    'prepare',
+    'start scratch',
+    'replay binlogs',
+    'export',
+    'clean up scratch',
+    'approval',
+    'safety dump',
+    'import',
+    'redeploy',
+    'check',
+    'verify live',
+  ]);
 
   const settings = await steps.run('plan', () => short.serviceRestoreSettings({ cloud, service }));
   const { scratchHost, schemas } = settings;
-  const { plan, chain } = await steps.run('plan', () => short.repositoryPlanServiceRestore({ cloud, at: input.at, schemas, via: input.via }), (r) => r.plan.why);
+  const { plan, chain } = await steps.run(
+    'plan',
+    () => short.repositoryPlanServiceRestore({ cloud, at: input.at, schemas, via: input.via }),
+    (r) => r.plan.why,
+  );
   const folder = `service-${service}-${compactUtc(new Date(t0))}`;
   const replayPlan = plan.via === 'scratch' ? plan.pitr : plan.replay;
   const segmentIds = replayPlan ? replayPlan.files.flatMap((f) => f.segments) : [];
@@ -90,38 +118,92 @@ export async function restoreServiceWorkflow(input: RestoreServiceInput): Promis
   let exported: Awaited<ReturnType<typeof short.mariadbScratchExport>>;
   let replayed = { transactions: 0, lastEventAt: null as string | null };
   try {
-    await steps.run('verify artifacts', async () => {
-      if (plan.via === 'scratch') await stream.repositoryVerifyChain({ cloud, ids: artifacts });
-      else await stream.repositoryVerifyDump({ cloud, dumpId: plan.dump, schemas });
-      if (segmentIds.length) await stream.repositoryVerifySegments({ cloud, ids: segmentIds });
-    }, () => `${artifacts.join(', ')}, ${segmentIds.length} binlog segments`);
-    await steps.run('stream to scratch host', async () => {
-      if (plan.via === 'scratch') for (const m of chain) await stream.mariadbRestoreStream({ cloud, backupId: m.id, targetHost: scratchHost, restorePoint: folder });
-      if (replayPlan?.files.length) await stream.mariadbStreamBinlogs({ cloud, targetHost: scratchHost, restorePoint: folder, files: replayPlan.files });
-    }, () => `${plan.via === 'scratch' ? artifacts.join(' → ') : 'binlogs'} to ${scratchHost}`);
+    await steps.run(
+      'verify artifacts',
+      async () => {
+        if (plan.via === 'scratch') await stream.repositoryVerifyChain({ cloud, ids: artifacts });
+        else await stream.repositoryVerifyDump({ cloud, dumpId: plan.dump, schemas });
+        if (segmentIds.length) await stream.repositoryVerifySegments({ cloud, ids: segmentIds });
+      },
+      () => `${artifacts.join(', ')}, ${segmentIds.length} binlog segments`,
+    );
+    await steps.run(
+      'stream to scratch host',
+      async () => {
+        if (plan.via === 'scratch')
+          for (const m of chain)
+            await stream.mariadbRestoreStream({ cloud, backupId: m.id, targetHost: scratchHost, restorePoint: folder });
+        if (replayPlan?.files.length)
+          await stream.mariadbStreamBinlogs({
+            cloud,
+            targetHost: scratchHost,
+            restorePoint: folder,
+            files: replayPlan.files,
+          });
+      },
+      () => `${plan.via === 'scratch' ? artifacts.join(' → ') : 'binlogs'} to ${scratchHost}`,
+    );
     let socket: string;
     if (plan.via === 'scratch') {
-      await steps.run('prepare', () => stream.mariadbPrepareChain({ cloud, restorePoint: folder, members: chain.map((m) => ({ id: m.id, kind: m.kind, toLsn: m.mariadb.checkpoints.toLsn })), targetHost: scratchHost }));
-      ({ socket } = await steps.run('start scratch', () => server.mariadbScratchStart({ cloud, host: scratchHost, folder, service, member: chain[0]!.id })));
+      await steps.run('prepare', () =>
+        stream.mariadbPrepareChain({
+          cloud,
+          restorePoint: folder,
+          members: chain.map((m) => ({ id: m.id, kind: m.kind, toLsn: m.mariadb.checkpoints.toLsn })),
+          targetHost: scratchHost,
+        }),
+      );
+      ({ socket } = await steps.run('start scratch', () =>
+        server.mariadbScratchStart({ cloud, host: scratchHost, folder, service, member: chain[0]!.id }),
+      ));
     } else {
       // a fresh scratch server gets only the dump's schemas
-      ({ socket } = await steps.run('start scratch', () => server.mariadbScratchStart({ cloud, host: scratchHost, folder, service, member: null })));
-      await steps.run('prepare', () => stream.mariadbImportDump({ cloud, dumpId: plan.dump, schemas, targetHost: scratchHost, into: { socket } }), (r) => `dump ${r.dumpId} loaded (${r.schemas.map((x) => `${x.name}: ${x.tables} tables`).join(', ')})`);
+      ({ socket } = await steps.run('start scratch', () =>
+        server.mariadbScratchStart({ cloud, host: scratchHost, folder, service, member: null }),
+      ));
+      await steps.run(
+        'prepare',
+        () =>
+          stream.mariadbImportDump({ cloud, dumpId: plan.dump, schemas, targetHost: scratchHost, into: { socket } }),
+        (r) => `dump ${r.dumpId} loaded (${r.schemas.map((x) => `${x.name}: ${x.tables} tables`).join(', ')})`,
+      );
     }
     if (replayPlan?.files.length) {
       const baseGtid = plan.via === 'scratch' ? (chain.at(-1)!.mariadb.binlog?.gtid ?? '') : '';
       // after a dump only its schemas' row events are replayed (the scratch server holds nothing else)
       const into = plan.via === 'scratch' ? { socket } : { socket, databases: schemas };
-      const r = await steps.run('replay binlogs', () => stream.mariadbReplayBinlogs({ cloud, targetHost: scratchHost, restorePoint: folder, replay: replayPlan, baseGtid, into }), (x) => `${x.transactions} transactions, last at ${x.lastEventAt ?? '-'}`);
+      const r = await steps.run(
+        'replay binlogs',
+        () =>
+          stream.mariadbReplayBinlogs({
+            cloud,
+            targetHost: scratchHost,
+            restorePoint: folder,
+            replay: replayPlan,
+            baseGtid,
+            into,
+          }),
+        (x) => `${x.transactions} transactions, last at ${x.lastEventAt ?? '-'}`,
+      );
       replayed = { transactions: r.transactions, lastEventAt: r.lastEventAt };
     }
-    exported = await steps.run('export', () => stream.mariadbScratchExport({ cloud, host: scratchHost, folder, service, schemas }), (x) => `${x.bytes} bytes, ${x.tables.length} tables`);
+    exported = await steps.run(
+      'export',
+      () => stream.mariadbScratchExport({ cloud, host: scratchHost, folder, service, schemas }),
+      (x) => `${x.bytes} bytes, ${x.tables.length} tables`,
+    );
   } catch (e) {
-    await CancellationScope.nonCancellable(() => short.mariadbScratchRemove({ cloud, host: scratchHost, folder, keepFiles: false })).catch(() => undefined);
+    await CancellationScope.nonCancellable(() =>
+      short.mariadbScratchRemove({ cloud, host: scratchHost, folder, keepFiles: false }),
+    ).catch(() => undefined);
     throw e;
   }
   // the scratch server is not kept running while an operator decides: the export is all that is needed
-  await steps.run('clean up scratch', () => CancellationScope.nonCancellable(() => short.mariadbScratchRemove({ cloud, host: scratchHost, folder, keepFiles: true })));
+  await steps.run('clean up scratch', () =>
+    CancellationScope.nonCancellable(() =>
+      short.mariadbScratchRemove({ cloud, host: scratchHost, folder, keepFiles: true }),
+    ),
+  );
 
   summary = {
     service,
@@ -129,43 +211,92 @@ export async function restoreServiceWorkflow(input: RestoreServiceInput): Promis
     target: plan.target,
     via: plan.via,
     why: plan.why,
-    from: { artifacts, segments: segmentIds.length, replayedTransactions: replayed.transactions, lastEventAt: replayed.lastEventAt },
+    from: {
+      artifacts,
+      segments: segmentIds.length,
+      replayedTransactions: replayed.transactions,
+      lastEventAt: replayed.lastEventAt,
+    },
     into: settings.dbHost,
     export: { host: scratchHost, file: exported.file, bytes: exported.bytes, sha256: exported.sha256 },
     tables: exported.tables,
   };
   const s = summary;
-  const result = (r: Partial<RestoreServiceResult>): RestoreServiceResult => ({ outcome: 'restored', summary: s, safetyDump: null, imported: null, redeploy: null, check: null, liveTables: [], totalSeconds: (new Date().getTime() - t0) / 1000, ...r });
+  const result = (r: Partial<RestoreServiceResult>): RestoreServiceResult => ({
+    outcome: 'restored',
+    summary: s,
+    safetyDump: null,
+    imported: null,
+    redeploy: null,
+    check: null,
+    liveTables: [],
+    totalSeconds: (new Date().getTime() - t0) / 1000,
+    ...r,
+  });
 
   try {
-    await steps.run('approval', async () => {
-      if (!(await awaitDecision(() => decision !== null, input.approvalTimeoutSeconds))) decision = { approved: false, reason: noDecision(input.approvalTimeoutSeconds) };
-    }, () => (decision!.approved ? 'approved' : `rejected: ${decision!.reason}`));
+    await steps.run(
+      'approval',
+      async () => {
+        if (!(await awaitDecision(() => decision !== null, input.approvalTimeoutSeconds)))
+          decision = { approved: false, reason: noDecision(input.approvalTimeoutSeconds) };
+      },
+      () => (decision!.approved ? 'approved' : `rejected: ${decision!.reason}`),
+    );
   } catch (e) {
     // cancelled while waiting: nothing live was touched; the export goes too
-    await CancellationScope.nonCancellable(() => short.mariadbScratchRemove({ cloud, host: scratchHost, folder, keepFiles: false })).catch(() => undefined);
+    await CancellationScope.nonCancellable(() =>
+      short.mariadbScratchRemove({ cloud, host: scratchHost, folder, keepFiles: false }),
+    ).catch(() => undefined);
     throw e;
   }
   if (!decision!.approved) {
-    await CancellationScope.nonCancellable(() => short.mariadbScratchRemove({ cloud, host: scratchHost, folder, keepFiles: false }));
+    await CancellationScope.nonCancellable(() =>
+      short.mariadbScratchRemove({ cloud, host: scratchHost, folder, keepFiles: false }),
+    );
     steps.finish('rejected');
     return result({ outcome: 'rejected', rejectReason: decision!.reason });
   }
 
   // from here the live server changes: keep what it holds now first
-  const safety = await steps.run('safety dump', () => stream.mariadbSafetyDumpLive({ cloud, scratchHost, folder, service, schemas }), (x) => `${scratchHost}:${x.file} (${x.bytes} bytes)`);
+  const safety = await steps.run(
+    'safety dump',
+    () => stream.mariadbSafetyDumpLive({ cloud, scratchHost, folder, service, schemas }),
+    (x) => `${scratchHost}:${x.file} (${x.bytes} bytes)`,
+  );
   const goBack = `to go back, run on ${settings.dbHost}: mariadb < ${scratchHost}:${safety.file} (the live ${safety.schemas.join(', ') || 'schemas (none existed)'} before the import; sha256 ${safety.sha256})`;
-  const imported = await steps.run('import', () => stream.mariadbImportIntoLive({ cloud, scratchHost, file: exported.file, sha256: exported.sha256 }), (x) => `${x.bytes} bytes into ${x.dbHost} in ${x.seconds.toFixed(1)} s`);
-  const live = await steps.run('verify live', () => short.mariadbCollectFacts({ cloud, tables: exported.tables.map((t) => t.table) }));
+  const imported = await steps.run(
+    'import',
+    () => stream.mariadbImportIntoLive({ cloud, scratchHost, file: exported.file, sha256: exported.sha256 }),
+    (x) => `${x.bytes} bytes into ${x.dbHost} in ${x.seconds.toFixed(1)} s`,
+  );
+  const live = await steps.run('verify live', () =>
+    short.mariadbCollectFacts({ cloud, tables: exported.tables.map((t) => t.table) }),
+  );
   const liveTables = live.tables.map((t) => ({ table: t.table, rows: t.rows }));
   const differ = exported.tables.filter((t) => liveTables.find((l) => l.table === t.table)?.rows !== t.rows);
-  if (differ.length) throw ApplicationFailure.nonRetryable(`after the import, ${settings.dbHost} does not hold the exported rows: ${differ.map((t) => `${t.table} ${liveTables.find((l) => l.table === t.table)?.rows ?? 'missing'} vs ${t.rows}`).join('; ')}. Fix: ${goBack}`, 'VerificationFailed');
+  if (differ.length)
+    throw ApplicationFailure.nonRetryable(
+      `after the import, ${settings.dbHost} does not hold the exported rows: ${differ.map((t) => `${t.table} ${liveTables.find((l) => l.table === t.table)?.rows ?? 'missing'} vs ${t.rows}`).join('; ')}. Fix: ${goBack}`,
+      'VerificationFailed',
+    );
 
   const commandFailure = (what: 'redeploy' | 'check', o: CommandOutcome) =>
-    ApplicationFailure.nonRetryable(`the ${what} command of service ${service} (${o.argv0} on ${o.where}) exited ${o.exitCode}${o.stderrTail ? `: ${o.stderrTail}` : ''}. The restored data is in place. Fix: investigate the service; ${goBack}`, what === 'check' ? 'ServiceCheckFailed' : 'ServiceRedeployFailed');
-  const redeploy = await steps.run('redeploy', () => stream.serviceRunCommand({ cloud, service, which: 'redeploy' }), (o) => (o ? `${o.argv0} on ${o.where}: exit ${o.exitCode}` : 'none configured'));
+    ApplicationFailure.nonRetryable(
+      `the ${what} command of service ${service} (${o.argv0} on ${o.where}) exited ${o.exitCode}${o.stderrTail ? `: ${o.stderrTail}` : ''}. The restored data is in place. Fix: investigate the service; ${goBack}`,
+      what === 'check' ? 'ServiceCheckFailed' : 'ServiceRedeployFailed',
+    );
+  const redeploy = await steps.run(
+    'redeploy',
+    () => stream.serviceRunCommand({ cloud, service, which: 'redeploy' }),
+    (o) => (o ? `${o.argv0} on ${o.where}: exit ${o.exitCode}` : 'none configured'),
+  );
   if (redeploy && redeploy.exitCode !== 0) throw commandFailure('redeploy', redeploy);
-  const check = await steps.run('check', () => stream.serviceRunCommand({ cloud, service, which: 'check' }), (o) => (o ? `${o.argv0} on ${o.where}: exit ${o.exitCode}` : 'none configured'));
+  const check = await steps.run(
+    'check',
+    () => stream.serviceRunCommand({ cloud, service, which: 'check' }),
+    (o) => (o ? `${o.argv0} on ${o.where}: exit ${o.exitCode}` : 'none configured'),
+  );
   if (check && check.exitCode !== 0) throw commandFailure('check', check);
   steps.finish('done');
   return result({ safetyDump: safety, imported, redeploy, check, liveTables });

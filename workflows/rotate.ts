@@ -2,7 +2,14 @@
 // kept incrementals still needed). Per target: finish what a crashed run marked, plan with
 // the target's own policy, mark, re-check, purge. `review` stops after marking until an
 // operator approves (`osbackup retention approve <workflow id>`).
-import { condition, defineSignal, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  condition,
+  defineSignal,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { RetentionPlan } from './lib/retention.js';
 import { longStream, shortCall } from './options.js';
@@ -50,7 +57,15 @@ export async function rotateWorkflow(input: RotateInput): Promise<RotateTargetRe
   const steps = new Steps(targets.flatMap((t) => [`mark ${t}`, `purge ${t}`]));
   const results: RotateTargetResult[] = [];
   for (const target of targets) {
-    const r: RotateTargetResult = { target, finishedEarlierRuns: [], garbage: [], marked: 0, retained: 0, purged: [], bytesFreed: 0 };
+    const r: RotateTargetResult = {
+      target,
+      finishedEarlierRuns: [],
+      garbage: [],
+      marked: 0,
+      retained: 0,
+      purged: [],
+      bytesFreed: 0,
+    };
     await steps.run(`mark ${target}`, async () => {
       // a run that died between mark and purge left its journal: finish it first (it re-checks)
       for (const earlier of await short.retentionPending({ cloud: input.cloud, target })) {
@@ -81,7 +96,16 @@ export async function rotateWorkflow(input: RotateInput): Promise<RotateTargetRe
   // the cloud's own snapshots, Cinder backups and instance images, and image exports whose image
   // is gone: only when every target is rotated (a run for one target is about that target)
   if (!input.target) {
-    const r: RotateTargetResult & { refused: { id: string; reason: string }[] } = { target: `cloud:${input.cloud}`, finishedEarlierRuns: [], garbage: [], marked: 0, retained: 0, purged: [], bytesFreed: 0, refused: [] };
+    const r: RotateTargetResult & { refused: { id: string; reason: string }[] } = {
+      target: `cloud:${input.cloud}`,
+      finishedEarlierRuns: [],
+      garbage: [],
+      marked: 0,
+      retained: 0,
+      purged: [],
+      bytesFreed: 0,
+      refused: [],
+    };
     const earlier = (await short.openstackRetentionPending({ cloud: input.cloud })).filter((x) => x !== runId);
     for (const e of earlier) {
       const p = await long.openstackRetentionPurge({ cloud: input.cloud, runId: e });
@@ -120,7 +144,8 @@ export interface RetentionPlanResult {
 export async function retentionPlanWorkflow(input: { cloud: string; target?: string }): Promise<RetentionPlanResult[]> {
   const now = new Date(workflowInfo().startTime).toISOString();
   const out: RetentionPlanResult[] = [];
-  for (const target of await short.retentionTargets({ target: input.target })) out.push(await short.retentionPlan({ cloud: input.cloud, target, now }));
+  for (const target of await short.retentionTargets({ target: input.target }))
+    out.push(await short.retentionPlan({ cloud: input.cloud, target, now }));
   return out;
 }
 

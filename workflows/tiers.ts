@@ -6,7 +6,17 @@
 //   monthly        no new backup: that Sunday's full chain (and its control-plane backup) promoted
 //                  to the monthly targets
 //   dump           a logical dump of every schema (when enabled) → daily targets
-import { ApplicationFailure, CancellationScope, executeChild, isCancellation, log, patched, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  executeChild,
+  isCancellation,
+  log,
+  patched,
+  proxyActivities,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { backupControlPlaneWorkflow, type BackupControlPlaneResult } from './backup-control-plane.js';
 import { backupDatabaseWorkflow, type BackupDatabaseResult } from './backup-database.js';
@@ -17,7 +27,11 @@ import { CLOUD, TIER } from './search-attributes.js';
 
 const short = proxyActivities<Activities>(shortCall);
 /** The journal write is bookkeeping: a few quick tries, never a reason for the run to hang. */
-const journal = proxyActivities<Activities>({ ...shortCall, startToCloseTimeout: '30 seconds', retry: { ...shortCall.retry, maximumAttempts: 3 } });
+const journal = proxyActivities<Activities>({
+  ...shortCall,
+  startToCloseTimeout: '30 seconds',
+  retry: { ...shortCall.retry, maximumAttempts: 3 },
+});
 
 /** Runs started before the run journal existed replay without its activity calls. */
 export const RUN_JOURNAL_PATCH = 'run-failure-journal';
@@ -46,7 +60,13 @@ export async function tierWorkflow(input: TierInput): Promise<TierResult> {
     { key: CLOUD, value: cloud },
     { key: TIER, value: tier },
   ]);
-  const run = { cloud, tier, workflowId: info.workflowId, runId: info.runId, startedAt: new Date(info.startTime).toISOString() };
+  const run = {
+    cloud,
+    tier,
+    workflowId: info.workflowId,
+    runId: info.runId,
+    startedAt: new Date(info.startTime).toISOString(),
+  };
   let result: TierResult;
   try {
     result = await runTier(input);
@@ -56,20 +76,32 @@ export async function tierWorkflow(input: TierInput): Promise<TierResult> {
     if (patched(RUN_JOURNAL_PATCH)) {
       const cause = rootFailure(e);
       await CancellationScope.nonCancellable(() =>
-        journal.repositoryRecordTierRun({ ...run, outcome: isCancellation(e) ? 'Canceled' : 'Failed', type: cause.type, message: cause.message }).catch((j: unknown) => log.warn('could not record the failed run in the run journal', { error: String(j) })),
+        journal
+          .repositoryRecordTierRun({
+            ...run,
+            outcome: isCancellation(e) ? 'Canceled' : 'Failed',
+            type: cause.type,
+            message: cause.message,
+          })
+          .catch((j: unknown) => log.warn('could not record the failed run in the run journal', { error: String(j) })),
       );
     }
     throw e;
   }
   if (patched(RUN_JOURNAL_PATCH)) {
-    await journal.repositoryRecordTierRun({ ...run, outcome: 'success', backupId: result.backupId }).catch((j: unknown) => log.warn('could not record the run in the run journal', { error: String(j) }));
+    await journal
+      .repositoryRecordTierRun({ ...run, outcome: 'success', backupId: result.backupId })
+      .catch((j: unknown) => log.warn('could not record the run in the run journal', { error: String(j) }));
   }
   return result;
 }
 
 /** The innermost failure's type and message (a child's activity failure sits under two wrappers). */
 function rootFailure(e: unknown): { type: string | null; message: string | null } {
-  let best: { type: string | null; message: string | null } = { type: null, message: e instanceof Error ? e.message : String(e) };
+  let best: { type: string | null; message: string | null } = {
+    type: null,
+    message: e instanceof Error ? e.message : String(e),
+  };
   for (let cur: unknown = e; cur instanceof Error; cur = (cur as Error & { cause?: unknown }).cause) {
     if (cur instanceof ApplicationFailure) best = { type: cur.type ?? null, message: cur.message };
   }
@@ -84,13 +116,22 @@ async function runTier(input: TierInput): Promise<TierResult> {
   const result: TierResult = { tier, backupId: null, database: null, controlPlane: null, copies: [] };
 
   if (tier === 'daily' || tier === 'weekly') {
-    result.database = await executeChild(backupDatabaseWorkflow, { ...child('db'), args: [{ cloud, kind: tier === 'weekly' ? 'full' : 'incremental', tier, toolVersion: plan.toolVersion }] });
+    result.database = await executeChild(backupDatabaseWorkflow, {
+      ...child('db'),
+      args: [{ cloud, kind: tier === 'weekly' ? 'full' : 'incremental', tier, toolVersion: plan.toolVersion }],
+    });
     result.backupId = result.database.backupId;
   } else if (tier === 'control-plane') {
-    result.controlPlane = await executeChild(backupControlPlaneWorkflow, { ...child('cp'), args: [{ cloud, tier: 'daily', toolVersion: plan.toolVersion, configured: plan.controlPlane }] });
+    result.controlPlane = await executeChild(backupControlPlaneWorkflow, {
+      ...child('cp'),
+      args: [{ cloud, tier: 'daily', toolVersion: plan.toolVersion, configured: plan.controlPlane }],
+    });
     result.backupId = result.controlPlane.backupId;
   } else if (tier === 'dump') {
-    result.dump = await executeChild(logicalDumpWorkflow, { ...child('dump'), args: [{ cloud, tier: 'dump', toolVersion: plan.toolVersion }] });
+    result.dump = await executeChild(logicalDumpWorkflow, {
+      ...child('dump'),
+      args: [{ cloud, tier: 'dump', toolVersion: plan.toolVersion }],
+    });
     result.backupId = result.dump.dumpId;
   }
 
@@ -99,7 +140,10 @@ async function runTier(input: TierInput): Promise<TierResult> {
     const ids = result.backupId ? [result.backupId] : undefined;
     // monthly: promote what the weekly tier took up to now, not a new backup
     const promoteNotAfter = tier === 'monthly' ? new Date(info.startTime).toISOString() : undefined;
-    result.copies = await executeChild(copyWorkflow, { ...child('copy'), args: [{ cloud, from: plan.primary, to: copyTo, ids, promoteNotAfter }] });
+    result.copies = await executeChild(copyWorkflow, {
+      ...child('copy'),
+      args: [{ cloud, from: plan.primary, to: copyTo, ids, promoteNotAfter }],
+    });
   }
   return result;
 }

@@ -5,7 +5,14 @@
 // the product — but `ok` is false and the CLI exits non-zero. Schedules call this by name.
 import { ApplicationFailure, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { checkBatches, reportClean, resolveSince, verifyReport, type ArtifactCheck, type VerifyTargetReport } from './lib/verify-report.js';
+import {
+  checkBatches,
+  reportClean,
+  resolveSince,
+  verifyReport,
+  type ArtifactCheck,
+  type VerifyTargetReport,
+} from './lib/verify-report.js';
 import { longStream, shortCall } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
@@ -53,7 +60,11 @@ export async function verifyWorkflow(input: VerifyInput): Promise<VerifyResult> 
     { key: TIER, value: 'verify' },
   ]);
   const since = input.since ? resolveSince(input.since, new Date(info.startTime)) : null;
-  if (input.since && !since) throw ApplicationFailure.nonRetryable(`--since "${input.since}" is neither an ISO date/time nor a duration. Fix: use e.g. 2026-11-01, 2026-11-01T02:00:00Z, 7d, 12h or 30m`, 'ConfigInvalid');
+  if (input.since && !since)
+    throw ApplicationFailure.nonRetryable(
+      `--since "${input.since}" is neither an ISO date/time nor a duration. Fix: use e.g. 2026-11-01, 2026-11-01T02:00:00Z, 7d, 12h or 30m`,
+      'ConfigInvalid',
+    );
   const names = input.target ? [input.target] : await storageListTargets();
   const steps = new Steps(names.map((t) => `check ${t}`));
   const failed: VerifyResult['failed'] = [];
@@ -62,15 +73,34 @@ export async function verifyWorkflow(input: VerifyInput): Promise<VerifyResult> 
     const plan = await storagePlanVerify({ cloud, target, since });
     const checks: ArtifactCheck[] = [];
     for (const batch of checkBatches(plan.toCheck)) {
-      checks.push(...(await storageCheckArtifacts({ cloud, target, artifacts: batch.map((b) => ({ id: b.id, component: b.component })), workflowId: info.workflowId })));
+      checks.push(
+        ...(await storageCheckArtifacts({
+          cloud,
+          target,
+          artifacts: batch.map((b) => ({ id: b.id, component: b.component })),
+          workflowId: info.workflowId,
+        })),
+      );
     }
-    return verifyReport({ target, location: plan.location, cloud, since, present: plan.nodes, expected: plan.expected, checks });
+    return verifyReport({
+      target,
+      location: plan.location,
+      cloud,
+      since,
+      present: plan.nodes,
+      expected: plan.expected,
+      checks,
+    });
   };
 
   const settled = await Promise.all(
     names.map((target) =>
       steps
-        .run(`check ${target}`, () => one(target), (r) => `${r.counts.checked} CHECKED, ${r.counts.corrupt} CORRUPT, ${r.counts.missing} MISSING`)
+        .run(
+          `check ${target}`,
+          () => one(target),
+          (r) => `${r.counts.checked} CHECKED, ${r.counts.corrupt} CORRUPT, ${r.counts.missing} MISSING`,
+        )
         .catch((e: unknown) => {
           failed.push({ target, error: causeOf(e) });
           return null;

@@ -2,8 +2,20 @@
 // kept on that target in catalog/index.json for fast listing. The target stays the truth: the
 // index is rebuilt from it on demand, or whenever it is missing, unreadable or out of date.
 import { catalogEntry, type CatalogEntry } from '../../workflows/lib/catalog.js';
-import { artifactDir, MANIFEST_FILE, type AnyManifest, type CheckRecord, type VerificationRecord } from '../../workflows/lib/manifest.js';
-import { byArtifactDir, readManifests, scanTargetManifests, type StoredObject, type TargetStore } from '../storage/target.js';
+import {
+  artifactDir,
+  MANIFEST_FILE,
+  type AnyManifest,
+  type CheckRecord,
+  type VerificationRecord,
+} from '../../workflows/lib/manifest.js';
+import {
+  byArtifactDir,
+  readManifests,
+  scanTargetManifests,
+  type StoredObject,
+  type TargetStore,
+} from '../storage/target.js';
 
 export const INDEX_FILE = 'catalog/index.json';
 
@@ -17,7 +29,12 @@ interface IndexFile {
 }
 
 /** Records (verifications/ or checks/) of one artifact folder, oldest first; torn ones are ignored. */
-async function records<T>(t: TargetStore, files: StoredObject[], dir: string, sub: 'verifications' | 'checks'): Promise<T[]> {
+async function records<T>(
+  t: TargetStore,
+  files: StoredObject[],
+  dir: string,
+  sub: 'verifications' | 'checks',
+): Promise<T[]> {
   const keys = files
     .map((f) => f.key)
     .filter((k) => k.startsWith(`${dir}/${sub}/`) && k.endsWith('.json'))
@@ -35,7 +52,12 @@ async function records<T>(t: TargetStore, files: StoredObject[], dir: string, su
 
 async function entryFor(t: TargetStore, m: AnyManifest, files: StoredObject[]): Promise<CatalogEntry> {
   const dir = artifactDir(m.cloud, m.component, m.id);
-  return catalogEntry(m, await records<VerificationRecord>(t, files, dir, 'verifications'), await records<CheckRecord>(t, files, dir, 'checks'), t.name);
+  return catalogEntry(
+    m,
+    await records<VerificationRecord>(t, files, dir, 'verifications'),
+    await records<CheckRecord>(t, files, dir, 'checks'),
+    t.name,
+  );
 }
 
 /**
@@ -50,7 +72,10 @@ export class Catalog {
   private serial<T>(work: () => Promise<T>): Promise<T> {
     const key = `${this.target.type}:${this.target.location}`;
     const next = (queues.get(key) ?? Promise.resolve()).then(work, work);
-    queues.set(key, next.catch(() => undefined));
+    queues.set(
+      key,
+      next.catch(() => undefined),
+    );
     return next;
   }
 
@@ -61,7 +86,8 @@ export class Catalog {
 
   private async rebuildNow(): Promise<CatalogEntry[]> {
     const entries: CatalogEntry[] = [];
-    for (const { manifest, files } of await scanTargetManifests(this.target)) entries.push(await entryFor(this.target, manifest, files));
+    for (const { manifest, files } of await scanTargetManifests(this.target))
+      entries.push(await entryFor(this.target, manifest, files));
     await this.write(entries);
     return entries;
   }
@@ -139,7 +165,11 @@ export class Catalog {
     return this.serial(() => this.refreshNow(cloud, artifacts, true));
   }
 
-  private async refreshNow(cloud: string, artifacts: readonly { component: string; id: string }[], forgetVanished: boolean): Promise<void> {
+  private async refreshNow(
+    cloud: string,
+    artifacts: readonly { component: string; id: string }[],
+    forgetVanished: boolean,
+  ): Promise<void> {
     const entries = await this.read();
     if (!entries) {
       await this.rebuildNow();
@@ -150,9 +180,12 @@ export class Catalog {
     for (const { component, id } of artifacts) {
       const dir = artifactDir(cloud, component, id);
       const files = await this.target.list(`${dir}/`);
-      const text = files.some((f) => f.key === `${dir}/${MANIFEST_FILE}`) ? await this.target.readText(`${dir}/${MANIFEST_FILE}`) : undefined;
+      const text = files.some((f) => f.key === `${dir}/${MANIFEST_FILE}`)
+        ? await this.target.readText(`${dir}/${MANIFEST_FILE}`)
+        : undefined;
       if (text) rest.push(await entryFor(this.target, JSON.parse(text) as AnyManifest, files));
-      else if (!forgetVanished) rest.push(...entries.filter((e) => e.cloud === cloud && e.component === component && e.id === id));
+      else if (!forgetVanished)
+        rest.push(...entries.filter((e) => e.cloud === cloud && e.component === component && e.id === id));
     }
     rest.sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.id.localeCompare(b.id));
     await this.write(rest);

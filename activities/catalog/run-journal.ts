@@ -5,13 +5,26 @@
 // look-back, so the journal heals.
 import { redact } from '../redact.js';
 import type { TargetStore } from '../storage/target.js';
-import { addFailures, addSuccess, emptyJournal, parseRunJournal, runJournalKey, runsPrefix, type RunFailure, type RunJournal, type RunSuccess } from '../../workflows/lib/run-journal.js';
+import {
+  addFailures,
+  addSuccess,
+  emptyJournal,
+  parseRunJournal,
+  runJournalKey,
+  runsPrefix,
+  type RunFailure,
+  type RunJournal,
+  type RunSuccess,
+} from '../../workflows/lib/run-journal.js';
 
 const queues = new Map<string, Promise<unknown>>();
 
 function serial<T>(key: string, work: () => Promise<T>): Promise<T> {
   const next = (queues.get(key) ?? Promise.resolve()).then(work, work);
-  queues.set(key, next.catch(() => undefined));
+  queues.set(
+    key,
+    next.catch(() => undefined),
+  );
   return next;
 }
 
@@ -31,10 +44,19 @@ export async function readRunJournals(t: TargetStore, cloud: string): Promise<Ru
 }
 
 /** Adds failures (deduplicated by run id); writes only when something was new. Returns how many were. */
-export function recordFailures(t: TargetStore, cloud: string, tier: string, failures: RunFailure[], nowMs = Date.now()): Promise<number> {
+export function recordFailures(
+  t: TargetStore,
+  cloud: string,
+  tier: string,
+  failures: RunFailure[],
+  nowMs = Date.now(),
+): Promise<number> {
   const key = `${t.name}:${runJournalKey(cloud, tier)}`;
   return serial(key, async () => {
-    const clean = failures.map((f) => ({ ...f, message: f.message ? redact(f.message.split('\n')[0]!).slice(0, 300) : null }));
+    const clean = failures.map((f) => ({
+      ...f,
+      message: f.message ? redact(f.message.split('\n')[0]!).slice(0, 300) : null,
+    }));
     const { journal, added } = addFailures(await readRunJournal(t, cloud, tier), clean, nowMs);
     if (added) await t.putText(runJournalKey(cloud, tier), JSON.stringify(journal, null, 2) + '\n');
     return added;

@@ -33,7 +33,12 @@ export function extractScript(dir: string): string {
  * key folder is a volume mount point that cannot itself be swapped), drop keys that are not in
  * the set, set owner and 0600/0700, and print the result's hashes.
  */
-export function installKeysScript(keysDir: string, expected: { path: string; sha256: string }[], owner: string | undefined, tag: string): string {
+export function installKeysScript(
+  keysDir: string,
+  expected: { path: string; sha256: string }[],
+  owner: string | undefined,
+  tag: string,
+): string {
   const k = shQuote(keysDir);
   const stage = `${keysDir}/.osbackup-stage-${tag}`;
   const st = shQuote(stage);

@@ -28,7 +28,13 @@ export interface Sealed {
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** plaintext → zstd → gpg → file (mode 0600, must not exist). */
-export async function sealBuffer(keys: GpgKeys, level: number, plain: Buffer, file: string, outer?: AbortSignal): Promise<Sealed> {
+export async function sealBuffer(
+  keys: GpgKeys,
+  level: number,
+  plain: Buffer,
+  file: string,
+  outer?: AbortSignal,
+): Promise<Sealed> {
   await ensureGpgHome(keys.homedir);
   const guard = new PipelineGuard(outer);
   const zstd = zstdCompress(level, guard.signal);
@@ -40,7 +46,14 @@ export async function sealBuffer(keys: GpgKeys, level: number, plain: Buffer, fi
   zstd.stdin.end(plain);
   const [a, b, zx, gx] = await Promise.allSettled([
     guard.watch('zstd', pipeline(zstd.stdout, gpg.stdin)),
-    guard.watch('file', pipeline(gpg.stdout, meter((n) => (bytes += n), hash), out)),
+    guard.watch(
+      'file',
+      pipeline(
+        gpg.stdout,
+        meter((n) => (bytes += n), hash),
+        out,
+      ),
+    ),
     guard.watchStage(zstd),
     guard.watchStage(gpg),
   ]);
@@ -54,7 +67,13 @@ export async function sealBuffer(keys: GpgKeys, level: number, plain: Buffer, fi
  * file → (SHA-256 checked) → gpg → zstd → plaintext in memory. A file that does not hash to
  * what the manifest recorded is refused, whatever gpg says about it.
  */
-export async function unsealFile(keys: Pick<GpgKeys, 'homedir' | 'passphrase'>, file: string, expect: { sha256: string; bytes: number; plainSha256?: string; encryption: EncryptionInfo }, what: string, outer?: AbortSignal): Promise<Buffer> {
+export async function unsealFile(
+  keys: Pick<GpgKeys, 'homedir' | 'passphrase'>,
+  file: string,
+  expect: { sha256: string; bytes: number; plainSha256?: string; encryption: EncryptionInfo },
+  what: string,
+  outer?: AbortSignal,
+): Promise<Buffer> {
   await ensureGpgHome(keys.homedir);
   const guard = new PipelineGuard(outer);
   const gpg = gpgDecrypt(keys, guard.signal);
@@ -74,23 +93,45 @@ export async function unsealFile(keys: Pick<GpgKeys, 'homedir' | 'passphrase'>, 
   });
   guard.track(source, gpg.stdin, gpg.stdout, zstd.stdin, zstd.stdout, sink);
   const results = await Promise.allSettled([
-    guard.watch('file', pipeline(source, meter((n) => (bytes += n), hash), gpg.stdin)),
+    guard.watch(
+      'file',
+      pipeline(
+        source,
+        meter((n) => (bytes += n), hash),
+        gpg.stdin,
+      ),
+    ),
     guard.watch('gpg', pipeline(gpg.stdout, zstd.stdin)),
     guard.watch('zstd', pipeline(zstd.stdout, sink)),
     guard.watchStage(gpg),
     guard.watchStage(zstd),
   ]);
   const [fromFile, , , gx, zx] = results;
-  if (fromFile!.status === 'rejected' && (fromFile.reason as NodeJS.ErrnoException).code === 'ENOENT') throw fatal(FailureType.BackupNotFound, `${what} is missing from the repository (${file})`, 'restore another backup (`osbackup catalog list`)');
+  if (fromFile!.status === 'rejected' && (fromFile.reason as NodeJS.ErrnoException).code === 'ENOENT')
+    throw fatal(
+      FailureType.BackupNotFound,
+      `${what} is missing from the repository (${file})`,
+      'restore another backup (`osbackup catalog list`)',
+    );
   const got = hash.digest('hex');
   if (guard.first === undefined && (got !== expect.sha256 || bytes !== expect.bytes)) {
-    throw fatal(FailureType.ChecksumMismatch, `${what} is corrupt: SHA-256 ${got} (${bytes} bytes) but the manifest recorded ${expect.sha256} (${expect.bytes} bytes); nothing was changed`, 'restore an earlier backup; then find out what damaged the repository');
+    throw fatal(
+      FailureType.ChecksumMismatch,
+      `${what} is corrupt: SHA-256 ${got} (${bytes} bytes) but the manifest recorded ${expect.sha256} (${expect.bytes} bytes); nothing was changed`,
+      'restore an earlier backup; then find out what damaged the repository',
+    );
   }
-  if (gx!.status === 'fulfilled' && gx.value.code !== 0) throw classifyDecryptError(gx.value.stderr, expect.encryption, { artifact: what, gpgHome: keys.homedir });
+  if (gx!.status === 'fulfilled' && gx.value.code !== 0)
+    throw classifyDecryptError(gx.value.stderr, expect.encryption, { artifact: what, gpgHome: keys.homedir });
   if (zx!.status === 'fulfilled' && zx.value.code !== 0) throw stageFailure(zstd, zx.value.code, zx.value.stderr);
   for (const r of results) if (r.status === 'rejected') throw r.reason;
   const plain = Buffer.concat(chunks);
-  if (expect.plainSha256 && sha256(plain) !== expect.plainSha256) throw fatal(FailureType.ChecksumMismatch, `${what} decrypts to content that does not match its manifest`, 'restore an earlier backup');
+  if (expect.plainSha256 && sha256(plain) !== expect.plainSha256)
+    throw fatal(
+      FailureType.ChecksumMismatch,
+      `${what} decrypts to content that does not match its manifest`,
+      'restore an earlier backup',
+    );
   return plain;
 }
 
@@ -103,7 +144,14 @@ export async function indexTar(tar: Buffer): Promise<TarEntry[]> {
       const h = entry.header;
       const hash = createHash('sha256');
       for await (const c of entry) hash.update(c as Buffer);
-      const type = h.type === 'file' || h.type === 'contiguous-file' ? 'file' : h.type === 'directory' ? 'directory' : h.type === 'symlink' ? 'symlink' : 'other';
+      const type =
+        h.type === 'file' || h.type === 'contiguous-file'
+          ? 'file'
+          : h.type === 'directory'
+            ? 'directory'
+            : h.type === 'symlink'
+              ? 'symlink'
+              : 'other';
       entries.push({
         path: h.name.replace(/^\.\//, '').replace(/\/$/, '') || '.',
         type,

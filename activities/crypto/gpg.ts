@@ -20,14 +20,31 @@ export async function ensureGpgHome(homedir: string): Promise<void> {
 
 /** stdin: plaintext → stdout: OpenPGP message (AES-256, no compression: zstd already did it). */
 export function gpgEncrypt(keys: GpgKeys, signal?: AbortSignal): ProcessStage {
-  const args = ['--homedir', keys.homedir, ...BASE, '--trust-model', 'always', '--cipher-algo', 'AES256', '--compress-algo', 'none', '--s2k-digest-algo', 'SHA512', '--s2k-count', '65011712'];
+  const args = [
+    '--homedir',
+    keys.homedir,
+    ...BASE,
+    '--trust-model',
+    'always',
+    '--cipher-algo',
+    'AES256',
+    '--compress-algo',
+    'none',
+    '--s2k-digest-algo',
+    'SHA512',
+    '--s2k-count',
+    '65011712',
+  ];
   if (keys.passphrase !== undefined) args.push('--passphrase-fd', '3', '--symmetric');
   if (keys.recipientKeyFiles.length > 0) {
     args.push('--encrypt');
     for (const f of keys.recipientKeyFiles) args.push('--recipient-file', f);
   }
   args.push('--output', '-');
-  return spawnStage('gpg --encrypt', 'gpg', args, { signal, fd3: keys.passphrase !== undefined ? keys.passphrase + '\n' : undefined });
+  return spawnStage('gpg --encrypt', 'gpg', args, {
+    signal,
+    fd3: keys.passphrase !== undefined ? keys.passphrase + '\n' : undefined,
+  });
 }
 
 /** stdin: OpenPGP message → stdout: plaintext. Integrity (MDC) failures make gpg exit non-zero. */
@@ -35,7 +52,10 @@ export function gpgDecrypt(keys: Pick<GpgKeys, 'homedir' | 'passphrase'>, signal
   const args = ['--homedir', keys.homedir, ...BASE];
   if (keys.passphrase !== undefined) args.push('--passphrase-fd', '3');
   args.push('--decrypt', '--output', '-');
-  return spawnStage('gpg --decrypt', 'gpg', args, { signal, fd3: keys.passphrase !== undefined ? keys.passphrase + '\n' : undefined });
+  return spawnStage('gpg --decrypt', 'gpg', args, {
+    signal,
+    fd3: keys.passphrase !== undefined ? keys.passphrase + '\n' : undefined,
+  });
 }
 
 /** Fingerprints of the encryption keys in public key files, for the manifest. */

@@ -60,7 +60,14 @@ export interface ImportOpensslResult {
   seconds: number;
   encryption: EncryptionInfo;
   compression: { format: 'zstd'; level: number };
-  imported: { from: typeof OPENSSL_IMPORT_FROM; originalFile: string; originalSha256: string; originalBytes: number; iterations: number; digest: string };
+  imported: {
+    from: typeof OPENSSL_IMPORT_FROM;
+    originalFile: string;
+    originalSha256: string;
+    originalBytes: number;
+    iterations: number;
+    digest: string;
+  };
 }
 
 function tap(fn: (b: Buffer) => void): Transform {
@@ -72,17 +79,46 @@ function tap(fn: (b: Buffer) => void): Transform {
   });
 }
 
-export function opensslDecrypt(passphrase: string, iterations: number, digest: string, signal?: AbortSignal): ProcessStage {
-  return spawnStage('openssl enc -d', 'openssl', ['enc', '-d', '-aes-256-cbc', '-pbkdf2', '-iter', String(iterations), '-md', digest, '-pass', 'fd:3'], { signal, fd3: passphrase + '\n' });
+export function opensslDecrypt(
+  passphrase: string,
+  iterations: number,
+  digest: string,
+  signal?: AbortSignal,
+): ProcessStage {
+  return spawnStage(
+    'openssl enc -d',
+    'openssl',
+    ['enc', '-d', '-aes-256-cbc', '-pbkdf2', '-iter', String(iterations), '-md', digest, '-pass', 'fd:3'],
+    { signal, fd3: passphrase + '\n' },
+  );
 }
 
 export async function importOpensslFile(o: ImportOpensslOptions): Promise<ImportOpensslResult> {
-  const passphrase = o.passphrase ?? (o.passphraseRef ? await resolveSecret(o.passphraseRef, `passphrase for ${basename(o.file)}`, o.env ?? {}) : undefined);
-  if (!passphrase) throw fatal(FailureType.ConfigInvalid, `importing ${o.file}: no passphrase given`, 'pass the passphrase file the seed used (--passphrase-file)');
+  const passphrase =
+    o.passphrase ??
+    (o.passphraseRef
+      ? await resolveSecret(o.passphraseRef, `passphrase for ${basename(o.file)}`, o.env ?? {})
+      : undefined);
+  if (!passphrase)
+    throw fatal(
+      FailureType.ConfigInvalid,
+      `importing ${o.file}: no passphrase given`,
+      'pass the passphrase file the seed used (--passphrase-file)',
+    );
   const iterations = o.iterations ?? OPENSSL_DEFAULT_ITERATIONS;
   const digest = o.digest ?? 'sha256';
   const level = o.compressionLevel ?? 3;
-  if (await stat(o.out).then(() => true, () => false)) throw fatal(FailureType.RepositoryWriteFailed, `${o.out} already exists`, 'choose another --out, or remove it first');
+  if (
+    await stat(o.out).then(
+      () => true,
+      () => false,
+    )
+  )
+    throw fatal(
+      FailureType.RepositoryWriteFailed,
+      `${o.out} already exists`,
+      'choose another --out, or remove it first',
+    );
   const guard = new PipelineGuard(o.signal);
   const signal = guard.signal;
   const t0 = performance.now();
@@ -103,32 +139,98 @@ export async function importOpensslFile(o: ImportOpensslOptions): Promise<Import
   let done = false;
   try {
     const [fromFile, toZstd, toGpg, toOut, sslExit, zstdExit, gpgExit] = await Promise.allSettled([
-      guard.watch('file', pipeline(source, tap((b) => { original.update(b); originalBytes += b.length; }), openssl.stdin)),
-      guard.watch('openssl', pipeline(openssl.stdout, tap((b) => { plain.update(b); streamBytes += b.length; }), zstd.stdin)),
+      guard.watch(
+        'file',
+        pipeline(
+          source,
+          tap((b) => {
+            original.update(b);
+            originalBytes += b.length;
+          }),
+          openssl.stdin,
+        ),
+      ),
+      guard.watch(
+        'openssl',
+        pipeline(
+          openssl.stdout,
+          tap((b) => {
+            plain.update(b);
+            streamBytes += b.length;
+          }),
+          zstd.stdin,
+        ),
+      ),
       guard.watch('zstd', pipeline(zstd.stdout, gpg.stdin)),
-      guard.watch('out', pipeline(gpg.stdout, tap((b) => { stored.update(b); bytes += b.length; }), out)),
+      guard.watch(
+        'out',
+        pipeline(
+          gpg.stdout,
+          tap((b) => {
+            stored.update(b);
+            bytes += b.length;
+          }),
+          out,
+        ),
+      ),
       guard.watchStage(openssl),
       guard.watchStage(zstd),
       guard.watchStage(gpg),
     ]);
-    if (o.signal?.aborted) throw transient(FailureType.EncryptionFailed, `import of ${o.file} cancelled; nothing was written`, 'start it again');
-    if (fromFile.status === 'rejected' && (fromFile.reason as NodeJS.ErrnoException).code === 'ENOENT') throw fatal(FailureType.BackupNotFound, `${o.file} does not exist`, 'give the path of the seed-era .enc file');
+    if (o.signal?.aborted)
+      throw transient(
+        FailureType.EncryptionFailed,
+        `import of ${o.file} cancelled; nothing was written`,
+        'start it again',
+      );
+    if (fromFile.status === 'rejected' && (fromFile.reason as NodeJS.ErrnoException).code === 'ENOENT')
+      throw fatal(FailureType.BackupNotFound, `${o.file} does not exist`, 'give the path of the seed-era .enc file');
     // openssl first: a wrong passphrase fails there and breaks everything downstream
     if (sslExit.status === 'fulfilled' && sslExit.value.code !== 0) {
       const err = sslExit.value.stderr;
       if (/bad decrypt|wrong final block length|bad magic number|error reading input file/i.test(err)) {
-        const what = /bad magic number/i.test(err) ? 'it is not an `openssl enc -salt` file (no Salted__ header)' : `wrong passphrase, or not AES-256-CBC with PBKDF2 (${iterations} iterations, ${digest})`;
-        throw fatal(FailureType.DecryptionFailed, `cannot decrypt ${o.file}: ${what} (openssl: ${/bad decrypt/i.test(err) ? 'bad decrypt' : err.trim().split('\n')[0]})`, 'pass the passphrase file the seed used for this file; if the seed set other iterations or digest, give them (--iter, --md)');
+        const what = /bad magic number/i.test(err)
+          ? 'it is not an `openssl enc -salt` file (no Salted__ header)'
+          : `wrong passphrase, or not AES-256-CBC with PBKDF2 (${iterations} iterations, ${digest})`;
+        throw fatal(
+          FailureType.DecryptionFailed,
+          `cannot decrypt ${o.file}: ${what} (openssl: ${/bad decrypt/i.test(err) ? 'bad decrypt' : err.trim().split('\n')[0]})`,
+          'pass the passphrase file the seed used for this file; if the seed set other iterations or digest, give them (--iter, --md)',
+        );
       }
-      throw fatal(FailureType.DecryptionFailed, `openssl enc -d failed on ${o.file} (exit ${sslExit.value.code}): ${err.trim().split('\n')[0] ?? ''}`, 'check that the file was made by openssl enc with AES-256-CBC and PBKDF2');
+      throw fatal(
+        FailureType.DecryptionFailed,
+        `openssl enc -d failed on ${o.file} (exit ${sslExit.value.code}): ${err.trim().split('\n')[0] ?? ''}`,
+        'check that the file was made by openssl enc with AES-256-CBC and PBKDF2',
+      );
     }
-    if (zstdExit.status === 'fulfilled' && zstdExit.value.code !== 0) throw transient(FailureType.EncryptionFailed, `zstd failed (exit ${zstdExit.value.code}): ${zstdExit.value.stderr.trim()}`, 'check the worker host');
-    if (gpgExit.status === 'fulfilled' && gpgExit.value.code !== 0) throw fatal(FailureType.EncryptionFailed, `gpg --encrypt failed (exit ${gpgExit.value.code}): ${gpgReason(gpgExit.value.stderr)}`, 'check encryption.recipientKeyFiles and encryption.passphrase');
+    if (zstdExit.status === 'fulfilled' && zstdExit.value.code !== 0)
+      throw transient(
+        FailureType.EncryptionFailed,
+        `zstd failed (exit ${zstdExit.value.code}): ${zstdExit.value.stderr.trim()}`,
+        'check the worker host',
+      );
+    if (gpgExit.status === 'fulfilled' && gpgExit.value.code !== 0)
+      throw fatal(
+        FailureType.EncryptionFailed,
+        `gpg --encrypt failed (exit ${gpgExit.value.code}): ${gpgReason(gpgExit.value.stderr)}`,
+        'check encryption.recipientKeyFiles and encryption.passphrase',
+      );
     if (toOut.status === 'rejected') throw fsFailure(toOut.reason, `writing ${partial}`);
-    for (const r of [fromFile, toZstd, toGpg]) if (r.status === 'rejected') throw transient(FailureType.EncryptionFailed, `import pipeline broke: ${(r.reason as Error).message}`, 'check the worker host');
+    for (const r of [fromFile, toZstd, toGpg])
+      if (r.status === 'rejected')
+        throw transient(
+          FailureType.EncryptionFailed,
+          `import pipeline broke: ${(r.reason as Error).message}`,
+          'check the worker host',
+        );
     const plaintextSha256 = plain.digest('hex');
     if (o.expectPlaintextSha256 && o.expectPlaintextSha256.toLowerCase() !== plaintextSha256) {
-      throw fatal(FailureType.ChecksumMismatch, `${o.file} decrypted to data with SHA-256 ${plaintextSha256}, not the expected ${o.expectPlaintextSha256} (a wrong passphrase can pass CBC's padding check by chance)`, 'check the passphrase and the expected checksum');
+      throw fatal(
+        FailureType.ChecksumMismatch,
+        `${o.file} decrypted to data with SHA-256 ${plaintextSha256}, not the expected ${o.expectPlaintextSha256} (a wrong passphrase can pass CBC's padding check by chance)`,
+        'check the passphrase and the expected checksum',
+      );
     }
     await rename(partial, o.out);
     done = true;
@@ -139,9 +241,21 @@ export async function importOpensslFile(o: ImportOpensslOptions): Promise<Import
       streamBytes,
       plaintextSha256,
       seconds: (performance.now() - t0) / 1000,
-      encryption: { format: 'openpgp', cipher: 'AES256', passphrase: o.keys.passphrase !== undefined, recipientFingerprints: await recipientFingerprints(o.keys.recipientKeyFiles) },
+      encryption: {
+        format: 'openpgp',
+        cipher: 'AES256',
+        passphrase: o.keys.passphrase !== undefined,
+        recipientFingerprints: await recipientFingerprints(o.keys.recipientKeyFiles),
+      },
       compression: { format: 'zstd', level },
-      imported: { from: OPENSSL_IMPORT_FROM, originalFile: o.file, originalSha256: original.digest('hex'), originalBytes, iterations, digest },
+      imported: {
+        from: OPENSSL_IMPORT_FROM,
+        originalFile: o.file,
+        originalSha256: original.digest('hex'),
+        originalBytes,
+        iterations,
+        digest,
+      },
     };
   } finally {
     if (!done) await rm(partial, { force: true });

@@ -10,7 +10,12 @@ export interface ProcessStage {
   exit: Promise<{ code: number | undefined; stderr: string; signal: string | undefined }>;
 }
 
-export function spawnStage(name: string, file: string, args: string[], opts: { signal?: AbortSignal; fd3?: string } = {}): ProcessStage {
+export function spawnStage(
+  name: string,
+  file: string,
+  args: string[],
+  opts: { signal?: AbortSignal; fd3?: string } = {},
+): ProcessStage {
   const p = execa(file, args, {
     stdio: ['pipe', 'pipe', 'pipe', opts.fd3 !== undefined ? 'pipe' : 'ignore'],
     buffer: { stdout: false, stderr: true },
@@ -45,9 +50,13 @@ export class PipelineGuard {
     else outer?.addEventListener('abort', () => this.abort.abort(), { once: true });
     // A stream parked waiting for 'drain' from a killed process never hears of it: destroy
     // every stream of the pipeline so each pipeline() settles at once.
-    this.abort.signal.addEventListener('abort', () => {
-      for (const s of this.streams) s.destroy();
-    }, { once: true });
+    this.abort.signal.addEventListener(
+      'abort',
+      () => {
+        for (const s of this.streams) s.destroy();
+      },
+      { once: true },
+    );
   }
 
   /** Streams to tear down when any part fails or the activity is cancelled. */
@@ -68,7 +77,9 @@ export class PipelineGuard {
   }
 
   /** A stage whose process ended badly counts as a failure of that part. An absent (optional) stage counts as a clean exit. */
-  watchStage(stage: ProcessStage | undefined): Promise<{ code: number | undefined; stderr: string; signal: string | undefined }> {
+  watchStage(
+    stage: ProcessStage | undefined,
+  ): Promise<{ code: number | undefined; stderr: string; signal: string | undefined }> {
     if (!stage) return Promise.resolve({ code: 0, stderr: '', signal: undefined });
     return stage.exit.then((r) => {
       if (r.code !== 0 && !this.abort.signal.aborted) this.fail(stage.name, new Error(r.stderr));

@@ -2,7 +2,18 @@
 // journal and the record in the repository, the deploy commands as re-attachable jobs, the checks.
 import { readFile } from 'node:fs/promises';
 import { drSchema } from '../../config/dr-schema.js';
-import { COMMAND_OF, drJournalKey, isRunId, parseJournal, rebuildReport, substituteCommand, type DrCapabilities, type DrCommand, type DrJournal, type DrStepName } from '../../workflows/lib/dr-plan.js';
+import {
+  COMMAND_OF,
+  drJournalKey,
+  isRunId,
+  parseJournal,
+  rebuildReport,
+  substituteCommand,
+  type DrCapabilities,
+  type DrCommand,
+  type DrJournal,
+  type DrStepName,
+} from '../../workflows/lib/dr-plan.js';
 import { drillRecordKey, drillReportKey, type DrillRecord } from '../../workflows/lib/drill-record.js';
 import type { Env } from '../deps.js';
 import { fatal, fsFailure, FailureType } from '../errors.js';
@@ -25,12 +36,24 @@ export interface DrSettings {
 function settings(env: Env, cloud: string): DrSettings {
   const c = env.cloud(cloud);
   const dr = c.dr ?? drSchema.parse({});
-  if (dr.runOn !== 'worker' && !c.hosts[dr.runOn]) throw fatal(FailureType.ConfigInvalid, `clouds.${cloud}.dr.runOn names host "${dr.runOn}", which is not under hosts (${Object.keys(c.hosts).join(', ')})`, 'use a host of this cloud or "worker"');
-  const kolla = c.controlPlane?.kolla ? { host: c.controlPlane.kolla.host, configDir: c.controlPlane.kolla.configDir } : null;
+  if (dr.runOn !== 'worker' && !c.hosts[dr.runOn])
+    throw fatal(
+      FailureType.ConfigInvalid,
+      `clouds.${cloud}.dr.runOn names host "${dr.runOn}", which is not under hosts (${Object.keys(c.hosts).join(', ')})`,
+      'use a host of this cloud or "worker"',
+    );
+  const kolla = c.controlPlane?.kolla
+    ? { host: c.controlPlane.kolla.host, configDir: c.controlPlane.kolla.configDir }
+    : null;
   const commands = {} as Record<DrCommand, string[]>;
   for (const k of ['bootstrapServers', 'deployMariadb', 'deployServices'] as const) {
     const r = substituteCommand(dr.commands[k], { configDir: kolla?.configDir ?? null });
-    if ('problem' in r) throw fatal(FailureType.ConfigInvalid, `clouds.${cloud}.dr.commands.${k}: ${r.problem}`, 'fix the command in the config and restart the worker');
+    if ('problem' in r)
+      throw fatal(
+        FailureType.ConfigInvalid,
+        `clouds.${cloud}.dr.commands.${k}: ${r.problem}`,
+        'fix the command in the config and restart the worker',
+      );
     commands[k] = r.argv;
   }
   return {
@@ -46,7 +69,12 @@ function settings(env: Env, cloud: string): DrSettings {
 }
 
 const checkRunId = (runId: string) => {
-  if (!isRunId(runId)) throw fatal(FailureType.ConfigInvalid, `run id "${runId}" is not usable as a folder name`, 'use letters, digits, ".", "_" and "-" (at most 64)');
+  if (!isRunId(runId))
+    throw fatal(
+      FailureType.ConfigInvalid,
+      `run id "${runId}" is not usable as a folder name`,
+      'use letters, digits, ".", "_" and "-" (at most 64)',
+    );
 };
 
 export function drActivities(env: Env) {
@@ -77,10 +105,16 @@ export function drActivities(env: Env) {
      * One deploy command as a detached job keyed by run, execution and step: a retry after a
      * lost worker re-attaches to it (activities/dr/jobs.ts), a rerun of the run starts it afresh.
      */
-    async drRunCommand(input: { cloud: string; runId: string; execution: string; step: DrStepName }): Promise<JobOutcome> {
+    async drRunCommand(input: {
+      cloud: string;
+      runId: string;
+      execution: string;
+      step: DrStepName;
+    }): Promise<JobOutcome> {
       checkRunId(input.runId);
       const which = COMMAND_OF[input.step];
-      if (!which) throw fatal(FailureType.ConfigInvalid, `step ${input.step} runs no command`, 'this is a bug in the workflow');
+      if (!which)
+        throw fatal(FailureType.ConfigInvalid, `step ${input.step} runs no command`, 'this is a bug in the workflow');
       const s = settings(env, input.cloud);
       const key = `${input.runId}/${input.execution.replace(/[^A-Za-z0-9-]/g, '').slice(0, 36)}/${input.step}`;
       return runJob(env, input.cloud, s.runOn, key, s.commands[which], s.stepTimeoutSeconds);

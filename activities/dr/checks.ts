@@ -12,7 +12,12 @@ import { IMAGE, type ImageManifest } from '../../workflows/lib/image.js';
 /** A session of its own: the rebuilt Keystone is a new server, no token cached before the loss is reused. */
 function freshSession(env: Env, cloud: string): OpenStackSession {
   const cfg = env.cloud(cloud).openstack;
-  if (!cfg) throw fatal(FailureType.ConfigInvalid, `cloud ${cloud} has no openstack section`, `add clouds.${cloud}.openstack (cloudsYaml + cloud, or openrc) so the rebuild can verify the services`);
+  if (!cfg)
+    throw fatal(
+      FailureType.ConfigInvalid,
+      `cloud ${cloud} has no openstack section`,
+      `add clouds.${cloud}.openstack (cloudsYaml + cloud, or openrc) so the rebuild can verify the services`,
+    );
   return new OpenStackSession(loadCredentials(cfg, env.deps.env), cfg.requestTimeoutSeconds * 1000);
 }
 
@@ -36,10 +41,16 @@ export async function verifyServices(env: Env, cloud: string, timeoutSeconds: nu
       const iface = s.creds.interface;
       const catalog: ServicesCheck['catalog'] = [];
       for (const e of t.catalog) {
-        const ep = e.endpoints.find((x) => x.interface === iface && (!s.creds.region || (x.region_id ?? x.region) === s.creds.region)) ?? e.endpoints[0];
+        const ep =
+          e.endpoints.find(
+            (x) => x.interface === iface && (!s.creds.region || (x.region_id ?? x.region) === s.creds.region),
+          ) ?? e.endpoints[0];
         if (!ep) continue;
         beat({ step: 'verify services', endpoint: e.type, seconds: Math.round((performance.now() - t0) / 1000) });
-        const url = ep.url.replace(/%\(project_id\)s|\$\(project_id\)s|%\(tenant_id\)s|\$\(tenant_id\)s/g, t.projectId ?? '');
+        const url = ep.url.replace(
+          /%\(project_id\)s|\$\(project_id\)s|%\(tenant_id\)s|\$\(tenant_id\)s/g,
+          t.projectId ?? '',
+        );
         try {
           const res = await fetch(url, { headers: { 'X-Auth-Token': t.value }, signal: AbortSignal.timeout(10_000) });
           await res.arrayBuffer().catch(() => undefined);
@@ -50,13 +61,24 @@ export async function verifyServices(env: Env, cloud: string, timeoutSeconds: nu
       }
       const bad = catalog.filter((c) => c.status === null || c.status >= 500);
       if (!catalog.some((c) => c.type === 'identity')) last = 'the token carries no identity endpoint in its catalog';
-      else if (bad.length) last = `not answering: ${bad.map((b) => `${b.type} ${b.url} (${b.status ?? b.error})`).join(', ')}`;
-      else return { token: { userId: t.userId, projectId: t.projectId ?? null, expiresAt: new Date(t.expiresAt).toISOString() }, catalog, seconds: (performance.now() - t0) / 1000 };
+      else if (bad.length)
+        last = `not answering: ${bad.map((b) => `${b.type} ${b.url} (${b.status ?? b.error})`).join(', ')}`;
+      else
+        return {
+          token: { userId: t.userId, projectId: t.projectId ?? null, expiresAt: new Date(t.expiresAt).toISOString() },
+          catalog,
+          seconds: (performance.now() - t0) / 1000,
+        };
     } catch (e) {
       last = `no token: ${why(e)}`;
     }
     const seconds = (performance.now() - t0) / 1000;
-    if (seconds > timeoutSeconds) throw fatal(FailureType.VerificationFailed, `the rebuilt services of ${cloud} did not answer within ${timeoutSeconds} s: ${last}`, 'look at the deploy output and the services\' logs; fix, then rerun the rebuild with the same run id (done steps are skipped)');
+    if (seconds > timeoutSeconds)
+      throw fatal(
+        FailureType.VerificationFailed,
+        `the rebuilt services of ${cloud} did not answer within ${timeoutSeconds} s: ${last}`,
+        "look at the deploy output and the services' logs; fix, then rerun the rebuild with the same run id (done steps are skipped)",
+      );
     beat({ step: 'verify services', seconds: Math.round(seconds), last });
     await new Promise((r) => setTimeout(r, 2000));
   }
@@ -78,7 +100,13 @@ async function imageDataReadable(s: OpenStackSession, id: string): Promise<{ ok:
 
 export interface ResourcesPlan {
   /** One entry per image export in the repository (newest export per image). */
-  images: { exportId: string; imageId: string; name: string | null; state: 'present' | 'data-lost' | 'not-in-cloud' | 'not-active'; reason?: string }[];
+  images: {
+    exportId: string;
+    imageId: string;
+    name: string | null;
+    state: 'present' | 'data-lost' | 'not-in-cloud' | 'not-active';
+    reason?: string;
+  }[];
   volumes: { id: string; name: string | null; status: string }[];
   servers: { id: string; name: string; status: string }[];
 }
@@ -94,20 +122,34 @@ export async function planResources(env: Env, cloud: string): Promise<ResourcesP
   const s = freshSession(env, cloud);
   const exports = (await env.repo.scanManifests(cloud)).filter((m): m is ImageManifest => m.component === IMAGE);
   const newest = new Map<string, ImageManifest>();
-  for (const m of exports) if (!newest.has(m.image.id) || newest.get(m.image.id)!.completedAt < m.completedAt) newest.set(m.image.id, m);
+  for (const m of exports)
+    if (!newest.has(m.image.id) || newest.get(m.image.id)!.completedAt < m.completedAt) newest.set(m.image.id, m);
   const images: ResourcesPlan['images'] = [];
   for (const m of newest.values()) {
     const img = await glance.getImage(s, m.image.id);
     const base = { exportId: m.id, imageId: m.image.id, name: m.image.name ?? null };
-    if (!img) images.push({ ...base, state: 'not-in-cloud', reason: 'the restored database does not know it (deleted before the restore point, or created after)' });
+    if (!img)
+      images.push({
+        ...base,
+        state: 'not-in-cloud',
+        reason: 'the restored database does not know it (deleted before the restore point, or created after)',
+      });
     else if (img.status !== 'active') images.push({ ...base, state: 'not-active', reason: `status ${img.status}` });
     else {
       const r = await imageDataReadable(s, img.id);
       images.push({ ...base, state: r.ok ? 'present' : 'data-lost', ...(r.reason ? { reason: r.reason } : {}) });
     }
   }
-  const volumes = (await cinder.listVolumes(s, { allProjects: true })).map((v) => ({ id: v.id, name: v.name ?? null, status: v.status }));
-  const servers = (await nova.listServers(s, { allProjects: true })).map((v) => ({ id: v.id, name: v.name, status: v.status }));
+  const volumes = (await cinder.listVolumes(s, { allProjects: true })).map((v) => ({
+    id: v.id,
+    name: v.name ?? null,
+    status: v.status,
+  }));
+  const servers = (await nova.listServers(s, { allProjects: true })).map((v) => ({
+    id: v.id,
+    name: v.name,
+    status: v.status,
+  }));
   return { images, volumes, servers };
 }
 
@@ -118,7 +160,11 @@ export interface UserDataCheck {
 }
 
 /** The seed's last step: with the cloud's credentials, the expected images and volumes are listed and the images' bytes read. */
-export async function verifyUserData(env: Env, cloud: string, expect: { images: string[]; volumes: string[] }): Promise<UserDataCheck[]> {
+export async function verifyUserData(
+  env: Env,
+  cloud: string,
+  expect: { images: string[]; volumes: string[] },
+): Promise<UserDataCheck[]> {
   const s = freshSession(env, cloud);
   const out: UserDataCheck[] = [];
   const images = await glance.listImages(s, {});
@@ -130,11 +176,19 @@ export async function verifyUserData(env: Env, cloud: string, expect: { images: 
   for (const id of expect.images) {
     const img = images.find((i) => i.id === id);
     const data = img ? await imageDataReadable(s, id) : { ok: false, reason: 'not listed' };
-    out.push({ name: `image ${id} readable`, ok: !!img && img.status === 'active' && data.ok, actual: img ? `${img.status}${data.ok ? ', data read' : `, ${data.reason}`}` : 'not listed' });
+    out.push({
+      name: `image ${id} readable`,
+      ok: !!img && img.status === 'active' && data.ok,
+      actual: img ? `${img.status}${data.ok ? ', data read' : `, ${data.reason}`}` : 'not listed',
+    });
   }
   for (const id of expect.volumes) {
     const v = volumes.find((x) => x.id === id);
-    out.push({ name: `volume ${id} available`, ok: !!v && (v.status === 'available' || v.status === 'in-use'), actual: v ? v.status : 'not listed' });
+    out.push({
+      name: `volume ${id} available`,
+      ok: !!v && (v.status === 'available' || v.status === 'in-use'),
+      actual: v ? v.status : 'not listed',
+    });
   }
   return out;
 }

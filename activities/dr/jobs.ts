@@ -63,13 +63,25 @@ const tail = (s: string) => redact(s.trim().split('\n').slice(-10).join('\n').sl
  * Runs argv as job `key` on `where` and waits for its end (heartbeating), bounded by
  * `timeoutSeconds`; a non-zero exit is returned, not thrown (the workflow names the step).
  */
-export async function runJob(env: Env, cloud: string, where: string, key: string, argv: readonly string[], timeoutSeconds: number): Promise<JobOutcome> {
+export async function runJob(
+  env: Env,
+  cloud: string,
+  where: string,
+  key: string,
+  argv: readonly string[],
+  timeoutSeconds: number,
+): Promise<JobOutcome> {
   const dir = jobDir(env, where, cloud, key);
   const t0 = performance.now();
   const sh = (script: string) => runOn(env, cloud, where, ['bash', '-c', script]);
   const started = await sh(startScript(dir, argv));
   const state = /state=(\w+)/.exec(started.stdout)?.[1];
-  if (started.code !== 0 || !state) throw transient(FailureType.RemoteCommandFailed, `${where}: could not start ${argv[0]} in ${dir}: ${tail(started.stderr) || `exit ${started.code}`}`, 'check the host (disk, permissions); the step is retried');
+  if (started.code !== 0 || !state)
+    throw transient(
+      FailureType.RemoteCommandFailed,
+      `${where}: could not start ${argv[0]} in ${dir}: ${tail(started.stderr) || `exit ${started.code}`}`,
+      'check the host (disk, permissions); the step is retried',
+    );
   const beat = heartbeater(2000);
   const signal = cancellationSignal();
   for (;;) {
@@ -77,14 +89,32 @@ export async function runJob(env: Env, cloud: string, where: string, key: string
     const rc = /^rc=(\d+)$/m.exec(p.stdout);
     if (rc) {
       const [, out = '', err = ''] = p.stdout.split(/^---(?:out|err)$/m);
-      return { argv0: argv[0]!, where, exitCode: Number(rc[1]), stdoutTail: tail(out), stderrTail: tail(err), seconds: (performance.now() - t0) / 1000, launches: Number(/launches=(\d+)/.exec(p.stdout)?.[1] ?? 1), reattached: state !== 'launched' };
+      return {
+        argv0: argv[0]!,
+        where,
+        exitCode: Number(rc[1]),
+        stdoutTail: tail(out),
+        stderrTail: tail(err),
+        seconds: (performance.now() - t0) / 1000,
+        launches: Number(/launches=(\d+)/.exec(p.stdout)?.[1] ?? 1),
+        reattached: state !== 'launched',
+      };
     }
     if (/alive=0/.test(p.stdout)) {
       // the command died without writing its exit code (host rebooted, killed by hand): a retry launches it again
-      throw transient(FailureType.RemoteCommandFailed, `${where}: ${argv[0]} (job ${dir}) ended without an exit code`, 'it is launched again on the next attempt; look at its output in that folder');
+      throw transient(
+        FailureType.RemoteCommandFailed,
+        `${where}: ${argv[0]} (job ${dir}) ended without an exit code`,
+        'it is launched again on the next attempt; look at its output in that folder',
+      );
     }
     const seconds = (performance.now() - t0) / 1000;
-    if (seconds > timeoutSeconds) throw fatal(FailureType.RemoteCommandFailed, `${where}: ${argv[0]} still runs after ${Math.round(seconds)} s (job ${dir}); it was left running`, 'raise dr.stepTimeoutMinutes or find out why it hangs; rerun with the same run id to wait for it again');
+    if (seconds > timeoutSeconds)
+      throw fatal(
+        FailureType.RemoteCommandFailed,
+        `${where}: ${argv[0]} still runs after ${Math.round(seconds)} s (job ${dir}); it was left running`,
+        'raise dr.stepTimeoutMinutes or find out why it hangs; rerun with the same run id to wait for it again',
+      );
     beat({ step: argv[0], job: dir, seconds: Math.round(seconds) });
     if (signal?.aborted) throw signal.reason ?? new Error('cancelled');
     await new Promise((r) => setTimeout(r, 1000));

@@ -5,8 +5,21 @@ import { planPointInTime, segmentLink } from '../../workflows/lib/binlog.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { chainTo } from '../../workflows/lib/chain.js';
 import { newestRecoverable, pickDrillPoint, renderDrillReport } from '../../workflows/lib/drill.js';
-import { drillRecordKey, drillReportKey, drillsPrefix, DRILL_RECORD_FILE, newestFirst, parseDrillRecord, type DrillRecord } from '../../workflows/lib/drill-record.js';
-import { isBinlogManifest, isDatabaseManifest, type AnyManifest, type RecordedTableFact } from '../../workflows/lib/manifest.js';
+import {
+  drillRecordKey,
+  drillReportKey,
+  drillsPrefix,
+  DRILL_RECORD_FILE,
+  newestFirst,
+  parseDrillRecord,
+  type DrillRecord,
+} from '../../workflows/lib/drill-record.js';
+import {
+  isBinlogManifest,
+  isDatabaseManifest,
+  type AnyManifest,
+  type RecordedTableFact,
+} from '../../workflows/lib/manifest.js';
 import type { ControlPlaneManifest } from '../../workflows/lib/control-plane.js';
 
 const isControlPlaneManifest = (m: AnyManifest): m is ControlPlaneManifest => m.component === 'control-plane';
@@ -36,24 +49,56 @@ export function drillActivities(env: Env, catalog: Catalog) {
       const { cloud } = input;
       const c = env.cloud(cloud);
       const d = c.drill;
-      if (!d) throw fatal(FailureType.ConfigInvalid, `cloud ${cloud} has no drill section`, `add clouds.${cloud}.drill with host: <an isolated host with a mariadb section> (see README "DR drills and status") and restart the worker`);
+      if (!d)
+        throw fatal(
+          FailureType.ConfigInvalid,
+          `cloud ${cloud} has no drill section`,
+          `add clouds.${cloud}.drill with host: <an isolated host with a mariadb section> (see README "DR drills and status") and restart the worker`,
+        );
       const live = [c.database.host, ...(c.database.galera?.nodes ?? [])];
-      if (live.includes(d.host)) throw fatal(FailureType.ConfigInvalid, `drill host ${d.host} is the live database host of cloud ${cloud}: a drill replaces the data of its host`, `set clouds.${cloud}.drill.host to an isolated lab host`);
+      if (live.includes(d.host))
+        throw fatal(
+          FailureType.ConfigInvalid,
+          `drill host ${d.host} is the live database host of cloud ${cloud}: a drill replaces the data of its host`,
+          `set clouds.${cloud}.drill.host to an isolated lab host`,
+        );
       const drillHost = env.dbHost(cloud, d.host).host; // exists, with a mariadb section
       const picked = pickDrillPoint(await catalog.list(cloud), cloud, d.host);
-      if ('problem' in picked) throw fatal(FailureType.BackupNotFound, `no restore point to drill on: ${picked.problem}`, `prove a backup by a restore first (\`osbackup restore db --cloud ${cloud} --to ${d.host} --verify\`), then run the drill again`);
+      if ('problem' in picked)
+        throw fatal(
+          FailureType.BackupNotFound,
+          `no restore point to drill on: ${picked.problem}`,
+          `prove a backup by a restore first (\`osbackup restore db --cloud ${cloud} --to ${d.host} --verify\`), then run the drill again`,
+        );
       const p = picked.point;
       const all = await env.repo.scanManifests(cloud);
       const points = all.filter(isDatabaseManifest);
       const manifest = points.find((m) => m.id === p.id);
-      if (!manifest) throw fatal(FailureType.BackupNotFound, `restore point ${p.id} is in the catalog but its manifest is gone from the repository`, 'run `osbackup catalog rebuild`, then the drill again');
+      if (!manifest)
+        throw fatal(
+          FailureType.BackupNotFound,
+          `restore point ${p.id} is in the catalog but its manifest is gone from the repository`,
+          'run `osbackup catalog rebuild`, then the drill again',
+        );
       // how far a recovery from this point reaches: only its own chain counts (that is what the drill proves)
       const chain = chainTo(points, p.id);
       const mine = 'chain' in chain ? chain.chain : [manifest];
-      const far = planPointInTime(mine, all.filter(isBinlogManifest).map(segmentLink), { at: '9999-12-31T23:59:59Z' }, await readArchiveProgress(env, cloud));
+      const far = planPointInTime(
+        mine,
+        all.filter(isBinlogManifest).map(segmentLink),
+        { at: '9999-12-31T23:59:59Z' },
+        await readArchiveProgress(env, cloud),
+      );
       const newest = newestRecoverable(p.completedAt, 'ranges' in far ? far.ranges : []);
-      const cp = d.controlPlane ? all.filter(isControlPlaneManifest).sort((a, b) => b.completedAt.localeCompare(a.completedAt))[0] : undefined;
-      if (d.controlPlane && !cp) throw fatal(FailureType.BackupNotFound, `cloud ${cloud} has no control-plane backup to drill (drill.controlPlane is true)`, `take one (\`osbackup backup control-plane --cloud ${cloud}\`) or set drill.controlPlane: false`);
+      const cp = d.controlPlane
+        ? all.filter(isControlPlaneManifest).sort((a, b) => b.completedAt.localeCompare(a.completedAt))[0]
+        : undefined;
+      if (d.controlPlane && !cp)
+        throw fatal(
+          FailureType.BackupNotFound,
+          `cloud ${cloud} has no control-plane backup to drill (drill.controlPlane is true)`,
+          `take one (\`osbackup backup control-plane --cloud ${cloud}\`) or set drill.controlPlane: false`,
+        );
       // the scratch folder sits in the drill host's restore folder, named so the restore's own cleanup can remove it
       const scratchName = `${input.drillId}-control-plane`;
       return {
@@ -64,7 +109,14 @@ export function drillActivities(env: Env, catalog: Catalog) {
         point: { id: p.id, component: p.component, completedAt: p.completedAt, verification: p.verification },
         recorded: manifest.tables,
         newest,
-        controlPlane: cp ? { id: cp.id, kolla: cp.parts.some((x) => x.kind === 'kolla-config'), scratchName, scratchPath: `${drillHost.mariadb.restoreDir}/${scratchName}` } : null,
+        controlPlane: cp
+          ? {
+              id: cp.id,
+              kolla: cp.parts.some((x) => x.kind === 'kolla-config'),
+              scratchName,
+              scratchPath: `${drillHost.mariadb.restoreDir}/${scratchName}`,
+            }
+          : null,
       };
     },
 
@@ -74,12 +126,17 @@ export function drillActivities(env: Env, catalog: Catalog) {
       const t = env.primary;
       await t.putText(drillReportKey(r.cloud, r.id), renderDrillReport(r));
       await t.putText(drillRecordKey(r.cloud, r.id), JSON.stringify(r, null, 2) + '\n');
-      return { record: env.repo.path(drillRecordKey(r.cloud, r.id)), report: env.repo.path(drillReportKey(r.cloud, r.id)) };
+      return {
+        record: env.repo.path(drillRecordKey(r.cloud, r.id)),
+        report: env.repo.path(drillReportKey(r.cloud, r.id)),
+      };
     },
 
     /** The cloud's drill records, newest first (at most `limit`); unreadable ones are skipped. */
     async drillListRecords(input: { cloud: string; limit?: number }): Promise<DrillRecord[]> {
-      const keys = (await env.primary.list(drillsPrefix(input.cloud))).map((o) => o.key).filter((k) => k.endsWith(`/${DRILL_RECORD_FILE}`));
+      const keys = (await env.primary.list(drillsPrefix(input.cloud)))
+        .map((o) => o.key)
+        .filter((k) => k.endsWith(`/${DRILL_RECORD_FILE}`));
       const out: DrillRecord[] = [];
       for (const k of keys) {
         const r = parseDrillRecord((await env.primary.readText(k)) ?? '');

@@ -9,7 +9,13 @@
 // publishing left only a staging folder, and the range is archived afresh.
 import { join, posix } from 'node:path';
 import { artifactDir, isBinlogManifest, MANIFEST_FORMAT, RECIPE_FILE } from '../../workflows/lib/manifest.js';
-import { binlogSegmentId, binlogSequence, segmentArtifact, SEGMENT_FILE, type BinlogManifest } from '../../workflows/lib/binlog.js';
+import {
+  binlogSegmentId,
+  binlogSequence,
+  segmentArtifact,
+  SEGMENT_FILE,
+  type BinlogManifest,
+} from '../../workflows/lib/binlog.js';
 import { binlogSegmentRecipe } from '../../workflows/lib/binlog-recipe.js';
 import type { Env } from '../deps.js';
 import { fatal, fsFailure, FailureType } from '../errors.js';
@@ -43,17 +49,29 @@ export interface BinlogServerState {
 }
 
 /** The status batch: time first, then the positions (so the time is a safe lower bound). */
-export const BINLOG_STATUS_SQL = [
-  "SELECT '#vars', @@global.log_bin, @@global.log_bin_basename, @@global.server_id, @@global.gtid_binlog_pos, DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'), @@global.log_slave_updates, IFNULL((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME='WSREP_ON'), 'OFF'), IFNULL((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME='WSREP_GTID_MODE'), 'OFF')",
-  "SELECT '#logs'",
-  'SHOW BINARY LOGS',
-  "SELECT '#master'",
-  'SHOW MASTER STATUS',
-].join(';\n') + ';';
+export const BINLOG_STATUS_SQL =
+  [
+    "SELECT '#vars', @@global.log_bin, @@global.log_bin_basename, @@global.server_id, @@global.gtid_binlog_pos, DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'), @@global.log_slave_updates, IFNULL((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME='WSREP_ON'), 'OFF'), IFNULL((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME='WSREP_GTID_MODE'), 'OFF')",
+    "SELECT '#logs'",
+    'SHOW BINARY LOGS',
+    "SELECT '#master'",
+    'SHOW MASTER STATUS',
+  ].join(';\n') + ';';
 
 export function parseBinlogStatus(out: string): BinlogServerState {
   let section = '';
-  const s: BinlogServerState = { logBin: false, basename: '', serverId: 0, gtidBinlogPos: '', at: '', logSlaveUpdates: false, wsrepOn: false, wsrepGtidMode: false, files: [], master: null };
+  const s: BinlogServerState = {
+    logBin: false,
+    basename: '',
+    serverId: 0,
+    gtidBinlogPos: '',
+    at: '',
+    logSlaveUpdates: false,
+    wsrepOn: false,
+    wsrepGtidMode: false,
+    files: [],
+    master: null,
+  };
   for (const line of out.split('\n')) {
     if (!line) continue;
     const c = line.split('\t');
@@ -86,16 +104,28 @@ export async function readBinlogStatus(env: Env, cloud: string, hostName: string
   } catch (e) {
     if ((e as { type?: string }).type === FailureType.MariadbPrivileges) {
       const user = env.cloud(cloud).database.user;
-      throw fatal(FailureType.MariadbPrivileges, `${hostName}: the backup user ${user} may not read the binary log positions (SHOW BINARY LOGS / SHOW MASTER STATUS need BINLOG MONITOR): ${(e as Error).message.split('. Fix:')[0]}`, `GRANT BINLOG MONITOR ON *.* TO '${user}'@'localhost' (MariaDB < 10.5: REPLICATION CLIENT)`);
+      throw fatal(
+        FailureType.MariadbPrivileges,
+        `${hostName}: the backup user ${user} may not read the binary log positions (SHOW BINARY LOGS / SHOW MASTER STATUS need BINLOG MONITOR): ${(e as Error).message.split('. Fix:')[0]}`,
+        `GRANT BINLOG MONITOR ON *.* TO '${user}'@'localhost' (MariaDB < 10.5: REPLICATION CLIENT)`,
+      );
     }
     throw e;
   }
   const s = parseBinlogStatus(out);
   if (!s.logBin || !s.master || !s.basename) {
-    throw fatal(FailureType.ConfigInvalid, `${hostName}: binary logging is off, so there is nothing to archive and no point-in-time recovery`, 'set log_bin (and binlog_format=ROW; on Galera also log_slave_updates=ON) in the server config and restart MariaDB');
+    throw fatal(
+      FailureType.ConfigInvalid,
+      `${hostName}: binary logging is off, so there is nothing to archive and no point-in-time recovery`,
+      'set log_bin (and binlog_format=ROW; on Galera also log_slave_updates=ON) in the server config and restart MariaDB',
+    );
   }
   if (s.wsrepOn && !s.logSlaveUpdates) {
-    throw fatal(FailureType.ConfigInvalid, `${hostName}: a Galera node with log_slave_updates=OFF logs only the writes made on this node, so its binary log misses the rest of the cluster's changes`, 'set log_slave_updates=ON (and wsrep_gtid_mode=ON, the same gtid_domain_id on every node) on the Galera nodes, then restart them one at a time');
+    throw fatal(
+      FailureType.ConfigInvalid,
+      `${hostName}: a Galera node with log_slave_updates=OFF logs only the writes made on this node, so its binary log misses the rest of the cluster's changes`,
+      'set log_slave_updates=ON (and wsrep_gtid_mode=ON, the same gtid_domain_id on every node) on the Galera nodes, then restart them one at a time',
+    );
   }
   return s;
 }
@@ -126,7 +156,15 @@ export interface ArchivedSegment {
 export interface ArchiveStepResult {
   from: BinlogPos;
   segments: ArchivedSegment[];
-  server: { host: string; file: string; position: number; at: string; gtidBinlogPos: string; galera: boolean; logSlaveUpdates: boolean };
+  server: {
+    host: string;
+    file: string;
+    position: number;
+    at: string;
+    gtidBinlogPos: string;
+    galera: boolean;
+    logSlaveUpdates: boolean;
+  };
   /** The archive held every event the server had written as of server.at. */
   caughtUp: boolean;
   /** Set when the start position had to be chosen (from a published segment or a backup). */
@@ -134,22 +172,54 @@ export interface ArchiveStepResult {
 }
 
 /** Where a fresh archiver starts: after the newest published segment, else at the start of the newest backup's binlog file. */
-async function startPosition(env: Env, cloud: string, host: string, state: BinlogServerState): Promise<{ from: BinlogPos; why: string }> {
+async function startPosition(
+  env: Env,
+  cloud: string,
+  host: string,
+  state: BinlogServerState,
+): Promise<{ from: BinlogPos; why: string }> {
   const all = await env.repo.scanManifests(cloud);
   const segs = all.filter(isBinlogManifest).filter((m) => m.source.host === host);
   let newest: BinlogManifest | undefined;
-  for (const m of segs) if (!newest || m.binlog.sequence > newest.binlog.sequence || (m.binlog.sequence === newest.binlog.sequence && m.binlog.endPosition > newest.binlog.endPosition)) newest = m;
-  if (newest) return { from: { file: newest.binlog.file, position: newest.binlog.endPosition }, why: `after the newest archived segment ${newest.id}` };
-  const backups = all.filter((m) => m.component === 'database' && m.source.host === host && m.mariadb.binlog).sort((a, b) => a.completedAt.localeCompare(b.completedAt));
+  for (const m of segs)
+    if (
+      !newest ||
+      m.binlog.sequence > newest.binlog.sequence ||
+      (m.binlog.sequence === newest.binlog.sequence && m.binlog.endPosition > newest.binlog.endPosition)
+    )
+      newest = m;
+  if (newest)
+    return {
+      from: { file: newest.binlog.file, position: newest.binlog.endPosition },
+      why: `after the newest archived segment ${newest.id}`,
+    };
+  const backups = all
+    .filter((m) => m.component === 'database' && m.source.host === host && m.mariadb.binlog)
+    .sort((a, b) => a.completedAt.localeCompare(b.completedAt));
   const b = backups.at(-1);
-  if (b && b.component === 'database' && b.mariadb.binlog && state.files.some((f) => f.file === b.mariadb.binlog!.file)) {
-    return { from: { file: b.mariadb.binlog.file, position: 0 }, why: `the start of ${b.mariadb.binlog.file}, the binary log of the newest backup ${b.id}` };
+  if (
+    b &&
+    b.component === 'database' &&
+    b.mariadb.binlog &&
+    state.files.some((f) => f.file === b.mariadb.binlog!.file)
+  ) {
+    return {
+      from: { file: b.mariadb.binlog.file, position: 0 },
+      why: `the start of ${b.mariadb.binlog.file}, the binary log of the newest backup ${b.id}`,
+    };
   }
   // no backup to replay onto yet: archive from the active log on, the next full backup builds on it
-  return { from: { file: state.master!.file, position: 0 }, why: `the start of the active binary log ${state.master!.file} (no backup with a binlog position in the repository yet)` };
+  return {
+    from: { file: state.master!.file, position: 0 },
+    why: `the start of the active binary log ${state.master!.file} (no backup with a binlog position in the repository yet)`,
+  };
 }
 
-export async function archiveBinlogStep(env: Env, input: ArchiveStepInput, onPublished: (id: string) => Promise<void>): Promise<ArchiveStepResult> {
+export async function archiveBinlogStep(
+  env: Env,
+  input: ArchiveStepInput,
+  onPublished: (id: string) => Promise<void>,
+): Promise<ArchiveStepResult> {
   const { cloud } = input;
   const db = env.cloud(cloud).database;
   const hostName = db.host;
@@ -179,19 +249,38 @@ export async function archiveBinlogStep(env: Env, input: ArchiveStepInput, onPub
     const existing = await env.repo.readManifest(rel);
     if (existing && isBinlogManifest(existing)) {
       // published by an attempt that died before reporting it: continue after it, never twice
-      segments.push({ id, file: existing.binlog.file, startPosition: existing.binlog.startPosition, endPosition: existing.binlog.endPosition, events: existing.binlog.events, firstEventAt: existing.binlog.firstEventAt, lastEventAt: existing.binlog.lastEventAt, lastGtid: existing.binlog.lastGtid, bytes: existing.artifact.bytes, adopted: true });
+      segments.push({
+        id,
+        file: existing.binlog.file,
+        startPosition: existing.binlog.startPosition,
+        endPosition: existing.binlog.endPosition,
+        events: existing.binlog.events,
+        firstEventAt: existing.binlog.firstEventAt,
+        lastEventAt: existing.binlog.lastEventAt,
+        lastGtid: existing.binlog.lastGtid,
+        bytes: existing.artifact.bytes,
+        adopted: true,
+      });
       from = { file: from.file, position: existing.binlog.endPosition };
       continue;
     }
     const idx = state.files.findIndex((f) => f.file === from!.file);
     if (idx < 0) {
       const oldest = state.files[0]?.file ?? '(none)';
-      throw fatal(FailureType.BinlogGap, `${hostName}: binary log ${from.file} is no longer on the server (oldest there: ${oldest}); the events from ${from.file} position ${from.position} on were purged before they were archived`, `take a full backup now (osbackup backup db --full) and restart the archiver with --reset: point-in-time recovery resumes from that backup; raise expire_logs_days / binlog_expire_logs_seconds so the server keeps its logs until they are archived`);
+      throw fatal(
+        FailureType.BinlogGap,
+        `${hostName}: binary log ${from.file} is no longer on the server (oldest there: ${oldest}); the events from ${from.file} position ${from.position} on were purged before they were archived`,
+        `take a full backup now (osbackup backup db --full) and restart the archiver with --reset: point-in-time recovery resumes from that backup; raise expire_logs_days / binlog_expire_logs_seconds so the server keeps its logs until they are archived`,
+      );
     }
     const active = from.file === state.master!.file;
     const end = active ? state.master!.position : state.files[idx]!.size;
     if (end < from.position) {
-      throw fatal(FailureType.BinlogGap, `${hostName}: ${from.file} ends at ${end}, before the archived position ${from.position} (RESET MASTER, or a different server at this address?)`, 'take a full backup now and restart the archiver with --reset');
+      throw fatal(
+        FailureType.BinlogGap,
+        `${hostName}: ${from.file} ends at ${end}, before the archived position ${from.position} (RESET MASTER, or a different server at this address?)`,
+        'take a full backup now and restart the archiver with --reset',
+      );
     }
     if (end === from.position) {
       if (active) break; // caught up
@@ -204,11 +293,19 @@ export async function archiveBinlogStep(env: Env, input: ArchiveStepInput, onPub
     // the new bytes, read where the server keeps them (inside the container on Kolla hosts)
     const len = Math.min(end - from.position, maxBytes);
     const path = `${dir}/${from.file}`;
-    const script = inServiceContext(host, host.containers.mariadb, `tail -c +${from.position + 1} ${shQuote(path)} | head -c ${len}`);
+    const script = inServiceContext(
+      host,
+      host.containers.mariadb,
+      `tail -c +${from.position + 1} ${shQuote(path)} | head -c ${len}`,
+    );
     const r = await env.deps.ssh.run(target, script, { signal, maxBytes: len + 1 });
     if (r.code !== 0 || r.raw.length !== len) {
       if (r.code === 0 || /No such file|Permission denied/.test(r.stderr)) {
-        throw fatal(FailureType.RemoteCommandFailed, `${hostName}: reading ${path} from position ${from.position} gave ${r.raw.length} of ${len} bytes (${r.stderr.trim().split('\n').slice(-2).join(' | ') || 'no error output'})`, `the SSH user must be able to read the binary logs (${dir}); on Kolla hosts they are read inside the ${host.containers.mariadb} container`);
+        throw fatal(
+          FailureType.RemoteCommandFailed,
+          `${hostName}: reading ${path} from position ${from.position} gave ${r.raw.length} of ${len} bytes (${r.stderr.trim().split('\n').slice(-2).join(' | ') || 'no error output'})`,
+          `the SSH user must be able to read the binary logs (${dir}); on Kolla hosts they are read inside the ${host.containers.mariadb} container`,
+        );
       }
       throw classifyMariadbError(hostName, `reading ${path}`, r.code, r.stderr);
     }
@@ -216,10 +313,18 @@ export async function archiveBinlogStep(env: Env, input: ArchiveStepInput, onPub
     try {
       scan = scanEvents(r.raw, from.position);
     } catch (e) {
-      throw fatal(FailureType.MariadbBackupFailed, `${hostName}: ${from.file} at position ${from.position} does not read as binary log events (${(e as Error).message})`, 'binlog encryption (encrypt_binlog) is not supported by the archiver; otherwise inspect the file with mariadb-binlog');
+      throw fatal(
+        FailureType.MariadbBackupFailed,
+        `${hostName}: ${from.file} at position ${from.position} does not read as binary log events (${(e as Error).message})`,
+        'binlog encryption (encrypt_binlog) is not supported by the archiver; otherwise inspect the file with mariadb-binlog',
+      );
     }
     if (scan.wholeBytes === 0) {
-      throw fatal(FailureType.ConfigInvalid, `${hostName}: one event in ${from.file} at ${from.position} is larger than maxSegmentMiB (${db.binlog.maxSegmentMiB})`, `raise clouds.${cloud}.database.binlog.maxSegmentMiB above max_allowed_packet`);
+      throw fatal(
+        FailureType.ConfigInvalid,
+        `${hostName}: one event in ${from.file} at ${from.position} is larger than maxSegmentMiB (${db.binlog.maxSegmentMiB})`,
+        `raise clouds.${cloud}.database.binlog.maxSegmentMiB above max_allowed_packet`,
+      );
     }
     const plain = r.raw.subarray(0, scan.wholeBytes);
     const startedAt = new Date().toISOString();
@@ -233,7 +338,10 @@ export async function archiveBinlogStep(env: Env, input: ArchiveStepInput, onPub
       const sealed = await sealBuffer(keys, db.binlog.compressionLevel, plain, join(stagingDir, SEGMENT_FILE), signal);
       tools ??= { zstd: await zstdVersion(), gpg: await gpgVersion() };
       fingerprints ??= await keyFingerprints(keys.recipientKeyFiles, keys.homedir);
-      const prev = from.position === 0 && idx > 0 ? { file: state.files[idx - 1]!.file, endPosition: state.files[idx - 1]!.size } : null;
+      const prev =
+        from.position === 0 && idx > 0
+          ? { file: state.files[idx - 1]!.file, endPosition: state.files[idx - 1]!.size }
+          : null;
       const m: BinlogManifest = {
         formatVersion: MANIFEST_FORMAT,
         id,
@@ -244,7 +352,12 @@ export async function archiveBinlogStep(env: Env, input: ArchiveStepInput, onPub
         startedAt,
         completedAt: new Date().toISOString(),
         workflowId: input.workflowId,
-        source: { host: hostName, address: host.address, containerRuntime: host.containerRuntime, serverId: state.serverId },
+        source: {
+          host: hostName,
+          address: host.address,
+          containerRuntime: host.containerRuntime,
+          serverId: state.serverId,
+        },
         binlog: {
           file: from.file,
           sequence: binlogSequence(from.file) ?? 0,
@@ -260,13 +373,30 @@ export async function archiveBinlogStep(env: Env, input: ArchiveStepInput, onPub
           archivedThrough: from.position + scan.wholeBytes === end ? state.at : (scan.lastEventAt ?? state.at),
           previous: prev,
         },
-        artifact: segmentArtifact(sealed, plain.length, db.binlog.compressionLevel, keys.passphrase !== undefined, fingerprints),
+        artifact: segmentArtifact(
+          sealed,
+          plain.length,
+          db.binlog.compressionLevel,
+          keys.passphrase !== undefined,
+          fingerprints,
+        ),
         tools: { ...tools, osbackup: input.toolVersion ?? 'unknown' },
         restoreRecipe: RECIPE_FILE,
       };
       await env.repo.publish(stagingDir, rel, m, { [RECIPE_FILE]: binlogSegmentRecipe(m) });
       await onPublished(id);
-      segments.push({ id, file: from.file, startPosition: m.binlog.startPosition, endPosition: m.binlog.endPosition, events: scan.events, firstEventAt: scan.firstEventAt, lastEventAt: scan.lastEventAt, lastGtid: scan.lastGtid, bytes: sealed.bytes, adopted: false });
+      segments.push({
+        id,
+        file: from.file,
+        startPosition: m.binlog.startPosition,
+        endPosition: m.binlog.endPosition,
+        events: scan.events,
+        firstEventAt: scan.firstEventAt,
+        lastEventAt: scan.lastEventAt,
+        lastGtid: scan.lastGtid,
+        bytes: sealed.bytes,
+        adopted: false,
+      });
       from = { file: from.file, position: m.binlog.endPosition };
       beat({ step: 'archiving', segment: id, segments: segments.length });
     } catch (e) {
@@ -280,7 +410,12 @@ export async function archiveBinlogStep(env: Env, input: ArchiveStepInput, onPub
   // does (an idle period after the last event stays recoverable, across worker crashes too)
   if (caughtUp && !segments.some((s) => !s.adopted)) {
     try {
-      await writeArchiveProgress(env, cloud, { host: hostName, file: from.file, position: from.position, archivedThrough: state.at });
+      await writeArchiveProgress(env, cloud, {
+        host: hostName,
+        file: from.file,
+        position: from.position,
+        archivedThrough: state.at,
+      });
     } catch (e) {
       throw fsFailure(e, `recording the archive's progress in ${env.repo.root}`);
     }
@@ -288,7 +423,15 @@ export async function archiveBinlogStep(env: Env, input: ArchiveStepInput, onPub
   return {
     from,
     segments,
-    server: { host: hostName, file: state.master!.file, position: state.master!.position, at: state.at, gtidBinlogPos: state.gtidBinlogPos, galera: state.wsrepOn, logSlaveUpdates: state.logSlaveUpdates },
+    server: {
+      host: hostName,
+      file: state.master!.file,
+      position: state.master!.position,
+      at: state.at,
+      gtidBinlogPos: state.gtidBinlogPos,
+      galera: state.wsrepOn,
+      logSlaveUpdates: state.logSlaveUpdates,
+    },
     caughtUp,
     startedFrom,
   };

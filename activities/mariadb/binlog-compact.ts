@@ -13,7 +13,13 @@
 // planner takes the longest segment at one start, so both being there for a while is harmless.
 import { join } from 'node:path';
 import { artifactDir, isBinlogManifest, MANIFEST_FILE, RECIPE_FILE } from '../../workflows/lib/manifest.js';
-import { planCompaction, segmentArtifact, segmentLink, SEGMENT_FILE, type BinlogManifest } from '../../workflows/lib/binlog.js';
+import {
+  planCompaction,
+  segmentArtifact,
+  segmentLink,
+  SEGMENT_FILE,
+  type BinlogManifest,
+} from '../../workflows/lib/binlog.js';
 import { mergedManifest, mergeProblem } from '../../workflows/lib/binlog-compaction.js';
 import { binlogSegmentRecipe } from '../../workflows/lib/binlog-recipe.js';
 import type { Env } from '../deps.js';
@@ -51,19 +57,45 @@ const MAX_COVERED = 2000;
 
 export async function planBinlogCompaction(env: Env, cloud: string, now = Date.now()): Promise<CompactionPlanResult> {
   const b = env.cloud(cloud).database.binlog;
-  const empty = (skipped: string | null, segments = 0): CompactionPlanResult => ({ skipped, merge: [], covered: [], more: false, segments });
+  const empty = (skipped: string | null, segments = 0): CompactionPlanResult => ({
+    skipped,
+    merge: [],
+    covered: [],
+    more: false,
+    segments,
+  });
   if (!b.compactAfterMinutes) return empty('compaction is off (database.binlog.compactAfterMinutes: 0)');
   // the worker's gpg home holds no secret key: pieces open only with the passphrase
-  if ((await env.gpgKeys()).passphrase === undefined) return empty('the worker has no passphrase to open segments with (encryption.passphrase unset: public-key recipients only), so it cannot merge them');
+  if ((await env.gpgKeys()).passphrase === undefined)
+    return empty(
+      'the worker has no passphrase to open segments with (encryption.passphrase unset: public-key recipients only), so it cannot merge them',
+    );
   const segs = (await env.repo.scanManifests(cloud)).filter(isBinlogManifest);
-  const plan = planCompaction(segs.map(segmentLink), now, b.compactAfterMinutes * 60_000, b.compactMaxMiB * 1024 * 1024, b.compactMaxPieces);
+  const plan = planCompaction(
+    segs.map(segmentLink),
+    now,
+    b.compactAfterMinutes * 60_000,
+    b.compactMaxMiB * 1024 * 1024,
+    b.compactMaxPieces,
+  );
   const byId = new Map(segs.map((m) => [m.id, m]));
   const covered: { id: string; by: string }[] = [];
   for (const id of plan.covered.slice(0, MAX_COVERED)) {
     const p = byId.get(id)!.binlog;
     const host = byId.get(id)!.source.host;
     // the longest segment holding it (what the restore planner reads instead)
-    const outer = segs.filter((m) => m.id !== id && m.source.host === host && m.binlog.file === p.file && m.binlog.startPosition <= p.startPosition && p.endPosition <= m.binlog.endPosition).sort((x, y) => y.binlog.endPosition - y.binlog.startPosition - (x.binlog.endPosition - x.binlog.startPosition))[0];
+    const outer = segs
+      .filter(
+        (m) =>
+          m.id !== id &&
+          m.source.host === host &&
+          m.binlog.file === p.file &&
+          m.binlog.startPosition <= p.startPosition &&
+          p.endPosition <= m.binlog.endPosition,
+      )
+      .sort(
+        (x, y) => y.binlog.endPosition - y.binlog.startPosition - (x.binlog.endPosition - x.binlog.startPosition),
+      )[0];
     if (outer) covered.push({ id, by: outer.id });
   }
   const merge: CompactionRun[] = [];
@@ -73,7 +105,13 @@ export async function planBinlogCompaction(env: Env, cloud: string, now = Date.n
     merge.push(r);
     ids += r.pieces.length;
   }
-  return { skipped: null, merge, covered, more: plan.merge.length > merge.length || plan.covered.length > MAX_COVERED, segments: segs.length };
+  return {
+    skipped: null,
+    merge,
+    covered,
+    more: plan.merge.length > merge.length || plan.covered.length > MAX_COVERED,
+    segments: segs.length,
+  };
 }
 
 export interface MergeInput {
@@ -104,8 +142,17 @@ async function checkStored(env: Env, m: BinlogManifest, role: 'piece' | 'merged'
   const got = await env.repo.sha256File(env.repo.path(rel)).catch(() => ({ sha256: 'unreadable', bytes: -1 }));
   if (got.sha256 === m.artifact.sha256 && got.bytes === m.artifact.bytes) return;
   const what = `binlog segment ${m.id} is corrupt: SHA-256 ${got.sha256} (${got.bytes} bytes) but the manifest recorded ${m.artifact.sha256} (${m.artifact.bytes} bytes)`;
-  if (role === 'piece') throw fatal(FailureType.ChecksumMismatch, `${what}; nothing was merged, the segments stay as they are`, 'run `osbackup verify`; copy the segment back from another target (`osbackup copy`) or restore to a time before it');
-  throw fatal(FailureType.ChecksumMismatch, `merged ${what} (it reads back other than written); its pieces were kept`, 'check the repository disk (dmesg, fsck); remove the merged folder by hand, the next compaction merges again');
+  if (role === 'piece')
+    throw fatal(
+      FailureType.ChecksumMismatch,
+      `${what}; nothing was merged, the segments stay as they are`,
+      'run `osbackup verify`; copy the segment back from another target (`osbackup copy`) or restore to a time before it',
+    );
+  throw fatal(
+    FailureType.ChecksumMismatch,
+    `merged ${what} (it reads back other than written); its pieces were kept`,
+    'check the repository disk (dmesg, fsck); remove the merged folder by hand, the next compaction merges again',
+  );
 }
 
 export async function mergeBinlogSegments(env: Env, input: MergeInput): Promise<MergeResult> {
@@ -116,19 +163,40 @@ export async function mergeBinlogSegments(env: Env, input: MergeInput): Promise<
   if (done) {
     // an attempt that died after publishing: check what it left, never merge twice
     await checkStored(env, done, 'merged');
-    return { id: run.id, pieces: run.pieces.length, streamBytes: done.artifact.streamBytes, bytes: done.artifact.bytes, adopted: true, seconds: (performance.now() - t0) / 1000 };
+    return {
+      id: run.id,
+      pieces: run.pieces.length,
+      streamBytes: done.artifact.streamBytes,
+      bytes: done.artifact.bytes,
+      adopted: true,
+      seconds: (performance.now() - t0) / 1000,
+    };
   }
   const pieces: BinlogManifest[] = [];
   for (const id of run.pieces) {
     const m = await readSegment(env, cloud, id);
-    if (!m) throw fatal(FailureType.BackupNotFound, `binlog segment ${id}, planned into ${run.id}, is gone from the repository (retention, or another compaction?)`, 'nothing to do: the next compaction pass plans afresh');
+    if (!m)
+      throw fatal(
+        FailureType.BackupNotFound,
+        `binlog segment ${id}, planned into ${run.id}, is gone from the repository (retention, or another compaction?)`,
+        'nothing to do: the next compaction pass plans afresh',
+      );
     pieces.push(m);
   }
   const problem = mergeProblem(pieces);
   const first = pieces[0]!;
   const last = pieces[pieces.length - 1]!;
-  if (problem || first.binlog.startPosition !== run.startPosition || last.binlog.endPosition !== run.endPosition || first.source.host !== run.host) {
-    throw fatal(FailureType.ConfigInvalid, `binlog segments planned into ${run.id} cannot be merged: ${problem ?? `they span ${first.source.host} ${first.binlog.file} ${first.binlog.startPosition}–${last.binlog.endPosition}, not the planned range`}`, 'nothing was changed; the next compaction pass plans afresh from the repository');
+  if (
+    problem ||
+    first.binlog.startPosition !== run.startPosition ||
+    last.binlog.endPosition !== run.endPosition ||
+    first.source.host !== run.host
+  ) {
+    throw fatal(
+      FailureType.ConfigInvalid,
+      `binlog segments planned into ${run.id} cannot be merged: ${problem ?? `they span ${first.source.host} ${first.binlog.file} ${first.binlog.startPosition}–${last.binlog.endPosition}, not the planned range`}`,
+      'nothing was changed; the next compaction pass plans afresh from the repository',
+    );
   }
   const keys = await env.gpgKeys();
   const signal = cancellationSignal();
@@ -137,9 +205,19 @@ export async function mergeBinlogSegments(env: Env, input: MergeInput): Promise<
   for (const m of pieces) {
     // hashed before gpg sees a byte of it (unsealFile checks again on the way in)
     await checkStored(env, m, 'piece');
-    const plain = await unsealFile(keys, env.repo.path(join(artifactDir(cloud, 'binlog', m.id), m.artifact.file)), m.artifact, `binlog segment ${m.id}`, signal);
+    const plain = await unsealFile(
+      keys,
+      env.repo.path(join(artifactDir(cloud, 'binlog', m.id), m.artifact.file)),
+      m.artifact,
+      `binlog segment ${m.id}`,
+      signal,
+    );
     if (plain.length !== m.binlog.endPosition - m.binlog.startPosition) {
-      throw fatal(FailureType.ChecksumMismatch, `binlog segment ${m.id} decrypts to ${plain.length} bytes, not the ${m.binlog.endPosition - m.binlog.startPosition} its manifest records; nothing was merged`, 'run `osbackup verify`; the segment stays as it is');
+      throw fatal(
+        FailureType.ChecksumMismatch,
+        `binlog segment ${m.id} decrypts to ${plain.length} bytes, not the ${m.binlog.endPosition - m.binlog.startPosition} its manifest records; nothing was merged`,
+        'run `osbackup verify`; the segment stays as it is',
+      );
     }
     plains.push(plain);
     beat({ step: 'reading pieces', segment: m.id, read: plains.length, of: pieces.length });
@@ -151,11 +229,19 @@ export async function mergeBinlogSegments(env: Env, input: MergeInput): Promise<
   try {
     scan = scanEvents(plain, run.startPosition);
   } catch (e) {
-    throw fatal(FailureType.ChecksumMismatch, `the pieces of ${run.id} do not join into binlog events (${(e as Error).message}); nothing was merged`, 'inspect the pieces with mariadb-binlog (hand-restore recipe beside each); they stay as they are');
+    throw fatal(
+      FailureType.ChecksumMismatch,
+      `the pieces of ${run.id} do not join into binlog events (${(e as Error).message}); nothing was merged`,
+      'inspect the pieces with mariadb-binlog (hand-restore recipe beside each); they stay as they are',
+    );
   }
   const events = pieces.reduce((n, m) => n + m.binlog.events, 0);
   if (scan.wholeBytes !== plain.length || scan.events !== events) {
-    throw fatal(FailureType.ChecksumMismatch, `the pieces of ${run.id} join into ${scan.events} events over ${scan.wholeBytes} of ${plain.length} bytes, but their manifests record ${events} events; nothing was merged`, 'inspect the pieces with mariadb-binlog; they stay as they are');
+    throw fatal(
+      FailureType.ChecksumMismatch,
+      `the pieces of ${run.id} join into ${scan.events} events over ${scan.wholeBytes} of ${plain.length} bytes, but their manifests record ${events} events; nothing was merged`,
+      'inspect the pieces with mariadb-binlog; they stay as they are',
+    );
   }
   const b = env.cloud(cloud).database.binlog;
   const startedAt = new Date().toISOString();
@@ -170,8 +256,24 @@ export async function mergeBinlogSegments(env: Env, input: MergeInput): Promise<
     const sealed = await sealBuffer(keys, b.compressionLevel, plain, staged, signal);
     beat({ step: 'sealed', segment: run.id, bytes: sealed.bytes });
     // the sealed file must open to exactly the bytes merged (gpg and zstd round trip) before the pieces can go
-    const back = await unsealFile(keys, staged, { sha256: sealed.sha256, bytes: sealed.bytes, plainSha256: sealed.plainSha256, encryption: first.artifact.encryption }, `merged binlog segment ${run.id}`, signal);
-    if (!back.equals(plain)) throw fatal(FailureType.ChecksumMismatch, `merged binlog segment ${run.id} does not decrypt to the bytes merged; nothing was published`, 'check the worker (memory, disk); the pieces stay as they are');
+    const back = await unsealFile(
+      keys,
+      staged,
+      {
+        sha256: sealed.sha256,
+        bytes: sealed.bytes,
+        plainSha256: sealed.plainSha256,
+        encryption: first.artifact.encryption,
+      },
+      `merged binlog segment ${run.id}`,
+      signal,
+    );
+    if (!back.equals(plain))
+      throw fatal(
+        FailureType.ChecksumMismatch,
+        `merged binlog segment ${run.id} does not decrypt to the bytes merged; nothing was published`,
+        'check the worker (memory, disk); the pieces stay as they are',
+      );
     const fingerprints = await keyFingerprints(keys.recipientKeyFiles, keys.homedir);
     const m = mergedManifest(pieces, {
       id: run.id,
@@ -183,7 +285,14 @@ export async function mergeBinlogSegments(env: Env, input: MergeInput): Promise<
     });
     await env.repo.publish(stagingDir, rel, m, { [RECIPE_FILE]: binlogSegmentRecipe(m) });
     await checkStored(env, m, 'merged');
-    return { id: run.id, pieces: pieces.length, streamBytes: plain.length, bytes: sealed.bytes, adopted: false, seconds: (performance.now() - t0) / 1000 };
+    return {
+      id: run.id,
+      pieces: pieces.length,
+      streamBytes: plain.length,
+      bytes: sealed.bytes,
+      adopted: false,
+      seconds: (performance.now() - t0) / 1000,
+    };
   } catch (e) {
     await env.repo.discardStaging(stagingDir);
     if (e instanceof Error && e.name === 'ApplicationFailure') throw e;
@@ -202,7 +311,11 @@ export interface RemoveInput {
  * that instant the folder is garbage, never a segment), then its files. A piece already gone
  * is not an error; one its `by` does not cover, or whose `by` is missing or damaged, is kept.
  */
-export async function removeBinlogPieces(env: Env, input: RemoveInput, onRemoved: (ids: string[]) => Promise<void>): Promise<{ removed: string[]; kept: string[] }> {
+export async function removeBinlogPieces(
+  env: Env,
+  input: RemoveInput,
+  onRemoved: (ids: string[]) => Promise<void>,
+): Promise<{ removed: string[]; kept: string[] }> {
   const { cloud } = input;
   const t = env.primary;
   const beat = heartbeater(1000);
@@ -226,7 +339,13 @@ export async function removeBinlogPieces(env: Env, input: RemoveInput, onRemoved
       removed.push(id);
       continue;
     }
-    const inside = outer && outer.id !== id && outer.source.host === piece.source.host && outer.binlog.file === piece.binlog.file && outer.binlog.startPosition <= piece.binlog.startPosition && piece.binlog.endPosition <= outer.binlog.endPosition;
+    const inside =
+      outer &&
+      outer.id !== id &&
+      outer.source.host === piece.source.host &&
+      outer.binlog.file === piece.binlog.file &&
+      outer.binlog.startPosition <= piece.binlog.startPosition &&
+      piece.binlog.endPosition <= outer.binlog.endPosition;
     if (!inside) {
       kept.push(id);
       continue;

@@ -19,8 +19,18 @@ const MAX_EVENT = (1 << 30) + 4096;
 export function scanEvents(buf: Buffer, startPosition: number): BinlogSegmentEvents & { wholeBytes: number } {
   let off = 0;
   if (startPosition === 0) {
-    if (buf.length < 4) return { wholeBytes: 0, events: 0, firstEventAt: null, lastEventAt: null, firstGtid: null, lastGtid: null, serverIds: [] };
-    if (!buf.subarray(0, 4).equals(BINLOG_MAGIC)) throw new Error('the file does not start with the binlog magic bytes');
+    if (buf.length < 4)
+      return {
+        wholeBytes: 0,
+        events: 0,
+        firstEventAt: null,
+        lastEventAt: null,
+        firstGtid: null,
+        lastGtid: null,
+        serverIds: [],
+      };
+    if (!buf.subarray(0, 4).equals(BINLOG_MAGIC))
+      throw new Error('the file does not start with the binlog magic bytes');
     off = 4;
   }
   let events = 0;
@@ -35,10 +45,16 @@ export function scanEvents(buf: Buffer, startPosition: number): BinlogSegmentEve
     const serverId = buf.readUInt32LE(off + 5);
     const size = buf.readUInt32LE(off + 9);
     const logPos = buf.readUInt32LE(off + 13);
-    if (size < HEADER || size > MAX_EVENT || type > MAX_TYPE) throw new Error(`event at position ${startPosition + off} has type ${type} and size ${size}: not an event boundary`);
+    if (size < HEADER || size > MAX_EVENT || type > MAX_TYPE)
+      throw new Error(
+        `event at position ${startPosition + off} has type ${type} and size ${size}: not an event boundary`,
+      );
     if (off + size > buf.length) break; // the rest arrives with the next read
     // log_pos is the event's end in the file; a mismatch means we are not on a boundary (0: artificial events)
-    if (logPos !== 0 && logPos !== startPosition + off + size) throw new Error(`event at position ${startPosition + off} says it ends at ${logPos}, not ${startPosition + off + size}`);
+    if (logPos !== 0 && logPos !== startPosition + off + size)
+      throw new Error(
+        `event at position ${startPosition + off} says it ends at ${logPos}, not ${startPosition + off + size}`,
+      );
     if (type === GTID_EVENT && size >= HEADER + 12) {
       const seq = buf.readBigUInt64LE(off + HEADER);
       const domain = buf.readUInt32LE(off + HEADER + 8);
@@ -56,12 +72,27 @@ export function scanEvents(buf: Buffer, startPosition: number): BinlogSegmentEve
     off += size;
   }
   const iso = (s: number | null) => (s === null ? null : new Date(s * 1000).toISOString());
-  return { wholeBytes: off, events, firstEventAt: iso(first), lastEventAt: iso(last), firstGtid, lastGtid, serverIds: [...servers].sort((a, b) => a - b) };
+  return {
+    wholeBytes: off,
+    events,
+    firstEventAt: iso(first),
+    lastEventAt: iso(last),
+    firstGtid,
+    lastGtid,
+    serverIds: [...servers].sort((a, b) => a - b),
+  };
 }
 
 // Events that never sit inside a transaction: a GTID event opens one (MariaDB ≥ 10.0 starts
 // every transaction and DDL with it); the rest are file bookkeeping.
-const BETWEEN_TRANSACTIONS = new Set([GTID_EVENT, 161 /* binlog checkpoint */, 163 /* GTID list */, 15 /* format description */, 4 /* rotate */, 3 /* stop */]);
+const BETWEEN_TRANSACTIONS = new Set([
+  GTID_EVENT,
+  161 /* binlog checkpoint */,
+  163 /* GTID list */,
+  15 /* format description */,
+  4 /* rotate */,
+  3 /* stop */,
+]);
 
 /**
  * Is byte `position` of the file a transaction boundary, judged from `buf` (the file's bytes
@@ -69,7 +100,12 @@ const BETWEEN_TRANSACTIONS = new Set([GTID_EVENT, 161 /* binlog checkpoint */, 1
  * body starts, or the end of `buf` when `endIsBoundary`. Otherwise the nearest boundaries
  * before and after it (null: not within `buf`).
  */
-export function transactionBoundary(buf: Buffer, startPosition: number, position: number, endIsBoundary: boolean): { ok: true } | { ok: false; before: number | null; after: number | null } {
+export function transactionBoundary(
+  buf: Buffer,
+  startPosition: number,
+  position: number,
+  endIsBoundary: boolean,
+): { ok: true } | { ok: false; before: number | null; after: number | null } {
   let off = startPosition === 0 ? 4 : 0;
   let before: number | null = null;
   while (off + HEADER <= buf.length) {

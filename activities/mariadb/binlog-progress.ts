@@ -18,7 +18,13 @@ export async function readArchiveProgress(env: Env, cloud: string): Promise<Arch
     if (!f.endsWith('.json')) continue;
     try {
       const p = JSON.parse(await readFile(join(dir, f), 'utf8')) as ArchiveProgress;
-      if (typeof p.host === 'string' && typeof p.file === 'string' && Number.isInteger(p.position) && Number.isFinite(Date.parse(p.archivedThrough))) out.push(p);
+      if (
+        typeof p.host === 'string' &&
+        typeof p.file === 'string' &&
+        Number.isInteger(p.position) &&
+        Number.isFinite(Date.parse(p.archivedThrough))
+      )
+        out.push(p);
     } catch {
       /* torn or foreign: the segments alone still say how far the archive reaches */
     }

@@ -3,8 +3,22 @@
 // host, and replay them onto the restored server up to the target second with the stock
 // mariadb-binlog | mariadb pipe.
 import { join } from 'node:path';
-import { artifactDir, isBinlogManifest, isDatabaseManifest, type ArtifactManifest } from '../../workflows/lib/manifest.js';
-import { gtidPosSeq, parseBinlogPosition, parseGtid, planPointInTime, segmentLink, type BinlogManifest, type PitrTarget, type ReplayPlan } from '../../workflows/lib/binlog.js';
+import {
+  artifactDir,
+  isBinlogManifest,
+  isDatabaseManifest,
+  type ArtifactManifest,
+} from '../../workflows/lib/manifest.js';
+import {
+  gtidPosSeq,
+  parseBinlogPosition,
+  parseGtid,
+  planPointInTime,
+  segmentLink,
+  type BinlogManifest,
+  type PitrTarget,
+  type ReplayPlan,
+} from '../../workflows/lib/binlog.js';
 import { readArchiveProgress } from './binlog-progress.js';
 import type { Env } from '../deps.js';
 import { fatal, transient, FailureType } from '../errors.js';
@@ -15,23 +29,40 @@ import { classifyMariadbError } from './classify.js';
 import { transactionBoundary } from './binlog-events.js';
 
 /** The chain and the segments that reach `at`, or a non-retryable refusal naming the recoverable ranges. */
-export async function planPointInTimeRestore(env: Env, cloud: string, want: { at?: string; gtid?: string; position?: string }): Promise<{ chain: ArtifactManifest[]; replay: ReplayPlan }> {
+export async function planPointInTimeRestore(
+  env: Env,
+  cloud: string,
+  want: { at?: string; gtid?: string; position?: string },
+): Promise<{ chain: ArtifactManifest[]; replay: ReplayPlan }> {
   let target: PitrTarget;
   if (want.gtid !== undefined) target = { gtid: want.gtid };
   else if (want.position !== undefined) {
     const p = parseBinlogPosition(want.position);
-    if (!p) throw fatal(FailureType.ConfigInvalid, `"${want.position}" is not a binlog position`, 'write it as file:byte offset, e.g. mysql-bin.000042:1234 (SHOW MASTER STATUS, or mariadb-binlog\'s end_log_pos)');
+    if (!p)
+      throw fatal(
+        FailureType.ConfigInvalid,
+        `"${want.position}" is not a binlog position`,
+        "write it as file:byte offset, e.g. mysql-bin.000042:1234 (SHOW MASTER STATUS, or mariadb-binlog's end_log_pos)",
+      );
     target = { position: p };
   } else if (want.at !== undefined) target = { at: want.at };
-  else throw fatal(FailureType.ConfigInvalid, 'a point-in-time restore needs a target', 'give --at, --gtid or --position');
+  else
+    throw fatal(FailureType.ConfigInvalid, 'a point-in-time restore needs a target', 'give --at, --gtid or --position');
   const all = await env.repo.scanManifests(cloud);
   const points = all.filter(isDatabaseManifest);
   const segs = all.filter(isBinlogManifest);
   const r = planPointInTime(points, segs.map(segmentLink), target, await readArchiveProgress(env, cloud));
   if ('problem' in r) {
-    throw fatal(FailureType.PitrOutOfRange, `point-in-time restore of cloud ${cloud}: ${r.problem}; nothing was touched`, r.ranges.length ? 'choose a time inside a recoverable range (`osbackup binlog status` shows how far the archive has reached)' : 'take a full backup and keep archiveBinlogsWorkflow running (`osbackup binlog archive`)');
+    throw fatal(
+      FailureType.PitrOutOfRange,
+      `point-in-time restore of cloud ${cloud}: ${r.problem}; nothing was touched`,
+      r.ranges.length
+        ? 'choose a time inside a recoverable range (`osbackup binlog status` shows how far the archive has reached)'
+        : 'take a full backup and keep archiveBinlogsWorkflow running (`osbackup binlog archive`)',
+    );
   }
-  if ('position' in target) await refuseInsideTransaction(env, cloud, segs, r.plan.files.at(-1)!.segments.at(-1)!, target.position.position);
+  if ('position' in target)
+    await refuseInsideTransaction(env, cloud, segs, r.plan.files.at(-1)!.segments.at(-1)!, target.position.position);
   const byId = new Map(points.map((m) => [m.id, m]));
   return { chain: r.plan.chain.map((id) => byId.get(id)!), replay: r.plan };
 }
@@ -43,17 +74,40 @@ export async function planPointInTimeRestore(env: Env, cloud: string, want: { at
  * holding the position (whole events; a segment cut by size may end inside a transaction, so
  * its end is a boundary only when the next segment starts with one, or nothing follows it yet).
  */
-async function refuseInsideTransaction(env: Env, cloud: string, segs: BinlogManifest[], lastId: string, position: number): Promise<void> {
+async function refuseInsideTransaction(
+  env: Env,
+  cloud: string,
+  segs: BinlogManifest[],
+  lastId: string,
+  position: number,
+): Promise<void> {
   const s = segs.find((m) => m.id === lastId)!;
-  const next = segs.find((m) => m.source.host === s.source.host && m.binlog.file === s.binlog.file && m.binlog.startPosition === s.binlog.endPosition);
+  const next = segs.find(
+    (m) =>
+      m.source.host === s.source.host &&
+      m.binlog.file === s.binlog.file &&
+      m.binlog.startPosition === s.binlog.endPosition,
+  );
   const keys = await env.gpgKeys();
-  const open = async (m: BinlogManifest) => unsealFile(keys, env.repo.path(join(artifactDir(cloud, 'binlog', m.id), m.artifact.file)), m.artifact, `binlog segment ${m.id}`, cancellationSignal());
+  const open = async (m: BinlogManifest) =>
+    unsealFile(
+      keys,
+      env.repo.path(join(artifactDir(cloud, 'binlog', m.id), m.artifact.file)),
+      m.artifact,
+      `binlog segment ${m.id}`,
+      cancellationSignal(),
+    );
   let endIsBoundary = !next;
-  if (next && position === s.binlog.endPosition) endIsBoundary = transactionBoundary(await open(next), next.binlog.startPosition, position, false).ok;
+  if (next && position === s.binlog.endPosition)
+    endIsBoundary = transactionBoundary(await open(next), next.binlog.startPosition, position, false).ok;
   const r = transactionBoundary(await open(s), s.binlog.startPosition, position, endIsBoundary);
   if (!r.ok) {
     const near = [r.before, r.after].filter((x) => x !== null).map((x) => `${s.binlog.file}:${x}`);
-    throw fatal(FailureType.PitrOutOfRange, `point-in-time restore of cloud ${cloud}: binlog position ${s.binlog.file}:${position} is inside a transaction, which would be replayed in part; nothing was touched`, `give a transaction boundary${near.length ? ` (the nearest: ${near.join(', ')})` : ''}: the position SHOW MASTER STATUS showed after a commit, or a COMMIT/Xid event's end_log_pos`);
+    throw fatal(
+      FailureType.PitrOutOfRange,
+      `point-in-time restore of cloud ${cloud}: binlog position ${s.binlog.file}:${position} is inside a transaction, which would be replayed in part; nothing was touched`,
+      `give a transaction boundary${near.length ? ` (the nearest: ${near.join(', ')})` : ''}: the position SHOW MASTER STATUS showed after a commit, or a COMMIT/Xid event's end_log_pos`,
+    );
   }
 }
 
@@ -61,7 +115,12 @@ async function segmentManifests(env: Env, cloud: string, ids: string[]): Promise
   const out: BinlogManifest[] = [];
   for (const id of ids) {
     const m = await env.repo.readManifest(artifactDir(cloud, 'binlog', id));
-    if (!m || !isBinlogManifest(m)) throw fatal(FailureType.BackupNotFound, `binlog segment ${id} vanished from the repository`, 'plan the restore again (`osbackup restore db --at …`): the recoverable range has changed');
+    if (!m || !isBinlogManifest(m))
+      throw fatal(
+        FailureType.BackupNotFound,
+        `binlog segment ${id} vanished from the repository`,
+        'plan the restore again (`osbackup restore db --at …`): the recoverable range has changed',
+      );
     out.push(m);
   }
   return out;
@@ -77,7 +136,11 @@ export async function verifySegments(env: Env, cloud: string, ids: string[]): Pr
     bytes += Math.max(0, got.bytes);
     beat({ step: 'verifying binlog segments', segment: m.id, bytes });
     if (got.sha256 !== m.artifact.sha256 || got.bytes !== m.artifact.bytes) {
-      throw fatal(FailureType.ChecksumMismatch, `binlog segment ${rel} is corrupt: SHA-256 ${got.sha256} (${got.bytes} bytes) but the manifest recorded ${m.artifact.sha256} (${m.artifact.bytes} bytes); nothing on the target was touched`, `restore to a time before ${m.binlog.firstEventAt ?? m.startedAt} (the segments before it are intact), then find out what damaged the repository`);
+      throw fatal(
+        FailureType.ChecksumMismatch,
+        `binlog segment ${rel} is corrupt: SHA-256 ${got.sha256} (${got.bytes} bytes) but the manifest recorded ${m.artifact.sha256} (${m.artifact.bytes} bytes); nothing on the target was touched`,
+        `restore to a time before ${m.binlog.firstEventAt ?? m.startedAt} (the segments before it are intact), then find out what damaged the repository`,
+      );
     }
   }
   return { bytes };
@@ -86,7 +149,13 @@ export async function verifySegments(env: Env, cloud: string, ids: string[]): Pr
 const binlogDir = (restoreDir: string, restorePoint: string) => `${restoreDir}/${restorePoint}/binlog`;
 
 /** Reassembles each binlog file on the target host from its segments (decrypted on the worker, hash-checked). */
-export async function streamBinlogsToHost(env: Env, cloud: string, targetHost: string, restorePoint: string, files: { file: string; segments: string[] }[]): Promise<{ bytes: number; seconds: number }> {
+export async function streamBinlogsToHost(
+  env: Env,
+  cloud: string,
+  targetHost: string,
+  restorePoint: string,
+  files: { file: string; segments: string[] }[],
+): Promise<{ bytes: number; seconds: number }> {
   const { host, target } = env.dbHost(cloud, targetHost);
   const keys = await env.gpgKeys();
   const signal = cancellationSignal();
@@ -103,9 +172,25 @@ export async function streamBinlogsToHost(env: Env, cloud: string, targetHost: s
     remote.stdout.resume();
     let expected = 0;
     for (const m of segs) {
-      if (m.binlog.startPosition !== expected) throw fatal(FailureType.BinlogGap, `${f.file}: segment ${m.id} starts at ${m.binlog.startPosition}, not at ${expected}`, 'plan the restore again; run `osbackup verify` on the repository');
-      const plain = await unsealFile(keys, env.repo.path(join(artifactDir(cloud, 'binlog', m.id), m.artifact.file)), m.artifact, `binlog segment ${m.id}`, signal);
-      if (plain.length !== m.binlog.endPosition - m.binlog.startPosition) throw fatal(FailureType.ChecksumMismatch, `binlog segment ${m.id} decrypts to ${plain.length} bytes, not the ${m.binlog.endPosition - m.binlog.startPosition} its manifest records`, 'restore to a time before it');
+      if (m.binlog.startPosition !== expected)
+        throw fatal(
+          FailureType.BinlogGap,
+          `${f.file}: segment ${m.id} starts at ${m.binlog.startPosition}, not at ${expected}`,
+          'plan the restore again; run `osbackup verify` on the repository',
+        );
+      const plain = await unsealFile(
+        keys,
+        env.repo.path(join(artifactDir(cloud, 'binlog', m.id), m.artifact.file)),
+        m.artifact,
+        `binlog segment ${m.id}`,
+        signal,
+      );
+      if (plain.length !== m.binlog.endPosition - m.binlog.startPosition)
+        throw fatal(
+          FailureType.ChecksumMismatch,
+          `binlog segment ${m.id} decrypts to ${plain.length} bytes, not the ${m.binlog.endPosition - m.binlog.startPosition} its manifest records`,
+          'restore to a time before it',
+        );
       if (!remote.stdin.write(plain)) await new Promise((r) => remote.stdin.once('drain', r));
       expected = m.binlog.endPosition;
       bytes += plain.length;
@@ -114,17 +199,32 @@ export async function streamBinlogsToHost(env: Env, cloud: string, targetHost: s
     remote.stdin.end();
     const rc = await remote.done;
     if (rc.code !== 0) {
-      if (/No space left/i.test(err)) throw fatal(FailureType.DiskFull, `${targetHost}: no space left under ${dir} for the binary logs; the server was not touched`, `free space there or point hosts.${targetHost}.mariadb.restoreDir at a larger disk`);
-      throw transient(FailureType.MariadbRestoreFailed, `${targetHost}: writing ${path} failed (exit ${rc.code}): ${err.trim()}`, `check ${host.mariadb.restoreDir} on ${targetHost}`);
+      if (/No space left/i.test(err))
+        throw fatal(
+          FailureType.DiskFull,
+          `${targetHost}: no space left under ${dir} for the binary logs; the server was not touched`,
+          `free space there or point hosts.${targetHost}.mariadb.restoreDir at a larger disk`,
+        );
+      throw transient(
+        FailureType.MariadbRestoreFailed,
+        `${targetHost}: writing ${path} failed (exit ${rc.code}): ${err.trim()}`,
+        `check ${host.mariadb.restoreDir} on ${targetHost}`,
+      );
     }
     const size = await env.deps.ssh.run(target, `wc -c < ${shQuote(path)}`, { signal });
-    if (Number(size.stdout.trim()) !== expected) throw transient(FailureType.MariadbRestoreFailed, `${targetHost}: ${path} holds ${size.stdout.trim()} bytes, ${expected} were sent`, 'the copy was cut short: it is retried');
+    if (Number(size.stdout.trim()) !== expected)
+      throw transient(
+        FailureType.MariadbRestoreFailed,
+        `${targetHost}: ${path} holds ${size.stdout.trim()} bytes, ${expected} were sent`,
+        'the copy was cut short: it is retried',
+      );
   }
   return { bytes, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** What the replay reads of a plan (older plans carry only stopDatetime). */
-export type ReplayStop = Pick<ReplayPlan, 'files' | 'startFile' | 'startPosition' | 'stopDatetime'> & Partial<Pick<ReplayPlan, 'stopGtid' | 'stopPosition'>>;
+export type ReplayStop = Pick<ReplayPlan, 'files' | 'startFile' | 'startPosition' | 'stopDatetime'> &
+  Partial<Pick<ReplayPlan, 'stopGtid' | 'stopPosition'>>;
 
 /**
  * mariadb-binlog's stop option for a plan. --stop-position takes a GTID (inclusive: that
@@ -135,7 +235,11 @@ export function stopOption(r: ReplayStop): string {
   if (r.stopGtid) return `--stop-position=${shQuote(r.stopGtid)}`;
   if (r.stopPosition !== undefined && r.stopPosition !== null) return `--stop-position=${Math.floor(r.stopPosition)}`;
   if (r.stopDatetime) return `--stop-datetime=${shQuote(r.stopDatetime.replace('T', ' ').replace(/(\.\d+)?Z$/, ''))}`;
-  throw fatal(FailureType.ConfigInvalid, 'the replay plan names no stop (time, GTID or position)', 'plan the restore again');
+  throw fatal(
+    FailureType.ConfigInvalid,
+    'the replay plan names no stop (time, GTID or position)',
+    'plan the restore again',
+  );
 }
 
 export interface ReplayResult {
@@ -159,14 +263,29 @@ export interface ReplayInto {
 }
 
 /** `mariadb-binlog … | mariadb` on the target; afterwards gtid_slave_pos names where the data stands, as a replica would need. */
-export async function replayBinlogsOnHost(env: Env, cloud: string, targetHost: string, restorePoint: string, replay: ReplayStop, baseGtid: string, into?: ReplayInto): Promise<ReplayResult> {
+export async function replayBinlogsOnHost(
+  env: Env,
+  cloud: string,
+  targetHost: string,
+  restorePoint: string,
+  replay: ReplayStop,
+  baseGtid: string,
+  into?: ReplayInto,
+): Promise<ReplayResult> {
   const { host, target } = env.dbHost(cloud, targetHost);
   const m = host.mariadb;
   const t0 = performance.now();
   const dir = binlogDir(m.restoreDir, restorePoint);
-  if (replay.files[0]?.file !== replay.startFile) throw fatal(FailureType.BinlogGap, `the replay plan does not start with ${replay.startFile}`, 'plan the restore again');
+  if (replay.files[0]?.file !== replay.startFile)
+    throw fatal(
+      FailureType.BinlogGap,
+      `the replay plan does not start with ${replay.startFile}`,
+      'plan the restore again',
+    );
   const defaults = into ? undefined : (m.replayDefaultsFile ?? m.defaultsFile);
-  const client = into ? `mariadb --no-defaults --socket=${shQuote(into.socket)} -uroot --binary-mode` : `mariadb${defaults ? ` --defaults-file=${shQuote(defaults)}` : ''} --binary-mode`;
+  const client = into
+    ? `mariadb --no-defaults --socket=${shQuote(into.socket)} -uroot --binary-mode`
+    : `mariadb${defaults ? ` --defaults-file=${shQuote(defaults)}` : ''} --binary-mode`;
   const filter = (into?.databases ?? []).map((d) => ` --database=${shQuote(d)}`).join('');
   const sqlFile = `${dir}/replay.sql`;
   // a GTID target must be the last transaction of the SQL (unless the backup already stands at it):
@@ -179,26 +298,50 @@ export async function replayBinlogsOnHost(env: Env, cloud: string, targetHost: s
     'set -e -o pipefail',
     `cd ${shQuote(dir)}`,
     `TZ=UTC mariadb-binlog${filter} --start-position=${replay.startPosition} ${stopOption(replay)} ${replay.files.map((f) => shQuote(f.file)).join(' ')} > ${shQuote(sqlFile)}`,
-    ...(mustEndAt ? [`got=$(${lastGtidLine} | grep -o 'GTID [0-9-]*$' | cut -c6- || true)`, `if [ "$got" != ${shQuote(mustEndAt)} ]; then echo "gtid-missing=$got" >&2; exit 3; fi`] : []),
+    ...(mustEndAt
+      ? [
+          `got=$(${lastGtidLine} | grep -o 'GTID [0-9-]*$' | cut -c6- || true)`,
+          `if [ "$got" != ${shQuote(mustEndAt)} ]; then echo "gtid-missing=$got" >&2; exit 3; fi`,
+        ]
+      : []),
     `${into ? client : inServiceContext(host, host.containers.mariadb, client)} < ${shQuote(sqlFile)}`,
     `echo "transactions=$(grep -c '^#.*[[:space:]]GTID [0-9]' ${shQuote(sqlFile)} || true)"`,
     `echo "last=$(${lastGtidLine})"`,
   ].join('\n');
-  const r = await withHeartbeat('replaying binary logs', env.deps.ssh.run(target, `bash -c ${shQuote(script)}`, { signal: cancellationSignal() }));
+  const r = await withHeartbeat(
+    'replaying binary logs',
+    env.deps.ssh.run(target, `bash -c ${shQuote(script)}`, { signal: cancellationSignal() }),
+  );
   if (r.code === 3 && /gtid-missing=/.test(r.stderr)) {
     const got = /gtid-missing=(\S*)/.exec(r.stderr)?.[1] || 'none';
-    throw fatal(FailureType.PitrOutOfRange, `${targetHost}: the archived binary logs do not hold transaction ${replay.stopGtid} (the replay would end at ${got}); nothing was replayed, the restored backup ${restorePoint} is in place`, 'choose a GTID the archive holds (`osbackup catalog list` shows each segment\'s GTID range) and restore again');
+    throw fatal(
+      FailureType.PitrOutOfRange,
+      `${targetHost}: the archived binary logs do not hold transaction ${replay.stopGtid} (the replay would end at ${got}); nothing was replayed, the restored backup ${restorePoint} is in place`,
+      "choose a GTID the archive holds (`osbackup catalog list` shows each segment's GTID range) and restore again",
+    );
   }
   if (r.code !== 0) {
     const tail = r.stderr.trim().split('\n').slice(-4).join(' | ');
-    if (/mariadb-binlog: (command )?not found/.test(r.stderr)) throw fatal(FailureType.RemoteCommandFailed, `${targetHost}: mariadb-binlog is not installed on the host`, 'install the mariadb client tools on the restore target');
-    if (/ERROR \d+/.test(r.stderr)) throw fatal(FailureType.MariadbRestoreFailed, `${targetHost}: replaying the binary logs failed: ${tail}; the restored backup is in place, the replay stopped at the failing statement`, `read ${sqlFile} on ${targetHost} around the failing statement; the account in ${defaults ?? 'the default option file'} must be able to write every schema (hosts.${targetHost}.mariadb.replayDefaultsFile)`);
+    if (/mariadb-binlog: (command )?not found/.test(r.stderr))
+      throw fatal(
+        FailureType.RemoteCommandFailed,
+        `${targetHost}: mariadb-binlog is not installed on the host`,
+        'install the mariadb client tools on the restore target',
+      );
+    if (/ERROR \d+/.test(r.stderr))
+      throw fatal(
+        FailureType.MariadbRestoreFailed,
+        `${targetHost}: replaying the binary logs failed: ${tail}; the restored backup is in place, the replay stopped at the failing statement`,
+        `read ${sqlFile} on ${targetHost} around the failing statement; the account in ${defaults ?? 'the default option file'} must be able to write every schema (hosts.${targetHost}.mariadb.replayDefaultsFile)`,
+      );
     throw classifyMariadbError(targetHost, 'replaying the binary logs', r.code, r.stderr);
   }
   const transactions = Number(/transactions=(\d+)/.exec(r.stdout)?.[1] ?? 0);
   const last = /last=#(\d{2})(\d{2})(\d{2}) +(\d+):(\d\d):(\d\d) server id .*\sGTID (\d+-\d+-\d+)/.exec(r.stdout);
   const lastGtid = last ? last[7]! : null;
-  const lastEventAt = last ? `20${last[1]}-${last[2]}-${last[3]}T${last[4]!.padStart(2, '0')}:${last[5]}:${last[6]}Z` : null;
+  const lastEventAt = last
+    ? `20${last[1]}-${last[2]}-${last[3]}T${last[4]!.padStart(2, '0')}:${last[5]}:${last[6]}Z`
+    : null;
   const pos = lastGtid ?? (baseGtid || null);
   if (pos && !into) {
     const set = `${inServiceContext(host, host.containers.mariadb, `${client} -e ${shQuote(`SET GLOBAL gtid_slave_pos = '${pos.replace(/[^0-9,-]/g, '')}'`)}`)}`;

@@ -57,7 +57,13 @@ export function sqlScript(host: DbHost, secretBytes: number, sql: string): strin
  * Streams `mariabackup --backup --stream=xbstream` to stdout. `workDir` receives only the
  * small metadata files (--extra-lsndir): no data is copied on the controller.
  */
-export function backupStreamScript(host: DbHost, secretBytes: number, workDir: string, extraArgs: string[] = [], compress?: { level: number }): string {
+export function backupStreamScript(
+  host: DbHost,
+  secretBytes: number,
+  workDir: string,
+  extraArgs: string[] = [],
+  compress?: { level: number },
+): string {
   const body = `mariabackup ${defaultsArgs(host)} --backup --stream=xbstream --target-dir="$d/work" --extra-lsndir="$d/lsn" ${shJoin(extraArgs)}`;
   const backup = inServiceContext(host, host.containers.mariadb, withSecretFile(secretBytes, body, shQuote(workDir)));
   // zstd runs on the host, outside any container (Kolla's images need not have it); -vv makes it
@@ -86,7 +92,12 @@ export function parseCheckpoints(text: string): Checkpoints {
     if (v === undefined) throw new Error(`xtrabackup_checkpoints has no ${k}`);
     return v;
   };
-  return { backupType: need('backup_type'), fromLsn: need('from_lsn'), toLsn: need('to_lsn'), lastLsn: need('last_lsn') };
+  return {
+    backupType: need('backup_type'),
+    fromLsn: need('from_lsn'),
+    toLsn: need('to_lsn'),
+    lastLsn: need('last_lsn'),
+  };
 }
 
 /** xtrabackup_info's `binlog_pos = filename 'mysql-bin.000002', position '342', GTID of the last change '0-1-3'` */
@@ -138,7 +149,10 @@ function sqlString(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-export function parseFacts(output: string, tables: string[]): { serverVersion: string; tables: { table: string; rows: number; checksum: string | null }[] } {
+export function parseFacts(
+  output: string,
+  tables: string[],
+): { serverVersion: string; tables: { table: string; rows: number; checksum: string | null }[] } {
   let serverVersion = 'unknown';
   const rows = new Map<string, number>();
   const sums = new Map<string, string | null>();
@@ -151,7 +165,9 @@ export function parseFacts(output: string, tables: string[]): { serverVersion: s
   }
   return {
     serverVersion,
-    tables: tables.filter((t) => rows.has(t)).map((t) => ({ table: t, rows: rows.get(t)!, checksum: sums.get(t) ?? null })),
+    tables: tables
+      .filter((t) => rows.has(t))
+      .map((t) => ({ table: t, rows: rows.get(t)!, checksum: sums.get(t) ?? null })),
   };
 }
 
@@ -184,5 +200,9 @@ export function missingGrants(showGrants: string): string[] {
 /** `mariadb-dump <args>` to stdout, credentials from the option file on stdin (never on the command line). */
 export function dumpScript(host: DbHost, secretBytes: number, args: string[]): string {
   const body = `mariadb-dump ${defaultsArgs(host)} ${shJoin(args)}`;
-  return inServiceContext(host, host.containers.mariadb, withSecretFile(secretBytes, `${body}; rc=$?; rm -rf "$d"; (exit $rc)`));
+  return inServiceContext(
+    host,
+    host.containers.mariadb,
+    withSecretFile(secretBytes, `${body}; rc=$?; rm -rf "$d"; (exit $rc)`),
+  );
 }

@@ -8,7 +8,10 @@ import { factsSql, LIST_TABLES_SQL, parseFacts, sqlScript } from './commands.js'
 export async function runSql(env: Env, cloud: string, hostName: string, sql: string): Promise<string> {
   const { host, target } = env.host(cloud, hostName);
   const secret = await env.dbOptionFile(cloud, host);
-  const r = await env.deps.ssh.run(target, sqlScript(host, secret.length, sql), { stdin: secret, signal: cancellationSignal() });
+  const r = await env.deps.ssh.run(target, sqlScript(host, secret.length, sql), {
+    stdin: secret,
+    signal: cancellationSignal(),
+  });
   if (r.code !== 0) throw classifyMariadbError(hostName, 'SQL query', r.code, r.stderr);
   return r.stdout;
 }

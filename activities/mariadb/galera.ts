@@ -22,7 +22,12 @@ export function desyncMarkerPath(host: string): string {
 
 export function galeraConfig(env: Env, cloud: string) {
   const g = env.cloud(cloud).database.galera;
-  if (!g) throw fatal(FailureType.ConfigInvalid, `clouds.${cloud}.database has no galera section`, `add clouds.${cloud}.database.galera.nodes (the cluster's hosts)`);
+  if (!g)
+    throw fatal(
+      FailureType.ConfigInvalid,
+      `clouds.${cloud}.database has no galera section`,
+      `add clouds.${cloud}.database.galera.nodes (the cluster's hosts)`,
+    );
   return g;
 }
 
@@ -75,14 +80,26 @@ export async function inspectCluster(env: Env, cloud: string, sampleSeconds: num
   if (sampleSeconds <= 0) return first.map((s) => ({ ...s, localCommitsDelta: undefined }));
   await new Promise((r) => setTimeout(r, sampleSeconds * 1000));
   const second = await Promise.all(first.map(async (s) => (s.reachable ? readNode(env, cloud, s.host) : s)));
-  return first.map((s, i) => ({ ...s, localCommitsDelta: s.reachable && second[i]!.reachable ? second[i]!.localCommitsDelta! - s.localCommitsDelta! : undefined }));
+  return first.map((s, i) => ({
+    ...s,
+    localCommitsDelta:
+      s.reachable && second[i]!.reachable ? second[i]!.localCommitsDelta! - s.localCommitsDelta! : undefined,
+  }));
 }
 
 /** Marks the host (durably), then desyncs the node: its flow control no longer stalls the cluster. */
 export async function desyncNode(env: Env, cloud: string, host: string, backupId: string): Promise<void> {
   const { target } = env.host(cloud, host);
-  const r = await env.deps.ssh.run(target, `umask 077 && printf '%s\\n' ${shQuote(backupId)} > ${shQuote(desyncMarkerPath(host))}`);
-  if (r.code !== 0) throw fatal(FailureType.RemoteCommandFailed, `${host}: cannot write ${desyncMarkerPath(host)} (${r.stderr.trim()})`, 'check /var/tmp on the host');
+  const r = await env.deps.ssh.run(
+    target,
+    `umask 077 && printf '%s\\n' ${shQuote(backupId)} > ${shQuote(desyncMarkerPath(host))}`,
+  );
+  if (r.code !== 0)
+    throw fatal(
+      FailureType.RemoteCommandFailed,
+      `${host}: cannot write ${desyncMarkerPath(host)} (${r.stderr.trim()})`,
+      'check /var/tmp on the host',
+    );
   await runSql(env, cloud, host, 'SET GLOBAL wsrep_desync=ON');
 }
 
@@ -98,12 +115,26 @@ export interface ResyncResult {
  * Waits for the donor's receive queue to drain (it applied nothing while the backup held its
  * commit lock), then wsrep_desync=OFF, checked, and the marker removed.
  */
-export async function resyncNode(env: Env, cloud: string, host: string, drainTimeoutSeconds: number): Promise<ResyncResult> {
+export async function resyncNode(
+  env: Env,
+  cloud: string,
+  host: string,
+  drainTimeoutSeconds: number,
+): Promise<ResyncResult> {
   const t0 = performance.now();
   let maxRecvQueue = 0;
   let drained = false;
   for (;;) {
-    const q = Number((await runSql(env, cloud, host, "SELECT variable_value FROM information_schema.global_status WHERE variable_name='WSREP_LOCAL_RECV_QUEUE'")).trim());
+    const q = Number(
+      (
+        await runSql(
+          env,
+          cloud,
+          host,
+          "SELECT variable_value FROM information_schema.global_status WHERE variable_name='WSREP_LOCAL_RECV_QUEUE'",
+        )
+      ).trim(),
+    );
     maxRecvQueue = Math.max(maxRecvQueue, q);
     if (q === 0) {
       drained = true;
@@ -113,7 +144,12 @@ export async function resyncNode(env: Env, cloud: string, host: string, drainTim
     await new Promise((r) => setTimeout(r, 500));
   }
   const after = (await runSql(env, cloud, host, 'SET GLOBAL wsrep_desync=OFF; SELECT @@global.wsrep_desync')).trim();
-  if (after !== '0') throw fatal(FailureType.MariadbBackupFailed, `${host}: wsrep_desync is still ${after} after SET GLOBAL wsrep_desync=OFF`, `run SET GLOBAL wsrep_desync=OFF on ${host} by hand and check who sets it`);
+  if (after !== '0')
+    throw fatal(
+      FailureType.MariadbBackupFailed,
+      `${host}: wsrep_desync is still ${after} after SET GLOBAL wsrep_desync=OFF`,
+      `run SET GLOBAL wsrep_desync=OFF on ${host} by hand and check who sets it`,
+    );
   const { target } = env.host(cloud, host);
   await env.deps.ssh.run(target, `rm -f ${shQuote(desyncMarkerPath(host))}`);
   return { host, drained, waitedSeconds: (performance.now() - t0) / 1000, maxRecvQueue };
@@ -124,7 +160,11 @@ export async function resyncNode(env: Env, cloud: string, host: string, drainTim
  * restarted, which resets desync) → the marker is removed. A node that does not answer keeps
  * its marker for the next run.
  */
-export async function resetLeftoverDesync(env: Env, cloud: string, drainTimeoutSeconds: number): Promise<{ host: string; backupId: string; wasDesynced: boolean }[]> {
+export async function resetLeftoverDesync(
+  env: Env,
+  cloud: string,
+  drainTimeoutSeconds: number,
+): Promise<{ host: string; backupId: string; wasDesynced: boolean }[]> {
   const g = galeraConfig(env, cloud);
   const states = await Promise.all(g.nodes.map((h) => readNode(env, cloud, h)));
   const out: { host: string; backupId: string; wasDesynced: boolean }[] = [];

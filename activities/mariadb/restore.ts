@@ -20,13 +20,23 @@ import { runSql } from './facts.js';
 export async function findDatabaseBackup(env: Env, cloud: string, backupId?: string): Promise<ArtifactManifest> {
   if (backupId) {
     const m = await env.repo.readManifest(artifactDir(cloud, 'database', backupId));
-    if (!m || !isDatabaseManifest(m)) throw fatal(FailureType.BackupNotFound, `backup ${backupId} of cloud ${cloud} has no manifest in ${env.repo.root}`, 'list restore points with `osbackup catalog list`');
+    if (!m || !isDatabaseManifest(m))
+      throw fatal(
+        FailureType.BackupNotFound,
+        `backup ${backupId} of cloud ${cloud} has no manifest in ${env.repo.root}`,
+        'list restore points with `osbackup catalog list`',
+      );
     return m;
   }
   const all = (await env.repo.scanManifests(cloud)).filter(isDatabaseManifest);
   const newest = newestIntactRestorePoint(all, new Set());
   const m = newest ? all.find((x) => x.id === newest) : undefined;
-  if (!m) throw fatal(FailureType.BackupNotFound, `cloud ${cloud} has no restorable database backup in ${env.repo.root}`, 'take a full backup first: `osbackup backup db --full --wait`');
+  if (!m)
+    throw fatal(
+      FailureType.BackupNotFound,
+      `cloud ${cloud} has no restorable database backup in ${env.repo.root}`,
+      'take a full backup first: `osbackup backup db --full --wait`',
+    );
   return m;
 }
 
@@ -37,13 +47,27 @@ export async function planRestore(env: Env, cloud: string, backupId?: string): P
   const target = targetId ? all.find((m) => m.id === targetId) : undefined;
   if (!target) {
     throw backupId
-      ? fatal(FailureType.BackupNotFound, `backup ${backupId} of cloud ${cloud} has no manifest in ${env.repo.root}`, 'list restore points with `osbackup catalog list`')
-      : fatal(FailureType.BackupNotFound, `cloud ${cloud} has no restorable database backup in ${env.repo.root}`, 'take a full backup first: `osbackup backup db --full --wait`');
+      ? fatal(
+          FailureType.BackupNotFound,
+          `backup ${backupId} of cloud ${cloud} has no manifest in ${env.repo.root}`,
+          'list restore points with `osbackup catalog list`',
+        )
+      : fatal(
+          FailureType.BackupNotFound,
+          `cloud ${cloud} has no restorable database backup in ${env.repo.root}`,
+          'take a full backup first: `osbackup backup db --full --wait`',
+        );
   }
   const r = chainTo(all, target.id);
   if ('problem' in r) {
     const alt = newestIntactRestorePoint(all, new Set([r.problem.id]));
-    throw fatal(FailureType.ChainBroken, `cannot restore ${target.id}: ${r.problem.reason}`, alt ? `restore ${alt} instead (the newest restore point with an intact chain), and take a new full backup` : 'no intact restore point remains: take a new full backup now');
+    throw fatal(
+      FailureType.ChainBroken,
+      `cannot restore ${target.id}: ${r.problem.reason}`,
+      alt
+        ? `restore ${alt} instead (the newest restore point with an intact chain), and take a new full backup`
+        : 'no intact restore point remains: take a new full backup now',
+    );
   }
   return r.chain;
 }
@@ -55,14 +79,25 @@ export async function verifyChain(env: Env, cloud: string, ids: string[]): Promi
   const beat = heartbeater();
   for (const id of ids) {
     const m = all.find((x) => x.id === id);
-    if (!m) throw fatal(FailureType.BackupNotFound, `backup ${id} vanished from the repository`, 'list restore points with `osbackup catalog list`');
+    if (!m)
+      throw fatal(
+        FailureType.BackupNotFound,
+        `backup ${id} vanished from the repository`,
+        'list restore points with `osbackup catalog list`',
+      );
     const rel = join(artifactDir(cloud, 'database', id), m.artifact.file);
     const got = await env.repo.sha256File(env.repo.path(rel)).catch(() => ({ sha256: 'unreadable', bytes: -1 }));
     bytes += Math.max(got.bytes, 0);
     beat({ step: 'verifying chain', artifact: id, bytes });
     if (got.sha256 !== m.artifact.sha256 || got.bytes !== m.artifact.bytes) {
       const alt = newestIntactRestorePoint(all, new Set([id]));
-      throw fatal(FailureType.ChecksumMismatch, `artifact ${rel} is corrupt: SHA-256 ${got.sha256} (${got.bytes} bytes) but the manifest recorded ${m.artifact.sha256} (${m.artifact.bytes} bytes); nothing on the target was touched`, alt ? `restore ${alt}, the newest restore point whose chain is intact; then find out what damaged the repository` : 'no intact restore point remains: take a new full backup now, then find out what damaged the repository');
+      throw fatal(
+        FailureType.ChecksumMismatch,
+        `artifact ${rel} is corrupt: SHA-256 ${got.sha256} (${got.bytes} bytes) but the manifest recorded ${m.artifact.sha256} (${m.artifact.bytes} bytes); nothing on the target was touched`,
+        alt
+          ? `restore ${alt}, the newest restore point whose chain is intact; then find out what damaged the repository`
+          : 'no intact restore point remains: take a new full backup now, then find out what damaged the repository',
+      );
     }
   }
   return { bytes };
@@ -73,7 +108,13 @@ function restoreDirFor(restoreDir: string, restorePoint: string, member?: string
   return member ? `${restoreDir}/${restorePoint}/${member}` : `${restoreDir}/${restorePoint}`;
 }
 
-export async function streamToHost(env: Env, cloud: string, backupId: string, targetHost: string, restorePoint: string = backupId): Promise<{ bytes: number; seconds: number; restoreDir: string }> {
+export async function streamToHost(
+  env: Env,
+  cloud: string,
+  backupId: string,
+  targetHost: string,
+  restorePoint: string = backupId,
+): Promise<{ bytes: number; seconds: number; restoreDir: string }> {
   const manifest = await findDatabaseBackup(env, cloud, backupId);
   const { host, target } = env.dbHost(cloud, targetHost);
   const keys = await env.gpgKeys();
@@ -90,7 +131,11 @@ export async function streamToHost(env: Env, cloud: string, backupId: string, ta
   // decompress where the data lands (as the backup compressed where it was read), unless the
   // config says the worker does it
   const onTarget = env.cloud(cloud).database.compressOn === 'source';
-  const remote = await env.deps.ssh.exec(target, `rm -rf ${shQuote(dir)} && mkdir -p -m 700 ${shQuote(dir)} && ${onTarget ? 'zstd -dq | ' : ''}mbstream -x -C ${shQuote(dir)}`, signal);
+  const remote = await env.deps.ssh.exec(
+    target,
+    `rm -rf ${shQuote(dir)} && mkdir -p -m 700 ${shQuote(dir)} && ${onTarget ? 'zstd -dq | ' : ''}mbstream -x -C ${shQuote(dir)}`,
+    signal,
+  );
   const remoteErr = tailOf(remote.stderr);
   remote.stdout.resume();
   const gpg = gpgDecrypt(keys, signal);
@@ -100,7 +145,17 @@ export async function streamToHost(env: Env, cloud: string, backupId: string, ta
   const progress = () => beat({ step: 'streaming to ' + targetHost, bytes, of: manifest.artifact.bytes });
   const stopBeats = beatEvery(progress);
   const [fromFile, toZstd, toRemote, remoteDone, gpgExit, zstdExit] = await Promise.allSettled([
-    guard.watch('file', pipeline(source, meter((n) => { bytes += n; progress(); }, hash), gpg.stdin)),
+    guard.watch(
+      'file',
+      pipeline(
+        source,
+        meter((n) => {
+          bytes += n;
+          progress();
+        }, hash),
+        gpg.stdin,
+      ),
+    ),
     guard.watch('gpg', pipeline(gpg.stdout, zstd ? zstd.stdin : remote.stdin)),
     zstd ? guard.watch('zstd', pipeline(zstd.stdout, remote.stdin)) : Promise.resolve(),
     guard.watchExit('remote', remote.done),
@@ -110,39 +165,77 @@ export async function streamToHost(env: Env, cloud: string, backupId: string, ta
   function targetFailure() {
     const err = remoteErr().trim().split('\n').slice(-3).join(' | ');
     const code = remoteDone.status === 'fulfilled' ? remoteDone.value.code : null;
-    if (/No space left/i.test(err)) return fatal(FailureType.DiskFull, `${targetHost}: no space left under ${host.mariadb.restoreDir} while extracting (${err}); the server and its data were not touched`, `free space there or point hosts.${targetHost}.mariadb.restoreDir at a larger disk`);
-    return transient(FailureType.MariadbRestoreFailed, `${targetHost}: mbstream -x into ${dir} failed (exit ${code}): ${err}`, `check free space and permissions under ${host.mariadb.restoreDir} on ${targetHost}`);
+    if (/No space left/i.test(err))
+      return fatal(
+        FailureType.DiskFull,
+        `${targetHost}: no space left under ${host.mariadb.restoreDir} while extracting (${err}); the server and its data were not touched`,
+        `free space there or point hosts.${targetHost}.mariadb.restoreDir at a larger disk`,
+      );
+    return transient(
+      FailureType.MariadbRestoreFailed,
+      `${targetHost}: mbstream -x into ${dir} failed (exit ${code}): ${err}`,
+      `check free space and permissions under ${host.mariadb.restoreDir} on ${targetHost}`,
+    );
   }
-  const remoteFailed = () => remoteDone.status === 'fulfilled' && remoteDone.value.code !== 0 && remoteDone.value.signal !== 'ABORTED';
+  const remoteFailed = () =>
+    remoteDone.status === 'fulfilled' && remoteDone.value.code !== 0 && remoteDone.value.signal !== 'ABORTED';
   if (fromFile.status === 'rejected') {
     const code = (fromFile.reason as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw fatal(FailureType.BackupNotFound, `artifact ${rel} is missing from the repository`, 'restore another backup (`osbackup catalog list`)');
+    if (code === 'ENOENT')
+      throw fatal(
+        FailureType.BackupNotFound,
+        `artifact ${rel} is missing from the repository`,
+        'restore another backup (`osbackup catalog list`)',
+      );
   }
   // Integrity first: a corrupt or tampered file must be named as such, whatever broke after
   // it (gpg emits plaintext before its final integrity check, so mbstream may trip first).
   // When the stream stopped early, the file is hashed on its own to decide.
   let sha256 = hash.digest('hex');
-  const failed = guard.first !== undefined || [fromFile, toZstd, toRemote, remoteDone].some((r) => r.status === 'rejected');
+  const failed =
+    guard.first !== undefined || [fromFile, toZstd, toRemote, remoteDone].some((r) => r.status === 'rejected');
   if (failed) {
     const whole = await env.repo.sha256File(env.repo.path(rel)).catch(() => undefined);
     if (whole) ({ sha256, bytes } = whole);
   }
   if (sha256 !== manifest.artifact.sha256 || bytes !== manifest.artifact.bytes) {
-    throw fatal(FailureType.ChecksumMismatch, `artifact ${rel} is corrupt: SHA-256 ${sha256} (${bytes} bytes) but the manifest recorded ${manifest.artifact.sha256} (${manifest.artifact.bytes} bytes); the server on ${targetHost} was not touched`, 'restore an earlier backup; then find out what damaged the repository');
+    throw fatal(
+      FailureType.ChecksumMismatch,
+      `artifact ${rel} is corrupt: SHA-256 ${sha256} (${bytes} bytes) but the manifest recorded ${manifest.artifact.sha256} (${manifest.artifact.bytes} bytes); the server on ${targetHost} was not touched`,
+      'restore an earlier backup; then find out what damaged the repository',
+    );
   }
   // the target failing (disk full, mbstream error) breaks gpg's pipe too: name the target then
-  if (guard.first?.part === 'remote' || guard.first?.part === 'zstd' || (guard.first?.part === gpg.name && remoteFailed() && !/decrypt|session key|secret key|integrity|CRC|invalid packet/i.test(gpgExit.status === 'fulfilled' ? gpgExit.value.stderr : ''))) {
+  if (
+    guard.first?.part === 'remote' ||
+    guard.first?.part === 'zstd' ||
+    (guard.first?.part === gpg.name &&
+      remoteFailed() &&
+      !/decrypt|session key|secret key|integrity|CRC|invalid packet/i.test(
+        gpgExit.status === 'fulfilled' ? gpgExit.value.stderr : '',
+      ))
+  ) {
     if (remoteDone.status === 'rejected') throw remoteDone.reason;
     if (remoteFailed()) throw targetFailure();
   }
   if (gpgExit.status === 'fulfilled' && gpgExit.value.code !== 0) {
     // names the key or passphrase the artifact needs; nothing on the target has changed
-    throw classifyDecryptError(gpgExit.value.stderr, manifest.artifact.encryption, { artifact: `${rel} (nothing on ${targetHost} was changed)`, gpgHome: keys.homedir });
+    throw classifyDecryptError(gpgExit.value.stderr, manifest.artifact.encryption, {
+      artifact: `${rel} (nothing on ${targetHost} was changed)`,
+      gpgHome: keys.homedir,
+    });
   }
-  if (zstd && zstdExit.status === 'fulfilled' && zstdExit.value.code !== 0) throw stageFailure(zstd, zstdExit.value.code, zstdExit.value.stderr);
+  if (zstd && zstdExit.status === 'fulfilled' && zstdExit.value.code !== 0)
+    throw stageFailure(zstd, zstdExit.value.code, zstdExit.value.stderr);
   if (remoteDone.status === 'rejected') throw remoteDone.reason;
   if (remoteDone.value.code !== 0) throw targetFailure();
-  for (const r of [fromFile, toZstd, toRemote]) if (r.status === 'rejected') throw transient(FailureType.MariadbRestoreFailed, `restore stream broke: ${(r.reason as Error).message}`, 'retry; check the link to the host');
+  for (const r of [fromFile, toZstd, toRemote])
+    if (r.status === 'rejected')
+      throw transient(
+        FailureType.MariadbRestoreFailed,
+        `restore stream broke: ${(r.reason as Error).message}`,
+        'retry; check the link to the host',
+      );
   return { bytes, seconds: (performance.now() - t0) / 1000, restoreDir: dir };
 }
 
@@ -157,43 +250,95 @@ export async function remote(env: Env, cloud: string, hostName: string, step: st
  * Prepares the full backup, then applies each incremental in order. Idempotent: the base's
  * checkpoints say how far it has been brought, so a retry continues where it stopped.
  */
-export async function prepareChainOnHost(env: Env, cloud: string, restorePoint: string, members: { id: string; kind: string; toLsn: string }[], targetHost: string): Promise<{ seconds: number; applied: string[] }> {
+export async function prepareChainOnHost(
+  env: Env,
+  cloud: string,
+  restorePoint: string,
+  members: { id: string; kind: string; toLsn: string }[],
+  targetHost: string,
+): Promise<{ seconds: number; applied: string[] }> {
   const { host } = env.dbHost(cloud, targetHost);
   const t0 = performance.now();
   const full = members[0];
-  if (!full || full.kind !== 'full') throw fatal(FailureType.ChainBroken, `restore plan for ${restorePoint} does not start with a full backup`, 'restore another backup');
+  if (!full || full.kind !== 'full')
+    throw fatal(
+      FailureType.ChainBroken,
+      `restore plan for ${restorePoint} does not start with a full backup`,
+      'restore another backup',
+    );
   const baseDir = shQuote(restoreDirFor(host.mariadb.restoreDir, restorePoint, full.id));
   const readState = async () => {
-    const text = await remote(env, cloud, targetHost, 'reading the prepared checkpoints', `cat ${baseDir}/xtrabackup_checkpoints`);
+    const text = await remote(
+      env,
+      cloud,
+      targetHost,
+      'reading the prepared checkpoints',
+      `cat ${baseDir}/xtrabackup_checkpoints`,
+    );
     return { type: /backup_type = (\S+)/.exec(text)?.[1] ?? '', toLsn: /to_lsn = (\d+)/.exec(text)?.[1] ?? '' };
   };
   // Progress is recorded in a marker beside the base: the checkpoints' LSNs cannot tell
   // whether an incremental was applied (to_lsn is the checkpoint at backup start).
   const marker = `${baseDir}/.osbackup-applied`;
-  const done = (await remote(env, cloud, targetHost, 'reading restore progress', `cat ${marker} 2>/dev/null; true`)).split('\n').filter(Boolean);
+  const done = (await remote(env, cloud, targetHost, 'reading restore progress', `cat ${marker} 2>/dev/null; true`))
+    .split('\n')
+    .filter(Boolean);
   const interrupted = done.find((l) => l.startsWith('applying '));
-  if (interrupted) throw fatal(FailureType.MariadbRestoreFailed, `${targetHost}: an earlier attempt was interrupted while ${interrupted}; the prepared copy cannot be trusted`, 'start the restore again: it unpacks the chain afresh');
+  if (interrupted)
+    throw fatal(
+      FailureType.MariadbRestoreFailed,
+      `${targetHost}: an earlier attempt was interrupted while ${interrupted}; the prepared copy cannot be trusted`,
+      'start the restore again: it unpacks the chain afresh',
+    );
   const applied: string[] = [];
   if (!done.includes(`prepared ${full.id}`)) {
-    await remote(env, cloud, targetHost, 'mariabackup --prepare', `echo "applying ${full.id}" >> ${marker} && mariabackup --prepare --target-dir=${baseDir} && sed -i '$d' ${marker} && echo "prepared ${full.id}" >> ${marker}`);
+    await remote(
+      env,
+      cloud,
+      targetHost,
+      'mariabackup --prepare',
+      `echo "applying ${full.id}" >> ${marker} && mariabackup --prepare --target-dir=${baseDir} && sed -i '$d' ${marker} && echo "prepared ${full.id}" >> ${marker}`,
+    );
     const state = await readState();
-    if (state.type !== 'log-applied') throw fatal(FailureType.MariadbRestoreFailed, `${targetHost}: mariabackup --prepare did not finish (backup_type ${state.type})`, 'the backup may be corrupt or from another MariaDB version: use a matching mariabackup or an earlier backup');
+    if (state.type !== 'log-applied')
+      throw fatal(
+        FailureType.MariadbRestoreFailed,
+        `${targetHost}: mariabackup --prepare did not finish (backup_type ${state.type})`,
+        'the backup may be corrupt or from another MariaDB version: use a matching mariabackup or an earlier backup',
+      );
   }
   for (const inc of members.slice(1)) {
     if (done.includes(`prepared ${inc.id}`)) continue; // applied by an earlier attempt
     const incDir = shQuote(restoreDirFor(host.mariadb.restoreDir, restorePoint, inc.id));
-    await remote(env, cloud, targetHost, `mariabackup --prepare --incremental-dir (${inc.id})`, `echo "applying ${inc.id}" >> ${marker} && mariabackup --prepare --target-dir=${baseDir} --incremental-dir=${incDir} && sed -i '$d' ${marker} && echo "prepared ${inc.id}" >> ${marker}`);
+    await remote(
+      env,
+      cloud,
+      targetHost,
+      `mariabackup --prepare --incremental-dir (${inc.id})`,
+      `echo "applying ${inc.id}" >> ${marker} && mariabackup --prepare --target-dir=${baseDir} --incremental-dir=${incDir} && sed -i '$d' ${marker} && echo "prepared ${inc.id}" >> ${marker}`,
+    );
     applied.push(inc.id);
   }
   return { seconds: (performance.now() - t0) / 1000, applied };
 }
 
-export async function serverCommand(env: Env, cloud: string, hostName: string, which: 'stop' | 'start' | 'bootstrap'): Promise<void> {
+export async function serverCommand(
+  env: Env,
+  cloud: string,
+  hostName: string,
+  which: 'stop' | 'start' | 'bootstrap',
+): Promise<void> {
   const { host } = env.dbHost(cloud, hostName);
   // bootstrap: the first node of a new Galera cluster (--wsrep-new-cluster), galeraClusterRestoreWorkflow
   const bootstrap = host.mariadb.bootstrapCommand;
-  if (which === 'bootstrap' && !bootstrap) throw fatal(FailureType.ConfigInvalid, `${hostName} has no bootstrap command (clouds.${cloud}.hosts.${hostName}.mariadb.bootstrapCommand)`, 'set it to the command that starts MariaDB there with --wsrep-new-cluster');
-  const argv = which === 'stop' ? host.mariadb.stopCommand : which === 'bootstrap' ? bootstrap! : host.mariadb.startCommand;
+  if (which === 'bootstrap' && !bootstrap)
+    throw fatal(
+      FailureType.ConfigInvalid,
+      `${hostName} has no bootstrap command (clouds.${cloud}.hosts.${hostName}.mariadb.bootstrapCommand)`,
+      'set it to the command that starts MariaDB there with --wsrep-new-cluster',
+    );
+  const argv =
+    which === 'stop' ? host.mariadb.stopCommand : which === 'bootstrap' ? bootstrap! : host.mariadb.startCommand;
   await remote(env, cloud, hostName, `${which} MariaDB (${argv.join(' ')})`, shJoin(argv));
 }
 
@@ -211,7 +356,13 @@ export async function waitForServer(env: Env, cloud: string, hostName: string, t
 }
 
 /** Moves the current datadir aside (never deleted by osbackup), then copies the prepared backup in. */
-export async function copyBackOnHost(env: Env, cloud: string, restorePoint: string, fullId: string, targetHost: string): Promise<{ asideDir: string | null; seconds: number }> {
+export async function copyBackOnHost(
+  env: Env,
+  cloud: string,
+  restorePoint: string,
+  fullId: string,
+  targetHost: string,
+): Promise<{ asideDir: string | null; seconds: number }> {
   const { host } = env.dbHost(cloud, targetHost);
   const t0 = performance.now();
   const m = host.mariadb;
@@ -226,12 +377,24 @@ export async function copyBackOnHost(env: Env, cloud: string, restorePoint: stri
     `mariabackup ${defaults}--copy-back --target-dir=${src} --datadir=${dd} 2>&1 | tail -n 5`,
     m.owner ? `chown -R ${shQuote(m.owner)} ${dd}` : 'true',
   ].join('\n');
-  const out = await remote(env, cloud, targetHost, 'mariabackup --copy-back', `bash -c ${shQuote('set -o pipefail; ' + script)}`);
+  const out = await remote(
+    env,
+    cloud,
+    targetHost,
+    'mariabackup --copy-back',
+    `bash -c ${shQuote('set -o pipefail; ' + script)}`,
+  );
   const aside = /aside=(.*)/.exec(out)?.[1] ?? null;
   return { asideDir: aside, seconds: (performance.now() - t0) / 1000 };
 }
 
 export async function removeRestoreDir(env: Env, cloud: string, backupId: string, targetHost: string): Promise<void> {
   const { host } = env.dbHost(cloud, targetHost);
-  await remote(env, cloud, targetHost, 'removing the restore scratch folder', `rm -rf ${shQuote(restoreDirFor(host.mariadb.restoreDir, backupId))}`);
+  await remote(
+    env,
+    cloud,
+    targetHost,
+    'removing the restore scratch folder',
+    `rm -rf ${shQuote(restoreDirFor(host.mariadb.restoreDir, backupId))}`,
+  );
 }

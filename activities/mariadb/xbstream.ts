@@ -50,7 +50,10 @@ export class XbstreamReader {
   private chunks = 0;
 
   /** `wanted`: paths (as in the stream, e.g. "xtrabackup_checkpoints") to keep, each at most `maxBytes`. */
-  constructor(private readonly wanted: ReadonlySet<string>, private readonly maxBytes = 1 << 20) {}
+  constructor(
+    private readonly wanted: ReadonlySet<string>,
+    private readonly maxBytes = 1 << 20,
+  ) {}
 
   write(buf: Buffer): void {
     let i = 0;
@@ -113,7 +116,8 @@ export class XbstreamReader {
         this.crc = 0;
         const want = this.type === 0x50 && this.wanted.has(this.path);
         const sofar = this.found.get(this.path)?.reduce((n, x) => n + x.length, 0) ?? 0;
-        if (want && sofar + this.remaining > this.maxBytes) this.fail(`${this.path} larger than ${this.maxBytes} bytes`);
+        if (want && sofar + this.remaining > this.maxBytes)
+          this.fail(`${this.path} larger than ${this.maxBytes} bytes`);
         this.capture = want ? [] : undefined;
         if (this.remaining === 0) this.endPayload();
         else {
@@ -139,7 +143,7 @@ export class XbstreamReader {
   }
 
   private endPayload(): void {
-    if ((this.crc >>> 0) !== this.expectCrc) this.fail(`CRC-32 mismatch in a chunk of ${this.path}`);
+    if (this.crc >>> 0 !== this.expectCrc) this.fail(`CRC-32 mismatch in a chunk of ${this.path}`);
     if (this.type === 0x50) {
       this.open.add(this.path);
       this.seen.add(this.path);
@@ -161,8 +165,10 @@ export class XbstreamReader {
   /** The stream ended: it must end between chunks, with every file closed. */
   end(): XbstreamSummary {
     if (this.offset === 0) throw new XbstreamError('the xbstream is empty');
-    if (this.state !== 'header' || this.pendingBytes !== 0) this.fail(`the stream ends inside a chunk${this.path ? ` of ${this.path}` : ''} (truncated)`);
-    if (this.open.size > 0) this.fail(`the stream ends with ${this.open.size} file(s) unfinished, e.g. ${[...this.open][0]} (truncated)`);
+    if (this.state !== 'header' || this.pendingBytes !== 0)
+      this.fail(`the stream ends inside a chunk${this.path ? ` of ${this.path}` : ''} (truncated)`);
+    if (this.open.size > 0)
+      this.fail(`the stream ends with ${this.open.size} file(s) unfinished, e.g. ${[...this.open][0]} (truncated)`);
     const files = new Map<string, Buffer>();
     for (const [p, list] of this.found) if (!this.open.has(p)) files.set(p, Buffer.concat(list));
     return { files, paths: this.seen.size, chunks: this.chunks, bytes: this.offset };
@@ -255,7 +261,8 @@ export function tarToXbstream(): Duplex {
           entry.resume();
           continue;
         }
-        if (h.type !== 'file' && h.type !== 'contiguous-file') throw new ArchiveError(`${path} is a ${h.type}, not a regular file: not a mariabackup folder`);
+        if (h.type !== 'file' && h.type !== 'contiguous-file')
+          throw new ArchiveError(`${path} is a ${h.type}, not a regular file: not a mariabackup folder`);
         if (Buffer.byteLength(path) >= FN_REFLEN) throw new ArchiveError(`${path} is too long a path for xbstream`);
         let offset = 0;
         for await (const data of entry as AsyncIterable<Buffer>) {

@@ -3,7 +3,13 @@ import type { Env } from '../deps.js';
 import { fatal, FailureType } from '../errors.js';
 import { loadCredentials } from './credentials.js';
 import { OpenStackSession } from './session.js';
-import { backupSnapshot, listVolumes, snapshotVolume, type BackupSnapshotInput, type SnapshotVolumeInput } from './volumes.js';
+import {
+  backupSnapshot,
+  listVolumes,
+  snapshotVolume,
+  type BackupSnapshotInput,
+  type SnapshotVolumeInput,
+} from './volumes.js';
 import { dryRun, type DryRunKind } from './dry-run.js';
 import { markCloudSide, pendingCloudJournals, planCloudSide, purgeCloudSide } from './retention.js';
 import { exportImage, listImages, type ExportImageInput } from './images.js';
@@ -11,11 +17,19 @@ import { listServers, snapshotServer, type SnapshotServerInput } from './instanc
 import type { OpenstackCloudConfig } from '../../config/openstack-schema.js';
 import { openstackRestoreActivities } from './restore-activities.js';
 
-export function openstackActivities(env: Env, onExportRemoved: (cloud: string, id: string) => Promise<void> = async () => undefined) {
+export function openstackActivities(
+  env: Env,
+  onExportRemoved: (cloud: string, id: string) => Promise<void> = async () => undefined,
+) {
   const sessions = new Map<string, OpenStackSession>();
   const cfgOf = (cloud: string): OpenstackCloudConfig => {
     const c = env.cloud(cloud).openstack;
-    if (!c) throw fatal(FailureType.ConfigInvalid, `cloud ${cloud} has no openstack section`, `add clouds.${cloud}.openstack (cloudsYaml + cloud, or openrc) and restart the worker`);
+    if (!c)
+      throw fatal(
+        FailureType.ConfigInvalid,
+        `cloud ${cloud} has no openstack section`,
+        `add clouds.${cloud}.openstack (cloudsYaml + cloud, or openrc) and restart the worker`,
+      );
     return c;
   };
   const session = (cloud: string): OpenStackSession => {
@@ -32,7 +46,12 @@ export function openstackActivities(env: Env, onExportRemoved: (cloud: string, i
     async openstackPlanVolumes(input: { cloud: string }) {
       const cfg = cfgOf(input.cloud);
       const volumes = await listVolumes(session(input.cloud), cfg);
-      return { volumes, concurrency: cfg.volumes.concurrency, stuckAfterSeconds: Math.round(cfg.volumes.stuckAfterMinutes * 60), cinderBackup: cfg.volumes.cinderBackup };
+      return {
+        volumes,
+        concurrency: cfg.volumes.concurrency,
+        stuckAfterSeconds: Math.round(cfg.volumes.stuckAfterMinutes * 60),
+        cinderBackup: cfg.volumes.cinderBackup,
+      };
     },
     async openstackBackupSnapshot(input: BackupSnapshotInput) {
       return backupSnapshot(session(input.cloud), input);
@@ -68,7 +87,11 @@ export function openstackActivities(env: Env, onExportRemoved: (cloud: string, i
     },
     async openstackPlanInstances(input: { cloud: string }) {
       const cfg = cfgOf(input.cloud);
-      return { servers: await listServers(session(input.cloud), cfg), concurrency: cfg.instances.concurrency, stuckAfterSeconds: Math.round(cfg.instances.stuckAfterMinutes * 60) };
+      return {
+        servers: await listServers(session(input.cloud), cfg),
+        concurrency: cfg.instances.concurrency,
+        stuckAfterSeconds: Math.round(cfg.instances.stuckAfterMinutes * 60),
+      };
     },
     async openstackSnapshotServer(input: SnapshotServerInput) {
       return snapshotServer(session(input.cloud), input);

@@ -30,7 +30,14 @@ export type Credentials = {
       projectDomainName?: string;
       projectDomainId?: string;
     }
-  | { method: 'application_credential'; id?: string; name?: string; secret: string; username?: string; userDomainName?: string }
+  | {
+      method: 'application_credential';
+      id?: string;
+      name?: string;
+      secret: string;
+      username?: string;
+      userDomainName?: string;
+    }
 );
 
 /** The config section's view of where credentials are (all optional: the environment decides then). */
@@ -74,7 +81,11 @@ const cloudsFile = z.object({ clouds: z.record(z.string(), z.unknown()) }).loose
 export function cloudsYamlSearchPath(env: NodeJS.ProcessEnv, cwd = process.cwd()): string[] {
   const out: string[] = [];
   if (env.OS_CLIENT_CONFIG_FILE) out.push(env.OS_CLIENT_CONFIG_FILE);
-  out.push(join(cwd, 'clouds.yaml'), join(env.HOME ?? homedir(), '.config/openstack/clouds.yaml'), '/etc/openstack/clouds.yaml');
+  out.push(
+    join(cwd, 'clouds.yaml'),
+    join(env.HOME ?? homedir(), '.config/openstack/clouds.yaml'),
+    '/etc/openstack/clouds.yaml',
+  );
   return out;
 }
 
@@ -91,22 +102,42 @@ function readYaml(path: string): unknown {
   try {
     return parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw fatal(FailureType.OpenstackCredentialsMissing, `cannot read ${path}: ${(e as Error).message}`, 'point openstack.cloudsYaml at a readable clouds.yaml');
+    throw fatal(
+      FailureType.OpenstackCredentialsMissing,
+      `cannot read ${path}: ${(e as Error).message}`,
+      'point openstack.cloudsYaml at a readable clouds.yaml',
+    );
   }
 }
 
 function fromCloudsYaml(path: string, cloud: string): Credentials {
   const file = cloudsFile.safeParse(readYaml(path));
-  if (!file.success) throw fatal(FailureType.OpenstackCredentialsMissing, `${path} has no "clouds:" mapping`, 'use the os-client-config clouds.yaml format');
+  if (!file.success)
+    throw fatal(
+      FailureType.OpenstackCredentialsMissing,
+      `${path} has no "clouds:" mapping`,
+      'use the os-client-config clouds.yaml format',
+    );
   // secure.yaml beside clouds.yaml holds the secrets of the same clouds (os-client-config)
   const secure = join(dirname(path), 'secure.yaml');
-  const secureClouds = existsSync(secure) ? ((readYaml(secure) as { clouds?: Record<string, unknown> })?.clouds ?? {}) : {};
+  const secureClouds = existsSync(secure)
+    ? ((readYaml(secure) as { clouds?: Record<string, unknown> })?.clouds ?? {})
+    : {};
   const raw = merge(file.data.clouds[cloud], secureClouds[cloud]);
-  if (raw === undefined) throw fatal(FailureType.OpenstackCredentialsMissing, `cloud "${cloud}" is not in ${path} (it has: ${Object.keys(file.data.clouds).join(', ') || 'none'})`, 'set openstack.cloud (or OS_CLOUD) to one of its clouds');
+  if (raw === undefined)
+    throw fatal(
+      FailureType.OpenstackCredentialsMissing,
+      `cloud "${cloud}" is not in ${path} (it has: ${Object.keys(file.data.clouds).join(', ') || 'none'})`,
+      'set openstack.cloud (or OS_CLOUD) to one of its clouds',
+    );
   const parsed = cloudEntry.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw fatal(FailureType.OpenstackCredentialsMissing, `cloud "${cloud}" in ${path} is not usable (${issues})`, 'give it at least auth.auth_url and a password or an application credential');
+    throw fatal(
+      FailureType.OpenstackCredentialsMissing,
+      `cloud "${cloud}" in ${path} is not usable (${issues})`,
+      'give it at least auth.auth_url and a password or an application credential',
+    );
   }
   const c = parsed.data;
   const a = c.auth;
@@ -145,7 +176,12 @@ export function parseOpenrc(text: string): Record<string, string> {
 }
 
 function fromOsVars(v: Record<string, string | undefined>, source: string): Credentials {
-  if (!v.OS_AUTH_URL) throw fatal(FailureType.OpenstackCredentialsMissing, `no OS_AUTH_URL in ${source}`, 'configure openstack.cloudsYaml/cloud, openstack.openrc, OS_CLOUD, or the OS_* variables');
+  if (!v.OS_AUTH_URL)
+    throw fatal(
+      FailureType.OpenstackCredentialsMissing,
+      `no OS_AUTH_URL in ${source}`,
+      'configure openstack.cloudsYaml/cloud, openstack.openrc, OS_CLOUD, or the OS_* variables',
+    );
   const iface = (v.OS_INTERFACE ?? v.OS_ENDPOINT_TYPE)?.replace(/URL$/, '');
   return build(source, {
     authType: v.OS_AUTH_TYPE,
@@ -188,20 +224,60 @@ interface Fields {
 
 function build(source: string, f: Fields): Credentials {
   const iface = (f.iface ?? 'public') as Interface;
-  if (!['public', 'internal', 'admin'].includes(iface)) throw fatal(FailureType.OpenstackCredentialsMissing, `interface "${f.iface}" in ${source} is not public, internal or admin`, 'fix the interface');
+  if (!['public', 'internal', 'admin'].includes(iface))
+    throw fatal(
+      FailureType.OpenstackCredentialsMissing,
+      `interface "${f.iface}" in ${source} is not public, internal or admin`,
+      'fix the interface',
+    );
   // Keystone wants the v3 root; operators write it with or without /v3
   const authUrl = f.authUrl.replace(/\/+$/, '').replace(/\/v3$/, '') + '/v3';
   const common = { authUrl, region: f.region, interface: iface, source };
-  const isAppCred = f.authType ? /applicationcredential|application_credential/.test(f.authType.replace(/^v3/, '')) : Boolean(f.appCredSecret && !f.password);
+  const isAppCred = f.authType
+    ? /applicationcredential|application_credential/.test(f.authType.replace(/^v3/, ''))
+    : Boolean(f.appCredSecret && !f.password);
   if (isAppCred) {
-    if (!f.appCredSecret || (!f.appCredId && !f.appCredName)) throw fatal(FailureType.OpenstackCredentialsMissing, `${source}: an application credential needs its id (or name) and secret`, 'add application_credential_id and application_credential_secret');
-    if (!f.appCredId && !f.username) throw fatal(FailureType.OpenstackCredentialsMissing, `${source}: an application credential given by name needs its user`, 'give application_credential_id, or the username and user domain');
+    if (!f.appCredSecret || (!f.appCredId && !f.appCredName))
+      throw fatal(
+        FailureType.OpenstackCredentialsMissing,
+        `${source}: an application credential needs its id (or name) and secret`,
+        'add application_credential_id and application_credential_secret',
+      );
+    if (!f.appCredId && !f.username)
+      throw fatal(
+        FailureType.OpenstackCredentialsMissing,
+        `${source}: an application credential given by name needs its user`,
+        'give application_credential_id, or the username and user domain',
+      );
     registerSecret(f.appCredSecret);
-    return { ...common, method: 'application_credential', id: f.appCredId, name: f.appCredName, secret: f.appCredSecret, username: f.username, userDomainName: f.userDomainName };
+    return {
+      ...common,
+      method: 'application_credential',
+      id: f.appCredId,
+      name: f.appCredName,
+      secret: f.appCredSecret,
+      username: f.username,
+      userDomainName: f.userDomainName,
+    };
   }
-  if (f.authType && !/^(v3)?password$/.test(f.authType)) throw fatal(FailureType.OpenstackCredentialsMissing, `${source}: auth type "${f.authType}" is not supported`, 'use password or v3applicationcredential');
-  if (!f.password) throw fatal(FailureType.OpenstackCredentialsMissing, `${source} has no password`, 'add the password (clouds.yaml auth.password or secure.yaml, OS_PASSWORD), or use an application credential');
-  if (!f.username && !f.userId) throw fatal(FailureType.OpenstackCredentialsMissing, `${source} names no user`, 'add username (and user_domain_name) or user_id');
+  if (f.authType && !/^(v3)?password$/.test(f.authType))
+    throw fatal(
+      FailureType.OpenstackCredentialsMissing,
+      `${source}: auth type "${f.authType}" is not supported`,
+      'use password or v3applicationcredential',
+    );
+  if (!f.password)
+    throw fatal(
+      FailureType.OpenstackCredentialsMissing,
+      `${source} has no password`,
+      'add the password (clouds.yaml auth.password or secure.yaml, OS_PASSWORD), or use an application credential',
+    );
+  if (!f.username && !f.userId)
+    throw fatal(
+      FailureType.OpenstackCredentialsMissing,
+      `${source} names no user`,
+      'add username (and user_domain_name) or user_id',
+    );
   registerSecret(f.password);
   return {
     ...common,
@@ -231,14 +307,28 @@ export function loadCredentials(access: OpenstackAccess | undefined, env: NodeJS
     try {
       text = readFileSync(a.openrc, 'utf8');
     } catch (e) {
-      throw fatal(FailureType.OpenstackCredentialsMissing, `cannot read ${a.openrc}: ${(e as Error).message}`, 'point openstack.openrc at a readable admin-openrc.sh');
+      throw fatal(
+        FailureType.OpenstackCredentialsMissing,
+        `cannot read ${a.openrc}: ${(e as Error).message}`,
+        'point openstack.openrc at a readable admin-openrc.sh',
+      );
     }
     c = fromOsVars(parseOpenrc(text), a.openrc);
   } else if (a.cloudsYaml || a.cloud || env.OS_CLOUD) {
     const cloud = a.cloud ?? env.OS_CLOUD;
-    if (!cloud) throw fatal(FailureType.OpenstackCredentialsMissing, `openstack.cloudsYaml is set but no cloud is named`, 'set openstack.cloud (or OS_CLOUD)');
+    if (!cloud)
+      throw fatal(
+        FailureType.OpenstackCredentialsMissing,
+        `openstack.cloudsYaml is set but no cloud is named`,
+        'set openstack.cloud (or OS_CLOUD)',
+      );
     const path = a.cloudsYaml ?? cloudsYamlSearchPath(env).find((p) => existsSync(p));
-    if (!path) throw fatal(FailureType.OpenstackCredentialsMissing, `no clouds.yaml found for cloud "${cloud}" (looked in ${cloudsYamlSearchPath(env).join(', ')})`, 'set openstack.cloudsYaml, or put clouds.yaml in one of those places');
+    if (!path)
+      throw fatal(
+        FailureType.OpenstackCredentialsMissing,
+        `no clouds.yaml found for cloud "${cloud}" (looked in ${cloudsYamlSearchPath(env).join(', ')})`,
+        'set openstack.cloudsYaml, or put clouds.yaml in one of those places',
+      );
     c = fromCloudsYaml(path, cloud);
   } else {
     c = fromOsVars(env, 'the OS_* variables');

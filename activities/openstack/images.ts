@@ -29,7 +29,12 @@ export interface ImageRef {
 export async function listImages(s: OpenStackSession, cfg: OpenstackCloudConfig): Promise<ImageRef[]> {
   const f = cfg.images;
   const images = await glance.listImages(s, { status: 'active', visibility: f.visibility, tag: f.tag, name: f.name });
-  return images.map((i) => ({ id: i.id, name: i.name ?? null, size: i.size ?? null, osHashValue: i.os_hash_value ?? null }));
+  return images.map((i) => ({
+    id: i.id,
+    name: i.name ?? null,
+    size: i.size ?? null,
+    osHashValue: i.os_hash_value ?? null,
+  }));
 }
 
 export interface ExportImageInput {
@@ -63,16 +68,40 @@ export async function exportImage(env: Env, s: OpenStackSession, input: ExportIm
   const startedAt = new Date().toISOString();
   const rel = artifactDir(input.cloud, IMAGE, input.imageId);
   const img = await glance.getImage(s, input.imageId);
-  if (!img) throw fatal(FailureType.OpenstackNotFound, `image ${input.imageId} is not in Glance`, 'it was deleted since the listing; the next run no longer selects it');
-  if (img.status !== 'active') throw fatal(FailureType.OpenstackRequestRejected, `image ${img.id} is ${img.status}, not active`, 'only active images have data to export');
+  if (!img)
+    throw fatal(
+      FailureType.OpenstackNotFound,
+      `image ${input.imageId} is not in Glance`,
+      'it was deleted since the listing; the next run no longer selects it',
+    );
+  if (img.status !== 'active')
+    throw fatal(
+      FailureType.OpenstackRequestRejected,
+      `image ${img.id} is ${img.status}, not active`,
+      'only active images have data to export',
+    );
   const algo = img.os_hash_algo ?? null;
   const expected = img.os_hash_value ?? null;
   const existing = (await env.repo.readManifest(rel)) as ImageManifest | undefined;
   if (existing && existing.component === IMAGE && expected && existing.image.os_hash_value === expected) {
     const p = existing.parts[0]!;
-    return { imageId: img.id, skipped: true, reason: 'already exported with the same os_hash_value', path: rel, plainBytes: p.plainBytes, bytes: p.bytes, sha512: p.plainSha512, seconds: 0 };
+    return {
+      imageId: img.id,
+      skipped: true,
+      reason: 'already exported with the same os_hash_value',
+      path: rel,
+      plainBytes: p.plainBytes,
+      bytes: p.bytes,
+      sha512: p.plainSha512,
+      seconds: 0,
+    };
   }
-  if (existing) throw fatal(FailureType.ChecksumMismatch, `image ${img.id} was exported before with os_hash_value ${existing.image.os_hash_value}, Glance now says ${expected}`, `Glance image data is immutable: inspect the image, then move ${rel} aside to export it again`);
+  if (existing)
+    throw fatal(
+      FailureType.ChecksumMismatch,
+      `image ${img.id} was exported before with os_hash_value ${existing.image.os_hash_value}, Glance now says ${expected}`,
+      `Glance image data is immutable: inspect the image, then move ${rel} aside to export it again`,
+    );
 
   const keys = await env.gpgKeys();
   await ensureGpgHome(keys.homedir);
@@ -81,7 +110,12 @@ export async function exportImage(env: Env, s: OpenStackSession, input: ExportIm
   const file = imageFile(img.disk_format ?? null);
   try {
     const res = await glance.download(s, img.id);
-    if (!res || !res.body) throw fatal(FailureType.OpenstackRequestRejected, `image ${img.id} has no data in Glance`, 'upload its data or leave it out of the selection');
+    if (!res || !res.body)
+      throw fatal(
+        FailureType.OpenstackRequestRejected,
+        `image ${img.id} has no data in Glance`,
+        'upload its data or leave it out of the selection',
+      );
     const guard = new PipelineGuard(cancellationSignal());
     const zstd = zstdCompress(level, guard.signal);
     const gpg = gpgEncrypt(keys, guard.signal);
@@ -94,23 +128,58 @@ export async function exportImage(env: Env, s: OpenStackSession, input: ExportIm
     const beat = heartbeater();
     guard.track(body, zstd.stdin, zstd.stdout, gpg.stdin, gpg.stdout, out);
     const [a, b, c, zx, gx] = await Promise.allSettled([
-      guard.watch('glance download', pipeline(body, meter((n) => { plainBytes += n; beat({ imageId: img.id, plainBytes }); }, sha512), zstd.stdin)),
+      guard.watch(
+        'glance download',
+        pipeline(
+          body,
+          meter((n) => {
+            plainBytes += n;
+            beat({ imageId: img.id, plainBytes });
+          }, sha512),
+          zstd.stdin,
+        ),
+      ),
       guard.watch('zstd', pipeline(zstd.stdout, gpg.stdin)),
-      guard.watch('file', pipeline(gpg.stdout, meter((n) => (bytes += n), sealed), out)),
+      guard.watch(
+        'file',
+        pipeline(
+          gpg.stdout,
+          meter((n) => (bytes += n), sealed),
+          out,
+        ),
+      ),
       guard.watchStage(zstd),
       guard.watchStage(gpg),
     ]);
-    if (guard.first?.part === 'glance download') throw fatal(FailureType.OpenstackUnavailable, `downloading image ${img.id}: ${(guard.first.error as Error)?.message}`, 'the download broke off; the export is retried');
+    if (guard.first?.part === 'glance download')
+      throw fatal(
+        FailureType.OpenstackUnavailable,
+        `downloading image ${img.id}: ${(guard.first.error as Error)?.message}`,
+        'the download broke off; the export is retried',
+      );
     if (zx.status === 'fulfilled' && zx.value.code !== 0) throw stageFailure(zstd, zx.value.code, zx.value.stderr);
     if (gx.status === 'fulfilled' && gx.value.code !== 0) throw stageFailure(gpg, gx.value.code, gx.value.stderr);
     for (const r of [a, b, c]) if (r.status === 'rejected') throw r.reason;
     const got = sha512.digest('hex');
     // Glance hashes with os_hash_algo (sha512 by default); another algorithm is recorded, not compared
     if (algo === 'sha512' && expected && got !== expected) {
-      throw fatal(FailureType.ChecksumMismatch, `image ${img.id}: the bytes Glance served hash to sha512 ${got}, its os_hash_value is ${expected}`, 'the image data is damaged in the store: nothing was published; check the Glance backend');
+      throw fatal(
+        FailureType.ChecksumMismatch,
+        `image ${img.id}: the bytes Glance served hash to sha512 ${got}, its os_hash_value is ${expected}`,
+        'the image data is damaged in the store: nothing was published; check the Glance backend',
+      );
     }
-    if (img.size != null && plainBytes !== img.size) throw fatal(FailureType.ChecksumMismatch, `image ${img.id}: ${plainBytes} bytes served, Glance says ${img.size}`, 'nothing was published; check the Glance backend');
-    const [recipientFingerprints, zv, gv] = await Promise.all([keyFingerprints(keys.recipientKeyFiles, keys.homedir), zstdVersion(), gpgVersion()]);
+    if (img.size != null && plainBytes !== img.size)
+      throw fatal(
+        FailureType.ChecksumMismatch,
+        `image ${img.id}: ${plainBytes} bytes served, Glance says ${img.size}`,
+        'nothing was published; check the Glance backend',
+      );
+    const [recipientFingerprints, zv, gv] = await Promise.all([
+      keyFingerprints(keys.recipientKeyFiles, keys.homedir),
+      zstdVersion(),
+      gpgVersion(),
+    ]);
     const manifest = newImageManifest({
       id: img.id,
       cloud: input.cloud,
@@ -134,11 +203,27 @@ export async function exportImage(env: Env, s: OpenStackSession, input: ExportIm
       ...(input.fromServer ? { fromServer: input.fromServer } : {}),
       parts: [{ file, sha256: sealed.digest('hex'), bytes, plainBytes, plainSha512: got }],
       compression: { format: 'zstd', level },
-      encryption: { format: 'openpgp', cipher: 'AES256', passphrase: keys.passphrase !== undefined, recipientFingerprints },
+      encryption: {
+        format: 'openpgp',
+        cipher: 'AES256',
+        passphrase: keys.passphrase !== undefined,
+        recipientFingerprints,
+      },
       tools: { zstd: zv, gpg: gv, osbackup: env.deps.version ?? 'unknown' },
     });
-    await env.repo.publish(staging, rel, manifest, { 'RESTORE.md': manifest.restoreRecipe, SHA256SUMS: `${manifest.parts[0]!.sha256}  ${file}\n` });
-    return { imageId: img.id, skipped: false, path: rel, plainBytes, bytes, sha512: got, seconds: Math.round((performance.now() - t0) / 100) / 10 };
+    await env.repo.publish(staging, rel, manifest, {
+      'RESTORE.md': manifest.restoreRecipe,
+      SHA256SUMS: `${manifest.parts[0]!.sha256}  ${file}\n`,
+    });
+    return {
+      imageId: img.id,
+      skipped: false,
+      path: rel,
+      plainBytes,
+      bytes,
+      sha512: got,
+      seconds: Math.round((performance.now() - t0) / 100) / 10,
+    };
   } catch (e) {
     await env.repo.discardStaging(staging).catch(() => undefined);
     throw e;

@@ -1,7 +1,13 @@
 // The restore-side OpenStack activities, over the cloud's shared session (see activities.ts).
 import type { Env } from '../deps.js';
 import type { OpenStackSession } from './session.js';
-import { snapshotCandidates, volumeFromBackup, volumeFromSnapshot, type VolumeFromBackupInput, type VolumeFromSnapshotInput } from './restore-volumes.js';
+import {
+  snapshotCandidates,
+  volumeFromBackup,
+  volumeFromSnapshot,
+  type VolumeFromBackupInput,
+  type VolumeFromSnapshotInput,
+} from './restore-volumes.js';
 import { imageFromExport, readImageManifest, type ImageFromExportInput } from './restore-images.js';
 import { serverFromImage, serverPlan, type ServerFromImageInput } from './restore-servers.js';
 

@@ -55,18 +55,33 @@ class Refused extends Error {
 export async function readImageManifest(env: Env, cloud: string, exportId: string): Promise<ImageManifest> {
   const rel = artifactDir(cloud, IMAGE, exportId);
   const m = (await env.repo.readManifest(rel)) as ImageManifest | undefined;
-  if (!m || m.component !== IMAGE) throw fatal(FailureType.BackupNotFound, `the repository has no image export ${exportId} of cloud ${cloud} (no ${rel}/manifest.json)`, 'list the exports with `osbackup catalog list`, or copy them back from a target first');
+  if (!m || m.component !== IMAGE)
+    throw fatal(
+      FailureType.BackupNotFound,
+      `the repository has no image export ${exportId} of cloud ${cloud} (no ${rel}/manifest.json)`,
+      'list the exports with `osbackup catalog list`, or copy them back from a target first',
+    );
   return m;
 }
 
 const deleteQuietly = (s: OpenStackSession, id: string) => glance.deleteImage(s, id).catch(() => undefined);
 
-export async function imageFromExport(env: Env, s: OpenStackSession, input: ImageFromExportInput): Promise<ImageFromExportResult> {
+export async function imageFromExport(
+  env: Env,
+  s: OpenStackSession,
+  input: ImageFromExportInput,
+): Promise<ImageFromExportResult> {
   const t0 = performance.now();
   const m = await readImageManifest(env, input.cloud, input.exportId);
   const part = m.parts[0]!;
-  const expected = m.image.os_hash_algo === 'sha512' && m.image.os_hash_value ? m.image.os_hash_value : part.plainSha512;
-  const plan = planImageCreate(m.image, { name: input.name, runId: input.runId, from: `export:${input.cloud}/${input.exportId}`, visibility: input.visibility });
+  const expected =
+    m.image.os_hash_algo === 'sha512' && m.image.os_hash_value ? m.image.os_hash_value : part.plainSha512;
+  const plan = planImageCreate(m.image, {
+    name: input.name,
+    runId: input.runId,
+    from: `export:${input.cloud}/${input.exportId}`,
+    visibility: input.visibility,
+  });
   const name = plan.body.name as string;
 
   // a retried attempt adopts this run's image: active (done, checked below) or queued (upload again)
@@ -98,11 +113,22 @@ export async function imageFromExport(env: Env, s: OpenStackSession, input: Imag
     const verdict = async (): Promise<ApplicationFailure | undefined> => {
       const [gx, zx] = await Promise.all([gpg.exit, zstd.exit]);
       const gotSealed = sealed.digest('hex');
-      if (gotSealed !== part.sha256 || bytes !== part.bytes) return fatal(FailureType.ChecksumMismatch, `${what} is corrupt in the repository: SHA-256 ${gotSealed} (${bytes} bytes), the manifest recorded ${part.sha256} (${part.bytes} bytes); no image was created`, 'restore it from another copy (a target) and find out what damaged the repository');
-      if (gx.code !== 0) return classifyDecryptError(gx.stderr, m.encryption, { artifact: what, gpgHome: keys.homedir });
+      if (gotSealed !== part.sha256 || bytes !== part.bytes)
+        return fatal(
+          FailureType.ChecksumMismatch,
+          `${what} is corrupt in the repository: SHA-256 ${gotSealed} (${bytes} bytes), the manifest recorded ${part.sha256} (${part.bytes} bytes); no image was created`,
+          'restore it from another copy (a target) and find out what damaged the repository',
+        );
+      if (gx.code !== 0)
+        return classifyDecryptError(gx.stderr, m.encryption, { artifact: what, gpgHome: keys.homedir });
       if (zx.code !== 0) return stageFailure(zstd, zx.code, zx.stderr);
       const got = plain.digest('hex');
-      if (got !== expected || plainBytes !== part.plainBytes) return fatal(FailureType.ChecksumMismatch, `${what} decrypts to bytes whose SHA-512 is ${got} (${plainBytes} bytes), but the recorded os_hash_value is ${expected} (${part.plainBytes} bytes); the image was not activated and was deleted`, 'the export does not hold the image it claims to: re-import another export, or export the image again from a cloud that still has it');
+      if (got !== expected || plainBytes !== part.plainBytes)
+        return fatal(
+          FailureType.ChecksumMismatch,
+          `${what} decrypts to bytes whose SHA-512 is ${got} (${plainBytes} bytes), but the recorded os_hash_value is ${expected} (${part.plainBytes} bytes); the image was not activated and was deleted`,
+          'the export does not hold the image it claims to: re-import another export, or export the image again from a cloud that still has it',
+        );
       return undefined;
     };
     let held: Buffer | undefined;
@@ -125,7 +151,14 @@ export async function imageFromExport(env: Env, s: OpenStackSession, input: Imag
     });
     guard.track(source, gpg.stdin, gpg.stdout, zstd.stdin, zstd.stdout, hold);
     const results = await Promise.allSettled([
-      guard.watch('file', pipeline(source, meter((n) => (bytes += n), sealed), gpg.stdin)),
+      guard.watch(
+        'file',
+        pipeline(
+          source,
+          meter((n) => (bytes += n), sealed),
+          gpg.stdin,
+        ),
+      ),
       guard.watch('gpg', pipeline(gpg.stdout, zstd.stdin)),
       guard.watch('zstd', pipeline(zstd.stdout, hold)),
       guard.watch('glance upload', glance.upload(s, id, hold, part.plainBytes)),
@@ -138,7 +171,11 @@ export async function imageFromExport(env: Env, s: OpenStackSession, input: Imag
     const [fromFile] = results;
     if (fromFile!.status === 'rejected' && (fromFile.reason as NodeJS.ErrnoException).code === 'ENOENT') {
       await deleteQuietly(s, id);
-      throw fatal(FailureType.ArtifactMissing, `${what}: ${part.file} is missing from the repository (${file})`, 'copy the export back from a target');
+      throw fatal(
+        FailureType.ArtifactMissing,
+        `${what}: ${part.file} is missing from the repository (${file})`,
+        'copy the export back from a target',
+      );
     }
     if (guard.first) {
       // a broken stream (Glance hung up, a stage was killed): the queued image is this run's; a retry makes a clean one
@@ -155,16 +192,34 @@ export async function imageFromExport(env: Env, s: OpenStackSession, input: Imag
   }
   if (!now || now.status !== 'active') {
     await deleteQuietly(s, id);
-    throw fatal(FailureType.OpenstackResourceError, `image ${id} is ${now?.status ?? 'gone'} after its upload; it was deleted`, 'look at glance-api\'s log (store full? size limit?)');
+    throw fatal(
+      FailureType.OpenstackResourceError,
+      `image ${id} is ${now?.status ?? 'gone'} after its upload; it was deleted`,
+      "look at glance-api's log (store full? size limit?)",
+    );
   }
   if (now.os_hash_value !== expected) {
     await deleteQuietly(s, id);
-    throw fatal(FailureType.ChecksumMismatch, `Glance stored image ${id} with os_hash_value ${now.os_hash_value}, the export recorded ${expected}; the image was deleted`, 'look at the Glance store; the export itself checked out');
+    throw fatal(
+      FailureType.ChecksumMismatch,
+      `Glance stored image ${id} with os_hash_value ${now.os_hash_value}, the export recorded ${expected}; the image was deleted`,
+      'look at the Glance store; the export itself checked out',
+    );
   }
-  return { imageId: id, name, exportId: input.exportId, bytes: now.size ?? part.plainBytes, osHashValue: now.os_hash_value, skipped: plan.skipped, adopted, seconds: Math.round((performance.now() - t0) / 100) / 10 };
+  return {
+    imageId: id,
+    name,
+    exportId: input.exportId,
+    bytes: now.size ?? part.plainBytes,
+    osHashValue: now.os_hash_value,
+    skipped: plan.skipped,
+    adopted,
+    seconds: Math.round((performance.now() - t0) / 100) / 10,
+  };
 }
 
 function findRefused(e: unknown): Refused | undefined {
-  for (let cur = e, i = 0; cur && i < 5; cur = (cur as { cause?: unknown }).cause, i++) if (cur instanceof Refused) return cur;
+  for (let cur = e, i = 0; cur && i < 5; cur = (cur as { cause?: unknown }).cause, i++)
+    if (cur instanceof Refused) return cur;
   return undefined;
 }

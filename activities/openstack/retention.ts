@@ -9,7 +9,15 @@ import type { Env } from '../deps.js';
 import { cinder, glance } from './api.js';
 import type { OpenStackSession } from './session.js';
 import type { OpenstackCloudConfig } from '../../config/openstack-schema.js';
-import { isOurs, MARK_CLOUD, planCloudRetention, planImageExportRetention, type CloudResource, type CloudRetentionPlan, type ImageExportRetention } from '../../workflows/lib/openstack.js';
+import {
+  isOurs,
+  MARK_CLOUD,
+  planCloudRetention,
+  planImageExportRetention,
+  type CloudResource,
+  type CloudRetentionPlan,
+  type ImageExportRetention,
+} from '../../workflows/lib/openstack.js';
 import { artifactDir, MANIFEST_FILE } from '../../workflows/lib/manifest.js';
 import { IMAGE } from '../../workflows/lib/image.js';
 import { scanTargetManifests } from '../storage/target.js';
@@ -33,7 +41,8 @@ export interface CloudRetentionView {
 }
 
 /** Cinder/Glance times are UTC without a zone. */
-const utc = (t: string | undefined | null) => (!t ? new Date(0).toISOString() : /Z$|[+-]\d\d:?\d\d$/.test(t) ? t : `${t}Z`);
+const utc = (t: string | undefined | null) =>
+  !t ? new Date(0).toISOString() : /Z$|[+-]\d\d:?\d\d$/.test(t) ? t : `${t}Z`;
 
 export async function cloudResources(s: OpenStackSession, cloud: string): Promise<CloudResource[]> {
   const [snaps, backups, images] = await Promise.all([
@@ -42,19 +51,57 @@ export async function cloudResources(s: OpenStackSession, cloud: string): Promis
     glance.listImages(s, { properties: { [MARK_CLOUD]: cloud } }),
   ]);
   return [
-    ...snaps.map((x): CloudResource => ({ kind: 'volume-snapshot', id: x.id, source: x.volume_id, createdAt: utc(x.created_at), metadata: x.metadata })),
-    ...backups.map((x): CloudResource => ({ kind: 'volume-backup', id: x.id, source: x.volume_id, createdAt: utc(x.created_at), metadata: x.metadata })),
+    ...snaps.map(
+      (x): CloudResource => ({
+        kind: 'volume-snapshot',
+        id: x.id,
+        source: x.volume_id,
+        createdAt: utc(x.created_at),
+        metadata: x.metadata,
+      }),
+    ),
+    ...backups.map(
+      (x): CloudResource => ({
+        kind: 'volume-backup',
+        id: x.id,
+        source: x.volume_id,
+        createdAt: utc(x.created_at),
+        metadata: x.metadata,
+      }),
+    ),
     ...images.map((x): CloudResource => {
-      const props = Object.fromEntries(Object.entries(x).filter((e): e is [string, string] => typeof e[1] === 'string'));
-      return { kind: 'image', id: x.id, source: props.instance_uuid ?? x.name ?? x.id, createdAt: utc(x.created_at), metadata: props };
+      const props = Object.fromEntries(
+        Object.entries(x).filter((e): e is [string, string] => typeof e[1] === 'string'),
+      );
+      return {
+        kind: 'image',
+        id: x.id,
+        source: props.instance_uuid ?? x.name ?? x.id,
+        createdAt: utc(x.created_at),
+        metadata: props,
+      };
     }),
   ];
 }
 
-export async function planCloudSide(env: Env, s: OpenStackSession, cfg: OpenstackCloudConfig, cloud: string, now: string): Promise<CloudRetentionView> {
+export async function planCloudSide(
+  env: Env,
+  s: OpenStackSession,
+  cfg: OpenstackCloudConfig,
+  cloud: string,
+  now: string,
+): Promise<CloudRetentionView> {
   const r = cfg.retention;
-  const plan = planCloudRetention(await cloudResources(s, cloud), cloud, { keepLast: r.keepLast, keepWithinMs: r.keepDays * 86_400_000 }, new Date(now));
-  const exportIds = (await scanTargetManifests(env.primary, cloud)).map((x) => x.manifest).filter((m) => m.component === IMAGE).map((m) => m.id);
+  const plan = planCloudRetention(
+    await cloudResources(s, cloud),
+    cloud,
+    { keepLast: r.keepLast, keepWithinMs: r.keepDays * 86_400_000 },
+    new Date(now),
+  );
+  const exportIds = (await scanTargetManifests(env.primary, cloud))
+    .map((x) => x.manifest)
+    .filter((m) => m.component === IMAGE)
+    .map((m) => m.id);
   const inGlance = new Set<string>();
   for (const id of exportIds) if ((await glance.getImage(s, id)) !== null) inGlance.add(id);
   const gone = JSON.parse((await env.primary.readText(goneKey(cloud))) ?? '{}') as Record<string, string>;
@@ -62,7 +109,12 @@ export async function planCloudSide(env: Env, s: OpenStackSession, cfg: Openstac
   return { cloud, plan, exports };
 }
 
-export async function markCloudSide(env: Env, s: OpenStackSession, cfg: OpenstackCloudConfig, input: { cloud: string; runId: string; now: string }): Promise<{ remove: number; keep: number; foreign: number }> {
+export async function markCloudSide(
+  env: Env,
+  s: OpenStackSession,
+  cfg: OpenstackCloudConfig,
+  input: { cloud: string; runId: string; now: string },
+): Promise<{ remove: number; keep: number; foreign: number }> {
   const key = `${cloudJournalPrefix(input.cloud)}${input.runId}.json`;
   const existing = await env.primary.readText(key);
   if (existing) {
@@ -71,9 +123,21 @@ export async function markCloudSide(env: Env, s: OpenStackSession, cfg: Openstac
   }
   const v = await planCloudSide(env, s, cfg, input.cloud, input.now);
   await env.primary.putText(goneKey(input.cloud), JSON.stringify(v.exports.goneSince, null, 2) + '\n');
-  const journal: CloudRetentionJournal = { formatVersion: 1, runId: input.runId, cloud: input.cloud, markedAt: input.now, remove: v.plan.remove, exports: v.exports.remove };
-  if (journal.remove.length || journal.exports.length) await env.primary.putText(key, JSON.stringify(journal, null, 2) + '\n');
-  return { remove: journal.remove.length + journal.exports.length, keep: v.plan.keep.length + v.exports.keep.length, foreign: v.plan.foreign };
+  const journal: CloudRetentionJournal = {
+    formatVersion: 1,
+    runId: input.runId,
+    cloud: input.cloud,
+    markedAt: input.now,
+    remove: v.plan.remove,
+    exports: v.exports.remove,
+  };
+  if (journal.remove.length || journal.exports.length)
+    await env.primary.putText(key, JSON.stringify(journal, null, 2) + '\n');
+  return {
+    remove: journal.remove.length + journal.exports.length,
+    keep: v.plan.keep.length + v.exports.keep.length,
+    foreign: v.plan.foreign,
+  };
 }
 
 export async function pendingCloudJournals(env: Env, cloud: string): Promise<string[]> {
@@ -89,14 +153,25 @@ export interface CloudPurgeResult {
   refused: { id: string; reason: string }[];
 }
 
-async function currentMetadata(s: OpenStackSession, kind: CloudResource['kind'], id: string): Promise<Record<string, string> | undefined | null> {
+async function currentMetadata(
+  s: OpenStackSession,
+  kind: CloudResource['kind'],
+  id: string,
+): Promise<Record<string, string> | undefined | null> {
   if (kind === 'volume-snapshot') return (await cinder.getSnapshot(s, id))?.metadata ?? null;
   if (kind === 'volume-backup') return (await cinder.getBackup(s, id))?.metadata ?? null;
   const img = await glance.getImage(s, id);
-  return img ? Object.fromEntries(Object.entries(img).filter((e): e is [string, string] => typeof e[1] === 'string')) : null;
+  return img
+    ? Object.fromEntries(Object.entries(img).filter((e): e is [string, string] => typeof e[1] === 'string'))
+    : null;
 }
 
-export async function purgeCloudSide(env: Env, s: OpenStackSession, input: { cloud: string; runId: string }, onExportRemoved: (id: string) => Promise<void>): Promise<CloudPurgeResult> {
+export async function purgeCloudSide(
+  env: Env,
+  s: OpenStackSession,
+  input: { cloud: string; runId: string },
+  onExportRemoved: (id: string) => Promise<void>,
+): Promise<CloudPurgeResult> {
   const key = `${cloudJournalPrefix(input.cloud)}${input.runId}.json`;
   const text = await env.primary.readText(key);
   if (!text) return { deleted: [], refused: [] };
@@ -107,7 +182,10 @@ export async function purgeCloudSide(env: Env, s: OpenStackSession, input: { clo
     if (md === null) continue; // already gone (an earlier attempt, or by hand)
     // the mark is read again now: whatever lost it since the plan (or never had it) is not osbackup's to delete
     if (!isOurs(md, input.cloud)) {
-      out.refused.push({ id: r.id, reason: `${r.kind} ${r.id} no longer carries osbackup's mark for cloud ${input.cloud}: left alone` });
+      out.refused.push({
+        id: r.id,
+        reason: `${r.kind} ${r.id} no longer carries osbackup's mark for cloud ${input.cloud}: left alone`,
+      });
       continue;
     }
     try {

@@ -13,11 +13,23 @@ const catalogSchema = z.array(
   z.object({
     type: z.string(),
     name: z.string().optional(),
-    endpoints: z.array(z.object({ interface: z.string(), region: z.string().nullish(), region_id: z.string().nullish(), url: z.string() })),
+    endpoints: z.array(
+      z.object({
+        interface: z.string(),
+        region: z.string().nullish(),
+        region_id: z.string().nullish(),
+        url: z.string(),
+      }),
+    ),
   }),
 );
 const tokenBody = z.object({
-  token: z.object({ expires_at: z.string(), catalog: catalogSchema.default([]), project: z.object({ id: z.string() }).optional(), user: z.object({ id: z.string() }) }),
+  token: z.object({
+    expires_at: z.string(),
+    catalog: catalogSchema.default([]),
+    project: z.object({ id: z.string() }).optional(),
+    user: z.object({ id: z.string() }),
+  }),
 });
 
 export interface Token {
@@ -64,11 +76,32 @@ export class OpenStackSession {
   private authBody(): unknown {
     const c = this.creds;
     if (c.method === 'application_credential') {
-      const ac = c.id ? { id: c.id, secret: c.secret } : { name: c.name, secret: c.secret, user: { name: c.username, domain: { name: c.userDomainName ?? 'Default' } } };
+      const ac = c.id
+        ? { id: c.id, secret: c.secret }
+        : {
+            name: c.name,
+            secret: c.secret,
+            user: { name: c.username, domain: { name: c.userDomainName ?? 'Default' } },
+          };
       return { auth: { identity: { methods: ['application_credential'], application_credential: ac } } };
     }
-    const user = c.userId ? { id: c.userId, password: c.password } : { name: c.username, password: c.password, domain: c.userDomainId ? { id: c.userDomainId } : { name: c.userDomainName } };
-    const scope = c.projectId ? { project: { id: c.projectId } } : c.projectName ? { project: { name: c.projectName, domain: c.projectDomainId ? { id: c.projectDomainId } : { name: c.projectDomainName } } } : undefined;
+    const user = c.userId
+      ? { id: c.userId, password: c.password }
+      : {
+          name: c.username,
+          password: c.password,
+          domain: c.userDomainId ? { id: c.userDomainId } : { name: c.userDomainName },
+        };
+    const scope = c.projectId
+      ? { project: { id: c.projectId } }
+      : c.projectName
+        ? {
+            project: {
+              name: c.projectName,
+              domain: c.projectDomainId ? { id: c.projectDomainId } : { name: c.projectDomainName },
+            },
+          }
+        : undefined;
     return { auth: { identity: { methods: ['password'], password: { user } }, ...(scope ? { scope } : {}) } };
   }
 
@@ -78,7 +111,12 @@ export class OpenStackSession {
     const what = `Keystone ${url} (${this.creds.source})`;
     let res: Response;
     try {
-      res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(this.authBody()), signal: AbortSignal.timeout(this.timeoutMs) });
+      res = await fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(this.authBody()),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
     } catch (e) {
       throw networkFailure(e, what);
     }
@@ -86,9 +124,20 @@ export class OpenStackSession {
     if (res.status !== 201) throw httpFailure(res.status, text, what);
     const value = res.headers.get('x-subject-token');
     const parsed = tokenBody.safeParse(JSON.parse(text));
-    if (!value || !parsed.success) throw fatal(FailureType.OpenstackAuthFailed, `${what}: the answer is not a Keystone v3 token`, 'point auth_url at Keystone v3');
+    if (!value || !parsed.success)
+      throw fatal(
+        FailureType.OpenstackAuthFailed,
+        `${what}: the answer is not a Keystone v3 token`,
+        'point auth_url at Keystone v3',
+      );
     const t = parsed.data.token;
-    return { value, expiresAt: Date.parse(t.expires_at), catalog: t.catalog, projectId: t.project?.id, userId: t.user.id };
+    return {
+      value,
+      expiresAt: Date.parse(t.expires_at),
+      catalog: t.catalog,
+      projectId: t.project?.id,
+      userId: t.user.id,
+    };
   }
 
   /** A valid token: the cached one while it has more than RENEW_BEFORE_MS left, else a new one. */
@@ -116,16 +165,37 @@ export class OpenStackSession {
     const entry = t.catalog.find((e) => types.includes(e.type));
     const { region, interface: iface } = this.creds;
     if (!entry) {
-      throw fatal(FailureType.OpenstackEndpointMissing, `the service catalog of ${this.creds.authUrl} has no ${service} service (${types.join('/')}); it has: ${t.catalog.map((e) => e.type).join(', ') || 'nothing (is the token scoped to a project?)'}`, `register the ${service} service and its endpoints in Keystone, or scope the credentials to a project`);
+      throw fatal(
+        FailureType.OpenstackEndpointMissing,
+        `the service catalog of ${this.creds.authUrl} has no ${service} service (${types.join('/')}); it has: ${t.catalog.map((e) => e.type).join(', ') || 'nothing (is the token scoped to a project?)'}`,
+        `register the ${service} service and its endpoints in Keystone, or scope the credentials to a project`,
+      );
     }
     const regions = [...new Set(entry.endpoints.map((e) => e.region_id ?? e.region ?? ''))];
     const inRegion = entry.endpoints.filter((e) => !region || (e.region_id ?? e.region) === region);
-    if (inRegion.length === 0) throw fatal(FailureType.OpenstackEndpointMissing, `no ${service} endpoint in region "${region}" (the catalog has regions: ${regions.join(', ')})`, 'set the region (openstack.region or region_name / OS_REGION_NAME) to one of those');
-    if (!region && regions.length > 1) throw fatal(FailureType.OpenstackEndpointMissing, `${service} has endpoints in several regions (${regions.join(', ')}) and no region is configured`, 'set openstack.region (or region_name / OS_REGION_NAME)');
+    if (inRegion.length === 0)
+      throw fatal(
+        FailureType.OpenstackEndpointMissing,
+        `no ${service} endpoint in region "${region}" (the catalog has regions: ${regions.join(', ')})`,
+        'set the region (openstack.region or region_name / OS_REGION_NAME) to one of those',
+      );
+    if (!region && regions.length > 1)
+      throw fatal(
+        FailureType.OpenstackEndpointMissing,
+        `${service} has endpoints in several regions (${regions.join(', ')}) and no region is configured`,
+        'set openstack.region (or region_name / OS_REGION_NAME)',
+      );
     const ep = inRegion.find((e) => e.interface === iface);
-    if (!ep) throw fatal(FailureType.OpenstackEndpointMissing, `no ${iface} ${service} endpoint${region ? ` in region ${region}` : ''} (interfaces: ${inRegion.map((e) => e.interface).join(', ')})`, 'set openstack.interface to one the catalog has');
+    if (!ep)
+      throw fatal(
+        FailureType.OpenstackEndpointMissing,
+        `no ${iface} ${service} endpoint${region ? ` in region ${region}` : ''} (interfaces: ${inRegion.map((e) => e.interface).join(', ')})`,
+        'set openstack.interface to one the catalog has',
+      );
     // Cinder's legacy URLs carry the project: %(project_id)s / $(project_id)s templates
-    return ep.url.replace(/%\(project_id\)s|\$\(project_id\)s|%\(tenant_id\)s|\$\(tenant_id\)s/g, t.projectId ?? '').replace(/\/+$/, '');
+    return ep.url
+      .replace(/%\(project_id\)s|\$\(project_id\)s|%\(tenant_id\)s|\$\(tenant_id\)s/g, t.projectId ?? '')
+      .replace(/\/+$/, '');
   }
 
   /** One API call. Failures are typed (see http.ts); a 401 on a reused token renews it once. */
@@ -170,12 +240,22 @@ export class OpenStackSession {
     }
   }
 
-  async json<T extends z.ZodType>(schema: T, service: Service, method: string, path: string, o: RequestOptions = {}): Promise<z.infer<T>> {
+  async json<T extends z.ZodType>(
+    schema: T,
+    service: Service,
+    method: string,
+    path: string,
+    o: RequestOptions = {},
+  ): Promise<z.infer<T>> {
     const res = await this.request(service, method, path, o);
     const text = await res.text();
     const parsed = schema.safeParse(text ? JSON.parse(text) : {});
     if (!parsed.success) {
-      throw fatal(FailureType.OpenstackRequestRejected, `${method} ${service} ${path}: unexpected answer (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`, 'check the API version of the cloud (osbackup pins microversions for Zed and later)');
+      throw fatal(
+        FailureType.OpenstackRequestRejected,
+        `${method} ${service} ${path}: unexpected answer (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`,
+        'check the API version of the cloud (osbackup pins microversions for Zed and later)',
+      );
     }
     return parsed.data;
   }

@@ -26,7 +26,12 @@ function settings(host: RabbitmqHost): RabbitmqHostConfig {
 export function rabbitmqctlCommand(host: RabbitmqHost, args: readonly string[]): string {
   const r = settings(host);
   const env = Object.entries(r.env).map(([k, v]) => `${k}=${v}`);
-  return shJoin([...(env.length > 0 ? ['env', ...env] : []), r.rabbitmqctl, ...(r.nodeName ? ['-n', r.nodeName] : []), ...args]);
+  return shJoin([
+    ...(env.length > 0 ? ['env', ...env] : []),
+    r.rabbitmqctl,
+    ...(r.nodeName ? ['-n', r.nodeName] : []),
+    ...args,
+  ]);
 }
 
 /** Fails with 127 and a message naming the command when it is not there (rather than sh's terse "not found"). */
@@ -42,7 +47,10 @@ function wrap(host: RabbitmqHost, lines: string[]): string {
 /** Writes the definitions as JSON to stdout (`export_definitions -`; -q keeps the info line off stdout). */
 export function exportDefinitionsScript(host: RabbitmqHost): string {
   const r = settings(host);
-  return wrap(host, [commandCheck(r), `exec ${rabbitmqctlCommand(host, ['-q', 'export_definitions', '-', '--format', 'json', '--timeout', String(r.timeoutSeconds)])}`]);
+  return wrap(host, [
+    commandCheck(r),
+    `exec ${rabbitmqctlCommand(host, ['-q', 'export_definitions', '-', '--format', 'json', '--timeout', String(r.timeoutSeconds)])}`,
+  ]);
 }
 
 /**
@@ -53,7 +61,8 @@ export function exportDefinitionsScript(host: RabbitmqHost): string {
  */
 export function importDefinitionsScript(host: RabbitmqHost, opts: { sha256?: string } = {}): string {
   const r = settings(host);
-  if (opts.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(opts.sha256)) throw new Error('sha256 must be 64 lower-case hex digits');
+  if (opts.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(opts.sha256))
+    throw new Error('sha256 must be 64 lower-case hex digits');
   const f = '"$d/definitions.json"';
   return wrap(host, [
     'umask 077',
@@ -64,7 +73,9 @@ export function importDefinitionsScript(host: RabbitmqHost, opts: { sha256?: str
     `cat > ${f} || exit ${RabbitmqScriptExit.NoTempDir}`,
     `[ -s ${f} ] || { echo 'osbackup: no definitions arrived on stdin' >&2; exit ${RabbitmqScriptExit.NothingReceived}; }`,
     ...(opts.sha256
-      ? [`echo "${opts.sha256}  $d/definitions.json" | sha256sum -c --status || { echo 'osbackup: the definitions that arrived do not match the expected SHA-256 (cut short or damaged on the way)' >&2; exit ${RabbitmqScriptExit.ChecksumMismatch}; }`]
+      ? [
+          `echo "${opts.sha256}  $d/definitions.json" | sha256sum -c --status || { echo 'osbackup: the definitions that arrived do not match the expected SHA-256 (cut short or damaged on the way)' >&2; exit ${RabbitmqScriptExit.ChecksumMismatch}; }`,
+        ]
       : []),
     `${rabbitmqctlCommand(host, ['-q', 'import_definitions', '--format', 'json', '--timeout', String(r.timeoutSeconds)])} ${f}`,
   ]);
@@ -73,7 +84,10 @@ export function importDefinitionsScript(host: RabbitmqHost, opts: { sha256?: str
 /** Asks the node for its status as JSON: fails (exit 69 + diagnostics) when it cannot be reached. */
 export function statusScript(host: RabbitmqHost): string {
   const r = settings(host);
-  return wrap(host, [commandCheck(r), `exec ${rabbitmqctlCommand(host, ['-q', 'status', '--formatter', 'json', '--timeout', String(Math.min(r.timeoutSeconds, 60))])}`]);
+  return wrap(host, [
+    commandCheck(r),
+    `exec ${rabbitmqctlCommand(host, ['-q', 'status', '--formatter', 'json', '--timeout', String(Math.min(r.timeoutSeconds, 60))])}`,
+  ]);
 }
 
 export interface RabbitmqStatus {

@@ -28,7 +28,13 @@ export function fingerprintOf(hostKey: Buffer): string {
   return 'SHA256:' + createHash('sha256').update(hostKey).digest('base64').replace(/=+$/, '');
 }
 
-const CIPHERS = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com', 'aes128-ctr', 'aes256-ctr'] as const;
+const CIPHERS = [
+  'aes128-gcm@openssh.com',
+  'aes256-gcm@openssh.com',
+  'chacha20-poly1305@openssh.com',
+  'aes128-ctr',
+  'aes256-ctr',
+] as const;
 
 export class SshPool {
   private readonly conns = new Map<string, Promise<Client>>();
@@ -53,7 +59,11 @@ export class SshPool {
     try {
       privateKey = await readFile(t.keyFile);
     } catch (e) {
-      throw fatal(FailureType.SshAuthFailed, `host ${t.name}: SSH key ${t.keyFile} cannot be read (${(e as NodeJS.ErrnoException).code})`, 'point hosts.<name>.keyFile at the private key the worker uses');
+      throw fatal(
+        FailureType.SshAuthFailed,
+        `host ${t.name}: SSH key ${t.keyFile} cannot be read (${(e as NodeJS.ErrnoException).code})`,
+        'point hosts.<name>.keyFile at the private key the worker uses',
+      );
     }
     let seen = '';
     const cfg: ConnectConfig = {
@@ -89,19 +99,41 @@ export class SshPool {
   private mapConnectError(t: SshTarget, err: Error & { level?: string; code?: string }, seen: string) {
     const where = `host ${t.name} (${t.user}@${t.address}:${t.port})`;
     if (/verification failed/i.test(err.message)) {
-      return fatal(FailureType.SshHostKeyMismatch, `${where}: host key ${seen || '(none)'} does not match the pinned ${t.hostKeyFingerprint}`, 'if the host was legitimately re-installed, check its key out of band (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the console) and update hostKeyFingerprint; otherwise treat it as an attack');
+      return fatal(
+        FailureType.SshHostKeyMismatch,
+        `${where}: host key ${seen || '(none)'} does not match the pinned ${t.hostKeyFingerprint}`,
+        'if the host was legitimately re-installed, check its key out of band (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the console) and update hostKeyFingerprint; otherwise treat it as an attack',
+      );
     }
     if (err.level === 'client-authentication' || /authentication methods failed/i.test(err.message)) {
-      return fatal(FailureType.SshAuthFailed, `${where}: the server refused key ${t.keyFile}`, `add the worker's public key to ${t.user}'s authorized_keys on ${t.name}`);
+      return fatal(
+        FailureType.SshAuthFailed,
+        `${where}: the server refused key ${t.keyFile}`,
+        `add the worker's public key to ${t.user}'s authorized_keys on ${t.name}`,
+      );
     }
-    return transient(FailureType.SshUnreachable, `${where}: cannot connect (${err.code ?? err.message})`, 'check that sshd runs on the host and that the address and port in the config are right');
+    return transient(
+      FailureType.SshUnreachable,
+      `${where}: cannot connect (${err.code ?? err.message})`,
+      'check that sshd runs on the host and that the address and port in the config are right',
+    );
   }
 
   /** Starts a remote command; stdout is a stream with back-pressure. */
   async exec(t: SshTarget, command: string, signal?: AbortSignal): Promise<RemoteProcess> {
     const c = await this.connection(t);
     const ch = await new Promise<ClientChannel>((resolve, reject) => {
-      c.exec(command, (err, channel) => (err ? reject(transient(FailureType.SshConnectionLost, `host ${t.name}: cannot open a channel (${err.message})`, 'check the host')) : resolve(channel)));
+      c.exec(command, (err, channel) =>
+        err
+          ? reject(
+              transient(
+                FailureType.SshConnectionLost,
+                `host ${t.name}: cannot open a channel (${err.message})`,
+                'check the host',
+              ),
+            )
+          : resolve(channel),
+      );
     });
     let settleAborted: () => void = () => undefined;
     const done = new Promise<{ code: number | null; signal: string | null }>((resolve, reject) => {
@@ -110,7 +142,14 @@ export class SshPool {
         exit = { code: typeof code === 'number' ? code : null, signal: sig ?? null };
       });
       const onClientGone = (err?: Error) => {
-        if (!exit) reject(transient(FailureType.SshConnectionLost, `host ${t.name}: the SSH connection dropped while a command was running${err ? ` (${err.message})` : ''}`, 'check the network to the host; the partial result was discarded and the activity will retry'));
+        if (!exit)
+          reject(
+            transient(
+              FailureType.SshConnectionLost,
+              `host ${t.name}: the SSH connection dropped while a command was running${err ? ` (${err.message})` : ''}`,
+              'check the network to the host; the partial result was discarded and the activity will retry',
+            ),
+          );
       };
       c.once('error', onClientGone);
       c.once('close', () => onClientGone());
@@ -141,7 +180,11 @@ export class SshPool {
   }
 
   /** Runs a short command and collects its output (bounded). */
-  async run(t: SshTarget, command: string, opts: { stdin?: string | Buffer; signal?: AbortSignal; maxBytes?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string; raw: Buffer; truncated: boolean }> {
+  async run(
+    t: SshTarget,
+    command: string,
+    opts: { stdin?: string | Buffer; signal?: AbortSignal; maxBytes?: number } = {},
+  ): Promise<{ code: number | null; stdout: string; stderr: string; raw: Buffer; truncated: boolean }> {
     const p = await this.exec(t, command, opts.signal);
     const max = opts.maxBytes ?? 16 * 1024 * 1024;
     const out: Buffer[] = [];
@@ -161,11 +204,21 @@ export class SshPool {
     p.stdin.end(opts.stdin ?? '');
     const r = await p.done;
     const raw = Buffer.concat(out);
-    return { code: r.code, stdout: raw.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), raw, truncated: n > max };
+    return {
+      code: r.code,
+      stdout: raw.toString('utf8'),
+      stderr: Buffer.concat(err).toString('utf8'),
+      raw,
+      truncated: n > max,
+    };
   }
 
   close(): void {
-    for (const p of this.conns.values()) p.then((c) => c.end(), () => undefined);
+    for (const p of this.conns.values())
+      p.then(
+        (c) => c.end(),
+        () => undefined,
+      );
     this.conns.clear();
   }
 }

@@ -16,8 +16,22 @@ export function shJoin(argv: readonly string[]): string {
  * Wraps a POSIX shell script so it runs where the service lives: inside the container on a
  * Kolla host (`docker exec -i <c> sh -c …`), or on the host itself.
  */
-export function inServiceContext(host: Pick<HostConfig, 'containerRuntime'>, container: string, script: string, opts: { user?: string } = {}): string {
+export function inServiceContext(
+  host: Pick<HostConfig, 'containerRuntime'>,
+  container: string,
+  script: string,
+  opts: { user?: string } = {},
+): string {
   if (host.containerRuntime === 'none') return `sh -c ${shQuote(script)}`;
   // Kolla's service containers run as the service user; restoring owners needs root (-u 0)
-  return shJoin([host.containerRuntime, 'exec', '-i', ...(opts.user ? ['-u', opts.user] : []), container, 'sh', '-c', script]);
+  return shJoin([
+    host.containerRuntime,
+    'exec',
+    '-i',
+    ...(opts.user ? ['-u', opts.user] : []),
+    container,
+    'sh',
+    '-c',
+    script,
+  ]);
 }

@@ -14,8 +14,16 @@ export interface RunOnResult {
 /** Runs argv on `where` ("worker" or a host key of the cloud); never throws for a non-zero exit. */
 export async function runOn(env: Env, cloud: string, where: string, argv: readonly string[]): Promise<RunOnResult> {
   if (where === 'worker') {
-    const r = await execa(argv[0]!, argv.slice(1), { reject: false, cancelSignal: cancellationSignal(), stdin: 'ignore' });
-    return { code: r.exitCode ?? null, stdout: String(r.stdout), stderr: String(r.stderr || (r.failed && r.exitCode === undefined ? r.message : '')) };
+    const r = await execa(argv[0]!, argv.slice(1), {
+      reject: false,
+      cancelSignal: cancellationSignal(),
+      stdin: 'ignore',
+    });
+    return {
+      code: r.exitCode ?? null,
+      stdout: String(r.stdout),
+      stderr: String(r.stderr || (r.failed && r.exitCode === undefined ? r.message : '')),
+    };
   }
   const { target } = env.host(cloud, where);
   const r = await env.deps.ssh.run(target, shJoin(argv), { signal: cancellationSignal() });

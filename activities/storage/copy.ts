@@ -31,17 +31,31 @@ async function readManifest(t: TargetStore, dir: string): Promise<AnyManifest | 
   return text ? (JSON.parse(text) as AnyManifest) : undefined;
 }
 
-export async function copyArtifact(env: Env, input: CopyArtifactInput, verifyAfterWrite: boolean): Promise<CopyArtifactResult> {
+export async function copyArtifact(
+  env: Env,
+  input: CopyArtifactInput,
+  verifyAfterWrite: boolean,
+): Promise<CopyArtifactResult> {
   const { cloud, component, id } = input;
   const src = await env.target(input.from);
   const dst = await env.target(input.to);
   const dir = artifactDir(cloud, component, id);
   const signal = Context.current().cancellationSignal;
   const m = await readManifest(src, dir);
-  if (!m) throw fatal(FailureType.ArtifactMissing, `${id} has no manifest on target "${src.name}"`, 'list what the source holds with `osbackup catalog list --target ' + src.name + '`');
+  if (!m)
+    throw fatal(
+      FailureType.ArtifactMissing,
+      `${id} has no manifest on target "${src.name}"`,
+      'list what the source holds with `osbackup catalog list --target ' + src.name + '`',
+    );
   const already = await readManifest(dst, dir);
   if (already) {
-    if (storedDigest(already) !== storedDigest(m)) throw fatal(FailureType.ChecksumMismatch, `target "${dst.name}" holds ${id} with other bytes than "${src.name}"`, 'run `osbackup verify` on both targets to find the good copy; nothing was overwritten');
+    if (storedDigest(already) !== storedDigest(m))
+      throw fatal(
+        FailureType.ChecksumMismatch,
+        `target "${dst.name}" holds ${id} with other bytes than "${src.name}"`,
+        'run `osbackup verify` on both targets to find the good copy; nothing was overwritten',
+      );
     return { id, copied: false, bytes: 0, seconds: 0 };
   }
   await dst.checkWritable();
@@ -51,9 +65,16 @@ export async function copyArtifact(env: Env, input: CopyArtifactInput, verifyAft
   if (leftovers.length) await dst.deleteKeys(leftovers.map((o) => o.key));
 
   const sealed = new Map(sealedFiles(m).map((f) => [f.rel, f]));
-  const files = (await src.list(`${dir}/`)).filter((o) => o.key !== `${dir}/${MANIFEST_FILE}` && !o.key.startsWith(`${dir}/checks/`));
+  const files = (await src.list(`${dir}/`)).filter(
+    (o) => o.key !== `${dir}/${MANIFEST_FILE}` && !o.key.startsWith(`${dir}/checks/`),
+  );
   for (const rel of sealed.keys()) {
-    if (!files.some((f) => f.key === rel)) throw fatal(FailureType.ArtifactMissing, `${rel} is missing on target "${src.name}"`, 'run `osbackup verify --target ' + src.name + '`; copy from another target that holds it');
+    if (!files.some((f) => f.key === rel))
+      throw fatal(
+        FailureType.ArtifactMissing,
+        `${rel} is missing on target "${src.name}"`,
+        'run `osbackup verify --target ' + src.name + '`; copy from another target that holds it',
+      );
   }
   let total = 0;
   const written: string[] = [];
@@ -70,7 +91,13 @@ export async function copyArtifact(env: Env, input: CopyArtifactInput, verifyAft
       written.push(f.key);
       const got = await dst.putStream(f.key, body, { bytes: f.bytes, signal, onProgress: (b) => (sent = b) });
       if (expected && (got.sha256 !== expected.sha256 || got.bytes !== expected.bytes)) {
-        await fail(fatal(FailureType.ChecksumMismatch, `${f.key} on target "${src.name}" reads as ${got.sha256} (${got.bytes} bytes) but its manifest says ${expected.sha256} (${expected.bytes} bytes): the source copy is damaged`, `nothing was published on "${dst.name}"; run \`osbackup verify --target ${src.name}\` and copy from a good target`));
+        await fail(
+          fatal(
+            FailureType.ChecksumMismatch,
+            `${f.key} on target "${src.name}" reads as ${got.sha256} (${got.bytes} bytes) but its manifest says ${expected.sha256} (${expected.bytes} bytes): the source copy is damaged`,
+            `nothing was published on "${dst.name}"; run \`osbackup verify --target ${src.name}\` and copy from a good target`,
+          ),
+        );
       }
       total += got.bytes;
     } catch (e) {
@@ -83,7 +110,13 @@ export async function copyArtifact(env: Env, input: CopyArtifactInput, verifyAft
     for (const f of sealed.values()) {
       const back = await hashObject(dst, f.rel, (b) => Context.current().heartbeat({ file: f.rel, reread: b }), signal);
       if (back.sha256 !== f.sha256 || back.bytes !== f.bytes) {
-        await fail(fatal(FailureType.ChecksumMismatch, `${f.rel} reads back from target "${dst.name}" as ${back.sha256} (${back.bytes} bytes), written as ${f.sha256}`, `the store returned other bytes; check "${dst.name}" and copy again`));
+        await fail(
+          fatal(
+            FailureType.ChecksumMismatch,
+            `${f.rel} reads back from target "${dst.name}" as ${back.sha256} (${back.bytes} bytes), written as ${f.sha256}`,
+            `the store returned other bytes; check "${dst.name}" and copy again`,
+          ),
+        );
       }
     }
   }

@@ -44,7 +44,8 @@ export class LocalRepository {
     for (const name of await readdir(base).catch(() => [] as string[])) {
       const dir = join(base, name);
       let newest = (await stat(dir).catch(() => undefined))?.mtimeMs ?? 0;
-      for (const f of await readdir(dir).catch(() => [] as string[])) newest = Math.max(newest, (await stat(join(dir, f)).catch(() => undefined))?.mtimeMs ?? 0);
+      for (const f of await readdir(dir).catch(() => [] as string[]))
+        newest = Math.max(newest, (await stat(join(dir, f)).catch(() => undefined))?.mtimeMs ?? 0);
       if (Date.now() - newest > maxAgeMs) {
         await rm(dir, { recursive: true, force: true });
         removed.push(name);
@@ -65,14 +66,22 @@ export class LocalRepository {
    * Moves a staged folder to `relDir`, writes `extraFiles`, then the manifest (atomically).
    * Idempotent: an already published manifest for the same id is left as it is.
    */
-  async publish(stagingDir: string, relDir: string, manifest: AnyManifest, extraFiles: Record<string, string>): Promise<void> {
+  async publish(
+    stagingDir: string,
+    relDir: string,
+    manifest: AnyManifest,
+    extraFiles: Record<string, string>,
+  ): Promise<void> {
     const final = join(this.root, relDir);
     if (await this.exists(join(final, MANIFEST_FILE))) return;
     await mkdir(dirname(final), { recursive: true, mode: 0o700 });
     if (await this.exists(stagingDir)) {
       await rm(final, { recursive: true, force: true }); // a half-published folder from a crashed attempt
       await rename(stagingDir, final);
-    } else if (!(await this.exists(final)) || ('artifact' in manifest && !(await this.exists(join(final, manifest.artifact.file))))) {
+    } else if (
+      !(await this.exists(final)) ||
+      ('artifact' in manifest && !(await this.exists(join(final, manifest.artifact.file))))
+    ) {
       throw new Error(`staged artifact ${stagingDir} is gone and ${final} has no artifact`);
     }
     for (const [name, text] of Object.entries(extraFiles)) await this.writeAtomic(join(final, name), text);

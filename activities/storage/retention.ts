@@ -7,9 +7,23 @@
 // A purge interrupted midway is finished by the next attempt or the next rotate run: the
 // journal is still there, and deleting what is already gone is not an error.
 import { Context } from '@temporalio/activity';
-import { artifactDir, isBinlogManifest, isDatabaseManifest, MANIFEST_FILE, type AnyManifest } from '../../workflows/lib/manifest.js';
+import {
+  artifactDir,
+  isBinlogManifest,
+  isDatabaseManifest,
+  MANIFEST_FILE,
+  type AnyManifest,
+} from '../../workflows/lib/manifest.js';
 import { isDumpManifest } from '../../workflows/lib/dump.js';
-import { binlogRetentionArtifact, dumpRetentionArtifact, planRetention, recheck, retentionArtifactFromManifest, type RetentionArtifact, type RetentionPlan } from '../../workflows/lib/retention.js';
+import {
+  binlogRetentionArtifact,
+  dumpRetentionArtifact,
+  planRetention,
+  recheck,
+  retentionArtifactFromManifest,
+  type RetentionArtifact,
+  type RetentionPlan,
+} from '../../workflows/lib/retention.js';
 import type { ControlPlaneManifest } from '../../workflows/lib/control-plane.js';
 import { IMAGE, type ImageManifest } from '../../workflows/lib/image.js';
 import type { Env } from '../deps.js';
@@ -46,13 +60,20 @@ export function retentionArtifact(m: Exclude<AnyManifest, ImageManifest>): Reten
 /** Image exports are kept per image, not by backup tiers: the tier planner never sees them (their own retention is still to come). */
 const byTiers = (m: AnyManifest): m is Exclude<AnyManifest, ImageManifest> => m.component !== IMAGE;
 
-export async function planTarget(t: TargetStore, cloud: string, now: string): Promise<{ plan: RetentionPlan; components: Record<string, string> }> {
+export async function planTarget(
+  t: TargetStore,
+  cloud: string,
+  now: string,
+): Promise<{ plan: RetentionPlan; components: Record<string, string> }> {
   const manifests = (await scanTargetManifests(t, cloud)).map((x) => x.manifest).filter(byTiers);
   const plan = planRetention({ artifacts: manifests.map(retentionArtifact), policy: t.retention, now: new Date(now) });
   return { plan, components: Object.fromEntries(manifests.map((m) => [m.id, m.component])) };
 }
 
-export async function markTarget(env: Env, input: { cloud: string; target: string; runId: string; now: string }): Promise<RetentionJournal> {
+export async function markTarget(
+  env: Env,
+  input: { cloud: string; target: string; runId: string; now: string },
+): Promise<RetentionJournal> {
   const t = await env.target(input.target);
   const key = `${journalPrefix(input.cloud)}${input.runId}.json`;
   const existing = await t.readText(key);
@@ -82,7 +103,11 @@ export async function pendingJournals(env: Env, cloud: string, target: string): 
     .map((k) => k.slice(journalPrefix(cloud).length, -'.json'.length));
 }
 
-export async function purgeTarget(env: Env, input: { cloud: string; target: string; runId: string }, onPurged: (id: string, component: string) => Promise<void>): Promise<{ purged: string[]; bytes: number }> {
+export async function purgeTarget(
+  env: Env,
+  input: { cloud: string; target: string; runId: string },
+  onPurged: (id: string, component: string) => Promise<void>,
+): Promise<{ purged: string[]; bytes: number }> {
   const t = await env.target(input.target);
   const key = `${journalPrefix(input.cloud)}${input.runId}.json`;
   const text = await t.readText(key);
@@ -97,7 +122,11 @@ export async function purgeTarget(env: Env, input: { cloud: string; target: stri
   const breaks = recheck([...journal.retained, ...arrived], remaining);
   if (breaks.length) {
     await t.deleteKeys([key]); // this plan is stale: the next run plans afresh
-    throw fatal(FailureType.RetentionUnsafe, `retention on target "${t.name}" stopped before deleting anything: ${breaks.map((b) => b.reason).join('; ')}`, 'something changed the target since the plan (an artifact deleted or damaged by hand?); run `osbackup verify` and `osbackup retention plan` again');
+    throw fatal(
+      FailureType.RetentionUnsafe,
+      `retention on target "${t.name}" stopped before deleting anything: ${breaks.map((b) => b.reason).join('; ')}`,
+      'something changed the target since the plan (an artifact deleted or damaged by hand?); run `osbackup verify` and `osbackup retention plan` again',
+    );
   }
   const purged: string[] = [];
   let bytes = 0;

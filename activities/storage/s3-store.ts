@@ -73,9 +73,41 @@ export interface UploadInfo {
 }
 
 /** S3 error codes that mean "these credentials may not do this". */
-const AUTH_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken', 'Forbidden', 'AuthorizationHeaderMalformed', 'InvalidSecurity', 'AccountProblem', 'AllAccessDisabled']);
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET']);
-const BUSY_CODES = new Set(['SlowDown', 'ServiceUnavailable', 'InternalError', 'RequestTimeout', 'TimeoutError', 'RequestTimeoutException', 'ThrottlingException', 'TooManyRequests']);
+const AUTH_CODES = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'AccessDenied',
+  'InvalidToken',
+  'ExpiredToken',
+  'Forbidden',
+  'AuthorizationHeaderMalformed',
+  'InvalidSecurity',
+  'AccountProblem',
+  'AllAccessDisabled',
+]);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+  'ESOCKETTIMEDOUT',
+  'UND_ERR_SOCKET',
+]);
+const BUSY_CODES = new Set([
+  'SlowDown',
+  'ServiceUnavailable',
+  'InternalError',
+  'RequestTimeout',
+  'TimeoutError',
+  'RequestTimeoutException',
+  'ThrottlingException',
+  'TooManyRequests',
+]);
 
 interface SdkError {
   name?: string;
@@ -93,7 +125,12 @@ export function s3Failure(e: unknown, what: string, where: { bucket: string; end
   // a network error from another realm (jest's VM modules) reaches us only as "AWS SDK error
   // wrapper for Error: connect ECONNREFUSED …": take the errno code from the message then
   const fromMessage = /\b(E[A-Z_]{3,}|UND_ERR_[A-Z_]+)\b/.exec(err.message ?? '')?.[1];
-  const netCode = err.code && NETWORK_CODES.has(err.code) ? err.code : fromMessage && NETWORK_CODES.has(fromMessage) ? fromMessage : undefined;
+  const netCode =
+    err.code && NETWORK_CODES.has(err.code)
+      ? err.code
+      : fromMessage && NETWORK_CODES.has(fromMessage)
+        ? fromMessage
+        : undefined;
   const code = err.Code ?? netCode ?? err.name ?? 'Error';
   const said = (err.message ?? '').slice(0, 300);
   const detail = `${code}${status ? `, HTTP ${status}` : ''}${err.$metadata?.requestId ? `, request ${err.$metadata.requestId}` : ''}${said && said !== code ? `: ${said}` : ''}`;
@@ -107,35 +144,78 @@ export function s3Failure(e: unknown, what: string, where: { bucket: string; end
           : code === 'AccessDenied' || code === 'Forbidden'
             ? 'the credentials are refused or lack permission on the bucket'
             : 'the store refused the credentials';
-    return fatal(FailureType.S3AuthFailed, `${ctx}: ${cause} (${detail})`, 'check the files/variables that target.accessKeyId and target.secretAccessKey reference (Swift tempauth: access key "<account>:<user>", secret = the user\'s key; Keystone: `openstack ec2 credentials list`) and that the user may write to the bucket');
+    return fatal(
+      FailureType.S3AuthFailed,
+      `${ctx}: ${cause} (${detail})`,
+      'check the files/variables that target.accessKeyId and target.secretAccessKey reference (Swift tempauth: access key "<account>:<user>", secret = the user\'s key; Keystone: `openstack ec2 credentials list`) and that the user may write to the bucket',
+    );
   }
   if (code === 'NoSuchBucket') {
-    return fatal(FailureType.S3BucketMissing, `${ctx}: the bucket does not exist (${detail})`, `create bucket ${where.bucket} (\`openstack container create ${where.bucket}\` or \`aws s3 mb s3://${where.bucket}\`) or fix target.bucket`);
+    return fatal(
+      FailureType.S3BucketMissing,
+      `${ctx}: the bucket does not exist (${detail})`,
+      `create bucket ${where.bucket} (\`openstack container create ${where.bucket}\` or \`aws s3 mb s3://${where.bucket}\`) or fix target.bucket`,
+    );
   }
   if (code === 'BadDigest' || code === 'InvalidDigest' || code === 'XAmzContentSHA256Mismatch') {
-    return transient(FailureType.ChecksumMismatch, `${ctx}: the store computed another digest than the one sent: bytes were damaged on the way (${detail})`, 'check the network path to the store (proxies rewriting bodies, NIC errors)');
+    return transient(
+      FailureType.ChecksumMismatch,
+      `${ctx}: the store computed another digest than the one sent: bytes were damaged on the way (${detail})`,
+      'check the network path to the store (proxies rewriting bodies, NIC errors)',
+    );
   }
   if (code === 'EntityTooLarge' || code === 'InvalidPart' || code === 'TooManyParts') {
-    return fatal(FailureType.ObjectTooLarge, `${ctx}: the store refused the object's size or parts (${detail})`, 'raise target.partSizeMiB, or set target.maxParts to what the store accepts (Swift s3api max_upload_part_num)');
+    return fatal(
+      FailureType.ObjectTooLarge,
+      `${ctx}: the store refused the object's size or parts (${detail})`,
+      'raise target.partSizeMiB, or set target.maxParts to what the store accepts (Swift s3api max_upload_part_num)',
+    );
   }
   if (code === 'RequestTimeTooSkewed') {
-    return fatal(FailureType.S3RequestFailed, `${ctx}: the worker's clock differs too much from the store's (${detail})`, 'synchronise the clock (chrony/NTP) of the worker host');
+    return fatal(
+      FailureType.S3RequestFailed,
+      `${ctx}: the worker's clock differs too much from the store's (${detail})`,
+      'synchronise the clock (chrony/NTP) of the worker host',
+    );
   }
   if (code === 'AbortError' || code === 'CancelledFailure') {
-    return transient(FailureType.S3RequestFailed, `${ctx}: cancelled`, 'nothing to fix: the request was cancelled and its multipart upload aborted');
+    return transient(
+      FailureType.S3RequestFailed,
+      `${ctx}: cancelled`,
+      'nothing to fix: the request was cancelled and its multipart upload aborted',
+    );
   }
-  if (netCode || NETWORK_CODES.has(code) || BUSY_CODES.has(code) || (status !== undefined && status >= 500) || status === 429) {
-    return transient(FailureType.S3Unavailable, `${ctx}: the store is unreachable or busy (${detail})`, `check that ${where.endpoint} answers from the worker host and the store's health`);
+  if (
+    netCode ||
+    NETWORK_CODES.has(code) ||
+    BUSY_CODES.has(code) ||
+    (status !== undefined && status >= 500) ||
+    status === 429
+  ) {
+    return transient(
+      FailureType.S3Unavailable,
+      `${ctx}: the store is unreachable or busy (${detail})`,
+      `check that ${where.endpoint} answers from the worker host and the store's health`,
+    );
   }
   if (status !== undefined && status >= 400) {
-    return fatal(FailureType.S3RequestFailed, `${ctx}: the store rejected the request (${detail})`, 'check the target settings (forcePathStyle, checksumMode, deleteMode, region) against what the store supports');
+    return fatal(
+      FailureType.S3RequestFailed,
+      `${ctx}: the store rejected the request (${detail})`,
+      'check the target settings (forcePathStyle, checksumMode, deleteMode, region) against what the store supports',
+    );
   }
   return transient(FailureType.S3RequestFailed, `${ctx}: ${detail}`, 'check the worker log and the store');
 }
 
 function isNotFound(e: unknown): boolean {
   const err = e as SdkError;
-  return err?.$metadata?.httpStatusCode === 404 || err?.name === 'NotFound' || err?.name === 'NoSuchKey' || err?.Code === 'NoSuchKey';
+  return (
+    err?.$metadata?.httpStatusCode === 404 ||
+    err?.name === 'NotFound' ||
+    err?.name === 'NoSuchKey' ||
+    err?.Code === 'NoSuchKey'
+  );
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -170,11 +250,14 @@ export class S3Store {
       (next, context) => async (args) => {
         const req = args.request as { headers?: Record<string, string>; body?: unknown } | undefined;
         const cmd = context.commandName;
-        const wanted = (cmd === 'DeleteObjectsCommand' && o.deleteMode === 'batch-md5') || (o.contentMd5 && (cmd === 'PutObjectCommand' || cmd === 'UploadPartCommand'));
+        const wanted =
+          (cmd === 'DeleteObjectsCommand' && o.deleteMode === 'batch-md5') ||
+          (o.contentMd5 && (cmd === 'PutObjectCommand' || cmd === 'UploadPartCommand'));
         if (wanted && req?.headers && (typeof req.body === 'string' || req.body instanceof Uint8Array)) {
           if (cmd === 'DeleteObjectsCommand') {
             // Swift's s3api insists on Content-MD5 and knows nothing of the SDK's CRC32 headers
-            for (const h of Object.keys(req.headers)) if (/^x-amz-checksum-|^x-amz-sdk-checksum-algorithm$/i.test(h)) delete req.headers[h];
+            for (const h of Object.keys(req.headers))
+              if (/^x-amz-checksum-|^x-amz-sdk-checksum-algorithm$/i.test(h)) delete req.headers[h];
           }
           if (!Object.keys(req.headers).some((h) => h.toLowerCase() === 'content-md5')) {
             req.headers['content-md5'] = createHash('md5').update(req.body).digest('base64');
@@ -188,7 +271,11 @@ export class S3Store {
   }
 
   /** Builds a store from a config target, resolving the credential references (activities only). */
-  static async fromTarget(target: S3Target, env: NodeJS.ProcessEnv, extra: Pick<S3StoreOptions, 'listPageSize'> = {}): Promise<S3Store> {
+  static async fromTarget(
+    target: S3Target,
+    env: NodeJS.ProcessEnv,
+    extra: Pick<S3StoreOptions, 'listPageSize'> = {},
+  ): Promise<S3Store> {
     const { accessKeyId, secretAccessKey, ...rest } = target;
     return new S3Store({
       ...rest,
@@ -205,7 +292,12 @@ export class S3Store {
   }
 
   private full(key: string): string {
-    if (!key || key.startsWith('/')) throw fatal(FailureType.ConfigInvalid, `invalid object key "${key}"`, 'keys are relative, non-empty and do not start with "/"');
+    if (!key || key.startsWith('/'))
+      throw fatal(
+        FailureType.ConfigInvalid,
+        `invalid object key "${key}"`,
+        'keys are relative, non-empty and do not start with "/"',
+      );
     return this.prefix + key;
   }
 
@@ -234,7 +326,11 @@ export class S3Store {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: signal });
     } catch (e) {
       // HEAD has no body: a missing bucket comes back as a bare 404
-      throw s3Failure(isNotFound(e) ? { Code: 'NoSuchBucket', $metadata: (e as SdkError).$metadata } : e, 'checking the bucket', { bucket: this.bucket, endpoint: this.endpoint });
+      throw s3Failure(
+        isNotFound(e) ? { Code: 'NoSuchBucket', $metadata: (e as SdkError).$metadata } : e,
+        'checking the bucket',
+        { bucket: this.bucket, endpoint: this.endpoint },
+      );
     }
   }
 
@@ -252,7 +348,11 @@ export class S3Store {
     const limit = Math.min(partSize * this.o.maxParts, MAX_OBJECT_BYTES);
     if (contentLength !== undefined && contentLength > limit) {
       source.destroy();
-      throw fatal(FailureType.ObjectTooLarge, `${what}: ${contentLength} bytes exceed the store's limit of ${limit}`, 'split the artifact or raise target.partSizeMiB / target.maxParts');
+      throw fatal(
+        FailureType.ObjectTooLarge,
+        `${what}: ${contentLength} bytes exceed the store's limit of ${limit}`,
+        'split the artifact or raise target.partSizeMiB / target.maxParts',
+      );
     }
     const hash = createHash('sha256');
     let bytes = 0;
@@ -261,7 +361,13 @@ export class S3Store {
       transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
         bytes += chunk.length;
         if (bytes > limit) {
-          cb(fatal(FailureType.ObjectTooLarge, `${what}: more than ${limit} bytes (${partSize / MiB} MiB × ${limit / partSize} parts)`, 'raise target.partSizeMiB (or target.maxParts if the store accepts more parts), or pass contentLength'));
+          cb(
+            fatal(
+              FailureType.ObjectTooLarge,
+              `${what}: more than ${limit} bytes (${partSize / MiB} MiB × ${limit / partSize} parts)`,
+              'raise target.partSizeMiB (or target.maxParts if the store accepts more parts), or pass contentLength',
+            ),
+          );
           return;
         }
         hash.update(chunk);
@@ -269,7 +375,14 @@ export class S3Store {
       },
       flush(cb: TransformCallback) {
         // checked before the last part is sent, so a short or long stream never completes
-        if (contentLength !== undefined && bytes !== contentLength) cb(fatal(FailureType.S3RequestFailed, `${what}: the source gave ${bytes} bytes, ${contentLength} were announced`, 'a bug in the producer of the stream'));
+        if (contentLength !== undefined && bytes !== contentLength)
+          cb(
+            fatal(
+              FailureType.S3RequestFailed,
+              `${what}: the source gave ${bytes} bytes, ${contentLength} were announced`,
+              'a bug in the producer of the stream',
+            ),
+          );
         else cb();
       },
     });
@@ -282,7 +395,13 @@ export class S3Store {
 
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key, Body: tap, ContentLength: contentLength, ContentType: opts.contentType ?? 'application/octet-stream' },
+      params: {
+        Bucket: this.bucket,
+        Key,
+        Body: tap,
+        ContentLength: contentLength,
+        ContentType: opts.contentType ?? 'application/octet-stream',
+      },
       partSize,
       queueSize: this.o.queueSize,
       leavePartsOnError: false,
@@ -298,7 +417,8 @@ export class S3Store {
       if (upload.uploadId) await this.abortUpload(key, upload.uploadId).catch(() => undefined);
       if (sourceError !== undefined && !(e as SdkError)?.$metadata) {
         if (sourceError instanceof ApplicationFailure) throw sourceError;
-        if ((sourceError as Error).name === 'AbortError') throw s3Failure(sourceError, what, { bucket: this.bucket, endpoint: this.endpoint });
+        if ((sourceError as Error).name === 'AbortError')
+          throw s3Failure(sourceError, what, { bucket: this.bucket, endpoint: this.endpoint });
         throw sourceError; // the producer's own failure, for the caller to classify
       }
       throw s3Failure(e, what, { bucket: this.bucket, endpoint: this.endpoint });
@@ -308,11 +428,24 @@ export class S3Store {
   }
 
   /** A small object in one PUT (manifests, records). S3 PUT is atomic: all of it or nothing. */
-  async putText(key: string, text: string, opts: { contentType?: string; signal?: AbortSignal } = {}): Promise<{ etag?: string; bytes: number }> {
+  async putText(
+    key: string,
+    text: string,
+    opts: { contentType?: string; signal?: AbortSignal } = {},
+  ): Promise<{ etag?: string; bytes: number }> {
     const Key = this.full(key);
     const body = Buffer.from(text, 'utf8');
     const r = await this.call(`writing ${Key}`, () =>
-      this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ContentLength: body.length, ContentType: opts.contentType ?? 'application/json' }), { abortSignal: opts.signal }),
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key,
+          Body: body,
+          ContentLength: body.length,
+          ContentType: opts.contentType ?? 'application/json',
+        }),
+        { abortSignal: opts.signal },
+      ),
     );
     return { etag: r.ETag, bytes: body.length };
   }
@@ -328,13 +461,23 @@ export class S3Store {
   /** The object's bytes as a Node stream (errors after the start surface on the stream). */
   async getStream(key: string, signal?: AbortSignal): Promise<Readable> {
     const Key = this.full(key);
-    const r = await this.call(`reading ${Key}`, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }), { abortSignal: signal }));
-    if (!(r.Body instanceof Readable)) throw fatal(FailureType.S3RequestFailed, `reading ${Key}: the SDK returned no Node stream`, 'run the worker on Node.js');
+    const r = await this.call(`reading ${Key}`, () =>
+      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }), { abortSignal: signal }),
+    );
+    if (!(r.Body instanceof Readable))
+      throw fatal(
+        FailureType.S3RequestFailed,
+        `reading ${Key}: the SDK returned no Node stream`,
+        'run the worker on Node.js',
+      );
     return r.Body;
   }
 
   /** Size and ETag, or undefined when there is no such object. */
-  async head(key: string, signal?: AbortSignal): Promise<{ size: number; etag?: string; lastModified?: Date } | undefined> {
+  async head(
+    key: string,
+    signal?: AbortSignal,
+  ): Promise<{ size: number; etag?: string; lastModified?: Date } | undefined> {
     const Key = this.full(key);
     try {
       const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }), { abortSignal: signal });
@@ -351,9 +494,18 @@ export class S3Store {
     const Prefix = this.prefix + prefix;
     do {
       const page = await this.call(`listing ${Prefix}`, () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken: token, MaxKeys: this.o.listPageSize ?? 1000 }), { abortSignal: signal }),
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix,
+            ContinuationToken: token,
+            MaxKeys: this.o.listPageSize ?? 1000,
+          }),
+          { abortSignal: signal },
+        ),
       );
-      for (const c of page.Contents ?? []) if (c.Key) yield { key: this.rel(c.Key), size: c.Size ?? 0, etag: c.ETag, lastModified: c.LastModified };
+      for (const c of page.Contents ?? [])
+        if (c.Key) yield { key: this.rel(c.Key), size: c.Size ?? 0, etag: c.ETag, lastModified: c.LastModified };
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
   }
@@ -367,7 +519,9 @@ export class S3Store {
   /** Deletes one object; deleting a missing key is not an error (S3 semantics). */
   async delete(key: string, signal?: AbortSignal): Promise<void> {
     const Key = this.full(key);
-    await this.call(`deleting ${Key}`, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }), { abortSignal: signal }));
+    await this.call(`deleting ${Key}`, () =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }), { abortSignal: signal }),
+    );
   }
 
   /** Deletes keys in batches of 1000 (deleteMode batch-md5) or one request per key (one-by-one). */
@@ -383,13 +537,22 @@ export class S3Store {
     for (let i = 0; i < keys.length; i += DELETE_BATCH) {
       const batch = keys.slice(i, i + DELETE_BATCH).map((k) => ({ Key: this.full(k) }));
       const r = await this.call(`deleting ${batch.length} objects under ${this.prefix || '/'}`, () =>
-        this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }), { abortSignal: signal }),
+        this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }), {
+          abortSignal: signal,
+        }),
       );
       const errors = r.Errors ?? [];
       if (errors.length) {
         const first = errors[0]!;
-        const sample = errors.slice(0, 3).map((x) => `${x.Key}: ${x.Code}`).join('; ');
-        throw s3Failure({ Code: first.Code, message: `${errors.length} of ${batch.length} keys not deleted (${sample})` }, 'deleting objects', { bucket: this.bucket, endpoint: this.endpoint });
+        const sample = errors
+          .slice(0, 3)
+          .map((x) => `${x.Key}: ${x.Code}`)
+          .join('; ');
+        throw s3Failure(
+          { Code: first.Code, message: `${errors.length} of ${batch.length} keys not deleted (${sample})` },
+          'deleting objects',
+          { bucket: this.bucket, endpoint: this.endpoint },
+        );
       }
     }
     return keys.length;
@@ -403,9 +566,12 @@ export class S3Store {
     let UploadIdMarker: string | undefined;
     for (;;) {
       const page = await this.call(`listing multipart uploads under ${Prefix}`, () =>
-        this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix, KeyMarker, UploadIdMarker }), { abortSignal: signal }),
+        this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix, KeyMarker, UploadIdMarker }), {
+          abortSignal: signal,
+        }),
       );
-      for (const u of page.Uploads ?? []) if (u.Key && u.UploadId) out.push({ key: this.rel(u.Key), uploadId: u.UploadId, initiated: u.Initiated });
+      for (const u of page.Uploads ?? [])
+        if (u.Key && u.UploadId) out.push({ key: this.rel(u.Key), uploadId: u.UploadId, initiated: u.Initiated });
       if (!page.IsTruncated) return out;
       KeyMarker = page.NextKeyMarker;
       UploadIdMarker = page.NextUploadIdMarker;
@@ -417,7 +583,9 @@ export class S3Store {
   async abortUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void> {
     const Key = this.full(key);
     try {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId }), { abortSignal: signal });
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId }), {
+        abortSignal: signal,
+      });
     } catch (e) {
       if (isNotFound(e) || (e as SdkError).Code === 'NoSuchUpload' || (e as SdkError).name === 'NoSuchUpload') return;
       throw s3Failure(e, `aborting upload ${uploadId} of ${Key}`, { bucket: this.bucket, endpoint: this.endpoint });
@@ -428,12 +596,17 @@ export class S3Store {
    * Garbage of crashed attempts: aborts multipart uploads under `prefix` started more than
    * `olderThanMs` ago (a live upload of a large artifact can take hours: keep this generous).
    */
-  async abortStaleUploads(prefix = '', olderThanMs = (this.o.staleUploadHours ?? 24) * 3600_000, signal?: AbortSignal): Promise<UploadInfo[]> {
+  async abortStaleUploads(
+    prefix = '',
+    olderThanMs = (this.o.staleUploadHours ?? 24) * 3600_000,
+    signal?: AbortSignal,
+  ): Promise<UploadInfo[]> {
     // olderThanMs <= 0 means every upload: stores round Initiated (Swift: up to the next second)
     const cutoff = Date.now() - olderThanMs;
-    const stale = (await this.listUploads(prefix, signal)).filter((u) => olderThanMs <= 0 || (u.initiated?.getTime() ?? 0) <= cutoff);
+    const stale = (await this.listUploads(prefix, signal)).filter(
+      (u) => olderThanMs <= 0 || (u.initiated?.getTime() ?? 0) <= cutoff,
+    );
     for (const u of stale) await this.abortUpload(u.key, u.uploadId, signal);
     return stale;
   }
 }
-

@@ -39,7 +39,11 @@ export interface TargetStore {
   openRead(key: string, signal?: AbortSignal): Promise<Readable>;
   readText(key: string): Promise<string | undefined>;
   /** Writes a stream atomically; returns what was written (bytes, SHA-256 of the bytes read). */
-  putStream(key: string, source: Readable, opts?: { bytes?: number; signal?: AbortSignal; onProgress?: (bytes: number) => void }): Promise<{ bytes: number; sha256: string }>;
+  putStream(
+    key: string,
+    source: Readable,
+    opts?: { bytes?: number; signal?: AbortSignal; onProgress?: (bytes: number) => void },
+  ): Promise<{ bytes: number; sha256: string }>;
   putText(key: string, text: string): Promise<void>;
   deleteKeys(keys: string[]): Promise<void>;
   /** Removes what crashed writers left (partial files, open multipart uploads) older than `olderThanMs`. */
@@ -86,7 +90,8 @@ export class FsTarget implements TargetStore {
   }
 
   private path(key: string): string {
-    if (!key || key.startsWith('/') || key.split('/').includes('..')) throw fatal(FailureType.ConfigInvalid, `invalid key "${key}"`, 'keys are relative and stay inside the target');
+    if (!key || key.startsWith('/') || key.split('/').includes('..'))
+      throw fatal(FailureType.ConfigInvalid, `invalid key "${key}"`, 'keys are relative and stay inside the target');
     return join(this.root, key);
   }
 
@@ -132,7 +137,13 @@ export class FsTarget implements TargetStore {
   async openRead(key: string): Promise<Readable> {
     const p = this.path(key);
     const fh = await open(p, 'r').catch((e: NodeJS.ErrnoException) => {
-      throw e.code === 'ENOENT' ? fatal(FailureType.ArtifactMissing, `${this.name}: ${key} is missing`, 'run `osbackup verify` to see which restore points this breaks') : fsFailure(e, `opening ${p}`);
+      throw e.code === 'ENOENT'
+        ? fatal(
+            FailureType.ArtifactMissing,
+            `${this.name}: ${key} is missing`,
+            'run `osbackup verify` to see which restore points this breaks',
+          )
+        : fsFailure(e, `opening ${p}`);
     });
     return fh.createReadStream({ highWaterMark: 1 << 20 });
   }
@@ -146,7 +157,11 @@ export class FsTarget implements TargetStore {
     }
   }
 
-  async putStream(key: string, source: Readable, opts: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {}): Promise<{ bytes: number; sha256: string }> {
+  async putStream(
+    key: string,
+    source: Readable,
+    opts: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
+  ): Promise<{ bytes: number; sha256: string }> {
     const file = this.path(key);
     const tmp = `${file}.partial-${randomBytes(4).toString('hex')}`;
     const hash = createHash('sha256');
@@ -246,7 +261,11 @@ export class S3TargetStore implements TargetStore {
   }
 
   async list(prefix: string): Promise<StoredObject[]> {
-    return (await this.store.list(prefix)).map((o) => ({ key: o.key, bytes: o.size, modifiedAt: o.lastModified?.toISOString() ?? null }));
+    return (await this.store.list(prefix)).map((o) => ({
+      key: o.key,
+      bytes: o.size,
+      modifiedAt: o.lastModified?.toISOString() ?? null,
+    }));
   }
 
   async stat(key: string): Promise<StoredObject | undefined> {
@@ -255,7 +274,12 @@ export class S3TargetStore implements TargetStore {
   }
 
   async openRead(key: string, signal?: AbortSignal): Promise<Readable> {
-    if (!(await this.store.head(key, signal))) throw fatal(FailureType.ArtifactMissing, `${this.name}: ${key} is missing`, 'run `osbackup verify` to see which restore points this breaks');
+    if (!(await this.store.head(key, signal)))
+      throw fatal(
+        FailureType.ArtifactMissing,
+        `${this.name}: ${key} is missing`,
+        'run `osbackup verify` to see which restore points this breaks',
+      );
     return this.store.getStream(key, signal);
   }
 
@@ -264,8 +288,16 @@ export class S3TargetStore implements TargetStore {
     return this.store.getText(key);
   }
 
-  async putStream(key: string, source: Readable, opts: { bytes?: number; signal?: AbortSignal; onProgress?: (bytes: number) => void } = {}): Promise<{ bytes: number; sha256: string }> {
-    const r = await this.store.putStream(key, source, { contentLength: opts.bytes, signal: opts.signal, onProgress: opts.onProgress });
+  async putStream(
+    key: string,
+    source: Readable,
+    opts: { bytes?: number; signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
+  ): Promise<{ bytes: number; sha256: string }> {
+    const r = await this.store.putStream(key, source, {
+      contentLength: opts.bytes,
+      signal: opts.signal,
+      onProgress: opts.onProgress,
+    });
     return { bytes: r.bytes, sha256: r.sha256 };
   }
 
@@ -301,14 +333,32 @@ export function targetNames(config: Config): string[] {
 /** Opens a target by name (resolving S3 credentials: activities only). */
 export async function openTarget(config: Config, name: string, env: NodeJS.ProcessEnv): Promise<TargetStore> {
   const r = config.repository;
-  if (name === r.name) return new FsTarget(r.name, r.mountPoint ? 'nfs' : 'local', r.path, r.retention, { mountPoint: r.mountPoint, capacityGiB: r.capacityGiB });
+  if (name === r.name)
+    return new FsTarget(r.name, r.mountPoint ? 'nfs' : 'local', r.path, r.retention, {
+      mountPoint: r.mountPoint,
+      capacityGiB: r.capacityGiB,
+    });
   const t: TargetConfig | undefined = config.targets[name];
-  if (!t) throw fatal(FailureType.ConfigInvalid, `target "${name}" is not configured (known: ${targetNames(config).join(', ')})`, 'name the repository or a target under `targets` in the config');
+  if (!t)
+    throw fatal(
+      FailureType.ConfigInvalid,
+      `target "${name}" is not configured (known: ${targetNames(config).join(', ')})`,
+      'name the repository or a target under `targets` in the config',
+    );
   if (t.type === 's3') {
     const { type: _t, retention, capacityGiB, ...s3 } = t;
-    return new S3TargetStore(name, await S3Store.fromTarget(s3, env), retention, s3.endpoint ?? `AWS ${s3.region}`, capacityGiB);
+    return new S3TargetStore(
+      name,
+      await S3Store.fromTarget(s3, env),
+      retention,
+      s3.endpoint ?? `AWS ${s3.region}`,
+      capacityGiB,
+    );
   }
-  return new FsTarget(name, t.type, t.path, t.retention, { mountPoint: t.type === 'nfs' ? t.mountPoint : undefined, capacityGiB: t.capacityGiB });
+  return new FsTarget(name, t.type, t.path, t.retention, {
+    mountPoint: t.type === 'nfs' ? t.mountPoint : undefined,
+    capacityGiB: t.capacityGiB,
+  });
 }
 
 /**
@@ -332,7 +382,10 @@ export function byArtifactDir(objects: readonly StoredObject[]): Map<string, Sto
  * The published manifests of the given folders (a listing grouped by byArtifactDir). A
  * manifest counts only in its own folder: a copied or renamed folder is not that backup.
  */
-export async function readManifests(t: TargetStore, dirs: Map<string, StoredObject[]>): Promise<{ manifest: AnyManifest; files: StoredObject[] }[]> {
+export async function readManifests(
+  t: TargetStore,
+  dirs: Map<string, StoredObject[]>,
+): Promise<{ manifest: AnyManifest; files: StoredObject[] }[]> {
   const out: { manifest: AnyManifest; files: StoredObject[] }[] = [];
   for (const [dir, files] of dirs) {
     if (!files.some((f) => f.key === `${dir}/${MANIFEST_FILE}`)) continue;
@@ -350,25 +403,36 @@ export async function readManifests(t: TargetStore, dirs: Map<string, StoredObje
 }
 
 /** Every published manifest on a target: one listing, then the manifests read. */
-export async function scanTargetManifests(t: TargetStore, cloud?: string): Promise<{ manifest: AnyManifest; files: StoredObject[] }[]> {
+export async function scanTargetManifests(
+  t: TargetStore,
+  cloud?: string,
+): Promise<{ manifest: AnyManifest; files: StoredObject[] }[]> {
   return readManifests(t, byArtifactDir(await t.list(cloud ? `clouds/${cloud}/` : 'clouds/')));
 }
 
 /** Streams one object's SHA-256 and size (verify, copy checks). */
-export async function hashObject(t: TargetStore, key: string, onProgress?: (bytes: number) => void, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
+export async function hashObject(
+  t: TargetStore,
+  key: string,
+  onProgress?: (bytes: number) => void,
+  signal?: AbortSignal,
+): Promise<{ sha256: string; bytes: number }> {
   const h = createHash('sha256');
   let bytes = 0;
   const src = await t.openRead(key, signal);
-  await pipeline(src, async function* (chunks: AsyncIterable<Buffer>) {
-    for await (const b of chunks) {
-      h.update(b);
-      bytes += b.length;
-      onProgress?.(bytes);
-    }
-  }, { signal });
+  await pipeline(
+    src,
+    async function* (chunks: AsyncIterable<Buffer>) {
+      for await (const b of chunks) {
+        h.update(b);
+        bytes += b.length;
+        onProgress?.(bytes);
+      }
+    },
+    { signal },
+  );
   return { sha256: h.digest('hex'), bytes };
 }
-
 
 /**
  * Garbage of crashed writers on a target: partial objects, open multipart uploads, and

@@ -12,8 +12,25 @@ import { INDEX_FILE } from '../catalog/catalog.js';
 import type { Env } from '../deps.js';
 import { cancellationSignal, heartbeater } from '../heartbeat.js';
 import { FailureType } from '../errors.js';
-import { artifactDir, checkRecordKey, MANIFEST_FILE, MANIFEST_FORMAT, sealedFiles, type AnyManifest, type CheckedFile, type CheckRecord } from '../../workflows/lib/manifest.js';
-import { checkResult, classifyFile, selectForCheck, verifyNode, type ArtifactCheck, type ExpectedEntry, type VerifyNode } from '../../workflows/lib/verify-report.js';
+import {
+  artifactDir,
+  checkRecordKey,
+  MANIFEST_FILE,
+  MANIFEST_FORMAT,
+  sealedFiles,
+  type AnyManifest,
+  type CheckedFile,
+  type CheckRecord,
+} from '../../workflows/lib/manifest.js';
+import {
+  checkResult,
+  classifyFile,
+  selectForCheck,
+  verifyNode,
+  type ArtifactCheck,
+  type ExpectedEntry,
+  type VerifyNode,
+} from '../../workflows/lib/verify-report.js';
 import type { TargetScan } from '../../workflows/lib/capacity.js';
 import { hashObject, scanTargetManifests, targetNames, type TargetStore } from './target.js';
 
@@ -45,27 +62,49 @@ async function readCatalogIndex(t: TargetStore, cloud: string): Promise<Expected
     if (!Array.isArray(f.entries)) return null;
     return (f.entries as ExpectedEntry[])
       .filter((e) => e && typeof e.id === 'string' && e.cloud === cloud && typeof e.component === 'string')
-      .map((e) => ({ id: e.id, cloud: e.cloud, component: e.component, kind: e.kind, parentId: e.parentId ?? null, startedAt: e.startedAt, completedAt: e.completedAt, toLsn: e.toLsn }));
+      .map((e) => ({
+        id: e.id,
+        cloud: e.cloud,
+        component: e.component,
+        kind: e.kind,
+        parentId: e.parentId ?? null,
+        startedAt: e.startedAt,
+        completedAt: e.completedAt,
+        toLsn: e.toLsn,
+      }));
   } catch {
     return null; // a torn index names nothing; the chains still name missing parents
   }
 }
 
-export async function planVerify(env: Env, input: { cloud: string; target: string; since: string | null }): Promise<VerifyPlan> {
+export async function planVerify(
+  env: Env,
+  input: { cloud: string; target: string; since: string | null },
+): Promise<VerifyPlan> {
   return withTarget(env, input.target, async (t) => {
     // an unmounted share or a missing bucket is a failure, not "everything missing"
     await t.checkWritable();
     const scanned = await scanTargetManifests(t, input.cloud);
     const nodes = scanned.map((s) => verifyNode(s.manifest));
-    const bytes = new Map(scanned.map((s) => [s.manifest.id, sealedFiles(s.manifest).reduce((n, f) => n + f.bytes, 0)]));
-    const toCheck = selectForCheck(nodes, input.since).map((n) => ({ id: n.id, component: n.component, bytes: bytes.get(n.id) ?? 0 }));
+    const bytes = new Map(
+      scanned.map((s) => [s.manifest.id, sealedFiles(s.manifest).reduce((n, f) => n + f.bytes, 0)]),
+    );
+    const toCheck = selectForCheck(nodes, input.since).map((n) => ({
+      id: n.id,
+      component: n.component,
+      bytes: bytes.get(n.id) ?? 0,
+    }));
     return { target: t.name, location: t.location, nodes, expected: await readCatalogIndex(t, input.cloud), toCheck };
   });
 }
 
 /** This run's record for an artifact, if a previous attempt of the same batch wrote one. */
 async function recordOfRun(t: TargetStore, dir: string, workflowId: string): Promise<CheckRecord | undefined> {
-  const keys = (await t.list(`${dir}/checks/`)).map((o) => o.key).filter((k) => k.endsWith('.json')).sort().reverse();
+  const keys = (await t.list(`${dir}/checks/`))
+    .map((o) => o.key)
+    .filter((k) => k.endsWith('.json'))
+    .sort()
+    .reverse();
   for (const k of keys.slice(0, 3)) {
     try {
       const r = JSON.parse((await t.readText(k)) ?? '') as CheckRecord;
@@ -78,17 +117,32 @@ async function recordOfRun(t: TargetStore, dir: string, workflowId: string): Pro
 }
 
 /** Re-reads one sealed file; an unreadable medium (EIO) is a corrupt file, not a retry. */
-async function checkFile(t: TargetStore, f: { rel: string; sha256: string; bytes: number }, onProgress: (n: number) => void): Promise<CheckedFile> {
+async function checkFile(
+  t: TargetStore,
+  f: { rel: string; sha256: string; bytes: number },
+  onProgress: (n: number) => void,
+): Promise<CheckedFile> {
   try {
     return classifyFile(f, await hashObject(t, f.rel, onProgress, cancellationSignal()));
   } catch (e) {
     if (e instanceof ApplicationFailure && e.type === FailureType.ArtifactMissing) return classifyFile(f, null);
-    if ((e as NodeJS.ErrnoException).code === 'EIO') return { rel: f.rel, expectedSha256: f.sha256, expectedBytes: f.bytes, actualSha256: null, actualBytes: null, outcome: 'corrupt' };
+    if ((e as NodeJS.ErrnoException).code === 'EIO')
+      return {
+        rel: f.rel,
+        expectedSha256: f.sha256,
+        expectedBytes: f.bytes,
+        actualSha256: null,
+        actualBytes: null,
+        outcome: 'corrupt',
+      };
     throw e;
   }
 }
 
-export async function checkArtifacts(env: Env, input: { cloud: string; target: string; artifacts: { id: string; component: string }[]; workflowId: string }): Promise<ArtifactCheck[]> {
+export async function checkArtifacts(
+  env: Env,
+  input: { cloud: string; target: string; artifacts: { id: string; component: string }[]; workflowId: string },
+): Promise<ArtifactCheck[]> {
   return withTarget(env, input.target, async (t) => {
     const beat = heartbeater();
     const out: ArtifactCheck[] = [];
@@ -110,11 +164,34 @@ export async function checkArtifacts(env: Env, input: { cloud: string; target: s
       }
       const files: CheckedFile[] = [];
       for (const f of sealedFiles(m)) {
-        files.push(await checkFile(t, f, (n) => beat({ target: t.name, artifact: a.id, artifactIndex: i, artifacts: input.artifacts.length, bytes: done + n })));
+        files.push(
+          await checkFile(t, f, (n) =>
+            beat({
+              target: t.name,
+              artifact: a.id,
+              artifactIndex: i,
+              artifacts: input.artifacts.length,
+              bytes: done + n,
+            }),
+          ),
+        );
         done += files.at(-1)!.actualBytes ?? 0;
       }
-      const record: CheckRecord = { formatVersion: MANIFEST_FORMAT, backupId: m.id, cloud: m.cloud, component: m.component, target: t.name, checkedAt: new Date().toISOString(), workflowId: input.workflowId, result: checkResult(files), files };
-      await t.putText(checkRecordKey(m.cloud, m.component, m.id, record.checkedAt), JSON.stringify(record, null, 2) + '\n');
+      const record: CheckRecord = {
+        formatVersion: MANIFEST_FORMAT,
+        backupId: m.id,
+        cloud: m.cloud,
+        component: m.component,
+        target: t.name,
+        checkedAt: new Date().toISOString(),
+        workflowId: input.workflowId,
+        result: checkResult(files),
+        files,
+      };
+      await t.putText(
+        checkRecordKey(m.cloud, m.component, m.id, record.checkedAt),
+        JSON.stringify(record, null, 2) + '\n',
+      );
       out.push({ id: a.id, result: record.result, checkedAt: record.checkedAt, files });
     }
     return out;
@@ -133,7 +210,12 @@ export async function scanCapacity(env: Env, input: { target: string }): Promise
       location: t.location,
       totalBytes: cap.totalBytes,
       freeBytes: cap.freeBytes,
-      artifacts: scanned.map((s) => ({ cloud: s.manifest.cloud, component: s.manifest.component, completedAt: s.manifest.completedAt, bytes: s.files.reduce((n, f) => n + f.bytes, 0) })),
+      artifacts: scanned.map((s) => ({
+        cloud: s.manifest.cloud,
+        component: s.manifest.component,
+        completedAt: s.manifest.completedAt,
+        bytes: s.files.reduce((n, f) => n + f.bytes, 0),
+      })),
     };
   });
 }
@@ -149,7 +231,12 @@ export function verifyActivities(env: Env) {
       return planVerify(env, input);
     },
     /** Re-reads a batch of artifacts and writes a CheckRecord beside each manifest. */
-    async storageCheckArtifacts(input: { cloud: string; target: string; artifacts: { id: string; component: string }[]; workflowId: string }): Promise<ArtifactCheck[]> {
+    async storageCheckArtifacts(input: {
+      cloud: string;
+      target: string;
+      artifacts: { id: string; component: string }[];
+      workflowId: string;
+    }): Promise<ArtifactCheck[]> {
       return checkArtifacts(env, input);
     },
     async storageScanCapacity(input: { target: string }): Promise<TargetScan> {

@@ -35,7 +35,8 @@ export interface BackupCaseResult {
   samples: Record<string, Sample[]>;
 }
 
-const GPG = (passFile: string) => `gpg --batch --yes --quiet --pinentry-mode loopback --passphrase-file ${passFile} --symmetric --cipher-algo AES256 --compress-algo none -o -`;
+const GPG = (passFile: string) =>
+  `gpg --batch --yes --quiet --pinentry-mode loopback --passphrase-file ${passFile} --symmetric --cipher-algo AES256 --compress-algo none -o -`;
 
 export async function backupStreamCase(inp: BackupCaseInput): Promise<BackupCaseResult> {
   const { config, cloud, host: hostName, labDir, scratch } = inp;
@@ -58,13 +59,21 @@ export async function backupStreamCase(inp: BackupCaseInput): Promise<BackupCase
   try {
     samples.osbackup = await repeat(inp.reps, `${inp.label} osbackup`, async (rep) => {
       const { seconds, value: r } = await timed(() =>
-        client.workflow.execute('backupDatabaseWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `bench-backup-${inp.label}-${process.pid}-${rep}`, args: [{ cloud, kind: 'full', tier: 'bench' }] }),
+        client.workflow.execute('backupDatabaseWorkflow', {
+          taskQueue: config.temporal.taskQueue,
+          workflowId: `bench-backup-${inp.label}-${process.pid}-${rep}`,
+          args: [{ cloud, kind: 'full', tier: 'bench' }],
+        }),
       );
       const res = r as { streamBytes: number; bytes: number; streamSeconds: number; path: string };
       streamBytes = res.streamBytes;
       storedBytes = res.bytes;
       await rm(join(config.repository.path, res.path), { recursive: true, force: true });
-      return { seconds, bytes: res.streamBytes, extra: { streamPhaseMBps: res.streamBytes / 1e6 / res.streamSeconds, streamPhaseSeconds: res.streamSeconds } };
+      return {
+        seconds,
+        bytes: res.streamBytes,
+        extra: { streamPhaseMBps: res.streamBytes / 1e6 / res.streamSeconds, streamPhaseSeconds: res.streamSeconds },
+      };
     });
   } finally {
     await close();
@@ -72,7 +81,9 @@ export async function backupStreamCase(inp: BackupCaseInput): Promise<BackupCase
   const status = readFileSync(`/proc/${worker.proc.pid}/status`, 'utf8');
   const workerPeakRssMiB = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
   await worker.stop();
-  log(`${inp.label}: worker peak RSS ${workerPeakRssMiB.toFixed(0)} MiB over ${inp.reps} backups of ${(streamBytes / 1e6).toFixed(0)} MB`);
+  log(
+    `${inp.label}: worker peak RSS ${workerPeakRssMiB.toFixed(0)} MiB over ${inp.reps} backups of ${(streamBytes / 1e6).toFixed(0)} MB`,
+  );
 
   const out = `${scratch}/out/artifact.gpg`;
   const hand = (name: string, script: string) =>
@@ -81,9 +92,18 @@ export async function backupStreamCase(inp: BackupCaseInput): Promise<BackupCase
       const { seconds } = await timed(() => bash(script, env));
       return { seconds, bytes: streamBytes };
     });
-  samples.handRemoteZstd = await hand('hand (zstd on the controller)', `${ssh} ${q(`${remoteTmp} ${mb} | zstd -3 -T0 -q`)} | ${GPG(passFile)} | tee >(sha256sum > ${out}.sha256) > ${out}`);
-  samples.handLocalZstd = await hand('hand (zstd on the worker)', `${ssh} ${q(`${remoteTmp} ${mb}`)} | zstd -3 -T0 -q | ${GPG(passFile)} | tee >(sha256sum > ${out}.sha256) > ${out}`);
-  samples.ceiling = await hand('ceiling (local pipe on the controller)', `ip netns exec osb-${hostName} bash -c ${q(`set -o pipefail; ${remoteTmp} ${mb} 2>/dev/null | zstd -3 -T0 -q | GNUPGHOME=${gnupg} ${GPG(passFile)} > ${out}`)}`);
+  samples.handRemoteZstd = await hand(
+    'hand (zstd on the controller)',
+    `${ssh} ${q(`${remoteTmp} ${mb} | zstd -3 -T0 -q`)} | ${GPG(passFile)} | tee >(sha256sum > ${out}.sha256) > ${out}`,
+  );
+  samples.handLocalZstd = await hand(
+    'hand (zstd on the worker)',
+    `${ssh} ${q(`${remoteTmp} ${mb}`)} | zstd -3 -T0 -q | ${GPG(passFile)} | tee >(sha256sum > ${out}.sha256) > ${out}`,
+  );
+  samples.ceiling = await hand(
+    'ceiling (local pipe on the controller)',
+    `ip netns exec osb-${hostName} bash -c ${q(`set -o pipefail; ${remoteTmp} ${mb} 2>/dev/null | zstd -3 -T0 -q | GNUPGHOME=${gnupg} ${GPG(passFile)} > ${out}`)}`,
+  );
   // The seed's way: every stage a full pass over the data on the controller's disk.
   const seedDir = `${labDir}/${hostName}/bench-seed`;
   samples.seed = await repeat(inp.seedReps, `${inp.label} seed procedure`, async () => {
@@ -98,7 +118,9 @@ export async function backupStreamCase(inp: BackupCaseInput): Promise<BackupCase
     ].join(' && ');
     const { seconds } = await timed(async () => {
       await bash(`${ssh} ${q(onHost)}`, env);
-      await bash(`scp -O -q -c aes256-gcm@openssh.com -i ${host.keyFile} -o BatchMode=yes -o UserKnownHostsFile=${inp.knownHosts} ${host.user}@${host.address}:${seedDir}/full.tar.gz.gpg ${out}`);
+      await bash(
+        `scp -O -q -c aes256-gcm@openssh.com -i ${host.keyFile} -o BatchMode=yes -o UserKnownHostsFile=${inp.knownHosts} ${host.user}@${host.address}:${seedDir}/full.tar.gz.gpg ${out}`,
+      );
     });
     return { seconds, bytes: streamBytes };
   });

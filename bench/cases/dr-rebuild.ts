@@ -27,26 +27,49 @@ export interface RebuildCaseResult {
 }
 
 export async function rebuildCase(inp: RebuildCaseInput): Promise<RebuildCaseResult> {
-  const phase = (cmd: string) => execa(`${inp.labScripts}/openstack.sh`, [cmd], { env: { LAB_DIR: inp.labDir }, reject: false, all: true });
+  const phase = (cmd: string) =>
+    execa(`${inp.labScripts}/openstack.sh`, [cmd], { env: { LAB_DIR: inp.labDir }, reject: false, all: true });
   // the worker runs the phase commands: they find the lab through LAB_DIR
   process.env.LAB_DIR = inp.labDir;
   const worker = await startWorker(inp.configFile);
   const { client, close } = await temporalClient(inp.configFile);
   const q = { taskQueue: inp.taskQueue };
   try {
-    const b = (await client.workflow.execute('backupDatabaseWorkflow', { ...q, workflowId: `bench-rebuild-backup-${process.pid}`, args: [{ cloud: inp.cloud, kind: 'full', tier: 'bench' }] })) as { backupId: string };
+    const b = (await client.workflow.execute('backupDatabaseWorkflow', {
+      ...q,
+      workflowId: `bench-rebuild-backup-${process.pid}`,
+      args: [{ cloud: inp.cloud, kind: 'full', tier: 'bench' }],
+    })) as { backupId: string };
     // which parts the cloud has: workflows read no config, the caller says (as the CLI does)
     const c = loadConfig(inp.configFile).clouds[inp.cloud]!;
-    const configured = { kolla: !!c.controlPlane?.kolla, keystoneHosts: c.controlPlane?.keystoneHosts ?? [], rabbitmq: !!c.rabbitmq };
-    await client.workflow.execute('backupControlPlaneWorkflow', { ...q, workflowId: `bench-rebuild-cp-${process.pid}`, args: [{ cloud: inp.cloud, tier: 'bench', configured }] });
+    const configured = {
+      kolla: !!c.controlPlane?.kolla,
+      keystoneHosts: c.controlPlane?.keystoneHosts ?? [],
+      rabbitmq: !!c.rabbitmq,
+    };
+    await client.workflow.execute('backupControlPlaneWorkflow', {
+      ...q,
+      workflowId: `bench-rebuild-cp-${process.pid}`,
+      args: [{ cloud: inp.cloud, tier: 'bench', configured }],
+    });
     const samples = await repeat(inp.reps, `DR rebuild of ${inp.cloud} from a wiped host`, async (rep) => {
       const wiped = await phase('wipe');
       if (wiped.exitCode !== 0) throw new Error(`openstack.sh wipe failed:\n${wiped.all}`);
       const runId = `bench-${process.pid}-${rep}`;
-      const { seconds, value } = await timed(() => client.workflow.execute('drRebuildWorkflow', { ...q, workflowId: `dr-rebuild:${inp.cloud}:${runId}`, args: [{ cloud: inp.cloud, runId, backupId: b.backupId, approved: true, skipResources: true }] }));
+      const { seconds, value } = await timed(() =>
+        client.workflow.execute('drRebuildWorkflow', {
+          ...q,
+          workflowId: `dr-rebuild:${inp.cloud}:${runId}`,
+          args: [{ cloud: inp.cloud, runId, backupId: b.backupId, approved: true, skipResources: true }],
+        }),
+      );
       const r = value as DrRebuildResult;
-      if (r.outcome !== 'completed' || r.rtoSeconds === null) throw new Error(`rebuild ${runId} ${r.outcome}: ${r.cloudState}`);
-      return { seconds: r.rtoSeconds, extra: { workflowSeconds: seconds, ...Object.fromEntries(r.steps.map((s) => [s.name, s.seconds])) } };
+      if (r.outcome !== 'completed' || r.rtoSeconds === null)
+        throw new Error(`rebuild ${runId} ${r.outcome}: ${r.cloudState}`);
+      return {
+        seconds: r.rtoSeconds,
+        extra: { workflowSeconds: seconds, ...Object.fromEntries(r.steps.map((s) => [s.name, s.seconds])) },
+      };
     });
     return { backupId: b.backupId, samples };
   } finally {

@@ -18,7 +18,14 @@ export interface GaleraStallInput {
 
 export interface GaleraStallResult {
   rate: number;
-  runs: { donor: string; backupSeconds: number; streamBytes: number; writes: number; maxStallMs: number; failures: number }[];
+  runs: {
+    donor: string;
+    backupSeconds: number;
+    streamBytes: number;
+    writes: number;
+    maxStallMs: number;
+    failures: number;
+  }[];
 }
 
 export async function galeraStallCase(inp: GaleraStallInput): Promise<GaleraStallResult> {
@@ -31,12 +38,18 @@ export async function galeraStallCase(inp: GaleraStallInput): Promise<GaleraStal
       const load = startWriteLoad(inp.writer, inp.rate);
       await new Promise((r) => setTimeout(r, 2000));
       const t0 = performance.now();
-      const r = (await client.workflow.execute('backupDatabaseWorkflow', { taskQueue: inp.config.temporal.taskQueue, workflowId: `bench-galera-${process.pid}-${i}`, args: [{ cloud: 'galera', kind: 'full', tier: 'bench' }] })) as BackupDatabaseResult;
+      const r = (await client.workflow.execute('backupDatabaseWorkflow', {
+        taskQueue: inp.config.temporal.taskQueue,
+        workflowId: `bench-galera-${process.pid}-${i}`,
+        args: [{ cloud: 'galera', kind: 'full', tier: 'bench' }],
+      })) as BackupDatabaseResult;
       const backupSeconds = (performance.now() - t0) / 1000;
       await new Promise((res) => setTimeout(res, 2000));
       const w = await load.stop();
       runs.push({ donor: r.donor ?? '?', backupSeconds, streamBytes: r.streamBytes, ...w });
-      log(`galera backup ${i + 1}/${inp.reps} from ${r.donor}: ${backupSeconds.toFixed(1)} s, ${w.writes} writes, longest wait ${w.maxStallMs.toFixed(0)} ms`);
+      log(
+        `galera backup ${i + 1}/${inp.reps} from ${r.donor}: ${backupSeconds.toFixed(1)} s, ${w.writes} writes, longest wait ${w.maxStallMs.toFixed(0)} ms`,
+      );
     }
   } finally {
     await close();

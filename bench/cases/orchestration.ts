@@ -29,15 +29,25 @@ export async function orchestrationCase(config: Config, steps: number, reps: num
   });
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
-  const run = (n: number, id: string) => timed(() => client.workflow.execute('benchStepsWorkflow', { taskQueue, workflowId: id, args: [n] }));
+  const run = (n: number, id: string) =>
+    timed(() => client.workflow.execute('benchStepsWorkflow', { taskQueue, workflowId: id, args: [n] }));
   try {
     return await worker.runUntil(async () => {
       await run(1, `bench-orch-warmup-${process.pid}`);
-      const empty = await repeat(reps, 'workflow with no activity', async (i) => ({ seconds: (await run(0, `bench-orch-empty-${process.pid}-${i}`)).seconds }));
-      const many = await repeat(reps, `workflow with ${steps} activities`, async (i) => ({ seconds: (await run(steps, `bench-orch-${steps}-${process.pid}-${i}`)).seconds }));
+      const empty = await repeat(reps, 'workflow with no activity', async (i) => ({
+        seconds: (await run(0, `bench-orch-empty-${process.pid}-${i}`)).seconds,
+      }));
+      const many = await repeat(reps, `workflow with ${steps} activities`, async (i) => ({
+        seconds: (await run(steps, `bench-orch-${steps}-${process.pid}-${i}`)).seconds,
+      }));
       const e = median(empty.map((s) => s.seconds));
       const m = median(many.map((s) => s.seconds));
-      return { steps, perActivityMs: ((m - e) / steps) * 1000, emptyWorkflowMs: e * 1000, samples: { empty, steps: many } };
+      return {
+        steps,
+        perActivityMs: ((m - e) / steps) * 1000,
+        emptyWorkflowMs: e * 1000,
+        samples: { empty, steps: many },
+      };
     });
   } finally {
     await connection.close();

@@ -45,9 +45,20 @@ export async function pitrRpoCase(inp: RpoCaseInput): Promise<RpoCaseResult> {
   const { client, close } = await temporalClient(inp.configFile);
   const workflowId = `bench-archive-binlogs-${process.pid}`;
   try {
-    await sql(host, `CREATE DATABASE IF NOT EXISTS ${schema}; CREATE TABLE IF NOT EXISTS ${schema}.t (id INT PRIMARY KEY, at DATETIME(3), pad VARCHAR(200))`);
-    await client.workflow.execute('backupDatabaseWorkflow', { taskQueue: tq, workflowId: `bench-rpo-full-${process.pid}`, args: [{ cloud, kind: 'full', tier: 'bench' }] });
-    const handle = await client.workflow.start('archiveBinlogsWorkflow', { taskQueue: tq, workflowId, args: [{ cloud }] });
+    await sql(
+      host,
+      `CREATE DATABASE IF NOT EXISTS ${schema}; CREATE TABLE IF NOT EXISTS ${schema}.t (id INT PRIMARY KEY, at DATETIME(3), pad VARCHAR(200))`,
+    );
+    await client.workflow.execute('backupDatabaseWorkflow', {
+      taskQueue: tq,
+      workflowId: `bench-rpo-full-${process.pid}`,
+      args: [{ cloud, kind: 'full', tier: 'bench' }],
+    });
+    const handle = await client.workflow.start('archiveBinlogsWorkflow', {
+      taskQueue: tq,
+      workflowId,
+      args: [{ cloud }],
+    });
     const status = () => handle.query<ArchiveBinlogsStatus>('status');
     // let the archiver catch up with what the backup left before measuring
     for (let s = await status(); !s.caughtUpAt; s = await status()) await sleep(200);
@@ -83,7 +94,9 @@ export async function pitrRpoCase(inp: RpoCaseInput): Promise<RpoCaseResult> {
     await handle.signal('stop');
     const final = (await handle.result()) as ArchiveBinlogsStatus;
     const exposure = writes.filter((w) => w.archivedAt !== undefined).map((w) => (w.archivedAt! - w.at) / 1000);
-    log(`rpo: ${writes.length} writes, reported RPO median ${median(reported).toFixed(2)} s, write exposure median ${median(exposure).toFixed(2)} s`);
+    log(
+      `rpo: ${writes.length} writes, reported RPO median ${median(reported).toFixed(2)} s, write exposure median ${median(exposure).toFixed(2)} s`,
+    );
     return {
       segmentSeconds: config.clouds[cloud]!.database.binlog.segmentSeconds,
       rpoTargetSeconds: config.clouds[cloud]!.database.binlog.rpoTargetSeconds,
@@ -92,11 +105,22 @@ export async function pitrRpoCase(inp: RpoCaseInput): Promise<RpoCaseResult> {
       writes: writes.length,
       segments: final.segments,
       storedBytes: final.bytes,
-      reported: { median: median(reported), p95: pct(reported, 95), max: Math.max(...reported), worst: final.worstRpoSeconds },
+      reported: {
+        median: median(reported),
+        p95: pct(reported, 95),
+        max: Math.max(...reported),
+        worst: final.worstRpoSeconds,
+      },
       exposure: { median: median(exposure), p95: pct(exposure, 95), max: Math.max(...exposure) },
     };
   } finally {
-    await client.workflow.getHandle(workflowId).terminate('bench over').then(() => undefined, () => undefined);
+    await client.workflow
+      .getHandle(workflowId)
+      .terminate('bench over')
+      .then(
+        () => undefined,
+        () => undefined,
+      );
     await sql(host, `DROP DATABASE IF EXISTS ${schema}`).catch(() => undefined);
     await close();
     await worker.stop();

@@ -4,7 +4,13 @@
 // own clocks show it (request → available intervals), and the per-snapshot latency.
 import type { BackupVolumesResult } from '../../workflows/cloud-resources.js';
 import { configWithOwnRepo, startWorker, temporalClient } from '../../test/helpers/lab.js';
-import { addOpenstackCloud, adminSession, cleanupVolumes, createVolume, waitVolumes } from '../../test/helpers/openstack.js';
+import {
+  addOpenstackCloud,
+  adminSession,
+  cleanupVolumes,
+  createVolume,
+  waitVolumes,
+} from '../../test/helpers/openstack.js';
 import { mapBoundedPlain } from '../lib/bounded.js';
 import { log, median } from '../lib/stats.js';
 
@@ -24,13 +30,19 @@ export interface VolumeFanoutResult {
 export async function volumeFanoutCase(n: number, concurrency: number): Promise<VolumeFanoutResult> {
   const tag = `bench-fanout-${process.pid}-${Date.now()}`;
   const s = adminSession();
-  const own = configWithOwnRepo('bench-fanout', (c) => addOpenstackCloud(c, { volumes: { concurrency, statuses: ['available'], metadata: { osb_bench: tag } } }));
+  const own = configWithOwnRepo('bench-fanout', (c) =>
+    addOpenstackCloud(c, { volumes: { concurrency, statuses: ['available'], metadata: { osb_bench: tag } } }),
+  );
   const worker = await startWorker(own.configFile);
   let volumes: string[] = [];
   try {
     const t0 = performance.now();
     log(`volume fan-out: creating ${n} volumes of 1 GiB`);
-    volumes = await mapBoundedPlain(Array.from({ length: n }, (_, i) => i), 10, (i) => createVolume(s, `b${i}-${tag}`, { osb_bench: tag }));
+    volumes = await mapBoundedPlain(
+      Array.from({ length: n }, (_, i) => i),
+      10,
+      (i) => createVolume(s, `b${i}-${tag}`, { osb_bench: tag }),
+    );
     await waitVolumes(s, volumes, 'available', 900_000);
     const setupSeconds = (performance.now() - t0) / 1000;
     log(`volume fan-out: ${n} volumes in ${setupSeconds.toFixed(1)} s; snapshotting with concurrency ${concurrency}`);
@@ -39,18 +51,32 @@ export async function volumeFanoutCase(n: number, concurrency: number): Promise<
     let r: BackupVolumesResult;
     try {
       const { loadConfig } = await import('../../config/load.js');
-      r = await client.workflow.execute('backupVolumesWorkflow', { taskQueue: loadConfig(own.configFile).temporal.taskQueue, workflowId: `bench-fanout-${tag}`, args: [{ cloud: 'openstack' }] });
+      r = await client.workflow.execute('backupVolumesWorkflow', {
+        taskQueue: loadConfig(own.configFile).temporal.taskQueue,
+        workflowId: `bench-fanout-${tag}`,
+        args: [{ cloud: 'openstack' }],
+      });
     } finally {
       await close();
     }
     const wallSeconds = (performance.now() - t1) / 1000;
-    const events = r.snapshots.flatMap((x) => [[x.requestedAt, 1], [x.availableAt, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const events = r.snapshots
+      .flatMap(
+        (x) =>
+          [
+            [x.requestedAt, 1],
+            [x.availableAt, -1],
+          ] as const,
+      )
+      .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     let live = 0;
     let peak = 0;
     for (const [, d] of events) peak = Math.max(peak, (live += d));
     const lat = r.snapshots.map((x) => (x.availableAt - x.requestedAt) / 1000).sort((a, b) => a - b);
     const t2 = performance.now();
-    log(`volume fan-out: ${r.snapshots.length} snapshots in ${wallSeconds.toFixed(1)} s (peak ${peak} in flight); cleaning up`);
+    log(
+      `volume fan-out: ${r.snapshots.length} snapshots in ${wallSeconds.toFixed(1)} s (peak ${peak} in flight); cleaning up`,
+    );
     await cleanupVolumes(s, volumes);
     volumes = [];
     return {
@@ -62,7 +88,11 @@ export async function volumeFanoutCase(n: number, concurrency: number): Promise<
       failed: r.failed.length,
       maxInFlightWorkflow: r.maxInFlight,
       peakInFlightMeasured: peak,
-      latency: { median: median(lat), p95: lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.95))] ?? NaN, max: lat.at(-1) ?? NaN },
+      latency: {
+        median: median(lat),
+        p95: lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.95))] ?? NaN,
+        max: lat.at(-1) ?? NaN,
+      },
       cleanupSeconds: (performance.now() - t2) / 1000,
     };
   } finally {

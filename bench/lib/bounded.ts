@@ -1,5 +1,9 @@
 // At most `limit` promises at once, outside workflows (bench setup).
-export async function mapBoundedPlain<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapBoundedPlain<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const runner = async () => {

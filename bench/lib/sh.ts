@@ -13,13 +13,29 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number;
 /** Runs a bash script locally; a failure throws with the script's stderr tail. */
 export async function bash(script: string, env: Record<string, string> = {}): Promise<string> {
   const r = await execa('bash', ['-c', `set -euo pipefail\n${script}`], { env, reject: false });
-  if (r.exitCode !== 0) throw new Error(`bench step failed (${r.exitCode}): ${script.split('\n')[0]}…\n${r.stderr.slice(-2000)}`);
+  if (r.exitCode !== 0)
+    throw new Error(`bench step failed (${r.exitCode}): ${script.split('\n')[0]}…\n${r.stderr.slice(-2000)}`);
   return r.stdout;
 }
 
 /** `ssh …` argv prefix for a lab host: its key, its address, the cipher osbackup negotiates. */
 export function sshArgv(host: HostConfig, knownHosts: string): string[] {
-  return ['ssh', '-c', 'aes256-gcm@openssh.com', '-i', host.keyFile, '-p', String(host.port), '-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', `${host.user}@${host.address}`];
+  return [
+    'ssh',
+    '-c',
+    'aes256-gcm@openssh.com',
+    '-i',
+    host.keyFile,
+    '-p',
+    String(host.port),
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    `UserKnownHostsFile=${knownHosts}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    `${host.user}@${host.address}`,
+  ];
 }
 
 export const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;

@@ -35,7 +35,9 @@ export function summarize(name: string, samples: Sample[]): Summary {
     minSeconds: Math.min(...secs),
     maxSeconds: Math.max(...secs),
     mbps: withBytes.length ? median(withBytes.map((s) => s.bytes! / 1e6 / s.seconds)) : null,
-    extra: Object.fromEntries(extraKeys.map((k) => [k, median(samples.map((s) => s.extra?.[k]).filter((v): v is number => v !== undefined))])),
+    extra: Object.fromEntries(
+      extraKeys.map((k) => [k, median(samples.map((s) => s.extra?.[k]).filter((v): v is number => v !== undefined))]),
+    ),
   };
 }
 

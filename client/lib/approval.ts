@@ -15,12 +15,18 @@ export async function awaitSummary<S>(handle: WorkflowHandle): Promise<S | null>
 }
 
 /** Shows the plan and asks for the decision the run waits on (signals `approve` / `reject`). */
-export async function askApproval<S>(handle: WorkflowHandle, describe: (s: S) => string, question: (s: S) => string): Promise<void> {
+export async function askApproval<S>(
+  handle: WorkflowHandle,
+  describe: (s: S) => string,
+  question: (s: S) => string,
+): Promise<void> {
   const s = await awaitSummary<S>(handle);
   if (!s) return;
   process.stderr.write(describe(s));
   if (!process.stdin.isTTY) {
-    process.stderr.write(`waiting for a decision: osbackup restore approve ${handle.workflowId}   (or: osbackup restore reject ${handle.workflowId})\n`);
+    process.stderr.write(
+      `waiting for a decision: osbackup restore approve ${handle.workflowId}   (or: osbackup restore reject ${handle.workflowId})\n`,
+    );
     return;
   }
   const rl = createInterface({ input: process.stdin, output: process.stderr });

@@ -34,7 +34,10 @@ export const ENTRY_IDS: Record<EntryName, string> = {
 export type TierName = 'daily' | 'weekly' | 'monthly' | 'control-plane' | 'dump';
 
 /** What each entry starts: the workflow type (by name: the workflows live elsewhere), its argument, the Tier it is filed under. */
-export function actionOf(entry: EntryName, cloud: string): { workflowType: string; args: [Record<string, string>]; tier: string } {
+export function actionOf(
+  entry: EntryName,
+  cloud: string,
+): { workflowType: string; args: [Record<string, string>]; tier: string } {
   switch (entry) {
     case 'daily':
     case 'weekly':
@@ -107,11 +110,16 @@ function canonical(v: unknown): string {
 }
 
 export function definitionDigest(d: Omit<DesiredSchedule, 'digest'>): string {
-  return createHash('sha256').update(canonical({ v: DEFINITION_VERSION, ...d })).digest('hex');
+  return createHash('sha256')
+    .update(canonical({ v: DEFINITION_VERSION, ...d }))
+    .digest('hex');
 }
 
 /** The schedules the config asks for (enabled entries of the given clouds), and why any entry is left out. */
-export function desiredSchedules(config: Config, clouds: string[] = Object.keys(config.clouds)): { desired: DesiredSchedule[]; notes: string[] } {
+export function desiredSchedules(
+  config: Config,
+  clouds: string[] = Object.keys(config.clouds),
+): { desired: DesiredSchedule[]; notes: string[] } {
   const desired: DesiredSchedule[] = [];
   const notes: string[] = [];
   for (const cloud of clouds) {
@@ -125,7 +133,9 @@ export function desiredSchedules(config: Config, clouds: string[] = Object.keys(
 
       // a nightly failure with nothing to back up would only teach people to ignore failures
       if (entry === 'controlPlane' && !c.controlPlane && !c.rabbitmq) {
-        notes.push(`${scheduleId(cloud, entry)}: not scheduled — cloud ${cloud} has no controlPlane or rabbitmq section, so there is nothing for it to back up`);
+        notes.push(
+          `${scheduleId(cloud, entry)}: not scheduled — cloud ${cloud} has no controlPlane or rabbitmq section, so there is nothing for it to back up`,
+        );
         continue;
       }
       const a = actionOf(entry, cloud);
@@ -168,16 +178,28 @@ const DAY_ABBR = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTH_ABBR = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 function rangeText(rs: CalendarRange[], label: (n: number) => string): string {
-  return rs.map((r) => (r.start === r.end ? label(r.start) : `${label(r.start)}-${label(r.end)}${r.step > 1 ? `/${r.step}` : ''}`)).join(',');
+  return rs
+    .map((r) =>
+      r.start === r.end ? label(r.start) : `${label(r.start)}-${label(r.end)}${r.step > 1 ? `/${r.step}` : ''}`,
+    )
+    .join(',');
 }
 
 /** "05:00 Sun, days 1-7" — for listings and the UI's calendar comment. */
 export function describeCalendar(c: Calendar): string {
   const single = (rs: CalendarRange[]) => rs.length === 1 && rs[0]!.start === rs[0]!.end;
   const pad = (n: number) => String(n).padStart(2, '0');
-  const time = single(c.hour) && single(c.minute) ? `${pad(c.hour[0]!.start)}:${pad(c.minute[0]!.start)}` : `hour ${rangeText(c.hour, String)}, minute ${rangeText(c.minute, pad)}`;
+  const time =
+    single(c.hour) && single(c.minute)
+      ? `${pad(c.hour[0]!.start)}:${pad(c.minute[0]!.start)}`
+      : `hour ${rangeText(c.hour, String)}, minute ${rangeText(c.minute, pad)}`;
   const parts = [time];
-  const allDays = !c.dayOfWeek || (c.dayOfWeek.length === 1 && c.dayOfWeek[0]!.start === 0 && c.dayOfWeek[0]!.end === 6 && c.dayOfWeek[0]!.step === 1);
+  const allDays =
+    !c.dayOfWeek ||
+    (c.dayOfWeek.length === 1 &&
+      c.dayOfWeek[0]!.start === 0 &&
+      c.dayOfWeek[0]!.end === 6 &&
+      c.dayOfWeek[0]!.step === 1);
   if (!allDays) parts.push(rangeText(c.dayOfWeek!, (n) => DAY_ABBR[n]!));
   if (c.dayOfMonth) parts.push(`days ${rangeText(c.dayOfMonth, String)}`);
   if (c.month) parts.push(rangeText(c.month, (n) => MONTH_ABBR[n - 1]!));
@@ -190,7 +212,10 @@ export function scheduleOptions(d: DesiredSchedule): ScheduleOptions {
   const memo: ManagedMemo = { managedBy: 'osbackup', cloud: d.cloud, entry: d.entry };
   return {
     scheduleId: d.scheduleId,
-    spec: { calendars: [calendarSpec(d.calendar, `osbackup ${ENTRY_IDS[d.entry]}: ${describeCalendar(d.calendar)}`)], timezone: d.timeZone },
+    spec: {
+      calendars: [calendarSpec(d.calendar, `osbackup ${ENTRY_IDS[d.entry]}: ${describeCalendar(d.calendar)}`)],
+      timezone: d.timeZone,
+    },
     action: {
       type: 'startWorkflow',
       workflowType: d.workflowType,
@@ -243,14 +268,36 @@ type RangeOf<T> = { start: T; end: T; step: number };
 export interface DescriptionView {
   scheduleId: string;
   memo?: Record<string, unknown>;
-  spec?: { timezone?: string; calendars?: { minute: RangeOf<number>[]; hour: RangeOf<number>[]; second: RangeOf<number>[]; dayOfMonth: RangeOf<number>[]; month: RangeOf<string>[]; year: RangeOf<number>[]; dayOfWeek: RangeOf<string>[] }[]; intervals?: unknown[]; skip?: unknown[]; cronExpressions?: unknown[] };
+  spec?: {
+    timezone?: string;
+    calendars?: {
+      minute: RangeOf<number>[];
+      hour: RangeOf<number>[];
+      second: RangeOf<number>[];
+      dayOfMonth: RangeOf<number>[];
+      month: RangeOf<string>[];
+      year: RangeOf<number>[];
+      dayOfWeek: RangeOf<string>[];
+    }[];
+    intervals?: unknown[];
+    skip?: unknown[];
+    cronExpressions?: unknown[];
+  };
   policies?: { overlap?: string; catchupWindow: number; pauseOnFailure: boolean };
-  action?: { memo?: Record<string, unknown>; workflowType?: string; taskQueue?: string; workflowId?: string; args?: readonly unknown[]; searchAttributes?: Record<string, unknown> };
+  action?: {
+    memo?: Record<string, unknown>;
+    workflowType?: string;
+    taskQueue?: string;
+    workflowId?: string;
+    args?: readonly unknown[];
+    searchAttributes?: Record<string, unknown>;
+  };
 }
 
 /** Full ranges ("every day") and an absent field mean the same: compare without them. */
 function withoutFullRanges(c: Calendar): Calendar {
-  const full = (rs: CalendarRange[] | undefined, min: number, max: number) => !rs || rs.some((r) => r.start <= min && r.end >= max && r.step === 1);
+  const full = (rs: CalendarRange[] | undefined, min: number, max: number) =>
+    !rs || rs.some((r) => r.start <= min && r.end >= max && r.step === 1);
   const out: Calendar = { minute: c.minute, hour: c.hour };
   if (!full(c.dayOfMonth, 1, 31)) out.dayOfMonth = c.dayOfMonth;
   if (!full(c.month, 1, 12)) out.month = c.month;
@@ -261,15 +308,24 @@ function withoutFullRanges(c: Calendar): Calendar {
 function actualFrom(s: DescriptionView): ActualDefinition | undefined {
   if (!s.spec || !s.policies || !s.action?.workflowType) return undefined;
   const nums = (rs: RangeOf<number>[]) => rs.map((r) => ({ start: r.start, end: r.end, step: r.step }));
-  const named = (rs: RangeOf<string>[], names: readonly string[], first: number) => rs.map((r) => ({ start: names.indexOf(r.start) + first, end: names.indexOf(r.end) + first, step: r.step }));
+  const named = (rs: RangeOf<string>[], names: readonly string[], first: number) =>
+    rs.map((r) => ({ start: names.indexOf(r.start) + first, end: names.indexOf(r.end) + first, step: r.step }));
   const cal = s.spec.calendars ?? [];
   // seconds other than 0 or a year restriction are not something osbackup writes
-  const odd = cal.some((c) => c.year.length > 0 || canonical(nums(c.second)) !== canonical([{ start: 0, end: 0, step: 1 }]));
+  const odd = cal.some(
+    (c) => c.year.length > 0 || canonical(nums(c.second)) !== canonical([{ start: 0, end: 0, step: 1 }]),
+  );
   const sa = s.action.searchAttributes ?? {};
   const one = (v: unknown) => (Array.isArray(v) && v.length === 1 ? v[0] : v);
   return {
     timeZone: s.spec.timezone || 'UTC',
-    calendars: cal.map((c) => ({ minute: nums(c.minute), hour: nums(c.hour), dayOfMonth: nums(c.dayOfMonth), month: named(c.month, MONTHS, 1), dayOfWeek: named(c.dayOfWeek, DAYS_OF_WEEK, 0) })),
+    calendars: cal.map((c) => ({
+      minute: nums(c.minute),
+      hour: nums(c.hour),
+      dayOfMonth: nums(c.dayOfMonth),
+      month: named(c.month, MONTHS, 1),
+      dayOfWeek: named(c.dayOfWeek, DAYS_OF_WEEK, 0),
+    })),
     otherTimes: odd || !!(s.spec.intervals?.length || s.spec.skip?.length || s.spec.cronExpressions?.length),
     overlap: s.policies.overlap,
     catchupWindowMs: s.policies.catchupWindow,
@@ -285,9 +341,20 @@ function actualFrom(s: DescriptionView): ActualDefinition | undefined {
 /** Reads the osbackup marker, the digest and (from a full description) the actual definition. */
 export function existingFrom(s: DescriptionView): ExistingSchedule {
   const m = s.memo?.osbackup as Partial<ManagedMemo> | undefined;
-  const managed = m && m.managedBy === 'osbackup' && typeof m.cloud === 'string' && typeof m.entry === 'string' && (ENTRY_NAMES as string[]).includes(m.entry) ? { managedBy: 'osbackup' as const, cloud: m.cloud, entry: m.entry } : undefined;
+  const managed =
+    m &&
+    m.managedBy === 'osbackup' &&
+    typeof m.cloud === 'string' &&
+    typeof m.entry === 'string' &&
+    (ENTRY_NAMES as string[]).includes(m.entry)
+      ? { managedBy: 'osbackup' as const, cloud: m.cloud, entry: m.entry }
+      : undefined;
   const a = s.action?.memo?.osbackupSchedule as { digest?: unknown } | undefined;
-  const out: ExistingSchedule = { scheduleId: s.scheduleId, managed, digest: typeof a?.digest === 'string' ? a.digest : undefined };
+  const out: ExistingSchedule = {
+    scheduleId: s.scheduleId,
+    managed,
+    digest: typeof a?.digest === 'string' ? a.digest : undefined,
+  };
   const actual = actualFrom(s);
   if (actual) out.actual = actual;
   return out;
@@ -298,7 +365,12 @@ export function driftOf(d: DesiredSchedule, a: ActualDefinition): string[] {
   const out: string[] = [];
   const differs = (x: unknown, y: unknown) => canonical(x) !== canonical(y);
   if (a.timeZone !== d.timeZone) out.push('timeZone');
-  if (a.otherTimes || a.calendars.length !== 1 || differs(withoutFullRanges(a.calendars[0]!), withoutFullRanges(d.calendar))) out.push('calendar');
+  if (
+    a.otherTimes ||
+    a.calendars.length !== 1 ||
+    differs(withoutFullRanges(a.calendars[0]!), withoutFullRanges(d.calendar))
+  )
+    out.push('calendar');
   if (a.overlap !== d.overlap) out.push('overlap');
   if (a.catchupWindowMs !== d.catchupWindowMs) out.push('catchupWindow');
   if (a.pauseOnFailure !== d.pauseOnFailure) out.push('pauseOnFailure');
@@ -330,15 +402,37 @@ export interface SchedulePlan {
  * A schedule whose digest matches is still updated when its definition on the server differs
  * (edited by hand in the UI); `force` rewrites every one.
  */
-export function planSchedules(desired: DesiredSchedule[], existing: ExistingSchedule[], scope: string[], force = false): SchedulePlan {
-  const plan: SchedulePlan = { create: [], update: [], unchanged: [], delete: [], conflicts: [], otherClouds: [], drift: [] };
+export function planSchedules(
+  desired: DesiredSchedule[],
+  existing: ExistingSchedule[],
+  scope: string[],
+  force = false,
+): SchedulePlan {
+  const plan: SchedulePlan = {
+    create: [],
+    update: [],
+    unchanged: [],
+    delete: [],
+    conflicts: [],
+    otherClouds: [],
+    drift: [],
+  };
   const byId = new Map(existing.map((e) => [e.scheduleId, e]));
   const wanted = new Set(desired.map((d) => d.scheduleId));
   for (const d of desired) {
     const e = byId.get(d.scheduleId);
     if (!e) plan.create.push(d);
-    else if (!e.managed) plan.conflicts.push({ scheduleId: d.scheduleId, reason: 'exists but was not created by osbackup (no osbackup memo): left alone; delete or rename it, then apply again' });
-    else if (e.managed.cloud !== d.cloud || e.managed.entry !== d.entry) plan.conflicts.push({ scheduleId: d.scheduleId, reason: `is osbackup's schedule of cloud ${e.managed.cloud}, entry ${ENTRY_IDS[e.managed.entry]} (cloud and entry names run together in the id): left alone` });
+    else if (!e.managed)
+      plan.conflicts.push({
+        scheduleId: d.scheduleId,
+        reason:
+          'exists but was not created by osbackup (no osbackup memo): left alone; delete or rename it, then apply again',
+      });
+    else if (e.managed.cloud !== d.cloud || e.managed.entry !== d.entry)
+      plan.conflicts.push({
+        scheduleId: d.scheduleId,
+        reason: `is osbackup's schedule of cloud ${e.managed.cloud}, entry ${ENTRY_IDS[e.managed.entry]} (cloud and entry names run together in the id): left alone`,
+      });
     else if (force || e.digest !== d.digest) plan.update.push(d);
     else {
       const fields = e.actual ? driftOf(d, e.actual) : [];
@@ -353,7 +447,8 @@ export function planSchedules(desired: DesiredSchedule[], existing: ExistingSche
     if (scope.includes(e.managed.cloud)) plan.delete.push(e);
     else plan.otherClouds.push(e);
   }
-  for (const k of ['create', 'update', 'unchanged'] as const) plan[k].sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
+  for (const k of ['create', 'update', 'unchanged'] as const)
+    plan[k].sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
   plan.delete.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
   return plan;
 }
@@ -368,7 +463,20 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 /** Milliseconds the zone's clocks are ahead of UTC at instant `at`. */
 function zoneOffsetMs(zone: string, at: number): number {
   let f = formatters.get(zone);
-  if (!f) formatters.set(zone, (f = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' })));
+  if (!f)
+    formatters.set(
+      zone,
+      (f = new Intl.DateTimeFormat('en-US', {
+        timeZone: zone,
+        hourCycle: 'h23',
+        year: 'numeric',
+        month: 'numeric',
+        day: 'numeric',
+        hour: 'numeric',
+        minute: 'numeric',
+        second: 'numeric',
+      })),
+    );
   const p = Object.fromEntries(f.formatToParts(new Date(at)).map((x) => [x.type, Number(x.value)]));
   return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) - Math.floor(at / 1000) * 1000;
 }
@@ -412,14 +520,17 @@ export function clockChanges(zone: string, fromMs: number, days = 366): ClockCha
       dayOfWeek: localBefore.getUTCDay(),
       dayOfMonth: localBefore.getUTCDate(),
       month: localBefore.getUTCMonth() + 1,
-      ...(delta > 0 ? { from: minute, to: minute + delta, kind: 'skipped' as const } : { from: minute + delta, to: minute, kind: 'repeated' as const }),
+      ...(delta > 0
+        ? { from: minute, to: minute + delta, kind: 'skipped' as const }
+        : { from: minute + delta, to: minute, kind: 'repeated' as const }),
     });
     off = next;
   }
   return out;
 }
 
-const inRanges = (v: number, rs: CalendarRange[] | undefined) => !rs || rs.some((r) => v >= r.start && v <= r.end && (v - r.start) % r.step === 0);
+const inRanges = (v: number, rs: CalendarRange[] | undefined) =>
+  !rs || rs.some((r) => v >= r.start && v <= r.end && (v - r.start) % r.step === 0);
 
 /** Notes for runs a clock change skips or doubles within a year of `fromMs`. */
 export function clockChangeNotes(desired: DesiredSchedule[], fromMs: number): string[] {
@@ -429,9 +540,16 @@ export function clockChangeNotes(desired: DesiredSchedule[], fromMs: number): st
     if (!byZone.has(d.timeZone)) byZone.set(d.timeZone, clockChanges(d.timeZone, fromMs));
     for (const c of byZone.get(d.timeZone)!) {
       const cal = d.calendar;
-      if (!inRanges(c.dayOfWeek, cal.dayOfWeek) || !inRanges(c.dayOfMonth, cal.dayOfMonth) || !inRanges(c.month, cal.month)) continue;
+      if (
+        !inRanges(c.dayOfWeek, cal.dayOfWeek) ||
+        !inRanges(c.dayOfMonth, cal.dayOfMonth) ||
+        !inRanges(c.month, cal.month)
+      )
+        continue;
       const hit: string[] = [];
-      for (let m = c.from; m < c.to; m++) if (inRanges(Math.floor(m / 60), cal.hour) && inRanges(m % 60, cal.minute)) hit.push(`${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`);
+      for (let m = c.from; m < c.to; m++)
+        if (inRanges(Math.floor(m / 60), cal.hour) && inRanges(m % 60, cal.minute))
+          hit.push(`${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`);
       if (!hit.length) continue;
       notes.push(
         c.kind === 'skipped'

@@ -24,7 +24,12 @@ export function reportInput(config: Config, data: ReportData): ReportInput {
     drills: data.drills,
     capacity: data.capacity.targets,
     capacityFailed: data.capacity.failed,
-    settings: { backupRpoTargetSeconds: c.report.backupRpoTargetHours * 3600, binlogRpoTargetSeconds: c.database.binlog.rpoTargetSeconds, drillMaxAgeDays: c.report.drillMaxAgeDays, days: c.report.days },
+    settings: {
+      backupRpoTargetSeconds: c.report.backupRpoTargetHours * 3600,
+      binlogRpoTargetSeconds: c.database.binlog.rpoTargetSeconds,
+      drillMaxAgeDays: c.report.drillMaxAgeDays,
+      days: c.report.days,
+    },
   };
 }
 
@@ -46,7 +51,9 @@ export async function writeReport(dir: string, m: ReportModel): Promise<{ html: 
 export function registerReportCommand(program: Command, ctx: CliContext<G>): void {
   program
     .command('report')
-    .description('write report.html (static SVG charts, no script: opens from file://) and report.md per cloud: backup calendar, sizes, RPO, drills, open breaches, storage forecast')
+    .description(
+      'write report.html (static SVG charts, no script: opens from file://) and report.md per cloud: backup calendar, sizes, RPO, drills, open breaches, storage forecast',
+    )
     .option('--cloud <name>', 'only this cloud (default: every cloud in the config)')
     .option('--out <dir>', 'folder for <cloud>/report.html and report.md', 'osbackup-report')
     .action(async function (this: Command) {
@@ -56,12 +63,27 @@ export function registerReportCommand(program: Command, ctx: CliContext<G>): voi
       const client = await connect(config);
       const written: { cloud: string; html: string; markdown: string; breaches: number }[] = [];
       for (const cloud of clouds) {
-        const data = (await client.workflow.execute('reportDataWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: `report:${cloud}:${Date.now()}`, args: [{ cloud }] })) as ReportData;
-        for (const u of data.catalog.unavailable) process.stderr.write(`osbackup: target "${u.target}" could not be read, its copies are not in the report: ${u.reason}\n`);
+        const data = (await client.workflow.execute('reportDataWorkflow', {
+          taskQueue: config.temporal.taskQueue,
+          workflowId: `report:${cloud}:${Date.now()}`,
+          args: [{ cloud }],
+        })) as ReportData;
+        for (const u of data.catalog.unavailable)
+          process.stderr.write(
+            `osbackup: target "${u.target}" could not be read, its copies are not in the report: ${u.reason}\n`,
+          );
         if (data.catalog.unavailable.length) process.exitCode = EXIT.failed;
         const m = reportModel(reportInput(config, data));
         written.push({ cloud, ...(await writeReport(resolve(g.out, cloud), m)), breaches: m.breaches.length });
       }
-      ctx.out(g, written, written.map((w) => `${w.cloud}: ${w.html} and ${w.markdown} (${w.breaches} open breach${w.breaches === 1 ? '' : 'es'})`).join('\n') + '\n');
+      ctx.out(
+        g,
+        written,
+        written
+          .map(
+            (w) => `${w.cloud}: ${w.html} and ${w.markdown} (${w.breaches} open breach${w.breaches === 1 ? '' : 'es'})`,
+          )
+          .join('\n') + '\n',
+      );
     });
 }

@@ -34,10 +34,27 @@ export interface RenderResult<T> {
  * takes a full-page PNG, and returns every console error/warning, uncaught exception and
  * browser log error (failed loads, blocked resources) seen meanwhile.
  */
-export async function renderPage<T>(url: string, evaluate: string, opts: { screenshot?: boolean; width?: number; timeoutMs?: number; browser?: string } = {}): Promise<RenderResult<T>> {
+export async function renderPage<T>(
+  url: string,
+  evaluate: string,
+  opts: { screenshot?: boolean; width?: number; timeoutMs?: number; browser?: string } = {},
+): Promise<RenderResult<T>> {
   const browser = opts.browser ?? findChromium();
-  if (!browser) throw new Error(`no Chromium found (tried ${CHROMIUM_CANDIDATES.join(', ')}): apt-get install chromium`);
-  const child = spawn(browser, ['--headless', '--disable-gpu', '--no-sandbox', '--no-first-run', '--hide-scrollbars', '--remote-debugging-pipe', 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+  if (!browser)
+    throw new Error(`no Chromium found (tried ${CHROMIUM_CANDIDATES.join(', ')}): apt-get install chromium`);
+  const child = spawn(
+    browser,
+    [
+      '--headless',
+      '--disable-gpu',
+      '--no-sandbox',
+      '--no-first-run',
+      '--hide-scrollbars',
+      '--remote-debugging-pipe',
+      'about:blank',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] },
+  );
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const toBrowser = child.stdio[3] as Writable;
@@ -50,18 +67,32 @@ export async function renderPage<T>(url: string, evaluate: string, opts: { scree
     buf = Buffer.concat([buf, d]);
     let i: number;
     while ((i = buf.indexOf(0)) >= 0) {
-      const msg = JSON.parse(buf.subarray(0, i).toString('utf8')) as { id?: number; result?: Record<string, unknown>; error?: { message: string }; method?: string; params?: Record<string, unknown>; sessionId?: string };
+      const msg = JSON.parse(buf.subarray(0, i).toString('utf8')) as {
+        id?: number;
+        result?: Record<string, unknown>;
+        error?: { message: string };
+        method?: string;
+        params?: Record<string, unknown>;
+        sessionId?: string;
+      };
       buf = buf.subarray(i + 1);
       if (msg.id !== undefined) {
         const w = waiting.get(msg.id);
         waiting.delete(msg.id);
         if (msg.error) w?.reject(new Error(msg.error.message));
         else w?.resolve(msg.result ?? {});
-      } else if (msg.method) for (const l of listeners) l({ method: msg.method, params: msg.params ?? {}, sessionId: msg.sessionId });
+      } else if (msg.method)
+        for (const l of listeners) l({ method: msg.method, params: msg.params ?? {}, sessionId: msg.sessionId });
     }
   });
-  const exited = new Promise<never>((_, reject) => child.on('exit', (code) => reject(new Error(`chromium exited (${code}): ${stderr.slice(-2000)}`))));
-  const send = (method: string, params: Record<string, unknown> = {}, sessionId?: string): Promise<Record<string, unknown>> => {
+  const exited = new Promise<never>((_, reject) =>
+    child.on('exit', (code) => reject(new Error(`chromium exited (${code}): ${stderr.slice(-2000)}`))),
+  );
+  const send = (
+    method: string,
+    params: Record<string, unknown> = {},
+    sessionId?: string,
+  ): Promise<Record<string, unknown>> => {
     const id = nextId++;
     const p = new Promise<Record<string, unknown>>((resolve, reject) => waiting.set(id, { resolve, reject }));
     toBrowser.write(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }) + '\0');
@@ -78,37 +109,69 @@ export async function renderPage<T>(url: string, evaluate: string, opts: { scree
     listeners.push((m) => {
       if (m.sessionId !== sessionId) return;
       if (m.method === 'Runtime.consoleAPICalled' && ['error', 'warning', 'assert'].includes(m.params.type as string)) {
-        const args = (m.params.args as { value?: unknown; description?: string }[]).map((a) => String(a.value ?? a.description ?? ''));
+        const args = (m.params.args as { value?: unknown; description?: string }[]).map((a) =>
+          String(a.value ?? a.description ?? ''),
+        );
         problems.push({ source: 'console', level: m.params.type as string, text: args.join(' ') });
       } else if (m.method === 'Runtime.exceptionThrown') {
         const d = m.params.exceptionDetails as { text: string; exception?: { description?: string } };
-        problems.push({ source: 'exception', level: 'error', text: `${d.text} ${d.exception?.description ?? ''}`.trim() });
+        problems.push({
+          source: 'exception',
+          level: 'error',
+          text: `${d.text} ${d.exception?.description ?? ''}`.trim(),
+        });
       } else if (m.method === 'Log.entryAdded') {
         const e = m.params.entry as { level: string; text: string; url?: string };
-        if (e.level === 'error' || e.level === 'warning') problems.push({ source: 'log', level: e.level, text: `${e.text}${e.url ? ` (${e.url})` : ''}` });
+        if (e.level === 'error' || e.level === 'warning')
+          problems.push({ source: 'log', level: e.level, text: `${e.text}${e.url ? ` (${e.url})` : ''}` });
       } else if (m.method === 'Page.loadEventFired') loaded();
     });
     await send('Runtime.enable', {}, sessionId);
     await send('Log.enable', {}, sessionId);
     await send('Page.enable', {}, sessionId);
-    await send('Emulation.setDeviceMetricsOverride', { width: opts.width ?? 1280, height: 900, deviceScaleFactor: 1, mobile: false }, sessionId);
+    await send(
+      'Emulation.setDeviceMetricsOverride',
+      { width: opts.width ?? 1280, height: 900, deviceScaleFactor: 1, mobile: false },
+      sessionId,
+    );
     await send('Page.navigate', { url }, sessionId);
     await load;
     // late log entries (a failed image) arrive just after the load event
     await new Promise((r) => setTimeout(r, 300));
-    const ev = (await send('Runtime.evaluate', { expression: evaluate, returnByValue: true }, sessionId)) as { result: { value: T }; exceptionDetails?: { text: string } };
+    const ev = (await send('Runtime.evaluate', { expression: evaluate, returnByValue: true }, sessionId)) as {
+      result: { value: T };
+      exceptionDetails?: { text: string };
+    };
     if (ev.exceptionDetails) throw new Error(`evaluate failed: ${ev.exceptionDetails.text}`);
     let screenshot: Buffer | null = null;
     if (opts.screenshot) {
-      const metrics = (await send('Page.getLayoutMetrics', {}, sessionId)) as { cssContentSize: { width: number; height: number } };
-      const clip = { x: 0, y: 0, width: Math.ceil(metrics.cssContentSize.width), height: Math.ceil(metrics.cssContentSize.height), scale: 1 };
-      const shot = (await send('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true, clip }, sessionId)) as { data: string };
+      const metrics = (await send('Page.getLayoutMetrics', {}, sessionId)) as {
+        cssContentSize: { width: number; height: number };
+      };
+      const clip = {
+        x: 0,
+        y: 0,
+        width: Math.ceil(metrics.cssContentSize.width),
+        height: Math.ceil(metrics.cssContentSize.height),
+        scale: 1,
+      };
+      const shot = (await send(
+        'Page.captureScreenshot',
+        { format: 'png', captureBeyondViewport: true, clip },
+        sessionId,
+      )) as { data: string };
       screenshot = Buffer.from(shot.data, 'base64');
     }
     return { problems, value: ev.result.value, screenshot };
   };
   try {
-    return await Promise.race([work(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`chromium did not render ${url} within ${timeout} ms`)), timeout)))]);
+    return await Promise.race([
+      work(),
+      new Promise<never>(
+        (_, reject) =>
+          (timer = setTimeout(() => reject(new Error(`chromium did not render ${url} within ${timeout} ms`)), timeout)),
+      ),
+    ]);
   } finally {
     clearTimeout(timer);
     exited.catch(() => undefined);

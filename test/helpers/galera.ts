@@ -15,7 +15,10 @@ type Raw = Record<string, any>;
 
 export function galeraCloud(): Raw {
   const file = join(labDir(), 'galera/cloud.yml');
-  if (!existsSync(file)) throw new Error(`the Galera cluster is not up (no ${file}): run test/lab/galera.sh up (or the lab with LAB_GALERA=1)`);
+  if (!existsSync(file))
+    throw new Error(
+      `the Galera cluster is not up (no ${file}): run test/lab/galera.sh up (or the lab with LAB_GALERA=1)`,
+    );
   return (parse(readFileSync(file, 'utf8')) as Raw).galera as Raw;
 }
 
@@ -29,11 +32,17 @@ function adminEnv(): NodeJS.ProcessEnv {
 
 /** SQL on one node as the lab's admin (over TCP: the nodes' sockets live in their namespaces). */
 export async function gsql(node: GaleraNode, statement: string): Promise<string> {
-  const r = await execa('mariadb', ['-h', address(node), '-u', 'labadmin', '-N', '-B', '--connect-timeout=5', '-e', statement], { env: adminEnv() });
+  const r = await execa(
+    'mariadb',
+    ['-h', address(node), '-u', 'labadmin', '-N', '-B', '--connect-timeout=5', '-e', statement],
+    { env: adminEnv() },
+  );
   return r.stdout;
 }
 
-export async function wsrep(node: GaleraNode): Promise<{ size: number; state: string; desync: boolean; seqno: number; uuid: string }> {
+export async function wsrep(
+  node: GaleraNode,
+): Promise<{ size: number; state: string; desync: boolean; seqno: number; uuid: string }> {
   const out = await gsql(
     node,
     "SELECT (SELECT variable_value FROM information_schema.global_status WHERE variable_name='wsrep_cluster_size'), (SELECT variable_value FROM information_schema.global_status WHERE variable_name='wsrep_local_state_comment'), @@global.wsrep_desync, (SELECT variable_value FROM information_schema.global_status WHERE variable_name='wsrep_last_committed'), (SELECT variable_value FROM information_schema.global_status WHERE variable_name='wsrep_cluster_state_uuid')",
@@ -47,7 +56,14 @@ export async function waitClusterSynced(timeoutMs = 120_000): Promise<void> {
   const t0 = Date.now();
   let last = '';
   for (;;) {
-    const states = await Promise.all(GALERA_NODES.map((n) => wsrep(n).then((w) => `${n}:${w.size}/${w.state}/${w.desync ? 'desync' : 'sync'}`, (e: Error) => `${n}:${e.message.split('\n')[0]}`)));
+    const states = await Promise.all(
+      GALERA_NODES.map((n) =>
+        wsrep(n).then(
+          (w) => `${n}:${w.size}/${w.state}/${w.desync ? 'desync' : 'sync'}`,
+          (e: Error) => `${n}:${e.message.split('\n')[0]}`,
+        ),
+      ),
+    );
     last = states.join(' ');
     if (states.every((s) => s.endsWith(':3/Synced/sync'))) return;
     if (Date.now() - t0 > timeoutMs) throw new Error(`the cluster did not settle: ${last}`);
@@ -66,7 +82,10 @@ export interface WriteLoad {
  * by flow control shows up as one long wait.
  */
 export function startWriteLoad(node: GaleraNode, perSecond = 20): WriteLoad {
-  const child = spawn('mariadb', ['-h', address(node), '-u', 'labadmin', '-N', '-B', '--unbuffered', 'osb_load'], { env: adminEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('mariadb', ['-h', address(node), '-u', 'labadmin', '-N', '-B', '--unbuffered', 'osb_load'], {
+    env: adminEnv(),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stopped = false;
   let writes = 0;
   let failures = 0;

@@ -38,7 +38,11 @@ export interface WorkerProcess {
 }
 
 export async function startWorker(configFile: string): Promise<WorkerProcess> {
-  const proc = execa('node', ['dist/worker/main.js', '--config', configFile], { reject: false, all: true, buffer: false });
+  const proc = execa('node', ['dist/worker/main.js', '--config', configFile], {
+    reject: false,
+    all: true,
+    buffer: false,
+  });
   let out = '';
   proc.all!.on('data', (b: Buffer) => (out += b.toString()));
   const t0 = Date.now();
@@ -58,7 +62,10 @@ export async function startWorker(configFile: string): Promise<WorkerProcess> {
 }
 
 /** A stopwatch for a test's steps: `timed(name, f)` runs f and keeps its seconds in `timings` (printed at the end). */
-export function stepTimer(): { timings: Record<string, number>; timed: <T>(name: string, f: () => Promise<T>) => Promise<T> } {
+export function stepTimer(): {
+  timings: Record<string, number>;
+  timed: <T>(name: string, f: () => Promise<T>) => Promise<T>;
+} {
   const timings: Record<string, number> = {};
   return {
     timings,
@@ -78,7 +85,10 @@ export async function cli(configFile: string, args: string[]) {
 }
 
 /** Row count and CHECKSUM TABLE read directly (root over the host's socket), not through osbackup. */
-export async function liveFacts(host: string, tables: string[]): Promise<Record<string, { rows: number; checksum: string }>> {
+export async function liveFacts(
+  host: string,
+  tables: string[],
+): Promise<Record<string, { rows: number; checksum: string }>> {
   const sql = tables.map((t) => `SELECT '${t}', (SELECT COUNT(*) FROM ${t}); CHECKSUM TABLE ${t};`).join('\n');
   const r = await execa('mariadb', [`--defaults-file=${join(labDir(), host, 'my.cnf')}`, '-N', '-B', '-e', sql]);
   const out: Record<string, { rows: number; checksum: string }> = {};
@@ -97,7 +107,10 @@ export async function sql(host: string, statement: string): Promise<string> {
 }
 
 /** A derived config whose repository is a fresh folder of its own. */
-export function configWithOwnRepo(name: string, edit: (c: Raw) => void = () => undefined): { dir: string; repo: string; configFile: string } {
+export function configWithOwnRepo(
+  name: string,
+  edit: (c: Raw) => void = () => undefined,
+): { dir: string; repo: string; configFile: string } {
   const dir = mkdtempSync(join(tmpdir(), `osb-${name}-repo-`));
   const repo = join(dir, 'repo');
   const configFile = deriveConfig(name, (c) => {
@@ -129,8 +142,12 @@ export async function waitForPhase(handle: Handle, phases: string[], timeoutMs =
   const t0 = Date.now();
   let phase = '';
   while (!phases.includes(phase)) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`workflow never reached ${phases.join(' / ')} (phase ${phase || 'none'})`);
-    phase = await handle.query<{ phase: string }>('progress').then((p) => p.phase, () => '');
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(`workflow never reached ${phases.join(' / ')} (phase ${phase || 'none'})`);
+    phase = await handle.query<{ phase: string }>('progress').then(
+      (p) => p.phase,
+      () => '',
+    );
     if (!phases.includes(phase)) await new Promise((r) => setTimeout(r, 50));
   }
   return phase;
@@ -141,7 +158,10 @@ export async function firstActivityFailure(handle: Handle, timeoutMs = 30_000): 
   const { failureMessage } = await import('../../config/temporal.js');
   const t0 = Date.now();
   for (;;) {
-    const message = await failureMessage(handle.client.options.loadedDataConverter, (await handle.describe()).raw.pendingActivities?.[0]?.lastFailure);
+    const message = await failureMessage(
+      handle.client.options.loadedDataConverter,
+      (await handle.describe()).raw.pendingActivities?.[0]?.lastFailure,
+    );
     if (message || Date.now() - t0 > timeoutMs) return message;
     await new Promise((r) => setTimeout(r, 300));
   }
@@ -150,15 +170,43 @@ export async function firstActivityFailure(handle: Handle, timeoutMs = 30_000): 
 /** A command on a lab host over SSH (the lab's worker key), e.g. `docker exec …` on ctl3. */
 export async function onLabHost(host: string, command: string, input?: string | Buffer) {
   const raw = parse(readFileSync(labConfigPath(), 'utf8')) as Raw;
-  const h = Object.values(raw.clouds as Record<string, Raw>).map((c) => c.hosts?.[host]).find(Boolean) as Raw | undefined;
+  const h = Object.values(raw.clouds as Record<string, Raw>)
+    .map((c) => c.hosts?.[host])
+    .find(Boolean) as Raw | undefined;
   if (!h) throw new Error(`no host ${host} in the lab config`);
-  return execa('ssh', ['-q', '-i', h.keyFile, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', `root@${h.address}`, command], { input, reject: false, encoding: 'buffer' });
+  return execa(
+    'ssh',
+    [
+      '-q',
+      '-i',
+      h.keyFile,
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      `root@${h.address}`,
+      command,
+    ],
+    { input, reject: false, encoding: 'buffer' },
+  );
 }
 
 /** Decrypts a sealed file with stock gpg (passphrase file, or a GNUPGHOME holding a secret key) and zstd. */
-export async function openWithStockTools(file: string, how: { passphraseFile: string } | { gnupgHome: string }): Promise<Buffer> {
-  const gpg = 'passphraseFile' in how ? `gpg --batch --quiet --pinentry-mode loopback --passphrase-file ${how.passphraseFile} --decrypt` : `GNUPGHOME=${how.gnupgHome} gpg --batch --quiet --decrypt`;
-  const r = await execa('bash', ['-c', `set -o pipefail; ${gpg} ${file} | zstd -dq`], { encoding: 'buffer', reject: false, env: 'passphraseFile' in how ? { GNUPGHOME: mkdtempSync(join(tmpdir(), 'osb-gpg-')) } : {} });
+export async function openWithStockTools(
+  file: string,
+  how: { passphraseFile: string } | { gnupgHome: string },
+): Promise<Buffer> {
+  const gpg =
+    'passphraseFile' in how
+      ? `gpg --batch --quiet --pinentry-mode loopback --passphrase-file ${how.passphraseFile} --decrypt`
+      : `GNUPGHOME=${how.gnupgHome} gpg --batch --quiet --decrypt`;
+  const r = await execa('bash', ['-c', `set -o pipefail; ${gpg} ${file} | zstd -dq`], {
+    encoding: 'buffer',
+    reject: false,
+    env: 'passphraseFile' in how ? { GNUPGHOME: mkdtempSync(join(tmpdir(), 'osb-gpg-')) } : {},
+  });
   if (r.exitCode !== 0) throw new Error(`stock gpg/zstd could not open ${file}: ${Buffer.from(r.stderr).toString()}`);
   return Buffer.from(r.stdout);
 }

@@ -11,7 +11,10 @@ import { labDir } from './lab.js';
 
 export function osLabDir(): string {
   const d = join(labDir(), 'os1');
-  if (!existsSync(join(d, 'clouds.yaml'))) throw new Error(`the lab's OpenStack cloud is not up (no ${d}/clouds.yaml): start it with LAB_OPENSTACK=1 test/lab/lab.sh up, or test/lab/openstack.sh up on a running lab`);
+  if (!existsSync(join(d, 'clouds.yaml')))
+    throw new Error(
+      `the lab's OpenStack cloud is not up (no ${d}/clouds.yaml): start it with LAB_OPENSTACK=1 test/lab/lab.sh up, or test/lab/openstack.sh up on a running lab`,
+    );
   return d;
 }
 
@@ -30,7 +33,12 @@ export function adminSession(access: Partial<OpenstackAccess> = {}): OpenStackSe
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function until<T>(what: string, f: () => Promise<T | undefined | null | false>, timeoutMs = 120_000, everyMs = 1000): Promise<T> {
+export async function until<T>(
+  what: string,
+  f: () => Promise<T | undefined | null | false>,
+  timeoutMs = 120_000,
+  everyMs = 1000,
+): Promise<T> {
   const t0 = Date.now();
   for (;;) {
     const v = await f();
@@ -40,8 +48,15 @@ export async function until<T>(what: string, f: () => Promise<T | undefined | nu
   }
 }
 
-export async function createVolume(s: OpenStackSession, name: string, metadata: Record<string, string>): Promise<string> {
-  const r = await s.json(z.object({ volume: z.object({ id: z.string() }) }), 'volume', 'POST', '/volumes', { microversion: VOLUME_MICROVERSION, json: { volume: { size: 1, name, metadata } } });
+export async function createVolume(
+  s: OpenStackSession,
+  name: string,
+  metadata: Record<string, string>,
+): Promise<string> {
+  const r = await s.json(z.object({ volume: z.object({ id: z.string() }) }), 'volume', 'POST', '/volumes', {
+    microversion: VOLUME_MICROVERSION,
+    json: { volume: { size: 1, name, metadata } },
+  });
   return r.volume.id;
 }
 
@@ -51,16 +66,30 @@ export async function volumeStatus(s: OpenStackSession, id: string): Promise<str
   return ((await res.json()) as { volume: { status: string } }).volume.status;
 }
 
-export async function waitVolumes(s: OpenStackSession, ids: string[], status: string | null, timeoutMs = 180_000): Promise<void> {
-  await until(`volumes ${status ?? 'gone'}`, async () => {
-    const st = await Promise.all(ids.map((id) => volumeStatus(s, id)));
-    const bad = st.find((x) => x === 'error');
-    if (bad && status !== 'error') throw new Error(`a volume went to error: ${st.join(',')}`);
-    return st.every((x) => x === status);
-  }, timeoutMs);
+export async function waitVolumes(
+  s: OpenStackSession,
+  ids: string[],
+  status: string | null,
+  timeoutMs = 180_000,
+): Promise<void> {
+  await until(
+    `volumes ${status ?? 'gone'}`,
+    async () => {
+      const st = await Promise.all(ids.map((id) => volumeStatus(s, id)));
+      const bad = st.find((x) => x === 'error');
+      if (bad && status !== 'error') throw new Error(`a volume went to error: ${st.join(',')}`);
+      return st.every((x) => x === status);
+    },
+    timeoutMs,
+  );
 }
 
-export async function uploadImage(s: OpenStackSession, name: string, data: Buffer, extra: Record<string, unknown> = {}): Promise<string> {
+export async function uploadImage(
+  s: OpenStackSession,
+  name: string,
+  data: Buffer,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
   const img = await glance.createImage(s, { name, disk_format: 'raw', container_format: 'bare', ...extra });
   const { Readable } = await import('node:stream');
   await glance.upload(s, img.id, Readable.from([data]), data.length);
@@ -69,13 +98,30 @@ export async function uploadImage(s: OpenStackSession, name: string, data: Buffe
 }
 
 export async function createServer(s: OpenStackSession, name: string, imageId: string): Promise<string> {
-  const flavors = await s.json(z.object({ flavors: z.array(z.object({ id: z.string(), name: z.string() })) }), 'compute', 'GET', '/flavors', { microversion: COMPUTE_MICROVERSION });
+  const flavors = await s.json(
+    z.object({ flavors: z.array(z.object({ id: z.string(), name: z.string() })) }),
+    'compute',
+    'GET',
+    '/flavors',
+    { microversion: COMPUTE_MICROVERSION },
+  );
   const flavor = flavors.flavors.find((f) => f.name === 'm1.tiny');
   if (!flavor) throw new Error('the lab has no m1.tiny flavor');
   // networks "none" needs compute 2.37+: Nova still asks neutron, which the lab runs API-only
-  const r = await s.json(z.object({ server: z.object({ id: z.string() }) }), 'compute', 'POST', '/servers', { microversion: COMPUTE_MICROVERSION, json: { server: { name, imageRef: imageId, flavorRef: flavor.id, networks: 'none' } } });
+  const r = await s.json(z.object({ server: z.object({ id: z.string() }) }), 'compute', 'POST', '/servers', {
+    microversion: COMPUTE_MICROVERSION,
+    json: { server: { name, imageRef: imageId, flavorRef: flavor.id, networks: 'none' } },
+  });
   await until(`server ${name} ACTIVE`, async () => {
-    const st = (await s.json(z.object({ server: z.object({ status: z.string() }) }), 'compute', 'GET', `/servers/${r.server.id}`, { microversion: COMPUTE_MICROVERSION })).server.status;
+    const st = (
+      await s.json(
+        z.object({ server: z.object({ status: z.string() }) }),
+        'compute',
+        'GET',
+        `/servers/${r.server.id}`,
+        { microversion: COMPUTE_MICROVERSION },
+      )
+    ).server.status;
     if (st === 'ERROR') throw new Error(`server ${name} went to ERROR`);
     return st === 'ACTIVE';
   });
@@ -83,7 +129,10 @@ export async function createServer(s: OpenStackSession, name: string, imageId: s
 }
 
 export async function attachVolume(s: OpenStackSession, serverId: string, volumeId: string): Promise<void> {
-  await s.request('compute', 'POST', `/servers/${serverId}/os-volume_attachments`, { microversion: COMPUTE_MICROVERSION, json: { volumeAttachment: { volumeId } } });
+  await s.request('compute', 'POST', `/servers/${serverId}/os-volume_attachments`, {
+    microversion: COMPUTE_MICROVERSION,
+    json: { volumeAttachment: { volumeId } },
+  });
 }
 
 export async function deleteServer(s: OpenStackSession, id: string): Promise<void> {
@@ -92,12 +141,29 @@ export async function deleteServer(s: OpenStackSession, id: string): Promise<voi
 
 /** Snapshots gone, then volumes detached (by deleting the server) and deleted: best effort, for afterAll. */
 export async function cleanupVolumes(s: OpenStackSession, volumeIds: string[], serverId?: string): Promise<void> {
-  const snaps = (await Promise.all(volumeIds.map((v) => cinder.listSnapshots(s, { allProjects: true, volumeId: v })))).flat();
+  const snaps = (
+    await Promise.all(volumeIds.map((v) => cinder.listSnapshots(s, { allProjects: true, volumeId: v })))
+  ).flat();
   await Promise.all(snaps.map((x) => cinder.deleteSnapshot(s, x.id).catch(() => undefined)));
-  await until('snapshots deleted', async () => (await Promise.all(snaps.map((x) => cinder.getSnapshot(s, x.id)))).every((x) => x === null), 120_000).catch(() => undefined);
+  await until(
+    'snapshots deleted',
+    async () => (await Promise.all(snaps.map((x) => cinder.getSnapshot(s, x.id)))).every((x) => x === null),
+    120_000,
+  ).catch(() => undefined);
   if (serverId) {
     await deleteServer(s, serverId).catch(() => undefined);
-    await until('volumes detached', async () => (await Promise.all(volumeIds.map((v) => volumeStatus(s, v)))).every((x) => x !== 'in-use' && x !== 'detaching'), 120_000).catch(() => undefined);
+    await until(
+      'volumes detached',
+      async () =>
+        (await Promise.all(volumeIds.map((v) => volumeStatus(s, v)))).every((x) => x !== 'in-use' && x !== 'detaching'),
+      120_000,
+    ).catch(() => undefined);
   }
-  await Promise.all(volumeIds.map((v) => s.request('volume', 'DELETE', `/volumes/${v}`, { microversion: VOLUME_MICROVERSION, accept: [404, 400] }).catch(() => undefined)));
+  await Promise.all(
+    volumeIds.map((v) =>
+      s
+        .request('volume', 'DELETE', `/volumes/${v}`, { microversion: VOLUME_MICROVERSION, accept: [404, 400] })
+        .catch(() => undefined),
+    ),
+  );
 }

@@ -14,7 +14,12 @@ export interface TimedWrite {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs `statement` on `host` at least 2 s after the last of `writes`, and records it. */
-export async function writeAlone(writes: TimedWrite[], host: string, id: number, statement: string): Promise<TimedWrite> {
+export async function writeAlone(
+  writes: TimedWrite[],
+  host: string,
+  id: number,
+  statement: string,
+): Promise<TimedWrite> {
   const prev = writes.at(-1);
   if (prev) while (Date.now() < (prev.at + 2) * 1000) await sleep(50);
   const gtid = await sql(host, `${statement}; SELECT @@last_gtid`);
@@ -24,13 +29,21 @@ export async function writeAlone(writes: TimedWrite[], host: string, id: number,
 }
 
 /** Waits until the archive holds every event the server had at least a second after `at`. */
-export async function archivedPast(status: () => Promise<ArchiveBinlogsStatus>, at: number, timeoutMs = 30_000, context: () => string = () => ''): Promise<ArchiveBinlogsStatus> {
+export async function archivedPast(
+  status: () => Promise<ArchiveBinlogsStatus>,
+  at: number,
+  timeoutMs = 30_000,
+  context: () => string = () => '',
+): Promise<ArchiveBinlogsStatus> {
   const t0 = Date.now();
   for (;;) {
     let err = '';
     const s = await status().catch((e: Error) => void (err = e.message));
     if (s?.caughtUpAt && Date.parse(s.caughtUpAt) >= (at + 1) * 1000) return s;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`the archive did not reach ${new Date(at * 1000).toISOString()}: ${JSON.stringify(s)} ${err}\n${context()}`);
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(
+        `the archive did not reach ${new Date(at * 1000).toISOString()}: ${JSON.stringify(s)} ${err}\n${context()}`,
+      );
     await sleep(300);
   }
 }

@@ -1,7 +1,20 @@
 // The foundation, end to end on real parts: Temporal dev server, a worker process, sshd hosts
 // in network namespaces, MariaDB + mariabackup, gpg, zstd, mbstream.
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -9,12 +22,25 @@ import { parse } from 'yaml';
 import type { ArtifactManifest, VerificationRecord } from '../../workflows/lib/manifest.js';
 import { cli, deriveConfig, labDir, liveFacts, sql, startWorker, type WorkerProcess } from '../helpers/lab.js';
 
-
-const TABLES = ['keystone.project', 'keystone.user', 'nova.instances', 'cinder.volumes', 'glance.images', 'neutron.ports'];
+const TABLES = [
+  'keystone.project',
+  'keystone.user',
+  'nova.instances',
+  'cinder.volumes',
+  'glance.images',
+  'neutron.ports',
+];
 let configFile: string;
 let worker: WorkerProcess;
 let repo: string;
-let backup: { backupId: string; path: string; sha256: string; bytes: number; streamBytes: number; throughputMBps: number };
+let backup: {
+  backupId: string;
+  path: string;
+  sha256: string;
+  bytes: number;
+  streamBytes: number;
+  throughputMBps: number;
+};
 let manifest: ArtifactManifest;
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -80,7 +106,9 @@ test('full backup of ctl1: streamed over SSH, compressed, encrypted, hashed, pub
   expect(readdirSync(join(repo, '.staging'))).toEqual([]);
 
   // no secret in anything stored
-  const secrets = ['backup-passphrase', 'db-password'].map((f) => readFileSync(join(labDir(), 'secrets', f), 'utf8').trim());
+  const secrets = ['backup-passphrase', 'db-password'].map((f) =>
+    readFileSync(join(labDir(), 'secrets', f), 'utf8').trim(),
+  );
   for (const s of secrets) {
     expect(readFileSync(join(dir, 'manifest.json'), 'utf8')).not.toContain(s);
     expect(recipe).not.toContain(s);
@@ -96,7 +124,10 @@ test('stock gpg, zstd and mbstream open the artifact (passphrase, and the operat
   try {
     const pass = join(labDir(), 'secrets', 'backup-passphrase');
     // exactly the recipe's pipe
-    await execa('bash', ['-c', `set -o pipefail; mkdir ${out}/x && gpg --homedir ${gnupg} --batch --quiet --pinentry-mode loopback --passphrase-file ${pass} --decrypt ${file} | zstd -d | tee >(wc -c > ${out}/bytes) | mbstream -x -C ${out}/x`]);
+    await execa('bash', [
+      '-c',
+      `set -o pipefail; mkdir ${out}/x && gpg --homedir ${gnupg} --batch --quiet --pinentry-mode loopback --passphrase-file ${pass} --decrypt ${file} | zstd -d | tee >(wc -c > ${out}/bytes) | mbstream -x -C ${out}/x`,
+    ]);
     const checkpoints = readFileSync(join(out, 'x', 'xtrabackup_checkpoints'), 'utf8');
     expect(checkpoints).toContain(`to_lsn = ${manifest.mariadb.checkpoints.toLsn}`);
     expect(existsSync(join(out, 'x', 'ibdata1'))).toBe(true);
@@ -108,8 +139,14 @@ test('stock gpg, zstd and mbstream open the artifact (passphrase, and the operat
     expect(Number(readFileSync(join(out, 'bytes'), 'utf8').trim())).toBe(manifest.artifact.streamBytes);
 
     // the public-key recipient: the operator's secret key alone opens it too
-    const viaKey = await execa('bash', ['-c', `set -o pipefail; gpg --homedir ${join(labDir(), 'operator-gnupg')} --batch --quiet --decrypt ${file} | zstd -d | sha256sum`]);
-    const viaPass = await execa('bash', ['-c', `set -o pipefail; gpg --homedir ${gnupg} --batch --quiet --pinentry-mode loopback --passphrase-file ${pass} --decrypt ${file} | zstd -d | sha256sum`]);
+    const viaKey = await execa('bash', [
+      '-c',
+      `set -o pipefail; gpg --homedir ${join(labDir(), 'operator-gnupg')} --batch --quiet --decrypt ${file} | zstd -d | sha256sum`,
+    ]);
+    const viaPass = await execa('bash', [
+      '-c',
+      `set -o pipefail; gpg --homedir ${gnupg} --batch --quiet --pinentry-mode loopback --passphrase-file ${pass} --decrypt ${file} | zstd -d | sha256sum`,
+    ]);
     expect(viaKey.stdout).toBe(viaPass.stdout);
   } finally {
     await execa('gpgconf', ['--homedir', gnupg, '--kill', 'all']).catch(() => undefined);
@@ -120,11 +157,19 @@ test('stock gpg, zstd and mbstream open the artifact (passphrase, and the operat
 
 test('restore to ctl2 reproduces every recorded count and checksum', async () => {
   // ctl2 holds data of its own, which the restore must replace and keep aside
-  await sql('ctl2', 'CREATE DATABASE IF NOT EXISTS stale_before_restore; CREATE TABLE IF NOT EXISTS stale_before_restore.t (id int primary key)');
+  await sql(
+    'ctl2',
+    'CREATE DATABASE IF NOT EXISTS stale_before_restore; CREATE TABLE IF NOT EXISTS stale_before_restore.t (id int primary key)',
+  );
   expect(await sql('ctl2', "SHOW DATABASES LIKE 'stale_before_restore'")).toBe('stale_before_restore');
   const r = await cli(configFile, ['--json', 'restore', 'db', '--to', 'ctl2', '--verify']);
   expect(r.exitCode).toBe(0);
-  const res = JSON.parse(r.stdout) as { verification: string; backupId: string; asideDir: string; tables: { table: string; outcome: string }[] };
+  const res = JSON.parse(r.stdout) as {
+    verification: string;
+    backupId: string;
+    asideDir: string;
+    tables: { table: string; outcome: string }[];
+  };
   expect(res.backupId).toBe(backup.backupId);
   expect(res.verification).toBe('VERIFIED');
   expect(res.tables.map((t) => [t.table, t.outcome])).toEqual(TABLES.map((t) => [t, 'equal']));
@@ -180,7 +225,9 @@ test('a corrupt artifact is refused, naming the cause, before anything on the ta
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/ChecksumMismatch|gpg rejected/);
     expect(r.stderr).toMatch(/corrupt|damaged/);
-    expect(r.stderr).toMatch(new RegExp(`Fix: restore ${backup.backupId}, the newest restore point whose chain is intact`));
+    expect(r.stderr).toMatch(
+      new RegExp(`Fix: restore ${backup.backupId}, the newest restore point whose chain is intact`),
+    );
     // the target still runs on the data it had
     expect(await liveFacts('ctl2', TABLES)).toEqual(before);
     expect(readdirSync(join(labDir(), 'ctl2')).filter((n) => n.startsWith('data.before-'))).toEqual(asideBefore);
@@ -217,7 +264,9 @@ describe('bad inputs get a clear, non-retryable error and lose nothing', () => {
     expect(r.stderr).toMatch(/\[DecryptionFailed\] cannot decrypt/);
     // it names what the artifact needs: the recipient key's fingerprint and/or the right passphrase
     expect(r.stderr).toMatch(/encrypted to the key [0-9A-F]{40} and\/or a passphrase/);
-    expect(r.stderr).toMatch(/Fix: import the escrowed secret key for [0-9A-F]{40}.*or set encryption.passphrase to the passphrase these backups were made with/);
+    expect(r.stderr).toMatch(
+      /Fix: import the escrowed secret key for [0-9A-F]{40}.*or set encryption.passphrase to the passphrase these backups were made with/,
+    );
     expect(r.stderr).not.toContain('not-the-passphrase');
     expect(await liveFacts('ctl2', TABLES)).toEqual(before);
   });

@@ -1,25 +1,49 @@
 // Incremental chains on the real lab: full → changes → incremental → changes → incremental,
 // restored by osbackup and by the hand script with osbackup off PATH; broken chains refused.
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  openSync,
+  readSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { ArtifactManifest } from '../../workflows/lib/manifest.js';
 import { cli, deriveConfig, labDir, liveFacts, sql, startWorker, type WorkerProcess } from '../helpers/lab.js';
 
-const TABLES = ['keystone.project', 'keystone.user', 'nova.instances', 'cinder.volumes', 'glance.images', 'neutron.ports'];
+const TABLES = [
+  'keystone.project',
+  'keystone.user',
+  'nova.instances',
+  'cinder.volumes',
+  'glance.images',
+  'neutron.ports',
+];
 const work = mkdtempSync(join(tmpdir(), 'osb-chain-'));
 const repo = join(work, 'repo');
 let configFile: string;
 let worker: WorkerProcess;
 const ids: string[] = [];
 
-const manifestOf = (id: string) => JSON.parse(readFileSync(join(repo, 'clouds/lab/database', id, 'manifest.json'), 'utf8')) as ArtifactManifest;
+const manifestOf = (id: string) =>
+  JSON.parse(readFileSync(join(repo, 'clouds/lab/database', id, 'manifest.json'), 'utf8')) as ArtifactManifest;
 
 async function backup(kind: 'full' | 'incremental') {
   const r = await cli(configFile, ['--json', 'backup', 'db', `--${kind}`, '--wait']);
   if (r.exitCode !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout) as { backupId: string; kind: string; parentId: string | null; fellBackToFull: string | null };
+  return JSON.parse(r.stdout) as {
+    backupId: string;
+    kind: string;
+    parentId: string | null;
+    fellBackToFull: string | null;
+  };
 }
 
 beforeAll(async () => {
@@ -35,11 +59,17 @@ test('full → changes → incremental → changes → incremental, each on the 
   const full = await backup('full');
   ids.push(full.backupId);
   const run = Date.now(); // the lab may be reused: every run changes rows of its own
-  await sql('ctl1', `UPDATE nova.instances SET vm_state='deleted', deleted=id, task_state='${run}' WHERE id % 7 = 0; INSERT INTO keystone.project SELECT md5(concat('${run}-',seq)), concat('${run}-',seq), '{}', 'added after the full', 1, 'default', NULL, 0 FROM keystone.seq_1_to_300`);
+  await sql(
+    'ctl1',
+    `UPDATE nova.instances SET vm_state='deleted', deleted=id, task_state='${run}' WHERE id % 7 = 0; INSERT INTO keystone.project SELECT md5(concat('${run}-',seq)), concat('${run}-',seq), '{}', 'added after the full', 1, 'default', NULL, 0 FROM keystone.seq_1_to_300`,
+  );
   const inc1 = await backup('incremental');
   expect(inc1).toMatchObject({ kind: 'incremental', parentId: full.backupId });
   ids.push(inc1.backupId);
-  await sql('ctl1', `DELETE FROM neutron.ports WHERE standard_attr_id % 5 = ${run % 5}; UPDATE cinder.volumes SET status='available', attach_status='detached', display_description='${run}' WHERE size > 400`);
+  await sql(
+    'ctl1',
+    `DELETE FROM neutron.ports WHERE standard_attr_id % 5 = ${run % 5}; UPDATE cinder.volumes SET status='available', attach_status='detached', display_description='${run}' WHERE size > 400`,
+  );
   const inc2 = await backup('incremental');
   expect(inc2).toMatchObject({ kind: 'incremental', parentId: inc1.backupId });
   ids.push(inc2.backupId);
@@ -78,10 +108,18 @@ test('the hand script restores the chain with osbackup off PATH', async () => {
   expect(run.stdout).toContain('3/5 preparing the full backup, then applying 2 incremental(s) in order');
   // start a throwaway server on the restored files and read the facts back
   const cnf = join(target, 'my.cnf');
-  writeFileSync(cnf, `[client]\nsocket=${target}/s.sock\nuser=root\n[mariadbd]\nuser=root\ndatadir=${target}/data\nsocket=${target}/s.sock\npid-file=${target}/m.pid\nlog-error=${target}/m.err\nskip-networking\nskip-log-bin\ninnodb_buffer_pool_size=128M\n`);
+  writeFileSync(
+    cnf,
+    `[client]\nsocket=${target}/s.sock\nuser=root\n[mariadbd]\nuser=root\ndatadir=${target}/data\nsocket=${target}/s.sock\npid-file=${target}/m.pid\nlog-error=${target}/m.err\nskip-networking\nskip-log-bin\ninnodb_buffer_pool_size=128M\n`,
+  );
   const server = execa('mariadbd', [`--defaults-file=${cnf}`], { reject: false });
   try {
-    for (let i = 0; i < 150 && (await execa('mariadb-admin', [`--defaults-file=${cnf}`, 'ping'], { reject: false })).exitCode !== 0; i++) await new Promise((r) => setTimeout(r, 200));
+    for (
+      let i = 0;
+      i < 150 && (await execa('mariadb-admin', [`--defaults-file=${cnf}`, 'ping'], { reject: false })).exitCode !== 0;
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 200));
     const q = TABLES.map((t) => `SELECT '${t}', (SELECT COUNT(*) FROM ${t}); CHECKSUM TABLE ${t};`).join('\n');
     const out = (await execa('mariadb', [`--defaults-file=${cnf}`, '-N', '-B', '-e', q])).stdout.split('\n');
     const m = manifestOf(ids[2]!);
@@ -125,7 +163,9 @@ test('a missing parent breaks the chain: refused before the target is touched, a
   try {
     const r = await cli(configFile, ['restore', 'db', '--to', 'ctl2', '--backup', ids[2]!]);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain(`[ChainBroken] cannot restore ${ids[2]}: incremental ${ids[2]} needs ${ids[1]}, which is missing from the repository`);
+    expect(r.stderr).toContain(
+      `[ChainBroken] cannot restore ${ids[2]}: incremental ${ids[2]} needs ${ids[1]}, which is missing from the repository`,
+    );
     expect(r.stderr).toContain(`Fix: restore ${ids[0]} instead`);
     // the next incremental skips the broken member and builds on the intact full
     const inc = await backup('incremental');
@@ -143,7 +183,9 @@ test('no valid base: a non-retryable failure that says what to do, or a full und
   try {
     const r = await cli(strict, ['backup', 'db', '--incremental', '--wait']);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/\[ChainBroken\] no valid base for an incremental backup of lab: there is no full backup to build on\. Fix: take a full backup/);
+    expect(r.stderr).toMatch(
+      /\[ChainBroken\] no valid base for an incremental backup of lab: there is no full backup to build on\. Fix: take a full backup/,
+    );
     expect(existsSync(join(empty, 'clouds'))).toBe(false);
   } finally {
     await w.stop();
@@ -156,7 +198,11 @@ test('no valid base: a non-retryable failure that says what to do, or a full und
   try {
     const r = await cli(lenient, ['--json', 'backup', 'db', '--incremental', '--wait']);
     expect(r.exitCode).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ kind: 'full', parentId: null, fellBackToFull: 'there is no full backup to build on' });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      kind: 'full',
+      parentId: null,
+      fellBackToFull: 'there is no full backup to build on',
+    });
   } finally {
     await w2.stop();
   }
@@ -182,5 +228,9 @@ test('catalog rebuild from an emptied index yields the same catalog, VERIFIED st
   const lines = csv.stdout.trim().split('\n');
   expect(lines[0]).toBe('timestamp,type,level,path,size,checksum,id,verification,target,check');
   expect(lines).toHaveLength(rows.length + 1);
-  expect(lines.find((l) => l.includes(ids[1]!))).toMatch(new RegExp(`^\\S+,database,incremental,clouds/lab/database/${ids[1]}/data\\.xb\\.zst\\.gpg,\\d+,[0-9a-f]{64},${ids[1]},UNVERIFIED,local,UNCHECKED$`));
+  expect(lines.find((l) => l.includes(ids[1]!))).toMatch(
+    new RegExp(
+      `^\\S+,database,incremental,clouds/lab/database/${ids[1]}/data\\.xb\\.zst\\.gpg,\\d+,[0-9a-f]{64},${ids[1]},UNVERIFIED,local,UNCHECKED$`,
+    ),
+  );
 });

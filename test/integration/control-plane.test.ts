@@ -9,7 +9,16 @@ import { execa } from 'execa';
 import { parse, stringify } from 'yaml';
 import type { ControlPlaneManifest } from '../../workflows/lib/control-plane.js';
 import { diffDefinitions, parseDefinitions } from '../../workflows/lib/rabbitmq-definitions.js';
-import { cli, configWithOwnRepo, labDir, onLabHost, openWithStockTools, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
+import {
+  cli,
+  configWithOwnRepo,
+  labDir,
+  onLabHost,
+  openWithStockTools,
+  startWorker,
+  temporalClient,
+  type WorkerProcess,
+} from '../helpers/lab.js';
 
 const lab = labDir();
 const kollaSource = join(lab, 'ctl3/etc-kolla');
@@ -34,7 +43,10 @@ function tree(dir: string): Record<string, string> {
       else if (st.isDirectory()) {
         out[p] = `dir ${meta}`;
         walk(p);
-      } else out[p] = `file ${meta} ${createHash('sha256').update(readFileSync(join(dir, p))).digest('hex')}`;
+      } else
+        out[p] = `file ${meta} ${createHash('sha256')
+          .update(readFileSync(join(dir, p)))
+          .digest('hex')}`;
     }
   };
   walk('');
@@ -43,25 +55,59 @@ function tree(dir: string): Record<string, string> {
 
 /** path → "sha256 mode owner" of the keys in the keystone container on ctl3. */
 async function containerKeys(): Promise<Record<string, string>> {
-  const r = await onLabHost('ctl3', `docker exec keystone sh -c 'cd /etc/keystone && for f in fernet-keys/* credential-keys/*; do echo "$f $(sha256sum < $f | cut -c1-64) $(stat -c "%a %u:%g" $f)"; done'`);
-  return Object.fromEntries(Buffer.from(r.stdout).toString().trim().split('\n').map((l) => { const [p, ...rest] = l.split(' '); return [p!, rest.join(' ')]; }));
+  const r = await onLabHost(
+    'ctl3',
+    `docker exec keystone sh -c 'cd /etc/keystone && for f in fernet-keys/* credential-keys/*; do echo "$f $(sha256sum < $f | cut -c1-64) $(stat -c "%a %u:%g" $f)"; done'`,
+  );
+  return Object.fromEntries(
+    Buffer.from(r.stdout)
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => {
+        const [p, ...rest] = l.split(' ');
+        return [p!, rest.join(' ')];
+      }),
+  );
 }
 
 function bareKeys(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const d of ['fernet-keys', 'credential-keys']) for (const f of readdirSync(join(dir, d)).sort()) {
-    const st = lstatSync(join(dir, d, f));
-    out[`${d}/${f}`] = `${createHash('sha256').update(readFileSync(join(dir, d, f))).digest('hex')} ${(st.mode & 0o777).toString(8)} ${st.uid}:${st.gid}`;
-  }
+  for (const d of ['fernet-keys', 'credential-keys'])
+    for (const f of readdirSync(join(dir, d)).sort()) {
+      const st = lstatSync(join(dir, d, f));
+      out[`${d}/${f}`] = `${createHash('sha256')
+        .update(readFileSync(join(dir, d, f)))
+        .digest('hex')} ${(st.mode & 0o777).toString(8)} ${st.uid}:${st.gid}`;
+    }
   return out;
 }
 
 async function exportDefinitions(host: string): Promise<string> {
-  const r = await execa('ip', ['netns', 'exec', `osb-${host}`, 'env', `HOME=${lab}/${host}/rabbitmq`, '/usr/lib/rabbitmq/bin/rabbitmqctl', '-n', 'rabbit@localhost', '-q', 'export_definitions', '-', '--format', 'json']);
+  const r = await execa('ip', [
+    'netns',
+    'exec',
+    `osb-${host}`,
+    'env',
+    `HOME=${lab}/${host}/rabbitmq`,
+    '/usr/lib/rabbitmq/bin/rabbitmqctl',
+    '-n',
+    'rabbit@localhost',
+    '-q',
+    'export_definitions',
+    '-',
+    '--format',
+    'json',
+  ]);
   return r.stdout;
 }
 
-let backup: { backupId: string; parts: { kind: string; host: string }[]; keystone: ControlPlaneManifest['keystone']; warnings: string[] };
+let backup: {
+  backupId: string;
+  parts: { kind: string; host: string }[];
+  keystone: ControlPlaneManifest['keystone'];
+  warnings: string[];
+};
 let keysBefore: { ctl3: Record<string, string>; ctl2: Record<string, string> };
 
 beforeAll(async () => {
@@ -75,25 +121,40 @@ afterAll(async () => {
 });
 
 test('one backup holds the Kolla tree, the keys of both Keystone hosts and the RabbitMQ definitions; the keys agree', () => {
-  expect(backup.parts.map((p) => `${p.kind}@${p.host}`).sort()).toEqual(['keystone-keys@ctl2', 'keystone-keys@ctl3', 'kolla-config@ctl3', 'rabbitmq-definitions@ctl2']);
+  expect(backup.parts.map((p) => `${p.kind}@${p.host}`).sort()).toEqual([
+    'keystone-keys@ctl2',
+    'keystone-keys@ctl3',
+    'kolla-config@ctl3',
+    'rabbitmq-definitions@ctl2',
+  ]);
   expect(backup.keystone).toMatchObject({ consistent: true, epochs: { ctl2: 2, ctl3: 2 }, differences: [] });
   expect(backup.warnings).toEqual([]);
 });
 
-test('every part opens with stock gpg — by passphrase and by the operator\'s secret key — and zstd; the manifest lists every file with its hash, mode and owner', async () => {
+test("every part opens with stock gpg — by passphrase and by the operator's secret key — and zstd; the manifest lists every file with its hash, mode and owner", async () => {
   const dir = join(cfg.repo, 'clouds/kolla/control-plane', backup.backupId);
   const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as ControlPlaneManifest;
   expect(readdirSync(dir)).toEqual(expect.arrayContaining(['RESTORE.md', 'SHA256SUMS', 'manifest.json']));
   expect((await execa('sha256sum', ['-c', 'SHA256SUMS'], { cwd: dir })).exitCode).toBe(0);
   for (const p of m.parts) {
-    const bySecret = await openWithStockTools(join(dir, p.file), { passphraseFile: join(lab, 'secrets/backup-passphrase') });
+    const bySecret = await openWithStockTools(join(dir, p.file), {
+      passphraseFile: join(lab, 'secrets/backup-passphrase'),
+    });
     const byKey = await openWithStockTools(join(dir, p.file), { gnupgHome: join(lab, 'operator-gnupg') });
     expect(byKey.equals(bySecret)).toBe(true);
     expect(createHash('sha256').update(bySecret).digest('hex')).toBe(p.plainSha256);
   }
   const kolla = m.parts.find((p) => p.kind === 'kolla-config')!;
   const nova = kolla.entries!.find((e) => e.path === 'config/nova/nova.conf')!;
-  expect(nova).toMatchObject({ type: 'file', uid: 42436, gid: 42436, mode: 0o640, sha256: createHash('sha256').update(readFileSync(join(kollaSource, 'config/nova/nova.conf'))).digest('hex') });
+  expect(nova).toMatchObject({
+    type: 'file',
+    uid: 42436,
+    gid: 42436,
+    mode: 0o640,
+    sha256: createHash('sha256')
+      .update(readFileSync(join(kollaSource, 'config/nova/nova.conf')))
+      .digest('hex'),
+  });
   expect(kolla.entries!.find((e) => e.path === 'passwords.yml')).toMatchObject({ mode: 0o600 });
   // secrets never appear in the manifest or the recipe
   const text = readFileSync(join(dir, 'manifest.json'), 'utf8') + readFileSync(join(dir, 'RESTORE.md'), 'utf8');
@@ -108,7 +169,22 @@ test('configs restore to a fresh folder on another host byte-equal, with the sam
   const src = tree(kollaSource);
   delete src['.made-etc-kolla'];
   const restored = tree(target);
-  const backedUp = Object.fromEntries(Object.entries(src).filter(([p]) => ['globals.yml', 'passwords.yml', 'inventory', 'admin-openrc.sh', 'config', 'keystone', 'nova', 'neutron', 'cinder', 'glance'].some((top) => p === top || p.startsWith(`${top}/`))));
+  const backedUp = Object.fromEntries(
+    Object.entries(src).filter(([p]) =>
+      [
+        'globals.yml',
+        'passwords.yml',
+        'inventory',
+        'admin-openrc.sh',
+        'config',
+        'keystone',
+        'nova',
+        'neutron',
+        'cinder',
+        'glance',
+      ].some((top) => p === top || p.startsWith(`${top}/`)),
+    ),
+  );
   expect(restored).toEqual(backedUp);
   expect(restored['config/nova/nova.conf']).toMatch(/^file 640 42436:42436 /);
   expect(restored['nova/nova.conf']).toBe('link → ../config/nova/nova.conf 0:0');
@@ -116,11 +192,16 @@ test('configs restore to a fresh folder on another host byte-equal, with the sam
 
 test('a changed folder: --dry-run shows the diff (secrets named, never shown); without --overwrite nothing changes; with it the old content is saved first', async () => {
   const target = join(lab, 'ctl1/kolla-restored');
-  writeFileSync(join(target, 'globals.yml'), readFileSync(join(target, 'globals.yml'), 'utf8').replace('enable_cinder: "yes"', 'enable_cinder: "no"'));
+  writeFileSync(
+    join(target, 'globals.yml'),
+    readFileSync(join(target, 'globals.yml'), 'utf8').replace('enable_cinder: "yes"', 'enable_cinder: "no"'),
+  );
   writeFileSync(join(target, 'passwords.yml'), 'database_password: "changed-by-hand"\n');
   writeFileSync(join(target, 'local-notes.txt'), 'only here\n');
   const dry = await json('restore', 'config', '--to', 'ctl1', '--path', target, '--dry-run');
-  const byPath = Object.fromEntries(dry.changes.map((c: { path: string; change: string; secret: boolean }) => [c.path, c]));
+  const byPath = Object.fromEntries(
+    dry.changes.map((c: { path: string; change: string; secret: boolean }) => [c.path, c]),
+  );
   expect(byPath['globals.yml']).toMatchObject({ change: 'content', secret: false });
   expect(byPath['passwords.yml']).toMatchObject({ change: 'content', secret: true });
   expect(byPath['local-notes.txt']).toMatchObject({ change: 'removed' });
@@ -131,7 +212,9 @@ test('a changed folder: --dry-run shows the diff (secrets named, never shown); w
 
   const refused = await run('restore', 'config', '--to', 'ctl1', '--path', target);
   expect(refused.exitCode).toBe(1);
-  expect(refused.stderr).toMatch(/\[TargetNotEmpty\] .*holds 2 file\(s\) the restore would change .*Fix: .*--overwrite/);
+  expect(refused.stderr).toMatch(
+    /\[TargetNotEmpty\] .*holds 2 file\(s\) the restore would change .*Fix: .*--overwrite/,
+  );
   expect(readFileSync(join(target, 'passwords.yml'), 'utf8')).toBe('database_password: "changed-by-hand"\n');
 
   const done = await json('restore', 'config', '--to', 'ctl1', '--path', target, '--overwrite');
@@ -148,20 +231,25 @@ test('a changed folder: --dry-run shows the diff (secrets named, never shown); w
 
 test('Fernet and credential keys restore to every Keystone host: staged, checked, swapped; same bytes everywhere, each host its owner and 0600', async () => {
   // both hosts lose their keys (a rebuilt controller, a wiped volume)
-  await onLabHost('ctl3', 'docker exec keystone sh -c "rm -f /etc/keystone/fernet-keys/* /etc/keystone/credential-keys/*"');
-  for (const d of ['fernet-keys', 'credential-keys']) for (const f of readdirSync(join(lab, 'ctl2/keystone', d))) rmSync(join(lab, 'ctl2/keystone', d, f));
+  await onLabHost(
+    'ctl3',
+    'docker exec keystone sh -c "rm -f /etc/keystone/fernet-keys/* /etc/keystone/credential-keys/*"',
+  );
+  for (const d of ['fernet-keys', 'credential-keys'])
+    for (const f of readdirSync(join(lab, 'ctl2/keystone', d))) rmSync(join(lab, 'ctl2/keystone', d, f));
   const r = await json('restore', 'keys');
   expect(r.identical).toBe(true);
   expect(r.hosts.map((h: { host: string }) => h.host).sort()).toEqual(['ctl2', 'ctl3']);
   expect(await containerKeys()).toEqual(keysBefore.ctl3);
   expect(bareKeys(join(lab, 'ctl2/keystone'))).toEqual(keysBefore.ctl2);
-  const hashes = (k: Record<string, string>) => Object.fromEntries(Object.entries(k).map(([p, v]) => [p, v.split(' ')[0]]));
+  const hashes = (k: Record<string, string>) =>
+    Object.fromEntries(Object.entries(k).map(([p, v]) => [p, v.split(' ')[0]]));
   expect(hashes(keysBefore.ctl2)).toEqual(hashes(keysBefore.ctl3)); // same bytes on both hosts
   expect(Object.values(keysBefore.ctl3).every((v) => v.endsWith(' 600 42425:42425'))).toBe(true);
   expect(Object.values(keysBefore.ctl2).every((v) => v.endsWith(' 600 65534:65534'))).toBe(true);
 });
 
-test('RabbitMQ definitions restore into the empty broker on ctl1 and then equal the cloud\'s', async () => {
+test("RabbitMQ definitions restore into the empty broker on ctl1 and then equal the cloud's", async () => {
   const r = await json('restore', 'rabbitmq', '--to', 'ctl1');
   const source = parseDefinitions(await exportDefinitions('ctl2'));
   // the lab declares 22 queues; its two reply/fanout queues carry x-expires (30 min, as
@@ -208,9 +296,21 @@ test('a worker without the right key or passphrase fails at once, naming the key
   writeFileSync(file, stringify(raw));
   const w = await startWorker(file);
   try {
-    const r = await cli(file, ['restore', 'config', '--to', 'ctl1', '--path', join(wrong, 'target'), '--dry-run', '--cloud', 'kolla']);
+    const r = await cli(file, [
+      'restore',
+      'config',
+      '--to',
+      'ctl1',
+      '--path',
+      join(wrong, 'target'),
+      '--dry-run',
+      '--cloud',
+      'kolla',
+    ]);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/\[DecryptionFailed\] cannot decrypt kolla config .* encrypted to the key [0-9A-F]{40} and\/or a passphrase/);
+    expect(r.stderr).toMatch(
+      /\[DecryptionFailed\] cannot decrypt kolla config .* encrypted to the key [0-9A-F]{40} and\/or a passphrase/,
+    );
     expect(r.stderr).toMatch(/Fix: import the escrowed secret key for [0-9A-F]{40}/);
     expect(r.stderr).not.toContain('not-the-passphrase');
   } finally {
@@ -220,10 +320,14 @@ test('a worker without the right key or passphrase fails at once, naming the key
 
 /** Every secret the lab made: database and admin passwords, the passphrase, the payload key, every key file. */
 export function secretsOfTheLab(): string[] {
-  const s = ['secrets/db-password', 'secrets/backup-passphrase', 'secrets/payload.key'].map((f) => readFileSync(join(lab, f), 'utf8').trim());
+  const s = ['secrets/db-password', 'secrets/backup-passphrase', 'secrets/payload.key'].map((f) =>
+    readFileSync(join(lab, f), 'utf8').trim(),
+  );
   const pw = readFileSync(join(kollaSource, 'passwords.yml'), 'utf8').matchAll(/: "([^"]+)"/g);
   for (const m of pw) s.push(m[1]!);
-  for (const d of ['fernet-keys', 'credential-keys']) for (const f of readdirSync(join(kollaSource, 'keystone', d))) s.push(readFileSync(join(kollaSource, 'keystone', d, f), 'utf8').trim());
+  for (const d of ['fernet-keys', 'credential-keys'])
+    for (const f of readdirSync(join(kollaSource, 'keystone', d)))
+      s.push(readFileSync(join(kollaSource, 'keystone', d, f), 'utf8').trim());
   return s.filter((x) => x.length >= 8);
 }
 
@@ -260,7 +364,16 @@ test('after database and control-plane backups and restores, no secret of the la
   } finally {
     await close();
   }
-  expect(seen).toEqual(expect.arrayContaining(['backupControlPlaneWorkflow', 'restoreKollaConfigWorkflow', 'restoreKeystoneKeysWorkflow', 'restoreRabbitmqWorkflow', 'backupDatabaseWorkflow', 'restoreDatabaseWorkflow']));
+  expect(seen).toEqual(
+    expect.arrayContaining([
+      'backupControlPlaneWorkflow',
+      'restoreKollaConfigWorkflow',
+      'restoreKeystoneKeysWorkflow',
+      'restoreRabbitmqWorkflow',
+      'backupDatabaseWorkflow',
+      'restoreDatabaseWorkflow',
+    ]),
+  );
   const all = Buffer.concat([...blobs, Buffer.from(worker.output())]);
   expect(all.length).toBeGreaterThan(10_000);
   const secrets = secretsOfTheLab();
@@ -272,7 +385,10 @@ test('after database and control-plane backups and restores, no secret of the la
 test('keys check: the escrowed operator key and passphrase open recent artifacts; a recipient added without escrow fails it, by fingerprint', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'osb-escrow-'));
   const secretKey = join(dir, 'operator-secret.asc');
-  await execa('bash', ['-c', `gpg --homedir ${join(lab, 'operator-gnupg')} --batch --armor --export-secret-keys > ${secretKey}`]);
+  await execa('bash', [
+    '-c',
+    `gpg --homedir ${join(lab, 'operator-gnupg')} --batch --armor --export-secret-keys > ${secretKey}`,
+  ]);
   const raw = parse(readFileSync(cfg.configFile, 'utf8'));
   raw.encryption.escrow = [
     { name: 'operator', secretKeyFile: secretKey },
@@ -287,8 +403,13 @@ test('keys check: the escrowed operator key and passphrase open recent artifacts
 
   // a new recipient key (a new operator), added to the config but never escrowed
   const home = join(dir, 'newkey');
-  await execa('bash', ['-c', `mkdir -m 700 ${home} && gpg --homedir ${home} --batch --passphrase '' --quick-gen-key 'new operator <new@lab.invalid>' ed25519 cert never 2>/dev/null && fpr=$(gpg --homedir ${home} --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}') && gpg --homedir ${home} --batch --passphrase '' --quick-add-key $fpr cv25519 encr never 2>/dev/null && gpg --homedir ${home} --armor --export > ${dir}/new.asc`]);
-  const fpr = (await execa('bash', ['-c', `gpg --homedir ${home} --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}'`])).stdout.trim();
+  await execa('bash', [
+    '-c',
+    `mkdir -m 700 ${home} && gpg --homedir ${home} --batch --passphrase '' --quick-gen-key 'new operator <new@lab.invalid>' ed25519 cert never 2>/dev/null && fpr=$(gpg --homedir ${home} --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}') && gpg --homedir ${home} --batch --passphrase '' --quick-add-key $fpr cv25519 encr never 2>/dev/null && gpg --homedir ${home} --armor --export > ${dir}/new.asc`,
+  ]);
+  const fpr = (
+    await execa('bash', ['-c', `gpg --homedir ${home} --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}'`])
+  ).stdout.trim();
   raw.encryption.recipientKeyFiles.push(join(dir, 'new.asc'));
   const bad = join(dir, 'bad.yml');
   writeFileSync(bad, stringify(raw));

@@ -11,7 +11,16 @@ import { join } from 'node:path';
 import type { DrillRecord } from '../../workflows/lib/drill-record.js';
 import type { DrDrillResult } from '../../workflows/dr-drill.js';
 import type { RecoveryStatus } from '../../workflows/lib/status.js';
-import { cli, configWithOwnRepo, deriveConfig, labDir, liveFacts, onLabHost, startWorker, type WorkerProcess } from '../helpers/lab.js';
+import {
+  cli,
+  configWithOwnRepo,
+  deriveConfig,
+  labDir,
+  liveFacts,
+  onLabHost,
+  startWorker,
+  type WorkerProcess,
+} from '../helpers/lab.js';
 
 const SEED = ['keystone.project', 'nova.instances'];
 type Raw = Record<string, any>;
@@ -33,10 +42,17 @@ let backupId: string;
 let passed: DrillRecord;
 
 const ctl2Dir = () => join(labDir(), 'ctl2');
-const asides = () => readdirSync(ctl2Dir()).filter((n) => n.startsWith('data.before-')).sort();
+const asides = () =>
+  readdirSync(ctl2Dir())
+    .filter((n) => n.startsWith('data.before-'))
+    .sort();
 const drills = (): DrillRecord[] => {
   const dir = join(own.repo, 'clouds/openstack/drills');
-  return existsSync(dir) ? readdirSync(dir).map((id) => JSON.parse(readFileSync(join(dir, id, 'drill.json'), 'utf8')) as DrillRecord).sort((a, b) => a.completedAt.localeCompare(b.completedAt)) : [];
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .map((id) => JSON.parse(readFileSync(join(dir, id, 'drill.json'), 'utf8')) as DrillRecord)
+        .sort((a, b) => a.completedAt.localeCompare(b.completedAt))
+    : [];
 };
 
 beforeAll(async () => {
@@ -53,7 +69,13 @@ afterAll(async () => {
   const mine = asides().filter((n) => !asideBefore.includes(n));
   if (mine.length) {
     const d = ctl2Dir();
-    const r = await onLabHost('ctl2', `set -e; ${process.cwd()}/test/lab/db.sh stop ${d}; rm -rf ${d}/data ${mine.slice(1).map((n) => `${d}/${n}`).join(' ')}; mv ${d}/${mine[0]} ${d}/data; ${process.cwd()}/test/lab/db.sh start ${d}`);
+    const r = await onLabHost(
+      'ctl2',
+      `set -e; ${process.cwd()}/test/lab/db.sh stop ${d}; rm -rf ${d}/data ${mine
+        .slice(1)
+        .map((n) => `${d}/${n}`)
+        .join(' ')}; mv ${d}/${mine[0]} ${d}/data; ${process.cwd()}/test/lab/db.sh start ${d}`,
+    );
     if (r.exitCode !== 0) throw new Error(`ctl2 could not be put back: ${r.stderr.toString()}`);
   }
   if (own) rmSync(own.dir, { recursive: true, force: true });
@@ -67,7 +89,7 @@ test('without a VERIFIED restore point the drill fails at once, naming the comma
   expect(drills()).toEqual([]); // nothing was drilled, nothing recorded
 }, 60_000);
 
-test('a drill on os1\'s newest VERIFIED backup: RTO and RPO measured, targets met, the seed\'s counts equal to os1\'s, drill.json + REPORT.md written', async () => {
+test("a drill on os1's newest VERIFIED backup: RTO and RPO measured, targets met, the seed's counts equal to os1's, drill.json + REPORT.md written", async () => {
   const b = await cli(own.configFile, ['--json', 'backup', 'db', '--cloud', 'openstack', '--wait']);
   expect(b.exitCode).toBe(0);
   backupId = (JSON.parse(b.stdout) as { backupId: string }).backupId;
@@ -84,18 +106,41 @@ test('a drill on os1\'s newest VERIFIED backup: RTO and RPO measured, targets me
   expect(r.exitCode).toBe(0);
   const { record, recordPath, reportPath } = JSON.parse(r.stdout) as DrDrillResult;
   passed = record;
-  expect(record).toMatchObject({ kind: 'drill', cloud: 'openstack', result: 'passed', breaches: [], targets: { rtoSeconds: 600, rpoSeconds: 604_800 }, restorePoint: { id: backupId, verification: 'VERIFIED' } });
-  expect(record.steps.map((s) => [s.name, s.result])).toEqual([['restore database', 'ok'], ['integrity checks', 'ok'], ['control plane', 'ok']]);
+  expect(record).toMatchObject({
+    kind: 'drill',
+    cloud: 'openstack',
+    result: 'passed',
+    breaches: [],
+    targets: { rtoSeconds: 600, rpoSeconds: 604_800 },
+    restorePoint: { id: backupId, verification: 'VERIFIED' },
+  });
+  expect(record.steps.map((s) => [s.name, s.result])).toEqual([
+    ['restore database', 'ok'],
+    ['integrity checks', 'ok'],
+    ['control plane', 'ok'],
+  ]);
   // the control plane: hashes re-read, the Kolla tree unpacked into a scratch folder on ctl2 and compared, then removed
-  expect(record.checks.find((c) => c.name === `hashes of control-plane backup ${cpId}`)).toMatchObject({ ok: true, actual: 'CHECKED' });
-  expect(record.steps[2]!.detail).toMatch(new RegExp(`Kolla tree unpacked into \\S+/ctl2/restore/${record.id}-control-plane \\(\\d+ files, equal to the backup\\), then removed`));
+  expect(record.checks.find((c) => c.name === `hashes of control-plane backup ${cpId}`)).toMatchObject({
+    ok: true,
+    actual: 'CHECKED',
+  });
+  expect(record.steps[2]!.detail).toMatch(
+    new RegExp(
+      `Kolla tree unpacked into \\S+/ctl2/restore/${record.id}-control-plane \\(\\d+ files, equal to the backup\\), then removed`,
+    ),
+  );
   expect(existsSync(join(ctl2Dir(), 'restore', `${record.id}-control-plane`))).toBe(false);
   // RTO: the steps' wall time, less than the command's; each step measured
   expect(record.rtoSeconds).toBeGreaterThan(1);
   expect(record.rtoSeconds).toBeLessThan(wall);
-  expect(record.rtoSeconds).toBeCloseTo(record.steps.reduce((n, s) => n + s.seconds, 0), 0);
+  expect(record.rtoSeconds).toBeCloseTo(
+    record.steps.reduce((n, s) => n + s.seconds, 0),
+    0,
+  );
   // RPO: no binlog archive here, so drill start minus the backup's consistency time
-  const bp = JSON.parse(readFileSync(join(own.repo, 'clouds/openstack/database', backupId, 'manifest.json'), 'utf8')) as { completedAt: string };
+  const bp = JSON.parse(
+    readFileSync(join(own.repo, 'clouds/openstack/database', backupId, 'manifest.json'), 'utf8'),
+  ) as { completedAt: string };
   expect(record.rpoSeconds).toBeCloseTo((Date.parse(record.startedAt) - Date.parse(bp.completedAt)) / 1000, 1);
   // the seed's counts, read on ctl2 by the drill, equal os1's live ones (the source), read here independently
   const source = await liveFacts('os1', SEED);
@@ -104,7 +149,10 @@ test('a drill on os1\'s newest VERIFIED backup: RTO and RPO measured, targets me
     const c = record.checks.find((x) => x.name === `SELECT COUNT(*) FROM ${t}`)!;
     expect(c).toMatchObject({ ok: true, expected: String(source[t]!.rows), actual: String(source[t]!.rows) });
     expect(drilled[t]).toEqual(source[t]);
-    expect(record.checks.find((x) => x.name === `CHECKSUM TABLE ${t}`)).toMatchObject({ ok: true, actual: source[t]!.checksum });
+    expect(record.checks.find((x) => x.name === `CHECKSUM TABLE ${t}`)).toMatchObject({
+      ok: true,
+      actual: source[t]!.checksum,
+    });
   }
   expect(record.checks.every((c) => c.ok)).toBe(true);
   // the record and its report, in the repository
@@ -113,8 +161,12 @@ test('a drill on os1\'s newest VERIFIED backup: RTO and RPO measured, targets me
   const md = readFileSync(reportPath, 'utf8');
   expect(md).toContain(`# DR drill ${record.id} — PASSED`);
   expect(md).toContain(`| RTO (restore + checks) | ${record.rtoSeconds.toFixed(1)} s | 600 s | yes |`);
-  expect(md).toContain(`| SELECT COUNT(*) FROM keystone.project | yes | ${source['keystone.project']!.rows} | ${source['keystone.project']!.rows} |`);
-  process.stdout.write(`drill RTO ${record.rtoSeconds.toFixed(1)} s (${record.steps.map((s) => `${s.name} ${s.seconds.toFixed(1)} s`).join(', ')}), RPO ${record.rpoSeconds!.toFixed(1)} s, command ${wall.toFixed(1)} s\n`);
+  expect(md).toContain(
+    `| SELECT COUNT(*) FROM keystone.project | yes | ${source['keystone.project']!.rows} | ${source['keystone.project']!.rows} |`,
+  );
+  process.stdout.write(
+    `drill RTO ${record.rtoSeconds.toFixed(1)} s (${record.steps.map((s) => `${s.name} ${s.seconds.toFixed(1)} s`).join(', ')}), RPO ${record.rpoSeconds!.toFixed(1)} s, command ${wall.toFixed(1)} s\n`,
+  );
 }, 240_000);
 
 test('an RTO target below the measured value fails the drill: the breach in the record, the report and the error', async () => {
@@ -123,7 +175,9 @@ test('an RTO target below the measured value fails the drill: the breach in the 
   worker = await startWorker(tightConfig);
   const r = await cli(tightConfig, ['dr', 'drill', '--cloud', 'openstack', '--wait']);
   expect(r.exitCode).toBe(1);
-  expect(r.stderr).toMatch(/\[DrillFailed\] DR drill drill-\S+ of cloud openstack FAILED: RTO \d+\.\d s exceeds the target 1 s/);
+  expect(r.stderr).toMatch(
+    /\[DrillFailed\] DR drill drill-\S+ of cloud openstack FAILED: RTO \d+\.\d s exceeds the target 1 s/,
+  );
   const last = drills().at(-1)!;
   expect(last.id).not.toBe(passed.id);
   expect(last).toMatchObject({ result: 'failed', targets: { rtoSeconds: 1 }, restorePoint: { id: backupId } });
@@ -140,8 +194,16 @@ test('osbackup status --json shows the restore points and the failed drill, and 
   expect(r.exitCode).toBe(7);
   const s = JSON.parse(r.stdout) as { recovery: RecoveryStatus };
   const last = drills().at(-1)!;
-  expect(s.recovery.components.find((c) => c.component === 'database')).toMatchObject({ newestVerified: { id: backupId }, newest: { id: backupId } });
-  expect(s.recovery.drill).toMatchObject({ configured: true, rtoTargetSeconds: 1, overdue: false, last: { id: last.id, result: 'failed', rtoSeconds: last.rtoSeconds } });
+  expect(s.recovery.components.find((c) => c.component === 'database')).toMatchObject({
+    newestVerified: { id: backupId },
+    newest: { id: backupId },
+  });
+  expect(s.recovery.drill).toMatchObject({
+    configured: true,
+    rtoTargetSeconds: 1,
+    overdue: false,
+    last: { id: last.id, result: 'failed', rtoSeconds: last.rtoSeconds },
+  });
   expect(s.recovery.rpo).toMatchObject({ via: 'newest backup', targetSeconds: 604_800, met: true });
   expect(s.recovery.breaches).toEqual([`the last drill ${last.id} FAILED: ${last.breaches[0]}`]);
   const text = await cli(tightConfig, ['status', '--cloud', 'openstack']);
@@ -153,6 +215,8 @@ test('osbackup status --json shows the restore points and the failed drill, and 
   expect(all.exitCode).toBe(7);
   const clouds = (JSON.parse(all.stdout) as { clouds: { cloud: string; recovery: RecoveryStatus }[] }).clouds;
   expect(clouds.find((c) => c.cloud === 'openstack')!.recovery.ok).toBe(false);
-  expect(clouds.filter((c) => c.cloud !== 'openstack').map((c) => [c.cloud, c.recovery.ok])).toEqual(clouds.filter((c) => c.cloud !== 'openstack').map((c) => [c.cloud, true]));
+  expect(clouds.filter((c) => c.cloud !== 'openstack').map((c) => [c.cloud, c.recovery.ok])).toEqual(
+    clouds.filter((c) => c.cloud !== 'openstack').map((c) => [c.cloud, true]),
+  );
   expect(clouds.length).toBeGreaterThan(1);
 }, 60_000);

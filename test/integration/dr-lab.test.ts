@@ -8,7 +8,20 @@
 // with its bytes (on external storage) are there. os1 is left up: other tests use it.
 // OSB_DR_LAB_HOST=os2 runs it against a second cloud (OS_LAB_HOST=os2 openstack.sh up) instead.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, cpSync, existsSync, lstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, readlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  readlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -26,7 +39,8 @@ const TREE = join(lab, `${HOST}-kolla`);
 const STORAGE = join(lab, `${HOST}-storage`);
 const script = join(ROOT, 'test/lab/openstack.sh');
 const env = { LAB_DIR: lab, OS_LAB_HOST: HOST };
-const phase = (cmd: string, ...args: string[]) => execa(script, [cmd, ...args], { env, reject: false, all: true, timeout: 600_000 });
+const phase = (cmd: string, ...args: string[]) =>
+  execa(script, [cmd, ...args], { env, reject: false, all: true, timeout: 600_000 });
 const tag = `dr-lab-${process.pid}`;
 
 let cfg: ReturnType<typeof configWithOwnRepo>;
@@ -46,14 +60,23 @@ const osb = async (...args: string[]) => {
   return JSON.parse(r.stdout);
 };
 
-const session = () => new OpenStackSession(loadCredentials({ cloudsYaml: join(D, 'clouds.yaml'), cloud: 'osb-lab' }, {}));
+const session = () =>
+  new OpenStackSession(loadCredentials({ cloudsYaml: join(D, 'clouds.yaml'), cloud: 'osb-lab' }, {}));
 const adminPassword = () => /OS_PASSWORD=(\S+)/.exec(readFileSync(join(TREE, 'admin-openrc.sh'), 'utf8'))![1]!;
 
 async function issueToken(password: string): Promise<{ token: string; catalog: { type: string }[] }> {
   const res = await fetch(`${authUrl}/auth/tokens`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { name: 'Default' }, password } } }, scope: { project: { name: 'admin', domain: { name: 'Default' } } } } }),
+    body: JSON.stringify({
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: 'admin', domain: { name: 'Default' }, password } },
+        },
+        scope: { project: { name: 'admin', domain: { name: 'Default' } } },
+      },
+    }),
   });
   if (res.status !== 201) throw new Error(`Keystone issued no token: HTTP ${res.status}`);
   const body = (await res.json()) as { token: { catalog: { type: string }[] } };
@@ -62,7 +85,8 @@ async function issueToken(password: string): Promise<{ token: string; catalog: {
 
 /** HTTP status of validating `subject` with `auth` (200: Keystone can decrypt it with its keys). */
 async function validate(auth: string, subject: string): Promise<number> {
-  return (await fetch(`${authUrl}/auth/tokens`, { headers: { 'X-Auth-Token': auth, 'X-Subject-Token': subject } })).status;
+  return (await fetch(`${authUrl}/auth/tokens`, { headers: { 'X-Auth-Token': auth, 'X-Subject-Token': subject } }))
+    .status;
 }
 
 /** Every entry of a tree: type, mode, numeric owner, content hash or link target. */
@@ -77,7 +101,10 @@ function tree(dir: string): Record<string, string> {
       else if (st.isDirectory()) {
         out[p] = `dir ${meta}`;
         walk(p);
-      } else out[p] = `file ${meta} ${createHash('sha256').update(readFileSync(join(dir, p))).digest('hex')}`;
+      } else
+        out[p] = `file ${meta} ${createHash('sha256')
+          .update(readFileSync(join(dir, p)))
+          .digest('hex')}`;
     }
   };
   walk('');
@@ -115,7 +142,11 @@ beforeAll(async () => {
   const s = session();
   const { token } = await issueToken(adminPassword());
   oldToken = token;
-  const p = await fetch(`${authUrl}/projects`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Auth-Token': token }, body: JSON.stringify({ project: { name: tag, domain_id: 'default' } }) });
+  const p = await fetch(`${authUrl}/projects`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Auth-Token': token },
+    body: JSON.stringify({ project: { name: tag, domain_id: 'default' } }),
+  });
   ids.project = ((await p.json()) as { project: { id: string } }).project.id;
   ids.image = await uploadImage(s, tag, randomBytes(256 * 1024));
   ids.volume = await createVolume(s, tag, { test: 'dr-lab' });
@@ -134,10 +165,14 @@ afterAll(async () => {
   if ((await phase('status')).exitCode !== 0) await phase('up');
   else if (ids.volume) {
     const s = session();
-    await s.request('volume', 'DELETE', `/volumes/${ids.volume}`, { microversion: VOLUME_MICROVERSION, accept: [404, 400] }).catch(() => undefined);
+    await s
+      .request('volume', 'DELETE', `/volumes/${ids.volume}`, { microversion: VOLUME_MICROVERSION, accept: [404, 400] })
+      .catch(() => undefined);
     await glance.deleteImage(s, ids.image).catch(() => undefined);
     const { token } = await issueToken(adminPassword());
-    await fetch(`${authUrl}/projects/${ids.project}`, { method: 'DELETE', headers: { 'X-Auth-Token': token } }).catch(() => undefined);
+    await fetch(`${authUrl}/projects/${ids.project}`, { method: 'DELETE', headers: { 'X-Auth-Token': token } }).catch(
+      () => undefined,
+    );
   }
   console.log(`dr-lab timings (s): ${JSON.stringify(timings)}`);
 }, 600_000);
@@ -146,7 +181,10 @@ test('rebuilt from backups alone: the phases fail without the restored tree, the
   // 1. backups: the database (full) and the control plane (ctl3's tree + os1's Keystone keys)
   const db = await timed('backup db', () => osb('backup', 'db', '--full', '--wait'));
   const cp = await timed('backup control-plane', () => osb('backup', 'control-plane'));
-  expect(cp.parts.map((x: { kind: string; host: string }) => `${x.kind}@${x.host}`).sort()).toEqual([`keystone-keys@${HOST}`, 'kolla-config@ctl3']);
+  expect(cp.parts.map((x: { kind: string; host: string }) => `${x.kind}@${x.host}`).sort()).toEqual([
+    `keystone-keys@${HOST}`,
+    'kolla-config@ctl3',
+  ]);
   expect(cp.missing).toEqual([]);
 
   // 2. the control-plane host is lost; the external storage and the host key are not
@@ -160,7 +198,9 @@ test('rebuilt from backups alone: the phases fail without the restored tree, the
   for (const p of ['bootstrap-servers', 'deploy-mariadb', 'deploy-services']) {
     const r = await phase(p, TREE);
     expect({ p, exitCode: r.exitCode }).toEqual({ p, exitCode: 1 });
-    expect(r.all).toContain(`no Kolla config tree at ${TREE}: restore it first (osbackup restore config --cloud openstack --to ctl3 --path ${TREE})`);
+    expect(r.all).toContain(
+      `no Kolla config tree at ${TREE}: restore it first (osbackup restore config --cloud openstack --to ctl3 --path ${TREE})`,
+    );
   }
 
   // 4. the tree back on the deploy host, equal to what was lost (owners and modes too)
@@ -171,7 +211,12 @@ test('rebuilt from backups alone: the phases fail without the restored tree, the
   // 5. the host (same host key: osbackup's pinned fingerprint matches below) and an empty MariaDB
   await timed('bootstrap-servers', async () => expect((await phase('bootstrap-servers', TREE)).exitCode).toBe(0));
   await timed('deploy-mariadb', async () => expect((await phase('deploy-mariadb', TREE)).exitCode).toBe(0));
-  const schemas = await execa('mariadb', [`--defaults-file=${D}/my.cnf`, '-N', '-e', "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name IN ('keystone','nova','cinder')"]);
+  const schemas = await execa('mariadb', [
+    `--defaults-file=${D}/my.cnf`,
+    '-N',
+    '-e',
+    "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name IN ('keystone','nova','cinder')",
+  ]);
   expect(schemas.stdout.trim()).toBe('0');
   const early = await phase('deploy-services', TREE);
   expect(early.exitCode).toBe(1);
@@ -185,7 +230,15 @@ test('rebuilt from backups alone: the phases fail without the restored tree, the
   const wrong = mkdtempSync(join(tmpdir(), 'osb-dr-wrong-tree-'));
   cpSync(TREE, wrong, { recursive: true });
   const dbpw = /openstack_database_password: "(\S+)"/.exec(readFileSync(join(TREE, 'passwords.yml'), 'utf8'))![1]!;
-  for (const f of ['passwords.yml', 'keystone/keystone.conf', 'glance/glance-api.conf', 'cinder/cinder.conf', 'nova/nova.conf', 'placement/placement.conf', 'neutron/neutron.conf']) {
+  for (const f of [
+    'passwords.yml',
+    'keystone/keystone.conf',
+    'glance/glance-api.conf',
+    'cinder/cinder.conf',
+    'nova/nova.conf',
+    'placement/placement.conf',
+    'neutron/neutron.conf',
+  ]) {
     writeFileSync(join(wrong, f), readFileSync(join(wrong, f), 'utf8').replaceAll(dbpw, 'NotThisCloudsPassword1'));
   }
   const bad = await phase('deploy-services', wrong);
@@ -199,8 +252,8 @@ test('rebuilt from backups alone: the phases fail without the restored tree, the
   expect({ exitCode: ds.exitCode, out: ds.exitCode ? ds.all : '' }).toEqual({ exitCode: 0, out: '' });
   expect(ds.all).toContain('no Fernet keys');
   expect(ds.all).not.toMatch(/db_sync|bootstrap/);
-  const before = await issueToken(adminPassword());   // the restored admin password works at once
-  expect(await validate(before.token, oldToken)).not.toBe(200);   // but these keys are not the lost cloud's
+  const before = await issueToken(adminPassword()); // the restored admin password works at once
+  expect(await validate(before.token, oldToken)).not.toBe(200); // but these keys are not the lost cloud's
 
   // 9. the Fernet keys restored (after the start: Keystone reads them at every request)
   const rk = await timed('restore keys', () => osb('restore', 'keys'));
@@ -212,8 +265,17 @@ test('rebuilt from backups alone: the phases fail without the restored tree, the
   const issued = await execa('openstack', ['--os-cloud', 'osb-lab', 'token', 'issue', '-f', 'json'], { env: cliEnv });
   const newToken = (JSON.parse(issued.stdout) as { id: string }).id;
   expect(await validate(newToken, oldToken)).toBe(200);
-  const catalog = JSON.parse((await execa('openstack', ['--os-cloud', 'osb-lab', 'catalog', 'list', '-f', 'json'], { env: cliEnv })).stdout) as { Type: string }[];
-  expect(catalog.map((c) => c.Type).sort()).toEqual(['compute', 'identity', 'image', 'network', 'placement', 'volumev3']);
+  const catalog = JSON.parse(
+    (await execa('openstack', ['--os-cloud', 'osb-lab', 'catalog', 'list', '-f', 'json'], { env: cliEnv })).stdout,
+  ) as { Type: string }[];
+  expect(catalog.map((c) => c.Type).sort()).toEqual([
+    'compute',
+    'identity',
+    'image',
+    'network',
+    'placement',
+    'volumev3',
+  ]);
   const projects = await fetch(`${authUrl}/projects?name=${tag}`, { headers: { 'X-Auth-Token': newToken } });
   expect(((await projects.json()) as { projects: { id: string }[] }).projects.map((x) => x.id)).toEqual([ids.project]);
   const s = session();
@@ -223,7 +285,9 @@ test('rebuilt from backups alone: the phases fail without the restored tree, the
   // osbackup's image backups by the rebuild's next step)
   const img = await glance.getImage(s, ids.image);
   expect(img?.status).toBe('active');
-  const imgData = await s.request('image', 'GET', `/v2/images/${ids.image}/file`, { accept: [200, 204, 404, 410, 500, 502, 503] });
+  const imgData = await s.request('image', 'GET', `/v2/images/${ids.image}/file`, {
+    accept: [200, 204, 404, 410, 500, 502, 503],
+  });
   expect(imgData.status).not.toBe(200);
 
   // 11. idempotent: every phase again changes nothing (same processes, same keys)

@@ -19,7 +19,17 @@ import type { DrRebuildResult } from '../../workflows/dr-rebuild.js';
 import { drJournalKey, parseJournal, type DrJournal } from '../../workflows/lib/dr-plan.js';
 import { drillRecordKey, parseDrillRecord } from '../../workflows/lib/drill-record.js';
 import type { Progress } from '../../workflows/messages.js';
-import { cli, configWithOwnRepo, labDir, liveFacts, ROOT, startWorker, stepTimer, temporalClient, type WorkerProcess } from '../helpers/lab.js';
+import {
+  cli,
+  configWithOwnRepo,
+  labDir,
+  liveFacts,
+  ROOT,
+  startWorker,
+  stepTimer,
+  temporalClient,
+  type WorkerProcess,
+} from '../helpers/lab.js';
 import { createVolume, uploadImage, waitVolumes } from '../helpers/openstack.js';
 
 const HOST = 'os1';
@@ -29,7 +39,8 @@ const TREE = join(lab, `${HOST}-kolla`);
 const script = join(ROOT, 'test/lab/openstack.sh');
 // the worker runs the phase commands: they find the lab through LAB_DIR
 process.env.LAB_DIR = lab;
-const phase = (cmd: string, ...args: string[]) => execa(script, [cmd, ...args], { env: { LAB_DIR: lab }, reject: false, all: true, timeout: 600_000 });
+const phase = (cmd: string, ...args: string[]) =>
+  execa(script, [cmd, ...args], { env: { LAB_DIR: lab }, reject: false, all: true, timeout: 600_000 });
 const tag = `dr-rebuild-${process.pid}`;
 const T0 = Date.now();
 // OSB_DR_KILL=0: no kills, for the rebuild's own RTO (the figure in the README)
@@ -42,7 +53,8 @@ const ids = { image: '', volume: '' };
 let imageHash = '';
 const { timings, timed } = stepTimer();
 
-const session = () => new OpenStackSession(loadCredentials({ cloudsYaml: join(D, 'clouds.yaml'), cloud: 'osb-lab' }, {}));
+const session = () =>
+  new OpenStackSession(loadCredentials({ cloudsYaml: join(D, 'clouds.yaml'), cloud: 'osb-lab' }, {}));
 const adminPassword = () => /OS_PASSWORD=(\S+)/.exec(readFileSync(join(TREE, 'admin-openrc.sh'), 'utf8'))![1]!;
 const osb = async (...args: string[]) => {
   const r = await cli(cfg.configFile, ['--json', ...args, '--cloud', 'openstack']);
@@ -54,7 +66,15 @@ async function token(): Promise<string> {
   const res = await fetch(`${authUrl}/auth/tokens`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { name: 'Default' }, password: adminPassword() } } }, scope: { project: { name: 'admin', domain: { name: 'Default' } } } } }),
+    body: JSON.stringify({
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: 'admin', domain: { name: 'Default' }, password: adminPassword() } },
+        },
+        scope: { project: { name: 'admin', domain: { name: 'Default' } } },
+      },
+    }),
   });
   if (res.status !== 201) throw new Error(`Keystone issued no token: HTTP ${res.status}`);
   return res.headers.get('x-subject-token')!;
@@ -74,7 +94,11 @@ beforeAll(async () => {
     c.clouds.openstack = fragment.openstack;
     c.clouds.openstack.dr = {
       runOn: 'worker',
-      commands: { bootstrapServers: [script, 'bootstrap-servers', '{configDir}'], deployMariadb: [script, 'deploy-mariadb', '{configDir}'], deployServices: [script, 'deploy-services', '{configDir}'] },
+      commands: {
+        bootstrapServers: [script, 'bootstrap-servers', '{configDir}'],
+        deployMariadb: [script, 'deploy-mariadb', '{configDir}'],
+        deployServices: [script, 'deploy-services', '{configDir}'],
+      },
       stepTimeoutMinutes: 10,
       verifyTimeoutMinutes: 4,
     };
@@ -95,10 +119,15 @@ afterAll(async () => {
   if ((await phase('status')).exitCode !== 0) await phase('up');
   else {
     const s = session();
-    await s.request('volume', 'DELETE', `/volumes/${ids.volume}`, { microversion: VOLUME_MICROVERSION, accept: [404, 400] }).catch(() => undefined);
-    for (const img of await glance.listImages(s, { name: tag }).catch(() => [])) await glance.deleteImage(s, img.id).catch(() => undefined);
+    await s
+      .request('volume', 'DELETE', `/volumes/${ids.volume}`, { microversion: VOLUME_MICROVERSION, accept: [404, 400] })
+      .catch(() => undefined);
+    for (const img of await glance.listImages(s, { name: tag }).catch(() => []))
+      await glance.deleteImage(s, img.id).catch(() => undefined);
   }
-  console.log(`dr-rebuild timings (s): ${JSON.stringify(timings)}; whole file ${((Date.now() - T0) / 1000).toFixed(0)} s`);
+  console.log(
+    `dr-rebuild timings (s): ${JSON.stringify(timings)}; whole file ${((Date.now() - T0) / 1000).toFixed(0)} s`,
+  );
 }, 600_000);
 
 test('a rejected approval stops the rebuild at its gate, says where and in what state the cloud is; nothing is deployed', async () => {
@@ -113,16 +142,32 @@ test('a rejected approval stops the rebuild at its gate, says where and in what 
       if (i > 600) throw new Error(`never reached the gate: ${JSON.stringify(p)}`);
       await sleep(100);
     }
-    const rej = await cli(cfg.configFile, ['dr', 'reject', `reject-${process.pid}`, '--cloud', 'openstack', '--reason', 'not today']);
+    const rej = await cli(cfg.configFile, [
+      'dr',
+      'reject',
+      `reject-${process.pid}`,
+      '--cloud',
+      'openstack',
+      '--reason',
+      'not today',
+    ]);
     expect(rej.exitCode).toBe(0);
     const r = (await h.result()) as DrRebuildResult;
-    expect(r).toMatchObject({ outcome: 'rejected', stoppedAt: 'approve-deploy', rejectReason: 'not today', recordPath: null });
+    expect(r).toMatchObject({
+      outcome: 'rejected',
+      stoppedAt: 'approve-deploy',
+      rejectReason: 'not today',
+      recordPath: null,
+    });
     expect(r.cloudState).toMatch(/nothing was bootstrapped or deployed/);
     // the intact tree equals the backup: its restore was a no-op, and nothing after the gate ran
     expect(r.steps.map((s) => `${s.name}:${s.result}`)).toEqual(['restore-configs:ok', 'approve-deploy:failed']);
     expect(r.steps[0]!.detail).toMatch(/already equals/);
     const j = parseJournal(readFileSync(join(cfg.repo, drJournalKey('openstack', `reject-${process.pid}`)), 'utf8'))!;
-    expect(j.steps.find((s) => s.name === 'approve-deploy')).toMatchObject({ state: 'rejected', detail: 'rejected: not today' });
+    expect(j.steps.find((s) => s.name === 'approve-deploy')).toMatchObject({
+      state: 'rejected',
+      detail: 'rejected: not today',
+    });
     expect(j.steps.map((s) => s.name)).not.toContain('bootstrap-servers');
     expect((await phase('status')).exitCode).toBe(0);
   } finally {
@@ -172,22 +217,35 @@ test('rebuilt from backups alone with the worker SIGKILLed during each step: sam
   } finally {
     await close();
   }
-  console.log(`dr-rebuild: worker killed during ${killedIn.join(', ')}; RTO ${r.rtoSeconds?.toFixed(1)} s; steps ${r.steps.map((s) => `${s.name} ${s.seconds.toFixed(1)}s`).join(', ')}`);
+  console.log(
+    `dr-rebuild: worker killed during ${killedIn.join(', ')}; RTO ${r.rtoSeconds?.toFixed(1)} s; steps ${r.steps.map((s) => `${s.name} ${s.seconds.toFixed(1)}s`).join(', ')}`,
+  );
   expect(r.outcome).toBe('completed');
   // every step with work of its own was interrupted at least once (a fast one may end before the kill lands in it)
   if (KILL) {
-    expect(killedIn).toEqual(expect.arrayContaining(['restore-configs', 'bootstrap-servers', 'deploy-mariadb', 'restore-database', 'deploy-services']));
+    expect(killedIn).toEqual(
+      expect.arrayContaining([
+        'restore-configs',
+        'bootstrap-servers',
+        'deploy-mariadb',
+        'restore-database',
+        'deploy-services',
+      ]),
+    );
     expect(killedIn.length).toBeGreaterThanOrEqual(7);
   }
 
   // 4. same data: the restore was VERIFIED against the backup's facts, and the live tables match what they were
   expect(r.database).toMatchObject({ backupId: db.backupId, verification: 'VERIFIED' });
   const after = await liveFacts(HOST, tables);
-  for (const t of ['keystone.project', 'keystone.user', 'cinder.volumes', 'nova.instances']) expect({ t, ...after[t] }).toEqual({ t, ...before[t] });
+  for (const t of ['keystone.project', 'keystone.user', 'cinder.volumes', 'nova.instances'])
+    expect({ t, ...after[t] }).toEqual({ t, ...before[t] });
 
   // 5. the rebuilt Keystone validates a token the lost one issued (the restored Fernet keys) and issues new ones
   const fresh = await token();
-  expect((await fetch(`${authUrl}/auth/tokens`, { headers: { 'X-Auth-Token': fresh, 'X-Subject-Token': oldToken } })).status).toBe(200);
+  expect(
+    (await fetch(`${authUrl}/auth/tokens`, { headers: { 'X-Auth-Token': fresh, 'X-Subject-Token': oldToken } })).status,
+  ).toBe(200);
   expect(r.token?.catalog).toEqual(expect.arrayContaining(['identity', 'image', 'compute']));
 
   // 6. the image's bytes were on the lost host: re-imported from its export with the same hash; the volume is there
@@ -201,21 +259,53 @@ test('rebuilt from backups alone with the worker SIGKILLed during each step: sam
   // 7. no side effect twice: each step begun once (journal), each deploy command launched once, one execution per child id
   const j: DrJournal = parseJournal(readFileSync(join(cfg.repo, drJournalKey('openstack', run)), 'utf8'))!;
   expect(j.steps.filter((x) => x.state !== 'skipped').map((x) => [x.name, x.state, x.executions])).toEqual(
-    ['restore-configs', 'bootstrap-servers', 'deploy-mariadb', 'restore-database', 'deploy-services', 'restore-fernet-keys', 'verify-services', 'restore-resources', 'verify-user-data'].map((n) => [n, 'done', 1]),
+    [
+      'restore-configs',
+      'bootstrap-servers',
+      'deploy-mariadb',
+      'restore-database',
+      'deploy-services',
+      'restore-fernet-keys',
+      'verify-services',
+      'restore-resources',
+      'verify-user-data',
+    ].map((n) => [n, 'done', 1]),
   );
-  expect(j.steps.filter((x) => ['bootstrap-servers', 'deploy-mariadb', 'deploy-services'].includes(x.name)).map((x) => x.launches)).toEqual([1, 1, 1]);
+  expect(
+    j.steps
+      .filter((x) => ['bootstrap-servers', 'deploy-mariadb', 'deploy-services'].includes(x.name))
+      .map((x) => x.launches),
+  ).toEqual([1, 1, 1]);
   const raw = parse(readFileSync(cfg.configFile, 'utf8')) as { stateDir: string };
   const jobsRoot = join(raw.stateDir, 'dr-jobs', 'openstack', run);
-  for (const exec of readdirSync(jobsRoot)) for (const st of readdirSync(join(jobsRoot, exec))) expect({ st, launches: readFileSync(join(jobsRoot, exec, st, 'launches'), 'utf8').trim().split('\n').length }).toEqual({ st, launches: 1 });
+  for (const exec of readdirSync(jobsRoot))
+    for (const st of readdirSync(join(jobsRoot, exec)))
+      expect({
+        st,
+        launches: readFileSync(join(jobsRoot, exec, st, 'launches'), 'utf8')
+          .trim()
+          .split('\n').length,
+      }).toEqual({ st, launches: 1 });
   const { client: c2, close: close2 } = await temporalClient(cfg.configFile);
   try {
     const children: Record<string, number> = {};
-    for (const step of ['restore-configs', 'restore-database', 'restore-fernet-keys', `restore-resources:image:${ids.image}`]) {
+    for (const step of [
+      'restore-configs',
+      'restore-database',
+      'restore-fernet-keys',
+      `restore-resources:image:${ids.image}`,
+    ]) {
       const id = `${started(run)}:${step}`;
       children[step] = 0;
-      for await (const w of c2.workflow.list({ query: `WorkflowId = "${id}"` })) children[step] += w.workflowId === id ? 1 : 0;
+      for await (const w of c2.workflow.list({ query: `WorkflowId = "${id}"` }))
+        children[step] += w.workflowId === id ? 1 : 0;
     }
-    expect(children).toEqual({ 'restore-configs': 1, 'restore-database': 1, 'restore-fernet-keys': 1, [`restore-resources:image:${ids.image}`]: 1 });
+    expect(children).toEqual({
+      'restore-configs': 1,
+      'restore-database': 1,
+      'restore-fernet-keys': 1,
+      [`restore-resources:image:${ids.image}`]: 1,
+    });
   } finally {
     await close2();
   }

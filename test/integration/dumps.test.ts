@@ -13,12 +13,29 @@ import type { DumpManifest } from '../../workflows/lib/dump.js';
 import { parse } from 'yaml';
 import type { TierResult } from '../../workflows/tiers.js';
 import { parseRunJournal, runJournalKey } from '../../workflows/lib/run-journal.js';
-import { cli, configWithOwnRepo, deriveConfig, labDir, liveFacts, sql, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
+import {
+  cli,
+  configWithOwnRepo,
+  deriveConfig,
+  labDir,
+  liveFacts,
+  sql,
+  startWorker,
+  temporalClient,
+  type WorkerProcess,
+} from '../helpers/lab.js';
 
 const run = `${process.pid}${Date.now() % 100000}`;
 const X = `dumps_${run}_x`;
 const Y = `dumps_${run}_y`;
-const SEEDED = ['keystone.project', 'keystone.user', 'nova.instances', 'cinder.volumes', 'glance.images', 'neutron.ports'];
+const SEEDED = [
+  'keystone.project',
+  'keystone.user',
+  'nova.instances',
+  'cinder.volumes',
+  'glance.images',
+  'neutron.ports',
+];
 const passphraseFile = join(labDir(), 'secrets/backup-passphrase');
 const ctl2 = ['--defaults-file=' + join(labDir(), 'ctl2/my.cnf')];
 const { dir, repo, configFile } = configWithOwnRepo('dumps');
@@ -31,7 +48,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Ordered content hash of a table's rows with id <= upTo (what the table held at the snapshot: ids only grow). */
 async function contentHash(host: string, table: string, upTo?: number): Promise<{ rows: number; hash: string }> {
   const where = upTo === undefined ? '' : ` WHERE id <= ${upTo}`;
-  const out = await sql(host, `SET SESSION group_concat_max_len = 1073741824; SELECT COUNT(*), SHA2(IFNULL(GROUP_CONCAT(CONCAT_WS(',', id, v) ORDER BY id SEPARATOR ';'), ''), 256) FROM ${table}${where}`);
+  const out = await sql(
+    host,
+    `SET SESSION group_concat_max_len = 1073741824; SELECT COUNT(*), SHA2(IFNULL(GROUP_CONCAT(CONCAT_WS(',', id, v) ORDER BY id SEPARATOR ';'), ''), 256) FROM ${table}${where}`,
+  );
   const [rows, hash] = out.trim().split('\t');
   return { rows: Number(rows), hash: hash! };
 }
@@ -41,14 +61,17 @@ async function maxId(host: string, table: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  await sql('ctl1', `CREATE DATABASE ${X}; CREATE DATABASE ${Y};
+  await sql(
+    'ctl1',
+    `CREATE DATABASE ${X}; CREATE DATABASE ${Y};
     CREATE TABLE ${X}.a (id INT PRIMARY KEY, v VARCHAR(40));
     CREATE TABLE ${Y}.b (id INT PRIMARY KEY, v VARCHAR(40));
     CREATE TABLE ${Y}.audit (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(40));
     CREATE TRIGGER ${Y}.b_audit AFTER INSERT ON ${Y}.b FOR EACH ROW INSERT INTO ${Y}.audit (v) VALUES (NEW.v);
     CREATE VIEW ${Y}.b_view AS SELECT id, v FROM ${Y}.b;
     CREATE PROCEDURE ${Y}.b_count() SELECT COUNT(*) FROM ${Y}.b;
-    CREATE EVENT ${Y}.noop ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1;`);
+    CREATE EVENT ${Y}.noop ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1;`,
+  );
   worker = await startWorker(configFile);
 });
 
@@ -71,7 +94,9 @@ test('a dump taken while a writer commits to two schemas at once restores into c
   const writing = (async () => {
     while (!stop && w.exitCode === null) {
       n++;
-      w.stdin!.write(`BEGIN; INSERT INTO ${X}.a VALUES (${n}, 'x${n}'); INSERT INTO ${Y}.b VALUES (${n}, 'y${n}'); COMMIT;\n`);
+      w.stdin!.write(
+        `BEGIN; INSERT INTO ${X}.a VALUES (${n}, 'x${n}'); INSERT INTO ${Y}.b VALUES (${n}, 'y${n}'); COMMIT;\n`,
+      );
       await sleep(5);
     }
   })();
@@ -134,7 +159,11 @@ test('a dump taken while a writer commits to two schemas at once restores into c
 
   // the catalog lists it
   const cat = await cli(configFile, ['--json', 'catalog', 'list', '--cloud', 'lab']);
-  expect((JSON.parse(cat.stdout) as { id: string; component: string }[]).some((row) => row.id === m.id && row.component === 'dump')).toBe(true);
+  expect(
+    (JSON.parse(cat.stdout) as { id: string; component: string }[]).some(
+      (row) => row.id === m.id && row.component === 'dump',
+    ),
+  ).toBe(true);
 });
 
 test('opened by hand (gpg | zstd -d | mariadb, and the folder’s restore.sh) a dump gives the same data as the tool’s restore', async () => {
@@ -145,10 +174,21 @@ test('opened by hand (gpg | zstd -d | mariadb, and the folder’s restore.sh) a 
   const sqlFile = join(dir, `${X}.sql`);
   const gpg = `GNUPGHOME=${mkdtempSync(join(tmpdir(), 'osb-gpg-'))} gpg --batch --quiet --pinentry-mode loopback --passphrase-file ${passphraseFile} --decrypt ${join(folder, `${X}.sql.zst.gpg`)}`;
   await execa('bash', ['-c', `set -o pipefail; ${gpg} | zstd -dq > ${sqlFile}`]);
-  expect(createHash('sha256').update(readFileSync(sqlFile)).digest('hex')).toBe(m.dump.schemas.find((s) => s.name === X)!.plainSha256);
+  expect(createHash('sha256').update(readFileSync(sqlFile)).digest('hex')).toBe(
+    m.dump.schemas.find((s) => s.name === X)!.plainSha256,
+  );
   await execa('bash', ['-c', `set -o pipefail; ${gpg} | zstd -d | mariadb ${ctl2[0]}`]);
   // the folder's script, for the other schema
-  const sh = await execa('bash', [join(folder, 'restore.sh'), Y], { env: { PASSPHRASE_FILE: passphraseFile, MARIADB: `mariadb ${ctl2[0]}`, GNUPGHOME: mkdtempSync(join(tmpdir(), 'osb-gpg-')) }, reject: false, cwd: dir, stdin: 'ignore' });
+  const sh = await execa('bash', [join(folder, 'restore.sh'), Y], {
+    env: {
+      PASSPHRASE_FILE: passphraseFile,
+      MARIADB: `mariadb ${ctl2[0]}`,
+      GNUPGHOME: mkdtempSync(join(tmpdir(), 'osb-gpg-')),
+    },
+    reject: false,
+    cwd: dir,
+    stdin: 'ignore',
+  });
   expect(sh.stderr).not.toMatch(/corrupt|ERROR/);
   expect(sh.exitCode).toBe(0);
   expect(await contentHash('ctl2', `${X}.a`)).toEqual(byTool.x);
@@ -163,12 +203,28 @@ test('a corrupt dump file is refused at restore, named, before anything is impor
   writeFileSync(file, bad);
   await sql('ctl2', `CREATE TABLE ${X}.untouched (id INT PRIMARY KEY)`);
   try {
-    const r = await cli(configFile, ['restore', 'dump', '--cloud', 'lab', '--to', 'ctl2', '--id', m.id, '--schemas', `${X},${Y}`]);
+    const r = await cli(configFile, [
+      'restore',
+      'dump',
+      '--cloud',
+      'lab',
+      '--to',
+      'ctl2',
+      '--id',
+      m.id,
+      '--schemas',
+      `${X},${Y}`,
+    ]);
     expect(r.exitCode).not.toBe(0);
     expect(r.stderr).toContain(`${Y}.sql.zst.gpg is corrupt`);
     expect(r.stderr).toMatch(/nothing on the target was touched/);
     // X comes before Y in the restore, yet it was not imported: the hashes are checked first
-    expect(await sql('ctl2', `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='${X}' AND table_name='untouched'`)).toBe('1');
+    expect(
+      await sql(
+        'ctl2',
+        `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='${X}' AND table_name='untouched'`,
+      ),
+    ).toBe('1');
   } finally {
     writeFileSync(file, good);
   }
@@ -178,7 +234,10 @@ test('a backup user without SHOW VIEW, TRIGGER and EVENT is refused at once with
   const user = `osbdump${run}`.slice(0, 32);
   const pwFile = join(dir, 'weak-password');
   writeFileSync(pwFile, 'weak-pass-1', { mode: 0o600 });
-  await sql('ctl1', `SET SESSION sql_log_bin=0; CREATE USER '${user}'@'localhost' IDENTIFIED BY 'weak-pass-1'; GRANT SELECT, RELOAD, LOCK TABLES, BINLOG MONITOR ON *.* TO '${user}'@'localhost'`);
+  await sql(
+    'ctl1',
+    `SET SESSION sql_log_bin=0; CREATE USER '${user}'@'localhost' IDENTIFIED BY 'weak-pass-1'; GRANT SELECT, RELOAD, LOCK TABLES, BINLOG MONITOR ON *.* TO '${user}'@'localhost'`,
+  );
   const weak = deriveConfig('dumps-weak', (c) => {
     c.repository.path = join(dir, 'weak-repo');
     c.clouds.lab.database.user = user;
@@ -200,7 +259,11 @@ test('a backup user without SHOW VIEW, TRIGGER and EVENT is refused at once with
 test('the dump tier (a schedule entry, off by default) takes a dump like `backup dump` and journals the run', async () => {
   const { client, close } = await temporalClient(configFile);
   try {
-    const r = (await client.workflow.execute('tierWorkflow', { taskQueue: parse(readFileSync(configFile, 'utf8')).temporal.taskQueue, workflowId: `lab-dump-test-${run}`, args: [{ cloud: 'lab', tier: 'dump' }] })) as TierResult;
+    const r = (await client.workflow.execute('tierWorkflow', {
+      taskQueue: parse(readFileSync(configFile, 'utf8')).temporal.taskQueue,
+      workflowId: `lab-dump-test-${run}`,
+      args: [{ cloud: 'lab', tier: 'dump' }],
+    })) as TierResult;
     expect(r.tier).toBe('dump');
     expect(r.backupId).toBe(r.dump!.dumpId);
     const manifest = JSON.parse(readFileSync(join(repo, r.dump!.path, 'manifest.json'), 'utf8')) as DumpManifest;

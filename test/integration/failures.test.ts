@@ -5,7 +5,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { ArtifactManifest } from '../../workflows/lib/manifest.js';
-import { cli, configWithOwnRepo, deriveConfig, firstActivityFailure, labDir, liveFacts, sql, startWorker, temporalClient, waitForPhase } from '../helpers/lab.js';
+import {
+  cli,
+  configWithOwnRepo,
+  deriveConfig,
+  firstActivityFailure,
+  labDir,
+  liveFacts,
+  sql,
+  startWorker,
+  temporalClient,
+  waitForPhase,
+} from '../helpers/lab.js';
 
 const TABLES = ['keystone.project', 'nova.instances', 'neutron.ports'];
 
@@ -75,7 +86,13 @@ describe('a worker killed mid-restore', () => {
       const result = (await handle.result()) as { verification: string; backupId: string };
       expect(result.backupId).toBe(manifest.id);
       expect(result.verification).toBe('VERIFIED');
-      expect(await liveFacts('ctl2', TABLES)).toEqual(Object.fromEntries(manifest.tables.filter((t) => TABLES.includes(t.table)).map((t) => [t.table, { rows: t.rows, checksum: t.checksum }])));
+      expect(await liveFacts('ctl2', TABLES)).toEqual(
+        Object.fromEntries(
+          manifest.tables
+            .filter((t) => TABLES.includes(t.table))
+            .map((t) => [t.table, { rows: t.rows, checksum: t.checksum }]),
+        ),
+      );
     } finally {
       await second?.stop();
       await temporal.close();
@@ -88,7 +105,10 @@ describe('the database side', () => {
   test('a backup user lacking grants gets an error naming exactly the missing ones', async () => {
     const pwFile = join(mkdtempSync(join(tmpdir(), 'osb-weak-')), 'pw');
     writeFileSync(pwFile, 'weak-Pa55\n', { mode: 0o600 });
-    await sql('ctl1', "DROP USER IF EXISTS 'weak'@'localhost'; SET SESSION sql_log_bin=0; CREATE USER 'weak'@'localhost' IDENTIFIED BY 'weak-Pa55'; GRANT SELECT, PROCESS ON *.* TO 'weak'@'localhost'");
+    await sql(
+      'ctl1',
+      "DROP USER IF EXISTS 'weak'@'localhost'; SET SESSION sql_log_bin=0; CREATE USER 'weak'@'localhost' IDENTIFIED BY 'weak-Pa55'; GRANT SELECT, PROCESS ON *.* TO 'weak'@'localhost'",
+    );
     const { dir, repo, configFile } = configWithOwnRepo('weak', (c) => {
       c.clouds.lab.database.user = 'weak';
       c.clouds.lab.database.password = { file: pwFile };
@@ -98,7 +118,9 @@ describe('the database side', () => {
       const t0 = Date.now();
       const r = await cli(configFile, ['backup', 'db', '--full', '--wait']);
       expect(r.exitCode).toBe(1);
-      expect(r.stderr).toMatch(/\[MariadbPrivileges\] ctl1: the backup user weak lacks RELOAD, LOCK TABLES, BINLOG MONITOR/);
+      expect(r.stderr).toMatch(
+        /\[MariadbPrivileges\] ctl1: the backup user weak lacks RELOAD, LOCK TABLES, BINLOG MONITOR/,
+      );
       expect(r.stderr).toMatch(/Fix: GRANT RELOAD, LOCK TABLES, BINLOG MONITOR ON \*\.\* TO/);
       expect(r.stderr).not.toContain('weak-Pa55');
       expect(Date.now() - t0).toBeLessThan(30_000); // non-retryable
@@ -177,14 +199,20 @@ describe('a long-running query holding the backup lock', () => {
     const worker = await startWorker(configFile);
     const temporal = await temporalClient(configFile);
     // a report-style query that runs for 12 s
-    const blocker = execa('mariadb', [`--defaults-file=${join(labDir(), 'ctl1', 'my.cnf')}`, '-e', 'SELECT SLEEP(12), COUNT(*) FROM nova.instances'], { reject: false });
+    const blocker = execa(
+      'mariadb',
+      [`--defaults-file=${join(labDir(), 'ctl1', 'my.cnf')}`, '-e', 'SELECT SLEEP(12), COUNT(*) FROM nova.instances'],
+      { reject: false },
+    );
     try {
       await new Promise((r) => setTimeout(r, 1500));
       const started = await cli(configFile, ['--json', 'backup', 'db', '--full']);
       const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
       const handle = temporal.client.workflow.getHandle(workflowId);
       const lastFailure = await firstActivityFailure(handle);
-      expect(lastFailure).toMatch(/timed out waiting for long-running queries to let go of their locks .*Unable to obtain lock/);
+      expect(lastFailure).toMatch(
+        /timed out waiting for long-running queries to let go of their locks .*Unable to obtain lock/,
+      );
       const result = (await handle.result()) as { backupId: string };
       expect(result.backupId).toMatch(/^db-full-/);
     } finally {

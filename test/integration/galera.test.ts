@@ -11,7 +11,15 @@ import { execa } from 'execa';
 import type { ArtifactManifest } from '../../workflows/lib/manifest.js';
 import type { BackupDatabaseResult } from '../../workflows/backup-database.js';
 import { cli, configWithOwnRepo, labDir, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
-import { galeraCloud, GALERA_NODES, gsql, nodePid, startWriteLoad, waitClusterSynced, wsrep } from '../helpers/galera.js';
+import {
+  galeraCloud,
+  GALERA_NODES,
+  gsql,
+  nodePid,
+  startWriteLoad,
+  waitClusterSynced,
+  wsrep,
+} from '../helpers/galera.js';
 
 const run = `${process.pid}-${Date.now() % 100000}`;
 const scratch = mkdtempSync(join(tmpdir(), 'osb-galera-'));
@@ -38,10 +46,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 beforeAll(async () => {
   await waitClusterSynced();
   // ~60 MB of incompressible rows: the throttled stream then runs for several seconds
-  await gsql('gal3', 'CREATE DATABASE IF NOT EXISTS osb_gtest; CREATE TABLE IF NOT EXISTS osb_gtest.filler (id INT PRIMARY KEY, b VARBINARY(1024)) ENGINE=InnoDB');
+  await gsql(
+    'gal3',
+    'CREATE DATABASE IF NOT EXISTS osb_gtest; CREATE TABLE IF NOT EXISTS osb_gtest.filler (id INT PRIMARY KEY, b VARBINARY(1024)) ENGINE=InnoDB',
+  );
   const have = Number(await gsql('gal3', 'SELECT COUNT(*) FROM osb_gtest.filler'));
   if (have !== 60000) await gsql('gal3', 'TRUNCATE osb_gtest.filler');
-  for (let i = 0; have !== 60000 && i < 6; i++) await gsql('gal3', `USE osb_gtest; INSERT INTO filler SELECT seq, RANDOM_BYTES(1000) FROM seq_${i * 10000 + 1}_to_${(i + 1) * 10000}`);
+  for (let i = 0; have !== 60000 && i < 6; i++)
+    await gsql(
+      'gal3',
+      `USE osb_gtest; INSERT INTO filler SELECT seq, RANDOM_BYTES(1000) FROM seq_${i * 10000 + 1}_to_${(i + 1) * 10000}`,
+    );
   await waitClusterSynced();
   worker = await startWorker(configFile);
   temporal = await temporalClient(configFile);
@@ -60,7 +75,11 @@ afterAll(async () => {
 }, 300_000);
 
 function start(name: string) {
-  return temporal.client.workflow.start('backupDatabaseWorkflow', { taskQueue, workflowId: `test-galera-${name}-${run}`, args: [{ cloud: 'galera', kind: 'full' }] });
+  return temporal.client.workflow.start('backupDatabaseWorkflow', {
+    taskQueue,
+    workflowId: `test-galera-${name}-${run}`,
+    args: [{ cloud: 'galera', kind: 'full' }],
+  });
 }
 
 type Handle = Awaited<ReturnType<typeof start>>;
@@ -71,7 +90,9 @@ async function midStream(h: Handle, donor: string, timeoutMs = 60_000): Promise<
   for (;;) {
     const p = await h.query<{ phase: string }>('progress').catch(() => ({ phase: '' }));
     const d = await h.describe();
-    const streaming = (d.raw.pendingActivities ?? []).some((a) => a.activityType?.name === 'mariadbStreamBackup' && Number(a.state) === 2 && a.heartbeatDetails);
+    const streaming = (d.raw.pendingActivities ?? []).some(
+      (a) => a.activityType?.name === 'mariadbStreamBackup' && Number(a.state) === 2 && a.heartbeatDetails,
+    );
     if (p.phase === `stream backup from ${donor}` && streaming) return;
     if (Date.now() - t0 > timeoutMs) throw new Error(`never saw the stream from ${donor} running (phase ${p.phase})`);
     await sleep(100);
@@ -102,7 +123,9 @@ test('a backup under a steady write load reads from a non-writer, records the cl
   const seconds = (Date.now() - t0) / 1000;
   await sleep(2000);
   const w = await load.stop();
-  console.log(`galera backup under load: ${seconds.toFixed(1)} s, ${w.writes} writes, longest wait ${w.maxStallMs.toFixed(0)} ms, ${w.failures} failed`);
+  console.log(
+    `galera backup under load: ${seconds.toFixed(1)} s, ${w.writes} writes, longest wait ${w.maxStallMs.toFixed(0)} ms, ${w.failures} failed`,
+  );
   expect(w.failures).toBe(0);
   expect(w.writes).toBeGreaterThan(seconds * 2);
   expect(w.maxStallMs).toBeLessThan(20_000);
@@ -111,7 +134,13 @@ test('a backup under a steady write load reads from a non-writer, records the cl
   const m = manifestOf(r);
   const now = await wsrep('gal1');
   expect(m.source.host).toBe('gal1');
-  expect(m.galera).toMatchObject({ donor: 'gal1', writer: 'gal3', writerFrom: 'config', clusterUuid: now.uuid, failedDonors: [] });
+  expect(m.galera).toMatchObject({
+    donor: 'gal1',
+    writer: 'gal3',
+    writerFrom: 'config',
+    clusterUuid: now.uuid,
+    failedDonors: [],
+  });
   expect(m.galera!.seqno).toBeGreaterThan(0);
   expect(m.galera!.seqno).toBeLessThanOrEqual(now.seqno);
   expect(m.galera!.nodes.map((n) => n.state)).toEqual(['Synced', 'Synced', 'Synced']);
@@ -158,11 +187,36 @@ test('the donor killed mid-stream: the backup finishes on another node and the a
   mkdirSync(dir);
   const gnupg = join(scratch, 'gnupg');
   mkdirSync(gnupg, { mode: 0o700 });
-  await execa('bash', ['-c', `set -o pipefail; gpg --batch --quiet --pinentry-mode loopback --passphrase-file "$1" --decrypt "$2" | zstd -dq | mbstream -x -C "$3"`, 'open', join(labDir(), 'secrets/backup-passphrase'), join(repo, r.path, m.artifact.file), dir], { env: { GNUPGHOME: gnupg } });
-  expect(readFileSync(join(dir, 'xtrabackup_galera_info'), 'utf8').trim().split(/\s/)[0]).toBe(`${m.galera!.clusterUuid}:${m.galera!.seqno}`);
+  await execa(
+    'bash',
+    [
+      '-c',
+      `set -o pipefail; gpg --batch --quiet --pinentry-mode loopback --passphrase-file "$1" --decrypt "$2" | zstd -dq | mbstream -x -C "$3"`,
+      'open',
+      join(labDir(), 'secrets/backup-passphrase'),
+      join(repo, r.path, m.artifact.file),
+      dir,
+    ],
+    { env: { GNUPGHOME: gnupg } },
+  );
+  expect(readFileSync(join(dir, 'xtrabackup_galera_info'), 'utf8').trim().split(/\s/)[0]).toBe(
+    `${m.galera!.clusterUuid}:${m.galera!.seqno}`,
+  );
   await execa('mariabackup', ['--prepare', `--target-dir=${dir}`]);
   const sock = join(scratch, 'r.sock');
-  const server = execa('mariadbd', ['--no-defaults', `--datadir=${dir}`, `--socket=${sock}`, '--skip-networking', '--user=root', `--pid-file=${join(scratch, 'r.pid')}`, '--skip-log-bin'], { reject: false });
+  const server = execa(
+    'mariadbd',
+    [
+      '--no-defaults',
+      `--datadir=${dir}`,
+      `--socket=${sock}`,
+      '--skip-networking',
+      '--user=root',
+      `--pid-file=${join(scratch, 'r.pid')}`,
+      '--skip-log-bin',
+    ],
+    { reject: false },
+  );
   try {
     for (let i = 0; i < 100; i++) {
       if ((await execa('mariadb-admin', [`--socket=${sock}`, 'ping'], { reject: false })).exitCode === 0) break;
@@ -170,12 +224,18 @@ test('the donor killed mid-stream: the backup finishes on another node and the a
     }
     const stable = m.tables.filter((t) => t.stable);
     expect(stable.length).toBeGreaterThanOrEqual(6);
-    const sqlText = stable.map((t) => `SELECT '${t.table}', (SELECT COUNT(*) FROM ${t.table}); CHECKSUM TABLE ${t.table};`).join('\n');
+    const sqlText = stable
+      .map((t) => `SELECT '${t.table}', (SELECT COUNT(*) FROM ${t.table}); CHECKSUM TABLE ${t.table};`)
+      .join('\n');
     const out = (await execa('mariadb', [`--socket=${sock}`, '-N', '-B', '-e', sqlText])).stdout.split('\n');
     for (let i = 0; i < stable.length; i++) {
       const [table, rows] = out[2 * i]!.split('\t');
       const [, sum] = out[2 * i + 1]!.split('\t');
-      expect({ table, rows: Number(rows), checksum: sum }).toEqual({ table: stable[i]!.table, rows: stable[i]!.rows, checksum: stable[i]!.checksum });
+      expect({ table, rows: Number(rows), checksum: sum }).toEqual({
+        table: stable[i]!.table,
+        rows: stable[i]!.rows,
+        checksum: stable[i]!.checksum,
+      });
     }
   } finally {
     await execa('mariadb-admin', [`--socket=${sock}`, 'shutdown'], { reject: false });
@@ -194,13 +254,20 @@ test('the dead donor, back in the cluster, has its marker cleared by the next ba
   await desyncEverywhereOff();
 }, 300_000);
 
-test('osbackup status shows every node Synced with its seqno, and the last backup\'s donor', async () => {
+test("osbackup status shows every node Synced with its seqno, and the last backup's donor", async () => {
   if (!lastDonor) lastDonor = ((await (await start('status')).result()) as BackupDatabaseResult).donor!;
   const r = await cli(configFile, ['--json', 'status', '--cloud', 'galera']);
   expect(r.exitCode).toBe(0);
-  const s = JSON.parse(r.stdout) as { nodes: { host: string; state: string; seqno: number; desync: boolean }[]; lastBackup: { donor: string; seqno: number } };
+  const s = JSON.parse(r.stdout) as {
+    nodes: { host: string; state: string; seqno: number; desync: boolean }[];
+    lastBackup: { donor: string; seqno: number };
+  };
   const live = await wsrep('gal2');
-  expect(s.nodes.map((n) => [n.host, n.state, n.desync])).toEqual([['gal1', 'Synced', false], ['gal2', 'Synced', false], ['gal3', 'Synced', false]]);
+  expect(s.nodes.map((n) => [n.host, n.state, n.desync])).toEqual([
+    ['gal1', 'Synced', false],
+    ['gal2', 'Synced', false],
+    ['gal3', 'Synced', false],
+  ]);
   for (const n of s.nodes) expect(n.seqno).toBeLessThanOrEqual(live.seqno);
   expect(s.lastBackup.donor).toBe(lastDonor);
   const text = await cli(configFile, ['status', '--cloud', 'galera']);
@@ -209,6 +276,22 @@ test('osbackup status shows every node Synced with its seqno, and the last backu
 }, 120_000);
 
 async function restartGal1() {
-  const r = await execa('ssh', ['-q', '-i', join(labDir(), 'keys/worker_ed25519'), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', `root@${galeraCloud().hosts.gal1.address}`, `DB_START_TRIES=900 ${process.cwd()}/test/lab/db.sh start ${join(labDir(), 'gal1')}`], { reject: false });
+  const r = await execa(
+    'ssh',
+    [
+      '-q',
+      '-i',
+      join(labDir(), 'keys/worker_ed25519'),
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      `root@${galeraCloud().hosts.gal1.address}`,
+      `DB_START_TRIES=900 ${process.cwd()}/test/lab/db.sh start ${join(labDir(), 'gal1')}`,
+    ],
+    { reject: false },
+  );
   if (r.exitCode !== 0) throw new Error(`gal1 did not come back: ${r.stderr}`);
 }

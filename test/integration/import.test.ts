@@ -47,11 +47,22 @@ if [ -r $BACKUP_DIR/last_full_date ]; then LAST_FULL_DATE=$(cat $BACKUP_DIR/last
 if [ -z $LAST_FULL_DATE ]; then LAST_FULL_DATE=$(date +%d-%m-%Y); fi
 docker exec mariadb mariabackup --defaults-file=/etc/mysql/my.cnf --backup --stream=xbstream --incremental-history-name=$LAST_FULL_DATE --history=$LAST_FULL_DATE 2>>${base}/mariabackup.log | gzip > $BACKUP_DIR/incremental-$(date +%H)-mysqlbackup-$(date +%d-%m-%Y-%s).qp.xbc.xbs.gz`;
 
-const manifestOf = (id: string) => JSON.parse(readFileSync(join(own.repo, 'clouds/kolla/database', id, 'manifest.json'), 'utf8')) as ArtifactManifest;
+const manifestOf = (id: string) =>
+  JSON.parse(readFileSync(join(own.repo, 'clouds/kolla/database', id, 'manifest.json'), 'utf8')) as ArtifactManifest;
 
 async function importKolla(dir: string): Promise<{ code: number | undefined; r: ImportResult; stderr: string }> {
   const t0 = Date.now();
-  const run = await cli(own.configFile, ['--json', 'import', 'kolla', '--cloud', 'kolla', '--host', 'ctl3', '--dir', dir]);
+  const run = await cli(own.configFile, [
+    '--json',
+    'import',
+    'kolla',
+    '--cloud',
+    'kolla',
+    '--host',
+    'ctl3',
+    '--dir',
+    dir,
+  ]);
   console.log(`osbackup import kolla --dir ${dir}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (!run.stdout) throw new Error(`import printed nothing (exit ${run.exitCode}): ${run.stderr}`);
   return { code: run.exitCode, r: JSON.parse(run.stdout) as ImportResult, stderr: run.stderr };
@@ -61,14 +72,21 @@ beforeAll(async () => {
   const t0 = Date.now();
   own = configWithOwnRepo('import');
   worker = await startWorker(own.configFile);
-  historyExisted = (await sql3("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='mysql' AND table_name='mariadb_backup_history'")).trim() === '1';
+  historyExisted =
+    (
+      await sql3(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='mysql' AND table_name='mariadb_backup_history'",
+      )
+    ).trim() === '1';
   await on3(`rm -rf ${base} && mkdir -p ${volume} ${damaged}`);
   // rows of this test's own, in a database of its own
   await sql3(`DROP DATABASE IF EXISTS import_probe; CREATE DATABASE import_probe; CREATE TABLE import_probe.t (id INT PRIMARY KEY, v VARCHAR(64), n BIGINT) ENGINE=InnoDB; USE import_probe;
     INSERT INTO import_probe.t SELECT seq, md5(seq), seq * 7 FROM seq_1_to_5000;`);
   await on3(`bash -c '${KOLLA_FULL.replace(/'/g, `'\\''`)}'`);
   // changes between the full and the incremental: the incremental must carry them
-  await sql3(`USE import_probe; UPDATE import_probe.t SET v = 'changed after the full' WHERE id % 3 = 0; DELETE FROM import_probe.t WHERE id % 10 = 1; INSERT INTO import_probe.t SELECT 10000 + seq, sha1(seq), seq FROM seq_1_to_700;`);
+  await sql3(
+    `USE import_probe; UPDATE import_probe.t SET v = 'changed after the full' WHERE id % 3 = 0; DELETE FROM import_probe.t WHERE id % 10 = 1; INSERT INTO import_probe.t SELECT 10000 + seq, sha1(seq), seq FROM seq_1_to_700;`,
+  );
   await new Promise((r) => setTimeout(r, 1100)); // Kolla names carry seconds: two backups, two names
   await on3(`bash -c '${KOLLA_INCREMENTAL.replace(/'/g, `'\\''`)}'`);
   atIncremental = await probeRows();
@@ -107,10 +125,19 @@ test('damaged originals are refused by name and nothing is published', async () 
   expect(code).toBe(1);
   expect(r.imported).toEqual([]);
   const byFile = Object.fromEntries(r.problems.map((p) => [p.original, p]));
-  expect(byFile[`mysqlbackup-${date}-${epoch - 60}.qp.xbc.xbs.gz`]).toMatchObject({ type: 'ImportSourceCorrupt', reason: expect.stringContaining('is not a whole gzip file (gzip: stdin: unexpected end of file)') });
-  expect(byFile[`mysqlbackup-${date}-${epoch - 30}.qp.xbc.xbs.gz`]).toMatchObject({ type: 'ImportSourceCorrupt', reason: expect.stringMatching(/does not hold a whole mariabackup xbstream: .*truncated/) });
+  expect(byFile[`mysqlbackup-${date}-${epoch - 60}.qp.xbc.xbs.gz`]).toMatchObject({
+    type: 'ImportSourceCorrupt',
+    reason: expect.stringContaining('is not a whole gzip file (gzip: stdin: unexpected end of file)'),
+  });
+  expect(byFile[`mysqlbackup-${date}-${epoch - 30}.qp.xbc.xbs.gz`]).toMatchObject({
+    type: 'ImportSourceCorrupt',
+    reason: expect.stringMatching(/does not hold a whole mariabackup xbstream: .*truncated/),
+  });
   // its full is not importable: the incremental is not imported as part of a chain
-  expect(byFile[files.inc]).toMatchObject({ type: 'ChainBroken', reason: expect.stringContaining('no backup in the repository or in this import ends at that LSN') });
+  expect(byFile[files.inc]).toMatchObject({
+    type: 'ChainBroken',
+    reason: expect.stringContaining('no backup in the repository or in this import ends at that LSN'),
+  });
   expect(byFile['mysqlbackup-notes.txt']).toMatchObject({ type: 'NotImportable' });
   expect(stderr).toBe('');
   // nothing published, nothing left staged
@@ -122,7 +149,10 @@ test('the full and the incremental are imported, linked by LSN, byte-equal, in t
   const { code, r } = await importKolla(volume);
   expect(code).toBe(0);
   expect(r.problems).toEqual([]);
-  expect(r.imported.map((i) => [i.original, i.kind])).toEqual([[files.full, 'full'], [files.inc, 'incremental']]);
+  expect(r.imported.map((i) => [i.original, i.kind])).toEqual([
+    [files.full, 'full'],
+    [files.inc, 'incremental'],
+  ]);
   const [full, inc] = r.imported.map((i) => manifestOf(i.id));
   expect(inc!.parentId).toBe(full!.id);
   expect(inc!.mariadb.checkpoints.fromLsn).toBe(full!.mariadb.checkpoints.toLsn);
@@ -131,21 +161,61 @@ test('the full and the incremental are imported, linked by LSN, byte-equal, in t
   expect(full!.mariadb.mariabackupVersion).toMatch(/^10\.11\./);
   // the names' epochs become the backups' times
   expect(full!.startedAt).toBe(new Date(Number(/-(\d+)\.qp/.exec(files.full)![1]) * 1000).toISOString());
-  for (const [m, f] of [[full!, files.full], [inc!, files.inc]] as const) {
+  for (const [m, f] of [
+    [full!, files.full],
+    [inc!, files.inc],
+  ] as const) {
     const sha = (await on3(`sha256sum ${volume}/${f}`)).slice(0, 64);
-    expect(m.imported).toMatchObject({ source: 'kolla-mariadb_backup', host: 'ctl3', path: `${volume}/${f}`, originalSha256: sha, decoded: ['gzip -d'] });
+    expect(m.imported).toMatchObject({
+      source: 'kolla-mariadb_backup',
+      host: 'ctl3',
+      path: `${volume}/${f}`,
+      originalSha256: sha,
+      decoded: ['gzip -d'],
+    });
     expect(m.imported!.originalBytes).toBe(Number((await on3(`stat -c %s ${volume}/${f}`)).trim()));
     // the stored artifact opens with the stock recipe and holds exactly the xbstream inside Kolla's gzip
     const dir = join(own.repo, 'clouds/kolla/database', m.id);
-    const opened = await execa('bash', ['-c', `set -o pipefail; gpg --batch --quiet --pinentry-mode loopback --passphrase-file ${join(labDir(), 'secrets/backup-passphrase')} --decrypt ${dir}/data.xb.zst.gpg | zstd -dq | sha256sum`], { env: { GNUPGHOME: own.dir } });
+    const opened = await execa(
+      'bash',
+      [
+        '-c',
+        `set -o pipefail; gpg --batch --quiet --pinentry-mode loopback --passphrase-file ${join(labDir(), 'secrets/backup-passphrase')} --decrypt ${dir}/data.xb.zst.gpg | zstd -dq | sha256sum`,
+      ],
+      { env: { GNUPGHOME: own.dir } },
+    );
     expect(opened.stdout.slice(0, 64)).toBe((await on3(`gzip -dc ${volume}/${f} | sha256sum`)).slice(0, 64));
-    expect(m.artifact.sha256).toBe(createHash('sha256').update(readFileSync(join(dir, 'data.xb.zst.gpg'))).digest('hex'));
-    expect(readFileSync(join(dir, 'RESTORE.md'), 'utf8')).toContain(`**Imported** (kolla-mariadb_backup) from \`ctl3:${volume}/${f}\``);
+    expect(m.artifact.sha256).toBe(
+      createHash('sha256')
+        .update(readFileSync(join(dir, 'data.xb.zst.gpg')))
+        .digest('hex'),
+    );
+    expect(readFileSync(join(dir, 'RESTORE.md'), 'utf8')).toContain(
+      `**Imported** (kolla-mariadb_backup) from \`ctl3:${volume}/${f}\``,
+    );
   }
-  const list = JSON.parse((await cli(own.configFile, ['--json', 'catalog', 'list', '--cloud', 'kolla'])).stdout) as { id: string; kind: string; imported: string | null }[];
-  expect(list.filter((e) => e.imported === 'kolla-mariadb_backup').map((e) => [e.id, e.kind]).sort()).toEqual([[full!.id, 'full'], [inc!.id, 'incremental']].sort());
+  const list = JSON.parse((await cli(own.configFile, ['--json', 'catalog', 'list', '--cloud', 'kolla'])).stdout) as {
+    id: string;
+    kind: string;
+    imported: string | null;
+  }[];
+  expect(
+    list
+      .filter((e) => e.imported === 'kolla-mariadb_backup')
+      .map((e) => [e.id, e.kind])
+      .sort(),
+  ).toEqual(
+    [
+      [full!.id, 'full'],
+      [inc!.id, 'incremental'],
+    ].sort(),
+  );
   // retention takes them as ordinary restore points: the chain is whole, both kept
-  const plan = planRetention({ artifacts: [full!, inc!].map(retentionArtifactFromManifest), policy: retentionPolicySchema.parse({}), now: new Date() });
+  const plan = planRetention({
+    artifacts: [full!, inc!].map(retentionArtifactFromManifest),
+    policy: retentionPolicySchema.parse({}),
+    now: new Date(),
+  });
   expect(plan.problems).toEqual([]);
   expect(plan.keep.map((k) => k.id).sort()).toEqual([full!.id, inc!.id].sort());
 });
@@ -153,8 +223,19 @@ test('the full and the incremental are imported, linked by LSN, byte-equal, in t
 test("the imported chain's restore.sh prepares it with stock tools only (osbackup and Node off PATH)", async () => {
   const incId = readdirSync(join(own.repo, 'clouds/kolla/database')).find((d) => d.startsWith('db-incremental-'))!;
   const work = join(own.dir, 'hand');
-  const env = { PATH: '/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin', PASSPHRASE_FILE: join(labDir(), 'secrets/backup-passphrase'), WORK_DIR: work, STOP_AFTER: 'prepare', GNUPGHOME: own.dir };
-  const run = await execa('bash', [join(own.repo, 'clouds/kolla/database', incId, 'restore.sh')], { env, extendEnv: false, reject: false, cwd: '/' });
+  const env = {
+    PATH: '/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin',
+    PASSPHRASE_FILE: join(labDir(), 'secrets/backup-passphrase'),
+    WORK_DIR: work,
+    STOP_AFTER: 'prepare',
+    GNUPGHOME: own.dir,
+  };
+  const run = await execa('bash', [join(own.repo, 'clouds/kolla/database', incId, 'restore.sh')], {
+    env,
+    extendEnv: false,
+    reject: false,
+    cwd: '/',
+  });
   expect(run.stderr).toBe('');
   expect(run.exitCode).toBe(0);
   expect(run.stdout).toContain('applying 1 incremental(s) in order');
@@ -173,9 +254,24 @@ test('a second run imports nothing new', async () => {
 test('osbackup restores the imported chain into the Kolla container: the rows are those of the incremental', async () => {
   const incId = readdirSync(join(own.repo, 'clouds/kolla/database')).find((d) => d.startsWith('db-incremental-'))!;
   expect(await probeRows()).not.toBe(atIncremental);
-  const run = await cli(own.configFile, ['--json', 'restore', 'db', '--cloud', 'kolla', '--to', 'ctl3', '--backup', incId]);
+  const run = await cli(own.configFile, [
+    '--json',
+    'restore',
+    'db',
+    '--cloud',
+    'kolla',
+    '--to',
+    'ctl3',
+    '--backup',
+    incId,
+  ]);
   expect(run.stderr).toBe('');
-  const res = JSON.parse(run.stdout) as { chain: string[]; verification: string; verificationNote: string; asideDir: string | null };
+  const res = JSON.parse(run.stdout) as {
+    chain: string[];
+    verification: string;
+    verificationNote: string;
+    asideDir: string | null;
+  };
   asideDir = res.asideDir;
   expect(res.chain).toHaveLength(2);
   expect(res.chain[1]).toBe(incId);
@@ -203,7 +299,12 @@ test('Kolla 21+ backups (a folder per backup, incrementals on an extracted base)
   const { code, r } = await importKolla(dir);
   expect(r.problems).toEqual([]);
   expect(code).toBe(0);
-  expect(r.imported.map((i) => [i.original.split('/')[0]!.replace(/-\d.*/, ''), i.kind])).toEqual([['full', 'full'], ['incr', 'incremental']]);
+  expect(r.imported.map((i) => [i.original.split('/')[0]!.replace(/-\d.*/, ''), i.kind])).toEqual([
+    ['full', 'full'],
+    ['incr', 'incremental'],
+  ]);
   expect(r.imported[1]!.parentId).toBe(r.imported[0]!.id);
-  expect(manifestOf(r.imported[1]!.id).mariadb.checkpoints.fromLsn).toBe(manifestOf(r.imported[0]!.id).mariadb.checkpoints.toLsn);
+  expect(manifestOf(r.imported[1]!.id).mariadb.checkpoints.fromLsn).toBe(
+    manifestOf(r.imported[0]!.id).mariadb.checkpoints.toLsn,
+  );
 });

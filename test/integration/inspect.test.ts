@@ -22,7 +22,9 @@ async function backup(kind: 'full' | 'incremental') {
 beforeAll(async () => {
   // zstd -19 on the worker: the lab's ~80 MB stream then lasts long enough (≥ 10 s) for the
   // progress tests to see several heartbeats
-  own = configWithOwnRepo('inspect', (c) => Object.assign(c.clouds.lab.database, { compressionLevel: 19, compressOn: 'worker' }));
+  own = configWithOwnRepo('inspect', (c) =>
+    Object.assign(c.clouds.lab.database, { compressionLevel: 19, compressOn: 'worker' }),
+  );
   worker = await startWorker(own.configFile);
   runs.full = await backup('full');
   runs.incremental = await backup('incremental');
@@ -44,7 +46,11 @@ test('describe shows the chain a restore needs, the stored files as they are on 
   for (const f of d.files) expect(f.bytes).toBe(statSync(join(dir, f.key)).size);
   expect(d.files.map((f) => f.key)).toEqual(expect.arrayContaining(['manifest.json', 'RESTORE.md']));
   const data = d.entry.path.split('/').pop()!;
-  expect(createHash('sha256').update(readFileSync(join(dir, data))).digest('hex')).toBe(d.entry.sha256);
+  expect(
+    createHash('sha256')
+      .update(readFileSync(join(dir, data)))
+      .digest('hex'),
+  ).toBe(d.entry.sha256);
   expect(d.recipe).toBe(readFileSync(join(dir, 'RESTORE.md'), 'utf8'));
 
   const text = await cli(own.configFile, ['describe', runs.incremental.backupId]);
@@ -52,7 +58,9 @@ test('describe shows the chain a restore needs, the stored files as they are on 
   expect(text.stdout).toMatch(new RegExp(`2\\. ${runs.incremental.backupId}.*← this`));
   expect(text.stdout).toContain('gpg --decrypt');
 
-  const full = JSON.parse((await cli(own.configFile, ['--json', 'describe', runs.full.backupId])).stdout) as ArtifactDescription;
+  const full = JSON.parse(
+    (await cli(own.configFile, ['--json', 'describe', runs.full.backupId])).stdout,
+  ) as ArtifactDescription;
   expect(full.dependents).toEqual([runs.incremental.backupId]);
 });
 
@@ -101,7 +109,9 @@ test('--wait in a pseudo-terminal redraws one line whose byte count grows while 
   const r = await execa('script', ['-qfec', cmd, '/dev/null'], { reject: false });
   expect(r.exitCode).toBe(0);
   expect(r.stdout).toContain('\r\x1b[2K');
-  const seen = [...r.stdout.matchAll(/step \d+\/\d+ stream backup {2}([\d.]+ (?:B|KiB|MiB|GiB))/g)].map((m) => parseBytes(m[1]!));
+  const seen = [...r.stdout.matchAll(/step \d+\/\d+ stream backup {2}([\d.]+ (?:B|KiB|MiB|GiB))/g)].map((m) =>
+    parseBytes(m[1]!),
+  );
   expect(new Set(seen).size).toBeGreaterThanOrEqual(2);
   for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]!);
   expect(seen.at(-1)!).toBeGreaterThan(seen[0]!);

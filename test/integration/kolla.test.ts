@@ -12,7 +12,23 @@ let worker: WorkerProcess;
 
 /** SQL in the ctl3 container, as an operator would run it: ssh + docker exec. */
 async function ctl3(sql: string): Promise<string> {
-  const r = await execa('ssh', ['-q', '-i', join(labDir(), 'keys/worker_ed25519'), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', 'root@10.231.77.13', 'docker exec -i mariadb mariadb -N -B'], { input: sql });
+  const r = await execa(
+    'ssh',
+    [
+      '-q',
+      '-i',
+      join(labDir(), 'keys/worker_ed25519'),
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      'root@10.231.77.13',
+      'docker exec -i mariadb mariadb -N -B',
+    ],
+    { input: sql },
+  );
   return r.stdout;
 }
 
@@ -29,11 +45,15 @@ test('full + incremental from the container, restored into the container volume 
   const full = await cli(own.configFile, ['--json', 'backup', 'db', '--cloud', 'kolla', '--full', '--wait']);
   expect(full.stderr).toBe('');
   const f = JSON.parse(full.stdout) as { backupId: string; path: string };
-  const m = JSON.parse(readFileSync(join(own.repo, f.path, 'manifest.json'), 'utf8')) as { source: { containerRuntime: string; host: string } };
+  const m = JSON.parse(readFileSync(join(own.repo, f.path, 'manifest.json'), 'utf8')) as {
+    source: { containerRuntime: string; host: string };
+  };
   expect(m.source).toMatchObject({ host: 'ctl3', containerRuntime: 'docker' });
 
   const run = Date.now();
-  await ctl3(`UPDATE nova.instances SET task_state='${run}' WHERE id % 3 = 0; DELETE FROM neutron.ports WHERE standard_attr_id % 4 = ${run % 4};`);
+  await ctl3(
+    `UPDATE nova.instances SET task_state='${run}' WHERE id % 3 = 0; DELETE FROM neutron.ports WHERE standard_attr_id % 4 = ${run % 4};`,
+  );
   const inc = await cli(own.configFile, ['--json', 'backup', 'db', '--cloud', 'kolla', '--incremental', '--wait']);
   expect(JSON.parse(inc.stdout)).toMatchObject({ kind: 'incremental', parentId: f.backupId });
   const recorded = await ctl3(TABLES.map((t) => `SELECT '${t}', COUNT(*) FROM ${t}; CHECKSUM TABLE ${t};`).join('\n'));
@@ -45,11 +65,15 @@ test('full + incremental from the container, restored into the container volume 
   const res = JSON.parse(r.stdout) as { verification: string; chain: string[]; asideDir: string };
   expect(res.chain).toHaveLength(2);
   expect(res.verification).toBe('VERIFIED');
-  expect(await ctl3(TABLES.map((t) => `SELECT '${t}', COUNT(*) FROM ${t}; CHECKSUM TABLE ${t};`).join('\n'))).toBe(recorded);
+  expect(await ctl3(TABLES.map((t) => `SELECT '${t}', COUNT(*) FROM ${t}; CHECKSUM TABLE ${t};`).join('\n'))).toBe(
+    recorded,
+  );
   expect(await ctl3("SHOW DATABASES LIKE 'drift'")).toBe('');
 
   // the restored files belong to the container's mysql user, as the server needs
-  const cfg = parse(readFileSync(own.configFile, 'utf8')) as { clouds: { kolla: { hosts: { ctl3: { mariadb: { owner: string; datadir: string } } } } } };
+  const cfg = parse(readFileSync(own.configFile, 'utf8')) as {
+    clouds: { kolla: { hosts: { ctl3: { mariadb: { owner: string; datadir: string } } } } };
+  };
   const { owner, datadir } = cfg.clouds.kolla.hosts.ctl3.mariadb;
   const st = statSync(join(datadir, 'ibdata1'));
   expect(`${st.uid}:${st.gid}`).toBe(owner);

@@ -67,7 +67,11 @@ const one = (s: Series[], name: string, labels: Record<string, string>) => {
 /** The tier families of our clouds, as "name{labels} value" lines (for before/after a restart). */
 const tierLines = (s: Series[]) =>
   s
-    .filter((x) => clouds.includes(x.labels.cloud ?? '') && /^osbackup_(last_|verification|artifacts|stored|schedule|tier_run|drill_)/.test(x.name))
+    .filter(
+      (x) =>
+        clouds.includes(x.labels.cloud ?? '') &&
+        /^osbackup_(last_|verification|artifacts|stored|schedule|tier_run|drill_)/.test(x.name),
+    )
     .map((x) => `${x.name}${JSON.stringify(x.labels)} ${x.value}`)
     .sort();
 
@@ -97,7 +101,9 @@ beforeAll(async () => {
   own = configWithOwnRepo('metrics', (c) => {
     const lab = c.clouds.lab;
     // daily and weekly are scheduled; the other entries would only add schedules to clean up
-    lab.schedules = { entries: { monthly: { enabled: false }, rotate: { enabled: false }, verify: { enabled: false } } };
+    lab.schedules = {
+      entries: { monthly: { enabled: false }, rotate: { enabled: false }, verify: { enabled: false } },
+    };
     c.clouds = { [ok]: lab, [nob]: structuredClone(lab), [gone]: structuredClone(lab) };
     c.clouds[gone].hosts.ctl1.address = '10.231.77.250';
     c.defaultCloud = ok;
@@ -112,8 +118,16 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const id of scheduleIds) await client?.schedule.getHandle(id).delete().catch(() => undefined);
-  for (const w of started) await client?.workflow.getHandle(w).terminate('metrics test cleanup').catch(() => undefined);
+  for (const id of scheduleIds)
+    await client?.schedule
+      .getHandle(id)
+      .delete()
+      .catch(() => undefined);
+  for (const w of started)
+    await client?.workflow
+      .getHandle(w)
+      .terminate('metrics test cleanup')
+      .catch(() => undefined);
   await worker?.stop();
   await closeClient?.();
   if (own) rmSync(own.dir, { recursive: true, force: true });
@@ -122,7 +136,9 @@ afterAll(async () => {
 test('a real weekly run, a failing daily and a killed weekly run: scrape, "backup missing" by promtool, restart', async () => {
   // ---- before anything ran: every tier "never", no failures
   const before = await scrape(worker);
-  expect(one(before, 'osbackup_last_success_timestamp_seconds', { cloud: ok, tier: 'weekly', target: 'local' })).toBe(0);
+  expect(one(before, 'osbackup_last_success_timestamp_seconds', { cloud: ok, tier: 'weekly', target: 'local' })).toBe(
+    0,
+  );
   expect(one(before, 'osbackup_tier_run_failures_total', { cloud: gone, tier: 'weekly' })).toBe(0);
   expect(one(before, 'osbackup_schedule_interval_seconds', { cloud: ok, tier: 'daily' })).toBe(86_400);
 
@@ -130,7 +146,11 @@ test('a real weekly run, a failing daily and a killed weekly run: scrape, "backu
   const weekly = await trigger(ok, 'weekly');
   const result = (await client.workflow.getHandle(weekly).result()) as TierResult;
   const id = result.database!.backupId;
-  const manifest = JSON.parse(readFileSync(join(own.repo, artifactDir(ok, 'database', id), MANIFEST_FILE), 'utf8')) as { completedAt: string; startedAt: string; artifact: { bytes: number } };
+  const manifest = JSON.parse(readFileSync(join(own.repo, artifactDir(ok, 'database', id), MANIFEST_FILE), 'utf8')) as {
+    completedAt: string;
+    startedAt: string;
+    artifact: { bytes: number };
+  };
 
   // ---- daily of nob: no chain → the workflow fails at once and journals it itself
   const failing = await trigger(nob, 'daily');
@@ -150,29 +170,43 @@ test('a real weekly run, a failing daily and a killed weekly run: scrape, "backu
   expect(one(s, 'osbackup_last_success_timestamp_seconds', week)).toBe(Date.parse(manifest.completedAt) / 1000);
   expect(one(s, 'osbackup_last_bytes', week)).toBe(manifest.artifact.bytes);
   expect(one(s, 'osbackup_last_bytes', week)).toBe(result.database!.bytes);
-  expect(one(s, 'osbackup_last_duration_seconds', week)).toBeCloseTo((Date.parse(manifest.completedAt) - Date.parse(manifest.startedAt)) / 1000, 3);
+  expect(one(s, 'osbackup_last_duration_seconds', week)).toBeCloseTo(
+    (Date.parse(manifest.completedAt) - Date.parse(manifest.startedAt)) / 1000,
+    3,
+  );
   expect(one(s, 'osbackup_verification_state', { ...week, state: 'UNVERIFIED' })).toBe(1);
   // a full satisfies the daily tier too
-  expect(one(s, 'osbackup_last_success_timestamp_seconds', { ...week, tier: 'daily' })).toBe(Date.parse(manifest.completedAt) / 1000);
+  expect(one(s, 'osbackup_last_success_timestamp_seconds', { ...week, tier: 'daily' })).toBe(
+    Date.parse(manifest.completedAt) / 1000,
+  );
   expect(one(s, 'osbackup_artifacts', { cloud: ok, component: 'database', target: 'local' })).toBe(1);
   expect(one(s, 'osbackup_tier_run_last_success_timestamp_seconds', { cloud: ok, tier: 'weekly' })).toBeGreaterThan(0);
   expect(one(s, 'osbackup_tier_run_failures_total', { cloud: nob, tier: 'daily' })).toBe(1);
   expect(one(s, 'osbackup_tier_run_failures_total', { cloud: ok, tier: 'weekly' })).toBe(0);
-  expect(one(s, 'osbackup_tier_run_last_failure_timestamp_seconds', { cloud: gone, tier: 'weekly' })).toBeGreaterThan(0);
+  expect(one(s, 'osbackup_tier_run_last_failure_timestamp_seconds', { cloud: gone, tier: 'weekly' })).toBeGreaterThan(
+    0,
+  );
   expect(one(s, 'osbackup_tier_run_failures_total', { cloud: gone, tier: 'daily' })).toBe(0);
   expect(one(s, 'osbackup_target_up', { target: 'local' })).toBe(1);
   expect(one(s, 'osbackup_metrics_collect_errors', {})).toBe(0);
 
   // the journals say who saw each failure
-  const journal = (cloud: string, tier: string) => JSON.parse(readFileSync(join(own.repo, runJournalKey(cloud, tier)), 'utf8')) as RunJournal;
-  expect(journal(nob, 'daily').recent).toEqual([expect.objectContaining({ workflowId: failing, status: 'Failed', seenBy: 'workflow', type: 'ChainBroken' })]);
-  expect(journal(gone, 'weekly').recent).toEqual([expect.objectContaining({ workflowId: killed, status: 'Terminated', seenBy: 'temporal' })]);
+  const journal = (cloud: string, tier: string) =>
+    JSON.parse(readFileSync(join(own.repo, runJournalKey(cloud, tier)), 'utf8')) as RunJournal;
+  expect(journal(nob, 'daily').recent).toEqual([
+    expect.objectContaining({ workflowId: failing, status: 'Failed', seenBy: 'workflow', type: 'ChainBroken' }),
+  ]);
+  expect(journal(gone, 'weekly').recent).toEqual([
+    expect.objectContaining({ workflowId: killed, status: 'Terminated', seenBy: 'temporal' }),
+  ]);
 
   // ---- "backup missing", the rule as shipped, evaluated by promtool on the scraped values: time is
   // rebased so that promtool's 1h is the scrape's instant (timestamps shifted alike)
   const T = Math.floor(Date.now() / 1000);
   const shift = T - 3600;
-  const rules = parse(readFileSync('alerts/osbackup.rules.yml', 'utf8')) as { groups: { name: string; rules: Record<string, unknown>[] }[] };
+  const rules = parse(readFileSync('alerts/osbackup.rules.yml', 'utf8')) as {
+    groups: { name: string; rules: Record<string, unknown>[] }[];
+  };
   const rule = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === 'OsbackupBackupMissing')!;
   // the expression, `for` and labels verbatim; annotations (humanized durations) are not what is tested here
   const { annotations: _annotations, ...bare } = rule;
@@ -180,19 +214,75 @@ test('a real weekly run, a failing daily and a killed weekly run: scrape, "backu
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'rules.yml'), stringify({ groups: [{ name: 'osbackup', rules: [bare] }] }));
   const input = s
-    .filter((x) => x.name === 'osbackup_last_success_timestamp_seconds' || x.name === 'osbackup_schedule_interval_seconds')
-    .map((x) => ({ series: `${x.name}{${Object.entries(x.labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`, values: `${x.name.endsWith('_timestamp_seconds') ? x.value - shift : x.value}x70` }));
-  const expected = [nob, gone].flatMap((cloud) => ['daily', 'weekly'].map((tier) => ({ exp_labels: { severity: 'critical', cloud, component: 'database', tier, target: 'local' } })));
-  writeFileSync(join(dir, 'test.yml'), stringify({ rule_files: ['rules.yml'], evaluation_interval: '1m', tests: [{ interval: '1m', input_series: input, alert_rule_test: [{ eval_time: '1h', alertname: 'OsbackupBackupMissing', exp_alerts: expected }] }] }));
+    .filter(
+      (x) => x.name === 'osbackup_last_success_timestamp_seconds' || x.name === 'osbackup_schedule_interval_seconds',
+    )
+    .map((x) => ({
+      series: `${x.name}{${Object.entries(x.labels)
+        .map(([k, v]) => `${k}="${v}"`)
+        .join(',')}}`,
+      values: `${x.name.endsWith('_timestamp_seconds') ? x.value - shift : x.value}x70`,
+    }));
+  const expected = [nob, gone].flatMap((cloud) =>
+    ['daily', 'weekly'].map((tier) => ({
+      exp_labels: { severity: 'critical', cloud, component: 'database', tier, target: 'local' },
+    })),
+  );
+  writeFileSync(
+    join(dir, 'test.yml'),
+    stringify({
+      rule_files: ['rules.yml'],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          interval: '1m',
+          input_series: input,
+          alert_rule_test: [{ eval_time: '1h', alertname: 'OsbackupBackupMissing', exp_alerts: expected }],
+        },
+      ],
+    }),
+  );
   const p = await execa('promtool', ['test', 'rules', join(dir, 'test.yml')], { reject: false, all: true });
   expect(p.all).toContain('SUCCESS');
   // and it can fail: the same input expecting no alert at all is refused
-  writeFileSync(join(dir, 'test.yml'), stringify({ rule_files: ['rules.yml'], evaluation_interval: '1m', tests: [{ interval: '1m', input_series: input, alert_rule_test: [{ eval_time: '1h', alertname: 'OsbackupBackupMissing', exp_alerts: [] }] }] }));
+  writeFileSync(
+    join(dir, 'test.yml'),
+    stringify({
+      rule_files: ['rules.yml'],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          interval: '1m',
+          input_series: input,
+          alert_rule_test: [{ eval_time: '1h', alertname: 'OsbackupBackupMissing', exp_alerts: [] }],
+        },
+      ],
+    }),
+  );
   expect((await execa('promtool', ['test', 'rules', join(dir, 'test.yml')], { reject: false })).exitCode).not.toBe(0);
 
   // ---- a drill record written beside (as the drill workflow writes them) shows up
   mkdirSync(join(own.repo, drillRecordKey(ok, 'drill-1'), '..'), { recursive: true });
-  writeFileSync(join(own.repo, drillRecordKey(ok, 'drill-1')), JSON.stringify({ formatVersion: DRILL_FORMAT, kind: 'drill', id: 'drill-1', cloud: ok, workflowId: 'dr-drill:x', startedAt: manifest.completedAt, completedAt: manifest.completedAt, restorePoint: { id, component: 'database', completedAt: manifest.completedAt, verification: 'UNVERIFIED' }, steps: [], rtoSeconds: 321.5, rpoSeconds: 4, targets: { rtoSeconds: 300, rpoSeconds: null }, checks: [], result: 'failed', breaches: ['RTO 321.5 s exceeds the target 300 s'] }));
+  writeFileSync(
+    join(own.repo, drillRecordKey(ok, 'drill-1')),
+    JSON.stringify({
+      formatVersion: DRILL_FORMAT,
+      kind: 'drill',
+      id: 'drill-1',
+      cloud: ok,
+      workflowId: 'dr-drill:x',
+      startedAt: manifest.completedAt,
+      completedAt: manifest.completedAt,
+      restorePoint: { id, component: 'database', completedAt: manifest.completedAt, verification: 'UNVERIFIED' },
+      steps: [],
+      rtoSeconds: 321.5,
+      rpoSeconds: 4,
+      targets: { rtoSeconds: 300, rpoSeconds: null },
+      checks: [],
+      result: 'failed',
+      breaches: ['RTO 321.5 s exceeds the target 300 s'],
+    }),
+  );
   const withDrill = await scrape(worker);
   expect(one(withDrill, 'osbackup_drill_last_rto_seconds', { cloud: ok, kind: 'drill' })).toBe(321.5);
   expect(one(withDrill, 'osbackup_drill_last_passed', { cloud: ok, kind: 'drill' })).toBe(0);

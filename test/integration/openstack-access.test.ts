@@ -34,16 +34,32 @@ test('application credential: created through Keystone, then used alone (no user
   const admin = adminSession();
   const t = await admin.currentToken();
   const name = `osb-test-${process.pid}-${Date.now()}`;
-  const ac = await admin.json(z.object({ application_credential: z.object({ id: z.string(), secret: z.string() }) }), 'identity', 'POST', `/users/${t.userId}/application_credentials`, { json: { application_credential: { name } } });
+  const ac = await admin.json(
+    z.object({ application_credential: z.object({ id: z.string(), secret: z.string() }) }),
+    'identity',
+    'POST',
+    `/users/${t.userId}/application_credentials`,
+    { json: { application_credential: { name } } },
+  );
   try {
     const { id, secret } = ac.application_credential;
-    const creds = loadCredentials(undefined, { OS_AUTH_URL: admin.creds.authUrl, OS_AUTH_TYPE: 'v3applicationcredential', OS_APPLICATION_CREDENTIAL_ID: id, OS_APPLICATION_CREDENTIAL_SECRET: secret, OS_REGION_NAME: 'RegionOne' });
+    const creds = loadCredentials(undefined, {
+      OS_AUTH_URL: admin.creds.authUrl,
+      OS_AUTH_TYPE: 'v3applicationcredential',
+      OS_APPLICATION_CREDENTIAL_ID: id,
+      OS_APPLICATION_CREDENTIAL_SECRET: secret,
+      OS_REGION_NAME: 'RegionOne',
+    });
     const s = new OpenStackSession(creds);
     const services = await cinder.volumeServices(s);
     expect(services.map((x) => x.binary)).toContain('cinder-volume');
     expect((await s.currentToken()).projectId).toBe(t.projectId);
   } finally {
-    await admin.request('identity', 'DELETE', `/users/${t.userId}/application_credentials/${ac.application_credential.id}`);
+    await admin.request(
+      'identity',
+      'DELETE',
+      `/users/${t.userId}/application_credentials/${ac.application_credential.id}`,
+    );
   }
 });
 
@@ -64,6 +80,8 @@ test('bad credentials, an unknown region, a missing endpoint: clear non-retryabl
   expect([f3.type, f3.nonRetryable]).toEqual(['OpenstackEndpointMissing', true]);
   expect(f3.message).toMatch(/has no volume service/);
 
-  const f4 = await failure(adminSession({ interface: 'internal' }).request('volume', 'GET', '/volumes/00000000-0000-0000-0000-000000000000'));
+  const f4 = await failure(
+    adminSession({ interface: 'internal' }).request('volume', 'GET', '/volumes/00000000-0000-0000-0000-000000000000'),
+  );
   expect([f4.type, f4.nonRetryable]).toEqual(['OpenstackNotFound', true]);
 });

@@ -10,19 +10,44 @@
 // - a server booted from an instance snapshot (and from the snapshot's export) is ACTIVE with
 //   that image.
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, existsSync, openSync, readFileSync, closeSync, readSync, writeFileSync, writeSync, fsyncSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  closeSync,
+  readSync,
+  writeFileSync,
+  writeSync,
+  fsyncSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { cinder, COMPUTE_MICROVERSION, glance, VOLUME_MICROVERSION } from '../../activities/openstack/api.js';
 import { sealBuffer, unsealFile } from '../../activities/controlplane/sealed.js';
 import { loadConfig } from '../../config/load.js';
-import type { BackupVolumesResult, ExportImagesResult, SnapshotInstancesResult } from '../../workflows/cloud-resources.js';
+import type {
+  BackupVolumesResult,
+  ExportImagesResult,
+  SnapshotInstancesResult,
+} from '../../workflows/cloud-resources.js';
 import type { RestoreServerResult, RestoreVolumeResult } from '../../workflows/restore-cloud-resources.js';
 import type { ImageFromExportResult } from '../../activities/openstack/restore-images.js';
 import type { ImageManifest } from '../../workflows/lib/image.js';
 import { cli, configWithOwnRepo, labDir, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
-import { addOpenstackCloud, adminSession, cleanupVolumes, createServer, createVolume, deleteServer, osLabDir, until, uploadImage, waitVolumes } from '../helpers/openstack.js';
+import {
+  addOpenstackCloud,
+  adminSession,
+  cleanupVolumes,
+  createServer,
+  createVolume,
+  deleteServer,
+  osLabDir,
+  until,
+  uploadImage,
+  waitVolumes,
+} from '../helpers/openstack.js';
 
 const tag = `rst-${process.pid}-${Date.now()}`;
 const s = adminSession();
@@ -44,7 +69,11 @@ const imageData = randomBytes(6 << 20);
 async function run<R>(type: string, workflowId: string, args: unknown): Promise<R> {
   const { client, close } = await temporalClient(own.configFile);
   try {
-    return await client.workflow.execute(type, { taskQueue: `test-os-restore-${process.pid}`, workflowId, args: [args] });
+    return await client.workflow.execute(type, {
+      taskQueue: `test-os-restore-${process.pid}`,
+      workflowId,
+      args: [args],
+    });
   } finally {
     await close();
   }
@@ -52,7 +81,10 @@ async function run<R>(type: string, workflowId: string, args: unknown): Promise<
 
 /** The failure a workflow ended with: its type and message (innermost application failure). */
 async function failureOf(p: Promise<unknown>): Promise<{ type: string; message: string }> {
-  const e = await p.then(() => undefined, (x: unknown) => x);
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
   if (!e) throw new Error('the workflow succeeded; a failure was expected');
   let cur: unknown = e;
   let out = { type: '', message: '' };
@@ -69,7 +101,9 @@ const nfs = () => join(osLabDir(), 'srv/nfs-export');
 /** A volume's bytes as a raw disk (the NFS driver may keep a volume as qcow2 after snapshots). */
 async function volumeBytes(id: string, offset: number, length: number): Promise<Buffer> {
   const file = join(nfs(), `volume-${id}`);
-  const info = JSON.parse((await execa('qemu-img', ['info', '-U', '--output=json', file])).stdout) as { format: string };
+  const info = JSON.parse((await execa('qemu-img', ['info', '-U', '--output=json', file])).stdout) as {
+    format: string;
+  };
   let raw = file;
   if (info.format !== 'raw') {
     raw = join(own.dir, `volume-${id}.raw`);
@@ -89,7 +123,11 @@ const volumeMeta = (id: string) => cinder.getVolume(s, id);
 
 beforeAll(async () => {
   own = configWithOwnRepo('os-restore', (c) =>
-    addOpenstackCloud(c, { volumes: { statuses: ['available'], metadata: { osb_test: tag }, stuckAfterMinutes: 3 }, images: { tag }, instances: { name: `^srv-${tag}$`, stuckAfterMinutes: 3 } }),
+    addOpenstackCloud(c, {
+      volumes: { statuses: ['available'], metadata: { osb_test: tag }, stuckAfterMinutes: 3 },
+      images: { tag },
+      instances: { name: `^srv-${tag}$`, stuckAfterMinutes: 3 },
+    }),
   );
   worker = await startWorker(own.configFile);
   source = await createVolume(s, `src-${tag}`, { osb_test: tag });
@@ -100,67 +138,134 @@ beforeAll(async () => {
   writeSync(fd, pattern, 0, pattern.length, PATTERN_AT);
   fsyncSync(fd);
   closeSync(fd);
-  imageId = await uploadImage(s, `golden-${tag}`, imageData, { tags: [tag], os_distro: 'lab', min_ram: 64, min_disk: 1, hw_disk_bus: 'virtio' });
+  imageId = await uploadImage(s, `golden-${tag}`, imageData, {
+    tags: [tag],
+    os_distro: 'lab',
+    min_ram: 64,
+    min_disk: 1,
+    hw_disk_bus: 'virtio',
+  });
   images.push(imageId);
 }, 300_000);
 
 afterAll(async () => {
   await worker?.stop();
   for (const id of servers) await deleteServer(s, id).catch(() => undefined);
-  for (const id of flavors) await s.request('compute', 'DELETE', `/flavors/${id}`, { microversion: COMPUTE_MICROVERSION, accept: [404] }).catch(() => undefined);
+  for (const id of flavors)
+    await s
+      .request('compute', 'DELETE', `/flavors/${id}`, { microversion: COMPUTE_MICROVERSION, accept: [404] })
+      .catch(() => undefined);
   for (const id of images) await glance.deleteImage(s, id).catch(() => undefined);
-  for (const id of backups) await s.request('volume', 'DELETE', `/backups/${id}`, { microversion: VOLUME_MICROVERSION, accept: [404, 400] }).catch(() => undefined);
-  if (backups.length) await until('backups deleted', async () => (await Promise.all(backups.map((b) => cinder.getBackup(s, b)))).every((x) => x === null), 120_000).catch(() => undefined);
+  for (const id of backups)
+    await s
+      .request('volume', 'DELETE', `/backups/${id}`, { microversion: VOLUME_MICROVERSION, accept: [404, 400] })
+      .catch(() => undefined);
+  if (backups.length)
+    await until(
+      'backups deleted',
+      async () => (await Promise.all(backups.map((b) => cinder.getBackup(s, b)))).every((x) => x === null),
+      120_000,
+    ).catch(() => undefined);
   await cleanupVolumes(s, [...volumes].reverse());
 }, 300_000);
 
 test('a volume restored from its osbackup snapshot (picked by source volume) holds the bytes written before the snapshot; a rerun adopts it', async () => {
-  const b = await run<BackupVolumesResult>('backupVolumesWorkflow', `test-restore-backup-volumes-${tag}`, { cloud: 'openstack' });
+  const b = await run<BackupVolumesResult>('backupVolumesWorkflow', `test-restore-backup-volumes-${tag}`, {
+    cloud: 'openstack',
+  });
   expect(b.failed).toEqual([]);
   expect(b.snapshots.map((x) => x.volumeId)).toEqual([source]);
   snapshotId = b.snapshots[0]!.snapshotId;
 
   // a date before the snapshot: nothing to restore, said with what there is
-  const early = await failureOf(run('restoreVolumeWorkflow', `test-restore-volume-early-${tag}`, { cloud: 'openstack', volumeId: source, at: '2020-01-01T00:00:00Z' }));
+  const early = await failureOf(
+    run('restoreVolumeWorkflow', `test-restore-volume-early-${tag}`, {
+      cloud: 'openstack',
+      volumeId: source,
+      at: '2020-01-01T00:00:00Z',
+    }),
+  );
   expect(early.type).toBe('OpenstackNotFound');
-  expect(early.message).toContain(`no available osbackup snapshot of volume ${source} taken at or before 2020-01-01T00:00:00Z (osbackup's snapshots of it: ${snapshotId} `);
+  expect(early.message).toContain(
+    `no available osbackup snapshot of volume ${source} taken at or before 2020-01-01T00:00:00Z (osbackup's snapshots of it: ${snapshotId} `,
+  );
 
   const wf = `test-restore-volume-${tag}`;
   const t0 = Date.now();
-  const r = await run<RestoreVolumeResult>('restoreVolumeWorkflow', wf, { cloud: 'openstack', volumeId: source, name: `restored-${tag}`, stuckAfterSeconds: 180 });
+  const r = await run<RestoreVolumeResult>('restoreVolumeWorkflow', wf, {
+    cloud: 'openstack',
+    volumeId: source,
+    name: `restored-${tag}`,
+    stuckAfterSeconds: 180,
+  });
   console.log(`volume from snapshot: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   volumes.push(r.volumeId);
-  expect(r).toMatchObject({ status: 'available', name: `restored-${tag}`, adopted: false, from: { kind: 'snapshot', snapshotId, sourceVolumeId: source, takenAt: b.takenAt } });
+  expect(r).toMatchObject({
+    status: 'available',
+    name: `restored-${tag}`,
+    adopted: false,
+    from: { kind: 'snapshot', snapshotId, sourceVolumeId: source, takenAt: b.takenAt },
+  });
   const v = await volumeMeta(r.volumeId);
   expect(v.metadata).toEqual({ osbackup_restore_run: wf, osbackup_restored_from: `snapshot:${snapshotId}` });
   expect(Buffer.compare(await volumeBytes(r.volumeId, PATTERN_AT, pattern.length), pattern)).toBe(0);
   expect(Buffer.compare(await volumeBytes(r.volumeId, 0, 4096), Buffer.alloc(4096))).toBe(0);
 
   // the same run again (as a retried activity would): it finds its volume, creates none
-  const again = await run<RestoreVolumeResult>('restoreVolumeWorkflow', wf, { cloud: 'openstack', volumeId: source, name: `restored-${tag}` });
+  const again = await run<RestoreVolumeResult>('restoreVolumeWorkflow', wf, {
+    cloud: 'openstack',
+    volumeId: source,
+    name: `restored-${tag}`,
+  });
   expect(again).toMatchObject({ volumeId: r.volumeId, adopted: true });
-  expect((await cinder.listVolumes(s, { allProjects: true, metadata: { osbackup_restore_run: wf } })).map((x) => x.id)).toEqual([r.volumeId]);
+  expect(
+    (await cinder.listVolumes(s, { allProjects: true, metadata: { osbackup_restore_run: wf } })).map((x) => x.id),
+  ).toEqual([r.volumeId]);
 }, 600_000);
 
 test('a volume restored from a Cinder backup (backup restore API) holds the same bytes', async () => {
   expect(snapshotId).not.toBe('');
-  const backupId = await cinder.createBackup(s, { volumeId: source, snapshotId, name: `bk-${tag}`, description: 'restore test', incremental: false, force: false });
+  const backupId = await cinder.createBackup(s, {
+    volumeId: source,
+    snapshotId,
+    name: `bk-${tag}`,
+    description: 'restore test',
+    incremental: false,
+    force: false,
+  });
   backups.push(backupId);
-  await until('backup available', async () => {
-    const bk = await cinder.getBackup(s, backupId);
-    if (bk?.status === 'error') throw new Error(`backup went to error: ${bk.fail_reason}`);
-    return bk?.status === 'available';
-  }, 300_000, 2000);
+  await until(
+    'backup available',
+    async () => {
+      const bk = await cinder.getBackup(s, backupId);
+      if (bk?.status === 'error') throw new Error(`backup went to error: ${bk.fail_reason}`);
+      return bk?.status === 'available';
+    },
+    300_000,
+    2000,
+  );
   const wf = `test-restore-volume-backup-${tag}`;
   const t0 = Date.now();
-  const r = await run<RestoreVolumeResult>('restoreVolumeWorkflow', wf, { cloud: 'openstack', backupId, stuckAfterSeconds: 300 });
+  const r = await run<RestoreVolumeResult>('restoreVolumeWorkflow', wf, {
+    cloud: 'openstack',
+    backupId,
+    stuckAfterSeconds: 300,
+  });
   console.log(`volume from Cinder backup: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   volumes.push(r.volumeId);
-  expect(r).toMatchObject({ status: 'available', adopted: false, from: { kind: 'backup', backupId, sourceVolumeId: source } });
+  expect(r).toMatchObject({
+    status: 'available',
+    adopted: false,
+    from: { kind: 'backup', backupId, sourceVolumeId: source },
+  });
   expect(r.name).toMatch(new RegExp(`^restored-backup-${backupId.slice(0, 8)}-\\d{8}$`));
   const v = await volumeMeta(r.volumeId);
   expect(v.name).toBe(r.name);
-  expect(v.metadata).toMatchObject({ osbackup_restore_run: wf, osbackup_restored_from: `backup:${backupId}`, osbackup_restored_backup: backupId });
+  expect(v.metadata).toMatchObject({
+    osbackup_restore_run: wf,
+    osbackup_restored_from: `backup:${backupId}`,
+    osbackup_restored_backup: backupId,
+  });
   expect(v.metadata.osbackup).toBeUndefined();
   expect(Buffer.compare(await volumeBytes(r.volumeId, PATTERN_AT, pattern.length), pattern)).toBe(0);
 
@@ -180,17 +285,42 @@ test('an exported image re-imported: bytes equal the original, properties back, 
 
   const wf = `test-restore-image-${tag}`;
   const t0 = Date.now();
-  const r = await run<ImageFromExportResult>('restoreImageWorkflow', wf, { cloud: 'openstack', exportId: imageId, name: `reimported-${tag}` });
+  const r = await run<ImageFromExportResult>('restoreImageWorkflow', wf, {
+    cloud: 'openstack',
+    exportId: imageId,
+    name: `reimported-${tag}`,
+  });
   console.log(`image re-import (${imageData.length} bytes): ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   images.push(r.imageId);
-  expect(r).toMatchObject({ name: `reimported-${tag}`, osHashValue: original.os_hash_value, bytes: imageData.length, adopted: false });
+  expect(r).toMatchObject({
+    name: `reimported-${tag}`,
+    osHashValue: original.os_hash_value,
+    bytes: imageData.length,
+    adopted: false,
+  });
   const img = (await glance.getImage(s, r.imageId))!;
-  expect(img).toMatchObject({ status: 'active', disk_format: 'raw', container_format: 'bare', visibility: original.visibility, min_ram: 64, min_disk: 1, os_distro: 'lab', hw_disk_bus: 'virtio', os_hash_value: original.os_hash_value, osbackup_restore_run: wf, osbackup_restored_from: `export:openstack/${imageId}` });
+  expect(img).toMatchObject({
+    status: 'active',
+    disk_format: 'raw',
+    container_format: 'bare',
+    visibility: original.visibility,
+    min_ram: 64,
+    min_disk: 1,
+    os_distro: 'lab',
+    hw_disk_bus: 'virtio',
+    os_hash_value: original.os_hash_value,
+    osbackup_restore_run: wf,
+    osbackup_restored_from: `export:openstack/${imageId}`,
+  });
   expect(img.tags).toEqual([tag]);
   const res = await glance.download(s, r.imageId);
   expect(Buffer.compare(Buffer.from(await res!.arrayBuffer()), imageData)).toBe(0);
 
-  const again = await run<ImageFromExportResult>('restoreImageWorkflow', wf, { cloud: 'openstack', exportId: imageId, name: `reimported-${tag}` });
+  const again = await run<ImageFromExportResult>('restoreImageWorkflow', wf, {
+    cloud: 'openstack',
+    exportId: imageId,
+    name: `reimported-${tag}`,
+  });
   expect(again).toMatchObject({ imageId: r.imageId, adopted: true });
   expect((await glance.listImages(s, { name: `reimported-${tag}` })).map((x) => x.id)).toEqual([r.imageId]);
 }, 600_000);
@@ -204,7 +334,12 @@ async function forgedExport(id: string, plain: Buffer | null): Promise<string> {
   if (plain) {
     const cfg = loadConfig(own.configFile);
     const passphrase = readFileSync((cfg.encryption.passphrase as { file: string }).file, 'utf8').trim();
-    const sealed = await sealBuffer({ homedir: join(own.dir, 'gnupg'), passphrase, recipientKeyFiles: cfg.encryption.recipientKeyFiles }, 3, plain, join(dir, 'forged.zst.gpg'));
+    const sealed = await sealBuffer(
+      { homedir: join(own.dir, 'gnupg'), passphrase, recipientKeyFiles: cfg.encryption.recipientKeyFiles },
+      3,
+      plain,
+      join(dir, 'forged.zst.gpg'),
+    );
     await execa('mv', ['-f', join(dir, 'forged.zst.gpg'), join(dir, m.parts[0]!.file)]);
     m.parts[0] = { ...m.parts[0]!, sha256: sealed.sha256, bytes: sealed.bytes };
   }
@@ -215,7 +350,12 @@ async function forgedExport(id: string, plain: Buffer | null): Promise<string> {
 test('an export whose bytes do not hash to the recorded os_hash_value is refused before Glance activates it, and no image is left', async () => {
   const cfg = loadConfig(own.configFile);
   const passphrase = readFileSync((cfg.encryption.passphrase as { file: string }).file, 'utf8').trim();
-  const plain = await unsealFile({ homedir: join(own.dir, 'gnupg'), passphrase }, join(exportDir, manifest.parts[0]!.file), { sha256: manifest.parts[0]!.sha256, bytes: manifest.parts[0]!.bytes, encryption: manifest.encryption }, 'the export');
+  const plain = await unsealFile(
+    { homedir: join(own.dir, 'gnupg'), passphrase },
+    join(exportDir, manifest.parts[0]!.file),
+    { sha256: manifest.parts[0]!.sha256, bytes: manifest.parts[0]!.bytes, encryption: manifest.encryption },
+    'the export',
+  );
   expect(Buffer.compare(plain, imageData)).toBe(0);
   const bad = Buffer.from(plain);
   bad[bad.length - 100]! ^= 0xff;
@@ -231,14 +371,18 @@ test('an export whose bytes do not hash to the recorded os_hash_value is refused
       await new Promise((r) => setTimeout(r, 50));
     }
   })();
-  const f = await failureOf(run('restoreImageWorkflow', `test-restore-image-corrupt-${tag}`, { cloud: 'openstack', exportId: forged, name }));
+  const f = await failureOf(
+    run('restoreImageWorkflow', `test-restore-image-corrupt-${tag}`, { cloud: 'openstack', exportId: forged, name }),
+  );
   watching = false;
   await watcher;
   console.log(`statuses of the refused image seen while it was uploaded: ${[...seen].join(', ') || 'none'}`);
   expect(seen.has('active')).toBe(false);
   const actual = createHash('sha512').update(bad).digest('hex');
   expect(f.type).toBe('ChecksumMismatch');
-  expect(f.message).toContain(`decrypts to bytes whose SHA-512 is ${actual} (${bad.length} bytes), but the recorded os_hash_value is ${manifest.image.os_hash_value} (${imageData.length} bytes); the image was not activated and was deleted`);
+  expect(f.message).toContain(
+    `decrypts to bytes whose SHA-512 is ${actual} (${bad.length} bytes), but the recorded os_hash_value is ${manifest.image.os_hash_value} (${imageData.length} bytes); the image was not activated and was deleted`,
+  );
   expect(await glance.listImages(s, { name })).toEqual([]);
 
   // a damaged file in the repository: its SHA-256 refuses it, no image left either
@@ -249,7 +393,13 @@ test('an export whose bytes do not hash to the recorded os_hash_value is refused
   buf[Math.floor(buf.length / 2)]! ^= 0x01;
   writeFileSync(file, buf);
   const name2 = `damaged-${tag}`;
-  const f2 = await failureOf(run('restoreImageWorkflow', `test-restore-image-damaged-${tag}`, { cloud: 'openstack', exportId: damaged, name: name2 }));
+  const f2 = await failureOf(
+    run('restoreImageWorkflow', `test-restore-image-damaged-${tag}`, {
+      cloud: 'openstack',
+      exportId: damaged,
+      name: name2,
+    }),
+  );
   expect(f2.type).toBe('ChecksumMismatch');
   expect(f2.message).toMatch(/is corrupt in the repository: SHA-256 [0-9a-f]{64} .* the manifest recorded/);
   expect(await glance.listImages(s, { name: name2 })).toEqual([]);
@@ -267,14 +417,42 @@ test("the export's RESTORE.md, followed by hand with stock gpg, zstd and opensta
     .replace(/\\\n/g, ' ')
     .split('\n')
     .filter(Boolean)
-    .map((c) => c.replace('/path/to/backup-passphrase', (loadConfig(own.configFile).encryption.passphrase as { file: string }).file).replace(`"golden-${tag}"`, `recipe-${tag}`).replace(/ golden-[\w-]+$/, ` recipe-${tag}`));
-  expect(commands.some((c) => c.startsWith('openstack image create') && c.includes('--min-ram 64') && c.includes('--property os_distro=lab'))).toBe(true);
-  const script = [`source ${join(osLabDir(), 'admin-openrc.sh')}`, 'set -euo pipefail', `cd ${exportDir}`, ...commands.map((c) => (c.startsWith('openstack image create') ? `${c} -f value -c id > ${join(own.dir, 'recipe-id')}` : c))].join('\n');
+    .map((c) =>
+      c
+        .replace(
+          '/path/to/backup-passphrase',
+          (loadConfig(own.configFile).encryption.passphrase as { file: string }).file,
+        )
+        .replace(`"golden-${tag}"`, `recipe-${tag}`)
+        .replace(/ golden-[\w-]+$/, ` recipe-${tag}`),
+    );
+  expect(
+    commands.some(
+      (c) =>
+        c.startsWith('openstack image create') && c.includes('--min-ram 64') && c.includes('--property os_distro=lab'),
+    ),
+  ).toBe(true);
+  const script = [
+    `source ${join(osLabDir(), 'admin-openrc.sh')}`,
+    'set -euo pipefail',
+    `cd ${exportDir}`,
+    ...commands.map((c) =>
+      c.startsWith('openstack image create') ? `${c} -f value -c id > ${join(own.dir, 'recipe-id')}` : c,
+    ),
+  ].join('\n');
   await execa('bash', ['-c', script], { env: { GNUPGHOME: join(labDir(), 'operator-gnupg') } });
   const id = readFileSync(join(own.dir, 'recipe-id'), 'utf8').trim();
   images.push(id);
   const img = (await glance.getImage(s, id))!;
-  expect(img).toMatchObject({ status: 'active', os_hash_value: manifest.image.os_hash_value, min_ram: 64, min_disk: 1, os_distro: 'lab', hw_disk_bus: 'virtio', tags: [tag] });
+  expect(img).toMatchObject({
+    status: 'active',
+    os_hash_value: manifest.image.os_hash_value,
+    min_ram: 64,
+    min_disk: 1,
+    os_distro: 'lab',
+    hw_disk_bus: 'virtio',
+    tags: [tag],
+  });
   expect(existsSync(join(exportDir, 'image.raw'))).toBe(true);
   await execa('rm', ['-f', join(exportDir, 'image.raw')]);
 }, 300_000);
@@ -282,26 +460,60 @@ test("the export's RESTORE.md, followed by hand with stock gpg, zstd and opensta
 test('a server booted from an instance snapshot (and from its export) is ACTIVE with that image', async () => {
   const srv = await createServer(s, `srv-${tag}`, imageId);
   servers.push(srv);
-  const snap = await run<SnapshotInstancesResult>('snapshotInstancesWorkflow', `test-restore-snapshot-server-${tag}`, { cloud: 'openstack', export: true });
+  const snap = await run<SnapshotInstancesResult>('snapshotInstancesWorkflow', `test-restore-snapshot-server-${tag}`, {
+    cloud: 'openstack',
+    export: true,
+  });
   expect(snap.failed).toEqual([]);
   const snapImage = snap.snapshots[0]!.imageId;
   images.push(snapImage);
 
   const wf = `test-restore-server-${tag}`;
   const t0 = Date.now();
-  const r = await run<RestoreServerResult>('restoreServerWorkflow', wf, { cloud: 'openstack', imageId: snapImage, networks: ['none'], stuckAfterSeconds: 180 });
+  const r = await run<RestoreServerResult>('restoreServerWorkflow', wf, {
+    cloud: 'openstack',
+    imageId: snapImage,
+    networks: ['none'],
+    stuckAfterSeconds: 180,
+  });
   console.log(`server from snapshot: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   servers.push(r.serverId);
-  expect(r).toMatchObject({ status: 'ACTIVE', imageId: snapImage, flavor: 'm1.tiny', adopted: false, reimported: null });
-  const detail = z.object({ server: z.object({ status: z.string(), image: z.object({ id: z.string() }), metadata: z.record(z.string(), z.string()) }) });
-  const got = (await s.json(detail, 'compute', 'GET', `/servers/${r.serverId}`, { microversion: COMPUTE_MICROVERSION })).server;
-  expect(got).toMatchObject({ status: 'ACTIVE', image: { id: snapImage }, metadata: { osbackup_restore_run: wf, osbackup_restored_from: `image:${snapImage}` } });
-  const again = await run<RestoreServerResult>('restoreServerWorkflow', wf, { cloud: 'openstack', imageId: snapImage, networks: ['none'] });
+  expect(r).toMatchObject({
+    status: 'ACTIVE',
+    imageId: snapImage,
+    flavor: 'm1.tiny',
+    adopted: false,
+    reimported: null,
+  });
+  const detail = z.object({
+    server: z.object({
+      status: z.string(),
+      image: z.object({ id: z.string() }),
+      metadata: z.record(z.string(), z.string()),
+    }),
+  });
+  const got = (await s.json(detail, 'compute', 'GET', `/servers/${r.serverId}`, { microversion: COMPUTE_MICROVERSION }))
+    .server;
+  expect(got).toMatchObject({
+    status: 'ACTIVE',
+    image: { id: snapImage },
+    metadata: { osbackup_restore_run: wf, osbackup_restored_from: `image:${snapImage}` },
+  });
+  const again = await run<RestoreServerResult>('restoreServerWorkflow', wf, {
+    cloud: 'openstack',
+    imageId: snapImage,
+    networks: ['none'],
+  });
   expect(again).toMatchObject({ serverId: r.serverId, adopted: true });
 
   // the DR path: the snapshot's export re-imported, then booted; named after the server it came from
   const wf2 = `test-restore-server-export-${tag}`;
-  const r2 = await run<RestoreServerResult>('restoreServerWorkflow', wf2, { cloud: 'openstack', exportId: snapImage, networks: ['none'], stuckAfterSeconds: 180 });
+  const r2 = await run<RestoreServerResult>('restoreServerWorkflow', wf2, {
+    cloud: 'openstack',
+    exportId: snapImage,
+    networks: ['none'],
+    stuckAfterSeconds: 180,
+  });
   servers.push(r2.serverId);
   images.push(r2.reimported!.imageId);
   expect(r2).toMatchObject({ status: 'ACTIVE', name: `srv-${tag}-restored`, imageId: r2.reimported!.imageId });
@@ -312,15 +524,32 @@ test('a server booted from an instance snapshot (and from its export) is ACTIVE 
   expect(re.instance_uuid).toBe(srv);
 
   // a flavor too small for the image is refused before Nova is asked
-  const small = await failureOf(run('restoreServerWorkflow', `test-restore-server-nope-${tag}`, { cloud: 'openstack', imageId: snapImage, flavor: 'no-such-flavor', networks: ['none'] }));
+  const small = await failureOf(
+    run('restoreServerWorkflow', `test-restore-server-nope-${tag}`, {
+      cloud: 'openstack',
+      imageId: snapImage,
+      flavor: 'no-such-flavor',
+      networks: ['none'],
+    }),
+  );
   expect(small).toMatchObject({ type: 'OpenstackRequestRejected' });
   expect(small.message).toContain('no flavor "no-such-flavor" (flavors: ');
 }, 600_000);
 
-test('CLI: restore volume --snapshot <name> (JSON result, bytes checked); bad combinations are usage errors; a server in ERROR is reported with Nova\'s fault and deleted', async () => {
+test("CLI: restore volume --snapshot <name> (JSON result, bytes checked); bad combinations are usage errors; a server in ERROR is reported with Nova's fault and deleted", async () => {
   expect(snapshotId).not.toBe('');
   const snapName = (await cinder.getSnapshot(s, snapshotId))!.name!;
-  const r = await cli(own.configFile, ['--json', 'restore', 'volume', '--cloud', 'openstack', '--snapshot', snapName, '--name', `cli-${tag}`]);
+  const r = await cli(own.configFile, [
+    '--json',
+    'restore',
+    'volume',
+    '--cloud',
+    'openstack',
+    '--snapshot',
+    snapName,
+    '--name',
+    `cli-${tag}`,
+  ]);
   expect(r.exitCode).toBe(0);
   const out = JSON.parse(r.stdout) as RestoreVolumeResult & { workflowId: string };
   volumes.push(out.volumeId);
@@ -328,20 +557,68 @@ test('CLI: restore volume --snapshot <name> (JSON result, bytes checked); bad co
   expect(out.workflowId).toMatch(/^restore-volume:openstack:\d{8}-\d{6}$/);
   expect(Buffer.compare(await volumeBytes(out.volumeId, PATTERN_AT, pattern.length), pattern)).toBe(0);
 
-  const both = await cli(own.configFile, ['restore', 'volume', '--cloud', 'openstack', '--volume', source, '--backup', 'x']);
+  const both = await cli(own.configFile, [
+    'restore',
+    'volume',
+    '--cloud',
+    'openstack',
+    '--volume',
+    source,
+    '--backup',
+    'x',
+  ]);
   expect(both.exitCode).not.toBe(0);
   expect(both.stderr).toContain('name exactly one of --snapshot, --volume (with an optional --at), --backup');
-  const badAt = await cli(own.configFile, ['restore', 'volume', '--cloud', 'openstack', '--volume', source, '--at', 'someday']);
+  const badAt = await cli(own.configFile, [
+    'restore',
+    'volume',
+    '--cloud',
+    'openstack',
+    '--volume',
+    source,
+    '--at',
+    'someday',
+  ]);
   expect(badAt.stderr).toContain('--at "someday" is not a date');
 
   // no compute host can hold this flavor: Nova's scheduler puts the server in ERROR with a fault
-  const huge = await s.json(z.object({ flavor: z.object({ id: z.string() }) }), 'compute', 'POST', '/flavors', { microversion: COMPUTE_MICROVERSION, json: { flavor: { name: `huge-${tag}`, ram: 64 << 20, vcpus: 1, disk: 1 } } });
+  const huge = await s.json(z.object({ flavor: z.object({ id: z.string() }) }), 'compute', 'POST', '/flavors', {
+    microversion: COMPUTE_MICROVERSION,
+    json: { flavor: { name: `huge-${tag}`, ram: 64 << 20, vcpus: 1, disk: 1 } },
+  });
   flavors.push(huge.flavor.id);
-  const e = await cli(own.configFile, ['restore', 'server', '--cloud', 'openstack', '--snapshot', imageId, '--flavor', `huge-${tag}`, '--network', 'none', '--name', `err-${tag}`]);
+  const e = await cli(own.configFile, [
+    'restore',
+    'server',
+    '--cloud',
+    'openstack',
+    '--snapshot',
+    imageId,
+    '--flavor',
+    `huge-${tag}`,
+    '--network',
+    'none',
+    '--name',
+    `err-${tag}`,
+  ]);
   expect(e.exitCode).not.toBe(0);
-  expect(e.stderr).toMatch(new RegExp(`server err-${tag} \\([0-9a-f-]{36}\\) from image ${imageId} went to ERROR: No valid host was found.*; it was deleted`));
-  await until('the errored server gone', async () => {
-    const l = await s.json(z.object({ servers: z.array(z.object({ id: z.string() })) }), 'compute', 'GET', '/servers/detail', { microversion: COMPUTE_MICROVERSION, query: { all_tenants: 1, name: `^err-${tag}$` } });
-    return l.servers.length === 0;
-  }, 60_000);
+  expect(e.stderr).toMatch(
+    new RegExp(
+      `server err-${tag} \\([0-9a-f-]{36}\\) from image ${imageId} went to ERROR: No valid host was found.*; it was deleted`,
+    ),
+  );
+  await until(
+    'the errored server gone',
+    async () => {
+      const l = await s.json(
+        z.object({ servers: z.array(z.object({ id: z.string() })) }),
+        'compute',
+        'GET',
+        '/servers/detail',
+        { microversion: COMPUTE_MICROVERSION, query: { all_tenants: 1, name: `^err-${tag}$` } },
+      );
+      return l.servers.length === 0;
+    },
+    60_000,
+  );
 }, 600_000);

@@ -7,7 +7,17 @@ import { randomBytes } from 'node:crypto';
 import { cinder } from '../../activities/openstack/api.js';
 import type { BackupVolumesResult } from '../../workflows/cloud-resources.js';
 import { configWithOwnRepo, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
-import { addOpenstackCloud, adminSession, attachVolume, cleanupVolumes, createServer, createVolume, until, uploadImage, waitVolumes } from '../helpers/openstack.js';
+import {
+  addOpenstackCloud,
+  adminSession,
+  attachVolume,
+  cleanupVolumes,
+  createServer,
+  createVolume,
+  until,
+  uploadImage,
+  waitVolumes,
+} from '../helpers/openstack.js';
 
 const tag = `vol-${process.pid}-${Date.now()}`;
 const s = adminSession();
@@ -21,7 +31,16 @@ let imageId = '';
 
 beforeAll(async () => {
   const t0 = Date.now();
-  own = configWithOwnRepo('os-volumes', (c) => addOpenstackCloud(c, { volumes: { concurrency: CONCURRENCY, statuses: ['available', 'in-use', 'error'], metadata: { osb_test: tag }, stuckAfterMinutes: 3 } }));
+  own = configWithOwnRepo('os-volumes', (c) =>
+    addOpenstackCloud(c, {
+      volumes: {
+        concurrency: CONCURRENCY,
+        statuses: ['available', 'in-use', 'error'],
+        metadata: { osb_test: tag },
+        stuckAfterMinutes: 3,
+      },
+    }),
+  );
   worker = await startWorker(own.configFile);
   imageId = await uploadImage(s, `boot-${tag}`, randomBytes(1 << 20));
   serverId = await createServer(s, `srv-${tag}`, imageId);
@@ -48,7 +67,11 @@ test('20 volumes snapshotted (4 attached), bound respected, marked; the blocked 
   const t0 = Date.now();
   let r: BackupVolumesResult;
   try {
-    r = await client.workflow.execute('backupVolumesWorkflow', { taskQueue: `test-os-volumes-${process.pid}`, workflowId: `test-backup-volumes-${tag}`, args: [{ cloud: 'openstack' }] });
+    r = await client.workflow.execute('backupVolumesWorkflow', {
+      taskQueue: `test-os-volumes-${process.pid}`,
+      workflowId: `test-backup-volumes-${tag}`,
+      args: [{ cloud: 'openstack' }],
+    });
   } finally {
     await close();
   }
@@ -57,10 +80,20 @@ test('20 volumes snapshotted (4 attached), bound respected, marked; the blocked 
   expect(r.snapshots.map((x) => x.volumeId).sort()).toEqual(volumes.slice(0, 20).sort());
   expect(r.failed).toHaveLength(1);
   expect(r.failed[0]).toMatchObject({ id: blocked, type: 'OpenstackRequestRejected' });
-  expect(r.failed[0]!.error).toMatch(/POST volume \/snapshots: HTTP 400: Invalid volume: The snapshot cannot be created when the volume is in error status\. Fix:/);
+  expect(r.failed[0]!.error).toMatch(
+    /POST volume \/snapshots: HTTP 400: Invalid volume: The snapshot cannot be created when the volume is in error status\. Fix:/,
+  );
   // the bound: as tracked by the workflow, and as seen from the activities' own clocks
   expect(r.maxInFlight).toBe(CONCURRENCY);
-  const events = r.snapshots.flatMap((x) => [[x.requestedAt, 1], [x.availableAt, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const events = r.snapshots
+    .flatMap(
+      (x) =>
+        [
+          [x.requestedAt, 1],
+          [x.availableAt, -1],
+        ] as const,
+    )
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let live = 0;
   let peak = 0;
   for (const [, d] of events) peak = Math.max(peak, (live += d));
@@ -68,7 +101,10 @@ test('20 volumes snapshotted (4 attached), bound respected, marked; the blocked 
 
   // in Cinder: one available snapshot per volume, named as the seed names them, marked as ours
   const date = r.takenAt.slice(0, 10).replace(/-/g, '');
-  const snaps = await cinder.listSnapshots(s, { allProjects: true, metadata: { osbackup_run: `test-backup-volumes-${tag}` } });
+  const snaps = await cinder.listSnapshots(s, {
+    allProjects: true,
+    metadata: { osbackup_run: `test-backup-volumes-${tag}` },
+  });
   expect(snaps).toHaveLength(20);
   for (const x of snaps) {
     expect(x.status).toBe('available');
@@ -78,17 +114,30 @@ test('20 volumes snapshotted (4 attached), bound respected, marked; the blocked 
   console.log(`20 snapshots (4 attached) with concurrency ${CONCURRENCY}: ${wall.toFixed(1)} s wall`);
 }, 600_000);
 
-test('a snapshot stuck in creating is reported with the seed\'s hints and holds up none of the others', async () => {
+test("a snapshot stuck in creating is reported with the seed's hints and holds up none of the others", async () => {
   const workflowId = `test-backup-volumes-stuck-${tag}`;
   const victim = volumes[5]!;
   // this run's own snapshot of one volume, already there and stuck in `creating`: the activity adopts it (as a retry would) and waits
-  const stuck = await cinder.createSnapshot(s, { volumeId: victim, name: 'stuck', description: 'stuck', force: false, metadata: { osbackup: 'true', osbackup_cloud: 'openstack', osbackup_run: workflowId } });
-  await until('the stuck snapshot available', async () => (await cinder.getSnapshot(s, stuck.id))?.status === 'available');
+  const stuck = await cinder.createSnapshot(s, {
+    volumeId: victim,
+    name: 'stuck',
+    description: 'stuck',
+    force: false,
+    metadata: { osbackup: 'true', osbackup_cloud: 'openstack', osbackup_run: workflowId },
+  });
+  await until(
+    'the stuck snapshot available',
+    async () => (await cinder.getSnapshot(s, stuck.id))?.status === 'available',
+  );
   await cinder.resetSnapshotStatus(s, stuck.id, 'creating');
   const { client, close } = await temporalClient(own.configFile);
   let r: BackupVolumesResult;
   try {
-    r = await client.workflow.execute('backupVolumesWorkflow', { taskQueue: `test-os-volumes-${process.pid}`, workflowId, args: [{ cloud: 'openstack', concurrency: 8, stuckAfterSeconds: 20 }] });
+    r = await client.workflow.execute('backupVolumesWorkflow', {
+      taskQueue: `test-os-volumes-${process.pid}`,
+      workflowId,
+      args: [{ cloud: 'openstack', concurrency: 8, stuckAfterSeconds: 20 }],
+    });
   } finally {
     await cinder.resetSnapshotStatus(s, stuck.id, 'available').catch(() => undefined);
     await close();
@@ -98,6 +147,12 @@ test('a snapshot stuck in creating is reported with the seed\'s hints and holds 
   const byId = Object.fromEntries(r.failed.map((f) => [f.id, f]));
   expect(Object.keys(byId).sort()).toEqual([blocked, victim].sort());
   expect(byId[victim]!.type).toBe('OpenstackResourceStuck');
-  expect(byId[victim]!.error).toMatch(new RegExp(`snapshot ${stuck.id} of volume ${victim} .*is still creating after \\d+ s \\(limit 20 s\\); every cinder-volume service is up and enabled \\(os1@nfs\\)`));
-  expect(byId[victim]!.error).toMatch(/LVM snapshot overflow.*iSCSI target locked.*cinder-volume service down or disabled/);
+  expect(byId[victim]!.error).toMatch(
+    new RegExp(
+      `snapshot ${stuck.id} of volume ${victim} .*is still creating after \\d+ s \\(limit 20 s\\); every cinder-volume service is up and enabled \\(os1@nfs\\)`,
+    ),
+  );
+  expect(byId[victim]!.error).toMatch(
+    /LVM snapshot overflow.*iSCSI target locked.*cinder-volume service down or disabled/,
+  );
 }, 600_000);

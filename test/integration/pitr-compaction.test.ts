@@ -11,7 +11,15 @@ import type { BinlogManifest } from '../../workflows/lib/binlog.js';
 import type { ArchiveBinlogsStatus } from '../../workflows/archive-binlogs.js';
 import type { CatalogEntry } from '../../workflows/lib/catalog.js';
 import { archivedPast as waitArchived, writeAlone, type TimedWrite } from '../helpers/timed-writes.js';
-import { cli, configWithOwnRepo, labDir, sql, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
+import {
+  cli,
+  configWithOwnRepo,
+  labDir,
+  sql,
+  startWorker,
+  temporalClient,
+  type WorkerProcess,
+} from '../helpers/lab.js';
 
 const run = `${process.pid}${Date.now() % 100000}`;
 const schema = `pitrc_${run}`;
@@ -30,7 +38,11 @@ const status = () => handle().query<ArchiveBinlogsStatus>('status');
 const isMerged = (m: BinlogManifest) => /-\d{12}-\d{12}$/.test(m.id);
 const seq = (g: string | null) => Number((g ?? '').split('-')[2]);
 /** Is `s` a piece inside the longer segment `m`? */
-const inside = (s: BinlogManifest, m: BinlogManifest) => s.id !== m.id && s.binlog.file === m.binlog.file && m.binlog.startPosition <= s.binlog.startPosition && s.binlog.endPosition <= m.binlog.endPosition;
+const inside = (s: BinlogManifest, m: BinlogManifest) =>
+  s.id !== m.id &&
+  s.binlog.file === m.binlog.file &&
+  m.binlog.startPosition <= s.binlog.startPosition &&
+  s.binlog.endPosition <= m.binlog.endPosition;
 
 function segments(): BinlogManifest[] {
   const base = join(repo, 'clouds/lab/binlog');
@@ -45,8 +57,10 @@ function segments(): BinlogManifest[] {
     .sort((a, b) => a.binlog.sequence - b.binlog.sequence || a.binlog.startPosition - b.binlog.startPosition);
 }
 
-const write = async (id: number) => void (await writeAlone(writes, 'ctl1', id, `INSERT INTO ${schema}.t VALUES (${id}, 'row ${id}')`));
-const rowsOn = async (host: string) => (await sql(host, `SELECT id FROM ${schema}.t ORDER BY id`)).split('\n').filter(Boolean).map(Number);
+const write = async (id: number) =>
+  void (await writeAlone(writes, 'ctl1', id, `INSERT INTO ${schema}.t VALUES (${id}, 'row ${id}')`));
+const rowsOn = async (host: string) =>
+  (await sql(host, `SELECT id FROM ${schema}.t ORDER BY id`)).split('\n').filter(Boolean).map(Number);
 
 beforeAll(async () => {
   await sql('ctl1', `CREATE DATABASE ${schema}; CREATE TABLE ${schema}.t (id INT PRIMARY KEY, v VARCHAR(40))`);
@@ -54,8 +68,13 @@ beforeAll(async () => {
   temporal = await temporalClient(configFile);
 });
 afterAll(async () => {
-  await handle().terminate('test over').catch(() => undefined);
-  await temporal?.client.workflow.getHandle('compact-binlogs:lab').terminate('test over').catch(() => undefined);
+  await handle()
+    .terminate('test over')
+    .catch(() => undefined);
+  await temporal?.client.workflow
+    .getHandle('compact-binlogs:lab')
+    .terminate('test over')
+    .catch(() => undefined);
   await worker?.stop();
   await temporal?.close();
   await sql('ctl1', `DROP DATABASE IF EXISTS ${schema}`).catch(() => undefined);
@@ -68,7 +87,11 @@ test('the archiver’s compaction passes merge old segments: fewer folders and c
   const full = await cli(configFile, ['--json', 'backup', 'db', '--full', '--wait']);
   if (full.exitCode !== 0) throw new Error(full.stderr);
   const { loadConfig } = await import('../../config/load.js');
-  await temporal.client.workflow.start('archiveBinlogsWorkflow', { taskQueue: loadConfig(configFile).temporal.taskQueue, workflowId, args: [{ cloud: 'lab' }] });
+  await temporal.client.workflow.start('archiveBinlogsWorkflow', {
+    taskQueue: loadConfig(configFile).temporal.taskQueue,
+    workflowId,
+    args: [{ cloud: 'lab' }],
+  });
   for (const id of [1, 2, 3, 4, 5]) await write(id);
   await waitArchived(status, writes.at(-1)!.at, 30_000, () => worker.output().slice(-3000));
 
@@ -76,17 +99,29 @@ test('the archiver’s compaction passes merge old segments: fewer folders and c
   let segs: BinlogManifest[] = [];
   const find = () => {
     segs = segments();
-    const m = segs.find((s) => isMerged(s) && s.binlog.firstGtid && seq(s.binlog.firstGtid) <= seq(writes[0]!.gtid) && seq(writes[2]!.gtid) <= seq(s.binlog.lastGtid));
+    const m = segs.find(
+      (s) =>
+        isMerged(s) &&
+        s.binlog.firstGtid &&
+        seq(s.binlog.firstGtid) <= seq(writes[0]!.gtid) &&
+        seq(writes[2]!.gtid) <= seq(s.binlog.lastGtid),
+    );
     return m && !segs.some((s) => s !== m && inside(s, m)) ? m : undefined;
   };
   for (const t0 = Date.now(); !find() && Date.now() - t0 < 60_000; ) await sleep(1000);
   const s = await status();
   // then hold still: no more cuts or passes while the rest is checked
   await handle().terminate('compaction seen');
-  await temporal.client.workflow.getHandle('compact-binlogs:lab').result().catch(() => undefined);
+  await temporal.client.workflow
+    .getHandle('compact-binlogs:lab')
+    .result()
+    .catch(() => undefined);
   await sleep(2000);
   merged = find()!;
-  if (!merged) throw new Error(`no merged segment holds writes 1-3 after 60 s: ${segs.map((x) => x.id).join(', ')}\n${worker.output().slice(-3000)}`);
+  if (!merged)
+    throw new Error(
+      `no merged segment holds writes 1-3 after 60 s: ${segs.map((x) => x.id).join(', ')}\n${worker.output().slice(-3000)}`,
+    );
   expect(s.compactionsStarted).toBeGreaterThan(0);
   expect(merged.binlog.compacted!.pieces).toBeGreaterThanOrEqual(3);
   expect(segs.length).toBeLessThan(s.segments);
@@ -106,21 +141,42 @@ test('the archiver’s compaction passes merge old segments: fewer folders and c
 
   // the catalog lists the merged segment like any other and has forgotten the removed pieces
   // (the repository only: the lab's other targets are shared with other tests)
-  const c = await cli(configFile, ['--json', 'catalog', 'list', '--cloud', 'lab', '--target', loadConfig(configFile).repository.name]);
+  const c = await cli(configFile, [
+    '--json',
+    'catalog',
+    'list',
+    '--cloud',
+    'lab',
+    '--target',
+    loadConfig(configFile).repository.name,
+  ]);
   expect(c.exitCode).toBe(0);
   const rows = (JSON.parse(c.stdout) as CatalogEntry[]).filter((r) => r.component === 'binlog');
   expect(rows.filter((r) => r.check === 'MISSING')).toEqual([]);
   expect(rows.map((r) => r.id)).toContain(merged.id);
   expect(rows.length).toBeLessThan(s.segments);
-  expect(rows.find((r) => r.id === merged.id)!.binlog).toBe(`${merged.binlog.file}:${merged.binlog.startPosition}-${merged.binlog.endPosition}`);
+  expect(rows.find((r) => r.id === merged.id)!.binlog).toBe(
+    `${merged.binlog.file}:${merged.binlog.startPosition}-${merged.binlog.endPosition}`,
+  );
 }, 150_000);
 
 test('PITR to a second inside the merged segment: exactly the rows up to it', async () => {
   const w2 = writes[1]!;
   expect(Date.parse(merged.binlog.firstEventAt!)).toBeLessThanOrEqual(w2.at * 1000);
-  const r = await cli(configFile, ['--json', 'restore', 'db', '--to', 'ctl2', '--at', new Date((w2.at + 1) * 1000).toISOString()]);
+  const r = await cli(configFile, [
+    '--json',
+    'restore',
+    'db',
+    '--to',
+    'ctl2',
+    '--at',
+    new Date((w2.at + 1) * 1000).toISOString(),
+  ]);
   if (r.exitCode !== 0) throw new Error(r.stderr);
-  const out = JSON.parse(r.stdout) as { verification: string; pointInTime: { segments: number; lastGtid: string | null } };
+  const out = JSON.parse(r.stdout) as {
+    verification: string;
+    pointInTime: { segments: number; lastGtid: string | null };
+  };
   expect(out.verification).toBe('VERIFIED');
   expect(await rowsOn('ctl2')).toEqual([1, 2]);
   expect(seq(out.pointInTime.lastGtid)).toBeGreaterThanOrEqual(seq(w2.gtid));
@@ -130,7 +186,11 @@ test('PITR to a second inside the merged segment: exactly the rows up to it', as
 test('the merged segment’s hand-restore recipe, run as written, rebuilds the server’s file; mariadb-binlog reads every event', async () => {
   const recipe = readFileSync(join(repo, 'clouds/lab/binlog', merged.id, 'RESTORE.md'), 'utf8');
   const script = /\n {4}(cd <repository>[\s\S]*?\n {4}\})\n/.exec(recipe)![1]!.replace(/^ {4}/gm, '');
-  const r = await execa('bash', ['-c', script.replace('<repository>', repo).replace('/path/to/backup-passphrase', passphraseFile)], { reject: false, env: { GNUPGHOME: join(dir, 'gnupg-hand') }, extendEnv: true });
+  const r = await execa(
+    'bash',
+    ['-c', script.replace('<repository>', repo).replace('/path/to/backup-passphrase', passphraseFile)],
+    { reject: false, env: { GNUPGHOME: join(dir, 'gnupg-hand') }, extendEnv: true },
+  );
   expect(r.stderr).not.toMatch(/missing|FAILED|rror/);
   expect(r.exitCode).toBe(0);
   const file = join(repo, 'clouds/lab/binlog', merged.binlog.file);
@@ -138,7 +198,9 @@ test('the merged segment’s hand-restore recipe, run as written, rebuilds the s
   const all = segments();
   const used = all.filter((s) => s.binlog.file === merged.binlog.file && !all.some((m) => inside(s, m)));
   expect(rebuilt.length).toBe(used.at(-1)!.binlog.endPosition);
-  expect(rebuilt.equals(readFileSync(join(labDir(), 'ctl1/binlog', merged.binlog.file)).subarray(0, rebuilt.length))).toBe(true);
+  expect(
+    rebuilt.equals(readFileSync(join(labDir(), 'ctl1/binlog', merged.binlog.file)).subarray(0, rebuilt.length)),
+  ).toBe(true);
   // every event: one header line per event, the last ending at the file's end, the writes' GTIDs among them
   const text = (await execa('mariadb-binlog', ['-v', file])).stdout;
   const ends = [...text.matchAll(/^#\d{6} +\d+:\d\d:\d\d server id \d+ +end_log_pos (\d+)/gm)].map((m) => Number(m[1]));

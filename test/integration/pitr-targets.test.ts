@@ -25,7 +25,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const status = () => temporal.client.workflow.getHandle(workflowId).query<ArchiveBinlogsStatus>('status');
 
 async function write(id: number): Promise<void> {
-  const out = await sql('ctl1', `INSERT INTO ${schema}.t VALUES (${id}, 'row ${id}'); SELECT @@last_gtid; SHOW MASTER STATUS`);
+  const out = await sql(
+    'ctl1',
+    `INSERT INTO ${schema}.t VALUES (${id}, 'row ${id}'); SELECT @@last_gtid; SHOW MASTER STATUS`,
+  );
   const [gtid, master] = out.split('\n');
   const [file, position] = master!.split('\t');
   writes.push({ id, at: Math.floor(Date.now() / 1000), gtid: gtid!.trim(), file: file!, position: Number(position) });
@@ -36,23 +39,33 @@ async function archivedPast(atMs: number, timeoutMs = 30_000): Promise<ArchiveBi
   for (;;) {
     const s = await status().catch(() => undefined);
     if (s?.caughtUpAt && Date.parse(s.caughtUpAt) >= atMs) return s;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`the archive did not reach ${new Date(atMs).toISOString()}: ${JSON.stringify(s)}\n${worker.output().slice(-3000)}`);
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(
+        `the archive did not reach ${new Date(atMs).toISOString()}: ${JSON.stringify(s)}\n${worker.output().slice(-3000)}`,
+      );
     await sleep(300);
   }
 }
 
 function segments(): BinlogManifest[] {
   const base = join(repo, 'clouds/lab/binlog');
-  return readdirSync(base).map((d) => JSON.parse(readFileSync(join(base, d, 'manifest.json'), 'utf8')) as BinlogManifest);
+  return readdirSync(base).map(
+    (d) => JSON.parse(readFileSync(join(base, d, 'manifest.json'), 'utf8')) as BinlogManifest,
+  );
 }
 
 async function restore(args: string[]) {
   const r = await cli(configFile, ['--json', 'restore', 'db', '--to', 'ctl2', ...args]);
   if (r.exitCode !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout) as { chain: string[]; verification: string; pointInTime: { target: string; transactions: number; lastGtid: string | null; gtidSlavePos: string | null } };
+  return JSON.parse(r.stdout) as {
+    chain: string[];
+    verification: string;
+    pointInTime: { target: string; transactions: number; lastGtid: string | null; gtidSlavePos: string | null };
+  };
 }
 
-const rowsOn = async (host: string) => (await sql(host, `SELECT id FROM ${schema}.t ORDER BY id`)).split('\n').filter(Boolean).map(Number);
+const rowsOn = async (host: string) =>
+  (await sql(host, `SELECT id FROM ${schema}.t ORDER BY id`)).split('\n').filter(Boolean).map(Number);
 
 beforeAll(async () => {
   await sql('ctl1', `CREATE DATABASE ${schema}; CREATE TABLE ${schema}.t (id INT PRIMARY KEY, v VARCHAR(40))`);
@@ -61,7 +74,11 @@ beforeAll(async () => {
   const full = await cli(configFile, ['--json', 'backup', 'db', '--full', '--wait']);
   if (full.exitCode !== 0) throw new Error(full.stderr);
   const { loadConfig } = await import('../../config/load.js');
-  await temporal.client.workflow.start('archiveBinlogsWorkflow', { taskQueue: loadConfig(configFile).temporal.taskQueue, workflowId, args: [{ cloud: 'lab' }] });
+  await temporal.client.workflow.start('archiveBinlogsWorkflow', {
+    taskQueue: loadConfig(configFile).temporal.taskQueue,
+    workflowId,
+    args: [{ cloud: 'lab' }],
+  });
   for (const id of [1, 2, 3]) {
     await write(id);
     await sleep(300);
@@ -69,7 +86,10 @@ beforeAll(async () => {
   await archivedPast(Date.now());
 }, 120_000);
 afterAll(async () => {
-  await temporal?.client.workflow.getHandle(workflowId).terminate('test over').catch(() => undefined);
+  await temporal?.client.workflow
+    .getHandle(workflowId)
+    .terminate('test over')
+    .catch(() => undefined);
   await worker?.stop();
   await temporal?.close();
   await sql('ctl1', `DROP DATABASE IF EXISTS ${schema}`).catch(() => undefined);
@@ -92,11 +112,18 @@ test('a second in an idle period after the last write is recoverable: the archiv
         return undefined;
       }
     })();
-    if (p && Date.parse(p.archivedThrough) >= (target + 1) * 1000 && Math.max(...segments().map((m) => Date.parse(m.binlog.archivedThrough))) === newest) break;
+    if (
+      p &&
+      Date.parse(p.archivedThrough) >= (target + 1) * 1000 &&
+      Math.max(...segments().map((m) => Date.parse(m.binlog.archivedThrough))) === newest
+    )
+      break;
   }
   // no segment reaches the target: without the progress object it would be refused
   expect(newest).toBeLessThan(target * 1000);
-  expect(Date.parse((JSON.parse(readFileSync(progressFile, 'utf8')) as { archivedThrough: string }).archivedThrough)).toBeGreaterThanOrEqual((target + 1) * 1000);
+  expect(
+    Date.parse((JSON.parse(readFileSync(progressFile, 'utf8')) as { archivedThrough: string }).archivedThrough),
+  ).toBeGreaterThanOrEqual((target + 1) * 1000);
   const r = await restore(['--at', new Date(target * 1000).toISOString()]);
   expect(r.verification).toBe('VERIFIED');
   expect(await rowsOn('ctl2')).toEqual([1, 2, 3]);
@@ -119,7 +146,14 @@ test('--position after a write’s commit restores exactly the rows up to and in
   expect(r.pointInTime.lastGtid).toBe(w1.gtid);
   expect(await rowsOn('ctl2')).toEqual([1]);
   // a position inside write 2's transaction would replay part of it: refused before anything is touched
-  const inside = await cli(configFile, ['restore', 'db', '--to', 'ctl2', '--position', `${w1.file}:${w1.position + 1}`]);
+  const inside = await cli(configFile, [
+    'restore',
+    'db',
+    '--to',
+    'ctl2',
+    '--position',
+    `${w1.file}:${w1.position + 1}`,
+  ]);
   expect(inside.exitCode).not.toBe(0);
   expect(inside.stderr).toContain(`binlog position ${w1.file}:${w1.position + 1} is inside a transaction`);
   expect(inside.stderr).toContain(`${w1.file}:${w1.position}`); // the boundary before it is named
@@ -129,11 +163,17 @@ test('--position after a write’s commit restores exactly the rows up to and in
 test('GTIDs and positions outside the archive are refused at once with the GTID and position ranges', async () => {
   const last = writes.at(-1)!;
   const [d, s, n] = last.gtid.split('-').map(Number);
-  for (const args of [['--gtid', `${d}-${s}-${n! + 1000}`], ['--gtid', `${d}-${s}-1`], ['--position', `${last.file}:${last.position + 100_000}`]]) {
+  for (const args of [
+    ['--gtid', `${d}-${s}-${n! + 1000}`],
+    ['--gtid', `${d}-${s}-1`],
+    ['--position', `${last.file}:${last.position + 100_000}`],
+  ]) {
     const t0 = Date.now();
     const r = await cli(configFile, ['restore', 'db', '--to', 'ctl2', ...args]);
     expect(r.exitCode).not.toBe(0);
-    expect(r.stderr).toMatch(/cannot be recovered .*: the recoverable range is \S+ – \S+ \(GTIDs \S+ – \S+, positions \S+:\d+ – \S+:\d+\)/);
+    expect(r.stderr).toMatch(
+      /cannot be recovered .*: the recoverable range is \S+ – \S+ \(GTIDs \S+ – \S+, positions \S+:\d+ – \S+:\d+\)/,
+    );
     expect(r.stderr).toMatch(/PitrOutOfRange|nothing was touched/);
     expect(Date.now() - t0).toBeLessThan(15_000);
   }

@@ -6,7 +6,17 @@ import { join } from 'node:path';
 import type { BinlogManifest } from '../../workflows/lib/binlog.js';
 import type { ArchiveBinlogsStatus } from '../../workflows/archive-binlogs.js';
 import { archivedPast as waitArchived, writeAlone, type TimedWrite } from '../helpers/timed-writes.js';
-import { cli, configWithOwnRepo, deriveConfig, labDir, openWithStockTools, sql, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
+import {
+  cli,
+  configWithOwnRepo,
+  deriveConfig,
+  labDir,
+  openWithStockTools,
+  sql,
+  startWorker,
+  temporalClient,
+  type WorkerProcess,
+} from '../helpers/lab.js';
 
 const run = `${process.pid}${Date.now() % 100000}`;
 const schema = `pitr_${run}`;
@@ -32,8 +42,10 @@ function segments(): BinlogManifest[] {
 }
 
 /** One row, written alone in its own second, at least 2 s after the previous one. */
-const write = async (id: number) => void (await writeAlone(writes, 'ctl1', id, `INSERT INTO ${schema}.t VALUES (${id}, 'row ${id}')`));
-const archivedPast = (at: number, timeoutMs?: number) => waitArchived(status, at, timeoutMs, () => worker.output().slice(-3000));
+const write = async (id: number) =>
+  void (await writeAlone(writes, 'ctl1', id, `INSERT INTO ${schema}.t VALUES (${id}, 'row ${id}')`));
+const archivedPast = (at: number, timeoutMs?: number) =>
+  waitArchived(status, at, timeoutMs, () => worker.output().slice(-3000));
 
 async function backup(kind: 'full' | 'incremental') {
   const r = await cli(configFile, ['--json', 'backup', 'db', `--${kind}`, '--wait']);
@@ -47,7 +59,9 @@ beforeAll(async () => {
   temporal = await temporalClient(configFile);
 });
 afterAll(async () => {
-  await handle().terminate('test over').catch(() => undefined);
+  await handle()
+    .terminate('test over')
+    .catch(() => undefined);
   await worker?.stop();
   await temporal?.close();
   await sql('ctl1', `DROP DATABASE IF EXISTS ${schema}`).catch(() => undefined);
@@ -62,7 +76,11 @@ test('the archiver streams ctl1’s binlog into sealed segments that reassemble 
   fullAt = Date.now();
   const { loadConfig } = await import('../../config/load.js');
   const config = loadConfig(configFile);
-  await temporal.client.workflow.start('archiveBinlogsWorkflow', { taskQueue: config.temporal.taskQueue, workflowId, args: [{ cloud: 'lab' }] });
+  await temporal.client.workflow.start('archiveBinlogsWorkflow', {
+    taskQueue: config.temporal.taskQueue,
+    workflowId,
+    args: [{ cloud: 'lab' }],
+  });
   await write(1);
   await backup('incremental');
   incAt = Date.now();
@@ -96,7 +114,9 @@ test('the archiver streams ctl1’s binlog into sealed segments that reassemble 
   }
   // reassembled with stock gpg + zstd, the archived range is byte for byte the server's file
   const [file, list] = [...byFile].at(-1)!;
-  const parts = await Promise.all(list.map((m) => openWithStockTools(join(repo, 'clouds/lab/binlog', m.id, m.artifact.file), { passphraseFile })));
+  const parts = await Promise.all(
+    list.map((m) => openWithStockTools(join(repo, 'clouds/lab/binlog', m.id, m.artifact.file), { passphraseFile })),
+  );
   const archived = Buffer.concat(parts);
   const live = readFileSync(join(labDir(), 'ctl1/binlog', file)).subarray(0, archived.length);
   expect(archived.length).toBe(list.at(-1)!.binlog.endPosition);
@@ -104,18 +124,34 @@ test('the archiver streams ctl1’s binlog into sealed segments that reassemble 
   // every write's GTID falls inside exactly one segment's GTID range
   const seqOf = (g: string | null) => Number((g ?? '').split('-')[2]);
   for (const w of writes) {
-    const holding = segs.filter((m) => m.binlog.firstGtid && seqOf(m.binlog.firstGtid) <= seqOf(w.gtid) && seqOf(w.gtid) <= seqOf(m.binlog.lastGtid));
+    const holding = segs.filter(
+      (m) =>
+        m.binlog.firstGtid && seqOf(m.binlog.firstGtid) <= seqOf(w.gtid) && seqOf(w.gtid) <= seqOf(m.binlog.lastGtid),
+    );
     expect(holding).toHaveLength(1);
   }
 }, 150_000);
 
 async function restoreAt(at: number) {
-  const r = await cli(configFile, ['--json', 'restore', 'db', '--to', 'ctl2', '--at', new Date(at * 1000).toISOString()]);
+  const r = await cli(configFile, [
+    '--json',
+    'restore',
+    'db',
+    '--to',
+    'ctl2',
+    '--at',
+    new Date(at * 1000).toISOString(),
+  ]);
   if (r.exitCode !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout) as { chain: string[]; verification: string; pointInTime: { base: string; transactions: number; lastGtid: string | null; target: string } };
+  return JSON.parse(r.stdout) as {
+    chain: string[];
+    verification: string;
+    pointInTime: { base: string; transactions: number; lastGtid: string | null; target: string };
+  };
 }
 
-const rowsOn = async (host: string) => (await sql(host, `SELECT id FROM ${schema}.t ORDER BY id`)).split('\n').filter(Boolean).map(Number);
+const rowsOn = async (host: string) =>
+  (await sql(host, `SELECT id FROM ${schema}.t ORDER BY id`)).split('\n').filter(Boolean).map(Number);
 
 test('PITR to a moment inside the incremental’s span: the full backup plus binlogs, exactly the rows up to that second', async () => {
   const w1 = writes[0]!;
@@ -159,7 +195,10 @@ test('a backup user without BINLOG MONITOR is refused at once, with the GRANT th
   const user = `osb_nobinlog_${run}`;
   const pwFile = join(dir, 'nobinlog-password');
   writeFileSync(pwFile, 'nobinlog-pw\n', { mode: 0o600 });
-  await sql('ctl1', `SET SESSION sql_log_bin=0; CREATE USER '${user}'@'localhost' IDENTIFIED BY 'nobinlog-pw'; GRANT SELECT, RELOAD ON *.* TO '${user}'@'localhost'`);
+  await sql(
+    'ctl1',
+    `SET SESSION sql_log_bin=0; CREATE USER '${user}'@'localhost' IDENTIFIED BY 'nobinlog-pw'; GRANT SELECT, RELOAD ON *.* TO '${user}'@'localhost'`,
+  );
   const own = deriveConfig('pitr-grants', (c) => {
     c.repository.path = join(dir, 'repo-grants');
     c.clouds.lab.database.user = user;
@@ -170,11 +209,20 @@ test('a backup user without BINLOG MONITOR is refused at once, with the GRANT th
   try {
     const { loadConfig } = await import('../../config/load.js');
     const t0 = Date.now();
-    const outcome = await client.workflow.execute('archiveBinlogsWorkflow', { taskQueue: loadConfig(own).temporal.taskQueue, workflowId: `${workflowId}-grants`, args: [{ cloud: 'lab' }] }).then(
-      () => 'completed',
-      (e: Error & { cause?: Error & { cause?: Error & { type?: string } } }) => `${e.cause?.cause?.type}: ${e.cause?.cause?.message}`,
+    const outcome = await client.workflow
+      .execute('archiveBinlogsWorkflow', {
+        taskQueue: loadConfig(own).temporal.taskQueue,
+        workflowId: `${workflowId}-grants`,
+        args: [{ cloud: 'lab' }],
+      })
+      .then(
+        () => 'completed',
+        (e: Error & { cause?: Error & { cause?: Error & { type?: string } } }) =>
+          `${e.cause?.cause?.type}: ${e.cause?.cause?.message}`,
+      );
+    expect(outcome).toMatch(
+      /^MariadbPrivileges: .*may not read the binary log positions.*BINLOG MONITOR.*Fix: GRANT BINLOG MONITOR ON \*\.\* TO 'osb_nobinlog_/,
     );
-    expect(outcome).toMatch(/^MariadbPrivileges: .*may not read the binary log positions.*BINLOG MONITOR.*Fix: GRANT BINLOG MONITOR ON \*\.\* TO 'osb_nobinlog_/);
     expect(Date.now() - t0).toBeLessThan(20_000); // not retried: nothing a retry could fix
   } finally {
     await close();

@@ -43,9 +43,16 @@ test('success: fresh full + control-plane backup, re-read CHECKED, proven VERIFI
   expect(p.checks.map((c) => c.result)).toEqual(['CHECKED', 'CHECKED']);
   expect(p.proof).toMatchObject({ host: 'ctl2', verification: 'VERIFIED' });
   expect(p.proof!.tables).toBeGreaterThan(0);
-  expect(p.verdict).toEqual({ ok: true, database: p.database!.backupId, controlPlane: p.controlPlane!.backupId, problems: [] });
+  expect(p.verdict).toEqual({
+    ok: true,
+    database: p.database!.backupId,
+    controlPlane: p.controlPlane!.backupId,
+    problems: [],
+  });
 
-  const rows = JSON.parse((await cli(own.configFile, ['--json', 'catalog', 'list', '--cloud', 'lab'])).stdout) as CatalogEntry[];
+  const rows = JSON.parse(
+    (await cli(own.configFile, ['--json', 'catalog', 'list', '--cloud', 'lab'])).stdout,
+  ) as CatalogEntry[];
   expect(rows.find((x) => x.id === p.database!.backupId)).toMatchObject({ kind: 'full', verification: 'VERIFIED' });
   expect(rows.find((x) => x.id === p.controlPlane!.backupId)).toMatchObject({ component: 'control-plane' });
 });

@@ -9,7 +9,13 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DRILL_FORMAT, drillDir, drillRecordKey, type DrillRecord, type DrillStep } from '../../workflows/lib/drill-record.js';
+import {
+  DRILL_FORMAT,
+  drillDir,
+  drillRecordKey,
+  type DrillRecord,
+  type DrillStep,
+} from '../../workflows/lib/drill-record.js';
 import type { ArchiveBinlogsStatus } from '../../workflows/archive-binlogs.js';
 import { findChromium, renderPage } from '../helpers/chromium.js';
 import { cli, configWithOwnRepo, sql, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
@@ -18,7 +24,10 @@ import { archivedPast, writeAlone, type TimedWrite } from '../helpers/timed-writ
 const chromium = findChromium();
 // CI must render the page; elsewhere a missing browser skips the render (and says so)
 const withBrowser = chromium || process.env.CI === 'true' ? test : test.skip;
-if (!chromium) console.warn(`no Chromium: ${process.env.CI === 'true' ? 'failing (CI=true)' : 'the render test is skipped'} — apt-get install chromium (./dev setup does)`);
+if (!chromium)
+  console.warn(
+    `no Chromium: ${process.env.CI === 'true' ? 'failing (CI=true)' : 'the render test is skipped'} — apt-get install chromium (./dev setup does)`,
+  );
 
 const run = `${process.pid}${Date.now() % 100000}`;
 const schema = `report_${run}`;
@@ -38,7 +47,13 @@ async function backup(kind: 'full' | 'incremental'): Promise<string> {
 }
 
 /** A drill record as the DR workflows write it: steps back to back, ending `secondsAgo` before now. */
-function drillRecord(kind: DrillRecord['kind'], id: string, restorePoint: string, secondsAgo: number, failStep?: string): DrillRecord {
+function drillRecord(
+  kind: DrillRecord['kind'],
+  id: string,
+  restorePoint: string,
+  secondsAgo: number,
+  failStep?: string,
+): DrillRecord {
   const plan: [string, number][] = [
     ['fetch-restore-point', 3.2],
     ['restore-database', 41.5],
@@ -48,7 +63,14 @@ function drillRecord(kind: DrillRecord['kind'], id: string, restorePoint: string
   ];
   let t = Date.now() - secondsAgo * 1000 - plan.reduce((n, [, s]) => n + s, 0) * 1000;
   const steps: DrillStep[] = plan.map(([name, seconds]) => {
-    const s: DrillStep = { name, startedAt: new Date(t).toISOString(), completedAt: new Date(t + seconds * 1000).toISOString(), seconds, result: name === failStep ? 'failed' : 'ok', ...(name === failStep ? { detail: `${name} <timed out> & gave up` } : {}) };
+    const s: DrillStep = {
+      name,
+      startedAt: new Date(t).toISOString(),
+      completedAt: new Date(t + seconds * 1000).toISOString(),
+      seconds,
+      result: name === failStep ? 'failed' : 'ok',
+      ...(name === failStep ? { detail: `${name} <timed out> & gave up` } : {}),
+    };
     t += seconds * 1000;
     return s;
   });
@@ -61,7 +83,13 @@ function drillRecord(kind: DrillRecord['kind'], id: string, restorePoint: string
     workflowId: `dr-${kind}:lab:${id}`,
     startedAt: steps[0]!.startedAt,
     completedAt: steps.at(-1)!.completedAt,
-    restorePoint: { id: restorePoint, component: 'database', completedAt: new Date().toISOString(), verification: 'UNVERIFIED', pitrTarget: null },
+    restorePoint: {
+      id: restorePoint,
+      component: 'database',
+      completedAt: new Date().toISOString(),
+      verification: 'UNVERIFIED',
+      pitrTarget: null,
+    },
     steps,
     rtoSeconds: rto,
     rpoSeconds: 4,
@@ -83,7 +111,10 @@ beforeAll(async () => {
   temporal = await temporalClient(configFile);
 });
 afterAll(async () => {
-  await temporal?.client.workflow.getHandle(archiver).terminate('test over').catch(() => undefined);
+  await temporal?.client.workflow
+    .getHandle(archiver)
+    .terminate('test over')
+    .catch(() => undefined);
   await worker?.stop();
   await temporal?.close();
   await sql('ctl1', `DROP DATABASE IF EXISTS ${schema}`).catch(() => undefined);
@@ -97,9 +128,19 @@ test('a repository of real backups: a full, archived binlogs, an incremental, a 
   full = await backup('full');
   const { loadConfig } = await import('../../config/load.js');
   const config = loadConfig(configFile);
-  const handle = await temporal.client.workflow.start('archiveBinlogsWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: archiver, args: [{ cloud: 'lab' }] });
-  for (const id of [1, 2, 3]) await writeAlone(writes, 'ctl1', id, `INSERT INTO ${schema}.t VALUES (${id}, 'row ${id}')`);
-  await archivedPast(() => handle.query<ArchiveBinlogsStatus>('status'), writes.at(-1)!.at, 30_000, () => worker.output().slice(-3000));
+  const handle = await temporal.client.workflow.start('archiveBinlogsWorkflow', {
+    taskQueue: config.temporal.taskQueue,
+    workflowId: archiver,
+    args: [{ cloud: 'lab' }],
+  });
+  for (const id of [1, 2, 3])
+    await writeAlone(writes, 'ctl1', id, `INSERT INTO ${schema}.t VALUES (${id}, 'row ${id}')`);
+  await archivedPast(
+    () => handle.query<ArchiveBinlogsStatus>('status'),
+    writes.at(-1)!.at,
+    30_000,
+    () => worker.output().slice(-3000),
+  );
   incremental = await backup('incremental');
   await handle.signal('stop');
   await handle.result();
@@ -110,7 +151,10 @@ test('a repository of real backups: a full, archived binlogs, an incremental, a 
   expect([scrub.exitCode, scrub.stdout]).toEqual([0, expect.stringContaining('clean')]);
 
   putRecord(drillRecordKey('lab', 'drill-a'), JSON.stringify(drillRecord('drill', 'drill-a', full, 120), null, 2));
-  putRecord(drillRecordKey('lab', 'rebuild-b'), JSON.stringify(drillRecord('rebuild', 'rebuild-b', incremental, 30, 'start-mariadb'), null, 2));
+  putRecord(
+    drillRecordKey('lab', 'rebuild-b'),
+    JSON.stringify(drillRecord('rebuild', 'rebuild-b', incremental, 30, 'start-mariadb'), null, 2),
+  );
   putRecord(`${drillDir('lab', 'drill-torn')}/drill.json`, '{"formatVersion":1,"id":"drill-to');
 });
 
@@ -120,7 +164,15 @@ test('osbackup report writes report.html and report.md with every section, from 
   expect(r.exitCode).toBe(0);
   expect(r.stdout).toContain(`lab: ${join(out, 'lab', 'report.html')} and ${join(out, 'lab', 'report.md')}`);
   const md = readFileSync(join(out, 'lab', 'report.md'), 'utf8');
-  for (const h of ['Open breaches', 'Backup calendar', 'Sizes over time', 'RPO over time', 'Drills and rebuilds', 'Storage forecast']) expect(md).toContain(`\n## ${h}\n`);
+  for (const h of [
+    'Open breaches',
+    'Backup calendar',
+    'Sizes over time',
+    'RPO over time',
+    'Drills and rebuilds',
+    'Storage forecast',
+  ])
+    expect(md).toContain(`\n## ${h}\n`);
   expect(md).toContain(full);
   expect(md).toContain(incremental);
   expect(md).toMatch(/\| binlog ctl1 \| \d+ \|/);
@@ -128,14 +180,20 @@ test('osbackup report writes report.html and report.md with every section, from 
   // a torn record is left out, not fatal
   expect(md).not.toContain('drill-torn');
   // the backups ran as CLI runs: the manual tier
-  expect(md).toMatch(/\| day \| database · manual full \| database · manual incremental \| binlog \| dump \|\n.*\n\| \d{4}-\d\d-\d\d \| 1 C \| 1 C \| \d+ C \| 1 C \|/);
+  expect(md).toMatch(
+    /\| day \| database · manual full \| database · manual incremental \| binlog \| dump \|\n.*\n\| \d{4}-\d\d-\d\d \| 1 C \| 1 C \| \d+ C \| 1 C \|/,
+  );
 });
 
 withBrowser('report.html renders in headless Chromium: each chart with data, no console error', async () => {
   const html = join(out, 'lab', 'report.html');
   expect(existsSync(html)).toBe(true);
   const t0 = Date.now();
-  const page = await renderPage<{ charts: { id: string; title: string; points: number; marks: number; width: number }[]; sections: string[]; breaches: string }>(
+  const page = await renderPage<{
+    charts: { id: string; title: string; points: number; marks: number; width: number }[];
+    sections: string[];
+    breaches: string;
+  }>(
     pathToFileURL(html).href,
     `({
       charts: [...document.querySelectorAll('svg.chart')].map((s) => ({ id: s.id, title: s.querySelector('title')?.textContent ?? '', points: Number(s.getAttribute('data-points')), marks: s.querySelectorAll('circle, rect.cell, rect.step, polyline').length, width: s.getBoundingClientRect().width })),
@@ -148,10 +206,23 @@ withBrowser('report.html renders in headless Chromium: each chart with data, no 
   expect(page.problems).toEqual([]);
   expect(page.value.sections).toEqual(['breaches', 'calendar', 'sizes', 'rpo', 'drills', 'forecast']);
   const chart = (id: string) => page.value.charts.find((c) => c.id === id);
-  const withData = ['chart-calendar', 'chart-sizes', 'chart-rpo-backups', 'chart-rpo-binlog', 'chart-drill-rto', 'chart-drill-drill-a', 'chart-drill-rebuild-b', 'chart-forecast-local'];
+  const withData = [
+    'chart-calendar',
+    'chart-sizes',
+    'chart-rpo-backups',
+    'chart-rpo-binlog',
+    'chart-drill-rto',
+    'chart-drill-drill-a',
+    'chart-drill-rebuild-b',
+    'chart-forecast-local',
+  ];
   for (const id of withData) {
     const c = chart(id);
-    expect([id, c && c.points > 0 && c.marks > 0 && c.width > 100, c?.title.length]).toEqual([id, true, expect.any(Number)]);
+    expect([id, c && c.points > 0 && c.marks > 0 && c.width > 100, c?.title.length]).toEqual([
+      id,
+      true,
+      expect.any(Number),
+    ]);
   }
   // full, incremental, binlog and dump lanes, all today
   expect(chart('chart-calendar')!.points).toBe(4);
@@ -164,13 +235,17 @@ withBrowser('report.html renders in headless Chromium: each chart with data, no 
   expect(page.value.breaches).not.toContain(full);
   expect(page.screenshot!.subarray(1, 4).toString()).toBe('PNG');
   writeFileSync(join(dir, 'report.png'), page.screenshot!);
-  if (process.env.OSBACKUP_REPORT_SCREENSHOT) copyFileSync(join(dir, 'report.png'), process.env.OSBACKUP_REPORT_SCREENSHOT);
+  if (process.env.OSBACKUP_REPORT_SCREENSHOT)
+    copyFileSync(join(dir, 'report.png'), process.env.OSBACKUP_REPORT_SCREENSHOT);
   expect(seconds).toBeLessThan(30);
 });
 
 withBrowser('the render check fails a page with a console error, an exception or a failed load', async () => {
   const bad = join(dir, 'bad.html');
-  writeFileSync(bad, `<!doctype html><html><body><img src="missing.png"><script>console.error("from the page"); null.x;</script></body></html>`);
+  writeFileSync(
+    bad,
+    `<!doctype html><html><body><img src="missing.png"><script>console.error("from the page"); null.x;</script></body></html>`,
+  );
   const page = await renderPage(pathToFileURL(bad).href, '1');
   expect(page.problems.map((p) => p.source).sort()).toEqual(['console', 'exception', 'log']);
   expect(page.problems.find((p) => p.source === 'console')!.text).toBe('from the page');

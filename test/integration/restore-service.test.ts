@@ -10,7 +10,15 @@ import { execa } from 'execa';
 import type { ArchiveBinlogsStatus } from '../../workflows/archive-binlogs.js';
 import type { RestoreServiceResult, ServiceRestoreSummary } from '../../workflows/restore-service.js';
 import { archivedPast as waitArchived, writeAlone, type TimedWrite } from '../helpers/timed-writes.js';
-import { cli, configWithOwnRepo, labDir, sql, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
+import {
+  cli,
+  configWithOwnRepo,
+  labDir,
+  sql,
+  startWorker,
+  temporalClient,
+  type WorkerProcess,
+} from '../helpers/lab.js';
 
 const run = `${process.pid}${Date.now() % 100000}`;
 const svcA = `svc_a_${run}`;
@@ -22,7 +30,12 @@ const { dir, configFile } = configWithOwnRepo('svc', (c) => {
   c.clouds.lab.serviceRestore = { scratchHost: 'ctl2' };
   c.clouds.lab.services = {
     // harmless real commands: the "redeploy" leaves a mark on the worker, the check reads the restored schema on ctl1 over SSH
-    svca: { schemas: [svcA], redeploy: ['sh', '-c', `date -u +%FT%TZ > ${dirname(c.repository.path as string)}/redeployed`], check: ['mariadb', `--defaults-file=${ctl1Cnf}`, '-N', '-B', '-e', `SELECT COUNT(*) FROM ${svcA}.t`], runOn: 'ctl1' },
+    svca: {
+      schemas: [svcA],
+      redeploy: ['sh', '-c', `date -u +%FT%TZ > ${dirname(c.repository.path as string)}/redeployed`],
+      check: ['mariadb', `--defaults-file=${ctl1Cnf}`, '-N', '-B', '-e', `SELECT COUNT(*) FROM ${svcA}.t`],
+      runOn: 'ctl1',
+    },
     svcfail: { schemas: [svcA], check: ['sh', '-c', 'echo "nova-api does not answer on :8774" >&2; exit 3'] },
   };
 });
@@ -34,14 +47,27 @@ const folders: string[] = [];
 
 const status = () => temporal.client.workflow.getHandle(archiver).query<ArchiveBinlogsStatus>('status');
 const archivedPast = (at: number) => waitArchived(status, at, 60_000, () => worker.output().slice(-3000));
-const rowsOf = async (table: string) => (await sql('ctl1', `SELECT id FROM ${table} ORDER BY id`)).split('\n').filter(Boolean).map(Number);
+const rowsOf = async (table: string) =>
+  (await sql('ctl1', `SELECT id FROM ${table} ORDER BY id`)).split('\n').filter(Boolean).map(Number);
 const iso = (sec: number) => new Date(sec * 1000).toISOString();
 
 /** CHECKSUM TABLE of every base table on ctl1 outside the system schemas and `except`. */
 async function checksums(except: string): Promise<Record<string, string>> {
-  const tables = (await sql('ctl1', `SELECT CONCAT('\`', table_schema, '\`.\`', table_name, '\`') FROM information_schema.tables WHERE table_type='BASE TABLE' AND table_schema NOT IN ('mysql','information_schema','performance_schema','sys','${except}') ORDER BY 1`)).split('\n').filter(Boolean);
+  const tables = (
+    await sql(
+      'ctl1',
+      `SELECT CONCAT('\`', table_schema, '\`.\`', table_name, '\`') FROM information_schema.tables WHERE table_type='BASE TABLE' AND table_schema NOT IN ('mysql','information_schema','performance_schema','sys','${except}') ORDER BY 1`,
+    )
+  )
+    .split('\n')
+    .filter(Boolean);
   const out = await sql('ctl1', tables.map((t) => `CHECKSUM TABLE ${t}`).join(';'));
-  return Object.fromEntries(out.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]));
+  return Object.fromEntries(
+    out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('\t') as [string, string]),
+  );
 }
 
 async function backup(kind: 'full' | 'incremental') {
@@ -50,12 +76,18 @@ async function backup(kind: 'full' | 'incremental') {
 }
 
 beforeAll(async () => {
-  await sql('ctl1', `CREATE DATABASE ${svcA}; CREATE TABLE ${svcA}.t (id INT PRIMARY KEY, v VARCHAR(40)); CREATE TABLE ${svcA}.t2 (id INT PRIMARY KEY, n INT); CREATE DATABASE ${svcB}; CREATE TABLE ${svcB}.t (id INT PRIMARY KEY, v VARCHAR(40))`);
+  await sql(
+    'ctl1',
+    `CREATE DATABASE ${svcA}; CREATE TABLE ${svcA}.t (id INT PRIMARY KEY, v VARCHAR(40)); CREATE TABLE ${svcA}.t2 (id INT PRIMARY KEY, n INT); CREATE DATABASE ${svcB}; CREATE TABLE ${svcB}.t (id INT PRIMARY KEY, v VARCHAR(40))`,
+  );
   worker = await startWorker(configFile);
   temporal = await temporalClient(configFile);
 });
 afterAll(async () => {
-  await temporal?.client.workflow.getHandle(archiver).terminate('test over').catch(() => undefined);
+  await temporal?.client.workflow
+    .getHandle(archiver)
+    .terminate('test over')
+    .catch(() => undefined);
   await worker?.stop();
   await temporal?.close();
   await sql('ctl1', `DROP DATABASE IF EXISTS ${svcA}; DROP DATABASE IF EXISTS ${svcB}`).catch(() => undefined);
@@ -64,7 +96,13 @@ afterAll(async () => {
 });
 
 /** svc_a row n (and a t2 row), or svc_b row n, each alone in its second. */
-const writeA = (n: number) => writeAlone(writes, 'ctl1', n, `INSERT INTO ${svcA}.t VALUES (${n}, 'a ${n}'); INSERT INTO ${svcA}.t2 VALUES (${n}, ${n * 10})`);
+const writeA = (n: number) =>
+  writeAlone(
+    writes,
+    'ctl1',
+    n,
+    `INSERT INTO ${svcA}.t VALUES (${n}, 'a ${n}'); INSERT INTO ${svcA}.t2 VALUES (${n}, ${n * 10})`,
+  );
 const writeB = (n: number) => writeAlone(writes, 'ctl1', 100 + n, `INSERT INTO ${svcB}.t VALUES (${n}, 'b ${n}')`);
 const at = { a2: 0, a3: 0, a4: 0, b1: 0, b2: 0, b3: 0 };
 let dumpId = '';
@@ -73,7 +111,11 @@ test('setup: a full backup, the archiver, then writes to both schemas at known s
   await writeA(1);
   await backup('full');
   const { loadConfig } = await import('../../config/load.js');
-  await temporal.client.workflow.start('archiveBinlogsWorkflow', { taskQueue: loadConfig(configFile).temporal.taskQueue, workflowId: archiver, args: [{ cloud: 'lab' }] });
+  await temporal.client.workflow.start('archiveBinlogsWorkflow', {
+    taskQueue: loadConfig(configFile).temporal.taskQueue,
+    workflowId: archiver,
+    args: [{ cloud: 'lab' }],
+  });
   at.a2 = (await writeA(2)).at;
   // a logical dump of both test schemas between a2 and b1
   const d = await cli(configFile, ['--json', 'backup', 'dump', '--schemas', `${svcA},${svcB}`]);
@@ -101,7 +143,10 @@ test('default: the logical dump fits (taken before the target, binlogs archived 
   expect(res.summary.from.replayedTransactions).toBeGreaterThanOrEqual(1);
   expect(await rowsOf(`${svcA}.t`)).toEqual([1, 2, 3]);
   expect(await rowsOf(`${svcA}.t2`)).toEqual([1, 2, 3]);
-  expect(res.liveTables).toEqual([{ table: `${svcA}.t`, rows: 3 }, { table: `${svcA}.t2`, rows: 3 }]);
+  expect(res.liveTables).toEqual([
+    { table: `${svcA}.t`, rows: 3 },
+    { table: `${svcA}.t2`, rows: 3 },
+  ]);
   expect(await checksums(svcA)).toEqual(before);
   expect(await rowsOf(`${svcB}.t`)).toEqual([1, 2, 3]);
   expect(res.check).toMatchObject({ exitCode: 0, stdoutTail: '3' });
@@ -115,7 +160,17 @@ test('--via scratch: the physical backup in a scratch server on ctl2 plus every 
   const target = at.a2 + 1; // after a2's second, before b1's (≥ 2 s later)
   expect(target).toBeLessThan(at.b1);
   const t0 = Date.now();
-  const r = await cli(configFile, ['--json', 'restore', 'service', 'svca', '--at', iso(target), '--via', 'scratch', '--yes']);
+  const r = await cli(configFile, [
+    '--json',
+    'restore',
+    'service',
+    'svca',
+    '--at',
+    iso(target),
+    '--via',
+    'scratch',
+    '--yes',
+  ]);
   if (r.exitCode !== 0) throw new Error(r.stderr + worker.output().slice(-3000));
   const res = JSON.parse(r.stdout) as RestoreServiceResult & { workflowId: string };
   const took = (Date.now() - t0) / 1000;
@@ -126,7 +181,10 @@ test('--via scratch: the physical backup in a scratch server on ctl2 plus every 
   // exactly the rows written up to the target; rows of svc_a written later are gone
   expect(await rowsOf(`${svcA}.t`)).toEqual([1, 2]);
   expect(await rowsOf(`${svcA}.t2`)).toEqual([1, 2]);
-  expect(res.summary.tables).toEqual([{ table: `${svcA}.t`, rows: 2 }, { table: `${svcA}.t2`, rows: 2 }]);
+  expect(res.summary.tables).toEqual([
+    { table: `${svcA}.t`, rows: 2 },
+    { table: `${svcA}.t2`, rows: 2 },
+  ]);
   expect(res.liveTables).toEqual(res.summary.tables);
   // the other schemas untouched — svc_b keeps rows written after the target
   expect(await checksums(svcA)).toEqual(before);
@@ -144,16 +202,23 @@ test('--via scratch: the physical backup in a scratch server on ctl2 plus every 
   expect((await execa('pgrep', ['-f', `${folder}/instance`], { reject: false })).stdout).toBe('');
   // no secret of the config in the result
   expect(r.stdout).not.toMatch(new RegExp(readFileSync(join(labDir(), 'secrets/db-password'), 'utf8').trim()));
-  console.log(`restore service svca to ${iso(target)}: ${took.toFixed(1)} s (${res.totalSeconds.toFixed(1)} s in the workflow)`);
+  console.log(
+    `restore service svca to ${iso(target)}: ${took.toFixed(1)} s (${res.totalSeconds.toFixed(1)} s in the workflow)`,
+  );
 }, 240_000);
 
 test('a rejected restore ends cleanly: the summary showed the prepared rows, ctl1 is untouched, the scratch folder is removed', async () => {
   const before = { ...(await checksums('none')) };
   // stdin is not a TTY: the CLI prints the summary and waits for `restore approve|reject`
-  const cliRun = execa('node', ['dist/client/cli.js', '--config', configFile, 'restore', 'service', 'svca', '--at', iso(at.a4)], { reject: false, stdin: 'ignore' });
+  const cliRun = execa(
+    'node',
+    ['dist/client/cli.js', '--config', configFile, 'restore', 'service', 'svca', '--at', iso(at.a4)],
+    { reject: false, stdin: 'ignore' },
+  );
   let err = '';
   cliRun.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  for (const t0 = Date.now(); !/started (\S+)/.test(err) && Date.now() - t0 < 20_000; ) await new Promise((r) => setTimeout(r, 200));
+  for (const t0 = Date.now(); !/started (\S+)/.test(err) && Date.now() - t0 < 20_000; )
+    await new Promise((r) => setTimeout(r, 200));
   const workflowId = /started (\S+)/.exec(err)?.[1] ?? '';
   const { client } = temporal;
   expect(workflowId).toMatch(/^restore-service:lab:svca:/);
@@ -163,7 +228,10 @@ test('a rejected restore ends cleanly: the summary showed the prepared rows, ctl
     summary = await handle.query<ServiceRestoreSummary | null>('summary').catch(() => null);
     if (!summary) await new Promise((r) => setTimeout(r, 500));
   }
-  expect(summary!.tables).toEqual([{ table: `${svcA}.t`, rows: 4 }, { table: `${svcA}.t2`, rows: 4 }]);
+  expect(summary!.tables).toEqual([
+    { table: `${svcA}.t`, rows: 4 },
+    { table: `${svcA}.t2`, rows: 4 },
+  ]);
   folders.push(summary!.export.file.replace(/\/export\/.*$/, ''));
   const rej = await cli(configFile, ['restore', 'reject', workflowId, '--reason', 'test declines']);
   expect(rej.exitCode).toBe(0);
@@ -180,7 +248,9 @@ test('a failing check fails the workflow at once naming the command, its exit co
   const t0 = Date.now();
   const r = await cli(configFile, ['restore', 'service', 'svcfail', '--at', iso(at.b3), '--yes']);
   expect(r.exitCode).not.toBe(0);
-  expect(r.stderr).toMatch(/\[ServiceCheckFailed\] the check command of service svcfail \(sh on worker\) exited 3: nova-api does not answer on :8774/);
+  expect(r.stderr).toMatch(
+    /\[ServiceCheckFailed\] the check command of service svcfail \(sh on worker\) exited 3: nova-api does not answer on :8774/,
+  );
   const m = /mariadb < ctl2:(\S+)/.exec(r.stderr);
   expect(m).not.toBeNull();
   folders.push(m![1]!.replace(/\/safety\/.*$/, ''));

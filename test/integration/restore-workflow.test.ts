@@ -18,7 +18,12 @@ let env: TestWorkflowEnvironment;
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('ERROR') }); // the stand-ins' deliberate failures are not news
-  env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: temporalCli }, searchAttributes: [CLOUD, COMPONENT, TIER, PHASE] } });
+  env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: temporalCli },
+      searchAttributes: [CLOUD, COMPONENT, TIER, PHASE],
+    },
+  });
 });
 afterAll(async () => {
   await env?.teardown();
@@ -76,14 +81,27 @@ async function run(restored: DbFacts, failAt?: string) {
   });
   const outcome = await worker.runUntil(
     env.client.workflow
-      .execute('restoreDatabaseWorkflow', { taskQueue, workflowId: `restore-test-${taskQueue}`, args: [{ cloud: 'lab', targetHost: 'ctl2' }] })
-      .then((r) => ({ ok: true as const, r }), (e: unknown) => ({ ok: false as const, e })),
+      .execute('restoreDatabaseWorkflow', {
+        taskQueue,
+        workflowId: `restore-test-${taskQueue}`,
+        args: [{ cloud: 'lab', targetHost: 'ctl2' }],
+      })
+      .then(
+        (r) => ({ ok: true as const, r }),
+        (e: unknown) => ({ ok: false as const, e }),
+      ),
   );
   return { outcome, calls, records };
 }
 
 test('matching data: VERIFIED, a record is written, the scratch folder is removed', async () => {
-  const { outcome, calls, records } = await run({ serverVersion: 'x', tables: [{ table: 'nova.instances', rows: 100, checksum: '1' }, { table: 'keystone.project', rows: 5, checksum: '2' }] });
+  const { outcome, calls, records } = await run({
+    serverVersion: 'x',
+    tables: [
+      { table: 'nova.instances', rows: 100, checksum: '1' },
+      { table: 'keystone.project', rows: 5, checksum: '2' },
+    ],
+  });
   expect(outcome.ok).toBe(true);
   // the scratch folder is removed while the server starts: the two may run in either order
   expect(calls.slice(0, 5)).toEqual(['verifyChain', 'stream', 'prepare', 'stop', 'copyBack']);
@@ -92,9 +110,15 @@ test('matching data: VERIFIED, a record is written, the scratch folder is remove
 });
 
 test('different data: a FAILED record is stored and the workflow fails non-retryably, naming the table', async () => {
-  const { outcome, records } = await run({ serverVersion: 'x', tables: [{ table: 'nova.instances', rows: 99, checksum: '1' }, { table: 'keystone.project', rows: 5, checksum: '2' }] });
+  const { outcome, records } = await run({
+    serverVersion: 'x',
+    tables: [
+      { table: 'nova.instances', rows: 99, checksum: '1' },
+      { table: 'keystone.project', rows: 5, checksum: '2' },
+    ],
+  });
   expect(outcome.ok).toBe(false);
-  const cause = ((outcome as { e: WorkflowFailedError }).e.cause) as ApplicationFailure;
+  const cause = (outcome as { e: WorkflowFailedError }).e.cause as ApplicationFailure;
   expect(cause.type).toBe('VerificationFailed');
   expect(cause.nonRetryable).toBe(true);
   expect(cause.message).toMatch(/nova\.instances: different \(rows 99 vs 100/);

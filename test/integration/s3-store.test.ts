@@ -15,7 +15,8 @@ const configured = Boolean(endpoint && keyDir);
 const MiB = 1024 * 1024;
 
 if (!configured) {
-  const why = 'OSBACKUP_S3_ENDPOINT and OSBACKUP_S3_KEY_DIR are not set (start Swift with test/lab/swift.sh and export them)';
+  const why =
+    'OSBACKUP_S3_ENDPOINT and OSBACKUP_S3_KEY_DIR are not set (start Swift with test/lab/swift.sh and export them)';
   if (process.env.CI === 'true') {
     test('S3 store environment', () => {
       throw new Error(`${why}: under CI the S3 tests must run`);
@@ -75,7 +76,8 @@ async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
 (configured ? describe : describe.skip)('S3Store against OpenStack Swift', () => {
   const dir = keyDir ?? '';
   const bucketFile = join(dir, 's3-bucket');
-  const bucket = process.env.OSBACKUP_S3_BUCKET ?? (existsSync(bucketFile) ? readFileSync(bucketFile, 'utf8').trim() : 'osbackup');
+  const bucket =
+    process.env.OSBACKUP_S3_BUCKET ?? (existsSync(bucketFile) ? readFileSync(bucketFile, 'utf8').trim() : 'osbackup');
   const prefix = `test-s3store-${process.pid}-${Date.now()}/`;
   const target = (over: Partial<S3Target> = {}): S3Target =>
     s3TargetSchema.parse({
@@ -122,7 +124,9 @@ async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
     let progress = 0;
     const t0 = performance.now();
-    const r = await store.putStream('big/artifact.bin.zst.gpg', src.stream, { onProgress: (b) => (progress = b) }).finally(() => clearInterval(sampler));
+    const r = await store
+      .putStream('big/artifact.bin.zst.gpg', src.stream, { onProgress: (b) => (progress = b) })
+      .finally(() => clearInterval(sampler));
     const up = (performance.now() - t0) / 1000;
     expect(r.bytes).toBe(size);
     expect(r.sha256).toBe(src.sha256()); // the store's running hash = the producer's own
@@ -180,7 +184,9 @@ async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
   test('abortStaleUploads collects the upload of a crashed attempt', async () => {
     // an upload left behind as if the worker had died after CreateMultipartUpload
     const { CreateMultipartUploadCommand } = await import('@aws-sdk/client-s3');
-    const c = await store.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: `${prefix}crashed/artifact.bin` }));
+    const c = await store.client.send(
+      new CreateMultipartUploadCommand({ Bucket: bucket, Key: `${prefix}crashed/artifact.bin` }),
+    );
     expect((await store.listUploads('crashed/')).map((u) => u.uploadId)).toEqual([c.UploadId]);
     expect(await store.abortStaleUploads('crashed/', 3600_000)).toEqual([]); // too young to be garbage
     const gone = await store.abortStaleUploads('crashed/', 0);
@@ -209,7 +215,10 @@ async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
   test('a wrong secret is a non-retryable S3AuthFailed that names the cause, not the secret', async () => {
     const wrong = 'wrong-' + secret().split('').reverse().join('');
     const { accessKeyId: _a, secretAccessKey: _s, ...rest } = target();
-    const bad = new S3Store({ ...rest, credentials: { accessKeyId: readFileSync(join(dir, 's3-access-key'), 'utf8').trim(), secretAccessKey: wrong } });
+    const bad = new S3Store({
+      ...rest,
+      credentials: { accessKeyId: readFileSync(join(dir, 's3-access-key'), 'utf8').trim(), secretAccessKey: wrong },
+    });
     try {
       for (const p of [bad.putText('auth/x', 'x'), bad.checkBucket()]) {
         const f = await failureOf(p);

@@ -2,7 +2,18 @@
 // "NFS" target (a real mount point — a tmpfs, since this kernel has no NFS server — and one
 // whose share is not mounted), and the lab's real OpenStack Swift through its S3 API.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, readdirSync, readFileSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  readdirSync,
+  readFileSync,
+  openSync,
+  readSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
@@ -10,7 +21,16 @@ import { parse } from 'yaml';
 import type { CatalogEntry } from '../../workflows/lib/catalog.js';
 import type { RotateTargetResult } from '../../workflows/rotate.js';
 import type { TierResult } from '../../workflows/tiers.js';
-import { cli, configWithOwnRepo, deriveConfig, labDir, startWorker, temporalClient, waitForPhase, type WorkerProcess } from '../helpers/lab.js';
+import {
+  cli,
+  configWithOwnRepo,
+  deriveConfig,
+  labDir,
+  startWorker,
+  temporalClient,
+  waitForPhase,
+  type WorkerProcess,
+} from '../helpers/lab.js';
 
 const swiftDir = () => join(labDir(), 'ctl1/swift');
 const prefix = `targets-${process.pid}-${Date.now()}/`;
@@ -52,7 +72,8 @@ const sha = (file: string) => createHash('sha256').update(readFileSync(file)).di
 function filesUnder(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(join(d, e.name)) : out.push(relative(dir, join(d, e.name)));
+    for (const e of readdirSync(d, { withFileTypes: true }))
+      e.isDirectory() ? walk(join(d, e.name)) : out.push(relative(dir, join(d, e.name)));
   };
   if (existsSync(dir)) walk(dir);
   return out.sort();
@@ -72,7 +93,8 @@ afterAll(async () => {
 });
 
 test('four backups (full, incremental, full, incremental) land on the repository', async () => {
-  for (const kind of ['full', 'incremental', 'full', 'incremental'] as const) ids.push((await run(['backup', 'db', `--${kind}`, '--wait'])).backupId);
+  for (const kind of ['full', 'incremental', 'full', 'incremental'] as const)
+    ids.push((await run(['backup', 'db', `--${kind}`, '--wait'])).backupId);
   const rows = await catalog('local');
   expect(rows.map((r) => r.id)).toEqual(ids);
   expect(rows.every((r) => r.target === 'local' && r.check === 'UNCHECKED')).toBe(true);
@@ -91,7 +113,8 @@ test('copy to Swift (S3 API) and to the mounted NFS target: catalogued there, by
     expect(rows.map((x) => [x.id, x.sha256, x.bytes])).toEqual(local.map((x) => [x.id, x.sha256, x.bytes]));
   }
   const nfsFiles = filesUnder(join(mounted, 'osbackup/clouds'));
-  for (const f of nfsFiles.filter((f) => f.endsWith('.xb.zst.gpg'))) expect(sha(join(mounted, 'osbackup/clouds', f))).toBe(sha(join(own.repo, 'clouds', f)));
+  for (const f of nfsFiles.filter((f) => f.endsWith('.xb.zst.gpg')))
+    expect(sha(join(mounted, 'osbackup/clouds', f))).toBe(sha(join(own.repo, 'clouds', f)));
   // a second copy finds everything there
   const again = await run(['copy', '--to', 'swift', '--all']);
   expect(again.targets[0].copied).toEqual([]);
@@ -109,14 +132,19 @@ test('download from Swift into an empty target: byte-equal; `restore db --from s
   // the off-site copy is self-sufficient: an empty repository restores from Swift alone, VERIFIED
   const fresh = deriveConfig('targets-fresh', (c) => {
     c.repository.path = join(mounted, 'fresh');
-    c.targets = { swift: (parse(readFileSync(own.configFile, 'utf8')) as { targets: Record<string, unknown> }).targets.swift };
+    c.targets = {
+      swift: (parse(readFileSync(own.configFile, 'utf8')) as { targets: Record<string, unknown> }).targets.swift,
+    };
   });
   const w = await startWorker(fresh);
   try {
     const r = await run(['restore', 'db', '--to', 'ctl2', '--from', 'swift'], fresh);
     expect(r.chain).toEqual([ids[2], ids[3]]);
     expect(r.verification).toBe('VERIFIED');
-    for (const id of [ids[2], ids[3]]) expect(sha(join(mounted, 'fresh/clouds/lab/database', id!, 'data.xb.zst.gpg'))).toBe(sha(join(own.repo, 'clouds/lab/database', id!, 'data.xb.zst.gpg')));
+    for (const id of [ids[2], ids[3]])
+      expect(sha(join(mounted, 'fresh/clouds/lab/database', id!, 'data.xb.zst.gpg'))).toBe(
+        sha(join(own.repo, 'clouds/lab/database', id!, 'data.xb.zst.gpg')),
+      );
   } finally {
     await w.stop();
   }
@@ -151,7 +179,9 @@ test('an NFS target whose share is not mounted is refused, saying so; so is a re
   expect(listing.exitCode).toBe(1);
   expect(listing.stderr).toContain('target "nfsdown" could not be read');
   expect(listing.stderr).toContain(`${unmounted} is not a mount point`);
-  expect((JSON.parse(listing.stdout) as CatalogEntry[]).filter((r) => r.target === 'local').map((r) => r.id)).toEqual(ids);
+  expect((JSON.parse(listing.stdout) as CatalogEntry[]).filter((r) => r.target === 'local').map((r) => r.id)).toEqual(
+    ids,
+  );
   const onShare = deriveConfig('targets-share', (c) => {
     c.repository.path = `${unmounted}/repo`;
     c.repository.mountPoint = unmounted;
@@ -171,12 +201,20 @@ test('the daily tier takes an incremental and lands it on every daily target; mo
   const { client, close } = await temporalClient(own.configFile);
   try {
     const queue = (await import('yaml')).parse(readFileSync(own.configFile, 'utf8')).temporal.taskQueue as string;
-    const daily = (await client.workflow.execute('tierWorkflow', { taskQueue: queue, workflowId: `lab-daily-test-${Date.now()}`, args: [{ cloud: 'lab', tier: 'daily' }] })) as TierResult;
+    const daily = (await client.workflow.execute('tierWorkflow', {
+      taskQueue: queue,
+      workflowId: `lab-daily-test-${Date.now()}`,
+      args: [{ cloud: 'lab', tier: 'daily' }],
+    })) as TierResult;
     expect(daily.database).toMatchObject({ kind: 'incremental', parentId: ids[3] });
     expect(daily.copies.map((c) => [c.target, c.copied])).toEqual([['nfs', [daily.backupId]]]);
     ids.push(daily.backupId!);
     expect((await catalog('nfs')).map((r) => r.id)).toContain(daily.backupId);
-    const monthly = (await client.workflow.execute('tierWorkflow', { taskQueue: queue, workflowId: `lab-monthly-test-${Date.now()}`, args: [{ cloud: 'lab', tier: 'monthly' }] })) as TierResult;
+    const monthly = (await client.workflow.execute('tierWorkflow', {
+      taskQueue: queue,
+      workflowId: `lab-monthly-test-${Date.now()}`,
+      args: [{ cloud: 'lab', tier: 'monthly' }],
+    })) as TierResult;
     expect(monthly.database).toBeNull();
     // the newest full is already on Swift (copied above): promotion finds it, copies nothing new
     expect(monthly.copies[0]).toMatchObject({ target: 'swift', copied: [], present: [ids[2]] });
@@ -191,7 +229,11 @@ test('retention: a worker killed between mark and purge loses nothing; the next 
   const { client, close } = await temporalClient(own.configFile);
   const queue = (await import('yaml')).parse(readFileSync(own.configFile, 'utf8')).temporal.taskQueue as string;
   try {
-    const held = await client.workflow.start('rotateWorkflow', { taskQueue: queue, workflowId: `lab-rotate-held-${Date.now()}`, args: [{ cloud: 'lab', target: 'local', review: true }] });
+    const held = await client.workflow.start('rotateWorkflow', {
+      taskQueue: queue,
+      workflowId: `lab-rotate-held-${Date.now()}`,
+      args: [{ cloud: 'lab', target: 'local', review: true }],
+    });
     await waitForPhase(held, ['marked: waiting for approval'], 60_000);
     await worker.stop('SIGKILL');
     const journals = filesUnder(join(own.repo, 'clouds/lab/.retention'));

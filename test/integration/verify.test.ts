@@ -3,7 +3,21 @@
 // both; `osbackup verify` must name each with its outcome and the restore points it breaks,
 // mark the intact ones CHECKED with a date (a CheckRecord beside the manifest), and exit 4.
 // `osbackup capacity` must report what each target holds.
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  openSync,
+  readSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -33,9 +47,14 @@ async function backup(kind: 'full' | 'incremental'): Promise<string> {
 /** What a copy does, by hand: every file of each folder, the manifest last; then the catalog index. */
 async function copyToSwift(): Promise<void> {
   for (const id of Object.values(ids)) {
-    const names = readdirSync(join(own.repo, dbDir(id)), { recursive: true, withFileTypes: true }).filter((d) => d.isFile());
-    const rels = names.map((d) => join(d.parentPath, d.name).slice(join(own.repo, dbDir(id)).length + 1)).sort((a, b) => Number(a === 'manifest.json') - Number(b === 'manifest.json'));
-    for (const rel of rels) await swift.putStream(`${dbDir(id)}/${rel}`, createReadStream(join(own.repo, dbDir(id), rel)));
+    const names = readdirSync(join(own.repo, dbDir(id)), { recursive: true, withFileTypes: true }).filter((d) =>
+      d.isFile(),
+    );
+    const rels = names
+      .map((d) => join(d.parentPath, d.name).slice(join(own.repo, dbDir(id)).length + 1))
+      .sort((a, b) => Number(a === 'manifest.json') - Number(b === 'manifest.json'));
+    for (const rel of rels)
+      await swift.putStream(`${dbDir(id)}/${rel}`, createReadStream(join(own.repo, dbDir(id), rel)));
   }
   await swift.putText('catalog/index.json', readFileSync(join(own.repo, 'catalog/index.json'), 'utf8'));
 }
@@ -53,7 +72,8 @@ async function verify(args: string[] = []): Promise<{ exitCode: number; result: 
 }
 
 beforeAll(async () => {
-  if (!existsSync(join(swiftDir, 's3-endpoint'))) throw new Error(`the lab's Swift is not up (no ${swiftDir}/s3-endpoint): test/lab/swift.sh starts it`);
+  if (!existsSync(join(swiftDir, 's3-endpoint')))
+    throw new Error(`the lab's Swift is not up (no ${swiftDir}/s3-endpoint): test/lab/swift.sh starts it`);
   const read = (f: string) => readFileSync(join(swiftDir, f), 'utf8').trim();
   own = configWithOwnRepo('verify', (c) => {
     // Swift's S3 layer, as documented at the top of config/s3-target-schema.ts
@@ -110,10 +130,21 @@ test('two real chains on the repository and on Swift: verify finds them all CHEC
   }
   // the record sits beside the manifest on each target, naming this run
   const local = await openTarget(loadConfig(own.configFile), 'local', process.env);
-  for (const [store, rep] of [[local, result.targets[0]!], [swift, result.targets[1]!]] as const) {
+  for (const [store, rep] of [
+    [local, result.targets[0]!],
+    [swift, result.targets[1]!],
+  ] as const) {
     const a = rep.artifacts.find((x) => x.id === ids.fullB)!;
-    const rec = JSON.parse((await store.readText(checkRecordKey('lab', 'database', ids.fullB, a.checkedAt!)))!) as CheckRecord;
-    expect(rec).toMatchObject({ backupId: ids.fullB, target: rep.target, result: 'CHECKED', checkedAt: a.checkedAt, workflowId: (result as unknown as { workflowId: string }).workflowId });
+    const rec = JSON.parse(
+      (await store.readText(checkRecordKey('lab', 'database', ids.fullB, a.checkedAt!)))!,
+    ) as CheckRecord;
+    expect(rec).toMatchObject({
+      backupId: ids.fullB,
+      target: rep.target,
+      result: 'CHECKED',
+      checkedAt: a.checkedAt,
+      workflowId: (result as unknown as { workflowId: string }).workflowId,
+    });
     expect(rec.files).toEqual([expect.objectContaining({ rel: `${dbDir(ids.fullB)}/${DATA}`, outcome: 'ok' })]);
   }
 });
@@ -145,32 +176,58 @@ test('a flipped byte, a truncated object and a deleted artifact on both targets:
     const bad = Object.fromEntries(t.bad.map((x) => [x.id, x]));
     expect(t.bad.map((x) => x.id)).toEqual([ids.fullA, ids.incB1, ids.incB2]);
     expect(bad[ids.fullA]).toMatchObject({ result: 'MISSING', breaks: [ids.fullA, ids.incA1] });
-    expect(bad[ids.incB1]).toMatchObject({ result: 'CORRUPT', breaks: [ids.incB1, ids.incB2], files: [expect.objectContaining({ outcome: 'truncated' })] });
-    expect(bad[ids.incB2]).toMatchObject({ result: 'CORRUPT', breaks: [ids.incB2], files: [expect.objectContaining({ outcome: 'corrupt' })] });
+    expect(bad[ids.incB1]).toMatchObject({
+      result: 'CORRUPT',
+      breaks: [ids.incB1, ids.incB2],
+      files: [expect.objectContaining({ outcome: 'truncated' })],
+    });
+    expect(bad[ids.incB2]).toMatchObject({
+      result: 'CORRUPT',
+      breaks: [ids.incB2],
+      files: [expect.objectContaining({ outcome: 'corrupt' })],
+    });
     expect(bad[ids.incB2]!.files[0]!.actualBytes).toBe(bad[ids.incB2]!.files[0]!.expectedBytes);
     expect(bad[ids.incB1]!.files[0]!.actualBytes).toBe(Math.floor(bad[ids.incB1]!.files[0]!.expectedBytes / 2));
     // incA1's own bytes are fine (CHECKED) but its restore point is broken; fullB is the newest intact
-    expect(t.artifacts.find((a) => a.id === ids.incA1)).toMatchObject({ result: 'CHECKED', checkedAt: expect.any(String) });
-    expect(t.restorePoints.find((p) => p.id === ids.incA1)).toMatchObject({ state: 'broken', because: [`${ids.fullA} MISSING`] });
+    expect(t.artifacts.find((a) => a.id === ids.incA1)).toMatchObject({
+      result: 'CHECKED',
+      checkedAt: expect.any(String),
+    });
+    expect(t.restorePoints.find((p) => p.id === ids.incA1)).toMatchObject({
+      state: 'broken',
+      because: [`${ids.fullA} MISSING`],
+    });
     expect(t.newestIntact).toEqual({ database: ids.fullB });
     expect(t.counts).toMatchObject({ corrupt: 2, missing: 1 });
   }
   const [local, sw] = result.targets;
   // on the repository the whole folder is gone (named by the catalog); on Swift only its data object
   expect(local!.bad[0]!.reason).toContain('folder is gone');
-  expect(sw!.bad[0]!.files).toEqual([expect.objectContaining({ rel: `${dbDir(ids.fullA)}/${DATA}`, outcome: 'missing' })]);
+  expect(sw!.bad[0]!.files).toEqual([
+    expect.objectContaining({ rel: `${dbDir(ids.fullA)}/${DATA}`, outcome: 'missing' }),
+  ]);
   // the damage is on record beside the manifest too
-  const rec = JSON.parse((await swift.readText(checkRecordKey('lab', 'database', ids.incB1, sw!.artifacts.find((a) => a.id === ids.incB1)!.checkedAt!)))!) as CheckRecord;
+  const rec = JSON.parse(
+    (await swift.readText(
+      checkRecordKey('lab', 'database', ids.incB1, sw!.artifacts.find((a) => a.id === ids.incB1)!.checkedAt!),
+    ))!,
+  ) as CheckRecord;
   expect(rec.result).toBe('CORRUPT');
 });
 
 test('the readable report: workflow id and link, each bad artifact and what it breaks', async () => {
   const r = await cli(own.configFile, ['verify', '--target', 'swift']);
   expect(r.exitCode).toBe(4);
-  expect(r.stderr).toMatch(/started verify:lab:swift:\d{8}-\d{6}\n {2}http:\/\/127\.0\.0\.1:8233\/namespaces\/osbackup\/workflows\/verify/);
+  expect(r.stderr).toMatch(
+    /started verify:lab:swift:\d{8}-\d{6}\n {2}http:\/\/127\.0\.0\.1:8233\/namespaces\/osbackup\/workflows\/verify/,
+  );
   expect(r.stdout).toContain(`MISSING ${ids.fullA} (database full`);
   expect(r.stdout).toContain(`breaks restore points: ${ids.fullA}, ${ids.incA1}`);
-  expect(r.stdout).toMatch(new RegExp(`CORRUPT ${ids.incB1} .*: ${DATA.replace(/\./g, '\\.')} has \\d+ bytes, the manifest says \\d+ \\(truncated\\)`));
+  expect(r.stdout).toMatch(
+    new RegExp(
+      `CORRUPT ${ids.incB1} .*: ${DATA.replace(/\./g, '\\.')} has \\d+ bytes, the manifest says \\d+ \\(truncated\\)`,
+    ),
+  );
   expect(r.stdout).toMatch(new RegExp(`CORRUPT ${ids.incB2} .*: ${DATA.replace(/\./g, '\\.')} has the right size`));
   expect(r.stdout).toContain(`breaks restore point: ${ids.incB2}\n`);
   expect(r.stdout).toContain(`newest intact restore point: database ${ids.fullB}`);
@@ -178,12 +235,18 @@ test('the readable report: workflow id and link, each bad artifact and what it b
 });
 
 test('--since re-reads only newer artifacts; older ones are NOT CHECKED, never intact', async () => {
-  const manifest = JSON.parse(readFileSync(join(own.repo, dbDir(ids.fullB), 'manifest.json'), 'utf8')) as { completedAt: string };
+  const manifest = JSON.parse(readFileSync(join(own.repo, dbDir(ids.fullB), 'manifest.json'), 'utf8')) as {
+    completedAt: string;
+  };
   const { exitCode, result } = await verify(['--target', 'local', '--since', manifest.completedAt]);
   expect(exitCode).toBe(4);
   const [t] = result.targets;
   expect(t!.since).toBe(manifest.completedAt);
-  expect(t!.artifacts.filter((a) => a.result !== 'NOT CHECKED').map((a) => a.id)).toEqual([ids.fullB, ids.incB1, ids.incB2]);
+  expect(t!.artifacts.filter((a) => a.result !== 'NOT CHECKED').map((a) => a.id)).toEqual([
+    ids.fullB,
+    ids.incB1,
+    ids.incB2,
+  ]);
   expect(t!.artifacts.find((a) => a.id === ids.incA1)!.result).toBe('NOT CHECKED');
   expect(t!.newestIntact).toEqual({ database: ids.fullB });
   expect((await cli(own.configFile, ['verify', '--since', 'yesterday'])).exitCode).toBe(64);
@@ -197,13 +260,22 @@ test('capacity: what each target holds, its size and free space', async () => {
   const byName = Object.fromEntries(targets.map((t) => [t.target, t]));
   // stored bytes = every file in the published artifact folders, counted here without osbackup
   const local = await openTarget(loadConfig(own.configFile), 'local', process.env);
-  for (const [name, store] of [['local', local], ['swift', swift]] as const) {
+  for (const [name, store] of [
+    ['local', local],
+    ['swift', swift],
+  ] as const) {
     const objects = await store.list('clouds/');
-    const published = new Set(objects.filter((o) => o.key.endsWith('/manifest.json')).map((o) => o.key.split('/').slice(0, 4).join('/')));
-    const expected = objects.filter((o) => published.has(o.key.split('/').slice(0, 4).join('/'))).reduce((n, o) => n + o.bytes, 0);
+    const published = new Set(
+      objects.filter((o) => o.key.endsWith('/manifest.json')).map((o) => o.key.split('/').slice(0, 4).join('/')),
+    );
+    const expected = objects
+      .filter((o) => published.has(o.key.split('/').slice(0, 4).join('/')))
+      .reduce((n, o) => n + o.bytes, 0);
     const t = byName[name]!;
     expect(t.storedBytes).toBe(expected);
-    expect(t.components).toEqual([expect.objectContaining({ cloud: 'lab', component: 'database', storedBytes: expected })]);
+    expect(t.components).toEqual([
+      expect.objectContaining({ cloud: 'lab', component: 'database', storedBytes: expected }),
+    ]);
     expect(t.growthBytesPerDay).toBeGreaterThan(0);
     expect(t.forecast30dBytes).toBe(Math.round(expected + 30 * t.growthBytesPerDay!));
     expect(t.daysUntilFull).toBeCloseTo(t.freeBytes! / t.growthBytesPerDay!, 6);
@@ -214,7 +286,9 @@ test('capacity: what each target holds, its size and free space', async () => {
   const used = (await swift.list('')).reduce((n, o) => n + o.bytes, 0);
   expect(byName.swift!.freeBytes).toBe(2 * 1024 ** 3 - used);
   const text = await cli(own.configFile, ['capacity']);
-  expect(text.stdout).toMatch(/^TARGET\s+CLOUD\s+COMPONENT\s+ARTIFACTS\s+STORED\s+GROWTH\/DAY\s+IN 30 DAYS\s+FREE\s+FULL IN/);
+  expect(text.stdout).toMatch(
+    /^TARGET\s+CLOUD\s+COMPONENT\s+ARTIFACTS\s+STORED\s+GROWTH\/DAY\s+IN 30 DAYS\s+FREE\s+FULL IN/,
+  );
   expect(text.stdout).toMatch(/swift\s+lab\s+database\s+5\s/);
 });
 

@@ -39,7 +39,13 @@ withPromtool('promtool test rules: every alert fires and stays quiet where its t
 });
 
 test('every alert has a test, and the rules only use metrics the worker exports', () => {
-  const tested = new Set((parse(readFileSync(TESTS, 'utf8')) as { tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[] }).tests.flatMap((t) => (t.alert_rule_test ?? []).filter((a) => a.exp_alerts.length).map((a) => a.alertname)));
+  const tested = new Set(
+    (
+      parse(readFileSync(TESTS, 'utf8')) as {
+        tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[];
+      }
+    ).tests.flatMap((t) => (t.alert_rule_test ?? []).filter((a) => a.exp_alerts.length).map((a) => a.alertname)),
+  );
   expect(rules.map((r) => r.alert).filter((a) => !tested.has(a))).toEqual([]);
   const used = new Set(rules.flatMap((r) => r.expr.match(/\bosbackup_[a-z_]+/g) ?? []));
   expect([...used].filter((m) => !(m in METRICS))).toEqual([]);

@@ -1,7 +1,19 @@
 import { scanEvents, transactionBoundary } from '../../activities/mariadb/binlog-events.js';
 import { binlogFile as file } from '../helpers/binlog-file.js';
 import { parseBinlogStatus } from '../../activities/mariadb/binlog-archive.js';
-import { contiguousFrom, mergedSegmentId, planCompaction, gtidPosSeq, parseBinlogPosition, parseGtid, planPointInTime, rpoStatus, type BinlogManifest, type PointLink, type SegmentLink } from '../../workflows/lib/binlog.js';
+import {
+  contiguousFrom,
+  mergedSegmentId,
+  planCompaction,
+  gtidPosSeq,
+  parseBinlogPosition,
+  parseGtid,
+  planPointInTime,
+  rpoStatus,
+  type BinlogManifest,
+  type PointLink,
+  type SegmentLink,
+} from '../../workflows/lib/binlog.js';
 import { stopOption } from '../../activities/mariadb/binlog-replay.js';
 import { binlogRetentionArtifact } from '../../workflows/lib/retention.js';
 import { catalogEntry } from '../../workflows/lib/catalog.js';
@@ -49,7 +61,14 @@ describe('binlog event scanner', () => {
 
 describe('binlog status parsing', () => {
   test('variables, files and the master position come from their sections', () => {
-    const out = ['#vars\t1\t/var/lib/mysql/mysql-bin\t1\t0-1-42\t2026-11-30T04:00:00.123456Z\t1\tON\tON', '#logs', 'mysql-bin.000001\t978', 'mysql-bin.000002\t4096', '#master', 'mysql-bin.000002\t4096\t\t'].join('\n');
+    const out = [
+      '#vars\t1\t/var/lib/mysql/mysql-bin\t1\t0-1-42\t2026-11-30T04:00:00.123456Z\t1\tON\tON',
+      '#logs',
+      'mysql-bin.000001\t978',
+      'mysql-bin.000002\t4096',
+      '#master',
+      'mysql-bin.000002\t4096\t\t',
+    ].join('\n');
     expect(parseBinlogStatus(out)).toEqual({
       logBin: true,
       basename: '/var/lib/mysql/mysql-bin',
@@ -59,19 +78,57 @@ describe('binlog status parsing', () => {
       logSlaveUpdates: true,
       wsrepOn: true,
       wsrepGtidMode: true,
-      files: [{ file: 'mysql-bin.000001', size: 978 }, { file: 'mysql-bin.000002', size: 4096 }],
+      files: [
+        { file: 'mysql-bin.000001', size: 978 },
+        { file: 'mysql-bin.000002', size: 4096 },
+      ],
       master: { file: 'mysql-bin.000002', position: 4096 },
     });
   });
 });
 
 const T = (hms: string) => `2026-11-30T${hms}Z`;
-function point(id: string, kind: 'full' | 'incremental', parentId: string | null, completedAt: string, position: number, lsn: [string, string], file = 'mysql-bin.000003'): PointLink {
-  return { id, cloud: 'c', kind, parentId, completedAt, source: { host: 'ctl1' }, mariadb: { checkpoints: { fromLsn: lsn[0], toLsn: lsn[1] }, binlog: { file, position, gtid: '0-1-1' } } };
+function point(
+  id: string,
+  kind: 'full' | 'incremental',
+  parentId: string | null,
+  completedAt: string,
+  position: number,
+  lsn: [string, string],
+  file = 'mysql-bin.000003',
+): PointLink {
+  return {
+    id,
+    cloud: 'c',
+    kind,
+    parentId,
+    completedAt,
+    source: { host: 'ctl1' },
+    mariadb: { checkpoints: { fromLsn: lsn[0], toLsn: lsn[1] }, binlog: { file, position, gtid: '0-1-1' } },
+  };
 }
-function seg(file: string, start: number, end: number, first: string, last: string, through: string, previous: SegmentLink['previous'] = null): SegmentLink {
+function seg(
+  file: string,
+  start: number,
+  end: number,
+  first: string,
+  last: string,
+  through: string,
+  previous: SegmentLink['previous'] = null,
+): SegmentLink {
   const sequence = Number(file.slice(-6));
-  return { id: `binlog-ctl1-${file}-${String(start).padStart(12, '0')}`, host: 'ctl1', file, sequence, startPosition: start, endPosition: end, firstEventAt: first, lastEventAt: last, archivedThrough: through, previous };
+  return {
+    id: `binlog-ctl1-${file}-${String(start).padStart(12, '0')}`,
+    host: 'ctl1',
+    file,
+    sequence,
+    startPosition: start,
+    endPosition: end,
+    firstEventAt: first,
+    lastEventAt: last,
+    archivedThrough: through,
+    previous,
+  };
 }
 
 describe('point-in-time planner', () => {
@@ -79,23 +136,63 @@ describe('point-in-time planner', () => {
   const inc = point('db-inc', 'incremental', 'db-full', T('10:10:00.500'), 900, ['100', '150']);
   const s1 = seg('mysql-bin.000003', 0, 400, T('09:59:00'), T('09:59:50'), T('10:00:01'));
   const s2 = seg('mysql-bin.000003', 400, 1000, T('10:05:00'), T('10:12:00'), T('10:12:30'));
-  const s3 = seg('mysql-bin.000004', 0, 300, T('10:13:00'), T('10:14:00'), T('10:15:00'), { file: 'mysql-bin.000003', endPosition: 1000 });
+  const s3 = seg('mysql-bin.000004', 0, 300, T('10:13:00'), T('10:14:00'), T('10:15:00'), {
+    file: 'mysql-bin.000003',
+    endPosition: 1000,
+  });
   const segs = [s3, s1, s2];
 
   test('a target after the full and before the incremental replays from the full, up to the segment that passes it', () => {
     const r = planPointInTime([inc, full], segs, T('10:05:30'));
-    expect(r).toEqual({ plan: { chain: ['db-full'], base: 'db-full', baseAt: full.completedAt, files: [{ file: 'mysql-bin.000003', segments: [s1.id, s2.id] }], startFile: 'mysql-bin.000003', startPosition: 500, stopDatetime: T('10:05:31'), stopGtid: null, stopPosition: null, target: T('10:05:30') } });
+    expect(r).toEqual({
+      plan: {
+        chain: ['db-full'],
+        base: 'db-full',
+        baseAt: full.completedAt,
+        files: [{ file: 'mysql-bin.000003', segments: [s1.id, s2.id] }],
+        startFile: 'mysql-bin.000003',
+        startPosition: 500,
+        stopDatetime: T('10:05:31'),
+        stopGtid: null,
+        stopPosition: null,
+        target: T('10:05:30'),
+      },
+    });
   });
 
   test('a target after the newest incremental replays from it, across binlog files', () => {
     const r = planPointInTime([full, inc], segs, T('10:14:10.900'));
-    expect('plan' in r && r.plan).toMatchObject({ chain: ['db-full', 'db-inc'], base: 'db-inc', startPosition: 900, stopDatetime: T('10:14:11'), files: [{ file: 'mysql-bin.000003', segments: [s1.id, s2.id] }, { file: 'mysql-bin.000004', segments: [s3.id] }] });
+    expect('plan' in r && r.plan).toMatchObject({
+      chain: ['db-full', 'db-inc'],
+      base: 'db-inc',
+      startPosition: 900,
+      stopDatetime: T('10:14:11'),
+      files: [
+        { file: 'mysql-bin.000003', segments: [s1.id, s2.id] },
+        { file: 'mysql-bin.000004', segments: [s3.id] },
+      ],
+    });
   });
 
   test('targets before the first backup or past what is archived are refused with the recoverable range', () => {
     for (const t of [T('09:30:00'), T('10:15:00'), T('11:00:00')]) {
       const r = planPointInTime([full, inc], segs, t);
-      expect(r).toEqual({ problem: expect.stringMatching(/cannot be recovered: the recoverable range is 2026-11-30T10:00:00.500Z – 2026-11-30T10:14:59Z$/), ranges: [{ from: full.completedAt, to: T('10:14:59'), base: 'db-full', fromGtid: '0-1-1', toGtid: '0-1-1', fromPosition: 'mysql-bin.000003:500', toPosition: 'mysql-bin.000004:300' }] });
+      expect(r).toEqual({
+        problem: expect.stringMatching(
+          /cannot be recovered: the recoverable range is 2026-11-30T10:00:00.500Z – 2026-11-30T10:14:59Z$/,
+        ),
+        ranges: [
+          {
+            from: full.completedAt,
+            to: T('10:14:59'),
+            base: 'db-full',
+            fromGtid: '0-1-1',
+            toGtid: '0-1-1',
+            fromPosition: 'mysql-bin.000003:500',
+            toPosition: 'mysql-bin.000004:300',
+          },
+        ],
+      });
     }
   });
 
@@ -105,7 +202,9 @@ describe('point-in-time planner', () => {
     expect(r).toMatchObject({ problem: expect.stringMatching(/nothing is recoverable/) });
     const cutTail = { ...s3, previous: { file: 'mysql-bin.000003', endPosition: 1200 } };
     expect(contiguousFrom([s1, s2, cutTail], 'ctl1', 'mysql-bin.000003')).toEqual([s1, s2]);
-    expect(planPointInTime([full, inc], [s1, s2, cutTail], T('10:14:00'))).toMatchObject({ ranges: [{ to: T('10:12:29') }] });
+    expect(planPointInTime([full, inc], [s1, s2, cutTail], T('10:14:00'))).toMatchObject({
+      ranges: [{ to: T('10:12:29') }],
+    });
   });
 
   test('a file whose first segment (its format description) is missing cannot be replayed', () => {
@@ -119,66 +218,171 @@ describe('point-in-time planner', () => {
 });
 
 describe('point-in-time planner: GTID and binlog-position targets', () => {
-  const withGtid = (p: PointLink, gtid: string): PointLink => ({ ...p, mariadb: { ...p.mariadb, binlog: { ...p.mariadb.binlog!, gtid } } });
-  const gt = (s: SegmentLink, firstGtid: string | null, lastGtid: string | null): SegmentLink => ({ ...s, firstGtid, lastGtid });
+  const withGtid = (p: PointLink, gtid: string): PointLink => ({
+    ...p,
+    mariadb: { ...p.mariadb, binlog: { ...p.mariadb.binlog!, gtid } },
+  });
+  const gt = (s: SegmentLink, firstGtid: string | null, lastGtid: string | null): SegmentLink => ({
+    ...s,
+    firstGtid,
+    lastGtid,
+  });
   const full = withGtid(point('db-full', 'full', null, T('10:00:00.500'), 500, ['0', '100']), '0-1-10');
   const inc = withGtid(point('db-inc', 'incremental', 'db-full', T('10:10:00.500'), 900, ['100', '150']), '0-1-20');
   const s1 = gt(seg('mysql-bin.000003', 0, 400, T('09:59:00'), T('09:59:50'), T('10:00:01')), '0-1-5', '0-1-9');
   const s2 = gt(seg('mysql-bin.000003', 400, 1000, T('10:05:00'), T('10:12:00'), T('10:12:30')), '0-1-10', '0-1-22');
-  const s3 = gt(seg('mysql-bin.000004', 0, 300, T('10:13:00'), T('10:14:00'), T('10:15:00'), { file: 'mysql-bin.000003', endPosition: 1000 }), '0-1-23', '0-1-25');
+  const s3 = gt(
+    seg('mysql-bin.000004', 0, 300, T('10:13:00'), T('10:14:00'), T('10:15:00'), {
+      file: 'mysql-bin.000003',
+      endPosition: 1000,
+    }),
+    '0-1-23',
+    '0-1-25',
+  );
   const segs = [s3, s1, s2];
-  const plan = (target: Parameters<typeof planPointInTime>[2], progress: Parameters<typeof planPointInTime>[3] = []) => planPointInTime([full, inc], segs, target, progress);
+  const plan = (target: Parameters<typeof planPointInTime>[2], progress: Parameters<typeof planPointInTime>[3] = []) =>
+    planPointInTime([full, inc], segs, target, progress);
 
   test('a GTID between the full and the incremental replays from the full up to the segment holding it, inclusive', () => {
-    expect(plan({ gtid: '0-1-15' })).toEqual({ plan: { chain: ['db-full'], base: 'db-full', baseAt: full.completedAt, files: [{ file: 'mysql-bin.000003', segments: [s1.id, s2.id] }], startFile: 'mysql-bin.000003', startPosition: 500, stopDatetime: null, stopGtid: '0-1-15', stopPosition: null, target: '0-1-15' } });
+    expect(plan({ gtid: '0-1-15' })).toEqual({
+      plan: {
+        chain: ['db-full'],
+        base: 'db-full',
+        baseAt: full.completedAt,
+        files: [{ file: 'mysql-bin.000003', segments: [s1.id, s2.id] }],
+        startFile: 'mysql-bin.000003',
+        startPosition: 500,
+        stopDatetime: null,
+        stopGtid: '0-1-15',
+        stopPosition: null,
+        target: '0-1-15',
+      },
+    });
   });
 
   test('a GTID after the incremental replays from it, across files; the last GTID of a file needs no later file', () => {
-    expect(plan({ gtid: '0-1-24' })).toMatchObject({ plan: { base: 'db-inc', chain: ['db-full', 'db-inc'], startPosition: 900, stopGtid: '0-1-24', files: [{ file: 'mysql-bin.000003', segments: [s1.id, s2.id] }, { file: 'mysql-bin.000004', segments: [s3.id] }] } });
-    expect(plan({ gtid: '0-1-22' })).toMatchObject({ plan: { base: 'db-inc', files: [{ file: 'mysql-bin.000003', segments: [s1.id, s2.id] }] } });
+    expect(plan({ gtid: '0-1-24' })).toMatchObject({
+      plan: {
+        base: 'db-inc',
+        chain: ['db-full', 'db-inc'],
+        startPosition: 900,
+        stopGtid: '0-1-24',
+        files: [
+          { file: 'mysql-bin.000003', segments: [s1.id, s2.id] },
+          { file: 'mysql-bin.000004', segments: [s3.id] },
+        ],
+      },
+    });
+    expect(plan({ gtid: '0-1-22' })).toMatchObject({
+      plan: { base: 'db-inc', files: [{ file: 'mysql-bin.000003', segments: [s1.id, s2.id] }] },
+    });
   });
 
   test('the GTID a backup stands at restores that backup with nothing after it', () => {
-    expect(plan({ gtid: '0-1-20' })).toMatchObject({ plan: { base: 'db-inc', startPosition: 900, stopGtid: '0-1-20', files: [{ file: 'mysql-bin.000003', segments: [s1.id, s2.id] }] } });
+    expect(plan({ gtid: '0-1-20' })).toMatchObject({
+      plan: {
+        base: 'db-inc',
+        startPosition: 900,
+        stopGtid: '0-1-20',
+        files: [{ file: 'mysql-bin.000003', segments: [s1.id, s2.id] }],
+      },
+    });
   });
 
   test('a transaction cut across segments: the replay reads on to the segment where the next GTID starts', () => {
-    const a = gt(seg('mysql-bin.000004', 0, 100, T('10:13:00'), T('10:13:00'), T('10:13:00'), { file: 'mysql-bin.000003', endPosition: 1000 }), '0-1-23', '0-1-23');
+    const a = gt(
+      seg('mysql-bin.000004', 0, 100, T('10:13:00'), T('10:13:00'), T('10:13:00'), {
+        file: 'mysql-bin.000003',
+        endPosition: 1000,
+      }),
+      '0-1-23',
+      '0-1-23',
+    );
     const b = gt(seg('mysql-bin.000004', 100, 200, T('10:13:00'), T('10:13:00'), T('10:13:00')), null, null);
     const c = gt(seg('mysql-bin.000004', 200, 300, T('10:13:30'), T('10:14:00'), T('10:15:00')), '0-1-24', '0-1-25');
     const r = planPointInTime([full, inc], [s1, s2, a, b, c], { gtid: '0-1-23' });
-    expect(r).toMatchObject({ plan: { files: [{ file: 'mysql-bin.000003' }, { file: 'mysql-bin.000004', segments: [a.id, b.id, c.id] }] } });
+    expect(r).toMatchObject({
+      plan: { files: [{ file: 'mysql-bin.000003' }, { file: 'mysql-bin.000004', segments: [a.id, b.id, c.id] }] },
+    });
   });
 
   test('a GTID before the oldest backup, past the archive, skipped by the log or of another domain is refused with the GTID and position range', () => {
     for (const g of ['0-1-3', '0-1-26', '0-1-99', '1-1-12']) {
       const r = plan({ gtid: g });
-      expect(r).toEqual({ problem: expect.stringMatching(new RegExp(`^GTID ${g} cannot be recovered .*: the recoverable range is 2026-11-30T10:00:00.500Z – 2026-11-30T10:14:59Z \\(GTIDs 0-1-10 – 0-1-25, positions mysql-bin.000003:500 – mysql-bin.000004:300\\)$`)), ranges: [expect.objectContaining({ fromGtid: '0-1-10', toGtid: '0-1-25' })] });
+      expect(r).toEqual({
+        problem: expect.stringMatching(
+          new RegExp(
+            `^GTID ${g} cannot be recovered .*: the recoverable range is 2026-11-30T10:00:00.500Z – 2026-11-30T10:14:59Z \\(GTIDs 0-1-10 – 0-1-25, positions mysql-bin.000003:500 – mysql-bin.000004:300\\)$`,
+          ),
+        ),
+        ranges: [expect.objectContaining({ fromGtid: '0-1-10', toGtid: '0-1-25' })],
+      });
     }
     const gap = gt(s3, '0-1-30', '0-1-31');
-    expect(planPointInTime([full, inc], [s1, s2, gap], { gtid: '0-1-27' })).toMatchObject({ problem: expect.stringMatching(/^GTID 0-1-27 cannot be recovered/) });
+    expect(planPointInTime([full, inc], [s1, s2, gap], { gtid: '0-1-27' })).toMatchObject({
+      problem: expect.stringMatching(/^GTID 0-1-27 cannot be recovered/),
+    });
     expect(plan({ gtid: 'nonsense' })).toMatchObject({ problem: expect.stringMatching(/is not a GTID/) });
   });
 
   test('a position replays every event before it, from the newest backup at or before it; the last file is the one it names', () => {
-    expect(plan({ position: { file: 'mysql-bin.000003', position: 700 } })).toMatchObject({ plan: { base: 'db-full', startPosition: 500, stopPosition: 700, stopGtid: null, stopDatetime: null, target: 'mysql-bin.000003:700', files: [{ file: 'mysql-bin.000003', segments: [s1.id, s2.id] }] } });
-    expect(plan({ position: { file: 'mysql-bin.000003', position: 500 } })).toMatchObject({ plan: { base: 'db-full', stopPosition: 500 } });
-    expect(plan({ position: { file: 'mysql-bin.000004', position: 300 } })).toMatchObject({ plan: { base: 'db-inc', stopPosition: 300, files: [{ file: 'mysql-bin.000003' }, { file: 'mysql-bin.000004', segments: [s3.id] }] } });
+    expect(plan({ position: { file: 'mysql-bin.000003', position: 700 } })).toMatchObject({
+      plan: {
+        base: 'db-full',
+        startPosition: 500,
+        stopPosition: 700,
+        stopGtid: null,
+        stopDatetime: null,
+        target: 'mysql-bin.000003:700',
+        files: [{ file: 'mysql-bin.000003', segments: [s1.id, s2.id] }],
+      },
+    });
+    expect(plan({ position: { file: 'mysql-bin.000003', position: 500 } })).toMatchObject({
+      plan: { base: 'db-full', stopPosition: 500 },
+    });
+    expect(plan({ position: { file: 'mysql-bin.000004', position: 300 } })).toMatchObject({
+      plan: {
+        base: 'db-inc',
+        stopPosition: 300,
+        files: [{ file: 'mysql-bin.000003' }, { file: 'mysql-bin.000004', segments: [s3.id] }],
+      },
+    });
   });
 
   test('a position before the oldest backup or past the archived bytes is refused with the ranges', () => {
-    for (const [file, position] of [['mysql-bin.000003', 400], ['mysql-bin.000004', 301], ['mysql-bin.000005', 10], ['mysql-bin.000002', 900]] as const) {
-      expect(plan({ position: { file, position } })).toMatchObject({ problem: expect.stringMatching(new RegExp(`^binlog position ${file}:${position} cannot be recovered .*positions mysql-bin.000003:500 – mysql-bin.000004:300\\)$`)) });
+    for (const [file, position] of [
+      ['mysql-bin.000003', 400],
+      ['mysql-bin.000004', 301],
+      ['mysql-bin.000005', 10],
+      ['mysql-bin.000002', 900],
+    ] as const) {
+      expect(plan({ position: { file, position } })).toMatchObject({
+        problem: expect.stringMatching(
+          new RegExp(
+            `^binlog position ${file}:${position} cannot be recovered .*positions mysql-bin.000003:500 – mysql-bin.000004:300\\)$`,
+          ),
+        ),
+      });
     }
   });
 
   test('an idle server: the progress recorded at the end of the archive extends the range past the last event', () => {
     expect(plan(T('10:20:00'))).toMatchObject({ problem: expect.stringMatching(/cannot be recovered/) });
     const idle = { host: 'ctl1', file: 'mysql-bin.000004', position: 300, archivedThrough: T('10:30:00.200') };
-    expect(plan(T('10:20:00'), [idle])).toMatchObject({ plan: { base: 'db-inc', stopDatetime: T('10:20:01'), files: [{ file: 'mysql-bin.000003' }, { file: 'mysql-bin.000004', segments: [s3.id] }] } });
+    expect(plan(T('10:20:00'), [idle])).toMatchObject({
+      plan: {
+        base: 'db-inc',
+        stopDatetime: T('10:20:01'),
+        files: [{ file: 'mysql-bin.000003' }, { file: 'mysql-bin.000004', segments: [s3.id] }],
+      },
+    });
     expect(plan(T('10:31:00'), [idle])).toMatchObject({ ranges: [{ to: T('10:29:59') }] });
     // progress recorded elsewhere (another position, another host) says nothing about this archive's end
-    for (const other of [{ ...idle, position: 200 }, { ...idle, host: 'ctl2' }, { ...idle, file: 'mysql-bin.000005', position: 4 }]) {
+    for (const other of [
+      { ...idle, position: 200 },
+      { ...idle, host: 'ctl2' },
+      { ...idle, file: 'mysql-bin.000005', position: 4 },
+    ]) {
       expect(plan(T('10:20:00'), [other])).toMatchObject({ problem: expect.stringMatching(/cannot be recovered/) });
     }
   });
@@ -198,12 +402,16 @@ describe('point-in-time planner: GTID and binlog-position targets', () => {
 });
 
 describe('compaction of old segments', () => {
-  const s = (file: string, start: number, end: number, through: string) => seg(file, start, end, through, through, through);
+  const s = (file: string, start: number, end: number, through: string) =>
+    seg(file, start, end, through, through, through);
   const a1 = s('mysql-bin.000003', 0, 100, T('09:00:00'));
   const a2 = s('mysql-bin.000003', 100, 200, T('09:00:05'));
   const a3 = s('mysql-bin.000003', 200, 300, T('09:00:10'));
   const a4 = s('mysql-bin.000003', 300, 400, T('09:59:30')); // too young
-  const b1 = { ...s('mysql-bin.000004', 0, 50, T('09:10:00')), previous: { file: 'mysql-bin.000003', endPosition: 400 } };
+  const b1 = {
+    ...s('mysql-bin.000004', 0, 50, T('09:10:00')),
+    previous: { file: 'mysql-bin.000003', endPosition: 400 },
+  };
   const b2 = s('mysql-bin.000004', 50, 80, T('09:10:05'));
   const now = Date.parse(T('10:00:00'));
 
@@ -211,8 +419,22 @@ describe('compaction of old segments', () => {
     const p = planCompaction([a4, b2, a1, a3, a2, b1], now, 1800_000, 1 << 20);
     expect(p.covered).toEqual([]);
     expect(p.merge).toEqual([
-      { host: 'ctl1', file: 'mysql-bin.000003', startPosition: 0, endPosition: 300, id: mergedSegmentId('ctl1', 'mysql-bin.000003', 0, 300), pieces: [a1.id, a2.id, a3.id] },
-      { host: 'ctl1', file: 'mysql-bin.000004', startPosition: 0, endPosition: 80, id: mergedSegmentId('ctl1', 'mysql-bin.000004', 0, 80), pieces: [b1.id, b2.id] },
+      {
+        host: 'ctl1',
+        file: 'mysql-bin.000003',
+        startPosition: 0,
+        endPosition: 300,
+        id: mergedSegmentId('ctl1', 'mysql-bin.000003', 0, 300),
+        pieces: [a1.id, a2.id, a3.id],
+      },
+      {
+        host: 'ctl1',
+        file: 'mysql-bin.000004',
+        startPosition: 0,
+        endPosition: 80,
+        id: mergedSegmentId('ctl1', 'mysql-bin.000004', 0, 80),
+        pieces: [b1.id, b2.id],
+      },
     ]);
     // a byte cap splits a run; a hole splits it too
     expect(planCompaction([a1, a2, a3], now, 0, 200).merge.map((m) => m.pieces)).toEqual([[a1.id, a2.id]]);
@@ -220,8 +442,14 @@ describe('compaction of old segments', () => {
   });
 
   test('pieces left inside a merged segment (a compaction that died before removing them) are removed, and the planner reads past them', () => {
-    const merged = { ...s('mysql-bin.000003', 0, 300, T('09:00:10')), id: mergedSegmentId('ctl1', 'mysql-bin.000003', 0, 300) };
-    expect(planCompaction([a1, a2, merged, a3, a4], now, 1800_000, 1 << 20)).toEqual({ merge: [], covered: [a1.id, a2.id, a3.id] });
+    const merged = {
+      ...s('mysql-bin.000003', 0, 300, T('09:00:10')),
+      id: mergedSegmentId('ctl1', 'mysql-bin.000003', 0, 300),
+    };
+    expect(planCompaction([a1, a2, merged, a3, a4], now, 1800_000, 1 << 20)).toEqual({
+      merge: [],
+      covered: [a1.id, a2.id, a3.id],
+    });
     expect(contiguousFrom([a2, a1, merged, a3, a4, b1, b2], 'ctl1', 'mysql-bin.000003')).toEqual([merged, a4, b1, b2]);
   });
 });
@@ -229,7 +457,14 @@ describe('compaction of old segments', () => {
 describe('achieved RPO', () => {
   test('now − the last catch-up, against the target', () => {
     const now = Date.parse(T('10:00:10'));
-    expect(rpoStatus(now, T('10:00:07'), T('10:00:01'), 5)).toEqual({ caughtUpAt: T('10:00:07'), newestEventAt: T('10:00:01'), achievedRpoSeconds: 3, newestEventAgeSeconds: 9, rpoTargetSeconds: 5, rpoMet: true });
+    expect(rpoStatus(now, T('10:00:07'), T('10:00:01'), 5)).toEqual({
+      caughtUpAt: T('10:00:07'),
+      newestEventAt: T('10:00:01'),
+      achievedRpoSeconds: 3,
+      newestEventAgeSeconds: 9,
+      rpoTargetSeconds: 5,
+      rpoMet: true,
+    });
     expect(rpoStatus(now, T('10:00:00'), null, 5)).toMatchObject({ achievedRpoSeconds: 10, rpoMet: false });
     expect(rpoStatus(now, null, null, 5)).toMatchObject({ achievedRpoSeconds: null, rpoMet: null });
   });
@@ -237,19 +472,67 @@ describe('achieved RPO', () => {
 
 describe('a segment manifest elsewhere: retention, catalog, sealed files', () => {
   const m = {
-    formatVersion: 1, id: 'binlog-ctl1-mysql-bin.000004-000000000000', cloud: 'c', component: 'binlog', kind: 'binlog', parentId: null,
-    startedAt: T('10:13:01'), completedAt: T('10:13:02'), workflowId: 'w', source: { host: 'ctl1', address: 'a', containerRuntime: 'none', serverId: 1 },
-    binlog: { file: 'mysql-bin.000004', sequence: 4, startPosition: 0, endPosition: 300, events: 3, firstEventAt: T('10:13:00'), lastEventAt: T('10:14:00'), firstGtid: '0-1-5', lastGtid: '0-1-6', serverIds: [1], archivedThrough: T('10:15:00'), previous: { file: 'mysql-bin.000003', endPosition: 1000 } },
-    artifact: { file: 'segment.zst.gpg', bytes: 123, sha256: 'ab', streamBytes: 300, layers: ['binlog', 'zstd', 'openpgp'], compression: { format: 'zstd', level: 3, where: 'worker' }, encryption: { format: 'openpgp', cipher: 'AES256', passphrase: true, recipientFingerprints: [] } },
-    tools: { zstd: 'v', gpg: 'v', osbackup: 'v' }, restoreRecipe: 'RESTORE.md',
+    formatVersion: 1,
+    id: 'binlog-ctl1-mysql-bin.000004-000000000000',
+    cloud: 'c',
+    component: 'binlog',
+    kind: 'binlog',
+    parentId: null,
+    startedAt: T('10:13:01'),
+    completedAt: T('10:13:02'),
+    workflowId: 'w',
+    source: { host: 'ctl1', address: 'a', containerRuntime: 'none', serverId: 1 },
+    binlog: {
+      file: 'mysql-bin.000004',
+      sequence: 4,
+      startPosition: 0,
+      endPosition: 300,
+      events: 3,
+      firstEventAt: T('10:13:00'),
+      lastEventAt: T('10:14:00'),
+      firstGtid: '0-1-5',
+      lastGtid: '0-1-6',
+      serverIds: [1],
+      archivedThrough: T('10:15:00'),
+      previous: { file: 'mysql-bin.000003', endPosition: 1000 },
+    },
+    artifact: {
+      file: 'segment.zst.gpg',
+      bytes: 123,
+      sha256: 'ab',
+      streamBytes: 300,
+      layers: ['binlog', 'zstd', 'openpgp'],
+      compression: { format: 'zstd', level: 3, where: 'worker' },
+      encryption: { format: 'openpgp', cipher: 'AES256', passphrase: true, recipientFingerprints: [] },
+    },
+    tools: { zstd: 'v', gpg: 'v', osbackup: 'v' },
+    restoreRecipe: 'RESTORE.md',
   } as BinlogManifest;
 
   test('retention sees a byte range of file 4 that follows file 3 closed at 1000', () => {
-    expect(binlogRetentionArtifact(m)).toEqual({ id: m.id, kind: 'binlog', sequence: 4, startPosition: 0, endPosition: 300, previousEnd: 1000, host: m.source.host, firstEventAt: T('10:13:00'), lastEventAt: T('10:14:00') });
+    expect(binlogRetentionArtifact(m)).toEqual({
+      id: m.id,
+      kind: 'binlog',
+      sequence: 4,
+      startPosition: 0,
+      endPosition: 300,
+      previousEnd: 1000,
+      host: m.source.host,
+      firstEventAt: T('10:13:00'),
+      lastEventAt: T('10:14:00'),
+    });
   });
 
   test('the catalog lists it with its range; copies and scrubs see its one sealed file', () => {
-    expect(catalogEntry(m, [])).toMatchObject({ component: 'binlog', kind: 'binlog', binlog: 'mysql-bin.000004:0-300', path: `clouds/c/binlog/${m.id}/segment.zst.gpg`, bytes: 123 });
-    expect(sealedFiles(m)).toEqual([{ rel: `clouds/c/binlog/${m.id}/segment.zst.gpg`, sha256: 'ab', bytes: 123, encryption: m.artifact.encryption }]);
+    expect(catalogEntry(m, [])).toMatchObject({
+      component: 'binlog',
+      kind: 'binlog',
+      binlog: 'mysql-bin.000004:0-300',
+      path: `clouds/c/binlog/${m.id}/segment.zst.gpg`,
+      bytes: 123,
+    });
+    expect(sealedFiles(m)).toEqual([
+      { rel: `clouds/c/binlog/${m.id}/segment.zst.gpg`, sha256: 'ab', bytes: 123, encryption: m.artifact.encryption },
+    ]);
   });
 });

@@ -1,21 +1,63 @@
-import { capacityReport, capacityTable, forecast, growthPerDay, leastSquaresSlope, untilFull, type TargetScan } from '../../workflows/lib/capacity.js';
+import {
+  capacityReport,
+  capacityTable,
+  forecast,
+  growthPerDay,
+  leastSquaresSlope,
+  untilFull,
+  type TargetScan,
+} from '../../workflows/lib/capacity.js';
 
 const day = (d: number, h = 0) => new Date(Date.UTC(2026, 10, 1 + d, h)).toISOString();
 
 describe('capacity maths', () => {
   test('least-squares slope', () => {
-    expect(leastSquaresSlope([{ x: 0, y: 1 }, { x: 1, y: 3 }, { x: 2, y: 5 }])).toBe(2);
+    expect(
+      leastSquaresSlope([
+        { x: 0, y: 1 },
+        { x: 1, y: 3 },
+        { x: 2, y: 5 },
+      ]),
+    ).toBe(2);
     // x = 0,1,3; y = 10,30,60: Sxy = 690/9, Sxx = 42/9 → 115/7
-    expect(leastSquaresSlope([{ x: 0, y: 10 }, { x: 1, y: 30 }, { x: 3, y: 60 }])).toBeCloseTo(115 / 7, 12);
+    expect(
+      leastSquaresSlope([
+        { x: 0, y: 10 },
+        { x: 1, y: 30 },
+        { x: 3, y: 60 },
+      ]),
+    ).toBeCloseTo(115 / 7, 12);
     expect(leastSquaresSlope([{ x: 1, y: 1 }])).toBeNull();
-    expect(leastSquaresSlope([{ x: 1, y: 1 }, { x: 1, y: 5 }])).toBeNull();
+    expect(
+      leastSquaresSlope([
+        { x: 1, y: 1 },
+        { x: 1, y: 5 },
+      ]),
+    ).toBeNull();
   });
 
   test('growth is the slope of the cumulative stored bytes over completion days', () => {
-    expect(growthPerDay([{ completedAt: day(2), bytes: 100 }, { completedAt: day(0), bytes: 100 }, { completedAt: day(1), bytes: 100 }])).toBe(100);
-    expect(growthPerDay([{ completedAt: day(0), bytes: 10 }, { completedAt: day(1), bytes: 20 }, { completedAt: day(3), bytes: 30 }])).toBeCloseTo(115 / 7, 12);
+    expect(
+      growthPerDay([
+        { completedAt: day(2), bytes: 100 },
+        { completedAt: day(0), bytes: 100 },
+        { completedAt: day(1), bytes: 100 },
+      ]),
+    ).toBe(100);
+    expect(
+      growthPerDay([
+        { completedAt: day(0), bytes: 10 },
+        { completedAt: day(1), bytes: 20 },
+        { completedAt: day(3), bytes: 30 },
+      ]),
+    ).toBeCloseTo(115 / 7, 12);
     // twelve hours apart: 50 bytes in half a day is 100 a day
-    expect(growthPerDay([{ completedAt: day(0), bytes: 1000 }, { completedAt: day(0, 12), bytes: 50 }])).toBe(100);
+    expect(
+      growthPerDay([
+        { completedAt: day(0), bytes: 1000 },
+        { completedAt: day(0, 12), bytes: 50 },
+      ]),
+    ).toBe(100);
     expect(growthPerDay([])).toBeNull();
   });
 
@@ -47,9 +89,30 @@ describe('capacity maths', () => {
     };
     const [t] = capacityReport([scan], new Date(day(3)));
     expect(t!.components).toEqual([
-      { cloud: 'a', component: 'control-plane', artifacts: 2, storedBytes: 20, growthBytesPerDay: 5, forecast30dBytes: 170 },
-      { cloud: 'a', component: 'database', artifacts: 3, storedBytes: 300, growthBytesPerDay: 100, forecast30dBytes: 3300 },
-      { cloud: 'b', component: 'database', artifacts: 1, storedBytes: 180, growthBytesPerDay: null, forecast30dBytes: null },
+      {
+        cloud: 'a',
+        component: 'control-plane',
+        artifacts: 2,
+        storedBytes: 20,
+        growthBytesPerDay: 5,
+        forecast30dBytes: 170,
+      },
+      {
+        cloud: 'a',
+        component: 'database',
+        artifacts: 3,
+        storedBytes: 300,
+        growthBytesPerDay: 100,
+        forecast30dBytes: 3300,
+      },
+      {
+        cloud: 'b',
+        component: 'database',
+        artifacts: 1,
+        storedBytes: 180,
+        growthBytesPerDay: null,
+        forecast30dBytes: null,
+      },
     ]);
     // all six: x = 0,0,1,1,2,2 (sorted by time; ties keep order) y cumulative = 100,110,210,390,490,500
     // x̄ = 1, ȳ = 300; Sxy = (-1)(-200)+(-1)(-190)+0+0+(1)(190)+(1)(200) = 780; Sxx = 4 → 195/day
@@ -60,6 +123,8 @@ describe('capacity maths', () => {
     const [only] = capacityReport([scan], new Date(day(3)), 'b');
     expect(only!.components.map((c) => c.cloud)).toEqual(['b']);
     expect(only!.storedBytes).toBe(500);
-    expect(capacityTable([t!])).toMatch(/local\s+\(all\)\s+\(target\)\s+6\s+500 B\s+195 B\s+6\.2 KiB\s+5\.9 KiB\s+30\.8 days/);
+    expect(capacityTable([t!])).toMatch(
+      /local\s+\(all\)\s+\(target\)\s+6\s+500 B\s+195 B\s+6\.2 KiB\s+5\.9 KiB\s+30\.8 days/,
+    );
   });
 });

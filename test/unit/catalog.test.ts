@@ -66,7 +66,20 @@ test('a scrub batch (refreshMany) brings its check records into the index at onc
   await publish(manifest('db-full-8', '2026-11-08T00:00:00Z'));
   await catalog.rebuild();
   const checkedAt = '2026-11-09T00:00:00.000Z';
-  await target.putText(`${artifactDir('c', 'database', 'db-full-7')}/checks/20261109T000000000Z.json`, JSON.stringify({ formatVersion: 1, backupId: 'db-full-7', cloud: 'c', component: 'database', target: 'local', checkedAt, workflowId: 'w', result: 'CORRUPT', files: [] }));
+  await target.putText(
+    `${artifactDir('c', 'database', 'db-full-7')}/checks/20261109T000000000Z.json`,
+    JSON.stringify({
+      formatVersion: 1,
+      backupId: 'db-full-7',
+      cloud: 'c',
+      component: 'database',
+      target: 'local',
+      checkedAt,
+      workflowId: 'w',
+      result: 'CORRUPT',
+      files: [],
+    }),
+  );
   rmSync(join(root, artifactDir('c', 'database', 'db-full-8')), { recursive: true });
   await catalog.refreshMany('c', [
     { component: 'database', id: 'db-full-7' },

@@ -3,7 +3,10 @@ import { AesGcmPayloadCodec } from '../../config/temporal.js';
 import { redact, registerSecret } from '../../activities/redact.js';
 
 describe('payload codec (Temporal history holds no plaintext)', () => {
-  const payload = { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(JSON.stringify({ cloud: 'prod', note: 'visible?' })) };
+  const payload = {
+    metadata: { encoding: Buffer.from('json/plain') },
+    data: Buffer.from(JSON.stringify({ cloud: 'prod', note: 'visible?' })),
+  };
 
   test('round trip, and the stored bytes do not contain the plaintext', async () => {
     const codec = new AesGcmPayloadCodec(randomBytes(32));

@@ -12,7 +12,12 @@ let server: Server;
 let url: string;
 
 beforeAll(async () => {
-  server = createCodecServer({ codecs: [new AesGcmPayloadCodec(key)], namespace: 'osbackup', origins: allowedOrigins(UI, ['https://ui.example.com']), token: TOKEN });
+  server = createCodecServer({
+    codecs: [new AesGcmPayloadCodec(key)],
+    namespace: 'osbackup',
+    origins: allowedOrigins(UI, ['https://ui.example.com']),
+    token: TOKEN,
+  });
   url = await listen(server, '127.0.0.1', 0);
 });
 afterAll(async () => {
@@ -23,12 +28,22 @@ afterAll(async () => {
 const json = (s: string) => Buffer.from(s).toString('base64');
 type Payloads = { payloads: { metadata: Record<string, string>; data?: string }[] };
 type Encoded = { payloads: { metadata: Record<string, string>; data: string }[] };
-const plain: Payloads = { payloads: [{ metadata: { encoding: json('json/plain') }, data: json('{"cloud":"prod","note":"visible?"}') }, { metadata: { encoding: json('binary/null') } }] };
+const plain: Payloads = {
+  payloads: [
+    { metadata: { encoding: json('json/plain') }, data: json('{"cloud":"prod","note":"visible?"}') },
+    { metadata: { encoding: json('binary/null') } },
+  ],
+};
 
 function post(path: string, body: unknown, headers: Record<string, string> = {}) {
   return fetch(url + path, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'X-Namespace': 'osbackup', Authorization: `Bearer ${TOKEN}`, ...headers },
+    headers: {
+      'Content-Type': 'application/json',
+      'X-Namespace': 'osbackup',
+      Authorization: `Bearer ${TOKEN}`,
+      ...headers,
+    },
     body: JSON.stringify(body),
   });
 }
@@ -42,7 +57,9 @@ test('encode → decode gives back the input; the encoded form holds no plaintex
   expect(Buffer.from(encoded.payloads[0]!.metadata.encoding!, 'base64').toString()).toBe('binary/encrypted');
   const dec = await post('/decode', encoded);
   expect(dec.status).toBe(200);
-  expect(await dec.json()).toEqual({ payloads: [plain.payloads[0], { metadata: plain.payloads[1]!.metadata, data: '' }] });
+  expect(await dec.json()).toEqual({
+    payloads: [plain.payloads[0], { metadata: plain.payloads[1]!.metadata, data: '' }],
+  });
 });
 
 test('the endpoint may sit under any path prefix (only the last segment counts)', async () => {
@@ -52,8 +69,19 @@ test('the endpoint may sit under any path prefix (only the last segment counts)'
 });
 
 test('a payload encrypted with another key: 400, a clear message, no key material', async () => {
-  const [other] = await new AesGcmPayloadCodec(randomBytes(32)).encode([{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"x"') }]);
-  const res = await post('/decode', { payloads: [{ metadata: Object.fromEntries(Object.entries(other!.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])), data: Buffer.from(other!.data!).toString('base64') }] });
+  const [other] = await new AesGcmPayloadCodec(randomBytes(32)).encode([
+    { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"x"') },
+  ]);
+  const res = await post('/decode', {
+    payloads: [
+      {
+        metadata: Object.fromEntries(
+          Object.entries(other!.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')]),
+        ),
+        data: Buffer.from(other!.data!).toString('base64'),
+      },
+    ],
+  });
   expect(res.status).toBe(400);
   const { error } = (await res.json()) as { error: string };
   expect(error).toMatch(/cannot decode: payload was encrypted with key [0-9a-f]{16}; this process has [0-9a-f]{16}/);
@@ -70,7 +98,11 @@ test('a payload encrypted with another key: 400, a clear message, no key materia
 });
 
 test('no token or a wrong one: 401', async () => {
-  const none = await fetch(`${url}/decode`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Namespace': 'osbackup' }, body: JSON.stringify(plain) });
+  const none = await fetch(`${url}/decode`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Namespace': 'osbackup' },
+    body: JSON.stringify(plain),
+  });
   expect(none.status).toBe(401);
   expect(none.headers.get('www-authenticate')).toBe('Bearer');
   expect((await post('/decode', plain, { Authorization: 'Bearer nope' })).status).toBe(401);
@@ -80,13 +112,20 @@ test('no token or a wrong one: 401', async () => {
 test('another namespace: 403', async () => {
   const res = await post('/decode', plain, { 'X-Namespace': 'default' });
   expect(res.status).toBe(403);
-  expect(((await res.json()) as { error: string }).error).toMatch(/namespace default is not served here \(only osbackup\)/);
+  expect(((await res.json()) as { error: string }).error).toMatch(
+    /namespace default is not served here \(only osbackup\)/,
+  );
 });
 
 test('CORS: the UI origin gets its preflight answered; other origins are refused', async () => {
   const pre = await fetch(`${url}/decode`, {
     method: 'OPTIONS',
-    headers: { Origin: UI, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type,x-namespace,authorization', 'Access-Control-Request-Private-Network': 'true' },
+    headers: {
+      Origin: UI,
+      'Access-Control-Request-Method': 'POST',
+      'Access-Control-Request-Headers': 'content-type,x-namespace,authorization',
+      'Access-Control-Request-Private-Network': 'true',
+    },
   });
   expect(pre.status).toBe(204);
   expect(pre.headers.get('access-control-allow-origin')).toBe(UI);
@@ -98,14 +137,20 @@ test('CORS: the UI origin gets its preflight answered; other origins are refused
 
   // localhost and 127.0.0.1 are the same UI to a person; --origin adds more.
   for (const o of ['http://localhost:8233', 'https://ui.example.com']) {
-    const r = await fetch(`${url}/decode`, { method: 'OPTIONS', headers: { Origin: o, 'Access-Control-Request-Method': 'POST' } });
+    const r = await fetch(`${url}/decode`, {
+      method: 'OPTIONS',
+      headers: { Origin: o, 'Access-Control-Request-Method': 'POST' },
+    });
     expect([r.status, r.headers.get('access-control-allow-origin')]).toEqual([204, o]);
   }
 
   const ok = await post('/encode', plain, { Origin: UI });
   expect([ok.status, ok.headers.get('access-control-allow-origin')]).toEqual([200, UI]);
 
-  const evil = await fetch(`${url}/decode`, { method: 'OPTIONS', headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'POST' } });
+  const evil = await fetch(`${url}/decode`, {
+    method: 'OPTIONS',
+    headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'POST' },
+  });
   expect(evil.status).toBe(403);
   expect(evil.headers.get('access-control-allow-origin')).toBeNull();
   expect((await post('/decode', plain, { Origin: 'https://evil.example' })).status).toBe(403);

@@ -89,18 +89,28 @@ describe('config', () => {
     writeFileSync(file, bad);
     const r = await execa('node', ['dist/client/cli.js', '--config', file, 'config', 'check'], { reject: false });
     expect(r.exitCode).toBe(2);
-    for (const p of ['repository.path', 'encryption', 'clouds.prod.hosts.ctl1.port', 'clouds.prod.hosts.ctl1.hostKeyFingerprint', 'clouds.prod.database.host']) {
+    for (const p of [
+      'repository.path',
+      'encryption',
+      'clouds.prod.hosts.ctl1.port',
+      'clouds.prod.hosts.ctl1.hostKeyFingerprint',
+      'clouds.prod.database.host',
+    ]) {
       expect(r.stderr).toContain(`- ${p}: `);
     }
     const ok = join(dir, 'good.yml');
     writeFileSync(ok, good);
-    const r2 = await execa('node', ['dist/client/cli.js', '--config', ok, '--json', 'config', 'check'], { reject: false });
+    const r2 = await execa('node', ['dist/client/cli.js', '--config', ok, '--json', 'config', 'check'], {
+      reject: false,
+    });
     expect(r2.exitCode).toBe(0);
     expect(JSON.parse(r2.stdout)).toEqual({ ok: true, clouds: ['prod'] });
   });
 
   test('a missing file is reported as such', async () => {
-    const r = await execa('node', ['dist/client/cli.js', '--config', '/nonexistent/osbackup.yml', 'config', 'check'], { reject: false });
+    const r = await execa('node', ['dist/client/cli.js', '--config', '/nonexistent/osbackup.yml', 'config', 'check'], {
+      reject: false,
+    });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/\/nonexistent\/osbackup.yml.*\n.*cannot be read: ENOENT/);
   });

@@ -3,10 +3,13 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../workflows/search-attributes.js';
 
-const compose = parse(readFileSync('temporal-dev.yml', 'utf8')) as { services: { temporal: { image: string; command: string[]; ports: string[] } } };
+const compose = parse(readFileSync('temporal-dev.yml', 'utf8')) as {
+  services: { temporal: { image: string; command: string[]; ports: string[] } };
+};
 const dev = readFileSync('dev', 'utf8');
 const svc = compose.services.temporal;
-const flag = (name: string) => svc.command.filter((c) => c.startsWith(`--${name}=`)).map((c) => c.slice(name.length + 3));
+const flag = (name: string) =>
+  svc.command.filter((c) => c.startsWith(`--${name}=`)).map((c) => c.slice(name.length + 3));
 const devVar = (name: string) => new RegExp(`^${name}=\\(?([^)#\\n]*)\\)?`, 'm').exec(dev)?.[1]?.trim();
 
 describe('temporal-dev.yml agrees with ./dev', () => {
@@ -20,7 +23,10 @@ describe('temporal-dev.yml agrees with ./dev', () => {
   test('same ports', () => {
     expect(flag('port')).toEqual([devVar('TEMPORAL_PORT')]);
     expect(flag('ui-port')).toEqual([devVar('TEMPORAL_UI_PORT')]);
-    expect(svc.ports).toEqual([`127.0.0.1:${devVar('TEMPORAL_PORT')}:7233`, `127.0.0.1:${devVar('TEMPORAL_UI_PORT')}:8233`]);
+    expect(svc.ports).toEqual([
+      `127.0.0.1:${devVar('TEMPORAL_PORT')}:7233`,
+      `127.0.0.1:${devVar('TEMPORAL_UI_PORT')}:8233`,
+    ]);
   });
   test('same SQLite pragmas (WAL: ~4× less per-activity latency than the default journal)', () => {
     const devPragmas = [...dev.matchAll(/--sqlite-pragma (\S+)/g)].map((m) => m[1]);

@@ -23,7 +23,11 @@ describe('deploy command jobs', () => {
     const third = await runJob(env, 'c', 'worker', 'r1/e1/deploy-services', argv, 60);
     expect(third).toMatchObject({ exitCode: 3, launches: 1, reattached: true });
     expect(readFileSync(marker, 'utf8')).toBe('x\n');
-    expect(readFileSync(join(jobDir(env, 'worker', 'c', 'r1/e1/deploy-services'), 'launches'), 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(
+      readFileSync(join(jobDir(env, 'worker', 'c', 'r1/e1/deploy-services'), 'launches'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(1);
   });
 
   test('another execution of the run (a rerun after a failure) launches afresh', async () => {

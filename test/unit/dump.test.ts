@@ -1,7 +1,15 @@
 // The pure parts of logical dumps: splitting one mariadb-dump stream into per-schema files,
 // choosing schemas, the grant check, the recorded position, the catalog row and retention.
 import { catalogEntry } from '../../workflows/lib/catalog.js';
-import { chooseSchemas, dumpSchema, DumpSplitter, isDumpManifest, missingDumpGrants, parseDumpPosition, type DumpManifest } from '../../workflows/lib/dump.js';
+import {
+  chooseSchemas,
+  dumpSchema,
+  DumpSplitter,
+  isDumpManifest,
+  missingDumpGrants,
+  parseDumpPosition,
+  type DumpManifest,
+} from '../../workflows/lib/dump.js';
 import { sealedFiles } from '../../workflows/lib/manifest.js';
 import { planRetention } from '../../workflows/lib/retention.js';
 import { retentionPolicySchema } from '../../workflows/lib/retention-policy.js';
@@ -76,15 +84,22 @@ test('one dump stream splits into per-schema files: shared header and footer, ea
   expect(files.get('a')).toBe(HEADER + A1 + A2 + FOOTER);
   expect(files.get('b')).toBe(HEADER + B + FOOTER);
   // the whole stream's bytes are all accounted for (header and footer once per file)
-  expect(files.get('a')!.length + files.get('b')!.length).toBe((HEADER + A1 + B + A2 + FOOTER).length + HEADER.length + FOOTER.length);
+  expect(files.get('a')!.length + files.get('b')!.length).toBe(
+    (HEADER + A1 + B + A2 + FOOTER).length + HEADER.length + FOOTER.length,
+  );
   expect(Object.fromEntries(s.tables)).toEqual({ a: 1, b: 2 });
-  expect(parseDumpPosition(s.headerText() + (s.gtidLine ?? ''))).toEqual({ binlog: { file: 'mysql-bin.000003', position: 1393 }, gtid: '0-1-7' });
+  expect(parseDumpPosition(s.headerText() + (s.gtidLine ?? ''))).toEqual({
+    binlog: { file: 'mysql-bin.000003', position: 1393 },
+    gtid: '0-1-7',
+  });
 });
 
 test('markers inside routine bodies and of schemas not asked for stay in the body', () => {
   const { files } = split(HEADER + A1 + B + A2 + FOOTER);
   // the procedure body's look-alike marker and footer line went to a, not to b or the footer
-  expect(files.get('a')).toContain("PROCEDURE `p`()\n-- Current Database: `b`\n/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;\n;;");
+  expect(files.get('a')).toContain(
+    'PROCEDURE `p`()\n-- Current Database: `b`\n/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;\n;;',
+  );
   expect(files.get('a')).toContain('-- Current Database: `not_asked`');
   expect(files.get('b')).not.toContain('PROCEDURE');
 });
@@ -96,7 +111,13 @@ test('a stream cut short, or without any schema, is not a dump', () => {
 });
 
 test('a position is absent when binary logging was off', () => {
-  expect(parseDumpPosition(HEADER.split('\n').filter((l) => !l.includes('MASTER_LOG_FILE')).join('\n'))).toEqual({ binlog: null, gtid: null });
+  expect(
+    parseDumpPosition(
+      HEADER.split('\n')
+        .filter((l) => !l.includes('MASTER_LOG_FILE'))
+        .join('\n'),
+    ),
+  ).toEqual({ binlog: null, gtid: null });
 });
 
 test('schemas: asked, configured, or every non-system one; unknown and odd names refused', () => {
@@ -104,17 +125,27 @@ test('schemas: asked, configured, or every non-system one; unknown and odd names
   expect(chooseSchemas(present, undefined, undefined)).toEqual({ schemas: ['cinder', 'keystone', 'nova'] });
   expect(chooseSchemas(present, [], ['nova'])).toEqual({ schemas: ['nova'] });
   expect(chooseSchemas(present, ['keystone', 'nova', 'nova'], ['cinder'])).toEqual({ schemas: ['keystone', 'nova'] });
-  expect(chooseSchemas(present, ['glance'], undefined)).toEqual({ problem: expect.stringContaining('not on the server: glance') });
+  expect(chooseSchemas(present, ['glance'], undefined)).toEqual({
+    problem: expect.stringContaining('not on the server: glance'),
+  });
   expect(chooseSchemas(present, ['a b'], undefined)).toEqual({ problem: expect.stringContaining('a b') });
-  expect(chooseSchemas(['mysql', 'sys'], undefined, undefined)).toEqual({ problem: expect.stringContaining('no schema') });
+  expect(chooseSchemas(['mysql', 'sys'], undefined, undefined)).toEqual({
+    problem: expect.stringContaining('no schema'),
+  });
 });
 
 test('grants: what a complete dump needs, from SHOW GRANTS', () => {
-  expect(missingDumpGrants("GRANT SELECT, RELOAD, LOCK TABLES ON *.* TO `osbackup`@`localhost` IDENTIFIED BY PASSWORD '*X'")).toEqual(['SHOW VIEW', 'TRIGGER', 'EVENT']);
-  expect(missingDumpGrants("GRANT SELECT, RELOAD, SHOW VIEW, EVENT, TRIGGER ON *.* TO `osbackup`@`localhost`")).toEqual([]);
+  expect(
+    missingDumpGrants("GRANT SELECT, RELOAD, LOCK TABLES ON *.* TO `osbackup`@`localhost` IDENTIFIED BY PASSWORD '*X'"),
+  ).toEqual(['SHOW VIEW', 'TRIGGER', 'EVENT']);
+  expect(missingDumpGrants('GRANT SELECT, RELOAD, SHOW VIEW, EVENT, TRIGGER ON *.* TO `osbackup`@`localhost`')).toEqual(
+    [],
+  );
   expect(missingDumpGrants('GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION')).toEqual([]);
   // a grant on one schema is not enough: the dump covers every chosen schema
-  expect(missingDumpGrants('GRANT USAGE ON *.* TO `u`@`%`\nGRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON `nova`.* TO `u`@`%`')).toEqual(['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT']);
+  expect(
+    missingDumpGrants('GRANT USAGE ON *.* TO `u`@`%`\nGRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON `nova`.* TO `u`@`%`'),
+  ).toEqual(['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT']);
 });
 
 function manifest(id: string, snapshotAt: string): DumpManifest {
@@ -138,8 +169,24 @@ function manifest(id: string, snapshotAt: string): DumpManifest {
       dumpTool: 'mariadb-dump Ver 10.19',
       options: [],
       schemas: [
-        { name: 'keystone', file: 'keystone.sql.zst.gpg', bytes: 10, sha256: 'k'.repeat(64), plainBytes: 30, plainSha256: 'K'.repeat(64), tables: 2 },
-        { name: 'nova', file: 'nova.sql.zst.gpg', bytes: 20, sha256: 'n'.repeat(64), plainBytes: 60, plainSha256: 'N'.repeat(64), tables: 1 },
+        {
+          name: 'keystone',
+          file: 'keystone.sql.zst.gpg',
+          bytes: 10,
+          sha256: 'k'.repeat(64),
+          plainBytes: 30,
+          plainSha256: 'K'.repeat(64),
+          tables: 2,
+        },
+        {
+          name: 'nova',
+          file: 'nova.sql.zst.gpg',
+          bytes: 20,
+          sha256: 'n'.repeat(64),
+          plainBytes: 60,
+          plainSha256: 'N'.repeat(64),
+          tables: 1,
+        },
       ],
     },
     partsDigest: 'd'.repeat(64),
@@ -155,9 +202,20 @@ test('a dump manifest: the contract helpers, its sealed files and its catalog ro
   expect(isDumpManifest(m)).toBe(true);
   expect(dumpSchema(m, 'nova')?.file).toBe('nova.sql.zst.gpg');
   expect(dumpSchema(m, 'glance')).toBeUndefined();
-  expect(sealedFiles(m).map((f) => f.rel)).toEqual(['clouds/lab/dump/dump-20261130T061500Z/keystone.sql.zst.gpg', 'clouds/lab/dump/dump-20261130T061500Z/nova.sql.zst.gpg']);
+  expect(sealedFiles(m).map((f) => f.rel)).toEqual([
+    'clouds/lab/dump/dump-20261130T061500Z/keystone.sql.zst.gpg',
+    'clouds/lab/dump/dump-20261130T061500Z/nova.sql.zst.gpg',
+  ]);
   const row = catalogEntry(m, []);
-  expect(row).toMatchObject({ component: 'dump', kind: 'logical (keystone,nova)', bytes: 30, streamBytes: 90, sha256: m.partsDigest, binlog: 'mysql-bin.000003:1393', parentId: null });
+  expect(row).toMatchObject({
+    component: 'dump',
+    kind: 'logical (keystone,nova)',
+    bytes: 30,
+    streamBytes: 90,
+    sha256: m.partsDigest,
+    binlog: 'mysql-bin.000003:1393',
+    parentId: null,
+  });
 });
 
 test('retention: dumps are their own series under the same policy; they never push out a physical restore point', () => {

@@ -8,7 +8,11 @@ describe('table facts', () => {
   const recorded = recordFacts(before, after);
 
   test('a table changed during the backup window is marked unstable', () => {
-    expect(recorded.map((r) => [r.table, r.stable])).toEqual([['a.x', true], ['a.y', false], ['a.z', true]]);
+    expect(recorded.map((r) => [r.table, r.stable])).toEqual([
+      ['a.x', true],
+      ['a.y', false],
+      ['a.z', true],
+    ]);
   });
 
   test('equal data passes; unstable tables are reported, not compared', () => {

@@ -4,15 +4,47 @@ import { describeText, type ArtifactDescription } from '../../workflows/lib/desc
 import { historyText, type HistoryItem } from '../../workflows/lib/history.js';
 
 const row = (id: string, kind: string, parentId: string | null, over: Partial<CatalogEntry> = {}): CatalogEntry => ({
-  id, cloud: 'prod', component: 'database', kind, parentId, startedAt: '2026-11-30T01:00:00.000Z', completedAt: '2026-11-30T01:02:00.000Z', sourceHost: 'ctl1',
-  bytes: 3 * 1024 * 1024, streamBytes: 12 * 1024 * 1024, sha256: 'ab'.repeat(32), path: `clouds/prod/database/${id}/data.xb.zst.gpg`, toLsn: '100', binlog: null,
-  verification: 'UNVERIFIED', lastVerifiedAt: null, target: 'local', check: 'CHECKED', lastCheckedAt: '2026-11-30T02:00:00.000Z', imported: null, ...over,
+  id,
+  cloud: 'prod',
+  component: 'database',
+  kind,
+  parentId,
+  startedAt: '2026-11-30T01:00:00.000Z',
+  completedAt: '2026-11-30T01:02:00.000Z',
+  sourceHost: 'ctl1',
+  bytes: 3 * 1024 * 1024,
+  streamBytes: 12 * 1024 * 1024,
+  sha256: 'ab'.repeat(32),
+  path: `clouds/prod/database/${id}/data.xb.zst.gpg`,
+  toLsn: '100',
+  binlog: null,
+  verification: 'UNVERIFIED',
+  lastVerifiedAt: null,
+  target: 'local',
+  check: 'CHECKED',
+  lastCheckedAt: '2026-11-30T02:00:00.000Z',
+  imported: null,
+  ...over,
 });
 
 const base = (over: Partial<ArtifactDescription> = {}): ArtifactDescription => {
   const full = row('full-1', 'full', null, { verification: 'VERIFIED', lastVerifiedAt: '2026-11-30T03:00:00.000Z' });
   const inc = row('inc-2', 'incremental', 'full-1');
-  return { target: 'local', location: '/srv/osbackup/', entry: inc, chain: [full, inc], missingParent: null, dependents: ['inc-3'], manifest: null, files: [{ key: 'data.xb.zst.gpg', bytes: 3145728 }, { key: 'RESTORE.md', bytes: 900 }], recipe: '# Restore\ngpg --decrypt data.xb.zst.gpg | zstd -d | mbstream -x\n', ...over };
+  return {
+    target: 'local',
+    location: '/srv/osbackup/',
+    entry: inc,
+    chain: [full, inc],
+    missingParent: null,
+    dependents: ['inc-3'],
+    manifest: null,
+    files: [
+      { key: 'data.xb.zst.gpg', bytes: 3145728 },
+      { key: 'RESTORE.md', bytes: 900 },
+    ],
+    recipe: '# Restore\ngpg --decrypt data.xb.zst.gpg | zstd -d | mbstream -x\n',
+    ...over,
+  };
 };
 
 test('describe: the chain in restore order with this artifact marked, dependents, files, the recipe indented', () => {
@@ -22,7 +54,9 @@ test('describe: the chain in restore order with this artifact marked, dependents
   expect(t).toContain('3.0 MiB (12.0 MiB before compression)');
   expect(t.indexOf('1. full-1')).toBeLessThan(t.indexOf('2. inc-2'));
   expect(t).toMatch(/2\. inc-2 .*← this/);
-  expect(t).toContain('1. full-1  full  2026-11-30T01:02:00.000Z  CHECKED 2026-11-30T02:00:00.000Z · VERIFIED 2026-11-30T03:00:00.000Z');
+  expect(t).toContain(
+    '1. full-1  full  2026-11-30T01:02:00.000Z  CHECKED 2026-11-30T02:00:00.000Z · VERIFIED 2026-11-30T03:00:00.000Z',
+  );
   expect(t).toContain('needed by: inc-3');
   expect(t).toContain('  gpg --decrypt data.xb.zst.gpg | zstd -d | mbstream -x');
   expect(t).toContain('the manifest has gone');
@@ -39,8 +73,24 @@ test('describe: a broken chain and a missing recipe are said plainly', () => {
 test('logs: steps with durations and attempts, the retry cause, the final failure, and a running run said to be running', () => {
   const items: HistoryItem[] = [
     { at: '2026-11-30T01:00:00.123Z', kind: 'started', name: 'backupDatabaseWorkflow' },
-    { at: '2026-11-30T01:00:01.000Z', kind: 'activity', name: 'streamBackup', outcome: 'completed', attempts: 2, seconds: 12.34, retryFailure: '[SshConnectionLost] the link dropped' },
-    { at: '2026-11-30T01:00:14.000Z', kind: 'activity', name: 'publish', outcome: 'failed', attempts: 1, seconds: 0.2, failure: '[DiskFull] no space' },
+    {
+      at: '2026-11-30T01:00:01.000Z',
+      kind: 'activity',
+      name: 'streamBackup',
+      outcome: 'completed',
+      attempts: 2,
+      seconds: 12.34,
+      retryFailure: '[SshConnectionLost] the link dropped',
+    },
+    {
+      at: '2026-11-30T01:00:14.000Z',
+      kind: 'activity',
+      name: 'publish',
+      outcome: 'failed',
+      attempts: 1,
+      seconds: 0.2,
+      failure: '[DiskFull] no space',
+    },
     { at: '2026-11-30T01:00:15.000Z', kind: 'ended', name: 'failed', failure: '[DiskFull] no space' },
   ];
   const t = historyText('backup-db:prod:x', items);

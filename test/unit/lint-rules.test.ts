@@ -4,16 +4,19 @@ import { execa } from 'execa';
 
 test('workflow code may not import Node builtins or activity implementations, nor float promises', async () => {
   const probe = 'workflows/__lint_probe__.ts';
-  writeFileSync(probe, [
-    "import { readFileSync } from 'node:fs';",
-    "import { createActivities } from '../activities/index.js';",
-    "import type { Activities } from '../activities/index.js';",
-    'export async function probe(a: Activities): Promise<void> {',
-    '  Promise.resolve(1);',
-    '  void readFileSync; void createActivities; void a; Date.now();',
-    '}',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    probe,
+    [
+      "import { readFileSync } from 'node:fs';",
+      "import { createActivities } from '../activities/index.js';",
+      "import type { Activities } from '../activities/index.js';",
+      'export async function probe(a: Activities): Promise<void> {',
+      '  Promise.resolve(1);',
+      '  void readFileSync; void createActivities; void a; Date.now();',
+      '}',
+      '',
+    ].join('\n'),
+  );
   try {
     const r = await execa('npx', ['eslint', '--format', 'json', probe], { reject: false });
     const messages = (JSON.parse(r.stdout) as { messages: { ruleId: string; line: number }[] }[])[0]!.messages;

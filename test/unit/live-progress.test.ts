@@ -1,11 +1,26 @@
 // The live progress line: step n/m, bytes of the step under way from heartbeat details, the
 // rate between samples, a bar only on a terminal, and when plain output prints again.
-import { bytesOf, progressText, viewOf, worthPrinting, type ProgressSample } from '../../workflows/lib/live-progress.js';
+import {
+  bytesOf,
+  progressText,
+  viewOf,
+  worthPrinting,
+  type ProgressSample,
+} from '../../workflows/lib/live-progress.js';
 
-const sample = (at: number, details: Record<string, unknown> | null, attempt = 1, lastFailure: string | null = null): ProgressSample => ({
+const sample = (
+  at: number,
+  details: Record<string, unknown> | null,
+  attempt = 1,
+  lastFailure: string | null = null,
+): ProgressSample => ({
   at,
   phase: 'stream backup',
-  steps: [{ name: 'read table facts', state: 'done' }, { name: 'stream backup', state: 'running' }, { name: 'publish', state: 'pending' }],
+  steps: [
+    { name: 'read table facts', state: 'done' },
+    { name: 'stream backup', state: 'running' },
+    { name: 'publish', state: 'pending' },
+  ],
   activity: { name: 'mariadbStreamBackup', attempt, details, lastFailure },
 });
 
@@ -22,9 +37,16 @@ test('bytes come from the first known key; the rate from two samples of the same
 });
 
 test('the line: a bar and percentage on a terminal when the total is known; the retry cause after the first attempt', () => {
-  const v = viewOf(sample(1000, { bytes: 512 * 1024 * 1024, of: 1024 * 1024 * 1024 }, 2, '[SshConnectionLost] link dropped'), null);
-  expect(progressText(v, true)).toBe('step 2/3 stream backup  [############............] 512.0 MiB of 1.0 GiB (50 %)  attempt 2 after: [SshConnectionLost] link dropped');
-  expect(progressText(v, false)).toBe('step 2/3 stream backup  512.0 MiB of 1.0 GiB (50 %)  attempt 2 after: [SshConnectionLost] link dropped');
+  const v = viewOf(
+    sample(1000, { bytes: 512 * 1024 * 1024, of: 1024 * 1024 * 1024 }, 2, '[SshConnectionLost] link dropped'),
+    null,
+  );
+  expect(progressText(v, true)).toBe(
+    'step 2/3 stream backup  [############............] 512.0 MiB of 1.0 GiB (50 %)  attempt 2 after: [SshConnectionLost] link dropped',
+  );
+  expect(progressText(v, false)).toBe(
+    'step 2/3 stream backup  512.0 MiB of 1.0 GiB (50 %)  attempt 2 after: [SshConnectionLost] link dropped',
+  );
 });
 
 test('plain output: a line per step change, then at most one per interval while bytes move', () => {

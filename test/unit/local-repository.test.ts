@@ -26,9 +26,19 @@ describe('local repository', () => {
     const repo = fresh();
     const staged = await repo.createStaging('db-full-x');
     writeFileSync(join(staged, 'data.xb.zst.gpg'), 'bytes');
-    const m = { id: 'db-full-x', cloud: 'c', component: 'database', startedAt: '2026-01-01T00:00:00Z', artifact: { file: 'data.xb.zst.gpg' } } as unknown as ArtifactManifest;
+    const m = {
+      id: 'db-full-x',
+      cloud: 'c',
+      component: 'database',
+      startedAt: '2026-01-01T00:00:00Z',
+      artifact: { file: 'data.xb.zst.gpg' },
+    } as unknown as ArtifactManifest;
     await repo.publish(staged, 'clouds/c/database/db-full-x', m, { 'RESTORE.md': 'recipe' });
-    expect(readdirSync(join(repo.root, 'clouds/c/database/db-full-x')).sort()).toEqual(['RESTORE.md', 'data.xb.zst.gpg', 'manifest.json']);
+    expect(readdirSync(join(repo.root, 'clouds/c/database/db-full-x')).sort()).toEqual([
+      'RESTORE.md',
+      'data.xb.zst.gpg',
+      'manifest.json',
+    ]);
     expect(readdirSync(join(repo.root, '.staging'))).toEqual([]);
     await repo.publish(staged, 'clouds/c/database/db-full-x', m, {}); // a retried publish is a no-op
     expect((await repo.scanManifests()).map((x) => x.id)).toEqual(['db-full-x']);

@@ -8,14 +8,19 @@ describe('mapBounded', () => {
     let live = 0;
     const seen: number[] = [];
     const stats = { maxInFlight: 0 };
-    const out = await mapBounded(Array.from({ length: 25 }, (_, i) => i), 4, async (x) => {
-      live++;
-      expect(live).toBeLessThanOrEqual(4);
-      seen.push(x);
-      await new Promise((r) => setTimeout(r, (x * 7) % 5));
-      live--;
-      return x * 2;
-    }, stats);
+    const out = await mapBounded(
+      Array.from({ length: 25 }, (_, i) => i),
+      4,
+      async (x) => {
+        live++;
+        expect(live).toBeLessThanOrEqual(4);
+        seen.push(x);
+        await new Promise((r) => setTimeout(r, (x * 7) % 5));
+        live--;
+        return x * 2;
+      },
+      stats,
+    );
     expect(out).toEqual(Array.from({ length: 25 }, (_, i) => i * 2));
     expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 25 }, (_, i) => i));
     expect(stats.maxInFlight).toBe(4);
@@ -30,7 +35,10 @@ describe('mapBounded', () => {
 
 describe('cloud-side names and marks', () => {
   test("the seed's names; only resources marked for this cloud are ours", () => {
-    expect(snapshotName('v-1', '2026-11-30T04:00:00.000Z')).toEqual({ name: 'backup_v-1_20261130', description: 'Scheduled backup 20261130 (osbackup)' });
+    expect(snapshotName('v-1', '2026-11-30T04:00:00.000Z')).toEqual({
+      name: 'backup_v-1_20261130',
+      description: 'Scheduled backup 20261130 (osbackup)',
+    });
     expect(serverImageName('web', '2026-01-02T23:59:59Z')).toBe('backup_web_20260102');
     const m = marks('prod', 'run-1', '2026-11-30T04:00:00.000Z');
     expect(isOurs(m, 'prod')).toBe(true);
@@ -54,11 +62,25 @@ describe('cloud-side retention plan', () => {
   const now = new Date('2026-11-30T00:00:00Z');
   const day = 86_400_000;
   const ours = (run: string) => marks('prod', run, 'x');
-  const snap = (id: string, source: string, daysAgo: number, metadata: Record<string, string> | undefined) => ({ kind: 'volume-snapshot' as const, id, source, createdAt: new Date(now.getTime() - daysAgo * day).toISOString(), metadata });
+  const snap = (id: string, source: string, daysAgo: number, metadata: Record<string, string> | undefined) => ({
+    kind: 'volume-snapshot' as const,
+    id,
+    source,
+    createdAt: new Date(now.getTime() - daysAgo * day).toISOString(),
+    metadata,
+  });
 
   test('keeps the newest N per source and the young ones; removes only our expired ones', () => {
     const plan = planCloudRetention(
-      [snap('a1', 'vA', 1, ours('r1')), snap('a2', 'vA', 10, ours('r2')), snap('a3', 'vA', 20, ours('r3')), snap('a4', 'vA', 30, ours('r4')), snap('b1', 'vB', 40, ours('r5')), snap('op', 'vA', 90, { purpose: 'operator' }), snap('other', 'vA', 90, marks('staging', 'r', 'x'))],
+      [
+        snap('a1', 'vA', 1, ours('r1')),
+        snap('a2', 'vA', 10, ours('r2')),
+        snap('a3', 'vA', 20, ours('r3')),
+        snap('a4', 'vA', 30, ours('r4')),
+        snap('b1', 'vB', 40, ours('r5')),
+        snap('op', 'vA', 90, { purpose: 'operator' }),
+        snap('other', 'vA', 90, marks('staging', 'r', 'x')),
+      ],
       'prod',
       { keepLast: 2, keepWithinMs: 14 * day },
       now,
@@ -69,8 +91,19 @@ describe('cloud-side retention plan', () => {
   });
 
   test('copies stamped in the same second as the last of the N newest are all kept: which is newer cannot be told', () => {
-    const at = (id: string, createdAt: string) => ({ kind: 'image' as const, id, source: 'srv', createdAt, metadata: ours(id) });
-    const plan = planCloudRetention([at('i1', '2026-11-01T08:00:05Z'), at('i2', '2026-11-01T08:00:05Z'), at('i3', '2026-11-01T08:00:04Z')], 'prod', { keepLast: 1, keepWithinMs: 0 }, now);
+    const at = (id: string, createdAt: string) => ({
+      kind: 'image' as const,
+      id,
+      source: 'srv',
+      createdAt,
+      metadata: ours(id),
+    });
+    const plan = planCloudRetention(
+      [at('i1', '2026-11-01T08:00:05Z'), at('i2', '2026-11-01T08:00:05Z'), at('i3', '2026-11-01T08:00:04Z')],
+      'prod',
+      { keepLast: 1, keepWithinMs: 0 },
+      now,
+    );
     expect(plan.keep.map((r) => r.id).sort()).toEqual(['i1', 'i2']);
     expect(plan.keep.find((r) => r.reason.includes('same second'))).toBeDefined();
     expect(plan.remove.map((r) => r.id)).toEqual(['i3']);
@@ -79,11 +112,22 @@ describe('cloud-side retention plan', () => {
   test('property: the newest copy of each source is never removed while keepLast ≥ 1', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ id: fc.uuid(), source: fc.constantFrom('v1', 'v2'), seconds: fc.integer({ min: 0, max: 5 }) }), { minLength: 1, maxLength: 20 }),
+        fc.array(
+          fc.record({ id: fc.uuid(), source: fc.constantFrom('v1', 'v2'), seconds: fc.integer({ min: 0, max: 5 }) }),
+          { minLength: 1, maxLength: 20 },
+        ),
         fc.integer({ min: 1, max: 3 }),
         (items, keepLast) => {
-          const res = items.map((x) => ({ kind: 'volume-snapshot' as const, id: x.id, source: x.source, createdAt: new Date(now.getTime() - 30 * day - x.seconds * 1000).toISOString(), metadata: ours('r') }));
-          const removed = new Set(planCloudRetention(res, 'prod', { keepLast, keepWithinMs: 0 }, now).remove.map((r) => r.id));
+          const res = items.map((x) => ({
+            kind: 'volume-snapshot' as const,
+            id: x.id,
+            source: x.source,
+            createdAt: new Date(now.getTime() - 30 * day - x.seconds * 1000).toISOString(),
+            metadata: ours('r'),
+          }));
+          const removed = new Set(
+            planCloudRetention(res, 'prod', { keepLast, keepWithinMs: 0 }, now).remove.map((r) => r.id),
+          );
           for (const src of ['v1', 'v2']) {
             const mine = items.filter((x) => x.source === src);
             const newest = Math.min(...mine.map((x) => x.seconds));
@@ -97,11 +141,26 @@ describe('cloud-side retention plan', () => {
   test('property: an unmarked or foreign resource is never removed, whatever the policy', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ id: fc.uuid(), source: fc.constantFrom('v1', 'v2', 'v3'), days: fc.integer({ min: 0, max: 400 }), mark: fc.constantFrom('ours', 'none', 'other') }), { maxLength: 40 }),
+        fc.array(
+          fc.record({
+            id: fc.uuid(),
+            source: fc.constantFrom('v1', 'v2', 'v3'),
+            days: fc.integer({ min: 0, max: 400 }),
+            mark: fc.constantFrom('ours', 'none', 'other'),
+          }),
+          { maxLength: 40 },
+        ),
         fc.integer({ min: 0, max: 5 }),
         fc.integer({ min: 0, max: 60 }),
         (items, keepLast, keepDays) => {
-          const res = items.map((x) => snap(x.id, x.source, x.days, x.mark === 'ours' ? ours('r') : x.mark === 'other' ? marks('other', 'r', 'x') : undefined));
+          const res = items.map((x) =>
+            snap(
+              x.id,
+              x.source,
+              x.days,
+              x.mark === 'ours' ? ours('r') : x.mark === 'other' ? marks('other', 'r', 'x') : undefined,
+            ),
+          );
           const plan = planCloudRetention(res, 'prod', { keepLast, keepWithinMs: keepDays * day }, now);
           const removed = new Set(plan.remove.map((r) => r.id));
           for (const x of items) if (x.mark !== 'ours') expect(removed.has(x.id)).toBe(false);

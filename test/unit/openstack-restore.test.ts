@@ -1,5 +1,13 @@
 import fc from 'fast-check';
-import { chooseFlavor, chooseSnapshot, planImageCreate, serverNetworks, takenAt, type FlavorInfo, type SnapshotCandidate } from '../../workflows/lib/openstack-restore.js';
+import {
+  chooseFlavor,
+  chooseSnapshot,
+  planImageCreate,
+  serverNetworks,
+  takenAt,
+  type FlavorInfo,
+  type SnapshotCandidate,
+} from '../../workflows/lib/openstack-restore.js';
 import { marks } from '../../workflows/lib/openstack.js';
 import { newImageManifest, type ImageManifest } from '../../workflows/lib/image.js';
 
@@ -16,71 +24,124 @@ const snap = (id: string, taken: string, o: Partial<SnapshotCandidate> = {}): Sn
 });
 
 describe('chooseSnapshot', () => {
-  const list = [snap('a', '2026-11-01T02:00:00.000Z'), snap('b', '2026-11-02T02:00:00.000Z'), snap('c', '2026-11-03T02:00:00.000Z')];
+  const list = [
+    snap('a', '2026-11-01T02:00:00.000Z'),
+    snap('b', '2026-11-02T02:00:00.000Z'),
+    snap('c', '2026-11-03T02:00:00.000Z'),
+  ];
 
-  test('--volume: the newest of osbackup\'s available snapshots; --at picks the newest at or before it', () => {
+  test("--volume: the newest of osbackup's available snapshots; --at picks the newest at or before it", () => {
     expect(chooseSnapshot(list, { volumeId: VOL }, 'prod')).toMatchObject({ ok: true, snapshot: { id: 'c' } });
-    expect(chooseSnapshot(list, { volumeId: VOL, at: '2026-11-02T12:00:00Z' }, 'prod')).toMatchObject({ ok: true, snapshot: { id: 'b' } });
-    expect(chooseSnapshot(list, { volumeId: VOL, at: '2026-11-02T02:00:00.000Z' }, 'prod')).toMatchObject({ ok: true, snapshot: { id: 'b' } });
-    expect(chooseSnapshot(list, { volumeId: VOL, at: '2026-11-02' }, 'prod')).toMatchObject({ ok: true, snapshot: { id: 'a' } });
+    expect(chooseSnapshot(list, { volumeId: VOL, at: '2026-11-02T12:00:00Z' }, 'prod')).toMatchObject({
+      ok: true,
+      snapshot: { id: 'b' },
+    });
+    expect(chooseSnapshot(list, { volumeId: VOL, at: '2026-11-02T02:00:00.000Z' }, 'prod')).toMatchObject({
+      ok: true,
+      snapshot: { id: 'b' },
+    });
+    expect(chooseSnapshot(list, { volumeId: VOL, at: '2026-11-02' }, 'prod')).toMatchObject({
+      ok: true,
+      snapshot: { id: 'a' },
+    });
   });
 
-  test('--volume ignores operator snapshots, other clouds\' snapshots, snapshots of other volumes and ones not available', () => {
+  test("--volume ignores operator snapshots, other clouds' snapshots, snapshots of other volumes and ones not available", () => {
     const noise = [
       snap('op', '2026-11-04T00:00:00.000Z', { metadata: {} }),
       snap('other-cloud', '2026-11-04T00:00:00.000Z', { metadata: marks('staging', 'r', '2026-11-04T00:00:00.000Z') }),
       snap('other-vol', '2026-11-04T00:00:00.000Z', { volumeId: 'x' }),
       snap('err', '2026-11-04T00:00:00.000Z', { status: 'error' }),
     ];
-    expect(chooseSnapshot([...list, ...noise], { volumeId: VOL }, 'prod')).toMatchObject({ ok: true, snapshot: { id: 'c' } });
+    expect(chooseSnapshot([...list, ...noise], { volumeId: VOL }, 'prod')).toMatchObject({
+      ok: true,
+      snapshot: { id: 'c' },
+    });
   });
 
   test('nothing at or before --at: refused, listing what there is', () => {
     const r = chooseSnapshot(list, { volumeId: VOL, at: '2026-10-01' }, 'prod');
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.reason).toMatch(/no available osbackup snapshot of volume 1111.* taken at or before 2026-10-01 \(osbackup's snapshots of it: a 2026-11-01T02:00:00.000Z available; b/);
+    if (!r.ok)
+      expect(r.reason).toMatch(
+        /no available osbackup snapshot of volume 1111.* taken at or before 2026-10-01 \(osbackup's snapshots of it: a 2026-11-01T02:00:00.000Z available; b/,
+      );
     const none = chooseSnapshot([], { volumeId: VOL }, 'prod');
     expect(none).toMatchObject({ ok: false, fix: expect.stringMatching(/osbackup backup volumes/) });
-    expect(chooseSnapshot(list, { volumeId: VOL, at: 'yesterday' }, 'prod')).toMatchObject({ ok: false, reason: '"yesterday" is not a date' });
+    expect(chooseSnapshot(list, { volumeId: VOL, at: 'yesterday' }, 'prod')).toMatchObject({
+      ok: false,
+      reason: '"yesterday" is not a date',
+    });
   });
 
-  test('--snapshot by id or name (any snapshot, not only osbackup\'s); an ambiguous name or an unavailable one refused', () => {
+  test("--snapshot by id or name (any snapshot, not only osbackup's); an ambiguous name or an unavailable one refused", () => {
     const op = snap('op', '2026-11-04T00:00:00.000Z', { name: 'before-upgrade', metadata: {} });
-    expect(chooseSnapshot([...list, op], { snapshot: 'op' }, 'prod')).toMatchObject({ ok: true, snapshot: { id: 'op' } });
-    expect(chooseSnapshot([...list, op], { snapshot: 'before-upgrade' }, 'prod')).toMatchObject({ ok: true, snapshot: { id: 'op' } });
+    expect(chooseSnapshot([...list, op], { snapshot: 'op' }, 'prod')).toMatchObject({
+      ok: true,
+      snapshot: { id: 'op' },
+    });
+    expect(chooseSnapshot([...list, op], { snapshot: 'before-upgrade' }, 'prod')).toMatchObject({
+      ok: true,
+      snapshot: { id: 'op' },
+    });
     const twins = [op, { ...op, id: 'op2' }];
-    expect(chooseSnapshot(twins, { snapshot: 'before-upgrade' }, 'prod')).toMatchObject({ ok: false, reason: '2 snapshots are named "before-upgrade" (op, op2)' });
-    expect(chooseSnapshot([{ ...op, status: 'creating' }], { snapshot: 'op' }, 'prod')).toMatchObject({ ok: false, reason: 'snapshot op is creating, not available' });
+    expect(chooseSnapshot(twins, { snapshot: 'before-upgrade' }, 'prod')).toMatchObject({
+      ok: false,
+      reason: '2 snapshots are named "before-upgrade" (op, op2)',
+    });
+    expect(chooseSnapshot([{ ...op, status: 'creating' }], { snapshot: 'op' }, 'prod')).toMatchObject({
+      ok: false,
+      reason: 'snapshot op is creating, not available',
+    });
     expect(chooseSnapshot(list, { snapshot: 'nope' }, 'prod')).toMatchObject({ ok: false });
   });
 
-  test('taken at: the mark when there is one, else Cinder\'s created_at read as UTC', () => {
+  test("taken at: the mark when there is one, else Cinder's created_at read as UTC", () => {
     expect(takenAt(snap('a', '2026-11-01T02:00:00.000Z'))).toBe(Date.parse('2026-11-01T02:00:00Z'));
-    expect(takenAt(snap('a', '2026-11-01T02:00:00.000Z', { metadata: {}, createdAt: '2026-11-05T03:04:05.000000' }))).toBe(Date.parse('2026-11-05T03:04:05Z'));
+    expect(
+      takenAt(snap('a', '2026-11-01T02:00:00.000Z', { metadata: {}, createdAt: '2026-11-05T03:04:05.000000' })),
+    ).toBe(Date.parse('2026-11-05T03:04:05Z'));
   });
 
   test('property: the choice is available, ours, at or before --at, and no usable snapshot is newer', () => {
-    const cand = fc.record({ id: fc.uuid(), t: fc.integer({ min: 0, max: 1000 }), ours: fc.boolean(), ok: fc.boolean() });
+    const cand = fc.record({
+      id: fc.uuid(),
+      t: fc.integer({ min: 0, max: 1000 }),
+      ours: fc.boolean(),
+      ok: fc.boolean(),
+    });
     fc.assert(
-      fc.property(fc.array(cand, { maxLength: 20 }), fc.option(fc.integer({ min: 0, max: 1000 }), { nil: undefined }), (cs, atH) => {
-        const base = Date.parse('2026-01-01T00:00:00Z');
-        const iso = (h: number) => new Date(base + h * 3600_000).toISOString();
-        const list = cs.map((c) => snap(c.id, iso(c.t), { status: c.ok ? 'available' : 'error', metadata: c.ours ? marks('prod', 'r', iso(c.t)) : {} }));
-        const at = atH === undefined ? undefined : iso(atH);
-        const r = chooseSnapshot(list, { volumeId: VOL, at }, 'prod');
-        const usable = cs.filter((c) => c.ours && c.ok && (atH === undefined || c.t <= atH));
-        expect(r.ok).toBe(usable.length > 0);
-        if (r.ok) {
-          const max = Math.max(...usable.map((c) => c.t));
-          expect(takenAt(r.snapshot)).toBe(base + max * 3600_000);
-          expect(usable.some((c) => c.id === r.snapshot.id)).toBe(true);
-        }
-      }),
+      fc.property(
+        fc.array(cand, { maxLength: 20 }),
+        fc.option(fc.integer({ min: 0, max: 1000 }), { nil: undefined }),
+        (cs, atH) => {
+          const base = Date.parse('2026-01-01T00:00:00Z');
+          const iso = (h: number) => new Date(base + h * 3600_000).toISOString();
+          const list = cs.map((c) =>
+            snap(c.id, iso(c.t), {
+              status: c.ok ? 'available' : 'error',
+              metadata: c.ours ? marks('prod', 'r', iso(c.t)) : {},
+            }),
+          );
+          const at = atH === undefined ? undefined : iso(atH);
+          const r = chooseSnapshot(list, { volumeId: VOL, at }, 'prod');
+          const usable = cs.filter((c) => c.ours && c.ok && (atH === undefined || c.t <= atH));
+          expect(r.ok).toBe(usable.length > 0);
+          if (r.ok) {
+            const max = Math.max(...usable.map((c) => c.t));
+            expect(takenAt(r.snapshot)).toBe(base + max * 3600_000);
+            expect(usable.some((c) => c.id === r.snapshot.id)).toBe(true);
+          }
+        },
+      ),
     );
   });
 });
 
-const recorded = (properties: Record<string, unknown>, o: Partial<ImageManifest['image']> = {}): ImageManifest['image'] => ({
+const recorded = (
+  properties: Record<string, unknown>,
+  o: Partial<ImageManifest['image']> = {},
+): ImageManifest['image'] => ({
   id: 'img-1',
   name: 'golden',
   status: 'active',
@@ -97,7 +158,7 @@ const recorded = (properties: Record<string, unknown>, o: Partial<ImageManifest[
 });
 
 describe('planImageCreate', () => {
-  test('formats, visibility, tags, min_disk/min_ram, os_hidden and custom properties restored; Glance\'s and osbackup\'s own left out, with reasons', () => {
+  test("formats, visibility, tags, min_disk/min_ram, os_hidden and custom properties restored; Glance's and osbackup's own left out, with reasons", () => {
     const p = planImageCreate(
       recorded({
         min_disk: 2,
@@ -153,8 +214,18 @@ describe('planImageCreate', () => {
   });
 
   test('name and visibility overrides; defaults for a sparse record', () => {
-    const p = planImageCreate(recorded({}, { name: null, disk_format: null, container_format: null, visibility: null, tags: [] }), { name: 'again', runId: 'r', from: 'f', visibility: 'private' });
-    expect(p.body).toEqual({ name: 'again', disk_format: 'raw', container_format: 'bare', visibility: 'private', osbackup_restore_run: 'r', osbackup_restored_from: 'f' });
+    const p = planImageCreate(
+      recorded({}, { name: null, disk_format: null, container_format: null, visibility: null, tags: [] }),
+      { name: 'again', runId: 'r', from: 'f', visibility: 'private' },
+    );
+    expect(p.body).toEqual({
+      name: 'again',
+      disk_format: 'raw',
+      container_format: 'bare',
+      visibility: 'private',
+      osbackup_restore_run: 'r',
+      osbackup_restored_from: 'f',
+    });
     expect(planImageCreate(recorded({}, { name: null }), { runId: 'r', from: 'f' }).body.name).toBe('img-1');
   });
 
@@ -176,16 +247,36 @@ describe('RESTORE.md of an image export', () => {
       startedAt: '2026-11-30T00:00:00Z',
       completedAt: '2026-11-30T00:01:00Z',
       workflowId: 'wf',
-      image: recorded({ min_disk: 2, min_ram: 512, os_distro: 'debian', note: "it's here", osbackup: 'true', osbackup_run: 'x' }),
-      parts: [{ file: 'image.qcow2.zst.gpg', sha256: 'e'.repeat(64), bytes: 10, plainBytes: 123, plainSha512: 'ab'.repeat(64) }],
+      image: recorded({
+        min_disk: 2,
+        min_ram: 512,
+        os_distro: 'debian',
+        note: "it's here",
+        osbackup: 'true',
+        osbackup_run: 'x',
+      }),
+      parts: [
+        {
+          file: 'image.qcow2.zst.gpg',
+          sha256: 'e'.repeat(64),
+          bytes: 10,
+          plainBytes: 123,
+          plainSha512: 'ab'.repeat(64),
+        },
+      ],
       compression: { format: 'zstd', level: 3 },
       encryption: { format: 'openpgp', cipher: 'AES256', passphrase: false, recipientFingerprints: ['F'] },
       tools: { zstd: '1', gpg: '2', osbackup: '3' },
     });
     const r = m.restoreRecipe;
     expect(r).toContain('gpg --decrypt image.qcow2.zst.gpg | zstd -d > image.qcow2');
-    const cmd = r.slice(r.indexOf('openstack image create')).split('\n\n')[0]!.replace(/\\\n\s*/g, '');
-    expect(cmd).toBe(`openstack image create --disk-format qcow2 --container-format bare --public --min-disk 2 --min-ram 512 --tag golden --tag linux --property 'note=it'\\''s here' --property os_distro=debian --file image.qcow2 golden`);
+    const cmd = r
+      .slice(r.indexOf('openstack image create'))
+      .split('\n\n')[0]!
+      .replace(/\\\n\s*/g, '');
+    expect(cmd).toBe(
+      `openstack image create --disk-format qcow2 --container-format bare --public --min-disk 2 --min-ram 512 --tag golden --tag linux --property 'note=it'\\''s here' --property os_distro=debian --file image.qcow2 golden`,
+    );
     expect(r).toContain(`must equal ${'ab'.repeat(64)}`);
   });
 });
@@ -197,17 +288,41 @@ describe('chooseFlavor', () => {
     { id: '3', name: 'm1.medium', vcpus: 2, ram: 4096, disk: 40 },
     { id: '4', name: 'bfv', vcpus: 1, ram: 1024, disk: 0 },
   ];
-  test('the smallest flavor meeting min_ram, min_disk and the image\'s size; disk 0 fits any size', () => {
-    expect(chooseFlavor(flavors, undefined, { minRamMiB: 0, minDiskGiB: 0, sizeBytes: 10 << 20 })).toMatchObject({ ok: true, flavor: { name: 'm1.tiny' } });
-    expect(chooseFlavor(flavors, undefined, { minRamMiB: 600, minDiskGiB: 0, sizeBytes: null })).toMatchObject({ ok: true, flavor: { name: 'bfv' } });
-    expect(chooseFlavor(flavors, undefined, { minRamMiB: 2048, minDiskGiB: 30, sizeBytes: null })).toMatchObject({ ok: true, flavor: { name: 'm1.medium' } });
-    expect(chooseFlavor(flavors, undefined, { minRamMiB: 8192, minDiskGiB: 0, sizeBytes: null })).toMatchObject({ ok: false, reason: expect.stringMatching(/no flavor meets/) });
+  test("the smallest flavor meeting min_ram, min_disk and the image's size; disk 0 fits any size", () => {
+    expect(chooseFlavor(flavors, undefined, { minRamMiB: 0, minDiskGiB: 0, sizeBytes: 10 << 20 })).toMatchObject({
+      ok: true,
+      flavor: { name: 'm1.tiny' },
+    });
+    expect(chooseFlavor(flavors, undefined, { minRamMiB: 600, minDiskGiB: 0, sizeBytes: null })).toMatchObject({
+      ok: true,
+      flavor: { name: 'bfv' },
+    });
+    expect(chooseFlavor(flavors, undefined, { minRamMiB: 2048, minDiskGiB: 30, sizeBytes: null })).toMatchObject({
+      ok: true,
+      flavor: { name: 'm1.medium' },
+    });
+    expect(chooseFlavor(flavors, undefined, { minRamMiB: 8192, minDiskGiB: 0, sizeBytes: null })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/no flavor meets/),
+    });
   });
   test('a named flavor (id or name) is used when big enough, refused when not or unknown', () => {
-    expect(chooseFlavor(flavors, '2', { minRamMiB: 0, minDiskGiB: 0, sizeBytes: null })).toMatchObject({ ok: true, flavor: { name: 'm1.small' } });
-    expect(chooseFlavor(flavors, 'm1.small', { minRamMiB: 0, minDiskGiB: 0, sizeBytes: null })).toMatchObject({ ok: true, flavor: { id: '2' } });
-    expect(chooseFlavor(flavors, 'm1.tiny', { minRamMiB: 0, minDiskGiB: 0, sizeBytes: 3 * 2 ** 30 })).toMatchObject({ ok: false, reason: 'flavor m1.tiny (512 MiB, 1 GiB) is smaller than the image needs (0 MiB RAM, 3 GiB disk)' });
-    expect(chooseFlavor(flavors, 'xl', { minRamMiB: 0, minDiskGiB: 0, sizeBytes: null })).toMatchObject({ ok: false, reason: 'no flavor "xl" (flavors: m1.tiny, m1.small, m1.medium, bfv)' });
+    expect(chooseFlavor(flavors, '2', { minRamMiB: 0, minDiskGiB: 0, sizeBytes: null })).toMatchObject({
+      ok: true,
+      flavor: { name: 'm1.small' },
+    });
+    expect(chooseFlavor(flavors, 'm1.small', { minRamMiB: 0, minDiskGiB: 0, sizeBytes: null })).toMatchObject({
+      ok: true,
+      flavor: { id: '2' },
+    });
+    expect(chooseFlavor(flavors, 'm1.tiny', { minRamMiB: 0, minDiskGiB: 0, sizeBytes: 3 * 2 ** 30 })).toMatchObject({
+      ok: false,
+      reason: 'flavor m1.tiny (512 MiB, 1 GiB) is smaller than the image needs (0 MiB RAM, 3 GiB disk)',
+    });
+    expect(chooseFlavor(flavors, 'xl', { minRamMiB: 0, minDiskGiB: 0, sizeBytes: null })).toMatchObject({
+      ok: false,
+      reason: 'no flavor "xl" (flavors: m1.tiny, m1.small, m1.medium, bfv)',
+    });
   });
 });
 

@@ -16,7 +16,9 @@ test('an image first seen gone is noted now and kept; removed once gone longer t
   expect(within.keep.map((k) => k.id)).toEqual(['a']);
   expect(within.goneSince).toEqual({ a: daysAgo(29.9) });
   const after = planImageExportRetention(['a'], new Set(), { a: daysAgo(30.1) }, 30, now);
-  expect(after.remove).toEqual([{ id: 'a', reason: `the image is gone from Glance since ${daysAgo(30.1)} (more than 30 days)` }]);
+  expect(after.remove).toEqual([
+    { id: 'a', reason: `the image is gone from Glance since ${daysAgo(30.1)} (more than 30 days)` },
+  ]);
   expect(after.goneSince).toEqual({});
 });
 

@@ -4,13 +4,27 @@ const keys = { accessKeyId: { file: '/etc/osbackup/s3-access-key' }, secretAcces
 
 test('defaults are the settings that work with OpenStack Swift', () => {
   expect(s3TargetSchema.parse({ endpoint: 'http://swift:8080', bucket: 'osbackup', ...keys })).toMatchObject({
-    region: 'us-east-1', prefix: '', forcePathStyle: true, checksumMode: 'WHEN_REQUIRED', contentMd5: true,
-    deleteMode: 'batch-md5', partSizeMiB: 16, queueSize: 4, maxParts: 1000,
+    region: 'us-east-1',
+    prefix: '',
+    forcePathStyle: true,
+    checksumMode: 'WHEN_REQUIRED',
+    contentMd5: true,
+    deleteMode: 'batch-md5',
+    partSizeMiB: 16,
+    queueSize: 4,
+    maxParts: 1000,
   });
 });
 
 test('AWS: no endpoint, virtual-host style, flexible checksums', () => {
-  const t = s3TargetSchema.parse({ region: 'eu-central-1', bucket: 'acme-backups', forcePathStyle: false, checksumMode: 'WHEN_SUPPORTED', maxParts: 10000, ...keys });
+  const t = s3TargetSchema.parse({
+    region: 'eu-central-1',
+    bucket: 'acme-backups',
+    forcePathStyle: false,
+    checksumMode: 'WHEN_SUPPORTED',
+    maxParts: 10000,
+    ...keys,
+  });
   expect(t.endpoint).toBeUndefined();
 });
 

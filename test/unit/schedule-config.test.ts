@@ -19,18 +19,27 @@ const problems = configProblems;
 const one = (start: number, end = start, step = 1) => ({ start, end, step });
 
 describe('schedules config', () => {
-  test('absent: the seed\'s times in UTC, every entry enabled, the documented policies', () => {
+  test("absent: the seed's times in UTC, every entry enabled, the documented policies", () => {
     const s = parseConfig(base).clouds.prod!.schedules;
     expect(s).toMatchObject({ timeZone: 'UTC', overlap: 'BUFFER_ONE', catchupWindow: '1h', pauseOnFailure: false });
     const e = s.entries;
     expect(Object.keys(e)).toEqual(['daily', 'controlPlane', 'weekly', 'monthly', 'rotate', 'verify', 'dump']);
     // the logical dump is the one entry off unless asked for (it reads every row through the server)
-    expect(Object.entries(e).filter(([, x]) => !x.enabled).map(([k]) => k)).toEqual(['dump']);
+    expect(
+      Object.entries(e)
+        .filter(([, x]) => !x.enabled)
+        .map(([k]) => k),
+    ).toEqual(['dump']);
     expect(e.daily.calendar).toEqual({ hour: [one(2)], minute: [one(0)] });
     expect(e.controlPlane.calendar).toEqual({ hour: [one(2)], minute: [one(30)] });
     expect(e.weekly.calendar).toEqual({ hour: [one(3)], minute: [one(0)], dayOfWeek: [one(0)] });
     // first Sunday: day 1-7 AND Sunday (Temporal ANDs the two fields)
-    expect(e.monthly.calendar).toEqual({ hour: [one(5)], minute: [one(0)], dayOfWeek: [one(0)], dayOfMonth: [one(1, 7)] });
+    expect(e.monthly.calendar).toEqual({
+      hour: [one(5)],
+      minute: [one(0)],
+      dayOfWeek: [one(0)],
+      dayOfMonth: [one(1, 7)],
+    });
     expect(e.rotate.calendar).toEqual({ hour: [one(5)], minute: [one(30)] });
     expect(e.verify.calendar).toEqual({ hour: [one(4)], minute: [one(0)], dayOfWeek: [one(3)] });
   });
@@ -49,7 +58,12 @@ entries:
     expect(s.catchupWindow).toBe('90min');
     expect(s.overlap).toBe('BUFFER_ONE');
     expect(s.entries.daily).toMatchObject({ enabled: false, calendar: { hour: [one(2)] } });
-    expect(s.entries.monthly).toMatchObject({ enabled: true, overlap: 'SKIP', pauseOnFailure: true, calendar: { hour: [one(6)], minute: [one(15)], dayOfWeek: [one(0)], dayOfMonth: [one(1, 7)] } });
+    expect(s.entries.monthly).toMatchObject({
+      enabled: true,
+      overlap: 'SKIP',
+      pauseOnFailure: true,
+      calendar: { hour: [one(6)], minute: [one(15)], dayOfWeek: [one(0)], dayOfMonth: [one(1, 7)] },
+    });
     expect(s.entries.weekly.calendar).toEqual({ hour: [one(3)], minute: [one(0)], dayOfWeek: [one(0)] });
   });
 
@@ -105,15 +119,24 @@ entries:
   });
 
   test('time zones: names are case-sensitive on the server, fixed offsets are not zones', () => {
-    expect(problems(withSchedules('timeZone: europe/berlin\n'))['clouds.prod.schedules.timeZone']).toMatch(/write "Europe\/Berlin"/);
+    expect(problems(withSchedules('timeZone: europe/berlin\n'))['clouds.prod.schedules.timeZone']).toMatch(
+      /write "Europe\/Berlin"/,
+    );
     expect(problems(withSchedules('timeZone: "+01:00"\n'))['clouds.prod.schedules.timeZone']).toMatch(/fixed offsets/);
-    expect(parseConfig(withSchedules('timeZone: America/Argentina/Buenos_Aires\n')).clouds.prod!.schedules.timeZone).toBe('America/Argentina/Buenos_Aires');
+    expect(
+      parseConfig(withSchedules('timeZone: America/Argentina/Buenos_Aires\n')).clouds.prod!.schedules.timeZone,
+    ).toBe('America/Argentina/Buenos_Aires');
   });
 
   test('the CLI prints the bad schedule paths and exits 2', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'osb-sched-cfg-')), 'bad.yml');
-    writeFileSync(file, withSchedules('overlap: whenever\nentries:\n  weekly: { calendar: { hour: 3, dayOfWeek: 9 } }\n'));
-    const r = await execa('node', ['dist/client/cli.js', '--config', file, 'schedules', 'apply', '--dry-run'], { reject: false });
+    writeFileSync(
+      file,
+      withSchedules('overlap: whenever\nentries:\n  weekly: { calendar: { hour: 3, dayOfWeek: 9 } }\n'),
+    );
+    const r = await execa('node', ['dist/client/cli.js', '--config', file, 'schedules', 'apply', '--dry-run'], {
+      reject: false,
+    });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('- clouds.prod.schedules.overlap: must be one of');
     expect(r.stderr).toContain('- clouds.prod.schedules.entries.weekly.calendar.dayOfWeek: 9 is outside 0-7');

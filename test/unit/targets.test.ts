@@ -7,10 +7,26 @@ import type { AnyManifest, ArtifactManifest } from '../../workflows/lib/manifest
 import type { ControlPlaneManifest } from '../../workflows/lib/control-plane.js';
 
 let lsn = 1000;
-function db(id: string, kind: 'full' | 'incremental', parentId: string | null, completedAt: string, sha = `sha-${id}`): ArtifactManifest {
+function db(
+  id: string,
+  kind: 'full' | 'incremental',
+  parentId: string | null,
+  completedAt: string,
+  sha = `sha-${id}`,
+): ArtifactManifest {
   const fromLsn = kind === 'full' ? '0' : String(lsn);
   lsn += 100;
-  return { id, cloud: 'c', component: 'database', kind, parentId, startedAt: completedAt, completedAt, artifact: { file: 'data.xb.zst.gpg', sha256: sha, bytes: 10 }, mariadb: { checkpoints: { fromLsn, toLsn: String(lsn) } } } as unknown as ArtifactManifest;
+  return {
+    id,
+    cloud: 'c',
+    component: 'database',
+    kind,
+    parentId,
+    startedAt: completedAt,
+    completedAt,
+    artifact: { file: 'data.xb.zst.gpg', sha256: sha, bytes: 10 },
+    mariadb: { checkpoints: { fromLsn, toLsn: String(lsn) } },
+  } as unknown as ArtifactManifest;
 }
 function chained(list: ArtifactManifest[]): ArtifactManifest[] {
   // make each incremental start where its parent ended
@@ -19,7 +35,16 @@ function chained(list: ArtifactManifest[]): ArtifactManifest[] {
   return list;
 }
 const cp = (id: string, completedAt: string, reason: 'backup' | 'pre-restore' = 'backup') =>
-  ({ id, cloud: 'c', component: 'control-plane', kind: 'control-plane', reason, startedAt: completedAt, completedAt, parts: [{ file: 'kolla.tar.zst.gpg', sha256: `sha-${id}`, bytes: 1 }] }) as unknown as ControlPlaneManifest;
+  ({
+    id,
+    cloud: 'c',
+    component: 'control-plane',
+    kind: 'control-plane',
+    reason,
+    startedAt: completedAt,
+    completedAt,
+    parts: [{ file: 'kolla.tar.zst.gpg', sha256: `sha-${id}`, bytes: 1 }],
+  }) as unknown as ControlPlaneManifest;
 
 const f1 = db('f1', 'full', null, '2026-11-01T03:00:00Z');
 const i1 = db('i1', 'incremental', 'f1', '2026-11-02T02:00:00Z');
@@ -59,7 +84,12 @@ describe('planCopy', () => {
 });
 
 describe('promotionSet (the monthly tier)', () => {
-  const all: AnyManifest[] = [...source, cp('cp1', '2026-11-08T02:30:00Z'), cp('cp2', '2026-11-08T04:00:00Z', 'pre-restore'), cp('cp3', '2026-11-10T02:30:00Z')];
+  const all: AnyManifest[] = [
+    ...source,
+    cp('cp1', '2026-11-08T02:30:00Z'),
+    cp('cp2', '2026-11-08T04:00:00Z', 'pre-restore'),
+    cp('cp3', '2026-11-10T02:30:00Z'),
+  ];
   test("that Sunday's full and the newest control-plane backup up to a day after it", () => {
     expect(promotionSet(all, '2026-11-08T05:00:00Z')).toEqual({ ids: ['f2', 'cp1'], problem: null });
   });
@@ -67,7 +97,7 @@ describe('promotionSet (the monthly tier)', () => {
     expect(promotionSet(all, '2026-11-01T05:00:00Z').ids).toEqual(['f1']);
     expect(promotionSet(all, '2026-11-08T23:00:00Z').ids).toEqual(['f2', 'cp1']);
   });
-  test('a missing weekly full is a problem, never a silent promotion of last week\'s', () => {
+  test("a missing weekly full is a problem, never a silent promotion of last week's", () => {
     const p = promotionSet(all, '2026-11-15T05:00:00Z');
     expect(p.ids).toEqual([]);
     expect(p.problem).toMatch(/newest full backup \(f2, .*\) is older than 24 h/);
@@ -88,7 +118,9 @@ describe('targets and tiers in the config', () => {
 
   test('NFS, S3 (Swift settings) and tiers naming them', () => {
     const c = parseConfig(
-      base.replace('clouds:', `targets:
+      base.replace(
+        'clouds:',
+        `targets:
   nfs: { type: nfs, path: /mnt/backup/osbackup, mountPoint: /mnt/backup }
   swift:
     type: s3
@@ -97,29 +129,44 @@ describe('targets and tiers in the config', () => {
     accessKeyId: { file: /etc/osbackup/ak }
     secretAccessKey: { file: /etc/osbackup/sk }
     retention: { daily: 0, weekly: 0, monthly: 12 }
-clouds:`) + `    tiers: { daily: { targets: [local] }, weekly: { targets: [local, nfs] }, monthly: { targets: [swift] } }\n`,
+clouds:`,
+      ) +
+        `    tiers: { daily: { targets: [local] }, weekly: { targets: [local, nfs] }, monthly: { targets: [swift] } }\n`,
     );
-    expect(c.targets.swift).toMatchObject({ type: 's3', forcePathStyle: true, checksumMode: 'WHEN_REQUIRED', region: 'us-east-1', retention: { monthly: 12, daily: 0 } });
+    expect(c.targets.swift).toMatchObject({
+      type: 's3',
+      forcePathStyle: true,
+      checksumMode: 'WHEN_REQUIRED',
+      region: 'us-east-1',
+      retention: { monthly: 12, daily: 0 },
+    });
     expect(c.clouds.prod!.tiers.weekly!.targets).toEqual(['local', 'nfs']);
   });
 
   test('an NFS path outside its mount point, an unknown tier target and a target named like the repository are reported with their paths', () => {
     const p = problems(
-      base.replace('clouds:', `targets:
+      base.replace(
+        'clouds:',
+        `targets:
   nfs: { type: nfs, path: /srv/elsewhere, mountPoint: /mnt/backup }
   local: { type: local, path: /srv/other }
-clouds:`) + `    tiers: { monthly: { targets: [swift] } }\n`,
+clouds:`,
+      ) + `    tiers: { monthly: { targets: [swift] } }\n`,
     );
     expect(p).toEqual(
       expect.arrayContaining([
         'targets.nfs.path: path must be the mount point or a folder under it',
-        expect.stringMatching(/^clouds\.prod\.tiers\.monthly\.targets\.0: names target "swift", which is neither the repository nor under targets/),
+        expect.stringMatching(
+          /^clouds\.prod\.tiers\.monthly\.targets\.0: names target "swift", which is neither the repository nor under targets/,
+        ),
         expect.stringMatching(/^targets\.local: "local" is the repository's name/),
       ]),
     );
   });
 
   test('an unknown target type is refused', () => {
-    expect(problems(base.replace('clouds:', 'targets:\n  x: { type: ftp, path: /x }\nclouds:')).join('\n')).toMatch(/^targets\.x\.type/m);
+    expect(problems(base.replace('clouds:', 'targets:\n  x: { type: ftp, path: /x }\nclouds:')).join('\n')).toMatch(
+      /^targets\.x\.type/m,
+    );
   });
 });

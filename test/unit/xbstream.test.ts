@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
-import { ArchiveError, tarToXbstream, XbstreamError, XbstreamReader, xbstreamTap } from '../../activities/mariadb/xbstream.js';
+import {
+  ArchiveError,
+  tarToXbstream,
+  XbstreamError,
+  XbstreamReader,
+  xbstreamTap,
+} from '../../activities/mariadb/xbstream.js';
 
 const T = mkdtempSync(join(tmpdir(), 'osb-xbstream-'));
 const checkpoints = 'backup_type = full-backuped\nfrom_lsn = 0\nto_lsn = 8641339\nlast_lsn = 8641355\n';
@@ -20,7 +26,11 @@ beforeAll(async () => {
   writeFileSync(join(T, 'src/xtrabackup_info'), 'tool_version = 10.11.18-MariaDB\n');
   writeFileSync(join(T, 'src/keystone/project.ibd'), big);
   writeFileSync(join(T, 'src/empty'), '');
-  const r = await execa('mbstream', ['-c', 'keystone/project.ibd', 'xtrabackup_checkpoints', 'empty', 'xtrabackup_info'], { cwd: join(T, 'src'), encoding: 'buffer' });
+  const r = await execa(
+    'mbstream',
+    ['-c', 'keystone/project.ibd', 'xtrabackup_checkpoints', 'empty', 'xtrabackup_info'],
+    { cwd: join(T, 'src'), encoding: 'buffer' },
+  );
   stream = Buffer.from(r.stdout);
 });
 afterAll(() => rmSync(T, { recursive: true, force: true }));
@@ -45,7 +55,16 @@ test('picks out the metadata files, whatever the buffer boundaries', () => {
 test('as a pass-through stage it changes no byte', async () => {
   const { tap, summary } = xbstreamTap(new Set(['xtrabackup_checkpoints']));
   const out: Buffer[] = [];
-  await pipeline(Readable.from([stream.subarray(0, 1000), stream.subarray(1000)]), tap, new Writable({ write(c: Buffer, _e, cb) { out.push(c); cb(); } }));
+  await pipeline(
+    Readable.from([stream.subarray(0, 1000), stream.subarray(1000)]),
+    tap,
+    new Writable({
+      write(c: Buffer, _e, cb) {
+        out.push(c);
+        cb();
+      },
+    }),
+  );
   expect(Buffer.concat(out).equals(stream)).toBe(true);
   expect(summary().files.get('xtrabackup_checkpoints')?.toString()).toBe(checkpoints);
 });
@@ -67,11 +86,20 @@ test('a flipped byte in a payload fails its CRC-32; garbage is not an xbstream',
 
 async function convert(tar: Buffer): Promise<Buffer> {
   const out: Buffer[] = [];
-  await pipeline(Readable.from([tar.subarray(0, 700), tar.subarray(700)]), tarToXbstream(), new Writable({ write(c: Buffer, _e, cb) { out.push(c); cb(); } }));
+  await pipeline(
+    Readable.from([tar.subarray(0, 700), tar.subarray(700)]),
+    tarToXbstream(),
+    new Writable({
+      write(c: Buffer, _e, cb) {
+        out.push(c);
+        cb();
+      },
+    }),
+  );
   return Buffer.concat(out);
 }
 
-test("a tar of a mariabackup folder becomes an xbstream that the real mbstream -x unpacks to the same folder", async () => {
+test('a tar of a mariabackup folder becomes an xbstream that the real mbstream -x unpacks to the same folder', async () => {
   const tar = Buffer.from((await execa('tar', ['-C', join(T, 'src'), '-cf', '-', '.'], { encoding: 'buffer' })).stdout);
   const xb = await convert(tar);
   expect(read(xb).files.get('xtrabackup_checkpoints')?.toString()).toBe(checkpoints);
@@ -89,6 +117,8 @@ test('a cut tar or one holding a symlink is refused', async () => {
   mkdirSync(join(T, 'link'));
   writeFileSync(join(T, 'link/a'), 'x');
   await execa('ln', ['-s', 'a', join(T, 'link/b')]);
-  const withLink = Buffer.from((await execa('tar', ['-C', join(T, 'link'), '-cf', '-', '.'], { encoding: 'buffer' })).stdout);
+  const withLink = Buffer.from(
+    (await execa('tar', ['-C', join(T, 'link'), '-cf', '-', '.'], { encoding: 'buffer' })).stdout,
+  );
   await expect(convert(withLink)).rejects.toThrow(/b is a symlink/);
 });

@@ -14,14 +14,19 @@ export function mergeProblem(pieces: readonly BinlogManifest[]): string | null {
     if (p.cloud !== first.cloud || p.source.host !== first.source.host || p.binlog.file !== first.binlog.file) {
       return `${p.id} is not of ${first.source.host}'s ${first.binlog.file} in cloud ${first.cloud}`;
     }
-    if (p.binlog.startPosition !== prev.binlog.endPosition) return `${p.id} starts at ${p.binlog.startPosition}, not where ${prev.id} ends (${prev.binlog.endPosition})`;
+    if (p.binlog.startPosition !== prev.binlog.endPosition)
+      return `${p.id} starts at ${p.binlog.startPosition}, not where ${prev.id} ends (${prev.binlog.endPosition})`;
   }
   return null;
 }
 
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : NaN);
 const minIso = (xs: (string | null)[]) => xs.filter((x): x is string => !!x).sort()[0] ?? null;
-const maxIso = (xs: (string | null)[]) => xs.filter((x): x is string => !!x).sort().at(-1) ?? null;
+const maxIso = (xs: (string | null)[]) =>
+  xs
+    .filter((x): x is string => !!x)
+    .sort()
+    .at(-1) ?? null;
 
 /**
  * The report's view of the pieces: when they were published, and the worst delay between an
@@ -51,7 +56,12 @@ export function compactedFrom(pieces: readonly BinlogManifest[]): CompactedFrom 
     if (Number.isFinite(from)) worst = Math.max(worst, (ms(p.completedAt) - from) / 1000);
   });
   landed.sort();
-  return { pieces: n, firstLandedAt: landed[0]!, lastLandedAt: landed.at(-1)!, worstLandingSeconds: Math.max(0, worst) };
+  return {
+    pieces: n,
+    firstLandedAt: landed[0]!,
+    lastLandedAt: landed.at(-1)!,
+    worstLandingSeconds: Math.max(0, worst),
+  };
 }
 
 export interface MergedArtifact {

@@ -5,7 +5,9 @@ import type { BinlogManifest } from './binlog.js';
 export function binlogSegmentRecipe(m: BinlogManifest): string {
   const b = m.binlog;
   const f = m.artifact.file;
-  const decrypt = m.artifact.encryption.passphrase ? `gpg --batch --pinentry-mode loopback --passphrase-file /path/to/backup-passphrase --decrypt` : 'gpg --decrypt';
+  const decrypt = m.artifact.encryption.passphrase
+    ? `gpg --batch --pinentry-mode loopback --passphrase-file /path/to/backup-passphrase --decrypt`
+    : 'gpg --decrypt';
   return `# Binary-log segment ${m.id}
 
 Cloud \`${m.cloud}\`, host \`${m.source.host}\` (server_id ${m.source.serverId}): bytes ${b.startPosition}–${b.endPosition} of \`${b.file}\`

@@ -64,7 +64,13 @@ export interface BinlogManifest {
 }
 
 /** The artifact record of a sealed segment file (the raw range, zstd on the worker, then OpenPGP): the archiver's and the compaction's. */
-export function segmentArtifact(sealed: { bytes: number; sha256: string }, streamBytes: number, compressionLevel: number, passphrase: boolean, recipientFingerprints: string[]): BinlogManifest['artifact'] {
+export function segmentArtifact(
+  sealed: { bytes: number; sha256: string },
+  streamBytes: number,
+  compressionLevel: number,
+  passphrase: boolean,
+  recipientFingerprints: string[],
+): BinlogManifest['artifact'] {
   return {
     file: SEGMENT_FILE,
     bytes: sealed.bytes,
@@ -126,7 +132,20 @@ export interface SegmentLink {
 
 export function segmentLink(m: BinlogManifest): SegmentLink {
   const b = m.binlog;
-  return { id: m.id, host: m.source.host, file: b.file, sequence: b.sequence, startPosition: b.startPosition, endPosition: b.endPosition, firstEventAt: b.firstEventAt, lastEventAt: b.lastEventAt, firstGtid: b.firstGtid, lastGtid: b.lastGtid, archivedThrough: b.archivedThrough, previous: b.previous };
+  return {
+    id: m.id,
+    host: m.source.host,
+    file: b.file,
+    sequence: b.sequence,
+    startPosition: b.startPosition,
+    endPosition: b.endPosition,
+    firstEventAt: b.firstEventAt,
+    lastEventAt: b.lastEventAt,
+    firstGtid: b.firstGtid,
+    lastGtid: b.lastGtid,
+    archivedThrough: b.archivedThrough,
+    previous: b.previous,
+  };
 }
 
 /**
@@ -229,7 +248,8 @@ export function contiguousFrom(segments: readonly SegmentLink[], host: string, f
     (bySeq.get(s.sequence) ?? bySeq.set(s.sequence, []).get(s.sequence)!).push(s);
   }
   // longest first at one start: a merged segment and the pieces it replaced may both be there for a moment
-  for (const list of bySeq.values()) list.sort((a, b) => a.startPosition - b.startPosition || b.endPosition - a.endPosition);
+  for (const list of bySeq.values())
+    list.sort((a, b) => a.startPosition - b.startPosition || b.endPosition - a.endPosition);
   const out: SegmentLink[] = [];
   let seq = seq0;
   let prevEnd: { file: string; end: number } | null = null;
@@ -238,7 +258,12 @@ export function contiguousFrom(segments: readonly SegmentLink[], host: string, f
     if (!list || list[0]!.startPosition !== 0) break;
     const first = list[0]!;
     // the previous file must have been archived up to the size it was closed at
-    if (prevEnd && first.previous && (first.previous.file !== prevEnd.file || first.previous.endPosition !== prevEnd.end)) break;
+    if (
+      prevEnd &&
+      first.previous &&
+      (first.previous.file !== prevEnd.file || first.previous.endPosition !== prevEnd.end)
+    )
+      break;
     let pos = 0;
     for (const s of list) {
       if (s.endPosition <= pos && s.startPosition < pos) continue; // inside a merged segment already taken
@@ -263,10 +288,14 @@ function reach(point: PointLink, run: SegmentLink[] | null, progress: readonly A
   if (!run || !point.mariadb.binlog) return null;
   const b = point.mariadb.binlog;
   // the run must hold the base's position
-  const holds = run.some((s) => s.file === b.file && s.endPosition >= b.position) || run.some((s) => (binlogSequence(s.file) ?? 0) > (binlogSequence(b.file) ?? 0));
+  const holds =
+    run.some((s) => s.file === b.file && s.endPosition >= b.position) ||
+    run.some((s) => (binlogSequence(s.file) ?? 0) > (binlogSequence(b.file) ?? 0));
   if (!holds) return null;
   const last = run[run.length - 1]!;
-  const idle = progress.filter((p) => p.host === last.host && p.file === last.file && p.position === last.endPosition).map((p) => sec(p.archivedThrough));
+  const idle = progress
+    .filter((p) => p.host === last.host && p.file === last.file && p.position === last.endPosition)
+    .map((p) => sec(p.archivedThrough));
   return Math.max(...run.map((s) => sec(s.archivedThrough)), ...idle);
 }
 
@@ -279,7 +308,11 @@ interface Candidate {
 }
 
 /** Every intact restore point with a binlog position the archive can replay from, newest first. */
-function candidates(points: readonly PointLink[], segments: readonly SegmentLink[], progress: readonly ArchiveProgress[]): Candidate[] {
+function candidates(
+  points: readonly PointLink[],
+  segments: readonly SegmentLink[],
+  progress: readonly ArchiveProgress[],
+): Candidate[] {
   const out: Candidate[] = [];
   for (const p of points) {
     const c = chainTo(points as PointLink[], p.id);
@@ -292,7 +325,21 @@ function candidates(points: readonly PointLink[], segments: readonly SegmentLink
     const last = run![run!.length - 1]!;
     const lastGtid = [...run!].reverse().find((s) => s.lastGtid)?.lastGtid ?? null;
     // every event of second s is archived once archivedThrough ≥ s + 1
-    out.push({ p, run: run!, fromMs, toSec: r - 1, range: { from: p.completedAt, to: isoSec(r - 1), base: p.id, fromGtid: b.gtid || null, toGtid: lastGtid ?? (b.gtid || null), fromPosition: `${b.file}:${b.position}`, toPosition: `${last.file}:${last.endPosition}` } });
+    out.push({
+      p,
+      run: run!,
+      fromMs,
+      toSec: r - 1,
+      range: {
+        from: p.completedAt,
+        to: isoSec(r - 1),
+        base: p.id,
+        fromGtid: b.gtid || null,
+        toGtid: lastGtid ?? (b.gtid || null),
+        fromPosition: `${b.file}:${b.position}`,
+        toPosition: `${last.file}:${last.endPosition}`,
+      },
+    });
   }
   return out.sort((a, b) => b.fromMs - a.fromMs || (b.p.id < a.p.id ? -1 : 1));
 }
@@ -344,8 +391,12 @@ function locateGtid(run: readonly SegmentLink[], g: { domain: number; seq: numbe
 }
 
 function formatRanges(shown: readonly RecoverableRange[], kind: 'at' | 'gtid' | 'position'): string {
-  if (!shown.length) return 'nothing is recoverable to a point in time: there is no restore point with a binlog position whose binary logs are archived from it on';
-  const one = (r: RecoverableRange) => (kind === 'at' ? `${r.from} – ${r.to}` : `${r.from} – ${r.to} (GTIDs ${r.fromGtid ?? 'none'} – ${r.toGtid ?? 'none'}, positions ${r.fromPosition} – ${r.toPosition})`);
+  if (!shown.length)
+    return 'nothing is recoverable to a point in time: there is no restore point with a binlog position whose binary logs are archived from it on';
+  const one = (r: RecoverableRange) =>
+    kind === 'at'
+      ? `${r.from} – ${r.to}`
+      : `${r.from} – ${r.to} (GTIDs ${r.fromGtid ?? 'none'} – ${r.toGtid ?? 'none'}, positions ${r.fromPosition} – ${r.toPosition})`;
   return `the recoverable range${shown.length > 1 ? 's are' : ' is'} ${shown.map(one).join(', ')}`;
 }
 
@@ -354,14 +405,33 @@ function formatRanges(shown: readonly RecoverableRange[], kind: 'at' | 'gtid' | 
  * the archive can replay from, and the segments up to the target. A target outside every
  * recoverable range is refused with the ranges there are (times, GTIDs and positions).
  */
-export function planPointInTime(points: readonly PointLink[], segments: readonly SegmentLink[], target: string | PitrTarget, progress: readonly ArchiveProgress[] = []): PitrPlan {
+export function planPointInTime(
+  points: readonly PointLink[],
+  segments: readonly SegmentLink[],
+  target: string | PitrTarget,
+  progress: readonly ArchiveProgress[] = [],
+): PitrPlan {
   const tg: PitrTarget = typeof target === 'string' ? { at: target } : target;
   const all = candidates(points, segments, progress);
   const shown = mergeRanges(all.map((c) => c.range));
-  const plan = (c: Candidate, last: number, stop: Pick<ReplayPlan, 'stopDatetime' | 'stopGtid' | 'stopPosition' | 'target'>): PitrPlan => {
+  const plan = (
+    c: Candidate,
+    last: number,
+    stop: Pick<ReplayPlan, 'stopDatetime' | 'stopGtid' | 'stopPosition' | 'target'>,
+  ): PitrPlan => {
     const chain = chainTo(points as PointLink[], c.p.id) as { chain: PointLink[] };
     const b = c.p.mariadb.binlog!;
-    return { plan: { chain: chain.chain.map((x) => x.id), base: c.p.id, baseAt: c.p.completedAt, files: filesUpTo(c.run, last), startFile: b.file, startPosition: b.position, ...stop } };
+    return {
+      plan: {
+        chain: chain.chain.map((x) => x.id),
+        base: c.p.id,
+        baseAt: c.p.completedAt,
+        files: filesUpTo(c.run, last),
+        startFile: b.file,
+        startPosition: b.position,
+        ...stop,
+      },
+    };
   };
 
   if ('gtid' in tg) {
@@ -371,17 +441,32 @@ export function planPointInTime(points: readonly PointLink[], segments: readonly
       const baseSeq = gtidPosSeq(c.p.mariadb.binlog!.gtid, g.domain);
       if (baseSeq > g.seq) continue; // the backup already holds later transactions
       // the backup stands exactly at the target: only the segment holding its position is read
-      const last = baseSeq === g.seq ? c.run.findIndex((s) => s.file === c.p.mariadb.binlog!.file && s.endPosition >= c.p.mariadb.binlog!.position) : locateGtid(c.run, g);
+      const last =
+        baseSeq === g.seq
+          ? c.run.findIndex((s) => s.file === c.p.mariadb.binlog!.file && s.endPosition >= c.p.mariadb.binlog!.position)
+          : locateGtid(c.run, g);
       if (last === null || last < 0) continue;
-      return plan(c, last, { stopDatetime: null, stopGtid: `${g.domain}-${g.server}-${g.seq}`, stopPosition: null, target: `${g.domain}-${g.server}-${g.seq}` });
+      return plan(c, last, {
+        stopDatetime: null,
+        stopGtid: `${g.domain}-${g.server}-${g.seq}`,
+        stopPosition: null,
+        target: `${g.domain}-${g.server}-${g.seq}`,
+      });
     }
-    return { problem: `GTID ${tg.gtid} cannot be recovered (not in the archive, or before the oldest restore point): ${formatRanges(shown, 'gtid')}`, ranges: shown };
+    return {
+      problem: `GTID ${tg.gtid} cannot be recovered (not in the archive, or before the oldest restore point): ${formatRanges(shown, 'gtid')}`,
+      ranges: shown,
+    };
   }
 
   if ('position' in tg) {
     const { file, position } = tg.position;
     const name = `${file}:${position}`;
-    if (binlogSequence(file) === null || position < 4) return { problem: `"${name}" is not a binlog position (file:byte offset, e.g. mysql-bin.000042:1234)`, ranges: [] };
+    if (binlogSequence(file) === null || position < 4)
+      return {
+        problem: `"${name}" is not a binlog position (file:byte offset, e.g. mysql-bin.000042:1234)`,
+        ranges: [],
+      };
     for (const c of all) {
       if (!atOrAfter(c.p.mariadb.binlog!, file, position)) continue;
       // events that start before the position are replayed: the segment whose range holds the byte before it is the last one read
@@ -389,11 +474,15 @@ export function planPointInTime(points: readonly PointLink[], segments: readonly
       if (last < 0) continue;
       return plan(c, last, { stopDatetime: null, stopGtid: null, stopPosition: position, target: name });
     }
-    return { problem: `binlog position ${name} cannot be recovered (not in the archive, or before the oldest restore point): ${formatRanges(shown, 'position')}`, ranges: shown };
+    return {
+      problem: `binlog position ${name} cannot be recovered (not in the archive, or before the oldest restore point): ${formatRanges(shown, 'position')}`,
+      ranges: shown,
+    };
   }
 
   const t = Date.parse(tg.at);
-  if (!Number.isFinite(t)) return { problem: `"${tg.at}" is not a time (use ISO 8601 UTC, e.g. 2026-11-30T04:05:06Z)`, ranges: [] };
+  if (!Number.isFinite(t))
+    return { problem: `"${tg.at}" is not a time (use ISO 8601 UTC, e.g. 2026-11-30T04:05:06Z)`, ranges: [] };
   const tSec = Math.floor(t / 1000);
   const fits = all.find((r) => r.fromMs <= t && tSec <= r.toSec);
   if (!fits) return { problem: `${isoSec(tSec)} cannot be recovered: ${formatRanges(shown, 'at')}`, ranges: shown };
@@ -403,7 +492,11 @@ export function planPointInTime(points: readonly PointLink[], segments: readonly
   for (let i = 0; i < fits.run.length; i++) {
     const s = fits.run[i]!;
     // mariadb-binlog stops at the first event at or after the stop time: later segments are not read
-    if (s.lastEventAt && sec(s.lastEventAt) >= stop && (binlogSequence(s.file)! > binlogSequence(b.file)! || s.endPosition > b.position)) {
+    if (
+      s.lastEventAt &&
+      sec(s.lastEventAt) >= stop &&
+      (binlogSequence(s.file)! > binlogSequence(b.file)! || s.endPosition > b.position)
+    ) {
       last = i;
       break;
     }
@@ -417,7 +510,8 @@ function mergeRanges(ranges: readonly RecoverableRange[]): RecoverableRange[] {
   for (const r of sorted) {
     const last = out[out.length - 1];
     if (last && Date.parse(r.from) <= Date.parse(last.to) + 1000) {
-      if (Date.parse(r.to) > Date.parse(last.to)) Object.assign(last, { to: r.to, toGtid: r.toGtid, toPosition: r.toPosition });
+      if (Date.parse(r.to) > Date.parse(last.to))
+        Object.assign(last, { to: r.to, toGtid: r.toGtid, toPosition: r.toPosition });
     } else out.push({ ...r });
   }
   return out;
@@ -451,9 +545,16 @@ export interface CompactionPlan {
  * leftovers are named for removal. A merged segment short of the caps is merged again with the
  * pieces after it by a later pass (pieces = [merged, ...]), so a file ends in few segments.
  */
-export function planCompaction(segments: readonly SegmentLink[], nowMs: number, minAgeMs: number, maxBytes: number, maxPieces = Infinity): CompactionPlan {
+export function planCompaction(
+  segments: readonly SegmentLink[],
+  nowMs: number,
+  minAgeMs: number,
+  maxBytes: number,
+  maxPieces = Infinity,
+): CompactionPlan {
   const byFile = new Map<string, SegmentLink[]>();
-  for (const s of segments) (byFile.get(`${s.host}\0${s.file}`) ?? byFile.set(`${s.host}\0${s.file}`, []).get(`${s.host}\0${s.file}`)!).push(s);
+  for (const s of segments)
+    (byFile.get(`${s.host}\0${s.file}`) ?? byFile.set(`${s.host}\0${s.file}`, []).get(`${s.host}\0${s.file}`)!).push(s);
   const plan: CompactionPlan = { merge: [], covered: [] };
   for (const list of byFile.values()) {
     list.sort((a, b) => a.startPosition - b.startPosition || b.endPosition - a.endPosition);
@@ -468,7 +569,14 @@ export function planCompaction(segments: readonly SegmentLink[], nowMs: number, 
       if (run.length >= 2) {
         const first = run[0]!;
         const last = run[run.length - 1]!;
-        plan.merge.push({ host: first.host, file: first.file, startPosition: first.startPosition, endPosition: last.endPosition, id: mergedSegmentId(first.host, first.file, first.startPosition, last.endPosition), pieces: run.map((s) => s.id) });
+        plan.merge.push({
+          host: first.host,
+          file: first.file,
+          startPosition: first.startPosition,
+          endPosition: last.endPosition,
+          id: mergedSegmentId(first.host, first.file, first.startPosition, last.endPosition),
+          pieces: run.map((s) => s.id),
+        });
       }
       run = [];
     };
@@ -499,8 +607,20 @@ export interface RpoStatus {
   rpoMet: boolean | null;
 }
 
-export function rpoStatus(nowMs: number, caughtUpAt: string | null, newestEventAt: string | null, rpoTargetSeconds: number): RpoStatus {
+export function rpoStatus(
+  nowMs: number,
+  caughtUpAt: string | null,
+  newestEventAt: string | null,
+  rpoTargetSeconds: number,
+): RpoStatus {
   const age = (iso: string | null) => (iso ? Math.max(0, (nowMs - Date.parse(iso)) / 1000) : null);
   const achieved = age(caughtUpAt);
-  return { caughtUpAt, newestEventAt, achievedRpoSeconds: achieved, newestEventAgeSeconds: age(newestEventAt), rpoTargetSeconds, rpoMet: achieved === null ? null : achieved <= rpoTargetSeconds };
+  return {
+    caughtUpAt,
+    newestEventAt,
+    achievedRpoSeconds: achieved,
+    newestEventAgeSeconds: age(newestEventAt),
+    rpoTargetSeconds,
+    rpoMet: achieved === null ? null : achieved <= rpoTargetSeconds,
+  };
 }

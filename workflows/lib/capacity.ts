@@ -82,9 +82,19 @@ export function forecast(stored: number, growth: number | null, days = FORECAST_
   return growth === null ? null : Math.round(stored + growth * days);
 }
 
-export function untilFull(freeBytes: number | null, growth: number | null, now: Date): { daysUntilFull: number | null; fullAt: string | null; note: string | null } {
-  if (freeBytes === null) return { daysUntilFull: null, fullAt: null, note: 'size unknown: set capacityGiB for this target' };
-  if (growth === null) return { daysUntilFull: null, fullAt: null, note: 'not enough history: growth needs backups on two different times' };
+export function untilFull(
+  freeBytes: number | null,
+  growth: number | null,
+  now: Date,
+): { daysUntilFull: number | null; fullAt: string | null; note: string | null } {
+  if (freeBytes === null)
+    return { daysUntilFull: null, fullAt: null, note: 'size unknown: set capacityGiB for this target' };
+  if (growth === null)
+    return {
+      daysUntilFull: null,
+      fullAt: null,
+      note: 'not enough history: growth needs backups on two different times',
+    };
   if (growth <= 0) return { daysUntilFull: null, fullAt: null, note: 'not growing' };
   const days = freeBytes / growth;
   return { daysUntilFull: days, fullAt: new Date(now.getTime() + days * DAY_MS).toISOString(), note: null };
@@ -106,9 +116,28 @@ export function capacityReport(scans: readonly TargetScan[], now: Date, cloud?: 
       .map(([, list]) => {
         const stored = list.reduce((n, a) => n + a.bytes, 0);
         const g = growthPerDay(list);
-        return { cloud: list[0]!.cloud, component: list[0]!.component, artifacts: list.length, storedBytes: stored, growthBytesPerDay: g, forecast30dBytes: forecast(stored, g) };
+        return {
+          cloud: list[0]!.cloud,
+          component: list[0]!.component,
+          artifacts: list.length,
+          storedBytes: stored,
+          growthBytesPerDay: g,
+          forecast30dBytes: forecast(stored, g),
+        };
       });
-    return { target: s.target, type: s.type, location: s.location, totalBytes: s.totalBytes, freeBytes: s.freeBytes, artifacts: s.artifacts.length, storedBytes, growthBytesPerDay: growth, forecast30dBytes: forecast(storedBytes, growth), ...untilFull(s.freeBytes, growth, now), components };
+    return {
+      target: s.target,
+      type: s.type,
+      location: s.location,
+      totalBytes: s.totalBytes,
+      freeBytes: s.freeBytes,
+      artifacts: s.artifacts.length,
+      storedBytes,
+      growthBytesPerDay: growth,
+      forecast30dBytes: forecast(storedBytes, growth),
+      ...untilFull(s.freeBytes, growth, now),
+      components,
+    };
   });
 }
 
@@ -128,10 +157,35 @@ export function capacityTable(rows: readonly TargetCapacity[]): string {
   const head = ['TARGET', 'CLOUD', 'COMPONENT', 'ARTIFACTS', 'STORED', 'GROWTH/DAY', 'IN 30 DAYS', 'FREE', 'FULL IN'];
   const body: string[][] = [];
   for (const t of rows) {
-    for (const c of t.components) body.push([t.target, c.cloud, c.component, String(c.artifacts), humanBytes(c.storedBytes), humanBytes(c.growthBytesPerDay), humanBytes(c.forecast30dBytes), '', '']);
-    body.push([t.target, '(all)', '(target)', String(t.artifacts), humanBytes(t.storedBytes), humanBytes(t.growthBytesPerDay), humanBytes(t.forecast30dBytes), humanBytes(t.freeBytes), t.daysUntilFull === null ? (t.note ?? '-') : `${t.daysUntilFull.toFixed(1)} days (${t.fullAt!.slice(0, 10)})`]);
+    for (const c of t.components)
+      body.push([
+        t.target,
+        c.cloud,
+        c.component,
+        String(c.artifacts),
+        humanBytes(c.storedBytes),
+        humanBytes(c.growthBytesPerDay),
+        humanBytes(c.forecast30dBytes),
+        '',
+        '',
+      ]);
+    body.push([
+      t.target,
+      '(all)',
+      '(target)',
+      String(t.artifacts),
+      humanBytes(t.storedBytes),
+      humanBytes(t.growthBytesPerDay),
+      humanBytes(t.forecast30dBytes),
+      humanBytes(t.freeBytes),
+      t.daysUntilFull === null ? (t.note ?? '-') : `${t.daysUntilFull.toFixed(1)} days (${t.fullAt!.slice(0, 10)})`,
+    ]);
   }
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const fmt = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const fmt = (cols: string[]) =>
+    cols
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [fmt(head), ...body.map(fmt)].join('\n') + '\n';
 }

@@ -33,7 +33,11 @@ export interface CatalogEntry {
   /** The run that took it: a scheduled tier run's id names the tier (`<cloud>-weekly-…`). Absent in indexes written before it was recorded. */
   workflowId?: string;
   /** Binlog segments: the first event's time and the instant the archive held every event up to (the report's RPO). */
-  binlogSpan?: { firstEventAt: string | null; archivedThrough: string; compacted?: import('./binlog.js').CompactedFrom };
+  binlogSpan?: {
+    firstEventAt: string | null;
+    archivedThrough: string;
+    compacted?: import('./binlog.js').CompactedFrom;
+  };
 }
 
 /** Rows of every target that could be read, and the ones that could not, with why. */
@@ -42,10 +46,21 @@ export interface CatalogListing {
   unavailable: { target: string; reason: string }[];
 }
 
-export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[], checks: CheckRecord[] = [], target = 'local'): CatalogEntry {
+export function catalogEntry(
+  m: AnyManifest,
+  verifications: VerificationRecord[],
+  checks: CheckRecord[] = [],
+  target = 'local',
+): CatalogEntry {
   const last = verifications.at(-1);
   const check = checks.at(-1);
-  const common = { target, check: check ? check.result : ('UNCHECKED' as const), lastCheckedAt: check?.checkedAt ?? null, imported: ('imported' in m && m.imported ? m.imported.source : null), workflowId: m.workflowId };
+  const common = {
+    target,
+    check: check ? check.result : ('UNCHECKED' as const),
+    lastCheckedAt: check?.checkedAt ?? null,
+    imported: 'imported' in m && m.imported ? m.imported.source : null,
+    workflowId: m.workflowId,
+  };
   if (m.component === 'control-plane') {
     // several sealed parts: the row's checksum is the manifest's digest over them
     return {
@@ -133,7 +148,11 @@ export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[]
       verification: last ? last.result : 'UNVERIFIED',
       lastVerifiedAt: last?.verifiedAt ?? null,
       ...common,
-      binlogSpan: { firstEventAt: b.firstEventAt, archivedThrough: b.archivedThrough, ...(b.compacted ? { compacted: b.compacted } : {}) },
+      binlogSpan: {
+        firstEventAt: b.firstEventAt,
+        archivedThrough: b.archivedThrough,
+        ...(b.compacted ? { compacted: b.compacted } : {}),
+      },
     };
   }
   return {
@@ -160,7 +179,12 @@ export function catalogEntry(m: AnyManifest, verifications: VerificationRecord[]
 /** The seed's catalog.csv columns: timestamp,type,level,path,size,checksum (+ id, verification, target, check). */
 export function catalogCsv(rows: CatalogEntry[]): string {
   const lines = ['timestamp,type,level,path,size,checksum,id,verification,target,check'];
-  for (const r of rows) lines.push([r.completedAt, r.component, r.kind, r.path, r.bytes, r.sha256, r.id, r.verification, r.target, r.check].join(','));
+  for (const r of rows)
+    lines.push(
+      [r.completedAt, r.component, r.kind, r.path, r.bytes, r.sha256, r.id, r.verification, r.target, r.check].join(
+        ',',
+      ),
+    );
   return lines.join('\n') + '\n';
 }
 
@@ -191,6 +215,10 @@ export function catalogTable(rows: CatalogEntry[]): string {
     r.sha256.slice(0, 16) + '…',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const fmt = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const fmt = (cols: string[]) =>
+    cols
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [fmt(head), ...body.map(fmt)].join('\n') + '\n';
 }

@@ -17,7 +17,10 @@ export interface ChainLink {
 }
 
 /** The members from the full backup to `id`, oldest first — or the first reason it is unusable. */
-export function chainTo<M extends ChainLink = ArtifactManifest>(manifests: readonly M[], id: string): { chain: M[] } | { problem: ChainProblem } {
+export function chainTo<M extends ChainLink = ArtifactManifest>(
+  manifests: readonly M[],
+  id: string,
+): { chain: M[] } | { problem: ChainProblem } {
   const byId = new Map(manifests.map((m) => [m.id, m]));
   const chain: M[] = [];
   const seen = new Set<string>();
@@ -30,24 +33,43 @@ export function chainTo<M extends ChainLink = ArtifactManifest>(manifests: reado
     if (cur.kind === 'full') break;
     if (!cur.parentId) return { problem: { id: cur.id, reason: `incremental ${cur.id} names no parent` } };
     const parent = byId.get(cur.parentId);
-    if (!parent) return { problem: { id: cur.id, reason: `incremental ${cur.id} needs ${cur.parentId}, which is missing from the repository` } };
+    if (!parent)
+      return {
+        problem: {
+          id: cur.id,
+          reason: `incremental ${cur.id} needs ${cur.parentId}, which is missing from the repository`,
+        },
+      };
     if (parent.mariadb.checkpoints.toLsn !== cur.mariadb.checkpoints.fromLsn) {
-      return { problem: { id: cur.id, reason: `incremental ${cur.id} starts at LSN ${cur.mariadb.checkpoints.fromLsn} but its parent ${parent.id} ends at ${parent.mariadb.checkpoints.toLsn}` } };
+      return {
+        problem: {
+          id: cur.id,
+          reason: `incremental ${cur.id} starts at LSN ${cur.mariadb.checkpoints.fromLsn} but its parent ${parent.id} ends at ${parent.mariadb.checkpoints.toLsn}`,
+        },
+      };
     }
-    if (parent.cloud !== cur.cloud) return { problem: { id: cur.id, reason: `incremental ${cur.id} names a parent of another cloud` } };
+    if (parent.cloud !== cur.cloud)
+      return { problem: { id: cur.id, reason: `incremental ${cur.id} names a parent of another cloud` } };
     cur = parent;
   }
   return { chain };
 }
 
-const byTime = (a: ArtifactManifest, b: ArtifactManifest) => a.startedAt.localeCompare(b.startedAt) || a.id.localeCompare(b.id);
+const byTime = (a: ArtifactManifest, b: ArtifactManifest) =>
+  a.startedAt.localeCompare(b.startedAt) || a.id.localeCompare(b.id);
 
 /**
  * The base for the next incremental: the newest database backup whose chain is intact and
  * not marked corrupt. Returns why none qualifies otherwise.
  */
-export function incrementalBase(manifests: ArtifactManifest[], corrupt: ReadonlySet<string> = new Set()): { base: ArtifactManifest } | { problem: string } {
-  const db = manifests.filter((m) => m.component === 'database').sort(byTime).reverse();
+export function incrementalBase(
+  manifests: ArtifactManifest[],
+  corrupt: ReadonlySet<string> = new Set(),
+): { base: ArtifactManifest } | { problem: string } {
+  const db = manifests
+    .filter((m) => m.component === 'database')
+    .sort(byTime)
+    .reverse();
   if (db.length === 0) return { problem: 'there is no full backup to build on' };
   const skipped: string[] = [];
   for (const m of db) {

@@ -82,13 +82,16 @@ const KEY_DIRS = ['fernet-keys/', 'credential-keys/'];
 /** The key files of a keystone-keys part: path → SHA-256. */
 export function keyHashes(entries: TarEntry[]): Map<string, string> {
   const m = new Map<string, string>();
-  for (const e of entries) if (e.type === 'file' && KEY_DIRS.some((d) => e.path.startsWith(d)) && e.sha256) m.set(e.path, e.sha256);
+  for (const e of entries)
+    if (e.type === 'file' && KEY_DIRS.some((d) => e.path.startsWith(d)) && e.sha256) m.set(e.path, e.sha256);
   return m;
 }
 
 /** The Fernet primary key's index (Keystone's "highest number wins"). */
 export function fernetEpoch(entries: TarEntry[]): number | null {
-  const idx = entries.filter((e) => e.type === 'file' && /^fernet-keys\/\d+$/.test(e.path)).map((e) => Number(e.path.slice('fernet-keys/'.length)));
+  const idx = entries
+    .filter((e) => e.type === 'file' && /^fernet-keys\/\d+$/.test(e.path))
+    .map((e) => Number(e.path.slice('fernet-keys/'.length)));
   return idx.length ? Math.max(...idx) : null;
 }
 
@@ -109,8 +112,10 @@ export function compareKeySets(perHost: Record<string, TarEntry[]>): KeySetRepor
     if (distinct.size > 1) differences.push(`${key}: content differs between ${holders.join(', ')}`);
   }
   const epochs = Object.fromEntries(hosts.map((h) => [h, fernetEpoch(perHost[h]!)]));
-  if (new Set(Object.values(epochs)).size > 1) differences.push(`primary Fernet key differs: ${hosts.map((h) => `${h} ${epochs[h] ?? 'none'}`).join(', ')}`);
-  if (hosts.some((h) => epochs[h] === null)) differences.push(`no Fernet keys on ${hosts.filter((h) => epochs[h] === null).join(', ')}`);
+  if (new Set(Object.values(epochs)).size > 1)
+    differences.push(`primary Fernet key differs: ${hosts.map((h) => `${h} ${epochs[h] ?? 'none'}`).join(', ')}`);
+  if (hosts.some((h) => epochs[h] === null))
+    differences.push(`no Fernet keys on ${hosts.filter((h) => epochs[h] === null).join(', ')}`);
   return { consistent: differences.length === 0, epochs, differences };
 }
 
@@ -133,21 +138,37 @@ export function diffTrees(backup: TarEntry[], current: TarEntry[]): TreeChange[]
   for (const [p, b] of bak) {
     if (p === '' || p === '.') continue;
     const c = cur.get(p);
-    if (!c) { out.push({ path: p, change: 'added', detail: `${b.type} ${oct(b.mode)} ${b.uid}:${b.gid}` }); continue; }
-    if (c.type !== b.type) { out.push({ path: p, change: 'type', detail: `${c.type} → ${b.type}` }); continue; }
-    if (b.type === 'file' && c.sha256 !== b.sha256) out.push({ path: p, change: 'content', detail: `${c.size} → ${b.size} bytes` });
-    if (b.type === 'symlink' && c.linkname !== b.linkname) out.push({ path: p, change: 'content', detail: `→ ${c.linkname} becomes → ${b.linkname}` });
-    if (b.type !== 'symlink' && (c.mode & 0o7777) !== (b.mode & 0o7777)) out.push({ path: p, change: 'mode', detail: `${oct(c.mode)} → ${oct(b.mode)}` });
-    if (c.uid !== b.uid || c.gid !== b.gid) out.push({ path: p, change: 'owner', detail: `${c.uid}:${c.gid} → ${b.uid}:${b.gid}` });
+    if (!c) {
+      out.push({ path: p, change: 'added', detail: `${b.type} ${oct(b.mode)} ${b.uid}:${b.gid}` });
+      continue;
+    }
+    if (c.type !== b.type) {
+      out.push({ path: p, change: 'type', detail: `${c.type} → ${b.type}` });
+      continue;
+    }
+    if (b.type === 'file' && c.sha256 !== b.sha256)
+      out.push({ path: p, change: 'content', detail: `${c.size} → ${b.size} bytes` });
+    if (b.type === 'symlink' && c.linkname !== b.linkname)
+      out.push({ path: p, change: 'content', detail: `→ ${c.linkname} becomes → ${b.linkname}` });
+    if (b.type !== 'symlink' && (c.mode & 0o7777) !== (b.mode & 0o7777))
+      out.push({ path: p, change: 'mode', detail: `${oct(c.mode)} → ${oct(b.mode)}` });
+    if (c.uid !== b.uid || c.gid !== b.gid)
+      out.push({ path: p, change: 'owner', detail: `${c.uid}:${c.gid} → ${b.uid}:${b.gid}` });
   }
-  for (const [p, c] of cur) if (p !== '' && p !== '.' && !bak.has(p)) out.push({ path: p, change: 'removed', detail: `${c.type} only on the target (kept)` });
+  for (const [p, c] of cur)
+    if (p !== '' && p !== '.' && !bak.has(p))
+      out.push({ path: p, change: 'removed', detail: `${c.type} only on the target (kept)` });
   return out.sort((a, b) => a.path.localeCompare(b.path));
 }
 
 /** Files whose content is a secret: a diff names them, never shows their lines. */
 export function isSecretPath(path: string, extra: string[] = []): boolean {
   const p = path.replace(/^\.\//, '');
-  return /(^|\/)(passwords\.yml|admin-openrc\.sh|[^/]*openrc[^/]*|clouds\.yaml|.*\.(key|pem|p12))$/.test(p) || /(^|\/)(fernet-keys|credential-keys)\//.test(p) || extra.some((x) => p === x || p.startsWith(x.replace(/\/?$/, '/')));
+  return (
+    /(^|\/)(passwords\.yml|admin-openrc\.sh|[^/]*openrc[^/]*|clouds\.yaml|.*\.(key|pem|p12))$/.test(p) ||
+    /(^|\/)(fernet-keys|credential-keys)\//.test(p) ||
+    extra.some((x) => p === x || p.startsWith(x.replace(/\/?$/, '/')))
+  );
 }
 
 /** "<sha256>  <file>" lines for `sha256sum -c SHA256SUMS` in the artifact folder. */
@@ -157,10 +178,17 @@ export function partsSums(parts: Pick<ControlPlanePart, 'sha256' | 'file'>[]): s
 
 /** The hand-restore recipe written next to a control-plane artifact. */
 export function controlPlaneRecipe(m: Omit<ControlPlaneManifest, 'partsDigest' | 'restoreRecipe'>): string {
-  const dec = (f: string) => (m.encryption.passphrase ? `gpg --batch --pinentry-mode loopback --passphrase-file /path/to/backup-passphrase --decrypt ${f}` : `gpg --decrypt ${f}`);
+  const dec = (f: string) =>
+    m.encryption.passphrase
+      ? `gpg --batch --pinentry-mode loopback --passphrase-file /path/to/backup-passphrase --decrypt ${f}`
+      : `gpg --decrypt ${f}`;
   const keys = [
-    m.encryption.passphrase ? '- the backup passphrase (the file the osbackup config names under encryption.passphrase)' : null,
-    ...m.encryption.recipientFingerprints.map((fp) => `- or the secret key of OpenPGP key ${fp} in your keyring (then plain \`gpg --decrypt <file>\`)`),
+    m.encryption.passphrase
+      ? '- the backup passphrase (the file the osbackup config names under encryption.passphrase)'
+      : null,
+    ...m.encryption.recipientFingerprints.map(
+      (fp) => `- or the secret key of OpenPGP key ${fp} in your keyring (then plain \`gpg --decrypt <file>\`)`,
+    ),
   ].filter((l): l is string => l !== null);
   const steps = m.parts.map((p) => {
     if (p.kind === 'kolla-config') {
@@ -168,11 +196,19 @@ export function controlPlaneRecipe(m: Omit<ControlPlaneManifest, 'partsDigest' |
     }
     if (p.kind === 'keystone-keys') {
       const [container, dir] = p.source.includes(':') ? p.source.split(':') : [null, p.source];
-      const into = container ? `docker exec -i -u 0 ${container} tar -x --numeric-owner --same-owner -p -C ${dir}` : `tar -x --numeric-owner --same-owner -p -C ${dir}`;
+      const into = container
+        ? `docker exec -i -u 0 ${container} tar -x --numeric-owner --same-owner -p -C ${dir}`
+        : `tar -x --numeric-owner --same-owner -p -C ${dir}`;
       return `## ${p.name}\n\nFernet and credential keys (every Keystone host must hold the same set; restore the same set to all of them).\n\n   ${dec(p.file)} | zstd -d | ${into}\n   # keys are 0600, their folders 0700, owned by the keystone user (Kolla: 42425)`;
     }
     const ctl = p.source.includes(':') ? `docker exec -i ${p.source.split(':')[0]} rabbitmqctl` : 'rabbitmqctl';
-    return `## ${p.name}\n\nDefinitions (vhosts, users, permissions, policies, exchanges, queues, bindings): ${Object.entries(p.summary ?? {}).map(([k, v]) => `${v} ${k}`).join(', ')}.\n\n   ${dec(p.file)} | zstd -d > /root/definitions.json\n   ${ctl} import_definitions /root/definitions.json   # (inside the container: copy the file in first)\n   shred -u /root/definitions.json   # it holds password hashes`;
+    return `## ${p.name}\n\nDefinitions (vhosts, users, permissions, policies, exchanges, queues, bindings): ${Object.entries(
+      p.summary ?? {},
+    )
+      .map(([k, v]) => `${v} ${k}`)
+      .join(
+        ', ',
+      )}.\n\n   ${dec(p.file)} | zstd -d > /root/definitions.json\n   ${ctl} import_definitions /root/definitions.json   # (inside the container: copy the file in first)\n   shred -u /root/definitions.json   # it holds password hashes`;
   });
   return `# Restoring control-plane backup ${m.id} by hand (no osbackup needed)
 

@@ -27,7 +27,11 @@ export function storedDigest(m: AnyManifest): string {
     .join(',');
 }
 
-export function planCopy(source: readonly AnyManifest[], dest: readonly AnyManifest[], want: readonly string[]): CopyPlan {
+export function planCopy(
+  source: readonly AnyManifest[],
+  dest: readonly AnyManifest[],
+  want: readonly string[],
+): CopyPlan {
   const src = new Map(source.map((m) => [m.id, m]));
   const dst = new Map(dest.map((m) => [m.id, m]));
   const dbSource = source.filter(isDatabaseManifest);
@@ -52,7 +56,10 @@ export function planCopy(source: readonly AnyManifest[], dest: readonly AnyManif
     }
     const conflict = members.find((x) => dst.has(x.id) && storedDigest(dst.get(x.id)!) !== storedDigest(x));
     if (conflict) {
-      problems.push({ id, reason: `not copied: the destination holds ${conflict.id} with other bytes (a different backup under the same id) — inspect both before removing either` });
+      problems.push({
+        id,
+        reason: `not copied: the destination holds ${conflict.id} with other bytes (a different backup under the same id) — inspect both before removing either`,
+      });
       continue;
     }
     for (const x of members) {
@@ -70,16 +77,29 @@ export function planCopy(source: readonly AnyManifest[], dest: readonly AnyManif
  * The full must be fresh (completed within `maxAgeMs` before `notAfter`): an older one means
  * the weekly full failed, and promoting last week's would hide that.
  */
-export function promotionSet(source: readonly AnyManifest[], notAfter: string, maxAgeMs = 24 * 3600_000): { ids: string[]; problem: string | null } {
+export function promotionSet(
+  source: readonly AnyManifest[],
+  notAfter: string,
+  maxAgeMs = 24 * 3600_000,
+): { ids: string[]; problem: string | null } {
   const fulls = source.filter((m) => isDatabaseManifest(m) && m.kind === 'full' && m.completedAt <= notAfter);
   const full = fulls.at(-1);
   if (!full) return { ids: [], problem: `no full backup completed by ${notAfter} to promote` };
   if (Date.parse(notAfter) - Date.parse(full.completedAt) > maxAgeMs) {
-    return { ids: [], problem: `the newest full backup (${full.id}, ${full.completedAt}) is older than ${maxAgeMs / 3600_000} h: the weekly full this promotion expects is missing — take it (osbackup schedules trigger weekly), then run the monthly tier again, or copy a chosen full with osbackup copy --id` };
+    return {
+      ids: [],
+      problem: `the newest full backup (${full.id}, ${full.completedAt}) is older than ${maxAgeMs / 3600_000} h: the weekly full this promotion expects is missing — take it (osbackup schedules trigger weekly), then run the monthly tier again, or copy a chosen full with osbackup copy --id`,
+    };
   }
   const out = [full.id];
   const limit = new Date(Date.parse(full.completedAt) + 24 * 3600_000).toISOString();
-  const cp = source.filter((m) => m.component === 'control-plane' && m.completedAt <= limit && m.completedAt <= notAfter && !('reason' in m && m.reason === 'pre-restore'));
+  const cp = source.filter(
+    (m) =>
+      m.component === 'control-plane' &&
+      m.completedAt <= limit &&
+      m.completedAt <= notAfter &&
+      !('reason' in m && m.reason === 'pre-restore'),
+  );
   const newest = cp.at(-1);
   if (newest) out.push(newest.id);
   return { ids: out, problem: null };

@@ -35,13 +35,19 @@ function details(m: AnyManifest): string[] {
       `tables        ${m.tables.length} recorded with row counts and checksums, ${stable} unchanged during the backup (compared on restore)`,
       `layers        ${[...m.artifact.layers].reverse().join(' → ')} (zstd level ${m.artifact.compression.level}${m.artifact.compression.where ? ` on the ${m.artifact.compression.where}` : ''})`,
       `encryption    OpenPGP ${m.artifact.encryption.cipher}${m.artifact.encryption.passphrase ? ', passphrase' : ''}${m.artifact.encryption.recipientFingerprints.length ? `, keys ${m.artifact.encryption.recipientFingerprints.join(', ')}` : ''}`,
-      ...(m.imported ? [`imported      from ${m.imported.source} ${m.imported.host}:${m.imported.path} (original sha256 ${m.imported.originalSha256})`] : []),
+      ...(m.imported
+        ? [
+            `imported      from ${m.imported.source} ${m.imported.host}:${m.imported.path} (original sha256 ${m.imported.originalSha256})`,
+          ]
+        : []),
     ];
   }
   if (m.component === 'control-plane') {
     return [
       `reason        ${m.reason === 'pre-restore' ? 'safety copy taken before a restore overwrote the hosts' : 'backup'}`,
-      ...m.parts.map((p) => `part          ${p.name} from ${p.host}:${p.source} — ${humanBytes(p.bytes)} stored, sha256 ${p.sha256}`),
+      ...m.parts.map(
+        (p) => `part          ${p.name} from ${p.host}:${p.source} — ${humanBytes(p.bytes)} stored, sha256 ${p.sha256}`,
+      ),
       `parts digest  ${m.partsDigest} (sha256 over SHA256SUMS)`,
     ];
   }
@@ -52,7 +58,11 @@ function details(m: AnyManifest): string[] {
       `events        ${b.events}, ${b.firstEventAt ?? '-'} → ${b.lastEventAt ?? '-'}`,
       `GTIDs         ${b.firstGtid ?? '-'} → ${b.lastGtid ?? '-'}`,
       `archived      everything the server wrote before ${b.archivedThrough}`,
-      ...(b.compacted ? [`merged from   ${b.compacted.pieces} segments archived ${b.compacted.firstLandedAt} → ${b.compacted.lastLandedAt} (compaction; worst landing delay ${b.compacted.worstLandingSeconds.toFixed(1)} s)`] : []),
+      ...(b.compacted
+        ? [
+            `merged from   ${b.compacted.pieces} segments archived ${b.compacted.firstLandedAt} → ${b.compacted.lastLandedAt} (compaction; worst landing delay ${b.compacted.worstLandingSeconds.toFixed(1)} s)`,
+          ]
+        : []),
     ];
   }
   return [];
@@ -66,17 +76,29 @@ export function describeText(d: ArtifactDescription): string {
     `  stored        ${humanBytes(e.bytes)}${e.streamBytes && e.streamBytes !== e.bytes ? ` (${humanBytes(e.streamBytes)} before compression)` : ''}, sha256 ${e.sha256}`,
     `  where         ${d.location.replace(/\/$/, '')}/${e.path}`,
     `  state         ${state(e)}`,
-    ...(d.manifest ? details(d.manifest).map((l) => `  ${l}`) : ['  ! the manifest has gone since the catalog listed it: run `osbackup verify`']),
+    ...(d.manifest
+      ? details(d.manifest).map((l) => `  ${l}`)
+      : ['  ! the manifest has gone since the catalog listed it: run `osbackup verify`']),
   ];
   if (d.chain.length > 1 || d.missingParent) {
     lines.push('chain (a restore needs every one, oldest first):');
-    d.chain.forEach((c, i) => lines.push(`  ${i + 1}. ${c.id}  ${c.kind}  ${c.completedAt}  ${state(c)}${c.id === e.id ? '   ← this' : ''}`));
-    if (d.missingParent) lines.push(`  ! ${d.missingParent}, the parent of ${d.chain[0]!.id}, is not on this target: the chain is broken and cannot be restored from here`);
+    d.chain.forEach((c, i) =>
+      lines.push(`  ${i + 1}. ${c.id}  ${c.kind}  ${c.completedAt}  ${state(c)}${c.id === e.id ? '   ← this' : ''}`),
+    );
+    if (d.missingParent)
+      lines.push(
+        `  ! ${d.missingParent}, the parent of ${d.chain[0]!.id}, is not on this target: the chain is broken and cannot be restored from here`,
+      );
   }
   if (d.dependents.length) lines.push(`needed by: ${d.dependents.join(', ')} (retention keeps this while they exist)`);
   lines.push('files:');
   for (const f of d.files) lines.push(`  ${f.key.padEnd(44)} ${humanBytes(f.bytes)}`);
   lines.push('restore by hand (RESTORE.md, next to the files):');
-  lines.push(...(d.recipe ?? '(no RESTORE.md: this artifact cannot be restored by hand from its folder)').trimEnd().split('\n').map((l) => `  ${l}`));
+  lines.push(
+    ...(d.recipe ?? '(no RESTORE.md: this artifact cannot be restored by hand from its folder)')
+      .trimEnd()
+      .split('\n')
+      .map((l) => `  ${l}`),
+  );
   return lines.join('\n') + '\n';
 }

@@ -38,7 +38,13 @@ export interface DrillRecord {
   startedAt: string;
   completedAt: string;
   /** The restore point used: the database artifact (and the PITR target when there was one). */
-  restorePoint: { id: string; component: string; completedAt: string; verification: string; pitrTarget?: string | null };
+  restorePoint: {
+    id: string;
+    component: string;
+    completedAt: string;
+    verification: string;
+    pitrTarget?: string | null;
+  };
   steps: DrillStep[];
   /** Wall time from the start of the first step to the end of the last, in seconds. */
   rtoSeconds: number;
@@ -60,8 +66,10 @@ export const drillReportKey = (cloud: string, id: string) => `${drillDir(cloud, 
 /** The breaches of a finished run against its targets (RTO and RPO), as sentences. */
 export function targetBreaches(r: Pick<DrillRecord, 'rtoSeconds' | 'rpoSeconds' | 'targets'>): string[] {
   const out: string[] = [];
-  if (r.targets.rtoSeconds !== null && r.rtoSeconds > r.targets.rtoSeconds) out.push(`RTO ${r.rtoSeconds.toFixed(1)} s exceeds the target ${r.targets.rtoSeconds} s`);
-  if (r.targets.rpoSeconds !== null && r.rpoSeconds !== null && r.rpoSeconds > r.targets.rpoSeconds) out.push(`RPO ${r.rpoSeconds.toFixed(1)} s exceeds the target ${r.targets.rpoSeconds} s`);
+  if (r.targets.rtoSeconds !== null && r.rtoSeconds > r.targets.rtoSeconds)
+    out.push(`RTO ${r.rtoSeconds.toFixed(1)} s exceeds the target ${r.targets.rtoSeconds} s`);
+  if (r.targets.rpoSeconds !== null && r.rpoSeconds !== null && r.rpoSeconds > r.targets.rpoSeconds)
+    out.push(`RPO ${r.rpoSeconds.toFixed(1)} s exceeds the target ${r.targets.rpoSeconds} s`);
   return out;
 }
 
@@ -69,7 +77,14 @@ export function targetBreaches(r: Pick<DrillRecord, 'rtoSeconds' | 'rpoSeconds' 
 export function parseDrillRecord(text: string): DrillRecord | null {
   try {
     const r = JSON.parse(text) as Partial<DrillRecord>;
-    if (r.formatVersion !== DRILL_FORMAT || typeof r.id !== 'string' || typeof r.cloud !== 'string' || !Array.isArray(r.steps) || typeof r.rtoSeconds !== 'number') return null;
+    if (
+      r.formatVersion !== DRILL_FORMAT ||
+      typeof r.id !== 'string' ||
+      typeof r.cloud !== 'string' ||
+      !Array.isArray(r.steps) ||
+      typeof r.rtoSeconds !== 'number'
+    )
+      return null;
     return r as DrillRecord;
   } catch {
     return null;

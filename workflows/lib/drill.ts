@@ -12,15 +12,24 @@ import { targetBreaches, type DrillCheck, type DrillRecord, type DrillStep } fro
 import type { RecordedTableFact, TableComparison, TableFact } from './manifest.js';
 
 /** The newest VERIFIED database restore point of the cloud in the repository's rows, or why there is none. */
-export function pickDrillPoint(rows: readonly CatalogEntry[], cloud: string, drillHost: string): { point: CatalogEntry } | { problem: string } {
+export function pickDrillPoint(
+  rows: readonly CatalogEntry[],
+  cloud: string,
+  drillHost: string,
+): { point: CatalogEntry } | { problem: string } {
   const db = rows.filter((r) => r.cloud === cloud && r.component === 'database');
   // a point whose stored bytes a scrub found damaged is not one a drill should trust
   const good = db.filter((r) => r.verification === 'VERIFIED' && r.check !== 'CORRUPT' && r.check !== 'MISSING');
   const point = [...good].sort((a, b) => b.completedAt.localeCompare(a.completedAt) || b.id.localeCompare(a.id))[0];
   if (point) return { point };
   const how = `make one with \`osbackup restore db --cloud ${cloud} --to ${drillHost} --verify\` (or \`osbackup preflight --cloud ${cloud} --prove\`)`;
-  if (!db.length) return { problem: `cloud ${cloud} has no database backup: take one (\`osbackup backup db --cloud ${cloud}\`), then ${how}` };
-  return { problem: `cloud ${cloud} has no VERIFIED database restore point (${db.length} backups, none proven by a restore): ${how}` };
+  if (!db.length)
+    return {
+      problem: `cloud ${cloud} has no database backup: take one (\`osbackup backup db --cloud ${cloud}\`), then ${how}`,
+    };
+  return {
+    problem: `cloud ${cloud} has no VERIFIED database restore point (${db.length} backups, none proven by a restore): ${how}`,
+  };
 }
 
 /**
@@ -28,10 +37,15 @@ export function pickDrillPoint(rows: readonly CatalogEntry[], cloud: string, dri
  * the archive's recoverable ranges: the end of the range that starts at or before the point
  * and reaches past it; else the point itself.
  */
-export function newestRecoverable(pointAt: string, ranges: readonly Pick<RecoverableRange, 'from' | 'to'>[]): { at: string; via: 'restore point' | 'binlog archive' } {
+export function newestRecoverable(
+  pointAt: string,
+  ranges: readonly Pick<RecoverableRange, 'from' | 'to'>[],
+): { at: string; via: 'restore point' | 'binlog archive' } {
   const p = Date.parse(pointAt);
   // a range's `to` is a whole second that is included: its end is one second later
-  const reach = ranges.filter((r) => Date.parse(r.from) <= p + 1000 && Date.parse(r.to) + 1000 > p).map((r) => Date.parse(r.to) + 1000);
+  const reach = ranges
+    .filter((r) => Date.parse(r.from) <= p + 1000 && Date.parse(r.to) + 1000 > p)
+    .map((r) => Date.parse(r.to) + 1000);
   const best = Math.max(p, ...reach);
   return best > p ? { at: new Date(best).toISOString(), via: 'binlog archive' } : { at: pointAt, via: 'restore point' };
 }
@@ -48,7 +62,12 @@ export function achievedRpoSeconds(startedAt: string, newest: string): number {
  * readable (no expected value); a table written during the backup (unstable) has no single
  * true checksum and is not judged.
  */
-export function drillChecks(countTables: readonly string[], recorded: readonly RecordedTableFact[], counted: readonly TableFact[], compared: readonly TableComparison[]): DrillCheck[] {
+export function drillChecks(
+  countTables: readonly string[],
+  recorded: readonly RecordedTableFact[],
+  counted: readonly TableFact[],
+  compared: readonly TableComparison[],
+): DrillCheck[] {
   const rec = new Map(recorded.map((t) => [t.table, t]));
   const got = new Map(counted.map((t) => [t.table, t]));
   const out: DrillCheck[] = [];
@@ -56,14 +75,44 @@ export function drillChecks(countTables: readonly string[], recorded: readonly R
     const r = rec.get(t);
     const a = got.get(t);
     const actual = a ? String(a.rows) : undefined;
-    if (!r) out.push({ name: `SELECT COUNT(*) FROM ${t}`, ok: a !== undefined, expected: 'not recorded (readable)', ...(actual !== undefined ? { actual } : { actual: 'unreadable' }) });
-    else if (!r.stable) out.push({ name: `SELECT COUNT(*) FROM ${t}`, ok: a !== undefined, expected: `${r.rows} (written during the backup: not judged)`, actual: actual ?? 'unreadable' });
-    else out.push({ name: `SELECT COUNT(*) FROM ${t}`, ok: a !== undefined && a.rows === r.rows, expected: String(r.rows), actual: actual ?? 'unreadable' });
+    if (!r)
+      out.push({
+        name: `SELECT COUNT(*) FROM ${t}`,
+        ok: a !== undefined,
+        expected: 'not recorded (readable)',
+        ...(actual !== undefined ? { actual } : { actual: 'unreadable' }),
+      });
+    else if (!r.stable)
+      out.push({
+        name: `SELECT COUNT(*) FROM ${t}`,
+        ok: a !== undefined,
+        expected: `${r.rows} (written during the backup: not judged)`,
+        actual: actual ?? 'unreadable',
+      });
+    else
+      out.push({
+        name: `SELECT COUNT(*) FROM ${t}`,
+        ok: a !== undefined && a.rows === r.rows,
+        expected: String(r.rows),
+        actual: actual ?? 'unreadable',
+      });
   }
   for (const c of compared) {
     const name = `CHECKSUM TABLE ${c.table}`;
-    if (c.outcome === 'unstable') out.push({ name, ok: true, expected: `${c.expectedChecksum ?? '-'} (written during the backup: not judged)`, actual: c.actualChecksum ?? '-' });
-    else out.push({ name, ok: c.outcome === 'equal', expected: c.expectedChecksum ?? '-', actual: c.outcome === 'missing' ? 'missing' : (c.actualChecksum ?? '-') });
+    if (c.outcome === 'unstable')
+      out.push({
+        name,
+        ok: true,
+        expected: `${c.expectedChecksum ?? '-'} (written during the backup: not judged)`,
+        actual: c.actualChecksum ?? '-',
+      });
+    else
+      out.push({
+        name,
+        ok: c.outcome === 'equal',
+        expected: c.expectedChecksum ?? '-',
+        actual: c.outcome === 'missing' ? 'missing' : (c.actualChecksum ?? '-'),
+      });
   }
   return out;
 }
@@ -88,12 +137,22 @@ export interface DrillRecordInput {
  */
 export function drillRecord(x: DrillRecordInput): DrillRecord {
   const timed = x.steps.filter((s) => s.result !== 'skipped');
-  const rtoSeconds = timed.length ? Math.max(0, (Date.parse(timed.at(-1)!.completedAt) - Date.parse(timed[0]!.startedAt)) / 1000) : 0;
+  const rtoSeconds = timed.length
+    ? Math.max(0, (Date.parse(timed.at(-1)!.completedAt) - Date.parse(timed[0]!.startedAt)) / 1000)
+    : 0;
   const rpoSeconds = x.newestRecoverableAt ? achievedRpoSeconds(x.startedAt, x.newestRecoverableAt) : null;
-  const failedSteps = x.steps.filter((s) => s.result === 'failed').map((s) => `step ${s.name} failed${s.detail ? `: ${s.detail}` : ''}`);
-  const failedChecks = x.checks.filter((c) => !c.ok).map((c) => `check ${c.name} failed: expected ${c.expected ?? '-'}, got ${c.actual ?? '-'}`);
+  const failedSteps = x.steps
+    .filter((s) => s.result === 'failed')
+    .map((s) => `step ${s.name} failed${s.detail ? `: ${s.detail}` : ''}`);
+  const failedChecks = x.checks
+    .filter((c) => !c.ok)
+    .map((c) => `check ${c.name} failed: expected ${c.expected ?? '-'}, got ${c.actual ?? '-'}`);
   // a drill that did not finish measured no RTO worth comparing
-  const breaches = [...failedSteps, ...failedChecks, ...(failedSteps.length ? [] : targetBreaches({ rtoSeconds, rpoSeconds, targets: x.targets }))];
+  const breaches = [
+    ...failedSteps,
+    ...failedChecks,
+    ...(failedSteps.length ? [] : targetBreaches({ rtoSeconds, rpoSeconds, targets: x.targets })),
+  ];
   return {
     formatVersion: 1,
     kind: 'drill',
@@ -148,7 +207,15 @@ export function renderDrillReport(r: DrillRecord): string {
     '',
     '## Integrity checks',
     '',
-    ...(r.checks.length ? ['| check | ok | expected | actual |', '|---|---|---|---|', ...r.checks.map((c) => `| ${cell(c.name)} | ${c.ok ? 'yes' : '**no**'} | ${cell(c.expected)} | ${cell(c.actual)} |`)] : ['none ran (the restore did not complete)']),
+    ...(r.checks.length
+      ? [
+          '| check | ok | expected | actual |',
+          '|---|---|---|---|',
+          ...r.checks.map(
+            (c) => `| ${cell(c.name)} | ${c.ok ? 'yes' : '**no**'} | ${cell(c.expected)} | ${cell(c.actual)} |`,
+          ),
+        ]
+      : ['none ran (the restore did not complete)']),
     '',
   ];
   if (r.breaches.length) lines.push('## Breaches', '', ...r.breaches.map((b) => `- ${b}`), '');

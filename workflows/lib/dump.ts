@@ -93,8 +93,16 @@ export const SCHEMA_NAME = /^[A-Za-z0-9_$]{1,64}$/;
  * Which schemas to dump: the ones asked for (each must exist), else the configured list, else
  * every non-system schema on the server. Returns the list or why it cannot be done.
  */
-export function chooseSchemas(present: string[], asked: string[] | undefined, configured: string[] | undefined): { schemas: string[] } | { problem: string } {
-  const want = asked?.length ? asked : configured?.length ? configured : present.filter((s) => !(SYSTEM_SCHEMAS as readonly string[]).includes(s));
+export function chooseSchemas(
+  present: string[],
+  asked: string[] | undefined,
+  configured: string[] | undefined,
+): { schemas: string[] } | { problem: string } {
+  const want = asked?.length
+    ? asked
+    : configured?.length
+      ? configured
+      : present.filter((s) => !(SYSTEM_SCHEMAS as readonly string[]).includes(s));
   const bad = want.filter((s) => !SCHEMA_NAME.test(s));
   if (bad.length) return { problem: `schema names must be letters, digits, "_" or "$": ${bad.join(', ')}` };
   const missing = want.filter((s) => !present.includes(s));
@@ -119,7 +127,10 @@ export function dumpSums(schemas: Pick<DumpSchemaFile, 'sha256' | 'file'>[]): st
 }
 
 /** Binlog position and GTID as mariadb-dump --master-data=2 --gtid writes them (commented out). */
-export function parseDumpPosition(header: string): { binlog: { file: string; position: number } | null; gtid: string | null } {
+export function parseDumpPosition(header: string): {
+  binlog: { file: string; position: number } | null;
+  gtid: string | null;
+} {
   const pos = /^-- CHANGE MASTER TO MASTER_LOG_FILE='([^']+)', MASTER_LOG_POS=(\d+);$/m.exec(header);
   const gtid = /^-- SET GLOBAL gtid_slave_pos='([^']*)';$/m.exec(header);
   return { binlog: pos ? { file: pos[1]!, position: Number(pos[2]) } : null, gtid: gtid ? gtid[1]! : null };
@@ -127,14 +138,24 @@ export function parseDumpPosition(header: string): { binlog: { file: string; pos
 
 /** The hand-restore recipe written next to a dump. */
 export function dumpRecipe(m: Omit<DumpManifest, 'partsDigest' | 'restoreRecipe'>): string {
-  const dec = (f: string) => (m.encryption.passphrase ? `gpg --batch --pinentry-mode loopback --passphrase-file /path/to/backup-passphrase --decrypt ${f}` : `gpg --decrypt ${f}`);
+  const dec = (f: string) =>
+    m.encryption.passphrase
+      ? `gpg --batch --pinentry-mode loopback --passphrase-file /path/to/backup-passphrase --decrypt ${f}`
+      : `gpg --decrypt ${f}`;
   const keys = [
-    m.encryption.passphrase ? '- the backup passphrase (the file the osbackup config names under encryption.passphrase)' : null,
-    ...m.encryption.recipientFingerprints.map((fp) => `- or the secret key of OpenPGP key ${fp} in your keyring (then plain \`gpg --decrypt <file>\`)`),
+    m.encryption.passphrase
+      ? '- the backup passphrase (the file the osbackup config names under encryption.passphrase)'
+      : null,
+    ...m.encryption.recipientFingerprints.map(
+      (fp) => `- or the secret key of OpenPGP key ${fp} in your keyring (then plain \`gpg --decrypt <file>\`)`,
+    ),
   ].filter((l): l is string => l !== null);
   const d = m.dump;
-  const client = m.source.containerRuntime === 'none' ? 'mariadb' : `${m.source.containerRuntime} exec -i mariadb mariadb`;
-  const rows = d.schemas.map((s) => `| ${s.name} | \`${s.file}\` | ${s.tables} | ${s.plainBytes} | \`${s.sha256}\` |`).join('\n');
+  const client =
+    m.source.containerRuntime === 'none' ? 'mariadb' : `${m.source.containerRuntime} exec -i mariadb mariadb`;
+  const rows = d.schemas
+    .map((s) => `| ${s.name} | \`${s.file}\` | ${s.tables} | ${s.plainBytes} | \`${s.sha256}\` |`)
+    .join('\n');
   const one = d.schemas[0]?.file ?? 'nova.sql.zst.gpg';
   return `# Restoring logical dump ${m.id} by hand (no osbackup needed)
 
@@ -240,7 +261,8 @@ export class DumpSplitter {
     const d = /^DELIMITER (\S+)\s*$/.exec(l);
     if (d) this.delimiter = d[1]!;
     if (this.delimiter === ';' && l.startsWith("-- SET GLOBAL gtid_slave_pos='")) this.gtidLine = l;
-    if (this.delimiter === ';' && /^CREATE TABLE `/.test(l)) this.tables.set(this.current!, (this.tables.get(this.current!) ?? 0) + 1);
+    if (this.delimiter === ';' && /^CREATE TABLE `/.test(l))
+      this.tables.set(this.current!, (this.tables.get(this.current!) ?? 0) + 1);
     // the footer (session settings restored, "Dump completed") starts with the TIME_ZONE reset;
     // held back until the end or the next marker, so a look-alike line in a body cannot cut it
     if (this.tail.length || (this.delimiter === ';' && l.startsWith('/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE'))) {
@@ -258,7 +280,8 @@ export class DumpSplitter {
       this.body('--');
     }
     const footer = this.tail.join('\n') + '\n';
-    if (!/^-- Dump completed/m.test(footer)) throw new Error('the dump output ends without "-- Dump completed": it was cut short');
+    if (!/^-- Dump completed/m.test(footer))
+      throw new Error('the dump output ends without "-- Dump completed": it was cut short');
     return footer;
   }
 

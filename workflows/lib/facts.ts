@@ -15,14 +15,27 @@ export function compareFacts(recorded: RecordedTableFact[], restored: TableFact[
   const restoredBy = new Map(restored.map((t) => [t.table, t]));
   return recorded.map((r) => {
     const got = restoredBy.get(r.table);
-    const base = { table: r.table, expectedRows: r.rows, expectedChecksum: r.checksum, actualRows: got?.rows ?? null, actualChecksum: got?.checksum ?? null };
+    const base = {
+      table: r.table,
+      expectedRows: r.rows,
+      expectedChecksum: r.checksum,
+      actualRows: got?.rows ?? null,
+      actualChecksum: got?.checksum ?? null,
+    };
     if (!got) return { ...base, outcome: 'missing' as const };
     if (!r.stable) return { ...base, outcome: 'unstable' as const };
-    return { ...base, outcome: got.rows === r.rows && got.checksum === r.checksum ? ('equal' as const) : ('different' as const) };
+    return {
+      ...base,
+      outcome: got.rows === r.rows && got.checksum === r.checksum ? ('equal' as const) : ('different' as const),
+    };
   });
 }
 
 /** A restore is proven only when every stable table is equal and none is missing. */
 export function comparisonPassed(rows: TableComparison[]): boolean {
-  return rows.length > 0 && rows.every((r) => r.outcome === 'equal' || r.outcome === 'unstable') && rows.some((r) => r.outcome === 'equal');
+  return (
+    rows.length > 0 &&
+    rows.every((r) => r.outcome === 'equal' || r.outcome === 'unstable') &&
+    rows.some((r) => r.outcome === 'equal')
+  );
 }

@@ -7,7 +7,12 @@ export interface FanoutStats {
   maxInFlight: number;
 }
 
-export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>, stats: FanoutStats = { maxInFlight: 0 }): Promise<R[]> {
+export async function mapBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+  stats: FanoutStats = { maxInFlight: 0 },
+): Promise<R[]> {
   if (!Number.isInteger(limit) || limit < 1) throw new Error(`fan-out limit must be a positive integer (got ${limit})`);
   const out = new Array<R>(items.length);
   let next = 0;

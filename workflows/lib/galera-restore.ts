@@ -20,7 +20,10 @@ export interface ClusterRestorePlan {
 }
 
 export class ClusterRestorePlanError extends Error {
-  constructor(message: string, readonly fix: string) {
+  constructor(
+    message: string,
+    readonly fix: string,
+  ) {
     super(message);
   }
 }
@@ -30,17 +33,37 @@ export class ClusterRestorePlanError extends Error {
  * bootstrap command (config order is the operator's preference). Every node is stopped: a live
  * one would keep the old cluster's primary component alive and the new one could not form.
  */
-export function planClusterRestore(cloud: string, settings: ClusterRestoreSettings | null, wanted?: string): ClusterRestorePlan {
-  if (!settings) throw new ClusterRestorePlanError(`cloud ${cloud} is not a Galera cluster (clouds.${cloud}.database has no galera section)`, 'restore a single server with `osbackup restore db --to <host>`, or add clouds.<cloud>.database.galera.nodes if it is a cluster');
+export function planClusterRestore(
+  cloud: string,
+  settings: ClusterRestoreSettings | null,
+  wanted?: string,
+): ClusterRestorePlan {
+  if (!settings)
+    throw new ClusterRestorePlanError(
+      `cloud ${cloud} is not a Galera cluster (clouds.${cloud}.database has no galera section)`,
+      'restore a single server with `osbackup restore db --to <host>`, or add clouds.<cloud>.database.galera.nodes if it is a cluster',
+    );
   const { nodes, commands } = settings;
   const capable = nodes.filter((n) => commands[n]?.bootstrap);
   let bootstrap: string;
   if (wanted !== undefined) {
-    if (!nodes.includes(wanted)) throw new ClusterRestorePlanError(`--bootstrap ${wanted} is not a node of ${cloud}'s cluster (${nodes.join(', ')})`, `name one of ${nodes.join(', ')}`);
-    if (!commands[wanted]?.bootstrap) throw new ClusterRestorePlanError(`${wanted} has no bootstrap command (clouds.${cloud}.hosts.${wanted}.mariadb.bootstrapCommand)`, `set it to the command that starts MariaDB there with --wsrep-new-cluster${capable.length ? `, or bootstrap from ${capable.join(' or ')}` : ''}`);
+    if (!nodes.includes(wanted))
+      throw new ClusterRestorePlanError(
+        `--bootstrap ${wanted} is not a node of ${cloud}'s cluster (${nodes.join(', ')})`,
+        `name one of ${nodes.join(', ')}`,
+      );
+    if (!commands[wanted]?.bootstrap)
+      throw new ClusterRestorePlanError(
+        `${wanted} has no bootstrap command (clouds.${cloud}.hosts.${wanted}.mariadb.bootstrapCommand)`,
+        `set it to the command that starts MariaDB there with --wsrep-new-cluster${capable.length ? `, or bootstrap from ${capable.join(' or ')}` : ''}`,
+      );
     bootstrap = wanted;
   } else {
-    if (capable.length === 0) throw new ClusterRestorePlanError(`no node of ${cloud}'s cluster has a bootstrap command`, `set clouds.${cloud}.hosts.<node>.mariadb.bootstrapCommand on at least one node (the command that starts MariaDB there with --wsrep-new-cluster)`);
+    if (capable.length === 0)
+      throw new ClusterRestorePlanError(
+        `no node of ${cloud}'s cluster has a bootstrap command`,
+        `set clouds.${cloud}.hosts.<node>.mariadb.bootstrapCommand on at least one node (the command that starts MariaDB there with --wsrep-new-cluster)`,
+      );
     bootstrap = capable[0]!;
   }
   const joiners = nodes.filter((n) => n !== bootstrap);
@@ -64,7 +87,8 @@ export const UNKNOWN_POSITION: BootstrapPosition = { clusterUuid: '00000000-0000
  * diverged data.
  */
 export function grastateText(p: BootstrapPosition): string {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(p.clusterUuid)) throw new Error(`not a cluster UUID: ${p.clusterUuid}`);
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(p.clusterUuid))
+    throw new Error(`not a cluster UUID: ${p.clusterUuid}`);
   if (!Number.isInteger(p.seqno) || p.seqno < -1) throw new Error(`not a seqno: ${p.seqno}`);
   return `# GALERA saved state\nversion: 2.1\nuuid:    ${p.clusterUuid}\nseqno:   ${p.seqno}\nsafe_to_bootstrap: 1\n`;
 }
@@ -91,7 +115,16 @@ export function clusterProblem(n: NodeCheck, size: number): string | null {
 }
 
 /** Where each node stands, for the progress query and the failure message. */
-export type NodeRestoreState = 'running' | 'stopping' | 'stopped' | 'restoring' | 'bootstrapped' | 'wiped' | 'joining' | 'synced' | 'failed';
+export type NodeRestoreState =
+  | 'running'
+  | 'stopping'
+  | 'stopped'
+  | 'restoring'
+  | 'bootstrapped'
+  | 'wiped'
+  | 'joining'
+  | 'synced'
+  | 'failed';
 
 /**
  * What to tell the operator when the restore stops after nodes were stopped: which are down,
@@ -99,15 +132,25 @@ export type NodeRestoreState = 'running' | 'stopping' | 'stopped' | 'restoring' 
  * command (its grastate.dat says safe_to_bootstrap: 1 once the restore wrote it), then the
  * others with their start commands.
  */
-export function strandedAdvice(plan: ClusterRestorePlan, settings: ClusterRestoreSettings, down: string[], bootstrapped: boolean): string {
+export function strandedAdvice(
+  plan: ClusterRestorePlan,
+  settings: ClusterRestoreSettings,
+  down: string[],
+  bootstrapped: boolean,
+): string {
   if (down.length === 0) return 'every node answers';
   const c = settings.commands;
   const parts = [`not running: ${down.join(', ')}`];
   const first = down.includes(plan.bootstrap) && !bootstrapped;
   if (first) {
-    parts.push(`start ${plan.bootstrap} first as a new cluster: \`${c[plan.bootstrap]!.bootstrap}\` (if Galera refuses, set safe_to_bootstrap: 1 in ${c[plan.bootstrap]!.datadir}/grastate.dat); its previous data, if the restore had copied back, is in ${c[plan.bootstrap]!.datadir}.before-<backup id>`);
+    parts.push(
+      `start ${plan.bootstrap} first as a new cluster: \`${c[plan.bootstrap]!.bootstrap}\` (if Galera refuses, set safe_to_bootstrap: 1 in ${c[plan.bootstrap]!.datadir}/grastate.dat); its previous data, if the restore had copied back, is in ${c[plan.bootstrap]!.datadir}.before-<backup id>`,
+    );
   }
   const others = down.filter((h) => h !== plan.bootstrap);
-  if (others.length) parts.push(`then ${others.map((h) => `${h}: \`${c[h]!.start}\``).join('; ')} (an emptied datadir takes a full SST)`);
+  if (others.length)
+    parts.push(
+      `then ${others.map((h) => `${h}: \`${c[h]!.start}\``).join('; ')} (an emptied datadir takes a full SST)`,
+    );
   return parts.join('. ');
 }

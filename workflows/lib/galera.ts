@@ -48,9 +48,11 @@ export interface DonorChoice {
 /** Why a node may not serve as a donor, or null when it may. */
 export function unhealthyReason(n: GaleraNodeState): string | null {
   if (!n.reachable) return `not answering (${n.error ?? 'no reason given'})`;
-  if (n.clusterStatus !== 'Primary') return `not in the primary component (wsrep_cluster_status ${n.clusterStatus ?? 'unknown'})`;
+  if (n.clusterStatus !== 'Primary')
+    return `not in the primary component (wsrep_cluster_status ${n.clusterStatus ?? 'unknown'})`;
   if (n.ready === false) return 'wsrep_ready is OFF';
-  if (n.desync) return `already desynced (wsrep_desync ON${n.desyncMarker ? `, left by osbackup backup ${n.desyncMarker}` : ', by someone else'})`;
+  if (n.desync)
+    return `already desynced (wsrep_desync ON${n.desyncMarker ? `, left by osbackup backup ${n.desyncMarker}` : ', by someone else'})`;
   if (n.state !== 'Synced') return `not Synced (${n.state ?? 'unknown state'})`;
   return null;
 }
@@ -59,22 +61,39 @@ export function unhealthyReason(n: GaleraNodeState): string | null {
  * The writer is the configured one; else the only node whose local commits grew while it was
  * watched (a tie or no growth: unknown — nothing is avoided on a guess).
  */
-export function findWriter(states: GaleraNodeState[], policy: DonorPolicy): { writer: string | null; from: DonorChoice['writerFrom'] } {
+export function findWriter(
+  states: GaleraNodeState[],
+  policy: DonorPolicy,
+): { writer: string | null; from: DonorChoice['writerFrom'] } {
   if (policy.writer) return { writer: policy.writer, from: 'config' };
-  const grew = states.filter((s) => (s.localCommitsDelta ?? 0) > 0).sort((a, b) => (b.localCommitsDelta ?? 0) - (a.localCommitsDelta ?? 0));
-  if (grew.length === 0 || (grew.length > 1 && grew[0]!.localCommitsDelta === grew[1]!.localCommitsDelta)) return { writer: null, from: 'none' };
+  const grew = states
+    .filter((s) => (s.localCommitsDelta ?? 0) > 0)
+    .sort((a, b) => (b.localCommitsDelta ?? 0) - (a.localCommitsDelta ?? 0));
+  if (grew.length === 0 || (grew.length > 1 && grew[0]!.localCommitsDelta === grew[1]!.localCommitsDelta))
+    return { writer: null, from: 'none' };
   return { writer: grew[0]!.host, from: 'observed' };
 }
 
-export function chooseDonors(states: GaleraNodeState[], policy: DonorPolicy, exclude: readonly string[] = []): DonorChoice {
+export function chooseDonors(
+  states: GaleraNodeState[],
+  policy: DonorPolicy,
+  exclude: readonly string[] = [],
+): DonorChoice {
   const { writer, from } = findWriter(states, policy);
   const byHost = new Map(states.map((s) => [s.host, s]));
-  const order = [...policy.prefer.filter((h) => policy.nodes.includes(h)), ...policy.nodes.filter((h) => !policy.prefer.includes(h))];
+  const order = [
+    ...policy.prefer.filter((h) => policy.nodes.includes(h)),
+    ...policy.nodes.filter((h) => !policy.prefer.includes(h)),
+  ];
   const skipped: DonorChoice['skipped'] = [];
   const healthy: string[] = [];
   for (const host of order) {
     const s = byHost.get(host);
-    const why = exclude.includes(host) ? 'failed as the donor earlier in this backup' : s ? unhealthyReason(s) : 'not examined';
+    const why = exclude.includes(host)
+      ? 'failed as the donor earlier in this backup'
+      : s
+        ? unhealthyReason(s)
+        : 'not examined';
     if (why) skipped.push({ host, reason: why });
     else healthy.push(host);
   }

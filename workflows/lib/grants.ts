@@ -6,6 +6,14 @@ export function globalGrants(showGrants: string): { all: boolean; have: Set<stri
   const global = showGrants
     .split('\n')
     .filter((l) => /^GRANT .* ON \*\.\* TO /i.test(l))
-    .map((l) => l.replace(/^GRANT /i, '').replace(/ ON \*\.\* TO .*$/i, '').toUpperCase());
-  return { all: global.some((g) => g.includes('ALL PRIVILEGES')), have: new Set(global.flatMap((g) => g.split(',').map((p) => p.trim()))) };
+    .map((l) =>
+      l
+        .replace(/^GRANT /i, '')
+        .replace(/ ON \*\.\* TO .*$/i, '')
+        .toUpperCase(),
+    );
+  return {
+    all: global.some((g) => g.includes('ALL PRIVILEGES')),
+    have: new Set(global.flatMap((g) => g.split(',').map((p) => p.trim()))),
+  };
 }

@@ -2,7 +2,10 @@
 
 /** 2026-11-29T21:40:51.123Z → 20261129T214051Z */
 export function compactUtc(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 /** backup-db:<cloud>:<yyyymmdd-hhmmss> — seconds keep two manual runs in one minute apart. */

@@ -5,7 +5,16 @@ import { MANIFEST_FORMAT, type EncryptionInfo } from './manifest.js';
 import { MARK_RESTORED_FROM, MARK_RESTORE_RUN, planImageCreate } from './openstack-restore.js';
 
 /** Attributes the recipe passes with their own flags, not as --property. */
-const RECIPE_OWN_FLAGS = new Set(['name', 'disk_format', 'container_format', 'visibility', 'tags', 'min_disk', 'min_ram', 'os_hidden']);
+const RECIPE_OWN_FLAGS = new Set([
+  'name',
+  'disk_format',
+  'container_format',
+  'visibility',
+  'tags',
+  'min_disk',
+  'min_ram',
+  'os_hidden',
+]);
 
 /** A word for a POSIX shell: bare when safe, else single-quoted. */
 function shellWord(s: string): string {
@@ -60,7 +69,27 @@ export interface ImageManifest {
 }
 
 /** Glance fields that describe the stored copy, not the image: never re-sent on import. */
-export const GLANCE_READ_ONLY = ['id', 'status', 'created_at', 'updated_at', 'file', 'schema', 'self', 'size', 'virtual_size', 'checksum', 'os_hash_algo', 'os_hash_value', 'owner', 'direct_url', 'locations', 'stores', 'os_glance_failed_import', 'os_glance_importing_to_stores', 'protected'];
+export const GLANCE_READ_ONLY = [
+  'id',
+  'status',
+  'created_at',
+  'updated_at',
+  'file',
+  'schema',
+  'self',
+  'size',
+  'virtual_size',
+  'checksum',
+  'os_hash_algo',
+  'os_hash_value',
+  'owner',
+  'direct_url',
+  'locations',
+  'stores',
+  'os_glance_failed_import',
+  'os_glance_importing_to_stores',
+  'protected',
+];
 
 export function imageFile(diskFormat: string | null): string {
   return `image.${(diskFormat ?? 'raw').replace(/[^a-z0-9]/gi, '')}.zst.gpg`;
@@ -68,7 +97,9 @@ export function imageFile(diskFormat: string | null): string {
 
 export function imageRecipe(m: Omit<ImageManifest, 'restoreRecipe'>): string {
   const p = m.parts[0]!;
-  const dec = m.encryption.passphrase ? `gpg --batch --pinentry-mode loopback --passphrase-file /path/to/backup-passphrase --decrypt ${p.file}` : `gpg --decrypt ${p.file}`;
+  const dec = m.encryption.passphrase
+    ? `gpg --batch --pinentry-mode loopback --passphrase-file /path/to/backup-passphrase --decrypt ${p.file}`
+    : `gpg --decrypt ${p.file}`;
   // the same properties the osbackup re-import sends, as the openstack CLI's flags (typed attributes have their own)
   const { body } = planImageCreate(m.image, { runId: '', from: '' });
   const q = (v: unknown) => shellWord(String(v));
@@ -80,10 +111,16 @@ export function imageRecipe(m: Omit<ImageManifest, 'restoreRecipe'>): string {
     ...(typeof body.min_ram === 'number' ? [`--min-ram ${body.min_ram}`] : []),
     ...((body.tags as string[] | undefined) ?? []).map((t) => `--tag ${q(t)}`),
     ...Object.entries(body)
-      .filter(([k, v]) => typeof v === 'string' && !RECIPE_OWN_FLAGS.has(k) && k !== MARK_RESTORE_RUN && k !== MARK_RESTORED_FROM)
+      .filter(
+        ([k, v]) =>
+          typeof v === 'string' && !RECIPE_OWN_FLAGS.has(k) && k !== MARK_RESTORE_RUN && k !== MARK_RESTORED_FROM,
+      )
       .map(([k, v]) => `--property ${q(`${k}=${v as string}`)}`),
   ];
-  const hidden = body.os_hidden === true ? `\n   It was hidden: hide it again with \`glance image-update --hidden True <new image id>\`.\n` : '';
+  const hidden =
+    body.os_hidden === true
+      ? `\n   It was hidden: hide it again with \`glance image-update --hidden True <new image id>\`.\n`
+      : '';
   return `# Restore Glance image ${m.image.name ?? m.image.id} (${m.image.id}) of cloud ${m.cloud}
 
 Exported ${m.completedAt} by workflow ${m.workflowId}. ${p.plainBytes} bytes, ${m.image.disk_format}/${m.image.container_format}.
@@ -103,7 +140,15 @@ Exported ${m.completedAt} by workflow ${m.workflowId}. ${p.plainBytes} bytes, ${
 ${hidden}`;
 }
 
-export function newImageManifest(m: Omit<ImageManifest, 'formatVersion' | 'component' | 'kind' | 'parentId' | 'restoreRecipe'>): ImageManifest {
-  const base: Omit<ImageManifest, 'restoreRecipe'> = { formatVersion: MANIFEST_FORMAT, component: IMAGE, kind: 'image', parentId: null, ...m };
+export function newImageManifest(
+  m: Omit<ImageManifest, 'formatVersion' | 'component' | 'kind' | 'parentId' | 'restoreRecipe'>,
+): ImageManifest {
+  const base: Omit<ImageManifest, 'restoreRecipe'> = {
+    formatVersion: MANIFEST_FORMAT,
+    component: IMAGE,
+    kind: 'image',
+    parentId: null,
+    ...m,
+  };
   return { ...base, restoreRecipe: imageRecipe(base) };
 }

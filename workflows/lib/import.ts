@@ -19,7 +19,12 @@
 export type ImportKind = 'full' | 'incremental';
 
 /** Failure types that belong to one original (it is reported, the others still imported), not to the whole run. */
-export const PER_FILE_FAILURES: readonly string[] = ['ImportSourceCorrupt', 'ChecksumMismatch', 'BackupNotFound', 'DecryptionFailed'];
+export const PER_FILE_FAILURES: readonly string[] = [
+  'ImportSourceCorrupt',
+  'ChecksumMismatch',
+  'BackupNotFound',
+  'DecryptionFailed',
+];
 
 export interface KollaBackupName {
   /** Path relative to the mariadb_backup folder. */
@@ -42,7 +47,14 @@ function utcFromDmy(d: string, m: string, y: string, hh = '00', mm = '00', ss = 
   const t = Date.UTC(Number(y), Number(m) - 1, Number(d), Number(hh), Number(mm), Number(ss));
   const back = new Date(t);
   // 31-02-2026 must not roll over into March
-  if (back.getUTCDate() !== Number(d) || back.getUTCMonth() !== Number(m) - 1 || Number(hh) > 23 || Number(mm) > 59 || Number(ss) > 59) return null;
+  if (
+    back.getUTCDate() !== Number(d) ||
+    back.getUTCMonth() !== Number(m) - 1 ||
+    Number(hh) > 23 ||
+    Number(mm) > 59 ||
+    Number(ss) > 59
+  )
+    return null;
   return t;
 }
 
@@ -61,8 +73,14 @@ export function parseKollaBackupName(rel: string): KollaBackupName | NameProblem
   const parts = rel.replace(/^\.\//, '').split('/');
   const base = parts.at(-1) ?? '';
   if (!base.includes('mysqlbackup')) return null;
-  if (/\.qp\.xbc\.xbs$|\.xbs$/.test(base)) return { rel, reason: 'a qpress-compressed stream (Kolla before 2019, mariabackup --compress): MariaDB 10.11 cannot decompress it; decompress it with an old mariabackup and qpress, then import the folder' };
-  if (!SUFFIX.test(base)) return { rel, reason: 'not a Kolla backup name (expected …mysqlbackup-<dd-mm-YYYY>-<epoch>.qp.xbc.xbs.gz)' };
+  if (/\.qp\.xbc\.xbs$|\.xbs$/.test(base))
+    return {
+      rel,
+      reason:
+        'a qpress-compressed stream (Kolla before 2019, mariabackup --compress): MariaDB 10.11 cannot decompress it; decompress it with an old mariabackup and qpress, then import the folder',
+    };
+  if (!SUFFIX.test(base))
+    return { rel, reason: 'not a Kolla backup name (expected …mysqlbackup-<dd-mm-YYYY>-<epoch>.qp.xbc.xbs.gz)' };
   const stem = base.replace(SUFFIX, '');
   let m: RegExpExecArray | null;
   if (parts.length === 1) {
@@ -75,15 +93,24 @@ export function parseKollaBackupName(rel: string): KollaBackupName | NameProblem
     }
   } else if (parts.length === 2) {
     const folder = parts[0]!;
-    if ((m = new RegExp(`^mysqlbackup-${DMY}-(\\d+)$`).exec(stem)) && folder === `full-${stem.slice('mysqlbackup-'.length)}`) {
+    if (
+      (m = new RegExp(`^mysqlbackup-${DMY}-(\\d+)$`).exec(stem)) &&
+      folder === `full-${stem.slice('mysqlbackup-'.length)}`
+    ) {
       const t = fromEpoch(m[4]!, m[1]!, m[2]!, m[3]!);
       if (t !== null) return { rel, kind: 'full', takenAt: new Date(t).toISOString(), layout: 'folders' };
-    } else if ((m = new RegExp(`^incremental-(\\d{2})-(\\d{2})-(\\d{2})-${DMY}-mysqlbackup-${DMY}-(\\d+)$`).exec(stem)) && folder.startsWith(`incr-${m[1]}-${m[2]}-${m[3]}-${m[4]}-${m[5]}-${m[6]}-since-`)) {
+    } else if (
+      (m = new RegExp(`^incremental-(\\d{2})-(\\d{2})-(\\d{2})-${DMY}-mysqlbackup-${DMY}-(\\d+)$`).exec(stem)) &&
+      folder.startsWith(`incr-${m[1]}-${m[2]}-${m[3]}-${m[4]}-${m[5]}-${m[6]}-since-`)
+    ) {
       const t = utcFromDmy(m[4]!, m[5]!, m[6]!, m[1]!, m[2]!, m[3]!);
       if (t !== null) return { rel, kind: 'incremental', takenAt: new Date(t).toISOString(), layout: 'folders' };
     }
   }
-  return { rel, reason: 'the name looks like a Kolla backup but its date, time or folder does not parse (renamed or damaged?)' };
+  return {
+    rel,
+    reason: 'the name looks like a Kolla backup but its date, time or folder does not parse (renamed or damaged?)',
+  };
 }
 
 export function isNameProblem(x: KollaBackupName | NameProblem): x is NameProblem {
@@ -150,8 +177,15 @@ export function planKollaImport(listed: ListedFile[], known: KnownArtifact[]): I
   return plan;
 }
 
-export function byTakenAt(a: { takenAt: string; kind: ImportKind; rel: string }, b: { takenAt: string; kind: ImportKind; rel: string }): number {
-  return a.takenAt.localeCompare(b.takenAt) || (a.kind === b.kind ? 0 : a.kind === 'full' ? -1 : 1) || a.rel.localeCompare(b.rel);
+export function byTakenAt(
+  a: { takenAt: string; kind: ImportKind; rel: string },
+  b: { takenAt: string; kind: ImportKind; rel: string },
+): number {
+  return (
+    a.takenAt.localeCompare(b.takenAt) ||
+    (a.kind === b.kind ? 0 : a.kind === 'full' ? -1 : 1) ||
+    a.rel.localeCompare(b.rel)
+  );
 }
 
 /**
@@ -163,7 +197,9 @@ export function byTakenAt(a: { takenAt: string; kind: ImportKind; rel: string },
  */
 export function parentByLsn(fromLsn: string, takenAt: string, known: KnownArtifact[]): KnownArtifact | null {
   const at = (s: string) => Date.parse(s);
-  const matches = known.filter((k) => k.toLsn === fromLsn).sort((a, b) => at(a.completedAt) - at(b.completedAt) || a.id.localeCompare(b.id));
+  const matches = known
+    .filter((k) => k.toLsn === fromLsn)
+    .sort((a, b) => at(a.completedAt) - at(b.completedAt) || a.id.localeCompare(b.id));
   const before = matches.filter((k) => at(k.completedAt) <= at(takenAt));
   return before.at(-1) ?? matches.at(-1) ?? null;
 }
@@ -192,7 +228,10 @@ export interface SeedCatalogRow {
  * sizes such as 1.2G; the checksum is empty where `sha256sum` was given a folder). A header
  * line is skipped; a row that does not have six fields is reported, never guessed at.
  */
-export function parseSeedCatalog(text: string): { rows: SeedCatalogRow[]; problems: { line: number; reason: string }[] } {
+export function parseSeedCatalog(text: string): {
+  rows: SeedCatalogRow[];
+  problems: { line: number; reason: string }[];
+} {
   const rows: SeedCatalogRow[] = [];
   const problems: { line: number; reason: string }[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
@@ -201,7 +240,10 @@ export function parseSeedCatalog(text: string): { rows: SeedCatalogRow[]; proble
     const cols = raw.split(',').map((c) => c.trim());
     if (cols[0] === 'timestamp' && cols[1] === 'type') return;
     if (cols.length !== 6) {
-      problems.push({ line, reason: `expected 6 comma-separated fields (timestamp,type,level,path,size,checksum), found ${cols.length}` });
+      problems.push({
+        line,
+        reason: `expected 6 comma-separated fields (timestamp,type,level,path,size,checksum), found ${cols.length}`,
+      });
       return;
     }
     const [timestamp, type, level, path, size, checksum] = cols as [string, string, string, string, string, string];
@@ -213,7 +255,15 @@ export function parseSeedCatalog(text: string): { rows: SeedCatalogRow[]; proble
       problems.push({ line, reason: `path "${path}" is not absolute` });
       return;
     }
-    rows.push({ line, timestamp: new Date(Date.parse(timestamp)).toISOString(), type, level, path, size, checksum: checksum.toLowerCase() });
+    rows.push({
+      line,
+      timestamp: new Date(Date.parse(timestamp)).toISOString(),
+      type,
+      level,
+      path,
+      size,
+      checksum: checksum.toLowerCase(),
+    });
   });
   return { rows, problems };
 }
@@ -247,9 +297,16 @@ export function seedSource(path: string): SeedSource | { reason: string } {
   }
   if (rest.endsWith('.tar')) return { kind: 'file', decode: [...decode, 'tar'] };
   if (/\.(xb|xbs|xbstream|xbc\.xbs)$/.test(rest)) return { kind: 'file', decode };
-  if (/\.(sql|dump)$/.test(rest)) return { reason: 'a logical dump (mysqldump), not a mariabackup backup: restore it with the mariadb client' };
-  if (decode.length) return { reason: `${base}: compressed or encrypted, but not a tar or xbstream inside (expected …tar.gz.enc, …xb.gz, …tar)` };
-  if (/\.[a-z0-9]{1,5}$/i.test(rest) && !/_\d{8}_\d{6}$/.test(rest)) return { reason: `${base}: an unknown kind of file (a mariabackup folder, .tar[.gz][.enc] or .xb[.gz][.enc] is expected)` };
+  if (/\.(sql|dump)$/.test(rest))
+    return { reason: 'a logical dump (mysqldump), not a mariabackup backup: restore it with the mariadb client' };
+  if (decode.length)
+    return {
+      reason: `${base}: compressed or encrypted, but not a tar or xbstream inside (expected …tar.gz.enc, …xb.gz, …tar)`,
+    };
+  if (/\.[a-z0-9]{1,5}$/i.test(rest) && !/_\d{8}_\d{6}$/.test(rest))
+    return {
+      reason: `${base}: an unknown kind of file (a mariabackup folder, .tar[.gz][.enc] or .xb[.gz][.enc] is expected)`,
+    };
   return { kind: 'folder', decode: ['tar'] };
 }
 
@@ -266,16 +323,24 @@ export interface SeedCandidate {
  * of other types are reported as skipped (the seed's config/volume exports are not database
  * backups), never dropped silently.
  */
-export function planSeedImport(rows: SeedCatalogRow[]): { candidates: SeedCandidate[]; skipped: { line: number; path: string; reason: string }[] } {
+export function planSeedImport(rows: SeedCatalogRow[]): {
+  candidates: SeedCandidate[];
+  skipped: { line: number; path: string; reason: string }[];
+} {
   const candidates: SeedCandidate[] = [];
   const skipped: { line: number; path: string; reason: string }[] = [];
   for (const row of rows) {
     if (row.type !== 'database') {
-      skipped.push({ line: row.line, path: row.path, reason: `type "${row.type}" is not a database backup (only database entries are imported)` });
+      skipped.push({
+        line: row.line,
+        path: row.path,
+        reason: `type "${row.type}" is not a database backup (only database entries are imported)`,
+      });
       continue;
     }
     const level = row.level.toLowerCase();
-    const kind: ImportKind | null = level === 'full' ? 'full' : level === 'incremental' || level === 'inc' ? 'incremental' : null;
+    const kind: ImportKind | null =
+      level === 'full' ? 'full' : level === 'incremental' || level === 'inc' ? 'incremental' : null;
     if (!kind) {
       skipped.push({ line: row.line, path: row.path, reason: `level "${row.level}" is neither full nor incremental` });
       continue;
@@ -287,6 +352,11 @@ export function planSeedImport(rows: SeedCatalogRow[]): { candidates: SeedCandid
     }
     candidates.push({ row, kind, source, expectSha256: /^[0-9a-f]{64}$/.test(row.checksum) ? row.checksum : null });
   }
-  candidates.sort((a, b) => byTakenAt({ takenAt: a.row.timestamp, kind: a.kind, rel: a.row.path }, { takenAt: b.row.timestamp, kind: b.kind, rel: b.row.path }));
+  candidates.sort((a, b) =>
+    byTakenAt(
+      { takenAt: a.row.timestamp, kind: a.kind, rel: a.row.path },
+      { takenAt: b.row.timestamp, kind: b.kind, rel: b.row.path },
+    ),
+  );
   return { candidates, skipped };
 }

@@ -9,7 +9,12 @@ export interface ProgressSample {
   phase: string;
   steps: { name: string; state: 'done' | 'running' | 'pending' | 'failed'; detail?: string }[];
   /** The activity running now (the first pending one), with its heartbeat details. */
-  activity: { name: string; attempt: number; details: Record<string, unknown> | null; lastFailure: string | null } | null;
+  activity: {
+    name: string;
+    attempt: number;
+    details: Record<string, unknown> | null;
+    lastFailure: string | null;
+  } | null;
 }
 
 export interface View {
@@ -39,10 +44,27 @@ export function viewOf(s: ProgressSample, prev: { view: View; at: number } | nul
   const step = running >= 0 ? s.steps[running]!.name : s.phase;
   const { bytes, of } = bytesOf(s.activity?.details ?? null);
   let rate: number | null = null;
-  if (bytes !== null && prev && prev.view.step === step && prev.view.bytes !== null && s.at > prev.at && bytes >= prev.view.bytes) rate = ((bytes - prev.view.bytes) * 1000) / (s.at - prev.at);
+  if (
+    bytes !== null &&
+    prev &&
+    prev.view.step === step &&
+    prev.view.bytes !== null &&
+    s.at > prev.at &&
+    bytes >= prev.view.bytes
+  )
+    rate = ((bytes - prev.view.bytes) * 1000) / (s.at - prev.at);
   // heartbeats arrive every ~2 s: between them keep the last rate rather than showing 0 B/s
   if (rate === 0) rate = prev?.view.rate ?? null;
-  return { step, index, total: s.steps.length, bytes, of, rate, attempt: s.activity?.attempt ?? 1, lastFailure: s.activity?.lastFailure ?? null };
+  return {
+    step,
+    index,
+    total: s.steps.length,
+    bytes,
+    of,
+    rate,
+    attempt: s.activity?.attempt ?? 1,
+    lastFailure: s.activity?.lastFailure ?? null,
+  };
 }
 
 function bar(fraction: number, width: number): string {
@@ -55,7 +77,9 @@ export function progressText(v: View, tty: boolean): string {
   const parts = [`step ${v.index}/${v.total} ${v.step}`];
   if (v.bytes !== null) {
     const pct = v.of ? Math.min(1, v.bytes / v.of) : null;
-    parts.push(`${pct !== null && tty ? `${bar(pct, 24)} ` : ''}${humanBytes(v.bytes)}${v.of ? ` of ${humanBytes(v.of)}${pct !== null ? ` (${(pct * 100).toFixed(0)} %)` : ''}` : ''}${v.rate !== null ? ` at ${humanBytes(v.rate)}/s` : ''}`);
+    parts.push(
+      `${pct !== null && tty ? `${bar(pct, 24)} ` : ''}${humanBytes(v.bytes)}${v.of ? ` of ${humanBytes(v.of)}${pct !== null ? ` (${(pct * 100).toFixed(0)} %)` : ''}` : ''}${v.rate !== null ? ` at ${humanBytes(v.rate)}/s` : ''}`,
+    );
   }
   if (v.attempt > 1) parts.push(`attempt ${v.attempt}${v.lastFailure ? ` after: ${v.lastFailure}` : ''}`);
   return parts.join('  ');

@@ -130,11 +130,27 @@ export interface StagedDatabaseArtifact {
 }
 
 /** The manifest's artifact section for a staged database artifact. */
-export function databaseArtifactSection(s: StagedDatabaseArtifact, compressedOn: 'source' | 'worker'): ArtifactManifest['artifact'] {
-  return { file: s.file, bytes: s.bytes, sha256: s.sha256, streamBytes: s.streamBytes, layers: ['xbstream', 'zstd', 'openpgp'], compression: { format: 'zstd', level: s.compressionLevel, where: compressedOn }, encryption: s.encryption };
+export function databaseArtifactSection(
+  s: StagedDatabaseArtifact,
+  compressedOn: 'source' | 'worker',
+): ArtifactManifest['artifact'] {
+  return {
+    file: s.file,
+    bytes: s.bytes,
+    sha256: s.sha256,
+    streamBytes: s.streamBytes,
+    layers: ['xbstream', 'zstd', 'openpgp'],
+    compression: { format: 'zstd', level: s.compressionLevel, where: compressedOn },
+    encryption: s.encryption,
+  };
 }
 
-export type AnyManifest = ArtifactManifest | import('./control-plane.js').ControlPlaneManifest | import('./binlog.js').BinlogManifest | import('./dump.js').DumpManifest | import('./image.js').ImageManifest;
+export type AnyManifest =
+  | ArtifactManifest
+  | import('./control-plane.js').ControlPlaneManifest
+  | import('./binlog.js').BinlogManifest
+  | import('./dump.js').DumpManifest
+  | import('./image.js').ImageManifest;
 
 export function isDatabaseManifest(m: AnyManifest): m is ArtifactManifest {
   return m.component === 'database';
@@ -145,10 +161,26 @@ export function isBinlogManifest(m: AnyManifest): m is import('./binlog.js').Bin
 }
 
 /** Every sealed file an artifact folder holds, with what it takes to check and open it. */
-export function sealedFiles(m: AnyManifest): { rel: string; sha256: string; bytes: number; encryption: EncryptionInfo }[] {
+export function sealedFiles(
+  m: AnyManifest,
+): { rel: string; sha256: string; bytes: number; encryption: EncryptionInfo }[] {
   const dir = artifactDir(m.cloud, m.component, m.id);
-  if (m.component === 'database' || m.component === 'binlog') return [{ rel: `${dir}/${m.artifact.file}`, sha256: m.artifact.sha256, bytes: m.artifact.bytes, encryption: m.artifact.encryption }];
-  if (m.component === 'dump') return m.dump.schemas.map((s) => ({ rel: `${dir}/${s.file}`, sha256: s.sha256, bytes: s.bytes, encryption: m.encryption }));
+  if (m.component === 'database' || m.component === 'binlog')
+    return [
+      {
+        rel: `${dir}/${m.artifact.file}`,
+        sha256: m.artifact.sha256,
+        bytes: m.artifact.bytes,
+        encryption: m.artifact.encryption,
+      },
+    ];
+  if (m.component === 'dump')
+    return m.dump.schemas.map((s) => ({
+      rel: `${dir}/${s.file}`,
+      sha256: s.sha256,
+      bytes: s.bytes,
+      encryption: m.encryption,
+    }));
   return m.parts.map((p) => ({ rel: `${dir}/${p.file}`, sha256: p.sha256, bytes: p.bytes, encryption: m.encryption }));
 }
 

@@ -42,18 +42,42 @@ export function takenAt(s: SnapshotCandidate): number {
  * several snapshots carry is refused, listing them); `--volume [--at]` picks the newest of
  * osbackup's available snapshots of that volume taken at or before `at` (default: the newest).
  */
-export function chooseSnapshot(candidates: readonly SnapshotCandidate[], req: SnapshotRequest, cloud: string): SnapshotChoice {
+export function chooseSnapshot(
+  candidates: readonly SnapshotCandidate[],
+  req: SnapshotRequest,
+  cloud: string,
+): SnapshotChoice {
   if ('snapshot' in req) {
     const byId = candidates.find((c) => c.id === req.snapshot);
     const hits = byId ? [byId] : candidates.filter((c) => c.name === req.snapshot);
-    if (hits.length === 0) return { ok: false, reason: `no snapshot with id or name "${req.snapshot}"`, fix: 'list them with `openstack volume snapshot list --all-projects`' };
-    if (hits.length > 1) return { ok: false, reason: `${hits.length} snapshots are named "${req.snapshot}" (${hits.map((h) => h.id).join(', ')})`, fix: 'name the snapshot by its id' };
+    if (hits.length === 0)
+      return {
+        ok: false,
+        reason: `no snapshot with id or name "${req.snapshot}"`,
+        fix: 'list them with `openstack volume snapshot list --all-projects`',
+      };
+    if (hits.length > 1)
+      return {
+        ok: false,
+        reason: `${hits.length} snapshots are named "${req.snapshot}" (${hits.map((h) => h.id).join(', ')})`,
+        fix: 'name the snapshot by its id',
+      };
     const s = hits[0]!;
-    if (s.status !== 'available') return { ok: false, reason: `snapshot ${s.id} is ${s.status}, not available`, fix: 'wait for it to become available, or choose another' };
+    if (s.status !== 'available')
+      return {
+        ok: false,
+        reason: `snapshot ${s.id} is ${s.status}, not available`,
+        fix: 'wait for it to become available, or choose another',
+      };
     return { ok: true, snapshot: s };
   }
   const at = req.at === undefined ? Infinity : Date.parse(req.at);
-  if (Number.isNaN(at)) return { ok: false, reason: `"${req.at}" is not a date`, fix: 'give --at as an ISO date (2026-11-30 or 2026-11-30T06:00:00Z)' };
+  if (Number.isNaN(at))
+    return {
+      ok: false,
+      reason: `"${req.at}" is not a date`,
+      fix: 'give --at as an ISO date (2026-11-30 or 2026-11-30T06:00:00Z)',
+    };
   const ours = candidates.filter((c) => c.volumeId === req.volumeId && isOurs(c.metadata, cloud));
   const usable = ours.filter((c) => c.status === 'available' && takenAt(c) <= at);
   if (usable.length === 0) {
@@ -61,7 +85,9 @@ export function chooseSnapshot(candidates: readonly SnapshotCandidate[], req: Sn
     return {
       ok: false,
       reason: `no available osbackup snapshot of volume ${req.volumeId}${req.at ? ` taken at or before ${req.at}` : ''} (osbackup's snapshots of it: ${seen || 'none'})`,
-      fix: ours.length ? 'choose a later --at, or name a snapshot with --snapshot' : 'take one with `osbackup backup volumes`, or name an operator snapshot with --snapshot',
+      fix: ours.length
+        ? 'choose a later --at, or name a snapshot with --snapshot'
+        : 'take one with `osbackup backup volumes`, or name an operator snapshot with --snapshot',
     };
   }
   const newest = [...usable].sort((a, b) => takenAt(b) - takenAt(a) || b.id.localeCompare(a.id))[0]!;
@@ -89,7 +115,10 @@ export interface ImageCreatePlan {
  * instance snapshot must not look like one of osbackup's cloud-side copies to retention).
  * `protected` is not set: the image must stay deletable until its hash is checked.
  */
-export function planImageCreate(image: ImageManifest['image'], o: { name?: string; runId: string; from: string; visibility?: string }): ImageCreatePlan {
+export function planImageCreate(
+  image: ImageManifest['image'],
+  o: { name?: string; runId: string; from: string; visibility?: string },
+): ImageCreatePlan {
   const skipped: ImageCreatePlan['skipped'] = [];
   const body: Record<string, unknown> = {
     name: o.name ?? image.name ?? image.id,
@@ -101,8 +130,10 @@ export function planImageCreate(image: ImageManifest['image'], o: { name?: strin
   if (image.tags.length) body.tags = [...image.tags];
   const readOnly = new Set<string>(GLANCE_READ_ONLY);
   for (const [key, value] of Object.entries(image.properties).sort(([a], [b]) => a.localeCompare(b))) {
-    if (key === 'protected') skipped.push({ key, reason: 'set it after checking the image (`openstack image set --protected`)' });
-    else if (readOnly.has(key) || NOT_RESTORED_PREFIXES.some((p) => key.startsWith(p))) skipped.push({ key, reason: 'owned by Glance' });
+    if (key === 'protected')
+      skipped.push({ key, reason: 'set it after checking the image (`openstack image set --protected`)' });
+    else if (readOnly.has(key) || NOT_RESTORED_PREFIXES.some((p) => key.startsWith(p)))
+      skipped.push({ key, reason: 'owned by Glance' });
     else if (OUR_MARKS.has(key)) skipped.push({ key, reason: "osbackup's mark of the exported copy" });
     else if (value === null || value === undefined) skipped.push({ key, reason: 'no value' });
     else if (INTEGER_ATTRS.has(key)) {
@@ -133,17 +164,38 @@ export type FlavorChoice = { ok: true; flavor: FlavorInfo } | { ok: false; reaso
  * image's min_ram/min_disk and holds its data (fewest RAM, then disk, then vCPUs; ties by name).
  * A named flavor too small for the image is refused here, before Nova would refuse it.
  */
-export function chooseFlavor(flavors: readonly FlavorInfo[], want: string | undefined, image: { minRamMiB: number; minDiskGiB: number; sizeBytes: number | null }): FlavorChoice {
+export function chooseFlavor(
+  flavors: readonly FlavorInfo[],
+  want: string | undefined,
+  image: { minRamMiB: number; minDiskGiB: number; sizeBytes: number | null },
+): FlavorChoice {
   const needDisk = Math.max(image.minDiskGiB, image.sizeBytes ? Math.ceil(image.sizeBytes / 2 ** 30) : 0);
   const fits = (f: FlavorInfo) => f.ram >= image.minRamMiB && (f.disk === 0 || f.disk >= needDisk);
   if (want !== undefined) {
     const f = flavors.find((x) => x.id === want) ?? flavors.find((x) => x.name === want);
-    if (!f) return { ok: false, reason: `no flavor "${want}" (flavors: ${flavors.map((x) => x.name).join(', ') || 'none'})`, fix: 'name one of those with --flavor' };
-    if (!fits(f)) return { ok: false, reason: `flavor ${f.name} (${f.ram} MiB, ${f.disk} GiB) is smaller than the image needs (${image.minRamMiB} MiB RAM, ${needDisk} GiB disk)`, fix: 'choose a larger --flavor' };
+    if (!f)
+      return {
+        ok: false,
+        reason: `no flavor "${want}" (flavors: ${flavors.map((x) => x.name).join(', ') || 'none'})`,
+        fix: 'name one of those with --flavor',
+      };
+    if (!fits(f))
+      return {
+        ok: false,
+        reason: `flavor ${f.name} (${f.ram} MiB, ${f.disk} GiB) is smaller than the image needs (${image.minRamMiB} MiB RAM, ${needDisk} GiB disk)`,
+        fix: 'choose a larger --flavor',
+      };
     return { ok: true, flavor: f };
   }
-  const best = flavors.filter(fits).sort((a, b) => a.ram - b.ram || a.disk - b.disk || a.vcpus - b.vcpus || a.name.localeCompare(b.name))[0];
-  if (!best) return { ok: false, reason: `no flavor meets the image's needs (${image.minRamMiB} MiB RAM, ${needDisk} GiB disk)`, fix: 'create one, or name one with --flavor' };
+  const best = flavors
+    .filter(fits)
+    .sort((a, b) => a.ram - b.ram || a.disk - b.disk || a.vcpus - b.vcpus || a.name.localeCompare(b.name))[0];
+  if (!best)
+    return {
+      ok: false,
+      reason: `no flavor meets the image's needs (${image.minRamMiB} MiB RAM, ${needDisk} GiB disk)`,
+      fix: 'create one, or name one with --flavor',
+    };
   return { ok: true, flavor: best };
 }
 

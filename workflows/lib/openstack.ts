@@ -68,7 +68,12 @@ export interface CloudRetentionPlan {
  * are ever candidates; anything else (an operator's snapshot, another cloud's) is left alone.
  * Pure: the same plan is shown by a dry run and carried out by the real one.
  */
-export function planCloudRetention(resources: readonly CloudResource[], cloud: string, policy: CloudRetentionPolicy, now: Date): CloudRetentionPlan {
+export function planCloudRetention(
+  resources: readonly CloudResource[],
+  cloud: string,
+  policy: CloudRetentionPolicy,
+  now: Date,
+): CloudRetentionPlan {
   const plan: CloudRetentionPlan = { remove: [], keep: [], foreign: 0 };
   const groups = new Map<string, CloudResource[]>();
   for (const r of resources) {
@@ -80,17 +85,28 @@ export function planCloudRetention(resources: readonly CloudResource[], cloud: s
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
   for (const list of groups.values()) {
-    const newestFirst = [...list].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || b.id.localeCompare(a.id));
+    const newestFirst = [...list].sort(
+      (a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || b.id.localeCompare(a.id),
+    );
     // The clouds stamp created_at to the second: copies made in the same second as the last of
     // the N newest cannot be ordered, so none of them is the one to delete.
     const boundary = policy.keepLast > 0 ? newestFirst[Math.min(policy.keepLast, newestFirst.length) - 1] : undefined;
     newestFirst.forEach((r, i) => {
       const age = now.getTime() - Date.parse(r.createdAt);
       const entry = { kind: r.kind, id: r.id, source: r.source };
-      if (i < policy.keepLast) plan.keep.push({ ...entry, reason: `one of the ${policy.keepLast} newest of ${r.source}` });
-      else if (boundary && Date.parse(r.createdAt) === Date.parse(boundary.createdAt)) plan.keep.push({ ...entry, reason: `created in the same second as one of the ${policy.keepLast} newest of ${r.source}: which is newer cannot be told` });
+      if (i < policy.keepLast)
+        plan.keep.push({ ...entry, reason: `one of the ${policy.keepLast} newest of ${r.source}` });
+      else if (boundary && Date.parse(r.createdAt) === Date.parse(boundary.createdAt))
+        plan.keep.push({
+          ...entry,
+          reason: `created in the same second as one of the ${policy.keepLast} newest of ${r.source}: which is newer cannot be told`,
+        });
       else if (!(age > policy.keepWithinMs)) plan.keep.push({ ...entry, reason: 'within the keep window' });
-      else plan.remove.push({ ...entry, reason: `older than the keep window and not among the ${policy.keepLast} newest` });
+      else
+        plan.remove.push({
+          ...entry,
+          reason: `older than the keep window and not among the ${policy.keepLast} newest`,
+        });
     });
   }
   return plan;
@@ -108,7 +124,13 @@ export interface ImageExportRetention {
  * rotate first finds it gone (Glance keeps no record of a deletion's time). An image that comes
  * back (the same id re-imported) starts over. Pure.
  */
-export function planImageExportRetention(exportIds: readonly string[], inGlance: ReadonlySet<string>, goneSince: Readonly<Record<string, string>>, days: number, now: Date): ImageExportRetention {
+export function planImageExportRetention(
+  exportIds: readonly string[],
+  inGlance: ReadonlySet<string>,
+  goneSince: Readonly<Record<string, string>>,
+  days: number,
+  now: Date,
+): ImageExportRetention {
   const out: ImageExportRetention = { remove: [], keep: [], goneSince: {} };
   for (const id of exportIds) {
     if (inGlance.has(id)) {

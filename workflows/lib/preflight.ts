@@ -22,7 +22,8 @@ export interface GateVerdict {
   problems: string[];
 }
 
-const newest = (rows: CatalogEntry[]) => [...rows].sort((a, b) => b.completedAt.localeCompare(a.completedAt))[0] ?? null;
+const newest = (rows: CatalogEntry[]) =>
+  [...rows].sort((a, b) => b.completedAt.localeCompare(a.completedAt))[0] ?? null;
 
 export function gateVerdict(g: GateInput): GateVerdict {
   const since = new Date(Date.parse(g.now) - g.maxAgeMinutes * 60_000).toISOString();
@@ -35,11 +36,22 @@ export function gateVerdict(g: GateInput): GateVerdict {
   const db = newest(dbFresh.filter((r) => checked(r) && (!g.prove || r.verification === 'VERIFIED')));
   if (!db) {
     if (!dbFresh.length) problems.push(`no full database backup completed since ${since} (${g.maxAgeMinutes} min)`);
-    else if (!dbFresh.some(checked)) problems.push(`the database backups since ${since} were not re-read intact from storage (not CHECKED): ${dbFresh.map((r) => `${r.id} ${g.checked[r.id] ?? r.check}`).join(', ')}`);
-    else problems.push(`no database backup since ${since} has been proven by a restore (VERIFIED): ${dbFresh.map((r) => `${r.id} ${r.verification}`).join(', ')}`);
+    else if (!dbFresh.some(checked))
+      problems.push(
+        `the database backups since ${since} were not re-read intact from storage (not CHECKED): ${dbFresh.map((r) => `${r.id} ${g.checked[r.id] ?? r.check}`).join(', ')}`,
+      );
+    else
+      problems.push(
+        `no database backup since ${since} has been proven by a restore (VERIFIED): ${dbFresh.map((r) => `${r.id} ${r.verification}`).join(', ')}`,
+      );
   }
   const cpFresh = fresh.filter((r) => r.component === 'control-plane');
   const cp = newest(cpFresh.filter(checked));
-  if (!cp && g.controlPlaneRequired) problems.push(cpFresh.length ? `the control-plane backups since ${since} were not re-read intact (not CHECKED)` : `no control-plane backup completed since ${since}`);
+  if (!cp && g.controlPlaneRequired)
+    problems.push(
+      cpFresh.length
+        ? `the control-plane backups since ${since} were not re-read intact (not CHECKED)`
+        : `no control-plane backup completed since ${since}`,
+    );
   return { ok: problems.length === 0, database: db?.id ?? null, controlPlane: cp?.id ?? null, problems };
 }

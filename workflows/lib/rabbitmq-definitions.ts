@@ -26,10 +26,25 @@ const SECTIONS: Record<string, { noun: string; key: string[] }> = {
   queues: { noun: 'queue', key: ['vhost', 'name'] },
   exchanges: { noun: 'exchange', key: ['vhost', 'name'] },
   // a binding is all of its fields: two bindings that differ in any of them are two bindings
-  bindings: { noun: 'binding', key: ['vhost', 'source', 'destination_type', 'destination', 'routing_key', 'arguments'] },
+  bindings: {
+    noun: 'binding',
+    key: ['vhost', 'source', 'destination_type', 'destination', 'routing_key', 'arguments'],
+  },
 };
 /** Order in which sections are reported (the order an import applies them). */
-const SECTION_ORDER = ['vhosts', 'users', 'permissions', 'topic_permissions', 'parameters', 'global_parameters', 'policies', 'operator_policies', 'exchanges', 'queues', 'bindings'];
+const SECTION_ORDER = [
+  'vhosts',
+  'users',
+  'permissions',
+  'topic_permissions',
+  'parameters',
+  'global_parameters',
+  'policies',
+  'operator_policies',
+  'exchanges',
+  'queues',
+  'bindings',
+];
 
 const SECRET_FIELDS = new Set(['password_hash', 'password']);
 
@@ -51,13 +66,22 @@ function isObj(v: unknown): v is Obj {
 /** JSON with object keys sorted at every level: equal values give equal strings. */
 export function canonicalJson(v: Json): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (isObj(v)) return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k]!)}`).join(',')}}`;
+  if (isObj(v))
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k]!)}`)
+      .join(',')}}`;
   return JSON.stringify(v);
 }
 
 function sortKeys(v: Json): Json {
   if (Array.isArray(v)) return v.map(sortKeys);
-  if (isObj(v)) return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k]!)]));
+  if (isObj(v))
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys(v[k]!)]),
+    );
   return v;
 }
 
@@ -68,7 +92,10 @@ function tagList(v: Json | undefined): Json {
 
 /** Limits come as {} (users), [[name, value], …] (vhosts in 3.9+) or {name: value}. */
 function limitObject(v: Json | undefined): Json {
-  if (Array.isArray(v)) return Object.fromEntries(v.filter((p): p is Json[] => Array.isArray(p) && p.length === 2).map((p) => [String(p[0]), p[1]!]));
+  if (Array.isArray(v))
+    return Object.fromEntries(
+      v.filter((p): p is Json[] => Array.isArray(p) && p.length === 2).map((p) => [String(p[0]), p[1]!]),
+    );
   return isObj(v) ? v : {};
 }
 
@@ -95,7 +122,8 @@ function normalizeItem(section: string, item: Obj): Obj {
     const args = isObj(o.arguments) ? o.arguments : {};
     o.type = typeof args['x-queue-type'] === 'string' ? args['x-queue-type'] : 'classic';
   }
-  for (const k of ['arguments']) if (o[k] === undefined && (section === 'queues' || section === 'exchanges' || section === 'bindings')) o[k] = {};
+  for (const k of ['arguments'])
+    if (o[k] === undefined && (section === 'queues' || section === 'exchanges' || section === 'bindings')) o[k] = {};
   return sortKeys(o) as Obj;
 }
 
@@ -124,7 +152,8 @@ export function normalizeDefinitions(d: Definitions, opts: NormalizeOptions = {}
       continue;
     }
     let items = value.filter(isObj).map((i) => normalizeItem(section, i));
-    if (section === 'global_parameters') items = items.filter((i) => !(typeof i.name === 'string' && ignored.has(i.name)));
+    if (section === 'global_parameters')
+      items = items.filter((i) => !(typeof i.name === 'string' && ignored.has(i.name)));
     items.sort((a, b) => cmp(identity(section, a), identity(section, b)));
     out[section] = items;
   }
@@ -162,7 +191,8 @@ function describe(section: string, i: Obj): string {
     case 'parameters':
       return `${q(i.vhost)}/${s('component')}/${s('name')}`;
     case 'bindings': {
-      const args = isObj(i.arguments) && Object.keys(i.arguments).length > 0 ? ` arguments ${canonicalJson(i.arguments)}` : '';
+      const args =
+        isObj(i.arguments) && Object.keys(i.arguments).length > 0 ? ` arguments ${canonicalJson(i.arguments)}` : '';
       return `${q(i.vhost)}/${s('source') || '(default exchange)'} -> ${s('destination_type')} ${s('destination')} (key "${s('routing_key')}")${args}`;
     }
     default:
@@ -180,7 +210,11 @@ function show(field: string, v: Json | undefined): string {
  * Compares two definitions documents (normalized here) item by item: what the target lacks,
  * what it has in addition, and which settings differ. Never prints secret field values.
  */
-export function diffDefinitions(source: Definitions, target: Definitions, opts: NormalizeOptions = {}): DefinitionDifference[] {
+export function diffDefinitions(
+  source: Definitions,
+  target: Definitions,
+  opts: NormalizeOptions = {},
+): DefinitionDifference[] {
   const a = normalizeDefinitions(source, opts);
   const b = normalizeDefinitions(target, opts);
   const sections = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort((x, y) => rank(x) - rank(y) || cmp(x, y));
@@ -190,7 +224,8 @@ export function diffDefinitions(source: Definitions, target: Definitions, opts: 
     const av = a[section] ?? [];
     const bv = b[section] ?? [];
     if (!Array.isArray(av) || !Array.isArray(bv)) {
-      if (canonicalJson(av) !== canonicalJson(bv)) out.push({ kind: 'differs', section, id: section, message: `${section}: differs` });
+      if (canonicalJson(av) !== canonicalJson(bv))
+        out.push({ kind: 'differs', section, id: section, message: `${section}: differs` });
       continue;
     }
     const am = new Map(av.filter(isObj).map((i) => [identity(section, i), i]));
@@ -202,7 +237,9 @@ export function diffDefinitions(source: Definitions, target: Definitions, opts: 
         out.push({ kind: 'missing', section, id, message: `${noun} ${id}: missing on target` });
         continue;
       }
-      const fields = [...new Set([...Object.keys(i), ...Object.keys(other)])].sort().filter((f) => canonicalJson(i[f] ?? null) !== canonicalJson(other[f] ?? null));
+      const fields = [...new Set([...Object.keys(i), ...Object.keys(other)])]
+        .sort()
+        .filter((f) => canonicalJson(i[f] ?? null) !== canonicalJson(other[f] ?? null));
       if (fields.length === 0) continue;
       const parts = fields.map((f) => {
         if (SECRET_FIELDS.has(f)) return f === 'password_hash' ? 'password hash differs' : `${f} differs`;
@@ -235,5 +272,12 @@ export function summarizeDefinitions(d: Definitions): Record<string, number> {
 export function redactDefinitions(d: Definitions): Definitions {
   const users = d.users;
   if (!Array.isArray(users)) return d;
-  return { ...d, users: users.map((u) => (isObj(u) ? Object.fromEntries(Object.entries(u).map(([k, v]) => [k, SECRET_FIELDS.has(k) ? '<redacted>' : v])) : u)) };
+  return {
+    ...d,
+    users: users.map((u) =>
+      isObj(u)
+        ? Object.fromEntries(Object.entries(u).map(([k, v]) => [k, SECRET_FIELDS.has(k) ? '<redacted>' : v]))
+        : u,
+    ),
+  };
 }

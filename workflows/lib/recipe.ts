@@ -10,19 +10,29 @@ export function databaseRestoreRecipe(m: ArtifactManifest): string {
     ? `gpg --batch --pinentry-mode loopback --passphrase-file /path/to/backup-passphrase --decrypt ${f}`
     : `gpg --decrypt ${f}`;
   const keyNote = [
-    m.artifact.encryption.passphrase ? '- the backup passphrase (the file the osbackup config names under encryption.passphrase)' : null,
-    ...m.artifact.encryption.recipientFingerprints.map((fp) => `- or the secret key of OpenPGP key ${fp} in your keyring (then plain \`gpg --decrypt ${f}\`)`),
+    m.artifact.encryption.passphrase
+      ? '- the backup passphrase (the file the osbackup config names under encryption.passphrase)'
+      : null,
+    ...m.artifact.encryption.recipientFingerprints.map(
+      (fp) => `- or the secret key of OpenPGP key ${fp} in your keyring (then plain \`gpg --decrypt ${f}\`)`,
+    ),
   ].filter((l): l is string => l !== null);
   const stable = m.tables.filter((t) => t.stable);
   const checks = stable.length
-    ? stable.map((t) => `   SELECT COUNT(*) FROM ${t.table};   -- expect ${t.rows}\n   CHECKSUM TABLE ${t.table};     -- expect ${t.checksum ?? 'NULL'}`).join('\n')
+    ? stable
+        .map(
+          (t) =>
+            `   SELECT COUNT(*) FROM ${t.table};   -- expect ${t.rows}\n   CHECKSUM TABLE ${t.table};     -- expect ${t.checksum ?? 'NULL'}`,
+        )
+        .join('\n')
     : '   (no table facts were recorded)';
   const binlog = m.mariadb.binlog
     ? `Binary log position at the backup's consistency point: file ${m.mariadb.binlog.file}, position ${m.mariadb.binlog.position}, GTID ${m.mariadb.binlog.gtid || '(none)'}.\nReplay later changes with \`mariadb-binlog --start-position=${m.mariadb.binlog.position} ${m.mariadb.binlog.file} … | mariadb\`.`
     : 'No binary log position was recorded (binlog off on the source).';
-  const chainNote = m.kind === 'incremental'
-    ? `\n**This is an incremental backup** (parent ${m.parentId}): it restores only on top of its chain.\n\`bash restore.sh\` in this folder checks, unpacks, prepares and applies the whole chain in order.\n`
-    : `\n\`bash restore.sh\` in this folder runs the steps below (set the variables at its top).\n`;
+  const chainNote =
+    m.kind === 'incremental'
+      ? `\n**This is an incremental backup** (parent ${m.parentId}): it restores only on top of its chain.\n\`bash restore.sh\` in this folder checks, unpacks, prepares and applies the whole chain in order.\n`
+      : `\n\`bash restore.sh\` in this folder runs the steps below (set the variables at its top).\n`;
   const importNote = m.imported
     ? `\n**Imported** (${m.imported.source}) from \`${m.imported.host}:${m.imported.path}\` (${m.imported.originalBytes} bytes, SHA-256 \`${m.imported.originalSha256}\`; decoded with ${m.imported.decoded.join(', ') || 'nothing'}), re-protected on ${m.imported.importedAt}. No table facts were recorded when it was taken: check the restored data yourself.\n`
     : '';
@@ -76,10 +86,15 @@ export const RESTORE_SCRIPT = 'restore.sh';
  */
 export function databaseRestoreScript(chain: ArtifactManifest[]): string {
   const m = chain[chain.length - 1]!;
-  const rows = chain.map((c) => `  "${c.cloud}/database/${c.id}|${c.artifact.file}|${c.artifact.sha256}|${c.kind}"`).join('\n');
+  const rows = chain
+    .map((c) => `  "${c.cloud}/database/${c.id}|${c.artifact.file}|${c.artifact.sha256}|${c.kind}"`)
+    .join('\n');
   const checks = m.tables
     .filter((t) => t.stable)
-    .map((t) => `#   SELECT COUNT(*) FROM ${t.table};  -- ${t.rows}      CHECKSUM TABLE ${t.table};  -- ${t.checksum ?? 'NULL'}`)
+    .map(
+      (t) =>
+        `#   SELECT COUNT(*) FROM ${t.table};  -- ${t.rows}      CHECKSUM TABLE ${t.table};  -- ${t.checksum ?? 'NULL'}`,
+    )
     .join('\n');
   return `#!/usr/bin/env bash
 # Restores ${m.id} (cloud ${m.cloud}, ${m.kind}, taken ${m.completedAt} from ${m.source.host}) by hand.

@@ -60,7 +60,16 @@ export interface Series {
   points: Point[];
 }
 
-export type BreachKind = 'verification-failed' | 'corrupt' | 'missing' | 'backup-rpo' | 'binlog-rpo' | 'drill-failed' | 'drill-overdue' | 'unreadable' | 'capacity';
+export type BreachKind =
+  | 'verification-failed'
+  | 'corrupt'
+  | 'missing'
+  | 'backup-rpo'
+  | 'binlog-rpo'
+  | 'drill-failed'
+  | 'drill-overdue'
+  | 'unreadable'
+  | 'capacity';
 export interface Breach {
   kind: BreachKind;
   subject: string;
@@ -101,7 +110,16 @@ export interface ReportModel {
   generatedAt: string;
   settings: ReportSettings;
   window: { from: number; to: number };
-  summary: { artifacts: number; restorePoints: number; newestRestorePoint: string | null; storedBytes: number; verified: number; drills: number; lastDrill: DrillRecord | null; breaches: number };
+  summary: {
+    artifacts: number;
+    restorePoints: number;
+    newestRestorePoint: string | null;
+    storedBytes: number;
+    verified: number;
+    drills: number;
+    lastDrill: DrillRecord | null;
+    breaches: number;
+  };
   calendar: Calendar;
   sizes: Series[];
   rpo: { backups: Series[]; binlog: Series[] };
@@ -128,7 +146,8 @@ export function tierOf(cloud: string, workflowId: string | undefined): string | 
 }
 
 const COMPONENT_ORDER = ['database', 'binlog', 'control-plane', 'dump', 'image'];
-const componentRank = (c: string) => (COMPONENT_ORDER.includes(c) ? COMPONENT_ORDER.indexOf(c) : COMPONENT_ORDER.length);
+const componentRank = (c: string) =>
+  COMPONENT_ORDER.includes(c) ? COMPONENT_ORDER.indexOf(c) : COMPONENT_ORDER.length;
 
 /** The calendar row an artifact counts in: database rows by tier (else kind), binlog as one row. */
 export function laneOf(cloud: string, r: CatalogEntry): string {
@@ -149,7 +168,9 @@ export function stateOf(rows: readonly CatalogEntry[]): CellState {
 
 /** Still a restore point: no failed proof, and at least one target holds it intact. */
 export function usable(rows: readonly CatalogEntry[]): boolean {
-  return !rows.some((r) => r.verification === 'FAILED') && rows.some((r) => r.check !== 'CORRUPT' && r.check !== 'MISSING');
+  return (
+    !rows.some((r) => r.verification === 'FAILED') && rows.some((r) => r.check !== 'CORRUPT' && r.check !== 'MISSING')
+  );
 }
 
 /** Database restore points whose whole chain (every parent up to the full) is usable. */
@@ -167,12 +188,16 @@ export function usableRestorePoints(arts: ReturnType<typeof artifacts>): ReturnT
   return [...db.values()].filter((a) => ok(a.row.id));
 }
 
-const worst = (a: CellState | null, b: CellState): CellState => (a === null || CELL_STATES.indexOf(b) < CELL_STATES.indexOf(a) ? b : a);
+const worst = (a: CellState | null, b: CellState): CellState =>
+  a === null || CELL_STATES.indexOf(b) < CELL_STATES.indexOf(a) ? b : a;
 const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const key = (r: CatalogEntry) => `${r.component}\u0000${r.id}`;
 
 /** One entry per artifact: the repository's row (else the first copy's), with every target's rows for its state. */
-export function artifacts(rows: readonly CatalogEntry[], repository: string): { row: CatalogEntry; all: CatalogEntry[] }[] {
+export function artifacts(
+  rows: readonly CatalogEntry[],
+  repository: string,
+): { row: CatalogEntry; all: CatalogEntry[] }[] {
   const by = new Map<string, CatalogEntry[]>();
   for (const r of rows) (by.get(key(r)) ?? by.set(key(r), []).get(key(r))!).push(r);
   return [...by.values()]
@@ -188,7 +213,9 @@ export function calendar(cloud: string, arts: ReturnType<typeof artifacts>, from
     const t = Date.parse(row.completedAt);
     if (t < from || t > to) continue;
     const lane = laneOf(cloud, row);
-    const cells = lanes.get(lane) ?? lanes.set(lane, new Map(days.map((d) => [d, { day: d, count: 0, bytes: 0, state: null, ids: [] }]))).get(lane)!;
+    const cells =
+      lanes.get(lane) ??
+      lanes.set(lane, new Map(days.map((d) => [d, { day: d, count: 0, bytes: 0, state: null, ids: [] }]))).get(lane)!;
     const c = cells.get(dayOf(t));
     if (!c) continue;
     c.count++;
@@ -196,7 +223,9 @@ export function calendar(cloud: string, arts: ReturnType<typeof artifacts>, from
     c.state = worst(c.state, stateOf(all));
     c.ids.push(row.id);
   }
-  const order = [...lanes.keys()].sort((a, b) => componentRank(a.split(' ')[0]!) - componentRank(b.split(' ')[0]!) || a.localeCompare(b));
+  const order = [...lanes.keys()].sort(
+    (a, b) => componentRank(a.split(' ')[0]!) - componentRank(b.split(' ')[0]!) || a.localeCompare(b),
+  );
   return { days, lanes: order.map((lane) => ({ lane, cells: [...lanes.get(lane)!.values()] })) };
 }
 
@@ -225,11 +254,20 @@ export function sizeSeries(arts: ReturnType<typeof artifacts>, from: number, to:
       binlogDays.set(dayOf(t), (binlogDays.get(dayOf(t)) ?? 0) + row.bytes);
       continue;
     }
-    const name = row.component === 'database' ? `database ${row.kind}` : row.component === 'dump' ? 'dump' : row.component;
+    const name =
+      row.component === 'database' ? `database ${row.kind}` : row.component === 'dump' ? 'dump' : row.component;
     (by.get(name) ?? by.set(name, []).get(name)!).push({ t, v: row.bytes, label: row.id });
   }
-  const out = [...by.entries()].sort(([a], [b]) => componentRank(a.split(' ')[0]!) - componentRank(b.split(' ')[0]!) || a.localeCompare(b)).map(([name, points]) => ({ name, points }));
-  if (binlogDays.size) out.push({ name: 'binlog (per day)', points: [...binlogDays.entries()].sort().map(([d, v]) => ({ t: Math.min(Date.parse(d) + DAY_MS / 2, to), v, label: d })) });
+  const out = [...by.entries()]
+    .sort(([a], [b]) => componentRank(a.split(' ')[0]!) - componentRank(b.split(' ')[0]!) || a.localeCompare(b))
+    .map(([name, points]) => ({ name, points }));
+  if (binlogDays.size)
+    out.push({
+      name: 'binlog (per day)',
+      points: [...binlogDays.entries()]
+        .sort()
+        .map(([d, v]) => ({ t: Math.min(Date.parse(d) + DAY_MS / 2, to), v, label: d })),
+    });
   return out;
 }
 
@@ -262,7 +300,9 @@ const isMerged = (id: string) => /-\d{12}-\d{12}$/.test(id);
  */
 export function binlogRpoSeries(arts: ReturnType<typeof artifacts>, from: number, to: number, buckets = 400): Series[] {
   const byHost = new Map<string, CatalogEntry[]>();
-  for (const { row } of arts) if (row.component === 'binlog' && (!isMerged(row.id) || row.binlogSpan?.compacted)) (byHost.get(row.sourceHost) ?? byHost.set(row.sourceHost, []).get(row.sourceHost)!).push(row);
+  for (const { row } of arts)
+    if (row.component === 'binlog' && (!isMerged(row.id) || row.binlogSpan?.compacted))
+      (byHost.get(row.sourceHost) ?? byHost.set(row.sourceHost, []).get(row.sourceHost)!).push(row);
   const landed = (r: CatalogEntry) => r.binlogSpan?.compacted?.lastLandedAt ?? r.completedAt;
   const out: Series[] = [];
   for (const [host, segs] of [...byHost.entries()].sort(([a], [b]) => a.localeCompare(b))) {
@@ -276,7 +316,11 @@ export function binlogRpoSeries(arts: ReturnType<typeof artifacts>, from: number
       const prevEnd = Date.parse(segs[i - 1]!.binlogSpan?.archivedThrough ?? segs[i - 1]!.startedAt);
       const first = s.binlogSpan?.firstEventAt ? Date.parse(s.binlogSpan.firstEventAt) : prevEnd;
       const firstLanded = c ? Date.parse(c.firstLandedAt) : t;
-      points.push({ t, v: Math.max(0, (firstLanded - Math.max(prevEnd, first)) / 1000, c?.worstLandingSeconds ?? 0), label: s.id });
+      points.push({
+        t,
+        v: Math.max(0, (firstLanded - Math.max(prevEnd, first)) / 1000, c?.worstLandingSeconds ?? 0),
+        label: s.id,
+      });
     }
     if (points.length) out.push({ name: `binlog ${host}`, points: downsampleMax(points, buckets) });
   }
@@ -289,32 +333,119 @@ export function breaches(input: ReportInput, arts: ReturnType<typeof artifacts>,
   const now = Date.parse(input.generatedAt);
   for (const { row, all } of arts) {
     const failed = all.find((r) => r.verification === 'FAILED');
-    if (failed) out.push({ kind: 'verification-failed', subject: row.id, since: failed.lastVerifiedAt, message: `${row.component} ${row.id}: its last restore proof FAILED (${failed.lastVerifiedAt ?? 'time unknown'}); restore points that depend on it are suspect — run \`osbackup verify\` on a newer one` });
+    if (failed)
+      out.push({
+        kind: 'verification-failed',
+        subject: row.id,
+        since: failed.lastVerifiedAt,
+        message: `${row.component} ${row.id}: its last restore proof FAILED (${failed.lastVerifiedAt ?? 'time unknown'}); restore points that depend on it are suspect — run \`osbackup verify\` on a newer one`,
+      });
     for (const r of all) {
-      if (r.check === 'CORRUPT') out.push({ kind: 'corrupt', subject: `${row.id} on ${r.target}`, since: r.lastCheckedAt, message: `${row.component} ${row.id} on target ${r.target}: stored bytes no longer match the manifest's SHA-256 — copy it again from a good target (\`osbackup copy\`)` });
-      if (r.check === 'MISSING') out.push({ kind: 'missing', subject: `${row.id} on ${r.target}`, since: r.lastCheckedAt, message: `${row.component} ${row.id} on target ${r.target}: its manifest has gone from the storage` });
+      if (r.check === 'CORRUPT')
+        out.push({
+          kind: 'corrupt',
+          subject: `${row.id} on ${r.target}`,
+          since: r.lastCheckedAt,
+          message: `${row.component} ${row.id} on target ${r.target}: stored bytes no longer match the manifest's SHA-256 — copy it again from a good target (\`osbackup copy\`)`,
+        });
+      if (r.check === 'MISSING')
+        out.push({
+          kind: 'missing',
+          subject: `${row.id} on ${r.target}`,
+          since: r.lastCheckedAt,
+          message: `${row.component} ${row.id} on target ${r.target}: its manifest has gone from the storage`,
+        });
     }
   }
   const current = rpo.backups[0]?.points.at(-1);
-  if (!usableRestorePoints(arts).length) out.push({ kind: 'backup-rpo', subject: 'database', since: null, message: arts.some(({ row }) => row.component === 'database') ? 'no usable database restore point: every chain holds a failed proof or an artifact intact on no target' : 'no database restore point at all' });
-  else if (current && current.v > s.backupRpoTargetSeconds) out.push({ kind: 'backup-rpo', subject: 'database', since: new Date(current.t - current.v * 1000).toISOString(), message: `the newest good database restore point is ${fmtDuration(current.v)} old, over the target ${fmtDuration(s.backupRpoTargetSeconds)}` });
+  if (!usableRestorePoints(arts).length)
+    out.push({
+      kind: 'backup-rpo',
+      subject: 'database',
+      since: null,
+      message: arts.some(({ row }) => row.component === 'database')
+        ? 'no usable database restore point: every chain holds a failed proof or an artifact intact on no target'
+        : 'no database restore point at all',
+    });
+  else if (current && current.v > s.backupRpoTargetSeconds)
+    out.push({
+      kind: 'backup-rpo',
+      subject: 'database',
+      since: new Date(current.t - current.v * 1000).toISOString(),
+      message: `the newest good database restore point is ${fmtDuration(current.v)} old, over the target ${fmtDuration(s.backupRpoTargetSeconds)}`,
+    });
   for (const series of rpo.binlog) {
     const last = series.points.at(-1)!;
-    if (last.v > s.binlogRpoTargetSeconds) out.push({ kind: 'binlog-rpo', subject: series.name, since: new Date(last.t).toISOString(), message: `${series.name}: the newest segment landed ${fmtDuration(last.v)} after the events it carried, over the target ${fmtDuration(s.binlogRpoTargetSeconds)}` });
+    if (last.v > s.binlogRpoTargetSeconds)
+      out.push({
+        kind: 'binlog-rpo',
+        subject: series.name,
+        since: new Date(last.t).toISOString(),
+        message: `${series.name}: the newest segment landed ${fmtDuration(last.v)} after the events it carried, over the target ${fmtDuration(s.binlogRpoTargetSeconds)}`,
+      });
   }
-  const newest = (kind: string) => input.drills.filter((d) => d.kind === kind).sort((a, b) => b.completedAt.localeCompare(a.completedAt));
+  const newest = (kind: string) =>
+    input.drills.filter((d) => d.kind === kind).sort((a, b) => b.completedAt.localeCompare(a.completedAt));
   const drills = newest('drill');
   // the newest of each kind: a failure stays open until a later run of that kind passes
   for (const latest of [drills[0], newest('rebuild')[0]]) {
-    if (latest?.result === 'failed') out.push({ kind: 'drill-failed', subject: latest.id, since: latest.completedAt, message: `the latest ${latest.kind} ${latest.id} failed: ${latest.breaches.join('; ') || latest.steps.filter((x) => x.result === 'failed').map((x) => `step ${x.name} failed`).join('; ') || `see ${latest.id}/REPORT.md`}` });
+    if (latest?.result === 'failed')
+      out.push({
+        kind: 'drill-failed',
+        subject: latest.id,
+        since: latest.completedAt,
+        message: `the latest ${latest.kind} ${latest.id} failed: ${
+          latest.breaches.join('; ') ||
+          latest.steps
+            .filter((x) => x.result === 'failed')
+            .map((x) => `step ${x.name} failed`)
+            .join('; ') ||
+          `see ${latest.id}/REPORT.md`
+        }`,
+      });
   }
   const passed = drills.find((d) => d.result === 'passed');
   const age = passed ? (now - Date.parse(passed.completedAt)) / DAY_MS : null;
-  if (age === null) out.push({ kind: 'drill-overdue', subject: 'drill', since: null, message: `no passed DR drill recorded for ${input.cloud}: run one (the target is every ${s.drillMaxAgeDays} days)` });
-  else if (age > s.drillMaxAgeDays) out.push({ kind: 'drill-overdue', subject: 'drill', since: passed!.completedAt, message: `the last passed drill (${passed!.id}) is ${age.toFixed(1)} days old, over ${s.drillMaxAgeDays} days` });
-  for (const u of input.unavailableTargets) out.push({ kind: 'unreadable', subject: `target ${u.target}`, since: null, message: `target ${u.target} could not be read, its copies are not shown: ${u.reason}` });
-  for (const f of input.capacityFailed) out.push({ kind: 'unreadable', subject: `target ${f.target}`, since: null, message: `target ${f.target}: capacity could not be scanned: ${f.error}` });
-  for (const t of input.capacity) if (t.daysUntilFull !== null && t.daysUntilFull <= FORECAST_DAYS && historyDays(input.rows, t.target) >= MIN_FORECAST_HISTORY_DAYS) out.push({ kind: 'capacity', subject: `target ${t.target}`, since: null, message: `target ${t.target} fills in ${t.daysUntilFull.toFixed(1)} days (${t.fullAt!.slice(0, 10)}) at its current growth` });
+  if (age === null)
+    out.push({
+      kind: 'drill-overdue',
+      subject: 'drill',
+      since: null,
+      message: `no passed DR drill recorded for ${input.cloud}: run one (the target is every ${s.drillMaxAgeDays} days)`,
+    });
+  else if (age > s.drillMaxAgeDays)
+    out.push({
+      kind: 'drill-overdue',
+      subject: 'drill',
+      since: passed!.completedAt,
+      message: `the last passed drill (${passed!.id}) is ${age.toFixed(1)} days old, over ${s.drillMaxAgeDays} days`,
+    });
+  for (const u of input.unavailableTargets)
+    out.push({
+      kind: 'unreadable',
+      subject: `target ${u.target}`,
+      since: null,
+      message: `target ${u.target} could not be read, its copies are not shown: ${u.reason}`,
+    });
+  for (const f of input.capacityFailed)
+    out.push({
+      kind: 'unreadable',
+      subject: `target ${f.target}`,
+      since: null,
+      message: `target ${f.target}: capacity could not be scanned: ${f.error}`,
+    });
+  for (const t of input.capacity)
+    if (
+      t.daysUntilFull !== null &&
+      t.daysUntilFull <= FORECAST_DAYS &&
+      historyDays(input.rows, t.target) >= MIN_FORECAST_HISTORY_DAYS
+    )
+      out.push({
+        kind: 'capacity',
+        subject: `target ${t.target}`,
+        since: null,
+        message: `target ${t.target} fills in ${t.daysUntilFull.toFixed(1)} days (${t.fullAt!.slice(0, 10)}) at its current growth`,
+      });
   return out;
 }
 
@@ -326,9 +457,20 @@ export function forecastViews(input: ReportInput): ForecastView[] {
       .filter((r) => r.target === c.target)
       .sort((a, b) => a.completedAt.localeCompare(b.completedAt))
       .map((r) => ({ t: Date.parse(r.completedAt), v: (sum += r.bytes), label: r.id }));
-    const projection = c.growthBytesPerDay === null ? [] : [{ t: now, v: c.storedBytes }, { t: now + FORECAST_DAYS * DAY_MS, v: c.forecast30dBytes!, label: `in ${FORECAST_DAYS} days` }];
+    const projection =
+      c.growthBytesPerDay === null
+        ? []
+        : [
+            { t: now, v: c.storedBytes },
+            { t: now + FORECAST_DAYS * DAY_MS, v: c.forecast30dBytes!, label: `in ${FORECAST_DAYS} days` },
+          ];
     const { components: _components, artifacts: _artifacts, ...rest } = c;
-    return { ...rest, history: downsampleMax(history, 400), projection, historyDays: historyDays(input.rows, c.target) };
+    return {
+      ...rest,
+      history: downsampleMax(history, 400),
+      projection,
+      historyDays: historyDays(input.rows, c.target),
+    };
   });
 }
 
@@ -341,7 +483,10 @@ export function reportModel(input: ReportInput): ReportModel {
   const db = arts.filter(({ row }) => row.component === 'database');
   const drills = [...input.drills].sort((a, b) => b.completedAt.localeCompare(a.completedAt));
   const notes: string[] = [];
-  if (arts.some(({ row }) => row.workflowId === undefined)) notes.push('some catalog rows predate recorded run ids: their calendar row is their kind, not their tier (`osbackup catalog rebuild` records them)');
+  if (arts.some(({ row }) => row.workflowId === undefined))
+    notes.push(
+      'some catalog rows predate recorded run ids: their calendar row is their kind, not their tier (`osbackup catalog rebuild` records them)',
+    );
   return {
     cloud: input.cloud,
     generatedAt: input.generatedAt,
@@ -372,6 +517,7 @@ export function fmtDuration(seconds: number): string {
   const s = Math.round(seconds);
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ''}`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h${Math.floor((s % 3600) / 60) ? ` ${Math.floor((s % 3600) / 60)} min` : ''}`;
+  if (s < 86400)
+    return `${Math.floor(s / 3600)} h${Math.floor((s % 3600) / 60) ? ` ${Math.floor((s % 3600) / 60)} min` : ''}`;
   return `${Math.floor(s / 86400)} d${Math.floor((s % 86400) / 3600) ? ` ${Math.floor((s % 86400) / 3600)} h` : ''}`;
 }

@@ -16,7 +16,10 @@ export function parseDuration(text: string): number | null {
 
 export const durationSchema = z
   .string()
-  .refine((s) => parseDuration(s) !== null, 'must be a duration such as "36h", "10d", "8w" or "1y" (units s, min, h, d, w, y; "m" is ambiguous and not accepted)');
+  .refine(
+    (s) => parseDuration(s) !== null,
+    'must be a duration such as "36h", "10d", "8w" or "1y" (units s, min, h, d, w, y; "m" is ambiguous and not accepted)',
+  );
 
 /** A fixed offset such as "+05:30" or "-08:00", done with plain arithmetic. */
 const OFFSET = /^([+-])(\d{2}):(\d{2})$/;
@@ -64,7 +67,10 @@ export const retentionPolicySchema = z
      */
     pointInTimeWindow: durationSchema.optional(),
     /** Calendar for the day/week/month buckets: an IANA name ("Europe/Berlin") or a fixed offset ("+05:30"). */
-    timeZone: z.string().refine(validZone, 'must be an IANA time zone such as "Europe/Berlin", "UTC", or an offset such as "+05:30"').default('UTC'),
+    timeZone: z
+      .string()
+      .refine(validZone, 'must be an IANA time zone such as "Europe/Berlin", "UTC", or an offset such as "+05:30"')
+      .default('UTC'),
     /** How far before a database restore point an unlinked config/fernet/rabbitmq backup may be taken and still belong to it. */
     controlPlaneMaxAge: durationSchema.default('24h'),
   })

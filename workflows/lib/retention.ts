@@ -95,7 +95,12 @@ export interface RemoveDecision {
   reason: string;
 }
 
-export type RetentionProblemKind = 'incomplete-chain' | 'unreadable-time' | 'duplicate-id' | 'binlog-gap' | 'window-uncovered';
+export type RetentionProblemKind =
+  | 'incomplete-chain'
+  | 'unreadable-time'
+  | 'duplicate-id'
+  | 'binlog-gap'
+  | 'window-uncovered';
 
 export interface RetentionProblem {
   kind: RetentionProblemKind;
@@ -120,7 +125,8 @@ export interface RecheckBreak {
 }
 
 const isDb = (a: RetentionArtifact): a is DbArtifact => a.kind === 'full' || a.kind === 'incremental';
-const isControlPlane = (a: RetentionArtifact): a is ControlPlaneArtifact => (CONTROL_PLANE_KINDS as readonly string[]).includes(a.kind);
+const isControlPlane = (a: RetentionArtifact): a is ControlPlaneArtifact =>
+  (CONTROL_PLANE_KINDS as readonly string[]).includes(a.kind);
 
 /** The time an artifact is ordered by: its consistency point, or a binlog's last event. */
 function timeText(a: RetentionArtifact): string {
@@ -163,9 +169,12 @@ function chainIn(byId: ReadonlyMap<string, RetentionArtifact>, id: string): Chai
     if (!cur.parentId) return { problem: `incremental ${cur.id} names no parent` };
     const parent = byId.get(cur.parentId);
     if (!parent) return { problem: `incremental ${cur.id} needs ${cur.parentId}, which is not on the target` };
-    if (!isDb(parent)) return { problem: `incremental ${cur.id} names ${parent.id}, a ${parent.kind} artifact, as its parent` };
+    if (!isDb(parent))
+      return { problem: `incremental ${cur.id} names ${parent.id}, a ${parent.kind} artifact, as its parent` };
     if (cur.fromLsn !== undefined && parent.toLsn !== undefined && cur.fromLsn !== parent.toLsn) {
-      return { problem: `incremental ${cur.id} starts at LSN ${cur.fromLsn} but its parent ${parent.id} ends at ${parent.toLsn}` };
+      return {
+        problem: `incremental ${cur.id} starts at LSN ${cur.fromLsn} but its parent ${parent.id} ends at ${parent.toLsn}`,
+      };
     }
     cur = parent;
   }
@@ -207,7 +216,11 @@ export function calendarBuckets(ms: number, zone: string): Buckets {
   const thursday = date + (3 - weekday) * 86_400_000;
   const isoYear = new Date(thursday).getUTCFullYear();
   const week = 1 + Math.floor((thursday - Date.UTC(isoYear, 0, 1)) / (7 * 86_400_000));
-  return { day: `${pad(y, 4)}-${pad(m)}-${pad(d)}`, week: `${pad(isoYear, 4)}-W${pad(week)}`, month: `${pad(y, 4)}-${pad(m)}` };
+  return {
+    day: `${pad(y, 4)}-${pad(m)}-${pad(d)}`,
+    week: `${pad(isoYear, 4)}-W${pad(week)}`,
+    month: `${pad(y, 4)}-${pad(m)}`,
+  };
 }
 
 // ---- the planner -------------------------------------------------------------------------
@@ -259,7 +272,11 @@ export function planRetention({ artifacts, policy, now }: RetentionInput): Reten
   const ms = new Map<string, number>();
   for (const a of artifacts) {
     if (byId.has(a.id)) {
-      problems.push({ kind: 'duplicate-id', id: a.id, message: `${a.id} appears more than once on the target; kept until an operator looks` });
+      problems.push({
+        kind: 'duplicate-id',
+        id: a.id,
+        message: `${a.id} appears more than once on the target; kept until an operator looks`,
+      });
       keepFor(a.id, 'duplicate id: not touched until it is resolved');
       continue;
     }
@@ -267,7 +284,11 @@ export function planRetention({ artifacts, policy, now }: RetentionInput): Reten
     const t = parseTime(timeText(a));
     const t0 = a.kind === 'binlog' ? parseTime(a.firstEventAt) : t;
     if (t === null || t0 === null) {
-      problems.push({ kind: 'unreadable-time', id: a.id, message: `${a.id} has an unreadable time (${a.kind === 'binlog' ? `${a.firstEventAt}..${a.lastEventAt}` : a.takenAt}); kept` });
+      problems.push({
+        kind: 'unreadable-time',
+        id: a.id,
+        message: `${a.id} has an unreadable time (${a.kind === 'binlog' ? `${a.firstEventAt}..${a.lastEventAt}` : a.takenAt}); kept`,
+      });
       keepFor(a.id, 'unreadable time: not touched until it is fixed');
     } else ms.set(a.id, t);
   }
@@ -288,7 +309,8 @@ export function planRetention({ artifacts, policy, now }: RetentionInput): Reten
     const t = ms.get(a.id);
     if (t !== undefined) points.push({ a, ms: t });
   }
-  const newestFirst = <T extends { ms: number; a: { id: string } }>(x: T, y: T) => y.ms - x.ms || (y.a.id < x.a.id ? -1 : y.a.id > x.a.id ? 1 : 0);
+  const newestFirst = <T extends { ms: number; a: { id: string } }>(x: T, y: T) =>
+    y.ms - x.ms || (y.a.id < x.a.id ? -1 : y.a.id > x.a.id ? 1 : 0);
   points.sort(newestFirst);
   const pointById = new Map(points.map((p) => [p.a.id, p]));
   const selected = new Set<string>(); // points kept for their own sake (their control plane comes along)
@@ -299,9 +321,17 @@ export function planRetention({ artifacts, policy, now }: RetentionInput): Reten
 
   const newest = points[0];
   if (newest) select(newest, 'newest complete restore point: always kept');
-  points.slice(0, policy.keepLast).forEach((p, i) => select(p, `keepLast ${policy.keepLast}: restore point ${i + 1} of the ${policy.keepLast} newest`));
+  points
+    .slice(0, policy.keepLast)
+    .forEach((p, i) =>
+      select(p, `keepLast ${policy.keepLast}: restore point ${i + 1} of the ${policy.keepLast} newest`),
+    );
 
-  const tiers: [keyof Buckets, 'daily' | 'weekly' | 'monthly'][] = [['day', 'daily'], ['week', 'weekly'], ['month', 'monthly']];
+  const tiers: [keyof Buckets, 'daily' | 'weekly' | 'monthly'][] = [
+    ['day', 'daily'],
+    ['week', 'weekly'],
+    ['month', 'monthly'],
+  ];
   const buckets = new Map(points.map((p) => [p.a.id, calendarBuckets(p.ms, policy.timeZone)]));
   for (const [bucket, tier] of tiers) {
     const setting = policy[tier];
@@ -332,7 +362,10 @@ export function planRetention({ artifacts, policy, now }: RetentionInput): Reten
   let newestFullMs = -Infinity;
   for (const a of all) if (a.kind === 'full') newestFullMs = Math.max(newestFullMs, ms.get(a.id) ?? -Infinity);
   // No full at all: nothing here can be restored, and nothing is rotated against it either.
-  const newestFullText = newestFullMs === -Infinity ? 'there is no full backup on this target' : `at or after the newest full backup (${iso(newestFullMs)})`;
+  const newestFullText =
+    newestFullMs === -Infinity
+      ? 'there is no full backup on this target'
+      : `at or after the newest full backup (${iso(newestFullMs)})`;
   for (const a of all) {
     if (!isDb(a)) continue;
     const t = ms.get(a.id);
@@ -344,7 +377,11 @@ export function planRetention({ artifacts, policy, now }: RetentionInput): Reten
   for (const [id, why] of orphans) {
     const t = ms.get(id);
     const kept = t === undefined || t >= newestFullMs;
-    problems.push({ kind: 'incomplete-chain', id, message: `${why}: cannot be restored from this target${kept ? ' (kept: not older than the newest full)' : ''}` });
+    problems.push({
+      kind: 'incomplete-chain',
+      id,
+      message: `${why}: cannot be restored from this target${kept ? ' (kept: not older than the newest full)' : ''}`,
+    });
     if (!kept) removeReason.set(id, `incomplete chain (${why}): cannot be restored, and no restore point builds on it`);
   }
 
@@ -366,7 +403,9 @@ export function planRetention({ artifacts, policy, now }: RetentionInput): Reten
     if (covering.has(a.id)) continue;
     segments.push({ a, first: parseTime(a.firstEventAt)!, last: ms.get(a.id)! });
   }
-  segments.sort((x, y) => x.a.sequence - y.a.sequence || (x.a.startPosition ?? 0) - (y.a.startPosition ?? 0) || x.first - y.first);
+  segments.sort(
+    (x, y) => x.a.sequence - y.a.sequence || (x.a.startPosition ?? 0) - (y.a.startPosition ?? 0) || x.first - y.first,
+  );
   const bySeq = new Map<number, Segment[]>();
   for (const s of segments) (bySeq.get(s.a.sequence) ?? bySeq.set(s.a.sequence, []).get(s.a.sequence)!).push(s);
   for (let i = 1; i < segments.length; i++) {
@@ -375,8 +414,19 @@ export function planRetention({ artifacts, policy, now }: RetentionInput): Reten
     const prev = a.a.sequence;
     const next = b.a.sequence;
     const lost = `events between ${iso(a.last)} and ${iso(b.first)} are lost`;
-    if (next > prev + 1) problems.push({ kind: 'binlog-gap', message: `binlog ${next - prev - 1 === 1 ? `file ${prev + 1} is` : `files ${prev + 1}..${next - 1} are`} missing: ${lost}` });
-    else if (!follows(a.a, b.a)) problems.push({ kind: 'binlog-gap', message: next === prev ? `binlog file ${prev}: bytes ${a.a.endPosition}..${b.a.startPosition} are missing: ${lost}` : `binlog file ${prev} ends at ${a.a.endPosition ?? '?'} in the archive but was closed at ${b.a.previousEnd ?? '?'}, or file ${next} lacks its start: ${lost}` });
+    if (next > prev + 1)
+      problems.push({
+        kind: 'binlog-gap',
+        message: `binlog ${next - prev - 1 === 1 ? `file ${prev + 1} is` : `files ${prev + 1}..${next - 1} are`} missing: ${lost}`,
+      });
+    else if (!follows(a.a, b.a))
+      problems.push({
+        kind: 'binlog-gap',
+        message:
+          next === prev
+            ? `binlog file ${prev}: bytes ${a.a.endPosition}..${b.a.startPosition} are missing: ${lost}`
+            : `binlog file ${prev} ends at ${a.a.endPosition ?? '?'} in the archive but was closed at ${b.a.previousEnd ?? '?'}, or file ${next} lacks its start: ${lost}`,
+      });
   }
   const binlogReason = new Map<string, string>();
   if (segments.length > 0) {
@@ -384,15 +434,20 @@ export function planRetention({ artifacts, policy, now }: RetentionInput): Reten
     if (newest) {
       const from = newest.a.binlogSequence;
       for (const s of segments) {
-        if (from !== undefined ? s.a.sequence >= from : s.last >= newest.ms) keepFor(s.a.id, `binlog after the newest restore point ${newest.a.id}: the only way past it`);
+        if (from !== undefined ? s.a.sequence >= from : s.last >= newest.ms)
+          keepFor(s.a.id, `binlog after the newest restore point ${newest.a.id}: the only way past it`);
       }
     } else {
-      for (const s of segments) keepFor(s.a.id, 'binlog: no complete restore point on this target to rotate it against');
+      for (const s of segments)
+        keepFor(s.a.id, 'binlog: no complete restore point on this target to rotate it against');
     }
     for (const s of segments) {
-      binlogReason.set(s.a.id, policy.pointInTimeWindow
-        ? `binlog not needed: every second of the ${policy.pointInTimeWindow} point-in-time window is recoverable without it`
-        : 'binlog not needed: older than the newest restore point and no pointInTimeWindow is set');
+      binlogReason.set(
+        s.a.id,
+        policy.pointInTimeWindow
+          ? `binlog not needed: every second of the ${policy.pointInTimeWindow} point-in-time window is recoverable without it`
+          : 'binlog not needed: older than the newest restore point and no pointInTimeWindow is set',
+      );
     }
   }
 
@@ -429,21 +484,35 @@ export function planRetention({ artifacts, policy, now }: RetentionInput): Reten
         if (!unlinked(c) || t > p.ms || p.ms - t > maxAge) continue;
         if (!best || t > ms.get(best.id)! || (t === ms.get(best.id)! && c.id > best.id)) best = c;
       }
-      if (best) keepFor(best.id, `${kind} of restore point ${id} (newest ${kind} taken within ${policy.controlPlaneMaxAge} before it: ${span(p.ms - ms.get(best.id)!)} earlier)`);
+      if (best)
+        keepFor(
+          best.id,
+          `${kind} of restore point ${id} (newest ${kind} taken within ${policy.controlPlaneMaxAge} before it: ${span(p.ms - ms.get(best.id)!)} earlier)`,
+        );
     }
   }
   for (const kind of CONTROL_PLANE_KINDS) {
-    const ofKind = cps.filter((c) => c.kind === kind).sort((x, y) => ms.get(y.id)! - ms.get(x.id)! || (y.id < x.id ? -1 : 1));
+    const ofKind = cps
+      .filter((c) => c.kind === kind)
+      .sort((x, y) => ms.get(y.id)! - ms.get(x.id)! || (y.id < x.id ? -1 : 1));
     if (ofKind[0]) keepFor(ofKind[0].id, `newest ${kind} backup: always kept`);
   }
   for (const c of cps) {
-    if (!newest || ms.get(c.id)! > newest.ms) keepFor(c.id, newest ? `newer than the newest restore point ${newest.a.id}: its database backup may still be running` : 'no complete restore point on this target to belong to');
+    if (!newest || ms.get(c.id)! > newest.ms)
+      keepFor(
+        c.id,
+        newest
+          ? `newer than the newest restore point ${newest.a.id}: its database backup may still be running`
+          : 'no complete restore point on this target to belong to',
+      );
   }
 
   // Everything not kept goes, with the most specific reason known.
   const remove: RemoveDecision[] = [];
   const keepOut: KeepDecision[] = [];
-  const order = [...all].sort((x, y) => (ms.get(y.id) ?? Infinity) - (ms.get(x.id) ?? Infinity) || (y.id < x.id ? -1 : y.id > x.id ? 1 : 0));
+  const order = [...all].sort(
+    (x, y) => (ms.get(y.id) ?? Infinity) - (ms.get(x.id) ?? Infinity) || (y.id < x.id ? -1 : y.id > x.id ? 1 : 0),
+  );
   for (const a of order) {
     const reasons = keep.get(a.id);
     if (reasons) {
@@ -451,7 +520,8 @@ export function planRetention({ artifacts, policy, now }: RetentionInput): Reten
       continue;
     }
     let reason = removeReason.get(a.id) ?? binlogReason.get(a.id);
-    if (!reason && isDb(a)) reason = `restore point not selected by the policy (${describePolicy(policy)}) and no kept restore point builds on it`;
+    if (!reason && isDb(a))
+      reason = `restore point not selected by the policy (${describePolicy(policy)}) and no kept restore point builds on it`;
     if (!reason && a.kind === 'dump') reason = `dump not selected by the policy (${describePolicy(policy)})`;
     if (!reason) reason = `${a.kind} backup of no kept restore point, and not the newest ${a.kind} backup`;
     remove.push({ id: a.id, kind: a.kind, reason });
@@ -471,10 +541,22 @@ interface SeriesPoint {
   ms: number;
 }
 
-function selectSeries(points: SeriesPoint[], policy: RetentionPolicy, nowMs: number, select: (p: SeriesPoint, reason: string) => void, what: string): void {
+function selectSeries(
+  points: SeriesPoint[],
+  policy: RetentionPolicy,
+  nowMs: number,
+  select: (p: SeriesPoint, reason: string) => void,
+  what: string,
+): void {
   if (points[0]) select(points[0], `newest ${what}: always kept`);
-  points.slice(0, policy.keepLast).forEach((p, i) => select(p, `keepLast ${policy.keepLast}: ${what} ${i + 1} of the ${policy.keepLast} newest`));
-  const tiers: [keyof Buckets, 'daily' | 'weekly' | 'monthly'][] = [['day', 'daily'], ['week', 'weekly'], ['month', 'monthly']];
+  points
+    .slice(0, policy.keepLast)
+    .forEach((p, i) => select(p, `keepLast ${policy.keepLast}: ${what} ${i + 1} of the ${policy.keepLast} newest`));
+  const tiers: [keyof Buckets, 'daily' | 'weekly' | 'monthly'][] = [
+    ['day', 'daily'],
+    ['week', 'weekly'],
+    ['month', 'monthly'],
+  ];
   for (const [bucket, tier] of tiers) {
     const setting = policy[tier];
     const firstOfBucket = new Map<string, SeriesPoint>();
@@ -500,7 +582,8 @@ function coveringSegment(a: BinlogArtifact, all: readonly BinlogArtifact[]): Bin
   if (a.startPosition === undefined || a.endPosition === undefined) return undefined;
   let best: BinlogArtifact | undefined;
   for (const o of all) {
-    if (o.id === a.id || o.sequence !== a.sequence || o.startPosition === undefined || o.endPosition === undefined) continue;
+    if (o.id === a.id || o.sequence !== a.sequence || o.startPosition === undefined || o.endPosition === undefined)
+      continue;
     if (a.host !== undefined && o.host !== undefined && a.host !== o.host) continue;
     if (o.startPosition > a.startPosition || a.endPosition > o.endPosition) continue;
     const len = o.endPosition - o.startPosition;
@@ -560,7 +643,10 @@ function planBinlog(
     return end;
   };
   const firstOf = (seq: number) => segments.findIndex((s) => s.a.sequence === seq);
-  const bases = points.filter((p) => p.a.binlogSequence !== undefined).map((p) => ({ p, end: reachEnd(p.a.binlogSequence!) })).filter((b) => b.end > b.p.ms);
+  const bases = points
+    .filter((p) => p.a.binlogSequence !== undefined)
+    .map((p) => ({ p, end: reachEnd(p.a.binlogSequence!) }))
+    .filter((b) => b.end > b.p.ms);
   const label = `point-in-time window ${policy.pointInTimeWindow}`;
   let cur = nowMs - window;
   while (cur <= newestEvent) {
@@ -573,7 +659,10 @@ function planBinlog(
       let next: (typeof bases)[number] | undefined;
       for (const b of bases) if (b.p.ms > cur && (!next || b.p.ms < next.p.ms)) next = b;
       const until = next ? next.p.ms : newestEvent + 1;
-      problems.push({ kind: 'window-uncovered', message: `${label}: ${iso(cur)} to ${iso(until - 1)} cannot be recovered (no restore point with a binlog position before it, or a binlog file missing)` });
+      problems.push({
+        kind: 'window-uncovered',
+        message: `${label}: ${iso(cur)} to ${iso(until - 1)} cannot be recovered (no restore point with a binlog position before it, or a binlog file missing)`,
+      });
       if (!next) return;
       cur = next.p.ms;
       continue;

@@ -55,7 +55,15 @@ export const runsPrefix = (cloud: string) => `clouds/${cloud}/.runs/`;
 export const runJournalKey = (cloud: string, tier: string) => `${runsPrefix(cloud)}${tier}.json`;
 
 export function emptyJournal(cloud: string, tier: string): RunJournal {
-  return { formatVersion: RUN_JOURNAL_FORMAT, cloud, tier, failuresTotal: 0, lastFailure: null, lastSuccess: null, recent: [] };
+  return {
+    formatVersion: RUN_JOURNAL_FORMAT,
+    cloud,
+    tier,
+    failuresTotal: 0,
+    lastFailure: null,
+    lastSuccess: null,
+    recent: [],
+  };
 }
 
 /** A stored journal, or null for anything else (a torn write reads as "no journal": the collector re-adds what Temporal still knows). */
@@ -63,7 +71,14 @@ export function parseRunJournal(text: string | undefined): RunJournal | null {
   if (!text) return null;
   try {
     const j = JSON.parse(text) as Partial<RunJournal>;
-    if (j.formatVersion !== RUN_JOURNAL_FORMAT || typeof j.cloud !== 'string' || typeof j.tier !== 'string' || typeof j.failuresTotal !== 'number' || !Array.isArray(j.recent)) return null;
+    if (
+      j.formatVersion !== RUN_JOURNAL_FORMAT ||
+      typeof j.cloud !== 'string' ||
+      typeof j.tier !== 'string' ||
+      typeof j.failuresTotal !== 'number' ||
+      !Array.isArray(j.recent)
+    )
+      return null;
     return { lastFailure: null, lastSuccess: null, ...j } as RunJournal;
   } catch {
     return null;
@@ -73,7 +88,11 @@ export function parseRunJournal(text: string | undefined): RunJournal | null {
 const newer = (a: string, b: string | undefined) => b === undefined || Date.parse(a) >= Date.parse(b);
 
 /** Adds the failures the journal does not hold yet (by run id); returns the new journal and how many were added. */
-export function addFailures(j: RunJournal, failures: readonly RunFailure[], nowMs: number): { journal: RunJournal; added: number } {
+export function addFailures(
+  j: RunJournal,
+  failures: readonly RunFailure[],
+  nowMs: number,
+): { journal: RunJournal; added: number } {
   const known = new Set(j.recent.map((f) => f.runId));
   const fresh = failures.filter((f) => {
     if (known.has(f.runId)) return false;
@@ -81,10 +100,15 @@ export function addFailures(j: RunJournal, failures: readonly RunFailure[], nowM
     return true;
   });
   const cutoff = nowMs - KEEP_RECENT_DAYS * 86_400_000;
-  const recent = [...j.recent, ...fresh].filter((f) => Date.parse(f.at) >= cutoff).sort((a, b) => a.at.localeCompare(b.at));
+  const recent = [...j.recent, ...fresh]
+    .filter((f) => Date.parse(f.at) >= cutoff)
+    .sort((a, b) => a.at.localeCompare(b.at));
   let last = j.lastFailure;
   for (const f of fresh) if (newer(f.at, last?.at)) last = f;
-  return { journal: { ...j, failuresTotal: j.failuresTotal + fresh.length, lastFailure: last, recent }, added: fresh.length };
+  return {
+    journal: { ...j, failuresTotal: j.failuresTotal + fresh.length, lastFailure: last, recent },
+    added: fresh.length,
+  };
 }
 
 export function addSuccess(j: RunJournal, s: RunSuccess): RunJournal {

@@ -72,7 +72,14 @@ export interface VerifyTargetReport {
   /** Whether the target holds a catalog index to name folders that vanished entirely. */
   catalogIndex: boolean;
   counts: { checked: number; corrupt: number; missing: number; notChecked: number };
-  artifacts: { id: string; component: string; kind: string; completedAt: string; result: CheckResult | 'NOT CHECKED'; checkedAt: string | null }[];
+  artifacts: {
+    id: string;
+    component: string;
+    kind: string;
+    completedAt: string;
+    result: CheckResult | 'NOT CHECKED';
+    checkedAt: string | null;
+  }[];
   bad: BadArtifact[];
   restorePoints: RestorePointReport[];
   /** Per component, the newest restore point whose whole chain is present and CHECKED in this run. */
@@ -102,7 +109,10 @@ export function verifyNode(m: AnyManifest): VerifyNode {
     parentId: m.parentId,
     startedAt: m.startedAt,
     completedAt: m.completedAt,
-    mariadb: m.component === 'database' ? { checkpoints: { fromLsn: m.mariadb.checkpoints.fromLsn, toLsn: m.mariadb.checkpoints.toLsn } } : NO_LSN,
+    mariadb:
+      m.component === 'database'
+        ? { checkpoints: { fromLsn: m.mariadb.checkpoints.fromLsn, toLsn: m.mariadb.checkpoints.toLsn } }
+        : NO_LSN,
   };
 }
 
@@ -134,7 +144,10 @@ export function checkResult(files: readonly CheckedFile[]): CheckResult {
 }
 
 /** Compares what was read with the manifest: ok, corrupt (same size), truncated (other size), missing. */
-export function classifyFile(expected: { rel: string; sha256: string; bytes: number }, actual: { sha256: string; bytes: number } | null): CheckedFile {
+export function classifyFile(
+  expected: { rel: string; sha256: string; bytes: number },
+  actual: { sha256: string; bytes: number } | null,
+): CheckedFile {
   const base = { rel: expected.rel, expectedSha256: expected.sha256, expectedBytes: expected.bytes };
   if (!actual) return { ...base, actualSha256: null, actualBytes: null, outcome: 'missing' };
   const outcome = actual.bytes !== expected.bytes ? 'truncated' : actual.sha256 !== expected.sha256 ? 'corrupt' : 'ok';
@@ -144,12 +157,15 @@ export function classifyFile(expected: { rel: string; sha256: string; bytes: num
 export function describeFile(f: CheckedFile): string {
   const name = f.rel.split('/').at(-1);
   if (f.outcome === 'missing') return `${name} is missing`;
-  if (f.outcome === 'truncated') return `${name} has ${f.actualBytes} bytes, the manifest says ${f.expectedBytes}${(f.actualBytes ?? 0) < f.expectedBytes ? ' (truncated)' : ''}`;
-  if (f.outcome === 'corrupt') return `${name} has the right size (${f.expectedBytes} bytes) but other bytes: SHA-256 ${f.actualSha256?.slice(0, 16) ?? '?'}…, the manifest says ${f.expectedSha256.slice(0, 16)}…`;
+  if (f.outcome === 'truncated')
+    return `${name} has ${f.actualBytes} bytes, the manifest says ${f.expectedBytes}${(f.actualBytes ?? 0) < f.expectedBytes ? ' (truncated)' : ''}`;
+  if (f.outcome === 'corrupt')
+    return `${name} has the right size (${f.expectedBytes} bytes) but other bytes: SHA-256 ${f.actualSha256?.slice(0, 16) ?? '?'}…, the manifest says ${f.expectedSha256.slice(0, 16)}…`;
   return `${name} ok`;
 }
 
-const byTime = (a: { startedAt: string; id: string }, b: { startedAt: string; id: string }) => a.startedAt.localeCompare(b.startedAt) || a.id.localeCompare(b.id);
+const byTime = (a: { startedAt: string; id: string }, b: { startedAt: string; id: string }) =>
+  a.startedAt.localeCompare(b.startedAt) || a.id.localeCompare(b.id);
 
 export function verifyReport(input: VerifyReportInput): VerifyTargetReport {
   const present = input.present.filter((n) => n.cloud === input.cloud).sort(byTime);
@@ -162,21 +178,54 @@ export function verifyReport(input: VerifyReportInput): VerifyTargetReport {
   for (const e of input.expected ?? []) {
     if (e.cloud !== input.cloud || presentIds.has(e.id) || vanished.some((v) => v.id === e.id)) continue;
     vanished.push({ ...e, mariadb: { checkpoints: { fromLsn: '', toLsn: e.toLsn ?? '' } } });
-    bad.set(e.id, { id: e.id, component: e.component, kind: e.kind, completedAt: e.completedAt, result: 'MISSING', reason: 'its folder is gone from the target (manifest and files); the catalog lists it', files: [] });
+    bad.set(e.id, {
+      id: e.id,
+      component: e.component,
+      kind: e.kind,
+      completedAt: e.completedAt,
+      result: 'MISSING',
+      reason: 'its folder is gone from the target (manifest and files); the catalog lists it',
+      files: [],
+    });
   }
   // a parent named by a present incremental is expected too, catalog or not
   const known = new Set([...presentIds, ...vanished.map((v) => v.id)]);
   for (const n of present) {
     if (n.component !== 'database' || n.kind === 'full' || !n.parentId || known.has(n.parentId)) continue;
     known.add(n.parentId);
-    vanished.push({ id: n.parentId, cloud: n.cloud, component: n.component, kind: 'unknown', parentId: null, startedAt: '', completedAt: '', mariadb: NO_LSN });
-    bad.set(n.parentId, { id: n.parentId, component: n.component, kind: 'unknown', completedAt: null, result: 'MISSING', reason: `its folder is gone from the target; ${n.id} names it as its parent`, files: [] });
+    vanished.push({
+      id: n.parentId,
+      cloud: n.cloud,
+      component: n.component,
+      kind: 'unknown',
+      parentId: null,
+      startedAt: '',
+      completedAt: '',
+      mariadb: NO_LSN,
+    });
+    bad.set(n.parentId, {
+      id: n.parentId,
+      component: n.component,
+      kind: 'unknown',
+      completedAt: null,
+      result: 'MISSING',
+      reason: `its folder is gone from the target; ${n.id} names it as its parent`,
+      files: [],
+    });
   }
   for (const c of input.checks) {
     if (c.result === 'CHECKED' || !presentIds.has(c.id)) continue;
     const n = present.find((p) => p.id === c.id)!;
     const files = c.files.filter((f) => f.outcome !== 'ok');
-    bad.set(c.id, { id: c.id, component: n.component, kind: n.kind, completedAt: n.completedAt, result: c.result, reason: files.map(describeFile).join('; '), files });
+    bad.set(c.id, {
+      id: c.id,
+      component: n.component,
+      kind: n.kind,
+      completedAt: n.completedAt,
+      result: c.result,
+      reason: files.map(describeFile).join('; '),
+      files,
+    });
   }
 
   const all = new Map([...present, ...vanished].map((n) => [n.id, n]));
@@ -208,19 +257,31 @@ export function verifyReport(input: VerifyReportInput): VerifyTargetReport {
       const c = chainTo(presentDb, n.id);
       if ('problem' in c) because.push(c.problem.reason);
     }
-    const state: RestorePointState = because.length ? 'broken' : members.every((m) => checks.get(m)?.result === 'CHECKED') ? 'intact' : 'not checked';
+    const state: RestorePointState = because.length
+      ? 'broken'
+      : members.every((m) => checks.get(m)?.result === 'CHECKED')
+        ? 'intact'
+        : 'not checked';
     restorePoints.push({ id: n.id, component: n.component, kind: n.kind, completedAt: n.completedAt, state, because });
   }
 
   const newestIntact: Record<string, string | null> = {};
-  for (const c of new Set(present.map((n) => n.component))) newestIntact[c] = restorePoints.filter((r) => r.component === c && r.state === 'intact').at(-1)?.id ?? null;
+  for (const c of new Set(present.map((n) => n.component)))
+    newestIntact[c] = restorePoints.filter((r) => r.component === c && r.state === 'intact').at(-1)?.id ?? null;
 
   const badList: BadArtifact[] = [...bad.values()]
     .map((b) => ({ ...b, breaks: breaks.get(b.id) ?? [b.id] }))
     .sort((a, b) => (a.completedAt ?? '').localeCompare(b.completedAt ?? '') || a.id.localeCompare(b.id));
   const artifacts = present.map((n) => {
     const c = checks.get(n.id);
-    return { id: n.id, component: n.component, kind: n.kind, completedAt: n.completedAt, result: c?.result ?? ('NOT CHECKED' as const), checkedAt: c?.checkedAt ?? null };
+    return {
+      id: n.id,
+      component: n.component,
+      kind: n.kind,
+      completedAt: n.completedAt,
+      result: c?.result ?? ('NOT CHECKED' as const),
+      checkedAt: c?.checkedAt ?? null,
+    };
   });
   return {
     target: input.target,
@@ -250,7 +311,11 @@ export function reportClean(r: VerifyTargetReport): boolean {
  * Batches for the check activity: at most `maxArtifacts` or about `maxBytes` each (one
  * artifact larger than that is a batch of its own), order kept.
  */
-export function checkBatches<T extends { bytes: number }>(items: readonly T[], maxArtifacts = 16, maxBytes = 32 * 1024 ** 3): T[][] {
+export function checkBatches<T extends { bytes: number }>(
+  items: readonly T[],
+  maxArtifacts = 16,
+  maxBytes = 32 * 1024 ** 3,
+): T[][] {
   const out: T[][] = [];
   let cur: T[] = [];
   let bytes = 0;
