@@ -1,5 +1,7 @@
 // Workflow code runs in Temporal's deterministic sandbox: no Node builtins, no activity
 // implementations (only their types), and no floating promises anywhere in the project.
+// core/ is imported by workflows, so the same rules hold there, and it is the bottom layer:
+// it imports nothing of the layers above it, not even types.
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
@@ -17,7 +19,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['workflows/**/*.ts'],
+    files: ['workflows/**/*.ts', 'core/**/*.ts'],
     rules: {
       // Types are erased at build time, so `import type` stays allowed; values are not.
       '@typescript-eslint/no-restricted-imports': [
@@ -67,6 +69,26 @@ export default tseslint.config(
             'Workflow time comes from the SDK (workflowInfo().startTime, new Date() is replayed); not Date.now().',
         },
         { object: 'Math', property: 'random', message: 'Use uuid4() from @temporalio/workflow.' },
+      ],
+    },
+  },
+  {
+    files: ['core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/workflows', '**/workflows/**', '**/activities', '**/activities/**', '**/client/**'],
+              message: 'core/ is the bottom layer: workflows, activities and the client import it, never the reverse.',
+            },
+            {
+              group: ['**/worker/**', '**/config/**', '**/bench/**', '**/test/**'],
+              message: 'core/ is the bottom layer: it imports nothing of the layers above it (config imports core).',
+            },
+          ],
+        },
       ],
     },
   },

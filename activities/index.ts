@@ -1,26 +1,26 @@
 // All activities, built from their dependencies (DESIGN.md §1). Names are verb-first with a
 // domain; renaming one breaks running workflows.
-import type { CatalogEntry, CatalogListing } from '../workflows/lib/catalog.js';
-import type { ArtifactDescription } from '../workflows/lib/describe.js';
-import { gateVerdict, type GateInput, type GateVerdict } from '../workflows/lib/preflight.js';
+import type { CatalogEntry, CatalogListing } from '../core/catalog/catalog.js';
+import type { ArtifactDescription } from '../core/catalog/describe.js';
+import { gateVerdict, type GateInput, type GateVerdict } from '../core/preflight/preflight.js';
 import { Catalog } from './catalog/catalog.js';
 import { describeArtifact } from './catalog/describe.js';
 import {
   artifactDir,
-  isDatabaseManifest,
   RECIPE_FILE,
   type ArtifactManifest,
   type DbFacts,
   type VerificationRecord,
-} from '../workflows/lib/manifest.js';
-import { databaseRestoreRecipe, databaseRestoreScript, RESTORE_SCRIPT } from '../workflows/lib/recipe.js';
-import { chainTo, newestIntactRestorePoint } from '../workflows/lib/chain.js';
+} from '../core/manifest/manifest.js';
+import { isDatabaseManifest } from '../core/manifest/any-manifest.js';
+import { databaseRestoreRecipe, databaseRestoreScript, RESTORE_SCRIPT } from '../core/manifest/recipe.js';
+import { chainTo, newestIntactRestorePoint } from '../core/chain/chain.js';
 import { Env, type Deps } from './deps.js';
 import { copyArtifact, targetManifests, type CopyArtifactInput, type CopyArtifactResult } from './storage/copy.js';
 import { collectGarbage, targetNames } from './storage/target.js';
 import { journalPrefix, markTarget, pendingJournals, planTarget, purgeTarget } from './storage/retention.js';
-import type { RetentionPlan } from '../workflows/lib/retention.js';
-import { planCopy, promotionSet, type CopyPlan } from '../workflows/lib/copy-plan.js';
+import type { RetentionPlan } from '../core/retention/plan.js';
+import { planCopy, promotionSet, type CopyPlan } from '../core/copy/plan.js';
 import { fatal, fsFailure, FailureType } from './errors.js';
 import { streamBackup, type StreamBackupInput, type StreamBackupResult } from './mariadb/backup.js';
 import { collectFacts } from './mariadb/facts.js';
@@ -32,7 +32,7 @@ import {
   resyncNode,
   type ResyncResult,
 } from './mariadb/galera.js';
-import type { DonorPolicy, GaleraNodeState } from '../workflows/lib/galera.js';
+import type { DonorPolicy, GaleraNodeState } from '../core/galera/donor.js';
 import {
   planPointInTimeRestore,
   replayBinlogsOnHost,
@@ -53,11 +53,11 @@ import {
   type CommandOutcome,
   type ScratchExport,
 } from './mariadb/scratch.js';
-import { planServiceRestore, type DumpLink, type ServiceRestorePlan } from '../workflows/lib/service-restore.js';
-import { segmentLink } from '../workflows/lib/binlog.js';
-import { isDumpManifest } from '../workflows/lib/dump.js';
-import { isBinlogManifest } from '../workflows/lib/manifest.js';
-import type { ReplayPlan } from '../workflows/lib/binlog.js';
+import { planServiceRestore, type DumpLink, type ServiceRestorePlan } from '../core/service-restore/plan.js';
+import { segmentLink } from '../core/pitr/segments.js';
+import { isDumpManifest } from '../core/dump/dump.js';
+import { isBinlogManifest } from '../core/manifest/any-manifest.js';
+import type { ReplayPlan } from '../core/pitr/segments.js';
 import { archiveBinlogStep, type ArchiveStepInput, type ArchiveStepResult } from './mariadb/binlog-archive.js';
 import {
   mergeBinlogSegments,
@@ -69,7 +69,7 @@ import {
   type RemoveInput,
 } from './mariadb/binlog-compact.js';
 import { clusterRestoreSettings, startJoiner, wipeNode, writeBootstrapState } from './mariadb/galera-restore.js';
-import type { BootstrapPosition, ClusterRestoreSettings } from '../workflows/lib/galera-restore.js';
+import type { BootstrapPosition, ClusterRestoreSettings } from '../core/galera/restore-plan.js';
 import {
   copyBackOnHost,
   findDatabaseBackup,
@@ -81,8 +81,8 @@ import {
   verifyChain,
   waitForServer,
 } from './mariadb/restore.js';
-import { incrementalBase } from '../workflows/lib/chain.js';
-import { controlPlaneRecipe, partsSums, type ControlPlaneManifest } from '../workflows/lib/control-plane.js';
+import { incrementalBase } from '../core/chain/chain.js';
+import { controlPlaneRecipe, partsSums, type ControlPlaneManifest } from '../core/control-plane/control-plane.js';
 import {
   backupKeystoneKeys,
   backupKollaConfig,
@@ -98,19 +98,19 @@ import { keyFingerprints, gpgVersion } from './crypto/gpg.js';
 import { zstdVersion } from './crypto/zstd.js';
 import { verifyActivities } from './storage/verify.js';
 import { drillActivities } from './drill/drill.js';
-import type { ArtifactCheck } from '../workflows/lib/verify-report.js';
+import type { ArtifactCheck } from '../core/verify/report.js';
 import { openstackActivities } from './openstack/activities.js';
 import { drActivities } from './dr/activities.js';
 import { importStream, listRemoteFiles, type ImportStreamInput, type ImportStreamResult } from './import/stream.js';
-import type { KnownArtifact, ListedFile } from '../workflows/lib/import.js';
+import type { KnownArtifact, ListedFile } from '../core/import/import.js';
 import { readFile } from 'node:fs/promises';
 import { shQuote } from './ssh/quote.js';
 import { withHeartbeat } from './heartbeat.js';
 import { dumpStream, type DumpStreamInput, type DumpStreamResult } from './mariadb/dump.js';
 import { findDump, importDumpToHost, verifyDumpFiles, type DumpImportResult } from './mariadb/dump-restore.js';
-import { dumpRecipe, dumpRestoreScript, dumpSums, type DumpManifest } from '../workflows/lib/dump.js';
+import { dumpRecipe, dumpRestoreScript, dumpSums, type DumpManifest } from '../core/dump/dump.js';
 import { recordFailures, recordSuccess } from './catalog/run-journal.js';
-import type { RunEndStatus } from '../workflows/lib/run-journal.js';
+import type { RunEndStatus } from '../core/tiers/run-journal.js';
 
 export type { Deps } from './deps.js';
 export type { StreamBackupInput, StreamBackupResult } from './mariadb/backup.js';
@@ -136,9 +136,7 @@ export function createActivities(deps: Deps) {
     },
 
     /** The base for the next incremental (newest member of an intact chain), or why there is none. */
-    async repositoryFindIncrementalBase(input: {
-      cloud: string;
-    }): Promise<{
+    async repositoryFindIncrementalBase(input: { cloud: string }): Promise<{
       base: { id: string; toLsn: string; host?: string } | null;
       problem: string | null;
       autoFull: boolean;
@@ -159,9 +157,7 @@ export function createActivities(deps: Deps) {
      * A Galera cloud's backup plan: null for a single server; else the donor policy, the nodes'
      * state (commits sampled to find the writer), and the desyncs earlier backups left, now reset.
      */
-    async galeraPlan(input: {
-      cloud: string;
-    }): Promise<{
+    async galeraPlan(input: { cloud: string }): Promise<{
       policy: DonorPolicy;
       drainTimeoutSeconds: number;
       states: GaleraNodeState[];
@@ -180,9 +176,7 @@ export function createActivities(deps: Deps) {
     },
 
     /** `osbackup status`: each node's wsrep state and seqno, and the newest Galera backup's donor. */
-    async galeraStatus(input: {
-      cloud: string;
-    }): Promise<{
+    async galeraStatus(input: { cloud: string }): Promise<{
       nodes: GaleraNodeState[];
       lastBackup: {
         id: string;
@@ -441,7 +435,7 @@ export function createActivities(deps: Deps) {
       return serviceSettings(env, input.cloud, input.service);
     },
 
-    /** Dump or scratch for the service's schemas at `at` (workflows/lib/service-restore.ts); the chain's manifests when scratch. */
+    /** Dump or scratch for the service's schemas at `at` (core/service-restore/plan.ts); the chain's manifests when scratch. */
     async repositoryPlanServiceRestore(input: {
       cloud: string;
       at: string;
@@ -450,16 +444,14 @@ export function createActivities(deps: Deps) {
     }): Promise<{ plan: ServiceRestorePlan; chain: ArtifactManifest[] }> {
       const all = await env.repo.scanManifests(input.cloud);
       const points = all.filter(isDatabaseManifest);
-      const dumps: DumpLink[] = all
-        .filter(isDumpManifest)
-        .map((m) => ({
-          id: m.id,
-          source: { host: m.source.host },
-          snapshotAt: m.dump.snapshotAt,
-          binlog: m.dump.binlog,
-          gtid: m.dump.gtid,
-          schemas: m.dump.schemas.map((x) => x.name),
-        }));
+      const dumps: DumpLink[] = all.filter(isDumpManifest).map((m) => ({
+        id: m.id,
+        source: { host: m.source.host },
+        snapshotAt: m.dump.snapshotAt,
+        binlog: m.dump.binlog,
+        gtid: m.dump.gtid,
+        schemas: m.dump.schemas.map((x) => x.name),
+      }));
       const r = planServiceRestore({
         at: input.at,
         schemas: input.schemas,
@@ -629,9 +621,7 @@ export function createActivities(deps: Deps) {
     },
 
     /** What the encryption of new artifacts looks like (recorded in manifests) and the tool versions. */
-    async cryptoDescribe(input: {
-      cloud: string;
-    }): Promise<{
+    async cryptoDescribe(input: { cloud: string }): Promise<{
       encryption: ControlPlaneManifest['encryption'];
       tools: { zstd: string; gpg: string };
       compressionLevel: number;
@@ -874,10 +864,7 @@ export function createActivities(deps: Deps) {
     // ---- copies between targets ----
 
     /** What a tier run does, from the worker's config (workflows read no config). */
-    async tierPlan(input: {
-      cloud: string;
-      tier: 'daily' | 'weekly' | 'monthly' | 'control-plane' | 'dump';
-    }): Promise<{
+    async tierPlan(input: { cloud: string; tier: 'daily' | 'weekly' | 'monthly' | 'control-plane' | 'dump' }): Promise<{
       primary: string;
       targets: string[];
       toolVersion: string;

@@ -12,9 +12,9 @@ import { binlogArchiveSchema } from '../config/schema.js';
 import { sealBuffer } from '../activities/controlplane/sealed.js';
 import { scanEvents } from '../activities/mariadb/binlog-events.js';
 import { mergeBinlogSegments, planBinlogCompaction, removeBinlogPieces } from '../activities/mariadb/binlog-compact.js';
-import { binlogSegmentId, SEGMENT_FILE, type BinlogManifest } from '../workflows/lib/binlog.js';
-import { artifactDir, MANIFEST_FORMAT, RECIPE_FILE } from '../workflows/lib/manifest.js';
-import { retentionPolicySchema } from '../workflows/lib/retention-policy.js';
+import { binlogSegmentId, SEGMENT_FILE, type BinlogManifest } from '../core/pitr/segments.js';
+import { artifactDir, MANIFEST_FORMAT, RECIPE_FILE } from '../core/manifest/manifest.js';
+import { retentionPolicySchema } from '../core/retention/policy.js';
 import { binlogFile } from '../test/helpers/binlog-file.js';
 
 const pieces = Number(process.argv[2] ?? 240);

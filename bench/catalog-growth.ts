@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { Catalog, INDEX_FILE } from '../activities/catalog/catalog.js';
 import { FsTarget } from '../activities/storage/target.js';
 import { LocalRepository } from '../activities/storage/local-repository.js';
-import { catalogEntry } from '../workflows/lib/catalog.js';
-import { binlogSegmentId, type BinlogManifest } from '../workflows/lib/binlog.js';
-import { artifactDir } from '../workflows/lib/manifest.js';
+import { catalogEntry } from '../core/catalog/catalog.js';
+import { binlogSegmentId, type BinlogManifest } from '../core/pitr/segments.js';
+import { artifactDir } from '../core/manifest/manifest.js';
 import { median } from './lib/stats.js';
 
 function manifest(i: number): BinlogManifest {

@@ -2,7 +2,7 @@
 // long-running workflow per cloud, id archive-binlogs:<cloud>), and a compaction pass on demand.
 import type { Command } from 'commander';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { binlogWorkflowId, compactBinlogsWorkflowId } from '../workflows/lib/binlog.js';
+import { binlogWorkflowId, compactBinlogsWorkflowId } from '../core/pitr/segments.js';
 import type { ArchiveBinlogsStatus } from '../workflows/archive-binlogs.js';
 import type { CompactBinlogsResult } from '../workflows/compact-binlogs.js';
 import { CliError, connect, EXIT, startRun } from './connect.js';

@@ -2,7 +2,7 @@
 // backups and image exports (workflows/restore-cloud-resources.ts).
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
-import { runWorkflowId } from '../workflows/lib/ids.js';
+import { runWorkflowId } from '../core/ids.js';
 import type { RestoreServerResult, RestoreVolumeResult } from '../workflows/restore-cloud-resources.js';
 import type { ImageFromExportResult } from '../activities/openstack/restore-images.js';
 import { CliError, EXIT } from './connect.js';

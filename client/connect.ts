@@ -9,7 +9,7 @@ import {
 import { ApplicationFailure, TemporalFailure, type Payload } from '@temporalio/common';
 import type { Config } from '../config/schema.js';
 import { connectionOptions, dataConverter, failureMessage, workflowUiUrl } from '../config/temporal.js';
-import { progressText, viewOf, worthPrinting, type ProgressSample, type View } from '../workflows/lib/live-progress.js';
+import { progressText, viewOf, worthPrinting, type ProgressSample, type View } from '../core/inspect/live-progress.js';
 import { progressQuery, type Progress } from '../workflows/messages.js';
 import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
 

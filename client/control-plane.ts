@@ -1,7 +1,7 @@
 // `osbackup backup control-plane` and `osbackup restore keys|config|rabbitmq`.
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
-import { runWorkflowId } from '../workflows/lib/ids.js';
+import { runWorkflowId } from '../core/ids.js';
 import type { BackupControlPlaneResult } from '../workflows/backup-control-plane.js';
 import type {
   RestoreConfigResult,

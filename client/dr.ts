@@ -3,16 +3,11 @@
 import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config/schema.js';
-import { binlogWorkflowId } from '../workflows/lib/binlog.js';
-import type { CatalogListing } from '../workflows/lib/catalog.js';
-import type { DrillRecord } from '../workflows/lib/drill-record.js';
-import { runWorkflowId } from '../workflows/lib/ids.js';
-import {
-  recoveryStatus,
-  recoveryStatusText,
-  type ArchiverFacts,
-  type RecoveryStatus,
-} from '../workflows/lib/status.js';
+import { binlogWorkflowId } from '../core/pitr/segments.js';
+import type { CatalogListing } from '../core/catalog/catalog.js';
+import type { DrillRecord } from '../core/dr/record.js';
+import { runWorkflowId } from '../core/ids.js';
+import { recoveryStatus, recoveryStatusText, type ArchiverFacts, type RecoveryStatus } from '../core/status/status.js';
 import type { ArchiveBinlogsStatus } from '../workflows/archive-binlogs.js';
 import type { DrDrillResult } from '../workflows/dr-drill.js';
 import { CliError, connect, EXIT, startRun, waitWithProgress } from './connect.js';

@@ -1,7 +1,7 @@
 // `osbackup backup dump` and `osbackup restore dump`.
 import type { Command } from 'commander';
-import { runWorkflowId } from '../workflows/lib/ids.js';
-import { SCHEMA_NAME } from '../workflows/lib/dump.js';
+import { runWorkflowId } from '../core/ids.js';
+import { SCHEMA_NAME } from '../core/dump/dump.js';
 import type { LogicalDumpResult, RestoreDumpResult } from '../workflows/logical-dump.js';
 import { CliError, EXIT } from './connect.js';
 import { runWorkflow, type CliContext, type G } from './control-plane.js';

@@ -3,7 +3,7 @@
 // stopped until an operator approves it here, or with `osbackup restore approve <workflow id>`.
 import type { Command } from 'commander';
 import type { ClusterRestoreSummary, GaleraClusterRestoreResult } from '../workflows/galera-restore.js';
-import { runWorkflowId } from '../workflows/lib/ids.js';
+import { runWorkflowId } from '../core/ids.js';
 import { CliError, EXIT, startRun, waitWithProgress } from './connect.js';
 import type { CliContext, G } from './control-plane.js';
 import { utcTime } from './lib/utc-time.js';

@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
-import { runWorkflowId } from '../workflows/lib/ids.js';
+import { runWorkflowId } from '../core/ids.js';
 import type { ImportResult } from '../workflows/import-backups.js';
 import { CliError, EXIT, startRun, waitWithProgress } from './connect.js';
 import { hostOf, type CliContext } from './control-plane.js';

@@ -3,7 +3,7 @@
 // (exit 1 when any did); a dry run prints what would be done to each resource and why.
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
-import { runWorkflowId } from '../workflows/lib/ids.js';
+import { runWorkflowId } from '../core/ids.js';
 import type { DryRunKind, DryRunResult } from '../activities/openstack/dry-run.js';
 import type {
   BackupVolumesResult,

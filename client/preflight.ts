@@ -2,7 +2,7 @@
 // Exit codes are the contract with the pipeline: 0 open, 2 config invalid, 3 Temporal
 // unreachable, 4 verification failed, 5 backup failed (or timed out), 6 no fresh restore point.
 import type { Command } from 'commander';
-import { runWorkflowId } from '../workflows/lib/ids.js';
+import { runWorkflowId } from '../core/ids.js';
 import type { PreflightResult } from '../workflows/preflight.js';
 import { CliError, EXIT, startRun, waitWithProgress } from './connect.js';
 import type { CliContext, G } from './control-plane.js';

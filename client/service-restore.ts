@@ -3,7 +3,7 @@
 // operator has seen what will be imported.
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { runWorkflowId } from '../workflows/lib/ids.js';
+import { runWorkflowId } from '../core/ids.js';
 import type { RestoreServiceResult, ServiceRestoreSummary } from '../workflows/restore-service.js';
 import { CliError, connect, EXIT, startRun, waitWithProgress } from './connect.js';
 import { askApproval } from './lib/approval.js';

@@ -1,7 +1,7 @@
 // `osbackup copy` and `osbackup retention plan|apply|approve`: the storage-side runbooks.
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
-import { runWorkflowId } from '../workflows/lib/ids.js';
+import { runWorkflowId } from '../core/ids.js';
 import type { CopyTargetResult } from '../workflows/copy.js';
 import type { RetentionPlanResult, RotateTargetResult } from '../workflows/rotate.js';
 import type { CloudRetentionView } from '../activities/openstack/retention.js';

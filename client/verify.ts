@@ -2,10 +2,10 @@
 // breaks) and `osbackup capacity` (stored size, growth, forecast, days until full).
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
-import { capacityTable } from '../workflows/lib/capacity.js';
+import { capacityTable } from '../core/capacity/capacity.js';
 import type { CapacityResult } from '../workflows/capacity.js';
-import { runWorkflowId } from '../workflows/lib/ids.js';
-import type { VerifyTargetReport } from '../workflows/lib/verify-report.js';
+import { runWorkflowId } from '../core/ids.js';
+import type { VerifyTargetReport } from '../core/verify/report.js';
 import type { VerifyResult } from '../workflows/verify.js';
 import { CliError, EXIT, startRun, waitWithProgress } from './connect.js';
 

@@ -13,23 +13,11 @@
 //       monthly: { calendar: { hour: 5, dayOfWeek: sunday, dayOfMonth: 1-7 } }
 //       verify:  { enabled: false }
 import { z } from 'zod';
-import { durationSchema, parseDuration } from '../workflows/lib/retention-policy.js';
+import { durationSchema, parseDuration } from '../core/retention/policy.js';
 
-/** A set of values of one calendar field: start..end every step (inclusive). */
-export interface CalendarRange {
-  start: number;
-  end: number;
-  step: number;
-}
+import type { Calendar, CalendarRange } from '../core/schedule/calendar.js';
 
-/** A calendar after parsing: numbers only (dayOfWeek 0 = Sunday, month 1 = January); an absent field matches every value. */
-export interface Calendar {
-  minute: CalendarRange[];
-  hour: CalendarRange[];
-  dayOfMonth?: CalendarRange[];
-  month?: CalendarRange[];
-  dayOfWeek?: CalendarRange[];
-}
+export type { Calendar, CalendarRange };
 
 const DAY_NAMES = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
 const MONTH_NAMES = [

@@ -15,7 +15,7 @@ import { bootstrapCommandSchema } from './galera-restore-schema.js';
 import { openstackCloudSchema } from './openstack-schema.js';
 import { drSchema } from './dr-schema.js';
 import { targetCrossReferenceProblems, targetNameSchema, targetsSchema, tiersSchema } from './targets-schema.js';
-import { retentionPolicySchema } from '../workflows/lib/retention-policy.js';
+import { retentionPolicySchema } from '../core/retention/policy.js';
 
 export { secretRefSchema, type SecretRef } from './secret-ref.js';
 

@@ -8,7 +8,7 @@
 //     swift: { type: s3, endpoint: http://swift:8080, bucket: osbackup, accessKeyId: {file: …}, secretAccessKey: {file: …},
 //              retention: { daily: 0, weekly: 0, monthly: 12 } }
 import { z } from 'zod';
-import { retentionPolicySchema } from '../workflows/lib/retention-policy.js';
+import { retentionPolicySchema } from '../core/retention/policy.js';
 import { absPath } from './secret-ref.js';
 import { s3TargetSchema } from './s3-target-schema.js';
 

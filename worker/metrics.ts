@@ -1,7 +1,7 @@
 // The collector behind GET /metrics: reads the catalog of every target, the run journals, the
 // drill records and the binlog archive's progress from the repository, asks Temporal for tier
 // runs that were killed without running their own failure handling, and turns it all into
-// prom-client metrics (workflows/lib/metrics.ts decides the values). One collection at a time;
+// prom-client metrics (core/metrics/metrics.ts decides the values). One collection at a time;
 // scrapes inside metrics.cacheSeconds get the last result, so a scrape never hammers S3.
 import type { Client } from '@temporalio/client';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
@@ -12,10 +12,10 @@ import { redact } from '../activities/redact.js';
 import { targetNames, type TargetStore } from '../activities/storage/target.js';
 import type { Config } from '../config/schema.js';
 import type { MetricsConfig } from '../config/metrics-schema.js';
-import { progressKey } from '../workflows/lib/binlog.js';
-import type { CatalogEntry } from '../workflows/lib/catalog.js';
-import { DRILL_RECORD_FILE, drillsPrefix, parseDrillRecord, type DrillRecord } from '../workflows/lib/drill-record.js';
-import { artifactDir, MANIFEST_FILE } from '../workflows/lib/manifest.js';
+import { progressKey } from '../core/pitr/segments.js';
+import type { CatalogEntry } from '../core/catalog/catalog.js';
+import { DRILL_RECORD_FILE, drillsPrefix, parseDrillRecord, type DrillRecord } from '../core/dr/record.js';
+import { artifactDir, MANIFEST_FILE } from '../core/manifest/manifest.js';
 import {
   calendarMaxGapSeconds,
   METRICS,
@@ -24,8 +24,8 @@ import {
   type CloudMetricsInput,
   type MetricName,
   type MetricsInput,
-} from '../workflows/lib/metrics.js';
-import { tierRunFromWorkflowId, type RunEndStatus, type RunFailure } from '../workflows/lib/run-journal.js';
+} from '../core/metrics/metrics.js';
+import { tierRunFromWorkflowId, type RunEndStatus, type RunFailure } from '../core/tiers/run-journal.js';
 import { CLOUD, TIER } from '../workflows/search-attributes.js';
 
 const STATUS: Record<string, RunEndStatus> = {

@@ -18,7 +18,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { compactBinlogsWorkflowId, rpoStatus, type RpoStatus } from './lib/binlog.js';
+import { compactBinlogsWorkflowId, rpoStatus, type RpoStatus } from '../core/pitr/segments.js';
 import { archiveStep, shortCall } from './options.js';
 import { compactBinlogsWorkflow } from './compact-binlogs.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';

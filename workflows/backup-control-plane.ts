@@ -9,9 +9,9 @@ import {
   type ControlPlaneManifest,
   type ControlPlanePart,
   type KeySetReport,
-} from './lib/control-plane.js';
-import { controlPlaneBackupId } from './lib/ids.js';
-import { MANIFEST_FORMAT, RECIPE_FILE } from './lib/manifest.js';
+} from '../core/control-plane/control-plane.js';
+import { controlPlaneBackupId } from '../core/ids.js';
+import { MANIFEST_FORMAT, RECIPE_FILE } from '../core/manifest/manifest.js';
 import { shortCall } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';

@@ -11,10 +11,20 @@ import {
   patched,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { recordFacts } from './lib/facts.js';
-import { databaseBackupId } from './lib/ids.js';
-import { databaseArtifactSection, MANIFEST_FORMAT, RECIPE_FILE, type ArtifactManifest } from './lib/manifest.js';
-import { chooseDonors, parseGaleraInfo, type GaleraManifestSection, type GaleraNodeState } from './lib/galera.js';
+import { recordFacts } from '../core/manifest/facts.js';
+import { databaseBackupId } from '../core/ids.js';
+import {
+  databaseArtifactSection,
+  MANIFEST_FORMAT,
+  RECIPE_FILE,
+  type ArtifactManifest,
+} from '../core/manifest/manifest.js';
+import {
+  chooseDonors,
+  parseGaleraInfo,
+  type GaleraManifestSection,
+  type GaleraNodeState,
+} from '../core/galera/donor.js';
 import { galeraResyncCall, galeraStream, longStream, shortCall } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';

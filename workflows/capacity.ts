@@ -1,10 +1,10 @@
 // `osbackup capacity`: what each target holds per component, its growth, the 30-day forecast
 // and when it fills. Scans run on the worker (the client needs no target credentials); the
-// maths is pure (lib/capacity.ts) and uses the run's start time as "now". A target that cannot
+// maths is pure (core/capacity/capacity.ts) and uses the run's start time as "now". A target that cannot
 // be read is listed with its cause: a Swift outage must not hide the local disk filling up.
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { capacityReport, type TargetCapacity, type TargetScan } from './lib/capacity.js';
+import { capacityReport, type TargetCapacity, type TargetScan } from '../core/capacity/capacity.js';
 import { shortCall } from './options.js';
 import { causeOf } from './verify.js';
 

@@ -1,8 +1,8 @@
 // Catalog reads go through a workflow so the client needs no access to the repository itself.
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { CatalogEntry, CatalogListing } from './lib/catalog.js';
-import type { ArtifactDescription } from './lib/describe.js';
+import type { CatalogEntry, CatalogListing } from '../core/catalog/catalog.js';
+import type { ArtifactDescription } from '../core/catalog/describe.js';
 import { shortCall } from './options.js';
 
 const { catalogList, catalogRebuild, describeArtifact } = proxyActivities<Activities>(shortCall);

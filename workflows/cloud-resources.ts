@@ -8,7 +8,7 @@ import type { BackupSnapshotResult, SnapshotVolumeResult, VolumeRef } from '../a
 import type { DryRunKind, DryRunResult } from '../activities/openstack/dry-run.js';
 import type { ExportImageResult } from '../activities/openstack/images.js';
 import type { SnapshotServerResult } from '../activities/openstack/instances.js';
-import { mapBounded, type FanoutStats } from './lib/fanout.js';
+import { mapBounded, type FanoutStats } from '../core/fanout.js';
 import { shortCall, longStream, stuckAwareWait } from './options.js';
 import { causeOf } from './verify.js';
 

@@ -8,7 +8,7 @@ import { ApplicationFailure, log, proxyActivities, upsertSearchAttributes } from
 import type { Activities } from '../activities/index.js';
 import { compactionMerge, heartbeatingCall, repositoryScan } from './options.js';
 import { CLOUD, COMPONENT } from './search-attributes.js';
-import { compactBinlogsWorkflowId } from './lib/binlog.js';
+import { compactBinlogsWorkflowId } from '../core/pitr/segments.js';
 
 const scan = proxyActivities<Activities>(repositoryScan);
 const merge = proxyActivities<Activities>(compactionMerge);

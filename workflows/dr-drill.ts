@@ -14,8 +14,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { DrillCheck, DrillRecord, DrillStep } from './lib/drill-record.js';
-import { drillChecks, drillId, drillRecord } from './lib/drill.js';
+import type { DrillCheck, DrillRecord, DrillStep } from '../core/dr/record.js';
+import { drillChecks, drillId, drillRecord } from '../core/dr/drill.js';
 import { causeOf } from './verify.js';
 import { longStream, shortCall } from './options.js';
 import { Steps } from './progress.js';

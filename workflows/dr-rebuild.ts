@@ -1,5 +1,5 @@
 // The full rebuild of a lost cloud from its backups (the seed's "complete cloud rebuild"), in the
-// order that works on Kolla (workflows/lib/dr-plan.ts says why): Kolla configs → bootstrap
+// order that works on Kolla (core/dr/rebuild-plan.ts says why): Kolla configs → bootstrap
 // servers → MariaDB → the database at the chosen point → the other services → Keystone's keys →
 // verify the services → volumes and images → user access.
 //
@@ -22,7 +22,7 @@ import {
 import { awaitDecision, noDecision } from './approval.js';
 import type { Activities } from '../activities/index.js';
 import type { JobOutcome } from '../activities/dr/jobs.js';
-import type { DrillCheck, DrillStep } from './lib/drill-record.js';
+import type { DrillCheck, DrillStep } from '../core/dr/record.js';
 import {
   childWorkflowId,
   COMMAND_OF,
@@ -37,7 +37,7 @@ import {
   type DrJournal,
   type DrStepName,
   type PlannedStep,
-} from './lib/dr-plan.js';
+} from '../core/dr/rebuild-plan.js';
 import { progressQuery, type Progress } from './messages.js';
 import { heartbeatingCall, shortCall, serverControl } from './options.js';
 import { CLOUD, COMPONENT, PHASE, TIER } from './search-attributes.js';
@@ -50,7 +50,7 @@ import {
 } from './restore-control-plane.js';
 import { restoreImageWorkflow, restoreVolumeWorkflow } from './restore-cloud-resources.js';
 import { causeOf } from './verify.js';
-import { chooseSnapshot } from './lib/openstack-restore.js';
+import { chooseSnapshot } from '../core/openstack/restore.js';
 
 // The rebuild's own calls are seconds long: a short start-to-close, so a worker lost in the
 // middle of one costs seconds before the retry, not shortCall's two minutes.
@@ -512,15 +512,13 @@ export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuil
 
   // ---- the record ----
   const restorePoint = dbFacts
-    ? await quick
-        .repositoryFindDatabaseBackup({ cloud, backupId: dbFacts.backupId })
-        .then((m) => ({
-          id: m.id,
-          component: 'database',
-          completedAt: m.completedAt,
-          verification: dbFacts.verification,
-          pitrTarget: dbFacts.pitrTarget,
-        }))
+    ? await quick.repositoryFindDatabaseBackup({ cloud, backupId: dbFacts.backupId }).then((m) => ({
+        id: m.id,
+        component: 'database',
+        completedAt: m.completedAt,
+        verification: dbFacts.verification,
+        pitrTarget: dbFacts.pitrTarget,
+      }))
     : { id: 'none', component: 'database', completedAt: '', verification: 'SKIPPED', pitrTarget: null };
   const order = new Map(DR_STEPS.map((s, i) => [s.name as string, i]));
   const rec = rebuildRecord({

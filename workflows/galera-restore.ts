@@ -18,7 +18,7 @@ import {
 } from '@temporalio/workflow';
 import { awaitDecision, noDecision } from './approval.js';
 import type { Activities } from '../activities/index.js';
-import { compareFacts, comparisonPassed } from './lib/facts.js';
+import { compareFacts, comparisonPassed } from '../core/manifest/facts.js';
 import {
   ClusterRestorePlanError,
   clusterProblem,
@@ -29,8 +29,8 @@ import {
   type ClusterRestorePlan,
   type ClusterRestoreSettings,
   type NodeRestoreState,
-} from './lib/galera-restore.js';
-import type { RecordedTableFact, TableComparison } from './lib/manifest.js';
+} from '../core/galera/restore-plan.js';
+import type { RecordedTableFact, TableComparison } from '../core/manifest/manifest.js';
 import { serverControl, shortCall } from './options.js';
 import { Steps } from './progress.js';
 import { restoreDatabaseWorkflow, type RestoreDatabaseResult } from './restore-database.js';

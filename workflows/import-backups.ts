@@ -22,14 +22,14 @@ import {
   PER_FILE_FAILURES,
   type ImportKind,
   type KnownArtifact,
-} from './lib/import.js';
+} from '../core/import/import.js';
 import {
   databaseArtifactSection,
   MANIFEST_FORMAT,
   RECIPE_FILE,
   type ArtifactManifest,
   type ImportedFrom,
-} from './lib/manifest.js';
+} from '../core/manifest/manifest.js';
 import { longStream, shortCall } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';

@@ -4,9 +4,9 @@
 import { proxyActivities, workflowInfo, upsertSearchAttributes, CancellationScope } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { DumpImportResult } from '../activities/mariadb/dump-restore.js';
-import { dumpId, type DumpManifest } from './lib/dump.js';
-import { compactUtc } from './lib/ids.js';
-import { MANIFEST_FORMAT, RECIPE_FILE } from './lib/manifest.js';
+import { dumpId, type DumpManifest } from '../core/dump/dump.js';
+import { compactUtc } from '../core/ids.js';
+import { MANIFEST_FORMAT, RECIPE_FILE } from '../core/manifest/manifest.js';
 import { longStream, shortCall } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';

@@ -14,8 +14,8 @@ import {
 import type { Activities } from '../activities/index.js';
 import { backupControlPlaneWorkflow, type BackupControlPlaneResult } from './backup-control-plane.js';
 import { backupDatabaseWorkflow, type BackupDatabaseResult } from './backup-database.js';
-import type { GateVerdict } from './lib/preflight.js';
-import type { ArtifactCheck } from './lib/verify-report.js';
+import type { GateVerdict } from '../core/preflight/preflight.js';
+import type { ArtifactCheck } from '../core/verify/report.js';
 import { longStream, shortCall } from './options.js';
 import { Steps } from './progress.js';
 import { restoreDatabaseWorkflow, type RestoreDatabaseResult } from './restore-database.js';

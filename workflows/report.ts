@@ -1,11 +1,11 @@
 // `osbackup report`: everything the report draws, gathered in one run on the worker (the client
 // needs no access to the targets): the catalog rows of every target, the cloud's drill records
 // and the capacity scan. The run's start time is the report's "now"; the maths is pure
-// (lib/report.ts) and runs in the client.
+// (core/report/report.ts) and runs in the client.
 import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { DrillRecord } from './lib/drill-record.js';
-import type { CatalogListing } from './lib/catalog.js';
+import type { DrillRecord } from '../core/dr/record.js';
+import type { CatalogListing } from '../core/catalog/catalog.js';
 import { capacityWorkflow, type CapacityResult } from './capacity.js';
 import { shortCall } from './options.js';
 

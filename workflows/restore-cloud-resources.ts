@@ -7,7 +7,7 @@ import type { Activities } from '../activities/index.js';
 import type { RestoredVolume } from '../activities/openstack/restore-volumes.js';
 import type { ImageFromExportResult } from '../activities/openstack/restore-images.js';
 import type { RestoredServer } from '../activities/openstack/restore-servers.js';
-import { chooseFlavor, chooseSnapshot, serverNetworks, type SnapshotCandidate } from './lib/openstack-restore.js';
+import { chooseFlavor, chooseSnapshot, serverNetworks, type SnapshotCandidate } from '../core/openstack/restore.js';
 import { longStream, shortCall, stuckAwareWait } from './options.js';
 
 const { openstackSnapshotCandidates, openstackReadImageExport, openstackServerPlan } =

@@ -12,8 +12,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { TreeChange } from './lib/control-plane.js';
-import type { DefinitionDifference } from './lib/rabbitmq-definitions.js';
+import type { TreeChange } from '../core/control-plane/control-plane.js';
+import type { DefinitionDifference } from '../core/control-plane/rabbitmq-definitions.js';
 import { backupControlPlaneWorkflow, type BackupControlPlaneResult } from './backup-control-plane.js';
 import { heartbeatingCall, shortCall } from './options.js';
 import { Steps } from './progress.js';

@@ -2,9 +2,9 @@
 // keep the old datadir aside, copy back, start, compare every recorded count and checksum.
 import { proxyActivities, workflowInfo, upsertSearchAttributes, ApplicationFailure } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { compareFacts, comparisonPassed } from './lib/facts.js';
-import type { BootstrapPosition } from './lib/galera-restore.js';
-import { MANIFEST_FORMAT, type TableComparison, type VerificationRecord } from './lib/manifest.js';
+import { compareFacts, comparisonPassed } from '../core/manifest/facts.js';
+import type { BootstrapPosition } from '../core/galera/restore-plan.js';
+import { MANIFEST_FORMAT, type TableComparison, type VerificationRecord } from '../core/manifest/manifest.js';
 import { longStream, serverControl, shortCall } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';

@@ -16,7 +16,7 @@ import {
 import { awaitDecision, noDecision } from './approval.js';
 import type { Activities } from '../activities/index.js';
 import type { CommandOutcome } from '../activities/mariadb/scratch.js';
-import { compactUtc } from './lib/ids.js';
+import { compactUtc } from '../core/ids.js';
 import { longStream, serverControl, shortCall } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';

@@ -11,7 +11,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { RetentionPlan } from './lib/retention.js';
+import type { RetentionPlan } from '../core/retention/plan.js';
 import { longStream, shortCall } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT } from './search-attributes.js';

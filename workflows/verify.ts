@@ -12,7 +12,7 @@ import {
   verifyReport,
   type ArtifactCheck,
   type VerifyTargetReport,
-} from './lib/verify-report.js';
+} from '../core/verify/report.js';
 import { longStream, shortCall } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';

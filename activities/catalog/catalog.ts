@@ -1,14 +1,9 @@
 // The catalog: an index over one target's manifests, verification records and check records,
 // kept on that target in catalog/index.json for fast listing. The target stays the truth: the
 // index is rebuilt from it on demand, or whenever it is missing, unreadable or out of date.
-import { catalogEntry, type CatalogEntry } from '../../workflows/lib/catalog.js';
-import {
-  artifactDir,
-  MANIFEST_FILE,
-  type AnyManifest,
-  type CheckRecord,
-  type VerificationRecord,
-} from '../../workflows/lib/manifest.js';
+import { catalogEntry, type CatalogEntry } from '../../core/catalog/catalog.js';
+import { artifactDir, MANIFEST_FILE, type CheckRecord, type VerificationRecord } from '../../core/manifest/manifest.js';
+import { type AnyManifest } from '../../core/manifest/any-manifest.js';
 import {
   byArtifactDir,
   readManifests,

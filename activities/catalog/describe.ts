@@ -1,8 +1,9 @@
 // `osbackup describe`: one artifact as the operator needs to see it before trusting it — its
 // catalog row, the chain it needs, what depends on it, its stored files and the hand recipe.
-import type { CatalogEntry } from '../../workflows/lib/catalog.js';
-import type { ArtifactDescription } from '../../workflows/lib/describe.js';
-import { artifactDir, MANIFEST_FILE, RECIPE_FILE, type AnyManifest } from '../../workflows/lib/manifest.js';
+import type { CatalogEntry } from '../../core/catalog/catalog.js';
+import type { ArtifactDescription } from '../../core/catalog/describe.js';
+import { artifactDir, MANIFEST_FILE, RECIPE_FILE } from '../../core/manifest/manifest.js';
+import { type AnyManifest } from '../../core/manifest/any-manifest.js';
 import { fatal, FailureType } from '../errors.js';
 import type { TargetStore } from '../storage/target.js';
 import type { Catalog } from './catalog.js';

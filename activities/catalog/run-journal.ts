@@ -1,4 +1,4 @@
-// Reads and updates the run journals (workflows/lib/run-journal.ts) on the repository. The tier
+// Reads and updates the run journals (core/tiers/run-journal.ts) on the repository. The tier
 // workflow's activity and the worker's metrics collector both write them from the same process:
 // updates of one journal go one at a time (read-modify-write). A second worker racing on the same
 // file can lose an entry; the collector adds it again from Temporal while the run is inside its
@@ -15,7 +15,7 @@ import {
   type RunFailure,
   type RunJournal,
   type RunSuccess,
-} from '../../workflows/lib/run-journal.js';
+} from '../../core/tiers/run-journal.js';
 
 const queues = new Map<string, Promise<unknown>>();
 

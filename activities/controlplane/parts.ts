@@ -11,14 +11,14 @@ import {
   type ControlPlaneManifest,
   type ControlPlanePart,
   type TreeChange,
-} from '../../workflows/lib/control-plane.js';
-import { artifactDir } from '../../workflows/lib/manifest.js';
+} from '../../core/control-plane/control-plane.js';
+import { artifactDir } from '../../core/manifest/manifest.js';
 import {
   diffDefinitions,
   parseDefinitions,
   summarizeDefinitions,
   type DefinitionDifference,
-} from '../../workflows/lib/rabbitmq-definitions.js';
+} from '../../core/control-plane/rabbitmq-definitions.js';
 import type { Env } from '../deps.js';
 import { fatal, FailureType, transient } from '../errors.js';
 import { cancellationSignal } from '../heartbeat.js';

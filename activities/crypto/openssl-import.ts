@@ -20,7 +20,7 @@ import { basename } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { SecretRef } from '../../config/schema.js';
-import type { EncryptionInfo } from '../../workflows/lib/manifest.js';
+import type { EncryptionInfo } from '../../core/manifest/manifest.js';
 import { fatal, FailureType, fsFailure, transient } from '../errors.js';
 import { resolveSecret } from '../secrets.js';
 import { gpgEncrypt, type GpgKeys } from './gpg.js';

@@ -13,8 +13,8 @@ import {
   type DrCommand,
   type DrJournal,
   type DrStepName,
-} from '../../workflows/lib/dr-plan.js';
-import { drillRecordKey, drillReportKey, type DrillRecord } from '../../workflows/lib/drill-record.js';
+} from '../../core/dr/rebuild-plan.js';
+import { drillRecordKey, drillReportKey, type DrillRecord } from '../../core/dr/record.js';
 import type { Env } from '../deps.js';
 import { fatal, fsFailure, FailureType } from '../errors.js';
 import { withHeartbeat } from '../heartbeat.js';
@@ -132,7 +132,7 @@ export function drActivities(env: Env) {
       return withHeartbeat('user access', verifyUserData(env, input.cloud, input), 3000);
     },
 
-    /** The run's record and report where drills keep theirs (workflows/lib/drill-record.ts). */
+    /** The run's record and report where drills keep theirs (core/dr/record.ts). */
     async drWriteRecord(input: { record: DrillRecord }): Promise<{ path: string }> {
       const r = input.record;
       checkRunId(r.id);

@@ -7,7 +7,7 @@ import { heartbeater } from '../heartbeat.js';
 import { loadCredentials } from '../openstack/credentials.js';
 import { OpenStackSession } from '../openstack/session.js';
 import { cinder, glance, nova } from '../openstack/api.js';
-import { IMAGE, type ImageManifest } from '../../workflows/lib/image.js';
+import { IMAGE, type ImageManifest } from '../../core/openstack/image.js';
 
 /** A session of its own: the rebuilt Keystone is a new server, no token cached before the loss is reused. */
 function freshSession(env: Env, cloud: string): OpenStackSession {

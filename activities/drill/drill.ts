@@ -1,10 +1,10 @@
 // The DR drill's activities: its plan (drill host, targets, the newest VERIFIED restore point
 // with its recorded facts, how far the binlog archive reaches from it) and its record
 // (drill.json + REPORT.md in the repository, read back by `osbackup status`).
-import { planPointInTime, segmentLink } from '../../workflows/lib/binlog.js';
+import { planPointInTime, segmentLink } from '../../core/pitr/segments.js';
 import type { Catalog } from '../catalog/catalog.js';
-import { chainTo } from '../../workflows/lib/chain.js';
-import { newestRecoverable, pickDrillPoint, renderDrillReport } from '../../workflows/lib/drill.js';
+import { chainTo } from '../../core/chain/chain.js';
+import { newestRecoverable, pickDrillPoint, renderDrillReport } from '../../core/dr/drill.js';
 import {
   drillRecordKey,
   drillReportKey,
@@ -13,14 +13,10 @@ import {
   newestFirst,
   parseDrillRecord,
   type DrillRecord,
-} from '../../workflows/lib/drill-record.js';
-import {
-  isBinlogManifest,
-  isDatabaseManifest,
-  type AnyManifest,
-  type RecordedTableFact,
-} from '../../workflows/lib/manifest.js';
-import type { ControlPlaneManifest } from '../../workflows/lib/control-plane.js';
+} from '../../core/dr/record.js';
+import { type RecordedTableFact } from '../../core/manifest/manifest.js';
+import { isBinlogManifest, isDatabaseManifest, type AnyManifest } from '../../core/manifest/any-manifest.js';
+import type { ControlPlaneManifest } from '../../core/control-plane/control-plane.js';
 
 const isControlPlaneManifest = (m: AnyManifest): m is ControlPlaneManifest => m.component === 'control-plane';
 import type { Env } from '../deps.js';

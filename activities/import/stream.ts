@@ -16,7 +16,7 @@ import type {
   Checkpoints,
   EncryptionInfo,
   StagedDatabaseArtifact,
-} from '../../workflows/lib/manifest.js';
+} from '../../core/manifest/manifest.js';
 import type { Env } from '../deps.js';
 import { fatal, fsFailure, transient, FailureType } from '../errors.js';
 import { cancellationSignal, heartbeater, withHeartbeat } from '../heartbeat.js';
@@ -34,9 +34,9 @@ import {
 } from '../mariadb/commands.js';
 import { ArchiveError, tarToXbstream, xbstreamTap, XbstreamError } from '../mariadb/xbstream.js';
 import { shQuote } from '../ssh/quote.js';
-import type { Decoder, ListedFile } from '../../workflows/lib/import.js';
+import type { Decoder, ListedFile } from '../../core/import/import.js';
 
-export type { Decoder } from '../../workflows/lib/import.js';
+export type { Decoder } from '../../core/import/import.js';
 
 export interface ImportStreamInput {
   cloud: string;

@@ -11,7 +11,7 @@ import type {
   Checkpoints,
   EncryptionInfo,
   StagedDatabaseArtifact,
-} from '../../workflows/lib/manifest.js';
+} from '../../core/manifest/manifest.js';
 import type { Env } from '../deps.js';
 import { fatal, fsFailure, transient, FailureType } from '../errors.js';
 import { beatEvery, cancellationSignal, heartbeater } from '../heartbeat.js';

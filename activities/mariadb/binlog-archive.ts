@@ -8,15 +8,16 @@
 // from that segment's end instead of archiving the range twice; one that died before
 // publishing left only a staging folder, and the range is archived afresh.
 import { join, posix } from 'node:path';
-import { artifactDir, isBinlogManifest, MANIFEST_FORMAT, RECIPE_FILE } from '../../workflows/lib/manifest.js';
+import { artifactDir, MANIFEST_FORMAT, RECIPE_FILE } from '../../core/manifest/manifest.js';
+import { isBinlogManifest } from '../../core/manifest/any-manifest.js';
 import {
   binlogSegmentId,
   binlogSequence,
   segmentArtifact,
   SEGMENT_FILE,
   type BinlogManifest,
-} from '../../workflows/lib/binlog.js';
-import { binlogSegmentRecipe } from '../../workflows/lib/binlog-recipe.js';
+} from '../../core/pitr/segments.js';
+import { binlogSegmentRecipe } from '../../core/pitr/recipe.js';
 import type { Env } from '../deps.js';
 import { fatal, fsFailure, FailureType } from '../errors.js';
 import { cancellationSignal, heartbeater } from '../heartbeat.js';

@@ -1,6 +1,6 @@
 // Binlog segment compaction: old contiguous segments of one file become one segment artifact.
 //
-//   plan    — scan the repository's binlog manifests, planCompaction (workflows/lib/binlog.ts)
+//   plan    — scan the repository's binlog manifests, planCompaction (core/pitr/segments.ts)
 //   merge   — one planned run: open each piece (unsealFile refuses bytes whose SHA-256 is not the
 //             manifest's: damaged data is never merged), concatenate the byte ranges in position
 //             order (the first piece of a file carries the magic and the format description, the
@@ -12,16 +12,17 @@
 // The pieces stay the truth until the merged segment is published and checked; the restore
 // planner takes the longest segment at one start, so both being there for a while is harmless.
 import { join } from 'node:path';
-import { artifactDir, isBinlogManifest, MANIFEST_FILE, RECIPE_FILE } from '../../workflows/lib/manifest.js';
+import { artifactDir, MANIFEST_FILE, RECIPE_FILE } from '../../core/manifest/manifest.js';
+import { isBinlogManifest } from '../../core/manifest/any-manifest.js';
 import {
   planCompaction,
   segmentArtifact,
   segmentLink,
   SEGMENT_FILE,
   type BinlogManifest,
-} from '../../workflows/lib/binlog.js';
-import { mergedManifest, mergeProblem } from '../../workflows/lib/binlog-compaction.js';
-import { binlogSegmentRecipe } from '../../workflows/lib/binlog-recipe.js';
+} from '../../core/pitr/segments.js';
+import { mergedManifest, mergeProblem } from '../../core/pitr/compaction.js';
+import { binlogSegmentRecipe } from '../../core/pitr/recipe.js';
 import type { Env } from '../deps.js';
 import { fatal, fsFailure, FailureType } from '../errors.js';
 import { cancellationSignal, heartbeater } from '../heartbeat.js';

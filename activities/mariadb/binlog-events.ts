@@ -1,7 +1,7 @@
 // Reading MariaDB binary-log event headers (format v4): enough to cut a log into segments at
 // event boundaries and to record each segment's time and GTID range. The bytes themselves are
 // archived untouched, so `mariadb-binlog` reads the reassembled file as the server wrote it.
-import type { BinlogSegmentEvents } from '../../workflows/lib/binlog.js';
+import type { BinlogSegmentEvents } from '../../core/pitr/segments.js';
 
 /** Every binlog file starts with these 4 bytes: 0xfe 'b' 'i' 'n'. */
 export const BINLOG_MAGIC = Buffer.from([0xfe, 0x62, 0x69, 0x6e]);

@@ -3,7 +3,7 @@
 // previous one, which only understates how far the archive reaches.
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { progressKey, type ArchiveProgress } from '../../workflows/lib/binlog.js';
+import { progressKey, type ArchiveProgress } from '../../core/pitr/segments.js';
 import type { Env } from '../deps.js';
 
 export async function writeArchiveProgress(env: Env, cloud: string, p: ArchiveProgress): Promise<void> {

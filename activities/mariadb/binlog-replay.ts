@@ -3,12 +3,8 @@
 // host, and replay them onto the restored server up to the target second with the stock
 // mariadb-binlog | mariadb pipe.
 import { join } from 'node:path';
-import {
-  artifactDir,
-  isBinlogManifest,
-  isDatabaseManifest,
-  type ArtifactManifest,
-} from '../../workflows/lib/manifest.js';
+import { artifactDir, type ArtifactManifest } from '../../core/manifest/manifest.js';
+import { isBinlogManifest, isDatabaseManifest } from '../../core/manifest/any-manifest.js';
 import {
   gtidPosSeq,
   parseBinlogPosition,
@@ -18,7 +14,7 @@ import {
   type BinlogManifest,
   type PitrTarget,
   type ReplayPlan,
-} from '../../workflows/lib/binlog.js';
+} from '../../core/pitr/segments.js';
 import { readArchiveProgress } from './binlog-progress.js';
 import type { Env } from '../deps.js';
 import { fatal, transient, FailureType } from '../errors.js';

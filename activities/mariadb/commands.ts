@@ -2,9 +2,9 @@
 // 0600 option file in a private temporary folder, so they never appear on a command line
 // (`ps`) or in Temporal history; the file is removed when the command ends.
 import type { HostConfig } from '../../config/schema.js';
-import type { BinlogPosition, Checkpoints } from '../../workflows/lib/manifest.js';
+import type { BinlogPosition, Checkpoints } from '../../core/manifest/manifest.js';
 import { inServiceContext, shJoin, shQuote } from '../ssh/quote.js';
-import { globalGrants } from '../../workflows/lib/grants.js';
+import { globalGrants } from '../../core/mariadb/grants.js';
 
 export interface DbCredentials {
   user: string;

@@ -15,8 +15,8 @@ import {
   parseDumpPosition,
   type DumpSchemaFile,
   type DumpSection,
-} from '../../workflows/lib/dump.js';
-import type { EncryptionInfo } from '../../workflows/lib/manifest.js';
+} from '../../core/dump/dump.js';
+import type { EncryptionInfo } from '../../core/manifest/manifest.js';
 import type { Env } from '../deps.js';
 import { fatal, fsFailure, transient, FailureType } from '../errors.js';
 import { cancellationSignal, heartbeater } from '../heartbeat.js';

@@ -1,5 +1,5 @@
 // Reading the facts that prove a restore: server version, row counts, CHECKSUM TABLE.
-import type { DbFacts } from '../../workflows/lib/manifest.js';
+import type { DbFacts } from '../../core/manifest/manifest.js';
 import type { Env } from '../deps.js';
 import { cancellationSignal } from '../heartbeat.js';
 import { classifyMariadbError } from './classify.js';

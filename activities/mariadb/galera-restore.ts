@@ -2,11 +2,7 @@
 // bootstrap node, a joiner's datadir emptied (so it takes a full SST from the restored node),
 // and a joiner started and watched until it is Synced. The chain itself is restored by
 // restoreDatabaseWorkflow's activities (restore.ts); this adds only what a cluster needs.
-import {
-  grastateText,
-  type BootstrapPosition,
-  type ClusterRestoreSettings,
-} from '../../workflows/lib/galera-restore.js';
+import { grastateText, type BootstrapPosition, type ClusterRestoreSettings } from '../../core/galera/restore-plan.js';
 import type { Env } from '../deps.js';
 import { fatal, FailureType } from '../errors.js';
 import { heartbeater } from '../heartbeat.js';

@@ -3,7 +3,7 @@
 // queue has drained. Setting desync leaves a marker file on the donor's host first, so a
 // backup that died with a node still desynced (worker killed, workflow terminated) is found
 // and put right by the next one.
-import type { GaleraNodeState } from '../../workflows/lib/galera.js';
+import type { GaleraNodeState } from '../../core/galera/donor.js';
 import type { Env } from '../deps.js';
 import { fatal, FailureType } from '../errors.js';
 import { shQuote } from '../ssh/quote.js';

@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { artifactDir, isDatabaseManifest, type ArtifactManifest } from '../../workflows/lib/manifest.js';
+import { artifactDir, type ArtifactManifest } from '../../core/manifest/manifest.js';
+import { isDatabaseManifest } from '../../core/manifest/any-manifest.js';
 import type { Env } from '../deps.js';
 import { fatal, transient, FailureType } from '../errors.js';
 import { beatEvery, cancellationSignal, heartbeater, withHeartbeat } from '../heartbeat.js';
@@ -14,7 +15,7 @@ import { meter, stageFailure, tailOf } from './backup.js';
 import { PipelineGuard } from '../crypto/stage.js';
 import { classifyMariadbError } from './classify.js';
 import { classifyDecryptError } from '../crypto/escrow.js';
-import { chainTo, newestIntactRestorePoint } from '../../workflows/lib/chain.js';
+import { chainTo, newestIntactRestorePoint } from '../../core/chain/chain.js';
 import { runSql } from './facts.js';
 
 export async function findDatabaseBackup(env: Env, cloud: string, backupId?: string): Promise<ArtifactManifest> {

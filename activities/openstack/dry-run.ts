@@ -6,8 +6,8 @@ import { listImages } from './images.js';
 import { listVolumes } from './volumes.js';
 import type { OpenStackSession } from './session.js';
 import type { OpenstackCloudConfig } from '../../config/openstack-schema.js';
-import { artifactDir } from '../../workflows/lib/manifest.js';
-import { IMAGE, type ImageManifest } from '../../workflows/lib/image.js';
+import { artifactDir } from '../../core/manifest/manifest.js';
+import { IMAGE, type ImageManifest } from '../../core/openstack/image.js';
 
 export type DryRunKind = 'volumes' | 'images' | 'instances';
 

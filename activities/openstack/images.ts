@@ -16,8 +16,14 @@ import { cancellationSignal, heartbeater } from '../heartbeat.js';
 import { glance, type Image } from './api.js';
 import type { OpenStackSession } from './session.js';
 import type { OpenstackCloudConfig } from '../../config/openstack-schema.js';
-import { artifactDir } from '../../workflows/lib/manifest.js';
-import { GLANCE_READ_ONLY, IMAGE, imageFile, newImageManifest, type ImageManifest } from '../../workflows/lib/image.js';
+import { artifactDir } from '../../core/manifest/manifest.js';
+import {
+  GLANCE_READ_ONLY,
+  IMAGE,
+  imageFile,
+  newImageManifest,
+  type ImageManifest,
+} from '../../core/openstack/image.js';
 
 export interface ImageRef {
   id: string;

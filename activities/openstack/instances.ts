@@ -7,7 +7,7 @@ import { inActivity } from '../heartbeat.js';
 import { glance, nova } from './api.js';
 import type { OpenStackSession } from './session.js';
 import type { OpenstackCloudConfig } from '../../config/openstack-schema.js';
-import { MARK_RUN, marks, serverImageName } from '../../workflows/lib/openstack.js';
+import { MARK_RUN, marks, serverImageName } from '../../core/openstack/resources.js';
 import { SNAPSHOT_STATES } from './dry-run.js';
 
 export interface ServerRef {

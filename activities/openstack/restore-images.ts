@@ -19,9 +19,9 @@ import { meter, stageFailure } from '../mariadb/backup.js';
 import { cancellationSignal, heartbeater } from '../heartbeat.js';
 import { glance, type Image } from './api.js';
 import type { OpenStackSession } from './session.js';
-import { artifactDir } from '../../workflows/lib/manifest.js';
-import { IMAGE, type ImageManifest } from '../../workflows/lib/image.js';
-import { MARK_RESTORE_RUN, planImageCreate } from '../../workflows/lib/openstack-restore.js';
+import { artifactDir } from '../../core/manifest/manifest.js';
+import { IMAGE, type ImageManifest } from '../../core/openstack/image.js';
+import { MARK_RESTORE_RUN, planImageCreate } from '../../core/openstack/image.js';
 
 export interface ImageFromExportInput {
   cloud: string;

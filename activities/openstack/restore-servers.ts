@@ -6,7 +6,8 @@ import { fatal, FailureType } from '../errors.js';
 import { heartbeater } from '../heartbeat.js';
 import { COMPUTE_MICROVERSION, glance } from './api.js';
 import type { OpenStackSession } from './session.js';
-import { MARK_RESTORE_RUN, restoreMarks, type FlavorInfo } from '../../workflows/lib/openstack-restore.js';
+import { type FlavorInfo } from '../../core/openstack/restore.js';
+import { MARK_RESTORE_RUN, restoreMarks } from '../../core/openstack/image.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

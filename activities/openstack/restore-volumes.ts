@@ -8,7 +8,8 @@ import { heartbeater } from '../heartbeat.js';
 import { cinder, VOLUME_MICROVERSION, volumeSchema, type Volume } from './api.js';
 import type { OpenStackSession } from './session.js';
 import { serviceDiagnosis } from './volumes.js';
-import { MARK_RESTORE_RUN, restoreMarks, type SnapshotCandidate } from '../../workflows/lib/openstack-restore.js';
+import { type SnapshotCandidate } from '../../core/openstack/restore.js';
+import { MARK_RESTORE_RUN, restoreMarks } from '../../core/openstack/image.js';
 
 /** Marks a volume whose backup restore finished (so a retry does not restore it again). */
 const MARK_RESTORED_BACKUP = 'osbackup_restored_backup';

@@ -17,9 +17,9 @@ import {
   type CloudResource,
   type CloudRetentionPlan,
   type ImageExportRetention,
-} from '../../workflows/lib/openstack.js';
-import { artifactDir, MANIFEST_FILE } from '../../workflows/lib/manifest.js';
-import { IMAGE } from '../../workflows/lib/image.js';
+} from '../../core/openstack/resources.js';
+import { artifactDir, MANIFEST_FILE } from '../../core/manifest/manifest.js';
+import { IMAGE } from '../../core/openstack/image.js';
 import { scanTargetManifests } from '../storage/target.js';
 
 export const cloudJournalPrefix = (cloud: string) => `clouds/${cloud}/.cloud-retention/`;

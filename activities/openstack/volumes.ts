@@ -8,7 +8,7 @@ import { inActivity } from '../heartbeat.js';
 import { cinder, type Snapshot } from './api.js';
 import type { OpenStackSession } from './session.js';
 import type { OpenstackCloudConfig } from '../../config/openstack-schema.js';
-import { MARK_RUN, marks, snapshotName, STUCK_SNAPSHOT_HINTS } from '../../workflows/lib/openstack.js';
+import { MARK_RUN, marks, snapshotName, STUCK_SNAPSHOT_HINTS } from '../../core/openstack/resources.js';
 
 export interface VolumeRef {
   id: string;

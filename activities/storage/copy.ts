@@ -5,8 +5,9 @@
 // clears.
 import { performance } from 'node:perf_hooks';
 import { Context } from '@temporalio/activity';
-import { artifactDir, MANIFEST_FILE, sealedFiles, type AnyManifest } from '../../workflows/lib/manifest.js';
-import { storedDigest } from '../../workflows/lib/copy-plan.js';
+import { artifactDir, MANIFEST_FILE } from '../../core/manifest/manifest.js';
+import { sealedFiles, type AnyManifest } from '../../core/manifest/any-manifest.js';
+import { storedDigest } from '../../core/copy/plan.js';
 import type { Env } from '../deps.js';
 import { fatal, FailureType } from '../errors.js';
 import { hashObject, scanTargetManifests, type TargetStore } from './target.js';

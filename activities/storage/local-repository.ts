@@ -8,7 +8,8 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertMounted } from './target.js';
-import { MANIFEST_FILE, type AnyManifest, type VerificationRecord } from '../../workflows/lib/manifest.js';
+import { MANIFEST_FILE, type VerificationRecord } from '../../core/manifest/manifest.js';
+import { type AnyManifest } from '../../core/manifest/any-manifest.js';
 
 export const STAGING = '.staging';
 

@@ -1,5 +1,5 @@
 // Retention on one target, in two phases so a crash anywhere loses nothing needed:
-//   plan   — the pure planner over the target's own manifests (workflows/lib/retention.ts)
+//   plan   — the pure planner over the target's own manifests (core/retention/plan.ts)
 //   mark   — a journal (clouds/<cloud>/.retention/<run>.json) records what will go and what must stay
 //   purge  — re-scans the target, re-checks that every retained restore point keeps a whole
 //            chain without the marked artifacts, then deletes each marked folder manifest
@@ -7,14 +7,9 @@
 // A purge interrupted midway is finished by the next attempt or the next rotate run: the
 // journal is still there, and deleting what is already gone is not an error.
 import { Context } from '@temporalio/activity';
-import {
-  artifactDir,
-  isBinlogManifest,
-  isDatabaseManifest,
-  MANIFEST_FILE,
-  type AnyManifest,
-} from '../../workflows/lib/manifest.js';
-import { isDumpManifest } from '../../workflows/lib/dump.js';
+import { artifactDir, MANIFEST_FILE } from '../../core/manifest/manifest.js';
+import { isBinlogManifest, isDatabaseManifest, type AnyManifest } from '../../core/manifest/any-manifest.js';
+import { isDumpManifest } from '../../core/dump/dump.js';
 import {
   binlogRetentionArtifact,
   dumpRetentionArtifact,
@@ -23,9 +18,9 @@ import {
   retentionArtifactFromManifest,
   type RetentionArtifact,
   type RetentionPlan,
-} from '../../workflows/lib/retention.js';
-import type { ControlPlaneManifest } from '../../workflows/lib/control-plane.js';
-import { IMAGE, type ImageManifest } from '../../workflows/lib/image.js';
+} from '../../core/retention/plan.js';
+import type { ControlPlaneManifest } from '../../core/control-plane/control-plane.js';
+import { IMAGE, type ImageManifest } from '../../core/openstack/image.js';
 import type { Env } from '../deps.js';
 import { fatal, FailureType } from '../errors.js';
 import { scanTargetManifests, type TargetStore } from './target.js';

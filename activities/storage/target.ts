@@ -14,8 +14,9 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../../config/schema.js';
 import type { TargetConfig } from '../../config/targets-schema.js';
-import type { RetentionPolicy } from '../../workflows/lib/retention-policy.js';
-import { MANIFEST_FILE, type AnyManifest } from '../../workflows/lib/manifest.js';
+import type { RetentionPolicy } from '../../core/retention/policy.js';
+import { MANIFEST_FILE } from '../../core/manifest/manifest.js';
+import { type AnyManifest } from '../../core/manifest/any-manifest.js';
 import { fatal, FailureType, fsFailure } from '../errors.js';
 import { S3Store } from './s3-store.js';
 
@@ -369,7 +370,7 @@ export function byArtifactDir(objects: readonly StoredObject[]): Map<string, Sto
   const out = new Map<string, StoredObject[]>();
   for (const o of objects) {
     const parts = o.key.split('/');
-    // drills/ holds drill and rebuild records (workflows/lib/drill-record.ts), never artifacts:
+    // drills/ holds drill and rebuild records (core/dr/record.ts), never artifacts:
     // garbage collection must not take them for folders without a manifest
     if (parts.length < 5 || parts[0] !== 'clouds' || parts[2]!.startsWith('.') || parts[2] === 'drills') continue;
     const dir = parts.slice(0, 4).join('/');

@@ -17,11 +17,10 @@ import {
   checkRecordKey,
   MANIFEST_FILE,
   MANIFEST_FORMAT,
-  sealedFiles,
-  type AnyManifest,
   type CheckedFile,
   type CheckRecord,
-} from '../../workflows/lib/manifest.js';
+} from '../../core/manifest/manifest.js';
+import { sealedFiles, type AnyManifest } from '../../core/manifest/any-manifest.js';
 import {
   checkResult,
   classifyFile,
@@ -30,8 +29,8 @@ import {
   type ArtifactCheck,
   type ExpectedEntry,
   type VerifyNode,
-} from '../../workflows/lib/verify-report.js';
-import type { TargetScan } from '../../workflows/lib/capacity.js';
+} from '../../core/verify/report.js';
+import type { TargetScan } from '../../core/capacity/capacity.js';
 import { hashObject, scanTargetManifests, targetNames, type TargetStore } from './target.js';
 
 export interface VerifyPlan {

@@ -11,7 +11,7 @@ import { DAYS_OF_WEEK, MONTHS, type CalendarSpec, type ScheduleOptions } from '@
 import type { Calendar, CalendarRange, EntryName, OverlapPolicy } from '../../config/schedule-schema.js';
 import { ENTRY_NAMES } from '../../config/schedule-schema.js';
 import type { Config } from '../../config/schema.js';
-import { parseDuration } from '../../workflows/lib/retention-policy.js';
+import { parseDuration } from '../../core/retention/policy.js';
 import { CLOUD, TIER } from '../../workflows/search-attributes.js';
 
 /** Every schedule id osbackup makes starts with this. */

@@ -5,7 +5,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../../config/schema.js';
-import { reportModel, type ReportInput, type ReportModel } from '../../workflows/lib/report.js';
+import { reportModel, type ReportInput, type ReportModel } from '../../core/report/report.js';
 import type { ReportData } from '../../workflows/report.js';
 import { connect, EXIT } from '../connect.js';
 import type { CliContext, G } from '../control-plane.js';

@@ -1,8 +1,8 @@
 // The report as one self-contained HTML page: inline CSS, inline SVG, no script and no
 // external resource, so it opens from file:// and can be mailed or archived as it is.
-import type { CalendarCell, CellState, ReportModel } from '../../workflows/lib/report.js';
-import { CELL_STATES, fmtDuration, MIN_FORECAST_HISTORY_DAYS } from '../../workflows/lib/report.js';
-import type { DrillRecord } from '../../workflows/lib/drill-record.js';
+import type { CalendarCell, CellState, ReportModel } from '../../core/report/report.js';
+import { CELL_STATES, fmtDuration, MIN_FORECAST_HISTORY_DAYS } from '../../core/report/report.js';
+import type { DrillRecord } from '../../core/dr/record.js';
 import { emptyChart, esc, fmtBytes, heatmap, lineChart, STEP_COLORS, timeline, type LineSeries } from './svg.js';
 
 export const STATE_COLORS: Record<CellState, string> = {

@@ -1,6 +1,6 @@
 // The report as Markdown: the HTML page's sections as tables (for a wiki, a ticket or a terminal).
-import type { ReportModel } from '../../workflows/lib/report.js';
-import { fmtDuration, MIN_FORECAST_HISTORY_DAYS } from '../../workflows/lib/report.js';
+import type { ReportModel } from '../../core/report/report.js';
+import { fmtDuration, MIN_FORECAST_HISTORY_DAYS } from '../../core/report/report.js';
 import { fmtBytes } from './svg.js';
 
 /** A table cell: pipes and newlines would break the row. */

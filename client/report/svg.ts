@@ -4,7 +4,7 @@
 // render SVG without a DOM (vega, d3 + jsdom) would add megabytes of dependencies.
 // Every chart carries id, <title>, and data-points (the number of drawn data marks) so tests
 // and readers can tell a chart with data from an empty one.
-import { humanBytes } from '../../workflows/lib/capacity.js';
+import { humanBytes } from '../../core/capacity/capacity.js';
 
 /** Text and attribute values: &, <, >, " and ' escaped (catalog ids and step details are data). */
 export function esc(s: string | number): string {

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { parse } from 'yaml';
-import type { ArtifactManifest, VerificationRecord } from '../../workflows/lib/manifest.js';
+import type { ArtifactManifest, VerificationRecord } from '../../core/manifest/manifest.js';
 import { cli, deriveConfig, labDir, liveFacts, sql, startWorker, type WorkerProcess } from '../helpers/lab.js';
 
 const TABLES = [

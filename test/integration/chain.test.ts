@@ -15,7 +15,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import type { ArtifactManifest } from '../../workflows/lib/manifest.js';
+import type { ArtifactManifest } from '../../core/manifest/manifest.js';
 import { cli, deriveConfig, labDir, liveFacts, sql, startWorker, type WorkerProcess } from '../helpers/lab.js';
 
 const TABLES = [

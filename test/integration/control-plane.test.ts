@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { parse, stringify } from 'yaml';
-import type { ControlPlaneManifest } from '../../workflows/lib/control-plane.js';
-import { diffDefinitions, parseDefinitions } from '../../workflows/lib/rabbitmq-definitions.js';
+import type { ControlPlaneManifest } from '../../core/control-plane/control-plane.js';
+import { diffDefinitions, parseDefinitions } from '../../core/control-plane/rabbitmq-definitions.js';
 import {
   cli,
   configWithOwnRepo,

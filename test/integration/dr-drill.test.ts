@@ -8,9 +8,9 @@
 // Takes ~40-60 s (one os1 backup, one verifying restore, two drills).
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DrillRecord } from '../../workflows/lib/drill-record.js';
+import type { DrillRecord } from '../../core/dr/record.js';
 import type { DrDrillResult } from '../../workflows/dr-drill.js';
-import type { RecoveryStatus } from '../../workflows/lib/status.js';
+import type { RecoveryStatus } from '../../core/status/status.js';
 import {
   cli,
   configWithOwnRepo,

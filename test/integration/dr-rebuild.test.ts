@@ -16,8 +16,8 @@ import { loadCredentials } from '../../activities/openstack/credentials.js';
 import { OpenStackSession } from '../../activities/openstack/session.js';
 import { glance, VOLUME_MICROVERSION } from '../../activities/openstack/api.js';
 import type { DrRebuildResult } from '../../workflows/dr-rebuild.js';
-import { drJournalKey, parseJournal, type DrJournal } from '../../workflows/lib/dr-plan.js';
-import { drillRecordKey, parseDrillRecord } from '../../workflows/lib/drill-record.js';
+import { drJournalKey, parseJournal, type DrJournal } from '../../core/dr/rebuild-plan.js';
+import { drillRecordKey, parseDrillRecord } from '../../core/dr/record.js';
 import type { Progress } from '../../workflows/messages.js';
 import {
   cli,

@@ -9,10 +9,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import type { DumpManifest } from '../../workflows/lib/dump.js';
+import type { DumpManifest } from '../../core/dump/dump.js';
 import { parse } from 'yaml';
 import type { TierResult } from '../../workflows/tiers.js';
-import { parseRunJournal, runJournalKey } from '../../workflows/lib/run-journal.js';
+import { parseRunJournal, runJournalKey } from '../../core/tiers/run-journal.js';
 import {
   cli,
   configWithOwnRepo,

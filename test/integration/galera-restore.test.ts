@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import type { BackupDatabaseResult } from '../../workflows/backup-database.js';
 import type { ClusterRestoreSummary, GaleraClusterRestoreResult } from '../../workflows/galera-restore.js';
-import type { ArtifactManifest } from '../../workflows/lib/manifest.js';
+import type { ArtifactManifest } from '../../core/manifest/manifest.js';
 import { cli, configWithOwnRepo, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
 import { galeraCloud, GALERA_NODES, gsql, waitClusterSynced, wsrep } from '../helpers/galera.js';
 

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import type { ArtifactManifest } from '../../workflows/lib/manifest.js';
+import type { ArtifactManifest } from '../../core/manifest/manifest.js';
 import type { BackupDatabaseResult } from '../../workflows/backup-database.js';
 import { cli, configWithOwnRepo, labDir, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
 import {

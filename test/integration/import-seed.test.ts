@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import type { ArtifactManifest } from '../../workflows/lib/manifest.js';
+import type { ArtifactManifest } from '../../core/manifest/manifest.js';
 import type { ImportResult } from '../../workflows/import-backups.js';
 import { cli, configWithOwnRepo, labDir, onLabHost, startWorker, type WorkerProcess } from '../helpers/lab.js';
 

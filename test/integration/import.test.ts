@@ -12,10 +12,10 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import type { ArtifactManifest } from '../../workflows/lib/manifest.js';
+import type { ArtifactManifest } from '../../core/manifest/manifest.js';
 import type { ImportResult } from '../../workflows/import-backups.js';
-import { planRetention, retentionArtifactFromManifest } from '../../workflows/lib/retention.js';
-import { retentionPolicySchema } from '../../workflows/lib/retention-policy.js';
+import { planRetention, retentionArtifactFromManifest } from '../../core/retention/plan.js';
+import { retentionPolicySchema } from '../../core/retention/policy.js';
 import { cli, configWithOwnRepo, labDir, onLabHost, startWorker, type WorkerProcess } from '../helpers/lab.js';
 
 const base = `/var/tmp/osb-import-${process.pid}`;

@@ -5,8 +5,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ArtifactDescription } from '../../workflows/lib/describe.js';
-import type { HistoryItem } from '../../workflows/lib/history.js';
+import type { ArtifactDescription } from '../../core/catalog/describe.js';
+import type { HistoryItem } from '../../core/inspect/history.js';
 import { cli, configWithOwnRepo, startWorker, type WorkerProcess } from '../helpers/lab.js';
 
 let own: ReturnType<typeof configWithOwnRepo>;

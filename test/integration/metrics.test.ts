@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { parse, stringify } from 'yaml';
 import type { Client } from '@temporalio/client';
-import { artifactDir, MANIFEST_FILE } from '../../workflows/lib/manifest.js';
-import { DRILL_FORMAT, drillRecordKey } from '../../workflows/lib/drill-record.js';
-import { runJournalKey, type RunJournal } from '../../workflows/lib/run-journal.js';
+import { artifactDir, MANIFEST_FILE } from '../../core/manifest/manifest.js';
+import { DRILL_FORMAT, drillRecordKey } from '../../core/dr/record.js';
+import { runJournalKey, type RunJournal } from '../../core/tiers/run-journal.js';
 import type { TierResult } from '../../workflows/tiers.js';
 import { cli, configWithOwnRepo, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
 

@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { cinder, glance } from '../../activities/openstack/api.js';
 import type { DryRunResult } from '../../activities/openstack/dry-run.js';
 import type { BackupVolumesResult, ExportImagesResult } from '../../workflows/cloud-resources.js';
-import type { CatalogEntry } from '../../workflows/lib/catalog.js';
+import type { CatalogEntry } from '../../core/catalog/catalog.js';
 import { cli, configWithOwnRepo, startWorker, type WorkerProcess } from '../helpers/lab.js';
 import {
   addOpenstackCloud,

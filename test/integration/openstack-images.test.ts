@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { glance } from '../../activities/openstack/api.js';
 import type { ExportImagesResult, SnapshotInstancesResult } from '../../workflows/cloud-resources.js';
-import type { ImageManifest } from '../../workflows/lib/image.js';
+import type { ImageManifest } from '../../core/openstack/image.js';
 import { configWithOwnRepo, labDir, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
 import {
   addOpenstackCloud,

@@ -34,7 +34,7 @@ import type {
 } from '../../workflows/cloud-resources.js';
 import type { RestoreServerResult, RestoreVolumeResult } from '../../workflows/restore-cloud-resources.js';
 import type { ImageFromExportResult } from '../../activities/openstack/restore-images.js';
-import type { ImageManifest } from '../../workflows/lib/image.js';
+import type { ImageManifest } from '../../core/openstack/image.js';
 import { cli, configWithOwnRepo, labDir, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
 import {
   addOpenstackCloud,

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { cinder, glance, VOLUME_MICROVERSION } from '../../activities/openstack/api.js';
 import type { BackupVolumesResult, ExportImagesResult } from '../../workflows/cloud-resources.js';
 import type { RotateTargetResult } from '../../workflows/rotate.js';
-import type { CatalogEntry } from '../../workflows/lib/catalog.js';
+import type { CatalogEntry } from '../../core/catalog/catalog.js';
 import { cli, configWithOwnRepo, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
 import {
   addOpenstackCloud,

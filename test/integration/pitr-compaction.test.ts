@@ -7,9 +7,9 @@
 import { execa } from 'execa';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BinlogManifest } from '../../workflows/lib/binlog.js';
+import type { BinlogManifest } from '../../core/pitr/segments.js';
 import type { ArchiveBinlogsStatus } from '../../workflows/archive-binlogs.js';
-import type { CatalogEntry } from '../../workflows/lib/catalog.js';
+import type { CatalogEntry } from '../../core/catalog/catalog.js';
 import { archivedPast as waitArchived, writeAlone, type TimedWrite } from '../helpers/timed-writes.js';
 import {
   cli,

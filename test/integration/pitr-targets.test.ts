@@ -6,7 +6,7 @@
 // GTID and position ranges.
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BinlogManifest } from '../../workflows/lib/binlog.js';
+import type { BinlogManifest } from '../../core/pitr/segments.js';
 import type { ArchiveBinlogsStatus } from '../../workflows/archive-binlogs.js';
 import { cli, configWithOwnRepo, sql, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
 

@@ -3,7 +3,7 @@
 // at known UTC times — exactly the rows up to that moment — and targets out of range refused.
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BinlogManifest } from '../../workflows/lib/binlog.js';
+import type { BinlogManifest } from '../../core/pitr/segments.js';
 import type { ArchiveBinlogsStatus } from '../../workflows/archive-binlogs.js';
 import { archivedPast as waitArchived, writeAlone, type TimedWrite } from '../helpers/timed-writes.js';
 import {

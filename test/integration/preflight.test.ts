@@ -4,7 +4,7 @@
 // with the ids the catalog now shows CHECKED and VERIFIED. With the database host unreachable
 // the gate exits 5 ("backup failed") once its timeout has passed, naming the run to read.
 import { rmSync } from 'node:fs';
-import type { CatalogEntry } from '../../workflows/lib/catalog.js';
+import type { CatalogEntry } from '../../core/catalog/catalog.js';
 import type { PreflightResult } from '../../workflows/preflight.js';
 import { cli, configWithOwnRepo, startWorker, type WorkerProcess } from '../helpers/lab.js';
 

@@ -1,7 +1,7 @@
 // `osbackup report` on a repository built from real backups of the lab: a full backup of ctl1,
 // its binary logs archived while rows are written, an incremental, a logical dump, all scrubbed
 // (CHECKED); plus drill records of the
-// exact type drills write (workflows/lib/drill-record.ts) and a torn one, read through the drills'
+// exact type drills write (core/dr/record.ts) and a torn one, read through the drills'
 // own listing (drillListRecords). The page is rendered
 // in headless Chromium (the system browser, over the DevTools protocol): every chart is there
 // with data, and the browser reports no console error, exception or failed load.
@@ -9,13 +9,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import {
-  DRILL_FORMAT,
-  drillDir,
-  drillRecordKey,
-  type DrillRecord,
-  type DrillStep,
-} from '../../workflows/lib/drill-record.js';
+import { DRILL_FORMAT, drillDir, drillRecordKey, type DrillRecord, type DrillStep } from '../../core/dr/record.js';
 import type { ArchiveBinlogsStatus } from '../../workflows/archive-binlogs.js';
 import { findChromium, renderPage } from '../helpers/chromium.js';
 import { cli, configWithOwnRepo, sql, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';

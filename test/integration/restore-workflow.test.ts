@@ -7,7 +7,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ArtifactManifest, DbFacts, VerificationRecord } from '../../workflows/lib/manifest.js';
+import type { ArtifactManifest, DbFacts, VerificationRecord } from '../../core/manifest/manifest.js';
 
 import { CLOUD, COMPONENT, PHASE, TIER } from '../../workflows/search-attributes.js';
 

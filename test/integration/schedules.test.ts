@@ -298,14 +298,12 @@ test('apply twice changes nothing: everything unchanged, no update reaches the s
 
 test('a hand edit on the server (digest untouched) is found and undone by the next apply', async () => {
   const id = `osbackup-${cloud}-control-plane`;
-  await client.schedule
-    .getHandle(id)
-    .update((prev) => ({
-      ...prev,
-      spec: { ...prev.spec, timezone: 'UTC' },
-      policies: { ...prev.policies, overlap: 'ALLOW_ALL', catchupWindow: 60_000 },
-      state: { paused: prev.state.paused },
-    }));
+  await client.schedule.getHandle(id).update((prev) => ({
+    ...prev,
+    spec: { ...prev.spec, timezone: 'UTC' },
+    policies: { ...prev.policies, overlap: 'ALLOW_ALL', catchupWindow: 60_000 },
+    state: { paused: prev.state.paused },
+  }));
   const edited = await describe_(id);
   expect([
     edited.spec.timezone,

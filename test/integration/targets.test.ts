@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import { parse } from 'yaml';
-import type { CatalogEntry } from '../../workflows/lib/catalog.js';
+import type { CatalogEntry } from '../../core/catalog/catalog.js';
 import type { RotateTargetResult } from '../../workflows/rotate.js';
 import type { TierResult } from '../../workflows/tiers.js';
 import {

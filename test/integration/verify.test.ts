@@ -23,9 +23,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { loadConfig } from '../../config/load.js';
 import { openTarget, type TargetStore } from '../../activities/storage/target.js';
-import { checkRecordKey, type CheckRecord } from '../../workflows/lib/manifest.js';
+import { checkRecordKey, type CheckRecord } from '../../core/manifest/manifest.js';
 import type { VerifyResult } from '../../workflows/verify.js';
-import type { TargetCapacity } from '../../workflows/lib/capacity.js';
+import type { TargetCapacity } from '../../core/capacity/capacity.js';
 import { cli, configWithOwnRepo, deriveConfig, labDir, startWorker, type WorkerProcess } from '../helpers/lab.js';
 
 const swiftDir = join(labDir(), 'ctl1', 'swift');

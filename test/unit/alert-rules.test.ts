@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { parse } from 'yaml';
-import { METRICS } from '../../workflows/lib/metrics.js';
+import { METRICS } from '../../core/metrics/metrics.js';
 
 const RULES = 'alerts/osbackup.rules.yml';
 const TESTS = 'alerts/osbackup.rules.test.yml';

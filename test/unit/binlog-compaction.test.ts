@@ -26,10 +26,11 @@ import {
   segmentLink,
   SEGMENT_FILE,
   type BinlogManifest,
-} from '../../workflows/lib/binlog.js';
-import { compactedFrom, mergedManifest, mergeProblem } from '../../workflows/lib/binlog-compaction.js';
-import { artifactDir, isBinlogManifest, MANIFEST_FORMAT, RECIPE_FILE } from '../../workflows/lib/manifest.js';
-import { retentionPolicySchema } from '../../workflows/lib/retention-policy.js';
+} from '../../core/pitr/segments.js';
+import { compactedFrom, mergedManifest, mergeProblem } from '../../core/pitr/compaction.js';
+import { artifactDir, MANIFEST_FORMAT, RECIPE_FILE } from '../../core/manifest/manifest.js';
+import { isBinlogManifest } from '../../core/manifest/any-manifest.js';
+import { retentionPolicySchema } from '../../core/retention/policy.js';
 import { binlogFile } from '../helpers/binlog-file.js';
 
 const FILE = 'mysql-bin.000007';

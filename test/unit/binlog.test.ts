@@ -13,11 +13,11 @@ import {
   type BinlogManifest,
   type PointLink,
   type SegmentLink,
-} from '../../workflows/lib/binlog.js';
+} from '../../core/pitr/segments.js';
 import { stopOption } from '../../activities/mariadb/binlog-replay.js';
-import { binlogRetentionArtifact } from '../../workflows/lib/retention.js';
-import { catalogEntry } from '../../workflows/lib/catalog.js';
-import { sealedFiles } from '../../workflows/lib/manifest.js';
+import { binlogRetentionArtifact } from '../../core/retention/plan.js';
+import { catalogEntry } from '../../core/catalog/catalog.js';
+import { sealedFiles } from '../../core/manifest/any-manifest.js';
 
 describe('binlog event scanner', () => {
   const f = file([2000, 2003, 2001]);

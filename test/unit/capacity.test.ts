@@ -6,7 +6,7 @@ import {
   leastSquaresSlope,
   untilFull,
   type TargetScan,
-} from '../../workflows/lib/capacity.js';
+} from '../../core/capacity/capacity.js';
 
 const day = (d: number, h = 0) => new Date(Date.UTC(2026, 10, 1 + d, h)).toISOString();
 

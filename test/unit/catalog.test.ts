@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Catalog } from '../../activities/catalog/catalog.js';
 import { FsTarget } from '../../activities/storage/target.js';
-import { artifactDir, MANIFEST_FILE, type ArtifactManifest } from '../../workflows/lib/manifest.js';
-import { DEFAULT_RETENTION_POLICY } from '../../workflows/lib/retention-policy.js';
+import { artifactDir, MANIFEST_FILE, type ArtifactManifest } from '../../core/manifest/manifest.js';
+import { DEFAULT_RETENTION_POLICY } from '../../core/retention/policy.js';
 
 const root = mkdtempSync(join(tmpdir(), 'osb-catalog-'));
 const target = new FsTarget('local', 'local', root, DEFAULT_RETENTION_POLICY);

@@ -1,5 +1,5 @@
-import { chainTo, incrementalBase, newestIntactRestorePoint } from '../../workflows/lib/chain.js';
-import type { ArtifactManifest } from '../../workflows/lib/manifest.js';
+import { chainTo, incrementalBase, newestIntactRestorePoint } from '../../core/chain/chain.js';
+import type { ArtifactManifest } from '../../core/manifest/manifest.js';
 
 let clock = 0;
 function m(

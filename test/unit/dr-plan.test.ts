@@ -14,8 +14,8 @@ import {
   stateBefore,
   substituteCommand,
   type DrCapabilities,
-} from '../../workflows/lib/dr-plan.js';
-import { parseDrillRecord } from '../../workflows/lib/drill-record.js';
+} from '../../core/dr/rebuild-plan.js';
+import { parseDrillRecord } from '../../core/dr/record.js';
 import { cloudYaml, configProblems, configYaml } from '../helpers/config-fixture.js';
 
 const full: DrCapabilities = { kolla: true, keystoneHosts: ['ctl1', 'ctl2'], openstack: true };

@@ -1,6 +1,6 @@
-// The DR drill's pure parts (workflows/lib/drill.ts, config/drill-schema.ts, the drill schedule
+// The DR drill's pure parts (core/dr/drill.ts, config/drill-schema.ts, the drill schedule
 // entry): which point it drills on, RPO, the seed's checks, the record's verdict and REPORT.md.
-import type { CatalogEntry } from '../../workflows/lib/catalog.js';
+import type { CatalogEntry } from '../../core/catalog/catalog.js';
 import {
   achievedRpoSeconds,
   drillChecks,
@@ -10,7 +10,7 @@ import {
   pickDrillPoint,
   renderDrillReport,
   type DrillRecordInput,
-} from '../../workflows/lib/drill.js';
+} from '../../core/dr/drill.js';
 import { desiredSchedules } from '../../client/lib/schedules.js';
 import { parseConfig } from '../../config/load.js';
 import { cloudYaml, configProblems, configYaml } from '../helpers/config-fixture.js';

@@ -1,6 +1,6 @@
 // The pure parts of logical dumps: splitting one mariadb-dump stream into per-schema files,
 // choosing schemas, the grant check, the recorded position, the catalog row and retention.
-import { catalogEntry } from '../../workflows/lib/catalog.js';
+import { catalogEntry } from '../../core/catalog/catalog.js';
 import {
   chooseSchemas,
   dumpSchema,
@@ -9,10 +9,10 @@ import {
   missingDumpGrants,
   parseDumpPosition,
   type DumpManifest,
-} from '../../workflows/lib/dump.js';
-import { sealedFiles } from '../../workflows/lib/manifest.js';
-import { planRetention } from '../../workflows/lib/retention.js';
-import { retentionPolicySchema } from '../../workflows/lib/retention-policy.js';
+} from '../../core/dump/dump.js';
+import { sealedFiles } from '../../core/manifest/any-manifest.js';
+import { planRetention } from '../../core/retention/plan.js';
+import { retentionPolicySchema } from '../../core/retention/policy.js';
 
 // The shape mariadb-dump 10.11 writes for `--databases a b` with a view in a (taken from a real run, shortened)
 const HEADER = `/*M!999999\\- enable the sandbox mode */ 

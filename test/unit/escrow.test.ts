@@ -19,7 +19,7 @@ import {
   type ResolvedEscrow,
 } from '../../activities/crypto/escrow.js';
 import { LocalRepository } from '../../activities/storage/local-repository.js';
-import { artifactDir, type ArtifactManifest, type EncryptionInfo } from '../../workflows/lib/manifest.js';
+import { artifactDir, type ArtifactManifest, type EncryptionInfo } from '../../core/manifest/manifest.js';
 import { loadConfigWithEscrow } from '../../client/keys.js';
 
 const T = mkdtempSync(join(tmpdir(), 'osbackup-escrow-test-'));

@@ -1,4 +1,4 @@
-import { compareFacts, comparisonPassed, recordFacts } from '../../workflows/lib/facts.js';
+import { compareFacts, comparisonPassed, recordFacts } from '../../core/manifest/facts.js';
 
 const t = (table: string, rows: number, checksum: string | null = String(rows * 7)) => ({ table, rows, checksum });
 

@@ -8,7 +8,7 @@ import {
   strandedAdvice,
   UNKNOWN_POSITION,
   type ClusterRestoreSettings,
-} from '../../workflows/lib/galera-restore.js';
+} from '../../core/galera/restore-plan.js';
 
 const cmd = (h: string, bootstrap: boolean) => ({
   start: `start ${h}`,

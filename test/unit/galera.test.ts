@@ -4,7 +4,7 @@ import {
   parseGaleraInfo,
   unhealthyReason,
   type GaleraNodeState,
-} from '../../workflows/lib/galera.js';
+} from '../../core/galera/donor.js';
 
 const synced = (host: string, extra: Partial<GaleraNodeState> = {}): GaleraNodeState => ({
   host,

@@ -11,12 +11,12 @@ import {
   seedSource,
   type KnownArtifact,
   type ListedFile,
-} from '../../workflows/lib/import.js';
-import { catalogEntry, catalogTable } from '../../workflows/lib/catalog.js';
-import { databaseRestoreRecipe } from '../../workflows/lib/recipe.js';
-import type { ArtifactManifest } from '../../workflows/lib/manifest.js';
-import { planRetention, retentionArtifactFromManifest } from '../../workflows/lib/retention.js';
-import { retentionPolicySchema } from '../../workflows/lib/retention-policy.js';
+} from '../../core/import/import.js';
+import { catalogEntry, catalogTable } from '../../core/catalog/catalog.js';
+import { databaseRestoreRecipe } from '../../core/manifest/recipe.js';
+import type { ArtifactManifest } from '../../core/manifest/manifest.js';
+import { planRetention, retentionArtifactFromManifest } from '../../core/retention/plan.js';
+import { retentionPolicySchema } from '../../core/retention/policy.js';
 
 const E = 1796008485; // 2026-11-30T03:14:45Z
 const iso = (epoch: number) => new Date(epoch * 1000).toISOString();

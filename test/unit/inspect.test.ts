@@ -1,7 +1,7 @@
 // The human forms of `osbackup describe` and `osbackup logs`, from synthetic inputs.
-import type { CatalogEntry } from '../../workflows/lib/catalog.js';
-import { describeText, type ArtifactDescription } from '../../workflows/lib/describe.js';
-import { historyText, type HistoryItem } from '../../workflows/lib/history.js';
+import type { CatalogEntry } from '../../core/catalog/catalog.js';
+import { describeText, type ArtifactDescription } from '../../core/catalog/describe.js';
+import { historyText, type HistoryItem } from '../../core/inspect/history.js';
 
 const row = (id: string, kind: string, parentId: string | null, over: Partial<CatalogEntry> = {}): CatalogEntry => ({
   id,

@@ -30,3 +30,32 @@ test('workflow code may not import Node builtins or activity implementations, no
     rmSync(probe, { force: true });
   }
 }, 60_000);
+
+test('core/ is pure and the bottom layer: no builtins, no Date.now(), nothing imported from the layers above', async () => {
+  const probe = 'core/__lint_probe__.ts';
+  writeFileSync(
+    probe,
+    [
+      "import { readFileSync } from 'node:fs';",
+      "import type { Config } from '../config/schema.js';",
+      "import type { Activities } from '../activities/index.js';",
+      "import { chainTo } from './chain/chain.js';",
+      'export function probe(c: Config, a: Activities): number {',
+      '  void readFileSync; void c; void a; void chainTo; return Date.now();',
+      '}',
+      '',
+    ].join('\n'),
+  );
+  try {
+    const r = await execa('npx', ['eslint', '--format', 'json', probe], { reject: false });
+    const messages = (JSON.parse(r.stdout) as { messages: { ruleId: string; line: number }[] }[])[0]!.messages;
+    const at = (line: number) => messages.filter((m) => m.line === line).map((m) => m.ruleId);
+    expect(at(1)).toContain('@typescript-eslint/no-restricted-imports');
+    expect(at(2)).toContain('no-restricted-imports'); // even a type: config imports core, not the reverse
+    expect(at(3)).toContain('no-restricted-imports');
+    expect(at(4)).toEqual([]);
+    expect(at(6)).toContain('no-restricted-properties');
+  } finally {
+    rmSync(probe, { force: true });
+  }
+}, 60_000);

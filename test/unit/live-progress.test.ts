@@ -1,12 +1,6 @@
 // The live progress line: step n/m, bytes of the step under way from heartbeat details, the
 // rate between samples, a bar only on a terminal, and when plain output prints again.
-import {
-  bytesOf,
-  progressText,
-  viewOf,
-  worthPrinting,
-  type ProgressSample,
-} from '../../workflows/lib/live-progress.js';
+import { bytesOf, progressText, viewOf, worthPrinting, type ProgressSample } from '../../core/inspect/live-progress.js';
 
 const sample = (
   at: number,

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, statSync, utimesSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalRepository } from '../../activities/storage/local-repository.js';
-import type { ArtifactManifest } from '../../workflows/lib/manifest.js';
+import type { ArtifactManifest } from '../../core/manifest/manifest.js';
 
 const fresh = () => new LocalRepository(join(mkdtempSync(join(tmpdir(), 'osb-repo-')), 'repo'));
 

@@ -1,14 +1,14 @@
-// What /metrics shows: the pure values (workflows/lib/metrics.ts), the run journal's counting
-// (workflows/lib/run-journal.ts), the config section, and the collector + HTTP listener over a
+// What /metrics shows: the pure values (core/metrics/metrics.ts), the run journal's counting
+// (core/tiers/run-journal.ts), the config section, and the collector + HTTP listener over a
 // real repository folder (catalog, journals, drill records written as the workflows write them).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../config/load.js';
 import { parseListen } from '../../config/metrics-schema.js';
-import type { CatalogEntry } from '../../workflows/lib/catalog.js';
-import { DRILL_FORMAT, drillRecordKey, type DrillRecord } from '../../workflows/lib/drill-record.js';
-import { calendarMaxGapSeconds, metricSamples, type MetricsInput, type Sample } from '../../workflows/lib/metrics.js';
+import type { CatalogEntry } from '../../core/catalog/catalog.js';
+import { DRILL_FORMAT, drillRecordKey, type DrillRecord } from '../../core/dr/record.js';
+import { calendarMaxGapSeconds, metricSamples, type MetricsInput, type Sample } from '../../core/metrics/metrics.js';
 import {
   addFailures,
   addSuccess,
@@ -18,7 +18,7 @@ import {
   runJournalKey,
   tierRunFromWorkflowId,
   type RunFailure,
-} from '../../workflows/lib/run-journal.js';
+} from '../../core/tiers/run-journal.js';
 import { cloudInputs, MetricsCollector } from '../../worker/metrics.js';
 import { startMetricsServer } from '../../worker/metrics-server.js';
 import { SshPool } from '../../activities/ssh/pool.js';

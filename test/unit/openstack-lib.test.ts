@@ -1,6 +1,6 @@
-import { mapBounded } from '../../workflows/lib/fanout.js';
+import { mapBounded } from '../../core/fanout.js';
 import fc from 'fast-check';
-import { isOurs, marks, planCloudRetention, snapshotName, serverImageName } from '../../workflows/lib/openstack.js';
+import { isOurs, marks, planCloudRetention, snapshotName, serverImageName } from '../../core/openstack/resources.js';
 import { openstackCloudSchema } from '../../config/openstack-schema.js';
 
 describe('mapBounded', () => {

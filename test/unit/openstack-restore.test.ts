@@ -2,14 +2,14 @@ import fc from 'fast-check';
 import {
   chooseFlavor,
   chooseSnapshot,
-  planImageCreate,
   serverNetworks,
   takenAt,
   type FlavorInfo,
   type SnapshotCandidate,
-} from '../../workflows/lib/openstack-restore.js';
-import { marks } from '../../workflows/lib/openstack.js';
-import { newImageManifest, type ImageManifest } from '../../workflows/lib/image.js';
+} from '../../core/openstack/restore.js';
+import { planImageCreate } from '../../core/openstack/image.js';
+import { marks } from '../../core/openstack/resources.js';
+import { newImageManifest, type ImageManifest } from '../../core/openstack/image.js';
 
 const VOL = '11111111-1111-1111-1111-111111111111';
 const snap = (id: string, taken: string, o: Partial<SnapshotCandidate> = {}): SnapshotCandidate => ({

@@ -1,4 +1,4 @@
-import { planImageExportRetention } from '../../workflows/lib/openstack.js';
+import { planImageExportRetention } from '../../core/openstack/resources.js';
 
 const now = new Date('2026-11-30T06:00:00Z');
 const daysAgo = (d: number) => new Date(now.getTime() - d * 86_400_000).toISOString();

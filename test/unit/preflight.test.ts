@@ -1,6 +1,6 @@
 // The pre-upgrade gate's verdict and the CLI's exit codes, without servers.
-import type { CatalogEntry } from '../../workflows/lib/catalog.js';
-import { gateVerdict, type GateInput } from '../../workflows/lib/preflight.js';
+import type { CatalogEntry } from '../../core/catalog/catalog.js';
+import { gateVerdict, type GateInput } from '../../core/preflight/preflight.js';
 import { minutesOf, preflightExitCode } from '../../client/preflight.js';
 import type { PreflightResult } from '../../workflows/preflight.js';
 

@@ -7,7 +7,7 @@ import {
   redactDefinitions,
   summarizeDefinitions,
   type Definitions,
-} from '../../workflows/lib/rabbitmq-definitions.js';
+} from '../../core/control-plane/rabbitmq-definitions.js';
 import {
   exportDefinitionsScript,
   importDefinitionsScript,

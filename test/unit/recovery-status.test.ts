@@ -1,14 +1,14 @@
-// `osbackup status`'s judgement (workflows/lib/status.ts): newest good restore points, RPO,
+// `osbackup status`'s judgement (core/status/status.ts): newest good restore points, RPO,
 // the last drill and its schedule, chains, the archiver — and which of them are breaches.
-import type { CatalogEntry } from '../../workflows/lib/catalog.js';
-import type { DrillRecord } from '../../workflows/lib/drill-record.js';
+import type { CatalogEntry } from '../../core/catalog/catalog.js';
+import type { DrillRecord } from '../../core/dr/record.js';
 import {
   brokenChains,
   calendarIntervalSeconds,
   recoveryStatus,
   recoveryStatusText,
   type StatusInput,
-} from '../../workflows/lib/status.js';
+} from '../../core/status/status.js';
 import { calendarSchema } from '../../config/schedule-schema.js';
 
 const NOW = '2026-12-06T12:00:00.000Z';

@@ -15,7 +15,7 @@ import {
 } from '../../client/report/svg.js';
 import { CHART_IDS, renderHtml } from '../../client/report/html.js';
 import { mdCell, mdTable, renderMarkdown } from '../../client/report/markdown.js';
-import { reportModel } from '../../workflows/lib/report.js';
+import { reportModel } from '../../core/report/report.js';
 import { drill, reportFixture, row } from '../fixtures/report-fixture.js';
 
 const NOW = Date.parse('2026-12-06T10:00:00Z');

@@ -11,7 +11,7 @@ import {
   reportModel,
   tierOf,
   type ReportInput,
-} from '../../workflows/lib/report.js';
+} from '../../core/report/report.js';
 import { drill, reportFixture, row } from '../fixtures/report-fixture.js';
 
 const NOW = Date.parse('2026-12-06T10:00:00Z');

@@ -2,7 +2,7 @@
 // reference functions here are written independently of the planner (other week formula,
 // toLocaleDateString for zones, brute force over instants), so agreement means something.
 import fc from 'fast-check';
-import { calendarBuckets, planRetention, recheck } from '../../workflows/lib/retention.js';
+import { calendarBuckets, planRetention, recheck } from '../../core/retention/plan.js';
 import type {
   BinlogArtifact,
   ControlPlaneArtifact,
@@ -11,9 +11,9 @@ import type {
   DumpArtifact,
   RetentionArtifact,
   RetentionPlan,
-} from '../../workflows/lib/retention.js';
-import { retentionPolicySchema } from '../../workflows/lib/retention-policy.js';
-import type { RetentionPolicy } from '../../workflows/lib/retention-policy.js';
+} from '../../core/retention/plan.js';
+import { retentionPolicySchema } from '../../core/retention/policy.js';
+import type { RetentionPolicy } from '../../core/retention/policy.js';
 
 const MIN = 60_000;
 const DAY = 1440 * MIN;

@@ -1,9 +1,4 @@
-import {
-  calendarBuckets,
-  planRetention,
-  recheck,
-  retentionArtifactFromManifest,
-} from '../../workflows/lib/retention.js';
+import { calendarBuckets, planRetention, recheck, retentionArtifactFromManifest } from '../../core/retention/plan.js';
 import type {
   BinlogArtifact,
   ControlPlaneArtifact,
@@ -11,14 +6,10 @@ import type {
   DbArtifact,
   RetentionArtifact,
   RetentionPlan,
-} from '../../workflows/lib/retention.js';
-import {
-  DEFAULT_RETENTION_POLICY,
-  parseDuration,
-  retentionPolicySchema,
-} from '../../workflows/lib/retention-policy.js';
-import type { RetentionPolicyInput } from '../../workflows/lib/retention-policy.js';
-import type { ArtifactManifest } from '../../workflows/lib/manifest.js';
+} from '../../core/retention/plan.js';
+import { DEFAULT_RETENTION_POLICY, parseDuration, retentionPolicySchema } from '../../core/retention/policy.js';
+import type { RetentionPolicyInput } from '../../core/retention/policy.js';
+import type { ArtifactManifest } from '../../core/manifest/manifest.js';
 
 const full = (id: string, takenAt: string, extra: Partial<DbArtifact> = {}): DbArtifact => ({
   id,

@@ -1,5 +1,5 @@
-import { planServiceRestore, type DumpLink } from '../../workflows/lib/service-restore.js';
-import type { PointLink, SegmentLink } from '../../workflows/lib/binlog.js';
+import { planServiceRestore, type DumpLink } from '../../core/service-restore/plan.js';
+import type { PointLink, SegmentLink } from '../../core/pitr/segments.js';
 
 const T = (hms: string) => `2026-11-30T${hms}Z`;
 function point(id: string, completedAt: string, position: number): PointLink {

@@ -2,9 +2,10 @@
 // the monthly promotion set, and the targets / tiers config with its cross references.
 import { parseConfig } from '../../config/load.js';
 import { configProblems, configYaml } from '../helpers/config-fixture.js';
-import { planCopy, promotionSet } from '../../workflows/lib/copy-plan.js';
-import type { AnyManifest, ArtifactManifest } from '../../workflows/lib/manifest.js';
-import type { ControlPlaneManifest } from '../../workflows/lib/control-plane.js';
+import { planCopy, promotionSet } from '../../core/copy/plan.js';
+import type { ArtifactManifest } from '../../core/manifest/manifest.js';
+import type { AnyManifest } from '../../core/manifest/any-manifest.js';
+import type { ControlPlaneManifest } from '../../core/control-plane/control-plane.js';
 
 let lsn = 1000;
 function db(

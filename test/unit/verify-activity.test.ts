@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { checkArtifacts, planVerify, type VerifyPlan } from '../../activities/storage/verify.js';
-import type { ArtifactCheck } from '../../workflows/lib/verify-report.js';
+import type { ArtifactCheck } from '../../core/verify/report.js';
 import { Env } from '../../activities/deps.js';
 import type { Config } from '../../config/schema.js';
-import { retentionPolicySchema } from '../../workflows/lib/retention-policy.js';
-import { artifactDir, type CheckRecord } from '../../workflows/lib/manifest.js';
+import { retentionPolicySchema } from '../../core/retention/policy.js';
+import { artifactDir, type CheckRecord } from '../../core/manifest/manifest.js';
 
 const root = mkdtempSync(join(tmpdir(), 'osb-verify-unit-'));
 const config = {

@@ -1,4 +1,4 @@
-import type { CheckedFile } from '../../workflows/lib/manifest.js';
+import type { CheckedFile } from '../../core/manifest/manifest.js';
 import {
   checkBatches,
   checkResult,
@@ -10,7 +10,7 @@ import {
   type ArtifactCheck,
   type ExpectedEntry,
   type VerifyNode,
-} from '../../workflows/lib/verify-report.js';
+} from '../../core/verify/report.js';
 
 let clock = 0;
 function node(
