@@ -8,7 +8,7 @@
 //       compactMaxPieces: 2000    # segments merged into one at most (bounds one merge's time)
 import { z } from 'zod';
 
-/** The restore reads a segment into memory (activities/controlplane/sealed.ts MAX_PLAIN_BYTES): a merged one must fit. */
+/** The restore reads a segment into memory (activities/control-plane/sealed.ts MAX_PLAIN_BYTES): a merged one must fit. */
 export const MAX_COMPACT_MIB = 256;
 
 export const binlogCompactionFields = {

@@ -6,7 +6,7 @@
 import type { Client } from '@temporalio/client';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { Catalog } from '../activities/catalog/catalog.js';
-import { readRunJournals, recordFailures } from '../activities/catalog/run-journal.js';
+import { readRunJournals, recordFailures } from '../activities/tiers/run-journal.js';
 import { Env, type Deps } from '../activities/deps.js';
 import { redact } from '../activities/redact.js';
 import { targetNames, type TargetStore } from '../activities/storage/target.js';

@@ -3,7 +3,7 @@
 // re-hashed first, then each schema is imported into the target host's server.
 import { proxyActivities, workflowInfo, upsertSearchAttributes, CancellationScope } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { DumpImportResult } from '../activities/mariadb/dump-restore.js';
+import type { DumpImportResult } from '../activities/dump/restore.js';
 import { dumpId, type DumpManifest } from '../core/dump/dump.js';
 import { compactUtc } from '../core/ids.js';
 import { MANIFEST_FORMAT, RECIPE_FILE } from '../core/manifest/manifest.js';

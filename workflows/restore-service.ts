@@ -15,7 +15,7 @@ import {
 } from '@temporalio/workflow';
 import { awaitDecision, noDecision } from './approval.js';
 import type { Activities } from '../activities/index.js';
-import type { CommandOutcome } from '../activities/mariadb/scratch.js';
+import type { CommandOutcome } from '../activities/service-restore/scratch.js';
 import { compactUtc } from '../core/ids.js';
 import { longStream, serverControl, shortCall } from './options.js';
 import { Steps } from './progress.js';

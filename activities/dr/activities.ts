@@ -15,6 +15,7 @@ import {
   type DrStepName,
 } from '../../core/dr/rebuild-plan.js';
 import { drillRecordKey, drillReportKey, type DrillRecord } from '../../core/dr/record.js';
+import type { ActivityContext } from '../context.js';
 import type { Env } from '../deps.js';
 import { fatal, fsFailure, FailureType } from '../errors.js';
 import { withHeartbeat } from '../heartbeat.js';
@@ -77,7 +78,7 @@ const checkRunId = (runId: string) => {
     );
 };
 
-export function drActivities(env: Env) {
+export function drActivities({ env }: ActivityContext) {
   return {
     /** What the rebuild of `cloud` will run, checked (runOn, placeholders) before anything is touched. */
     async drSettings(input: { cloud: string }): Promise<DrSettings> {

@@ -1,5 +1,5 @@
 // The OpenStack activities, over one session per cloud and worker (tokens are reused).
-import type { Env } from '../deps.js';
+import type { ActivityContext } from '../context.js';
 import { fatal, FailureType } from '../errors.js';
 import { loadCredentials } from './credentials.js';
 import { OpenStackSession } from './session.js';
@@ -17,10 +17,9 @@ import { listServers, snapshotServer, type SnapshotServerInput } from './instanc
 import type { OpenstackCloudConfig } from '../../config/openstack-schema.js';
 import { openstackRestoreActivities } from './restore-activities.js';
 
-export function openstackActivities(
-  env: Env,
-  onExportRemoved: (cloud: string, id: string) => Promise<void> = async () => undefined,
-) {
+export function openstackActivities({ env, catalog }: ActivityContext) {
+  // cloud-side retention removes image exports: osbackup's own deletions leave the catalog
+  const onExportRemoved = (cloud: string, id: string): Promise<void> => catalog.refresh(cloud, 'image', id);
   const sessions = new Map<string, OpenStackSession>();
   const cfgOf = (cloud: string): OpenstackCloudConfig => {
     const c = env.cloud(cloud).openstack;

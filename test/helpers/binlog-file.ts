@@ -1,5 +1,5 @@
 // Synthetic binary-log bytes for unit tests: v4 events with the header fields the scanner checks.
-import { BINLOG_MAGIC } from '../../activities/mariadb/binlog-events.js';
+import { BINLOG_MAGIC } from '../../activities/pitr/events.js';
 
 /** One v4 event: 19-byte header (log_pos = its end in the file), body, 4-byte checksum. */
 export function event(ts: number, type: number, serverId: number, body: Buffer, at: number): Buffer {

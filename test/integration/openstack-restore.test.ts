@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { cinder, COMPUTE_MICROVERSION, glance, VOLUME_MICROVERSION } from '../../activities/openstack/api.js';
-import { sealBuffer, unsealFile } from '../../activities/controlplane/sealed.js';
+import { sealBuffer, unsealFile } from '../../activities/control-plane/sealed.js';
 import { loadConfig } from '../../config/load.js';
 import type {
   BackupVolumesResult,

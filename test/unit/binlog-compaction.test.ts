@@ -9,15 +9,15 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { Env } from '../../activities/deps.js';
 import type { Config } from '../../config/schema.js';
 import { binlogArchiveSchema, databaseSchema } from '../../config/schema.js';
-import { sealBuffer, unsealFile } from '../../activities/controlplane/sealed.js';
-import { scanEvents } from '../../activities/mariadb/binlog-events.js';
+import { sealBuffer, unsealFile } from '../../activities/control-plane/sealed.js';
+import { scanEvents } from '../../activities/pitr/events.js';
 import {
   mergeBinlogSegments,
   planBinlogCompaction,
   removeBinlogPieces,
   type CompactionRun,
   type MergeResult,
-} from '../../activities/mariadb/binlog-compact.js';
+} from '../../activities/pitr/compact.js';
 import {
   binlogSegmentId,
   contiguousFrom,

@@ -1,6 +1,6 @@
-import { scanEvents, transactionBoundary } from '../../activities/mariadb/binlog-events.js';
+import { scanEvents, transactionBoundary } from '../../activities/pitr/events.js';
 import { binlogFile as file } from '../helpers/binlog-file.js';
-import { parseBinlogStatus } from '../../activities/mariadb/binlog-archive.js';
+import { parseBinlogStatus } from '../../activities/pitr/archive.js';
 import {
   contiguousFrom,
   mergedSegmentId,
@@ -14,7 +14,7 @@ import {
   type PointLink,
   type SegmentLink,
 } from '../../core/pitr/segments.js';
-import { stopOption } from '../../activities/mariadb/binlog-replay.js';
+import { stopOption } from '../../activities/pitr/replay.js';
 import { binlogRetentionArtifact } from '../../core/retention/plan.js';
 import { catalogEntry } from '../../core/catalog/catalog.js';
 import { sealedFiles } from '../../core/manifest/any-manifest.js';

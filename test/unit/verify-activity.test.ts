@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { checkArtifacts, planVerify, type VerifyPlan } from '../../activities/storage/verify.js';
+import { checkArtifacts, planVerify, type VerifyPlan } from '../../activities/verify/verify.js';
 import type { ArtifactCheck } from '../../core/verify/report.js';
 import { Env } from '../../activities/deps.js';
 import type { Config } from '../../config/schema.js';

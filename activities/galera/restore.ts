@@ -1,15 +1,15 @@
 // Galera cluster restore on the hosts: the cloud's restore settings, grastate.dat for the
 // bootstrap node, a joiner's datadir emptied (so it takes a full SST from the restored node),
 // and a joiner started and watched until it is Synced. The chain itself is restored by
-// restoreDatabaseWorkflow's activities (restore.ts); this adds only what a cluster needs.
+// restoreDatabaseWorkflow's activities (mariadb/restore.ts); this adds only what a cluster needs.
 import { grastateText, type BootstrapPosition, type ClusterRestoreSettings } from '../../core/galera/restore-plan.js';
 import type { Env } from '../deps.js';
 import { fatal, FailureType } from '../errors.js';
 import { heartbeater } from '../heartbeat.js';
 import { shJoin, shQuote } from '../ssh/quote.js';
-import { runSql } from './facts.js';
-import { readNode } from './galera.js';
-import { remote, serverCommand } from './restore.js';
+import { runSql } from '../mariadb/facts.js';
+import { readNode } from './cluster.js';
+import { remote, serverCommand } from '../mariadb/restore.js';
 
 /** Null for a cloud that is not a Galera cluster (the plan refuses it). Commands are config, no secrets. */
 export function clusterRestoreSettings(env: Env, cloud: string): ClusterRestoreSettings | null {

@@ -31,7 +31,7 @@ import {
   type VerifyNode,
 } from '../../core/verify/report.js';
 import type { TargetScan } from '../../core/capacity/capacity.js';
-import { hashObject, scanTargetManifests, targetNames, type TargetStore } from './target.js';
+import { hashObject, scanTargetManifests, targetNames, type TargetStore } from '../storage/target.js';
 
 export interface VerifyPlan {
   target: string;
@@ -217,29 +217,4 @@ export async function scanCapacity(env: Env, input: { target: string }): Promise
       })),
     };
   });
-}
-
-export function verifyActivities(env: Env) {
-  return {
-    /** Every target's name, the repository first. */
-    async storageListTargets(): Promise<string[]> {
-      return storageTargetNames(env);
-    },
-    /** One listing of the target: its manifests, its catalog rows, and what this run re-reads. */
-    async storagePlanVerify(input: { cloud: string; target: string; since: string | null }): Promise<VerifyPlan> {
-      return planVerify(env, input);
-    },
-    /** Re-reads a batch of artifacts and writes a CheckRecord beside each manifest. */
-    async storageCheckArtifacts(input: {
-      cloud: string;
-      target: string;
-      artifacts: { id: string; component: string }[];
-      workflowId: string;
-    }): Promise<ArtifactCheck[]> {
-      return checkArtifacts(env, input);
-    },
-    async storageScanCapacity(input: { target: string }): Promise<TargetScan> {
-      return scanCapacity(env, input);
-    },
-  };
 }

@@ -26,10 +26,10 @@ import { binlogSegmentRecipe } from '../../core/pitr/recipe.js';
 import type { Env } from '../deps.js';
 import { fatal, fsFailure, FailureType } from '../errors.js';
 import { cancellationSignal, heartbeater } from '../heartbeat.js';
-import { sealBuffer, unsealFile } from '../controlplane/sealed.js';
+import { sealBuffer, unsealFile } from '../control-plane/sealed.js';
 import { gpgVersion, keyFingerprints } from '../crypto/gpg.js';
 import { zstdVersion } from '../crypto/zstd.js';
-import { scanEvents } from './binlog-events.js';
+import { scanEvents } from './events.js';
 
 export interface CompactionRun {
   id: string;

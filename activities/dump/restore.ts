@@ -15,8 +15,8 @@ import { ensureGpgHome, gpgDecrypt } from '../crypto/gpg.js';
 import { zstdDecompress } from '../crypto/zstd.js';
 import { PipelineGuard } from '../crypto/stage.js';
 import { inServiceContext, shQuote } from '../ssh/quote.js';
-import { meter, stageFailure, tailOf } from './backup.js';
-import { classifyMariadbError } from './classify.js';
+import { meter, stageFailure, tailOf } from '../mariadb/backup.js';
+import { classifyMariadbError } from '../mariadb/classify.js';
 
 export async function findDump(env: Env, cloud: string, id?: string): Promise<DumpManifest> {
   if (id) {

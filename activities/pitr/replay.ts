@@ -15,14 +15,14 @@ import {
   type PitrTarget,
   type ReplayPlan,
 } from '../../core/pitr/segments.js';
-import { readArchiveProgress } from './binlog-progress.js';
+import { readArchiveProgress } from './progress.js';
 import type { Env } from '../deps.js';
 import { fatal, transient, FailureType } from '../errors.js';
 import { cancellationSignal, heartbeater, withHeartbeat } from '../heartbeat.js';
-import { unsealFile } from '../controlplane/sealed.js';
+import { unsealFile } from '../control-plane/sealed.js';
 import { inServiceContext, shQuote } from '../ssh/quote.js';
-import { classifyMariadbError } from './classify.js';
-import { transactionBoundary } from './binlog-events.js';
+import { classifyMariadbError } from '../mariadb/classify.js';
+import { transactionBoundary } from './events.js';
 
 /** The chain and the segments that reach `at`, or a non-retryable refusal naming the recoverable ranges. */
 export async function planPointInTimeRestore(

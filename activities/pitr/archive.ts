@@ -21,14 +21,14 @@ import { binlogSegmentRecipe } from '../../core/pitr/recipe.js';
 import type { Env } from '../deps.js';
 import { fatal, fsFailure, FailureType } from '../errors.js';
 import { cancellationSignal, heartbeater } from '../heartbeat.js';
-import { sealBuffer } from '../controlplane/sealed.js';
+import { sealBuffer } from '../control-plane/sealed.js';
 import { gpgVersion, keyFingerprints } from '../crypto/gpg.js';
 import { zstdVersion } from '../crypto/zstd.js';
 import { inServiceContext, shQuote } from '../ssh/quote.js';
-import { classifyMariadbError } from './classify.js';
-import { runSql } from './facts.js';
-import { scanEvents } from './binlog-events.js';
-import { writeArchiveProgress } from './binlog-progress.js';
+import { classifyMariadbError } from '../mariadb/classify.js';
+import { runSql } from '../mariadb/facts.js';
+import { scanEvents } from './events.js';
+import { writeArchiveProgress } from './progress.js';
 
 export interface BinlogPos {
   file: string;

@@ -23,7 +23,7 @@ import type { ControlPlaneManifest } from '../../core/control-plane/control-plan
 import { IMAGE, type ImageManifest } from '../../core/openstack/image.js';
 import type { Env } from '../deps.js';
 import { fatal, FailureType } from '../errors.js';
-import { scanTargetManifests, type TargetStore } from './target.js';
+import { scanTargetManifests, type TargetStore } from '../storage/target.js';
 
 export interface RetentionJournal {
   formatVersion: 1;

@@ -24,10 +24,10 @@ import { ensureGpgHome, gpgEncrypt, gpgVersion, keyFingerprints } from '../crypt
 import { zstdCompress, zstdVersion } from '../crypto/zstd.js';
 import { PipelineGuard, type ProcessStage } from '../crypto/stage.js';
 import { inServiceContext } from '../ssh/quote.js';
-import { meter, stageFailure, tailOf } from './backup.js';
-import { classifyMariadbError } from './classify.js';
-import { dumpScript } from './commands.js';
-import { runSql } from './facts.js';
+import { meter, stageFailure, tailOf } from '../mariadb/backup.js';
+import { classifyMariadbError } from '../mariadb/classify.js';
+import { dumpScript } from '../mariadb/commands.js';
+import { runSql } from '../mariadb/facts.js';
 
 export interface DumpStreamInput {
   cloud: string;

@@ -10,7 +10,7 @@ import { sealedFiles, type AnyManifest } from '../../core/manifest/any-manifest.
 import { storedDigest } from '../../core/copy/plan.js';
 import type { Env } from '../deps.js';
 import { fatal, FailureType } from '../errors.js';
-import { hashObject, scanTargetManifests, type TargetStore } from './target.js';
+import { hashObject, scanTargetManifests, type TargetStore } from '../storage/target.js';
 
 export interface CopyArtifactInput {
   cloud: string;

@@ -7,7 +7,7 @@ import type { GaleraNodeState } from '../../core/galera/donor.js';
 import type { Env } from '../deps.js';
 import { fatal, FailureType } from '../errors.js';
 import { shQuote } from '../ssh/quote.js';
-import { runSql } from './facts.js';
+import { runSql } from '../mariadb/facts.js';
 
 const STATE_SQL = [
   'SELECT variable_name, variable_value FROM information_schema.global_status WHERE variable_name IN',

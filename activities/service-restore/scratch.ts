@@ -1,6 +1,6 @@
 // A single-service restore's scratch MariaDB and its files, on the scratch host under
 // <restoreDir>/<folder>/:
-//   <member>/ binlog/   the chain and binlogs (restore.ts, binlog-replay.ts; restorePoint = folder)
+//   <member>/ binlog/   the chain and binlogs (mariadb/restore.ts, pitr/replay.ts; restorePoint = folder)
 //   instance/          the scratch server's socket, pid and error log
 //   export/<svc>.sql   the restored schemas as mariadb-dump wrote them (what is imported)
 //   safety/<svc>-before.sql  the live schemas just before the import (to go back)
@@ -13,8 +13,8 @@ import type { Env } from '../deps.js';
 import { fatal, transient, FailureType } from '../errors.js';
 import { cancellationSignal, heartbeater, withHeartbeat } from '../heartbeat.js';
 import { inServiceContext, shQuote } from '../ssh/quote.js';
-import { meter, tailOf } from './backup.js';
-import { classifyMariadbError } from './classify.js';
+import { meter, tailOf } from '../mariadb/backup.js';
+import { classifyMariadbError } from '../mariadb/classify.js';
 import { redact } from '../redact.js';
 import { runOn } from '../ssh/run-on.js';
 

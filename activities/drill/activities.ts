@@ -2,7 +2,6 @@
 // with its recorded facts, how far the binlog archive reaches from it) and its record
 // (drill.json + REPORT.md in the repository, read back by `osbackup status`).
 import { planPointInTime, segmentLink } from '../../core/pitr/segments.js';
-import type { Catalog } from '../catalog/catalog.js';
 import { chainTo } from '../../core/chain/chain.js';
 import { newestRecoverable, pickDrillPoint, renderDrillReport } from '../../core/dr/drill.js';
 import {
@@ -19,9 +18,9 @@ import { isBinlogManifest, isDatabaseManifest, type AnyManifest } from '../../co
 import type { ControlPlaneManifest } from '../../core/control-plane/control-plane.js';
 
 const isControlPlaneManifest = (m: AnyManifest): m is ControlPlaneManifest => m.component === 'control-plane';
-import type { Env } from '../deps.js';
+import type { ActivityContext } from '../context.js';
 import { fatal, FailureType } from '../errors.js';
-import { readArchiveProgress } from '../mariadb/binlog-progress.js';
+import { readArchiveProgress } from '../pitr/progress.js';
 
 export interface DrillPlan {
   host: string;
@@ -38,7 +37,7 @@ export interface DrillPlan {
   controlPlane: { id: string; kolla: boolean; scratchName: string; scratchPath: string } | null;
 }
 
-export function drillActivities(env: Env, catalog: Catalog) {
+export function drillActivities({ env, catalog }: ActivityContext) {
   return {
     /** Everything the drill decides before touching the drill host; refuses the live database host. */
     async drillPlan(input: { cloud: string; drillId: string }): Promise<DrillPlan> {
