@@ -8,6 +8,8 @@ import { FAILURE_CONVERTER_PATH } from '../config/temporal.js';
 
 export const WORKFLOWS_DIR = fileURLToPath(new URL('../workflows/', import.meta.url));
 export const WORKFLOWS_PATH = join(WORKFLOWS_DIR, 'index.js');
+/** The pure modules the workflows import: part of the bundle too. */
+export const CORE_DIR = fileURLToPath(new URL('../core/', import.meta.url));
 export const BUNDLE_PATH = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
 
 function newestMtime(dir: string): number {
@@ -19,11 +21,11 @@ function newestMtime(dir: string): number {
   return t;
 }
 
-/** The prebuilt bundle when it is newer than every compiled workflow file and the failure converter, else undefined. */
+/** The prebuilt bundle when it is newer than every compiled workflow and core file and the failure converter, else undefined. */
 export function freshBundle(): string | undefined {
   try {
     return statSync(BUNDLE_PATH).mtimeMs >=
-      Math.max(newestMtime(WORKFLOWS_DIR), statSync(FAILURE_CONVERTER_PATH).mtimeMs)
+      Math.max(newestMtime(WORKFLOWS_DIR), newestMtime(CORE_DIR), statSync(FAILURE_CONVERTER_PATH).mtimeMs)
       ? BUNDLE_PATH
       : undefined;
   } catch {
