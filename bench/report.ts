@@ -154,7 +154,7 @@ export function renderResults(r: Results): string {
     out.push(
       '## 5. Binlog archiving — achieved RPO under steady writes',
       '',
-      `archiveBinlogsWorkflow on ctl1 while a writer commits ${p.tps} transactions/s for ${p.seconds} s (${p.writes} writes); segments cut at least every ${p.segmentSeconds} s; ${p.segments} segments, ${f1(p.storedBytes / 1e6)} MB stored.`,
+      `pitrArchiveWorkflow on ctl1 while a writer commits ${p.tps} transactions/s for ${p.seconds} s (${p.writes} writes); segments cut at least every ${p.segmentSeconds} s; ${p.segments} segments, ${f1(p.storedBytes / 1e6)} MB stored.`,
       '',
       '| figure | median s | p95 s | max s |',
       '|---|---|---|---|',

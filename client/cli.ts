@@ -11,7 +11,7 @@ import type { BackupDatabaseResult } from '../workflows/backup-database.js';
 import type { RestoreDatabaseResult } from '../workflows/restore-database.js';
 import { CliError, connect, EXIT, startRun, waitWithProgress } from './connect.js';
 import { registerControlPlaneCommands } from './control-plane.js';
-import { registerBinlogCommands } from './binlog.js';
+import { registerPitrCommands } from './pitr.js';
 import { registerInspectCommands } from './inspect.js';
 import { registerPreflightCommand } from './preflight.js';
 import { utcTime } from './lib/utc-time.js';
@@ -250,7 +250,7 @@ restore
     );
   });
 
-registerBinlogCommands(program, { load, pickCloud, out, version });
+registerPitrCommands(program, { load, pickCloud, out, version });
 registerInspectCommands(program, { load, pickCloud, out, version });
 registerPreflightCommand(program, { load, pickCloud, out, version });
 

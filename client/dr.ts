@@ -3,12 +3,12 @@
 import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config/schema.js';
-import { binlogWorkflowId } from '../core/pitr/segments.js';
+import { pitrArchiveWorkflowId } from '../core/pitr/segments.js';
 import type { CatalogListing } from '../core/catalog/catalog.js';
 import type { DrillRecord } from '../core/dr/record.js';
 import { runWorkflowId } from '../core/ids.js';
 import { recoveryStatus, recoveryStatusText, type ArchiverFacts, type RecoveryStatus } from '../core/status/status.js';
-import type { ArchiveBinlogsStatus } from '../workflows/archive-binlogs.js';
+import type { PitrArchiveStatus } from '../workflows/pitr-archive.js';
 import type { DrDrillResult } from '../workflows/dr-drill.js';
 import { CliError, connect, EXIT, startRun, waitWithProgress } from './connect.js';
 import type { CliContext, G } from './control-plane.js';
@@ -35,11 +35,11 @@ export function drillText(r: DrillRecord, paths?: { recordPath: string; reportPa
 
 /** The archiver of the cloud, if one is running: its caught-up time, the RPO it achieves now. */
 async function archiverFacts(client: Client, cloud: string, now: number): Promise<ArchiverFacts | null> {
-  const handle = client.workflow.getHandle(binlogWorkflowId(cloud));
+  const handle = client.workflow.getHandle(pitrArchiveWorkflowId(cloud));
   try {
     const d = await handle.describe();
     if (d.status.name !== 'RUNNING') return null;
-    const s = await handle.query<ArchiveBinlogsStatus>('status');
+    const s = await handle.query<PitrArchiveStatus>('status');
     return {
       running: true,
       caughtUpAt: s.caughtUpAt,

@@ -292,7 +292,7 @@ export function registerScheduleCommands(program: Command, ctx: CliContext<G>): 
     schedules
       .command(`${name} <target>`)
       .description(
-        `${name} a schedule: an entry (daily, control-plane, weekly, monthly, rotate, verify) or a schedule id`,
+        `${name} a schedule: an entry (daily, control-plane, weekly, monthly, retention (rotate), verify, dump, drill) or a schedule id`,
       )
       .option('--cloud <name>', 'cloud of the entry (default: the only one)')
       .option('--reason <text>', 'shown with the schedule in the UI and `schedules list`')

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
 import { runWorkflowId } from '../core/ids.js';
 import type { CopyTargetResult } from '../workflows/copy.js';
-import type { RetentionPlanResult, RotateTargetResult } from '../workflows/rotate.js';
+import type { RetentionPlanResult, RetentionTargetResult } from '../workflows/retention.js';
 import type { CloudRetentionView } from '../activities/openstack/retention.js';
 import { CliError, connect, EXIT } from './connect.js';
 import { runWorkflow, type CliContext, type G } from './control-plane.js';
@@ -120,11 +120,11 @@ export function registerStorageCommands(program: Command, ctx: CliContext<G>): v
       const config = ctx.load(g);
       const cloud = ctx.pickCloud(config, g.cloud);
       if (g.target) targetOf(config, g.target);
-      const { r, link, workflowId } = await runWorkflow<RotateTargetResult[]>(
+      const { r, link, workflowId } = await runWorkflow<RetentionTargetResult[]>(
         ctx,
         g,
         config,
-        'rotateWorkflow',
+        'retentionWorkflow',
         runWorkflowId('rotate', cloud, new Date()),
         'retention',
         'manual',

@@ -238,6 +238,20 @@ export const ENTRY_DEFAULTS = {
 export type EntryName = keyof typeof ENTRY_DEFAULTS;
 export const ENTRY_NAMES = Object.keys(ENTRY_DEFAULTS) as EntryName[];
 
+/**
+ * The retention entry is `rotate` in configs, ids and the Tier search attribute (all stored);
+ * `retention`, the name the CLI and the docs use, is accepted as its spelling in the config.
+ */
+function retentionSpelling(v: unknown, ctx: z.RefinementCtx): unknown {
+  if (!v || typeof v !== 'object' || !('retention' in v)) return v;
+  const { retention, ...rest } = v as Record<string, unknown>;
+  if ('rotate' in rest) {
+    ctx.addIssue({ code: 'custom', path: ['retention'], message: '`retention` and `rotate` are one entry: keep one' });
+    return v;
+  }
+  return { ...rest, rotate: retention };
+}
+
 export function entrySchema(calendar: (typeof ENTRY_DEFAULTS)[EntryName], enabled = true) {
   return z
     .object({
@@ -259,16 +273,20 @@ export const schedulesSchema = z
     catchupWindow: catchupSchema.default('1h'),
     pauseOnFailure: z.boolean().default(false),
     entries: z
-      .object({
-        daily: entrySchema(ENTRY_DEFAULTS.daily),
-        controlPlane: entrySchema(ENTRY_DEFAULTS.controlPlane),
-        weekly: entrySchema(ENTRY_DEFAULTS.weekly),
-        monthly: entrySchema(ENTRY_DEFAULTS.monthly),
-        rotate: entrySchema(ENTRY_DEFAULTS.rotate),
-        verify: entrySchema(ENTRY_DEFAULTS.verify),
-        dump: entrySchema(ENTRY_DEFAULTS.dump, false),
-      })
-      .strict()
+      .preprocess(
+        retentionSpelling,
+        z
+          .object({
+            daily: entrySchema(ENTRY_DEFAULTS.daily),
+            controlPlane: entrySchema(ENTRY_DEFAULTS.controlPlane),
+            weekly: entrySchema(ENTRY_DEFAULTS.weekly),
+            monthly: entrySchema(ENTRY_DEFAULTS.monthly),
+            rotate: entrySchema(ENTRY_DEFAULTS.rotate),
+            verify: entrySchema(ENTRY_DEFAULTS.verify),
+            dump: entrySchema(ENTRY_DEFAULTS.dump, false),
+          })
+          .strict(),
+      )
       .prefault({}),
   })
   .strict();

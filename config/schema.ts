@@ -6,7 +6,7 @@ import { escrowSchema } from './escrow-schema.js';
 import { drillCrossReferenceProblems, drillSchema } from './drill-schema.js';
 import { metricsSchema } from './metrics-schema.js';
 import { reportSchema } from './report-schema.js';
-import { binlogCompactionFields } from './binlog-compaction-schema.js';
+import { binlogCompactionFields } from './pitr-compaction-schema.js';
 import { schedulesSchema } from './schedule-schema.js';
 import { rabbitmqCloudSchema, rabbitmqCrossReferenceProblems, rabbitmqHostSchema } from './rabbitmq-schema.js';
 
@@ -84,7 +84,7 @@ export const hostSchema = z
   .strict();
 export type HostConfig = z.infer<typeof hostSchema>;
 
-/** Continuous binary-log archiving (archiveBinlogsWorkflow) and point-in-time restore. */
+/** Continuous binary-log archiving (pitrArchiveWorkflow) and point-in-time restore. */
 export const binlogArchiveSchema = z
   .object({
     /** New events of the active log are cut into a segment at least this often. */

@@ -1,4 +1,8 @@
-// Every workflow, for the worker's workflowsPath.
+// Every workflow, for the worker's workflowsPath: the export name is the workflow type.
+import { pitrArchiveWorkflow } from './pitr-archive.js';
+import { pitrCompactionWorkflow } from './pitr-compaction.js';
+import { retentionWorkflow } from './retention.js';
+
 export { backupDatabaseWorkflow } from './backup-database.js';
 export { restoreDatabaseWorkflow } from './restore-database.js';
 export { catalogListWorkflow, catalogRebuildWorkflow, describeArtifactWorkflow } from './catalog.js';
@@ -10,11 +14,11 @@ export {
 } from './restore-control-plane.js';
 export { copyWorkflow } from './copy.js';
 export { tierWorkflow } from './tiers.js';
-export { cloudRetentionPlanWorkflow, rotateWorkflow, retentionPlanWorkflow } from './rotate.js';
+export { cloudRetentionPlanWorkflow, retentionWorkflow, retentionPlanWorkflow } from './retention.js';
 export { verifyWorkflow } from './verify.js';
 export { capacityWorkflow } from './capacity.js';
-export { archiveBinlogsWorkflow } from './archive-binlogs.js';
-export { compactBinlogsWorkflow } from './compact-binlogs.js';
+export { pitrArchiveWorkflow } from './pitr-archive.js';
+export { pitrCompactionWorkflow } from './pitr-compaction.js';
 export { importKollaBackupsWorkflow, importSeedBackupsWorkflow } from './import-backups.js';
 export { preflightWorkflow } from './preflight.js';
 export { galeraStatusWorkflow } from './galera-status.js';
@@ -31,3 +35,11 @@ export { restoreVolumeWorkflow, restoreImageWorkflow, restoreServerWorkflow } fr
 export { galeraClusterRestoreWorkflow } from './galera-restore.js';
 export { drDrillWorkflow, drillRecordsWorkflow } from './dr-drill.js';
 export { reportDataWorkflow } from './report.js';
+
+// Earlier names of renamed workflow types (workflows/legacy-names.ts): runs, schedules and
+// histories that name them keep working.
+export {
+  pitrArchiveWorkflow as archiveBinlogsWorkflow,
+  pitrCompactionWorkflow as compactBinlogsWorkflow,
+  retentionWorkflow as rotateWorkflow,
+};

@@ -53,8 +53,8 @@ export async function planPointInTimeRestore(
       FailureType.PitrOutOfRange,
       `point-in-time restore of cloud ${cloud}: ${r.problem}; nothing was touched`,
       r.ranges.length
-        ? 'choose a time inside a recoverable range (`osbackup binlog status` shows how far the archive has reached)'
-        : 'take a full backup and keep archiveBinlogsWorkflow running (`osbackup binlog archive`)',
+        ? 'choose a time inside a recoverable range (`osbackup pitr status` shows how far the archive has reached)'
+        : 'take a full backup and keep pitrArchiveWorkflow running (`osbackup pitr archive`)',
     );
   }
   if ('position' in target)

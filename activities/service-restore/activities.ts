@@ -54,7 +54,7 @@ export function serviceRestoreActivities({ env }: ActivityContext) {
         throw fatal(
           FailureType.PitrOutOfRange,
           `restoring ${input.schemas.join(', ')} of cloud ${input.cloud}: ${r.problem}; nothing was touched`,
-          'choose a time inside a recoverable range (`osbackup binlog status`), or take a backup or dump and keep the binlog archiver running',
+          'choose a time inside a recoverable range (`osbackup pitr status`), or take a backup or dump and keep the binlog archiver running',
         );
       const byId = new Map(points.map((m) => [m.id, m]));
       return { plan: r.plan, chain: r.plan.via === 'scratch' ? r.plan.pitr.chain.map((id) => byId.get(id)!) : [] };

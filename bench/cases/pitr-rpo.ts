@@ -1,11 +1,11 @@
 // Case 5: the achieved RPO of continuous binlog archiving under a steady write load. A full
-// backup, then archiveBinlogsWorkflow runs while a writer commits small transactions at a
+// backup, then pitrArchiveWorkflow runs while a writer commits small transactions at a
 // fixed rate; the workflow's status query is sampled throughout. Two figures per sample: the
 // achieved RPO the workflow reports (now − the last time the archive held everything the
 // server had written), and, per write, how long it took until the archive held it (the
 // exposure of that write) — measured from outside, not from what the workflow says.
 import type { Config } from '../../config/schema.js';
-import type { ArchiveBinlogsStatus } from '../../workflows/archive-binlogs.js';
+import type { PitrArchiveStatus } from '../../workflows/pitr-archive.js';
 import { sql, startWorker, temporalClient } from '../../test/helpers/lab.js';
 import { log, median } from '../lib/stats.js';
 
@@ -54,12 +54,12 @@ export async function pitrRpoCase(inp: RpoCaseInput): Promise<RpoCaseResult> {
       workflowId: `bench-rpo-full-${process.pid}`,
       args: [{ cloud, kind: 'full', tier: 'bench' }],
     });
-    const handle = await client.workflow.start('archiveBinlogsWorkflow', {
+    const handle = await client.workflow.start('pitrArchiveWorkflow', {
       taskQueue: tq,
       workflowId,
       args: [{ cloud }],
     });
-    const status = () => handle.query<ArchiveBinlogsStatus>('status');
+    const status = () => handle.query<PitrArchiveStatus>('status');
     // let the archiver catch up with what the backup left before measuring
     for (let s = await status(); !s.caughtUpAt; s = await status()) await sleep(200);
 
@@ -92,7 +92,7 @@ export async function pitrRpoCase(inp: RpoCaseInput): Promise<RpoCaseResult> {
       await sleep(250);
     }
     await handle.signal('stop');
-    const final = (await handle.result()) as ArchiveBinlogsStatus;
+    const final = (await handle.result()) as PitrArchiveStatus;
     const exposure = writes.filter((w) => w.archivedAt !== undefined).map((w) => (w.archivedAt! - w.at) / 1000);
     log(
       `rpo: ${writes.length} writes, reported RPO median ${median(reported).toFixed(2)} s, write exposure median ${median(exposure).toFixed(2)} s`,

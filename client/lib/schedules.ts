@@ -48,7 +48,7 @@ export function actionOf(
       return { workflowType: 'tierWorkflow', args: [{ cloud, tier }], tier };
     }
     case 'rotate':
-      return { workflowType: 'rotateWorkflow', args: [{ cloud }], tier: 'rotate' };
+      return { workflowType: 'retentionWorkflow', args: [{ cloud }], tier: 'rotate' };
     case 'verify':
       return { workflowType: 'verifyWorkflow', args: [{ cloud }], tier: 'verify' };
     case 'drill':
@@ -67,6 +67,7 @@ export function entryConfig(c: Config['clouds'][string], entry: EntryName) {
 }
 
 export function entryByName(name: string): EntryName | undefined {
+  if (name === 'retention') return 'rotate'; // the entry's name in the docs and the CLI
   return ENTRY_NAMES.find((e) => e === name || ENTRY_IDS[e] === name);
 }
 

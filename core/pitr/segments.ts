@@ -102,12 +102,12 @@ export function binlogSequence(file: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-export function binlogWorkflowId(cloud: string): string {
+export function pitrArchiveWorkflowId(cloud: string): string {
   return `archive-binlogs:${cloud}`;
 }
 
-/** The compaction pass of a cloud (compactBinlogsWorkflow): one at a time. */
-export function compactBinlogsWorkflowId(cloud: string): string {
+/** The compaction pass of a cloud (pitrCompactionWorkflow): one at a time. */
+export function pitrCompactionWorkflowId(cloud: string): string {
   return `compact-binlogs:${cloud}`;
 }
 

@@ -1,7 +1,7 @@
 // Writes at known UTC seconds and waiting for the binlog archiver, shared by the tests of
 // point-in-time restores: each write is alone in its second, at least 2 s after the previous
 // one, so a target between two writes separates them exactly.
-import type { ArchiveBinlogsStatus } from '../../workflows/archive-binlogs.js';
+import type { PitrArchiveStatus } from '../../workflows/pitr-archive.js';
 import { sql } from './lab.js';
 
 export interface TimedWrite {
@@ -30,11 +30,11 @@ export async function writeAlone(
 
 /** Waits until the archive holds every event the server had at least a second after `at`. */
 export async function archivedPast(
-  status: () => Promise<ArchiveBinlogsStatus>,
+  status: () => Promise<PitrArchiveStatus>,
   at: number,
   timeoutMs = 30_000,
   context: () => string = () => '',
-): Promise<ArchiveBinlogsStatus> {
+): Promise<PitrArchiveStatus> {
   const t0 = Date.now();
   for (;;) {
     let err = '';

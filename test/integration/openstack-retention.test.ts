@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { cinder, glance, VOLUME_MICROVERSION } from '../../activities/openstack/api.js';
 import type { BackupVolumesResult, ExportImagesResult } from '../../workflows/cloud-resources.js';
-import type { RotateTargetResult } from '../../workflows/rotate.js';
+import type { RetentionTargetResult } from '../../workflows/retention.js';
 import type { CatalogEntry } from '../../core/catalog/catalog.js';
 import { cli, configWithOwnRepo, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
 import {
@@ -140,9 +140,9 @@ test("rotate --review deletes only this cloud's marked snapshots, backups and im
 
   const { client, close } = await temporalClient(own.configFile);
   const workflowId = `rotate:${CLOUD}:${tag}`;
-  let r: RotateTargetResult[];
+  let r: RetentionTargetResult[];
   try {
-    const h = await client.workflow.start('rotateWorkflow', {
+    const h = await client.workflow.start('retentionWorkflow', {
       taskQueue,
       workflowId,
       args: [{ cloud: CLOUD, review: true }],
@@ -200,7 +200,7 @@ test('an image export outlives its Glance image by imageExportDaysAfterDeleted, 
   expect(e.exported.map((x) => x.imageId)).toEqual([id]);
   const dir = join(own.repo, `clouds/${CLOUD}/image`, id);
   const rotate = (n: number) =>
-    execute<RotateTargetResult[]>('rotateWorkflow', `rotate:${CLOUD}:exp${n}-${tag}`, { cloud: CLOUD });
+    execute<RetentionTargetResult[]>('retentionWorkflow', `rotate:${CLOUD}:exp${n}-${tag}`, { cloud: CLOUD });
   let c = (await rotate(1)).find((x) => x.target === `cloud:${CLOUD}`)!;
   expect(c.purged.filter((p) => p.startsWith('image export'))).toEqual([]);
   expect(existsSync(join(dir, 'manifest.json'))).toBe(true);

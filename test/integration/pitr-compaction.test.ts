@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BinlogManifest } from '../../core/pitr/segments.js';
-import type { ArchiveBinlogsStatus } from '../../workflows/archive-binlogs.js';
+import type { PitrArchiveStatus } from '../../workflows/pitr-archive.js';
 import type { CatalogEntry } from '../../core/catalog/catalog.js';
 import { archivedPast as waitArchived, writeAlone, type TimedWrite } from '../helpers/timed-writes.js';
 import {
@@ -34,7 +34,7 @@ const writes: TimedWrite[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const handle = () => temporal.client.workflow.getHandle(workflowId);
-const status = () => handle().query<ArchiveBinlogsStatus>('status');
+const status = () => handle().query<PitrArchiveStatus>('status');
 const isMerged = (m: BinlogManifest) => /-\d{12}-\d{12}$/.test(m.id);
 const seq = (g: string | null) => Number((g ?? '').split('-')[2]);
 /** Is `s` a piece inside the longer segment `m`? */
@@ -87,7 +87,7 @@ test('the archiver’s compaction passes merge old segments: fewer folders and c
   const full = await cli(configFile, ['--json', 'backup', 'db', '--full', '--wait']);
   if (full.exitCode !== 0) throw new Error(full.stderr);
   const { loadConfig } = await import('../../config/load.js');
-  await temporal.client.workflow.start('archiveBinlogsWorkflow', {
+  await temporal.client.workflow.start('pitrArchiveWorkflow', {
     taskQueue: loadConfig(configFile).temporal.taskQueue,
     workflowId,
     args: [{ cloud: 'lab' }],

@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BinlogManifest } from '../../core/pitr/segments.js';
-import type { ArchiveBinlogsStatus } from '../../workflows/archive-binlogs.js';
+import type { PitrArchiveStatus } from '../../workflows/pitr-archive.js';
 import { cli, configWithOwnRepo, sql, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
 
 const run = `${process.pid}${Date.now() % 100000}`;
@@ -22,7 +22,7 @@ const workflowId = `archive-binlogs:lab:targets-${run}`;
 const writes: { id: number; at: number; gtid: string; file: string; position: number }[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const status = () => temporal.client.workflow.getHandle(workflowId).query<ArchiveBinlogsStatus>('status');
+const status = () => temporal.client.workflow.getHandle(workflowId).query<PitrArchiveStatus>('status');
 
 async function write(id: number): Promise<void> {
   const out = await sql(
@@ -34,7 +34,7 @@ async function write(id: number): Promise<void> {
   writes.push({ id, at: Math.floor(Date.now() / 1000), gtid: gtid!.trim(), file: file!, position: Number(position) });
 }
 
-async function archivedPast(atMs: number, timeoutMs = 30_000): Promise<ArchiveBinlogsStatus> {
+async function archivedPast(atMs: number, timeoutMs = 30_000): Promise<PitrArchiveStatus> {
   const t0 = Date.now();
   for (;;) {
     const s = await status().catch(() => undefined);
@@ -74,7 +74,7 @@ beforeAll(async () => {
   const full = await cli(configFile, ['--json', 'backup', 'db', '--full', '--wait']);
   if (full.exitCode !== 0) throw new Error(full.stderr);
   const { loadConfig } = await import('../../config/load.js');
-  await temporal.client.workflow.start('archiveBinlogsWorkflow', {
+  await temporal.client.workflow.start('pitrArchiveWorkflow', {
     taskQueue: loadConfig(configFile).temporal.taskQueue,
     workflowId,
     args: [{ cloud: 'lab' }],

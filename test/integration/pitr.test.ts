@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BinlogManifest } from '../../core/pitr/segments.js';
-import type { ArchiveBinlogsStatus } from '../../workflows/archive-binlogs.js';
+import type { PitrArchiveStatus } from '../../workflows/pitr-archive.js';
 import { archivedPast as waitArchived, writeAlone, type TimedWrite } from '../helpers/timed-writes.js';
 import {
   cli,
@@ -32,7 +32,7 @@ const writes: TimedWrite[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const handle = () => temporal.client.workflow.getHandle(workflowId);
-const status = () => handle().query<ArchiveBinlogsStatus>('status');
+const status = () => handle().query<PitrArchiveStatus>('status');
 
 function segments(): BinlogManifest[] {
   const base = join(repo, 'clouds/lab/binlog');
@@ -76,7 +76,7 @@ test('the archiver streams ctl1’s binlog into sealed segments that reassemble 
   fullAt = Date.now();
   const { loadConfig } = await import('../../config/load.js');
   const config = loadConfig(configFile);
-  await temporal.client.workflow.start('archiveBinlogsWorkflow', {
+  await temporal.client.workflow.start('pitrArchiveWorkflow', {
     taskQueue: config.temporal.taskQueue,
     workflowId,
     args: [{ cloud: 'lab' }],
@@ -210,7 +210,7 @@ test('a backup user without BINLOG MONITOR is refused at once, with the GRANT th
     const { loadConfig } = await import('../../config/load.js');
     const t0 = Date.now();
     const outcome = await client.workflow
-      .execute('archiveBinlogsWorkflow', {
+      .execute('pitrArchiveWorkflow', {
         taskQueue: loadConfig(own).temporal.taskQueue,
         workflowId: `${workflowId}-grants`,
         args: [{ cloud: 'lab' }],

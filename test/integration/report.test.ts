@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DRILL_FORMAT, drillDir, drillRecordKey, type DrillRecord, type DrillStep } from '../../core/dr/record.js';
-import type { ArchiveBinlogsStatus } from '../../workflows/archive-binlogs.js';
+import type { PitrArchiveStatus } from '../../workflows/pitr-archive.js';
 import { findChromium, renderPage } from '../helpers/chromium.js';
 import { cli, configWithOwnRepo, sql, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
 import { archivedPast, writeAlone, type TimedWrite } from '../helpers/timed-writes.js';
@@ -122,7 +122,7 @@ test('a repository of real backups: a full, archived binlogs, an incremental, a 
   full = await backup('full');
   const { loadConfig } = await import('../../config/load.js');
   const config = loadConfig(configFile);
-  const handle = await temporal.client.workflow.start('archiveBinlogsWorkflow', {
+  const handle = await temporal.client.workflow.start('pitrArchiveWorkflow', {
     taskQueue: config.temporal.taskQueue,
     workflowId: archiver,
     args: [{ cloud: 'lab' }],
@@ -130,7 +130,7 @@ test('a repository of real backups: a full, archived binlogs, an incremental, a 
   for (const id of [1, 2, 3])
     await writeAlone(writes, 'ctl1', id, `INSERT INTO ${schema}.t VALUES (${id}, 'row ${id}')`);
   await archivedPast(
-    () => handle.query<ArchiveBinlogsStatus>('status'),
+    () => handle.query<PitrArchiveStatus>('status'),
     writes.at(-1)!.at,
     30_000,
     () => worker.output().slice(-3000),

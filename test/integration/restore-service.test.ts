@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
-import type { ArchiveBinlogsStatus } from '../../workflows/archive-binlogs.js';
+import type { PitrArchiveStatus } from '../../workflows/pitr-archive.js';
 import type { RestoreServiceResult, ServiceRestoreSummary } from '../../workflows/restore-service.js';
 import { archivedPast as waitArchived, writeAlone, type TimedWrite } from '../helpers/timed-writes.js';
 import {
@@ -45,7 +45,7 @@ const archiver = `archive-binlogs:lab:svc-${run}`;
 const writes: TimedWrite[] = [];
 const folders: string[] = [];
 
-const status = () => temporal.client.workflow.getHandle(archiver).query<ArchiveBinlogsStatus>('status');
+const status = () => temporal.client.workflow.getHandle(archiver).query<PitrArchiveStatus>('status');
 const archivedPast = (at: number) => waitArchived(status, at, 60_000, () => worker.output().slice(-3000));
 const rowsOf = async (table: string) =>
   (await sql('ctl1', `SELECT id FROM ${table} ORDER BY id`)).split('\n').filter(Boolean).map(Number);
@@ -111,7 +111,7 @@ test('setup: a full backup, the archiver, then writes to both schemas at known s
   await writeA(1);
   await backup('full');
   const { loadConfig } = await import('../../config/load.js');
-  await temporal.client.workflow.start('archiveBinlogsWorkflow', {
+  await temporal.client.workflow.start('pitrArchiveWorkflow', {
     taskQueue: loadConfig(configFile).temporal.taskQueue,
     workflowId: archiver,
     args: [{ cloud: 'lab' }],

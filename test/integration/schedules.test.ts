@@ -161,7 +161,7 @@ const expected: Record<
     calendar: { hour: [range(5)], minute: [range(30)], ...EVERY_DAY },
     day: () => true,
     times: [[5, 30]],
-    workflowType: 'rotateWorkflow',
+    workflowType: 'retentionWorkflow',
     args: { cloud },
     tier: 'rotate',
     overlap: 'BUFFER_ONE',

@@ -19,7 +19,7 @@ import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import { parse } from 'yaml';
 import type { CatalogEntry } from '../../core/catalog/catalog.js';
-import type { RotateTargetResult } from '../../workflows/rotate.js';
+import type { RetentionTargetResult } from '../../workflows/retention.js';
 import type { TierResult } from '../../workflows/tiers.js';
 import {
   cli,
@@ -229,7 +229,7 @@ test('retention: a worker killed between mark and purge loses nothing; the next 
   const { client, close } = await temporalClient(own.configFile);
   const queue = (await import('yaml')).parse(readFileSync(own.configFile, 'utf8')).temporal.taskQueue as string;
   try {
-    const held = await client.workflow.start('rotateWorkflow', {
+    const held = await client.workflow.start('retentionWorkflow', {
       taskQueue: queue,
       workflowId: `lab-rotate-held-${Date.now()}`,
       args: [{ cloud: 'lab', target: 'local', review: true }],
@@ -241,7 +241,7 @@ test('retention: a worker killed between mark and purge loses nothing; the next 
     // marked, not deleted: every manifest is still there
     for (const id of ids) expect(existsSync(join(own.repo, 'clouds/lab/database', id, 'manifest.json'))).toBe(true);
     worker = await startWorker(own.configFile);
-    const r = (await run(['retention', 'apply', '--target', 'local'])).targets as RotateTargetResult[];
+    const r = (await run(['retention', 'apply', '--target', 'local'])).targets as RetentionTargetResult[];
     expect(r[0]!.finishedEarlierRuns).toEqual([held.workflowId]);
     expect(r[0]!.purged.sort()).toEqual([ids[0], ids[1]].sort());
     expect(filesUnder(join(own.repo, 'clouds/lab/.retention'))).toEqual([]);
@@ -249,7 +249,7 @@ test('retention: a worker killed between mark and purge loses nothing; the next 
     expect((await catalog('local')).map((x) => x.id)).toEqual([ids[2], ids[3], ids[4]]);
     // the held run, approved now, finds its journal finished and completes
     await held.signal('approvePurge');
-    const heldResult = (await held.result()) as RotateTargetResult[];
+    const heldResult = (await held.result()) as RetentionTargetResult[];
     expect(heldResult[0]!.purged).toEqual([]);
   } finally {
     await close();
@@ -261,7 +261,7 @@ test('retention: a worker killed between mark and purge loses nothing; the next 
 }, 300_000);
 
 test('retention on Swift uses its own policy and keeps its catalog in step', async () => {
-  const r = (await run(['retention', 'apply', '--target', 'swift'])).targets as RotateTargetResult[];
+  const r = (await run(['retention', 'apply', '--target', 'swift'])).targets as RetentionTargetResult[];
   expect(r[0]!.purged.sort()).toEqual([ids[0], ids[1]].sort());
   expect((await catalog('swift')).map((x) => x.id)).toEqual([ids[2], ids[3]]);
   // nothing of the removed folders is left in the bucket

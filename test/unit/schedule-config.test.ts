@@ -141,4 +141,14 @@ entries:
     expect(r.stderr).toContain('- clouds.prod.schedules.overlap: must be one of');
     expect(r.stderr).toContain('- clouds.prod.schedules.entries.weekly.calendar.dayOfWeek: 9 is outside 0-7');
   });
+
+  test('the retention entry may be spelled `retention` (stored and shown as rotate); both at once is refused', () => {
+    const e = parseConfig(withSchedules('entries:\n  retention: { enabled: false, calendar: { hour: 6 } }\n')).clouds
+      .prod!.schedules.entries;
+    expect(e.rotate.enabled).toBe(false);
+    expect(e.rotate.calendar.hour).toEqual([one(6)]);
+    expect('retention' in e).toBe(false);
+    const p = problems(withSchedules('entries:\n  retention: { enabled: false }\n  rotate: { enabled: true }\n'));
+    expect(p['clouds.prod.schedules.entries.retention']).toMatch(/one entry: keep one/);
+  });
 });

@@ -60,7 +60,7 @@ describe('desired schedules', () => {
       args: [{ cloud: 'prod', tier: 'monthly' }],
     });
     expect(byId['osbackup-prod-rotate']).toMatchObject({
-      workflowType: 'rotateWorkflow',
+      workflowType: 'retentionWorkflow',
       args: [{ cloud: 'prod' }],
       workflowId: 'prod-rotate',
       searchAttributes: { Cloud: 'prod', Tier: 'rotate' },

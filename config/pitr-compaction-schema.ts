@@ -1,4 +1,4 @@
-// Binlog segment compaction (compactBinlogsWorkflow, started by archiveBinlogsWorkflow): fields
+// Binlog segment compaction (pitrCompactionWorkflow, started by pitrArchiveWorkflow): fields
 // of clouds.<c>.database.binlog, spread into binlogArchiveSchema.
 //
 //   database:

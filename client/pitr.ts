@@ -1,14 +1,14 @@
-// `osbackup binlog archive|status|stop|compact`: the continuous binlog archiver of a cloud (one
+// `osbackup pitr archive|status|stop|compact`: the continuous binlog archiver of a cloud (one
 // long-running workflow per cloud, id archive-binlogs:<cloud>), and a compaction pass on demand.
 import type { Command } from 'commander';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { binlogWorkflowId, compactBinlogsWorkflowId } from '../core/pitr/segments.js';
-import type { ArchiveBinlogsStatus } from '../workflows/archive-binlogs.js';
-import type { CompactBinlogsResult } from '../workflows/compact-binlogs.js';
+import { pitrArchiveWorkflowId, pitrCompactionWorkflowId } from '../core/pitr/segments.js';
+import type { PitrArchiveStatus } from '../workflows/pitr-archive.js';
+import type { PitrCompactionResult } from '../workflows/pitr-compaction.js';
 import { CliError, connect, EXIT, startRun } from './connect.js';
 import type { CliContext, G } from './control-plane.js';
 
-function describe(s: ArchiveBinlogsStatus): string {
+function describe(s: PitrArchiveStatus): string {
   const r = s.rpo;
   const rpo =
     r.achievedRpoSeconds === null
@@ -30,11 +30,15 @@ function describe(s: ArchiveBinlogsStatus): string {
   );
 }
 
-export function registerBinlogCommands(program: Command, ctx: CliContext<G>): void {
-  const binlog = program.command('binlog').description('continuous binary-log archiving (point-in-time recovery)');
+export function registerPitrCommands(program: Command, ctx: CliContext<G>): void {
+  // `binlog` was the command's first name: kept as an alias for scripts written against it
+  const binlog = program
+    .command('pitr')
+    .alias('binlog')
+    .description('point-in-time recovery: the continuous binary-log archive of a cloud (start, status, compact, stop)');
   binlog
     .command('archive')
-    .description('start archiving the cloud database’s binary logs (runs until `binlog stop`)')
+    .description('start archiving the cloud database’s binary logs (runs until `pitr stop`)')
     .option('--cloud <name>', 'cloud from the config (default: the only one)')
     .action(async function (this: Command) {
       const g = this.optsWithGlobals<G>();
@@ -43,8 +47,8 @@ export function registerBinlogCommands(program: Command, ctx: CliContext<G>): vo
       try {
         // the archiver runs until stopped: the id and link are the command's output
         const { handle, link } = await startRun(config, {
-          type: 'archiveBinlogsWorkflow',
-          workflowId: binlogWorkflowId(cloud),
+          type: 'pitrArchiveWorkflow',
+          workflowId: pitrArchiveWorkflowId(cloud),
           input: { cloud, toolVersion: ctx.version },
           labels: { cloud, component: 'binlog', tier: 'continuous' },
           quiet: true,
@@ -53,7 +57,7 @@ export function registerBinlogCommands(program: Command, ctx: CliContext<G>): vo
       } catch (e) {
         if (e instanceof WorkflowExecutionAlreadyStartedError)
           throw new CliError(
-            `the archiver of cloud ${cloud} is already running (${binlogWorkflowId(cloud)}); see \`osbackup binlog status\``,
+            `the archiver of cloud ${cloud} is already running (${pitrArchiveWorkflowId(cloud)}); see \`osbackup pitr status\``,
             EXIT.usage,
           );
         throw e;
@@ -69,11 +73,11 @@ export function registerBinlogCommands(program: Command, ctx: CliContext<G>): vo
       const cloud = ctx.pickCloud(config, g.cloud);
       const client = await connect(config);
       const s = await client.workflow
-        .getHandle(binlogWorkflowId(cloud))
-        .query<ArchiveBinlogsStatus>('status')
+        .getHandle(pitrArchiveWorkflowId(cloud))
+        .query<PitrArchiveStatus>('status')
         .catch((e: Error) => {
           throw new CliError(
-            `no running archiver for cloud ${cloud} (${e.message}); start one with \`osbackup binlog archive\``,
+            `no running archiver for cloud ${cloud} (${e.message}); start one with \`osbackup pitr archive\``,
             EXIT.failed,
           );
         });
@@ -89,19 +93,19 @@ export function registerBinlogCommands(program: Command, ctx: CliContext<G>): vo
       const g = this.optsWithGlobals<G>();
       const config = ctx.load(g);
       const cloud = ctx.pickCloud(config, g.cloud);
-      let r: CompactBinlogsResult;
+      let r: PitrCompactionResult;
       try {
         const { handle } = await startRun(config, {
-          type: 'compactBinlogsWorkflow',
-          workflowId: compactBinlogsWorkflowId(cloud),
+          type: 'pitrCompactionWorkflow',
+          workflowId: pitrCompactionWorkflowId(cloud),
           input: { cloud, toolVersion: ctx.version },
           labels: { cloud, component: 'binlog', tier: 'continuous' },
         });
-        r = (await handle.result()) as CompactBinlogsResult;
+        r = (await handle.result()) as PitrCompactionResult;
       } catch (e) {
         if (e instanceof WorkflowExecutionAlreadyStartedError)
           throw new CliError(
-            `a compaction pass of cloud ${cloud} is running (${compactBinlogsWorkflowId(cloud)}); wait for it`,
+            `a compaction pass of cloud ${cloud} is running (${pitrCompactionWorkflowId(cloud)}); wait for it`,
             EXIT.usage,
           );
         throw e;
@@ -130,9 +134,9 @@ export function registerBinlogCommands(program: Command, ctx: CliContext<G>): vo
       const config = ctx.load(g);
       const cloud = ctx.pickCloud(config, g.cloud);
       const client = await connect(config);
-      const handle = client.workflow.getHandle(binlogWorkflowId(cloud));
+      const handle = client.workflow.getHandle(pitrArchiveWorkflowId(cloud));
       await handle.signal('stop');
-      const s = (await handle.result()) as ArchiveBinlogsStatus;
+      const s = (await handle.result()) as PitrArchiveStatus;
       ctx.out(g, s, `stopped.\n${describe(s)}`);
     });
 }

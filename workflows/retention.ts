@@ -21,7 +21,7 @@ const long = proxyActivities<Activities>(longStream);
 
 export const approvePurgeSignal = defineSignal('approvePurge');
 
-export interface RotateInput {
+export interface RetentionRunInput {
   cloud: string;
   /** One target (default: every configured target). */
   target?: string;
@@ -29,7 +29,7 @@ export interface RotateInput {
   review?: boolean;
 }
 
-export interface RotateTargetResult {
+export interface RetentionTargetResult {
   target: string;
   finishedEarlierRuns: string[];
   /** Partial objects, open uploads and manifest-less folders of crashed writers, removed. */
@@ -42,7 +42,7 @@ export interface RotateTargetResult {
   refused?: { id: string; reason: string }[];
 }
 
-export async function rotateWorkflow(input: RotateInput): Promise<RotateTargetResult[]> {
+export async function retentionWorkflow(input: RetentionRunInput): Promise<RetentionTargetResult[]> {
   const info = workflowInfo();
   const now = new Date(info.startTime).toISOString();
   upsertSearchAttributes([
@@ -55,9 +55,9 @@ export async function rotateWorkflow(input: RotateInput): Promise<RotateTargetRe
   // the journal's name: one per run, the same on every target and across retries
   const runId = info.workflowId.replace(/[^A-Za-z0-9_.-]/g, '_');
   const steps = new Steps(targets.flatMap((t) => [`mark ${t}`, `purge ${t}`]));
-  const results: RotateTargetResult[] = [];
+  const results: RetentionTargetResult[] = [];
   for (const target of targets) {
-    const r: RotateTargetResult = {
+    const r: RetentionTargetResult = {
       target,
       finishedEarlierRuns: [],
       garbage: [],
@@ -96,7 +96,7 @@ export async function rotateWorkflow(input: RotateInput): Promise<RotateTargetRe
   // the cloud's own snapshots, Cinder backups and instance images, and image exports whose image
   // is gone: only when every target is rotated (a run for one target is about that target)
   if (!input.target) {
-    const r: RotateTargetResult & { refused: { id: string; reason: string }[] } = {
+    const r: RetentionTargetResult & { refused: { id: string; reason: string }[] } = {
       target: `cloud:${input.cloud}`,
       finishedEarlierRuns: [],
       garbage: [],

@@ -18,9 +18,10 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { compactBinlogsWorkflowId, rpoStatus, type RpoStatus } from '../core/pitr/segments.js';
+import { pitrCompactionWorkflowId, rpoStatus, type RpoStatus } from '../core/pitr/segments.js';
 import { archiveStep, shortCall } from './options.js';
-import { compactBinlogsWorkflow } from './compact-binlogs.js';
+import { LEGACY_WORKFLOW_TYPES } from './legacy-names.js';
+import { pitrCompactionWorkflow } from './pitr-compaction.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
 
 const short = proxyActivities<Activities>(shortCall);
@@ -46,7 +47,7 @@ export interface ArchiveState {
   compactionsStarted?: number;
 }
 
-export interface ArchiveBinlogsInput {
+export interface PitrArchiveInput {
   cloud: string;
   toolVersion?: string;
   /** Carried across continue-as-new. */
@@ -55,19 +56,19 @@ export interface ArchiveBinlogsInput {
   stepsPerRun?: number;
 }
 
-export interface ArchiveBinlogsStatus extends ArchiveState {
+export interface PitrArchiveStatus extends ArchiveState {
   cloud: string;
   segmentSeconds: number;
   rpo: RpoStatus;
   stopping: boolean;
 }
 
-export type ArchiveBinlogsResult = ArchiveBinlogsStatus;
+export type PitrArchiveResult = PitrArchiveStatus;
 
 export const stopSignal = defineSignal('stop');
-export const statusQuery = defineQuery<ArchiveBinlogsStatus>('status');
+export const statusQuery = defineQuery<PitrArchiveStatus>('status');
 
-export async function archiveBinlogsWorkflow(input: ArchiveBinlogsInput): Promise<ArchiveBinlogsResult> {
+export async function pitrArchiveWorkflow(input: PitrArchiveInput): Promise<PitrArchiveResult> {
   const info = workflowInfo();
   const { cloud } = input;
   upsertSearchAttributes([
@@ -93,7 +94,7 @@ export async function archiveBinlogsWorkflow(input: ArchiveBinlogsInput): Promis
   state.runs++;
   let stopping = false;
   let settings = { segmentSeconds: 0, rpoTargetSeconds: 0, compactAfterMinutes: 0 };
-  const status = (): ArchiveBinlogsStatus => ({
+  const status = (): PitrArchiveStatus => ({
     ...state,
     cloud,
     segmentSeconds: settings.segmentSeconds,
@@ -111,7 +112,7 @@ export async function archiveBinlogsWorkflow(input: ArchiveBinlogsInput): Promis
   const maxSteps = input.stepsPerRun ?? 500;
   for (let n = 0; !stopping; n++) {
     if (n >= maxSteps || info.continueAsNewSuggested) {
-      await continueAsNew<typeof archiveBinlogsWorkflow>({ ...input, state });
+      await continueAsNew<typeof pitrArchiveWorkflow>({ ...input, state });
     }
     const t0 = new Date().getTime();
     const r = await step.mariadbArchiveBinlog({
@@ -159,8 +160,11 @@ export async function archiveBinlogsWorkflow(input: ArchiveBinlogsInput): Promis
     if (now - last < settings.compactAfterMinutes * 60_000) return;
     state.compactionStartedAt = new Date(now).toISOString();
     try {
-      await startChild(compactBinlogsWorkflow, {
-        workflowId: compactBinlogsWorkflowId(cloud),
+      // the compaction's workflow type was compactBinlogsWorkflow (still registered): runs that
+      // started a child under that name keep doing so on replay
+      const type = patched('pitr-names') ? pitrCompactionWorkflow.name : LEGACY_WORKFLOW_TYPES.pitrCompactionWorkflow;
+      await startChild<typeof pitrCompactionWorkflow>(type, {
+        workflowId: pitrCompactionWorkflowId(cloud),
         args: [{ cloud, toolVersion: input.toolVersion }],
         parentClosePolicy: ParentClosePolicy.ABANDON,
       });

@@ -1,27 +1,27 @@
 // Binlog segment compaction, one pass: plan over the repository, merge each planned run into one
 // segment (published and re-checked), then remove the pieces it holds; leftovers of a pass that
-// died between merge and removal (`covered`) are removed too. Started by archiveBinlogsWorkflow
+// died between merge and removal (`covered`) are removed too. Started by pitrArchiveWorkflow
 // as an abandoned child every compactAfterMinutes, so the archiver's next cut never waits for
 // it; its fixed id (compact-binlogs:<cloud>) keeps one pass per cloud at a time. Also runnable
-// on its own (`temporal workflow start --type compactBinlogsWorkflow`).
+// on its own (`temporal workflow start --type pitrCompactionWorkflow`).
 import { ApplicationFailure, log, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { compactionMerge, heartbeatingCall, repositoryScan } from './options.js';
 import { CLOUD, COMPONENT } from './search-attributes.js';
-import { compactBinlogsWorkflowId } from '../core/pitr/segments.js';
+import { pitrCompactionWorkflowId } from '../core/pitr/segments.js';
 
 const scan = proxyActivities<Activities>(repositoryScan);
 const merge = proxyActivities<Activities>(compactionMerge);
 const remove = proxyActivities<Activities>(heartbeatingCall);
 
-export interface CompactBinlogsInput {
+export interface PitrCompactionInput {
   cloud: string;
   toolVersion?: string;
   /** Plans per pass (each merges up to 16 runs); a larger backlog continues in the next pass. */
   maxBatches?: number;
 }
 
-export interface CompactBinlogsResult {
+export interface PitrCompactionResult {
   skipped: string | null;
   segmentsBefore: number;
   merged: { id: string; pieces: number; streamBytes: number; bytes: number; adopted: boolean; seconds: number }[];
@@ -34,13 +34,13 @@ export interface CompactBinlogsResult {
   more: boolean;
 }
 
-export async function compactBinlogsWorkflow(input: CompactBinlogsInput): Promise<CompactBinlogsResult> {
+export async function pitrCompactionWorkflow(input: PitrCompactionInput): Promise<PitrCompactionResult> {
   const { cloud } = input;
   upsertSearchAttributes([
     { key: CLOUD, value: cloud },
     { key: COMPONENT, value: 'binlog' },
   ]);
-  const out: CompactBinlogsResult = {
+  const out: PitrCompactionResult = {
     skipped: null,
     segmentsBefore: 0,
     merged: [],
@@ -64,7 +64,7 @@ export async function compactBinlogsWorkflow(input: CompactBinlogsInput): Promis
         r = await merge.binlogMergeSegments({
           cloud,
           run,
-          workflowId: compactBinlogsWorkflowId(cloud),
+          workflowId: pitrCompactionWorkflowId(cloud),
           toolVersion: input.toolVersion,
         });
       } catch (e) {
