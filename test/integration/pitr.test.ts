@@ -71,7 +71,7 @@ afterAll(async () => {
 let fullAt = 0;
 let incAt = 0;
 
-test('the archiver streams ctl1’s binlog into sealed segments that reassemble to the server’s bytes, across a worker SIGKILL', async () => {
+test('the archiver streams ctl1’s binlog into sealed segments that reassemble to the server’s bytes, across a worker SIGKILL and continue-as-new', async () => {
   await backup('full');
   fullAt = Date.now();
   const { loadConfig } = await import('../../config/load.js');
@@ -79,7 +79,8 @@ test('the archiver streams ctl1’s binlog into sealed segments that reassemble 
   await temporal.client.workflow.start('pitrArchiveWorkflow', {
     taskQueue: config.temporal.taskQueue,
     workflowId,
-    args: [{ cloud: 'lab' }],
+    // a new run every 3 steps (1 s segments): the archive must carry on across runs without a gap
+    args: [{ cloud: 'lab', stepsPerRun: 3 }],
   });
   await write(1);
   await backup('incremental');
@@ -103,6 +104,10 @@ test('the archiver streams ctl1’s binlog into sealed segments that reassemble 
   const s = await archivedPast(writes.at(-1)!.at, 60_000);
   expect(s.rpo.achievedRpoSeconds).not.toBeNull();
   expect(s.segments).toBeGreaterThan(0);
+  const runs: string[] = [];
+  for await (const e of temporal.client.workflow.list({ query: `WorkflowId = '${workflowId}'` }))
+    runs.push(e.status.name);
+  expect(runs.filter((r) => r === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(2);
 
   // no gap, no overlap: each file's segments start where the previous one ended, from 0
   const segs = segments();
