@@ -92,4 +92,24 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // activities are proxied through options.ts, whose proxies know each activity's class
+    files: ['workflows/**/*.ts'],
+    ignores: ['workflows/options.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: '@temporalio/workflow',
+              importNames: ['proxyActivities'],
+              message:
+                'Use shortActivities() or dataBoundActivities() from ./options.js: they check the activity class.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

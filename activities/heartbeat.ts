@@ -52,3 +52,25 @@ export async function withHeartbeat<T>(step: string, work: Promise<T>, everyMs =
     clearInterval(timer);
   }
 }
+
+/**
+ * Per-item progress that survives a retry: the items an earlier attempt finished (read from its
+ * last heartbeat) and `done(item, details)` to record one now. A retry after a lost worker then
+ * skips what is already checked instead of starting over on a multi-GB chain.
+ */
+export function checkpoint(step: string): { finished: Set<string>; done: (item: string, details: object) => void } {
+  const ctx = inActivity() ? Context.current() : undefined;
+  const earlier = ctx?.info.heartbeatDetails as { step?: string; finished?: unknown } | undefined;
+  const finished = new Set(
+    earlier?.step === step && Array.isArray(earlier.finished)
+      ? earlier.finished.filter((x): x is string => typeof x === 'string')
+      : [],
+  );
+  return {
+    finished,
+    done: (item, details) => {
+      finished.add(item);
+      ctx?.heartbeat({ ...details, step, finished: [...finished] });
+    },
+  };
+}

@@ -5,6 +5,7 @@ import { formatWithOptions } from 'node:util';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { redact } from '../activities/redact.js';
 import { createActivities } from '../activities/index.js';
+import { keepalive } from '../activities/keepalive.js';
 import { SshPool } from '../activities/ssh/pool.js';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import { connectionOptions, dataConverter } from '../config/temporal.js';
@@ -58,6 +59,7 @@ async function main(): Promise<number> {
       // heartbeat details carry bytes done: sent every 2 s (not 80 % of the heartbeat timeout) so
       // `--wait` and `osbackup watch` show live progress; one small call per running activity
       maxHeartbeatThrottleInterval: '2 seconds',
+      interceptors: { activity: [(ctx) => keepalive(ctx)] },
     });
     console.log(
       `osbackup worker ready: namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}, config ${file}`,

@@ -2,7 +2,7 @@
 // host (compared: tokens break across nodes when they differ), the RabbitMQ definitions; then
 // publish them together with one manifest. Diverged keys do not fail the backup — the backup
 // is the evidence — but they are reported loudly: in the result, the progress and the Phase.
-import { proxyActivities, workflowInfo, upsertSearchAttributes, CancellationScope } from '@temporalio/workflow';
+import { workflowInfo, upsertSearchAttributes, CancellationScope } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import {
   compareKeySets,
@@ -12,11 +12,12 @@ import {
 } from '../core/control-plane/control-plane.js';
 import { controlPlaneBackupId } from '../core/ids.js';
 import { MANIFEST_FORMAT, RECIPE_FILE } from '../core/manifest/manifest.js';
-import { shortCall } from './options.js';
+import { shortCall, shortActivities, dataBoundActivities, dataBoundCall } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
 
-const short = proxyActivities<Activities>(shortCall);
+const short = shortActivities(shortCall);
+const data = dataBoundActivities(dataBoundCall);
 
 export interface BackupControlPlaneInput {
   cloud: string;
@@ -148,7 +149,7 @@ export async function backupControlPlaneWorkflow(input: BackupControlPlaneInput)
       warnings,
     };
   } catch (e) {
-    await CancellationScope.nonCancellable(() => short.repositoryDiscardStaging({ stagingDir }));
+    await CancellationScope.nonCancellable(() => data.repositoryDiscardStaging({ stagingDir }));
     throw e;
   }
 }

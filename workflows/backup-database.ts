@@ -1,7 +1,6 @@
 // Full MariaDB backup, the runbook: record the facts, stream the backup off the controller,
 // record the facts again (tables written meanwhile are marked), publish with the manifest last.
 import {
-  proxyActivities,
   workflowInfo,
   upsertSearchAttributes,
   ApplicationFailure,
@@ -25,14 +24,23 @@ import {
   type GaleraManifestSection,
   type GaleraNodeState,
 } from '../core/galera/donor.js';
-import { galeraResyncCall, galeraStream, longStream, shortCall } from './options.js';
+import {
+  galeraResyncCall,
+  galeraStream,
+  longStream,
+  shortCall,
+  shortActivities,
+  dataBoundActivities,
+  dataBoundCall,
+} from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
 
-const short = proxyActivities<Activities>(shortCall);
-const stream = proxyActivities<Activities>(longStream);
-const donorStream = proxyActivities<Activities>(galeraStream);
-const resync = proxyActivities<Activities>(galeraResyncCall);
+const short = shortActivities(shortCall);
+const data = dataBoundActivities(dataBoundCall);
+const stream = dataBoundActivities(longStream);
+const donorStream = dataBoundActivities(galeraStream);
+const resync = shortActivities(galeraResyncCall);
 
 /** Failures no other donor can cure: the config or the backup user is wrong everywhere. */
 const SAME_ON_EVERY_NODE = new Set([
@@ -123,7 +131,7 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
   } else {
     before = await steps.run(
       'read table facts',
-      () => short.mariadbCollectFacts({ cloud }),
+      () => data.mariadbCollectFacts({ cloud }),
       (f) => `${f.tables.length} tables`,
     );
     s = await steps.run(
@@ -137,13 +145,13 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
     return await finish();
   } catch (e) {
     // Cancelled or failed after the stream: the staged file must not linger half-owned.
-    await CancellationScope.nonCancellable(() => short.repositoryDiscardStaging({ stagingDir: s.stagingDir }));
+    await CancellationScope.nonCancellable(() => data.repositoryDiscardStaging({ stagingDir: s.stagingDir }));
     throw e;
   }
 
   async function finish(): Promise<BackupDatabaseResult> {
     const after = await steps.run('re-read table facts', () =>
-      short.mariadbCollectFacts({ cloud, host: factsHost, tables: before.tables.map((t) => t.table) }),
+      data.mariadbCollectFacts({ cloud, host: factsHost, tables: before.tables.map((t) => t.table) }),
     );
     const tables = recordFacts(before.tables, after.tables);
 
@@ -172,7 +180,7 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
       ...(galera ? { galera } : {}),
     };
     const published = await steps.run('publish', () =>
-      short.repositoryPublishDatabaseBackup({ stagingDir: s.stagingDir, manifest }),
+      data.repositoryPublishDatabaseBackup({ stagingDir: s.stagingDir, manifest }),
     );
     steps.finish('done');
     return {
@@ -232,7 +240,7 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
         await steps.run(`desync ${donor}`, () => short.galeraDesync({ cloud, host: donor, backupId }));
         const b = await steps.run(
           'read table facts',
-          () => short.mariadbCollectFacts({ cloud, host: donor }),
+          () => data.mariadbCollectFacts({ cloud, host: donor }),
           (f) => `${f.tables.length} tables`,
         );
         const r = await steps.run(
@@ -249,7 +257,7 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
         );
         const pos = parseGaleraInfo(r.galeraInfo ?? '');
         if (!pos) {
-          await CancellationScope.nonCancellable(() => short.repositoryDiscardStaging({ stagingDir: r.stagingDir }));
+          await CancellationScope.nonCancellable(() => data.repositoryDiscardStaging({ stagingDir: r.stagingDir }));
           throw ApplicationFailure.nonRetryable(
             `${donor}: mariabackup --galera-info recorded no cluster position (${r.galeraInfo ?? 'no xtrabackup_galera_info'})`,
             'MariadbBackupFailed',

@@ -2,14 +2,15 @@
 // and when it fills. Scans run on the worker (the client needs no target credentials); the
 // maths is pure (core/capacity/capacity.ts) and uses the run's start time as "now". A target that cannot
 // be read is listed with its cause: a Swift outage must not hide the local disk filling up.
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { capacityReport, type TargetCapacity, type TargetScan } from '../core/capacity/capacity.js';
-import { shortCall } from './options.js';
+import { dataBoundActivities, dataBoundCall, shortCall, shortActivities } from './options.js';
 import { causeOf } from './verify.js';
 
-const { storageListTargets } = proxyActivities<Activities>(shortCall);
-const { storageScanCapacity } = proxyActivities<Activities>({ ...shortCall, startToCloseTimeout: '15 minutes' });
+const { storageListTargets } = shortActivities(shortCall);
+// a scan lists every object of a target: as long as the target is large
+const { storageScanCapacity } = dataBoundActivities(dataBoundCall);
 
 export interface CapacityResult {
   targets: TargetCapacity[];

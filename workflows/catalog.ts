@@ -1,11 +1,12 @@
 // Catalog reads go through a workflow so the client needs no access to the repository itself.
-import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CatalogEntry, CatalogListing } from '../core/catalog/catalog.js';
 import type { ArtifactDescription } from '../core/catalog/describe.js';
-import { shortCall } from './options.js';
+import { dataBoundActivities, dataBoundCall, shortCall, shortActivities } from './options.js';
 
-const { catalogList, catalogRebuild, describeArtifact } = proxyActivities<Activities>(shortCall);
+const { catalogList, describeArtifact } = shortActivities(shortCall);
+// a rebuild reads every manifest of a target
+const { catalogRebuild } = dataBoundActivities(dataBoundCall);
 
 export async function catalogListWorkflow(input: { cloud?: string; target?: string }): Promise<CatalogListing> {
   return catalogList(input);

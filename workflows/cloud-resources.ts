@@ -2,23 +2,23 @@
 // Nova instance snapshots. Each fans out over its selection with a bound (activities, not
 // child workflows: one history holds ~6 events per resource, so 1,000 volumes fit), and a
 // resource that fails or is stuck is reported without holding up the others.
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { BackupSnapshotResult, SnapshotVolumeResult, VolumeRef } from '../activities/openstack/volumes.js';
 import type { DryRunKind, DryRunResult } from '../activities/openstack/dry-run.js';
 import type { ExportImageResult } from '../activities/openstack/images.js';
 import type { SnapshotServerResult } from '../activities/openstack/instances.js';
 import { mapBounded, type FanoutStats } from '../core/fanout.js';
-import { shortCall, longStream, stuckAwareWait } from './options.js';
+import { shortCall, longStream, stuckAwareWait, shortActivities, dataBoundActivities } from './options.js';
 import { causeOf } from './verify.js';
 
 const { openstackPlanVolumes, openstackPlanImages, openstackPlanInstances, openstackDryRun } =
-  proxyActivities<Activities>(shortCall);
-const { openstackExportImage } = proxyActivities<Activities>(longStream);
+  shortActivities(shortCall);
+const { openstackExportImage } = dataBoundActivities(longStream);
 
 /** Waits of unknown length (options.ts stuckAwareWait). */
 function waiting(stuckAfterSeconds: number) {
-  return proxyActivities<Activities>(stuckAwareWait(stuckAfterSeconds));
+  return dataBoundActivities(stuckAwareWait(stuckAfterSeconds));
 }
 
 export interface ResourceFailure {

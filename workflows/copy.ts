@@ -1,14 +1,14 @@
 // Copy runbook: replicate published artifacts from one target to others, whole chains,
 // parents first, every byte hashed on the way and the manifest last. Used by the tiers
 // (3-2-1: daily → local, weekly → local + NFS, monthly → Swift) and by `osbackup copy`.
-import { ApplicationFailure, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { longStream, shortCall } from './options.js';
+import { longStream, shortCall, shortActivities, dataBoundActivities } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT } from './search-attributes.js';
 
-const short = proxyActivities<Activities>(shortCall);
-const stream = proxyActivities<Activities>(longStream);
+const short = shortActivities(shortCall);
+const stream = dataBoundActivities(longStream);
 
 export interface CopyInput {
   cloud: string;

@@ -9,7 +9,6 @@ import {
   CancellationScope,
   executeChild,
   isCancellation,
-  proxyActivities,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -17,13 +16,14 @@ import type { Activities } from '../activities/index.js';
 import type { DrillCheck, DrillRecord, DrillStep } from '../core/dr/record.js';
 import { drillChecks, drillId, drillRecord } from '../core/dr/drill.js';
 import { causeOf } from './verify.js';
-import { longStream, shortCall } from './options.js';
+import { longStream, shortCall, shortActivities, dataBoundActivities, dataBoundCall } from './options.js';
 import { Steps } from './progress.js';
 import { restoreDatabaseWorkflow, type RestoreDatabaseResult } from './restore-database.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
 
-const short = proxyActivities<Activities>(shortCall);
-const stream = proxyActivities<Activities>(longStream);
+const short = shortActivities(shortCall);
+const data = dataBoundActivities(dataBoundCall);
+const stream = dataBoundActivities(longStream);
 
 export interface DrDrillInput {
   cloud: string;
@@ -101,7 +101,7 @@ export async function drDrillWorkflow(input: DrDrillInput): Promise<DrDrillResul
     await measure(
       'integrity checks',
       async () => {
-        const counted = await short.mariadbCollectFacts({ cloud, host: plan.host, tables: plan.tables });
+        const counted = await data.mariadbCollectFacts({ cloud, host: plan.host, tables: plan.tables });
         checks = drillChecks(plan.tables, plan.recorded, counted.tables, restored.tables);
         return checks;
       },
@@ -134,7 +134,7 @@ export async function drDrillWorkflow(input: DrDrillInput): Promise<DrDrillResul
             ).files;
           } finally {
             await CancellationScope.nonCancellable(() =>
-              short.mariadbRemoveRestoreDir({ cloud, backupId: cp.scratchName, targetHost: plan.host }),
+              data.mariadbRemoveRestoreDir({ cloud, backupId: cp.scratchName, targetHost: plan.host }),
             ).catch(() => undefined);
           }
         }

@@ -14,7 +14,6 @@ import {
   CancellationScope,
   defineSignal,
   executeChild,
-  proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -39,7 +38,7 @@ import {
   type PlannedStep,
 } from '../core/dr/rebuild-plan.js';
 import { progressQuery, type Progress } from './messages.js';
-import { heartbeatingCall, shortCall, serverControl } from './options.js';
+import { dataBoundActivities, heartbeatingCall, shortCall, serverControl, shortActivities } from './options.js';
 import { CLOUD, COMPONENT, PHASE, TIER } from './search-attributes.js';
 import { restoreDatabaseWorkflow, type RestoreDatabaseResult } from './restore-database.js';
 import {
@@ -54,8 +53,8 @@ import { chooseSnapshot } from '../core/openstack/restore.js';
 
 // The rebuild's own calls are seconds long: a short start-to-close, so a worker lost in the
 // middle of one costs seconds before the retry, not shortCall's two minutes.
-const quick = proxyActivities<Activities>({ ...shortCall, startToCloseTimeout: '15 seconds' });
-const restoring = proxyActivities<Activities>(heartbeatingCall);
+const quick = shortActivities({ ...shortCall, startToCloseTimeout: '15 seconds' });
+const restoring = shortActivities(heartbeatingCall);
 
 /** Plain JSON with defaults, no secrets: startable from the Temporal UI as well as from `osbackup dr rebuild`. */
 export interface DrRebuildInput {
@@ -294,7 +293,7 @@ export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuil
     step(
       name,
       async () => {
-        const o: JobOutcome = await proxyActivities<Activities>({
+        const o: JobOutcome = await dataBoundActivities({
           ...serverControl,
           startToCloseTimeout: `${settings.stepTimeoutSeconds + 300} seconds`,
           heartbeatTimeout: '15 seconds',
@@ -414,7 +413,7 @@ export async function drRebuildWorkflow(input: DrRebuildInput): Promise<DrRebuil
   const services = await step(
     'verify-services',
     () =>
-      proxyActivities<Activities>({
+      shortActivities({
         ...serverControl,
         startToCloseTimeout: `${settings.verifyTimeoutSeconds + 120} seconds`,
         heartbeatTimeout: '20 seconds',

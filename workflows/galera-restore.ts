@@ -10,7 +10,6 @@ import {
   CancellationScope,
   defineQuery,
   executeChild,
-  proxyActivities,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -31,17 +30,19 @@ import {
   type NodeRestoreState,
 } from '../core/galera/restore-plan.js';
 import type { RecordedTableFact, TableComparison } from '../core/manifest/manifest.js';
-import { serverControl, shortCall } from './options.js';
+import { serverControl, shortCall, shortActivities, dataBoundActivities, dataBoundCall } from './options.js';
 import { Steps } from './progress.js';
 import { restoreDatabaseWorkflow, type RestoreDatabaseResult } from './restore-database.js';
 import { approveSignal, rejectSignal } from './restore-service.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
 
-const short = proxyActivities<Activities>(shortCall);
-const server = proxyActivities<Activities>(serverControl);
+const short = shortActivities(shortCall);
+const data = dataBoundActivities(dataBoundCall);
+const server = dataBoundActivities(serverControl);
+const serverStop = shortActivities(serverControl);
 // a full SST of a large database takes as long as it takes: bounded by heartbeats and this;
 // one more attempt after a lost worker (starting a started node and waiting again is harmless)
-const joining = proxyActivities<Activities>({
+const joining = dataBoundActivities({
   ...serverControl,
   startToCloseTimeout: '6 hours',
   retry: { ...serverControl.retry, maximumAttempts: 2 },
@@ -216,7 +217,7 @@ export async function galeraClusterRestoreWorkflow(
       async () => {
         for (const host of plan.stopOrder) {
           mark(host, 'stopping');
-          await server.mariadbStopServer({ cloud, host });
+          await serverStop.mariadbStopServer({ cloud, host });
           mark(host, 'stopped');
         }
       },
@@ -251,7 +252,7 @@ export async function galeraClusterRestoreWorkflow(
       'rejoin the other nodes',
       async () => {
         for (const host of plan.joiners) {
-          await short.galeraWipeNode({ cloud, host });
+          await data.galeraWipeNode({ cloud, host });
           mark(host, 'joining');
           const size = plan.joiners.indexOf(host) + 2; // the bootstrap node and the joiners so far
           joinSeconds[host] = (
@@ -302,7 +303,7 @@ export async function galeraClusterRestoreWorkflow(
           'GaleraRestoreFailed',
         );
       const tables = manifest.tables.map((t) => t.table);
-      const facts = await Promise.all(settings.nodes.map((host) => short.mariadbCollectFacts({ cloud, host, tables })));
+      const facts = await Promise.all(settings.nodes.map((host) => data.mariadbCollectFacts({ cloud, host, tables })));
       // point in time: the replayed data is newer than any record, so the nodes are compared with the bootstrap node
       const expected: RecordedTableFact[] = input.at
         ? facts[settings.nodes.indexOf(plan.bootstrap)]!.tables.map((t) => ({ ...t, stable: true }))

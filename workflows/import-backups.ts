@@ -4,7 +4,6 @@
 // to_lsn is where it starts, publish with the manifest last. An original that is damaged or
 // whose chain has a gap is reported by name and not published; the others still are.
 import {
-  proxyActivities,
   workflowInfo,
   upsertSearchAttributes,
   ActivityFailure,
@@ -30,12 +29,13 @@ import {
   type ArtifactManifest,
   type ImportedFrom,
 } from '../core/manifest/manifest.js';
-import { longStream, shortCall } from './options.js';
+import { longStream, shortCall, shortActivities, dataBoundActivities, dataBoundCall } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
 
-const short = proxyActivities<Activities>(shortCall);
-const stream = proxyActivities<Activities>(longStream);
+const short = shortActivities(shortCall);
+const data = dataBoundActivities(dataBoundCall);
+const stream = dataBoundActivities(longStream);
 
 export interface ImportProblem {
   /** The original (path under the folder, or the seed catalog's path / line). */
@@ -244,7 +244,7 @@ class Importer {
       throw e;
     }
     const discard = () =>
-      CancellationScope.nonCancellable(() => short.repositoryDiscardStaging({ stagingDir: s.stagingDir }));
+      CancellationScope.nonCancellable(() => data.repositoryDiscardStaging({ stagingDir: s.stagingDir }));
     try {
       const kind: ImportKind = s.checkpoints.backupType === 'incremental' ? 'incremental' : 'full';
       if (kind !== c.kind) {
@@ -301,7 +301,7 @@ class Importer {
         tools: { ...s.tools, osbackup: this.toolVersion ?? 'unknown' },
         restoreRecipe: RECIPE_FILE,
       };
-      await short.repositoryPublishDatabaseBackup({ stagingDir: s.stagingDir, manifest });
+      await data.repositoryPublishDatabaseBackup({ stagingDir: s.stagingDir, manifest });
       this.ids.add(id);
       this.known.push({
         id,

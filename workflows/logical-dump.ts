@@ -1,18 +1,19 @@
 // Logical dumps, the runbooks. Taking one: one mariadb-dump run (one snapshot) split into sealed
 // per-schema files, published with the manifest last. Restoring one: every file it needs is
 // re-hashed first, then each schema is imported into the target host's server.
-import { proxyActivities, workflowInfo, upsertSearchAttributes, CancellationScope } from '@temporalio/workflow';
+import { workflowInfo, upsertSearchAttributes, CancellationScope } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { DumpImportResult } from '../activities/dump/restore.js';
 import { dumpId, type DumpManifest } from '../core/dump/dump.js';
 import { compactUtc } from '../core/ids.js';
 import { MANIFEST_FORMAT, RECIPE_FILE } from '../core/manifest/manifest.js';
-import { longStream, shortCall } from './options.js';
+import { longStream, shortCall, shortActivities, dataBoundActivities, dataBoundCall } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
 
-const short = proxyActivities<Activities>(shortCall);
-const stream = proxyActivities<Activities>(longStream);
+const short = shortActivities(shortCall);
+const data = dataBoundActivities(dataBoundCall);
+const stream = dataBoundActivities(longStream);
 
 export interface LogicalDumpInput {
   cloud: string;
@@ -69,7 +70,7 @@ export async function logicalDumpWorkflow(input: LogicalDumpInput): Promise<Logi
       restoreRecipe: RECIPE_FILE,
     };
     const published = await steps.run('publish', () =>
-      short.repositoryPublishDump({ stagingDir: d.stagingDir, manifest }),
+      data.repositoryPublishDump({ stagingDir: d.stagingDir, manifest }),
     );
     steps.finish('done');
     return {
@@ -89,7 +90,7 @@ export async function logicalDumpWorkflow(input: LogicalDumpInput): Promise<Logi
       partsDigest: published.partsDigest,
     };
   } catch (e) {
-    await CancellationScope.nonCancellable(() => short.repositoryDiscardStaging({ stagingDir: d.stagingDir }));
+    await CancellationScope.nonCancellable(() => data.repositoryDiscardStaging({ stagingDir: d.stagingDir }));
     throw e;
   }
 }

@@ -1,5 +1,29 @@
-// Activity option presets: short remote calls, long streams (heartbeating), repository writes.
-import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
+// Activity option presets, and the only way workflows proxy activities: short activities through
+// shortActivities(), data-bound ones through dataBoundActivities() (workflows/activity-classes.ts).
+// Every preset has a heartbeat timeout: the worker keeps every running activity's heartbeat
+// going (activities/keepalive.ts), so a lost worker is noticed in seconds, not at the end of a
+// start-to-close bound.
+import type { Duration } from '@temporalio/common';
+import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { DataBoundActivities, ShortActivities } from './activity-classes.js';
+
+/** Options every proxy takes: with a heartbeat timeout. */
+export interface HeartbeatedOptions extends ActivityOptions {
+  heartbeatTimeout: Duration;
+}
+
+/** Short activities (bounded work): a data-bound one is not callable through this proxy. */
+export function shortActivities(options: HeartbeatedOptions) {
+  return proxyActivities<ShortActivities>(options);
+}
+
+/**
+ * Data-bound activities: their options must not bound them by a guess at the data's size (long
+ * start-to-close or none); the heartbeat timeout notices a lost worker.
+ */
+export function dataBoundActivities(options: HeartbeatedOptions) {
+  return proxyActivities<DataBoundActivities>(options);
+}
 
 const NON_RETRYABLE = [
   'ConfigInvalid',
@@ -21,8 +45,9 @@ const NON_RETRYABLE = [
   'PitrOutOfRange',
 ];
 
-export const shortCall: ActivityOptions = {
+export const shortCall: HeartbeatedOptions = {
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: {
     initialInterval: '2s',
     backoffCoefficient: 2,
@@ -33,7 +58,7 @@ export const shortCall: ActivityOptions = {
 };
 
 /** Streams of many GB: bounded by heartbeats, not by a guess at their length. */
-export const longStream: ActivityOptions = {
+export const longStream: HeartbeatedOptions = {
   startToCloseTimeout: '12 hours',
   // a cancelled workflow waits for the stream to stop and discard its partial artifact
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -47,7 +72,7 @@ export const longStream: ActivityOptions = {
   },
 };
 
-export const serverControl: ActivityOptions = {
+export const serverControl: HeartbeatedOptions = {
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '15 seconds',
   retry: {
@@ -63,7 +88,7 @@ export const serverControl: ActivityOptions = {
  * One step of the binlog archiver: seconds long, retried without end (no maximumAttempts: a controller that is
  * down for an hour must not stop archiving for good); a lost worker is noticed by heartbeat.
  */
-export const archiveStep: ActivityOptions = {
+export const archiveStep: HeartbeatedOptions = {
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '20 seconds',
   retry: {
@@ -78,10 +103,10 @@ export const archiveStep: ActivityOptions = {
  * A Galera donor's stream: one retry (a worker lost mid-stream resumes on the same donor), then
  * the workflow moves to another node rather than waiting out longStream's backoff on a dead one.
  */
-export const galeraStream: ActivityOptions = { ...longStream, retry: { ...longStream.retry, maximumAttempts: 2 } };
+export const galeraStream: HeartbeatedOptions = { ...longStream, retry: { ...longStream.retry, maximumAttempts: 2 } };
 
 /** Putting a donor back in sync: a few quick tries; a dead donor needs none (desync does not survive a restart). */
-export const galeraResyncCall: ActivityOptions = {
+export const galeraResyncCall: HeartbeatedOptions = {
   ...shortCall,
   retry: { ...shortCall.retry, initialInterval: '1s', maximumAttempts: 3 },
 };
@@ -90,7 +115,7 @@ export const galeraResyncCall: ActivityOptions = {
  * Waits on a cloud resource of unknown length (a snapshot, a volume, a server): bounded by the
  * stuck limit, which the activity checks itself from the resource's creation time, and by heartbeats.
  */
-export function stuckAwareWait(stuckAfterSeconds: number): ActivityOptions {
+export function stuckAwareWait(stuckAfterSeconds: number): HeartbeatedOptions {
   return {
     startToCloseTimeout: `${stuckAfterSeconds + 300} seconds`,
     heartbeatTimeout: '60 seconds',
@@ -104,7 +129,7 @@ export function stuckAwareWait(stuckAfterSeconds: number): ActivityOptions {
  * activity heartbeats on a timer, so a lost worker is noticed within 20 s, not at the end of a
  * generous start-to-close.
  */
-export const heartbeatingCall: ActivityOptions = {
+export const heartbeatingCall: HeartbeatedOptions = {
   ...shortCall,
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '20 seconds',
@@ -114,7 +139,7 @@ export const heartbeatingCall: ActivityOptions = {
  * One binlog compaction merge: decrypts up to compactMaxPieces segments and seals one (minutes
  * at most); heartbeats per piece. A merge is idempotent (its id is its range), so retries are safe.
  */
-export const compactionMerge: ActivityOptions = {
+export const compactionMerge: HeartbeatedOptions = {
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '60 seconds',
   retry: {
@@ -126,5 +151,15 @@ export const compactionMerge: ActivityOptions = {
   },
 };
 
-/** A scan of every manifest of a cloud (~8 s at 17,280 segments): no heartbeat, a generous bound. */
-export const repositoryScan: ActivityOptions = { ...shortCall, startToCloseTimeout: '10 minutes' };
+/** A scan of every manifest of a cloud (~8 s at 17,280 segments): a generous bound. */
+export const repositoryScan: HeartbeatedOptions = { ...shortCall, startToCloseTimeout: '10 minutes' };
+
+/**
+ * Data-bound work called where a workflow otherwise makes short calls (facts over every table,
+ * re-hashing an artifact, removing a datadir): no start-to-close bound, the heartbeat decides.
+ */
+export const dataBoundCall: HeartbeatedOptions = {
+  ...shortCall,
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '30 seconds',
+};

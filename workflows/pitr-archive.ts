@@ -11,7 +11,6 @@ import {
   log,
   ParentClosePolicy,
   patched,
-  proxyActivities,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -19,13 +18,13 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { pitrCompactionWorkflowId, rpoStatus, type RpoStatus } from '../core/pitr/segments.js';
-import { archiveStep, shortCall } from './options.js';
+import { archiveStep, shortCall, shortActivities, dataBoundActivities } from './options.js';
 import { LEGACY_WORKFLOW_TYPES } from './legacy-names.js';
 import { pitrCompactionWorkflow } from './pitr-compaction.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
 
-const short = proxyActivities<Activities>(shortCall);
-const step = proxyActivities<Activities>(archiveStep);
+const short = shortActivities(shortCall);
+const step = dataBoundActivities(archiveStep);
 
 export interface ArchiveState {
   from: { file: string; position: number } | null;

@@ -4,15 +4,15 @@
 // as an abandoned child every compactAfterMinutes, so the archiver's next cut never waits for
 // it; its fixed id (compact-binlogs:<cloud>) keeps one pass per cloud at a time. Also runnable
 // on its own (`temporal workflow start --type pitrCompactionWorkflow`).
-import { ApplicationFailure, log, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, log, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { compactionMerge, heartbeatingCall, repositoryScan } from './options.js';
+import { compactionMerge, heartbeatingCall, repositoryScan, shortActivities, dataBoundActivities } from './options.js';
 import { CLOUD, COMPONENT } from './search-attributes.js';
 import { pitrCompactionWorkflowId } from '../core/pitr/segments.js';
 
-const scan = proxyActivities<Activities>(repositoryScan);
-const merge = proxyActivities<Activities>(compactionMerge);
-const remove = proxyActivities<Activities>(heartbeatingCall);
+const scan = shortActivities(repositoryScan);
+const merge = dataBoundActivities(compactionMerge);
+const remove = shortActivities(heartbeatingCall);
 
 export interface PitrCompactionInput {
   cloud: string;

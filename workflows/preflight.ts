@@ -7,7 +7,6 @@ import {
   CancellationScope,
   executeChild,
   isCancellation,
-  proxyActivities,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -16,14 +15,14 @@ import { backupControlPlaneWorkflow, type BackupControlPlaneResult } from './bac
 import { backupDatabaseWorkflow, type BackupDatabaseResult } from './backup-database.js';
 import type { GateVerdict } from '../core/preflight/preflight.js';
 import type { ArtifactCheck } from '../core/verify/report.js';
-import { longStream, shortCall } from './options.js';
+import { longStream, shortCall, shortActivities, dataBoundActivities } from './options.js';
 import { Steps } from './progress.js';
 import { restoreDatabaseWorkflow, type RestoreDatabaseResult } from './restore-database.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
 import { causeOf } from './verify.js';
 
-const short = proxyActivities<Activities>(shortCall);
-const { storageCheckArtifacts } = proxyActivities<Activities>(longStream);
+const short = shortActivities(shortCall);
+const { storageCheckArtifacts } = dataBoundActivities(longStream);
 
 export interface PreflightInput {
   cloud: string;

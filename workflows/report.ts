@@ -2,14 +2,14 @@
 // needs no access to the targets): the catalog rows of every target, the cloud's drill records
 // and the capacity scan. The run's start time is the report's "now"; the maths is pure
 // (core/report/report.ts) and runs in the client.
-import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { executeChild, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { DrillRecord } from '../core/dr/record.js';
 import type { CatalogListing } from '../core/catalog/catalog.js';
 import { capacityWorkflow, type CapacityResult } from './capacity.js';
-import { shortCall } from './options.js';
+import { shortCall, shortActivities } from './options.js';
 
-const { catalogList, drillListRecords } = proxyActivities<Activities>(shortCall);
+const { catalogList, drillListRecords } = shortActivities(shortCall);
 
 /** Drill records the report reads: years of monthly drills. */
 const REPORT_DRILLS = 200;

@@ -2,21 +2,20 @@
 // re-imported from an export, a server booted from an instance snapshot. These are the steps
 // the DR rebuild calls. Every resource a restore creates carries its run's mark (the workflow
 // id), so a retried activity adopts what its run created instead of creating it twice.
-import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { RestoredVolume } from '../activities/openstack/restore-volumes.js';
 import type { ImageFromExportResult } from '../activities/openstack/restore-images.js';
 import type { RestoredServer } from '../activities/openstack/restore-servers.js';
 import { chooseFlavor, chooseSnapshot, serverNetworks, type SnapshotCandidate } from '../core/openstack/restore.js';
-import { longStream, shortCall, stuckAwareWait } from './options.js';
+import { longStream, shortCall, stuckAwareWait, shortActivities, dataBoundActivities } from './options.js';
 
-const { openstackSnapshotCandidates, openstackReadImageExport, openstackServerPlan } =
-  proxyActivities<Activities>(shortCall);
-const { openstackImageFromExport } = proxyActivities<Activities>(longStream);
+const { openstackSnapshotCandidates, openstackReadImageExport, openstackServerPlan } = shortActivities(shortCall);
+const { openstackImageFromExport } = dataBoundActivities(longStream);
 
 /** Waits of unknown length (options.ts stuckAwareWait). */
 function waiting(stuckAfterSeconds: number) {
-  return proxyActivities<Activities>(stuckAwareWait(stuckAfterSeconds));
+  return dataBoundActivities(stuckAwareWait(stuckAfterSeconds));
 }
 
 const DEFAULT_STUCK_SECONDS = 1800;

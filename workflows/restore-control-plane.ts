@@ -4,24 +4,18 @@
 //  - configs: to a target folder; a dry run shows the diff; a folder that would change is
 //    never overwritten without `overwrite`, and its content is backed up first;
 //  - RabbitMQ: import_definitions, then export again and compare.
-import {
-  ApplicationFailure,
-  executeChild,
-  proxyActivities,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { TreeChange } from '../core/control-plane/control-plane.js';
 import type { DefinitionDifference } from '../core/control-plane/rabbitmq-definitions.js';
 import { backupControlPlaneWorkflow, type BackupControlPlaneResult } from './backup-control-plane.js';
-import { heartbeatingCall, shortCall } from './options.js';
+import { heartbeatingCall, shortCall, shortActivities } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
 
-const short = proxyActivities<Activities>(shortCall);
+const short = shortActivities(shortCall);
 // restores and diffs read and write whole trees: heartbeating, so a lost worker costs seconds
-const restoring = proxyActivities<Activities>(heartbeatingCall);
+const restoring = shortActivities(heartbeatingCall);
 
 function tag(component: string, cloud: string) {
   upsertSearchAttributes([

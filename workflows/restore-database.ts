@@ -1,17 +1,26 @@
 // Restore a database backup to a host and prove it: stream back, prepare, stop the server,
 // keep the old datadir aside, copy back, start, compare every recorded count and checksum.
-import { proxyActivities, workflowInfo, upsertSearchAttributes, ApplicationFailure } from '@temporalio/workflow';
+import { workflowInfo, upsertSearchAttributes, ApplicationFailure } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { compareFacts, comparisonPassed } from '../core/manifest/facts.js';
 import type { BootstrapPosition } from '../core/galera/restore-plan.js';
 import { MANIFEST_FORMAT, type TableComparison, type VerificationRecord } from '../core/manifest/manifest.js';
-import { longStream, serverControl, shortCall } from './options.js';
+import {
+  longStream,
+  serverControl,
+  shortCall,
+  shortActivities,
+  dataBoundActivities,
+  dataBoundCall,
+} from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
 
-const short = proxyActivities<Activities>(shortCall);
-const stream = proxyActivities<Activities>(longStream);
-const server = proxyActivities<Activities>(serverControl);
+const short = shortActivities(shortCall);
+const data = dataBoundActivities(dataBoundCall);
+const stream = dataBoundActivities(longStream);
+const server = dataBoundActivities(serverControl);
+const serverStop = shortActivities(serverControl);
 
 export interface RestoreDatabaseInput {
   cloud: string;
@@ -207,7 +216,7 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
       (r) => `${r.bytes} bytes of ${replay.files.map((f) => f.file).join(', ')}`,
     );
   // From here the target's data changes; the old datadir is kept aside, never deleted.
-  await steps.run('stop server', () => server.mariadbStopServer({ cloud, host: targetHost }));
+  await steps.run('stop server', () => serverStop.mariadbStopServer({ cloud, host: targetHost }));
   const copied = await steps.run(
     'copy back',
     () => stream.mariadbCopyBack({ cloud, restorePoint: backupId, fullId: full.id, targetHost }),
@@ -219,7 +228,7 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
   // (a replay still needs the binlog files in it: then it goes last)
   let cleaning: Promise<void> | undefined = replay
     ? undefined
-    : steps.run('clean up', () => short.mariadbRemoveRestoreDir(req));
+    : steps.run('clean up', () => data.mariadbRemoveRestoreDir(req));
   let pointInTime: PointInTimeResult | null = null;
   try {
     const bootstrap = input.galeraBootstrap;
@@ -238,7 +247,7 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
     // nothing to compare, and a restore that compared nothing is not VERIFIED
     if (verify && manifest.tables.length > 0) {
       verification = await steps.run('verify', async () => {
-        const restored = await short.mariadbCollectFacts({
+        const restored = await data.mariadbCollectFacts({
           cloud,
           host: targetHost,
           tables: manifest.tables.map((t) => t.table),
@@ -290,7 +299,7 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
       };
     }
   } finally {
-    cleaning ??= steps.run('clean up', () => short.mariadbRemoveRestoreDir(req));
+    cleaning ??= steps.run('clean up', () => data.mariadbRemoveRestoreDir(req));
     await cleaning.catch(() => undefined); // never left running; a failed removal leaves only scratch files
   }
   steps.finish(verification === 'FAILED' ? 'verification failed' : 'done');

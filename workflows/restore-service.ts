@@ -8,7 +8,6 @@ import {
   CancellationScope,
   defineQuery,
   defineSignal,
-  proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -17,13 +16,21 @@ import { awaitDecision, noDecision } from './approval.js';
 import type { Activities } from '../activities/index.js';
 import type { CommandOutcome } from '../activities/service-restore/scratch.js';
 import { compactUtc } from '../core/ids.js';
-import { longStream, serverControl, shortCall } from './options.js';
+import {
+  longStream,
+  serverControl,
+  shortCall,
+  shortActivities,
+  dataBoundActivities,
+  dataBoundCall,
+} from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
 
-const short = proxyActivities<Activities>(shortCall);
-const stream = proxyActivities<Activities>(longStream);
-const server = proxyActivities<Activities>(serverControl);
+const short = shortActivities(shortCall);
+const data = dataBoundActivities(dataBoundCall);
+const stream = dataBoundActivities(longStream);
+const server = dataBoundActivities(serverControl);
 
 export interface RestoreServiceInput {
   cloud: string;
@@ -115,7 +122,7 @@ export async function restoreServiceWorkflow(input: RestoreServiceInput): Promis
   const segmentIds = replayPlan ? replayPlan.files.flatMap((f) => f.segments) : [];
   const artifacts = plan.via === 'scratch' ? chain.map((m) => m.id) : [plan.dump];
 
-  let exported: Awaited<ReturnType<typeof short.mariadbScratchExport>>;
+  let exported: Awaited<ReturnType<typeof data.mariadbScratchExport>>;
   let replayed = { transactions: 0, lastEventAt: null as string | null };
   try {
     await steps.run(
@@ -194,14 +201,14 @@ export async function restoreServiceWorkflow(input: RestoreServiceInput): Promis
     );
   } catch (e) {
     await CancellationScope.nonCancellable(() =>
-      short.mariadbScratchRemove({ cloud, host: scratchHost, folder, keepFiles: false }),
+      data.mariadbScratchRemove({ cloud, host: scratchHost, folder, keepFiles: false }),
     ).catch(() => undefined);
     throw e;
   }
   // the scratch server is not kept running while an operator decides: the export is all that is needed
   await steps.run('clean up scratch', () =>
     CancellationScope.nonCancellable(() =>
-      short.mariadbScratchRemove({ cloud, host: scratchHost, folder, keepFiles: true }),
+      data.mariadbScratchRemove({ cloud, host: scratchHost, folder, keepFiles: true }),
     ),
   );
 
@@ -246,13 +253,13 @@ export async function restoreServiceWorkflow(input: RestoreServiceInput): Promis
   } catch (e) {
     // cancelled while waiting: nothing live was touched; the export goes too
     await CancellationScope.nonCancellable(() =>
-      short.mariadbScratchRemove({ cloud, host: scratchHost, folder, keepFiles: false }),
+      data.mariadbScratchRemove({ cloud, host: scratchHost, folder, keepFiles: false }),
     ).catch(() => undefined);
     throw e;
   }
   if (!decision!.approved) {
     await CancellationScope.nonCancellable(() =>
-      short.mariadbScratchRemove({ cloud, host: scratchHost, folder, keepFiles: false }),
+      data.mariadbScratchRemove({ cloud, host: scratchHost, folder, keepFiles: false }),
     );
     steps.finish('rejected');
     return result({ outcome: 'rejected', rejectReason: decision!.reason });
@@ -271,7 +278,7 @@ export async function restoreServiceWorkflow(input: RestoreServiceInput): Promis
     (x) => `${x.bytes} bytes into ${x.dbHost} in ${x.seconds.toFixed(1)} s`,
   );
   const live = await steps.run('verify live', () =>
-    short.mariadbCollectFacts({ cloud, tables: exported.tables.map((t) => t.table) }),
+    data.mariadbCollectFacts({ cloud, tables: exported.tables.map((t) => t.table) }),
   );
   const liveTables = live.tables.map((t) => ({ table: t.table, rows: t.rows }));
   const differ = exported.tables.filter((t) => liveTables.find((l) => l.table === t.table)?.rows !== t.rows);

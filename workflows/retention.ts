@@ -2,22 +2,15 @@
 // kept incrementals still needed). Per target: finish what a crashed run marked, plan with
 // the target's own policy, mark, re-check, purge. `review` stops after marking until an
 // operator approves (`osbackup retention approve <workflow id>`).
-import {
-  condition,
-  defineSignal,
-  proxyActivities,
-  setHandler,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { condition, defineSignal, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { RetentionPlan } from '../core/retention/plan.js';
-import { longStream, shortCall } from './options.js';
+import { longStream, shortCall, shortActivities, dataBoundActivities } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT } from './search-attributes.js';
 
-const short = proxyActivities<Activities>(shortCall);
-const long = proxyActivities<Activities>(longStream);
+const short = shortActivities(shortCall);
+const long = dataBoundActivities(longStream);
 
 export const approvePurgeSignal = defineSignal('approvePurge');
 

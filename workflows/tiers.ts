@@ -13,7 +13,6 @@ import {
   isCancellation,
   log,
   patched,
-  proxyActivities,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -22,12 +21,12 @@ import { backupControlPlaneWorkflow, type BackupControlPlaneResult } from './bac
 import { backupDatabaseWorkflow, type BackupDatabaseResult } from './backup-database.js';
 import { copyWorkflow, type CopyTargetResult } from './copy.js';
 import { logicalDumpWorkflow, type LogicalDumpResult } from './logical-dump.js';
-import { shortCall } from './options.js';
+import { shortCall, shortActivities } from './options.js';
 import { CLOUD, TIER } from './search-attributes.js';
 
-const short = proxyActivities<Activities>(shortCall);
+const short = shortActivities(shortCall);
 /** The journal write is bookkeeping: a few quick tries, never a reason for the run to hang. */
-const journal = proxyActivities<Activities>({
+const journal = shortActivities({
   ...shortCall,
   startToCloseTimeout: '30 seconds',
   retry: { ...shortCall.retry, maximumAttempts: 3 },

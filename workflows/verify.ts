@@ -3,7 +3,7 @@
 // batch resumes), then the report: counts, the bad artifacts with the restore points each
 // breaks, the newest intact restore point. Damage does not fail the workflow — the report is
 // the product — but `ok` is false and the CLI exits non-zero. Schedules call this by name.
-import { ApplicationFailure, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import {
   checkBatches,
@@ -13,14 +13,14 @@ import {
   type ArtifactCheck,
   type VerifyTargetReport,
 } from '../core/verify/report.js';
-import { longStream, shortCall } from './options.js';
+import { longStream, shortCall, shortActivities, dataBoundActivities } from './options.js';
 import { Steps } from './progress.js';
 import { CLOUD, COMPONENT, TIER } from './search-attributes.js';
 
-const { storageListTargets } = proxyActivities<Activities>(shortCall);
+const { storageListTargets } = shortActivities(shortCall);
 // a listing of a large bucket takes longer than a short call allows
-const { storagePlanVerify } = proxyActivities<Activities>({ ...shortCall, startToCloseTimeout: '15 minutes' });
-const { storageCheckArtifacts } = proxyActivities<Activities>(longStream);
+const { storagePlanVerify } = shortActivities({ ...shortCall, startToCloseTimeout: '15 minutes' });
+const { storageCheckArtifacts } = dataBoundActivities(longStream);
 
 export interface VerifyInput {
   cloud: string;

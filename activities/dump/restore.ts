@@ -9,7 +9,7 @@ import { dumpSchema, isDumpManifest, type DumpManifest } from '../../core/dump/d
 import { artifactDir } from '../../core/manifest/manifest.js';
 import type { Env } from '../deps.js';
 import { fatal, transient, FailureType } from '../errors.js';
-import { cancellationSignal, heartbeater } from '../heartbeat.js';
+import { cancellationSignal, checkpoint, heartbeater } from '../heartbeat.js';
 import { classifyDecryptError } from '../crypto/escrow.js';
 import { ensureGpgHome, gpgDecrypt } from '../crypto/gpg.js';
 import { zstdDecompress } from '../crypto/zstd.js';
@@ -60,15 +60,15 @@ export async function verifyDumpFiles(
   schemas: string[],
 ): Promise<{ bytes: number }> {
   const m = await findDump(env, cloud, id);
-  const beat = heartbeater();
+  const progress = checkpoint('verifying dump files');
   let bytes = 0;
   for (const name of schemas) {
+    if (progress.finished.has(name)) continue;
     const { s, rel } = fileOf(m, name);
     const got = await env.repo
       .sha256File(env.repo.path(rel))
       .catch(() => ({ sha256: 'unreadable (missing?)', bytes: -1 }));
     bytes += Math.max(0, got.bytes);
-    beat({ step: 'verifying dump files', file: s.file, bytes });
     if (got.sha256 !== s.sha256 || got.bytes !== s.bytes) {
       throw fatal(
         FailureType.ChecksumMismatch,
@@ -76,6 +76,7 @@ export async function verifyDumpFiles(
         `restore the other schemas without ${name}, or ${name} from another dump or a copy on another target; then find out what damaged the repository`,
       );
     }
+    progress.done(name, { file: s.file, bytes });
   }
   return { bytes };
 }

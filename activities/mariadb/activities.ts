@@ -14,6 +14,7 @@ import type { ActivityContext } from '../context.js';
 import { fatal, fsFailure, FailureType } from '../errors.js';
 import { streamBackup, type StreamBackupInput, type StreamBackupResult } from './backup.js';
 import { collectFacts } from './facts.js';
+import { withHeartbeat } from '../heartbeat.js';
 import {
   copyBackOnHost,
   findDatabaseBackup,
@@ -31,7 +32,8 @@ export function mariadbActivities({ env, catalog }: ActivityContext) {
   return {
     /** Facts of `host` (default: the cloud's database host). */
     async mariadbCollectFacts(input: { cloud: string; host?: string; tables?: string[] }): Promise<DbFacts> {
-      return collectFacts(env, input.cloud, input.host ?? env.cloud(input.cloud).database.host, input.tables);
+      const host = input.host ?? env.cloud(input.cloud).database.host;
+      return withHeartbeat('collecting facts', collectFacts(env, input.cloud, host, input.tables));
     },
 
     async mariadbStreamBackup(input: StreamBackupInput): Promise<StreamBackupResult> {

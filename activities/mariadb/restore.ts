@@ -7,7 +7,7 @@ import { artifactDir, type ArtifactManifest } from '../../core/manifest/manifest
 import { isDatabaseManifest } from '../../core/manifest/any-manifest.js';
 import type { Env } from '../deps.js';
 import { fatal, transient, FailureType } from '../errors.js';
-import { beatEvery, cancellationSignal, heartbeater, withHeartbeat } from '../heartbeat.js';
+import { beatEvery, cancellationSignal, checkpoint, heartbeater, withHeartbeat } from '../heartbeat.js';
 import { ensureGpgHome, gpgDecrypt } from '../crypto/gpg.js';
 import { zstdDecompress } from '../crypto/zstd.js';
 import { shJoin, shQuote } from '../ssh/quote.js';
@@ -77,8 +77,9 @@ export async function planRestore(env: Env, cloud: string, backupId?: string): P
 export async function verifyChain(env: Env, cloud: string, ids: string[]): Promise<{ bytes: number }> {
   const all = (await env.repo.scanManifests(cloud)).filter(isDatabaseManifest);
   let bytes = 0;
-  const beat = heartbeater();
+  const progress = checkpoint('verifying chain');
   for (const id of ids) {
+    if (progress.finished.has(id)) continue;
     const m = all.find((x) => x.id === id);
     if (!m)
       throw fatal(
@@ -89,7 +90,6 @@ export async function verifyChain(env: Env, cloud: string, ids: string[]): Promi
     const rel = join(artifactDir(cloud, 'database', id), m.artifact.file);
     const got = await env.repo.sha256File(env.repo.path(rel)).catch(() => ({ sha256: 'unreadable', bytes: -1 }));
     bytes += Math.max(got.bytes, 0);
-    beat({ step: 'verifying chain', artifact: id, bytes });
     if (got.sha256 !== m.artifact.sha256 || got.bytes !== m.artifact.bytes) {
       const alt = newestIntactRestorePoint(all, new Set([id]));
       throw fatal(
@@ -100,6 +100,7 @@ export async function verifyChain(env: Env, cloud: string, ids: string[]): Promi
           : 'no intact restore point remains: take a new full backup now, then find out what damaged the repository',
       );
     }
+    progress.done(id, { artifact: id, bytes });
   }
   return { bytes };
 }

@@ -7,6 +7,7 @@ import { activityFactories, createActivities, type Deps } from '../../activities
 import { createActivityContext } from '../../activities/context.js';
 import { parseConfig } from '../../config/load.js';
 import { configYaml } from '../helpers/config-fixture.js';
+import { ACTIVITY_CLASSES } from '../../workflows/activity-classes.js';
 
 /** Each name more than one factory returns, with the factories that return it. */
 function sharedKeys(keysByFactory: Record<string, string[]>): Record<string, string[]> {
@@ -74,4 +75,10 @@ test('every activity name is camelCase and starts with its domain', () => {
 test('the overlap finder names a shared activity and its factories', () => {
   expect(sharedKeys({ a: ['x', 'y'], b: ['z'], c: ['y'] })).toEqual({ y: ['a', 'c'] });
   expect(sharedKeys({ a: ['x'], b: ['y'] })).toEqual({});
+});
+
+test('every registered activity has a class (short or data-bound), and no class names a missing one', () => {
+  const registered = Object.keys(createActivities(deps)).sort();
+  expect(Object.keys(ACTIVITY_CLASSES).sort()).toEqual(registered);
+  expect(new Set(Object.values(ACTIVITY_CLASSES))).toEqual(new Set(['short', 'data']));
 });

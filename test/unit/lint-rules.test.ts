@@ -21,14 +21,16 @@ test('workflow code may not import Node builtins or activity implementations, no
     "import type { Activities } from '../activities/index.js';",
     'export async function probe(a: Activities): Promise<void> {',
     '  Promise.resolve(1);',
-    '  void readFileSync; void createActivities; void a; Date.now();',
+    '  void readFileSync; void createActivities; void a; void proxyActivities; Date.now();',
     '}',
+    "import { proxyActivities } from '@temporalio/workflow';",
   ]);
   expect(at(1)).toContain('@typescript-eslint/no-restricted-imports');
   expect(at(2)).toContain('@typescript-eslint/no-restricted-imports');
   expect(at(3)).toEqual([]); // `import type` is allowed
   expect(at(5)).toContain('@typescript-eslint/no-floating-promises');
   expect(at(6)).toContain('no-restricted-properties');
+  expect(at(8)).toContain('no-restricted-imports'); // activities through options.ts's class-aware proxies
 }, 60_000);
 
 test('core/ is pure and the bottom layer: no builtins, no Date.now(), nothing imported from the layers above', async () => {
