@@ -35,6 +35,7 @@ export { restoreVolumeWorkflow, restoreImageWorkflow, restoreServerWorkflow } fr
 export { galeraClusterRestoreWorkflow } from './galera-restore.js';
 export { drDrillWorkflow, drillRecordsWorkflow } from './dr-drill.js';
 export { reportDataWorkflow } from './report.js';
+export { leaseWorkflow } from './lease.js';
 
 // Earlier names of renamed workflow types (workflows/legacy-names.ts): runs, schedules and
 // histories that name them keep working.

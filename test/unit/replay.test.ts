@@ -12,6 +12,12 @@ import { FIXTURES_DIR, PAYLOAD_KEY_FILE, readFixture, readFixtureIndex } from '.
 import { fixtureCommits } from '../helpers/fixture-history.js';
 
 const index = readFixtureIndex();
+/**
+ * Workflow types added after the fixtures were last recorded. A fixture cannot be recorded in the
+ * change that adds its type (it would come from a change to workflow code); the next recording
+ * adds it and takes the type off this list (docs/contributing.md, "Adding fixtures").
+ */
+const AWAITING_FIXTURE = ['leaseWorkflow'];
 const codec = new AesGcmPayloadCodec(Buffer.from(readFileSync(PAYLOAD_KEY_FILE, 'utf8').trim(), 'hex'));
 // the build's workflow code, bundled as the worker's is (./dev test builds before the unit tests)
 const workflowsPath = fileURLToPath(new URL('../../dist/workflows/index.js', import.meta.url));
@@ -43,7 +49,11 @@ test('every workflow type the worker registers has a recorded history, under its
   );
   const recorded = new Set(index.fixtures.map((f) => f.workflowType));
   const earlier = LEGACY_WORKFLOW_TYPES as Record<string, string>;
-  expect(registered.filter((t) => !recorded.has(t) && !recorded.has(earlier[t] ?? ''))).toEqual([]);
+  expect(
+    registered.filter((t) => !recorded.has(t) && !recorded.has(earlier[t] ?? '') && !AWAITING_FIXTURE.includes(t)),
+  ).toEqual([]);
+  // a type that has its fixture now leaves the waiting list
+  expect(AWAITING_FIXTURE.filter((t) => recorded.has(t))).toEqual([]);
   // an earlier name stays registered while a fixture uses it
   expect(Object.values(earlier).filter((t) => !registered.includes(t))).toEqual([]);
 });
