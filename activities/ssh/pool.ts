@@ -151,17 +151,27 @@ export class SshPool {
             ),
           );
       };
-      c.once('error', onClientGone);
-      c.once('close', () => onClientGone());
-      ch.on('close', () => {
+      // both listeners go when this command ends: the client is pooled, and a listener left per
+      // command would pile up on it for the worker's lifetime
+      const onClientClose = () => onClientGone();
+      const detach = () => {
         c.off('error', onClientGone);
+        c.off('close', onClientClose);
+      };
+      c.once('error', onClientGone);
+      c.once('close', onClientClose);
+      ch.on('close', () => {
+        detach();
         if (exit) resolve(exit);
         else if (signal?.aborted) resolve({ code: null, signal: 'ABORTED' });
         else onClientGone();
       });
       // A channel destroyed locally (a pipeline tearing down) may never emit 'close':
       // once we abort, the remote exit status no longer matters.
-      settleAborted = () => resolve(exit ?? { code: null, signal: 'ABORTED' });
+      settleAborted = () => {
+        detach();
+        resolve(exit ?? { code: null, signal: 'ABORTED' });
+      };
     });
     if (signal) {
       const abort = () => {
@@ -174,7 +184,12 @@ export class SshPool {
         settleAborted();
       };
       if (signal.aborted) abort();
-      else signal.addEventListener('abort', abort, { once: true });
+      else {
+        // one activity's signal serves many commands: each takes its listener away when it ends
+        signal.addEventListener('abort', abort, { once: true });
+        const off = () => signal.removeEventListener('abort', abort);
+        done.then(off, off);
+      }
     }
     return { stdin: ch, stdout: ch, stderr: ch.stderr, done };
   }
