@@ -20,7 +20,7 @@ import {
 } from '@temporalio/workflow';
 import { awaitDecision, noDecision } from './approval.js';
 import type { Activities } from '../activities/index.js';
-import type { JobOutcome } from '../activities/dr/jobs.js';
+import type { JobOutcome } from '../activities/ssh/jobs.js';
 import type { DrillCheck, DrillStep } from '../core/dr/record.js';
 import {
   childWorkflowId,

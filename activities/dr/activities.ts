@@ -20,7 +20,7 @@ import type { Env } from '../deps.js';
 import { fatal, fsFailure, FailureType } from '../errors.js';
 import { withHeartbeat } from '../heartbeat.js';
 import { planResources, verifyServices, verifyUserData } from './checks.js';
-import { runJob, type JobOutcome } from './jobs.js';
+import { runJob, type JobOutcome } from '../ssh/jobs.js';
 
 export interface DrSettings {
   capabilities: DrCapabilities;

@@ -18,7 +18,9 @@ import {
 import { readArchiveProgress } from './progress.js';
 import type { Env } from '../deps.js';
 import { fatal, transient, FailureType } from '../errors.js';
-import { cancellationSignal, heartbeater, withHeartbeat } from '../heartbeat.js';
+import { cancellationSignal, heartbeater, inActivity } from '../heartbeat.js';
+import { Context } from '@temporalio/activity';
+import { runJob } from '../ssh/jobs.js';
 import { unsealFile } from '../control-plane/sealed.js';
 import { inServiceContext, shQuote } from '../ssh/quote.js';
 import { classifyMariadbError } from '../mariadb/classify.js';
@@ -304,10 +306,14 @@ export async function replayBinlogsOnHost(
     `echo "transactions=$(grep -c '^#.*[[:space:]]GTID [0-9]' ${shQuote(sqlFile)} || true)"`,
     `echo "last=$(${lastGtidLine})"`,
   ].join('\n');
-  const r = await withHeartbeat(
-    'replaying binary logs',
-    env.deps.ssh.run(target, `bash -c ${shQuote(script)}`, { signal: cancellationSignal() }),
-  );
+  // A detached job on the host, one per restore run: a worker lost mid-replay leaves it running,
+  // and the retry waits for it instead of replaying the same transactions a second time.
+  const job = await runJob(env, cloud, targetHost, '', ['bash', '-c', script], 30 * 24 * 3600, {
+    dir: `${dir}/replay-job-${restoreRunId()}`,
+    what: 'the binary-log replay',
+    interrupted: `the target holds part of the replay: restore again (the restore starts over from the backup, then replays once); the replayed SQL is in ${sqlFile}`,
+  });
+  const r = { code: job.exitCode, stdout: job.stdoutTail, stderr: job.stderrTail };
   if (r.code === 3 && /gtid-missing=/.test(r.stderr)) {
     const got = /gtid-missing=(\S*)/.exec(r.stderr)?.[1] || 'none';
     throw fatal(
@@ -345,4 +351,9 @@ export async function replayBinlogsOnHost(
     if (s.code !== 0) throw classifyMariadbError(targetHost, 'setting gtid_slave_pos', s.code, s.stderr);
   }
   return { lastGtid, lastEventAt, transactions, gtidSlavePos: pos, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** The restore run this activity belongs to: the replay job's key (a rerun of the restore is a new run). */
+function restoreRunId(): string {
+  return (inActivity() && Context.current().info.workflowExecution?.runId) || `direct-${process.pid}`;
 }

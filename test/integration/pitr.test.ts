@@ -3,6 +3,7 @@
 // at known UTC times — exactly the rows up to that moment — and targets out of range refused.
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import type { BinlogManifest } from '../../core/pitr/segments.js';
 import type { PitrArchiveStatus } from '../../workflows/pitr-archive.js';
 import { archivedPast as waitArchived, writeAlone, type TimedWrite } from '../helpers/timed-writes.js';
@@ -184,6 +185,58 @@ test('PITR to a moment after the newest incremental and across the worker kill: 
   expect(r4.chain).toHaveLength(2);
   expect(await rowsOn('ctl2')).toEqual([1, 2, 3, 4]);
 }, 180_000);
+
+test('a worker killed while the binlogs replay: the retry waits for the replay the host still runs and applies no transaction twice', async () => {
+  // thousands of one-row transactions into a table without a primary key: a second replay of any
+  // of them would double its row, and nothing in the server would refuse it
+  const n = 40_000;
+  await sql('ctl1', `CREATE TABLE ${schema}.nopk (v INT)`);
+  const inserts = Array.from({ length: n }, (_, i) => `INSERT INTO ${schema}.nopk VALUES (${i});`).join('\n');
+  await execa('mariadb', [`--defaults-file=${join(labDir(), 'ctl1', 'my.cnf')}`], { input: inserts });
+  await sleep(1100);
+  const at = Math.floor(Date.now() / 1000);
+  await archivedPast(at, 60_000);
+  const started = await cli(configFile, [
+    '--json',
+    'restore',
+    'db',
+    '--to',
+    'ctl2',
+    '--at',
+    new Date(at * 1000).toISOString(),
+    '--no-wait',
+  ]);
+  if (started.exitCode !== 0) throw new Error(started.stderr);
+  const h = temporal.client.workflow.getHandle((JSON.parse(started.stdout) as { workflowId: string }).workflowId);
+  // kill the worker once the replay runs on the host
+  let replaying = false;
+  for (const t0 = Date.now(); !replaying && Date.now() - t0 < 120_000; ) {
+    const d = await h.describe();
+    replaying = (d.raw.pendingActivities ?? []).some(
+      (a) => a.activityType?.name === 'mariadbReplayBinlogs' && Number(a.state) === 2, // STARTED
+    );
+    if (!replaying) await sleep(20);
+  }
+  expect(replaying).toBe(true);
+  // …and has applied part of the transactions: the kill lands in the middle of the replay
+  const appliedOnCtl2 = () => sql('ctl2', `SELECT COUNT(*) FROM ${schema}.nopk`).then(Number, () => 0);
+  let applied = 0;
+  for (const t0 = Date.now(); applied === 0 && Date.now() - t0 < 60_000; ) {
+    applied = await appliedOnCtl2();
+    if (applied === 0) await sleep(20);
+  }
+  worker.proc.kill('SIGKILL');
+  expect(applied).toBeGreaterThan(0);
+  expect(applied).toBeLessThan(n);
+  await worker.stop();
+  worker = await startWorker(configFile);
+  const r = (await h.result()) as { verification: string; pointInTime: { transactions: number } };
+  expect(r.verification).toBe('VERIFIED');
+  const [count, distinct] = (await sql('ctl2', `SELECT COUNT(*), COUNT(DISTINCT v) FROM ${schema}.nopk`))
+    .split('\t')
+    .map(Number);
+  expect({ count, distinct }).toEqual({ count: n, distinct: n });
+}, 300_000);
 
 test('a target before the oldest backup or after the newest archived event fails at once, naming the recoverable range', async () => {
   for (const at of [Math.floor(fullAt / 1000) - 3600, Math.floor(Date.now() / 1000) + 3600]) {

@@ -1,10 +1,11 @@
-// The deploy commands' detached jobs, run for real with bash on this machine: a retry (a second
-// runJob for the same key, as after a lost worker) re-attaches instead of launching again.
+// Detached jobs (a rebuild's deploy commands, a point-in-time replay), run for real with bash on
+// this machine: a retry (a second runJob for the same key, as after a lost worker) re-attaches
+// instead of launching again; a job that must not run twice is not relaunched after dying.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Env } from '../../activities/deps.js';
-import { jobDir, runJob } from '../../activities/dr/jobs.js';
+import { jobDir, runJob } from '../../activities/ssh/jobs.js';
 
 const envWith = (stateDir: string) => ({ config: { stateDir } }) as unknown as Env;
 
@@ -42,5 +43,22 @@ describe('deploy command jobs', () => {
     const env = envWith(mkdtempSync(join(tmpdir(), 'osb-drjob-')));
     const r = await runJob(env, 'c', 'worker', 'r/e/x', ['printf', '%s|', "it's", 'a b', '$HOME'], 60);
     expect(r.stdoutTail).toBe("it's|a b|$HOME|");
+  });
+
+  test('a job that must not run twice and died part way is not launched again: the retry says why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'osb-drjob-'));
+    const env = envWith(dir);
+    const marker = join(dir, 'ran');
+    const jobFolder = join(dir, 'replay-job');
+    const argv = ['bash', '-c', `echo x >> ${marker}; sleep 30`];
+    const opts = { dir: jobFolder, what: 'the replay', interrupted: 'restore again' };
+    const first = runJob(env, 'c', 'worker', '', argv, 60, opts).catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 500));
+    // the job dies without an exit code (its host rebooted): kill its whole process group
+    process.kill(-Number(readFileSync(join(jobFolder, 'pid'), 'utf8')), 'SIGKILL');
+    expect(String(await first)).toMatch(/interrupted part way and is not run a second time/);
+    const retry = await runJob(env, 'c', 'worker', '', argv, 60, opts).catch((e: Error) => e);
+    expect(String(retry)).toMatch(/the replay \(job .*\) ended without an exit code/);
+    expect(readFileSync(marker, 'utf8')).toBe('x\n');
   });
 });

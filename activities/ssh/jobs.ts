@@ -1,15 +1,16 @@
-// A rebuild's deploy command as a detached job with a folder of its own (pid, exit code, output,
-// a line per launch), so the command survives its worker: a worker killed with SIGKILL leaves
-// kolla-ansible running, and the activity's retry re-attaches to it instead of starting a second
-// one next to it. A job whose folder holds an exit code is over: a retry reads the outcome and
-// never launches it again. Only a job that died without an exit code (its host rebooted) is
-// launched anew, and the launch is counted.
+// A command as a detached job with a folder of its own (pid, exit code, output, a line per
+// launch), so the command survives its worker: a worker killed with SIGKILL leaves kolla-ansible
+// (a rebuild's deploy) or `mariadb < replay.sql` (a point-in-time replay) running, and the
+// activity's retry re-attaches to it instead of starting a second one next to it. A job whose
+// folder holds an exit code is over: a retry reads the outcome and never launches it again. A job
+// that died without an exit code (its host rebooted) is launched anew and the launch counted,
+// unless running it twice would do harm (relaunch: false): then the retry stops and says so.
 import type { Env } from '../deps.js';
 import { fatal, FailureType, transient } from '../errors.js';
 import { cancellationSignal, heartbeater } from '../heartbeat.js';
 import { redact } from '../redact.js';
-import { runOn } from '../ssh/run-on.js';
-import { shJoin, shQuote } from '../ssh/quote.js';
+import { runOn } from './run-on.js';
+import { shJoin, shQuote } from './quote.js';
 
 export interface JobOutcome {
   argv0: string;
@@ -24,14 +25,36 @@ export interface JobOutcome {
   reattached: boolean;
 }
 
+export interface JobOptions {
+  /** The job's folder (default: per cloud and key under the worker's state or /var/tmp). */
+  dir?: string;
+  /** What the job does, for messages (default: its command). */
+  what?: string;
+  /**
+   * Set when running the command twice would do harm: a job that died part way is not launched
+   * again, and the retry fails with this fix instead.
+   */
+  interrupted?: string;
+  /** The fix named when the job outlives timeoutSeconds. */
+  timeoutFix?: string;
+}
+
+function interruptedJob(where: string, what: string, dir: string, fix: string) {
+  return fatal(
+    FailureType.RemoteCommandFailed,
+    `${where}: ${what} (job ${dir}) ended without an exit code: it was interrupted part way and is not run a second time`,
+    fix,
+  );
+}
+
 /** The folder of one job: on the worker under stateDir, on a host under /var/tmp. */
 export function jobDir(env: Env, where: string, cloud: string, key: string): string {
   const base = where === 'worker' ? `${env.config.stateDir}/dr-jobs` : '/var/tmp/osbackup-dr-jobs';
   return `${base}/${cloud}/${key}`;
 }
 
-/** Starts the job unless it runs or ran; prints state=launched|running|finished and launches=N. */
-export function startScript(dir: string, argv: readonly string[]): string {
+/** Starts the job unless it runs or ran; prints state=launched|running|finished|died and launches=N. */
+export function startScript(dir: string, argv: readonly string[], relaunch = true): string {
   const d = shQuote(dir);
   // the inner shell writes the exit code last (rename: never half written)
   const inner = `${shJoin(argv)} </dev/null >${d}/out 2>${d}/err; echo $? >${d}/rc.tmp && mv ${d}/rc.tmp ${d}/rc`;
@@ -40,6 +63,7 @@ export function startScript(dir: string, argv: readonly string[]): string {
     `mkdir -p -m 700 ${d}`,
     `if [ -f ${d}/rc ]; then echo state=finished`,
     `elif [ -f ${d}/pid ] && kill -0 "$(cat ${d}/pid)" 2>/dev/null; then echo state=running`,
+    ...(relaunch ? [] : [`elif [ -f ${d}/pid ]; then echo state=died`]),
     `else date -u +%Y-%m-%dT%H:%M:%SZ >>${d}/launches; rm -f ${d}/out ${d}/err; setsid bash -c ${shQuote(inner)} </dev/null >/dev/null 2>&1 & echo $! >${d}/pid; echo state=launched`,
     'fi',
     `echo "launches=$(wc -l <${d}/launches 2>/dev/null || echo 0)"`,
@@ -70,12 +94,16 @@ export async function runJob(
   key: string,
   argv: readonly string[],
   timeoutSeconds: number,
+  opts: JobOptions = {},
 ): Promise<JobOutcome> {
-  const dir = jobDir(env, where, cloud, key);
+  const dir = opts.dir ?? jobDir(env, where, cloud, key);
+  const what = opts.what ?? argv[0]!;
+  const relaunch = !opts.interrupted;
   const t0 = performance.now();
   const sh = (script: string) => runOn(env, cloud, where, ['bash', '-c', script]);
-  const started = await sh(startScript(dir, argv));
+  const started = await sh(startScript(dir, argv, relaunch));
   const state = /state=(\w+)/.exec(started.stdout)?.[1];
+  if (state === 'died') throw interruptedJob(where, what, dir, opts.interrupted!);
   if (started.code !== 0 || !state)
     throw transient(
       FailureType.RemoteCommandFailed,
@@ -101,6 +129,7 @@ export async function runJob(
       };
     }
     if (/alive=0/.test(p.stdout)) {
+      if (opts.interrupted) throw interruptedJob(where, what, dir, opts.interrupted);
       // the command died without writing its exit code (host rebooted, killed by hand): a retry launches it again
       throw transient(
         FailureType.RemoteCommandFailed,
@@ -112,10 +141,11 @@ export async function runJob(
     if (seconds > timeoutSeconds)
       throw fatal(
         FailureType.RemoteCommandFailed,
-        `${where}: ${argv[0]} still runs after ${Math.round(seconds)} s (job ${dir}); it was left running`,
-        'raise dr.stepTimeoutMinutes or find out why it hangs; rerun with the same run id to wait for it again',
+        `${where}: ${what} still runs after ${Math.round(seconds)} s (job ${dir}); it was left running`,
+        opts.timeoutFix ??
+          'raise dr.stepTimeoutMinutes or find out why it hangs; rerun with the same run id to wait for it again',
       );
-    beat({ step: argv[0], job: dir, seconds: Math.round(seconds) });
+    beat({ step: what, job: dir, seconds: Math.round(seconds) });
     if (signal?.aborted) throw signal.reason ?? new Error('cancelled');
     await new Promise((r) => setTimeout(r, 1000));
   }
