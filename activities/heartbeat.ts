@@ -74,3 +74,24 @@ export function checkpoint(step: string): { finished: Set<string>; done: (item: 
     },
   };
 }
+
+let heartbeatTimeoutsRequired = false;
+
+/** The worker turns this on when OSBACKUP_ASSERT_HEARTBEAT=1 (the integration suite runs it so). */
+export function requireHeartbeatTimeouts(on: boolean): void {
+  heartbeatTimeoutsRequired = on;
+}
+
+/**
+ * Called where artifact or database bytes are read: work that grows with the data must run in
+ * an activity proxied with a heartbeat timeout, or a lost worker goes unnoticed until a bound
+ * that a bigger cloud breaks. A failure here is a wrong class or proxy, not an operator's error.
+ */
+export function assertHeartbeated(what: string): void {
+  if (!heartbeatTimeoutsRequired || !inActivity()) return;
+  const info = Context.current().info;
+  if (!info.heartbeatTimeoutMs)
+    throw new Error(
+      `${what} in activity ${info.activityType}, which was scheduled without a heartbeat timeout: declare it data-bound (workflows/activity-classes.ts) and proxy it with dataBoundActivities()`,
+    );
+}

@@ -6,6 +6,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { redact } from '../activities/redact.js';
 import { createActivities } from '../activities/index.js';
 import { keepalive } from '../activities/keepalive.js';
+import { requireHeartbeatTimeouts } from '../activities/heartbeat.js';
 import { SshPool } from '../activities/ssh/pool.js';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import { connectionOptions, dataConverter } from '../config/temporal.js';
@@ -42,6 +43,7 @@ async function main(): Promise<number> {
   let metrics: WorkerMetrics | undefined;
   try {
     const deps = { config, env: process.env, ssh, version };
+    requireHeartbeatTimeouts(process.env.OSBACKUP_ASSERT_HEARTBEAT === '1');
     if (config.metrics) {
       metrics = await startWorkerMetrics(deps, config.metrics);
       console.log(

@@ -4,6 +4,7 @@ import type { Env } from '../deps.js';
 import { cancellationSignal } from '../heartbeat.js';
 import { classifyMariadbError } from './classify.js';
 import { factsSql, LIST_TABLES_SQL, parseFacts, sqlScript } from './commands.js';
+import { assertHeartbeated } from '../heartbeat.js';
 
 export async function runSql(env: Env, cloud: string, hostName: string, sql: string): Promise<string> {
   const { host, target } = env.host(cloud, hostName);
@@ -17,6 +18,7 @@ export async function runSql(env: Env, cloud: string, hostName: string, sql: str
 }
 
 export async function collectFacts(env: Env, cloud: string, hostName: string, tables?: string[]): Promise<DbFacts> {
+  assertHeartbeated(`reading table facts on ${hostName}`);
   const wanted = tables && tables.length > 0 ? tables : env.cloud(cloud).database.verifyTables;
   // Only tables that exist are queried: a missing one must show as "missing", not abort the batch.
   const present = (await runSql(env, cloud, hostName, LIST_TABLES_SQL)).split('\n').filter(Boolean);

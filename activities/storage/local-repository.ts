@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { assertMounted } from './target.js';
 import { MANIFEST_FILE, type VerificationRecord } from '../../core/manifest/manifest.js';
 import { type AnyManifest } from '../../core/manifest/any-manifest.js';
+import { assertHeartbeated } from '../heartbeat.js';
 
 export const STAGING = '.staging';
 
@@ -121,6 +122,7 @@ export class LocalRepository {
   }
 
   async sha256File(file: string): Promise<{ sha256: string; bytes: number }> {
+    assertHeartbeated(`hashing ${file}`);
     const h = createHash('sha256');
     let bytes = 0;
     await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), async function* (src: AsyncIterable<Buffer>) {
@@ -133,6 +135,7 @@ export class LocalRepository {
   }
 
   openRead(rel: string): Readable {
+    assertHeartbeated(`reading ${rel}`);
     return createReadStream(join(this.root, rel), { highWaterMark: 1 << 20 });
   }
 

@@ -26,6 +26,7 @@ import type { S3Target } from '../../config/s3-target-schema.js';
 import { fatal, FailureType, transient } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { resolveSecret } from '../secrets.js';
+import { assertHeartbeated } from '../heartbeat.js';
 
 const MiB = 1024 * 1024;
 /** The S3 limit for one object. */
@@ -461,6 +462,7 @@ export class S3Store {
   /** The object's bytes as a Node stream (errors after the start surface on the stream). */
   async getStream(key: string, signal?: AbortSignal): Promise<Readable> {
     const Key = this.full(key);
+    assertHeartbeated(`reading ${Key}`);
     const r = await this.call(`reading ${Key}`, () =>
       this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }), { abortSignal: signal }),
     );

@@ -19,6 +19,7 @@ import { MANIFEST_FILE } from '../../core/manifest/manifest.js';
 import { type AnyManifest } from '../../core/manifest/any-manifest.js';
 import { fatal, FailureType, fsFailure } from '../errors.js';
 import { S3Store } from './s3-store.js';
+import { assertHeartbeated } from '../heartbeat.js';
 
 export interface StoredObject {
   key: string;
@@ -136,6 +137,7 @@ export class FsTarget implements TargetStore {
   }
 
   async openRead(key: string): Promise<Readable> {
+    assertHeartbeated(`reading ${key} on ${this.name}`);
     const p = this.path(key);
     const fh = await open(p, 'r').catch((e: NodeJS.ErrnoException) => {
       throw e.code === 'ENOENT'
