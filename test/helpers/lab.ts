@@ -210,3 +210,27 @@ export async function openWithStockTools(
   if (r.exitCode !== 0) throw new Error(`stock gpg/zstd could not open ${file}: ${Buffer.from(r.stderr).toString()}`);
   return Buffer.from(r.stdout);
 }
+
+/** Deletes the schedules and terminates the runs a test made; any of them may be gone already. */
+export async function cleanUpTemporal(
+  client:
+    | {
+        schedule: { getHandle(id: string): { delete(): Promise<void> } };
+        workflow: { getHandle(id: string): { terminate(reason?: string): Promise<unknown> } };
+      }
+    | undefined,
+  scheduleIds: string[],
+  workflowIds: string[],
+  reason: string,
+): Promise<void> {
+  for (const id of scheduleIds)
+    await client?.schedule
+      .getHandle(id)
+      .delete()
+      .catch(() => undefined);
+  for (const id of workflowIds)
+    await client?.workflow
+      .getHandle(id)
+      .terminate(reason)
+      .catch(() => undefined);
+}

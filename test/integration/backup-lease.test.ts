@@ -6,7 +6,14 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { ArtifactManifest } from '../../core/manifest/manifest.js';
-import { cli, configWithOwnRepo, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
+import {
+  cleanUpTemporal,
+  cli,
+  configWithOwnRepo,
+  startWorker,
+  temporalClient,
+  type WorkerProcess,
+} from '../helpers/lab.js';
 
 const cloud = `lease${process.pid}`;
 let own: ReturnType<typeof configWithOwnRepo>;
@@ -45,16 +52,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const id of scheduleIds)
-    await client?.schedule
-      .getHandle(id)
-      .delete()
-      .catch(() => undefined);
-  for (const w of started)
-    await client?.workflow
-      .getHandle(w)
-      .terminate('lease test cleanup')
-      .catch(() => undefined);
+  await cleanUpTemporal(client, scheduleIds, started, 'lease test cleanup');
   await worker?.stop();
   await closeClient?.();
   if (own) rmSync(own.dir, { recursive: true, force: true });

@@ -17,7 +17,14 @@ import { artifactDir, MANIFEST_FILE } from '../../core/manifest/manifest.js';
 import { DRILL_FORMAT, drillRecordKey } from '../../core/dr/record.js';
 import { runJournalKey, type RunJournal } from '../../core/tiers/run-journal.js';
 import type { TierResult } from '../../workflows/tiers.js';
-import { cli, configWithOwnRepo, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
+import {
+  cleanUpTemporal,
+  cli,
+  configWithOwnRepo,
+  startWorker,
+  temporalClient,
+  type WorkerProcess,
+} from '../helpers/lab.js';
 
 const ok = `mok${process.pid}`;
 const nob = `mnob${process.pid}`;
@@ -118,16 +125,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const id of scheduleIds)
-    await client?.schedule
-      .getHandle(id)
-      .delete()
-      .catch(() => undefined);
-  for (const w of started)
-    await client?.workflow
-      .getHandle(w)
-      .terminate('metrics test cleanup')
-      .catch(() => undefined);
+  await cleanUpTemporal(client, scheduleIds, started, 'metrics test cleanup');
   await worker?.stop();
   await closeClient?.();
   if (own) rmSync(own.dir, { recursive: true, force: true });

@@ -138,16 +138,19 @@ test('the archiver streams ctl1’s binlog into sealed segments that reassemble 
   }
 }, 150_000);
 
+/** `osbackup restore db` to ctl2 as of second `at`. */
+const restoreAtArgs = (at: number) => [
+  '--json',
+  'restore',
+  'db',
+  '--to',
+  'ctl2',
+  '--at',
+  new Date(at * 1000).toISOString(),
+];
+
 async function restoreAt(at: number) {
-  const r = await cli(configFile, [
-    '--json',
-    'restore',
-    'db',
-    '--to',
-    'ctl2',
-    '--at',
-    new Date(at * 1000).toISOString(),
-  ]);
+  const r = await cli(configFile, restoreAtArgs(at));
   if (r.exitCode !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout) as {
     chain: string[];
@@ -196,16 +199,7 @@ test('a worker killed while the binlogs replay: the retry waits for the replay t
   await sleep(1100);
   const at = Math.floor(Date.now() / 1000);
   await archivedPast(at, 60_000);
-  const started = await cli(configFile, [
-    '--json',
-    'restore',
-    'db',
-    '--to',
-    'ctl2',
-    '--at',
-    new Date(at * 1000).toISOString(),
-    '--no-wait',
-  ]);
+  const started = await cli(configFile, [...restoreAtArgs(at), '--no-wait']);
   if (started.exitCode !== 0) throw new Error(started.stderr);
   const h = temporal.client.workflow.getHandle((JSON.parse(started.stdout) as { workflowId: string }).workflowId);
   // kill the worker once the replay runs on the host
