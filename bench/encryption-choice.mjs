@@ -1,4 +1,4 @@
-// Measures the two OpenPGP encryption routes DESIGN.md §5 asks us to choose between,
+// Measures the two OpenPGP encryption routes osbackup could take,
 // on the same input, in the same run: openpgp.js streaming vs the stock gpg binary.
 // Usage: node bench/encryption-choice.mjs [MiB=512]
 import { createReadStream, createWriteStream, writeFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';

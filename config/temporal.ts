@@ -1,5 +1,5 @@
 // Connecting to Temporal (dev server, a cluster, or Temporal Cloud) and the payload codec
-// that encrypts everything osbackup puts into Temporal history (DESIGN.md §4).
+// that encrypts everything osbackup puts into Temporal history.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -1,4 +1,4 @@
-// Business-key identifiers (DESIGN.md §7). Pure: time is passed in, never read here.
+// Business-key identifiers. Pure: time is passed in, never read here.
 
 /** 2026-11-29T21:40:51.123Z → 20261129T214051Z */
 export function compactUtc(d: Date): string {

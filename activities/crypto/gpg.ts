@@ -1,4 +1,4 @@
-// OpenPGP through the stock gpg binary (DESIGN.md §5; the measured choice is in the README's
+// OpenPGP through the stock gpg binary (the measured choice is in the README's
 // Decisions): every artifact is then readable by `gpg --decrypt` by construction. The
 // passphrase goes to gpg on file descriptor 3, never on its command line.
 import { mkdir } from 'node:fs/promises';

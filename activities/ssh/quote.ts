@@ -1,4 +1,4 @@
-// Commands are built as argument arrays and quoted here, in one place (DESIGN.md §3).
+// Commands are built as argument arrays and quoted here, in one place.
 import type { HostConfig } from '../../config/schema.js';
 
 const SAFE = /^[A-Za-z0-9_\/.,:=@%+^-]+$/;

@@ -1,4 +1,4 @@
-// The self-describing manifest written beside every artifact (DESIGN.md §2). Pure types and
+// The self-describing manifest written beside every artifact. Pure types and
 // helpers: imported by workflows, activities and the client alike.
 
 export const MANIFEST_FILE = 'manifest.json';

@@ -1,4 +1,4 @@
-// Failure messages and stack traces are encrypted in Temporal history (DESIGN.md §4), on an
+// Failure messages and stack traces are encrypted in Temporal history, on an
 // ephemeral Temporal dev server: a failure carrying a marker is raised in an activity and in
 // workflow code; the raw history, read without the codec, must not hold the marker anywhere in
 // its protobuf bytes, while a client with osbackup's data converter reads the message as

@@ -1,5 +1,5 @@
 // ssh2 falls back to slow JavaScript crypto when its native binding did not build at install
-// (npm's install-script approval, missing headers): LAB-NOTES measured 666 MB/s with it.
+// (npm's install-script approval, missing headers); with it, 666 MB/s was measured here.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
