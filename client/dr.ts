@@ -103,7 +103,7 @@ export function registerDrCommands(program: Command, ctx: CliContext<G>): void {
       const d = config.clouds[cloud]!.drill;
       if (!d)
         throw new CliError(
-          `cloud ${cloud} has no drill section: add clouds.${cloud}.drill with host: <an isolated host with a mariadb section> (see README "DR drills and status")`,
+          `cloud ${cloud} has no drill section: add clouds.${cloud}.drill with host: <an isolated host with a mariadb section> (see docs/drills-and-status.md)`,
           EXIT.configInvalid,
         );
       const { handle, link } = await startRun(config, {

@@ -1,5 +1,5 @@
-// OpenPGP through the stock gpg binary (the measured choice is in the README's
-// Decisions): every artifact is then readable by `gpg --decrypt` by construction. The
+// OpenPGP through the stock gpg binary (the measured choice is in docs/decisions/earlier.md):
+// every artifact is then readable by `gpg --decrypt` by construction. The
 // passphrase goes to gpg on file descriptor 3, never on its command line.
 import { mkdir } from 'node:fs/promises';
 import { execa } from 'execa';

@@ -48,7 +48,7 @@ export function drillActivities({ env, catalog }: ActivityContext) {
         throw fatal(
           FailureType.ConfigInvalid,
           `cloud ${cloud} has no drill section`,
-          `add clouds.${cloud}.drill with host: <an isolated host with a mariadb section> (see README "DR drills and status") and restart the worker`,
+          `add clouds.${cloud}.drill with host: <an isolated host with a mariadb section> (see docs/drills-and-status.md) and restart the worker`,
         );
       const live = [c.database.host, ...(c.database.galera?.nodes ?? [])];
       if (live.includes(d.host))

@@ -7,7 +7,7 @@
 // still stored (retention has removed the rest, and the catalog forgets deleted artifacts),
 // so the slope is the rate at which kept bytes arrive — deletions are not subtracted. That
 // makes "days until full" an early warning (never late) and, under steady retention, a
-// pessimistic one; the README says so.
+// pessimistic one; docs/capacity.md says so.
 export const DAY_MS = 86_400_000;
 export const FORECAST_DAYS = 30;
 

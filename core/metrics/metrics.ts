@@ -10,7 +10,7 @@ import type { RunJournal } from '../tiers/run-journal.js';
 
 export type MetricType = 'gauge' | 'counter';
 
-/** Every metric osbackup exports: name → type, help and label names (the README's table follows this). */
+/** Every metric osbackup exports: name → type, help and label names (docs/monitoring.md's table follows this). */
 export const METRICS = {
   osbackup_last_success_timestamp_seconds: {
     type: 'gauge',

@@ -8,7 +8,7 @@
 //    server's binlogs up to T (the point-in-time planner).
 // A dump is preferred: it loads one schema instead of the whole server. Either way the schema
 // is prepared in a scratch instance and exported from there; the live server only ever gets
-// that export (see README "Single-service restore").
+// that export (see docs/service-restore.md).
 import {
   binlogSequence,
   contiguousFrom,

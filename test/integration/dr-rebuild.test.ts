@@ -43,7 +43,7 @@ const phase = (cmd: string, ...args: string[]) =>
   execa(script, [cmd, ...args], { env: { LAB_DIR: lab }, reject: false, all: true, timeout: 600_000 });
 const tag = `dr-rebuild-${process.pid}`;
 const T0 = Date.now();
-// OSB_DR_KILL=0: no kills, for the rebuild's own RTO (the figure in the README)
+// OSB_DR_KILL=0: no kills, for the rebuild's own RTO (the figure in docs/dr-rebuild.md)
 const KILL = process.env.OSB_DR_KILL !== '0';
 
 let cfg: ReturnType<typeof configWithOwnRepo>;

@@ -80,7 +80,7 @@ test("rotate --review deletes only this cloud's marked snapshots, backups and im
     cloud: CLOUD,
   });
   // the second run without Cinder backups: the lab's NFS driver cannot back up a snapshot whose
-  // volume has an older snapshot (qemu-img refuses the overlay's backing file, see README)
+  // volume has an older snapshot (qemu-img refuses the overlay's backing file, see docs/cloud-resources.md)
   const newer = await execute<BackupVolumesResult>('backupVolumesWorkflow', `backup-volumes:${CLOUD}:new-${tag}`, {
     cloud: CLOUD,
     cinderBackup: false,
