@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
 
-type History = proto.temporal.api.history.v1.IHistory;
+export type History = proto.temporal.api.history.v1.IHistory;
 const { History } = proto.temporal.api.history.v1;
 // protobufjs's own object form (enums by name, 64-bit numbers and bytes as strings): readable,
 // and read back by the same library. The SDK's historyToJSON cannot be used here: it trips over
@@ -61,4 +61,12 @@ export function historyToFixture(history: History): string {
 
 export function readFixture(entry: FixtureEntry, dir = FIXTURES_DIR): History {
   return History.fromObject(JSON.parse(readFileSync(join(dir, entry.file), 'utf8')) as Record<string, unknown>);
+}
+
+/** The workflow types a workflows module registers: every function it exports, by export name. */
+export function workflowTypes(mod: object): string[] {
+  return Object.entries(mod)
+    .filter(([, v]) => typeof v === 'function')
+    .map(([k]) => k)
+    .sort();
 }

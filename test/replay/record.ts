@@ -20,6 +20,7 @@ import {
   INDEX_FILE,
   PAYLOAD_KEY_FILE,
   type RecordedExecution,
+  workflowTypes,
 } from './fixtures.js';
 
 function arg(name: string, fallback: string): string {
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
   const only = arg('types', '')
     .split(',')
     .filter((t) => t);
-  const workflowTypes = only.length ? only : await exportedWorkflowTypes();
+  const types = only.length ? only : workflowTypes(await import('../../workflows/index.js'));
   // the code that wrote the histories: the checkout the tests ran from, which may not be this one
   const commit = arg('recorded-from', '') || execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
   const indexPath = join(out, INDEX_FILE);
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
   const key = Buffer.from(readFileSync(PAYLOAD_KEY_FILE, 'utf8').trim(), 'hex');
   const client = new Client({ connection, namespace, dataConverter: { payloadCodecs: [new AesGcmPayloadCodec(key)] } });
   try {
-    for (const type of workflowTypes) {
+    for (const type of types) {
       const runs: { workflowId: string; runId: string; status: string; length: number }[] = [];
       for await (const e of client.workflow.list({ query: `WorkflowType = '${type}'` })) {
         if (e.status.name !== 'RUNNING')
@@ -87,14 +88,6 @@ async function main(): Promise<void> {
   }
   index.fixtures.sort((a, b) => a.file.localeCompare(b.file));
   writeFileSync(indexPath, JSON.stringify(index, null, 2) + '\n');
-}
-
-/** The workflow types the worker registers: every export of workflows/index. */
-async function exportedWorkflowTypes(): Promise<string[]> {
-  const mod = (await import('../../workflows/index.js')) as Record<string, unknown>;
-  return Object.keys(mod)
-    .filter((k) => typeof mod[k] === 'function')
-    .sort();
 }
 
 await main();

@@ -8,7 +8,14 @@ import { Worker, type ReplayResult } from '@temporalio/worker';
 import { AesGcmPayloadCodec, FAILURE_CONVERTER_PATH } from '../../config/temporal.js';
 import * as workflows from '../../workflows/index.js';
 import { LEGACY_WORKFLOW_TYPES } from '../../workflows/legacy-names.js';
-import { FIXTURES_DIR, PAYLOAD_KEY_FILE, readFixture, readFixtureIndex } from '../replay/fixtures.js';
+import {
+  FIXTURES_DIR,
+  type History,
+  PAYLOAD_KEY_FILE,
+  readFixture,
+  readFixtureIndex,
+  workflowTypes,
+} from '../replay/fixtures.js';
 import { fixtureCommits } from '../helpers/fixture-history.js';
 
 const index = readFixtureIndex();
@@ -27,15 +34,14 @@ const replayOptions = {
   dataConverter: { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH },
 };
 
-async function replayAll(entries = index.fixtures): Promise<ReplayResult[]> {
+async function replay(histories: { workflowId: string; history: History }[]): Promise<ReplayResult[]> {
   const results: ReplayResult[] = [];
-  const histories = entries.map((e) => ({ workflowId: e.workflowId, history: readFixture(e) }));
   for await (const r of Worker.runReplayHistories(replayOptions, histories)) results.push(r);
   return results;
 }
 
 test('every recorded history replays against the current workflow code', async () => {
-  const results = await replayAll();
+  const results = await replay(index.fixtures.map((e) => ({ workflowId: e.workflowId, history: readFixture(e) })));
   const failed = results
     .filter((r) => r.error)
     .map((r) => `${r.workflowId}: ${r.error instanceof Error ? r.error.message : String(r.error)}`);
@@ -44,9 +50,7 @@ test('every recorded history replays against the current workflow code', async (
 }, 300_000);
 
 test('every workflow type the worker registers has a recorded history, under its name or its earlier one', () => {
-  const registered = Object.keys(workflows).filter(
-    (k) => typeof (workflows as Record<string, unknown>)[k] === 'function',
-  );
+  const registered = workflowTypes(workflows);
   const recorded = new Set(index.fixtures.map((f) => f.workflowType));
   const earlier = LEGACY_WORKFLOW_TYPES as Record<string, string>;
   expect(
@@ -65,10 +69,8 @@ test('a history that no longer matches the code is caught', async () => {
   const history = readFixture(entry!);
   const scheduled = history.events!.find((e) => e.activityTaskScheduledEventAttributes)!;
   scheduled.activityTaskScheduledEventAttributes!.activityType = { name: 'someOtherActivity' };
-  const results: ReplayResult[] = [];
-  for await (const r of Worker.runReplayHistories(replayOptions, [{ workflowId: entry!.workflowId, history }]))
-    results.push(r);
-  expect(results[0]?.error).toBeDefined();
+  const [result] = await replay([{ workflowId: entry!.workflowId, history }]);
+  expect(result?.error).toBeDefined();
 }, 120_000);
 
 test('fixtures are added, never regenerated with a workflow change', () => {
