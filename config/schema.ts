@@ -136,6 +136,14 @@ export const databaseSchema = z
     password: secretRefSchema,
     /** Tables whose row count and CHECKSUM TABLE are recorded and verified ("schema.table"). Empty = every base table outside the system schemas. */
     verifyTables: z.array(z.string().regex(/^[A-Za-z0-9_$]+\.[A-Za-z0-9_$]+$/, 'must be "schema.table"')).default([]),
+    /**
+     * Where the row counts and CHECKSUM TABLE a restore is compared with come from. `backup`: the
+     * backup only lists the tables (information_schema; no row of the live server is read) and the
+     * first verified restore of it, off the controller, reads them from the restored data (exact at
+     * the backup's LSN) and keeps them beside the manifest for every later restore. `live`: read
+     * on the live server before and after the stream (two full scans of every table).
+     */
+    facts: z.enum(['backup', 'live']).default('backup'),
     compressionLevel: z.number().int().min(1).max(19).default(3),
     /** Where zstd runs: on the database host (fewer bytes over SSH; the host needs zstd) or on the worker. Restores decompress on the target likewise. */
     compressOn: z.enum(['source', 'worker']).default('source'),
@@ -409,12 +417,21 @@ export const repositorySchema = z
     name: targetNameSchema.default('local'),
     /** Set when the repository is on an NFS share: backups are refused unless this is a mount point. */
     mountPoint: absPath.optional(),
-    /** Re-read every published artifact and compare its SHA-256 before publishing the manifest. */
-    verifyAfterWrite: z.boolean().default(true),
+    /**
+     * Re-read every published artifact and compare its SHA-256 before publishing the manifest.
+     * Unset: only when the repository is a network share (`mountPoint` set); on a local disk the
+     * SHA-256 computed while the bytes were written is the artifact's hash.
+     */
+    verifyAfterWrite: z.boolean().optional(),
     retention: retentionPolicySchema.default(retentionPolicySchema.parse({})),
     capacityGiB: z.number().positive().optional(),
   })
   .strict();
+
+/** Whether a published artifact is re-read: as configured, else only on a network share. */
+export function rereadAfterWrite(repository: { verifyAfterWrite?: boolean; mountPoint?: string }): boolean {
+  return repository.verifyAfterWrite ?? repository.mountPoint !== undefined;
+}
 
 export const encryptionSchema = z
   .object({

@@ -15,6 +15,8 @@ export type ActivityClass = 'short' | 'data';
 export const ACTIVITY_CLASSES = {
   // the database: backup, restore
   mariadbCollectFacts: 'data',
+  mariadbListTables: 'short',
+  repositoryWriteReferenceFacts: 'short',
   mariadbStreamBackup: 'data',
   repositoryFindIncrementalBase: 'short',
   repositoryPublishDatabaseBackup: 'data',

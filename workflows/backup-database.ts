@@ -1,5 +1,8 @@
-// Full MariaDB backup, the runbook: record the facts, stream the backup off the controller,
-// record the facts again (tables written meanwhile are marked), publish with the manifest last.
+// Full MariaDB backup, the runbook: list the tables, stream the backup off the controller,
+// publish with the manifest last. The row counts and checksums a restore is compared with come
+// from the backup's first verified restore, off the controller; with `database.facts: live` they
+// are read on the live server before and after the stream instead (tables written meanwhile are
+// marked).
 import {
   workflowInfo,
   upsertSearchAttributes,
@@ -11,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { recordFacts } from '../core/manifest/facts.js';
+import type { DbFacts, ListedTable } from '../core/manifest/manifest.js';
 import { databaseBackupId } from '../core/ids.js';
 import {
   databaseArtifactSection,
@@ -82,6 +86,14 @@ export interface BackupDatabaseResult {
   failedDonors?: string[];
 }
 
+/** What the backup knows of the tables before the stream: live facts, or the listed tables. */
+type Before = DbFacts & { listed?: ListedTable[] };
+
+const describeBefore = (f: Before): string =>
+  f.listed
+    ? `${f.listed.length} tables listed (their counts and checksums come from the first verified restore)`
+    : `${f.tables.length} tables`;
+
 export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promise<BackupDatabaseResult> {
   const info = workflowInfo();
   let started = new Date(info.startTime);
@@ -95,6 +107,8 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
   // preflight): a second one would pick the same base and kill the first one's mariabackup as a
   // leftover. Runs started before the lease existed replay without it.
   const leased = patched('backup-lease');
+  // Facts from the backup (no full read of the live server); runs started before read them live.
+  const factsFromBackup = patched('facts-from-backup');
   const steps = new Steps([
     ...(leased ? ['wait for other backups'] : []),
     ...(input.kind === 'incremental' ? ['choose base'] : []),
@@ -141,21 +155,17 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
     const kind = base ? 'incremental' : 'full';
     const backupId = databaseBackupId(kind, started);
 
-    // Facts first, then the stream. Reading them alongside the stream was measured (bench,
+    // Facts first, then the stream. Reading live facts alongside the stream was measured (bench,
     // 2 GB): the end-to-end time stayed the same (CHECKSUM TABLE and zstd share the host's CPU)
     // while the stream — the window the backup is open — grew from ~19 s to ~27 s.
     const plan = patched('galera-donor') ? await short.galeraPlan({ cloud }) : null;
-    let before: Awaited<ReturnType<Activities['mariadbCollectFacts']>>;
+    let before: Before;
     let s: Awaited<ReturnType<Activities['mariadbStreamBackup']>>;
     let galera: GaleraManifestSection | undefined;
     if (plan) {
       ({ before, s, galera } = await galeraBackup(plan));
     } else {
-      before = await steps.run(
-        'read table facts',
-        () => data.mariadbCollectFacts({ cloud }),
-        (f) => `${f.tables.length} tables`,
-      );
+      before = await steps.run('read table facts', () => readFactsBefore(), describeBefore);
       s = await steps.run(
         'stream backup',
         () => stream.mariadbStreamBackup({ cloud, backupId, base: base ?? undefined }),
@@ -172,10 +182,15 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
     }
 
     async function finish(): Promise<BackupDatabaseResult> {
-      const after = await steps.run('re-read table facts', () =>
-        data.mariadbCollectFacts({ cloud, host: factsHost, tables: before.tables.map((t) => t.table) }),
-      );
-      const tables = recordFacts(before.tables, after.tables);
+      const listed = before.listed;
+      let tables: ArtifactManifest['tables'] = [];
+      if (listed) steps.drop('re-read table facts');
+      else {
+        const after = await steps.run('re-read table facts', () =>
+          data.mariadbCollectFacts({ cloud, host: factsHost, tables: before.tables.map((t) => t.table) }),
+        );
+        tables = recordFacts(before.tables, after.tables);
+      }
 
       const manifest: ArtifactManifest = {
         formatVersion: MANIFEST_FORMAT,
@@ -196,6 +211,7 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
           binlog: s.binlog,
         },
         tables,
+        ...(listed ? { factsFrom: 'backup' as const, listedTables: listed } : {}),
         timings: { streamSeconds: s.streamSeconds, totalSeconds: (new Date().getTime() - started.getTime()) / 1000 },
         tools: { ...s.tools, osbackup: input.toolVersion ?? 'unknown' },
         restoreRecipe: RECIPE_FILE,
@@ -217,10 +233,22 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
         streamSeconds: s.streamSeconds,
         throughputMBps: s.streamBytes / 1e6 / s.streamSeconds,
         toLsn: s.checkpoints.toLsn,
-        tables: tables.length,
+        tables: listed ? listed.length : tables.length,
         unstableTables: tables.filter((t) => !t.stable).map((t) => t.table),
         ...(galera ? { donor: galera.donor, failedDonors: galera.failedDonors } : {}),
       };
+    }
+
+    /**
+     * The live server's table list when the facts come from the backup (no row is read), else
+     * the live facts as before.
+     */
+    async function readFactsBefore(host?: string): Promise<Before> {
+      if (factsFromBackup) {
+        const l = await short.mariadbListTables(host ? { cloud, host } : { cloud });
+        if (l.factsFrom === 'backup') return { serverVersion: l.serverVersion, tables: [], listed: l.tables };
+      }
+      return data.mariadbCollectFacts(host ? { cloud, host } : { cloud });
     }
 
     /**
@@ -260,11 +288,7 @@ export async function backupDatabaseWorkflow(input: BackupDatabaseInput): Promis
         const stepName = `stream backup from ${donor}`;
         try {
           await steps.run(`desync ${donor}`, () => short.galeraDesync({ cloud, host: donor, backupId }));
-          const b = await steps.run(
-            'read table facts',
-            () => data.mariadbCollectFacts({ cloud, host: donor }),
-            (f) => `${f.tables.length} tables`,
-          );
+          const b = await steps.run('read table facts', () => readFactsBefore(donor), describeBefore);
           const r = await steps.run(
             stepName,
             () =>

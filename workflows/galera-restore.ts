@@ -302,12 +302,16 @@ export async function galeraClusterRestoreWorkflow(
           `the restored cluster of ${cloud} is not healthy: ${problems.join('; ')}. Fix: read the named nodes' MariaDB error logs; the data is on ${plan.bootstrap}, an unhealthy joiner can be emptied and started again`,
           'GaleraRestoreFailed',
         );
-      const tables = manifest.tables.map((t) => t.table);
+      // a backup whose facts come from the backup and that no restore has read yet: its listed tables
+      const unread = manifest.tables.length === 0 && manifest.factsFrom === 'backup';
+      const tables = (unread ? (manifest.listedTables ?? []) : manifest.tables).map((t) => t.table);
       const facts = await Promise.all(settings.nodes.map((host) => data.mariadbCollectFacts({ cloud, host, tables })));
-      // point in time: the replayed data is newer than any record, so the nodes are compared with the bootstrap node
-      const expected: RecordedTableFact[] = input.at
-        ? facts[settings.nodes.indexOf(plan.bootstrap)]!.tables.map((t) => ({ ...t, stable: true }))
-        : manifest.tables;
+      // point in time: the replayed data is newer than any record, so the nodes are compared with
+      // the bootstrap node; so are they when the backup's facts were never read
+      const expected: RecordedTableFact[] =
+        input.at || unread
+          ? facts[settings.nodes.indexOf(plan.bootstrap)]!.tables.map((t) => ({ ...t, stable: true }))
+          : manifest.tables;
       return settings.nodes.map((host, i): ClusterNodeResult => {
         const s = states.find((x) => x.host === host)!;
         return {

@@ -29,6 +29,12 @@ export class Steps {
     }
   }
 
+  /** Takes a step that turned out not to apply off the list (only while it is pending). */
+  drop(name: string): void {
+    const i = this.state.steps.findIndex((s) => s.name === name && s.state === 'pending');
+    if (i >= 0) this.state.steps.splice(i, 1);
+  }
+
   /** Per-host states shown with the steps (the caller keeps them current). */
   setNodes(nodes: NonNullable<Progress['nodes']>): void {
     this.state.nodes = nodes;

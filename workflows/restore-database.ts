@@ -2,7 +2,7 @@
 // keep the old datadir aside, copy back, start, compare every recorded count and checksum.
 import { workflowInfo, upsertSearchAttributes, ApplicationFailure } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { compareFacts, comparisonPassed } from '../core/manifest/facts.js';
+import { compareFacts, comparisonPassed, firstReading } from '../core/manifest/facts.js';
 import type { BootstrapPosition } from '../core/galera/restore-plan.js';
 import { MANIFEST_FORMAT, type TableComparison, type VerificationRecord } from '../core/manifest/manifest.js';
 import {
@@ -222,6 +222,10 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
     () => stream.mariadbCopyBack({ cloud, restorePoint: backupId, fullId: full.id, targetHost }),
     (r) => (r.asideDir ? `previous data kept in ${r.asideDir}` : 'datadir was empty'),
   );
+  // A backup whose facts come from the backup and that no restore has verified yet: this restore
+  // reads them, exact at the backup's LSN, and keeps them as the reference once every listed
+  // table is there and readable.
+  const listed = manifest.factsFrom === 'backup' && manifest.tables.length === 0 ? manifest.listedTables : undefined;
   let tables: TableComparison[] = [];
   let verification: RestoreDatabaseResult['verification'] = 'SKIPPED';
   // the scratch copy is no longer needed once copied back: remove it while the server starts
@@ -244,16 +248,30 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
       bootstrap ? () => 'bootstrapped a new cluster (--wsrep-new-cluster)' : undefined,
     );
     // an imported backup carries no facts (nobody read them when it was taken): there is
-    // nothing to compare, and a restore that compared nothing is not VERIFIED
-    if (verify && manifest.tables.length > 0) {
+    // nothing to compare, and a restore that compared nothing is not VERIFIED.
+    if (verify && (manifest.tables.length > 0 || listed?.length)) {
       verification = await steps.run('verify', async () => {
         const restored = await data.mariadbCollectFacts({
           cloud,
           host: targetHost,
-          tables: manifest.tables.map((t) => t.table),
+          tables: (listed ?? manifest.tables).map((t) => t.table),
         });
-        tables = compareFacts(manifest.tables, restored.tables);
+        tables = listed ? firstReading(listed, restored.tables) : compareFacts(manifest.tables, restored.tables);
         const result = comparisonPassed(tables) ? 'VERIFIED' : 'FAILED';
+        if (listed && result === 'VERIFIED')
+          await short.repositoryWriteReferenceFacts({
+            facts: {
+              formatVersion: MANIFEST_FORMAT,
+              backupId,
+              cloud,
+              toLsn: manifest.mariadb.checkpoints.toLsn,
+              readAt: new Date().toISOString(),
+              host: targetHost,
+              workflowId: info.workflowId,
+              serverVersion: restored.serverVersion,
+              tables: restored.tables,
+            },
+          });
         const record: VerificationRecord = {
           formatVersion: MANIFEST_FORMAT,
           backupId,
@@ -305,10 +323,10 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
   steps.finish(verification === 'FAILED' ? 'verification failed' : 'done');
   if (verification === 'FAILED') {
     const bad = tables
-      .filter((t) => t.outcome === 'different' || t.outcome === 'missing')
+      .filter((t) => t.outcome === 'different' || t.outcome === 'missing' || t.outcome === 'unreadable')
       .map(
         (t) =>
-          `${t.table}: ${t.outcome} (rows ${t.actualRows ?? '-'} vs ${t.expectedRows}, checksum ${t.actualChecksum ?? '-'} vs ${t.expectedChecksum ?? '-'})`,
+          `${t.table}: ${t.outcome} (rows ${t.actualRows ?? '-'} vs ${t.expectedRows ?? '-'}, checksum ${t.actualChecksum ?? '-'} vs ${t.expectedChecksum ?? '-'})`,
       );
     throw ApplicationFailure.nonRetryable(
       `restore of ${backupId} to ${targetHost} did not reproduce the recorded data: ${bad.join('; ')}. Fix: do not trust this backup; restore an earlier one and investigate`,
@@ -320,7 +338,7 @@ export async function restoreDatabaseWorkflow(input: RestoreDatabaseInput): Prom
     targetHost,
     asideDir: copied.asideDir,
     verification,
-    ...(verify && manifest.tables.length === 0
+    ...(verify && manifest.tables.length === 0 && !listed?.length
       ? {
           verificationNote: `${backupId} records no table facts${manifest.imported ? ` (imported from ${manifest.imported.source})` : ''}: nothing to compare; check the data yourself`,
         }

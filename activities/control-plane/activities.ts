@@ -1,5 +1,6 @@
 // The control plane beside the database: Kolla's config tree, Keystone's keys and RabbitMQ's
 // definitions, backed up as sealed parts of one artifact and restored part by part.
+import { rereadAfterWrite } from '../../config/schema.js';
 import { createHash } from 'node:crypto';
 import { controlPlaneRecipe, partsSums, type ControlPlaneManifest } from '../../core/control-plane/control-plane.js';
 import { artifactDir, RECIPE_FILE } from '../../core/manifest/manifest.js';
@@ -72,7 +73,7 @@ export function controlPlaneActivities({ env, catalog }: ActivityContext) {
       const rel = artifactDir(m.cloud, m.component, m.id);
       if (await env.repo.readManifest(rel)) return { path: rel, partsDigest: m.partsDigest };
       try {
-        if (deps.config.repository.verifyAfterWrite && (await env.repo.exists(input.stagingDir))) {
+        if (rereadAfterWrite(deps.config.repository) && (await env.repo.exists(input.stagingDir))) {
           for (const p of m.parts) {
             const got = await env.repo.sha256File(`${input.stagingDir}/${p.file}`);
             if (got.sha256 !== p.sha256 || got.bytes !== p.bytes) {

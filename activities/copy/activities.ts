@@ -45,7 +45,7 @@ export function copyActivities({ env, catalogOf }: ActivityContext) {
     },
 
     async targetsCopyArtifact(input: CopyArtifactInput): Promise<CopyArtifactResult> {
-      const r = await copyArtifact(env, input, deps.config.repository.verifyAfterWrite);
+      const r = await copyArtifact(env, input, deps.config.repository.verifyAfterWrite !== false);
       await (await catalogOf(input.to)).refresh(input.cloud, input.component, input.id);
       return r;
     },

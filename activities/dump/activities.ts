@@ -1,5 +1,6 @@
 // Logical dumps: one consistent snapshot of chosen schemas, sealed per schema, and their import
 // into a server.
+import { rereadAfterWrite } from '../../config/schema.js';
 import { createHash } from 'node:crypto';
 import { dumpRecipe, dumpRestoreScript, dumpSums, type DumpManifest } from '../../core/dump/dump.js';
 import { artifactDir, RECIPE_FILE } from '../../core/manifest/manifest.js';
@@ -27,7 +28,7 @@ export function dumpActivities({ env, catalog }: ActivityContext) {
       const rel = artifactDir(m.cloud, m.component, m.id);
       if (await env.repo.readManifest(rel)) return { path: rel, partsDigest: m.partsDigest };
       try {
-        if (deps.config.repository.verifyAfterWrite && (await env.repo.exists(input.stagingDir))) {
+        if (rereadAfterWrite(deps.config.repository) && (await env.repo.exists(input.stagingDir))) {
           for (const s of m.dump.schemas) {
             const got = await env.repo.sha256File(`${input.stagingDir}/${s.file}`);
             if (got.sha256 !== s.sha256 || got.bytes !== s.bytes) {

@@ -1,11 +1,15 @@
 // Physical backups of the database (full and incremental, streamed by mariabackup) and their
 // restore: a chain is streamed to the target host, prepared, copied back, and the server restarted.
+import { rereadAfterWrite } from '../../config/schema.js';
 import {
   artifactDir,
   RECIPE_FILE,
   type ArtifactManifest,
   type DbFacts,
   type VerificationRecord,
+  FACTS_FILE,
+  type ListedTable,
+  type ReferenceFacts,
 } from '../../core/manifest/manifest.js';
 import { isDatabaseManifest } from '../../core/manifest/any-manifest.js';
 import { databaseRestoreRecipe, databaseRestoreScript, RESTORE_SCRIPT } from '../../core/manifest/recipe.js';
@@ -13,7 +17,7 @@ import { chainTo, incrementalBase } from '../../core/chain/chain.js';
 import type { ActivityContext } from '../context.js';
 import { fatal, fsFailure, FailureType } from '../errors.js';
 import { streamBackup, type StreamBackupInput, type StreamBackupResult } from './backup.js';
-import { collectFacts } from './facts.js';
+import { collectFacts, listTables } from './facts.js';
 import { withHeartbeat } from '../heartbeat.js';
 import {
   copyBackOnHost,
@@ -34,6 +38,29 @@ export function mariadbActivities({ env, catalog }: ActivityContext) {
     async mariadbCollectFacts(input: { cloud: string; host?: string; tables?: string[] }): Promise<DbFacts> {
       const host = input.host ?? env.cloud(input.cloud).database.host;
       return withHeartbeat('collecting facts', collectFacts(env, input.cloud, host, input.tables));
+    },
+
+    /**
+     * How the cloud's backups record facts, and with `backup` the live server's table list
+     * (no row read): the exact facts then come from the backup's first verified restore.
+     */
+    async mariadbListTables(input: { cloud: string; host?: string }): Promise<{
+      factsFrom: 'backup' | 'live';
+      serverVersion: string;
+      tables: ListedTable[];
+    }> {
+      const db = env.cloud(input.cloud).database;
+      if (db.facts === 'live') return { factsFrom: 'live', serverVersion: '', tables: [] };
+      return { factsFrom: 'backup', ...(await listTables(env, input.cloud, input.host ?? db.host)) };
+    },
+
+    /** Keeps the facts a verified restore read as the backup's reference; the first one stays. */
+    async repositoryWriteReferenceFacts(input: { facts: ReferenceFacts }): Promise<{ path: string; kept: boolean }> {
+      const f = input.facts;
+      const rel = artifactDir(f.cloud, 'database', f.backupId);
+      const kept = await env.repo.writeReferenceFacts(rel, f);
+      await catalog.refresh(f.cloud, 'database', f.backupId);
+      return { path: `${rel}/${FACTS_FILE}`, kept };
     },
 
     async mariadbStreamBackup(input: StreamBackupInput): Promise<StreamBackupResult> {
@@ -68,7 +95,7 @@ export function mariadbActivities({ env, catalog }: ActivityContext) {
       const already = await env.repo.readManifest(rel);
       if (already) return { path: rel };
       try {
-        if (deps.config.repository.verifyAfterWrite && (await env.repo.exists(input.stagingDir))) {
+        if (rereadAfterWrite(deps.config.repository) && (await env.repo.exists(input.stagingDir))) {
           const got = await env.repo.sha256File(`${input.stagingDir}/${m.artifact.file}`);
           if (got.sha256 !== m.artifact.sha256 || got.bytes !== m.artifact.bytes) {
             await env.repo.discardStaging(input.stagingDir);

@@ -135,6 +135,28 @@ export function quoteIdent(schemaDotTable: string): string {
 export const LIST_TABLES_SQL =
   "SELECT CONCAT(table_schema,'.',table_name) FROM information_schema.tables WHERE table_type='BASE TABLE' AND table_schema NOT IN ('mysql','information_schema','performance_schema','sys') ORDER BY 1";
 
+/**
+ * The version and every base table with its engine and estimated row count, from the server's
+ * catalog only: no table is opened for reading (innodb_stats_on_metadata is off by default).
+ */
+export const LIST_TABLES_WITH_STATS_SQL =
+  "SELECT 'version', VERSION(); SELECT 'table', CONCAT(table_schema,'.',table_name), IFNULL(engine,''), IFNULL(table_rows,0) FROM information_schema.tables WHERE table_type='BASE TABLE' AND table_schema NOT IN ('mysql','information_schema','performance_schema','sys') ORDER BY 2;";
+
+export function parseTableList(output: string): {
+  serverVersion: string;
+  tables: { table: string; engine: string | null; estimatedRows: number }[];
+} {
+  let serverVersion = 'unknown';
+  const tables: { table: string; engine: string | null; estimatedRows: number }[] = [];
+  for (const line of output.split('\n')) {
+    const cols = line.split('\t');
+    if (cols[0] === 'version' && cols.length === 2) serverVersion = cols[1]!;
+    else if (cols[0] === 'table' && cols.length === 4)
+      tables.push({ table: cols[1]!, engine: cols[2] || null, estimatedRows: Number(cols[3]) || 0 });
+  }
+  return { serverVersion, tables };
+}
+
 /** One batch: the version, then per table a COUNT(*) line and a CHECKSUM TABLE line. */
 export function factsSql(tables: string[]): string {
   const parts = ["SELECT 'version', VERSION()"];

@@ -1,9 +1,16 @@
 // Reading the facts that prove a restore: server version, row counts, CHECKSUM TABLE.
-import type { DbFacts } from '../../core/manifest/manifest.js';
+import type { DbFacts, ListedTable } from '../../core/manifest/manifest.js';
 import type { Env } from '../deps.js';
 import { cancellationSignal } from '../heartbeat.js';
 import { classifyMariadbError } from './classify.js';
-import { factsSql, LIST_TABLES_SQL, parseFacts, sqlScript } from './commands.js';
+import {
+  factsSql,
+  LIST_TABLES_SQL,
+  LIST_TABLES_WITH_STATS_SQL,
+  parseFacts,
+  parseTableList,
+  sqlScript,
+} from './commands.js';
 import { assertHeartbeated } from '../heartbeat.js';
 
 export async function runSql(env: Env, cloud: string, hostName: string, sql: string): Promise<string> {
@@ -25,4 +32,18 @@ export async function collectFacts(env: Env, cloud: string, hostName: string, ta
   const list = wanted.length === 0 ? present : wanted.filter((t) => present.includes(t));
   const out = await runSql(env, cloud, hostName, factsSql(list));
   return parseFacts(out, list);
+}
+
+/**
+ * The tables a backup records when its facts come from the backup: the catalog's list (limited
+ * to `verifyTables` when set), read without touching a row of the live server.
+ */
+export async function listTables(
+  env: Env,
+  cloud: string,
+  hostName: string,
+): Promise<{ serverVersion: string; tables: ListedTable[] }> {
+  const wanted = env.cloud(cloud).database.verifyTables;
+  const r = parseTableList(await runSql(env, cloud, hostName, LIST_TABLES_WITH_STATS_SQL));
+  return wanted.length === 0 ? r : { ...r, tables: r.tables.filter((t) => wanted.includes(t.table)) };
 }

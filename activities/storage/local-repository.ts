@@ -8,7 +8,12 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertMounted } from './target.js';
-import { MANIFEST_FILE, type VerificationRecord } from '../../core/manifest/manifest.js';
+import {
+  FACTS_FILE,
+  MANIFEST_FILE,
+  type ReferenceFacts,
+  type VerificationRecord,
+} from '../../core/manifest/manifest.js';
 import { type AnyManifest } from '../../core/manifest/any-manifest.js';
 import { assertHeartbeated } from '../heartbeat.js';
 
@@ -139,12 +144,41 @@ export class LocalRepository {
     return createReadStream(join(this.root, rel), { highWaterMark: 1 << 20 });
   }
 
+  /**
+   * A published manifest. A database backup whose facts come from the backup gets its `tables`
+   * from facts.json once its first verified restore has written it: every reader (restores,
+   * drills, the catalog) then compares with the same reference.
+   */
   async readManifest(relDir: string): Promise<AnyManifest | undefined> {
+    let m: AnyManifest;
     try {
-      return JSON.parse(await readFile(join(this.root, relDir, MANIFEST_FILE), 'utf8')) as AnyManifest;
+      m = JSON.parse(await readFile(join(this.root, relDir, MANIFEST_FILE), 'utf8')) as AnyManifest;
     } catch {
       return undefined;
     }
+    if ('factsFrom' in m && m.factsFrom === 'backup' && m.tables.length === 0) {
+      const f = await this.readReferenceFacts(relDir);
+      if (f && f.backupId === m.id) {
+        m.tables = f.tables.map((t) => ({ ...t, stable: true }));
+        m.factsReference = { readAt: f.readAt, host: f.host, workflowId: f.workflowId };
+      }
+    }
+    return m;
+  }
+
+  async readReferenceFacts(relDir: string): Promise<ReferenceFacts | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.root, relDir, FACTS_FILE), 'utf8')) as ReferenceFacts;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Writes facts.json unless one is there: the first reading stays the reference. */
+  async writeReferenceFacts(relDir: string, facts: ReferenceFacts): Promise<boolean> {
+    if (await this.readReferenceFacts(relDir)) return false;
+    await this.writeAtomic(join(this.root, relDir, FACTS_FILE), JSON.stringify(facts, null, 2) + '\n');
+    return true;
   }
 
   /** Every published manifest under clouds/<cloud>/<component>/ (the catalog's source of truth). */

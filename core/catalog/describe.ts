@@ -32,7 +32,11 @@ function details(m: AnyManifest): string[] {
       `server        MariaDB ${m.mariadb.serverVersion}, mariabackup ${m.mariadb.mariabackupVersion}`,
       `LSN           ${c.fromLsn} → ${c.toLsn} (${c.backupType})`,
       `binlog        ${m.mariadb.binlog ? `${m.mariadb.binlog.file}:${m.mariadb.binlog.position}${m.mariadb.binlog.gtid ? ` GTID ${m.mariadb.binlog.gtid}` : ''} (point-in-time replay starts here)` : 'none recorded'}`,
-      `tables        ${m.tables.length} recorded with row counts and checksums, ${stable} unchanged during the backup (compared on restore)`,
+      m.factsFrom === 'backup'
+        ? m.factsReference
+          ? `tables        ${m.tables.length} with row counts and checksums read from the backup by the restore on ${m.factsReference.host} at ${m.factsReference.readAt} (compared on restore)`
+          : `tables        ${m.listedTables?.length ?? 0} listed; counts and checksums are read by the first verified restore (osbackup restore db --verify onto a scratch host)`
+        : `tables        ${m.tables.length} recorded with row counts and checksums, ${stable} unchanged during the backup (compared on restore)`,
       `layers        ${[...m.artifact.layers].reverse().join(' → ')} (zstd level ${m.artifact.compression.level}${m.artifact.compression.where ? ` on the ${m.artifact.compression.where}` : ''})`,
       `encryption    OpenPGP ${m.artifact.encryption.cipher}${m.artifact.encryption.passphrase ? ', passphrase' : ''}${m.artifact.encryption.recipientFingerprints.length ? `, keys ${m.artifact.encryption.recipientFingerprints.join(', ')}` : ''}`,
       ...(m.imported

@@ -3,6 +3,8 @@
 
 export const MANIFEST_FILE = 'manifest.json';
 export const RECIPE_FILE = 'RESTORE.md';
+/** The reference facts of a backup whose facts come from its first verified restore. */
+export const FACTS_FILE = 'facts.json';
 export const MANIFEST_FORMAT = 1;
 
 export type ArtifactKind = 'full' | 'incremental';
@@ -22,6 +24,31 @@ export interface RecordedTableFact extends TableFact {
    * written during the backup has no single "true" value to compare against.
    */
   stable: boolean;
+}
+
+/** A table as the live server's catalog lists it: nothing of its rows is read. */
+export interface ListedTable {
+  table: string;
+  engine: string | null;
+  /** information_schema's estimate (InnoDB statistics), never a count. */
+  estimatedRows: number;
+}
+
+/**
+ * The exact facts of a backup, read from its first verified restore (exact at the backup's
+ * LSN), kept beside the manifest in facts.json and compared by every later restore.
+ */
+export interface ReferenceFacts {
+  formatVersion: typeof MANIFEST_FORMAT;
+  backupId: string;
+  cloud: string;
+  toLsn: string;
+  readAt: string;
+  /** The host the restore that read them ran on, and its workflow. */
+  host: string;
+  workflowId: string;
+  serverVersion: string;
+  tables: TableFact[];
 }
 
 export interface DbFacts {
@@ -100,8 +127,18 @@ export interface ArtifactManifest {
     checkpoints: Checkpoints;
     binlog: BinlogPosition | null;
   };
-  /** Empty for imported artifacts: nobody read the facts when the original was taken. */
+  /**
+   * Empty for imported artifacts (nobody read the facts when the original was taken) and, until
+   * its first verified restore, for a backup whose facts come from the backup (`factsFrom`).
+   * Readers of the repository fill it from facts.json once that restore has read them.
+   */
   tables: RecordedTableFact[];
+  /** `backup`: `tables` come from the first verified restore (facts.json); absent or `live`: read on the live server. */
+  factsFrom?: 'live' | 'backup';
+  /** With factsFrom `backup`: the tables the live server listed when the backup was taken. */
+  listedTables?: ListedTable[];
+  /** Set by the repository reader when `tables` came from facts.json. */
+  factsReference?: { readAt: string; host: string; workflowId: string };
   /** Set when the artifact was imported rather than taken by osbackup. */
   imported?: ImportedFrom;
   /** Set when the database is a Galera cluster: the donor and the cluster position (grastate.dat of a restore). */
@@ -154,12 +191,17 @@ export type VerificationResult = 'VERIFIED' | 'FAILED';
 
 export interface TableComparison {
   table: string;
-  expectedRows: number;
+  /** null when nothing was recorded before: this restore read the reference (`recorded`). */
+  expectedRows: number | null;
   actualRows: number | null;
   expectedChecksum: string | null;
   actualChecksum: string | null;
-  /** "equal", "different", "missing" (not in the restored database), or "unstable" (changed during the backup; not compared). */
-  outcome: 'equal' | 'different' | 'missing' | 'unstable';
+  /**
+   * "equal", "different", "missing" (not in the restored database), "unstable" (changed during
+   * the backup; not compared), or "recorded" (read for the first time from this restore, exact at
+   * the backup's LSN, and kept as the reference; "unreadable" when no checksum could be read).
+   */
+  outcome: 'equal' | 'different' | 'missing' | 'unstable' | 'recorded' | 'unreadable';
 }
 
 export interface VerificationRecord {

@@ -25,7 +25,9 @@ export function databaseRestoreRecipe(m: ArtifactManifest): string {
             `   SELECT COUNT(*) FROM ${t.table};   -- expect ${t.rows}\n   CHECKSUM TABLE ${t.table};     -- expect ${t.checksum ?? 'NULL'}`,
         )
         .join('\n')
-    : '   (no table facts were recorded)';
+    : m.factsFrom === 'backup'
+      ? '   (the counts and checksums are in facts.json beside this file once a verified restore has read them)'
+      : '   (no table facts were recorded)';
   const binlog = m.mariadb.binlog
     ? `Binary log position at the backup's consistency point: file ${m.mariadb.binlog.file}, position ${m.mariadb.binlog.position}, GTID ${m.mariadb.binlog.gtid || '(none)'}.\nReplay later changes with \`mariadb-binlog --start-position=${m.mariadb.binlog.position} ${m.mariadb.binlog.file} … | mariadb\`.`
     : 'No binary log position was recorded (binlog off on the source).';

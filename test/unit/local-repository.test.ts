@@ -46,4 +46,39 @@ describe('local repository', () => {
     mkdirSync(join(repo.root, 'clouds/c/database/db-full-y'), { recursive: true });
     expect((await repo.scanManifests('c')).map((x) => x.id)).toEqual(['db-full-x']);
   });
+
+  test('a backup whose facts come from the backup reads them from its first verified restore', async () => {
+    const repo = fresh();
+    const rel = 'clouds/c/database/db-full-f';
+    const staged = await repo.createStaging('db-full-f');
+    writeFileSync(join(staged, 'data.xb.zst.gpg'), 'bytes');
+    const m = {
+      id: 'db-full-f',
+      cloud: 'c',
+      component: 'database',
+      startedAt: '2026-01-01T00:00:00Z',
+      artifact: { file: 'data.xb.zst.gpg' },
+      tables: [],
+      factsFrom: 'backup',
+      listedTables: [{ table: 'a.x', engine: 'InnoDB', estimatedRows: 2 }],
+    } as unknown as ArtifactManifest;
+    await repo.publish(staged, rel, m, {});
+    expect(((await repo.readManifest(rel)) as ArtifactManifest).tables).toEqual([]);
+    const reading = (rows: number) => ({
+      formatVersion: 1 as const,
+      backupId: 'db-full-f',
+      cloud: 'c',
+      toLsn: '100',
+      readAt: '2026-01-02T00:00:00Z',
+      host: 'scratch1',
+      workflowId: 'w',
+      serverVersion: '10.11',
+      tables: [{ table: 'a.x', rows, checksum: '77' }],
+    });
+    expect(await repo.writeReferenceFacts(rel, reading(3))).toBe(true);
+    expect(await repo.writeReferenceFacts(rel, reading(4))).toBe(false); // the first reading stays
+    const read = (await repo.readManifest(rel)) as ArtifactManifest;
+    expect(read.tables).toEqual([{ table: 'a.x', rows: 3, checksum: '77', stable: true }]);
+    expect(read.factsReference).toEqual({ readAt: '2026-01-02T00:00:00Z', host: 'scratch1', workflowId: 'w' });
+  });
 });
