@@ -201,10 +201,14 @@ export async function streamToHost(
     if (whole) ({ sha256, bytes } = whole);
   }
   if (sha256 !== manifest.artifact.sha256 || bytes !== manifest.artifact.bytes) {
+    const all = (await env.repo.scanManifests(cloud)).filter(isDatabaseManifest);
+    const alt = newestIntactRestorePoint(all, new Set([backupId]));
     throw fatal(
       FailureType.ChecksumMismatch,
       `artifact ${rel} is corrupt: SHA-256 ${sha256} (${bytes} bytes) but the manifest recorded ${manifest.artifact.sha256} (${manifest.artifact.bytes} bytes); the server on ${targetHost} was not touched`,
-      'restore an earlier backup; then find out what damaged the repository',
+      alt
+        ? `restore ${alt}, the newest restore point whose chain is intact; then find out what damaged the repository`
+        : 'no intact restore point remains: take a new full backup now, then find out what damaged the repository',
     );
   }
   // the target failing (disk full, mbstream error) breaks gpg's pipe too: name the target then

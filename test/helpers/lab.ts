@@ -106,6 +106,25 @@ export async function sql(host: string, statement: string): Promise<string> {
   return r.stdout;
 }
 
+/**
+ * Rows of user tables (outside the system schemas) the server on `host` reads while `work` runs,
+ * from its per-table counters (userstat): what osbackup reads beyond mariabackup's page copy,
+ * which reads files, not rows.
+ */
+export async function userRowsRead<T>(host: string, work: () => Promise<T>): Promise<{ result: T; rowsRead: number }> {
+  await sql(host, 'SET GLOBAL userstat=1; FLUSH TABLE_STATISTICS');
+  try {
+    const result = await work();
+    const n = await sql(
+      host,
+      "SELECT IFNULL(SUM(ROWS_READ),0) FROM information_schema.TABLE_STATISTICS WHERE TABLE_SCHEMA NOT IN ('mysql','information_schema','performance_schema','sys')",
+    );
+    return { result, rowsRead: Number(n) };
+  } finally {
+    await sql(host, 'SET GLOBAL userstat=0');
+  }
+}
+
 /** A derived config whose repository is a fresh folder of its own. */
 export function configWithOwnRepo(
   name: string,

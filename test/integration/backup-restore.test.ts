@@ -20,7 +20,16 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { parse } from 'yaml';
 import type { ArtifactManifest, VerificationRecord } from '../../core/manifest/manifest.js';
-import { cli, deriveConfig, labDir, liveFacts, sql, startWorker, type WorkerProcess } from '../helpers/lab.js';
+import {
+  cli,
+  deriveConfig,
+  labDir,
+  liveFacts,
+  sql,
+  startWorker,
+  userRowsRead,
+  type WorkerProcess,
+} from '../helpers/lab.js';
 
 const TABLES = [
   'keystone.project',
@@ -57,8 +66,10 @@ afterAll(async () => {
   expect(await worker?.stop('SIGTERM')).toBe(0);
 });
 
-test('full backup of ctl1: streamed over SSH, compressed, encrypted, hashed, published with manifest and recipe', async () => {
-  const r = await cli(configFile, ['--json', 'backup', 'db', '--full', '--wait']);
+test('full backup of ctl1: streamed over SSH, compressed, encrypted, hashed, published with manifest and recipe; no row of the live server read', async () => {
+  const { result: r, rowsRead } = await userRowsRead('ctl1', () =>
+    cli(configFile, ['--json', 'backup', 'db', '--full', '--wait']),
+  );
   expect(r.stderr).toBe('');
   expect(r.exitCode).toBe(0);
   backup = JSON.parse(r.stdout);
@@ -84,13 +95,13 @@ test('full backup of ctl1: streamed over SSH, compressed, encrypted, hashed, pub
   expect(manifest.mariadb.mariabackupVersion).toMatch(/^10\.11/);
   expect(manifest.artifact.encryption.passphrase).toBe(true);
   expect(manifest.artifact.encryption.recipientFingerprints).toHaveLength(1);
-  const live = await liveFacts('ctl1', TABLES);
-  expect(manifest.tables.map((t) => t.table)).toEqual(TABLES);
-  for (const t of manifest.tables) {
-    expect(t.stable).toBe(true);
-    expect(t.rows).toBe(live[t.table]!.rows);
-    expect(t.checksum).toBe(live[t.table]!.checksum);
-  }
+  // the default path reads no row of the live server: the tables are listed, their counts and
+  // checksums come from the first verified restore
+  expect(rowsRead).toBe(0);
+  expect(manifest.factsFrom).toBe('backup');
+  expect(manifest.tables).toEqual([]);
+  expect(manifest.listedTables!.map((t) => t.table)).toEqual(TABLES);
+  expect(manifest.listedTables!.find((t) => t.table === 'nova.instances')!.estimatedRows).toBeGreaterThan(0);
 
   // the hand-restore recipe sits beside it
   const recipe = readFileSync(join(dir, 'RESTORE.md'), 'utf8');
@@ -155,7 +166,7 @@ test('stock gpg, zstd and mbstream open the artifact (passphrase, and the operat
   }
 });
 
-test('restore to ctl2 reproduces every recorded count and checksum', async () => {
+test('the first verified restore (to ctl2) reads the facts from the backup and keeps them as its reference', async () => {
   // ctl2 holds data of its own, which the restore must replace and keep aside
   await sql(
     'ctl2',
@@ -172,10 +183,20 @@ test('restore to ctl2 reproduces every recorded count and checksum', async () =>
   };
   expect(res.backupId).toBe(backup.backupId);
   expect(res.verification).toBe('VERIFIED');
-  expect(res.tables.map((t) => [t.table, t.outcome])).toEqual(TABLES.map((t) => [t, 'equal']));
+  expect(res.tables.map((t) => [t.table, t.outcome])).toEqual(TABLES.map((t) => [t, 'recorded']));
 
-  // checked again here, independently of osbackup: ctl2 now holds ctl1's data
-  expect(await liveFacts('ctl2', TABLES)).toEqual(await liveFacts('ctl1', TABLES));
+  // checked again here, independently of osbackup: ctl2 now holds ctl1's data (nothing wrote to
+  // ctl1 since the backup), and the reference kept beside the manifest is exactly that
+  const live = await liveFacts('ctl1', TABLES);
+  expect(await liveFacts('ctl2', TABLES)).toEqual(live);
+  const facts = JSON.parse(readFileSync(join(repo, backup.path, 'facts.json'), 'utf8')) as {
+    backupId: string;
+    host: string;
+    toLsn: string;
+    tables: { table: string; rows: number; checksum: string }[];
+  };
+  expect(facts).toMatchObject({ backupId: backup.backupId, host: 'ctl2', toLsn: manifest.mariadb.checkpoints.toLsn });
+  expect(Object.fromEntries(facts.tables.map((t) => [t.table, { rows: t.rows, checksum: t.checksum }]))).toEqual(live);
   expect(await sql('ctl2', "SHOW DATABASES LIKE 'stale_before_restore'")).toBe('');
   // ...and ctl2's previous data was kept aside, not deleted
   expect(existsSync(join(res.asideDir, 'stale_before_restore'))).toBe(true);
@@ -186,6 +207,20 @@ test('restore to ctl2 reproduces every recorded count and checksum', async () =>
   expect(records.at(-1)!.result).toBe('VERIFIED');
   expect(records.at(-1)!.targetHost).toBe('ctl2');
   expect(records.at(-1)!.tablesCompared).toBe(TABLES.length);
+});
+
+test('a later restore compares with that reference: every count and checksum equal', async () => {
+  await sql('ctl2', 'DELETE FROM keystone.project LIMIT 1'); // the restore must put it back
+  const r = await cli(configFile, ['--json', 'restore', 'db', '--to', 'ctl2', '--verify']);
+  expect(r.exitCode).toBe(0);
+  const res = JSON.parse(r.stdout) as {
+    verification: string;
+    asideDir: string;
+    tables: { table: string; outcome: string }[];
+  };
+  expect(res.verification).toBe('VERIFIED');
+  expect(res.tables.map((t) => [t.table, t.outcome])).toEqual(TABLES.map((t) => [t, 'equal']));
+  expect(await liveFacts('ctl2', TABLES)).toEqual(await liveFacts('ctl1', TABLES));
 });
 
 test('catalog list shows the restore point as VERIFIED (table and --json)', async () => {

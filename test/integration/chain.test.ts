@@ -47,7 +47,12 @@ async function backup(kind: 'full' | 'incremental') {
 }
 
 beforeAll(async () => {
-  configFile = deriveConfig('chain', (c) => (c.repository.path = repo));
+  // the live-facts option (database.facts: live): each member records the live server's counts
+  // and checksums, which the restore and the hand script are compared with
+  configFile = deriveConfig('chain', (c) => {
+    c.repository.path = repo;
+    c.clouds.lab.database.facts = 'live';
+  });
   worker = await startWorker(configFile);
 });
 afterAll(async () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import type { ArtifactManifest } from '../../core/manifest/manifest.js';
+import type { ArtifactManifest, ReferenceFacts } from '../../core/manifest/manifest.js';
 import {
   cli,
   configWithOwnRepo,
@@ -86,13 +86,17 @@ describe('a worker killed mid-restore', () => {
       const result = (await handle.result()) as { verification: string; backupId: string };
       expect(result.backupId).toBe(manifest.id);
       expect(result.verification).toBe('VERIFIED');
-      expect(await liveFacts('ctl2', TABLES)).toEqual(
-        Object.fromEntries(
-          manifest.tables
-            .filter((t) => TABLES.includes(t.table))
-            .map((t) => [t.table, { rows: t.rows, checksum: t.checksum }]),
-        ),
+      // the restore read the backup's facts (its first verified restore) as they are on ctl2 now,
+      // and they are the live server's, which nothing wrote to since the backup
+      const reference = JSON.parse(readFileSync(join(repo, path, 'facts.json'), 'utf8')) as ReferenceFacts;
+      const facts = Object.fromEntries(
+        reference.tables
+          .filter((t) => TABLES.includes(t.table))
+          .map((t) => [t.table, { rows: t.rows, checksum: t.checksum }]),
       );
+      expect(Object.keys(facts).sort()).toEqual([...TABLES].sort());
+      expect(await liveFacts('ctl2', TABLES)).toEqual(facts);
+      expect(await liveFacts('ctl1', TABLES)).toEqual(facts);
     } finally {
       await second?.stop();
       await temporal.close();

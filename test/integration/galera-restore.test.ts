@@ -19,6 +19,9 @@ const { repo, configFile } = configWithOwnRepo('galera-restore', (c) => {
   const cloud = galeraCloud();
   // a table of the test's own among the recorded ones: rows written after the backup must vanish
   cloud.database.verifyTables = [...cloud.database.verifyTables, MARKS];
+  // the donor's live counts and checksums are recorded (database.facts: live), so the restored
+  // nodes are compared with the data the backup was taken from
+  cloud.database.facts = 'live';
   // a lab brought up before bootstrapCommand existed: the same script with --wsrep-new-cluster
   for (const n of ['gal1', 'gal2'])
     cloud.hosts[n].mariadb.bootstrapCommand ??= [...cloud.hosts[n].mariadb.startCommand, '--wsrep-new-cluster'];

@@ -28,6 +28,8 @@ const { repo, configFile } = configWithOwnRepo('galera', (c) => {
   const cloud = galeraCloud();
   // writes go to gal3 (the container node), so the donors are gal1, then gal2
   cloud.database.galera = { ...cloud.database.galera, writer: 'gal3', drainTimeoutSeconds: 30 };
+  // the donor's live facts are recorded (database.facts: live): the restored copy is compared with them
+  cloud.database.facts = 'live';
   for (const n of ['gal1', 'gal2']) {
     const file = join(scratch, `${n}.cnf`);
     writeFileSync(file, `!include ${cloud.hosts[n].mariadb.defaultsFile}\n[mariabackup]\nthrottle=${THROTTLE}\n`);

@@ -7,7 +7,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ArtifactManifest, DbFacts, VerificationRecord } from '../../core/manifest/manifest.js';
+import type { ArtifactManifest, DbFacts, ReferenceFacts, VerificationRecord } from '../../core/manifest/manifest.js';
 
 import { CLOUD, COMPONENT, PHASE, TIER } from '../../workflows/search-attributes.js';
 
@@ -40,14 +40,30 @@ const manifest = {
   ],
 } as unknown as ArtifactManifest;
 
-function standInActivities(restored: DbFacts, calls: string[], records: VerificationRecord[]) {
+/** A backup whose facts come from the backup, never restored yet: only its listed tables. */
+const unread = {
+  ...manifest,
+  tables: [],
+  factsFrom: 'backup',
+  listedTables: [
+    { table: 'nova.instances', engine: 'InnoDB', estimatedRows: 90 },
+    { table: 'keystone.project', engine: 'InnoDB', estimatedRows: 5 },
+  ],
+} as unknown as ArtifactManifest;
+
+function standInActivities(
+  restored: DbFacts,
+  calls: string[],
+  records: VerificationRecord[],
+  planned: ArtifactManifest,
+  references: ReferenceFacts[],
+) {
   const step = (name: string) => async () => {
     calls.push(name);
     return { seconds: 0, bytes: 0, restoreDir: '/x', asideDir: null };
   };
   return {
-    repositoryPlanRestore: async () => [manifest],
-    repositoryVerifyChain: step('verifyChain'),
+    repositoryPlanRestore: async () => [planned],
     mariadbRestoreStream: step('stream'),
     mariadbPrepareChain: async () => (calls.push('prepare'), { seconds: 0, applied: [] }),
     mariadbStopServer: step('stop'),
@@ -59,13 +75,21 @@ function standInActivities(restored: DbFacts, calls: string[], records: Verifica
       records.push(record);
       return { path: 'x' };
     },
+    repositoryWriteReferenceFacts: async ({ facts }: { facts: ReferenceFacts }) => {
+      references.push(facts);
+      return { path: 'x', kept: true };
+    },
   };
 }
 
-async function run(restored: DbFacts, failAt?: string) {
+async function run(restored: DbFacts, failAt?: string, planned: ArtifactManifest = manifest) {
   const calls: string[] = [];
   const records: VerificationRecord[] = [];
-  const acts = standInActivities(restored, calls, records) as Record<string, (...a: never[]) => Promise<unknown>>;
+  const references: ReferenceFacts[] = [];
+  const acts = standInActivities(restored, calls, records, planned, references) as Record<
+    string,
+    (...a: never[]) => Promise<unknown>
+  >;
   if (failAt) {
     acts[failAt] = async () => {
       calls.push(failAt);
@@ -91,7 +115,7 @@ async function run(restored: DbFacts, failAt?: string) {
         (e: unknown) => ({ ok: false as const, e }),
       ),
   );
-  return { outcome, calls, records };
+  return { outcome, calls, records, references };
 }
 
 test('matching data: VERIFIED, a record is written, the scratch folder is removed', async () => {
@@ -104,8 +128,8 @@ test('matching data: VERIFIED, a record is written, the scratch folder is remove
   });
   expect(outcome.ok).toBe(true);
   // the scratch folder is removed while the server starts: the two may run in either order
-  expect(calls.slice(0, 5)).toEqual(['verifyChain', 'stream', 'prepare', 'stop', 'copyBack']);
-  expect(calls.slice(5).sort()).toEqual(['cleanup', 'start']);
+  expect(calls.slice(0, 4)).toEqual(['stream', 'prepare', 'stop', 'copyBack']);
+  expect(calls.slice(4).sort()).toEqual(['cleanup', 'start']);
   expect(records.map((r) => r.result)).toEqual(['VERIFIED']);
 });
 
@@ -129,6 +153,34 @@ test('different data: a FAILED record is stored and the workflow fails non-retry
 test('an integrity failure while streaming stops the runbook before the server is touched', async () => {
   const { outcome, calls, records } = await run({ serverVersion: 'x', tables: [] }, 'mariadbRestoreStream');
   expect(outcome.ok).toBe(false);
-  expect(calls).toEqual(['verifyChain', 'mariadbRestoreStream']);
+  expect(calls).toEqual(['mariadbRestoreStream']);
   expect(records).toEqual([]);
+});
+
+test('the first restore of a backup whose facts come from the backup reads them and keeps them as its reference', async () => {
+  const read = [
+    { table: 'nova.instances', rows: 100, checksum: '1' },
+    { table: 'keystone.project', rows: 5, checksum: '2' },
+  ];
+  const { outcome, records, references } = await run({ serverVersion: 'x', tables: read }, undefined, unread);
+  expect(outcome.ok).toBe(true);
+  expect(records.map((r) => [r.result, r.tables.map((t) => t.outcome)])).toEqual([
+    ['VERIFIED', ['recorded', 'recorded']],
+  ]);
+  expect(references).toHaveLength(1);
+  expect(references[0]).toMatchObject({ backupId: manifest.id, host: 'ctl2', toLsn: '100', tables: read });
+});
+
+test('a listed table missing after that first restore fails it, and nothing becomes the reference', async () => {
+  const { outcome, records, references } = await run(
+    { serverVersion: 'x', tables: [{ table: 'nova.instances', rows: 100, checksum: '1' }] },
+    undefined,
+    unread,
+  );
+  expect(outcome.ok).toBe(false);
+  const cause = (outcome as { e: WorkflowFailedError }).e.cause as ApplicationFailure;
+  expect(cause.type).toBe('VerificationFailed');
+  expect(cause.message).toMatch(/keystone\.project: missing/);
+  expect(records.map((r) => r.result)).toEqual(['FAILED']);
+  expect(references).toEqual([]);
 });
