@@ -45,5 +45,8 @@ export async function listTables(
 ): Promise<{ serverVersion: string; tables: ListedTable[] }> {
   const wanted = env.cloud(cloud).database.verifyTables;
   const r = parseTableList(await runSql(env, cloud, hostName, LIST_TABLES_WITH_STATS_SQL));
-  return wanted.length === 0 ? r : { ...r, tables: r.tables.filter((t) => wanted.includes(t.table)) };
+  if (wanted.length === 0) return r;
+  // in the configured order, as the live facts are; a configured table that does not exist is not listed
+  const by = new Map(r.tables.map((t) => [t.table, t]));
+  return { ...r, tables: wanted.map((w) => by.get(w)).filter((t): t is ListedTable => t !== undefined) };
 }
