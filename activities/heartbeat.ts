@@ -95,3 +95,8 @@ export function assertHeartbeated(what: string): void {
       `${what} in activity ${info.activityType}, which was scheduled without a heartbeat timeout: declare it data-bound (workflows/activity-classes.ts) and proxy it with dataBoundActivities()`,
     );
 }
+
+/** The workflow run this activity belongs to (a rerun of a workflow is a new run): the key of work a retry resumes. */
+export function workflowRunId(): string {
+  return (inActivity() && Context.current().info.workflowExecution?.runId) || `direct-${process.pid}`;
+}

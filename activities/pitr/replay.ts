@@ -18,8 +18,7 @@ import {
 import { readArchiveProgress } from './progress.js';
 import type { Env } from '../deps.js';
 import { fatal, transient, FailureType } from '../errors.js';
-import { cancellationSignal, heartbeater, inActivity } from '../heartbeat.js';
-import { Context } from '@temporalio/activity';
+import { cancellationSignal, heartbeater, workflowRunId } from '../heartbeat.js';
 import { runJob } from '../ssh/jobs.js';
 import { unsealFile } from '../control-plane/sealed.js';
 import { inServiceContext, shQuote } from '../ssh/quote.js';
@@ -309,7 +308,7 @@ export async function replayBinlogsOnHost(
   // A detached job on the host, one per restore run: a worker lost mid-replay leaves it running,
   // and the retry waits for it instead of replaying the same transactions a second time.
   const job = await runJob(env, cloud, targetHost, '', ['bash', '-c', script], 30 * 24 * 3600, {
-    dir: `${dir}/replay-job-${restoreRunId()}`,
+    dir: `${dir}/replay-job-${workflowRunId()}`,
     what: 'the binary-log replay',
     interrupted: `the target holds part of the replay: restore again (the restore starts over from the backup, then replays once); the replayed SQL is in ${sqlFile}`,
   });
@@ -351,9 +350,4 @@ export async function replayBinlogsOnHost(
     if (s.code !== 0) throw classifyMariadbError(targetHost, 'setting gtid_slave_pos', s.code, s.stderr);
   }
   return { lastGtid, lastEventAt, transactions, gtidSlavePos: pos, seconds: (performance.now() - t0) / 1000 };
-}
-
-/** The restore run this activity belongs to: the replay job's key (a rerun of the restore is a new run). */
-function restoreRunId(): string {
-  return (inActivity() && Context.current().info.workflowExecution?.runId) || `direct-${process.pid}`;
 }

@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { parse, stringify } from 'yaml';
 import type { LoadedDataConverter, ProtoFailure } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 
 export const ROOT = process.cwd();
 
@@ -123,6 +124,26 @@ export async function userRowsRead<T>(host: string, work: () => Promise<T>): Pro
   } finally {
     await sql(host, 'SET GLOBAL userstat=0');
   }
+}
+
+/**
+ * Every activity a workflow run started, with its attempt, from the run's history (a retry shows
+ * as an attempt above 1 on the start event the history keeps).
+ */
+export async function activityAttempts(
+  client: Client,
+  workflowId: string,
+): Promise<{ activity: string; attempt: number }[]> {
+  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const scheduled = new Map<string, string>();
+  const out: { activity: string; attempt: number }[] = [];
+  for (const e of events) {
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s) scheduled.set(String(e.eventId), s.activityType?.name ?? '?');
+    const st = e.activityTaskStartedEventAttributes;
+    if (st) out.push({ activity: scheduled.get(String(st.scheduledEventId)) ?? '?', attempt: st.attempt ?? 0 });
+  }
+  return out;
 }
 
 /** A derived config whose repository is a fresh folder of its own. */

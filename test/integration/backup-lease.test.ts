@@ -2,7 +2,8 @@
 // backup started from the CLI a second later. The second waits for the first's lease; neither's
 // mariabackup is touched by the other, and both artifacts are whole.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { ArtifactManifest } from '../../core/manifest/manifest.js';
@@ -32,6 +33,10 @@ async function osb(...args: string[]) {
 beforeAll(async () => {
   own = configWithOwnRepo('lease', (c) => {
     const lab = c.clouds.lab;
+    // mariabackup throttled to 100 chunks/s: the first backup is still streaming when the second starts
+    const slow = join(mkdtempSync(join(tmpdir(), 'osb-lease-')), 'ctl1.cnf');
+    writeFileSync(slow, `!include ${lab.hosts.ctl1.mariadb.defaultsFile}\n[mariabackup]\nthrottle=100\n`);
+    lab.hosts.ctl1.mariadb.defaultsFile = slow;
     // only the weekly entry: it takes a full backup through the tier workflow
     lab.schedules = {
       entries: {
@@ -61,7 +66,16 @@ afterAll(async () => {
 test('a scheduled weekly backup and a CLI backup a second later run one after the other, both whole', async () => {
   const weekly = await osb('schedules', 'trigger', 'weekly', '--cloud', cloud);
   started.push(weekly.workflowId);
-  await new Promise((r) => setTimeout(r, 1000));
+  // the CLI backup starts once the scheduled one holds the lease (its stream is then under way)
+  const lease = client.workflow.getHandle(`lease:backup-db:${cloud}`);
+  for (let i = 0; i < 100; i++) {
+    const held = await lease.describe().then(
+      (d) => d.status.name === 'RUNNING',
+      () => false,
+    );
+    if (held) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
   const manual = await osb('backup', 'db', '--full', '--cloud', cloud, '--wait');
   started.push(manual.workflowId);
   await client.workflow.getHandle(weekly.workflowId).result();
