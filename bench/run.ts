@@ -1,14 +1,18 @@
-// `npm run bench`: every case on the lab in one run, then bench/results.md. Timing targets
-// live here, never in tests. Knobs: BENCH_REPS (3), BENCH_SEED_REPS (2), BENCH_BIG_ROWS
-// (1100000 nova.instances rows ≈ 2 GB of datadir; 0 leaves the big variant out, for a quick
-// look only), BENCH_STEPS (100), BENCH_RPO_SECONDS (120 of steady writes for the binlog
-// archiver's achieved RPO; 0 leaves it out), BENCH_RPO_TPS (10), BENCH_VOLUMES (120 volumes for the Cinder snapshot fan-out; 0 leaves it out),
-// BENCH_VOLUME_CONCURRENCY (8), BENCH_OUT (bench/results.md),
-// BENCH_CASES (comma list of orchestration, backup-stream, restore-chain, pitr-rpo, galera, fanout, drill, rebuild, big; default
-// all): the cases left out keep their figures from BENCH_BASE (.dev/bench/results.json, the
-// previous full run), so one case can be measured again without the hour the rest takes.
+// `npm run bench`: the benchmark cases on the lab, then bench/results.md. Timing targets live
+// here, never in tests. `./dev bench` brings up a fresh lab for every case and runs this once per
+// case (BENCH_CASES=<one>): each case sets up what it needs and never depends on another. The
+// figures of every case ever measured are kept in BENCH_BASE (bench/results.json, committed) and
+// results.md is rendered from all of them, each section with the date it was measured.
+// Knobs: BENCH_CASES (comma list of orchestration, backup-stream, backup-2gb, restore-chain,
+// pitr-rpo, galera, fanout, drill, rebuild, big; default all), BENCH_REPS (3), BENCH_SEED_REPS (2),
+// BENCH_BIG_ROWS (1100000 nova.instances rows ≈ 2 GB of datadir, for backup-2gb and
+// restore-chain), BENCH_BIG20_ROWS (11500000 ≈ 20 GB, for big; built once under .dev/bench),
+// BENCH_BIG20_SEED (1: also time the cron + bash procedure at 20 GB), BENCH_STEPS (100),
+// BENCH_RPO_SECONDS (120), BENCH_RPO_TPS (10), BENCH_VOLUMES (120; 0 leaves the fan-out out),
+// BENCH_VOLUME_CONCURRENCY (8), BENCH_OUT (bench/results.md).
 import { cpus, totalmem } from 'node:os';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -22,8 +26,8 @@ import { galeraStallCase } from './cases/galera-stall.js';
 import { drillCase } from './cases/dr-drill.js';
 import { rebuildCase } from './cases/dr-rebuild.js';
 import { galeraCloud } from '../test/helpers/galera.js';
-import { existsSync } from 'node:fs';
 import { renderVolumeFanout, volumeFanoutCase } from './cases/volume-fanout.js';
+import { bigDatabaseCase } from './cases/big-database.js';
 import { bash } from './lib/sh.js';
 import { log } from './lib/stats.js';
 import { renderResults, type Results } from './report.js';
@@ -32,6 +36,8 @@ const num = (v: string | undefined, d: number) => (v === undefined || v === '' ?
 const REPS = num(process.env.BENCH_REPS, 3);
 const SEED_REPS = num(process.env.BENCH_SEED_REPS, 2);
 const BIG_ROWS = num(process.env.BENCH_BIG_ROWS, 1_100_000);
+const BIG20_ROWS = num(process.env.BENCH_BIG20_ROWS, 11_500_000);
+const BIG20_SEED = process.env.BENCH_BIG20_SEED !== '0';
 const STEPS = num(process.env.BENCH_STEPS, 100);
 const RPO_SECONDS = num(process.env.BENCH_RPO_SECONDS, 120);
 const RPO_TPS = num(process.env.BENCH_RPO_TPS, 10);
@@ -40,12 +46,25 @@ const OUT = resolve(process.env.BENCH_OUT ?? 'bench/results.md');
 const VOLUMES = num(process.env.BENCH_VOLUMES, 120);
 const VOLUME_CONCURRENCY = num(process.env.BENCH_VOLUME_CONCURRENCY, 8);
 const LAB_SCRIPTS = resolve('test/lab');
+export const ALL_CASES = [
+  'orchestration',
+  'backup-stream',
+  'backup-2gb',
+  'restore-chain',
+  'pitr-rpo',
+  'galera',
+  'fanout',
+  'drill',
+  'rebuild',
+  'big',
+];
 const CASES = new Set(
-  (process.env.BENCH_CASES ?? 'orchestration,backup-stream,restore-chain,pitr-rpo,galera,fanout,drill,rebuild,big')
+  (process.env.BENCH_CASES ?? ALL_CASES.join(','))
     .split(',')
-    .map((c) => c.trim()),
+    .map((c) => c.trim())
+    .filter(Boolean),
 );
-const BASE = resolve(process.env.BENCH_BASE ?? '.dev/bench/results.json');
+const BASE = resolve(process.env.BENCH_BASE ?? 'bench/results.json');
 
 async function versions(): Promise<Record<string, string>> {
   const v = async (cmd: string) =>
@@ -73,15 +92,20 @@ function knownHosts(labDir: string, hosts: Record<string, { address: string }>, 
   return file;
 }
 
-/** Fills ctl2 with `rows` (the lab's generator, ~1.9 KB of datadir a row), replacing what is there. */
-async function loadBig(labDir: string, rows: number): Promise<void> {
-  const m = `mariadb --defaults-file=${labDir}/ctl2/my.cnf`;
-  log(`loading ${rows} rows into ctl2 for the big variant (this takes minutes)`);
+/**
+ * Fills `host` with `rows` (the lab's generator, ~1.9 KB of datadir a row), replacing the lab's
+ * schemas, and gives it the backup user the lab's config names (ctl2 has none of its own).
+ */
+export async function loadRows(labDir: string, host: string, rows: number): Promise<void> {
+  const m = `mariadb --defaults-file=${labDir}/${host}/my.cnf`;
+  const pw = readFileSync(join(labDir, 'secrets/db-password'), 'utf8').trim();
+  log(`loading ${rows} rows into ${host} (this takes minutes)`);
   await bash(`${m} -e 'DROP DATABASE IF EXISTS keystone; DROP DATABASE IF EXISTS nova; DROP DATABASE IF EXISTS cinder; DROP DATABASE IF EXISTS glance; DROP DATABASE IF EXISTS neutron;'
 ${m} < ${LAB_SCRIPTS}/schema.sql
 bash ${LAB_SCRIPTS}/load.sql.sh ${rows} | ${m} -D keystone
-${LAB_SCRIPTS}/db.sh stop ${labDir}/ctl2 && ip netns exec osb-ctl2 ${LAB_SCRIPTS}/db.sh start ${labDir}/ctl2`);
-  log(`ctl2 datadir: ${(await bash(`du -sh ${labDir}/ctl2/data | cut -f1`)).trim()}`);
+${m} -e "SET SESSION sql_log_bin=0; CREATE USER IF NOT EXISTS 'osbackup'@'localhost' IDENTIFIED BY '${pw}'; CREATE USER IF NOT EXISTS 'osbackup'@'%' IDENTIFIED BY '${pw}'; GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, SELECT, SHOW VIEW, TRIGGER, EVENT ON *.* TO 'osbackup'@'localhost', 'osbackup'@'%'"
+${LAB_SCRIPTS}/db.sh stop ${labDir}/${host} && ip netns exec osb-${host} ${LAB_SCRIPTS}/db.sh start ${labDir}/${host}`);
+  log(`${host} datadir: ${(await bash(`du -sh ${labDir}/${host}/data | cut -f1`)).trim()}`);
 }
 
 async function main(): Promise<void> {
@@ -93,46 +117,37 @@ async function main(): Promise<void> {
   mkdirSync(scratch, { recursive: true });
   const kh = knownHosts(labDir, lab.clouds.lab!.hosts, join(scratch, 'known_hosts'));
   const t0 = performance.now();
-  const all = [
-    'orchestration',
-    'backup-stream',
-    'restore-chain',
-    'pitr-rpo',
-    'galera',
-    'fanout',
-    'drill',
-    'rebuild',
-    'big',
-  ].every((c) => CASES.has(c));
-  // a subset: the other cases' figures come from the previous full run, and say so
-  const base: Partial<Results> = all ? {} : (JSON.parse(readFileSync(BASE, 'utf8')) as Results);
+  // every case measured so far; this run replaces the sections of the cases it runs
+  const base: Partial<Results> = existsSync(BASE) ? (JSON.parse(readFileSync(BASE, 'utf8')) as Results) : {};
   const results: Results = {
     ...base,
-    date: base.date ?? new Date().toISOString(),
+    date: new Date().toISOString(),
     cores: cpus().length,
     memGiB: totalmem() / 2 ** 30,
     versions: await versions(),
     reps: REPS,
     seedReps: SEED_REPS,
     backups: base.backups ?? [],
+    measuredAt: { ...(base.measuredAt ?? {}) },
   };
-  if (!all) results.partial = { cases: [...CASES], at: new Date().toISOString() };
+  const measured = (c: string) => (results.measuredAt![c] = new Date().toISOString());
 
   if (CASES.has('orchestration')) {
     log(`orchestration: workflows of 0 and ${STEPS} activities`);
     results.orchestration = await orchestrationCase(lab, STEPS, Math.max(REPS, 3));
+    measured('orchestration');
   }
 
-  if (CASES.has('backup-stream')) {
-    const def = configWithOwnRepo('bench-default');
-    results.backups = results.backups.filter((b) => b.label !== 'default');
-    results.backups.unshift(
+  const backupCase = async (label: string, host: string) => {
+    const cfg = configWithOwnRepo(`bench-${label}`, (c) => (c.clouds.lab.database.host = host));
+    results.backups = results.backups.filter((b) => b.label !== label);
+    results.backups.push(
       await backupStreamCase({
-        label: 'default',
-        config: loadConfig(def.configFile),
-        configFile: def.configFile,
+        label,
+        config: loadConfig(cfg.configFile),
+        configFile: cfg.configFile,
         cloud: 'lab',
-        host: 'ctl1',
+        host,
         labDir,
         knownHosts: kh,
         scratch,
@@ -140,22 +155,35 @@ async function main(): Promise<void> {
         seedReps: SEED_REPS,
       }),
     );
+    results.backups.sort((a, b) => a.streamBytes - b.streamBytes);
+  };
+  if (CASES.has('backup-stream')) {
+    await backupCase('default', 'ctl1');
+    measured('backup-stream');
+  }
+  if (BIG_ROWS > 0 && CASES.has('backup-2gb')) {
+    await loadRows(labDir, 'ctl2', BIG_ROWS);
+    await backupCase('2GB', 'ctl2');
+    measured('backup-2gb');
   }
 
   if (CASES.has('restore-chain')) {
-    const chainCfg = configWithOwnRepo('bench-chain');
+    // the chain of a 2 GB database: ctl2 is its source, ctl1 the host it is restored onto
+    await loadRows(labDir, 'ctl2', BIG_ROWS);
+    const chainCfg = configWithOwnRepo('bench-chain', (c) => (c.clouds.lab.database.host = 'ctl2'));
     results.restore = await restoreChainCase({
       config: loadConfig(chainCfg.configFile),
       configFile: chainCfg.configFile,
       cloud: 'lab',
-      source: 'ctl1',
-      target: 'ctl2',
+      source: 'ctl2',
+      target: 'ctl1',
       labDir,
       labScripts: LAB_SCRIPTS,
       knownHosts: kh,
       incrementals: 6,
       reps: REPS,
     });
+    measured('restore-chain');
   }
 
   if (RPO_SECONDS > 0 && CASES.has('pitr-rpo')) {
@@ -169,10 +197,12 @@ async function main(): Promise<void> {
       seconds: RPO_SECONDS,
       tps: RPO_TPS,
     });
+    measured('pitr-rpo');
   }
 
-  // the Galera cluster is opt-in (LAB_GALERA=1 / test/lab/galera.sh up): measured when it is up
-  if (CASES.has('galera') && existsSync(join(labDir, 'galera/cloud.yml'))) {
+  if (CASES.has('galera')) {
+    if (!existsSync(join(labDir, 'galera/cloud.yml')))
+      throw new Error('the galera case needs the Galera cluster: bring the lab up with LAB_GALERA=1 (./dev bench does)');
     log('galera: the longest write stall while a non-writer node is backed up');
     const g = configWithOwnRepo('bench-galera', (c) => {
       const cloud = galeraCloud();
@@ -187,10 +217,15 @@ async function main(): Promise<void> {
       reps: REPS,
       rate: 20,
     });
+    measured('galera');
   }
 
-  // the drill of the lab's OpenStack cloud onto ctl2 (before the big variant fills ctl2)
-  if (CASES.has('drill') && lab.clouds.openstack) {
+  const needsOpenStack = (c: string) => {
+    if (!lab.clouds.openstack?.dr)
+      throw new Error(`the ${c} case needs the lab's OpenStack: bring the lab up with LAB_OPENSTACK=1 (./dev bench does)`);
+  };
+  if (CASES.has('drill')) {
+    needsOpenStack('drill');
     log("dr drill: RTO of the lab's OpenStack databases restored onto ctl2");
     const d = configWithOwnRepo('bench-drill', (c) => {
       c.clouds.openstack.hosts.ctl2 = structuredClone(c.clouds.lab.hosts.ctl2);
@@ -205,10 +240,11 @@ async function main(): Promise<void> {
       labScripts: LAB_SCRIPTS,
       reps: REPS,
     });
+    measured('drill');
   }
 
-  // the rebuild of the lab's OpenStack from a wiped host (its dr section comes from the lab's config)
-  if (CASES.has('rebuild') && lab.clouds.openstack?.dr) {
+  if (CASES.has('rebuild')) {
+    needsOpenStack('rebuild');
     log("dr rebuild: RTO of the lab's OpenStack rebuilt from backups after a wipe");
     const rb = configWithOwnRepo('bench-rebuild');
     results.rebuild = await rebuildCase({
@@ -219,33 +255,37 @@ async function main(): Promise<void> {
       labScripts: LAB_SCRIPTS,
       reps: Math.min(REPS, 2),
     });
+    measured('rebuild');
   }
 
-  if (BIG_ROWS > 0 && CASES.has('big')) {
-    await loadBig(labDir, BIG_ROWS);
-    const big = configWithOwnRepo('bench-big', (c) => (c.clouds.lab.database.host = 'ctl2'));
-    results.backups = results.backups.filter((b) => b.label !== '2GB');
-    results.backups.push(
-      await backupStreamCase({
-        label: '2GB',
-        config: loadConfig(big.configFile),
-        configFile: big.configFile,
-        cloud: 'lab',
-        host: 'ctl2',
-        labDir,
-        knownHosts: kh,
-        scratch,
-        reps: REPS,
-        seedReps: SEED_REPS,
-      }),
-    );
+  if (CASES.has('big')) {
+    log(`big: a ${BIG20_ROWS}-row database (≈ ${((BIG20_ROWS * 1900) / 1e9).toFixed(0)} GB) on ctl2`);
+    const cfg = configWithOwnRepo('bench-big20', (c) => (c.clouds.lab.database.host = 'ctl2'));
+    results.big = await bigDatabaseCase({
+      config: loadConfig(cfg.configFile),
+      configFile: cfg.configFile,
+      labDir,
+      labScripts: LAB_SCRIPTS,
+      knownHosts: kh,
+      scratch,
+      rows: BIG20_ROWS,
+      cacheDir: join(scratch, `big-${BIG20_ROWS}`),
+      seed: BIG20_SEED,
+    });
+    await rm(cfg.dir, { recursive: true, force: true });
+    measured('big');
   }
+
   let fanout = '';
-  if (VOLUMES > 0 && CASES.has('fanout'))
+  if (VOLUMES > 0 && CASES.has('fanout')) {
+    needsOpenStack('fanout');
     fanout = renderVolumeFanout(await volumeFanoutCase(VOLUMES, VOLUME_CONCURRENCY), new Date().toISOString());
-  if (all) results.wallSeconds = (performance.now() - t0) / 1000;
-  writeFileSync(OUT, renderResults(results) + (fanout ? `\n${fanout}` : ''));
-  writeFileSync(join(scratch, 'results.json'), JSON.stringify(results, null, 2));
+    results.fanoutMarkdown = fanout;
+    measured('fanout');
+  }
+  results.wallSeconds = (performance.now() - t0) / 1000;
+  writeFileSync(OUT, renderResults(results, existsSync(OUT) ? readFileSync(OUT, 'utf8') : ''));
+  writeFileSync(BASE, JSON.stringify(results, null, 2));
   log(`wrote ${OUT} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 }
 

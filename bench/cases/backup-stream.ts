@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../../config/schema.js';
-import { startWorker, temporalClient } from '../../test/helpers/lab.js';
+import { startWorker, temporalClient, userRowsRead } from '../../test/helpers/lab.js';
 import { bash, q, sshCmd, timed } from '../lib/sh.js';
 import { log, repeat, type Sample } from '../lib/stats.js';
 
@@ -32,6 +32,8 @@ export interface BackupCaseResult {
   streamBytes: number;
   storedBytes: number;
   workerPeakRssMiB: number;
+  /** Rows of user tables the live server read during osbackup's first backup (its userstat counters). */
+  rowsRead?: number;
   samples: Record<string, Sample[]>;
 }
 
@@ -56,15 +58,22 @@ export async function backupStreamCase(inp: BackupCaseInput): Promise<BackupCase
   const { client, close } = await temporalClient(inp.configFile);
   let streamBytes = 0;
   let storedBytes = 0;
+  let rowsRead: number | undefined;
   try {
     samples.osbackup = await repeat(inp.reps, `${inp.label} osbackup`, async (rep) => {
-      const { seconds, value: r } = await timed(() =>
-        client.workflow.execute('backupDatabaseWorkflow', {
-          taskQueue: config.temporal.taskQueue,
-          workflowId: `bench-backup-${inp.label}-${process.pid}-${rep}`,
-          args: [{ cloud, kind: 'full', tier: 'bench' }],
-        }),
-      );
+      const backup = () =>
+        timed(() =>
+          client.workflow.execute('backupDatabaseWorkflow', {
+            taskQueue: config.temporal.taskQueue,
+            workflowId: `bench-backup-${inp.label}-${process.pid}-${rep}`,
+            args: [{ cloud, kind: 'full', tier: 'bench' }],
+          }),
+        );
+      // the first run with the server's per-table counters on: what osbackup reads beyond the page copy
+      let run: Awaited<ReturnType<typeof backup>>;
+      if (rep === 0) ({ result: run, rowsRead } = await userRowsRead(hostName, backup));
+      else run = await backup();
+      const { seconds, value: r } = run;
       const res = r as { streamBytes: number; bytes: number; streamSeconds: number; path: string };
       streamBytes = res.streamBytes;
       storedBytes = res.bytes;
@@ -96,6 +105,11 @@ export async function backupStreamCase(inp: BackupCaseInput): Promise<BackupCase
     'hand (zstd on the controller)',
     `${ssh} ${q(`${remoteTmp} ${mb} | zstd -3 -T0 -q`)} | ${GPG(passFile)} | tee >(sha256sum > ${out}.sha256) > ${out}`,
   );
+  // mariabackup --parallel: more copy threads on the controller, measured against the same pipe
+  samples.handRemoteParallel = await hand(
+    'hand (zstd on the controller, mariabackup --parallel=4)',
+    `${ssh} ${q(`${remoteTmp} ${mb} --parallel=4 | zstd -3 -T0 -q`)} | ${GPG(passFile)} | tee >(sha256sum > ${out}.sha256) > ${out}`,
+  );
   samples.handLocalZstd = await hand(
     'hand (zstd on the worker)',
     `${ssh} ${q(`${remoteTmp} ${mb}`)} | zstd -3 -T0 -q | ${GPG(passFile)} | tee >(sha256sum > ${out}.sha256) > ${out}`,
@@ -126,5 +140,5 @@ export async function backupStreamCase(inp: BackupCaseInput): Promise<BackupCase
   });
   await rm(seedDir, { recursive: true, force: true });
   await rm(out, { force: true });
-  return { label: inp.label, streamBytes, storedBytes, workerPeakRssMiB, samples };
+  return { label: inp.label, streamBytes, storedBytes, workerPeakRssMiB, rowsRead, samples };
 }
