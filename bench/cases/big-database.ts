@@ -134,6 +134,8 @@ export async function bigDatabaseCase(inp: BigCaseInput): Promise<BigCaseResult>
     const out = join(inp.scratch, 'big-hand.gpg');
     await bash(`mkdir -p -m 700 ${gnupg}`);
     const mb = `d=$(mktemp -d /tmp/bench-XXXX); trap 'rm -rf "$d"' EXIT; mariabackup --defaults-file=${cnf} --backup --stream=xbstream --target-dir="$d"`;
+    const dropCaches = () => bash('sync; echo 3 > /proc/sys/vm/drop_caches');
+    await dropCaches();
     const handRun = await timed(() =>
       bash(
         `${sshCmd(host, inp.knownHosts)} ${q(`${mb} 2>/dev/null | zstd -3 -T0 -q`)} | ${GPG(pass)} | tee >(sha256sum > ${out}.sha256) > ${out}`,
@@ -173,6 +175,7 @@ export async function bigDatabaseCase(inp: BigCaseInput): Promise<BigCaseResult>
     const tag = `${process.pid}`;
     try {
       // the full backup, with the server's per-table counters on: osbackup reads no row itself
+      await dropCaches();
       await sql('ctl2', 'SET GLOBAL userstat=1; FLUSH TABLE_STATISTICS');
       const full = await run<{ streamBytes: number; bytes: number; streamSeconds: number }>(
         'backupDatabaseWorkflow',

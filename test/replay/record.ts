@@ -3,6 +3,11 @@
 //
 //   node dist/test/replay/record.js [--address 127.0.0.1:7233] [--namespace osbackup]
 //        [--out test/fixtures/histories] [--types a,b] [--per-type 4] [--recorded-from <commit>]
+//        [--variant name]
+//
+// --variant names what the recorded code does differently from the fixtures of the same outcome
+// already kept (e.g. a path behind a new patched() marker): the shapes become "<outcome>-<name>",
+// so those runs are added beside the old ones instead of being skipped as already covered.
 //
 // Histories stay exactly as the server holds them, payloads encrypted: the lab must have run with
 // LAB_PAYLOAD_KEY_FILE=test/fixtures/histories/payload.key so the replay test can decode them.
@@ -33,6 +38,7 @@ async function main(): Promise<void> {
   const namespace = arg('namespace', 'osbackup');
   const out = arg('out', 'test/fixtures/histories');
   const perType = Number(arg('per-type', '4'));
+  const variant = arg('variant', '');
   const only = arg('types', '')
     .split(',')
     .filter((t) => t);
@@ -57,12 +63,13 @@ async function main(): Promise<void> {
       // the longest run of each outcome walks the most of the workflow's code
       runs.sort((a, b) => b.length - a.length);
       const taken = new Set(index.fixtures.filter((f) => f.workflowType === type).map((f) => f.shape));
+      const before = taken.size;
       let added = 0;
       for (const run of runs.slice(0, 40)) {
-        if (taken.size >= perType) break;
+        if (taken.size - (variant ? before : 0) >= perType) break;
         const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
         const recorded: RecordedExecution = { status: run.status, events: history.events ?? [] };
-        const shape = fixtureShape(recorded);
+        const shape = fixtureShape(recorded) + (variant ? `-${variant}` : '');
         if (taken.has(shape)) continue;
         const file = join(type, `${shape}.json`);
         if (existsSync(join(out, file))) continue;
