@@ -256,9 +256,48 @@ export function renderResults(r: Results, previous = ''): string {
   for (const [c, heading] of Object.entries(SECTION_OF)) {
     const old = have[c] ? null : earlierSection(previous, heading);
     if (old)
-      out.push(old, '', `(Figures of an earlier run, kept from the previous results.md; \`BENCH_CASES=${c} ./dev bench\` measures them again.)`, '');
+      out.push(
+        old,
+        '',
+        `(Figures of an earlier run, kept from the previous results.md; \`BENCH_CASES=${c} ./dev bench\` measures them again.)`,
+        '',
+      );
   }
   return out.join('\n') + '\n';
+}
+
+/** Each faster path that was tried, with the figure that decided whether it stayed. */
+function fasterPaths(r: Results): string[] {
+  const lines: string[] = [];
+  const withParallel = r.backups.filter((b) => b.samples.handRemoteParallel);
+  for (const b of withParallel) {
+    const p = summarize('', b.samples.handRemoteParallel!);
+    const base = summarize('', b.samples.handRemoteZstd!);
+    const x = ratio(p.mbps!, base.mbps!);
+    lines.push(
+      `- \`mariabackup --parallel=4\` (${b.label}): ${f2(x)}× the throughput of the same pipe without it — ${x >= 1.05 ? 'it helps: worth a setting' : 'no gain on this machine (the stream is bound by zstd and the link, not by the copy threads): not used'}.`,
+    );
+  }
+  lines.push(
+    '- zstd threads on the host (`-T0`): kept; the stream phase matches the best hand pipeline, which uses the same (section 1).',
+  );
+  if (r.restore?.gpgKdfSeconds !== undefined) {
+    const kdf = r.restore.gpgKdfSeconds;
+    const o = summarize('', r.restore.samples.osbackup);
+    lines.push(
+      `- fewer gpg key derivations: one costs ${f2(kdf)} s, ${r.restore.chain.length} for this chain = ${f1((100 * kdf * r.restore.chain.length) / o.seconds)} % of the restore — ${kdf * r.restore.chain.length > 0.05 * o.seconds ? 'worth a session key per chain' : 'not worth weakening or reworking the encryption: kept as is'}.`,
+    );
+  }
+  if (r.restore)
+    lines.push(
+      `- \`--move-back\` instead of \`--copy-back\` (the old datadir is moved aside anyway): kept; the move into place takes ${f2(summarize('', r.restore.samples.osbackup).extra.copyBackSeconds ?? NaN)} s for the chain above (a rename on one filesystem), where a copy writes the whole datadir again.`,
+    );
+  lines.push(
+    "- the chain's next member streams while the current one is prepared (two streams at a time after the full): kept.",
+    '- one read of the repository per restore (each member hashed while it streams, no separate pre-read): kept; it halves what a restore reads from the repository (decision 0008).',
+    '- no live facts passes and no re-read at publish on a local disk (decision 0007): kept; the end-to-end backup is the stream phase plus a few seconds of orchestration.',
+  );
+  return ['## 11. Faster paths — kept and dropped', '', ...lines, ''];
 }
 
 function bigSection(b: BigCaseResult): string[] {
@@ -278,13 +317,17 @@ function bigSection(b: BigCaseResult): string[] {
     '|---|---|---|---|',
     `| osbackup full backup, end to end (start to manifest published) | ${f1(b.full.seconds)} | ${mbps(b.full)} | stream phase ${f1(b.fullStreamSeconds)} s |`,
     `| hand (a): ssh \`mariabackup | zstd -T0\` | gpg | tee >(sha256sum) > file | ${f1(b.hand.seconds)} | ${mbps(b.hand)} | |`,
-    ...(b.seed ? [`| seed (b): folder, tar czf, gpg, sha256sum, scp | ${f1(b.seed.seconds)} | ${mbps(b.seed)} | |`] : []),
+    ...(b.seed
+      ? [`| seed (b): folder, tar czf, gpg, sha256sum, scp | ${f1(b.seed.seconds)} | ${mbps(b.seed)} | |`]
+      : []),
     `| osbackup incremental after changes (${f1((b.incremental.bytes ?? 0) / 1e6)} MB xbstream, ${f1(b.incrementalBytes / 1e6)} MB stored) | ${f1(b.incremental.seconds)} | | |`,
     `| restore of full + incremental onto an empty datadir, verified (first reading of the facts) | ${f1(b.restore.seconds)} | | ${steps(b.restore.steps)} |`,
     `| restore to a point in time between the changes (${b.pitr.transactions} transactions replayed), verified | ${f1(b.pitr.seconds)} | | ${steps(b.pitr.steps)} |`,
     '',
     `- osbackup end to end vs best hand pipeline: **${f2(e2e)}×** (target ≥ 0.9×: ${verdict(e2e >= 0.9)}).`,
-    ...(b.seed ? [`- osbackup end to end vs the seed's procedure: **${f2(seed)}×** (target ≥ 3×: ${verdict(seed >= 3)}).`] : []),
+    ...(b.seed
+      ? [`- osbackup end to end vs the seed's procedure: **${f2(seed)}×** (target ≥ 3×: ${verdict(seed >= 3)}).`]
+      : []),
     `- user-table rows the live server read during the full backup: **${b.rowsReadByBackup}** (target 0: ${verdict(b.rowsReadByBackup === 0)}).`,
     `- every activity of the ${b.workflows} workflows at attempt 1: ${b.retries.length === 0 ? '**yes**' : `**no**: ${b.retries.map((x) => `${x.activity} attempt ${x.attempt} in ${x.workflow}`).join('; ')}`}.`,
     `- restored data equal to the source (counts and CHECKSUM TABLE of the recorded tables, read outside osbackup): chain ${b.restore.equal ? '**yes**' : '**no**'}; point in time (the marks written before it, none after) ${b.pitr.equal ? '**yes**' : '**no**'}.`,

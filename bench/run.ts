@@ -202,7 +202,9 @@ async function main(): Promise<void> {
 
   if (CASES.has('galera')) {
     if (!existsSync(join(labDir, 'galera/cloud.yml')))
-      throw new Error('the galera case needs the Galera cluster: bring the lab up with LAB_GALERA=1 (./dev bench does)');
+      throw new Error(
+        'the galera case needs the Galera cluster: bring the lab up with LAB_GALERA=1 (./dev bench does)',
+      );
     log('galera: the longest write stall while a non-writer node is backed up');
     const g = configWithOwnRepo('bench-galera', (c) => {
       const cloud = galeraCloud();
@@ -222,7 +224,9 @@ async function main(): Promise<void> {
 
   const needsOpenStack = (c: string) => {
     if (!lab.clouds.openstack?.dr)
-      throw new Error(`the ${c} case needs the lab's OpenStack: bring the lab up with LAB_OPENSTACK=1 (./dev bench does)`);
+      throw new Error(
+        `the ${c} case needs the lab's OpenStack: bring the lab up with LAB_OPENSTACK=1 (./dev bench does)`,
+      );
   };
   if (CASES.has('drill')) {
     needsOpenStack('drill');

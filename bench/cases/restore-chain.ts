@@ -132,7 +132,9 @@ export async function restoreChainCase(inp: RestoreCaseInput): Promise<RestoreCa
   await bash(
     `echo x | gpg --homedir ${local} --batch --quiet --pinentry-mode loopback --passphrase-file ${pass} --symmetric --cipher-algo AES256 -o ${local}/tiny.gpg`,
   );
-  const kdf = await timed(() => bash(Array.from({ length: 7 }, () => `${gpg} ${local}/tiny.gpg >/dev/null`).join('\n')));
+  const kdf = await timed(() =>
+    bash(Array.from({ length: 7 }, () => `${gpg} ${local}/tiny.gpg >/dev/null`).join('\n')),
+  );
   await rm(local, { recursive: true, force: true });
   return { chain, chainBytes, memberStreamBytes, gpgKdfSeconds: kdf.seconds / 7, samples };
 }
