@@ -263,6 +263,7 @@ export function renderResults(r: Results, previous = ''): string {
         '',
       );
   }
+  out.push(...fasterPaths(r));
   return out.join('\n') + '\n';
 }
 
