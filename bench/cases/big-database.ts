@@ -201,7 +201,7 @@ export async function bigDatabaseCase(inp: BigCaseInput): Promise<BigCaseResult>
       const change = (phase: string, from: number) =>
         sql(
           'ctl2',
-          `INSERT INTO osb_big.marks SELECT seq, '${phase}', NOW(3) FROM seq_${from}_to_${from + 999}; UPDATE nova.instances SET progress = progress + 1 WHERE id BETWEEN ${from * 50} AND ${from * 50 + 49999}`,
+          `USE osb_big; INSERT INTO marks SELECT seq, '${phase}', NOW(3) FROM seq_${from}_to_${from + 999}; UPDATE nova.instances SET progress = progress + 1 WHERE id BETWEEN ${from * 50} AND ${from * 50 + 49999}`,
         );
       await change('A', 1);
       await new Promise((r) => setTimeout(r, 1500));
