@@ -103,7 +103,7 @@ export async function loadRows(labDir: string, host: string, rows: number): Prom
   await bash(`${m} -e 'DROP DATABASE IF EXISTS keystone; DROP DATABASE IF EXISTS nova; DROP DATABASE IF EXISTS cinder; DROP DATABASE IF EXISTS glance; DROP DATABASE IF EXISTS neutron;'
 ${m} < ${LAB_SCRIPTS}/schema.sql
 bash ${LAB_SCRIPTS}/load.sql.sh ${rows} | ${m} -D keystone
-${m} -e "SET SESSION sql_log_bin=0; CREATE USER IF NOT EXISTS 'osbackup'@'localhost' IDENTIFIED BY '${pw}'; CREATE USER IF NOT EXISTS 'osbackup'@'%' IDENTIFIED BY '${pw}'; GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, SELECT, SHOW VIEW, TRIGGER, EVENT ON *.* TO 'osbackup'@'localhost', 'osbackup'@'%'"
+${m} -e "SET SESSION sql_log_bin=0; CREATE OR REPLACE USER 'osbackup'@'localhost' IDENTIFIED BY '${pw}'; CREATE OR REPLACE USER 'osbackup'@'%' IDENTIFIED BY '${pw}'; GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, SELECT, SHOW VIEW, TRIGGER, EVENT ON *.* TO 'osbackup'@'localhost', 'osbackup'@'%'"
 ${LAB_SCRIPTS}/db.sh stop ${labDir}/${host} && ip netns exec osb-${host} ${LAB_SCRIPTS}/db.sh start ${labDir}/${host}`);
   log(`${host} datadir: ${(await bash(`du -sh ${labDir}/${host}/data | cut -f1`)).trim()}`);
 }

@@ -122,7 +122,7 @@ export async function bigDatabaseCase(inp: BigCaseInput): Promise<BigCaseResult>
     const pw = readFileSync(join(labDir, 'secrets/db-password'), 'utf8').trim();
     await sql(
       'ctl2',
-      `SET SESSION sql_log_bin=0; CREATE USER IF NOT EXISTS 'osbackup'@'localhost' IDENTIFIED BY '${pw}'; CREATE USER IF NOT EXISTS 'osbackup'@'%' IDENTIFIED BY '${pw}'; GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, SELECT, SHOW VIEW, TRIGGER, EVENT ON *.* TO 'osbackup'@'localhost', 'osbackup'@'%'; CREATE DATABASE IF NOT EXISTS osb_big; CREATE TABLE IF NOT EXISTS osb_big.marks (id INT PRIMARY KEY, phase VARCHAR(8), at DATETIME(3)); TRUNCATE osb_big.marks; FLUSH BINARY LOGS`,
+      `SET SESSION sql_log_bin=0; CREATE OR REPLACE USER 'osbackup'@'localhost' IDENTIFIED BY '${pw}'; CREATE OR REPLACE USER 'osbackup'@'%' IDENTIFIED BY '${pw}'; GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, SELECT, SHOW VIEW, TRIGGER, EVENT ON *.* TO 'osbackup'@'localhost', 'osbackup'@'%'; CREATE DATABASE IF NOT EXISTS osb_big; CREATE TABLE IF NOT EXISTS osb_big.marks (id INT PRIMARY KEY, phase VARCHAR(8), at DATETIME(3)); TRUNCATE osb_big.marks; FLUSH BINARY LOGS`,
     );
     const datadirBytes = Number((await bash(`du -sbL ${ctl2}/data | cut -f1`)).trim());
     log(`big: ctl2 serves ${(datadirBytes / 1e9).toFixed(1)} GB of datadir`);
@@ -173,6 +173,7 @@ export async function bigDatabaseCase(inp: BigCaseInput): Promise<BigCaseResult>
       return timed(() => client.workflow.execute(type, { taskQueue: tq, workflowId: id, args: [args] }) as Promise<T>);
     };
     const tag = `${process.pid}`;
+    const archiverId = `bench-big-archive-${tag}`;
     try {
       // the full backup, with the server's per-table counters on: osbackup reads no row itself
       await dropCaches();
@@ -194,7 +195,7 @@ export async function bigDatabaseCase(inp: BigCaseInput): Promise<BigCaseResult>
       // changes with the archiver running: A, the point in time, B; then the incremental
       const archiver = await client.workflow.start('pitrArchiveWorkflow', {
         taskQueue: tq,
-        workflowId: `bench-big-archive-${tag}`,
+        workflowId: archiverId,
         args: [{ cloud }],
       });
       workflowIds.push(archiver.workflowId);
@@ -280,6 +281,11 @@ export async function bigDatabaseCase(inp: BigCaseInput): Promise<BigCaseResult>
       };
     } finally {
       rss.stop();
+      // an archiver a failed run left would go on archiving ctl2 into the next run's repository
+      await client.workflow
+        .getHandle(archiverId)
+        .terminate('bench over')
+        .catch(() => undefined);
       await close();
       await worker.stop();
     }
