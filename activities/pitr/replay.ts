@@ -259,6 +259,9 @@ export interface ReplayInto {
   databases?: string[];
 }
 
+/** The largest statement the replay can send: MariaDB's ceiling for max_allowed_packet (1 GiB). */
+const REPLAY_PACKET = 1024 * 1024 * 1024;
+
 /** `mariadb-binlog … | mariadb` on the target; afterwards gtid_slave_pos names where the data stands, as a replica would need. */
 export async function replayBinlogsOnHost(
   env: Env,
@@ -284,6 +287,17 @@ export async function replayBinlogsOnHost(
     ? `mariadb --no-defaults --socket=${shQuote(into.socket)} -uroot --binary-mode`
     : `mariadb${defaults ? ` --defaults-file=${shQuote(defaults)}` : ''} --binary-mode`;
   const filter = (into?.databases ?? []).map((d) => ` --database=${shQuote(d)}`).join('');
+  const inCtx = (c: string) => (into ? c : inServiceContext(host, host.containers.mariadb, c));
+  // the server's packet limit, put back after the replay (a scratch server is thrown away anyway)
+  const packet = into
+    ? ''
+    : (
+        await env.deps.ssh.run(target, inCtx(`${client} -N -e ${shQuote('SELECT @@global.max_allowed_packet')}`), {
+          signal: cancellationSignal(),
+        })
+      ).stdout
+        .trim()
+        .replace(/\D/g, '');
   const sqlFile = `${dir}/replay.sql`;
   // a GTID target must be the last transaction of the SQL (unless the backup already stands at it):
   // checked before anything is replayed, so a GTID the segments only seemed to hold changes nothing
@@ -301,7 +315,12 @@ export async function replayBinlogsOnHost(
           `if [ "$got" != ${shQuote(mustEndAt)} ]; then echo "gtid-missing=$got" >&2; exit 3; fi`,
         ]
       : []),
-    `${into ? client : inServiceContext(host, host.containers.mariadb, client)} < ${shQuote(sqlFile)}`,
+    // a transaction that changed many rows is one BINLOG statement as large as its row images:
+    // the server takes it only with a packet limit that large, raised for the replay alone
+    `${inCtx(`${client} -e ${shQuote(`SET GLOBAL max_allowed_packet=${REPLAY_PACKET}`)}`)} || true`,
+    `rc=0; ${inCtx(`${client} --max-allowed-packet=${REPLAY_PACKET}`)} < ${shQuote(sqlFile)} || rc=$?`,
+    ...(packet ? [`${inCtx(`${client} -e ${shQuote(`SET GLOBAL max_allowed_packet=${packet}`)}`)} || true`] : []),
+    '[ "$rc" = 0 ] || exit "$rc"',
     `echo "transactions=$(grep -c '^#.*[[:space:]]GTID [0-9]' ${shQuote(sqlFile)} || true)"`,
     `echo "last=$(${lastGtidLine})"`,
   ].join('\n');
