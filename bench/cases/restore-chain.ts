@@ -47,7 +47,7 @@ export async function restoreChainCase(inp: RestoreCaseInput): Promise<RestoreCa
       if (i > 0)
         await sql(
           inp.source,
-          `UPDATE nova.instances SET progress = progress + 1, updated_at = now() WHERE id BETWEEN ${i * 100000} AND ${i * 100000 + 50999}; INSERT INTO keystone.project SELECT md5(concat('bench', ${i}, seq)), concat('bench-${i}-', seq), '{}', 'bench', 1, 'default', NULL, 0 FROM seq_1_to_200;`,
+          `USE keystone; UPDATE nova.instances SET progress = progress + 1, updated_at = now() WHERE id BETWEEN ${i * 100000} AND ${i * 100000 + 50999}; INSERT INTO keystone.project SELECT md5(concat('bench', ${i}, seq)), concat('bench-${i}-', seq), '{}', 'bench', 1, 'default', NULL, 0 FROM seq_1_to_200;`,
         );
       const r = (await client.workflow.execute('backupDatabaseWorkflow', {
         taskQueue: tq,
