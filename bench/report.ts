@@ -116,7 +116,8 @@ function earlierSection(previous: string, heading: string): string | null {
   if (at < 0) return null;
   const rest = previous.slice(at);
   const end = rest.slice(1).search(/\n## |\n<!--/);
-  return (end < 0 ? rest : rest.slice(0, end + 1)).trimEnd();
+  // the note this function appends is not carried along: it is appended once, below
+  return (end < 0 ? rest : rest.slice(0, end + 1)).replace(/\n+\(Figures of an earlier run[^\n]*\)/g, '').trimEnd();
 }
 
 export function renderResults(r: Results, previous = ''): string {
