@@ -237,7 +237,7 @@ test('a transaction larger than the server’s packet limit replays: its rows ar
   // BINLOG statement of ~107 MB, above the lab servers' max_allowed_packet (64 MiB)
   await sql(
     'ctl1',
-    `CREATE TABLE ${schema}.wide (id INT PRIMARY KEY, b MEDIUMBLOB); INSERT INTO ${schema}.wide SELECT seq, REPEAT(MD5(seq), 32768) FROM seq_1_to_80`,
+    `USE ${schema}; CREATE TABLE wide (id INT PRIMARY KEY, b MEDIUMBLOB); INSERT INTO wide SELECT seq, REPEAT(MD5(seq), 32768) FROM seq_1_to_80`,
   );
   const packet = Number(await sql('ctl2', 'SELECT @@global.max_allowed_packet'));
   expect(packet).toBeLessThan(80 * 2 ** 20);
