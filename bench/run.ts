@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config/load.js';
-import { configWithOwnRepo, labConfigPath, labDir as labDirOf } from '../test/helpers/lab.js';
+import { configWithOwnRepo, grantBackupUser, labConfigPath, labDir as labDirOf } from '../test/helpers/lab.js';
 import { backupStreamCase } from './cases/backup-stream.js';
 import { orchestrationCase } from './cases/orchestration.js';
 import { restoreChainCase } from './cases/restore-chain.js';
@@ -98,13 +98,12 @@ function knownHosts(labDir: string, hosts: Record<string, { address: string }>, 
  */
 export async function loadRows(labDir: string, host: string, rows: number): Promise<void> {
   const m = `mariadb --defaults-file=${labDir}/${host}/my.cnf`;
-  const pw = readFileSync(join(labDir, 'secrets/db-password'), 'utf8').trim();
   log(`loading ${rows} rows into ${host} (this takes minutes)`);
   await bash(`${m} -e 'DROP DATABASE IF EXISTS keystone; DROP DATABASE IF EXISTS nova; DROP DATABASE IF EXISTS cinder; DROP DATABASE IF EXISTS glance; DROP DATABASE IF EXISTS neutron;'
 ${m} < ${LAB_SCRIPTS}/schema.sql
 bash ${LAB_SCRIPTS}/load.sql.sh ${rows} | ${m} -D keystone
-${m} -e "SET SESSION sql_log_bin=0; CREATE OR REPLACE USER 'osbackup'@'localhost' IDENTIFIED BY '${pw}'; CREATE OR REPLACE USER 'osbackup'@'%' IDENTIFIED BY '${pw}'; GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, SELECT, SHOW VIEW, TRIGGER, EVENT ON *.* TO 'osbackup'@'localhost', 'osbackup'@'%'"
 ${LAB_SCRIPTS}/db.sh stop ${labDir}/${host} && ip netns exec osb-${host} ${LAB_SCRIPTS}/db.sh start ${labDir}/${host}`);
+  await grantBackupUser(host);
   log(`${host} datadir: ${(await bash(`du -sh ${labDir}/${host}/data | cut -f1`)).trim()}`);
 }
 

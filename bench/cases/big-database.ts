@@ -10,7 +10,15 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../../config/schema.js';
-import { activityAttempts, liveFacts, sql, startWorker, temporalClient } from '../../test/helpers/lab.js';
+import {
+  activityAttempts,
+  grantBackupUser,
+  liveFacts,
+  sql,
+  startWorker,
+  temporalClient,
+  userRowsRead,
+} from '../../test/helpers/lab.js';
 import { bash, q, sshCmd, timed } from '../lib/sh.js';
 import { log, type Sample } from '../lib/stats.js';
 
@@ -119,10 +127,10 @@ export async function bigDatabaseCase(inp: BigCaseInput): Promise<BigCaseResult>
   const workflowIds: string[] = [];
   try {
     await dbStart();
-    const pw = readFileSync(join(labDir, 'secrets/db-password'), 'utf8').trim();
+    await grantBackupUser('ctl2');
     await sql(
       'ctl2',
-      `SET SESSION sql_log_bin=0; CREATE OR REPLACE USER 'osbackup'@'localhost' IDENTIFIED BY '${pw}'; CREATE OR REPLACE USER 'osbackup'@'%' IDENTIFIED BY '${pw}'; GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, SELECT, SHOW VIEW, TRIGGER, EVENT ON *.* TO 'osbackup'@'localhost', 'osbackup'@'%'; CREATE DATABASE IF NOT EXISTS osb_big; CREATE TABLE IF NOT EXISTS osb_big.marks (id INT PRIMARY KEY, phase VARCHAR(8), at DATETIME(3)); TRUNCATE osb_big.marks; FLUSH BINARY LOGS`,
+      `SET SESSION sql_log_bin=0; CREATE DATABASE IF NOT EXISTS osb_big; CREATE TABLE IF NOT EXISTS osb_big.marks (id INT PRIMARY KEY, phase VARCHAR(8), at DATETIME(3)); TRUNCATE osb_big.marks; FLUSH BINARY LOGS`,
     );
     const datadirBytes = Number((await bash(`du -sbL ${ctl2}/data | cut -f1`)).trim());
     log(`big: ctl2 serves ${(datadirBytes / 1e9).toFixed(1)} GB of datadir`);
@@ -177,19 +185,13 @@ export async function bigDatabaseCase(inp: BigCaseInput): Promise<BigCaseResult>
     try {
       // the full backup, with the server's per-table counters on: osbackup reads no row itself
       await dropCaches();
-      await sql('ctl2', 'SET GLOBAL userstat=1; FLUSH TABLE_STATISTICS');
-      const full = await run<{ streamBytes: number; bytes: number; streamSeconds: number }>(
-        'backupDatabaseWorkflow',
-        `bench-big-full-${tag}`,
-        { cloud, kind: 'full', tier: 'bench' },
-      );
-      const rowsRead = Number(
-        await sql(
-          'ctl2',
-          "SELECT IFNULL(SUM(ROWS_READ),0) FROM information_schema.TABLE_STATISTICS WHERE TABLE_SCHEMA NOT IN ('mysql','information_schema','performance_schema','sys')",
+      const { result: full, rowsRead } = await userRowsRead('ctl2', () =>
+        run<{ streamBytes: number; bytes: number; streamSeconds: number }>(
+          'backupDatabaseWorkflow',
+          `bench-big-full-${tag}`,
+          { cloud, kind: 'full', tier: 'bench' },
         ),
       );
-      await sql('ctl2', 'SET GLOBAL userstat=0');
       log(`big: full backup ${full.seconds.toFixed(0)} s, ${(full.value.streamBytes / 1e9).toFixed(1)} GB xbstream`);
 
       // changes with the archiver running: A, the point in time, B; then the incremental

@@ -107,6 +107,15 @@ export async function sql(host: string, statement: string): Promise<string> {
   return r.stdout;
 }
 
+/** Gives `host` the backup user the lab's config names, with this lab's password and grants. */
+export async function grantBackupUser(host: string): Promise<void> {
+  const pw = readFileSync(join(labDir(), 'secrets/db-password'), 'utf8').trim();
+  await sql(
+    host,
+    `SET SESSION sql_log_bin=0; CREATE OR REPLACE USER 'osbackup'@'localhost' IDENTIFIED BY '${pw}'; CREATE OR REPLACE USER 'osbackup'@'%' IDENTIFIED BY '${pw}'; GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, SELECT, SHOW VIEW, TRIGGER, EVENT ON *.* TO 'osbackup'@'localhost', 'osbackup'@'%'`,
+  );
+}
+
 /**
  * Rows of user tables (outside the system schemas) the server on `host` reads while `work` runs,
  * from its per-table counters (userstat): what osbackup reads beyond mariabackup's page copy,
