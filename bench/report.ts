@@ -333,7 +333,13 @@ function bigSection(b: BigCaseResult): string[] {
     `- user-table rows the live server read during the full backup: **${b.rowsReadByBackup}** (target 0: ${verdict(b.rowsReadByBackup === 0)}).`,
     `- every activity of the ${b.workflows} workflows at attempt 1: ${b.retries.length === 0 ? '**yes**' : `**no**: ${b.retries.map((x) => `${x.activity} attempt ${x.attempt} in ${x.workflow}`).join('; ')}`}.`,
     `- restored data equal to the source (counts and CHECKSUM TABLE of the recorded tables, read outside osbackup): chain ${b.restore.equal ? '**yes**' : '**no**'}; point in time (the marks written before it, none after) ${b.pitr.equal ? '**yes**' : '**no**'}.`,
-    `- worker peak RSS over the whole case (VmHWM, sampled every second): **${f1(b.workerPeakRssMiB)} MiB** (target ≤ 256 MiB: ${verdict(b.workerPeakRssMiB <= 256)}).`,
+    `- worker peak RSS over the whole case (VmHWM, sampled every second): **${f1(b.workerPeakRssMiB)} MiB** (target ≤ 256 MiB: ${verdict(b.workerPeakRssMiB <= 256)})${
+      b.workerPeakRssByStepMiB
+        ? `; by step: ${Object.entries(b.workerPeakRssByStepMiB)
+            .map(([k, v]) => `${k} ${f1(v)}`)
+            .join(', ')} MiB`
+        : ''
+    }.`,
     '',
   ];
 }

@@ -1,10 +1,11 @@
-// Sealing small artifacts (configs, keys, definitions): plaintext held in memory only — never
-// on the worker's disk — compressed with zstd, encrypted with gpg, hashed, written to a staged
-// file. Control-plane data is kilobytes to megabytes; a hard cap turns a surprise (someone's
-// 5 GB file under /etc/kolla) into a clear error instead of an exhausted worker.
+// Sealing artifacts whose plaintext never touches the worker's disk: compressed with zstd,
+// encrypted with gpg, hashed, written to a staged file. Control-plane data (configs, keys,
+// definitions) is kilobytes to megabytes and is held in memory, under a hard cap that turns a
+// surprise (someone's 5 GB file under /etc/kolla) into a clear error instead of an exhausted
+// worker; binlog segments stream through (sealStream, unsealTo) without being held whole.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
 import type { TarEntry } from '../../core/control-plane/control-plane.js';
@@ -25,13 +26,22 @@ export interface Sealed {
   plainSha256: string;
 }
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
 /** plaintext → zstd → gpg → file (mode 0600, must not exist). */
-export async function sealBuffer(
+export function sealBuffer(
   keys: GpgKeys,
   level: number,
   plain: Buffer,
+  file: string,
+  outer?: AbortSignal,
+): Promise<Sealed> {
+  return sealStream(keys, level, Readable.from([plain]), file, outer);
+}
+
+/** A plaintext stream → zstd → gpg → file (mode 0600, must not exist); the plaintext is hashed on its way. */
+export async function sealStream(
+  keys: GpgKeys,
+  level: number,
+  source: Readable,
   file: string,
   outer?: AbortSignal,
 ): Promise<Sealed> {
@@ -41,10 +51,19 @@ export async function sealBuffer(
   const gpg = gpgEncrypt(keys, guard.signal);
   const out = createWriteStream(file, { flags: 'wx', mode: 0o600 });
   const hash = createHash('sha256');
+  const plainHash = createHash('sha256');
   let bytes = 0;
-  guard.track(zstd.stdin, zstd.stdout, gpg.stdin, gpg.stdout, out);
-  zstd.stdin.end(plain);
-  const [a, b, zx, gx] = await Promise.allSettled([
+  let plainBytes = 0;
+  guard.track(source, zstd.stdin, zstd.stdout, gpg.stdin, gpg.stdout, out);
+  const [p, a, b, zx, gx] = await Promise.allSettled([
+    guard.watch(
+      'source',
+      pipeline(
+        source,
+        meter((n) => (plainBytes += n), plainHash),
+        zstd.stdin,
+      ),
+    ),
     guard.watch('zstd', pipeline(zstd.stdout, gpg.stdin)),
     guard.watch(
       'file',
@@ -57,10 +76,12 @@ export async function sealBuffer(
     guard.watchStage(zstd),
     guard.watchStage(gpg),
   ]);
+  // the source's own failure is the cause; the tools' exits are its echo
+  if (p.status === 'rejected') throw p.reason;
   if (zx.status === 'fulfilled' && zx.value.code !== 0) throw stageFailure(zstd, zx.value.code, zx.value.stderr);
   if (gx.status === 'fulfilled' && gx.value.code !== 0) throw stageFailure(gpg, gx.value.code, gx.value.stderr);
   for (const r of [a, b]) if (r.status === 'rejected') throw r.reason;
-  return { bytes, sha256: hash.digest('hex'), plainBytes: plain.length, plainSha256: sha256(plain) };
+  return { bytes, sha256: hash.digest('hex'), plainBytes, plainSha256: plainHash.digest('hex') };
 }
 
 /**
@@ -74,13 +95,6 @@ export async function unsealFile(
   what: string,
   outer?: AbortSignal,
 ): Promise<Buffer> {
-  await ensureGpgHome(keys.homedir);
-  const guard = new PipelineGuard(outer);
-  const gpg = gpgDecrypt(keys, guard.signal);
-  const zstd = zstdDecompress(guard.signal);
-  const source = createReadStream(file);
-  const hash = createHash('sha256');
-  let bytes = 0;
   const chunks: Buffer[] = [];
   let plainBytes = 0;
   const sink = new Writable({
@@ -91,6 +105,32 @@ export async function unsealFile(
       cb();
     },
   });
+  await unsealTo(keys, file, expect, what, sink, outer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * file → (SHA-256 checked) → gpg → zstd → `sink`, as it decrypts: nothing is held whole. The
+ * sink has seen every byte before a plaintext mismatch can be known, so the caller must treat
+ * what it wrote as unusable when this throws.
+ */
+export async function unsealTo(
+  keys: Pick<GpgKeys, 'homedir' | 'passphrase'>,
+  file: string,
+  expect: { sha256: string; bytes: number; plainSha256?: string; encryption: EncryptionInfo },
+  what: string,
+  sink: Writable,
+  outer?: AbortSignal,
+): Promise<{ plainBytes: number }> {
+  await ensureGpgHome(keys.homedir);
+  const guard = new PipelineGuard(outer);
+  const gpg = gpgDecrypt(keys, guard.signal);
+  const zstd = zstdDecompress(guard.signal);
+  const source = createReadStream(file);
+  const hash = createHash('sha256');
+  const plainHash = createHash('sha256');
+  let bytes = 0;
+  let plainBytes = 0;
   guard.track(source, gpg.stdin, gpg.stdout, zstd.stdin, zstd.stdout, sink);
   const results = await Promise.allSettled([
     guard.watch(
@@ -102,7 +142,14 @@ export async function unsealFile(
       ),
     ),
     guard.watch('gpg', pipeline(gpg.stdout, zstd.stdin)),
-    guard.watch('zstd', pipeline(zstd.stdout, sink)),
+    guard.watch(
+      'zstd',
+      pipeline(
+        zstd.stdout,
+        meter((n) => (plainBytes += n), plainHash),
+        sink,
+      ),
+    ),
     guard.watchStage(gpg),
     guard.watchStage(zstd),
   ]);
@@ -125,14 +172,38 @@ export async function unsealFile(
     throw classifyDecryptError(gx.value.stderr, expect.encryption, { artifact: what, gpgHome: keys.homedir });
   if (zx!.status === 'fulfilled' && zx.value.code !== 0) throw stageFailure(zstd, zx.value.code, zx.value.stderr);
   for (const r of results) if (r.status === 'rejected') throw r.reason;
-  const plain = Buffer.concat(chunks);
-  if (expect.plainSha256 && sha256(plain) !== expect.plainSha256)
+  if (expect.plainSha256 && plainHash.digest('hex') !== expect.plainSha256)
     throw fatal(
       FailureType.ChecksumMismatch,
       `${what} decrypts to content that does not match its manifest`,
       'restore an earlier backup',
     );
-  return plain;
+  return { plainBytes };
+}
+
+/**
+ * A writable that forwards into `dest` with its backpressure and never ends it: several
+ * segments go one after another into the same remote file.
+ */
+export function forwardInto(dest: Writable, onChunk: (n: number) => void): Writable {
+  return new Writable({
+    write(chunk: Buffer, _e, cb) {
+      onChunk(chunk.length);
+      if (dest.destroyed || dest.writableEnded) return cb(new Error('the remote file was closed'));
+      if (dest.write(chunk)) return cb();
+      const settle = (e?: Error | null) => {
+        dest.off('drain', drained);
+        dest.off('close', closed);
+        dest.off('error', settle);
+        cb(e ?? null);
+      };
+      const drained = () => settle();
+      const closed = () => settle(new Error('the remote file was closed'));
+      dest.once('drain', drained);
+      dest.once('close', closed);
+      dest.once('error', settle);
+    },
+  });
 }
 
 /** Every member of a tar archive with its metadata and content hash. */

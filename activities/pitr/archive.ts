@@ -8,6 +8,8 @@
 // from that segment's end instead of archiving the range twice; one that died before
 // publishing left only a staging folder, and the range is archived afresh.
 import { join, posix } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { artifactDir, MANIFEST_FORMAT, RECIPE_FILE } from '../../core/manifest/manifest.js';
 import { isBinlogManifest } from '../../core/manifest/any-manifest.js';
 import {
@@ -19,15 +21,15 @@ import {
 } from '../../core/pitr/segments.js';
 import { binlogSegmentRecipe } from '../../core/pitr/recipe.js';
 import type { Env } from '../deps.js';
-import { fatal, fsFailure, FailureType } from '../errors.js';
+import { fatal, fsFailure, FailureType, transient } from '../errors.js';
 import { cancellationSignal, heartbeater } from '../heartbeat.js';
-import { sealBuffer } from '../control-plane/sealed.js';
+import { sealStream, type Sealed } from '../control-plane/sealed.js';
 import { gpgVersion, keyFingerprints } from '../crypto/gpg.js';
 import { zstdVersion } from '../crypto/zstd.js';
 import { inServiceContext, shQuote } from '../ssh/quote.js';
 import { classifyMariadbError } from '../mariadb/classify.js';
 import { runSql } from '../mariadb/facts.js';
-import { scanEvents } from './events.js';
+import { EventScanner } from './events.js';
 import { writeArchiveProgress } from './progress.js';
 
 export interface BinlogPos {
@@ -299,35 +301,6 @@ export async function archiveBinlogStep(
       host.containers.mariadb,
       `tail -c +${from.position + 1} ${shQuote(path)} | head -c ${len}`,
     );
-    const r = await env.deps.ssh.run(target, script, { signal, maxBytes: len + 1 });
-    if (r.code !== 0 || r.raw.length !== len) {
-      if (r.code === 0 || /No such file|Permission denied/.test(r.stderr)) {
-        throw fatal(
-          FailureType.RemoteCommandFailed,
-          `${hostName}: reading ${path} from position ${from.position} gave ${r.raw.length} of ${len} bytes (${r.stderr.trim().split('\n').slice(-2).join(' | ') || 'no error output'})`,
-          `the SSH user must be able to read the binary logs (${dir}); on Kolla hosts they are read inside the ${host.containers.mariadb} container`,
-        );
-      }
-      throw classifyMariadbError(hostName, `reading ${path}`, r.code, r.stderr);
-    }
-    let scan;
-    try {
-      scan = scanEvents(r.raw, from.position);
-    } catch (e) {
-      throw fatal(
-        FailureType.MariadbBackupFailed,
-        `${hostName}: ${from.file} at position ${from.position} does not read as binary log events (${(e as Error).message})`,
-        'binlog encryption (encrypt_binlog) is not supported by the archiver; otherwise inspect the file with mariadb-binlog',
-      );
-    }
-    if (scan.wholeBytes === 0) {
-      throw fatal(
-        FailureType.ConfigInvalid,
-        `${hostName}: one event in ${from.file} at ${from.position} is larger than maxSegmentMiB (${db.binlog.maxSegmentMiB})`,
-        `raise clouds.${cloud}.database.binlog.maxSegmentMiB above max_allowed_packet`,
-      );
-    }
-    const plain = r.raw.subarray(0, scan.wholeBytes);
     const startedAt = new Date().toISOString();
     let stagingDir: string;
     try {
@@ -336,7 +309,18 @@ export async function archiveBinlogStep(
       throw fsFailure(e, `creating a staging folder in ${env.repo.root}`);
     }
     try {
-      const sealed = await sealBuffer(keys, db.binlog.compressionLevel, plain, join(stagingDir, SEGMENT_FILE), signal);
+      // streamed: read → cut at the last whole event → zstd → gpg → staged file, one event held at most
+      const { sealed, scan } = await sealRange(env, target, keys, {
+        script,
+        len,
+        startPosition: from.position,
+        level: db.binlog.compressionLevel,
+        file: join(stagingDir, SEGMENT_FILE),
+        signal,
+        where: { cloud, host: hostName, path, dir, container: host.containers.mariadb },
+        maxSegmentMiB: db.binlog.maxSegmentMiB,
+        onBytes: (received) => beat({ step: 'archiving', segment: id, received, segments: segments.length }),
+      });
       tools ??= { zstd: await zstdVersion(), gpg: await gpgVersion() };
       fingerprints ??= await keyFingerprints(keys.recipientKeyFiles, keys.homedir);
       const prev =
@@ -376,7 +360,7 @@ export async function archiveBinlogStep(
         },
         artifact: segmentArtifact(
           sealed,
-          plain.length,
+          scan.wholeBytes,
           db.binlog.compressionLevel,
           keys.passphrase !== undefined,
           fingerprints,
@@ -436,4 +420,91 @@ export async function archiveBinlogStep(
     caughtUp,
     startedFrom,
   };
+}
+
+interface RangeRead {
+  /** Prints the range's bytes on the host. */
+  script: string;
+  len: number;
+  startPosition: number;
+  level: number;
+  /** The staged segment file. */
+  file: string;
+  signal: AbortSignal | undefined;
+  where: { cloud: string; host: string; path: string; dir: string; container: string };
+  maxSegmentMiB: number;
+  onBytes: (received: number) => void;
+}
+
+/**
+ * One range of a binary log, from the host to a sealed staged file as it arrives: cut after the
+ * last whole event (the partial one is read again by the next segment), compressed, encrypted.
+ * Memory holds at most one event, whatever maxSegmentMiB is.
+ */
+async function sealRange(
+  env: Env,
+  target: Parameters<Env['deps']['ssh']['exec']>[0],
+  keys: Awaited<ReturnType<Env['gpgKeys']>>,
+  r: RangeRead,
+): Promise<{ sealed: Sealed; scan: ReturnType<EventScanner['summary']> }> {
+  const { cloud, host, path, dir, container } = r.where;
+  const remote = await env.deps.ssh.exec(target, r.script, r.signal);
+  remote.stdin.end();
+  let stderr = '';
+  remote.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
+  const scanner = new EventScanner(r.startPosition);
+  let received = 0;
+  let scanError: Error | undefined;
+  const cutter = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      received += chunk.length;
+      r.onBytes(received);
+      // after a bad boundary the rest is only drained, so the remote command ends on its own
+      if (!scanError)
+        try {
+          for (const b of scanner.push(chunk)) this.push(b);
+        } catch (e) {
+          scanError = e as Error;
+        }
+      cb();
+    },
+  });
+  const [fed, sealed, done] = await Promise.allSettled([
+    pipeline(remote.stdout, cutter),
+    sealStream(keys, r.level, cutter, r.file, r.signal),
+    remote.done,
+  ]);
+  if (done.status === 'rejected') throw done.reason;
+  const code = done.value.code;
+  if (code !== 0 || received !== r.len) {
+    if (code === 0 || /No such file|Permission denied/.test(stderr))
+      throw fatal(
+        FailureType.RemoteCommandFailed,
+        `${host}: reading ${path} from position ${r.startPosition} gave ${received} of ${r.len} bytes (${stderr.trim().split('\n').slice(-2).join(' | ') || 'no error output'})`,
+        `the SSH user must be able to read the binary logs (${dir}); on Kolla hosts they are read inside the ${container} container`,
+      );
+    throw classifyMariadbError(host, `reading ${path}`, code, stderr);
+  }
+  if (scanError)
+    throw fatal(
+      FailureType.MariadbBackupFailed,
+      `${host}: ${path} at position ${r.startPosition} does not read as binary log events (${scanError.message})`,
+      'binlog encryption (encrypt_binlog) is not supported by the archiver; otherwise inspect the file with mariadb-binlog',
+    );
+  const scan = scanner.summary();
+  if (scan.wholeBytes === 0)
+    throw fatal(
+      FailureType.ConfigInvalid,
+      `${host}: one event in ${path} at ${r.startPosition} is larger than maxSegmentMiB (${r.maxSegmentMiB})`,
+      `raise clouds.${cloud}.database.binlog.maxSegmentMiB above max_allowed_packet`,
+    );
+  if (fed.status === 'rejected') throw fed.reason;
+  if (sealed.status === 'rejected') throw sealed.reason;
+  if (sealed.value.plainBytes !== scan.wholeBytes)
+    throw transient(
+      FailureType.EncryptionFailed,
+      `${host}: ${scan.wholeBytes} bytes of whole events were read from ${path} but ${sealed.value.plainBytes} were sealed`,
+      'nothing was published; the archiver reads the range again on its next pass',
+    );
+  return { sealed: sealed.value, scan };
 }

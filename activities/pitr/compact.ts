@@ -1,17 +1,19 @@
 // Binlog segment compaction: old contiguous segments of one file become one segment artifact.
 //
 //   plan    — scan the repository's binlog manifests, planCompaction (core/pitr/segments.ts)
-//   merge   — one planned run: open each piece (unsealFile refuses bytes whose SHA-256 is not the
-//             manifest's: damaged data is never merged), concatenate the byte ranges in position
+//   merge   — one planned run: open each piece (unsealTo refuses bytes whose SHA-256 is not the
+//             manifest's: damaged data is never merged) and stream the byte ranges in position
 //             order (the first piece of a file carries the magic and the format description, the
-//             rest are whole events after it, so the result is the file's bytes exactly), check
-//             them as events, seal once, open the sealed file again and compare, publish
-//             (manifest last), hash the published file against the manifest
+//             rest are whole events after it, so the result is the file's bytes exactly), walked
+//             as events, into one sealed file; open it again and compare its plaintext hash,
+//             publish (manifest last), hash the published file against the manifest. The worker
+//             holds one event at a time, never a piece or the merged segment whole
 //   remove  — only pieces a published merged segment covers, manifest first; idempotent. A crash
 //             between merge and remove leaves pieces the next plan names as `covered`.
 // The pieces stay the truth until the merged segment is published and checked; the restore
 // planner takes the longest segment at one start, so both being there for a while is harmless.
 import { join } from 'node:path';
+import { Transform, Writable } from 'node:stream';
 import { artifactDir, MANIFEST_FILE, RECIPE_FILE } from '../../core/manifest/manifest.js';
 import { isBinlogManifest } from '../../core/manifest/any-manifest.js';
 import {
@@ -26,10 +28,10 @@ import { binlogSegmentRecipe } from '../../core/pitr/recipe.js';
 import type { Env } from '../deps.js';
 import { fatal, fsFailure, FailureType } from '../errors.js';
 import { cancellationSignal, heartbeater } from '../heartbeat.js';
-import { sealBuffer, unsealFile } from '../control-plane/sealed.js';
+import { forwardInto, sealStream, unsealTo } from '../control-plane/sealed.js';
 import { gpgVersion, keyFingerprints } from '../crypto/gpg.js';
 import { zstdVersion } from '../crypto/zstd.js';
-import { scanEvents } from './events.js';
+import { EventScanner } from './events.js';
 
 export interface CompactionRun {
   id: string;
@@ -202,48 +204,6 @@ export async function mergeBinlogSegments(env: Env, input: MergeInput): Promise<
   const keys = await env.gpgKeys();
   const signal = cancellationSignal();
   const beat = heartbeater(1000);
-  const plains: Buffer[] = [];
-  for (const m of pieces) {
-    // hashed before gpg sees a byte of it (unsealFile checks again on the way in)
-    await checkStored(env, m, 'piece');
-    const plain = await unsealFile(
-      keys,
-      env.repo.path(join(artifactDir(cloud, 'binlog', m.id), m.artifact.file)),
-      m.artifact,
-      `binlog segment ${m.id}`,
-      signal,
-    );
-    if (plain.length !== m.binlog.endPosition - m.binlog.startPosition) {
-      throw fatal(
-        FailureType.ChecksumMismatch,
-        `binlog segment ${m.id} decrypts to ${plain.length} bytes, not the ${m.binlog.endPosition - m.binlog.startPosition} its manifest records; nothing was merged`,
-        'run `osbackup verify`; the segment stays as it is',
-      );
-    }
-    plains.push(plain);
-    beat({ step: 'reading pieces', segment: m.id, read: plains.length, of: pieces.length });
-  }
-  const plain = Buffer.concat(plains);
-  plains.length = 0;
-  // the bytes must walk as whole events from the first piece's position to the last one's end
-  let scan;
-  try {
-    scan = scanEvents(plain, run.startPosition);
-  } catch (e) {
-    throw fatal(
-      FailureType.ChecksumMismatch,
-      `the pieces of ${run.id} do not join into binlog events (${(e as Error).message}); nothing was merged`,
-      'inspect the pieces with mariadb-binlog (hand-restore recipe beside each); they stay as they are',
-    );
-  }
-  const events = pieces.reduce((n, m) => n + m.binlog.events, 0);
-  if (scan.wholeBytes !== plain.length || scan.events !== events) {
-    throw fatal(
-      FailureType.ChecksumMismatch,
-      `the pieces of ${run.id} join into ${scan.events} events over ${scan.wholeBytes} of ${plain.length} bytes, but their manifests record ${events} events; nothing was merged`,
-      'inspect the pieces with mariadb-binlog; they stay as they are',
-    );
-  }
   const b = env.cloud(cloud).database.binlog;
   const startedAt = new Date().toISOString();
   let stagingDir: string;
@@ -254,10 +214,76 @@ export async function mergeBinlogSegments(env: Env, input: MergeInput): Promise<
   }
   try {
     const staged = join(stagingDir, SEGMENT_FILE);
-    const sealed = await sealBuffer(keys, b.compressionLevel, plain, staged, signal);
+    // the pieces, opened one after another, walk as whole events into one sealed file: nothing is held whole
+    const scanner = new EventScanner(run.startPosition);
+    let scanError: Error | undefined;
+    const joined = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        try {
+          for (const x of scanner.push(chunk)) this.push(x);
+          cb();
+        } catch (e) {
+          scanError = e as Error;
+          cb(e as Error);
+        }
+      },
+    });
+    let read = 0;
+    const feed = (async () => {
+      for (const m of pieces) {
+        // hashed before gpg sees a byte of it (unsealTo checks again on the way in)
+        await checkStored(env, m, 'piece');
+        const { plainBytes } = await unsealTo(
+          keys,
+          env.repo.path(join(artifactDir(cloud, 'binlog', m.id), m.artifact.file)),
+          m.artifact,
+          `binlog segment ${m.id}`,
+          forwardInto(joined, () => undefined),
+          signal,
+        );
+        if (plainBytes !== m.binlog.endPosition - m.binlog.startPosition) {
+          throw fatal(
+            FailureType.ChecksumMismatch,
+            `binlog segment ${m.id} decrypts to ${plainBytes} bytes, not the ${m.binlog.endPosition - m.binlog.startPosition} its manifest records; nothing was merged`,
+            'run `osbackup verify`; the segment stays as it is',
+          );
+        }
+        beat({ step: 'reading pieces', segment: m.id, read: ++read, of: pieces.length });
+      }
+      joined.end();
+    })().catch((e: unknown) => {
+      // the sealing side would wait for the rest of the stream forever
+      joined.destroy(e as Error);
+      throw e;
+    });
+    const [fed, sealedR] = await Promise.allSettled([
+      feed,
+      sealStream(keys, b.compressionLevel, joined, staged, signal),
+    ]);
+    if (fed.status === 'rejected' && !scanError) throw fed.reason;
+    // the bytes must walk as whole events from the first piece's position to the last one's end
+    if (scanError)
+      throw fatal(
+        FailureType.ChecksumMismatch,
+        `the pieces of ${run.id} do not join into binlog events (${scanError.message}); nothing was merged`,
+        'inspect the pieces with mariadb-binlog (hand-restore recipe beside each); they stay as they are',
+      );
+    if (sealedR.status === 'rejected') throw sealedR.reason;
+    const sealed = sealedR.value;
+    const scan = scanner.summary();
+    const events = pieces.reduce((n, m) => n + m.binlog.events, 0);
+    const length = run.endPosition - run.startPosition;
+    if (scanner.pendingBytes !== 0 || scan.wholeBytes !== length || scan.events !== events) {
+      throw fatal(
+        FailureType.ChecksumMismatch,
+        `the pieces of ${run.id} join into ${scan.events} events over ${scan.wholeBytes} of ${scan.wholeBytes + scanner.pendingBytes} bytes, but their manifests record ${events} events over ${length}; nothing was merged`,
+        'inspect the pieces with mariadb-binlog; they stay as they are',
+      );
+    }
     beat({ step: 'sealed', segment: run.id, bytes: sealed.bytes });
-    // the sealed file must open to exactly the bytes merged (gpg and zstd round trip) before the pieces can go
-    const back = await unsealFile(
+    // the sealed file must open to exactly the bytes merged (gpg and zstd round trip) before the
+    // pieces can go: unsealTo refuses plaintext whose SHA-256 is not the one hashed on the way in
+    const back = await unsealTo(
       keys,
       staged,
       {
@@ -267,12 +293,13 @@ export async function mergeBinlogSegments(env: Env, input: MergeInput): Promise<
         encryption: first.artifact.encryption,
       },
       `merged binlog segment ${run.id}`,
+      new Writable({ write: (_c, _e, cb) => cb() }),
       signal,
     );
-    if (!back.equals(plain))
+    if (back.plainBytes !== length)
       throw fatal(
         FailureType.ChecksumMismatch,
-        `merged binlog segment ${run.id} does not decrypt to the bytes merged; nothing was published`,
+        `merged binlog segment ${run.id} decrypts to ${back.plainBytes} bytes, not the ${length} merged; nothing was published`,
         'check the worker (memory, disk); the pieces stay as they are',
       );
     const fingerprints = await keyFingerprints(keys.recipientKeyFiles, keys.homedir);
@@ -281,7 +308,7 @@ export async function mergeBinlogSegments(env: Env, input: MergeInput): Promise<
       startedAt,
       completedAt: new Date().toISOString(),
       workflowId: input.workflowId,
-      artifact: segmentArtifact(sealed, plain.length, b.compressionLevel, keys.passphrase !== undefined, fingerprints),
+      artifact: segmentArtifact(sealed, length, b.compressionLevel, keys.passphrase !== undefined, fingerprints),
       tools: { zstd: await zstdVersion(), gpg: await gpgVersion(), osbackup: input.toolVersion ?? 'unknown' },
     });
     await env.repo.publish(stagingDir, rel, m, { [RECIPE_FILE]: binlogSegmentRecipe(m) });
@@ -289,7 +316,7 @@ export async function mergeBinlogSegments(env: Env, input: MergeInput): Promise<
     return {
       id: run.id,
       pieces: pieces.length,
-      streamBytes: plain.length,
+      streamBytes: length,
       bytes: sealed.bytes,
       adopted: false,
       seconds: (performance.now() - t0) / 1000,

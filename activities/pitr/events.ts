@@ -12,75 +12,137 @@ const MAX_TYPE = 200;
 const MAX_EVENT = (1 << 30) + 4096;
 
 /**
- * Walks the events of `buf`, which holds the file's bytes from `startPosition`. Returns the
- * length of the prefix made of whole events (a read may end inside one) and what they hold.
- * Throws when the bytes are not events where a header must be: a segment is never cut blind.
+ * Walks binlog events as their bytes arrive (the file's bytes from `startPosition`, in any
+ * chunks): `push` returns the bytes that complete whole events, in order, and keeps back the
+ * start of an event still arriving, so a reader streams a segment holding at most one event in
+ * memory. `summary()` is what the whole events so far hold. Throws when the bytes are not events
+ * where a header must be: a segment is never cut blind.
+ */
+export class EventScanner {
+  private readonly held: Buffer[] = [];
+  private heldBytes = 0;
+  private whole = 0;
+  private magicDone: boolean;
+  private events = 0;
+  private first: number | null = null;
+  private last: number | null = null;
+  private firstGtid: string | null = null;
+  private lastGtid: string | null = null;
+  private readonly servers = new Set<number>();
+
+  constructor(private readonly startPosition: number) {
+    this.magicDone = startPosition !== 0;
+  }
+
+  push(buf: Buffer): Buffer[] {
+    if (buf.length) {
+      this.held.push(buf);
+      this.heldBytes += buf.length;
+    }
+    const out: Buffer[] = [];
+    for (;;) {
+      if (!this.magicDone) {
+        if (this.heldBytes < 4) break;
+        const magic = this.take(4);
+        if (!Buffer.concat(magic).equals(BINLOG_MAGIC))
+          throw new Error('the file does not start with the binlog magic bytes');
+        this.magicDone = true;
+        this.whole = 4;
+        out.push(...magic);
+        continue;
+      }
+      if (this.heldBytes < HEADER) break;
+      const h = this.peek(HEADER);
+      const at = this.startPosition + this.whole;
+      const ts = h.readUInt32LE(0);
+      const type = h.readUInt8(4);
+      const serverId = h.readUInt32LE(5);
+      const size = h.readUInt32LE(9);
+      const logPos = h.readUInt32LE(13);
+      if (size < HEADER || size > MAX_EVENT || type > MAX_TYPE)
+        throw new Error(`event at position ${at} has type ${type} and size ${size}: not an event boundary`);
+      // log_pos is the event's end in the file; a mismatch means we are not on a boundary (0: artificial events)
+      if (logPos !== 0 && logPos !== at + size)
+        throw new Error(`event at position ${at} says it ends at ${logPos}, not ${at + size}`);
+      if (this.heldBytes < size) break; // the rest arrives with the next read
+      const event = this.take(size);
+      if (type === GTID_EVENT && size >= HEADER + 12) {
+        const body = this.slice(event, HEADER, HEADER + 12);
+        const gtid = `${body.readUInt32LE(8)}-${serverId}-${body.readBigUInt64LE(0)}`;
+        this.firstGtid ??= gtid;
+        this.lastGtid = gtid;
+      }
+      // timestamps are statement start times, not strictly increasing: keep the extremes
+      if (ts > 0) {
+        this.first = this.first === null ? ts : Math.min(this.first, ts);
+        this.last = this.last === null ? ts : Math.max(this.last, ts);
+      }
+      this.servers.add(serverId);
+      this.events++;
+      this.whole += size;
+      out.push(...event);
+    }
+    return out;
+  }
+
+  /** Bytes received that do not (yet) make a whole event. */
+  get pendingBytes(): number {
+    return this.heldBytes;
+  }
+
+  summary(): BinlogSegmentEvents & { wholeBytes: number } {
+    const iso = (s: number | null) => (s === null ? null : new Date(s * 1000).toISOString());
+    return {
+      wholeBytes: this.whole,
+      events: this.events,
+      firstEventAt: iso(this.first),
+      lastEventAt: iso(this.last),
+      firstGtid: this.firstGtid,
+      lastGtid: this.lastGtid,
+      serverIds: [...this.servers].sort((a, b) => a - b),
+    };
+  }
+
+  /** The first `n` held bytes, copied only when they span chunks. */
+  private peek(n: number): Buffer {
+    const b0 = this.held[0]!;
+    return b0.length >= n ? b0.subarray(0, n) : Buffer.concat(this.held, n);
+  }
+
+  /** Removes the first `n` held bytes and returns them as the chunks they came in (no copy). */
+  private take(n: number): Buffer[] {
+    const out: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      const b = this.held[0]!;
+      if (b.length <= left) {
+        out.push(b);
+        this.held.shift();
+        left -= b.length;
+      } else {
+        out.push(b.subarray(0, left));
+        this.held[0] = b.subarray(left);
+        left = 0;
+      }
+    }
+    this.heldBytes -= n;
+    return out;
+  }
+
+  private slice(parts: Buffer[], from: number, to: number): Buffer {
+    const p0 = parts[0]!;
+    return p0.length >= to ? p0.subarray(from, to) : Buffer.concat(parts).subarray(from, to);
+  }
+}
+
+/**
+ * The events of `buf`, which holds the file's bytes from `startPosition`: the length of the
+ * prefix made of whole events (a read may end inside one) and what they hold.
  */
 export function scanEvents(buf: Buffer, startPosition: number): BinlogSegmentEvents & { wholeBytes: number } {
-  let off = 0;
-  if (startPosition === 0) {
-    if (buf.length < 4)
-      return {
-        wholeBytes: 0,
-        events: 0,
-        firstEventAt: null,
-        lastEventAt: null,
-        firstGtid: null,
-        lastGtid: null,
-        serverIds: [],
-      };
-    if (!buf.subarray(0, 4).equals(BINLOG_MAGIC))
-      throw new Error('the file does not start with the binlog magic bytes');
-    off = 4;
-  }
-  let events = 0;
-  let first: number | null = null;
-  let last: number | null = null;
-  let firstGtid: string | null = null;
-  let lastGtid: string | null = null;
-  const servers = new Set<number>();
-  while (off + HEADER <= buf.length) {
-    const ts = buf.readUInt32LE(off);
-    const type = buf.readUInt8(off + 4);
-    const serverId = buf.readUInt32LE(off + 5);
-    const size = buf.readUInt32LE(off + 9);
-    const logPos = buf.readUInt32LE(off + 13);
-    if (size < HEADER || size > MAX_EVENT || type > MAX_TYPE)
-      throw new Error(
-        `event at position ${startPosition + off} has type ${type} and size ${size}: not an event boundary`,
-      );
-    if (off + size > buf.length) break; // the rest arrives with the next read
-    // log_pos is the event's end in the file; a mismatch means we are not on a boundary (0: artificial events)
-    if (logPos !== 0 && logPos !== startPosition + off + size)
-      throw new Error(
-        `event at position ${startPosition + off} says it ends at ${logPos}, not ${startPosition + off + size}`,
-      );
-    if (type === GTID_EVENT && size >= HEADER + 12) {
-      const seq = buf.readBigUInt64LE(off + HEADER);
-      const domain = buf.readUInt32LE(off + HEADER + 8);
-      const gtid = `${domain}-${serverId}-${seq}`;
-      firstGtid ??= gtid;
-      lastGtid = gtid;
-    }
-    // timestamps are statement start times, not strictly increasing: keep the extremes
-    if (ts > 0) {
-      first = first === null ? ts : Math.min(first, ts);
-      last = last === null ? ts : Math.max(last, ts);
-    }
-    servers.add(serverId);
-    events++;
-    off += size;
-  }
-  const iso = (s: number | null) => (s === null ? null : new Date(s * 1000).toISOString());
-  return {
-    wholeBytes: off,
-    events,
-    firstEventAt: iso(first),
-    lastEventAt: iso(last),
-    firstGtid,
-    lastGtid,
-    serverIds: [...servers].sort((a, b) => a - b),
-  };
+  const s = new EventScanner(startPosition);
+  s.push(buf);
+  return s.summary();
 }
 
 // Events that never sit inside a transaction: a GTID event opens one (MariaDB ≥ 10.0 starts

@@ -20,7 +20,7 @@ import type { Env } from '../deps.js';
 import { fatal, transient, FailureType } from '../errors.js';
 import { cancellationSignal, heartbeater, workflowRunId } from '../heartbeat.js';
 import { runJob } from '../ssh/jobs.js';
-import { unsealFile } from '../control-plane/sealed.js';
+import { forwardInto, unsealFile, unsealTo } from '../control-plane/sealed.js';
 import { inServiceContext, shQuote } from '../ssh/quote.js';
 import { classifyMariadbError } from '../mariadb/classify.js';
 import { transactionBoundary } from './events.js';
@@ -175,22 +175,26 @@ export async function streamBinlogsToHost(
           `${f.file}: segment ${m.id} starts at ${m.binlog.startPosition}, not at ${expected}`,
           'plan the restore again; run `osbackup verify` on the repository',
         );
-      const plain = await unsealFile(
+      // decrypted straight into the remote file: one segment is never held whole on the worker
+      let sent = 0;
+      const { plainBytes } = await unsealTo(
         keys,
         env.repo.path(join(artifactDir(cloud, 'binlog', m.id), m.artifact.file)),
         m.artifact,
         `binlog segment ${m.id}`,
+        forwardInto(remote.stdin, (n) =>
+          beat({ step: `reassembling ${f.file} on ${targetHost}`, bytes: bytes + (sent += n) }),
+        ),
         signal,
       );
-      if (plain.length !== m.binlog.endPosition - m.binlog.startPosition)
+      if (plainBytes !== m.binlog.endPosition - m.binlog.startPosition)
         throw fatal(
           FailureType.ChecksumMismatch,
-          `binlog segment ${m.id} decrypts to ${plain.length} bytes, not the ${m.binlog.endPosition - m.binlog.startPosition} its manifest records`,
+          `binlog segment ${m.id} decrypts to ${plainBytes} bytes, not the ${m.binlog.endPosition - m.binlog.startPosition} its manifest records`,
           'restore to a time before it',
         );
-      if (!remote.stdin.write(plain)) await new Promise((r) => remote.stdin.once('drain', r));
       expected = m.binlog.endPosition;
-      bytes += plain.length;
+      bytes += plainBytes;
       beat({ step: `reassembling ${f.file} on ${targetHost}`, bytes });
     }
     remote.stdin.end();

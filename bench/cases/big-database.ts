@@ -5,7 +5,7 @@
 // must finish with every activity at its first attempt (read from the histories); the worker's
 // memory is sampled throughout. The changes land in the cached datadir: a later run starts from
 // that state (a few MB more), never from a broken one.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -55,6 +55,8 @@ export interface BigCaseResult {
   /** Activities that ran more than once, over every workflow of the case (want: none). */
   retries: { workflow: string; activity: string; attempt: number }[];
   workerPeakRssMiB: number;
+  /** Peak RSS within each step (the high-water mark reset between steps). */
+  workerPeakRssByStepMiB?: Record<string, number>;
   workflows: number;
 }
 
@@ -83,19 +85,41 @@ export async function checkBigDisk(cacheDir: string, rows: number, seed: boolean
     );
 }
 
-/** Peak resident memory of a process so far, sampled every second (VmHWM at the end too). */
-function rssSampler(pid: number): { stop: () => number } {
+/**
+ * Peak resident memory of a process, sampled every second (VmHWM at each reading). `phase(name)`
+ * closes a phase: it keeps that phase's peak and resets the kernel's high-water mark
+ * (clear_refs 5), so each step's peak is its own and the case's peak is the largest of them.
+ */
+function rssSampler(pid: number): {
+  phase: (name: string) => void;
+  stop: () => number;
+  phases: Record<string, number>;
+} {
   let peak = 0;
+  let phasePeak = 0;
+  const phases: Record<string, number> = {};
   const read = () => {
     try {
       const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-      peak = Math.max(peak, Number(/VmHWM:\s+(\d+) kB/.exec(s)?.[1] ?? 0) / 1024);
+      phasePeak = Math.max(phasePeak, Number(/VmHWM:\s+(\d+) kB/.exec(s)?.[1] ?? 0) / 1024);
+      peak = Math.max(peak, phasePeak);
     } catch {
       /* the process is gone: the last sample stands */
     }
   };
   const t = setInterval(read, 1000);
   return {
+    phases,
+    phase: (name) => {
+      read();
+      phases[name] = Math.round(phasePeak * 10) / 10;
+      phasePeak = 0;
+      try {
+        writeFileSync(`/proc/${pid}/clear_refs`, '5');
+      } catch {
+        /* without the reset the next phase's peak includes this one's; still an upper bound */
+      }
+    },
     stop: () => {
       read();
       clearInterval(t);
@@ -193,6 +217,7 @@ export async function bigDatabaseCase(inp: BigCaseInput): Promise<BigCaseResult>
         ),
       );
       log(`big: full backup ${full.seconds.toFixed(0)} s, ${(full.value.streamBytes / 1e9).toFixed(1)} GB xbstream`);
+      rss.phase('full');
 
       // changes with the archiver running: A, the point in time, B; then the incremental
       const archiver = await client.workflow.start('pitrArchiveWorkflow', {
@@ -218,6 +243,7 @@ export async function bigDatabaseCase(inp: BigCaseInput): Promise<BigCaseResult>
         tier: 'bench',
       });
       log(`big: incremental ${inc.seconds.toFixed(0)} s, ${(inc.value.streamBytes / 1e6).toFixed(0)} MB xbstream`);
+      rss.phase('incremental+archive');
       // the binlog archive must hold everything up to the point in time before the restore plans it
       for (let i = 0; i < 240; i++) {
         const s = await archiver.query<{ caughtUpAt: string | null }>('status');
@@ -241,6 +267,7 @@ export async function bigDatabaseCase(inp: BigCaseInput): Promise<BigCaseResult>
       const restoredFacts = await liveFacts('ctl2', tables);
       const restoreEqual = JSON.stringify(restoredFacts) === JSON.stringify(sourceFacts);
       log(`big: chain restore ${restore.seconds.toFixed(0)} s, ${restore.value.verification}, equal: ${restoreEqual}`);
+      rss.phase('restore');
 
       // restore to the point in time between A and B, again onto an empty datadir
       await db('stop');
@@ -253,6 +280,8 @@ export async function bigDatabaseCase(inp: BigCaseInput): Promise<BigCaseResult>
       const marks = await sql('ctl2', "SELECT COUNT(*), SUM(phase='A') FROM osb_big.marks");
       const pitrEqual = marks === '1000\t1000' && (await sql('ctl2', 'CHECKSUM TABLE osb_big.marks')) === atMarks;
       log(`big: point-in-time restore ${pitr.seconds.toFixed(0)} s, marks ${marks}, equal: ${pitrEqual}`);
+      rss.phase('pitr');
+      log(`big: worker peak RSS by step (MiB): ${JSON.stringify(rss.phases)}`);
 
       const retries: BigCaseResult['retries'] = [];
       for (const id of workflowIds)
@@ -279,6 +308,7 @@ export async function bigDatabaseCase(inp: BigCaseInput): Promise<BigCaseResult>
         },
         retries,
         workerPeakRssMiB: rss.stop(),
+        workerPeakRssByStepMiB: rss.phases,
         workflows: workflowIds.length,
       };
     } finally {

@@ -201,8 +201,11 @@ test('the merged segment’s hand-restore recipe, run as written, rebuilds the s
   expect(
     rebuilt.equals(readFileSync(join(labDir(), 'ctl1/binlog', merged.binlog.file)).subarray(0, rebuilt.length)),
   ).toBe(true);
-  // every event: one header line per event, the last ending at the file's end, the writes' GTIDs among them
-  const text = (await execa('mariadb-binlog', ['-v', file])).stdout;
+  // every event: one header line per event, the last ending at the file's end, the writes' GTIDs among them.
+  // Row images are left out (decode-rows without -v): earlier suites may have written gigabytes of rows to
+  // the same binlog file, and the headers are what this counts.
+  const text = (await execa('mariadb-binlog', ['--base64-output=decode-rows', file], { maxBuffer: 512 * 1024 * 1024 }))
+    .stdout;
   const ends = [...text.matchAll(/^#\d{6} +\d+:\d\d:\d\d server id \d+ +end_log_pos (\d+)/gm)].map((m) => Number(m[1]));
   expect(ends.length).toBe(used.reduce((n, s) => n + s.binlog.events, 0));
   expect(ends.at(-1)).toBe(rebuilt.length);

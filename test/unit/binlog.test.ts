@@ -1,4 +1,4 @@
-import { scanEvents, transactionBoundary } from '../../activities/pitr/events.js';
+import { EventScanner, scanEvents, transactionBoundary } from '../../activities/pitr/events.js';
 import { binlogFile as file } from '../helpers/binlog-file.js';
 import { parseBinlogStatus } from '../../activities/pitr/archive.js';
 import {
@@ -36,6 +36,19 @@ describe('binlog event scanner', () => {
     // the next read starts exactly there and takes the rest
     const rest = scanEvents(f.subarray(r.wholeBytes), r.wholeBytes);
     expect(rest).toMatchObject({ events: 1, wholeBytes: f.length - r.wholeBytes });
+  });
+
+  test('streamed in chunks of any size: the same events, the whole events passed on in order, the cut-off tail held back', () => {
+    const cut = f.subarray(0, f.length - 10);
+    for (const size of [1, 7, 19, 64, cut.length]) {
+      const s = new EventScanner(0);
+      const passed: Buffer[] = [];
+      for (let i = 0; i < cut.length; i += size) passed.push(...s.push(cut.subarray(i, i + size)));
+      const whole = scanEvents(cut, 0);
+      expect(s.summary()).toEqual(whole);
+      expect(Buffer.concat(passed).equals(cut.subarray(0, whole.wholeBytes))).toBe(true);
+      expect(s.pendingBytes).toBe(cut.length - whole.wholeBytes);
+    }
   });
 
   test('transaction boundaries: where a GTID event (or file bookkeeping) starts, or the end when nothing follows', () => {
