@@ -1,7 +1,7 @@
 // `osbackup`: start and watch workflows, read the catalog. Every command prints the workflow
 // id and its Temporal UI link, takes --json, and exits non-zero with the cause on failure.
 import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { catalogCsv, catalogTable, type CatalogEntry, type CatalogListing } from '../core/catalog/catalog.js';
@@ -91,17 +91,81 @@ const program = new Command()
   .description('Backup, restore and disaster recovery for Kolla-Ansible OpenStack clouds')
   .version(version)
   .option('-c, --config <file>', 'config file (default: $OSBACKUP_CONFIG or ./osbackup.yml)')
-  .option('--json', 'machine-readable output on stdout');
+  .option('--json', 'machine-readable output on stdout (errors too: one JSON object)')
+  // usage errors exit 64 (EX_USAGE) instead of commander's 1; help and version stay 0
+  .exitOverride()
+  // commander's own error line is replaced by fail()'s (plain or JSON)
+  .configureOutput({ outputError: () => undefined });
+
+/** --json anywhere on the command line (errors may come before commander has parsed it). */
+function jsonRequested(): boolean {
+  return process.argv.includes('--json');
+}
 
 program
   .command('config')
   .description('configuration')
   .command('check')
-  .description('validate the config file; prints every bad path with its reason')
-  .action(function (this: Command) {
+  .description(
+    'validate the config file and what it names on this host (secrets resolve, files open, TLS pair matches); prints every bad path with its reason',
+  )
+  .action(async function (this: Command) {
     const g = this.optsWithGlobals<Globals>();
     const c = load(g);
-    out(g, { ok: true, clouds: Object.keys(c.clouds) }, `config OK: clouds ${Object.keys(c.clouds).join(', ')}\n`);
+    const file = configPath(g.config);
+    const problems = await (await import('./config-check.js')).checkConfigResources(c);
+    if (problems.length)
+      throw new CliError(
+        `${file}: the config parses but ${problems.length === 1 ? 'one thing it names is' : `${problems.length} things it names are`} not usable here\n` +
+          problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n'),
+        EXIT.configInvalid,
+      );
+    out(
+      g,
+      { ok: true, file, clouds: Object.keys(c.clouds) },
+      `config OK: ${file}, clouds ${Object.keys(c.clouds).join(', ')}\n`,
+    );
+  });
+
+program
+  .command('temporal')
+  .description('the Temporal side')
+  .command('setup')
+  .description(
+    "prepare the config's namespace once: create it where the server allows, register the search attributes the workflows set; idempotent, prints what it changed",
+  )
+  .option('--retention-days <n>', 'history retention of a namespace it creates', (v) => Number(v), 30)
+  .action(async function (this: Command) {
+    const g = this.optsWithGlobals<Globals & { retentionDays: number }>();
+    const config = load(g);
+    if (!Number.isInteger(g.retentionDays) || g.retentionDays < 1)
+      throw new CliError('--retention-days must be a whole number of days ≥ 1', EXIT.usage);
+    const client = await connect(config, { setupCheck: false });
+    const { temporalSetup } = await import('./temporal-setup.js');
+    const r = await temporalSetup(client.connection, config.temporal.namespace, g.retentionDays);
+    if (r.namespace.state === 'missing, not allowed to create')
+      throw new CliError(
+        `namespace ${r.namespace.name} does not exist and this client may not create it. Fix: create it where your Temporal is administered (Temporal Cloud: its web UI or tcld), then run this again`,
+        EXIT.configInvalid,
+      );
+    const changed = r.namespace.state === 'created' || r.searchAttributes.some((a) => a.state === 'added');
+    out(
+      g,
+      { ...r, changed },
+      `namespace ${r.namespace.name}: ${r.namespace.state}\n` +
+        r.searchAttributes.map((a) => `search attribute ${a.name} (Keyword): ${a.state}\n`).join('') +
+        (changed ? '' : 'nothing to change\n'),
+    );
+  });
+
+program
+  .command('worker')
+  .description(
+    "run the worker: it polls the config's task queue and runs the backups, restores and drills until SIGTERM/SIGINT, then drains",
+  )
+  .action(async function (this: Command) {
+    const g = this.optsWithGlobals<Globals>();
+    process.exitCode = await (await import('../worker/run.js')).runWorker({ config: g.config });
   });
 
 const backup = program.command('backup').description('take backups');
@@ -390,11 +454,19 @@ program
 program.parseAsync(process.argv).then(
   () => process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0),
   (e: unknown) => {
-    if (e instanceof CliError) {
-      process.stderr.write(`osbackup: ${e.message}\n`);
-      process.exit(e.exitCode);
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) process.exit(0);
+      fail(e.message.replace(/^error: /, ''), EXIT.usage, 'usage');
     }
-    process.stderr.write(`osbackup: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(EXIT.failed);
+    if (e instanceof CliError) fail(e.message, e.exitCode);
+    fail(e instanceof Error ? e.message : String(e), EXIT.failed);
   },
 );
+
+/** Ends the run with an error: a line on stderr, or with --json one JSON object on stdout. */
+function fail(message: string, exitCode: number, kind?: string): never {
+  if (jsonRequested())
+    process.stdout.write(JSON.stringify({ error: message, exitCode, ...(kind ? { kind } : {}) }) + '\n');
+  else process.stderr.write(`osbackup: ${message}\n`);
+  process.exit(exitCode);
+}

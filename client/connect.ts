@@ -8,7 +8,16 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, TemporalFailure, type Payload } from '@temporalio/common';
 import type { Config } from '../config/schema.js';
-import { connectionOptions, dataConverter, failureMessage, workflowUiUrl } from '../config/temporal.js';
+import {
+  connectionOptions,
+  dataConverter,
+  failureMessage,
+  TemporalSetupError,
+  unreachableMessage,
+  workflowUiUrl,
+} from '../config/temporal.js';
+import { redact } from '../activities/redact.js';
+import { missingSearchAttributes, setupMissingMessage } from './temporal-setup.js';
 import { progressText, viewOf, worthPrinting, type ProgressSample, type View } from '../core/inspect/live-progress.js';
 import { progressQuery, type Progress } from '../workflows/messages.js';
 import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
@@ -41,16 +50,29 @@ export class CliError extends Error {
   }
 }
 
-export async function connect(config: Config): Promise<Client> {
+/** Connects; unless `setupCheck` is false, refuses a namespace that lacks osbackup's search attributes. */
+export async function connect(config: Config, opts: { setupCheck?: boolean } = {}): Promise<Client> {
+  let options;
+  let converter;
+  let connection: Connection;
   try {
-    const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: '5 seconds' });
-    return new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config) });
+    options = connectionOptions(config);
+    converter = dataConverter(config);
   } catch (e) {
-    throw new CliError(
-      `cannot reach Temporal at ${config.temporal.address} (${(e as Error).message}). Fix: start it (./dev up) or correct temporal.address in the config`,
-      EXIT.temporalUnreachable,
-    );
+    if (e instanceof TemporalSetupError) throw new CliError(e.message, EXIT.configInvalid);
+    throw e;
   }
+  try {
+    connection = await Connection.connect({ ...options, connectTimeout: '5 seconds' });
+  } catch (e) {
+    throw new CliError(redact(unreachableMessage(e, config)), EXIT.temporalUnreachable);
+  }
+  if (opts.setupCheck !== false) {
+    const missing = await missingSearchAttributes(connection, config.temporal.namespace);
+    if (missing?.length)
+      throw new CliError(setupMissingMessage(config.temporal.namespace, missing), EXIT.configInvalid);
+  }
+  return new Client({ connection, namespace: config.temporal.namespace, dataConverter: converter });
 }
 
 /** The innermost failure message and type: what actually went wrong. */

@@ -1,4 +1,4 @@
-// Proposal for config/schema.ts (the lead merges it): the escrow copies of the keys that open
+// encryption.escrow: the escrow copies of the keys that open
 // the artifacts, kept OUTSIDE the cloud (an offline USB stick, a vault, a safe). The worker
 // never needs them — it holds only public keys and the passphrase — but `osbackup keys check`
 // proves with them, and only them, that recent artifacts can still be decrypted.

@@ -1,6 +1,7 @@
 // Reading and validating the config file. A bad file yields *every* bad path with its
 // reason, so an operator fixes it in one pass.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { configSchema, crossReferenceProblems, type Config } from './schema.js';
 
@@ -8,8 +9,9 @@ export class ConfigError extends Error {
   constructor(
     readonly file: string,
     readonly problems: { path: string; message: string }[],
+    headline = `${file}: invalid configuration`,
   ) {
-    super(`${file}: invalid configuration\n` + problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n'));
+    super(`${headline}\n` + problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n'));
     this.name = 'ConfigError';
   }
 }
@@ -46,13 +48,36 @@ export function loadConfig(file: string): Config {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new ConfigError(file, [
-      { path: '(file)', message: `cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}` },
+      {
+        path: '(file)',
+        message: `cannot be read (${resolve(file)}): ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : ((e as NodeJS.ErrnoException).code ?? String(e))}`,
+      },
     ]);
   }
   return parseConfig(text, file);
 }
 
-/** The config file to use: --config, then $OSBACKUP_CONFIG, then ./osbackup.yml. */
-export function configPath(explicit?: string): string {
-  return explicit ?? process.env.OSBACKUP_CONFIG ?? 'osbackup.yml';
+/** Where a config is looked for when neither --config nor $OSBACKUP_CONFIG names one, in order. */
+export const CONFIG_SEARCH_PATH = ['osbackup.yml', '/etc/osbackup/osbackup.yml'];
+
+/**
+ * The config file to use: --config, then $OSBACKUP_CONFIG (both taken as given: a wrong name is
+ * an error about that name), then the first of CONFIG_SEARCH_PATH that exists. None there: an
+ * error that lists every place looked at.
+ */
+export function configPath(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (explicit) return explicit;
+  if (env.OSBACKUP_CONFIG) return env.OSBACKUP_CONFIG;
+  const found = CONFIG_SEARCH_PATH.find((p) => existsSync(p));
+  if (found) return found;
+  throw new ConfigError(
+    '',
+    [
+      {
+        path: '(file)',
+        message: `no config found: --config not given, $OSBACKUP_CONFIG not set, and none of ${CONFIG_SEARCH_PATH.map((p) => resolve(p)).join(', ')} exists. Fix: pass --config <file>, set OSBACKUP_CONFIG, or copy osbackup.example.yml (shipped with osbackup) to /etc/osbackup/osbackup.yml and edit it`,
+      },
+    ],
+    'no configuration file',
+  );
 }

@@ -1,4 +1,4 @@
-// Proposal for config/schema.ts (the lead merges it): where and how rabbitmqctl runs on a host,
+// Where and how rabbitmqctl runs on a host,
 // and which host of a cloud holds the broker whose definitions are backed up.
 //
 //   hostSchema:  rabbitmq: rabbitmqHostSchema.optional()

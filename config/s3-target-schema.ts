@@ -1,4 +1,4 @@
-// Proposal: an S3 target in the config (not yet part of configSchema). Everything a store needs
+// An S3 target in the config (targets.<name> with type: s3). Everything a store needs
 // to differ on is a setting here, so OpenStack Swift, Ceph RGW, MinIO and AWS work by changing
 // the config alone — no store-specific code paths.
 //

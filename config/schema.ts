@@ -461,10 +461,35 @@ export const temporalSchema = z
         serverName: nonEmpty.optional(),
       })
       .strict()
+      .refine(
+        (t) => (t.clientCertFile === undefined) === (t.clientKeyFile === undefined),
+        'clientCertFile and clientKeyFile go together (mutual TLS needs the certificate and its key)',
+      )
       .optional(),
     apiKey: secretRefSchema.optional(),
     /** 32-byte key (hex or base64 in the file) for the payload codec that encrypts Temporal history. */
     payloadKey: secretRefSchema.optional(),
+    /**
+     * Without payloadKey, workflow inputs, results and failures are stored in Temporal's history
+     * in clear. `config check` refuses that unless this says it is deliberate.
+     */
+    allowUnencryptedPayloads: z.boolean().default(false),
+  })
+  .strict();
+
+export const workerSchema = z
+  .object({
+    /**
+     * On SIGTERM the worker stops taking work and lets running activities finish for this long;
+     * then it cancels them (each discards its staging, nothing is published half) and their runs
+     * go on when a worker polls again. A service manager's stop timeout must be longer.
+     */
+    shutdownGraceSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 3600)
+      .default(600),
   })
   .strict();
 
@@ -478,6 +503,8 @@ export const configSchema = z
     defaultCloud: z.string().optional(),
     /** Worker-local folder for state (gpg home, scratch). */
     stateDir: absPath.default('/var/lib/osbackup'),
+    /** How the worker process behaves (`osbackup worker`). */
+    worker: workerSchema.default(workerSchema.parse({})),
     /** The worker's GET /metrics (config/metrics-schema.ts); absent = no listener. */
     metrics: metricsSchema.optional(),
     clouds: z

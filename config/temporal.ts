@@ -45,11 +45,41 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   }
 }
 
+/** A config secret the client side needs itself (not through an activity); errors name the reference, never a value. */
+export class TemporalSetupError extends Error {
+  override name = 'TemporalSetupError';
+}
+
 function readRef(ref: SecretRef, what: string): string {
-  if (ref.file) return readFileSync(ref.file, 'utf8').trim();
-  const v = process.env[ref.env!];
-  if (v === undefined) throw new Error(`${what}: environment variable ${ref.env} is not set`);
+  let v: string | undefined;
+  if (ref.file) {
+    try {
+      v = readFileSync(ref.file, 'utf8');
+    } catch (e) {
+      throw new TemporalSetupError(
+        `${what}: the file ${ref.file} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}). Fix: create it (mode 0600) or point ${what}.file at the right file`,
+      );
+    }
+  } else {
+    v = process.env[ref.env!];
+    if (v === undefined)
+      throw new TemporalSetupError(
+        `${what}: environment variable ${ref.env} is not set. Fix: export ${ref.env} for this process (the worker's service environment, or your shell)`,
+      );
+  }
+  if (!v.trim())
+    throw new TemporalSetupError(`${what}: the secret is empty. Fix: put it in the referenced file or variable`);
   return v.trim();
+}
+
+function readFile(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new TemporalSetupError(
+      `${what}: ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}). Fix: correct the path or the file's permissions`,
+    );
+  }
 }
 
 export function payloadCodecs(config: Config): PayloadCodec[] {
@@ -57,6 +87,10 @@ export function payloadCodecs(config: Config): PayloadCodec[] {
   if (!ref) return [];
   const text = readRef(ref, 'temporal.payloadKey');
   const key = /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
+  if (key.length !== 32)
+    throw new TemporalSetupError(
+      `temporal.payloadKey: the key is ${key.length} bytes, not 32. Fix: write 32 random bytes as hex or base64 (openssl rand -hex 32)`,
+    );
   return [new AesGcmPayloadCodec(key)];
 }
 
@@ -101,10 +135,15 @@ export function connectionOptions(config: Config) {
   const tls = t.tls
     ? {
         serverNameOverride: t.tls.serverName,
-        serverRootCACertificate: t.tls.serverRootCaFile ? readFileSync(t.tls.serverRootCaFile) : undefined,
+        serverRootCACertificate: t.tls.serverRootCaFile
+          ? readFile(t.tls.serverRootCaFile, 'temporal.tls.serverRootCaFile')
+          : undefined,
         clientCertPair:
           t.tls.clientCertFile && t.tls.clientKeyFile
-            ? { crt: readFileSync(t.tls.clientCertFile), key: readFileSync(t.tls.clientKeyFile) }
+            ? {
+                crt: readFile(t.tls.clientCertFile, 'temporal.tls.clientCertFile'),
+                key: readFile(t.tls.clientKeyFile, 'temporal.tls.clientKeyFile'),
+              }
             : undefined,
       }
     : undefined;
@@ -115,4 +154,66 @@ export function connectionOptions(config: Config) {
 export function workflowUiUrl(config: Config, workflowId: string, runId?: string): string {
   const base = `${config.temporal.uiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
   return runId ? `${base}/${runId}/history` : base;
+}
+
+/** How this config reaches Temporal, for error messages (file names and variable names, never a secret). */
+export function connectionSetup(config: Config): string {
+  const t = config.temporal;
+  const tls = t.tls
+    ? `TLS with ${t.tls.serverRootCaFile ? `server CA ${t.tls.serverRootCaFile}` : "the system's CAs"}${t.tls.clientCertFile ? `, client certificate ${t.tls.clientCertFile}` : ', no client certificate'}${t.tls.serverName ? `, server name ${t.tls.serverName}` : ''}`
+    : t.apiKey
+      ? "TLS with the system's CAs (an API key implies TLS)"
+      : 'plain TCP, no TLS';
+  const key = t.apiKey ? `API key from ${t.apiKey.env ? `$${t.apiKey.env}` : t.apiKey.file}` : 'no API key';
+  return `${tls}; ${key}`;
+}
+
+/**
+ * Why a connection to Temporal failed, from the transport's message, and the fix. The SDK's
+ * errors are transport strings (rustls, tonic, gRPC status); the patterns below are the ones a
+ * wrong CA, a missing client certificate, TLS against plain TCP, a wrong name, a bad key and
+ * nothing listening produce.
+ */
+export function connectionHint(message: string, config: Config): string {
+  const t = config.temporal;
+  const m = message.toLowerCase();
+  if (
+    /unknownissuer|unknown ?ca|certificate verify failed|invalid peer certificate: (unknownissuer|badsignature)|self.signed/.test(
+      m,
+    )
+  )
+    return `the server's certificate is not signed by the CA this config trusts. Fix: point temporal.tls.serverRootCaFile at the CA that signed the server's certificate${t.tls?.serverRootCaFile ? ` (now ${t.tls.serverRootCaFile})` : ''}`;
+  if (/notvalidforname|not valid for name|certificate is not valid for|hostname mismatch/.test(m))
+    return `the server's certificate does not name ${t.tls?.serverName ?? t.address.replace(/:\d+$/, '')}. Fix: set temporal.tls.serverName to a name the certificate holds`;
+  if (
+    /certificaterequired|certificate required|handshake ?failure|alert ?received|bad ?certificate|peer sent no certificates/.test(
+      m,
+    )
+  )
+    return t.tls?.clientCertFile
+      ? `the server refused the client certificate ${t.tls.clientCertFile}. Fix: use a certificate signed by the CA the server trusts for clients`
+      : 'the server asks for a client certificate (mutual TLS) and this config has none. Fix: set temporal.tls.clientCertFile and clientKeyFile';
+  if (
+    /invalidcontenttype|corrupt ?message|wrong version number|invalid ?message|frame with invalid size|http2 error|h2 protocol error|connection reset/.test(
+      m,
+    )
+  )
+    return t.tls || t.apiKey
+      ? 'TLS was refused: the server may speak plain TCP at this address. Fix: remove temporal.tls (and apiKey), or use the TLS port'
+      : 'the server did not answer as plain gRPC: it may require TLS. Fix: set temporal.tls (serverRootCaFile; clientCertFile/clientKeyFile for mutual TLS)';
+  if (/unauthenticated|permission ?denied|invalid api key|401|403/.test(m))
+    return 'the server refused the credentials. Fix: check the API key (temporal.apiKey) or the client certificate and its grants for the namespace';
+  if (/connection refused|econnrefused/.test(m))
+    return `nothing listens at ${t.address}. Fix: start Temporal there, or correct temporal.address`;
+  if (/dns|name or service not known|failed to lookup|enotfound/.test(m))
+    return `the name in ${t.address} does not resolve. Fix: correct temporal.address`;
+  if (/timed out|timeout|deadline/.test(m))
+    return `no answer from ${t.address} in time (a firewall, or a wrong address/port). Fix: check the network path and temporal.address`;
+  return 'not recognised. Fix: check temporal.address and the TLS settings against the server';
+}
+
+/** The message for a failed connection: where, how (TLS, key), what the transport said, the likely cause. */
+export function unreachableMessage(e: unknown, config: Config): string {
+  const said = e instanceof Error ? e.message : String(e);
+  return `cannot connect to Temporal at ${config.temporal.address} (${connectionSetup(config)}): ${said}. Likely cause: ${connectionHint(said, config)}`;
 }

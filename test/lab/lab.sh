@@ -273,6 +273,8 @@ encryption:
   passphrase: { file: $LAB_DIR/secrets/backup-passphrase }
   recipientKeyFiles: [$LAB_DIR/keys/operator.asc]
 stateDir: $LAB_DIR/state
+worker:
+  shutdownGraceSeconds: 30   # suites stop their workers between runs; the drain test sets its own
 defaultCloud: lab
 clouds:
   lab:

@@ -1,0 +1,132 @@
+// The osbackup worker (`osbackup worker`): its own process, one per site in production. Loads
+// and validates the config, checks the host tools it spawns, builds the activities, runs until
+// SIGINT/SIGTERM, then drains and exits.
+import { readFileSync } from 'node:fs';
+import { formatWithOptions } from 'node:util';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { redact } from '../activities/redact.js';
+import { createActivities } from '../activities/index.js';
+import { keepalive } from '../activities/keepalive.js';
+import { requireHeartbeatTimeouts } from '../activities/heartbeat.js';
+import { SshPool } from '../activities/ssh/pool.js';
+import { ConfigError, configPath, loadConfig } from '../config/load.js';
+import { connectionOptions, dataConverter, TemporalSetupError, unreachableMessage } from '../config/temporal.js';
+import { freshBundle, WORKFLOWS_PATH } from './bundle.js';
+import { checkHostTools } from './host-tools.js';
+import { missingSearchAttributes, setupMissingMessage } from '../client/temporal-setup.js';
+import { startWorkerMetrics, type WorkerMetrics } from './metrics-server.js';
+
+const version = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** Runs the worker until a shutdown signal; the process's exit code. */
+export async function runWorker(opts: { config?: string }): Promise<number> {
+  let file: string;
+  let config;
+  try {
+    file = configPath(opts.config);
+    config = loadConfig(file);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      return 2;
+    }
+    throw e;
+  }
+  const tools = await checkHostTools();
+  for (const w of tools.warnings) console.warn(`osbackup worker: ${w}`);
+  if (tools.missing.length) {
+    console.error(`osbackup worker: ${tools.missing.join('; ')}`);
+    return 2;
+  }
+  // the SDK's own metrics (Rust core) need their exporter at install time: their own port
+  const sdkListen = config.metrics?.sdkListen;
+  Runtime.install({
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+    logger: redactingLogger(),
+    ...(sdkListen
+      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: sdkListen.replace(/^:/, '0.0.0.0:') } } } }
+      : {}),
+  });
+  let connection: NativeConnection;
+  let converter;
+  try {
+    converter = dataConverter(config);
+    connection = await NativeConnection.connect(connectionOptions(config));
+  } catch (e) {
+    console.error(
+      `osbackup worker: ${redact(e instanceof TemporalSetupError ? e.message : unreachableMessage(e, config))}`,
+    );
+    return e instanceof TemporalSetupError ? 2 : 3;
+  }
+  const missing = await missingSearchAttributes(connection, config.temporal.namespace).catch(() => null);
+  if (missing?.length) {
+    console.error(`osbackup worker: ${setupMissingMessage(config.temporal.namespace, missing)}`);
+    await connection.close();
+    return 2;
+  }
+  if (!config.temporal.payloadKey)
+    console.warn(
+      'osbackup worker: temporal.payloadKey is not set: workflow inputs, results and failures are stored in Temporal in clear' +
+        (config.temporal.allowUnencryptedPayloads
+          ? ' (allowUnencryptedPayloads: true)'
+          : '. Fix: set temporal.payloadKey'),
+    );
+  const ssh = new SshPool();
+  let metrics: WorkerMetrics | undefined;
+  try {
+    const deps = { config, env: process.env, ssh, version };
+    requireHeartbeatTimeouts(process.env.OSBACKUP_ASSERT_HEARTBEAT === '1');
+    if (config.metrics) {
+      metrics = await startWorkerMetrics(deps, config.metrics);
+      console.log(
+        `osbackup metrics: http://${metrics.address}/metrics${sdkListen ? ` (Temporal SDK metrics: http://${sdkListen}/metrics)` : ''}`,
+      );
+    }
+    const worker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      ...workflowCode(),
+      activities: createActivities(deps),
+      dataConverter: converter,
+      // SIGTERM: stop polling, let running activities finish, then cancel them; the force time
+      // bounds the whole stop so a stuck activity cannot hold the process forever
+      shutdownGraceTime: `${config.worker.shutdownGraceSeconds} seconds`,
+      shutdownForceTime: `${config.worker.shutdownGraceSeconds + 60} seconds`,
+      // heartbeat details carry bytes done: sent every 2 s (not 80 % of the heartbeat timeout) so
+      // `--wait` and `osbackup watch` show live progress; one small call per running activity
+      maxHeartbeatThrottleInterval: '2 seconds',
+      interceptors: { activity: [(ctx) => keepalive(ctx)] },
+    });
+    console.log(
+      `osbackup worker ready: namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}, config ${file}`,
+    );
+    await worker.run();
+    console.log('osbackup worker stopped');
+    return 0;
+  } finally {
+    await metrics?.close();
+    ssh.close();
+    await connection.close();
+  }
+}
+
+/** The SDK's log lines (activity and workflow failures among them) through the one redaction function. */
+function redactingLogger(): DefaultLogger {
+  return new DefaultLogger('INFO', ({ level, timestampNanos, message, meta }) => {
+    const line = `${new Date(Number(timestampNanos / 1_000_000n)).toISOString()} [${level}] ${message}${meta === undefined ? '' : ` ${formatWithOptions({ colors: false }, meta)}`}`;
+    process.stderr.write(`${redact(line)}\n`);
+  });
+}
+
+/** The prebuilt bundle (./dev build); bundling here instead works but costs memory and start-up. */
+function workflowCode() {
+  const codePath = freshBundle();
+  if (codePath) return { workflowBundle: { codePath } };
+  console.warn(
+    'no fresh workflow bundle (dist/workflow-bundle.js; `npm run build` makes it): bundling the workflows in the worker',
+  );
+  return { workflowsPath: WORKFLOWS_PATH };
+}
