@@ -1,4 +1,4 @@
-// ESM + ts-jest, the setup LAB-NOTES found working with execa 9 and the workflow bundler.
+// ESM + ts-jest: the setup that works with execa 9 and the workflow bundler.
 const common = {
   preset: 'ts-jest/presets/default-esm',
   extensionsToTreatAsEsm: ['.ts'],

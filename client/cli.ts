@@ -18,6 +18,13 @@ import { utcTime } from './lib/utc-time.js';
 import { registerServiceRestoreCommands } from './service-restore.js';
 import { registerScheduleCommands } from './schedules.js';
 
+// The gRPC client names the TLS server by the address even when that is an IP, and Node warns
+// about it on every TLS connection: noise on an operator's terminal. Other warnings still print.
+process.removeAllListeners('warning');
+process.on('warning', (w: Error & { code?: string }) => {
+  if (w.code !== 'DEP0123') process.stderr.write(`${w.name}: ${w.message}\n`);
+});
+
 const version = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;

@@ -65,7 +65,8 @@ export async function connect(config: Config, opts: { setupCheck?: boolean } = {
   try {
     connection = await Connection.connect({ ...options, connectTimeout: '5 seconds' });
   } catch (e) {
-    throw new CliError(redact(unreachableMessage(e, config)), EXIT.temporalUnreachable);
+    const probe = await (await import('./transport-probe.js')).probeTransport(config).catch(() => null);
+    throw new CliError(redact(unreachableMessage(e, config, probe)), EXIT.temporalUnreachable);
   }
   if (opts.setupCheck !== false) {
     const missing = await missingSearchAttributes(connection, config.temporal.namespace);

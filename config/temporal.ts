@@ -177,16 +177,9 @@ export function connectionSetup(config: Config): string {
 export function connectionHint(message: string, config: Config): string {
   const t = config.temporal;
   const m = message.toLowerCase();
+  // the server's alerts first: they are about what this client sent
   if (
-    /unknownissuer|unknown ?ca|certificate verify failed|invalid peer certificate: (unknownissuer|badsignature)|self.signed/.test(
-      m,
-    )
-  )
-    return `the server's certificate is not signed by the CA this config trusts. Fix: point temporal.tls.serverRootCaFile at the CA that signed the server's certificate${t.tls?.serverRootCaFile ? ` (now ${t.tls.serverRootCaFile})` : ''}`;
-  if (/notvalidforname|not valid for name|certificate is not valid for|hostname mismatch/.test(m))
-    return `the server's certificate does not name ${t.tls?.serverName ?? t.address.replace(/:\d+$/, '')}. Fix: set temporal.tls.serverName to a name the certificate holds`;
-  if (
-    /certificaterequired|certificate required|handshake ?failure|alert ?received|bad ?certificate|peer sent no certificates/.test(
+    /alert (certificate required|handshake failure|bad certificate|unknown ca)|certificaterequired|peer sent no certificates/.test(
       m,
     )
   )
@@ -194,26 +187,39 @@ export function connectionHint(message: string, config: Config): string {
       ? `the server refused the client certificate ${t.tls.clientCertFile}. Fix: use a certificate signed by the CA the server trusts for clients`
       : 'the server asks for a client certificate (mutual TLS) and this config has none. Fix: set temporal.tls.clientCertFile and clientKeyFile';
   if (
-    /invalidcontenttype|corrupt ?message|wrong version number|invalid ?message|frame with invalid size|http2 error|h2 protocol error|connection reset/.test(
+    /unable to (get local issuer|verify the first) certificate|self[- ]signed certificate|unknownissuer|certificate verify failed|invalid peer certificate/.test(
+      m,
+    )
+  )
+    return `the server's certificate is not signed by the CA this config trusts. Fix: point temporal.tls.serverRootCaFile at the CA that signed the server's certificate${t.tls?.serverRootCaFile ? ` (now ${t.tls.serverRootCaFile})` : ''}`;
+  if (/altnames|notvalidforname|not valid for name|hostname\/ip does not match|err_tls_cert_altname_invalid/.test(m))
+    return `the server's certificate does not name ${t.tls?.serverName ?? t.address.replace(/:\d+$/, '')}. Fix: set temporal.tls.serverName to a name the certificate holds`;
+  if (
+    /wrong version number|packet length too long|invalidcontenttype|corrupt ?message|record layer failure|econnreset.*tls|before secure tls connection/.test(
       m,
     )
   )
     return t.tls || t.apiKey
       ? 'TLS was refused: the server may speak plain TCP at this address. Fix: remove temporal.tls (and apiKey), or use the TLS port'
       : 'the server did not answer as plain gRPC: it may require TLS. Fix: set temporal.tls (serverRootCaFile; clientCertFile/clientKeyFile for mutual TLS)';
-  if (/unauthenticated|permission ?denied|invalid api key|401|403/.test(m))
+  if (/unauthenticated|permission ?denied|invalid api key|\b401\b|\b403\b/.test(m))
     return 'the server refused the credentials. Fix: check the API key (temporal.apiKey) or the client certificate and its grants for the namespace';
   if (/connection refused|econnrefused/.test(m))
     return `nothing listens at ${t.address}. Fix: start Temporal there, or correct temporal.address`;
-  if (/dns|name or service not known|failed to lookup|enotfound/.test(m))
+  if (/dns|name or service not known|failed to lookup|enotfound|eai_again/.test(m))
     return `the name in ${t.address} does not resolve. Fix: correct temporal.address`;
   if (/timed out|timeout|deadline/.test(m))
     return `no answer from ${t.address} in time (a firewall, or a wrong address/port). Fix: check the network path and temporal.address`;
   return 'not recognised. Fix: check temporal.address and the TLS settings against the server';
 }
 
-/** The message for a failed connection: where, how (TLS, key), what the transport said, the likely cause. */
-export function unreachableMessage(e: unknown, config: Config): string {
+/**
+ * The message for a failed connection: where, how (TLS, key), what the transport said, the
+ * likely cause. `probe` is what one direct handshake with the same settings said (the SDK's own
+ * error often hides it), null when that handshake went through.
+ */
+export function unreachableMessage(e: unknown, config: Config, probe?: string | null): string {
   const said = e instanceof Error ? e.message : String(e);
-  return `cannot connect to Temporal at ${config.temporal.address} (${connectionSetup(config)}): ${said}. Likely cause: ${connectionHint(said, config)}`;
+  const seen = probe ? `${said}; a direct handshake says: ${probe}` : said;
+  return `cannot connect to Temporal at ${config.temporal.address} (${connectionSetup(config)}): ${seen}. Likely cause: ${connectionHint(probe ?? said, config)}`;
 }

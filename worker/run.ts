@@ -13,6 +13,7 @@ import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import { connectionOptions, dataConverter, TemporalSetupError, unreachableMessage } from '../config/temporal.js';
 import { freshBundle, WORKFLOWS_PATH } from './bundle.js';
 import { checkHostTools } from './host-tools.js';
+import { probeTransport } from '../client/transport-probe.js';
 import { missingSearchAttributes, setupMissingMessage } from '../client/temporal-setup.js';
 import { startWorkerMetrics, type WorkerMetrics } from './metrics-server.js';
 
@@ -42,6 +43,15 @@ export async function runWorker(opts: { config?: string }): Promise<number> {
   }
   // the SDK's own metrics (Rust core) need their exporter at install time: their own port
   const sdkListen = config.metrics?.sdkListen;
+  // The SDK's signal listener removes itself on the first signal, and execa's child clean-up
+  // (signal-exit) re-raises a signal when it finds no listener but its own: a SIGTERM while a
+  // subprocess runs (gpg, zstd) would kill the worker at once instead of draining it. This one stays.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.on(sig, () =>
+      console.warn(
+        `osbackup worker: ${sig}: draining (no new work; running activities get ${config.worker.shutdownGraceSeconds} s to finish, then are cancelled)`,
+      ),
+    );
   Runtime.install({
     shutdownSignals: ['SIGINT', 'SIGTERM'],
     logger: redactingLogger(),
@@ -55,8 +65,9 @@ export async function runWorker(opts: { config?: string }): Promise<number> {
     converter = dataConverter(config);
     connection = await NativeConnection.connect(connectionOptions(config));
   } catch (e) {
+    const probe = e instanceof TemporalSetupError ? null : await probeTransport(config).catch(() => null);
     console.error(
-      `osbackup worker: ${redact(e instanceof TemporalSetupError ? e.message : unreachableMessage(e, config))}`,
+      `osbackup worker: ${redact(e instanceof TemporalSetupError ? e.message : unreachableMessage(e, config, probe))}`,
     );
     return e instanceof TemporalSetupError ? 2 : 3;
   }

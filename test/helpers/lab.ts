@@ -38,11 +38,16 @@ export interface WorkerProcess {
   stop: (signal?: NodeJS.Signals) => Promise<number | undefined>;
 }
 
-export async function startWorker(configFile: string): Promise<WorkerProcess> {
+/** `forceKillAfterMs`: SIGKILL this long after a stop signal (execa's default 5 s; false: never, for drain tests). */
+export async function startWorker(
+  configFile: string,
+  opts: { forceKillAfterMs?: number | false } = {},
+): Promise<WorkerProcess> {
   const proc = execa('node', ['dist/worker/main.js', '--config', configFile], {
     reject: false,
     all: true,
     buffer: false,
+    forceKillAfterDelay: opts.forceKillAfterMs ?? 5000,
   });
   let out = '';
   proc.all!.on('data', (b: Buffer) => (out += b.toString()));

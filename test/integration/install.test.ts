@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { parse } from 'yaml';
 import { deriveConfig, labConfigPath, ROOT, temporalClient } from '../helpers/lab.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'osb-install-'));
@@ -24,7 +25,11 @@ beforeAll(async () => {
   ]);
   symlinkSync(join(ROOT, 'node_modules'), join(src, 'node_modules'));
   const pack = await execa('npm', ['pack', '--json', '--pack-destination', dir], { cwd: src });
-  const info = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
+  // the prepack build prints before npm's JSON
+  const info = JSON.parse(pack.stdout.slice(pack.stdout.search(/^\[/m))) as {
+    filename: string;
+    files: { path: string }[];
+  }[];
   tarball = join(dir, info[0]!.filename);
   entries = info[0]!.files.map((f) => f.path);
   await execa('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], {
@@ -76,7 +81,7 @@ test('the installed worker runs a lab backup on its own task queue: every activi
   const identity = `${worker.pid}@${hostname()}`;
   const { client, close } = await temporalClient(configFile);
   try {
-    const cfg = (await import('yaml')).parse(readFileSync(configFile, 'utf8')) as { temporal: { taskQueue: string } };
+    const cfg = parse(readFileSync(configFile, 'utf8')) as { temporal: { taskQueue: string } };
     const handle = await client.workflow.start('backupDatabaseWorkflow', {
       taskQueue: cfg.temporal.taskQueue,
       workflowId: `installed-backup-${process.pid}`,
