@@ -35,6 +35,10 @@ export async function runWorker(opts: { config?: string }): Promise<number> {
     }
     throw e;
   }
+  if (!process.env.MALLOC_ARENA_MAX)
+    console.warn(
+      'osbackup worker: MALLOC_ARENA_MAX is not set: glibc keeps an arena per thread and the worker holds more memory at its peaks. Fix: start it with MALLOC_ARENA_MAX=2 (deploy/osbackup-worker.service does)',
+    );
   const tools = await checkHostTools();
   for (const w of tools.warnings) console.warn(`osbackup worker: ${w}`);
   if (tools.missing.length) {

@@ -48,6 +48,8 @@ export async function startWorker(
     all: true,
     buffer: false,
     forceKillAfterDelay: opts.forceKillAfterMs ?? 5000,
+    // as deploy/osbackup-worker.service runs it: two malloc arenas (see there)
+    env: { MALLOC_ARENA_MAX: '2' },
   });
   let out = '';
   proc.all!.on('data', (b: Buffer) => (out += b.toString()));
