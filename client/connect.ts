@@ -17,7 +17,7 @@ import {
   workflowUiUrl,
 } from '../config/temporal.js';
 import { redact } from '../activities/redact.js';
-import { missingSearchAttributes, setupMissingMessage } from './temporal-setup.js';
+import { missingSearchAttributes, NamespaceMissing, setupMissingMessage } from './temporal-setup.js';
 import { progressText, viewOf, worthPrinting, type ProgressSample, type View } from '../core/inspect/live-progress.js';
 import { progressQuery, type Progress } from '../workflows/messages.js';
 import { CLOUD, COMPONENT, TIER } from '../workflows/search-attributes.js';
@@ -69,7 +69,9 @@ export async function connect(config: Config, opts: { setupCheck?: boolean } = {
     throw new CliError(redact(unreachableMessage(e, config, probe)), EXIT.temporalUnreachable);
   }
   if (opts.setupCheck !== false) {
-    const missing = await missingSearchAttributes(connection, config.temporal.namespace);
+    const missing = await missingSearchAttributes(connection, config.temporal.namespace).catch((e: unknown) => {
+      throw e instanceof NamespaceMissing ? new CliError(e.message, EXIT.configInvalid) : e;
+    });
     if (missing?.length)
       throw new CliError(setupMissingMessage(config.temporal.namespace, missing), EXIT.configInvalid);
   }

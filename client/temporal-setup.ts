@@ -30,9 +30,18 @@ export async function missingSearchAttributes(c: ServiceConnection, namespace: s
   } catch (e) {
     if ([grpcStatus.PERMISSION_DENIED, grpcStatus.UNIMPLEMENTED, grpcStatus.UNAUTHENTICATED].includes(code(e)!))
       return null;
+    if (code(e) === grpcStatus.NOT_FOUND) throw new NamespaceMissing(namespace);
     throw e;
   }
   return SEARCH_ATTRIBUTE_NAMES.filter((n) => !(n in have));
+}
+
+export class NamespaceMissing extends Error {
+  constructor(readonly namespace: string) {
+    super(
+      `namespace ${namespace} does not exist on this Temporal. Fix: run \`osbackup temporal setup\` (it creates it where the server allows), or correct temporal.namespace`,
+    );
+  }
 }
 
 /** The refusal the CLI and the worker print when the namespace is not set up. */
@@ -79,7 +88,18 @@ export async function temporalSetup(
       } else throw e2;
     }
   }
-  const missing = (await missingSearchAttributes(c, namespace)) ?? [...SEARCH_ATTRIBUTE_NAMES];
+  let listed: string[] | null = null;
+  for (let i = 0; ; i++) {
+    try {
+      listed = await missingSearchAttributes(c, namespace);
+      break;
+    } catch (e) {
+      // a namespace just created reaches the operator service a moment later
+      if (!(e instanceof NamespaceMissing) || i >= 50) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  const missing = listed ?? [...SEARCH_ATTRIBUTE_NAMES];
   if (missing.length)
     try {
       await c.operatorService.addSearchAttributes({

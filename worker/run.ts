@@ -14,7 +14,7 @@ import { connectionOptions, dataConverter, TemporalSetupError, unreachableMessag
 import { freshBundle, WORKFLOWS_PATH } from './bundle.js';
 import { checkHostTools } from './host-tools.js';
 import { probeTransport } from '../client/transport-probe.js';
-import { missingSearchAttributes, setupMissingMessage } from '../client/temporal-setup.js';
+import { missingSearchAttributes, NamespaceMissing, setupMissingMessage } from '../client/temporal-setup.js';
 import { startWorkerMetrics, type WorkerMetrics } from './metrics-server.js';
 
 const version = (
@@ -75,7 +75,17 @@ export async function runWorker(opts: { config?: string }): Promise<number> {
     );
     return e instanceof TemporalSetupError ? 2 : 3;
   }
-  const missing = await missingSearchAttributes(connection, config.temporal.namespace).catch(() => null);
+  let missing: string[] | null;
+  try {
+    missing = await missingSearchAttributes(connection, config.temporal.namespace);
+  } catch (e) {
+    missing = null;
+    if (e instanceof NamespaceMissing) {
+      console.error(`osbackup worker: ${e.message}`);
+      await connection.close();
+      return 2;
+    }
+  }
   if (missing?.length) {
     console.error(`osbackup worker: ${setupMissingMessage(config.temporal.namespace, missing)}`);
     await connection.close();
