@@ -26,16 +26,25 @@ const TOOLS: Tool[] = [
 
 /** Which tools are not on PATH: `missing` stops the worker, `warnings` only narrow what it can do. */
 export async function checkHostTools(path = process.env.PATH): Promise<{ missing: string[]; warnings: string[] }> {
-  const missing: string[] = [];
-  const warnings: string[] = [];
-  await Promise.all(
+  const found = await Promise.all(
     TOOLS.map(async (t) => {
       const r = await execa(t.bin, t.args, { reject: false, env: { PATH: path ?? '' } });
-      if (!r.failed) return;
+      if (!r.failed) return null;
       const why = (r as { code?: string }).code === 'ENOENT' ? 'is not on PATH' : `does not run (${r.shortMessage})`;
-      if (t.onlyFor) warnings.push(`${t.bin} ${why}: needed only for ${t.onlyFor}. Fix: install the ${t.pkg} package`);
-      else missing.push(`${t.bin} ${why}: every backup and restore needs it. Fix: install the ${t.pkg} package`);
+      return t.onlyFor
+        ? {
+            kind: 'warning' as const,
+            text: `${t.bin} ${why}: needed only for ${t.onlyFor}. Fix: install the ${t.pkg} package`,
+          }
+        : {
+            kind: 'missing' as const,
+            text: `${t.bin} ${why}: every backup and restore needs it. Fix: install the ${t.pkg} package`,
+          };
     }),
   );
-  return { missing, warnings };
+  // in the order of TOOLS, whatever order the checks finished in
+  return {
+    missing: found.flatMap((f) => (f?.kind === 'missing' ? [f.text] : [])),
+    warnings: found.flatMap((f) => (f?.kind === 'warning' ? [f.text] : [])),
+  };
 }
