@@ -5,6 +5,10 @@ const common = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   testEnvironment: 'node',
+  // Jest 30 "soft-deletes" globals a test file left behind; execa's signal-exit keeps its emitter on
+  // globalThis, and a subprocess that ends after the file (a worker's children) then writes to the
+  // soft-deleted object, whose wrapped setter calls itself until the stack overflows. Off: as before Jest 30.
+  testEnvironmentOptions: { globalsCleanup: 'off' },
   modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/.dev/'],
 };
 export default {
