@@ -239,13 +239,13 @@ export const cloudSchema = z
     /** The full rebuild's deploy commands (config/dr-schema.ts, `osbackup dr rebuild`). */
     dr: drSchema.optional(),
     tiers: tiersSchema,
-    /** Services whose schemas `osbackup restore service` restores alone. */
     /** Hours an approval gate (restore service, restore cluster, dr rebuild) waits for a decision before the run ends as rejected. */
     approvalTimeoutHours: z
       .number()
       .positive()
       .max(24 * 30)
       .default(24),
+    /** Services whose schemas `osbackup restore service` restores alone. */
     services: z
       .record(
         z.string().regex(/^[A-Za-z0-9_.-]+$/, 'service names are letters, digits, "_", "." and "-"'),
