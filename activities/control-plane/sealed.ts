@@ -76,11 +76,13 @@ export async function sealStream(
     guard.watchStage(zstd),
     guard.watchStage(gpg),
   ]);
-  // the source's own failure is the cause; the tools' exits are its echo
-  if (p.status === 'rejected') throw p.reason;
+  // the first part to fail is the cause (a broken source, a full disk); what the guard's abort
+  // then does to the others — a killed zstd, a closed pipe — is only its echo
+  const first = guard.first;
+  if (first && (first.part === 'source' || first.part === 'file')) throw first.error;
   if (zx.status === 'fulfilled' && zx.value.code !== 0) throw stageFailure(zstd, zx.value.code, zx.value.stderr);
   if (gx.status === 'fulfilled' && gx.value.code !== 0) throw stageFailure(gpg, gx.value.code, gx.value.stderr);
-  for (const r of [a, b]) if (r.status === 'rejected') throw r.reason;
+  for (const r of [p, a, b]) if (r.status === 'rejected') throw r.reason;
   return { bytes, sha256: hash.digest('hex'), plainBytes, plainSha256: plainHash.digest('hex') };
 }
 

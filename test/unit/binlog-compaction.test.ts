@@ -337,6 +337,17 @@ describe('merge and remove on a real repository (gpg, zstd)', () => {
     expect(readFileSync(join(root, 'repo', 'clouds', 'c', 'binlog', FILE))).toEqual(data);
   });
 
+  test('sealing fails with its cause, not an echo: a staged file that already exists (the guard then kills zstd and gpg)', async () => {
+    const staging = await env.repo.createStaging('seal-cause');
+    const file = join(staging, SEGMENT_FILE);
+    writeFileSync(file, 'earlier');
+    await expect(sealBuffer(await env.gpgKeys(), 3, data.subarray(0, 4096), file)).rejects.toMatchObject({
+      code: 'EEXIST',
+    });
+    expect(readFileSync(file, 'utf8')).toBe('earlier');
+    await env.repo.discardStaging(staging);
+  });
+
   test('a damaged piece is never merged: nothing is published, the pieces stay', async () => {
     rmSync(join(root, 'repo', 'clouds'), { recursive: true, force: true });
     for (let i = 0; i < 3; i++) await publishPiece(cuts[i]!, cuts[i + 1]!, 20 + i);
