@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
+import { taskQueueOf } from '../config/task-queues.js';
 import type { Config } from '../config/schema.js';
 import { catalogCsv, catalogTable, type CatalogEntry, type CatalogListing } from '../core/catalog/catalog.js';
 import { backupDbWorkflowId, restoreDbWorkflowId, runWorkflowId } from '../core/ids.js';
@@ -79,7 +80,7 @@ async function fetchChain(g: Globals, config: Config, cloud: string, from: strin
 async function listCatalog(config: Config, args: { cloud?: string; target?: string }): Promise<CatalogEntry[]> {
   const client = await connect(config);
   const r = (await client.workflow.execute('catalogListWorkflow', {
-    taskQueue: config.temporal.taskQueue,
+    taskQueue: taskQueueOf(config, args.cloud),
     workflowId: `catalog-list:${Date.now()}`,
     args: [args],
   })) as CatalogListing;
@@ -168,11 +169,12 @@ program
 program
   .command('worker')
   .description(
-    "run the worker: it polls the config's task queue and runs the backups, restores and drills until SIGTERM/SIGINT, then drains",
+    "run the worker: it polls its clouds' task queues and runs the backups, restores and drills until SIGTERM/SIGINT, then drains",
   )
+  .option('--cloud <name...>', 'serve only these clouds (default: worker.clouds, or every cloud and the default queue)')
   .action(async function (this: Command) {
-    const g = this.optsWithGlobals<Globals>();
-    process.exitCode = await (await import('../worker/run.js')).runWorker({ config: g.config });
+    const g = this.optsWithGlobals<Globals & { cloud?: string[] }>();
+    process.exitCode = await (await import('../worker/run.js')).runWorker({ config: g.config, clouds: g.cloud });
   });
 
 const backup = program.command('backup').description('take backups');
@@ -366,7 +368,7 @@ program
       return;
     }
     const r = (await client.workflow.execute('galeraStatusWorkflow', {
-      taskQueue: config.temporal.taskQueue,
+      taskQueue: taskQueueOf(config, cloud),
       workflowId: `galera-status:${cloud}:${Date.now()}`,
       args: [{ cloud }],
     })) as Awaited<ReturnType<import('../activities/index.js').Activities['galeraStatus']>>;
@@ -407,7 +409,7 @@ catalog
     const config = load(g);
     const client = await connect(config);
     const rows = (await client.workflow.execute('catalogRebuildWorkflow', {
-      taskQueue: config.temporal.taskQueue,
+      taskQueue: taskQueueOf(config),
       workflowId: `catalog-rebuild:${Date.now()}`,
       args: [],
     })) as CatalogEntry[];

@@ -8,6 +8,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, TemporalFailure, type Payload } from '@temporalio/common';
 import type { Config } from '../config/schema.js';
+import { taskQueueOf } from '../config/task-queues.js';
 import {
   connectionOptions,
   dataConverter,
@@ -197,8 +198,14 @@ export interface RunStart {
   quiet?: boolean;
 }
 
+/** The cloud a run belongs to: its labels', or its input's `cloud`; none for runs that span clouds. */
+function cloudOfRun(s: RunStart): string | undefined {
+  const input = s.input as { cloud?: unknown } | null | undefined;
+  return s.labels?.cloud ?? (typeof input?.cloud === 'string' ? input.cloud : undefined);
+}
+
 /**
- * Starts one run the way every command does: on the config's task queue, labelled for the UI,
+ * Starts one run the way every command does: on its cloud's task queue, labelled for the UI,
  * its id and UI link printed on stderr (stdout stays the command's result).
  */
 export async function startRun(
@@ -207,7 +214,7 @@ export async function startRun(
 ): Promise<{ handle: WorkflowHandleWithFirstExecutionRunId; link: string }> {
   const client = await connect(config);
   const handle = await client.workflow.start(s.type, {
-    taskQueue: config.temporal.taskQueue,
+    taskQueue: taskQueueOf(config, cloudOfRun(s)),
     workflowId: s.workflowId,
     args: [s.input],
     ...(s.workflowExecutionTimeout ? { workflowExecutionTimeout: s.workflowExecutionTimeout } : {}),

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config/schema.js';
+import { taskQueueOf } from '../config/task-queues.js';
 import { pitrArchiveWorkflowId } from '../core/pitr/segments.js';
 import type { CatalogListing } from '../core/catalog/catalog.js';
 import type { DrillRecord } from '../core/dr/record.js';
@@ -53,7 +54,7 @@ async function archiverFacts(client: Client, cloud: string, now: number): Promis
 /** Gathers the facts through the worker (catalog, drill records) and the archiver, then judges them. */
 export async function recoveryStatusOf(config: Config, cloud: string, client?: Client): Promise<RecoveryStatus> {
   const c = client ?? (await connect(config));
-  const q = { taskQueue: config.temporal.taskQueue };
+  const q = { taskQueue: taskQueueOf(config, cloud) };
   const [listing, drills] = await Promise.all([
     c.workflow.execute('catalogListWorkflow', {
       ...q,

@@ -9,6 +9,7 @@ import { historyText, type HistoryItem } from '../core/inspect/history.js';
 import { CliError, connect, EXIT, rootCause, uiLink, waitWithProgress } from './connect.js';
 import { targetOf } from './storage.js';
 import type { CliContext, G } from './control-plane.js';
+import { taskQueueOf } from '../config/task-queues.js';
 
 type Event = temporal.api.history.v1.IHistoryEvent;
 type Failure = temporal.api.failure.v1.IFailure;
@@ -148,7 +149,7 @@ export function registerInspectCommands(program: Command, ctx: CliContext<G>): v
       let d: ArtifactDescription;
       try {
         d = (await client.workflow.execute('describeArtifactWorkflow', {
-          taskQueue: config.temporal.taskQueue,
+          taskQueue: taskQueueOf(config),
           workflowId: `describe:${Date.now()}`,
           args: [{ id, target: g.target }],
         })) as ArtifactDescription;

@@ -3,6 +3,7 @@
 // (exit 1 when any did); a dry run prints what would be done to each resource and why.
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
+import { taskQueueOf } from '../config/task-queues.js';
 import { runWorkflowId } from '../core/ids.js';
 import type { DryRunKind, DryRunResult } from '../activities/openstack/dry-run.js';
 import type {
@@ -48,7 +49,7 @@ async function dryRun(ctx: CliContext<G>, g: G, kind: DryRunKind): Promise<void>
   const { config, cloud } = openstackCloud(ctx, g);
   const client = await connect(config);
   const r = (await client.workflow.execute('cloudResourcesDryRunWorkflow', {
-    taskQueue: config.temporal.taskQueue,
+    taskQueue: taskQueueOf(config, cloud),
     workflowId: runWorkflowId(`dry-run-${kind}`, cloud, new Date()),
     args: [{ cloud, kind }],
   })) as DryRunResult;

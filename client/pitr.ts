@@ -7,6 +7,7 @@ import type { PitrArchiveStatus } from '../workflows/pitr-archive.js';
 import type { PitrCompactionResult } from '../workflows/pitr-compaction.js';
 import { CliError, connect, EXIT, startRun } from './connect.js';
 import type { CliContext, G } from './control-plane.js';
+import { taskQueueOf } from '../config/task-queues.js';
 
 function describe(s: PitrArchiveStatus): string {
   const r = s.rpo;
@@ -72,15 +73,19 @@ export function registerPitrCommands(program: Command, ctx: CliContext<G>): void
       const config = ctx.load(g);
       const cloud = ctx.pickCloud(config, g.cloud);
       const client = await connect(config);
-      const s = await client.workflow
-        .getHandle(pitrArchiveWorkflowId(cloud))
-        .query<PitrArchiveStatus>('status')
-        .catch((e: Error) => {
-          throw new CliError(
-            `no running archiver for cloud ${cloud} (${e.message}); start one with \`osbackup pitr archive\``,
-            EXIT.failed,
-          );
-        });
+      const handle = client.workflow.getHandle(pitrArchiveWorkflowId(cloud));
+      const s = await handle.query<PitrArchiveStatus>('status').catch((e: Error) => {
+        throw new CliError(
+          `no running archiver for cloud ${cloud} (${e.message}); start one with \`osbackup pitr archive\``,
+          EXIT.failed,
+        );
+      });
+      // a cloud moved to a queue of its own: the archiver keeps its queue across continue-as-new
+      const queue = (await handle.describe()).taskQueue;
+      if (queue !== taskQueueOf(config, cloud))
+        console.error(
+          `the archiver runs on task queue ${queue}, but the config puts cloud ${cloud} on ${taskQueueOf(config, cloud)}. Fix: \`osbackup pitr stop\`, then \`osbackup pitr archive\` (it goes on from the archive's last position)`,
+        );
       ctx.out(g, s, describe(s));
     });
   binlog

@@ -6,6 +6,7 @@ import { runWorkflowId } from '../core/ids.js';
 import type { PreflightResult } from '../workflows/preflight.js';
 import { CliError, EXIT, startRun, waitWithProgress } from './connect.js';
 import type { CliContext, G } from './control-plane.js';
+import { taskQueueOf } from '../config/task-queues.js';
 
 /** "90m", "2h", "45s" or plain minutes. */
 export function minutesOf(text: string, flag: string): number {
@@ -101,7 +102,7 @@ export function registerPreflightCommand(program: Command, ctx: CliContext<G>): 
         // the gate itself failed (not a closed gate): no worker, or a bug — CI must not pass
         if (e instanceof CliError)
           throw new CliError(
-            `the preflight run itself failed (${e.message}); is an osbackup worker polling task queue ${config.temporal.taskQueue}?`,
+            `the preflight run itself failed (${e.message}); is an osbackup worker polling task queue ${taskQueueOf(config, cloud)}?`,
             EXIT.backupFailed,
           );
         throw e;

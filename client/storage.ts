@@ -1,6 +1,7 @@
 // `osbackup copy` and `osbackup retention plan|apply|approve`: the storage-side runbooks.
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
+import { taskQueueOf } from '../config/task-queues.js';
 import { runWorkflowId } from '../core/ids.js';
 import type { CopyTargetResult } from '../workflows/copy.js';
 import type { RetentionPlanResult, RetentionTargetResult } from '../workflows/retention.js';
@@ -89,7 +90,7 @@ export function registerStorageCommands(program: Command, ctx: CliContext<G>): v
       if (g.target) targetOf(config, g.target);
       const client = await connect(config);
       const r = (await client.workflow.execute('retentionPlanWorkflow', {
-        taskQueue: config.temporal.taskQueue,
+        taskQueue: taskQueueOf(config, cloud),
         workflowId: `retention-plan:${cloud}:${Date.now()}`,
         args: [{ cloud, target: g.target }],
       })) as RetentionPlanResult[];
@@ -97,7 +98,7 @@ export function registerStorageCommands(program: Command, ctx: CliContext<G>): v
       const cloudSide =
         !g.target && config.clouds[cloud]!.openstack
           ? ((await client.workflow.execute('cloudRetentionPlanWorkflow', {
-              taskQueue: config.temporal.taskQueue,
+              taskQueue: taskQueueOf(config, cloud),
               workflowId: `retention-plan-cloud:${cloud}:${Date.now()}`,
               args: [{ cloud }],
             })) as CloudRetentionView | null)

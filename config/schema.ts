@@ -232,6 +232,12 @@ export const cloudSchema = z
       hostSchema,
     ),
     database: databaseSchema,
+    /**
+     * The task queue of this cloud's runs and activities (default temporal.taskQueue): give a
+     * cloud whose hosts only one site's worker reaches a queue of its own, and that worker
+     * `worker.clouds` (config/task-queues.ts).
+     */
+    taskQueue: nonEmpty.optional(),
     controlPlane: controlPlaneSchema.optional(),
     rabbitmq: rabbitmqCloudSchema.optional(),
     /** OpenStack API access (volumes, images, instances); absent = this cloud's resources are not handled. */
@@ -286,6 +292,15 @@ export function crossReferenceProblems(raw: unknown): { path: string; message: s
     out.push({
       path: 'defaultCloud',
       message: `names cloud "${def}", which is not under clouds (${Object.keys(clouds).join(', ')})`,
+    });
+  const served = (raw as { worker?: { clouds?: unknown } }).worker?.clouds;
+  if (Array.isArray(served))
+    served.forEach((c, i) => {
+      if (typeof c === 'string' && !(c in clouds))
+        out.push({
+          path: `worker.clouds.${i}`,
+          message: `names cloud "${c}", which is not under clouds (${Object.keys(clouds).join(', ')})`,
+        });
     });
   for (const [name, cloud] of Object.entries(clouds as Record<string, unknown>)) {
     const c = cloud as {
@@ -490,6 +505,11 @@ export const workerSchema = z
       .min(0)
       .max(24 * 3600)
       .default(600),
+    /**
+     * The clouds this worker serves (default: every cloud, and the default queue): it polls
+     * their task queues only. `osbackup worker --cloud` overrides it.
+     */
+    clouds: z.array(z.string()).min(1).optional(),
   })
   .strict();
 

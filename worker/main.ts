@@ -1,9 +1,13 @@
-// The worker as a script of its own (`node dist/worker/main.js --config f`), as the lab and
+// The worker as a script of its own (`node dist/worker/main.js --config f [--cloud c]…`), as the lab and
 // `npm run worker` start it; an installed osbackup runs the same code as `osbackup worker`.
 import { redact } from '../activities/redact.js';
 import { runWorker } from './run.js';
 
-runWorker({ config: process.argv.find((_, i) => process.argv[i - 1] === '--config') }).then(
+const argv = process.argv;
+runWorker({
+  config: argv.find((_, i) => argv[i - 1] === '--config'),
+  clouds: argv.filter((_, i) => argv[i - 1] === '--cloud'),
+}).then(
   (code) => process.exit(code),
   (e: unknown) => {
     console.error(`osbackup worker failed: ${redact(e instanceof Error ? e.message : String(e))}`);

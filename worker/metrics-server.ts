@@ -9,6 +9,7 @@ import type { Deps } from '../activities/deps.js';
 import type { MetricsConfig } from '../config/metrics-schema.js';
 import { connectionOptions, dataConverter } from '../config/temporal.js';
 import { MetricsCollector } from './metrics.js';
+import type { ServedQueues } from '../config/task-queues.js';
 
 export async function startMetricsServer(
   collector: MetricsCollector,
@@ -56,7 +57,11 @@ export interface WorkerMetrics {
 }
 
 /** The collector and its listener as the worker runs them; Temporal is connected on the first collection. */
-export async function startWorkerMetrics(deps: Deps, settings: MetricsConfig): Promise<WorkerMetrics> {
+export async function startWorkerMetrics(
+  deps: Deps,
+  settings: MetricsConfig,
+  served: ServedQueues,
+): Promise<WorkerMetrics> {
   let connection: Connection | undefined;
   let client: Client | undefined;
   const temporal = async () => {
@@ -70,7 +75,7 @@ export async function startWorkerMetrics(deps: Deps, settings: MetricsConfig): P
     }
     return client;
   };
-  const collector = new MetricsCollector(deps, settings, temporal);
+  const collector = new MetricsCollector(deps, settings, temporal, undefined, served);
   let http;
   try {
     http = await startMetricsServer(collector, settings.listen);

@@ -27,6 +27,7 @@ import {
 } from '../core/metrics/metrics.js';
 import { tierRunFromWorkflowId, type RunEndStatus, type RunFailure } from '../core/tiers/run-journal.js';
 import { CLOUD, TIER } from '../workflows/search-attributes.js';
+import { servedQueues, type ServedQueues } from '../config/task-queues.js';
 
 const STATUS: Record<string, RunEndStatus> = {
   FAILED: 'Failed',
@@ -43,26 +44,28 @@ const ENTRY = {
 } as const;
 
 /** The clouds' tiers as the schedules run them: targets and the longest gap between runs. */
-export function cloudInputs(config: Config): CloudMetricsInput[] {
-  return Object.entries(config.clouds).map(([name, c]) => ({
-    name,
-    rpoTargetSeconds: c.database.binlog.rpoTargetSeconds,
-    tiers: TIER_NAMES
-      // the control-plane tier is not scheduled for a cloud with nothing to back up (client/lib/schedules.ts)
-      .filter((tier) => tier !== 'control-plane' || c.controlPlane || c.rabbitmq)
-      // dumps are a tier only where their schedule is enabled (off by default: config/schedule-schema.ts)
-      .filter((tier) => tier !== 'dump' || c.schedules.entries.dump.enabled)
-      .map((tier) => {
-        const entry = c.schedules.entries[ENTRY[tier]];
-        return {
-          tier,
-          targets: c.tiers[tier === 'control-plane' || tier === 'dump' ? 'daily' : tier]?.targets ?? [
-            config.repository.name,
-          ],
-          intervalSeconds: entry.enabled ? calendarMaxGapSeconds(entry.calendar) : null,
-        };
-      }),
-  }));
+export function cloudInputs(config: Config, only?: readonly string[]): CloudMetricsInput[] {
+  return Object.entries(config.clouds)
+    .filter(([name]) => !only || only.includes(name))
+    .map(([name, c]) => ({
+      name,
+      rpoTargetSeconds: c.database.binlog.rpoTargetSeconds,
+      tiers: TIER_NAMES
+        // the control-plane tier is not scheduled for a cloud with nothing to back up (client/lib/schedules.ts)
+        .filter((tier) => tier !== 'control-plane' || c.controlPlane || c.rabbitmq)
+        // dumps are a tier only where their schedule is enabled (off by default: config/schedule-schema.ts)
+        .filter((tier) => tier !== 'dump' || c.schedules.entries.dump.enabled)
+        .map((tier) => {
+          const entry = c.schedules.entries[ENTRY[tier]];
+          return {
+            tier,
+            targets: c.tiers[tier === 'control-plane' || tier === 'dump' ? 'daily' : tier]?.targets ?? [
+              config.repository.name,
+            ],
+            intervalSeconds: entry.enabled ? calendarMaxGapSeconds(entry.calendar) : null,
+          };
+        }),
+    }));
 }
 
 export class MetricsCollector {
@@ -81,6 +84,8 @@ export class MetricsCollector {
     /** Temporal, for runs killed outside workflow code; null: the journal alone. */
     private readonly temporal: (() => Promise<Client>) | null,
     private readonly log: (line: string) => void = (l) => console.error(l),
+    /** The clouds and queues of this worker: a site's worker reports its own clouds only. */
+    private readonly served: ServedQueues = servedQueues(deps.config),
   ) {
     this.env = new Env(deps);
     for (const [name, m] of Object.entries(METRICS) as [MetricName, (typeof METRICS)[MetricName]][]) {
@@ -124,7 +129,7 @@ export class MetricsCollector {
     let errors = 0;
     const input: MetricsInput = {
       nowMs: t0,
-      clouds: cloudInputs(this.config),
+      clouds: cloudInputs(this.config, this.served.clouds),
       rows: [],
       targets: [],
       journals: [],
@@ -162,7 +167,7 @@ export class MetricsCollector {
         this.problem(`${what} could not be read`, e);
       }
     };
-    for (const cloud of Object.keys(this.config.clouds)) {
+    for (const cloud of this.served.clouds) {
       await read(`the run journals of cloud ${cloud}`, () => readRunJournals(repo, cloud), input.journals);
       await read(`the drill records of cloud ${cloud}`, () => this.drills(repo, cloud), input.drills);
       await read(
@@ -197,7 +202,8 @@ export class MetricsCollector {
     const statuses = Object.values(STATUS)
       .map((s) => `ExecutionStatus = '${s}'`)
       .join(' OR ');
-    const query = `WorkflowType = 'tierWorkflow' AND TaskQueue = '${this.config.temporal.taskQueue.replace(/'/g, "\\'")}' AND CloseTime > '${since}' AND (${statuses})`;
+    const queues = this.served.queues.map((q) => `'${q.replace(/'/g, "\\'")}'`).join(', ');
+    const query = `WorkflowType = 'tierWorkflow' AND TaskQueue IN (${queues}) AND CloseTime > '${since}' AND (${statuses})`;
     const found = new Map<string, RunFailure[]>();
     // a Temporal that stopped answering must not hold the scrape: 20 s for the whole listing
     await client.connection.withDeadline(Date.now() + 20_000, async () => {
@@ -207,7 +213,7 @@ export class MetricsCollector {
         const fromId = tierRunFromWorkflowId(w.workflowId);
         const cloud = w.typedSearchAttributes.get(CLOUD) ?? fromId?.cloud;
         const tier = w.typedSearchAttributes.get(TIER) ?? fromId?.tier;
-        if (!cloud || !tier || !this.config.clouds[cloud] || !(TIER_NAMES as readonly string[]).includes(tier))
+        if (!cloud || !tier || !this.served.clouds.includes(cloud) || !(TIER_NAMES as readonly string[]).includes(tier))
           continue;
         const k = `${cloud}\u0000${tier}`;
         (found.get(k) ?? found.set(k, []).get(k)!).push({

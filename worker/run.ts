@@ -3,7 +3,7 @@
 // SIGINT/SIGTERM, then drains and exits.
 import { readFileSync } from 'node:fs';
 import { formatWithOptions } from 'node:util';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { redact } from '../activities/redact.js';
 import { createActivities } from '../activities/index.js';
 import { keepalive } from '../activities/keepalive.js';
@@ -16,21 +16,28 @@ import { checkHostTools } from './host-tools.js';
 import { probeTransport } from '../client/transport-probe.js';
 import { missingSearchAttributes, NamespaceMissing, setupMissingMessage } from '../client/temporal-setup.js';
 import { startWorkerMetrics, type WorkerMetrics } from './metrics-server.js';
+import { servedQueues, type ServedQueues } from '../config/task-queues.js';
 
 const version = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
 /** Runs the worker until a shutdown signal; the process's exit code. */
-export async function runWorker(opts: { config?: string }): Promise<number> {
+export async function runWorker(opts: { config?: string; clouds?: string[] }): Promise<number> {
   let file: string;
   let config;
+  let served: ServedQueues;
   try {
     file = configPath(opts.config);
     config = loadConfig(file);
+    served = servedQueues(config, opts.clouds);
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(e.message);
+      return 2;
+    }
+    if (e instanceof Error && opts.clouds?.length) {
+      console.error(`osbackup worker: --cloud: ${e.message}`);
       return 2;
     }
     throw e;
@@ -104,31 +111,47 @@ export async function runWorker(opts: { config?: string }): Promise<number> {
     const deps = { config, env: process.env, ssh, version };
     requireHeartbeatTimeouts(process.env.OSBACKUP_ASSERT_HEARTBEAT === '1');
     if (config.metrics) {
-      metrics = await startWorkerMetrics(deps, config.metrics);
+      metrics = await startWorkerMetrics(deps, config.metrics, served);
       console.log(
         `osbackup metrics: http://${metrics.address}/metrics${sdkListen ? ` (Temporal SDK metrics: http://${sdkListen}/metrics)` : ''}`,
       );
     }
-    const worker = await Worker.create({
-      connection,
-      namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
-      ...workflowCode(),
-      activities: createActivities(deps),
-      dataConverter: converter,
-      // SIGTERM: stop polling, let running activities finish, then cancel them; the force time
-      // bounds the whole stop so a stuck activity cannot hold the process forever
-      shutdownGraceTime: `${config.worker.shutdownGraceSeconds} seconds`,
-      shutdownForceTime: `${config.worker.shutdownGraceSeconds + 60} seconds`,
-      // heartbeat details carry bytes done: sent every 2 s (not 80 % of the heartbeat timeout) so
-      // `--wait` and `osbackup watch` show live progress; one small call per running activity
-      maxHeartbeatThrottleInterval: '2 seconds',
-      interceptors: { activity: [(ctx) => keepalive(ctx)] },
-    });
-    console.log(
-      `osbackup worker ready: namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}, config ${file}`,
+    // one SDK worker per queue, sharing the connection and the activities' SSH pool; a
+    // signal stops them all (each drains as below)
+    const activities = createActivities(deps);
+    const code = await workflowCode();
+    const workers = await Promise.all(
+      served.queues.map((taskQueue) =>
+        Worker.create({
+          connection,
+          namespace: config.temporal.namespace,
+          taskQueue,
+          ...code,
+          activities,
+          dataConverter: converter,
+          // SIGTERM: stop polling, let running activities finish, then cancel them; the force time
+          // bounds the whole stop so a stuck activity cannot hold the process forever
+          shutdownGraceTime: `${config.worker.shutdownGraceSeconds} seconds`,
+          shutdownForceTime: `${config.worker.shutdownGraceSeconds + 60} seconds`,
+          // heartbeat details carry bytes done: sent every 2 s (not 80 % of the heartbeat timeout) so
+          // `--wait` and `osbackup watch` show live progress; one small call per running activity
+          maxHeartbeatThrottleInterval: '2 seconds',
+          interceptors: { activity: [(ctx) => keepalive(ctx)] },
+        }),
+      ),
     );
-    await worker.run();
+    console.log(
+      `osbackup worker ready: namespace ${config.temporal.namespace}, task queue${served.queues.length > 1 ? 's' : ''} ${served.queues.join(', ')} (clouds ${served.clouds.join(', ')}), config ${file}`,
+    );
+    // one worker failing stops the others: the process exits and its service manager restarts it
+    await Promise.all(
+      workers.map((w) =>
+        w.run().catch((e: unknown) => {
+          for (const o of workers) if (o !== w && o.getState() === 'RUNNING') o.shutdown();
+          throw e;
+        }),
+      ),
+    );
     console.log('osbackup worker stopped');
     return 0;
   } finally {
@@ -146,12 +169,14 @@ function redactingLogger(): DefaultLogger {
   });
 }
 
-/** The prebuilt bundle (./dev build); bundling here instead works but costs memory and start-up. */
-function workflowCode() {
+/** The prebuilt bundle (./dev build); bundling here instead works but costs memory and start-up (once for every queue). */
+async function workflowCode() {
   const codePath = freshBundle();
   if (codePath) return { workflowBundle: { codePath } };
   console.warn(
     'no fresh workflow bundle (dist/workflow-bundle.js; `npm run build` makes it): bundling the workflows in the worker',
   );
-  return { workflowsPath: WORKFLOWS_PATH };
+  return {
+    workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }),
+  };
 }

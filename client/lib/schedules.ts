@@ -11,6 +11,7 @@ import { DAYS_OF_WEEK, MONTHS, type CalendarSpec, type ScheduleOptions } from '@
 import type { Calendar, CalendarRange, EntryName, OverlapPolicy } from '../../config/schedule-schema.js';
 import { ENTRY_NAMES } from '../../config/schedule-schema.js';
 import type { Config } from '../../config/schema.js';
+import { taskQueueOf } from '../../config/task-queues.js';
 import { parseDuration } from '../../core/retention/policy.js';
 import { CLOUD, TIER } from '../../workflows/search-attributes.js';
 
@@ -147,7 +148,7 @@ export function desiredSchedules(
         workflowType: a.workflowType,
         args: a.args,
         workflowId: `${cloud}-${ENTRY_IDS[entry]}`,
-        taskQueue: config.temporal.taskQueue,
+        taskQueue: taskQueueOf(config, cloud),
         timeZone: s.timeZone,
         calendar: e.calendar,
         overlap: e.overlap ?? s.overlap,

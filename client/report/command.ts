@@ -5,6 +5,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../../config/schema.js';
+import { taskQueueOf } from '../../config/task-queues.js';
 import { reportModel, type ReportInput, type ReportModel } from '../../core/report/report.js';
 import type { ReportData } from '../../workflows/report.js';
 import { connect, EXIT } from '../connect.js';
@@ -64,7 +65,7 @@ export function registerReportCommand(program: Command, ctx: CliContext<G>): voi
       const written: { cloud: string; html: string; markdown: string; breaches: number }[] = [];
       for (const cloud of clouds) {
         const data = (await client.workflow.execute('reportDataWorkflow', {
-          taskQueue: config.temporal.taskQueue,
+          taskQueue: taskQueueOf(config, cloud),
           workflowId: `report:${cloud}:${Date.now()}`,
           args: [{ cloud }],
         })) as ReportData;

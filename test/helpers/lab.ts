@@ -38,12 +38,15 @@ export interface WorkerProcess {
   stop: (signal?: NodeJS.Signals) => Promise<number | undefined>;
 }
 
-/** `forceKillAfterMs`: SIGKILL this long after a stop signal (execa's default 5 s; false: never, for drain tests). */
+/**
+ * `forceKillAfterMs`: SIGKILL this long after a stop signal (execa's default 5 s; false: never, for drain tests).
+ * `args`: more worker arguments (`--cloud c`).
+ */
 export async function startWorker(
   configFile: string,
-  opts: { forceKillAfterMs?: number | false } = {},
+  opts: { forceKillAfterMs?: number | false; args?: string[] } = {},
 ): Promise<WorkerProcess> {
-  const proc = execa('node', ['dist/worker/main.js', '--config', configFile], {
+  const proc = execa('node', ['dist/worker/main.js', '--config', configFile, ...(opts.args ?? [])], {
     reject: false,
     all: true,
     buffer: false,
