@@ -139,25 +139,39 @@ export async function deleteServer(s: OpenStackSession, id: string): Promise<voi
   await s.request('compute', 'DELETE', `/servers/${id}`, { microversion: COMPUTE_MICROVERSION, accept: [404] });
 }
 
-/** Snapshots gone, then volumes detached (by deleting the server) and deleted: best effort, for afterAll. */
+/**
+ * Snapshots gone, then volumes detached (by deleting the server) and deleted: best effort, for
+ * afterAll. Each wait ends when nothing is left in a transitional state (an error state will not
+ * change); what is left is named, so a slow clean-up shows why in the log instead of waiting.
+ */
 export async function cleanupVolumes(s: OpenStackSession, volumeIds: string[], serverId?: string): Promise<void> {
   const snaps = (
     await Promise.all(volumeIds.map((v) => cinder.listSnapshots(s, { allProjects: true, volumeId: v })))
   ).flat();
   await Promise.all(snaps.map((x) => cinder.deleteSnapshot(s, x.id).catch(() => undefined)));
-  await until(
+  const settle = async (what: string, states: () => Promise<(string | null)[]>, busy: (x: string) => boolean) => {
+    let left: string[] = [];
+    await until(
+      what,
+      async () => {
+        left = (await states()).filter((x): x is string => x !== null && busy(x));
+        return left.length === 0;
+      },
+      60_000,
+    ).catch(() => console.log(`clean-up: after 60 s still waiting for ${what}: ${left.join(', ')}`));
+  };
+  await settle(
     'snapshots deleted',
-    async () => (await Promise.all(snaps.map((x) => cinder.getSnapshot(s, x.id)))).every((x) => x === null),
-    120_000,
-  ).catch(() => undefined);
+    async () => Promise.all(snaps.map(async (x) => (await cinder.getSnapshot(s, x.id))?.status ?? null)),
+    (x) => !x.startsWith('error'),
+  );
   if (serverId) {
     await deleteServer(s, serverId).catch(() => undefined);
-    await until(
+    await settle(
       'volumes detached',
-      async () =>
-        (await Promise.all(volumeIds.map((v) => volumeStatus(s, v)))).every((x) => x !== 'in-use' && x !== 'detaching'),
-      120_000,
-    ).catch(() => undefined);
+      async () => Promise.all(volumeIds.map((v) => volumeStatus(s, v))),
+      (x) => x === 'in-use' || x === 'detaching',
+    );
   }
   await Promise.all(
     volumeIds.map((v) =>
