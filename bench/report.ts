@@ -27,6 +27,8 @@ export interface Results {
   big?: BigCaseResult;
   /** The Cinder fan-out section as its case renders it. */
   fanoutMarkdown?: string;
+  /** The history-size section as its case renders it. */
+  historyMarkdown?: string;
   /** When each case was last measured (ISO); the sections of the others come from earlier runs. */
   measuredAt?: Record<string, string>;
   wallSeconds?: number;
@@ -108,6 +110,7 @@ const SECTION_OF: Record<string, string> = {
   fanout: '## 7. Cinder snapshot',
   drill: '## 8. DR drill',
   rebuild: '## 9. DR rebuild',
+  history: '## 11. History size',
 };
 
 /** A section of an earlier results.md, up to the next heading or marker comment. */
@@ -245,12 +248,14 @@ export function renderResults(r: Results, previous = ''): string {
   }
   if (r.fanoutMarkdown) out.push(r.fanoutMarkdown);
   if (r.big) out.push(...bigSection(r.big));
+  if (r.historyMarkdown) out.push(r.historyMarkdown);
   // cases not measured since figures were kept per case: their sections as an earlier run wrote them
   const have: Record<string, unknown> = {
     orchestration: r.orchestration,
     'pitr-rpo': r.rpo,
     galera: r.galera,
     fanout: r.fanoutMarkdown,
+    history: r.historyMarkdown,
     drill: r.drill,
     rebuild: r.rebuild,
   };

@@ -4,12 +4,12 @@
 // figures of every case ever measured are kept in BENCH_BASE (bench/results.json, committed) and
 // results.md is rendered from all of them, each section with the date it was measured.
 // Knobs: BENCH_CASES (comma list of orchestration, backup-stream, backup-2gb, restore-chain,
-// pitr-rpo, galera, fanout, drill, rebuild, big; default all), BENCH_REPS (3), BENCH_SEED_REPS (2),
+// pitr-rpo, galera, fanout, drill, rebuild, big, history; default all), BENCH_REPS (3), BENCH_SEED_REPS (2),
 // BENCH_BIG_ROWS (1100000 nova.instances rows ≈ 2 GB of datadir, for backup-2gb and
 // restore-chain), BENCH_BIG20_ROWS (11500000 ≈ 20 GB, for big; built once under .dev/bench),
 // BENCH_BIG20_SEED (1: also time the cron + bash procedure at 20 GB), BENCH_STEPS (100),
 // BENCH_RPO_SECONDS (120), BENCH_RPO_TPS (10), BENCH_VOLUMES (120; 0 leaves the fan-out out),
-// BENCH_VOLUME_CONCURRENCY (8), BENCH_OUT (bench/results.md).
+// BENCH_VOLUME_CONCURRENCY (8), BENCH_HISTORY_STEPS (500), BENCH_OUT (bench/results.md).
 import { cpus, totalmem } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -28,6 +28,7 @@ import { rebuildCase } from './cases/dr-rebuild.js';
 import { galeraCloud } from '../test/helpers/galera.js';
 import { renderVolumeFanout, volumeFanoutCase } from './cases/volume-fanout.js';
 import { bigDatabaseCase } from './cases/big-database.js';
+import { historyLimitsCase, renderHistoryLimits } from './cases/history-limits.js';
 import { bash } from './lib/sh.js';
 import { log } from './lib/stats.js';
 import { renderResults, type Results } from './report.js';
@@ -45,6 +46,8 @@ const OUT = resolve(process.env.BENCH_OUT ?? 'bench/results.md');
 /** Volumes for the Cinder snapshot fan-out (the lab's OpenStack; 0 leaves it out). */
 const VOLUMES = num(process.env.BENCH_VOLUMES, 120);
 const VOLUME_CONCURRENCY = num(process.env.BENCH_VOLUME_CONCURRENCY, 8);
+/** The archiver's steps per run in the history case (the workflow's default bound). */
+const HISTORY_STEPS = num(process.env.BENCH_HISTORY_STEPS, 500);
 const LAB_SCRIPTS = resolve('test/lab');
 export const ALL_CASES = [
   'orchestration',
@@ -57,6 +60,7 @@ export const ALL_CASES = [
   'drill',
   'rebuild',
   'big',
+  'history',
 ];
 const CASES = new Set(
   (process.env.BENCH_CASES ?? ALL_CASES.join(','))
@@ -285,6 +289,24 @@ async function main(): Promise<void> {
     fanout = renderVolumeFanout(await volumeFanoutCase(VOLUMES, VOLUME_CONCURRENCY), new Date().toISOString());
     results.fanoutMarkdown = fanout;
     measured('fanout');
+  }
+  if (CASES.has('history')) {
+    const h = configWithOwnRepo(
+      'bench-history',
+      (c) => (c.clouds.lab.database.binlog = { ...c.clouds.lab.database.binlog, segmentSeconds: 1 }),
+    );
+    results.historyMarkdown = renderHistoryLimits(
+      await historyLimitsCase({
+        config: loadConfig(h.configFile),
+        configFile: h.configFile,
+        cloud: 'lab',
+        host: 'ctl1',
+        steps: HISTORY_STEPS,
+      }),
+      new Date().toISOString(),
+    );
+    await rm(h.dir, { recursive: true, force: true });
+    measured('history');
   }
   results.wallSeconds = (performance.now() - t0) / 1000;
   writeFileSync(OUT, renderResults(results, existsSync(OUT) ? readFileSync(OUT, 'utf8') : ''));
