@@ -110,7 +110,12 @@ export async function pitrArchiveWorkflow(input: PitrArchiveInput): Promise<Pitr
   const period = settings.segmentSeconds * 1000;
   const maxSteps = input.stepsPerRun ?? 500;
   for (let n = 0; !stopping; n++) {
-    if (n >= maxSteps || info.continueAsNewSuggested) {
+    // workflowInfo() is a new object at every activation: `info` keeps the first one's
+    // continueAsNewSuggested (false), so runs before this marker went on to maxSteps regardless
+    const suggested = patched('archiver-fresh-suggestion')
+      ? workflowInfo().continueAsNewSuggested
+      : info.continueAsNewSuggested;
+    if (n >= maxSteps || suggested) {
       await continueAsNew<typeof pitrArchiveWorkflow>({ ...input, state });
     }
     const t0 = new Date().getTime();
