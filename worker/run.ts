@@ -10,7 +10,13 @@ import { keepalive } from '../activities/keepalive.js';
 import { requireHeartbeatTimeouts } from '../activities/heartbeat.js';
 import { SshPool } from '../activities/ssh/pool.js';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
-import { connectionOptions, dataConverter, TemporalSetupError, unreachableMessage } from '../config/temporal.js';
+import {
+  AesGcmPayloadCodec,
+  connectionOptions,
+  dataConverter,
+  TemporalSetupError,
+  unreachableMessage,
+} from '../config/temporal.js';
 import { freshBundle, WORKFLOWS_PATH } from './bundle.js';
 import { checkHostTools } from './host-tools.js';
 import { probeTransport } from '../client/transport-probe.js';
@@ -91,12 +97,13 @@ export async function runWorker(opts: { config?: string }): Promise<number> {
     await connection.close();
     return 2;
   }
-  if (!config.temporal.payloadKey)
+  const codec = converter.payloadCodecs?.find((c) => c instanceof AesGcmPayloadCodec);
+  if (!codec)
     console.warn(
-      'osbackup worker: temporal.payloadKey is not set: workflow inputs, results and failures are stored in Temporal in clear' +
+      'osbackup worker: temporal.payloadKeys is not set: workflow inputs, results and failures are stored in Temporal in clear' +
         (config.temporal.allowUnencryptedPayloads
           ? ' (allowUnencryptedPayloads: true)'
-          : '. Fix: set temporal.payloadKey'),
+          : '. Fix: set temporal.payloadKeys'),
     );
   const ssh = new SshPool();
   let metrics: WorkerMetrics | undefined;
@@ -126,7 +133,7 @@ export async function runWorker(opts: { config?: string }): Promise<number> {
       interceptors: { activity: [(ctx) => keepalive(ctx)] },
     });
     console.log(
-      `osbackup worker ready: namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}, config ${file}`,
+      `osbackup worker ready: namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}, config ${file}${codec ? `, payload keys ${codec.ring.describe()}` : ''}`,
     );
     await worker.run();
     console.log('osbackup worker stopped');
