@@ -87,6 +87,8 @@ let firstRunId = '';
 let rotatedAt = 0;
 const writes: TimedWrite[] = [];
 const extraWorkflows: string[] = [];
+/** The run the worker without the old key could not start. */
+let stuckRun = '';
 
 const keyIds = (ps: readonly unknown[] | null | undefined) => (ps ?? []).map((p) => payloadKeyId(p as Payload));
 const status = () => ring.client.workflow.getHandle(archiverId).query<PitrArchiveStatus>('status');
@@ -268,7 +270,7 @@ test('the old key dropped too early: the CLI and the worker fail naming its id a
   expect(why).toContain(`payload was encrypted with key ${OLD_ID}, which is not in this process's payload key ring`);
   expect(worker!.output()).toContain(`encrypted with key ${OLD_ID}`);
   expect((await ring.client.workflow.getHandle(t.workflowId).describe()).status.name).toBe('RUNNING');
-  await ring.client.workflow.getHandle(t.workflowId).terminate('its argument is under a key the worker lacks');
+  stuckRun = t.workflowId;
 
   // the archiver's current run was started under the new key: it goes on with the new key alone
   const before = (await status()).segments;
@@ -298,4 +300,10 @@ test('`schedules apply` re-encrypts the schedule under the new key; then the new
   await timed('scheduled run (new key only)', () => ring.client.workflow.getHandle(t.workflowId).result());
   const start = (await events(t.workflowId))[0]!.workflowExecutionStartedEventAttributes!;
   expect(keyIds(start.input!.payloads)).toEqual([NEW_ID]);
+}, 60_000);
+
+test('the key put back: the run that waited goes on and completes', async () => {
+  await timed('worker restart (ring again)', () => restartWorker(ringConfig));
+  const result = await timed('waiting run completes', () => ring.client.workflow.getHandle(stuckRun).result());
+  expect(result).toEqual(expect.any(Array));
 }, 60_000);
