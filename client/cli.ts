@@ -128,10 +128,18 @@ program
           problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n'),
         EXIT.configInvalid,
       );
+    // the ids and fingerprints (not secret) let an operator match a payload's key id to a key file
+    const ring = (await import('../config/temporal.js')).payloadKeyRing(c);
     out(
       g,
-      { ok: true, file, clouds: Object.keys(c.clouds) },
-      `config OK: ${file}, clouds ${Object.keys(c.clouds).join(', ')}\n`,
+      {
+        ok: true,
+        file,
+        clouds: Object.keys(c.clouds),
+        payloadKeys: ring?.keys.map((k, i) => ({ id: k.id, fingerprint: k.fingerprint, current: i === 0 })) ?? [],
+      },
+      `config OK: ${file}, clouds ${Object.keys(c.clouds).join(', ')}\n` +
+        (ring ? `payload keys: ${ring.describe(true)}\n` : 'payload keys: none, Temporal history in clear\n'),
     );
   });
 

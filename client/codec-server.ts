@@ -126,11 +126,11 @@ async function run(codecs: PayloadCodec[], op: 'encode' | 'decode', payloads: Pa
       try {
         out = await c.decode(out);
       } catch (e) {
-        // AES-GCM's own message ("unable to authenticate data") says nothing useful to a person.
+        // the codec's own messages name key ids and the fix; anything else (malformed data) is not shown
         const m = (e as Error).message;
         throw new HttpError(
           400,
-          /encrypted with key/.test(m)
+          /encrypted with (key|a key without)/.test(m)
             ? `cannot decode: ${m}`
             : 'cannot decode: a payload does not authenticate under this key (wrong key, or corrupted)',
         );
@@ -226,7 +226,7 @@ export async function runCodecServer(config: Config, flags: CodecServerFlags): P
   const codecs = payloadCodecs(config);
   if (!codecs.length)
     throw new CliError(
-      'temporal.payloadKey is not set in the config: payloads are not encrypted, so there is nothing to decode',
+      'neither temporal.payloadKeys nor temporal.payloadKey is set in the config: payloads are not encrypted, so there is nothing to decode',
       EXIT.configInvalid,
     );
   const { host, port } = parseListen(flags.listen);
@@ -252,7 +252,7 @@ export async function runCodecServer(config: Config, flags: CodecServerFlags): P
   } catch (e) {
     throw new CliError(`cannot listen on ${flags.listen}: ${(e as Error).message}`, EXIT.usage);
   }
-  const keyId = codecs[0] instanceof AesGcmPayloadCodec ? `, key ${codecs[0].keyId}` : '';
+  const keyId = codecs[0] instanceof AesGcmPayloadCodec ? `, keys ${codecs[0].ring.describe()}` : '';
   process.stdout.write(
     `osbackup codec server on ${url} (namespace ${config.temporal.namespace}${keyId})\n` +
       `  Temporal UI (${origins.join(', ')}): Data Encoder → Codec Server endpoint ${url}\n` +

@@ -6,7 +6,8 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { Config } from '../config/schema.js';
-import { payloadCodecs, TemporalSetupError } from '../config/temporal.js';
+import { KeyRing, KeyRingError } from '../config/payload-codec.js';
+import { payloadKeyEntries, readPayloadKey, TemporalSetupError } from '../config/temporal.js';
 import { resolveSecret } from '../activities/secrets.js';
 
 export interface Problem {
@@ -71,22 +72,48 @@ export async function checkConfigResources(config: Config, env: NodeJS.ProcessEn
     }
   }
   problems.push(...tlsProblems(config));
+  problems.push(...payloadKeyProblems(config, problems, env));
+  return problems;
+}
+
+/**
+ * Payloads are encrypted unless the config says otherwise; every key of the ring is 32 bytes,
+ * and together they make a ring (no key twice, no id twice, no id that is another key's
+ * fingerprint). A reference that did not resolve is already among `earlier`.
+ */
+function payloadKeyProblems(config: Config, earlier: Problem[], env: NodeJS.ProcessEnv): Problem[] {
   const t = config.temporal;
-  if (!t.payloadKey && !t.allowUnencryptedPayloads)
-    problems.push({
-      path: 'temporal.payloadKey',
-      message:
-        'not set: workflow inputs, results and failures would be stored in Temporal in clear. Fix: set temporal.payloadKey to a 32-byte key (openssl rand -hex 32 > /etc/osbackup/payload.key), or set temporal.allowUnencryptedPayloads: true to accept that',
-    });
-  else if (t.payloadKey && !problems.some((p) => p.path === 'temporal.payloadKey')) {
+  const entries = payloadKeyEntries(config);
+  if (!entries.length)
+    return t.allowUnencryptedPayloads
+      ? []
+      : [
+          {
+            path: 'temporal.payloadKey',
+            message:
+              'not set: workflow inputs, results and failures would be stored in Temporal in clear. Fix: set temporal.payloadKeys to a ring of one 32-byte key (openssl rand -hex 32 > /etc/osbackup/payload.key), or set temporal.allowUnencryptedPayloads: true to accept that',
+          },
+        ];
+  const out: Problem[] = [];
+  const keys = [];
+  for (const e of entries) {
+    const path = e.path === 'temporal.payloadKey' ? e.path : `${e.path}.key`;
+    if (earlier.some((p) => p.path === path)) continue;
     try {
-      payloadCodecs(config);
-    } catch (e) {
-      if (e instanceof TemporalSetupError) problems.push({ path: 'temporal.payloadKey', message: e.message });
-      else throw e;
+      keys.push({ id: e.id, key: readPayloadKey(e.ref, path, env), source: e.path });
+    } catch (err) {
+      if (err instanceof TemporalSetupError) out.push({ path, message: err.message.replace(`${path}: `, '') });
+      else throw err;
     }
   }
-  return problems;
+  if (keys.length === entries.length)
+    try {
+      new KeyRing(keys);
+    } catch (err) {
+      if (err instanceof KeyRingError) out.push({ path: err.path, message: err.message.replace(`${err.path}: `, '') });
+      else throw err;
+    }
+  return out;
 }
 
 /** The client certificate and key must be a pair; each must parse. */

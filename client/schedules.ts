@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
 import type { Config } from '../config/schema.js';
-import { workflowUiUrl } from '../config/temporal.js';
+import { AesGcmPayloadCodec, workflowUiUrl } from '../config/temporal.js';
 import { CliError, connect, EXIT } from './connect.js';
 import type { CliContext } from './control-plane.js';
 import {
@@ -19,6 +19,7 @@ import {
   SCHEDULE_ID_PREFIX,
   scheduleId,
   scheduleOptions,
+  staleKeys,
   type DesiredSchedule,
   type ExistingSchedule,
   type SchedulePlan,
@@ -85,7 +86,17 @@ export interface ApplyResult {
   otherClouds: string[];
   /** Updated although their digest matched: the definition on the server had been changed by hand. */
   drift: { scheduleId: string; fields: string[] }[];
+  /** Created again because their stored payloads were under an older payload key (or in clear). */
+  rekeyed: string[];
+  /** For each rekeyed schedule: the keys its payloads were under. */
+  staleKeys: { scheduleId: string; keyIds: string[] }[];
   notes: string[];
+}
+
+/** The id new payloads are encrypted under; null without a payload key. */
+function currentKeyId(client: Client): string | null {
+  const codec = client.options.loadedDataConverter.payloadCodecs.find((c) => c instanceof AesGcmPayloadCodec);
+  return codec instanceof AesGcmPayloadCodec ? codec.keyId : null;
 }
 
 async function apply(
@@ -101,9 +112,27 @@ async function apply(
     desired.map((d) => d.scheduleId),
   );
   const existing: ExistingSchedule[] = [...found.values()].map(existingFrom);
-  const plan = planSchedules(desired, existing, scope, opts.force);
+  const plan = planSchedules(desired, existing, scope, opts.force, currentKeyId(client));
   if (!opts.dryRun) {
     for (const d of plan.create) await client.schedule.create(scheduleOptions(d)).catch(explainSearchAttributes);
+    for (const d of plan.rekey) {
+      // Temporal cannot update a schedule's memo: delete and create it again, under the current
+      // key, keeping an operator's pause. Runs it started go on; only a run due in the moment
+      // between the two calls would be skipped (a new schedule does not catch up on earlier times).
+      const prev = found.get(d.scheduleId)!;
+      await client.schedule.getHandle(d.scheduleId).delete();
+      await client.schedule
+        .create({
+          ...scheduleOptions(d),
+          state: { paused: prev.state.paused, note: prev.state.note, remainingActions: prev.state.remainingActions },
+        })
+        .catch((e: unknown) => {
+          throw new CliError(
+            `${d.scheduleId} was deleted to be created again under the current payload key, and creating it failed: ${(e as Error).message}. Fix: run \`osbackup schedules apply\` again (it creates the missing schedule${prev.state.paused ? '; it was paused: pause it again' : ''})`,
+            EXIT.failed,
+          );
+        });
+    }
     for (const d of plan.update) {
       const { spec, action, policies, typedSearchAttributes } = scheduleOptions(d);
       // an operator's pause (and its reason) survives a config change
@@ -132,6 +161,8 @@ async function apply(
       conflicts: plan.conflicts,
       otherClouds: ids(plan.otherClouds),
       drift: plan.drift,
+      rekeyed: ids(plan.rekey),
+      staleKeys: plan.staleKeys,
       notes,
     },
   };
@@ -147,6 +178,12 @@ function applyText(r: ApplyResult, plan: SchedulePlan, config: Config): string {
       const drift = plan.drift.find((x) => x.scheduleId === d.scheduleId);
       return `${verb('updated  ', 'update   ')} ${line(d)}${drift ? `  (changed on the server by hand: ${drift.fields.join(', ')})` : ''}`;
     }),
+    ...plan.rekey.map((d) => {
+      const from = (plan.staleKeys.find((x) => x.scheduleId === d.scheduleId)?.keyIds ?? [])
+        .map((k) => (k === 'in clear' ? k : `under key ${k}`))
+        .join(' and ');
+      return `${verb('recreated', 'recreate ')} ${line(d)}  (its stored payloads were ${from}: ${verb('re-encrypted', 'to be re-encrypted')} under the current key)`;
+    }),
     ...plan.delete.map(
       (e) =>
         `${verb('deleted  ', 'delete   ')} ${e.scheduleId}  (cloud ${e.managed!.cloud}, entry ${ENTRY_IDS[e.managed!.entry]}: no longer in the config)`,
@@ -159,7 +196,7 @@ function applyText(r: ApplyResult, plan: SchedulePlan, config: Config): string {
     ),
     ...r.notes.map((n) => `note       ${n}`),
   ];
-  const sum = `${r.dryRun ? 'dry run, nothing changed: ' : ''}${r.created.length} ${verb('created', 'to create')}, ${r.updated.length} ${verb('updated', 'to update')}, ${r.deleted.length} ${verb('deleted', 'to delete')}, ${r.unchanged.length} unchanged${r.conflicts.length ? `, ${r.conflicts.length} CONFLICTS` : ''}`;
+  const sum = `${r.dryRun ? 'dry run, nothing changed: ' : ''}${r.created.length} ${verb('created', 'to create')}, ${r.updated.length} ${verb('updated', 'to update')}, ${r.deleted.length} ${verb('deleted', 'to delete')}, ${r.rekeyed.length ? `${r.rekeyed.length} ${verb('re-encrypted', 'to re-encrypt')}, ` : ''}${r.unchanged.length} unchanged${r.conflicts.length ? `, ${r.conflicts.length} CONFLICTS` : ''}`;
   return `${lines.join('\n')}\n${sum}\n  ${config.temporal.uiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(config.temporal.namespace)}/schedules\n`;
 }
 
@@ -244,6 +281,7 @@ export function registerScheduleCommands(program: Command, ctx: CliContext<G>): 
         desired.map((d) => d.scheduleId),
       );
       const rows = [];
+      const keyId = currentKeyId(client);
       for (const [id, d] of [...found.entries()].sort(([a], [b]) => a.localeCompare(b))) {
         const e = existingFrom(d);
         if (!e.managed || (scope && !scope.includes(e.managed.cloud))) continue;
@@ -268,6 +306,7 @@ export function registerScheduleCommands(program: Command, ctx: CliContext<G>): 
             ? { scheduledAt: last.scheduledAt.toISOString(), workflowId: last.action.workflow.workflowId }
             : null,
           running: d.info.runningActions.map((a) => a.workflow.workflowId),
+          staleKeys: staleKeys(e, keyId),
           inConfig: !!want,
           ui: scheduleUiUrl(config, id),
         });
@@ -277,7 +316,7 @@ export function registerScheduleCommands(program: Command, ctx: CliContext<G>): 
         rows
           .map(
             (r) =>
-              `${r.scheduleId}  ${r.paused ? 'PAUSED' : 'active'}  ${r.calendar} ${r.timeZone}  next ${r.nextActionTimes[0] ?? '-'}  last ${r.lastAction ? `${r.lastAction.scheduledAt} (${r.lastAction.workflowId})` : '-'}${r.running.length ? `  running ${r.running.join(', ')}` : ''}${r.note ? `\n    note: ${r.note}` : ''}${r.inConfig ? '' : '\n    not in the config any more: the next apply deletes it'}`,
+              `${r.scheduleId}  ${r.paused ? 'PAUSED' : 'active'}  ${r.calendar} ${r.timeZone}  next ${r.nextActionTimes[0] ?? '-'}  last ${r.lastAction ? `${r.lastAction.scheduledAt} (${r.lastAction.workflowId})` : '-'}${r.running.length ? `  running ${r.running.join(', ')}` : ''}${r.note ? `\n    note: ${r.note}` : ''}${r.staleKeys.length ? `\n    stored payloads ${r.staleKeys.map((k) => (k === 'in clear' ? k : `under key ${k}`)).join(' and ')}, not the current key: \`osbackup schedules apply\` re-encrypts them` : ''}${r.inConfig ? '' : '\n    not in the config any more: the next apply deletes it'}`,
           )
           .join('\n') +
         (rows.length ? '\n' : 'no osbackup schedules\n') +

@@ -482,15 +482,61 @@ export const temporalSchema = z
       )
       .optional(),
     apiKey: secretRefSchema.optional(),
-    /** 32-byte key (hex or base64 in the file) for the payload codec that encrypts Temporal history. */
+    /**
+     * 32-byte key (hex or base64 in the file) for the payload codec that encrypts Temporal
+     * history: a key ring of one, its id the key's fingerprint.
+     */
     payloadKey: secretRefSchema.optional(),
     /**
-     * Without payloadKey, workflow inputs, results and failures are stored in Temporal's history
-     * in clear. `config check` refuses that unless this says it is deliberate.
+     * The payload key ring: the first key encrypts, every key decrypts what was written under it
+     * (each payload names its key's id). Rotation adds the new key first and keeps the old ones
+     * until nothing in Temporal still needs them. Without `id` a key's id is its fingerprint,
+     * which is what a single payloadKey writes.
+     */
+    payloadKeys: z
+      .array(
+        z
+          .object({
+            id: z
+              .string()
+              .regex(
+                /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/,
+                'a key id is 1-64 letters, digits, ".", "_", ":" or "-" (it is written into every payload)',
+              )
+              .optional(),
+            key: secretRefSchema,
+          })
+          .strict(),
+      )
+      .min(1, 'list at least one key (the first encrypts)')
+      .optional(),
+    /**
+     * Without payloadKey(s), workflow inputs, results and failures are stored in Temporal's
+     * history in clear. `config check` refuses that unless this says it is deliberate.
      */
     allowUnencryptedPayloads: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.payloadKey && t.payloadKeys)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['payloadKeys'],
+        message:
+          'payloadKey and payloadKeys together: use one. Fix: move the payloadKey into payloadKeys (without an id it keeps the id its payloads carry)',
+      });
+    const seen = new Set<string>();
+    t.payloadKeys?.forEach((k, i) => {
+      if (k.id === undefined) return;
+      if (seen.has(k.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['payloadKeys', i, 'id'],
+          message: `the id ${k.id} is used twice: each key needs its own`,
+        });
+      seen.add(k.id);
+    });
+  });
 
 export const workerSchema = z
   .object({

@@ -1,56 +1,19 @@
 // Connecting to Temporal (dev server, a cluster, or Temporal Cloud) and the payload codec
 // that encrypts everything osbackup puts into Temporal history.
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { DataConverter, LoadedDataConverter, Payload, PayloadCodec, ProtoFailure } from '@temporalio/common';
-import proto from '@temporalio/proto';
-
-const { temporal } = proto;
 import type { Config, SecretRef } from './schema.js';
+import { AesGcmPayloadCodec, KeyRing, KeyRingError } from './payload-codec.js';
 
-const ENCODING = 'binary/encrypted';
-
-/** AES-256-GCM over the whole serialized payload; the key id lets keys rotate. */
-export class AesGcmPayloadCodec implements PayloadCodec {
-  readonly keyId: string;
-  constructor(private readonly key: Buffer) {
-    if (key.length !== 32) throw new Error('the payload key must be 32 bytes');
-    this.keyId = createHash('sha256').update(key).digest('hex').slice(0, 16);
-  }
-
-  async encode(payloads: Payload[]): Promise<Payload[]> {
-    return payloads.map((p) => {
-      const iv = randomBytes(12);
-      const c = createCipheriv('aes-256-gcm', this.key, iv);
-      const body = Buffer.concat([c.update(temporal.api.common.v1.Payload.encode(p).finish()), c.final()]);
-      return {
-        metadata: { encoding: Buffer.from(ENCODING), 'encryption-key-id': Buffer.from(this.keyId) },
-        data: Buffer.concat([iv, c.getAuthTag(), body]),
-      };
-    });
-  }
-
-  async decode(payloads: Payload[]): Promise<Payload[]> {
-    return payloads.map((p) => {
-      if (Buffer.from(p.metadata?.encoding ?? []).toString() !== ENCODING) return p;
-      const kid = Buffer.from(p.metadata?.['encryption-key-id'] ?? []).toString();
-      if (kid !== this.keyId)
-        throw new Error(`payload was encrypted with key ${kid}; this process has ${this.keyId} (temporal.payloadKey)`);
-      const d = Buffer.from(p.data ?? []);
-      const dec = createDecipheriv('aes-256-gcm', this.key, d.subarray(0, 12));
-      dec.setAuthTag(d.subarray(12, 28));
-      return temporal.api.common.v1.Payload.decode(Buffer.concat([dec.update(d.subarray(28)), dec.final()])) as Payload;
-    });
-  }
-}
+export { AesGcmPayloadCodec, KeyRing } from './payload-codec.js';
 
 /** A config secret the client side needs itself (not through an activity); errors name the reference, never a value. */
 export class TemporalSetupError extends Error {
   override name = 'TemporalSetupError';
 }
 
-function readRef(ref: SecretRef, what: string): string {
+function readRef(ref: SecretRef, what: string, env: NodeJS.ProcessEnv = process.env): string {
   let v: string | undefined;
   if (ref.file) {
     try {
@@ -61,7 +24,7 @@ function readRef(ref: SecretRef, what: string): string {
       );
     }
   } else {
-    v = process.env[ref.env!];
+    v = env[ref.env!];
     if (v === undefined)
       throw new TemporalSetupError(
         `${what}: environment variable ${ref.env} is not set. Fix: export ${ref.env} for this process (the worker's service environment, or your shell)`,
@@ -82,16 +45,44 @@ function readFile(path: string, what: string): Buffer {
   }
 }
 
-export function payloadCodecs(config: Config): PayloadCodec[] {
-  const ref = config.temporal.payloadKey;
-  if (!ref) return [];
-  const text = readRef(ref, 'temporal.payloadKey');
+/** The configured payload keys, first the current one: where each is (for messages), its id if named, its reference. */
+export function payloadKeyEntries(config: Config): { path: string; id?: string; ref: SecretRef }[] {
+  const t = config.temporal;
+  if (t.payloadKeys) return t.payloadKeys.map((k, i) => ({ path: `temporal.payloadKeys.${i}`, id: k.id, ref: k.key }));
+  return t.payloadKey ? [{ path: 'temporal.payloadKey', ref: t.payloadKey }] : [];
+}
+
+/** One key's bytes: 64 hex digits or base64 of 32 bytes. */
+export function readPayloadKey(ref: SecretRef, what: string, env: NodeJS.ProcessEnv = process.env): Buffer {
+  const text = readRef(ref, what, env);
   const key = /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
   if (key.length !== 32)
     throw new TemporalSetupError(
-      `temporal.payloadKey: the key is ${key.length} bytes, not 32. Fix: write 32 random bytes as hex or base64 (openssl rand -hex 32)`,
+      `${what}: the key is ${key.length} bytes, not 32. Fix: write 32 random bytes as hex or base64 (openssl rand -hex 32)`,
     );
-  return [new AesGcmPayloadCodec(key)];
+  return key;
+}
+
+/** The config's key ring, every key read; null when payloads are not encrypted. */
+export function payloadKeyRing(config: Config): KeyRing | null {
+  const entries = payloadKeyEntries(config);
+  if (!entries.length) return null;
+  const keys = entries.map((e) => ({
+    id: e.id,
+    key: readPayloadKey(e.ref, e.path.startsWith('temporal.payloadKeys') ? `${e.path}.key` : e.path),
+    source: e.path,
+  }));
+  try {
+    return new KeyRing(keys);
+  } catch (e) {
+    if (e instanceof KeyRingError) throw new TemporalSetupError(e.message);
+    throw e;
+  }
+}
+
+export function payloadCodecs(config: Config): PayloadCodec[] {
+  const ring = payloadKeyRing(config);
+  return ring ? [new AesGcmPayloadCodec(ring)] : [];
 }
 
 /**

@@ -10,7 +10,13 @@ import { keepalive } from '../activities/keepalive.js';
 import { requireHeartbeatTimeouts } from '../activities/heartbeat.js';
 import { SshPool } from '../activities/ssh/pool.js';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
-import { connectionOptions, dataConverter, TemporalSetupError, unreachableMessage } from '../config/temporal.js';
+import {
+  AesGcmPayloadCodec,
+  connectionOptions,
+  dataConverter,
+  TemporalSetupError,
+  unreachableMessage,
+} from '../config/temporal.js';
 import { freshBundle, WORKFLOWS_PATH } from './bundle.js';
 import { checkHostTools } from './host-tools.js';
 import { probeTransport } from '../client/transport-probe.js';
@@ -98,12 +104,13 @@ export async function runWorker(opts: { config?: string; clouds?: string[] }): P
     await connection.close();
     return 2;
   }
-  if (!config.temporal.payloadKey)
+  const codec = converter.payloadCodecs?.find((c) => c instanceof AesGcmPayloadCodec);
+  if (!codec)
     console.warn(
-      'osbackup worker: temporal.payloadKey is not set: workflow inputs, results and failures are stored in Temporal in clear' +
+      'osbackup worker: temporal.payloadKeys is not set: workflow inputs, results and failures are stored in Temporal in clear' +
         (config.temporal.allowUnencryptedPayloads
           ? ' (allowUnencryptedPayloads: true)'
-          : '. Fix: set temporal.payloadKey'),
+          : '. Fix: set temporal.payloadKeys'),
     );
   const ssh = new SshPool();
   let metrics: WorkerMetrics | undefined;
@@ -141,7 +148,7 @@ export async function runWorker(opts: { config?: string; clouds?: string[] }): P
       ),
     );
     console.log(
-      `osbackup worker ready: namespace ${config.temporal.namespace}, task queue${served.queues.length > 1 ? 's' : ''} ${served.queues.join(', ')} (clouds ${served.clouds.join(', ')}), config ${file}`,
+      `osbackup worker ready: namespace ${config.temporal.namespace}, task queue${served.queues.length > 1 ? 's' : ''} ${served.queues.join(', ')} (clouds ${served.clouds.join(', ')}), config ${file}${codec ? `, payload keys ${codec.ring.describe()}` : ''}`,
     );
     // one worker failing stops the others: the process exits and its service manager restarts it
     await Promise.all(

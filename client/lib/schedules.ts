@@ -10,6 +10,8 @@ import { createHash } from 'node:crypto';
 import { DAYS_OF_WEEK, MONTHS, type CalendarSpec, type ScheduleOptions } from '@temporalio/client';
 import type { Calendar, CalendarRange, EntryName, OverlapPolicy } from '../../config/schedule-schema.js';
 import { ENTRY_NAMES } from '../../config/schedule-schema.js';
+import type { Payload } from '@temporalio/common';
+import { payloadKeyId } from '../../config/payload-codec.js';
 import type { Config } from '../../config/schema.js';
 import { taskQueueOf } from '../../config/task-queues.js';
 import { parseDuration } from '../../core/retention/policy.js';
@@ -248,6 +250,8 @@ export interface ExistingSchedule {
   digest?: string;
   /** The definition as the server has it, when described (to catch edits made by hand in the UI). */
   actual?: ActualDefinition;
+  /** The key id of each payload the schedule stores (memo, action arguments, action memo); null: in clear. */
+  keyIds?: (string | null)[];
 }
 
 export interface ActualDefinition {
@@ -266,6 +270,8 @@ export interface ActualDefinition {
 }
 
 type RangeOf<T> = { start: T; end: T; step: number };
+type RawPayload = { metadata?: Record<string, Uint8Array> | null; data?: Uint8Array | null };
+type RawFields = { fields?: Record<string, RawPayload> | null } | null;
 /** The parts of the SDK's ScheduleDescription read here. */
 export interface DescriptionView {
   scheduleId: string;
@@ -293,6 +299,19 @@ export interface DescriptionView {
     workflowId?: string;
     args?: readonly unknown[];
     searchAttributes?: Record<string, unknown>;
+  };
+  /** The server's description as stored: its payloads still encrypted. */
+  raw?: {
+    memo?: RawFields;
+    schedule?: {
+      action?: {
+        startWorkflow?: {
+          input?: { payloads?: RawPayload[] | null } | null;
+          memo?: RawFields;
+          header?: RawFields;
+        } | null;
+      } | null;
+    } | null;
   };
 }
 
@@ -340,6 +359,18 @@ function actualFrom(s: DescriptionView): ActualDefinition | undefined {
   };
 }
 
+/** The key id of every payload a schedule stores, as the server keeps them (null: in clear). */
+export function storedKeyIds(raw: NonNullable<DescriptionView['raw']>): (string | null)[] {
+  const w = raw.schedule?.action?.startWorkflow;
+  const payloads = [
+    ...Object.values(raw.memo?.fields ?? {}),
+    ...(w?.input?.payloads ?? []),
+    ...Object.values(w?.memo?.fields ?? {}),
+    ...Object.values(w?.header?.fields ?? {}),
+  ];
+  return payloads.map((p) => payloadKeyId(p as Payload));
+}
+
 /** Reads the osbackup marker, the digest and (from a full description) the actual definition. */
 export function existingFrom(s: DescriptionView): ExistingSchedule {
   const m = s.memo?.osbackup as Partial<ManagedMemo> | undefined;
@@ -359,7 +390,14 @@ export function existingFrom(s: DescriptionView): ExistingSchedule {
   };
   const actual = actualFrom(s);
   if (actual) out.actual = actual;
+  if (s.raw) out.keyIds = storedKeyIds(s.raw);
   return out;
+}
+
+/** The keys a schedule's stored payloads are under, other than the current one ("in clear" for unencrypted ones). */
+export function staleKeys(e: ExistingSchedule, currentKeyId: string | null): string[] {
+  if (currentKeyId === null || !e.keyIds) return [];
+  return [...new Set(e.keyIds.filter((k) => k !== currentKeyId).map((k) => k ?? 'in clear'))].sort();
 }
 
 /** The fields in which the server's definition differs from the desired one (empty: equal). */
@@ -396,19 +434,28 @@ export interface SchedulePlan {
   otherClouds: ExistingSchedule[];
   /** Updates of schedules whose digest matched but whose definition on the server did not (edited by hand). */
   drift: { scheduleId: string; fields: string[] }[];
+  /**
+   * Schedules whose stored payloads are under a key other than the current one (or in clear):
+   * recreated, because Temporal cannot update a schedule's memo, and the memo is encrypted too.
+   */
+  rekey: DesiredSchedule[];
+  /** For each one of rekey: the keys its payloads were under. */
+  staleKeys: { scheduleId: string; keyIds: string[] }[];
 }
 
 /**
  * desired vs existing. `scope` is the clouds this apply speaks for: a schedule of another cloud
  * may belong to another osbackup config sharing the namespace, so it is never deleted here.
  * A schedule whose digest matches is still updated when its definition on the server differs
- * (edited by hand in the UI); `force` rewrites every one.
+ * (edited by hand in the UI); `force` rewrites every one. One whose stored payloads are under
+ * another key than `currentKeyId` (a rotated payload key) is recreated, whatever its digest.
  */
 export function planSchedules(
   desired: DesiredSchedule[],
   existing: ExistingSchedule[],
   scope: string[],
   force = false,
+  currentKeyId: string | null = null,
 ): SchedulePlan {
   const plan: SchedulePlan = {
     create: [],
@@ -418,6 +465,8 @@ export function planSchedules(
     conflicts: [],
     otherClouds: [],
     drift: [],
+    rekey: [],
+    staleKeys: [],
   };
   const byId = new Map(existing.map((e) => [e.scheduleId, e]));
   const wanted = new Set(desired.map((d) => d.scheduleId));
@@ -435,7 +484,10 @@ export function planSchedules(
         scheduleId: d.scheduleId,
         reason: `is osbackup's schedule of cloud ${e.managed.cloud}, entry ${ENTRY_IDS[e.managed.entry]} (cloud and entry names run together in the id): left alone`,
       });
-    else if (force || e.digest !== d.digest) plan.update.push(d);
+    else if (staleKeys(e, currentKeyId).length) {
+      plan.rekey.push(d);
+      plan.staleKeys.push({ scheduleId: d.scheduleId, keyIds: staleKeys(e, currentKeyId) });
+    } else if (force || e.digest !== d.digest) plan.update.push(d);
     else {
       const fields = e.actual ? driftOf(d, e.actual) : [];
       if (fields.length) {
@@ -449,7 +501,7 @@ export function planSchedules(
     if (scope.includes(e.managed.cloud)) plan.delete.push(e);
     else plan.otherClouds.push(e);
   }
-  for (const k of ['create', 'update', 'unchanged'] as const)
+  for (const k of ['create', 'update', 'unchanged', 'rekey'] as const)
     plan[k].sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
   plan.delete.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
   return plan;

@@ -84,7 +84,9 @@ test('a payload encrypted with another key: 400, a clear message, no key materia
   });
   expect(res.status).toBe(400);
   const { error } = (await res.json()) as { error: string };
-  expect(error).toMatch(/cannot decode: payload was encrypted with key [0-9a-f]{16}; this process has [0-9a-f]{16}/);
+  expect(error).toMatch(
+    /cannot decode: payload was encrypted with key [0-9a-f]{16}, which is not in this process's payload key ring \([0-9a-f]{16} \(current\)\)\. Fix: add that key/,
+  );
   expect(error).not.toContain(key.toString('hex'));
   expect(error).not.toContain(key.toString('base64'));
 
@@ -94,7 +96,9 @@ test('a payload encrypted with another key: 400, a clear message, no key materia
   data[data.length - 1]! ^= 1;
   const bad = await post('/decode', { payloads: [{ ...enc.payloads[0], data: data.toString('base64') }] });
   expect(bad.status).toBe(400);
-  expect(((await bad.json()) as { error: string }).error).toMatch(/does not authenticate under this key/);
+  expect(((await bad.json()) as { error: string }).error).toMatch(
+    /cannot decode: a payload encrypted with key [0-9a-f]{16} does not authenticate under this process's key/,
+  );
 });
 
 test('no token or a wrong one: 401', async () => {

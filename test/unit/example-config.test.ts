@@ -68,12 +68,11 @@ async function install(): Promise<Installed> {
     ]);
   for (const f of files) {
     if (f === pem || f === key) continue;
-    const content =
-      basename(f) === 'payload.key'
-        ? randomBytes(32).toString('hex')
-        : basename(f) === 'ca.pem' && pem
-          ? readFileSync(pem, 'utf8')
-          : `not empty: ${basename(f)}\n`;
+    const content = /^payload.*\.key$/.test(basename(f))
+      ? randomBytes(32).toString('hex')
+      : basename(f) === 'ca.pem' && pem
+        ? readFileSync(pem, 'utf8')
+        : `not empty: ${basename(f)}\n`;
     writeFileSync(f, content, { mode: 0o600 });
   }
   const env: NodeJS.ProcessEnv = Object.fromEntries(envRefs(parse(text)).map((name) => [name, `value of ${name}`]));
@@ -91,12 +90,12 @@ describe('osbackup.example.yml', () => {
     installed.push(i);
     expect(example).not.toContain(i.dir);
     expect(i.files.map((f) => basename(f))).toEqual(
-      expect.arrayContaining(['payload.key', 'ca.pem', 'client.pem', 'client.key', 'passphrase', 'id_ed25519']),
+      expect.arrayContaining(['payload-2026-05.key', 'ca.pem', 'client.pem', 'client.key', 'passphrase', 'id_ed25519']),
     );
     expect(Object.keys(i.env).length).toBeGreaterThan(0);
     for (const f of i.files) expect(existsSync(f)).toBe(true);
     const config = parseConfig(i.text, EXAMPLE);
-    expect(config.temporal.payloadKey).toEqual({ file: join(i.dir, 'payload.key') });
+    expect(config.temporal.payloadKeys).toEqual([{ id: '2026-05', key: { file: join(i.dir, 'payload-2026-05.key') } }]);
     expect(config.temporal.tls).toEqual(
       expect.objectContaining({
         serverRootCaFile: join(i.dir, 'ca.pem'),
@@ -107,12 +106,12 @@ describe('osbackup.example.yml', () => {
     expect(await checkConfigResources(config, i.env)).toEqual([]);
   });
 
-  test('without the payload key file, config check reports temporal.payloadKey', async () => {
+  test('without the payload key file, config check reports that key of temporal.payloadKeys', async () => {
     const i = await install();
     installed.push(i);
-    rmSync(join(i.dir, 'payload.key'));
+    rmSync(join(i.dir, 'payload-2026-05.key'));
     const problems = await checkConfigResources(parseConfig(i.text, EXAMPLE), i.env);
-    expect(problems.map((p) => p.path)).toEqual(['temporal.payloadKey']);
+    expect(problems.map((p) => p.path)).toEqual(['temporal.payloadKeys.0.key']);
   });
 
   test('has every top-level section and every cloud section the schema accepts', () => {

@@ -317,6 +317,60 @@ describe('plan: desired vs existing', () => {
     expect(driftOf(weekly, withInterval.actual!)).toEqual(['calendar']);
   });
 
+  test('schedules whose stored payloads are under another key than the current one (or in clear) are recreated, the others left alone', async () => {
+    const { AesGcmPayloadCodec, KeyRing } = await import('../../config/payload-codec.js');
+    const { randomBytes } = await import('node:crypto');
+    const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
+    const old = new AesGcmPayloadCodec(oldKey);
+    const ring = new AesGcmPayloadCodec(
+      new KeyRing([
+        { id: 'k2', key: newKey },
+        { id: 'k1', key: oldKey },
+      ]),
+    );
+    const clear = { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('{}') };
+    // the server's description as stored: memo, action input, action memo
+    const stored = async (codec: typeof old | null, d: DesiredSchedule) => {
+      const enc = async () => (codec ? (await codec.encode([clear]))[0]! : clear);
+      return {
+        ...asExisting(d),
+        ...existingFrom({
+          scheduleId: d.scheduleId,
+          raw: {
+            memo: { fields: { osbackup: await enc() } },
+            schedule: {
+              action: {
+                startWorkflow: {
+                  input: { payloads: [await enc()] },
+                  memo: { fields: { osbackupSchedule: await enc() } },
+                },
+              },
+            },
+          },
+        }),
+        managed: asExisting(d).managed,
+        digest: d.digest,
+      };
+    };
+    const [a, b, c] = desired;
+    const existing = [await stored(old, a!), await stored(ring, b!), await stored(null, c!)];
+    expect(existing.map((e) => e.keyIds)).toEqual([
+      [old.keyId, old.keyId, old.keyId],
+      ['k2', 'k2', 'k2'],
+      [null, null, null],
+    ]);
+    const p = planSchedules([a!, b!, c!], existing, ['prod'], false, 'k2');
+    expect(ids(p.rekey)).toEqual([a!.scheduleId, c!.scheduleId].sort());
+    expect(p.staleKeys).toEqual([
+      { scheduleId: a!.scheduleId, keyIds: [old.keyId] },
+      { scheduleId: c!.scheduleId, keyIds: ['in clear'] },
+    ]);
+    expect(ids(p.unchanged)).toEqual([b!.scheduleId]);
+    expect(p.update).toEqual([]);
+    // without a payload key nothing is re-encrypted
+    expect(planSchedules([a!, b!, c!], existing, ['prod'], false, null).rekey).toEqual([]);
+  });
+
   test("the marker is read back only when it is osbackup's", () => {
     expect(
       existingFrom({ scheduleId: 'x', memo: { osbackup: { managedBy: 'someone', cloud: 'prod', entry: 'daily' } } })
