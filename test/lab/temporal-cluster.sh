@@ -5,7 +5,7 @@
 # one is for the tests that must see what a site's cluster does (test/integration/temporal-cluster.test.ts).
 #
 #   test/lab/temporal-cluster.sh build    the server and SQL tool binaries and the PostgreSQL schema, into a
-#                                         machine-wide cache (~7 min on 2 cores the first time, then nothing)
+#                                         machine-wide cache (5-7 min on 2 cores the first time, then nothing)
 #   test/lab/temporal-cluster.sh up       tear down leftovers, then PostgreSQL, schema, certificates, the server;
 #                                         when the lab is up, also `config`
 #   test/lab/temporal-cluster.sh config [lab-config]
@@ -23,6 +23,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 VERSION=v1.32.2
 GO_TOOLCHAIN=go1.27.3 # the module needs Go >= 1.26.10; GOTOOLCHAIN fetches this one from the Go proxy
+PACKAGES=1450         # what `go install -v` compiles for the two commands of this version, for the progress line
 CACHE_ROOT=${OSBACKUP_TOOL_CACHE:-$HOME/.cache/osbackup}
 CACHE=$CACHE_ROOT/temporal-$VERSION
 SCHEMA=$CACHE/schema/postgresql/v12
@@ -61,7 +62,7 @@ build() {
   local tmp t0=$SECONDS pid n dl last next=20
   tmp=$(mktemp -d "$CACHE_ROOT/.temporal-$VERSION.build.XXXXXX")
   chmod 755 "$tmp"
-  log "building the Temporal server $VERSION and its SQL tool from the Go module with $GO_TOOLCHAIN (~7 min on 2 cores; once per machine, kept in $CACHE)"
+  log "building the Temporal server $VERSION and its SQL tool from the Go module with $GO_TOOLCHAIN (5-7 min on 2 cores, more on a busy machine; once per machine, kept in $CACHE)"
   GOTOOLCHAIN=$GO_TOOLCHAIN GOBIN=$tmp/bin go install -v \
     "go.temporal.io/server/cmd/server@$VERSION" "go.temporal.io/server/cmd/tools/sql@$VERSION" >"$tmp/build.log" 2>&1 &
   pid=$!
@@ -73,7 +74,7 @@ build() {
       dl=$(grep -c '^go: downloading' "$tmp/build.log" || true)
       n=$(grep -vc '^go: ' "$tmp/build.log" || true)
       last=$(grep -v '^go: ' "$tmp/build.log" | tail -n 1 || true)
-      log "building: $((SECONDS - t0)) s, $dl modules downloaded, $n packages compiled${last:+ (now $last)}"
+      log "building: $((SECONDS - t0)) s, $dl modules downloaded, $n of ~$PACKAGES packages compiled${last:+ (now $last)}"
     fi
   done
   if ! wait "$pid"; then
