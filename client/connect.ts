@@ -14,7 +14,6 @@ import {
   dataConverter,
   failureMessage,
   TemporalSetupError,
-  unreachableMessage,
   workflowUiUrl,
 } from '../config/temporal.js';
 import { redact } from '../activities/redact.js';
@@ -64,10 +63,10 @@ export async function connect(config: Config, opts: { setupCheck?: boolean } = {
     throw e;
   }
   try {
-    connection = await Connection.connect({ ...options, connectTimeout: '5 seconds' });
+    const { connectExplained } = await import('./transport-probe.js');
+    connection = await connectExplained(config, () => Connection.connect({ ...options, connectTimeout: '5 seconds' }));
   } catch (e) {
-    const probe = await (await import('./transport-probe.js')).probeTransport(config).catch(() => null);
-    throw new CliError(redact(unreachableMessage(e, config, probe)), EXIT.temporalUnreachable);
+    throw new CliError(redact((e as Error).message), EXIT.temporalUnreachable);
   }
   if (opts.setupCheck !== false) {
     const missing = await missingSearchAttributes(connection, config.temporal.namespace).catch((e: unknown) => {

@@ -159,37 +159,44 @@ export function connectionSetup(config: Config): string {
   return `${tls}; ${key}`;
 }
 
+// What the transports (rustls and tonic in the SDK, OpenSSL in a direct node:tls handshake) say,
+// by cause. The server's alerts come first: they are about what this client sent.
+const CLIENT_CERT_REFUSED =
+  /alert (certificate required|handshake failure|bad certificate|unknown ca)|certificaterequired|peer sent no certificates/;
+const SERVER_CA_UNKNOWN =
+  /unable to (get local issuer|verify the first) certificate|self[- ]signed certificate|unknownissuer|certificate verify failed|invalid peer certificate/;
+const NAME_MISMATCH =
+  /altnames|notvalidforname|not valid for name|hostname\/ip does not match|err_tls_cert_altname_invalid/;
+const TLS_VS_PLAIN =
+  /wrong version number|packet length too long|invalidcontenttype|corrupt ?message|record layer failure|econnreset.*tls|before secure tls connection/;
+
+/**
+ * A certificate the server refuses or asks for, a server certificate this config cannot trust or
+ * that names another host: the settings themselves are wrong, so no retry can succeed.
+ */
+export function isCertificateRefusal(message: string): boolean {
+  const m = message.toLowerCase();
+  return [CLIENT_CERT_REFUSED, SERVER_CA_UNKNOWN, NAME_MISMATCH].some((r) => r.test(m));
+}
+
 /**
  * Why a connection to Temporal failed, from the transport's message, and the fix. The SDK's
- * errors are transport strings (rustls, tonic, gRPC status); the patterns below are the ones a
- * wrong CA, a missing client certificate, TLS against plain TCP, a wrong name, a bad key and
- * nothing listening produce.
+ * errors are transport strings (rustls, tonic, gRPC status); the patterns are the ones a wrong
+ * CA, a missing client certificate, TLS against plain TCP, a wrong name, a bad key and nothing
+ * listening produce.
  */
 export function connectionHint(message: string, config: Config): string {
   const t = config.temporal;
   const m = message.toLowerCase();
-  // the server's alerts first: they are about what this client sent
-  if (
-    /alert (certificate required|handshake failure|bad certificate|unknown ca)|certificaterequired|peer sent no certificates/.test(
-      m,
-    )
-  )
+  if (CLIENT_CERT_REFUSED.test(m))
     return t.tls?.clientCertFile
       ? `the server refused the client certificate ${t.tls.clientCertFile}. Fix: use a certificate signed by the CA the server trusts for clients`
       : 'the server asks for a client certificate (mutual TLS) and this config has none. Fix: set temporal.tls.clientCertFile and clientKeyFile';
-  if (
-    /unable to (get local issuer|verify the first) certificate|self[- ]signed certificate|unknownissuer|certificate verify failed|invalid peer certificate/.test(
-      m,
-    )
-  )
+  if (SERVER_CA_UNKNOWN.test(m))
     return `the server's certificate is not signed by the CA this config trusts. Fix: point temporal.tls.serverRootCaFile at the CA that signed the server's certificate${t.tls?.serverRootCaFile ? ` (now ${t.tls.serverRootCaFile})` : ''}`;
-  if (/altnames|notvalidforname|not valid for name|hostname\/ip does not match|err_tls_cert_altname_invalid/.test(m))
+  if (NAME_MISMATCH.test(m))
     return `the server's certificate does not name ${t.tls?.serverName ?? t.address.replace(/:\d+$/, '')}. Fix: set temporal.tls.serverName to a name the certificate holds`;
-  if (
-    /wrong version number|packet length too long|invalidcontenttype|corrupt ?message|record layer failure|econnreset.*tls|before secure tls connection/.test(
-      m,
-    )
-  )
+  if (TLS_VS_PLAIN.test(m))
     return t.tls || t.apiKey
       ? 'TLS was refused: the server may speak plain TCP at this address. Fix: remove temporal.tls (and apiKey), or use the TLS port'
       : 'the server did not answer as plain gRPC: it may require TLS. Fix: set temporal.tls (serverRootCaFile; clientCertFile/clientKeyFile for mutual TLS)';

@@ -10,16 +10,10 @@ import { keepalive } from '../activities/keepalive.js';
 import { requireHeartbeatTimeouts } from '../activities/heartbeat.js';
 import { SshPool } from '../activities/ssh/pool.js';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
-import {
-  AesGcmPayloadCodec,
-  connectionOptions,
-  dataConverter,
-  TemporalSetupError,
-  unreachableMessage,
-} from '../config/temporal.js';
+import { AesGcmPayloadCodec, connectionOptions, dataConverter, TemporalSetupError } from '../config/temporal.js';
 import { freshBundle, WORKFLOWS_PATH } from './bundle.js';
 import { checkHostTools } from './host-tools.js';
-import { probeTransport } from '../client/transport-probe.js';
+import { connectExplained, TemporalUnreachable } from '../client/transport-probe.js';
 import { missingSearchAttributes, NamespaceMissing, setupMissingMessage } from '../client/temporal-setup.js';
 import { startWorkerMetrics, type WorkerMetrics } from './metrics-server.js';
 import { servedQueues, type ServedQueues } from '../config/task-queues.js';
@@ -80,12 +74,11 @@ export async function runWorker(opts: { config?: string; clouds?: string[] }): P
   let converter;
   try {
     converter = dataConverter(config);
-    connection = await NativeConnection.connect(connectionOptions(config));
+    const options = connectionOptions(config);
+    connection = await connectExplained(config, () => NativeConnection.connect(options));
   } catch (e) {
-    const probe = e instanceof TemporalSetupError ? null : await probeTransport(config).catch(() => null);
-    console.error(
-      `osbackup worker: ${redact(e instanceof TemporalSetupError ? e.message : unreachableMessage(e, config, probe))}`,
-    );
+    if (!(e instanceof TemporalSetupError || e instanceof TemporalUnreachable)) throw e;
+    console.error(`osbackup worker: ${redact(e.message)}`);
     return e instanceof TemporalSetupError ? 2 : 3;
   }
   let missing: string[] | null;

@@ -20,11 +20,24 @@ export function labDir(): string {
   return dirname(labConfigPath());
 }
 
+/** The lab's config on the lab's Temporal cluster (test/lab/temporal-cluster.sh): PostgreSQL stores, mutual TLS. */
+export function clusterConfigPath(): string {
+  const p = process.env.OSBACKUP_CLUSTER_CONFIG;
+  if (!p || !existsSync(p))
+    throw new Error(
+      `the lab's Temporal cluster is not up (${p ? `no ${p}` : 'OSBACKUP_CLUSTER_CONFIG not set'}): ./dev test brings it up; by hand test/lab/temporal-cluster.sh up, then OSBACKUP_CLUSTER_CONFIG=.dev/temporal-cluster/osbackup.yml`,
+    );
+  return resolve(p);
+}
+
 type Raw = Record<string, any>;
 
-/** A copy of the lab config, edited by `edit`, on its own task queue so tests never share workers. */
-export function deriveConfig(name: string, edit: (c: Raw) => void = () => undefined): string {
-  const raw = parse(readFileSync(labConfigPath(), 'utf8')) as Raw;
+/**
+ * A copy of the lab config (or of `from`, e.g. the cluster's), edited by `edit`, on its own task
+ * queue so tests never share workers.
+ */
+export function deriveConfig(name: string, edit: (c: Raw) => void = () => undefined, from = labConfigPath()): string {
+  const raw = parse(readFileSync(from, 'utf8')) as Raw;
   raw.temporal.taskQueue = `test-${name}-${process.pid}`;
   edit(raw);
   const file = join(mkdtempSync(join(tmpdir(), `osb-${name}-`)), 'osbackup.yml');
@@ -169,13 +182,18 @@ export async function activityAttempts(
 export function configWithOwnRepo(
   name: string,
   edit: (c: Raw) => void = () => undefined,
+  from = labConfigPath(),
 ): { dir: string; repo: string; configFile: string } {
   const dir = mkdtempSync(join(tmpdir(), `osb-${name}-repo-`));
   const repo = join(dir, 'repo');
-  const configFile = deriveConfig(name, (c) => {
-    c.repository.path = repo;
-    edit(c);
-  });
+  const configFile = deriveConfig(
+    name,
+    (c) => {
+      c.repository.path = repo;
+      edit(c);
+    },
+    from,
+  );
   return { dir, repo, configFile };
 }
 
@@ -183,9 +201,9 @@ export function configWithOwnRepo(
 export async function temporalClient(configFile: string) {
   const { Client, Connection } = await import('@temporalio/client');
   const { loadConfig } = await import('../../config/load.js');
-  const { dataConverter } = await import('../../config/temporal.js');
+  const { connectionOptions, dataConverter } = await import('../../config/temporal.js');
   const config = loadConfig(configFile);
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const connection = await Connection.connect(connectionOptions(config));
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config) });
   return { client, close: () => connection.close() };
 }
