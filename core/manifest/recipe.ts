@@ -35,6 +35,9 @@ export function s3CloudsUrl(l: S3Location): string {
   return endpoint.replace('https://', `https://${l.bucket}.`) + `/${l.prefix}clouds`;
 }
 
+/** The host name of a URL, as a netrc names the machine. */
+const urlHost = (url: string) => /^[a-z]+:\/\/([^/:]+)/.exec(url)?.[1] ?? url;
+
 function fetchSection(m: ArtifactManifest, l: S3Location, decryptWith: string, dir: string): string {
   const f = m.artifact.file;
   const rel = `${m.cloud}/database/${m.id}/${f}`;
@@ -52,10 +55,11 @@ function fetchSection(m: ArtifactManifest, l: S3Location, decryptWith: string, d
    export AWS_ACCESS_KEY_ID=$(cat /path/to/s3-access-key) AWS_SECRET_ACCESS_KEY=$(cat /path/to/s3-secret-key)
    aws${endpoint} --region ${l.region} s3 cp ${s3Url} ${f}
 
-   With curl alone (7.75 or later; the key pair is read from stdin, so it is not on the command line):
+   With curl alone (7.75 or later). The key pair goes in a netrc on a pipe: never on a command
+   line, and an access key with a ":" (Swift tempauth's "<account>:<user>") stays whole:
 
-   printf 'user = "%s:%s"\n' "$(cat /path/to/s3-access-key)" "$(cat /path/to/s3-secret-key)" |
-     curl -fsS -K - --aws-sigv4 "aws:amz:${l.region}:s3" -o ${f} ${httpUrl}
+   curl -fsS --netrc-file <(printf 'machine %s login %s password %s\\n' ${urlHost(httpUrl)} "$(cat /path/to/s3-access-key)" "$(cat /path/to/s3-secret-key)") \\
+     --aws-sigv4 "aws:amz:${l.region}:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -o ${f} ${httpUrl}
 
    Then go on with step 1. Or skip the copy on disk: stream it into step 2 and check the SHA-256
    of what came before you prepare (step 3):
@@ -149,7 +153,7 @@ ${binlog}
 
 export const RESTORE_SCRIPT = 'restore.sh';
 
-/** restore.sh's download step for a chain in an S3 bucket (curl's SigV4; the key pair never on a command line). */
+/** restore.sh's download step for a chain in an S3 bucket (curl's SigV4; the key pair in a netrc on a pipe, never on a command line). */
 const S3_FETCH = `if [ ! -f "$CLOUDS_DIR/\${CHAIN[0]%%|*}/$(cut -d'|' -f2 <<<"\${CHAIN[0]}")" ]; then
   [ -r "$S3_ACCESS_KEY_FILE" ] && [ -r "$S3_SECRET_KEY_FILE" ] || { echo "set S3_ACCESS_KEY_FILE and S3_SECRET_KEY_FILE to the repository's key files" >&2; exit 1; }
   echo "0/5 downloading the chain from $S3_CLOUDS_URL"
@@ -157,8 +161,8 @@ const S3_FETCH = `if [ ! -f "$CLOUDS_DIR/\${CHAIN[0]%%|*}/$(cut -d'|' -f2 <<<"\$
   for row in "\${CHAIN[@]}"; do
     IFS='|' read -r dir file sum kind <<<"$row"
     mkdir -p "$WORK_DIR/fetched/$dir"
-    printf 'user = "%s:%s"\\n' "$(cat "$S3_ACCESS_KEY_FILE")" "$(cat "$S3_SECRET_KEY_FILE")" |
-      curl -fsS -K - --aws-sigv4 "aws:amz:$S3_REGION:s3" -o "$WORK_DIR/fetched/$dir/$file" "$S3_CLOUDS_URL/$dir/$file"
+    curl -fsS --netrc-file <(printf 'machine %s login %s password %s\\n' "$(sed -E 's#^[a-z]+://([^/:]+).*#\\1#' <<<"$S3_CLOUDS_URL")" "$(cat "$S3_ACCESS_KEY_FILE")" "$(cat "$S3_SECRET_KEY_FILE")") \\
+      --aws-sigv4 "aws:amz:$S3_REGION:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -o "$WORK_DIR/fetched/$dir/$file" "$S3_CLOUDS_URL/$dir/$file"
   done
   CLOUDS_DIR=$WORK_DIR/fetched
 else
