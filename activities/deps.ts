@@ -5,7 +5,12 @@ import type { CloudConfig, Config, HostConfig } from '../config/schema.js';
 import { fatal, FailureType } from './errors.js';
 import type { SshPool, SshTarget } from './ssh/pool.js';
 import { LocalRepository } from './storage/local-repository.js';
-import { FsTarget, openTarget, type TargetStore } from './storage/target.js';
+import { FsTarget, openTarget, s3Target, type TargetStore } from './storage/target.js';
+import type { Repository } from './storage/repository.js';
+import { S3Repository } from './storage/s3-repository.js';
+import { S3_REPOSITORY_LIMITATION } from '../config/repository-schema.js';
+import { inActivity } from './heartbeat.js';
+import { Context } from '@temporalio/activity';
 import { resolveSecret } from './secrets.js';
 import { credentialOptionFile } from './mariadb/commands.js';
 import type { GpgKeys } from './crypto/gpg.js';
@@ -19,17 +24,41 @@ export interface Deps {
 }
 
 export class Env {
-  readonly repo: LocalRepository;
+  /** The repository as database backups, restores and their records use it (a folder or a bucket). */
+  readonly repository: Repository;
   /** The repository seen as a target (copies, verify, retention, catalog). */
   readonly primary: TargetStore;
+  private readonly local: LocalRepository | undefined;
   private readonly opened = new Map<string, Promise<TargetStore>>();
   constructor(readonly deps: Deps) {
     const r = deps.config.repository;
-    this.repo = new LocalRepository(r.path, r.mountPoint);
-    this.primary = new FsTarget(r.name, r.mountPoint ? 'nfs' : 'local', r.path, r.retention, {
-      mountPoint: r.mountPoint,
-      capacityGiB: r.capacityGiB,
-    });
+    if (r.type === 's3') {
+      const t = s3Target(r.name, r, deps.env);
+      this.primary = t;
+      this.repository = new S3Repository(t, r);
+    } else {
+      this.local = new LocalRepository(r.path, r.mountPoint);
+      this.repository = this.local;
+      this.primary = new FsTarget(r.name, r.mountPoint ? 'nfs' : 'local', r.path, r.retention, {
+        mountPoint: r.mountPoint,
+        capacityGiB: r.capacityGiB,
+      });
+    }
+  }
+
+  /**
+   * The repository folder, for the artifact kinds written only to a folder so far (control plane,
+   * dumps, binary logs, imports, image exports, drill and DR records). With an S3 repository it
+   * names the limitation instead of writing anywhere.
+   */
+  get repo(): LocalRepository {
+    if (this.local) return this.local;
+    const step = inActivity() ? ` (${Context.current().info.activityType})` : '';
+    throw fatal(
+      FailureType.ConfigInvalid,
+      `this step${step} writes or reads a folder repository, but ${S3_REPOSITORY_LIMITATION}`,
+      'keep the repository on a folder (repository.path) and add the bucket as a copy target under `targets`; see docs/s3-repository.md',
+    );
   }
 
   /** A target by name, opened once per worker (S3 clients keep their connections). */

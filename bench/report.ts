@@ -8,6 +8,7 @@ import type { GaleraStallResult } from './cases/galera-stall.js';
 import type { DrillCaseResult } from './cases/dr-drill.js';
 import type { RebuildCaseResult } from './cases/dr-rebuild.js';
 import type { BigCaseResult } from './cases/big-database.js';
+import type { S3RepoCaseResult } from './cases/s3-repository.js';
 import { ratio, summarize, type Summary } from './lib/stats.js';
 
 export interface Results {
@@ -25,6 +26,7 @@ export interface Results {
   drill?: DrillCaseResult;
   rebuild?: RebuildCaseResult;
   big?: BigCaseResult;
+  s3Repo?: S3RepoCaseResult;
   /** The Cinder fan-out section as its case renders it. */
   fanoutMarkdown?: string;
   /** The history-size section as its case renders it. */
@@ -110,7 +112,8 @@ const SECTION_OF: Record<string, string> = {
   fanout: '## 7. Cinder snapshot',
   drill: '## 8. DR drill',
   rebuild: '## 9. DR rebuild',
-  history: '## 11. History size',
+  history: '## 13. History size',
+  's3-repo': '## 12. S3 repository',
 };
 
 /** A section of an earlier results.md, up to the next heading or marker comment. */
@@ -249,6 +252,7 @@ export function renderResults(r: Results, previous = ''): string {
   if (r.fanoutMarkdown) out.push(r.fanoutMarkdown);
   if (r.big) out.push(...bigSection(r.big));
   if (r.historyMarkdown) out.push(r.historyMarkdown);
+  if (r.s3Repo) out.push(...s3RepoSection(r.s3Repo));
   // cases not measured since figures were kept per case: their sections as an earlier run wrote them
   const have: Record<string, unknown> = {
     orchestration: r.orchestration,
@@ -258,6 +262,7 @@ export function renderResults(r: Results, previous = ''): string {
     history: r.historyMarkdown,
     drill: r.drill,
     rebuild: r.rebuild,
+    's3-repo': r.s3Repo,
   };
   for (const [c, heading] of Object.entries(SECTION_OF)) {
     const old = have[c] ? null : earlierSection(previous, heading);
@@ -362,6 +367,37 @@ function rtoSection(title: string, intro: string, d: Summary): string[] {
     `| ${d.name} | ${d.runs} | ${f2(d.seconds)} | ${f2(d.minSeconds)}–${f2(d.maxSeconds)} |`,
     ...steps.map((k) => `| step: ${k} | ${d.runs} | ${f2(d.extra[k]!)} | |`),
     `| the whole workflow (plan and record included), start to result | ${d.runs} | ${f2(d.extra.workflowSeconds ?? NaN)} | |`,
+    '',
+  ];
+}
+
+function s3RepoSection(x: S3RepoCaseResult): string[] {
+  const lb = summarize(
+    'backup, local repository (staged file on the worker, then moved into place)',
+    x.samples.localBackup,
+  );
+  const sb = summarize(
+    'backup, S3 repository (multipart upload, HEAD-confirmed, no file on the worker)',
+    x.samples.s3Backup,
+  );
+  const lr = summarize('restore onto ctl2, local repository', x.samples.localRestore);
+  const sr = summarize('restore onto ctl2, S3 repository (GET streamed)', x.samples.s3Restore);
+  const line = (s: Summary) =>
+    `| ${s.name} | ${s.runs} | ${f2(s.seconds)} | ${f2(s.minSeconds)}–${f2(s.maxSeconds)} | ${f1(s.mbps ?? NaN)} |`;
+  return [
+    '## 12. S3 repository — backup and restore against the local repository',
+    '',
+    `The lab's ctl1 database with incompressible rows added: ${f1(x.streamBytes / 1e6)} MB of xbstream, ${f1(x.storedBytes / 1e6)} MB stored. The S3 repository is the lab's OpenStack Swift (s3api) on ctl1, parts of ${x.partSizeMiB} MiB, ${x.queueSize} in flight; MB/s is xbstream MB over end-to-end seconds.`,
+    '',
+    '| path | runs | median s | min–max s | MB/s |',
+    '|---|---|---|---|---|',
+    line(lb),
+    line(sb),
+    line(lr),
+    line(sr),
+    '',
+    `- backup S3 / local: **${f2(ratio(sb.seconds, lb.seconds))}×** the time (stream phase ${f2(sb.extra.streamPhaseSeconds ?? NaN)} s against ${f2(lb.extra.streamPhaseSeconds ?? NaN)} s); restore S3 / local: **${f2(ratio(sr.seconds, lr.seconds))}×** (stream step ${f2(sr.extra.streamSeconds ?? NaN)} s against ${f2(lr.extra.streamSeconds ?? NaN)} s).`,
+    `- worker peak RSS: ${f1(x.workerPeakRssMiB.local)} MiB with the local repository, ${f1(x.workerPeakRssMiB.s3)} MiB with the S3 one (parts in flight are held in memory: (queueSize + 1) × partSize at most).`,
     '',
   ];
 }

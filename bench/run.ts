@@ -4,12 +4,13 @@
 // figures of every case ever measured are kept in BENCH_BASE (bench/results.json, committed) and
 // results.md is rendered from all of them, each section with the date it was measured.
 // Knobs: BENCH_CASES (comma list of orchestration, backup-stream, backup-2gb, restore-chain,
-// pitr-rpo, galera, fanout, drill, rebuild, big, history; default all), BENCH_REPS (3), BENCH_SEED_REPS (2),
+// pitr-rpo, galera, fanout, drill, rebuild, big, history, s3-repo; default all), BENCH_REPS (3), BENCH_SEED_REPS (2),
 // BENCH_BIG_ROWS (1100000 nova.instances rows ≈ 2 GB of datadir, for backup-2gb and
 // restore-chain), BENCH_BIG20_ROWS (11500000 ≈ 20 GB, for big; built once under .dev/bench),
 // BENCH_BIG20_SEED (1: also time the cron + bash procedure at 20 GB), BENCH_STEPS (100),
 // BENCH_RPO_SECONDS (120), BENCH_RPO_TPS (10), BENCH_VOLUMES (120; 0 leaves the fan-out out),
-// BENCH_VOLUME_CONCURRENCY (8), BENCH_HISTORY_STEPS (500), BENCH_OUT (bench/results.md).
+// BENCH_VOLUME_CONCURRENCY (8), BENCH_HISTORY_STEPS (500), BENCH_S3_EXTRA_MB (400: incompressible
+// MB added for s3-repo), BENCH_OUT (bench/results.md).
 import { cpus, totalmem } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -29,6 +30,7 @@ import { galeraCloud } from '../test/helpers/galera.js';
 import { renderVolumeFanout, volumeFanoutCase } from './cases/volume-fanout.js';
 import { bigDatabaseCase } from './cases/big-database.js';
 import { historyLimitsCase, renderHistoryLimits } from './cases/history-limits.js';
+import { s3RepositoryCase } from './cases/s3-repository.js';
 import { bash } from './lib/sh.js';
 import { log } from './lib/stats.js';
 import { renderResults, type Results } from './report.js';
@@ -48,6 +50,7 @@ const VOLUMES = num(process.env.BENCH_VOLUMES, 120);
 const VOLUME_CONCURRENCY = num(process.env.BENCH_VOLUME_CONCURRENCY, 8);
 /** The archiver's steps per run in the history case (the workflow's default bound). */
 const HISTORY_STEPS = num(process.env.BENCH_HISTORY_STEPS, 500);
+const S3_EXTRA_MB = num(process.env.BENCH_S3_EXTRA_MB, 400);
 const LAB_SCRIPTS = resolve('test/lab');
 export const ALL_CASES = [
   'orchestration',
@@ -61,6 +64,7 @@ export const ALL_CASES = [
   'rebuild',
   'big',
   'history',
+  's3-repo',
 ];
 const CASES = new Set(
   (process.env.BENCH_CASES ?? ALL_CASES.join(','))
@@ -281,6 +285,38 @@ async function main(): Promise<void> {
     });
     await rm(cfg.dir, { recursive: true, force: true });
     measured('big');
+  }
+
+  if (CASES.has('s3-repo')) {
+    log(`s3-repo: backup and restore with the repository in the lab's Swift against a local repository`);
+    const swift = join(labDir, 'ctl1/swift');
+    const local = configWithOwnRepo('bench-s3repo-local');
+    const s3 = configWithOwnRepo('bench-s3repo', (c) => {
+      c.repository = {
+        type: 's3',
+        name: 'bucket',
+        endpoint: readFileSync(join(swift, 's3-endpoint'), 'utf8').trim(),
+        bucket: readFileSync(join(swift, 's3-bucket'), 'utf8').trim(),
+        prefix: `bench-s3repo-${process.pid}/`,
+        forcePathStyle: true,
+        checksumMode: 'WHEN_REQUIRED',
+        deleteMode: 'batch-md5',
+        accessKeyId: { file: join(swift, 's3-access-key') },
+        secretAccessKey: { file: join(swift, 's3-secret-key') },
+      };
+      delete c.clouds.kolla; // control-plane sections need a folder repository
+    });
+    results.s3Repo = await s3RepositoryCase({
+      local: { config: loadConfig(local.configFile), configFile: local.configFile },
+      s3: { config: loadConfig(s3.configFile), configFile: s3.configFile },
+      cloud: 'lab',
+      source: 'ctl1',
+      target: 'ctl2',
+      extraMB: S3_EXTRA_MB,
+      reps: REPS,
+    });
+    await rm(local.dir, { recursive: true, force: true });
+    measured('s3-repo');
   }
 
   let fanout = '';

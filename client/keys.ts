@@ -15,6 +15,7 @@ import { escrowSchema, isEscrowKey, type EscrowEntry } from '../config/escrow-sc
 import { checkEscrow, type EscrowReport, type ResolvedEscrow } from '../activities/crypto/escrow.js';
 import { importOpensslFile } from '../activities/crypto/openssl-import.js';
 import { resolveSecret } from '../activities/secrets.js';
+import { S3_REPOSITORY_LIMITATION } from '../config/repository-schema.js';
 import { LocalRepository } from '../activities/storage/local-repository.js';
 import { CliError, EXIT } from './connect.js';
 
@@ -133,6 +134,12 @@ export function registerKeysCommands(program: Command): void {
       if (!Number.isInteger(sample) || sample < 0)
         throw new CliError(`--sample must be a whole number ≥ 0 (got ${g.sample})`, EXIT.usage);
       const { config, escrow } = load(g);
+      if (config.repository.type === 's3')
+        throw new CliError(
+          `keys check opens sample artifacts in a folder repository, but ${S3_REPOSITORY_LIMITATION}. Fix: run it on a worker whose repository is a folder, or open an artifact by hand (docs/s3-repository.md)`,
+          EXIT.usage,
+        );
+      const repoPath = config.repository.path;
       let report: EscrowReport;
       try {
         const resolved = await resolveEscrow(escrow, process.env);
@@ -140,7 +147,7 @@ export function registerKeysCommands(program: Command): void {
           ? await resolveSecret(config.encryption.passphrase, 'encryption.passphrase', process.env)
           : undefined;
         report = await checkEscrow({
-          repo: new LocalRepository(config.repository.path),
+          repo: new LocalRepository(repoPath),
           recipientKeyFiles: config.encryption.recipientKeyFiles,
           passphrase,
           escrow: resolved,

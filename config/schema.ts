@@ -15,9 +15,10 @@ import { bootstrapCommandSchema } from './galera-restore-schema.js';
 import { openstackCloudSchema } from './openstack-schema.js';
 import { drSchema } from './dr-schema.js';
 import { targetCrossReferenceProblems, targetNameSchema, targetsSchema, tiersSchema } from './targets-schema.js';
-import { retentionPolicySchema } from '../core/retention/policy.js';
+import { repositorySchema, s3RepositoryProblems } from './repository-schema.js';
 
 export { secretRefSchema, type SecretRef } from './secret-ref.js';
+export { repositorySchema, rereadAfterWrite, type RepositoryConfig } from './repository-schema.js';
 
 const fingerprint = z
   .string()
@@ -419,34 +420,11 @@ export function crossReferenceProblems(raw: unknown): { path: string; message: s
   out.push(...rabbitmqCrossReferenceProblems(raw));
   out.push(...targetCrossReferenceProblems(raw));
   out.push(...drillCrossReferenceProblems(raw));
+  out.push(...s3RepositoryProblems(raw));
   return out;
 }
 
 export type CloudConfig = z.infer<typeof cloudSchema>;
-
-export const repositorySchema = z
-  .object({
-    /** Local disk (or NFS-mounted) folder that holds the artifacts and manifests. */
-    path: absPath,
-    /** The repository's name as a target (tiers, copies, retention, verify name it). */
-    name: targetNameSchema.default('local'),
-    /** Set when the repository is on an NFS share: backups are refused unless this is a mount point. */
-    mountPoint: absPath.optional(),
-    /**
-     * Re-read every published artifact and compare its SHA-256 before publishing the manifest.
-     * Unset: only when the repository is a network share (`mountPoint` set); on a local disk the
-     * SHA-256 computed while the bytes were written is the artifact's hash.
-     */
-    verifyAfterWrite: z.boolean().optional(),
-    retention: retentionPolicySchema.default(retentionPolicySchema.parse({})),
-    capacityGiB: z.number().positive().optional(),
-  })
-  .strict();
-
-/** Whether a published artifact is re-read: as configured, else only on a network share. */
-export function rereadAfterWrite(repository: { verifyAfterWrite?: boolean; mountPoint?: string }): boolean {
-  return repository.verifyAfterWrite ?? repository.mountPoint !== undefined;
-}
 
 export const encryptionSchema = z
   .object({

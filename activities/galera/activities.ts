@@ -51,7 +51,7 @@ export function galeraActivities({ env }: ActivityContext) {
       } | null;
     }> {
       const nodes = await inspectCluster(env, input.cloud, 0);
-      const last = (await env.repo.scanManifests(input.cloud))
+      const last = (await env.repository.scanManifests(input.cloud))
         .filter(isDatabaseManifest)
         .filter((m) => m.galera)
         .sort((a, b) => a.completedAt.localeCompare(b.completedAt))

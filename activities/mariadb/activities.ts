@@ -12,7 +12,12 @@ import {
   type ReferenceFacts,
 } from '../../core/manifest/manifest.js';
 import { isDatabaseManifest } from '../../core/manifest/any-manifest.js';
-import { databaseRestoreRecipe, databaseRestoreScript, RESTORE_SCRIPT } from '../../core/manifest/recipe.js';
+import {
+  databaseRestoreRecipe,
+  databaseRestoreScript,
+  repositoryLocation,
+  RESTORE_SCRIPT,
+} from '../../core/manifest/recipe.js';
 import { chainTo, incrementalBase } from '../../core/chain/chain.js';
 import type { ActivityContext } from '../context.js';
 import { fatal, fsFailure, FailureType } from '../errors.js';
@@ -58,7 +63,7 @@ export function mariadbActivities({ env, catalog }: ActivityContext) {
     async repositoryWriteReferenceFacts(input: { facts: ReferenceFacts }): Promise<{ path: string; kept: boolean }> {
       const f = input.facts;
       const rel = artifactDir(f.cloud, 'database', f.backupId);
-      const kept = await env.repo.writeReferenceFacts(rel, f);
+      const kept = await env.repository.writeReferenceFacts(rel, f);
       await catalog.refresh(f.cloud, 'database', f.backupId);
       return { path: `${rel}/${FACTS_FILE}`, kept };
     },
@@ -73,7 +78,7 @@ export function mariadbActivities({ env, catalog }: ActivityContext) {
       problem: string | null;
       autoFull: boolean;
     }> {
-      const all = (await env.repo.scanManifests(input.cloud)).filter(isDatabaseManifest);
+      const all = (await env.repository.scanManifests(input.cloud)).filter(isDatabaseManifest);
       const r = incrementalBase(all);
       const autoFull = env.cloud(input.cloud).database.autoFull;
       return 'base' in r
@@ -92,10 +97,15 @@ export function mariadbActivities({ env, catalog }: ActivityContext) {
     }): Promise<{ path: string }> {
       const m = input.manifest;
       const rel = artifactDir(m.cloud, m.component, m.id);
-      const already = await env.repo.readManifest(rel);
+      const already = await env.repository.readManifest(rel);
       if (already) return { path: rel };
       try {
-        if (rereadAfterWrite(deps.config.repository) && (await env.repo.exists(input.stagingDir))) {
+        // a bucket's upload was confirmed (size and ETag, or a re-read) before the stream returned
+        if (
+          deps.config.repository.type === 'local' &&
+          rereadAfterWrite(deps.config.repository) &&
+          (await env.repo.exists(input.stagingDir))
+        ) {
           const got = await env.repo.sha256File(`${input.stagingDir}/${m.artifact.file}`);
           if (got.sha256 !== m.artifact.sha256 || got.bytes !== m.artifact.bytes) {
             await env.repo.discardStaging(input.stagingDir);
@@ -107,13 +117,16 @@ export function mariadbActivities({ env, catalog }: ActivityContext) {
           }
         }
         // the script restores the whole chain this artifact needs, parents first
-        const all = (await env.repo.scanManifests(m.cloud)).filter(isDatabaseManifest).filter((x) => x.id !== m.id);
+        const all = (await env.repository.scanManifests(m.cloud))
+          .filter(isDatabaseManifest)
+          .filter((x) => x.id !== m.id);
         const chain = chainTo([...all, m], m.id);
         if ('problem' in chain)
           throw fatal(FailureType.ChainBroken, `cannot publish ${m.id}: ${chain.problem.reason}`, 'take a full backup');
-        await env.repo.publish(input.stagingDir, rel, m, {
-          [RECIPE_FILE]: databaseRestoreRecipe(m),
-          [RESTORE_SCRIPT]: databaseRestoreScript(chain.chain),
+        const where = repositoryLocation(deps.config.repository);
+        await env.repository.publish(input.stagingDir, rel, m, {
+          [RECIPE_FILE]: databaseRestoreRecipe(m, where),
+          [RESTORE_SCRIPT]: databaseRestoreScript(chain.chain, where),
         });
         await catalog.refresh(m.cloud, m.component, m.id);
       } catch (e) {
@@ -129,7 +142,7 @@ export function mariadbActivities({ env, catalog }: ActivityContext) {
 
     async repositoryWriteVerification(input: { record: VerificationRecord }): Promise<{ path: string }> {
       const r = input.record;
-      const path = await env.repo.writeVerification(artifactDir(r.cloud, 'database', r.backupId), r);
+      const path = await env.repository.writeVerification(artifactDir(r.cloud, 'database', r.backupId), r);
       await catalog.refresh(r.cloud, 'database', r.backupId);
       return { path };
     },

@@ -1,11 +1,11 @@
 // The full backup stream: mariabackup on the controller → SSH → zstd → gpg → SHA-256 → staged
-// file on the repository. One pass, no temporary copy of the data anywhere.
-import { createWriteStream } from 'node:fs';
+// file in a folder repository, or a multipart upload into an S3 repository. One pass, no
+// temporary copy of the data anywhere.
 import { createHash, randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ApplicationFailure } from '@temporalio/common';
+import { artifactDir } from '../../core/manifest/manifest.js';
 import type {
   BinlogPosition,
   Checkpoints,
@@ -96,13 +96,13 @@ export async function streamBackup(env: Env, input: StreamBackupInput): Promise<
   const guard = new PipelineGuard(outer);
   const signal = guard.signal;
 
-  let stagingDir: string;
-  try {
-    stagingDir = await env.repo.createStaging(backupId);
-  } catch (e) {
-    throw fsFailure(e, `creating a staging folder in ${env.repo.root}`);
-  }
-  const file = join(stagingDir, DB_ARTIFACT_FILE);
+  // a staged file in a folder repository; in an S3 repository the multipart upload of the final key
+  const artifact = await env.repository.beginArtifact(
+    artifactDir(cloud, 'database', backupId),
+    DB_ARTIFACT_FILE,
+    signal,
+  );
+  const { stagingDir } = artifact;
   // The backup id in the folder name tags the remote processes: a retry after a crash finds
   // and stops what an earlier attempt left running (two mariabackups would fight for locks).
   const workDir = `/tmp/osbackup-${backupId}-${randomBytes(4).toString('hex')}`;
@@ -135,7 +135,7 @@ export async function streamBackup(env: Env, input: StreamBackupInput): Promise<
     const remoteErr = tailOf(remote.stderr);
     const zstd = onSource ? undefined : zstdCompress(db.compressionLevel, signal);
     const gpg = gpgEncrypt(keys, signal);
-    const out = createWriteStream(file, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
+    const out = artifact.sink;
     guard.track(remote.stdout, remote.stdin, ...(zstd ? [zstd.stdin, zstd.stdout] : []), gpg.stdin, gpg.stdout, out);
     let wireBytes = 0;
     const progress = () =>
@@ -143,6 +143,7 @@ export async function streamBackup(env: Env, input: StreamBackupInput): Promise<
         step: 'streaming',
         ...(onSource ? { compressedBytes: wireBytes } : { streamBytes }),
         storedBytes: bytes,
+        ...(env.repository.type === 's3' ? { uploadedBytes: artifact.storedBytes() } : {}),
         seconds: Math.round((performance.now() - t0) / 1000),
       });
     const stopBeats = beatEvery(progress);
@@ -162,11 +163,14 @@ export async function streamBackup(env: Env, input: StreamBackupInput): Promise<
       zstd ? guard.watch('zstd', pipeline(zstd.stdout, gpg.stdin)) : Promise.resolve(),
       guard.watch(
         'file',
-        pipeline(
-          gpg.stdout,
-          meter((n) => (bytes += n), hash),
-          out,
-        ),
+        Promise.all([
+          pipeline(
+            gpg.stdout,
+            meter((n) => (bytes += n), hash),
+            out,
+          ),
+          artifact.finished,
+        ]),
       ),
       guard.watchExit('remote', remote.done),
       guard.watchStage(zstd),
@@ -186,7 +190,7 @@ export async function streamBackup(env: Env, input: StreamBackupInput): Promise<
         'start it again',
       );
     // The root cause first: whatever broke first, not the broken pipes it left behind.
-    if (guard.first?.part === 'file') throw fsFailure(guard.first.error, `writing ${file}`);
+    if (guard.first?.part === 'file') throw await artifact.failure(guard.first.error);
     if (remoteDone.status === 'rejected') throw remoteDone.reason;
     const rc = remoteDone.value;
     // mariabackup's own verdict: with zstd on the host the pipeline's status is zstd's, so the
@@ -216,7 +220,7 @@ export async function streamBackup(env: Env, input: StreamBackupInput): Promise<
     }
     if (gpgExit.status === 'fulfilled' && gpgExit.value.code !== 0)
       throw stageFailure(gpg, gpgExit.value.code, gpgExit.value.stderr);
-    if (toFile.status === 'rejected') throw fsFailure(toFile.reason, `writing ${file}`);
+    if (toFile.status === 'rejected') throw await artifact.failure(toFile.reason);
     for (const r of [toZstd, toGpg])
       if (r.status === 'rejected')
         throw transient(
@@ -275,7 +279,8 @@ export async function streamBackup(env: Env, input: StreamBackupInput): Promise<
     };
   } catch (e) {
     guard.abort.abort();
-    await env.repo.discardStaging(stagingDir);
+    await artifact.finished.catch(() => undefined); // an upload aborts itself before it settles
+    await env.repository.discardStaging(stagingDir);
     if ((e as { type?: string }).type === FailureType.MariadbPrivileges)
       throw await explainPrivileges(env, cloud, db.host, db.user, e as Error);
     // best effort: the metadata folder on the controller holds no data, only a few small files

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { ApplicationFailure } from '@temporalio/common';
 import { artifactDir, type ArtifactManifest } from '../../core/manifest/manifest.js';
 import { isDatabaseManifest } from '../../core/manifest/any-manifest.js';
 import type { Env } from '../deps.js';
@@ -20,22 +21,22 @@ import { runSql } from './facts.js';
 
 export async function findDatabaseBackup(env: Env, cloud: string, backupId?: string): Promise<ArtifactManifest> {
   if (backupId) {
-    const m = await env.repo.readManifest(artifactDir(cloud, 'database', backupId));
+    const m = await env.repository.readManifest(artifactDir(cloud, 'database', backupId));
     if (!m || !isDatabaseManifest(m))
       throw fatal(
         FailureType.BackupNotFound,
-        `backup ${backupId} of cloud ${cloud} has no manifest in ${env.repo.root}`,
+        `backup ${backupId} of cloud ${cloud} has no manifest in ${env.repository.location}`,
         'list restore points with `osbackup catalog list`',
       );
     return m;
   }
-  const all = (await env.repo.scanManifests(cloud)).filter(isDatabaseManifest);
+  const all = (await env.repository.scanManifests(cloud)).filter(isDatabaseManifest);
   const newest = newestIntactRestorePoint(all, new Set());
   const m = newest ? all.find((x) => x.id === newest) : undefined;
   if (!m)
     throw fatal(
       FailureType.BackupNotFound,
-      `cloud ${cloud} has no restorable database backup in ${env.repo.root}`,
+      `cloud ${cloud} has no restorable database backup in ${env.repository.location}`,
       'take a full backup first: `osbackup backup db --full --wait`',
     );
   return m;
@@ -43,19 +44,19 @@ export async function findDatabaseBackup(env: Env, cloud: string, backupId?: str
 
 /** The chain (full first) that restores `backupId`, checked for gaps before anything is touched. */
 export async function planRestore(env: Env, cloud: string, backupId?: string): Promise<ArtifactManifest[]> {
-  const all = (await env.repo.scanManifests(cloud)).filter(isDatabaseManifest);
+  const all = (await env.repository.scanManifests(cloud)).filter(isDatabaseManifest);
   const targetId = backupId ?? newestIntactRestorePoint(all, new Set());
   const target = targetId ? all.find((m) => m.id === targetId) : undefined;
   if (!target) {
     throw backupId
       ? fatal(
           FailureType.BackupNotFound,
-          `backup ${backupId} of cloud ${cloud} has no manifest in ${env.repo.root}`,
+          `backup ${backupId} of cloud ${cloud} has no manifest in ${env.repository.location}`,
           'list restore points with `osbackup catalog list`',
         )
       : fatal(
           FailureType.BackupNotFound,
-          `cloud ${cloud} has no restorable database backup in ${env.repo.root}`,
+          `cloud ${cloud} has no restorable database backup in ${env.repository.location}`,
           'take a full backup first: `osbackup backup db --full --wait`',
         );
   }
@@ -75,7 +76,7 @@ export async function planRestore(env: Env, cloud: string, backupId?: string): P
 
 /** Re-hashes every artifact of a chain: a corrupt one is named before the target is touched. */
 export async function verifyChain(env: Env, cloud: string, ids: string[]): Promise<{ bytes: number }> {
-  const all = (await env.repo.scanManifests(cloud)).filter(isDatabaseManifest);
+  const all = (await env.repository.scanManifests(cloud)).filter(isDatabaseManifest);
   let bytes = 0;
   const progress = checkpoint('verifying chain');
   for (const id of ids) {
@@ -88,7 +89,11 @@ export async function verifyChain(env: Env, cloud: string, ids: string[]): Promi
         'list restore points with `osbackup catalog list`',
       );
     const rel = join(artifactDir(cloud, 'database', id), m.artifact.file);
-    const got = await env.repo.sha256File(env.repo.path(rel)).catch(() => ({ sha256: 'unreadable', bytes: -1 }));
+    const got = await env.repository.hashArtifact(rel).catch((e: unknown) => {
+      // a store that cannot be reached is not a corrupt artifact: that failure is retried
+      if (e instanceof ApplicationFailure && e.type !== FailureType.ArtifactMissing) throw e;
+      return { sha256: 'unreadable', bytes: -1 };
+    });
     bytes += Math.max(got.bytes, 0);
     if (got.sha256 !== m.artifact.sha256 || got.bytes !== m.artifact.bytes) {
       const alt = newestIntactRestorePoint(all, new Set([id]));
@@ -142,7 +147,7 @@ export async function streamToHost(
   remote.stdout.resume();
   const gpg = gpgDecrypt(keys, signal);
   const zstd = onTarget ? undefined : zstdDecompress(signal);
-  const source = env.repo.openRead(rel);
+  const source = await env.repository.openArtifact(rel, signal);
   guard.track(source, gpg.stdin, gpg.stdout, ...(zstd ? [zstd.stdin, zstd.stdout] : []), remote.stdin, remote.stdout);
   const progress = () => beat({ step: 'streaming to ' + targetHost, bytes, of: manifest.artifact.bytes });
   const stopBeats = beatEvery(progress);
@@ -197,11 +202,11 @@ export async function streamToHost(
   const failed =
     guard.first !== undefined || [fromFile, toZstd, toRemote, remoteDone].some((r) => r.status === 'rejected');
   if (failed) {
-    const whole = await env.repo.sha256File(env.repo.path(rel)).catch(() => undefined);
+    const whole = await env.repository.hashArtifact(rel).catch(() => undefined);
     if (whole) ({ sha256, bytes } = whole);
   }
   if (sha256 !== manifest.artifact.sha256 || bytes !== manifest.artifact.bytes) {
-    const all = (await env.repo.scanManifests(cloud)).filter(isDatabaseManifest);
+    const all = (await env.repository.scanManifests(cloud)).filter(isDatabaseManifest);
     const alt = newestIntactRestorePoint(all, new Set([backupId]));
     throw fatal(
       FailureType.ChecksumMismatch,

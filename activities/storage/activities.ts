@@ -15,7 +15,7 @@ export function storageActivities({ env }: ActivityContext) {
 
     /** Compensation: drops an attempt's staged artifact that will not be published. */
     async repositoryDiscardStaging(input: { stagingDir: string }): Promise<void> {
-      await env.repo.discardStaging(input.stagingDir);
+      await env.repository.discardStaging(input.stagingDir);
     },
   };
 }

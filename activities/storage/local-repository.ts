@@ -1,7 +1,7 @@
 // A repository on local disk (or an NFS-mounted path). Artifacts are staged under .staging/,
 // checked, then moved into place; the manifest is written last, so a folder without a
 // manifest is never a backup — only garbage to collect. Folders 0700, files 0600.
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -16,15 +16,50 @@ import {
 } from '../../core/manifest/manifest.js';
 import { type AnyManifest } from '../../core/manifest/any-manifest.js';
 import { assertHeartbeated } from '../heartbeat.js';
+import { fsFailure } from '../errors.js';
+import { needsReferenceFacts, withReferenceFacts, type ArtifactUpload, type Repository } from './repository.js';
 
 export const STAGING = '.staging';
 
-export class LocalRepository {
+export class LocalRepository implements Repository {
+  readonly type = 'local' as const;
   constructor(
     readonly root: string,
     /** Set when the repository is on a share: nothing is staged unless it is mounted. */
     private readonly mountPoint?: string,
   ) {}
+
+  get location(): string {
+    return this.root;
+  }
+
+  /** A staged file of its own: moved into place whole by publish. */
+  async beginArtifact(relDir: string, file: string): Promise<ArtifactUpload> {
+    const id = relDir.split('/').pop()!;
+    let stagingDir: string;
+    try {
+      stagingDir = await this.createStaging(id);
+    } catch (e) {
+      throw fsFailure(e, `creating a staging folder in ${this.root}`);
+    }
+    const path = join(stagingDir, file);
+    const sink = createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
+    return {
+      stagingDir,
+      sink,
+      finished: Promise.resolve(),
+      storedBytes: () => sink.bytesWritten,
+      failure: (e) => Promise.resolve(fsFailure(e, `writing ${path}`)),
+    };
+  }
+
+  async openArtifact(rel: string): Promise<Readable> {
+    return this.openRead(rel);
+  }
+
+  hashArtifact(rel: string): Promise<{ sha256: string; bytes: number }> {
+    return this.sha256File(this.path(rel));
+  }
 
   async ensure(): Promise<void> {
     await assertMounted('repository', this.mountPoint, this.root);
@@ -156,14 +191,7 @@ export class LocalRepository {
     } catch {
       return undefined;
     }
-    if ('factsFrom' in m && m.factsFrom === 'backup' && m.tables.length === 0) {
-      const f = await this.readReferenceFacts(relDir);
-      if (f && f.backupId === m.id) {
-        m.tables = f.tables.map((t) => ({ ...t, stable: true }));
-        m.factsReference = { readAt: f.readAt, host: f.host, workflowId: f.workflowId };
-      }
-    }
-    return m;
+    return needsReferenceFacts(m) ? withReferenceFacts(m, await this.readReferenceFacts(relDir)) : m;
   }
 
   async readReferenceFacts(relDir: string): Promise<ReferenceFacts | undefined> {

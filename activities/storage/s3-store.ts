@@ -57,6 +57,12 @@ export interface PutResult {
   sha256: string;
   etag?: string;
   parts: number;
+  /**
+   * The ETag an S3 store gives the object when it stored exactly these bytes: the MD5 of the
+   * body for a single PUT, else the MD5 of the parts' MD5s and "-<parts>" (computed here from the
+   * bytes sent, split where the uploader splits them).
+   */
+  md5Etag: string;
 }
 
 export interface ObjectInfo {
@@ -209,6 +215,12 @@ export function s3Failure(e: unknown, what: string, where: { bucket: string; end
   return transient(FailureType.S3RequestFailed, `${ctx}: ${detail}`, 'check the worker log and the store');
 }
 
+/** ETags as stores send them: quoted, sometimes in another case. */
+export function sameEtag(a: string | undefined, b: string | undefined): boolean {
+  const norm = (e: string | undefined) => (e ?? '').replace(/^W\//, '').replace(/"/g, '').toLowerCase();
+  return norm(a) !== '' && norm(a) === norm(b);
+}
+
 function isNotFound(e: unknown): boolean {
   const err = e as SdkError;
   return (
@@ -356,10 +368,25 @@ export class S3Store {
       );
     }
     const hash = createHash('sha256');
+    const partMd5s: Buffer[] = [];
+    let partMd5 = createHash('md5');
+    let inPart = 0;
     let bytes = 0;
     let sourceError: unknown;
     const tap = new Transform({
       transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+        // lib-storage cuts parts of exactly partSize (the last one shorter or full)
+        for (let at = 0; at < chunk.length; ) {
+          const n = Math.min(partSize - inPart, chunk.length - at);
+          partMd5.update(chunk.subarray(at, at + n));
+          inPart += n;
+          at += n;
+          if (inPart === partSize) {
+            partMd5s.push(partMd5.digest());
+            partMd5 = createHash('md5');
+            inPart = 0;
+          }
+        }
         bytes += chunk.length;
         if (bytes > limit) {
           cb(
@@ -410,7 +437,12 @@ export class S3Store {
     if (opts.onProgress) upload.on('httpUploadProgress', (p) => opts.onProgress!(p.loaded ?? 0));
     try {
       const r = await upload.done();
-      return { key, bytes, sha256: hash.digest('hex'), etag: r.ETag, parts: Math.max(1, Math.ceil(bytes / partSize)) };
+      if (inPart > 0 || partMd5s.length === 0) partMd5s.push(partMd5.digest());
+      const md5Etag =
+        partMd5s.length === 1
+          ? partMd5s[0]!.toString('hex')
+          : `${createHash('md5').update(Buffer.concat(partMd5s)).digest('hex')}-${partMd5s.length}`;
+      return { key, bytes, sha256: hash.digest('hex'), etag: r.ETag, parts: partMd5s.length, md5Etag };
     } catch (e) {
       if (!tap.destroyed) tap.destroy();
       if (!source.destroyed) source.destroy();

@@ -19,6 +19,7 @@ import { MANIFEST_FILE } from '../../core/manifest/manifest.js';
 import { type AnyManifest } from '../../core/manifest/any-manifest.js';
 import { fatal, FailureType, fsFailure } from '../errors.js';
 import { S3Store } from './s3-store.js';
+import type { S3Target } from '../../config/s3-target-schema.js';
 import { assertHeartbeated } from '../heartbeat.js';
 
 export interface StoredObject {
@@ -249,22 +250,33 @@ export class FsTarget implements TargetStore {
 export class S3TargetStore implements TargetStore {
   readonly type = 's3' as const;
   readonly location: string;
+  private opened: Promise<S3Store> | undefined;
   constructor(
     readonly name: string,
-    private readonly store: S3Store,
+    /** Opens the store (resolves its credentials) on first use: the repository's target is built where nothing can wait. */
+    private readonly open: () => Promise<S3Store>,
     readonly retention: RetentionPolicy,
-    endpoint: string,
+    where: { bucket: string; prefix: string; endpoint: string },
     private readonly capacityGiB?: number,
   ) {
-    this.location = `s3://${store.bucket}/${store.prefix} at ${endpoint}`;
+    this.location = `s3://${where.bucket}/${where.prefix} at ${where.endpoint}`;
+  }
+
+  /** The store, opened once; a failed opening (an unreadable key file) is tried again next time. */
+  s3(): Promise<S3Store> {
+    if (!this.opened) {
+      this.opened = this.open();
+      this.opened.catch(() => (this.opened = undefined));
+    }
+    return this.opened;
   }
 
   async checkWritable(): Promise<void> {
-    await this.store.checkBucket();
+    await (await this.s3()).checkBucket();
   }
 
   async list(prefix: string): Promise<StoredObject[]> {
-    return (await this.store.list(prefix)).map((o) => ({
+    return (await (await this.s3()).list(prefix)).map((o) => ({
       key: o.key,
       bytes: o.size,
       modifiedAt: o.lastModified?.toISOString() ?? null,
@@ -272,23 +284,25 @@ export class S3TargetStore implements TargetStore {
   }
 
   async stat(key: string): Promise<StoredObject | undefined> {
-    const h = await this.store.head(key);
+    const h = await (await this.s3()).head(key);
     return h ? { key, bytes: h.size, modifiedAt: h.lastModified?.toISOString() ?? null } : undefined;
   }
 
   async openRead(key: string, signal?: AbortSignal): Promise<Readable> {
-    if (!(await this.store.head(key, signal)))
+    const store = await this.s3();
+    if (!(await store.head(key, signal)))
       throw fatal(
         FailureType.ArtifactMissing,
         `${this.name}: ${key} is missing`,
         'run `osbackup verify` to see which restore points this breaks',
       );
-    return this.store.getStream(key, signal);
+    return store.getStream(key, signal);
   }
 
   async readText(key: string): Promise<string | undefined> {
-    if (!(await this.store.head(key))) return undefined;
-    return this.store.getText(key);
+    const store = await this.s3();
+    if (!(await store.head(key))) return undefined;
+    return store.getText(key);
   }
 
   async putStream(
@@ -296,7 +310,9 @@ export class S3TargetStore implements TargetStore {
     source: Readable,
     opts: { bytes?: number; signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
   ): Promise<{ bytes: number; sha256: string }> {
-    const r = await this.store.putStream(key, source, {
+    const r = await (
+      await this.s3()
+    ).putStream(key, source, {
       contentLength: opts.bytes,
       signal: opts.signal,
       onProgress: opts.onProgress,
@@ -305,15 +321,17 @@ export class S3TargetStore implements TargetStore {
   }
 
   async putText(key: string, text: string): Promise<void> {
-    await this.store.putText(key, text);
+    await (await this.s3()).putText(key, text);
   }
 
   async deleteKeys(keys: string[]): Promise<void> {
-    if (keys.length) await this.store.deleteMany(keys);
+    if (keys.length) await (await this.s3()).deleteMany(keys);
   }
 
   async collectPartials(olderThanMs: number): Promise<string[]> {
-    return (await this.store.abortStaleUploads('clouds/', olderThanMs)).map((u) => `${u.key} (upload ${u.uploadId})`);
+    return (await (await this.s3()).abortStaleUploads('clouds/', olderThanMs)).map(
+      (u) => `${u.key} (upload ${u.uploadId})`,
+    );
   }
 
   async capacity(): Promise<{ totalBytes: number | null; freeBytes: number | null }> {
@@ -324,8 +342,44 @@ export class S3TargetStore implements TargetStore {
   }
 
   close(): void {
-    this.store.destroy();
+    void this.opened?.then(
+      (s) => s.destroy(),
+      () => undefined,
+    );
   }
+}
+
+/** An S3 bucket as a target, from a target's or the repository's settings (credentials resolved on first use). */
+export function s3Target(
+  name: string,
+  t: S3Target & { retention: RetentionPolicy; capacityGiB?: number },
+  env: NodeJS.ProcessEnv,
+): S3TargetStore {
+  const { retention, capacityGiB, ...rest } = t;
+  const s3: S3Target = {
+    endpoint: rest.endpoint,
+    region: rest.region,
+    bucket: rest.bucket,
+    prefix: rest.prefix,
+    forcePathStyle: rest.forcePathStyle,
+    checksumMode: rest.checksumMode,
+    contentMd5: rest.contentMd5,
+    deleteMode: rest.deleteMode,
+    partSizeMiB: rest.partSizeMiB,
+    queueSize: rest.queueSize,
+    maxParts: rest.maxParts,
+    requestTimeoutSeconds: rest.requestTimeoutSeconds,
+    staleUploadHours: rest.staleUploadHours,
+    accessKeyId: rest.accessKeyId,
+    secretAccessKey: rest.secretAccessKey,
+  };
+  return new S3TargetStore(
+    name,
+    () => S3Store.fromTarget(s3, env),
+    retention,
+    { bucket: s3.bucket, prefix: s3.prefix, endpoint: s3.endpoint ?? `AWS ${s3.region}` },
+    capacityGiB,
+  );
 }
 
 /** The names of every target, the repository first. */
@@ -336,11 +390,13 @@ export function targetNames(config: Config): string[] {
 /** Opens a target by name (resolving S3 credentials: activities only). */
 export async function openTarget(config: Config, name: string, env: NodeJS.ProcessEnv): Promise<TargetStore> {
   const r = config.repository;
-  if (name === r.name)
+  if (name === r.name) {
+    if (r.type === 's3') return s3Target(r.name, r, env);
     return new FsTarget(r.name, r.mountPoint ? 'nfs' : 'local', r.path, r.retention, {
       mountPoint: r.mountPoint,
       capacityGiB: r.capacityGiB,
     });
+  }
   const t: TargetConfig | undefined = config.targets[name];
   if (!t)
     throw fatal(
@@ -348,16 +404,7 @@ export async function openTarget(config: Config, name: string, env: NodeJS.Proce
       `target "${name}" is not configured (known: ${targetNames(config).join(', ')})`,
       'name the repository or a target under `targets` in the config',
     );
-  if (t.type === 's3') {
-    const { type: _t, retention, capacityGiB, ...s3 } = t;
-    return new S3TargetStore(
-      name,
-      await S3Store.fromTarget(s3, env),
-      retention,
-      s3.endpoint ?? `AWS ${s3.region}`,
-      capacityGiB,
-    );
-  }
+  if (t.type === 's3') return s3Target(name, t, env);
   return new FsTarget(name, t.type, t.path, t.retention, {
     mountPoint: t.type === 'nfs' ? t.mountPoint : undefined,
     capacityGiB: t.capacityGiB,

@@ -77,7 +77,8 @@ export async function backupStreamCase(inp: BackupCaseInput): Promise<BackupCase
       const res = r as { streamBytes: number; bytes: number; streamSeconds: number; path: string };
       streamBytes = res.streamBytes;
       storedBytes = res.bytes;
-      await rm(join(config.repository.path, res.path), { recursive: true, force: true });
+      if (config.repository.type === 'local')
+        await rm(join(config.repository.path, res.path), { recursive: true, force: true });
       return {
         seconds,
         bytes: res.streamBytes,

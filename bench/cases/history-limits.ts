@@ -112,7 +112,7 @@ export function renderHistoryLimits(r: HistoryLimitsResult, date: string): strin
   const MB = 1024 * 1024;
   return [
     '<!-- history-limits -->',
-    '## 11. History size of the longest runs',
+    '## 13. History size of the longest runs',
     '',
     `Measured ${date} by \`BENCH_CASES=history ./dev bench\` on the lab (Temporal dev server). Temporal refuses a history at 51,200 events or 50 MB and warns at 10,240 events or 10 MB.`,
     '',

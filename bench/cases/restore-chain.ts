@@ -102,10 +102,12 @@ export async function restoreChainCase(inp: RestoreCaseInput): Promise<RestoreCa
   const ssh = sshCmd(host, inp.knownHosts);
   await bash(`rm -rf ${local} && mkdir -m 700 ${local}`);
   const gpg = `gpg --homedir ${local} --batch --quiet --pinentry-mode loopback --passphrase-file ${pass} -d`;
+  if (config.repository.type !== 'local') throw new Error('the hand restore of this case reads a folder repository');
+  const repoPath = config.repository.path;
   const streams = chain
     .map(
       (id, i) =>
-        `${gpg} ${config.repository.path}/clouds/${cloud}/database/${id}/data.xb.zst.gpg | tee >(sha256sum > ${local}/${i}.sha256) | ${ssh} ${q(`mkdir -p ${dir}/${i} && zstd -dq | mbstream -x -C ${dir}/${i}`)} & pids+=($!)`,
+        `${gpg} ${repoPath}/clouds/${cloud}/database/${id}/data.xb.zst.gpg | tee >(sha256sum > ${local}/${i}.sha256) | ${ssh} ${q(`mkdir -p ${dir}/${i} && zstd -dq | mbstream -x -C ${dir}/${i}`)} & pids+=($!)`,
     )
     .join('\n');
   const onHost = [

@@ -3,7 +3,78 @@
 // the only way back.
 import type { ArtifactManifest } from './manifest.js';
 
-export function databaseRestoreRecipe(m: ArtifactManifest): string {
+/** Where the repository keeps the artifact's folder: the recipe says how to fetch it from a bucket. */
+export type RecipeLocation =
+  | { type: 'local' }
+  | { type: 's3'; endpoint?: string; region: string; bucket: string; prefix: string; forcePathStyle: boolean };
+
+/** The parts of the repository's config the recipe names (never its credentials). */
+export function repositoryLocation(
+  r:
+    | { type: 'local' }
+    | { type: 's3'; endpoint?: string; region: string; bucket: string; prefix: string; forcePathStyle: boolean },
+): RecipeLocation {
+  return r.type === 's3'
+    ? {
+        type: 's3',
+        endpoint: r.endpoint,
+        region: r.region,
+        bucket: r.bucket,
+        prefix: r.prefix,
+        forcePathStyle: r.forcePathStyle,
+      }
+    : { type: 'local' };
+}
+
+type S3Location = Extract<RecipeLocation, { type: 's3' }>;
+
+/** The HTTP(S) URL of the bucket's clouds/ folder, as curl reaches it (path or virtual-host style). */
+export function s3CloudsUrl(l: S3Location): string {
+  const endpoint = (l.endpoint ?? `https://s3.${l.region}.amazonaws.com`).replace(/\/$/, '');
+  if (l.forcePathStyle || !endpoint.startsWith('https://s3.')) return `${endpoint}/${l.bucket}/${l.prefix}clouds`;
+  return endpoint.replace('https://', `https://${l.bucket}.`) + `/${l.prefix}clouds`;
+}
+
+/** The host name of a URL, as a netrc names the machine. */
+const urlHost = (url: string) => /^[a-z]+:\/\/([^/:]+)/.exec(url)?.[1] ?? url;
+
+function fetchSection(m: ArtifactManifest, l: S3Location, decryptWith: string, dir: string): string {
+  const f = m.artifact.file;
+  const rel = `${m.cloud}/database/${m.id}/${f}`;
+  const s3Url = `s3://${l.bucket}/${l.prefix}clouds/${rel}`;
+  const endpoint = l.endpoint ? ` --endpoint-url ${l.endpoint}` : '';
+  const httpUrl = `${s3CloudsUrl(l)}/${rel}`;
+  return `
+0. Fetch it: this folder is in an S3 bucket (the osbackup repository), not on a disk:
+
+   ${s3Url}${l.endpoint ? `\n   at ${l.endpoint} (region ${l.region})` : ` (region ${l.region})`}
+
+   Any S3 client with the repository's access key (the files the osbackup config names under
+   repository.accessKeyId and repository.secretAccessKey) fetches it. With the AWS CLI:
+
+   export AWS_ACCESS_KEY_ID=$(cat /path/to/s3-access-key) AWS_SECRET_ACCESS_KEY=$(cat /path/to/s3-secret-key)
+   aws${endpoint} --region ${l.region} s3 cp ${s3Url} ${f}
+
+   With curl alone (7.75 or later). The key pair goes in a netrc on a pipe: never on a command
+   line, and an access key with a ":" (Swift tempauth's "<account>:<user>") stays whole:
+
+   curl -fsS --netrc-file <(printf 'machine %s login %s password %s\\n' ${urlHost(httpUrl)} "$(cat /path/to/s3-access-key)" "$(cat /path/to/s3-secret-key)") \\
+     --aws-sigv4 "aws:amz:${l.region}:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -o ${f} ${httpUrl}
+
+   Then go on with step 1. Or skip the copy on disk: stream it into step 2 and check the SHA-256
+   of what came before you prepare (step 3):
+
+   mkdir -p ${dir}
+   aws${endpoint} --region ${l.region} s3 cp ${s3Url} - | tee >(sha256sum > ${dir}.sha256) |
+     ${decryptWith.replace(` ${f}`, '')} | zstd -d | mbstream -x -C ${dir}
+   cat ${dir}.sha256   # must be ${m.artifact.sha256}
+
+   \`bash restore.sh\` (fetched the same way) downloads and checks the whole chain itself: set
+   S3_ACCESS_KEY_FILE and S3_SECRET_KEY_FILE.
+`;
+}
+
+export function databaseRestoreRecipe(m: ArtifactManifest, where: RecipeLocation = { type: 'local' }): string {
   const dir = `/var/tmp/restore-${m.id}`;
   const f = m.artifact.file;
   const decryptWith = m.artifact.encryption.passphrase
@@ -50,7 +121,7 @@ LSN range: ${m.mariadb.checkpoints.fromLsn} → ${m.mariadb.checkpoints.toLsn} (
 
 To decrypt you need one of:
 ${keyNote.join('\n')}
-
+${where.type === 's3' ? fetchSection(m, where, decryptWith, dir) : ''}
 1. Check the file is intact:
 
    echo "${m.artifact.sha256}  ${f}" | sha256sum -c -
@@ -82,11 +153,28 @@ ${binlog}
 
 export const RESTORE_SCRIPT = 'restore.sh';
 
+/** restore.sh's download step for a chain in an S3 bucket (curl's SigV4; the key pair in a netrc on a pipe, never on a command line). */
+const S3_FETCH = `if [ ! -f "$CLOUDS_DIR/\${CHAIN[0]%%|*}/$(cut -d'|' -f2 <<<"\${CHAIN[0]}")" ]; then
+  [ -r "$S3_ACCESS_KEY_FILE" ] && [ -r "$S3_SECRET_KEY_FILE" ] || { echo "set S3_ACCESS_KEY_FILE and S3_SECRET_KEY_FILE to the repository's key files" >&2; exit 1; }
+  echo "0/5 downloading the chain from $S3_CLOUDS_URL"
+  rm -rf "$WORK_DIR" && mkdir -p -m 700 "$WORK_DIR/fetched"
+  for row in "\${CHAIN[@]}"; do
+    IFS='|' read -r dir file sum kind <<<"$row"
+    mkdir -p "$WORK_DIR/fetched/$dir"
+    curl -fsS --netrc-file <(printf 'machine %s login %s password %s\\n' "$(sed -E 's#^[a-z]+://([^/:]+).*#\\1#' <<<"$S3_CLOUDS_URL")" "$(cat "$S3_ACCESS_KEY_FILE")" "$(cat "$S3_SECRET_KEY_FILE")") \\
+      --aws-sigv4 "aws:amz:$S3_REGION:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -o "$WORK_DIR/fetched/$dir/$file" "$S3_CLOUDS_URL/$dir/$file"
+  done
+  CLOUDS_DIR=$WORK_DIR/fetched
+else
+  rm -rf "$WORK_DIR" && mkdir -p -m 700 "$WORK_DIR"
+fi
+`;
+
 /**
  * A bash script that restores `chain` (full backup first, this artifact last) with stock tools
  * only. Named variables at the top; run from anywhere: paths are relative to the script.
  */
-export function databaseRestoreScript(chain: ArtifactManifest[]): string {
+export function databaseRestoreScript(chain: ArtifactManifest[], where: RecipeLocation = { type: 'local' }): string {
   const m = chain[chain.length - 1]!;
   const rows = chain
     .map((c) => `  "${c.cloud}/database/${c.id}|${c.artifact.file}|${c.artifact.sha256}|${c.kind}"`)
@@ -114,7 +202,17 @@ DATADIR=\${DATADIR:-/var/lib/mysql}                   # Kolla: the mariadb volum
 OWNER=\${OWNER:-mysql:mysql}                          # Kolla: 42434:42434
 STOP_AFTER=\${STOP_AFTER:-}                           # "prepare" to stop before touching DATADIR
 CLOUDS_DIR=\${CLOUDS_DIR:-$(cd "$(dirname "\${BASH_SOURCE[0]}")/../../.." && pwd)}   # <repository>/clouds
-
+${
+  where.type === 's3'
+    ? `# The repository is an S3 bucket: the chain is downloaded from there into WORK_DIR and checked
+# before anything is unpacked (CLOUDS_DIR is used instead when it holds the chain, e.g. a copy).
+S3_CLOUDS_URL=\${S3_CLOUDS_URL:-${s3CloudsUrl(where)}}
+S3_REGION=\${S3_REGION:-${where.region}}
+S3_ACCESS_KEY_FILE=\${S3_ACCESS_KEY_FILE:-}           # the repository's access key id (repository.accessKeyId)
+S3_SECRET_KEY_FILE=\${S3_SECRET_KEY_FILE:-}           # and its secret (repository.secretAccessKey)
+`
+    : ''
+}
 # The chain, full backup first: folder | file | SHA-256 | kind
 CHAIN=(
 ${rows}
@@ -125,14 +223,14 @@ decrypt() {
   else gpg --batch --quiet --decrypt "$1"; fi
 }
 
-echo "1/5 checking the SHA-256 of every artifact"
+${where.type === 's3' ? S3_FETCH : ''}echo "1/5 checking the SHA-256 of every artifact"
 for row in "\${CHAIN[@]}"; do
   IFS='|' read -r dir file sum kind <<<"$row"
   echo "$sum  $CLOUDS_DIR/$dir/$file" | sha256sum --check --quiet - || { echo "$dir/$file is corrupt: use an earlier restore point" >&2; exit 1; }
 done
 
 echo "2/5 decrypting, decompressing and extracting into $WORK_DIR"
-rm -rf "$WORK_DIR" && mkdir -p -m 700 "$WORK_DIR"
+${where.type === 's3' ? 'find "$WORK_DIR" -mindepth 1 -maxdepth 1 ! -name fetched -exec rm -rf {} +' : 'rm -rf "$WORK_DIR" && mkdir -p -m 700 "$WORK_DIR"'}
 n=0
 for row in "\${CHAIN[@]}"; do
   IFS='|' read -r dir file sum kind <<<"$row"

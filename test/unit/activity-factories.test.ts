@@ -45,7 +45,7 @@ const EXCEPTIONS = ['describeArtifact'];
 const root = mkdtempSync(join(tmpdir(), 'osb-factories-unit-'));
 const parsed = parseConfig(configYaml());
 const deps: Deps = {
-  config: { ...parsed, repository: { ...parsed.repository, path: root } },
+  config: { ...parsed, repository: { ...parsed.repository, type: 'local', path: root } },
   env: {},
   ssh: undefined as never,
 };
