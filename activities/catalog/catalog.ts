@@ -1,6 +1,7 @@
 // The catalog: an index over one target's manifests, verification records and check records,
 // kept on that target under catalog/ for fast listing. The target stays the truth: the index is
-// rebuilt from it on demand, or whenever it is missing, unreadable or of an older format.
+// rebuilt from it on demand, and every row is read from it again whenever the index is
+// missing, unreadable or of an older format.
 //
 // Several writers (workers on several sites, two workers on one task queue) update it at once,
 // so nothing in it is read-modify-write of shared state:
@@ -175,7 +176,7 @@ export class Catalog {
   /** What the catalog says should be there, without reading the storage (verify compares the two). */
   async stored(): Promise<CatalogEntry[] | undefined> {
     const listed = await this.target.list('catalog/');
-    const snap = await this.readSnapshot({ anyFormat: true });
+    const snap = await this.readSnapshot();
     const { records } = await this.readRecords(listed, snap?.folded ?? {});
     if (!snap && !records.size) return undefined;
     const deleted = new Set(listed.map((o) => keyOfRecord(DELETED, o.key)).filter((k) => k !== undefined));
@@ -203,9 +204,10 @@ export class Catalog {
     // Order matters: the records are listed before the snapshot is read, and the snapshot
     // again after a record that vanished under us. A record is deleted only after a snapshot
     // holding it was written, so whatever is not found in one place is found in the other.
+    // No snapshot, or one of an older format (rows without a basis): every row is read again
+    // from the storage, and the records still count — what was MISSING or deleted stays so.
     const listed = await this.target.list('catalog/');
-    let snap = await this.readSnapshot();
-    if (!snap) return this.rebuildNow();
+    let snap = (await this.readSnapshot()) ?? { entries: new Map(), folded: {} };
     const { records, vanished } = await this.readRecords(listed, snap.folded);
     if (vanished) snap = (await this.readSnapshot()) ?? snap;
     const deletions = listed.filter((o) => keyOfRecord(DELETED, o.key) !== undefined);
@@ -314,22 +316,17 @@ export class Catalog {
     return { records: new Map(read.filter((r) => r !== undefined).map((r) => [r.key, r.cached])), vanished };
   }
 
-  private async readSnapshot(o: { anyFormat?: boolean } = {}): Promise<Snapshot | undefined> {
+  private async readSnapshot(): Promise<Snapshot | undefined> {
     try {
       const f = JSON.parse((await this.target.readText(INDEX_FILE)) ?? '') as Partial<IndexFile> & {
         formatVersion?: number;
       };
       if (!Array.isArray(f.entries)) return undefined;
-      if (f.formatVersion !== INDEX_FORMAT) {
-        // an older index names what was there (verify's expectations) but carries no bases
-        return o.anyFormat
-          ? { entries: new Map(f.entries.map((e) => [entryKey(e), { entry: e, basis: '' }])), folded: {} }
-          : undefined;
-      }
-      const bases = f.bases ?? {};
+      // an index of an older format names what was there but carries no bases: no row of it is believed
+      const bases = f.formatVersion === INDEX_FORMAT ? (f.bases ?? {}) : {};
       return {
         entries: new Map(f.entries.map((e) => [entryKey(e), { entry: e, basis: bases[entryKey(e)] ?? '' }])),
-        folded: f.folded ?? {},
+        folded: f.formatVersion === INDEX_FORMAT ? (f.folded ?? {}) : {},
       };
     } catch {
       return undefined;

@@ -125,15 +125,45 @@ describe('the files under catalog/', () => {
     };
   const age = (file: string, ms: number) => utimesSync(file, new Date(Date.now() - ms), new Date(Date.now() - ms));
 
-  test('an index of an older format is rebuilt on first read', async () => {
+  test('an index of an older format is read again from the storage on first read; its MISSING rows stay', async () => {
     await race.publish(t, x);
     await race.publish(t, y);
-    await t.putText(INDEX_FILE, JSON.stringify({ formatVersion: 2, rebuiltAt: '2026-01-01T00:00:00Z', entries: [] }));
+    const row = (id: string, over: object) => ({ ...race.manifest('c', id, '2026-10-01T00:00:00Z'), ...over });
+    await t.putText(
+      INDEX_FILE,
+      JSON.stringify({
+        formatVersion: 2,
+        rebuiltAt: '2026-01-01T00:00:00Z',
+        entries: [
+          row('db-full-x', { check: 'CORRUPT', lastCheckedAt: '2026-10-02T00:00:00Z' }),
+          row('db-full-old', { check: 'MISSING', lastCheckedAt: '2026-10-03T00:00:00Z' }),
+        ],
+      }),
+    );
     expect(race.rowsOf(await new Catalog(t).list(), 'c')).toEqual([
+      ['db-full-old', 'MISSING'],
       ['db-full-x', 'UNCHECKED'],
       ['db-full-y', 'UNCHECKED'],
     ]);
     expect(index().formatVersion).toBe(3);
+    expect(race.rowsOf(await new Catalog(t).rebuild(), 'c')).toEqual([
+      ['db-full-x', 'UNCHECKED'],
+      ['db-full-y', 'UNCHECKED'],
+    ]);
+  });
+
+  test('a refresh before any listing leaves a record that the first listing keeps, even when its folder is gone by then', async () => {
+    const z = race.manifest('c', 'db-full-z', '2026-11-03T00:00:00Z');
+    rmSync(join(own, INDEX_FILE));
+    await race.publish(t, z);
+    await new Catalog(t).refresh('c', 'database', z.id);
+    await race.deleteArtifact(t, z);
+    expect(race.rowsOf(await new Catalog(t).list(), 'c')).toEqual([
+      ['db-full-x', 'UNCHECKED'],
+      ['db-full-y', 'UNCHECKED'],
+      ['db-full-z', 'MISSING'],
+    ]);
+    await new Catalog(t).rebuild();
   });
 
   test('a refresh writes its own record; a listing folds it in, skips it afterwards, and deletes it once old', async () => {
