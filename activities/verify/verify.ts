@@ -8,7 +8,7 @@
 // Batches rather than one call per artifact keep the workflow history small on targets with
 // thousands of artifacts; one call per target would restart from the first artifact.
 import { ApplicationFailure } from '@temporalio/common';
-import { INDEX_FILE } from '../catalog/catalog.js';
+import { Catalog } from '../catalog/catalog.js';
 import type { Env } from '../deps.js';
 import { cancellationSignal, heartbeater } from '../heartbeat.js';
 import { FailureType } from '../errors.js';
@@ -52,28 +52,23 @@ export function storageTargetNames(env: Env): string[] {
   return targetNames(env.config);
 }
 
-/** Reads the target's catalog index (catalog/index.json) for what should be there. */
+/** What the target's catalog says should be there for the cloud; null when it has none. */
 async function readCatalogIndex(t: TargetStore, cloud: string): Promise<ExpectedEntry[] | null> {
-  const text = await t.readText(INDEX_FILE).catch(() => undefined);
-  if (!text) return null;
-  try {
-    const f = JSON.parse(text) as { entries?: unknown };
-    if (!Array.isArray(f.entries)) return null;
-    return (f.entries as ExpectedEntry[])
-      .filter((e) => e && typeof e.id === 'string' && e.cloud === cloud && typeof e.component === 'string')
-      .map((e) => ({
-        id: e.id,
-        cloud: e.cloud,
-        component: e.component,
-        kind: e.kind,
-        parentId: e.parentId ?? null,
-        startedAt: e.startedAt,
-        completedAt: e.completedAt,
-        toLsn: e.toLsn,
-      }));
-  } catch {
-    return null; // a torn index names nothing; the chains still name missing parents
-  }
+  // a torn or unreadable catalog names nothing; the chains still name missing parents
+  const stored = await new Catalog(t).stored().catch(() => undefined);
+  if (!stored) return null;
+  return stored
+    .filter((e) => e && typeof e.id === 'string' && e.cloud === cloud && typeof e.component === 'string')
+    .map((e) => ({
+      id: e.id,
+      cloud: e.cloud,
+      component: e.component,
+      kind: e.kind,
+      parentId: e.parentId ?? null,
+      startedAt: e.startedAt,
+      completedAt: e.completedAt,
+      toLsn: e.toLsn,
+    }));
 }
 
 export async function planVerify(

@@ -44,7 +44,7 @@ async function backup(kind: 'full' | 'incremental'): Promise<string> {
   return (JSON.parse(r.stdout) as { backupId: string }).backupId;
 }
 
-/** What a copy does, by hand: every file of each folder, the manifest last; then the catalog index. */
+/** What a copy does, by hand: every file of each folder, the manifest last; then the catalog (snapshot and records). */
 async function copyToSwift(): Promise<void> {
   for (const id of Object.values(ids)) {
     const names = readdirSync(join(own.repo, dbDir(id)), { recursive: true, withFileTypes: true }).filter((d) =>
@@ -56,7 +56,9 @@ async function copyToSwift(): Promise<void> {
     for (const rel of rels)
       await swift.putStream(`${dbDir(id)}/${rel}`, createReadStream(join(own.repo, dbDir(id), rel)));
   }
-  await swift.putText('catalog/index.json', readFileSync(join(own.repo, 'catalog/index.json'), 'utf8'));
+  for (const rel of readdirSync(join(own.repo, 'catalog'), { recursive: true, encoding: 'utf8' }))
+    if (statSync(join(own.repo, 'catalog', rel)).isFile())
+      await swift.putText(`catalog/${rel}`, readFileSync(join(own.repo, 'catalog', rel), 'utf8'));
 }
 
 async function swiftBytes(key: string): Promise<Buffer> {
