@@ -76,7 +76,11 @@ async function openStore(): Promise<{ t: TargetStore; done: () => Promise<void> 
     accessKeyId: { file: join(dir, 's3-access-key') },
     secretAccessKey: { file: join(dir, 's3-secret-key') },
   });
-  const t = new S3TargetStore('bench', await S3Store.fromTarget(s3, process.env), DEFAULT_RETENTION_POLICY, endpoint);
+  const t = new S3TargetStore('bench', () => S3Store.fromTarget(s3, process.env), DEFAULT_RETENTION_POLICY, {
+    bucket: s3.bucket,
+    prefix: s3.prefix,
+    endpoint,
+  });
   return {
     t,
     done: async () => {

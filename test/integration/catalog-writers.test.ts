@@ -24,7 +24,11 @@ beforeAll(async () => {
     accessKeyId: { file: join(keyDir, 's3-access-key') },
     secretAccessKey: { file: join(keyDir, 's3-secret-key') },
   });
-  target = new S3TargetStore('swift', await S3Store.fromTarget(s3, process.env), DEFAULT_RETENTION_POLICY, endpoint);
+  target = new S3TargetStore('swift', () => S3Store.fromTarget(s3, process.env), DEFAULT_RETENTION_POLICY, {
+    bucket: s3.bucket,
+    prefix: s3.prefix,
+    endpoint,
+  });
   await target.checkWritable();
 });
 
