@@ -249,6 +249,10 @@ export class S3Store {
     this.bucket = o.bucket;
     this.prefix = o.prefix;
     this.endpoint = o.endpoint ?? `s3.${o.region}.amazonaws.com`;
+    // The SDK's advice to move to Node 22 concerns SDK releases the package lock does not take;
+    // on Node 20 it would print a multi-line warning in every CLI command and worker log that
+    // touches S3. Whoever sets the variable themselves keeps their choice.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = new S3Client({
       endpoint: o.endpoint,
       region: o.region,
