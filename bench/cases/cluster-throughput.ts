@@ -405,6 +405,7 @@ export function renderClusterThroughput(r: ThroughputResult, date: string): stri
   const M = r.tier?.activities ?? NaN;
   const tierLine = (n: number) => `${n} clouds: ${f0((n * M) / A)} s`;
   const x200 = (200 * M) / A;
+  const others = r.levels.reduce((s, l) => s + l.cpu.others, 0) / Math.max(1, r.levels.length);
   const archiverEventsPerCloud = ARCHIVER.eventsPerStep / ARCHIVER.segmentSeconds;
   const archiverActivitiesPerCloud = ARCHIVER.activitiesPerStep / ARCHIVER.segmentSeconds;
   const shareOf = (n: number) => f0((100 * n * archiverEventsPerCloud) / E);
@@ -424,7 +425,13 @@ export function renderClusterThroughput(r: ThroughputResult, date: string): stri
     '',
     ...(r.tier
       ? [
-          `A tier run for scale: the ${r.tier.tier} tier of the lab cloud (\`tierWorkflow\` → a full backup of ctl1) is ${r.tier.executions} workflow executions, **${r.tier.activities} activities** and ${r.tier.events} history events; it took ${f1(r.tier.seconds)} s, nearly all of it the backup itself.`,
+          `A tier run for scale: the ${r.tier.tier} tier of the lab cloud (\`tierWorkflow\` → a full backup of ctl1 under its lease; no copy targets, each of which adds a copy workflow) is ${r.tier.executions} workflow executions, **${r.tier.activities} activities** and ${r.tier.events} history events; it took ${f1(r.tier.seconds)} s, nearly all of it the backup itself.`,
+          '',
+        ]
+      : []),
+    ...(others > 20
+      ? [
+          `Other work on the machine took ${f0(others)} % of one core on average during the windows: the figures are those of a cluster and worker with what was left of the ${r.cores} cores.`,
           '',
         ]
       : []),
