@@ -16,7 +16,7 @@
 import { cpus, totalmem } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config/load.js';
@@ -371,6 +371,7 @@ async function main(): Promise<void> {
       tier: THROUGHPUT_TIER,
     });
     await rm(t.dir, { recursive: true, force: true });
+    await rm(dirname(t.configFile), { recursive: true, force: true });
     measured('throughput');
   }
   results.wallSeconds = (performance.now() - t0) / 1000;

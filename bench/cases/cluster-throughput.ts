@@ -438,6 +438,7 @@ export function renderClusterThroughput(r: ThroughputResult, date: string): stri
     'What the figures mean for a site (one worker, one namespace):',
     '',
     `- **Orchestration per activity.** Alone, a one-activity run takes ${f0((one?.runSeconds.p50 ?? NaN) * 1000)} ms start to result, so a tier's ${f0(M)} activities in a row add about ${f1(M * (one?.runSeconds.p50 ?? NaN))} s of orchestration to a run whose data work takes minutes. Under load the worker completed at most **${f0(A)} activities/s** (${top.shape}, ${top.concurrency} in flight).`,
+    `- **Where the limit is.** At that peak the machine was ${f0(top.cpu.machine)} % busy of ${r.cores * 100} %: the server ${cpu(top.cpu.server)} %, PostgreSQL ${cpu(top.cpu.postgres)} %, the worker ${f0(top.cpu.worker)} %. Per activity (with the workflow tasks around it) the worker spent ${f1((10 * top.cpu.worker) / A)} ms of CPU, the server and PostgreSQL ${f1((10 * ((top.cpu.server ?? NaN) + (top.cpu.postgres ?? NaN))) / A)} ms: with the cluster on hosts of its own, one core of the worker's host carries about ${f0((100 * A) / top.cpu.worker)} activities/s of orchestration, and the cluster is what to size for more.`,
     `- **A nightly tier across many clouds.** N clouds' tiers started in the same minute need about N × ${f0(M)} / ${f0(A)} s of pure orchestration in all — ${[10, 50, 200].map(tierLine).join(', ')} — ${
       x200 < 600
         ? "minutes at most, next to the tiers' data work (section 1): the bytes the hosts and links move bound a site's night, not Temporal."
