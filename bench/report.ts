@@ -9,6 +9,7 @@ import type { DrillCaseResult } from './cases/dr-drill.js';
 import type { RebuildCaseResult } from './cases/dr-rebuild.js';
 import type { BigCaseResult } from './cases/big-database.js';
 import type { S3RepoCaseResult } from './cases/s3-repository.js';
+import { renderClusterThroughput, type ThroughputResult } from './cases/cluster-throughput.js';
 import { ratio, summarize, type Summary } from './lib/stats.js';
 
 export interface Results {
@@ -27,6 +28,8 @@ export interface Results {
   rebuild?: RebuildCaseResult;
   big?: BigCaseResult;
   s3Repo?: S3RepoCaseResult;
+  /** One worker's orchestration throughput on the lab's Temporal cluster. */
+  throughput?: ThroughputResult;
   /** The Cinder fan-out section as its case renders it. */
   fanoutMarkdown?: string;
   /** The history-size section as its case renders it. */
@@ -114,6 +117,7 @@ const SECTION_OF: Record<string, string> = {
   rebuild: '## 9. DR rebuild',
   history: '## 13. History size',
   's3-repo': '## 12. S3 repository',
+  throughput: '## 14. One worker',
 };
 
 /** A section of an earlier results.md, up to the next heading or marker comment. */
@@ -253,6 +257,7 @@ export function renderResults(r: Results, previous = ''): string {
   if (r.big) out.push(...bigSection(r.big));
   if (r.historyMarkdown) out.push(r.historyMarkdown);
   if (r.s3Repo) out.push(...s3RepoSection(r.s3Repo));
+  if (r.throughput) out.push(renderClusterThroughput(r.throughput, r.measuredAt?.throughput ?? r.date));
   // cases not measured since figures were kept per case: their sections as an earlier run wrote them
   const have: Record<string, unknown> = {
     orchestration: r.orchestration,
@@ -263,6 +268,7 @@ export function renderResults(r: Results, previous = ''): string {
     drill: r.drill,
     rebuild: r.rebuild,
     's3-repo': r.s3Repo,
+    throughput: r.throughput,
   };
   for (const [c, heading] of Object.entries(SECTION_OF)) {
     const old = have[c] ? null : earlierSection(previous, heading);

@@ -4,21 +4,29 @@
 // figures of every case ever measured are kept in BENCH_BASE (bench/results.json, committed) and
 // results.md is rendered from all of them, each section with the date it was measured.
 // Knobs: BENCH_CASES (comma list of orchestration, backup-stream, backup-2gb, restore-chain,
-// pitr-rpo, galera, fanout, drill, rebuild, big, history, s3-repo; default all), BENCH_REPS (3), BENCH_SEED_REPS (2),
+// pitr-rpo, galera, fanout, drill, rebuild, big, history, s3-repo, throughput; default all), BENCH_REPS (3), BENCH_SEED_REPS (2),
 // BENCH_BIG_ROWS (1100000 nova.instances rows ≈ 2 GB of datadir, for backup-2gb and
 // restore-chain), BENCH_BIG20_ROWS (11500000 ≈ 20 GB, for big; built once under .dev/bench),
 // BENCH_BIG20_SEED (1: also time the cron + bash procedure at 20 GB), BENCH_STEPS (100),
 // BENCH_RPO_SECONDS (120), BENCH_RPO_TPS (10), BENCH_VOLUMES (120; 0 leaves the fan-out out),
 // BENCH_VOLUME_CONCURRENCY (8), BENCH_HISTORY_STEPS (500), BENCH_S3_EXTRA_MB (400: incompressible
-// MB added for s3-repo), BENCH_OUT (bench/results.md).
+// MB added for s3-repo), BENCH_THROUGHPUT_CONCURRENCY (1,10,50: runs in flight, one window each),
+// BENCH_THROUGHPUT_SECONDS (20: each window), BENCH_THROUGHPUT_TIER (1: also one real tier run;
+// throughput needs the lab's Temporal cluster, OSBACKUP_CLUSTER_CONFIG), BENCH_OUT (bench/results.md).
 import { cpus, totalmem } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config/load.js';
-import { configWithOwnRepo, grantBackupUser, labConfigPath, labDir as labDirOf } from '../test/helpers/lab.js';
+import {
+  clusterConfigPath,
+  configWithOwnRepo,
+  grantBackupUser,
+  labConfigPath,
+  labDir as labDirOf,
+} from '../test/helpers/lab.js';
 import { backupStreamCase } from './cases/backup-stream.js';
 import { orchestrationCase } from './cases/orchestration.js';
 import { restoreChainCase } from './cases/restore-chain.js';
@@ -31,6 +39,7 @@ import { renderVolumeFanout, volumeFanoutCase } from './cases/volume-fanout.js';
 import { bigDatabaseCase } from './cases/big-database.js';
 import { historyLimitsCase, renderHistoryLimits } from './cases/history-limits.js';
 import { s3RepositoryCase } from './cases/s3-repository.js';
+import { clusterDirOf, clusterThroughputCase } from './cases/cluster-throughput.js';
 import { bash } from './lib/sh.js';
 import { log } from './lib/stats.js';
 import { renderResults, type Results } from './report.js';
@@ -51,6 +60,9 @@ const VOLUME_CONCURRENCY = num(process.env.BENCH_VOLUME_CONCURRENCY, 8);
 /** The archiver's steps per run in the history case (the workflow's default bound). */
 const HISTORY_STEPS = num(process.env.BENCH_HISTORY_STEPS, 500);
 const S3_EXTRA_MB = num(process.env.BENCH_S3_EXTRA_MB, 400);
+const THROUGHPUT_CONCURRENCY = (process.env.BENCH_THROUGHPUT_CONCURRENCY || '1,10,50').split(',').map(Number);
+const THROUGHPUT_SECONDS = num(process.env.BENCH_THROUGHPUT_SECONDS, 20);
+const THROUGHPUT_TIER = process.env.BENCH_THROUGHPUT_TIER !== '0';
 const LAB_SCRIPTS = resolve('test/lab');
 export const ALL_CASES = [
   'orchestration',
@@ -65,6 +77,7 @@ export const ALL_CASES = [
   'big',
   'history',
   's3-repo',
+  'throughput',
 ];
 const CASES = new Set(
   (process.env.BENCH_CASES ?? ALL_CASES.join(','))
@@ -343,6 +356,23 @@ async function main(): Promise<void> {
     );
     await rm(h.dir, { recursive: true, force: true });
     measured('history');
+  }
+  if (CASES.has('throughput')) {
+    const cluster = clusterConfigPath();
+    log(`throughput: one worker on the lab's Temporal cluster, ${THROUGHPUT_CONCURRENCY.join(', ')} runs in flight`);
+    const t = configWithOwnRepo('bench-throughput', () => undefined, cluster);
+    results.throughput = await clusterThroughputCase({
+      configFile: t.configFile,
+      cloud: 'lab',
+      taskQueue: loadConfig(t.configFile).temporal.taskQueue,
+      clusterDir: clusterDirOf(cluster),
+      concurrency: THROUGHPUT_CONCURRENCY,
+      windowSeconds: THROUGHPUT_SECONDS,
+      tier: THROUGHPUT_TIER,
+    });
+    await rm(t.dir, { recursive: true, force: true });
+    await rm(dirname(t.configFile), { recursive: true, force: true });
+    measured('throughput');
   }
   results.wallSeconds = (performance.now() - t0) / 1000;
   writeFileSync(OUT, renderResults(results, existsSync(OUT) ? readFileSync(OUT, 'utf8') : ''));
