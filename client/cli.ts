@@ -464,8 +464,16 @@ program
 // after every other command: `dr rebuild` joins the `dr` command `dr drill` creates
 (await import('./dr-rebuild.js')).registerDrRebuildCommands(program, { load, pickCloud, out, version });
 
+/**
+ * Exits once stdout has taken everything written: a pipe is written asynchronously, and
+ * process.exit() at once would cut a long listing off at the pipe's 64 KiB.
+ */
+function exitFlushed(code: number): void {
+  process.stdout.write('', () => process.exit(code));
+}
+
 program.parseAsync(process.argv).then(
-  () => process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0),
+  () => exitFlushed(typeof process.exitCode === 'number' ? process.exitCode : 0),
   (e: unknown) => {
     if (e instanceof CommanderError) {
       if (e.exitCode === 0) process.exit(0);
