@@ -5,11 +5,13 @@ import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import { taskQueueOf } from '../config/task-queues.js';
 import type { Config } from '../config/schema.js';
-import { catalogCsv, catalogTable, type CatalogEntry, type CatalogListing } from '../core/catalog/catalog.js';
+import { catalogCsv, catalogTable, type CatalogEntry } from '../core/catalog/catalog.js';
 import { backupDbWorkflowId, restoreDbWorkflowId, runWorkflowId } from '../core/ids.js';
 import { parseBinlogPosition, parseGtid } from '../core/pitr/segments.js';
 import type { BackupDatabaseResult } from '../workflows/backup-database.js';
 import type { RestoreDatabaseResult } from '../workflows/restore-database.js';
+import type { CatalogRebuilt } from '../activities/catalog/activities.js';
+import { catalogListing } from './catalog-pages.js';
 import { CliError, connect, EXIT, startRun, waitWithProgress } from './connect.js';
 import { registerControlPlaneCommands } from './control-plane.js';
 import { registerPitrCommands } from './pitr.js';
@@ -78,12 +80,7 @@ async function fetchChain(g: Globals, config: Config, cloud: string, from: strin
 
 /** The catalog's rows; targets that could not be read are named on stderr and make the exit code 1. */
 async function listCatalog(config: Config, args: { cloud?: string; target?: string }): Promise<CatalogEntry[]> {
-  const client = await connect(config);
-  const r = (await client.workflow.execute('catalogListWorkflow', {
-    taskQueue: taskQueueOf(config, args.cloud),
-    workflowId: `catalog-list:${Date.now()}`,
-    args: [args],
-  })) as CatalogListing;
+  const r = await catalogListing(await connect(config), config, args);
   for (const u of r.unavailable)
     process.stderr.write(`osbackup: target "${u.target}" could not be read, its copies are not listed: ${u.reason}\n`);
   if (r.unavailable.length) process.exitCode = EXIT.failed;
@@ -416,16 +413,15 @@ catalog
     const g = this.optsWithGlobals<Globals>();
     const config = load(g);
     const client = await connect(config);
-    const rows = (await client.workflow.execute('catalogRebuildWorkflow', {
+    const counts = (await client.workflow.execute('catalogRebuildWorkflow', {
       taskQueue: taskQueueOf(config),
       workflowId: `catalog-rebuild:${Date.now()}`,
       args: [],
-    })) as CatalogEntry[];
-    out(
-      g,
-      rows,
-      `catalog rebuilt from the storage of every target: ${rows.length} rows, ${rows.filter((r) => r.verification === 'VERIFIED').length} VERIFIED\n`,
-    );
+    })) as CatalogRebuilt[];
+    const sum = (k: 'rows' | 'verified') => counts.reduce((n, c) => n + c[k], 0);
+    const text = `catalog rebuilt from the storage of every target: ${sum('rows')} rows, ${sum('verified')} VERIFIED\n`;
+    // --json prints the rebuilt rows, listed by pages (the rebuild's own result carries only counts)
+    out(g, g.json ? await listCatalog(config, {}) : counts, text);
   });
 
 catalog
@@ -468,8 +464,16 @@ program
 // after every other command: `dr rebuild` joins the `dr` command `dr drill` creates
 (await import('./dr-rebuild.js')).registerDrRebuildCommands(program, { load, pickCloud, out, version });
 
+/**
+ * Exits once stdout has taken everything written: a pipe is written asynchronously, and
+ * process.exit() at once would cut a long listing off at the pipe's 64 KiB.
+ */
+function exitFlushed(code: number): void {
+  process.stdout.write('', () => process.exit(code));
+}
+
 program.parseAsync(process.argv).then(
-  () => process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0),
+  () => exitFlushed(typeof process.exitCode === 'number' ? process.exitCode : 0),
   (e: unknown) => {
     if (e instanceof CommanderError) {
       if (e.exitCode === 0) process.exit(0);

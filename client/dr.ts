@@ -5,12 +5,12 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config/schema.js';
 import { taskQueueOf } from '../config/task-queues.js';
 import { pitrArchiveWorkflowId } from '../core/pitr/segments.js';
-import type { CatalogListing } from '../core/catalog/catalog.js';
 import type { DrillRecord } from '../core/dr/record.js';
 import { runWorkflowId } from '../core/ids.js';
 import { recoveryStatus, recoveryStatusText, type ArchiverFacts, type RecoveryStatus } from '../core/status/status.js';
 import type { PitrArchiveStatus } from '../workflows/pitr-archive.js';
 import type { DrDrillResult } from '../workflows/dr-drill.js';
+import { catalogListing } from './catalog-pages.js';
 import { CliError, connect, EXIT, startRun, waitWithProgress } from './connect.js';
 import type { CliContext, G } from './control-plane.js';
 
@@ -56,11 +56,7 @@ export async function recoveryStatusOf(config: Config, cloud: string, client?: C
   const c = client ?? (await connect(config));
   const q = { taskQueue: taskQueueOf(config, cloud) };
   const [listing, drills] = await Promise.all([
-    c.workflow.execute('catalogListWorkflow', {
-      ...q,
-      workflowId: `catalog-list:${cloud}:${Date.now()}`,
-      args: [{ cloud, target: config.repository.name }],
-    }) as Promise<CatalogListing>,
+    catalogListing(c, config, { cloud, target: config.repository.name }, { idPrefix: `catalog-list:${cloud}` }),
     c.workflow.execute('drillRecordsWorkflow', {
       ...q,
       workflowId: `drill-records:${cloud}:${Date.now()}`,

@@ -1,18 +1,22 @@
 // Catalog reads go through a workflow so the client needs no access to the repository itself.
+// A listing is one page per run (core/catalog/page.ts): the client asks again with the page's
+// `next` (client/catalog-pages.ts), so no result nears Temporal's payload limit.
 import type { Activities } from '../activities/index.js';
-import type { CatalogEntry, CatalogListing } from '../core/catalog/catalog.js';
+import type { CatalogListInput, CatalogRebuilt } from '../activities/catalog/activities.js';
 import type { ArtifactDescription } from '../core/catalog/describe.js';
+import type { CatalogPage } from '../core/catalog/page.js';
 import { dataBoundActivities, dataBoundCall, shortCall, shortActivities } from './options.js';
 
 const { catalogList, describeArtifact } = shortActivities(shortCall);
 // a rebuild reads every manifest of a target
 const { catalogRebuild } = dataBoundActivities(dataBoundCall);
 
-export async function catalogListWorkflow(input: { cloud?: string; target?: string }): Promise<CatalogListing> {
+export async function catalogListWorkflow(input: CatalogListInput): Promise<CatalogPage> {
   return catalogList(input);
 }
 
-export async function catalogRebuildWorkflow(input: { target?: string } = {}): Promise<CatalogEntry[]> {
+/** Rows per target after the rebuild (the rows themselves are listed by pages). */
+export async function catalogRebuildWorkflow(input: { target?: string } = {}): Promise<CatalogRebuilt[]> {
   return catalogRebuild(input);
 }
 

@@ -1,28 +1,57 @@
-// The catalogs of the targets as the CLI reads them: listings, one artifact described, and an
+// The catalogs of the targets as the CLI reads them: listings by pages, one artifact described, and an
 // index rebuilt from the storage.
-import type { CatalogEntry, CatalogListing } from '../../core/catalog/catalog.js';
 import type { ArtifactDescription } from '../../core/catalog/describe.js';
+import { PageRequestError, readPage, type CatalogPage, type PageRequest } from '../../core/catalog/page.js';
 import type { ActivityContext } from '../context.js';
+import { fatal, FailureType } from '../errors.js';
 import { targetNames } from '../storage/target.js';
 import { describeArtifact } from './describe.js';
+
+export interface CatalogListInput extends PageRequest {
+  cloud?: string;
+  /** Only this target (its failure fails the page); default every target, the repository first. */
+  target?: string;
+}
+
+/** Rows of one target after a rebuild. */
+export interface CatalogRebuilt {
+  target: string;
+  rows: number;
+  verified: number;
+}
 
 export function catalogActivities({ env, catalogOf }: ActivityContext) {
   const { deps } = env;
   return {
-    /** Rows of one target, or of every configured target (the repository first). */
-    async catalogList(input: { cloud?: string; target?: string }): Promise<CatalogListing> {
-      if (input.target) return { rows: await (await catalogOf(input.target)).list(input.cloud), unavailable: [] };
-      // every target: one that cannot be read (Swift down, a share not mounted) is named, not fatal
-      const out: CatalogListing = { rows: [], unavailable: [] };
-      for (const n of targetNames(deps.config)) {
-        try {
-          out.rows.push(...(await (await catalogOf(n)).list(input.cloud)));
-        } catch (e) {
-          if (n === deps.config.repository.name) throw e;
-          out.unavailable.push({ target: n, reason: e instanceof Error ? e.message : String(e) });
-        }
+    /**
+     * One page of the rows of one target, or of every configured target (core/catalog/page.ts).
+     * With every target, one that cannot be read (Swift down, a share not mounted) is named on
+     * the page where its rows would have come, not fatal — except the repository.
+     */
+    async catalogList(input: CatalogListInput): Promise<CatalogPage> {
+      const names = input.target ? [input.target] : targetNames(deps.config);
+      try {
+        return await readPage(
+          names,
+          async (name, asOf) => {
+            try {
+              return await (await catalogOf(name)).list(input.cloud, { madeSince: asOf });
+            } catch (e) {
+              if (input.target || name === deps.config.repository.name) throw e;
+              return { unavailable: e instanceof Error ? e.message : String(e) };
+            }
+          },
+          input,
+          Date.now(),
+        );
+      } catch (e) {
+        if (!(e instanceof PageRequestError)) throw e;
+        throw fatal(
+          FailureType.ConfigInvalid,
+          e.message,
+          'leave limit and maxBytes unset for the defaults; pass a page\'s "next" back unchanged, or list again from the first page',
+        );
       }
-      return out;
     },
 
     /** One artifact with its chain, dependents, files and recipe (`osbackup describe`). */
@@ -31,11 +60,14 @@ export function catalogActivities({ env, catalogOf }: ActivityContext) {
       return describeArtifact(await env.target(name), await catalogOf(name), input.id);
     },
 
-    /** Rebuilds the index of one target (default: every target) from the storage alone. */
-    async catalogRebuild(input: { target?: string } = {}): Promise<CatalogEntry[]> {
+    /** Rebuilds the index of one target (default: every target) from the storage alone; rows per target. */
+    async catalogRebuild(input: { target?: string } = {}): Promise<CatalogRebuilt[]> {
       const names = input.target ? [input.target] : targetNames(deps.config);
-      const out: CatalogEntry[] = [];
-      for (const n of names) out.push(...(await (await catalogOf(n)).rebuild()));
+      const out: CatalogRebuilt[] = [];
+      for (const n of names) {
+        const rows = await (await catalogOf(n)).rebuild();
+        out.push({ target: n, rows: rows.length, verified: rows.filter((r) => r.verification === 'VERIFIED').length });
+      }
       return out;
     },
   };

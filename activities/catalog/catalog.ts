@@ -141,11 +141,33 @@ async function derive(t: TargetStore, dir: string, files: StoredObject[]): Promi
  */
 const queues = new Map<string, Promise<unknown>>();
 
+/**
+ * How long a merged listing made for a paged listing is kept after its last use. Every page
+ * is its own activity; merging the target's whole catalog again for each would make listing
+ * N rows cost N²/page-size. Pages after the first may reuse a listing made since the first
+ * began (list()'s `madeSince`), so a paged listing shows the catalog of one moment.
+ */
+const LISTING_KEEP_MS = 60_000;
+const listings = new Map<string, { entries: CatalogEntry[]; madeAt: number; drop: ReturnType<typeof setTimeout> }>();
+
+function keepListing(key: string, entries: CatalogEntry[], madeAt: number): void {
+  const kept = listings.get(key);
+  if (kept && kept.madeAt > madeAt) return;
+  if (kept) clearTimeout(kept.drop);
+  const drop = setTimeout(() => listings.delete(key), LISTING_KEEP_MS);
+  drop.unref();
+  listings.set(key, { entries, madeAt, drop });
+}
+
 export class Catalog {
   constructor(private readonly target: TargetStore) {}
 
+  private get key(): string {
+    return `${this.target.type}:${this.target.location}`;
+  }
+
   private serial<T>(work: () => Promise<T>): Promise<T> {
-    const key = `${this.target.type}:${this.target.location}`;
+    const key = this.key;
     const next = (queues.get(key) ?? Promise.resolve()).then(work, work);
     queues.set(
       key,
@@ -194,10 +216,22 @@ export class Catalog {
    * listed as MISSING (with when that was seen), so a vanished backup is reported rather than
    * forgotten; `catalog rebuild` starts afresh from the storage. osbackup's own deletions
    * (retention) are forgotten through refresh()'s deletion records.
+   *
+   * `paged`: a page of a paged listing. The merged listing is kept a while, and reused when it
+   * was made at or after `madeSince` (when the listing's first page began).
    */
-  async list(cloud?: string): Promise<CatalogEntry[]> {
-    const entries = await this.serial(() => this.reconcile());
-    return cloud ? entries.filter((e) => e.cloud === cloud) : entries;
+  async list(cloud?: string, paged?: { madeSince: number }): Promise<CatalogEntry[]> {
+    let entries: CatalogEntry[];
+    const kept = paged && listings.get(this.key);
+    if (kept && kept.madeAt >= paged.madeSince) {
+      entries = kept.entries;
+      keepListing(this.key, entries, kept.madeAt);
+    } else {
+      const madeAt = Date.now();
+      entries = await this.serial(() => this.reconcile());
+      if (paged) keepListing(this.key, entries, madeAt);
+    }
+    return entries.filter((e) => !cloud || e.cloud === cloud);
   }
 
   private async reconcile(): Promise<CatalogEntry[]> {

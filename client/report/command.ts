@@ -1,6 +1,6 @@
 // `osbackup report [--cloud c] [--out dir]`: <dir>/<cloud>/report.html and report.md for each
-// cloud (or the one named). The worker gathers the data (reportDataWorkflow); the model and
-// both renderings are pure and run here.
+// cloud (or the one named). The worker gathers the drills and the capacity (reportDataWorkflow),
+// the catalog is listed by pages; the model and both renderings are pure and run here.
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -8,20 +8,22 @@ import type { Config } from '../../config/schema.js';
 import { taskQueueOf } from '../../config/task-queues.js';
 import { reportModel, type ReportInput, type ReportModel } from '../../core/report/report.js';
 import type { ReportData } from '../../workflows/report.js';
+import type { CatalogListing } from '../../core/catalog/catalog.js';
+import { catalogListing } from '../catalog-pages.js';
 import { connect, EXIT } from '../connect.js';
 import type { CliContext, G } from '../control-plane.js';
 import { renderHtml } from './html.js';
 import { renderMarkdown } from './markdown.js';
 
-/** The model's input: the worker's data plus the cloud's thresholds from the config. */
-export function reportInput(config: Config, data: ReportData): ReportInput {
+/** The model's input: the worker's data, the catalog listed by pages, and the cloud's thresholds from the config. */
+export function reportInput(config: Config, data: ReportData, catalog: CatalogListing): ReportInput {
   const c = config.clouds[data.cloud]!;
   return {
     cloud: data.cloud,
     generatedAt: data.generatedAt,
     repository: config.repository.name,
-    rows: data.catalog.rows,
-    unavailableTargets: data.catalog.unavailable,
+    rows: catalog.rows,
+    unavailableTargets: catalog.unavailable,
     drills: data.drills,
     capacity: data.capacity.targets,
     capacityFailed: data.capacity.failed,
@@ -69,12 +71,14 @@ export function registerReportCommand(program: Command, ctx: CliContext<G>): voi
           workflowId: `report:${cloud}:${Date.now()}`,
           args: [{ cloud }],
         })) as ReportData;
-        for (const u of data.catalog.unavailable)
+        // a run from before the catalog was listed by pages brings its first page
+        const catalog = await catalogListing(client, config, { cloud }, { from: data.catalog });
+        for (const u of catalog.unavailable)
           process.stderr.write(
             `osbackup: target "${u.target}" could not be read, its copies are not in the report: ${u.reason}\n`,
           );
-        if (data.catalog.unavailable.length) process.exitCode = EXIT.failed;
-        const m = reportModel(reportInput(config, data));
+        if (catalog.unavailable.length) process.exitCode = EXIT.failed;
+        const m = reportModel(reportInput(config, data, catalog));
         written.push({ cloud, ...(await writeReport(resolve(g.out, cloud), m)), breaches: m.breaches.length });
       }
       ctx.out(

@@ -124,7 +124,18 @@ export function mergeCatalog(input: MergeInput): MergeResult {
   return { entries, stale, changed: changed || stale.length > 0 };
 }
 
-/** Catalog order: oldest first, then by id. */
-export function byStart(a: CatalogEntry, b: CatalogEntry): number {
-  return a.startedAt.localeCompare(b.startedAt) || a.id.localeCompare(b.id);
+/** What places a row in catalog order: never changes for an artifact (its manifest's). */
+export type StartKey = Pick<CatalogEntry, 'startedAt' | 'id' | 'cloud' | 'component'>;
+
+/**
+ * Catalog order: oldest first, then by id; cloud and component only tell apart rows that share
+ * both, so the order is total and a page cursor (core/catalog/page.ts) places every row.
+ */
+export function byStart(a: StartKey, b: StartKey): number {
+  return (
+    a.startedAt.localeCompare(b.startedAt) ||
+    a.id.localeCompare(b.id) ||
+    a.cloud.localeCompare(b.cloud) ||
+    a.component.localeCompare(b.component)
+  );
 }
