@@ -85,7 +85,8 @@ export const ACTIVITY_CLASSES = {
   importStreamArtifact: 'data',
   importReadSeedCatalog: 'short',
   // catalog, preflight, retention, tiers, copies, scrubs
-  catalogList: 'short',
+  // a listing's first page merges the whole catalog (a read per artifact on a folder): it grows with the catalog
+  catalogList: 'data',
   describeArtifact: 'short',
   catalogRebuild: 'data',
   preflightGate: 'short',

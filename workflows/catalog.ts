@@ -7,9 +7,9 @@ import type { ArtifactDescription } from '../core/catalog/describe.js';
 import type { CatalogPage } from '../core/catalog/page.js';
 import { dataBoundActivities, dataBoundCall, shortCall, shortActivities } from './options.js';
 
-const { catalogList, describeArtifact } = shortActivities(shortCall);
-// a rebuild reads every manifest of a target
-const { catalogRebuild } = dataBoundActivities(dataBoundCall);
+const { describeArtifact } = shortActivities(shortCall);
+// a rebuild reads every manifest of a target, a listing's first page every record and folder
+const { catalogList, catalogRebuild } = dataBoundActivities(dataBoundCall);
 
 export async function catalogListWorkflow(input: CatalogListInput): Promise<CatalogPage> {
   return catalogList(input);

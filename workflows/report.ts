@@ -8,12 +8,14 @@ import type { Activities } from '../activities/index.js';
 import type { DrillRecord } from '../core/dr/record.js';
 import type { CatalogPage } from '../core/catalog/page.js';
 import { capacityWorkflow, type CapacityResult } from './capacity.js';
-import { shortCall, shortActivities } from './options.js';
+import { dataBoundActivities, dataBoundCall, shortCall, shortActivities } from './options.js';
 
 /** The catalog is no longer listed here: runs from before carry its first page in their result. */
 export const REPORT_CATALOG_BY_PAGES_PATCH = 'report-catalog-by-pages';
 
-const { catalogList, drillListRecords } = shortActivities(shortCall);
+const { drillListRecords } = shortActivities(shortCall);
+// runs started before the catalog was listed by pages (the page's merge grows with the catalog)
+const { catalogList } = dataBoundActivities(dataBoundCall);
 
 /** Drill records the report reads: years of monthly drills. */
 const REPORT_DRILLS = 200;

@@ -36,7 +36,7 @@ test('data-bound activities only through a data-bound proxy, every proxy with a 
     "export const a = () => short.mariadbCollectFacts({ cloud: 'c' });",
     "export const b = dataBoundActivities({ startToCloseTimeout: '1 minute' });",
     "export const c = () => dataBoundActivities(longStream).mariadbCollectFacts({ cloud: 'c' });",
-    'export const d = () => short.catalogList({});',
+    "export const d = () => short.describeArtifact({ id: 'x' });",
   ]);
   expect(errors.get(3)?.join()).toMatch(/mariadbCollectFacts/);
   expect(errors.get(4)?.join()).toMatch(/heartbeatTimeout/);
