@@ -55,7 +55,9 @@ const repository = {
 const configFile = configured
   ? deriveConfig('s3repo', (c) => {
       c.repository = repository;
-      delete c.clouds.kolla; // control-plane backups need a folder repository (refused at config check)
+      // only the lab cloud: the others' control-plane, OpenStack, drill and rebuild sections need a
+      // folder repository (refused at config check)
+      for (const name of Object.keys(c.clouds)) if (name !== 'lab') delete c.clouds[name];
       c.clouds.lab.database.verifyTables = TABLES.slice(0, 2);
     })
   : '';
