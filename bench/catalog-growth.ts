@@ -12,7 +12,7 @@ import { LocalRepository } from '../activities/storage/local-repository.js';
 import { catalogEntry } from '../core/catalog/catalog.js';
 import { binlogSegmentId, type BinlogManifest } from '../core/pitr/segments.js';
 import { artifactDir } from '../core/manifest/manifest.js';
-import { median } from './lib/stats.js';
+import { timeMs } from './lib/stats.js';
 
 function manifest(i: number): BinlogManifest {
   const pos = 4 + i * 1000;
@@ -56,16 +56,6 @@ function manifest(i: number): BinlogManifest {
   } as BinlogManifest;
 }
 
-async function time(fn: () => Promise<unknown>, reps: number): Promise<{ median: number; max: number }> {
-  const xs: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await fn();
-    xs.push(performance.now() - t0);
-  }
-  return { median: median(xs), max: Math.max(...xs) };
-}
-
 async function main(): Promise<void> {
   const sizes = process.argv
     .slice(2)
@@ -93,9 +83,9 @@ async function main(): Promise<void> {
       const t = new FsTarget('bench', 'local', root, {} as never);
       const catalog = new Catalog(t);
       const last = manifest(n - 1);
-      const refresh = await time(() => catalog.refresh('c', 'binlog', last.id), 5);
-      const list = await time(() => catalog.list('c'), 3);
-      const scan = await time(() => new LocalRepository(root).scanManifests('c'), 3);
+      const refresh = await timeMs(() => catalog.refresh('c', 'binlog', last.id), 5);
+      const list = await timeMs(() => catalog.list('c'), 3);
+      const scan = await timeMs(() => new LocalRepository(root).scanManifests('c'), 3);
       const kib = (await t.list('catalog/')).reduce((s, o) => s + o.bytes, 0) / 1024;
       console.log(
         JSON.stringify({

@@ -22,7 +22,8 @@ import { s3TargetSchema } from '../config/s3-target-schema.js';
 import { artifactDir, checkRecordKey, MANIFEST_FILE } from '../core/manifest/manifest.js';
 import { backupDbWorkflowId, databaseBackupId } from '../core/ids.js';
 import { DEFAULT_RETENTION_POLICY } from '../core/retention/policy.js';
-import { median } from './lib/stats.js';
+import { mapBoundedPlain } from './lib/bounded.js';
+import { median, timeMs } from './lib/stats.js';
 import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { catalogActivities } from '../activities/catalog/activities.js';
@@ -54,23 +55,10 @@ function manifest(i: number) {
   };
 }
 
-async function pool<T>(items: T[], width: number, fn: (x: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
-
+/** Whole milliseconds, as the bench prints them. */
 async function time(fn: () => Promise<unknown>, reps: number): Promise<{ median: number; max: number }> {
-  const xs: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await fn();
-    xs.push(performance.now() - t0);
-  }
-  return { median: Math.round(median(xs)), max: Math.round(Math.max(...xs)) };
+  const t = await timeMs(fn, reps);
+  return { median: Math.round(t.median), max: Math.round(t.max) };
 }
 
 async function openStore(): Promise<{ t: TargetStore; done: () => Promise<void> }> {
@@ -109,7 +97,7 @@ async function main(): Promise<void> {
   const { t, done } = await openStore();
   try {
     const ids = Array.from({ length: n }, (_, i) => i);
-    await pool(ids, 16, async (i) => {
+    await mapBoundedPlain(ids, 16, async (i) => {
       const m = manifest(i);
       const dir = artifactDir(m.cloud, m.component, m.id);
       await t.putText(`${dir}/data.xb.zst.gpg`, 'xyz');
@@ -119,7 +107,7 @@ async function main(): Promise<void> {
     const steady = await time(() => new Catalog(t).list(), 5);
     // other workers' scrubs since the last listing: a check record and a refresh each
     const scrubbed = ids.slice(0, pending).map(manifest);
-    await pool(scrubbed, 8, async (m) => {
+    await mapBoundedPlain(scrubbed, 8, async (m) => {
       const at = new Date(Date.UTC(2027, 0, 1)).toISOString();
       await t.putText(
         checkRecordKey(m.cloud, m.component, m.id, at),

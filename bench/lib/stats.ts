@@ -14,6 +14,17 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** `fn` run `reps` times in a row: the median and the longest, in ms. */
+export async function timeMs(fn: () => Promise<unknown>, reps: number): Promise<{ median: number; max: number }> {
+  const xs: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    xs.push(performance.now() - t0);
+  }
+  return { median: median(xs), max: Math.max(...xs) };
+}
+
 export interface Summary {
   name: string;
   runs: number;
