@@ -14,26 +14,9 @@ const root = mkdtempSync(join(tmpdir(), 'osb-catalog-'));
 const target = new FsTarget('local', 'local', root, DEFAULT_RETENTION_POLICY);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function manifest(id: string, startedAt: string): ArtifactManifest {
-  return {
-    id,
-    cloud: 'c',
-    component: 'database',
-    kind: 'full',
-    parentId: null,
-    startedAt,
-    completedAt: startedAt,
-    source: { host: 'ctl1' },
-    artifact: { file: 'data.xb.zst.gpg', bytes: 3, sha256: 'ab'.repeat(32), streamBytes: 9 },
-    mariadb: { checkpoints: { fromLsn: '0', toLsn: '10' }, binlog: null },
-  } as unknown as ArtifactManifest;
-}
+const manifest = (id: string, startedAt: string) => race.manifest('c', id, startedAt);
 
-async function publish(m: ArtifactManifest) {
-  const dir = artifactDir(m.cloud, m.component, m.id);
-  await target.putText(`${dir}/data.xb.zst.gpg`, 'xyz');
-  await target.putText(`${dir}/${MANIFEST_FILE}`, JSON.stringify(m));
-}
+const publish = (m: ArtifactManifest) => race.publish(target, m);
 
 test('vanished folders stay listed as MISSING; new ones are added; rebuild forgets', async () => {
   const catalog = new Catalog(target);
