@@ -16,6 +16,16 @@ export function labConfigPath(): string {
   return p;
 }
 
+/** The tables the lab seeds on every database host and verifies after a restore (lab.sh's `verifyTables`). */
+export const LAB_TABLES = [
+  'keystone.project',
+  'keystone.user',
+  'nova.instances',
+  'cinder.volumes',
+  'glance.images',
+  'neutron.ports',
+];
+
 export function labDir(): string {
   return dirname(labConfigPath());
 }

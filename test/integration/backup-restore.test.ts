@@ -29,16 +29,10 @@ import {
   startWorker,
   userRowsRead,
   type WorkerProcess,
+  LAB_TABLES,
 } from '../helpers/lab.js';
 
-const TABLES = [
-  'keystone.project',
-  'keystone.user',
-  'nova.instances',
-  'cinder.volumes',
-  'glance.images',
-  'neutron.ports',
-];
+const TABLES = LAB_TABLES;
 let configFile: string;
 let worker: WorkerProcess;
 let repo: string;

@@ -16,16 +16,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { ArtifactManifest } from '../../core/manifest/manifest.js';
-import { cli, deriveConfig, labDir, liveFacts, sql, startWorker, type WorkerProcess } from '../helpers/lab.js';
+import {
+  cli,
+  deriveConfig,
+  labDir,
+  liveFacts,
+  sql,
+  startWorker,
+  type WorkerProcess,
+  LAB_TABLES,
+} from '../helpers/lab.js';
 
-const TABLES = [
-  'keystone.project',
-  'keystone.user',
-  'nova.instances',
-  'cinder.volumes',
-  'glance.images',
-  'neutron.ports',
-];
+const TABLES = LAB_TABLES;
 const work = mkdtempSync(join(tmpdir(), 'osb-chain-'));
 const repo = join(work, 'repo');
 let configFile: string;

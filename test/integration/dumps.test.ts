@@ -23,19 +23,13 @@ import {
   startWorker,
   temporalClient,
   type WorkerProcess,
+  LAB_TABLES,
 } from '../helpers/lab.js';
 
 const run = `${process.pid}${Date.now() % 100000}`;
 const X = `dumps_${run}_x`;
 const Y = `dumps_${run}_y`;
-const SEEDED = [
-  'keystone.project',
-  'keystone.user',
-  'nova.instances',
-  'cinder.volumes',
-  'glance.images',
-  'neutron.ports',
-];
+const SEEDED = LAB_TABLES;
 const passphraseFile = join(labDir(), 'secrets/backup-passphrase');
 const ctl2 = ['--defaults-file=' + join(labDir(), 'ctl2/my.cnf')];
 const { dir, repo, configFile } = configWithOwnRepo('dumps');

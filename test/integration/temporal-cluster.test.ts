@@ -18,16 +18,10 @@ import {
   startWorker,
   temporalClient,
   type WorkerProcess,
+  LAB_TABLES,
 } from '../helpers/lab.js';
 
-const TABLES = [
-  'keystone.project',
-  'keystone.user',
-  'nova.instances',
-  'cinder.volumes',
-  'glance.images',
-  'neutron.ports',
-];
+const TABLES = LAB_TABLES;
 const cluster = clusterConfigPath();
 const certs = join(dirname(cluster), 'certs');
 const SCHEDULE = 'osbackup-lab-daily';
