@@ -19,7 +19,7 @@ import { Catalog } from '../activities/catalog/catalog.js';
 import { S3Store } from '../activities/storage/s3-store.js';
 import { FsTarget, S3TargetStore, type TargetStore } from '../activities/storage/target.js';
 import { s3TargetSchema } from '../config/s3-target-schema.js';
-import { artifactDir, checkRecordKey, MANIFEST_FILE } from '../core/manifest/manifest.js';
+import { artifactDir, MANIFEST_FILE, type ArtifactManifest } from '../core/manifest/manifest.js';
 import { backupDbWorkflowId, databaseBackupId } from '../core/ids.js';
 import { DEFAULT_RETENTION_POLICY } from '../core/retention/policy.js';
 import { mapBoundedPlain } from './lib/bounded.js';
@@ -32,12 +32,13 @@ import { parseConfig } from '../config/load.js';
 import { AesGcmPayloadCodec } from '../config/payload-codec.js';
 import type { CatalogPage } from '../core/catalog/page.js';
 import { cloudYaml, configYaml } from '../test/helpers/config-fixture.js';
+import * as race from '../test/helpers/catalog-race.js';
 
 const [kind = 'local', nArg = '2000', pendingArg = '50'] = process.argv.slice(2);
 const n = Number(nArg);
 const pending = Number(pendingArg);
 
-function manifest(i: number) {
+function manifest(i: number): ArtifactManifest {
   const at = new Date(Date.UTC(2026, 0, 1) + i * 3600_000).toISOString();
   return {
     formatVersion: 1,
@@ -52,7 +53,7 @@ function manifest(i: number) {
     source: { host: 'ctl1' },
     artifact: { file: 'data.xb.zst.gpg', bytes: 3, sha256: 'ab'.repeat(32), streamBytes: 9 },
     mariadb: { checkpoints: { fromLsn: '0', toLsn: '10' }, binlog: null },
-  };
+  } as unknown as ArtifactManifest;
 }
 
 /** Whole milliseconds, as the bench prints them. */
@@ -98,31 +99,14 @@ async function main(): Promise<void> {
   try {
     const ids = Array.from({ length: n }, (_, i) => i);
     await mapBoundedPlain(ids, 16, async (i) => {
-      const m = manifest(i);
-      const dir = artifactDir(m.cloud, m.component, m.id);
-      await t.putText(`${dir}/data.xb.zst.gpg`, 'xyz');
-      await t.putText(`${dir}/${MANIFEST_FILE}`, JSON.stringify(m));
+      await race.publish(t, manifest(i));
     });
     const rebuild = await time(() => new Catalog(t).rebuild(), 1);
     const steady = await time(() => new Catalog(t).list(), 5);
     // other workers' scrubs since the last listing: a check record and a refresh each
     const scrubbed = ids.slice(0, pending).map(manifest);
-    await mapBoundedPlain(scrubbed, 8, async (m) => {
-      const at = new Date(Date.UTC(2027, 0, 1)).toISOString();
-      await t.putText(
-        checkRecordKey(m.cloud, m.component, m.id, at),
-        JSON.stringify({
-          formatVersion: 1,
-          backupId: m.id,
-          cloud: m.cloud,
-          component: m.component,
-          checkedAt: at,
-          workflowId: 'b',
-          result: 'CHECKED',
-          files: [],
-        }),
-      );
-    });
+    const at = new Date(Date.UTC(2027, 0, 1)).toISOString();
+    await mapBoundedPlain(scrubbed, 8, (m) => race.writeCheck(t, m, 'CHECKED', at));
     const refresh = await time(async () => {
       for (const m of scrubbed) await new Catalog(t).refresh(m.cloud, m.component, m.id);
     }, 1);
