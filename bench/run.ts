@@ -26,6 +26,7 @@ import {
   grantBackupUser,
   labConfigPath,
   labDir as labDirOf,
+  onlyClouds,
 } from '../test/helpers/lab.js';
 import { backupStreamCase } from './cases/backup-stream.js';
 import { orchestrationCase } from './cases/orchestration.js';
@@ -317,7 +318,7 @@ async function main(): Promise<void> {
         accessKeyId: { file: join(swift, 's3-access-key') },
         secretAccessKey: { file: join(swift, 's3-secret-key') },
       };
-      delete c.clouds.kolla; // control-plane sections need a folder repository
+      onlyClouds(c, 'lab'); // the other clouds' sections need a folder repository
     });
     results.s3Repo = await s3RepositoryCase({
       local: { config: loadConfig(local.configFile), configFile: local.configFile },

@@ -26,6 +26,11 @@ export const LAB_TABLES = [
   'neutron.ports',
 ];
 
+/** Leaves only the named clouds in a derived config (the lab's OpenStack and Kolla clouds are there when they are up). */
+export function onlyClouds(c: Raw, ...names: string[]): void {
+  for (const name of Object.keys(c.clouds)) if (!names.includes(name)) delete c.clouds[name];
+}
+
 export function labDir(): string {
   return dirname(labConfigPath());
 }

@@ -15,6 +15,7 @@ import {
   cli,
   deriveConfig,
   labDir,
+  onlyClouds,
   liveFacts,
   sql,
   startWorker,
@@ -57,7 +58,7 @@ const configFile = configured
       c.repository = repository;
       // only the lab cloud: the others' control-plane, OpenStack, drill and rebuild sections need a
       // folder repository (refused at config check)
-      for (const name of Object.keys(c.clouds)) if (name !== 'lab') delete c.clouds[name];
+      onlyClouds(c, 'lab');
       c.clouds.lab.database.verifyTables = TABLES.slice(0, 2);
     })
   : '';

@@ -2,14 +2,14 @@
 // (`osbackup worker --cloud`). A cloud's run, its children and every activity of them are taken
 // only by that cloud's worker; a run of no cloud (the catalog of every cloud) by either.
 import { execa } from 'execa';
-import { cli, deriveConfig, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
+import { cli, deriveConfig, onlyClouds, startWorker, temporalClient, type WorkerProcess } from '../helpers/lab.js';
 
 const pid = process.pid;
 const queue = { central: `test-sites-${pid}`, lab: `site-a-${pid}`, kolla: `site-b-${pid}` };
 const configFile = deriveConfig('sites', (c) => {
   // two sites only: a third cloud left on the default queue (the lab's OpenStack) would take
   // that queue from both workers, as a cloud neither of them serves
-  for (const name of Object.keys(c.clouds)) if (name !== 'lab' && name !== 'kolla') delete c.clouds[name];
+  onlyClouds(c, 'lab', 'kolla');
   c.temporal.taskQueue = queue.central;
   c.clouds.lab.taskQueue = queue.lab;
   c.clouds.kolla.taskQueue = queue.kolla;
